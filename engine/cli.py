@@ -1,0 +1,86 @@
+"""``stethos-engine``: the engine from a terminal.
+
+Exit codes: 0 success; 1 an input or model problem (message on stderr);
+2 bad usage; 3 some inputs failed in a batch; 130 cancelled (Ctrl+C).
+Each command group lives in its own module exposing ``register(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.errors import EngineError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_CANCELLED = 130
+
+#: Modules contributing sub-commands, each with ``register(subparsers)``.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _stderr_progress(fraction: float, text: str = "") -> None:
+    sys.stderr.write(f"\r[{fraction:6.1%}] {text[:70]:<70}")
+    sys.stderr.flush()
+    if fraction >= 1.0:
+        sys.stderr.write("\n")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from engine.resources import resource_path
+
+    out = Path(args.out) if args.out else resource_path("models")
+    targets = ["heart"] if args.target == "all" else [args.target]
+    for target in targets:
+        if target == "heart":
+            from engine.train.heart import train_heart
+
+            path = train_heart(out, data_path=args.data, seed=args.seed, progress=_stderr_progress)
+            manifest = json.loads((path / "manifest.json").read_text())
+            auc = manifest["metrics"]["auroc"]
+            print(f"{manifest['id']} {manifest['version']} → {path}")
+            print(f"  AUROC {auc['value']:.3f} (95% CI {auc['ci95'][0]:.3f}–{auc['ci95'][1]:.3f})")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="stethos-engine", description="Stethos engine: DICOM, ECG and local models."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a bundled model from ../shared/data")
+    train.add_argument("target", choices=["heart", "all"])
+    train.add_argument("--out", help="folder to write the bundle into (default: resources/models)")
+    train.add_argument("--data", help="training data file (default: from ../shared/data)")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(func=_cmd_train)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``stethos-engine``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except EngineError as exc:
+        sys.stderr.write(f"error: {exc.user_message}\n")
+        if exc.detail:
+            sys.stderr.write(f"  detail: {exc.detail}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("cancelled\n")
+        return EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

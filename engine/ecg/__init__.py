@@ -1,0 +1,1 @@
+"""ECG signals: WFDB and DICOM waveform records, filtering, beat detection."""

@@ -1,0 +1,1 @@
+"""Explanations: Grad-CAM, signal saliency, tabular contributions."""

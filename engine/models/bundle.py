@@ -1,0 +1,265 @@
+"""Model bundles: a folder with ``manifest.json``, weights and a model card.
+
+A bundle is validated against ``schema/manifest-v<N>.schema.json``, every
+file listed in ``files`` is checked against its sha256, and the packages it
+``requires`` are checked against those installed, before any weight is read.
+Nothing in a bundle is ever executed or unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from engine.errors import BundleCompatibilityError, BundleIntegrityError, BundleSchemaError
+
+#: Schema versions this engine reads; older ones are migrated on load.
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A decision threshold on the positive-class probability, with its validation Se/Sp."""
+
+    name: str
+    threshold: float
+    sensitivity: float
+    specificity: float
+    sensitivity_ci: tuple[float, float] | None
+    specificity_ci: tuple[float, float] | None
+    rationale: str
+
+
+@dataclass(frozen=True, eq=False)
+class Bundle:
+    """A validated, integrity-checked model bundle on disk."""
+
+    path: Path
+    manifest: Mapping[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.manifest["id"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.manifest["kind"])
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    @property
+    def intended_use(self) -> str:
+        return str(self.manifest["intended_use"])
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / str(self.manifest["weights"])
+
+    @property
+    def weights_sha256(self) -> str:
+        return str(self.manifest["files"][self.manifest["weights"]]["sha256"])
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.manifest["outputs"]["labels"])
+
+    @property
+    def positive_label(self) -> str:
+        return str(self.manifest["outputs"]["positive_label"])
+
+    @property
+    def operating_points(self) -> tuple[OperatingPoint, ...]:
+        points = []
+        for op in self.manifest["operating_points"]:
+            points.append(
+                OperatingPoint(
+                    name=op["name"],
+                    threshold=float(op["threshold"]),
+                    sensitivity=float(op["sensitivity"]["value"]),
+                    specificity=float(op["specificity"]["value"]),
+                    sensitivity_ci=_ci(op["sensitivity"]),
+                    specificity_ci=_ci(op["specificity"]),
+                    rationale=str(op["rationale"]),
+                )
+            )
+        return tuple(points)
+
+    @property
+    def default_operating_point(self) -> OperatingPoint:
+        return self.operating_points[0]
+
+    def card_text(self) -> str:
+        """The human-readable model card (Markdown)."""
+        return (self.path / str(self.manifest["card"])).read_text(encoding="utf-8")
+
+
+def _ci(estimate: Mapping[str, Any]) -> tuple[float, float] | None:
+    ci = estimate.get("ci95")
+    return (float(ci[0]), float(ci[1])) if ci else None
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@cache
+def _schema(version: int) -> dict[str, Any]:
+    from importlib import resources
+
+    text = resources.files("engine.models").joinpath(f"schema/manifest-v{version}.schema.json")
+    return json.loads(text.read_text(encoding="utf-8"))
+
+
+def migrate_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older manifest up to :data:`SCHEMA_VERSION`.
+
+    Version 1 is the first; each future version adds a step here, so bundles
+    written by older Stethos releases keep loading.
+    """
+    version = manifest.get("schema_version")
+    if version == SCHEMA_VERSION:
+        return manifest
+    raise BundleSchemaError(
+        f"This model bundle uses manifest schema version {version!r}, which this version of "
+        "Stethos does not know. Update Stethos or ask the bundle's provider for a compatible one.",
+        f"supported: {SCHEMA_VERSION}",
+    )
+
+
+def validate_manifest(manifest: dict[str, Any], where: str = "manifest.json") -> None:
+    """Validate ``manifest`` against its JSON schema; raise :class:`BundleSchemaError`."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(manifest, _schema(SCHEMA_VERSION))
+    except jsonschema.ValidationError as exc:
+        path = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise BundleSchemaError(
+            f"The model bundle's manifest is not valid: {path}: {exc.message}",
+            where,
+        ) from exc
+    if manifest["weights"] not in manifest["files"] or manifest["card"] not in manifest["files"]:
+        raise BundleSchemaError(
+            "The model bundle's manifest does not list the hash of its weights and card.", where
+        )
+    if manifest["outputs"]["positive_label"] not in manifest["outputs"]["labels"]:
+        raise BundleSchemaError("The manifest's positive label is not one of its labels.", where)
+
+
+def check_requirements(requirements: Mapping[str, str], bundle_id: str) -> None:
+    """Refuse a bundle whose required package versions are not installed."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    for package, spec in requirements.items():
+        try:
+            installed = metadata.version(package)
+        except metadata.PackageNotFoundError as exc:
+            raise BundleCompatibilityError(
+                f"Model “{bundle_id}” needs the package {package} ({spec}), which is not installed.",
+            ) from exc
+        try:
+            ok = SpecifierSet(spec).contains(installed, prereleases=True)
+        except InvalidSpecifier as exc:
+            raise BundleSchemaError(
+                f"Model “{bundle_id}” states an unreadable version requirement for {package}.",
+                spec,
+            ) from exc
+        if not ok:
+            raise BundleCompatibilityError(
+                f"Model “{bundle_id}” needs {package} {spec}, but {installed} is installed. "
+                "Use a bundle built for this version of Stethos.",
+            )
+
+
+def _safe_member(root: Path, name: str) -> Path:
+    candidate = (root / name).resolve()
+    if root.resolve() not in candidate.parents:
+        raise BundleSchemaError(
+            "The model bundle names a file outside its own folder and was refused.", name
+        )
+    return candidate
+
+
+def verify_files(path: Path, manifest: Mapping[str, Any]) -> None:
+    """Check every listed file's sha256; raise :class:`BundleIntegrityError` naming it."""
+    for name, entry in manifest["files"].items():
+        member = _safe_member(path, name)
+        if not member.is_file():
+            raise BundleIntegrityError(
+                f"Model “{manifest['id']}” is incomplete: the file {name} is missing. "
+                "Reinstall or re-import the model.",
+            )
+        actual = sha256_file(member)
+        if actual != entry["sha256"]:
+            raise BundleIntegrityError(
+                f"Model “{manifest['id']}” was altered or damaged: {name} does not match its "
+                "recorded checksum. It will not be used; reinstall or re-import it.",
+                f"expected {entry['sha256']}, found {actual}",
+            )
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Read, migrate and validate a bundle folder's manifest (no hash check)."""
+    manifest_path = path / MANIFEST_NAME
+    try:
+        raw = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise BundleSchemaError(
+            f"“{path.name}” is not a model bundle: it has no manifest.json.", str(path)
+        ) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleSchemaError(
+            f"The manifest of “{path.name}” is not valid JSON.", str(exc)
+        ) from exc
+    if not isinstance(raw, dict):
+        raise BundleSchemaError(f"The manifest of “{path.name}” is not a JSON object.")
+    manifest = migrate_manifest(raw)
+    validate_manifest(manifest, str(manifest_path))
+    return manifest
+
+
+def open_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
+    """Open a bundle folder: schema, requirements and (by default) every hash.
+
+    Raises
+    ------
+    BundleSchemaError, BundleIntegrityError, BundleCompatibilityError
+    """
+    folder = Path(path)
+    manifest = read_manifest(folder)
+    check_requirements(manifest["requirements"], manifest["id"])
+    if verify:
+        verify_files(folder, manifest)
+    return Bundle(path=folder, manifest=manifest)
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Fill ``files`` with the sha256 of every file in ``folder`` and write the manifest."""
+    files = {}
+    for member in sorted(folder.rglob("*")):
+        if member.is_file() and member.name != MANIFEST_NAME:
+            rel = member.relative_to(folder).as_posix()
+            files[rel] = {"sha256": sha256_file(member), "bytes": member.stat().st_size}
+    manifest = dict(manifest, files=files)
+    validate_manifest(manifest)
+    (folder / MANIFEST_NAME).write_text(
+        json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )

@@ -1,0 +1,191 @@
+"""Record fields with clinical names, units and valid ranges.
+
+The heart-disease record follows the 13 Cleveland attributes documented in
+``heart-disease.names`` (UCI). Codes are kept as the data set defines them so
+that a record and a training row are the same thing; the form shows names.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from engine.errors import RecordValidationError
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One allowed coded value with its clinical label."""
+
+    code: float
+    label: str
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A record field.
+
+    ``kind`` is ``"number"``, ``"integer"`` or ``"choice"``. ``minimum`` and
+    ``maximum`` bound plausible values (inclusive); ``optional`` fields may be
+    missing and are imputed by the model pipeline.
+    """
+
+    name: str
+    label: str
+    kind: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Choice, ...] = ()
+    optional: bool = False
+    help: str = ""
+
+    def validate(self, value: object) -> str | None:
+        """Return a message if ``value`` is not acceptable, else ``None``."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None if self.optional else f"{self.label} is required."
+        if isinstance(value, bool):
+            value = float(value)
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return f"{self.label} must be a number."
+        if not math.isfinite(number):
+            return f"{self.label} must be a finite number."
+        if self.kind == "choice":
+            if all(number != c.code for c in self.choices):
+                allowed = ", ".join(c.label for c in self.choices)
+                return f"{self.label} must be one of: {allowed}."
+            return None
+        if self.kind == "integer" and number != int(number):
+            return f"{self.label} must be a whole number."
+        unit = f" {self.unit}" if self.unit else ""
+        if self.minimum is not None and number < self.minimum:
+            return f"{self.label} must be at least {_fmt(self.minimum)}{unit}."
+        if self.maximum is not None and number > self.maximum:
+            return f"{self.label} must be at most {_fmt(self.maximum)}{unit}."
+        return None
+
+    def describe(self, value: float | None) -> str:
+        """The value as a clinician reads it (label for choices, with unit)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "not recorded"
+        if self.kind == "choice":
+            for c in self.choices:
+                if c.code == value:
+                    return c.label
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{_fmt(float(value))}{unit}"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+@dataclass(frozen=True)
+class RecordSchema:
+    """An ordered set of fields; the order is the model's input order."""
+
+    name: str
+    fields: tuple[FieldSpec, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Field names in input order."""
+        return tuple(f.name for f in self.fields)
+
+    def field(self, name: str) -> FieldSpec:
+        """The field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def problems(self, record: Mapping[str, object]) -> dict[str, str]:
+        """Messages for every invalid or missing field (empty when valid)."""
+        out: dict[str, str] = {}
+        for f in self.fields:
+            message = f.validate(record.get(f.name))
+            if message:
+                out[f.name] = message
+        return out
+
+    def to_row(self, record: Mapping[str, object]) -> list[float]:
+        """Values in input order, ``nan`` for missing optional fields."""
+        row = []
+        for f in self.fields:
+            v = record.get(f.name)
+            row.append(math.nan if v is None else float(v))  # type: ignore[arg-type]
+        return row
+
+
+def validate_record(schema: RecordSchema, record: Mapping[str, object]) -> None:
+    """Raise :class:`~engine.errors.RecordValidationError` if ``record`` is invalid."""
+    problems = schema.problems(record)
+    if problems:
+        raise RecordValidationError(problems)
+
+
+_YES_NO = (Choice(0, "No"), Choice(1, "Yes"))
+
+HEART_RECORD = RecordSchema(
+    name="heart-cleveland-13",
+    fields=(
+        FieldSpec("age", "Age", "integer", "years", 18, 110),
+        FieldSpec("sex", "Sex", "choice", choices=(Choice(0, "Female"), Choice(1, "Male"))),
+        FieldSpec(
+            "cp",
+            "Chest pain type",
+            "choice",
+            choices=(
+                Choice(1, "Typical angina"),
+                Choice(2, "Atypical angina"),
+                Choice(3, "Non-anginal pain"),
+                Choice(4, "Asymptomatic"),
+            ),
+        ),
+        FieldSpec("trestbps", "Resting blood pressure (systolic)", "number", "mmHg", 60, 260),
+        FieldSpec("chol", "Serum cholesterol", "number", "mg/dL", 70, 700),
+        FieldSpec("fbs", "Fasting blood sugar > 120 mg/dL", "choice", choices=_YES_NO),
+        FieldSpec(
+            "restecg",
+            "Resting ECG",
+            "choice",
+            choices=(
+                Choice(0, "Normal"),
+                Choice(1, "ST-T wave abnormality"),
+                Choice(2, "Probable/definite LV hypertrophy (Estes)"),
+            ),
+        ),
+        FieldSpec("thalach", "Maximum heart rate on exercise", "integer", "bpm", 50, 240),
+        FieldSpec("exang", "Exercise-induced angina", "choice", choices=_YES_NO),
+        FieldSpec("oldpeak", "ST depression on exercise vs rest", "number", "mm", 0, 10),
+        FieldSpec(
+            "slope",
+            "Slope of peak exercise ST segment",
+            "choice",
+            choices=(Choice(1, "Upsloping"), Choice(2, "Flat"), Choice(3, "Downsloping")),
+        ),
+        FieldSpec(
+            "ca",
+            "Major vessels coloured by fluoroscopy",
+            "integer",
+            "vessels",
+            0,
+            3,
+            optional=True,
+        ),
+        FieldSpec(
+            "thal",
+            "Thallium stress test",
+            "choice",
+            choices=(
+                Choice(3, "Normal"),
+                Choice(6, "Fixed defect"),
+                Choice(7, "Reversible defect"),
+            ),
+            optional=True,
+        ),
+    ),
+)

@@ -1,0 +1,1 @@
+"""Local encrypted store and audit log."""

@@ -1,0 +1,1 @@
+"""Training and evaluation pipelines that write model bundles."""
