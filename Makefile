@@ -1,19 +1,18 @@
-# Stethos — the two set-up commands are `make run` and `make test`.
-PYTHON ?= python3.11
+# Stethos. The two set-up commands are `make run` and `make test`; both create
+# .venv when it is missing and install what they need into it.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+STAMP    := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
-export QT_QPA_PLATFORM_PLUGIN_PATH :=
 
 .PHONY: run test lint models clean-venv
 
-$(VENV)/bin/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || PYTHON=python3; \
-	$$( command -v $(PYTHON) || command -v python3 ) -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 
-$(STAMP): $(VENV)/bin/python pyproject.toml
+$(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e .
 	touch $@
 
@@ -21,12 +20,23 @@ $(DEVSTAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+## Open the main window on the bundled sample chest radiograph.
 run: $(STAMP)
 	$(VENV)/bin/stethos --open-sample
 
+## Lint and run the whole test suite headless (pytest exit 5, "no tests", is a failure too).
 test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check engine desktop tests benchmarks
+	$(VENV)/bin/ruff format --check engine desktop tests benchmarks
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
 
+lint: $(DEVSTAMP)
+	$(VENV)/bin/ruff check engine desktop tests benchmarks
+	$(VENV)/bin/mypy
+
+## Rebuild every bundled model from ../shared/data.
 models: $(STAMP)
 	$(VENV)/bin/stethos-engine train all
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Stethos desktop: the PySide6 front end. Thin views; long work goes through jobs."""

@@ -25,7 +25,7 @@ class EngineError(Exception):
         self.detail = detail
 
 
-class OperationCancelled(EngineError):  # noqa: N818 - cancelling is not an error condition
+class OperationCancelled(EngineError):
     """Raised inside long work when its :class:`~engine.progress.CancelToken` is set."""
 
     def __init__(self) -> None:

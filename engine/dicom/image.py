@@ -9,6 +9,7 @@ models; rendering to 8 bits is a separate, cheap step.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,7 +211,9 @@ def read_image(path: str | os.PathLike[str]) -> DicomImage:
     p = Path(path)
     name = p.name
     try:
-        ds = pydicom.dcmread(p)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(p)
     except InvalidDicomError as exc:
         raise NotDicomError(
             f"“{name}” is not a DICOM file. Choose a .dcm file, a folder or a DICOMDIR.",
@@ -223,6 +226,12 @@ def read_image(path: str | os.PathLike[str]) -> DicomImage:
             f"“{name}” is damaged or truncated and cannot be read.", repr(exc)
         ) from exc
 
+    truncated = [w for w in caught if "End of file reached" in str(w.message)]
+    if truncated:
+        raise CorruptDicomError(
+            f"“{name}” is truncated (the file ends before its data does) and cannot be shown.",
+            str(truncated[0].message),
+        )
     if "PixelData" not in ds and "FloatPixelData" not in ds:
         raise UnsupportedDicomError(
             f"“{name}” holds no image (it may be a report, a waveform or a structured document).",

@@ -10,7 +10,7 @@ import numpy as np
 from engine.errors import EngineError
 from engine.records.schema import HEART_RECORD
 
-UCI_COLUMNS = HEART_RECORD.names + ("num",)
+UCI_COLUMNS = (*HEART_RECORD.names, "num")
 
 
 def read_uci_heart(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

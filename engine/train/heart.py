@@ -47,7 +47,9 @@ def build_pipeline(seed: int = 0):
         [
             (
                 "num",
-                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                Pipeline(
+                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+                ),
                 num_idx,
             ),
             (
@@ -176,7 +178,7 @@ def evaluate(X: np.ndarray, y: np.ndarray, cv: CVResult, seed: int = 0) -> dict[
                 ],
             },
             "accuracy_at_high_sensitivity": _estimate(
-                acc, M.wilson_ci(int(round(acc * len(y))), len(y))
+                acc, M.wilson_ci(round(acc * len(y)), len(y))
             ),
             "brier": {"value": round(float(np.mean((p - y) ** 2)), 4)},
             "ece": {"value": round(M.expected_calibration_error(y, p), 4)},
@@ -184,7 +186,7 @@ def evaluate(X: np.ndarray, y: np.ndarray, cv: CVResult, seed: int = 0) -> dict[
         "operating_points": ops,
         "reliability": M.reliability_table(y, p),
         "subgroups": subgroups,
-        "n": int(len(y)),
+        "n": len(y),
         "prevalence": round(float(y.mean()), 4),
     }
 
@@ -218,29 +220,60 @@ def _card(manifest: dict[str, Any], ev: dict[str, Any]) -> str:
     ]
     for key, est in m.items():
         ci = est.get("ci95")
-        lines.append(f"| {key} | {est['value']:.3f} | {f'{ci[0]:.3f}–{ci[1]:.3f}' if ci else '—'} |")
-    lines += ["", "### Operating points", "", "| name | threshold | sensitivity | specificity | why |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            f"| {key} | {est['value']:.3f} | {f'{ci[0]:.3f}–{ci[1]:.3f}' if ci else '—'} |"
+        )
+    lines += [
+        "",
+        "### Operating points",
+        "",
+        "| name | threshold | sensitivity | specificity | why |",
+        "|---|---|---|---|---|",
+    ]
     for op in ev["operating_points"]:
         se, sp = op["sensitivity"], op["specificity"]
         lines.append(
             f"| {op['name']} | {op['threshold']:.3f} | {se['value']:.2f} ({se['ci95'][0]:.2f}–{se['ci95'][1]:.2f}) "
             f"| {sp['value']:.2f} ({sp['ci95'][0]:.2f}–{sp['ci95'][1]:.2f}) | {op['rationale']} |"
         )
-    lines += ["", f"The default is **{ev['operating_points'][0]['name']}**.", "",
-              "### Subgroups (out-of-fold AUROC)", "", "| group | n | prevalence | AUROC (95 % CI) |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        f"The default is **{ev['operating_points'][0]['name']}**.",
+        "",
+        "### Subgroups (out-of-fold AUROC)",
+        "",
+        "| group | n | prevalence | AUROC (95 % CI) |",
+        "|---|---|---|---|",
+    ]
     for name, g in ev["subgroups"].items():
         a = g["auroc"]
-        lines.append(f"| {name} | {g['n']} | {g['prevalence']:.2f} | {a['value']:.3f} ({a['ci95'][0]:.3f}–{a['ci95'][1]:.3f}) |")
-    lines += ["", "### Calibration (reliability, out-of-fold)", "", "| bin | mean predicted | observed | n |",
-              "|---|---|---|---|"]
+        lines.append(
+            f"| {name} | {g['n']} | {g['prevalence']:.2f} | {a['value']:.3f} ({a['ci95'][0]:.3f}–{a['ci95'][1]:.3f}) |"
+        )
+    lines += [
+        "",
+        "### Calibration (reliability, out-of-fold)",
+        "",
+        "| bin | mean predicted | observed | n |",
+        "|---|---|---|---|",
+    ]
     for r in ev["reliability"]:
-        lines.append(f"| {r['bin_low']:.1f}–{r['bin_high']:.1f} | {r['mean_predicted']:.2f} | {r['observed']:.2f} | {r['n']} |")
-    lines += ["", "## Limitations", *[f"- {x}" for x in manifest["limitations"]], "",
-              "## Explanation", "Per-feature contributions are exact for this linear model: the change in "
-              "log-odds relative to the average training patient.", "",
-              "## Reproduce", f"`{manifest['training_command']}`", ""]
+        lines.append(
+            f"| {r['bin_low']:.1f}–{r['bin_high']:.1f} | {r['mean_predicted']:.2f} | {r['observed']:.2f} | {r['n']} |"
+        )
+    lines += [
+        "",
+        "## Limitations",
+        *[f"- {x}" for x in manifest["limitations"]],
+        "",
+        "## Explanation",
+        "Per-feature contributions are exact for this linear model: the change in "
+        "log-odds relative to the average training patient.",
+        "",
+        "## Reproduce",
+        f"`{manifest['training_command']}`",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -256,8 +289,10 @@ def train_heart(
     """Train, validate and write the heart-disease bundle into ``out_dir/MODEL_ID``."""
     import skops.io as sio
 
-    path = Path(data_path) if data_path else (
-        shared_data_dir() / "tabular" / "uci-heart" / "processed.cleveland.data"
+    path = (
+        Path(data_path)
+        if data_path
+        else (shared_data_dir() / "tabular" / "uci-heart" / "processed.cleveland.data")
     )
     X, y = read_uci_heart(path)
     progress(0.0, "Cross-validating")
@@ -289,8 +324,14 @@ def train_heart(
             "type": "record",
             "schema": HEART_RECORD.name,
             "fields": [
-                {"name": f.name, "label": f.label, "unit": f.unit, "minimum": f.minimum,
-                 "maximum": f.maximum, "optional": f.optional}
+                {
+                    "name": f.name,
+                    "label": f.label,
+                    "unit": f.unit,
+                    "minimum": f.minimum,
+                    "maximum": f.maximum,
+                    "optional": f.optional,
+                }
                 for f in HEART_RECORD.fields
             ],
         },
@@ -322,7 +363,7 @@ def train_heart(
                 "Janosi A, Steinbrunn W, Pfisterer M, Detrano R. Heart Disease. UCI Machine "
                 "Learning Repository (1988). doi:10.24432/C52P4X"
             ),
-            "n_patients": int(len(y)),
+            "n_patients": len(y),
         },
         "limitations": [
             "Trained on 303 patients from one US centre referred for angiography in the 1980s; "
@@ -359,8 +400,10 @@ def train_heart(
         sio.dump(final, tmp / "model.skops")
         (tmp / "card.md").write_text(_card(manifest, ev), encoding="utf-8")
         (tmp / "validation.json").write_text(
-            json.dumps({"oof_probability": [round(float(v), 6) for v in cv.oof],
-                        "y": [int(v) for v in y]}) + "\n",
+            json.dumps(
+                {"oof_probability": [round(float(v), 6) for v in cv.oof], "y": [int(v) for v in y]}
+            )
+            + "\n",
             encoding="utf-8",
         )
         write_manifest(tmp, manifest)

@@ -1,0 +1,160 @@
+"""The patient record form, built from the engine's record schema.
+
+Every field shows its unit and valid range; a wrong value gets an inline
+message and the form reports itself invalid, so Analyze stays disabled.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.records.schema import FieldSpec, RecordSchema
+
+_ERROR_STYLE = "color: #c62828;"
+
+
+class RecordForm(QWidget):
+    """Edits one record of ``schema``; emits ``validity_changed(bool)``."""
+
+    validity_changed = Signal(bool)
+    record_changed = Signal()
+
+    def __init__(self, schema: RecordSchema, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.schema = schema
+        self._inputs: dict[str, QLineEdit | QComboBox] = {}
+        self._messages: dict[str, QLabel] = {}
+        self._valid = False
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for spec in schema.fields:
+            editor = self._make_editor(spec)
+            message = QLabel("")
+            message.setObjectName(f"message_{spec.name}")
+            message.setStyleSheet(_ERROR_STYLE)
+            message.setWordWrap(True)
+            message.hide()
+            self._inputs[spec.name] = editor
+            self._messages[spec.name] = message
+            column = QVBoxLayout()
+            column.setSpacing(1)
+            row = QHBoxLayout()
+            row.addWidget(editor, 1)
+            if spec.unit and spec.kind != "choice":
+                unit = QLabel(spec.unit)
+                unit.setMinimumWidth(48)
+                row.addWidget(unit)
+            column.addLayout(row)
+            column.addWidget(message)
+            label = QLabel(
+                self.tr(spec.label) + ("" if not spec.optional else self.tr(" (optional)"))
+            )
+            label.setWordWrap(True)
+            label.setBuddy(editor)
+            form.addRow(label, column)
+        self.setLayout(form)
+        self._revalidate()
+
+    def _make_editor(self, spec: FieldSpec) -> QLineEdit | QComboBox:
+        if spec.kind == "choice":
+            box = QComboBox()
+            box.setObjectName(f"field_{spec.name}")
+            box.addItem(self.tr("Not recorded") if spec.optional else self.tr("— choose —"), None)
+            for choice in spec.choices:
+                box.addItem(self.tr(choice.label), float(choice.code))
+            box.currentIndexChanged.connect(self._on_editor_changed)
+            return box
+        edit = QLineEdit()
+        edit.setObjectName(f"field_{spec.name}")
+        lo = "" if spec.minimum is None else f"{spec.minimum:g}"
+        hi = "" if spec.maximum is None else f"{spec.maximum:g}"
+        edit.setPlaceholderText(
+            f"{lo}–{hi}" + (self.tr(" (blank if unknown)") if spec.optional else "")
+        )
+        edit.setToolTip(self.tr("{0}: {1} to {2} {3}").format(spec.label, lo, hi, spec.unit))
+        edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+        edit.textChanged.connect(self._on_editor_changed)
+        return edit
+
+    # --- values --------------------------------------------------------------
+    def raw_values(self) -> dict[str, object]:
+        """Values as entered: floats, ``None`` for blank, or the text if not a number."""
+        out: dict[str, object] = {}
+        for spec in self.schema.fields:
+            editor = self._inputs[spec.name]
+            if isinstance(editor, QComboBox):
+                out[spec.name] = editor.currentData()
+            else:
+                text = editor.text().strip().replace(",", ".")
+                if not text:
+                    out[spec.name] = None
+                else:
+                    try:
+                        out[spec.name] = float(text)
+                    except ValueError:
+                        out[spec.name] = text
+        return out
+
+    def record(self) -> dict[str, float | None]:
+        """The valid record (call only when :attr:`is_valid`)."""
+        return {k: (None if v is None else float(v)) for k, v in self.raw_values().items()}  # type: ignore[arg-type]
+
+    def set_record(self, record: dict[str, float | None]) -> None:
+        """Fill the form; unknown keys are ignored."""
+        for spec in self.schema.fields:
+            if spec.name not in record:
+                continue
+            value = record[spec.name]
+            editor = self._inputs[spec.name]
+            if isinstance(editor, QComboBox):
+                index = editor.findData(None if value is None else float(value))
+                editor.setCurrentIndex(max(index, 0))
+            else:
+                editor.setText("" if value is None else f"{float(value):g}")
+        self._revalidate()
+
+    def editor(self, name: str) -> QLineEdit | QComboBox:
+        return self._inputs[name]
+
+    def message(self, name: str) -> str:
+        """The inline message shown for a field (empty when none)."""
+        label = self._messages[name]
+        return label.text() if not label.isHidden() else ""
+
+    @property
+    def is_valid(self) -> bool:
+        return self._valid
+
+    # --- validation ----------------------------------------------------------
+    def _on_editor_changed(self, *_: object) -> None:
+        self._revalidate()
+        self.record_changed.emit()
+
+    def _revalidate(self) -> None:
+        values = self.raw_values()
+        problems = self.schema.problems(values)
+        for spec in self.schema.fields:
+            label = self._messages[spec.name]
+            problem = problems.get(spec.name)
+            untouched = values[spec.name] is None
+            # Required-but-empty fields are not shouted about until filled in
+            # elsewhere; they still keep the form invalid.
+            if problem and not untouched:
+                label.setText(self.tr(problem))
+                label.show()
+            else:
+                label.hide()
+                label.setText("")
+        valid = not problems
+        if valid != self._valid:
+            self._valid = valid
+            self.validity_changed.emit(valid)
