@@ -66,7 +66,7 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(420)
+        scroll.setMinimumWidth(560)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.viewer)

@@ -58,7 +58,7 @@ class RecordForm(QWidget):
             label = QLabel(
                 self.tr(spec.label) + ("" if not spec.optional else self.tr(" (optional)"))
             )
-            label.setWordWrap(True)
+            label.setToolTip(spec.help or spec.label)
             label.setBuddy(editor)
             form.addRow(label, column)
         self.setLayout(form)
