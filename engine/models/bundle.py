@@ -1,9 +1,19 @@
 """Model bundles: a folder with ``manifest.json``, weights and a model card.
 
-A bundle is validated against ``schema/manifest-v<N>.schema.json``, every
-file listed in ``files`` is checked against its sha256, and the packages it
-``requires`` are checked against those installed, before any weight is read.
-Nothing in a bundle is ever executed or unpickled.
+A bundle is validated against ``schema/manifest-v<N>.schema.json`` of the
+version it states, migrated step by step to :data:`SCHEMA_VERSION` (and
+validated again), every file listed in ``files`` is checked against its
+sha256, and the packages it ``requires`` are checked against those
+installed, before any weight is read. Nothing in a bundle is ever executed
+or unpickled.
+
+Schema history
+--------------
+1. First version (records only in practice).
+2. Adds ``outputs.calibration`` (``none`` / ``intrinsic`` / ``temperature`` /
+   ``platt`` with parameters), ``default_operating_point``, typed image and
+   signal ``inputs``, ``architecture`` and ``preprocessing`` for torch kinds,
+   and input-validity ``gates``. :func:`migrate_manifest` upgrades v1.
 """
 
 from __future__ import annotations
@@ -17,10 +27,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BundleCompatibilityError, BundleIntegrityError, BundleSchemaError
+from engine.errors import (
+    BundleCompatibilityError,
+    BundleIntegrityError,
+    BundleSchemaError,
+    ModelError,
+)
 
-#: Schema versions this engine reads; older ones are migrated on load.
-SCHEMA_VERSION = 1
+#: The manifest schema this engine writes; older ones are migrated on load.
+SCHEMA_VERSION = 2
+#: Every schema version this engine can read.
+KNOWN_SCHEMA_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"
 
 
@@ -99,7 +116,58 @@ class Bundle:
 
     @property
     def default_operating_point(self) -> OperatingPoint:
+        wanted = self.manifest.get("default_operating_point")
+        for op in self.operating_points:
+            if op.name == wanted:
+                return op
         return self.operating_points[0]
+
+    def operating_point(self, name: str | None = None) -> OperatingPoint:
+        """The operating point called ``name`` (the default one when ``None``)."""
+        if name is None:
+            return self.default_operating_point
+        for op in self.operating_points:
+            if op.name == name:
+                return op
+        known = ", ".join(op.name for op in self.operating_points)
+        raise ModelError(
+            f"Model “{self.id}” has no operating point “{name}”. Choose one of: {known}."
+        )
+
+    @property
+    def input_type(self) -> str:
+        """``"record"``, ``"image"`` or ``"signal"``."""
+        return str(self.manifest["inputs"]["type"])
+
+    @property
+    def exclusive(self) -> bool:
+        """Whether the labels exclude each other (softmax) rather than multi-label."""
+        return bool(self.manifest["outputs"]["exclusive"])
+
+    @property
+    def calibration(self) -> Mapping[str, Any]:
+        """The calibration step applied to the model's logits."""
+        return self.manifest["outputs"].get("calibration", {"method": "none"})
+
+    @property
+    def architecture(self) -> Mapping[str, Any]:
+        """Builder name and arguments (torch kinds)."""
+        return self.manifest.get("architecture", {})
+
+    @property
+    def preprocessing(self) -> Mapping[str, Any]:
+        """The declared preprocessing (see :mod:`engine.models.preprocess`)."""
+        return self.manifest.get("preprocessing", {})
+
+    @property
+    def gates(self) -> Mapping[str, Any]:
+        """The input-validity gates (see :mod:`engine.models.gates`)."""
+        return self.manifest.get("gates", {})
+
+    @property
+    def explanation(self) -> Mapping[str, Any]:
+        """How results are explained (method and its parameters)."""
+        return self.manifest.get("explanation", {})
 
     def card_text(self) -> str:
         """The human-readable model card (Markdown)."""
@@ -128,40 +196,91 @@ def _schema(version: int) -> dict[str, Any]:
     return json.loads(text.read_text(encoding="utf-8"))
 
 
-def migrate_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Bring an older manifest up to :data:`SCHEMA_VERSION`.
+def _migrate_1_to_2(manifest: dict[str, Any]) -> dict[str, Any]:
+    """v1 → v2: explicit calibration and default operating point, empty gates."""
+    out = dict(manifest)
+    outputs = dict(out["outputs"])
+    outputs["calibration"] = {"method": "intrinsic" if outputs.get("calibrated") else "none"}
+    out["outputs"] = outputs
+    out["default_operating_point"] = out["operating_points"][0]["name"]
+    out.setdefault("contraindications", [])
+    out.setdefault("gates", {})
+    out["schema_version"] = 2
+    return out
 
-    Version 1 is the first; each future version adds a step here, so bundles
-    written by older Stethos releases keep loading.
+
+_MIGRATIONS = {1: _migrate_1_to_2}
+
+
+def migrate_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Bring a manifest up to :data:`SCHEMA_VERSION`, one validated step at a time.
+
+    Each step's input is validated against its own schema first, so a step
+    never sees a malformed manifest. The returned manifest is a new dict;
+    ``manifest`` is not modified.
+
+    Raises
+    ------
+    BundleSchemaError
+        For an unknown schema version or a manifest invalid for its version.
     """
     version = manifest.get("schema_version")
-    if version == SCHEMA_VERSION:
-        return manifest
-    raise BundleSchemaError(
-        f"This model bundle uses manifest schema version {version!r}, which this version of "
-        "Stethos does not know. Update Stethos or ask the bundle's provider for a compatible one.",
-        f"supported: {SCHEMA_VERSION}",
-    )
+    if version not in KNOWN_SCHEMA_VERSIONS:
+        raise BundleSchemaError(
+            f"This model bundle uses manifest schema version {version!r}, which this version of "
+            "Stethos does not know. Update Stethos or ask the bundle's provider for a compatible "
+            "one.",
+            f"supported: {', '.join(str(v) for v in KNOWN_SCHEMA_VERSIONS)}",
+        )
+    while manifest["schema_version"] != SCHEMA_VERSION:
+        _validate_schema(manifest, manifest["schema_version"], "manifest.json")
+        manifest = _MIGRATIONS[manifest["schema_version"]](manifest)
+    return manifest
 
 
-def validate_manifest(manifest: dict[str, Any], where: str = "manifest.json") -> None:
-    """Validate ``manifest`` against its JSON schema; raise :class:`BundleSchemaError`."""
+def _validate_schema(manifest: Mapping[str, Any], version: int, where: str) -> None:
     import jsonschema
 
     try:
-        jsonschema.validate(manifest, _schema(SCHEMA_VERSION))
+        jsonschema.validate(manifest, _schema(version))
     except jsonschema.ValidationError as exc:
         path = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
         raise BundleSchemaError(
             f"The model bundle's manifest is not valid: {path}: {exc.message}",
             where,
         ) from exc
+
+
+def validate_manifest(manifest: dict[str, Any], where: str = "manifest.json") -> None:
+    """Validate ``manifest`` against the schema of the version it states.
+
+    Raises
+    ------
+    BundleSchemaError
+        Naming the first invalid entry.
+    """
+    version = manifest.get("schema_version")
+    if version not in KNOWN_SCHEMA_VERSIONS:
+        migrate_manifest(manifest)  # raises the unknown-version message
+    _validate_schema(manifest, int(version), where)  # type: ignore[arg-type]
     if manifest["weights"] not in manifest["files"] or manifest["card"] not in manifest["files"]:
         raise BundleSchemaError(
             "The model bundle's manifest does not list the hash of its weights and card.", where
         )
     if manifest["outputs"]["positive_label"] not in manifest["outputs"]["labels"]:
         raise BundleSchemaError("The manifest's positive label is not one of its labels.", where)
+    names = [op["name"] for op in manifest["operating_points"]]
+    default = manifest.get("default_operating_point")
+    if default is not None and default not in names:
+        raise BundleSchemaError(
+            f"The manifest's default operating point “{default}” is not one of its "
+            "operating points.",
+            where,
+        )
+    if manifest["kind"] != "sklearn" and not str(manifest["weights"]).endswith(".safetensors"):
+        raise BundleSchemaError(
+            "A torch model bundle must store its weights as a .safetensors file.", where
+        )
 
 
 def check_requirements(requirements: Mapping[str, str], bundle_id: str) -> None:
@@ -198,8 +317,25 @@ def _safe_member(root: Path, name: str) -> Path:
     return candidate
 
 
-def verify_files(path: Path, manifest: Mapping[str, Any]) -> None:
-    """Check every listed file's sha256; raise :class:`BundleIntegrityError` naming it."""
+def verify_files(path: Path, manifest: Mapping[str, Any], *, strict: bool = False) -> None:
+    """Check every listed file's sha256; raise :class:`BundleIntegrityError` naming it.
+
+    With ``strict`` (used on import), a file in the folder that the manifest
+    does not list, or a symbolic link, is refused too.
+    """
+    if strict:
+        listed = set(manifest["files"])
+        for member in sorted(path.rglob("*")):
+            rel = member.relative_to(path).as_posix()
+            if member.is_symlink():
+                raise BundleIntegrityError(
+                    f"Model “{manifest['id']}” contains a symbolic link ({rel}) and was refused."
+                )
+            if member.is_file() and rel != MANIFEST_NAME and rel not in listed:
+                raise BundleIntegrityError(
+                    f"Model “{manifest['id']}” contains a file its manifest does not list "
+                    f"({rel}) and was refused.",
+                )
     for name, entry in manifest["files"].items():
         member = _safe_member(path, name)
         if not member.is_file():
@@ -231,13 +367,23 @@ def read_manifest(path: Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(raw, dict):
         raise BundleSchemaError(f"The manifest of “{path.name}” is not a JSON object.")
+    validate_manifest(raw, str(manifest_path))
     manifest = migrate_manifest(raw)
     validate_manifest(manifest, str(manifest_path))
     return manifest
 
 
-def open_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
+def open_bundle(path: str | Path, *, verify: bool = True, strict: bool = False) -> Bundle:
     """Open a bundle folder: schema, requirements and (by default) every hash.
+
+    Parameters
+    ----------
+    path
+        The bundle folder (holding ``manifest.json``).
+    verify
+        Check the sha256 of every listed file.
+    strict
+        Also refuse unlisted files and symbolic links (used on import).
 
     Raises
     ------
@@ -247,7 +393,7 @@ def open_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
     manifest = read_manifest(folder)
     check_requirements(manifest["requirements"], manifest["id"])
     if verify:
-        verify_files(folder, manifest)
+        verify_files(folder, manifest, strict=strict)
     return Bundle(path=folder, manifest=manifest)
 
 

@@ -5,20 +5,51 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Contribution:
-    """One feature's contribution to a tabular prediction (log-odds units)."""
+    """One feature's contribution to a tabular prediction.
+
+    ``contribution`` is in the units named by the prediction's
+    ``extra["contribution_units"]`` (log-odds for linear models, probability
+    for Shapley values); ``unit`` is the field's measurement unit.
+    """
 
     name: str
     label: str
     value: str
     contribution: float
+    unit: str = ""
+    raw_value: float | None = None
+
+
+@dataclass(frozen=True)
+class BeatResult:
+    """A beat model's output on one beat, at a sample position of the source signal."""
+
+    sample: int
+    label: str
+    probabilities: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable dict."""
+        return {"sample": self.sample, "label": self.label, "probabilities": self.probabilities}
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One model's output on one input."""
+    """One model's output on one input.
+
+    Optional explanation fields, set by the kinds that produce them:
+    ``heatmap`` (float32 ``(rows, cols)`` in ``[0, 1]`` in the source image's
+    geometry), ``beats`` (one :class:`BeatResult` per beat) and
+    ``attribution`` (float32, one value per sample of the analysed lead, in
+    the source signal's sampling). ``warnings`` holds input-gate warnings
+    that did not stop the model; ``extra["notice"]`` says when the device
+    fell back to the CPU.
+    """
 
     model_id: str
     model_version: str
@@ -37,6 +68,11 @@ class Prediction:
     input_hash: str
     contributions: tuple[Contribution, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    heatmap: np.ndarray | None = field(default=None, compare=False, repr=False)
+    beats: tuple[BeatResult, ...] = field(default=(), repr=False)
+    attribution: np.ndarray | None = field(default=None, compare=False, repr=False)
+    explanation_method: str = ""
+    warnings: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:
@@ -49,8 +85,8 @@ class Prediction:
         return self.label == self.positive_label
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-serialisable dict."""
-        return {
+        """A JSON-serialisable dict (maps and per-sample arrays are left out)."""
+        out: dict[str, Any] = {
             "model": self.model_id,
             "version": self.model_version,
             "weights_sha256": self.weights_sha256,
@@ -66,10 +102,24 @@ class Prediction:
             "elapsed_ms": self.elapsed_ms,
             "input_hash": self.input_hash,
             "contributions": [
-                {"feature": c.name, "value": c.value, "contribution": c.contribution}
+                {
+                    "feature": c.name,
+                    "value": c.value,
+                    "unit": c.unit,
+                    "contribution": c.contribution,
+                }
                 for c in self.contributions
             ],
         }
+        if self.beats:
+            out["beats"] = [b.to_json() for b in self.beats]
+        if self.explanation_method:
+            out["explanation_method"] = self.explanation_method
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        if "notice" in self.extra:
+            out["notice"] = self.extra["notice"]
+        return out
 
 
 SUPPORT_STATEMENT = (

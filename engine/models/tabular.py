@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.errors import ModelError
 from engine.models.bundle import Bundle
+from engine.models.outputs import build_prediction, logits_to_probabilities
 from engine.models.results import Contribution, Prediction
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.records.schema import HEART_RECORD, RecordSchema, validate_record
@@ -40,70 +41,157 @@ TRUSTED_SKOPS_TYPES = frozenset(
 _SCHEMAS = {HEART_RECORD.name: HEART_RECORD}
 
 
+@dataclass(frozen=True, eq=False)
+class PreparedRecord:
+    """One validated record as a model row."""
+
+    record: Mapping[str, object]
+    row: np.ndarray
+    name: str = ""
+
+
 @dataclass(eq=False)
 class TabularModel:
-    """A loaded scikit-learn pipeline with its bundle."""
+    """A loaded scikit-learn pipeline with its bundle.
+
+    Explanations, by the manifest's ``explanation.method``:
+    ``linear-exact`` (log-odds contributions of a linear final step relative
+    to the training mean) or ``shapley-exact`` (interventional Shapley
+    values of the positive-class probability over the record's fields,
+    against the manifest's ``explanation.background`` records; works for
+    trees, SVMs and any pipeline, see :mod:`engine.explain.tabular`).
+    """
 
     bundle: Bundle
     pipeline: Any
     schema: RecordSchema
+    kind: str = "sklearn"
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def prepare(self, record: Mapping[str, object], *, name: str = "") -> PreparedRecord:
+        """Validate one record (raises :class:`~engine.errors.RecordValidationError`)."""
+        validate_record(self.schema, record)
+        row = np.asarray(self.schema.to_row(record), dtype=np.float64)
+        return PreparedRecord(record, row, name)
+
+    def _proba(self, rows: np.ndarray) -> np.ndarray:
+        proba = np.asarray(self.pipeline.predict_proba(rows), dtype=np.float64)
+        method = self.bundle.calibration.get("method", "none")
+        if method in ("temperature", "platt") and proba.shape[1] == 2:
+            pos = self.bundle.labels.index(self.bundle.positive_label)
+            p = np.clip(proba[:, pos], 1e-12, 1 - 1e-12)
+            proba = logits_to_probabilities(np.log(p / (1 - p))[:, None], self.bundle)
+        return proba
+
+    def run(
+        self,
+        items: list[PreparedRecord] | tuple[PreparedRecord, ...],
+        *,
+        explain: bool = True,
+        operating_point: str | None = None,
+        cancel: CancelToken | None = None,
+        progress: Progress = no_progress,
+    ) -> list[Prediction]:
+        """Score prepared records (and explain each when ``explain``)."""
+        check_cancelled(cancel)
+        if not items:
+            return []
+        op = self.bundle.operating_point(operating_point)
+        start = time.perf_counter()
+        proba = self._proba(np.stack([it.row for it in items]))
+        model_ms = (time.perf_counter() - start) * 1000.0 / len(items)
+        out = []
+        for i, item in enumerate(items):
+            check_cancelled(cancel)
+            progress(0.2 + 0.8 * i / len(items), "Explaining the result")
+            t0 = time.perf_counter()
+            contributions: tuple[Contribution, ...] = ()
+            extra: dict[str, Any] = {}
+            if explain:
+                contributions, extra = self._contributions(item.row[None, :], item.record, cancel)
+            explain_ms = (time.perf_counter() - t0) * 1000.0
+            extra["timing_ms"] = {"model": round(model_ms, 3), "explain": round(explain_ms, 3)}
+            if item.name:
+                extra["input_name"] = item.name
+            out.append(
+                build_prediction(
+                    self.bundle,
+                    proba[i],
+                    op=op,
+                    device="cpu",
+                    elapsed_ms=model_ms,
+                    input_hash=_record_hash(self.schema, item.record),
+                    contributions=contributions,
+                    extra=extra,
+                    explanation_method=str(self.bundle.explanation.get("method", ""))
+                    if contributions
+                    else "",
+                )
+            )
+        return out
 
     def predict(
         self,
         record: Mapping[str, object],
         *,
+        explain: bool = True,
+        operating_point: str | None = None,
         progress: Progress = no_progress,
         cancel: CancelToken | None = None,
     ) -> Prediction:
         """Score one record and explain it."""
         check_cancelled(cancel)
-        validate_record(self.schema, record)
+        item = self.prepare(record)
         progress(0.2, "Scoring the record")
-        start = time.perf_counter()
-        row = np.asarray([self.schema.to_row(record)], dtype=np.float64)
-        proba = self.pipeline.predict_proba(row)[0]
-        elapsed = (time.perf_counter() - start) * 1000.0
-        check_cancelled(cancel)
-        progress(0.7, "Explaining the result")
-        labels = self.bundle.labels
-        probabilities = {labels[i]: float(proba[i]) for i in range(len(labels))}
-        op = self.bundle.default_operating_point
-        positive = self.bundle.positive_label
-        negative = next(lbl for lbl in labels if lbl != positive)
-        label = positive if probabilities[positive] >= op.threshold else negative
-        contributions = self._contributions(row, record)
-        progress(1.0, "Done")
-        return Prediction(
-            model_id=self.bundle.id,
-            model_version=self.bundle.version,
-            model_name=self.bundle.name,
-            weights_sha256=self.bundle.weights_sha256,
-            intended_use=self.bundle.intended_use,
-            probabilities=probabilities,
-            positive_label=positive,
-            label=label,
-            operating_point=op.name,
-            threshold=op.threshold,
-            sensitivity=op.sensitivity,
-            specificity=op.specificity,
-            device="cpu",
-            elapsed_ms=elapsed,
-            input_hash=_record_hash(self.schema, record),
-            contributions=contributions,
+        (pred,) = self.run(
+            [item],
+            explain=explain,
+            operating_point=operating_point,
+            cancel=cancel,
+            progress=progress,
         )
+        progress(1.0, "Done")
+        return pred
 
     def _contributions(
-        self, row: np.ndarray, record: Mapping[str, object]
-    ) -> tuple[Contribution, ...]:
+        self, row: np.ndarray, record: Mapping[str, object], cancel: CancelToken | None
+    ) -> tuple[tuple[Contribution, ...], dict[str, Any]]:
+        info = self.bundle.explanation
+        method = info.get("method")
+        if method == "linear-exact":
+            per_field = self._linear(row, info)
+            extra: dict[str, Any] = {"contribution_units": "log-odds"}
+        elif method == "shapley-exact":
+            per_field, extra = self._shapley(row, info, cancel)
+        else:
+            return (), {}
+        out = []
+        for f in self.schema.fields:
+            v = record.get(f.name)
+            raw = None if v is None else float(v)  # type: ignore[arg-type]
+            out.append(
+                Contribution(
+                    name=f.name,
+                    label=f.label,
+                    value=f.describe(raw),
+                    contribution=float(per_field.get(f.name, 0.0)),
+                    unit=f.unit,
+                    raw_value=None if raw is None or math.isnan(raw) else raw,
+                )
+            )
+        out.sort(key=lambda c: -abs(c.contribution))
+        return tuple(out), extra
+
+    def _linear(self, row: np.ndarray, info: Mapping[str, Any]) -> dict[str, float]:
         """Exact per-feature log-odds contributions for a linear final step.
 
         The pipeline's preprocessing maps each record field to one or more
         columns; for a linear model ``logit = b + Σ w_c z_c``, so field j's
         contribution relative to the training mean is ``Σ_{c∈j} w_c (z_c − μ_c)``.
         """
-        info = self.bundle.manifest.get("explanation", {})
-        if info.get("method") != "linear-exact":
-            return ()
         pre = self.pipeline[:-1]
         est = self.pipeline[-1]
         z = np.asarray(pre.transform(row), dtype=np.float64)[0]
@@ -113,19 +201,34 @@ class TabularModel:
         per_field: dict[str, float] = {}
         for c, owner in enumerate(owners):
             per_field[owner] = per_field.get(owner, 0.0) + w[c] * (z[c] - mu[c])
-        out = []
-        for f in self.schema.fields:
-            v = record.get(f.name)
-            out.append(
-                Contribution(
-                    name=f.name,
-                    label=f.label,
-                    value=f.describe(None if v is None else float(v)),  # type: ignore[arg-type]
-                    contribution=float(per_field.get(f.name, 0.0)),
-                )
-            )
-        out.sort(key=lambda c: -abs(c.contribution))
-        return tuple(out)
+        return per_field
+
+    def _shapley(
+        self, row: np.ndarray, info: Mapping[str, Any], cancel: CancelToken | None
+    ) -> tuple[dict[str, float], dict[str, Any]]:
+        from engine.explain.tabular import shapley_values
+
+        background = np.asarray(
+            [[math.nan if v is None else float(v) for v in r] for r in info["background"]],
+            dtype=np.float64,
+        )
+        pos = self.bundle.labels.index(self.bundle.positive_label)
+        output = info.get("output", "probability")
+
+        def f(rows: np.ndarray) -> np.ndarray:
+            p = self._proba(rows)[:, pos]
+            if output == "log-odds":
+                p = np.clip(p, 1e-12, 1 - 1e-12)
+                return np.log(p / (1 - p))
+            return p
+
+        result = shapley_values(f, row[0], background, cancel=cancel, seed=int(info.get("seed", 0)))
+        per_field = dict(zip(self.schema.names, result.values.tolist(), strict=True))
+        return per_field, {
+            "contribution_units": output,
+            "base_value": result.base_value,
+            "shapley_exact": result.exact,
+        }
 
 
 def _record_hash(schema: RecordSchema, record: Mapping[str, object]) -> str:

@@ -1,0 +1,163 @@
+"""Image classifiers (``torch-cnn``): gates, preprocessing, batched forward, Grad-CAM."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.errors import ModelError
+from engine.explain.cam import CAM_METHODS, cam_to_source, class_activation_maps, find_layer
+from engine.models.architectures import get_architecture
+from engine.models.bundle import Bundle
+from engine.models.gates import check_gates, image_gate_values
+from engine.models.outputs import build_prediction, logits_to_probabilities
+from engine.models.preprocess import ImageInput, ImageSpec, image_to_array, load_image_input
+from engine.models.results import Prediction
+from engine.models.runtime import TorchRunner
+from engine.progress import CancelToken, check_cancelled
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedImage:
+    """One image after decoding, gating and preprocessing."""
+
+    image: ImageInput
+    array: np.ndarray
+    warnings: tuple[str, ...]
+    prepare_ms: float
+
+    @property
+    def name(self) -> str:
+        return self.image.name
+
+
+class ImageModel(TorchRunner):
+    """A CNN bundle ready to score images.
+
+    Explanations: ``gradcam`` (default) or ``gradcam++`` on the layer named
+    by the manifest's ``explanation.target_layer`` (else the architecture's
+    last convolutional block), as a float32 map in ``[0, 1]`` with the
+    source image's rows × columns.
+    """
+
+    kind = "torch-cnn"
+
+    def __init__(self, bundle: Bundle, net: torch.nn.Module, device: torch.device) -> None:
+        super().__init__(bundle, net, device)
+        try:
+            self.spec = ImageSpec.from_manifest(bundle.preprocessing)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ModelError(
+                f"Model “{bundle.id}” declares an image preprocessing Stethos cannot use.",
+                repr(exc),
+            ) from exc
+        arch = get_architecture(str(bundle.architecture.get("name")), bundle.id)
+        layer_name = bundle.explanation.get("target_layer") or arch.cam_layer
+        self.cam_method = str(bundle.explanation.get("method", "gradcam"))
+        if self.cam_method not in CAM_METHODS:
+            self.cam_method = "gradcam"
+        try:
+            self.cam_layer = find_layer(net, str(layer_name)) if layer_name else None
+        except KeyError as exc:
+            raise ModelError(
+                f"Model “{bundle.id}” names an explanation layer its network does not have.",
+                str(layer_name),
+            ) from exc
+        labels = bundle.labels
+        self._target = 0 if self._n_outputs() == 1 else labels.index(bundle.positive_label)
+
+    def _n_outputs(self) -> int:
+        args = self.bundle.architecture.get("args", {})
+        return int(args.get("num_classes", len(self.bundle.labels)))
+
+    def prepare(self, source: Any, *, frame: int = 0) -> PreparedImage:
+        """Decode (path, DicomImage, array), apply the gates and preprocess one image.
+
+        Raises
+        ------
+        DicomError, InputRejectedError
+            For an unreadable file or an input the model was not made for.
+        """
+        start = time.perf_counter()
+        image = load_image_input(source, self.spec, frame)
+        warnings = check_gates(
+            self.bundle.gates,
+            image_gate_values(image),
+            input_name=image.name or "the image",
+            model_id=self.bundle.id,
+        )
+        array = image_to_array(image, self.spec)
+        return PreparedImage(image, array, warnings, (time.perf_counter() - start) * 1000.0)
+
+    def run(
+        self,
+        items: Sequence[PreparedImage],
+        *,
+        explain: bool = True,
+        method: str | None = None,
+        operating_point: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[Prediction]:
+        """Score prepared images in one batch (and their heat maps when ``explain``)."""
+        import torch
+
+        check_cancelled(cancel)
+        if not items:
+            return []
+        op = self.bundle.operating_point(operating_point)
+        method = method or self.cam_method
+        if method not in CAM_METHODS:
+            raise ModelError(
+                f"“{method}” is not an image explanation method: use {' or '.join(CAM_METHODS)}."
+            )
+        explain = explain and self.cam_layer is not None
+        batch = torch.from_numpy(np.stack([it.array for it in items]))
+        start = time.perf_counter()
+
+        def forward(device: torch.device) -> tuple[np.ndarray, np.ndarray | None]:
+            x = batch.to(device)
+            if explain:
+                logits, maps = class_activation_maps(
+                    self.net, x, self.cam_layer, self._target, (method,)
+                )
+                return logits.float().cpu().numpy(), maps[method].float().cpu().numpy()
+            with torch.inference_mode():
+                return self.net(x).float().cpu().numpy(), None
+
+        logits, cams = self._run_on_device(forward)
+        model_ms = (time.perf_counter() - start) * 1000.0 / len(items)
+        probs = logits_to_probabilities(logits, self.bundle)
+        out = []
+        for i, item in enumerate(items):
+            t0 = time.perf_counter()
+            heatmap = cam_to_source(cams[i], item.image.shape) if cams is not None else None
+            map_ms = (time.perf_counter() - t0) * 1000.0
+            extra = self._extra()
+            extra["timing_ms"] = {
+                "prepare": round(item.prepare_ms, 3),
+                "model": round(model_ms, 3),
+                "heatmap": round(map_ms, 3),
+            }
+            extra["input_name"] = item.name
+            out.append(
+                build_prediction(
+                    self.bundle,
+                    probs[i],
+                    op=op,
+                    device=self.device,
+                    elapsed_ms=item.prepare_ms + model_ms + map_ms,
+                    input_hash=item.image.input_hash,
+                    extra=extra,
+                    heatmap=heatmap,
+                    explanation_method=method if heatmap is not None else "",
+                    warnings=item.warnings,
+                )
+            )
+        return out

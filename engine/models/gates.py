@@ -1,0 +1,171 @@
+"""Input-validity gates: refuse or warn about inputs a model was not made for.
+
+A manifest's ``gates`` block names the checks, e.g.::
+
+    "gates": {
+      "modality": {"allowed": ["CR", "DX"], "action": "refuse"},
+      "view_position": {"refused": ["LL", "RL", "LATERAL"], "action": "refuse"},
+      "body_part": {"allowed": ["CHEST"], "action": "warn", "if_missing": "allow"},
+      "sampling_rate": {"min": 250, "max": 1000, "action": "refuse"},
+      "leads": {"allowed": ["MLII", "II"], "action": "refuse"}
+    }
+
+``action: "refuse"`` raises :class:`~engine.errors.InputRejectedError` (the
+input is not scored); ``"warn"`` scores it and returns the message with the
+result. ``if_missing`` (default ``"warn"``) says what happens when the input
+does not carry the attribute at all (a PNG has no modality).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.errors import InputRejectedError
+
+_DESCRIBE = {
+    "modality": "modality",
+    "view_position": "view position",
+    "body_part": "body part",
+    "photometric": "photometric interpretation",
+    "sampling_rate": "sampling rate",
+    "leads": "leads",
+    "duration_s": "duration",
+    "image_size": "image size",
+}
+_UNITS = {"sampling_rate": " Hz", "duration_s": " s", "image_size": " pixels"}
+
+
+def _fmt(value: Any, key: str) -> str:
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return f"{value}{_UNITS.get(key, '')}"
+
+
+def _problem(key: str, gate: Mapping[str, Any], value: Any) -> str | None:
+    """The reason ``value`` fails ``gate``, or ``None``."""
+    what = _DESCRIBE.get(key, key)
+    if key == "leads":
+        present = {str(v).strip().upper() for v in value}
+        required = [str(v) for v in gate.get("required", ())]
+        missing = [r for r in required if r.upper() not in present]
+        if missing:
+            return f"it lacks the lead(s) {', '.join(missing)}"
+        allowed = [str(v) for v in gate.get("allowed", ())]
+        if allowed and not any(a.upper() in present for a in allowed):
+            return f"it has none of the leads {', '.join(allowed)}"
+        return None
+    if "allowed" in gate:
+        allowed = gate["allowed"]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            ok = any(
+                abs(float(value) - float(a)) <= 1e-6 * max(1.0, abs(float(a))) for a in allowed
+            )
+        else:
+            ok = str(value).upper() in {str(a).upper() for a in allowed}
+        if not ok:
+            names = ", ".join(_fmt(a, key) for a in allowed)
+            return f"its {what} is {_fmt(value, key)}; the model takes {names}"
+    if "refused" in gate and str(value).upper() in {str(a).upper() for a in gate["refused"]}:
+        return f"its {what} is {_fmt(value, key)}, which the model does not take"
+    if "min" in gate and float(value) < float(gate["min"]):
+        return (
+            f"its {what} is {_fmt(value, key)}, below the model's minimum of "
+            f"{_fmt(gate['min'], key)}"
+        )
+    if "max" in gate and float(value) > float(gate["max"]):
+        return (
+            f"its {what} is {_fmt(value, key)}, above the model's maximum of "
+            f"{_fmt(gate['max'], key)}"
+        )
+    return None
+
+
+def check_gates(
+    gates: Mapping[str, Mapping[str, Any]],
+    values: Mapping[str, Any],
+    *,
+    input_name: str,
+    model_id: str,
+) -> tuple[str, ...]:
+    """Apply ``gates`` to an input's attributes.
+
+    Parameters
+    ----------
+    gates
+        The manifest's ``gates`` block.
+    values
+        The input's attributes by gate name; an empty string or ``None``
+        means the input does not carry it.
+    input_name
+        How the input is named in messages (a file name).
+    model_id
+        The model, for messages.
+
+    Returns
+    -------
+    tuple of str
+        Warnings for the result (empty when every gate passed).
+
+    Raises
+    ------
+    InputRejectedError
+        For the first gate that refuses, naming the input, the attribute and
+        what the model takes.
+    """
+    warnings: list[str] = []
+    for key, gate in gates.items():
+        if key not in values:
+            continue
+        value = values[key]
+        action = gate.get("action", "refuse")
+        if (
+            value is None
+            or value == ""
+            or (isinstance(value, Sequence | set) and not value and not isinstance(value, str))
+        ):
+            missing = gate.get("if_missing", "warn")
+            if missing == "allow":
+                continue
+            text = (
+                f"“{input_name}” does not record its {_DESCRIBE.get(key, key)}; check that it "
+                f"is what model “{model_id}” was made for."
+            )
+            if missing == "refuse":
+                raise InputRejectedError(text)
+            warnings.append(text)
+            continue
+        reason = _problem(key, gate, value)
+        if reason is None:
+            continue
+        advice = gate.get("message", "")
+        text = f"“{input_name}” was not analysed by model “{model_id}”: {reason}."
+        if action == "refuse":
+            raise InputRejectedError(f"{text} {advice}".strip())
+        warnings.append(
+            f"“{input_name}”: {reason}. Model “{model_id}” was not made for this input; "
+            f"read the result with care. {advice}".strip()
+        )
+    return tuple(warnings)
+
+
+def image_gate_values(inp: Any) -> dict[str, Any]:
+    """Gate attributes of an :class:`~engine.models.preprocess.ImageInput`."""
+    rows, cols = inp.shape
+    return {
+        "modality": inp.modality,
+        "view_position": inp.view_position,
+        "body_part": inp.body_part,
+        "photometric": inp.photometric,
+        "image_size": min(rows, cols),
+    }
+
+
+def signal_gate_values(signal: Any) -> dict[str, Any]:
+    """Gate attributes of a signal (``data``, ``leads``, ``fs``)."""
+    n = int(signal.data.shape[-1])
+    return {
+        "sampling_rate": float(signal.fs),
+        "leads": tuple(signal.leads),
+        "duration_s": n / float(signal.fs),
+    }

@@ -1,0 +1,271 @@
+"""Beat classifiers (``torch-lstm``): one output per beat, attributions per sample."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.errors import ModelError
+from engine.explain.signal import (
+    SIGNAL_METHODS,
+    integrated_gradients,
+    occlusion_1d,
+    windows_to_samples,
+)
+from engine.models.bundle import Bundle
+from engine.models.gates import check_gates, signal_gate_values
+from engine.models.outputs import build_prediction, decide, logits_to_probabilities
+from engine.models.preprocess import PreparedBeats, SignalSpec, as_signal, prepare_beats
+from engine.models.results import BeatResult, Prediction
+from engine.models.runtime import TorchRunner
+from engine.progress import CancelToken, check_cancelled
+
+if TYPE_CHECKING:
+    import torch
+
+#: Beats per forward pass.
+BEAT_BATCH = 512
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedSignal:
+    """One record's beats after gating and preprocessing."""
+
+    beats: PreparedBeats
+    name: str
+    warnings: tuple[str, ...]
+    prepare_ms: float
+
+
+class BeatModel(TorchRunner):
+    """A beat-classifier bundle ready to score ECG records.
+
+    The record-level ``probabilities`` are the mean of the beats'
+    probabilities; the record-level ``label`` is the positive label when at
+    least one beat reaches the operating point, else the most frequent beat
+    label. Every beat's label and probabilities are in ``Prediction.beats``;
+    ``extra["beat_counts"]`` counts beats per label.
+    """
+
+    kind = "torch-lstm"
+
+    def __init__(self, bundle: Bundle, net: torch.nn.Module, device: torch.device) -> None:
+        super().__init__(bundle, net, device)
+        try:
+            self.spec = SignalSpec.from_manifest(bundle.manifest)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ModelError(
+                f"Model “{bundle.id}” declares a signal preprocessing Stethos cannot use.",
+                repr(exc),
+            ) from exc
+        args = bundle.architecture.get("args", {})
+        if int(args.get("window", self.spec.window)) != self.spec.window:
+            raise ModelError(
+                f"Model “{bundle.id}”: its network takes {args.get('window')} samples per beat "
+                f"but its preprocessing cuts {self.spec.window}.",
+            )
+        if int(args.get("n_rr", 4)) != len(self.spec.rr_features):
+            raise ModelError(
+                f"Model “{bundle.id}”: its network takes {args.get('n_rr', 4)} RR features but "
+                f"its preprocessing declares {len(self.spec.rr_features)}.",
+            )
+        method = str(bundle.explanation.get("method", "integrated-gradients"))
+        self.attr_method = method if method in SIGNAL_METHODS else "integrated-gradients"
+        self.ig_steps = int(bundle.explanation.get("steps", 32))
+
+    def prepare(
+        self,
+        source: Any,
+        *,
+        fs: float | None = None,
+        leads: Sequence[str] | None = None,
+        beats: Sequence[int] | np.ndarray | None = None,
+    ) -> PreparedSignal:
+        """Gate and preprocess one record (a Signal, or an array with ``fs``).
+
+        ``beats`` are R-peak sample positions in the source signal; without
+        them the record's beat annotations or the ECG package's detector are
+        used.
+
+        Raises
+        ------
+        InputRejectedError
+            Wrong sampling rate, missing leads, unknown beat positions.
+        """
+        start = time.perf_counter()
+        signal = as_signal(source, fs, leads)
+        name = str(
+            getattr(signal, "record_name", "")
+            or getattr(signal, "name", "")
+            or getattr(getattr(signal, "source", None), "name", "")
+            or "the ECG"
+        )
+        warnings = check_gates(
+            self.bundle.gates,
+            signal_gate_values(signal),
+            input_name=name,
+            model_id=self.bundle.id,
+        )
+        prepared = prepare_beats(signal, self.spec, beats)
+        return PreparedSignal(prepared, name, warnings, (time.perf_counter() - start) * 1000.0)
+
+    def _logits(self, windows: torch.Tensor, rr: torch.Tensor) -> np.ndarray:
+        import torch
+
+        def go(device: torch.device) -> np.ndarray:
+            out = []
+            with torch.inference_mode():
+                for s in range(0, len(windows), BEAT_BATCH):
+                    w = windows[s : s + BEAT_BATCH].to(device)
+                    r = rr[s : s + BEAT_BATCH].to(device)
+                    out.append(self.net(w, r).float().cpu())
+            if not out:
+                return np.zeros((0, len(self.bundle.labels)), dtype=np.float32)
+            return torch.cat(out).numpy()
+
+        return self._run_on_device(go)
+
+    def _attributions(
+        self,
+        windows: torch.Tensor,
+        rr: torch.Tensor,
+        target: np.ndarray,
+        method: str,
+        cancel: CancelToken | None,
+    ) -> np.ndarray:
+        import torch
+
+        def go(device: torch.device) -> np.ndarray:
+            out = []
+            # cuDNN's LSTM has no backward in eval mode; the native kernel does.
+            with torch.backends.cudnn.flags(enabled=False):
+                for s in range(0, len(windows), BEAT_BATCH):
+                    check_cancelled(cancel)
+                    w = windows[s : s + BEAT_BATCH].to(device)
+                    r = rr[s : s + BEAT_BATCH].to(device)
+                    t = torch.as_tensor(target[s : s + BEAT_BATCH], device=device)
+                    if method == "occlusion":
+                        a = occlusion_1d(
+                            self.net,
+                            w,
+                            (r,),
+                            t,
+                            width=max(4, self.spec.window // 16),
+                            stride=max(2, self.spec.window // 32),
+                        )
+                    else:
+                        a, _ = integrated_gradients(
+                            self.net,
+                            (w, r),
+                            (torch.zeros_like(w[:1]), torch.zeros_like(r[:1])),
+                            t,
+                            steps=self.ig_steps,
+                        )
+                    out.append(a.float().cpu())
+            return torch.cat(out).numpy() if out else np.zeros((0, self.spec.window), np.float32)
+
+        return self._run_on_device(go)
+
+    def run(
+        self,
+        items: Sequence[PreparedSignal],
+        *,
+        explain: bool = True,
+        method: str | None = None,
+        operating_point: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[Prediction]:
+        """Score every beat of each record (and attribute when ``explain``)."""
+        import torch
+
+        op = self.bundle.operating_point(operating_point)
+        method = method or self.attr_method
+        if method not in SIGNAL_METHODS:
+            raise ModelError(
+                f"“{method}” is not a signal explanation method: use {' or '.join(SIGNAL_METHODS)}."
+            )
+        labels = self.bundle.labels
+        out = []
+        for item in items:
+            check_cancelled(cancel)
+            pb = item.beats
+            start = time.perf_counter()
+            windows = torch.from_numpy(pb.windows)
+            rr = torch.from_numpy(pb.rr)
+            probs = logits_to_probabilities(self._logits(windows, rr), self.bundle)
+            model_ms = (time.perf_counter() - start) * 1000.0
+            beat_results = []
+            targets = np.zeros(len(probs), dtype=np.int64)
+            for b in range(len(probs)):
+                pdict = {lbl: float(p) for lbl, p in zip(labels, probs[b], strict=True)}
+                label = decide(pdict, self.bundle, op)
+                targets[b] = labels.index(label)
+                beat_results.append(BeatResult(int(pb.samples[b]), label, pdict))
+            attribution = None
+            attr_ms = 0.0
+            if explain and len(probs):
+                t0 = time.perf_counter()
+                if self._n_outputs() == 1:
+                    targets[:] = 0
+                per_beat = self._attributions(windows, rr, targets, method, cancel)
+                attribution = windows_to_samples(
+                    per_beat,
+                    pb.model_samples,
+                    self.spec.before,
+                    len(pb.filtered),
+                    pb.fs_model,
+                    pb.fs_source,
+                    pb.n_source,
+                )
+                attr_ms = (time.perf_counter() - t0) * 1000.0
+            counts = {lbl: 0 for lbl in labels}
+            for br in beat_results:
+                counts[br.label] += 1
+            mean = probs.mean(axis=0) if len(probs) else np.full(len(labels), np.nan)
+            if counts[self.bundle.positive_label]:
+                record_label = self.bundle.positive_label
+            elif len(probs):
+                record_label = max(labels, key=lambda lbl: counts[lbl])
+            else:
+                record_label = next(lbl for lbl in labels if lbl != self.bundle.positive_label)
+            extra = self._extra()
+            extra.update(
+                {
+                    "beat_counts": counts,
+                    "beat_source": pb.beat_source,
+                    "lead": pb.lead,
+                    "fs_model": pb.fs_model,
+                    "fs_source": pb.fs_source,
+                    "input_name": item.name,
+                    "timing_ms": {
+                        "prepare": round(item.prepare_ms, 3),
+                        "model": round(model_ms, 3),
+                        "attribution": round(attr_ms, 3),
+                    },
+                }
+            )
+            out.append(
+                build_prediction(
+                    self.bundle,
+                    mean,
+                    op=op,
+                    label=record_label,
+                    device=self.device,
+                    elapsed_ms=item.prepare_ms + model_ms + attr_ms,
+                    input_hash=pb.input_hash,
+                    extra=extra,
+                    beats=tuple(beat_results),
+                    attribution=attribution,
+                    explanation_method=method if attribution is not None else "",
+                    warnings=item.warnings,
+                )
+            )
+        return out
+
+    def _n_outputs(self) -> int:
+        args = self.bundle.architecture.get("args", {})
+        return int(args.get("num_classes", len(self.bundle.labels)))

@@ -1,0 +1,559 @@
+"""Model input preprocessing, declared in the manifest and implemented once here.
+
+The desktop, the command line and the training pipelines all call these
+functions, so a model sees exactly the same input whichever way it is fed.
+
+Images (``torch-cnn``)
+    DICOM modality values (or a PNG/JPEG file) → the file's default window
+    (or min–max) → MONOCHROME1 inverted → 8 bits → grey or RGB → "squash"
+    resize to ``size × size`` (antialiased bilinear, aspect ratio not kept,
+    as the training images were) → replicate to 3 channels when the network
+    needs it → ``(x / 255 − mean) / std``.
+
+Signals (``torch-lstm``)
+    Pick the lead → resample to the model's rate → remove the baseline as
+    declared → beat positions (given, from the record's beat annotations or
+    from the ECG package's detector) → one window per beat centred on the R
+    peak → RR-interval features, standardised with the manifest's mean/std.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from engine.errors import EngineError, InputRejectedError, NotDicomError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+
+# --------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """The image preprocessing a CNN bundle declares."""
+
+    size: int
+    channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    window: str = "default"
+    invert_monochrome1: bool = True
+    color: str = "gray"
+    resize: str = "squash"
+
+    @classmethod
+    def from_manifest(cls, spec: Mapping[str, Any]) -> ImageSpec:
+        """Read the ``preprocessing`` block of a ``torch-cnn`` manifest."""
+        channels = int(spec["channels"])
+        mean = tuple(float(v) for v in spec["mean"])
+        std = tuple(float(v) for v in spec["std"])
+        if len(mean) not in (1, channels) or len(std) not in (1, channels):
+            raise ValueError("mean and std need one value or one per channel")
+        return cls(
+            size=int(spec["size"]),
+            channels=channels,
+            mean=mean * channels if len(mean) == 1 else mean,
+            std=std * channels if len(std) == 1 else std,
+            window=str(spec.get("window", "default")),
+            invert_monochrome1=bool(spec.get("invert_monochrome1", True)),
+            color=str(spec.get("color", "gray")),
+            resize=str(spec.get("resize", "squash")),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class ImageInput:
+    """A decoded image with the metadata the gates check.
+
+    ``pixels`` is display-ready 8-bit: ``(rows, cols)`` grey or
+    ``(rows, cols, 3)`` RGB, in the source geometry that heat maps use.
+    """
+
+    pixels: np.ndarray
+    name: str = ""
+    modality: str = ""
+    view_position: str = ""
+    body_part: str = ""
+    photometric: str = ""
+    input_hash: str = ""
+    source: str = "array"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of the source image."""
+        return int(self.pixels.shape[0]), int(self.pixels.shape[1])
+
+
+def _hash_array(a: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    digest.update(str((a.dtype.str, a.shape)).encode())
+    digest.update(np.ascontiguousarray(a).data)
+    return digest.hexdigest()
+
+
+def dicom_to_input(image: Any, spec: ImageSpec, frame: int = 0) -> ImageInput:
+    """Window a :class:`~engine.dicom.DicomImage` to 8 bits as the model expects.
+
+    The file's default window (its first VOI window, else its full range)
+    or, with ``window: "minmax"``, the frame's full range; MONOCHROME1 is
+    inverted so that bone is bright, as in the training images.
+    """
+    from engine.dicom import Window, apply_window
+
+    if frame >= image.n_frames:
+        raise InputRejectedError(
+            f"“{Path(image.path).name}” has {image.n_frames} frame(s); frame {frame + 1} "
+            "does not exist."
+        )
+    values = image.frames[frame]
+    if image.is_color:
+        pixels = np.ascontiguousarray(values, dtype=np.uint8)
+    else:
+        if spec.window == "minmax":
+            lo, hi = float(np.min(values)), float(np.max(values))
+            width = max(hi - lo, 1.0)
+            win = Window(center=lo + width / 2.0, width=width, explanation="full range")
+        else:
+            win = image.default_window(frame)
+        invert = bool(image.monochrome1 and spec.invert_monochrome1)
+        pixels = apply_window(values, win.center, win.width, function=win.function, invert=invert)
+    return ImageInput(
+        pixels=pixels,
+        name=Path(image.path).name,
+        modality=str(image.modality or "").upper(),
+        view_position=str(image.view_position or "").upper(),
+        body_part=str(image.body_part or "").upper(),
+        photometric=str(image.photometric or "").upper(),
+        input_hash=_hash_array(values),
+        source="dicom",
+    )
+
+
+def array_to_input(array: np.ndarray, name: str = "", **meta: str) -> ImageInput:
+    """Wrap a grey ``(rows, cols)`` or RGB ``(rows, cols, 3)`` array.
+
+    ``uint8`` arrays are used as they are; other dtypes are mapped min–max
+    to 8 bits.
+    """
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[2] == 4:
+        a = a[:, :, :3]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
+        raise InputRejectedError(
+            f"“{name or 'The image'}” is not a grey or RGB picture (shape {a.shape})."
+        )
+    if a.dtype != np.uint8:
+        f = a.astype(np.float32)
+        lo, hi = float(np.nanmin(f)), float(np.nanmax(f))
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        a = np.rint(np.clip((f - lo) * scale, 0, 255)).astype(np.uint8)
+    upper = {k: str(v).upper() for k, v in meta.items()}
+    return ImageInput(pixels=np.ascontiguousarray(a), name=name, input_hash=_hash_array(a), **upper)
+
+
+def read_picture(path: str | Path) -> ImageInput:
+    """Read a PNG/JPEG/TIFF/BMP file with Pillow (no DICOM metadata)."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                arr = np.asarray(im, dtype=np.float32)
+            elif im.mode in ("L", "RGB"):
+                arr = np.asarray(im)
+            elif im.mode in ("LA", "P", "PA", "1"):
+                arr = np.asarray(im.convert("L"))
+            else:
+                arr = np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise NotDicomError(
+            f"“{p.name}” is not an image file Stethos can read (PNG, JPEG, TIFF, BMP or DICOM).",
+            repr(exc),
+        ) from exc
+    inp = array_to_input(arr, name=p.name)
+    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    return ImageInput(
+        pixels=inp.pixels, name=p.name, input_hash=digest, source=p.suffix.lower().lstrip(".")
+    )
+
+
+def is_picture_file(path: str | Path) -> bool:
+    """Whether ``path`` looks like a PNG/JPEG/TIFF/BMP file (by suffix or signature)."""
+    p = Path(path)
+    if p.suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM"))
+
+
+def load_image_input(source: Any, spec: ImageSpec, frame: int = 0) -> ImageInput:
+    """Turn a path, a DicomImage, an :class:`ImageInput` or an array into an ImageInput.
+
+    Raises
+    ------
+    DicomError, InputRejectedError
+        For a file that cannot be read as an image.
+    """
+    if isinstance(source, ImageInput):
+        return source
+    if isinstance(source, np.ndarray):
+        return array_to_input(source)
+    if isinstance(source, str | Path):
+        if is_picture_file(source):
+            return read_picture(source)
+        from engine.dicom import read_image
+
+        return dicom_to_input(read_image(source), spec, frame)
+    if hasattr(source, "frames") and hasattr(source, "default_window"):
+        return dicom_to_input(source, spec, frame)
+    raise InputRejectedError(f"Stethos cannot use a {type(source).__name__} as an image.")
+
+
+def image_to_array(inp: ImageInput, spec: ImageSpec) -> np.ndarray:
+    """The network input for one image: float32 ``(channels, size, size)``."""
+    from PIL import Image
+
+    pixels = inp.pixels
+    if spec.color == "gray" and pixels.ndim == 3:
+        im = Image.fromarray(pixels, mode="RGB").convert("L")
+    elif spec.color == "rgb" and pixels.ndim == 2:
+        im = Image.fromarray(pixels, mode="L").convert("RGB")
+    else:
+        im = Image.fromarray(pixels)
+    if spec.resize != "squash":
+        raise EngineError(f"Unknown resize mode {spec.resize!r} in the model's preprocessing.")
+    if im.size != (spec.size, spec.size):
+        # Pillow's bilinear filter widens its support when shrinking: antialiased.
+        im = im.resize((spec.size, spec.size), Image.Resampling.BILINEAR)
+    a = np.asarray(im, dtype=np.float32)
+    a = a[np.newaxis] if a.ndim == 2 else a.transpose(2, 0, 1)
+    if a.shape[0] != spec.channels:
+        if a.shape[0] == 1:
+            a = np.repeat(a, spec.channels, axis=0)
+        else:  # RGB model input asked for one channel
+            a = a.mean(axis=0, keepdims=True)
+    mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
+    return np.ascontiguousarray((a / np.float32(255.0) - mean) / std, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@runtime_checkable
+class SignalLike(Protocol):
+    """What a signal model needs: ``data`` ``(n_leads, n_samples)`` mV, ``leads``, ``fs``."""
+
+    data: np.ndarray
+    leads: tuple[str, ...]
+    fs: float
+
+
+@dataclass(frozen=True, eq=False)
+class ArraySignal:
+    """A minimal :class:`SignalLike` for plain arrays."""
+
+    data: np.ndarray
+    fs: float
+    leads: tuple[str, ...] = ()
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        data = np.atleast_2d(np.asarray(self.data, dtype=np.float32))
+        object.__setattr__(self, "data", data)
+        if not self.leads:
+            object.__setattr__(self, "leads", tuple(f"lead{i + 1}" for i in range(data.shape[0])))
+        if len(self.leads) != data.shape[0]:
+            raise InputRejectedError("The signal needs one lead name per row of data.")
+
+
+def as_signal(
+    source: Any, fs: float | None = None, leads: Sequence[str] | None = None
+) -> SignalLike:
+    """Accept a Signal-like object, or a numpy array with ``fs`` (and lead names)."""
+    if isinstance(source, SignalLike):
+        return source
+    if isinstance(source, np.ndarray):
+        if fs is None:
+            raise InputRejectedError("A signal given as an array needs its sampling rate (fs).")
+        return ArraySignal(source, float(fs), tuple(leads or ()))
+    raise InputRejectedError(f"Stethos cannot use a {type(source).__name__} as an ECG signal.")
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """The signal preprocessing a beat-model bundle declares."""
+
+    fs: float
+    before_s: float
+    after_s: float
+    leads: tuple[str, ...]
+    baseline: Mapping[str, Any] = field(default_factory=lambda: {"method": "none"})
+    beat_normalise: str = "none"
+    rr_features: tuple[str, ...] = ()
+    rr_mean: tuple[float, ...] = ()
+    rr_std: tuple[float, ...] = ()
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> SignalSpec:
+        """Read ``preprocessing`` and ``inputs.signal`` of a ``torch-lstm`` manifest."""
+        pre = manifest["preprocessing"]
+        sig = manifest["inputs"]["signal"]
+        return cls(
+            fs=float(pre["fs"]),
+            before_s=float(pre["beat_window"]["before_s"]),
+            after_s=float(pre["beat_window"]["after_s"]),
+            leads=tuple(sig["leads"]),
+            baseline=dict(pre.get("baseline", {"method": "none"})),
+            beat_normalise=str(pre.get("beat_normalise", "none")),
+            rr_features=tuple(pre.get("rr_features", ())),
+            rr_mean=tuple(float(v) for v in pre.get("rr_mean", ())),
+            rr_std=tuple(float(v) for v in pre.get("rr_std", ())),
+        )
+
+    @property
+    def before(self) -> int:
+        """Samples before the R peak, at the model's rate."""
+        return round(self.before_s * self.fs)
+
+    @property
+    def after(self) -> int:
+        """Samples from the R peak on (inclusive), at the model's rate."""
+        return round(self.after_s * self.fs)
+
+    @property
+    def window(self) -> int:
+        """Window length in samples at the model's rate."""
+        return self.before + self.after
+
+
+def _norm_lead(name: str) -> str:
+    text = name.strip().lower()
+    for prefix in ("ecg ", "lead "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    return text.replace(" ", "")
+
+
+def select_lead(signal: SignalLike, wanted: Sequence[str]) -> int:
+    """Index of the first of ``wanted`` leads present in ``signal`` (any usual spelling).
+
+    Raises
+    ------
+    InputRejectedError
+        Naming the leads needed and those present.
+    """
+    present = [_norm_lead(n) for n in signal.leads]
+    for name in wanted:
+        key = _norm_lead(name)
+        if key in present:
+            return present.index(key)
+    raise InputRejectedError(
+        f"This ECG has none of the leads the model needs ({', '.join(wanted)}); "
+        f"its leads are {', '.join(signal.leads) or 'unnamed'}.",
+    )
+
+
+def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """Polyphase resampling (anti-aliased) along the last axis, float32."""
+    if abs(fs_in - fs_out) < 1e-9:
+        return np.asarray(x, dtype=np.float32)
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
+    return resample_poly(
+        np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, axis=-1
+    ).astype(np.float32)
+
+
+def _odd(n: float) -> int:
+    k = max(round(n), 1)
+    return k if k % 2 else k + 1
+
+
+def remove_baseline(x: np.ndarray, fs: float, spec: Mapping[str, Any]) -> np.ndarray:
+    """Baseline-wander removal as declared: ``none``, ``median`` or ``highpass``.
+
+    ``median`` subtracts a 200 ms then 600 ms median-filtered baseline (de
+    Chazal et al. 2004; ``windows_s`` overrides); ``highpass`` is a
+    zero-phase Butterworth (``cutoff_hz``, ``order``).
+    """
+    method = spec.get("method", "none")
+    x = np.asarray(x, dtype=np.float32)
+    if method == "none":
+        return x
+    if method == "median":
+        from scipy import ndimage
+
+        base = x
+        for w in spec.get("windows_s", (0.2, 0.6)):
+            base = ndimage.median_filter(base, size=_odd(float(w) * fs), mode="nearest")
+        return (x - base).astype(np.float32)
+    if method == "highpass":
+        from scipy import signal as sps
+
+        cutoff = float(spec.get("cutoff_hz", 0.5))
+        sos = sps.butter(int(spec.get("order", 2)), cutoff, btype="highpass", fs=fs, output="sos")
+        pad = min(len(x) - 1, int(3 * fs / cutoff))
+        return sps.sosfiltfilt(sos, x.astype(np.float64), padlen=max(pad, 0)).astype(np.float32)
+    raise EngineError(f"Unknown baseline method {method!r} in the model's preprocessing.")
+
+
+def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndarray:
+    """RR-interval features in seconds (ratios unitless), one row per beat.
+
+    ``pre_rr``/``post_rr``: interval to the previous/next beat (the record's
+    median interval at the ends); ``local_rr``: mean of the last ten
+    ``pre_rr``; ``global_rr``: the record's mean; ``*_ratio``: divided by
+    ``local_rr``.
+    """
+    s = np.asarray(samples, dtype=np.float64)
+    n = len(s)
+    if n == 0:
+        return np.zeros((0, len(names)), dtype=np.float32)
+    rr = np.diff(s) / fs
+    fill = float(np.median(rr)) if len(rr) else 1.0
+    pre = np.concatenate([[fill], rr])
+    post = np.concatenate([rr, [fill]])
+    csum = np.concatenate([[0.0], np.cumsum(pre)])
+    idx = np.arange(n)
+    lo = np.maximum(idx - 9, 0)
+    local = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+    glob = np.full(n, float(np.mean(rr)) if len(rr) else fill)
+    table = {
+        "pre_rr": pre,
+        "post_rr": post,
+        "local_rr": local,
+        "global_rr": glob,
+        "pre_rr_ratio": pre / np.maximum(local, 1e-6),
+        "post_rr_ratio": post / np.maximum(local, 1e-6),
+    }
+    return (
+        np.stack([table[k] for k in names], axis=1).astype(np.float32)
+        if names
+        else (np.zeros((n, 0), dtype=np.float32))
+    )
+
+
+def find_beats(signal: SignalLike, lead: int) -> tuple[np.ndarray, str]:
+    """Beat (R-peak) sample positions in ``signal`` and where they came from.
+
+    The record's own beat annotations are used when it has them (e.g. a
+    MIT-BIH ``.atr``); otherwise the ECG package's QRS detector, when this
+    installation has one.
+
+    Raises
+    ------
+    InputRejectedError
+        When neither is available: pass the positions explicitly.
+    """
+    ann = getattr(signal, "annotations", None)
+    if ann is not None and hasattr(ann, "beats"):
+        beats = ann.beats()
+        if len(beats):
+            return np.asarray(beats.samples, dtype=np.int64), "annotations"
+    try:
+        from engine.ecg import detect_qrs
+    except ImportError:  # the ECG package may not offer a detector in this build
+        detect_qrs = None
+    if detect_qrs is not None:
+        found = detect_qrs(np.asarray(signal.data[lead], dtype=np.float32), float(signal.fs))
+        return np.asarray(found, dtype=np.int64).reshape(-1), "detected"
+    raise InputRejectedError(
+        "The beat positions of this ECG are not known and no QRS detector is available; "
+        "give the beat positions (R-peak samples) with the signal."
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedBeats:
+    """Beat windows and RR features ready for a beat model.
+
+    ``samples`` are the R peaks in the source signal's samples;
+    ``model_samples`` the same at the model's rate, where ``filtered`` is the
+    resampled, baseline-corrected lead (length ``n_model``).
+    """
+
+    windows: np.ndarray
+    rr: np.ndarray
+    samples: np.ndarray
+    model_samples: np.ndarray
+    filtered: np.ndarray
+    lead: str
+    fs_source: float
+    fs_model: float
+    n_source: int
+    beat_source: str
+    input_hash: str
+
+    @property
+    def n_beats(self) -> int:
+        return len(self.samples)
+
+
+def prepare_beats(
+    signal: SignalLike, spec: SignalSpec, beats: Sequence[int] | np.ndarray | None = None
+) -> PreparedBeats:
+    """Everything :class:`SignalSpec` declares, from a signal to beat windows.
+
+    Windows that reach past either end of the record are padded with the
+    edge value, so every beat gets an output.
+    """
+    lead = select_lead(signal, spec.leads)
+    x = np.asarray(signal.data[lead], dtype=np.float32)
+    fs_src = float(signal.fs)
+    if beats is None:
+        samples, source = find_beats(signal, lead)
+    else:
+        samples, source = np.asarray(beats, dtype=np.int64).reshape(-1), "given"
+    samples = np.unique(samples[(samples >= 0) & (samples < len(x))])
+    y = resample(x, fs_src, spec.fs)
+    y = remove_baseline(y, spec.fs, spec.baseline)
+    model_samples = np.clip(
+        np.rint(samples * (spec.fs / fs_src)).astype(np.int64), 0, max(len(y) - 1, 0)
+    )
+    pad_before, pad_after = spec.before, spec.after
+    padded = np.pad(y, (pad_before, pad_after), mode="edge") if len(y) else y
+    if len(samples):
+        offsets = np.arange(-spec.before, spec.after)
+        windows = padded[model_samples[:, None] + offsets[None, :] + pad_before]
+    else:
+        windows = np.zeros((0, spec.window), dtype=np.float32)
+    if spec.beat_normalise == "demean":
+        windows = windows - windows.mean(axis=1, keepdims=True)
+    elif spec.beat_normalise == "zscore":
+        windows = (windows - windows.mean(axis=1, keepdims=True)) / (
+            windows.std(axis=1, keepdims=True) + 1e-6
+        )
+    rr = rr_features(samples, fs_src, spec.rr_features)
+    if spec.rr_mean and spec.rr_std:
+        rr = (rr - np.asarray(spec.rr_mean, np.float32)) / np.asarray(spec.rr_std, np.float32)
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(x).data)
+    digest.update(samples.tobytes())
+    return PreparedBeats(
+        windows=np.ascontiguousarray(windows, dtype=np.float32),
+        rr=np.ascontiguousarray(rr, dtype=np.float32),
+        samples=samples,
+        model_samples=model_samples,
+        filtered=y,
+        lead=str(signal.leads[lead]),
+        fs_source=fs_src,
+        fs_model=spec.fs,
+        n_source=len(x),
+        beat_source=source,
+        input_hash=digest.hexdigest(),
+    )

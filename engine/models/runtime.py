@@ -1,0 +1,228 @@
+"""The runtime every model goes through: load a bundle, prepare inputs, run in batches.
+
+Each model kind has a runner with the same shape:
+
+``prepare(source) -> prepared``
+    decode, gate and preprocess one input (CPU work, per input);
+``run(prepared_items, explain=..., operating_point=...) -> [Prediction]``
+    one batched pass of the model (and its explanation);
+``predict(source, ...) -> Prediction``
+    both, for one input.
+
+:func:`predict_many` drives any runner over many inputs with progress,
+cancellation and per-input errors; :func:`load_runner` builds the runner a
+bundle's ``kind`` names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from engine.errors import EngineError, ModelError, OperationCancelled
+from engine.models.architectures import build_model, get_architecture, load_weights
+from engine.models.bundle import Bundle
+from engine.models.devices import DeviceState, configure_threads, resolve_device
+from engine.models.results import Prediction
+from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+
+if TYPE_CHECKING:
+    import torch
+
+
+class Runner(Protocol):
+    """What every model kind offers (see the module docstring)."""
+
+    bundle: Bundle
+
+    @property
+    def device(self) -> str: ...
+
+    def prepare(self, source: Any, **options: Any) -> Any: ...
+
+    def run(
+        self,
+        items: Sequence[Any],
+        *,
+        explain: bool = True,
+        operating_point: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[Prediction]: ...
+
+    def predict(self, source: Any, **options: Any) -> Prediction: ...
+
+
+@dataclass(frozen=True, eq=False)
+class BatchItem:
+    """The outcome for one input of :func:`predict_many`: a prediction or an error."""
+
+    input: Any
+    prediction: Prediction | None = None
+    error: EngineError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.prediction is not None
+
+
+def predict_many(
+    model: Runner,
+    inputs: Sequence[Any],
+    *,
+    batch_size: int = 8,
+    explain: bool = False,
+    operating_point: str | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> list[BatchItem]:
+    """Run ``model`` over ``inputs`` in batches, one :class:`BatchItem` per input, in order.
+
+    Parameters
+    ----------
+    model
+        A runner from :func:`load_runner` (or :func:`engine.api.load_model`).
+    inputs
+        Paths, images, signals or records, as the model's ``prepare`` takes.
+    batch_size
+        Inputs per model pass (images); preparation is per input.
+    explain
+        Compute explanations (heat maps, attributions) too.
+    operating_point
+        Name of the operating point (default: the bundle's default).
+
+    Notes
+    -----
+    An input that cannot be read, or that a gate refuses, becomes an item
+    with ``error`` set; the others still run. Cancelling raises
+    :class:`~engine.errors.OperationCancelled` between inputs and batches.
+    """
+    n = len(inputs)
+    results: list[BatchItem | None] = [None] * n
+    pending: list[tuple[int, Any]] = []
+    batch_size = max(1, int(batch_size))
+
+    def flush() -> None:
+        if not pending:
+            return
+        check_cancelled(cancel)
+        try:
+            preds = model.run(
+                [p for _, p in pending],
+                explain=explain,
+                operating_point=operating_point,
+                cancel=cancel,
+            )
+        except OperationCancelled:
+            raise
+        except EngineError as exc:
+            for i, _ in pending:
+                results[i] = BatchItem(inputs[i], error=exc)
+        else:
+            for (i, _), pred in zip(pending, preds, strict=True):
+                results[i] = BatchItem(inputs[i], prediction=pred)
+        pending.clear()
+
+    progress(0.0, f"Analysing {n} input(s)")
+    for i, source in enumerate(inputs):
+        check_cancelled(cancel)
+        try:
+            pending.append((i, model.prepare(source)))
+        except OperationCancelled:
+            raise
+        except EngineError as exc:
+            results[i] = BatchItem(source, error=exc)
+        if len(pending) >= batch_size:
+            flush()
+        progress((i + 1) / max(n, 1), f"{i + 1} of {n}")
+    flush()
+    progress(1.0, "Done")
+    return [r if r is not None else BatchItem(inputs[i]) for i, r in enumerate(results)]
+
+
+class TorchRunner:
+    """A torch network on a device, with CPU fallback on GPU out-of-memory."""
+
+    def __init__(self, bundle: Bundle, net: torch.nn.Module, device: torch.device) -> None:
+        self.bundle = bundle
+        self.net = net
+        self.state = DeviceState(device)
+        self.net.to(device)
+
+    @property
+    def device(self) -> str:
+        """The device results are computed on now."""
+        return self.state.name
+
+    def _to_cpu(self) -> None:
+        self.net.to("cpu")
+
+    def _run_on_device(self, fn: Callable[[torch.device], Any]) -> Any:
+        from engine.models.devices import run_with_fallback
+
+        return run_with_fallback(self.state, fn, self._to_cpu)
+
+    def _extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.state.notice:
+            extra["notice"] = self.state.notice
+        return extra
+
+    def predict(self, source: Any, **options: Any) -> Prediction:
+        """Prepare and run one input (options: those of ``prepare`` and ``run``)."""
+        run_keys = {"explain", "operating_point", "cancel", "method", "progress"}
+        run_opts = {k: v for k, v in options.items() if k in run_keys}
+        prep_opts = {k: v for k, v in options.items() if k not in run_keys}
+        progress: Progress = run_opts.pop("progress", no_progress)
+        check_cancelled(run_opts.get("cancel"))
+        progress(0.0, "Preparing the input")
+        item = self.prepare(source, **prep_opts)  # type: ignore[attr-defined]
+        check_cancelled(run_opts.get("cancel"))
+        progress(0.3, "Running the model")
+        (pred,) = self.run([item], **run_opts)  # type: ignore[attr-defined]
+        progress(1.0, "Done")
+        return pred
+
+
+def load_torch_network(bundle: Bundle) -> torch.nn.Module:
+    """Build the bundle's architecture and read its safetensors weights (frozen, eval)."""
+    arch_spec = bundle.architecture
+    arch = get_architecture(str(arch_spec.get("name")), bundle.id)
+    if arch.input_type != bundle.input_type:
+        raise ModelError(
+            f"Model “{bundle.id}” pairs the network {arch.name} (for {arch.input_type}s) with "
+            f"{bundle.input_type} inputs.",
+        )
+    net = build_model(arch.name, arch_spec.get("args", {}), bundle.id)
+    load_weights(net, bundle.weights_path, bundle.id)
+    net.eval()
+    net.requires_grad_(False)
+    return net
+
+
+def load_runner(bundle: Bundle, device: str | None = "auto") -> Runner:
+    """The runner for a verified bundle, on ``device`` (``auto``/``cpu``/``cuda``/``mps``).
+
+    Raises
+    ------
+    ModelError
+        For an unknown kind or architecture, or weights that do not fit.
+    """
+    if bundle.kind == "sklearn":
+        from engine.models.tabular import load_tabular
+
+        return load_tabular(bundle)
+    if bundle.kind not in ("torch-cnn", "torch-lstm"):
+        raise ModelError(
+            f"Model “{bundle.id}” is of kind “{bundle.kind}”, which this Stethos cannot run."
+        )
+    configure_threads()
+    dev = resolve_device(device)
+    net = load_torch_network(bundle)
+    if bundle.kind == "torch-cnn":
+        from engine.models.cnn import ImageModel
+
+        return ImageModel(bundle, net, dev)
+    from engine.models.lstm import BeatModel
+
+    return BeatModel(bundle, net, dev)
