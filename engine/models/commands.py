@@ -1,0 +1,398 @@
+"""``stethos-engine models …`` and ``stethos-engine predict …``.
+
+``models list|show|verify|import|remove`` manage bundles; ``predict`` runs
+one model over files and folders (DICOM and PNG/JPEG images, WFDB or DICOM
+ECG records, CSV tables of patient records or UCI heart-disease files) and
+prints one line per input, or JSON Lines with ``--json``.
+
+Exit codes follow :mod:`engine.cli`: 0 every input succeeded, 1 an error
+(or every input failed), 3 some inputs failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError, InputRejectedError, ModelError, OperationCancelled
+from engine.progress import no_progress
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_PARTIAL = 3
+
+_SIGNAL_SUFFIXES = {".hea"}
+_RECORD_SUFFIXES = {".csv", ".data", ".tsv"}
+_MISSING = {"", "?", "na", "nan", "none", "null"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``models`` and ``predict`` commands to ``stethos-engine``."""
+    models = sub.add_parser("models", help="list, inspect, verify, import and remove models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+
+    p = msub.add_parser("list", help="installed models (bundled and imported)")
+    p.add_argument("--json", action="store_true", help="JSON Lines output")
+    p.set_defaults(func=_cmd_list)
+
+    p = msub.add_parser("show", help="a model's card (or its manifest with --json)")
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.set_defaults(func=_cmd_show)
+
+    p = msub.add_parser("verify", help="check schema, package versions and every file hash")
+    p.add_argument("model", nargs="*", help="model ids (default: every installed model)")
+    p.set_defaults(func=_cmd_verify)
+
+    p = msub.add_parser("import", help="import a bundle folder or .zip (checked, offline)")
+    p.add_argument("path")
+    p.add_argument("--replace", action="store_true", help="replace an imported bundle")
+    p.set_defaults(func=_cmd_import)
+
+    p = msub.add_parser("remove", help="remove an imported model")
+    p.add_argument("model")
+    p.set_defaults(func=_cmd_remove)
+
+    p = sub.add_parser("predict", help="run a model over files and folders")
+    p.add_argument("--model", required=True, help="model id (see `models list`)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--json", action="store_true", help="JSON Lines output, one line per input")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--operating-point", default=None, help="operating point name")
+    p.add_argument(
+        "--explain", action="store_true", help="compute explanations (contributions, saliency)"
+    )
+    p.set_defaults(func=_cmd_predict)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from engine.api import list_models
+
+    entries = list_models()
+    for e in entries:
+        if args.json:
+            row = {
+                "id": e.id,
+                "version": e.version,
+                "kind": e.kind,
+                "name": e.name,
+                "source": e.source,
+                "path": str(e.path),
+                "problem": e.problem,
+            }
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            status = f"  PROBLEM: {e.problem}" if e.problem else ""
+            print(f"{e.id:<36} {e.version:<8} {e.kind:<10} {e.source:<8} {e.name}{status}")
+    if not entries and not args.json:
+        print("No models installed.")
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from engine.api import verify_model
+
+    bundle = verify_model(args.model)
+    if args.json:
+        print(json.dumps(bundle.manifest, indent=2, ensure_ascii=False))
+    else:
+        print(bundle.card_text())
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from engine.api import list_models, verify_model
+
+    ids = args.model or sorted({e.id for e in list_models()})
+    failed = 0
+    for model_id in ids:
+        try:
+            b = verify_model(model_id)
+            print(f"ok      {b.id} {b.version} ({len(b.manifest['files'])} files)")
+        except EngineError as exc:
+            failed += 1
+            print(f"FAILED  {model_id}: {exc.user_message}")
+            if exc.detail:
+                print(f"        {exc.detail}")
+    if not ids:
+        print("No models installed.")
+    return EXIT_OK if failed == 0 else EXIT_ERROR
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from engine.api import import_model
+
+    entry = import_model(args.path, replace=args.replace)
+    print(f"imported {entry.id} {entry.version} → {entry.path}")
+    return EXIT_OK
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from engine.api import remove_model
+
+    path = remove_model(args.model)
+    print(f"removed {args.model} ({path})")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- predict
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One unit of work: a file, or one row of a table."""
+
+    path: Path
+    row: int | None = None
+    record: dict[str, Any] | None = None
+    error: EngineError | None = None
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": str(self.path)}
+        if self.row is not None:
+            out["row"] = self.row
+        return out
+
+    def label(self) -> str:
+        return f"{self.path}" + (f" row {self.row}" if self.row is not None else "")
+
+
+def _walk(paths: list[str]) -> Iterator[Path]:
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not any(part.startswith(".") for part in f.parts[-1:]):
+                    yield f
+        else:
+            yield p
+
+
+def _is_dicom(path: Path) -> bool:
+    if path.suffix.lower() in (".dcm", ".dicom"):
+        return True
+    try:
+        with path.open("rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _image_inputs(paths: list[str]) -> Iterator[_Input]:
+    from engine.models.preprocess import is_picture_file
+
+    explicit = {Path(p) for p in paths if not Path(p).is_dir()}
+    for f in _walk(paths):
+        if f in explicit or _is_dicom(f) or is_picture_file(f):
+            yield _Input(f)
+
+
+def _signal_inputs(paths: list[str]) -> Iterator[_Input]:
+    explicit = {Path(p) for p in paths if not Path(p).is_dir()}
+    for f in _walk(paths):
+        if (
+            f.suffix.lower() in _SIGNAL_SUFFIXES
+            or f in explicit
+            or (f.suffix.lower() in (".dcm", "") and _is_dicom(f))
+        ):
+            yield _Input(f)
+
+
+def _number(text: str) -> float | None:
+    t = text.strip()
+    if t.lower() in _MISSING:
+        return None
+    return float(t)
+
+
+def read_record_table(path: Path) -> Iterator[_Input]:
+    """Rows of a CSV with the app's record columns, or of a UCI heart-disease file.
+
+    A header naming the record fields (any order, case-insensitive; extra
+    columns ignored) is read as such; a file without one is read in the UCI
+    column order (13 fields, optionally the ``num`` target).
+    """
+    from engine.records import HEART_RECORD
+
+    names = list(HEART_RECORD.names)
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        yield _Input(path, error=EngineError(f"“{path.name}” cannot be read.", str(exc)))
+        return
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    rows = [
+        r for r in csv.reader(text.splitlines(), delimiter=delimiter) if any(c.strip() for c in r)
+    ]
+    if not rows:
+        yield _Input(path, error=EngineError(f"“{path.name}” holds no records."))
+        return
+    header = [c.strip().lower() for c in rows[0]]
+    if set(names) <= set(header):
+        index = {n: header.index(n) for n in names}
+        body = rows[1:]
+        first = 2
+    else:
+        if len(rows[0]) not in (len(names), len(names) + 1):
+            yield _Input(
+                path,
+                error=EngineError(
+                    f"“{path.name}” is neither a table with the record's columns "
+                    f"({', '.join(names)}) nor a UCI heart-disease file."
+                ),
+            )
+            return
+        index = {n: i for i, n in enumerate(names)}
+        try:
+            [_number(c) for c in rows[0][: len(names)]]
+            body, first = rows, 1
+        except ValueError:  # a header of other names
+            body, first = rows[1:], 2
+    for offset, r in enumerate(body):
+        line = first + offset
+        try:
+            record = {n: _number(r[i]) if i < len(r) else None for n, i in index.items()}
+        except ValueError:
+            yield _Input(
+                path,
+                row=line,
+                error=EngineError(f"“{path.name}” line {line} holds a value that is not a number."),
+            )
+            continue
+        yield _Input(path, row=line, record=record)
+
+
+def _record_inputs(paths: list[str]) -> Iterator[_Input]:
+    explicit = {Path(p) for p in paths if not Path(p).is_dir()}
+    for f in _walk(paths):
+        if f in explicit or f.suffix.lower() in _RECORD_SUFFIXES:
+            if not f.is_file():
+                yield _Input(f, error=EngineError(f"“{f}” does not exist."))
+                continue
+            yield from read_record_table(f)
+
+
+def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> None:
+    if as_json:
+        if error is not None:
+            row = {"input": inp.describe(), "error": error.user_message}
+            if error.detail:
+                row["detail"] = error.detail
+            row["error_type"] = type(error).__name__
+        else:
+            row = {"input": inp.describe(), **pred.to_json()}
+        print(json.dumps(row, ensure_ascii=False, allow_nan=False, default=_json_default))
+        return
+    if error is not None:
+        print(f"{inp.label()}: ERROR {error.user_message}")
+        return
+    line = (
+        f"{inp.label()}: {pred.label}  p({pred.positive_label})={pred.score:.3f}  "
+        f"[{pred.operating_point} ≥ {pred.threshold:.3f}; Se {pred.sensitivity:.2f}, "
+        f"Sp {pred.specificity:.2f}; {pred.device}]"
+    )
+    if pred.beats:
+        counts = ", ".join(f"{k} {v}" for k, v in pred.extra.get("beat_counts", {}).items() if v)
+        line += f"  beats: {counts}"
+    print(line)
+    for w in pred.warnings:
+        print(f"  warning: {w}")
+    if "notice" in pred.extra:
+        print(f"  notice: {pred.extra['notice']}")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from engine.api import load_model
+    from engine.models.runtime import predict_many
+
+    model = load_model(args.model, device=args.device)
+    input_type = model.bundle.input_type
+    progress = _progress() if sys.stderr.isatty() and not args.json else no_progress
+    if input_type == "image":
+        inputs = list(_image_inputs(args.paths))
+    elif input_type == "signal":
+        inputs = list(_signal_inputs(args.paths))
+    else:
+        inputs = list(_record_inputs(args.paths))
+    if not inputs:
+        raise ModelError(
+            f"No {input_type} inputs were found in {', '.join(args.paths)} for model "
+            f"“{args.model}”."
+        )
+    ok = failed = 0
+    for start in range(0, len(inputs), max(1, args.batch_size)):
+        chunk = inputs[start : start + max(1, args.batch_size)]
+        runnable = []
+        for inp in chunk:
+            source: Any = None
+            error = inp.error
+            if error is None:
+                try:
+                    source = _source(inp, input_type)
+                except OperationCancelled:
+                    raise
+                except EngineError as exc:
+                    error = exc
+            if error is not None:
+                failed += 1
+                _emit(inp, None, error, args.json)
+            else:
+                runnable.append((inp, source))
+        if not runnable:
+            continue
+        results = predict_many(
+            model,
+            [s for _, s in runnable],
+            batch_size=args.batch_size,
+            explain=args.explain,
+            operating_point=args.operating_point,
+        )
+        for (inp, _), item in zip(runnable, results, strict=True):
+            if item.ok:
+                ok += 1
+            else:
+                failed += 1
+            _emit(inp, item.prediction, item.error, args.json)
+        progress(min(1.0, (start + len(chunk)) / len(inputs)), f"{ok + failed} of {len(inputs)}")
+    sys.stdout.flush()
+    if failed and not ok:
+        return EXIT_ERROR
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _source(inp: _Input, input_type: str) -> Any:
+    if not inp.path.exists():
+        raise InputRejectedError(f"“{inp.path}” does not exist.")
+    if input_type == "image":
+        return inp.path
+    if input_type == "signal":
+        from engine.ecg import read_signal
+
+        return read_signal(inp.path)
+    return inp.record
+
+
+def _progress():
+    from engine.cli import _stderr_progress
+
+    return _stderr_progress
