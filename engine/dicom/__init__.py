@@ -1,10 +1,63 @@
-"""DICOM files: reading, pixel pipeline and rendering.
+"""DICOM files: reading, pixel pipeline, series and rendering.
 
 This package is the only place in Stethos that imports pydicom.
+
+Public API
+----------
+read_image(path) -> DicomImage
+    One file decoded: modality values (grayscale) or RGB, windows, spacing.
+render_8bit(image, frame=0, window=None) -> uint8 array
+    The frame as the viewer shows it.
+apply_window(values, center, width, function=, invert=) -> uint8 array
+scan_paths(paths, progress, cancel) -> ScanResult
+    Files, folders and DICOMDIRs grouped patient → study → series (headers only).
+load_series(series, progress, cancel, on_first_slice=None) -> Volume
+    A grayscale series in one preallocated array, first slice shown early.
 """
 
 from __future__ import annotations
 
-from engine.dicom.image import DicomImage, Window, apply_window, read_image, render_8bit
+from engine.dicom.decoders import PLUGIN_ORDER, configure_decoders
+from engine.dicom.files import MAX_PIXEL_BYTES, read_dataset, read_header
+from engine.dicom.geometry import SpacingInfo
+from engine.dicom.image import DicomImage, FrameInfo, read_image, render_8bit
+from engine.dicom.pixels import (
+    LookupTable,
+    ModalityTransform,
+    Window,
+    apply_window,
+    full_range_window,
+    window_to_8bit,
+)
+from engine.dicom.scan import Instance, Patient, ScanResult, Series, SliceRef, Study, scan_paths
+from engine.dicom.volume import FirstSlice, Volume, load_series, shutdown_workers
 
-__all__ = ["DicomImage", "Window", "apply_window", "read_image", "render_8bit"]
+__all__ = [
+    "MAX_PIXEL_BYTES",
+    "PLUGIN_ORDER",
+    "DicomImage",
+    "FirstSlice",
+    "FrameInfo",
+    "Instance",
+    "LookupTable",
+    "ModalityTransform",
+    "Patient",
+    "ScanResult",
+    "Series",
+    "SliceRef",
+    "SpacingInfo",
+    "Study",
+    "Volume",
+    "Window",
+    "apply_window",
+    "configure_decoders",
+    "full_range_window",
+    "load_series",
+    "read_dataset",
+    "read_header",
+    "read_image",
+    "render_8bit",
+    "scan_paths",
+    "shutdown_workers",
+    "window_to_8bit",
+]

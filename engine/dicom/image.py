@@ -1,34 +1,80 @@
-"""Read a DICOM image into modality values and render it to 8 bits.
+"""Read one DICOM image into modality values and render it to 8 bits.
 
-The pipeline follows DICOM PS3.3 C.11: stored values → Modality LUT
-(rescale slope/intercept) → VOI LUT (window) → Presentation (MONOCHROME1
-inverted). Modality values (e.g. HU) are kept as float32 for measurement and
-models; rendering to 8 bits is a separate, cheap step.
+The pipeline follows DICOM PS3.3 C.11 (see :mod:`engine.dicom.pixels`):
+stored values → Modality LUT → modality values (e.g. HU, float32, kept for
+measurement and models) → VOI LUT (window) → Presentation LUT /
+MONOCHROME1 → 8 bits. Colour images (RGB, YBR_FULL, YBR_FULL_422, YBR_ICT,
+YBR_RCT, PALETTE COLOR) become 8-bit RGB. Enhanced multi-frame images keep
+their per-frame rescale, windows, spacing and position in ``frame_info``.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydicom import Dataset
 
-from engine.errors import CorruptDicomError, NotDicomError, UnsupportedDicomError
+from engine.dicom.decoders import decode_pixels
+from engine.dicom.files import (
+    check_pixel_budget,
+    first_item,
+    integer,
+    is_dicomdir,
+    is_image_storage,
+    quoted,
+    read_dataset,
+    syntax_name,
+    text,
+    transfer_syntax,
+)
+from engine.dicom.geometry import SpacingInfo, orientation_of, position_of, spacing_info
+from engine.dicom.pixels import (
+    LookupTable,
+    ModalityTransform,
+    Window,
+    apply_window,
+    full_range_window,
+    modality_transform,
+    palette_to_rgb,
+    parse_voi_luts,
+    parse_windows,
+    to_8bit_rgb,
+    window_to_8bit,
+)
+from engine.errors import CorruptDicomError, UnsupportedDicomError
 
-#: Refuse images whose decoded pixels would exceed this many bytes.
-MAX_PIXEL_BYTES = 4 * 1024**3
+__all__ = [
+    "DicomImage",
+    "FrameInfo",
+    "LookupTable",
+    "Window",
+    "apply_window",
+    "full_range_window",
+    "read_image",
+    "render_8bit",
+]
+
+_GRAY = ("MONOCHROME1", "MONOCHROME2")
+_COLOR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
 
 
 @dataclass(frozen=True)
-class Window:
-    """A VOI window: centre and width in modality units."""
+class FrameInfo:
+    """Values that may differ per frame (enhanced multi-frame functional groups).
 
-    center: float
-    width: float
-    explanation: str = ""
-    function: str = "LINEAR"
+    For classic single- and multi-frame images every frame gets the top-level
+    values.
+    """
+
+    modality: ModalityTransform = field(default_factory=ModalityTransform)
+    windows: tuple[Window, ...] = ()
+    spacing: SpacingInfo = field(default_factory=SpacingInfo)
+    position: tuple[float, float, float] | None = None
+    orientation: tuple[float, ...] | None = None
+    slice_thickness: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,9 +85,17 @@ class DicomImage:
     ----------
     frames
         ``(n_frames, rows, cols)`` float32 modality values for grayscale
-        images, ``(n_frames, rows, cols, 3)`` uint8 for colour images.
+        images, ``(n_frames, rows, cols, 3)`` uint8 RGB for colour images.
+    photometric
+        ``MONOCHROME1``/``MONOCHROME2`` for grayscale, ``RGB`` once colour was
+        converted (``stored_photometric`` keeps the file's value).
     windows
-        The file's own VOI windows (may be empty).
+        The VOI windows and VOI LUTs of the first frame (may be empty).
+    pixel_spacing, spacing_source
+        Spacing for measurement of the first frame (see
+        :class:`~engine.dicom.geometry.SpacingInfo`).
+    frame_info
+        Per-frame rescale, windows, spacing, position and orientation.
     """
 
     path: Path
@@ -65,6 +119,11 @@ class DicomImage:
     pixel_spacing: tuple[float, float] | None = None
     spacing_source: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    stored_photometric: str = ""
+    presentation_lut_shape: str = ""
+    transfer_syntax: str = ""
+    bits_stored: int = 0
+    frame_info: tuple[FrameInfo, ...] = ()
 
     @property
     def is_color(self) -> bool:
@@ -86,114 +145,140 @@ class DicomImage:
         """Whether low values are to be shown bright (MONOCHROME1)."""
         return self.photometric == "MONOCHROME1"
 
+    @property
+    def inverted(self) -> bool:
+        """Whether display inverts the VOI output (MONOCHROME1 or Presentation LUT INVERSE).
+
+        For MONOCHROME1 the standard's Presentation LUT Shape INVERSE is the same
+        single inversion, not a second one.
+        """
+        return self.monochrome1 or self.presentation_lut_shape == "INVERSE"
+
+    def info(self, frame: int = 0) -> FrameInfo:
+        """The per-frame values of ``frame``."""
+        if not self.frame_info:
+            return FrameInfo(windows=self.windows)
+        return self.frame_info[min(frame, len(self.frame_info) - 1)]
+
+    def frame_windows(self, frame: int = 0) -> tuple[Window, ...]:
+        """The windows and VOI LUTs that apply to ``frame``."""
+        return self.info(frame).windows if self.frame_info else self.windows
+
     def default_window(self, frame: int = 0) -> Window:
-        """The file's first window, else one covering the frame's full range."""
-        if self.windows:
-            return self.windows[0]
+        """The frame's first window, else one covering the frame's full range."""
+        windows = self.frame_windows(frame)
+        if windows:
+            return windows[0]
         return full_range_window(self.frames[frame])
 
 
-def full_range_window(values: np.ndarray) -> Window:
-    """A linear window that maps the min..max of ``values`` to 0..255."""
-    lo = float(np.min(values))
-    hi = float(np.max(values))
-    width = max(hi - lo, 1.0)
-    return Window(center=lo + width / 2.0, width=width, explanation="full range")
-
-
-def apply_window(
-    values: np.ndarray,
-    center: float,
-    width: float,
-    *,
-    function: str = "LINEAR",
-    invert: bool = False,
-) -> np.ndarray:
-    """Map modality values to 8-bit display values with a VOI window.
-
-    Implements PS3.3 C.11.2.1.2 (LINEAR, LINEAR_EXACT, SIGMOID) with an
-    output range of 0..255.
-    """
-    x = values.astype(np.float32, copy=False)
-    function = (function or "LINEAR").upper()
-    if function == "SIGMOID":
-        w = max(width, 1e-6)
-        out = 255.0 / (1.0 + np.exp(-4.0 * (x - center) / w))
-    elif function == "LINEAR_EXACT":
-        w = max(width, 1e-6)
-        out = ((x - center) / w + 0.5) * 255.0
-    else:
-        w = max(width, 1.0)
-        out = ((x - (center - 0.5)) / (w - 1.0) + 0.5) * 255.0
-    out = np.clip(out, 0.0, 255.0)
-    if invert:
-        out = 255.0 - out
-    return np.rint(out).astype(np.uint8)
-
-
 def render_8bit(image: DicomImage, frame: int = 0, window: Window | None = None) -> np.ndarray:
-    """Render one frame as it is shown: 8-bit grayscale ``(H, W)`` or RGB ``(H, W, 3)``."""
+    """Render one frame as it is shown: 8-bit grayscale ``(H, W)`` or RGB ``(H, W, 3)``.
+
+    Parameters
+    ----------
+    image
+        A decoded image.
+    frame
+        Frame index (0-based).
+    window
+        The VOI window or LUT; the frame's own first window (else its full
+        range) when ``None``.
+    """
+    if not 0 <= frame < image.n_frames:
+        raise IndexError(f"frame {frame} out of range 0..{image.n_frames - 1}")
     pixels = image.frames[frame]
     if image.is_color:
         return np.ascontiguousarray(pixels, dtype=np.uint8)
-    win = window or image.default_window(frame)
-    return apply_window(
-        pixels, win.center, win.width, function=win.function, invert=image.monochrome1
-    )
+    return window_to_8bit(pixels, window or image.default_window(frame), invert=image.inverted)
 
 
-def _text(ds, keyword: str) -> str:
-    value = ds.get(keyword, "")
-    return "" if value is None else str(value).strip()
-
-
-def _floats(value) -> list[float]:
-    if value is None or value == "":
-        return []
+# --- reading ------------------------------------------------------------------
+def frame_infos(ds: Dataset, n_frames: int) -> tuple[FrameInfo, ...]:
+    """Per-frame values from the functional groups (or the top level for every frame)."""
+    shared = first_item(ds, "SharedFunctionalGroupsSequence")
     try:
-        return [float(v) for v in value] if _is_multi(value) else [float(value)]
-    except (TypeError, ValueError):
-        return []
-
-
-def _is_multi(value) -> bool:
-    return hasattr(value, "__iter__") and not isinstance(value, str | bytes)
-
-
-def _windows(ds) -> tuple[Window, ...]:
-    centers = _floats(ds.get("WindowCenter"))
-    widths = _floats(ds.get("WindowWidth"))
-    if not centers or not widths:
-        return ()
-    explanations = ds.get("WindowCenterWidthExplanation", "")
-    if not _is_multi(explanations):
-        explanations = [explanations]
-    function = _text(ds, "VOILUTFunction") or "LINEAR"
+        per_frame = ds.get("PerFrameFunctionalGroupsSequence") or ()
+    except Exception:
+        per_frame = ()
+    signed = integer(ds, "PixelRepresentation") == 1
+    top_windows = parse_windows(ds) + parse_voi_luts(ds, signed_input=signed)
+    thickness = _thickness(ds, None, shared)
+    if not per_frame and shared is None:
+        info = FrameInfo(
+            modality=modality_transform(ds),
+            windows=top_windows,
+            spacing=spacing_info(ds),
+            position=position_of(ds),
+            orientation=orientation_of(ds),
+            slice_thickness=thickness,
+        )
+        return (info,) * n_frames
     out = []
-    for i, (c, w) in enumerate(zip(centers, widths, strict=False)):
-        if w <= 0:
-            continue
-        text = str(explanations[i]) if i < len(explanations) else ""
-        out.append(Window(center=c, width=w, explanation=text, function=function))
+    for i in range(n_frames):
+        item = per_frame[i] if i < len(per_frame) else None
+        windows = ()
+        for source in (item, shared):
+            voi = first_item(source, "FrameVOILUTSequence")
+            if voi is not None:
+                windows = parse_windows(voi)
+                if windows:
+                    break
+        out.append(
+            FrameInfo(
+                modality=modality_transform(ds, item, shared),
+                windows=windows or top_windows,
+                spacing=spacing_info(ds, item, shared),
+                position=position_of(ds, item, shared),
+                orientation=orientation_of(ds, item, shared),
+                slice_thickness=_thickness(ds, item, shared),
+            )
+        )
     return tuple(out)
 
 
-def _spacing(ds) -> tuple[tuple[float, float] | None, str | None]:
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
-        values = _floats(ds.get(keyword))
-        if len(values) == 2 and all(v > 0 for v in values):
-            return (values[0], values[1]), keyword
-    return None, None
+def _thickness(ds, item, shared) -> float | None:
+    for source in (item, shared):
+        group = first_item(source, "PixelMeasuresSequence")
+        if group is not None and group.get("SliceThickness") not in (None, ""):
+            try:
+                return float(group.SliceThickness)
+            except (TypeError, ValueError):
+                pass
+    try:
+        value = ds.get("SliceThickness")
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
-def read_image(path: str | os.PathLike[str]) -> DicomImage:
+def _size(ds: Dataset, path: Path) -> tuple[int, int, int, int, int]:
+    rows, cols = integer(ds, "Rows"), integer(ds, "Columns")
+    n_frames = max(integer(ds, "NumberOfFrames", 1), 1)
+    spp = max(integer(ds, "SamplesPerPixel", 1), 1)
+    if "FloatPixelData" in ds:
+        bits = 32
+    elif "DoubleFloatPixelData" in ds:
+        bits = 64
+    else:
+        bits = integer(ds, "BitsAllocated", 8)
+    if rows <= 0 or cols <= 0 or bits <= 0:
+        raise CorruptDicomError(
+            f"{quoted(path)} has no valid image size.", f"{rows}x{cols}, {bits} bits allocated"
+        )
+    return rows, cols, n_frames, spp, bits
+
+
+def read_image(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> DicomImage:
     """Read and decode a DICOM image file.
 
     Parameters
     ----------
     path
-        A DICOM Part 10 file (or a bare dataset with a transfer syntax that
-        can be inferred).
+        A DICOM Part 10 file (or a bare data set whose encoding can be inferred).
+    max_bytes
+        Refuse images whose decoded pixels need more bytes than this, before
+        allocating (default :data:`engine.dicom.files.MAX_PIXEL_BYTES`).
 
     Returns
     -------
@@ -205,98 +290,118 @@ def read_image(path: str | os.PathLike[str]) -> DicomImage:
     NotDicomError, CorruptDicomError, UnsupportedDicomError
         With a user message naming the file and the reason.
     """
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
     p = Path(path)
-    name = p.name
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ds = pydicom.dcmread(p)
-    except InvalidDicomError as exc:
-        raise NotDicomError(
-            f"“{name}” is not a DICOM file. Choose a .dcm file, a folder or a DICOMDIR.",
-            str(exc),
-        ) from exc
-    except FileNotFoundError as exc:
-        raise NotDicomError(f"“{name}” does not exist or cannot be opened.", str(exc)) from exc
-    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise CorruptDicomError(
-            f"“{name}” is damaged or truncated and cannot be read.", repr(exc)
-        ) from exc
+    ds = read_dataset(p)
+    if is_dicomdir(ds):
+        raise UnsupportedDicomError(
+            f"{quoted(p)} is a DICOMDIR, the index of a disc or folder, not an image. "
+            "Open it as a study to see the images it lists.",
+            "Media Storage Directory",
+        )
+    if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        if is_image_storage(ds) or "Rows" in ds:
+            raise CorruptDicomError(
+                f"{quoted(p)} is an image file whose pixel data is missing; it is probably "
+                "truncated.",
+                f"SOP Class {text(ds, 'SOPClassUID')}",
+            )
+        raise UnsupportedDicomError(
+            f"{quoted(p)} holds no image (it may be a report, a waveform or a structured "
+            "document).",
+            f"SOP Class {text(ds, 'SOPClassUID') or 'unknown'}",
+        )
+    rows, cols, n_frames, spp, bits = _size(ds, p)
+    photometric = (text(ds, "PhotometricInterpretation") or "MONOCHROME2").upper()
+    if photometric not in _GRAY + _COLOR:
+        raise UnsupportedDicomError(
+            f"{quoted(p)} uses the colour model {photometric}, which Stethos cannot show.",
+            f"Photometric Interpretation {photometric}",
+        )
+    gray = photometric in _GRAY
+    # decoded stored values plus the float32 (grey) or 8-bit RGB result
+    per_pixel = spp * max(bits // 8, 1) + (4 if gray else 3)
+    check_pixel_budget(p, rows * cols * n_frames, per_pixel, max_bytes=max_bytes)
 
-    truncated = [w for w in caught if "End of file reached" in str(w.message)]
-    if truncated:
+    arr, props = decode_pixels(ds, p)
+    ts = str(transfer_syntax(ds))
+    expected = (n_frames, rows, cols) if spp == 1 else (n_frames, rows, cols, spp)
+    if arr.size != int(np.prod(expected)):
         raise CorruptDicomError(
-            f"“{name}” is truncated (the file ends before its data does) and cannot be shown.",
-            str(truncated[0].message),
+            f"{quoted(p)} has pixel data that does not match its image size.",
+            f"decoded {arr.shape}, header says {expected}",
         )
-    if "PixelData" not in ds and "FloatPixelData" not in ds:
-        raise UnsupportedDicomError(
-            f"“{name}” holds no image (it may be a report, a waveform or a structured document).",
-            f"SOP Class {_text(ds, 'SOPClassUID')}",
-        )
-    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    spp = int(ds.get("SamplesPerPixel", 1) or 1)
-    bits = int(ds.get("BitsAllocated", 8) or 8)
-    if rows <= 0 or cols <= 0:
-        raise CorruptDicomError(f"“{name}” has no valid image size.", f"{rows}x{cols}")
-    if rows * cols * n_frames * spp * max(bits // 8, 1) > MAX_PIXEL_BYTES:
-        raise UnsupportedDicomError(
-            f"“{name}” claims an image too large to open safely.",
-            f"{rows}x{cols}x{n_frames}x{spp} at {bits} bits",
-        )
-    try:
-        arr = ds.pixel_array
-    except (NotImplementedError, RuntimeError) as exc:
-        raise UnsupportedDicomError(
-            f"“{name}” uses a compression this installation cannot decode.",
-            f"{ds.file_meta.get('TransferSyntaxUID', '?')}: {exc}",
-        ) from exc
-    except Exception as exc:  # decoders raise many types; the file is at fault
-        raise CorruptDicomError(
-            f"“{name}” has damaged or incomplete pixel data.", repr(exc)
-        ) from exc
+    arr = arr.reshape(expected)
+    infos = frame_infos(ds, n_frames)
 
-    photometric = _text(ds, "PhotometricInterpretation") or "MONOCHROME2"
-    windows = _windows(ds)
-    slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
-    intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
-    if spp == 1:
-        frames = arr.reshape((n_frames, rows, cols)) if n_frames > 1 else arr[np.newaxis]
-        frames = frames.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+    if gray:
+        frames = _modality_values(arr, infos, ds)
+        out_photometric = photometric
+    elif photometric == "PALETTE COLOR":
+        frames = palette_to_rgb(arr, ds)
+        out_photometric = "RGB"
     else:
-        from pydicom.pixels import convert_color_space
+        frames, out_photometric = _to_rgb(
+            arr, props, photometric, integer(ds, "BitsStored", bits), p, ts
+        )
 
-        if photometric.startswith("YBR"):
-            arr = convert_color_space(arr, photometric, "RGB")
-            photometric = "RGB"
-        frames = arr if n_frames > 1 else arr[np.newaxis]
-        if frames.dtype != np.uint8:
-            frames = (frames >> max(int(ds.get("BitsStored", 8)) - 8, 0)).astype(np.uint8)
-
-    spacing, source = _spacing(ds)
+    first = infos[0]
+    spacing = first.spacing
+    modality = text(ds, "Modality")
     return DicomImage(
         path=p,
         frames=np.ascontiguousarray(frames),
-        photometric=photometric,
-        windows=windows,
-        modality=_text(ds, "Modality"),
-        patient_name=_text(ds, "PatientName").replace("^", " ").strip(),
-        patient_id=_text(ds, "PatientID"),
-        study_description=_text(ds, "StudyDescription"),
-        series_description=_text(ds, "SeriesDescription"),
-        study_date=_text(ds, "StudyDate"),
-        body_part=_text(ds, "BodyPartExamined"),
-        view_position=_text(ds, "ViewPosition"),
-        sop_instance_uid=_text(ds, "SOPInstanceUID"),
-        study_instance_uid=_text(ds, "StudyInstanceUID"),
-        series_instance_uid=_text(ds, "SeriesInstanceUID"),
-        rescale_slope=slope,
-        rescale_intercept=intercept,
-        units=_text(ds, "RescaleType") or ("HU" if _text(ds, "Modality") == "CT" else ""),
-        pixel_spacing=spacing,
-        spacing_source=source,
+        photometric=out_photometric,
+        windows=first.windows if gray else (),
+        modality=modality,
+        patient_name=text(ds, "PatientName").replace("^", " ").strip(),
+        patient_id=text(ds, "PatientID"),
+        study_description=text(ds, "StudyDescription"),
+        series_description=text(ds, "SeriesDescription"),
+        study_date=text(ds, "StudyDate"),
+        body_part=text(ds, "BodyPartExamined"),
+        view_position=text(ds, "ViewPosition"),
+        sop_instance_uid=text(ds, "SOPInstanceUID"),
+        study_instance_uid=text(ds, "StudyInstanceUID"),
+        series_instance_uid=text(ds, "SeriesInstanceUID"),
+        rescale_slope=first.modality.slope,
+        rescale_intercept=first.modality.intercept,
+        units=first.modality.units,
+        pixel_spacing=spacing.spacing,
+        spacing_source=spacing.source,
+        stored_photometric=photometric,
+        presentation_lut_shape=text(ds, "PresentationLUTShape").upper(),
+        transfer_syntax=ts,
+        bits_stored=integer(ds, "BitsStored", bits),
+        frame_info=infos,
     )
+
+
+def _modality_values(arr: np.ndarray, infos: tuple[FrameInfo, ...], ds: Dataset) -> np.ndarray:
+    """Stored values → float32 modality values, frame by frame when they differ."""
+    if arr.dtype.kind == "f":  # Float / Double Float Pixel Data: already real values
+        return arr.astype(np.float32, copy=False)
+    transforms = {info.modality for info in infos}
+    if len(transforms) == 1:
+        return next(iter(transforms)).apply(arr)
+    out = np.empty(arr.shape, dtype=np.float32)
+    for i, info in enumerate(infos):
+        info.modality.apply(arr[i], out=out[i])
+    return out
+
+
+def _to_rgb(
+    arr: np.ndarray, props: dict, photometric: str, bits_stored: int, path: Path, ts: str
+) -> tuple[np.ndarray, str]:
+    decoded = str(props.get("photometric_interpretation", photometric)).upper()
+    if decoded in ("YBR_FULL", "YBR_FULL_422"):
+        from pydicom.pixels import convert_color_space
+
+        arr = convert_color_space(arr, decoded, "RGB")
+        decoded = "RGB"
+    if decoded != "RGB":
+        raise UnsupportedDicomError(
+            f"{quoted(path)} stores colour as {photometric} in {syntax_name(ts)}, "
+            "which Stethos cannot convert to RGB.",
+            f"decoder returned {decoded}",
+        )
+    return to_8bit_rgb(arr, bits_stored), "RGB"

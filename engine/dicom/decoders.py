@@ -1,0 +1,173 @@
+"""Which library decodes which compressed pixel data, fixed and explicit.
+
+pydicom picks a decoding plugin from whatever is installed, trying GDCM
+first. Stethos fixes the choice instead: :data:`PLUGIN_ORDER` lists, per
+transfer syntax, the plugins tried in order, and every decode names its
+plugin (``decoding_plugin=``), so a file decodes with the same library in a
+development checkout and in a frozen (PyInstaller) build.
+
+GDCM never runs in-process: it aborts the whole process on some damaged
+JPEG 2000 streams. :func:`configure_decoders` removes it from every pydicom
+decoder, so even code calling ``Dataset.pixel_array`` cannot reach it.
+pylibjpeg-rle reports damaged input by a Rust panic
+(``pyo3_runtime.PanicException``, a ``BaseException``); it is caught here and
+becomes a :class:`~engine.errors.CorruptDicomError`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydicom import Dataset
+from pydicom import uid as uids
+from pydicom.pixels import get_decoder
+
+from engine.dicom import _plugins
+from engine.dicom.files import quoted, syntax_name, transfer_syntax
+from engine.errors import CorruptDicomError, UnsupportedDicomError
+
+#: Decoding plugins per transfer syntax, in the order they are tried. Labels
+#: starting with ``stethos-`` are :mod:`engine.dicom._plugins`; ``pillow`` and
+#: ``pydicom`` are pydicom's own. ``gdcm`` is deliberately absent.
+PLUGIN_ORDER: dict[str, tuple[str, ...]] = {
+    uids.JPEGBaseline8Bit: ("stethos-libjpeg", "pillow"),
+    uids.JPEGExtended12Bit: ("stethos-libjpeg", "pillow"),
+    uids.JPEGLossless: ("stethos-libjpeg",),
+    uids.JPEGLosslessSV1: ("stethos-libjpeg",),
+    uids.JPEGLSLossless: ("stethos-jpegls", "stethos-libjpeg"),
+    uids.JPEGLSNearLossless: ("stethos-jpegls", "stethos-libjpeg"),
+    uids.JPEG2000Lossless: ("stethos-openjpeg", "pillow"),
+    uids.JPEG2000: ("stethos-openjpeg", "pillow"),
+    uids.HTJ2KLossless: ("stethos-openjpeg",),
+    uids.HTJ2KLosslessRPCL: ("stethos-openjpeg",),
+    uids.HTJ2K: ("stethos-openjpeg",),
+    uids.RLELossless: ("stethos-rle", "pydicom"),
+}
+
+_PLUGIN_FUNCTIONS = {
+    "stethos-libjpeg": "decode_libjpeg",
+    "stethos-openjpeg": "decode_openjpeg",
+    "stethos-rle": "decode_rle",
+    "stethos-jpegls": "decode_jpegls",
+}
+
+#: Plugins never allowed to run in this process.
+FORBIDDEN_PLUGINS = ("gdcm",)
+
+_lock = threading.Lock()
+_configured = False
+
+
+def configure_decoders() -> None:
+    """Register the ``stethos-*`` plugins with pydicom and remove GDCM (idempotent)."""
+    global _configured
+    if _configured:
+        return
+    with _lock:
+        if _configured:
+            return
+        for ts, order in PLUGIN_ORDER.items():
+            decoder = get_decoder(ts)
+            for label in FORBIDDEN_PLUGINS:
+                if label in decoder.available_plugins or label in decoder._unavailable:
+                    decoder.remove_plugin(label)
+            for label in order:
+                if not label.startswith("stethos-") or label in decoder.available_plugins:
+                    continue
+                library, syntaxes = _plugins.LIBRARIES[label]
+                if ts in syntaxes and importlib.util.find_spec(library) is not None:
+                    decoder.add_plugin(label, ("engine.dicom._plugins", _PLUGIN_FUNCTIONS[label]))
+        _configured = True
+
+
+def plugins_for(ts: str) -> tuple[str, ...]:
+    """The installed plugins that decode ``ts``, in the order Stethos tries them."""
+    configure_decoders()
+    if ts not in PLUGIN_ORDER:
+        return ()
+    available = get_decoder(ts).available_plugins
+    return tuple(label for label in PLUGIN_ORDER[ts] if label in available)
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is a pyo3 panic (its type is not importable; match by name)."""
+    return any(cls.__name__ == "PanicException" for cls in type(exc).__mro__)
+
+
+def _unsupported(path: Path | str, ts: str, detail: str) -> UnsupportedDicomError:
+    return UnsupportedDicomError(
+        f"{quoted(path)} uses a compression ({syntax_name(ts)}) that this installation "
+        "cannot decode. Ask the sender for an uncompressed or JPEG/JPEG 2000 copy.",
+        detail,
+    )
+
+
+def decode_pixels(
+    ds: Dataset, path: Path | str, *, index: int | None = None, as_rgb: bool = True
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Decode stored pixel values with the fixed plugin order.
+
+    Parameters
+    ----------
+    ds
+        A data set read with its pixel data.
+    path
+        The file, for messages.
+    index
+        One frame (0-based), or ``None`` for all frames.
+    as_rgb
+        Convert YBR_FULL / YBR_FULL_422 to RGB (pydicom's processing).
+
+    Returns
+    -------
+    (numpy.ndarray, dict)
+        Stored values shaped ``(rows, cols[, samples])`` for one frame or
+        ``(frames, rows, cols[, samples])`` for several, and pydicom's pixel
+        properties after decoding (``photometric_interpretation`` tells whether
+        colour was converted).
+
+    Raises
+    ------
+    UnsupportedDicomError
+        The transfer syntax has no installed decoder.
+    CorruptDicomError
+        Every decoder failed on the data (the errors are in ``detail``).
+    """
+    configure_decoders()
+    ts = transfer_syntax(ds)
+    try:
+        decoder = get_decoder(ts)
+    except NotImplementedError as exc:
+        raise _unsupported(path, ts, str(exc)) from exc
+    options = {"index": index, "as_rgb": as_rgb}
+    if decoder.is_native:
+        try:
+            return decoder.as_array(ds, **options)
+        except Exception as exc:  # short or inconsistent native data
+            raise CorruptDicomError(
+                f"{quoted(path)} has damaged or incomplete pixel data.",
+                f"{type(exc).__name__}: {exc}",
+            ) from exc
+    plugins = plugins_for(ts)
+    if not plugins:
+        raise _unsupported(
+            path, ts, "no decoding plugin installed: " + ", ".join(PLUGIN_ORDER.get(ts, ()))
+        )
+    failures = []
+    for label in plugins:
+        try:
+            return decoder.as_array(ds, decoding_plugin=label, **options)
+        except Exception as exc:  # decoders raise many types on damaged data
+            failures.append(f"{label}: {type(exc).__name__}: {exc}")
+        except BaseException as exc:
+            if not _is_rust_panic(exc):
+                raise
+            failures.append(f"{label}: decoder panic: {exc}")
+    raise CorruptDicomError(
+        f"{quoted(path)} has damaged or incomplete {syntax_name(ts)} pixel data.",
+        "; ".join(failures),
+    )

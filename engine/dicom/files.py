@@ -1,0 +1,318 @@
+"""Opening DICOM files: typed errors, header values and the pixel-size guard.
+
+Every way a file can fail to open ends here as a
+:class:`~engine.errors.NotDicomError`, :class:`~engine.errors.CorruptDicomError`
+or :class:`~engine.errors.UnsupportedDicomError` whose user message names the
+file and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydicom import Dataset, dcmread
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+from engine.errors import CorruptDicomError, DicomError, NotDicomError, UnsupportedDicomError
+
+#: Refuse images whose decoded pixels would need more than this many bytes.
+#: Checked from the header, before anything is allocated.
+MAX_PIXEL_BYTES = 2 * 1024**3
+
+#: Transfer syntaxes whose pixels lie uncompressed, little endian, in the file.
+NATIVE_LITTLE_ENDIAN = (ImplicitVRLittleEndian, ExplicitVRLittleEndian)
+
+#: Groups a DICOM data set without preamble may start with (file meta, identifying,
+#: patient): ACR-NEMA files and bare data sets begin like this.
+_BARE_START_GROUPS = (0x0002, 0x0008)
+
+
+def quoted(path: Path | str) -> str:
+    """The file name as shown in messages: “name.dcm”."""
+    p = Path(path)
+    return f"“{p.name or p}”"
+
+
+def _looks_like_bare_dataset(path: Path) -> bool:
+    """Whether a file without the 'DICM' preamble starts like a DICOM data set."""
+    try:
+        with path.open("rb") as fp:
+            head = fp.read(8)
+    except OSError:
+        return False
+    if len(head) < 8:
+        return False
+    for order in ("little", "big"):
+        group = int.from_bytes(head[0:2], order)  # type: ignore[arg-type]
+        element = int.from_bytes(head[2:4], order)  # type: ignore[arg-type]
+        if group in _BARE_START_GROUPS and element < 0x0100:
+            return True
+    return False
+
+
+def _has_preamble(path: Path) -> bool:
+    with path.open("rb") as fp:
+        fp.seek(128)
+        return fp.read(4) == b"DICM"
+
+
+def _ensure_transfer_syntax(ds: Dataset) -> None:
+    """Give bare data sets (no file meta) the transfer syntax they were read with."""
+    meta = ds.file_meta if hasattr(ds, "file_meta") else None
+    if meta is not None and meta.get("TransferSyntaxUID"):
+        return
+    implicit, little = ds.original_encoding
+    if implicit is None:
+        implicit, little = True, True
+    if not little:
+        uid = ExplicitVRBigEndian
+    else:
+        uid = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    from pydicom.dataset import FileMetaDataset
+
+    if meta is None:
+        ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = uid
+
+
+def _open_error(path: Path, exc: BaseException) -> DicomError:
+    name = quoted(path)
+    if isinstance(exc, FileNotFoundError):
+        return NotDicomError(f"{name} does not exist.", str(exc))
+    if isinstance(exc, IsADirectoryError):
+        return NotDicomError(f"{name} is a folder, not a file.", str(exc))
+    if isinstance(exc, PermissionError):
+        return NotDicomError(
+            f"{name} cannot be opened: permission denied. Check the file's access rights.",
+            str(exc),
+        )
+    if isinstance(exc, InvalidDicomError):
+        return NotDicomError(
+            f"{name} is not a DICOM file. Choose a .dcm file, a folder or a DICOMDIR.",
+            str(exc),
+        )
+    return CorruptDicomError(
+        f"{name} is damaged or truncated and cannot be read.", f"{type(exc).__name__}: {exc}"
+    )
+
+
+def read_dataset(path: str | os.PathLike[str], *, headers_only: bool = False) -> Dataset:
+    """Read a DICOM file (or a bare data set without preamble).
+
+    Parameters
+    ----------
+    path
+        The file.
+    headers_only
+        Stop before the pixel data (fast; for scanning).
+
+    Returns
+    -------
+    pydicom.Dataset
+        With ``file_meta.TransferSyntaxUID`` always set.
+
+    Raises
+    ------
+    NotDicomError, CorruptDicomError
+        With a user message naming the file and the reason.
+    """
+    if headers_only:
+        return read_header(path).ds
+    return _read(Path(path))
+
+
+@dataclass(frozen=True, eq=False)
+class Header:
+    """A file's header, read without its pixel data.
+
+    Attributes
+    ----------
+    ds
+        The data set up to (not including) the pixel data.
+    has_pixel_data
+        Whether a top-level Pixel Data (or Float / Double Float Pixel Data)
+        element follows.
+    pixel_offset
+        Byte offset of that element in the file when its pixels lie there
+        uncompressed and little endian, else ``None``; lets a series load read
+        pixels straight into their final place.
+    """
+
+    ds: Dataset
+    has_pixel_data: bool
+    pixel_offset: int | None
+
+
+def read_header(path: str | os.PathLike[str]) -> Header:
+    """Read a file's header only (``stop_before_pixels``), fast enough for scanning.
+
+    Raises
+    ------
+    NotDicomError, CorruptDicomError
+        With a user message naming the file and the reason.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fp:
+            size = os.fstat(fp.fileno()).st_size
+            force = not _has_preamble(p) and _looks_like_bare_dataset(p)
+            ds = dcmread(fp, stop_before_pixels=True, force=force)
+            offset = fp.tell()
+    except DicomError:
+        raise
+    except Exception as exc:  # pydicom raises many types on malformed input
+        raise _open_error(p, exc) from exc
+    _ensure_transfer_syntax(ds)
+    _check_not_empty(ds, p)
+    ts = transfer_syntax(ds)
+    if ts == DeflatedExplicitVRLittleEndian:
+        # the stream was inflated in memory: the file position says nothing
+        return Header(ds, "Rows" in ds, None)
+    has_pixels = offset + 8 <= size
+    native = ts in NATIVE_LITTLE_ENDIAN and has_pixels
+    return Header(ds, has_pixels, offset if native else None)
+
+
+def _read(path: Path) -> Dataset:
+    try:
+        force = not _has_preamble(path) and _looks_like_bare_dataset(path)
+        ds = dcmread(path, force=force)
+    except Exception as exc:  # pydicom raises many types on malformed input
+        raise _open_error(path, exc) from exc
+    _ensure_transfer_syntax(ds)
+    _check_not_empty(ds, path)
+    return ds
+
+
+def _check_not_empty(ds: Dataset, path: Path) -> None:
+    """A file whose data set could not be parsed at all is damaged, not empty."""
+    if len(ds) == 0:
+        raise CorruptDicomError(
+            f"{quoted(path)} is damaged: nothing after its file header could be read.",
+            "empty data set",
+        )
+
+
+def is_dicomdir(ds: Dataset) -> bool:
+    """Whether the data set is a DICOMDIR (Media Storage Directory)."""
+    meta = getattr(ds, "file_meta", None)
+    sop = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
+    return sop == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds
+
+
+def is_image_storage(ds: Dataset) -> bool:
+    """Whether the SOP Class is an image storage class (so pixel data is expected)."""
+    meta = getattr(ds, "file_meta", None)
+    sop = text(ds, "SOPClassUID") or (
+        str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
+    )
+    return "Image Storage" in UID(sop).name if sop else False
+
+
+def transfer_syntax(ds: Dataset) -> UID:
+    """The data set's transfer syntax UID."""
+    return UID(str(ds.file_meta.get("TransferSyntaxUID", ImplicitVRLittleEndian)))
+
+
+def syntax_name(uid: str) -> str:
+    """A readable name for a transfer syntax UID ("JPEG 2000 (lossless)", ...)."""
+    u = UID(uid)
+    if u == DeflatedExplicitVRLittleEndian:
+        return "Deflated Explicit VR Little Endian"
+    name = u.name
+    return name if name and name != str(u) else f"unknown transfer syntax {u}"
+
+
+def check_pixel_budget(
+    path: Path | str,
+    n_pixels: int,
+    bytes_per_pixel: int,
+    *,
+    max_bytes: int | None = None,
+    what: str = "image",
+) -> None:
+    """Refuse, before allocating, pixel arrays larger than ``max_bytes``.
+
+    Raises
+    ------
+    UnsupportedDicomError
+        When ``n_pixels * bytes_per_pixel`` exceeds the bound.
+    """
+    limit = MAX_PIXEL_BYTES if max_bytes is None else max_bytes
+    need = int(n_pixels) * int(bytes_per_pixel)
+    if need > limit:
+        raise UnsupportedDicomError(
+            f"{quoted(path)} describes an {what} of {need / 1024**3:.1f} GiB, more than the "
+            f"{limit / 1024**3:.1f} GiB Stethos opens safely. The file may be damaged; "
+            "if it is genuine, open it on a workstation with more memory.",
+            f"{n_pixels} pixels × {bytes_per_pixel} bytes > {limit} bytes",
+        )
+
+
+# --- header values ------------------------------------------------------------
+def text(ds: Any, keyword: str) -> str:
+    """A header value as stripped text ('' when absent)."""
+    if ds is None:
+        return ""
+    try:
+        value = ds.get(keyword, "")
+    except Exception:  # a malformed element must not stop the reading of others
+        return ""
+    if value is None:
+        return ""
+    if is_multi(value):
+        return "\\".join(str(v).strip() for v in value)
+    return str(value).strip()
+
+
+def is_multi(value: Any) -> bool:
+    """Whether a header value holds several values."""
+    return hasattr(value, "__iter__") and not isinstance(value, str | bytes)
+
+
+def floats(value: Any) -> list[float]:
+    """A header value as a list of floats ([] when absent or malformed)."""
+    if value is None or value == "":
+        return []
+    try:
+        return [float(v) for v in value] if is_multi(value) else [float(value)]
+    except (TypeError, ValueError):
+        return []
+
+
+def number(ds: Any, keyword: str, default: float | None = None) -> float | None:
+    """The first value of a numeric header element, or ``default``."""
+    if ds is None:
+        return default
+    try:
+        values = floats(ds.get(keyword))
+    except Exception:
+        return default
+    return values[0] if values else default
+
+
+def integer(ds: Any, keyword: str, default: int = 0) -> int:
+    """An integer header value, or ``default`` when absent or malformed."""
+    value = number(ds, keyword)
+    return default if value is None else int(value)
+
+
+def first_item(ds: Any, keyword: str) -> Any:
+    """The first item of a sequence element, or ``None``."""
+    if ds is None:
+        return None
+    try:
+        seq = ds.get(keyword)
+    except Exception:
+        return None
+    return seq[0] if seq else None

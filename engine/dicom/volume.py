@@ -1,0 +1,505 @@
+"""Load a whole grayscale series into one preallocated array, fast.
+
+:func:`load_series` allocates a single ``(slices, rows, cols)`` array
+(int16 when the modality values are integers that fit, else float32) after
+checking its size against a bound, shows the first slice before the rest is
+decoded (``on_first_slice``), then fills the rest in parallel with progress
+and cancel:
+
+- uncompressed little-endian slices are read straight from the file into
+  their place in the array (the pixel offset is known from the scan), on
+  threads: file reads and numpy release the GIL;
+- compressed slices are decoded in worker processes, because the JPEG 2000,
+  JPEG and JPEG-LS decoders (pylibjpeg-openjpeg, -libjpeg, pyjpegls) hold the
+  GIL while they decode: threads do not run them in parallel. Each worker
+  returns one instance's modality values, which are copied into place.
+
+A slice that cannot be decoded does not stop the load: it is listed in
+``Volume.missing`` and ``Volume.problems`` and shown as the series minimum.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.dicom.files import check_pixel_budget, quoted
+from engine.dicom.image import read_image
+from engine.dicom.pixels import Window, full_range_window, window_to_8bit
+from engine.dicom.scan import Instance, Series
+from engine.errors import CorruptDicomError, DicomError, OperationCancelled, UnsupportedDicomError
+from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+
+#: Compressed series with at least this many instances are decoded in worker processes.
+PROCESS_MIN_INSTANCES = 8
+
+_EXPLICIT_LONG_VRS = (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"SQ", b"UT", b"UC", b"UR")
+_PIXEL_TAG = (0x7FE0, 0x0010)
+
+
+@dataclass(frozen=True, eq=False)
+class Volume:
+    """A loaded series: modality values of every slice in one array.
+
+    Attributes
+    ----------
+    voxels
+        ``(slices, rows, cols)`` int16 or float32 modality values (HU for CT),
+        slices in the series order (along the slice normal when known).
+    positions
+        Image Position (Patient) of each slice, or ``None`` where unknown.
+    pixel_spacing, spacing_source
+        In-plane spacing for measurement (see :class:`~engine.dicom.geometry.SpacingInfo`).
+    slice_spacing
+        Usual distance between slices in mm, if known.
+    windows
+        The first image's VOI windows / LUTs.
+    missing
+        Indices of slices that could not be decoded (filled with the minimum).
+    problems
+        ``(path, user message)`` for each file that failed.
+    """
+
+    series: Series
+    voxels: np.ndarray
+    positions: tuple[tuple[float, float, float] | None, ...]
+    pixel_spacing: tuple[float, float] | None
+    spacing_source: str | None
+    slice_spacing: float | None
+    windows: tuple[Window, ...]
+    photometric: str
+    missing: tuple[int, ...] = ()
+    problems: tuple[tuple[Path, str], ...] = ()
+
+    @property
+    def n_slices(self) -> int:
+        """Number of slices."""
+        return int(self.voxels.shape[0])
+
+    @property
+    def inverted(self) -> bool:
+        """Whether display inverts the VOI output (MONOCHROME1)."""
+        return self.photometric == "MONOCHROME1"
+
+    def default_window(self, index: int = 0) -> Window:
+        """The first image's window, else the slice's full range."""
+        return self.windows[0] if self.windows else full_range_window(self.voxels[index])
+
+    def render(self, index: int, window: Window | None = None) -> np.ndarray:
+        """One slice as shown: ``(rows, cols)`` uint8."""
+        return window_to_8bit(
+            self.voxels[index], window or self.default_window(index), invert=self.inverted
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class FirstSlice:
+    """What ``on_first_slice`` receives: enough to show one slice at once."""
+
+    index: int
+    pixels: np.ndarray
+    windows: tuple[Window, ...]
+    photometric: str
+    n_slices: int
+
+    def render(self, window: Window | None = None) -> np.ndarray:
+        """The slice as shown: ``(rows, cols)`` uint8."""
+        win = window or (self.windows[0] if self.windows else full_range_window(self.pixels))
+        return window_to_8bit(self.pixels, win, invert=self.photometric == "MONOCHROME1")
+
+
+# --- choosing the array -----------------------------------------------------------
+def _stored_range(inst: Instance) -> tuple[int, int]:
+    bits = max(min(inst.bits_stored or inst.bits_allocated, 32), 1)
+    if inst.pixel_representation == 1:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def volume_dtype(series: Series) -> np.dtype:
+    """int16 when every modality value is an integer that fits, else float32."""
+    for inst in series.instances:
+        if not inst.has_pixel_data:
+            continue
+        r = inst.rescale
+        if (
+            inst.enhanced
+            or r.lut is not None
+            or inst.bits_allocated > 16
+            or r.slope != round(r.slope)
+            or r.intercept != round(r.intercept)
+        ):
+            return np.dtype(np.float32)
+        lo, hi = _stored_range(inst)
+        values = (lo * r.slope + r.intercept, hi * r.slope + r.intercept)
+        if min(values) < -32768 or max(values) > 32767:
+            return np.dtype(np.float32)
+    return np.dtype(np.int16)
+
+
+# --- decoding one instance ----------------------------------------------------------
+def _fast_path(inst: Instance) -> bool:
+    return (
+        inst.pixel_offset is not None
+        and inst.n_frames == 1
+        and inst.samples_per_pixel == 1
+        and inst.bits_allocated in (8, 16)
+        and inst.rescale.lut is None
+        and not inst.enhanced
+    )
+
+
+def _read_native(inst: Instance, out: np.ndarray) -> None:
+    """Read an uncompressed little-endian slice from its file straight into ``out``."""
+    stored = np.dtype(
+        ("<i" if inst.pixel_representation == 1 else "<u") + str(inst.bits_allocated // 8)
+    )
+    n_bytes = inst.rows * inst.columns * stored.itemsize
+    assert inst.pixel_offset is not None
+    with inst.path.open("rb") as fp:
+        fp.seek(inst.pixel_offset)
+        head = fp.read(12)
+        if len(head) < 8:
+            raise CorruptDicomError(f"{quoted(inst.path)} is truncated before its pixel data.")
+        group = int.from_bytes(head[0:2], "little")
+        element = int.from_bytes(head[2:4], "little")
+        if (group, element) != _PIXEL_TAG:
+            raise CorruptDicomError(
+                f"{quoted(inst.path)} changed since it was scanned; scan the folder again.",
+                f"expected (7FE0,0010) at {inst.pixel_offset}, found ({group:04X},{element:04X})",
+            )
+        if inst.transfer_syntax == "1.2.840.10008.1.2":  # implicit VR
+            length, start = int.from_bytes(head[4:8], "little"), 8
+        elif head[4:6] in _EXPLICIT_LONG_VRS:
+            length, start = int.from_bytes(head[8:12], "little"), 12
+        else:
+            length, start = int.from_bytes(head[6:8], "little"), 8
+        if length < n_bytes or length == 0xFFFFFFFF:
+            raise CorruptDicomError(
+                f"{quoted(inst.path)} has incomplete pixel data.",
+                f"{length} bytes of pixel data, {n_bytes} expected",
+            )
+        fp.seek(inst.pixel_offset + start)
+        direct = (
+            out.dtype == stored
+            and out.flags.c_contiguous
+            and inst.rescale.is_identity
+            and inst.bits_stored >= inst.bits_allocated
+        )
+        buf = out.reshape(-1) if direct else np.empty(inst.rows * inst.columns, stored)
+        got = fp.readinto(memoryview(buf).cast("B"))
+        if got != n_bytes:
+            raise CorruptDicomError(
+                f"{quoted(inst.path)} is truncated inside its pixel data.",
+                f"read {got} of {n_bytes} bytes",
+            )
+    if direct:
+        return
+    values = buf.reshape(inst.rows, inst.columns)
+    if inst.bits_stored < inst.bits_allocated:
+        shift = inst.bits_allocated - inst.bits_stored
+        # drop unused high bits (overlays, garbage) and sign-extend (PS3.5 8.1.1)
+        values = np.right_shift(np.left_shift(values, shift), shift)
+    _store(values, inst, out)
+
+
+def _store(values: np.ndarray, inst: Instance, out: np.ndarray) -> None:
+    r = inst.rescale
+    if out.dtype == np.int16:
+        if r.slope == 1.0:
+            np.add(values, np.int32(r.intercept), out=out, casting="unsafe", dtype=np.int32)
+        else:
+            np.add(
+                np.multiply(values, np.int32(r.slope), dtype=np.int32),
+                np.int32(r.intercept),
+                out=out,
+                casting="unsafe",
+            )
+    else:
+        r.apply(values, out=out)
+
+
+def _decode_instance(path: str) -> tuple[bytes, tuple[int, ...]]:
+    """Worker: one instance's frames as float32 modality values (bytes, shape)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frames = read_image(path).frames
+    return frames.tobytes(), frames.shape
+
+
+def _worker_init() -> None:
+    warnings.simplefilter("ignore")
+    from engine.dicom.decoders import configure_decoders
+
+    configure_decoders()
+
+
+_pool_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_pool_size = 0
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False, cancel_futures=True)
+            # spawn, not fork: safe in a process that runs Qt and other threads
+            _pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+            )
+            _pool_size = workers
+        return _pool
+
+
+def shutdown_workers() -> None:
+    """Stop the decoding worker processes (they restart on the next load)."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
+
+
+atexit.register(shutdown_workers)
+
+
+# --- loading ------------------------------------------------------------------------
+def _check_loadable(series: Series) -> None:
+    if not series.is_image:
+        raise UnsupportedDicomError(
+            f"Series “{series.label}” holds no images.", series.series_instance_uid
+        )
+    first = series.slices[0].instance
+    if any(not s.instance.is_grayscale for s in series.slices):
+        raise UnsupportedDicomError(
+            f"Series “{series.label}” is in colour; open its images one by one.",
+            first.photometric,
+        )
+    if series.mixed_sizes:
+        raise UnsupportedDicomError(
+            f"Series “{series.label}” mixes images of different sizes and cannot be loaded "
+            "as one stack; open its images one by one.",
+            "; ".join(series.problems),
+        )
+
+
+def load_series(
+    series: Series,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    on_first_slice: Callable[[FirstSlice], None] | None = None,
+    *,
+    first_index: int = 0,
+    workers: int | None = None,
+    use_processes: bool | None = None,
+    max_bytes: int | None = None,
+) -> Volume:
+    """Decode every slice of a grayscale series into one preallocated array.
+
+    Parameters
+    ----------
+    series
+        From :func:`~engine.dicom.scan.scan_paths`.
+    progress, cancel
+        Progress per slice; cancel is checked between slices.
+    on_first_slice
+        Called once, from the calling thread, as soon as slice ``first_index``
+        is decoded, before the others.
+    first_index
+        Which slice to show first (default the first in order).
+    workers
+        Parallel decoders (default: the number of CPU cores, at most 8).
+    use_processes
+        Decode compressed slices in worker processes (default: when the series
+        is compressed and has at least :data:`PROCESS_MIN_INSTANCES` files).
+    max_bytes
+        Refuse, before allocating, volumes larger than this (default
+        :data:`engine.dicom.files.MAX_PIXEL_BYTES`).
+
+    Returns
+    -------
+    Volume
+
+    Raises
+    ------
+    UnsupportedDicomError
+        No images, colour, mixed sizes, or too large.
+    OperationCancelled
+        When ``cancel`` is set.
+    DicomError
+        When no slice at all could be decoded.
+    """
+    _check_loadable(series)
+    check_cancelled(cancel)
+    slices = series.slices
+    n = len(slices)
+    rows, cols = series.shape or (0, 0)
+    dtype = volume_dtype(series)
+    check_pixel_budget(
+        series.instances[0].path,
+        n * rows * cols,
+        dtype.itemsize,
+        max_bytes=max_bytes,
+        what="series",
+    )
+    voxels = np.empty((n, rows, cols), dtype=dtype)
+    workers = max(1, min(workers or os.cpu_count() or 1, 8))
+
+    # which slices each instance fills
+    targets: dict[int, tuple[Instance, list[tuple[int, int]]]] = {}
+    for index, ref in enumerate(slices):
+        targets.setdefault(id(ref.instance), (ref.instance, []))[1].append((index, ref.frame))
+    jobs = list(targets.values())
+    first_index = min(max(first_index, 0), n - 1)
+    first_key = id(slices[first_index].instance)
+
+    filled = np.zeros(n, dtype=bool)
+    problems: list[tuple[Path, str]] = []
+    errors: list[DicomError] = []
+    done = 0
+    lock = threading.Lock()
+
+    def place(where: list[tuple[int, int]], frames: np.ndarray) -> None:
+        for index, frame in where:
+            if dtype == np.int16:
+                np.rint(frames[frame], out=voxels[index], casting="unsafe")
+            else:
+                voxels[index] = frames[frame]
+            filled[index] = True
+
+    def load_here(inst: Instance, where: list[tuple[int, int]]) -> None:
+        if _fast_path(inst):
+            _read_native(inst, voxels[where[0][0]])
+            filled[where[0][0]] = True
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                place(where, read_image(inst.path).frames)
+
+    def failed(inst: Instance, exc: DicomError) -> None:
+        problems.append((inst.path, exc.user_message))
+        errors.append(exc)
+
+    def report(count: int) -> None:
+        progress(count / n, f"Loaded {count} of {n} images")
+
+    progress(0.0, f"Loading {n} images")
+    compressed = [j for j in jobs if not _fast_path(j[0])]
+    processes = (
+        use_processes
+        if use_processes is not None
+        else (workers > 1 and len(compressed) >= PROCESS_MIN_INSTANCES)
+    )
+    first_job = targets[first_key]
+    rest = [j for j in jobs if id(j[0]) != first_key]
+    pool_jobs = [j for j in rest if processes and not _fast_path(j[0])]
+    thread_jobs = [j for j in rest if not (processes and not _fast_path(j[0]))]
+
+    futures: dict[Future, tuple[Instance, list[tuple[int, int]]]] = {}
+    pool = _process_pool(workers) if pool_jobs else None
+    if pool is not None:
+        # submitted first, so worker processes start while the first slice decodes here
+        for job in pool_jobs:
+            futures[pool.submit(_decode_instance, str(job[0].path))] = job
+
+    threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stethos-load")
+    try:
+        try:
+            load_here(*first_job)
+        except DicomError as exc:
+            failed(first_job[0], exc)
+        done += len(first_job[1])
+        if on_first_slice is not None and filled[first_index]:
+            first = slices[first_index].instance
+            on_first_slice(
+                FirstSlice(first_index, voxels[first_index], first.windows, first.photometric, n)
+            )
+        report(done)
+
+        def run_thread_job(job: tuple[Instance, list[tuple[int, int]]]) -> int:
+            if cancel is not None and cancel.cancelled:
+                return 0
+            try:
+                load_here(*job)
+            except DicomError as exc:
+                with lock:
+                    failed(job[0], exc)
+            return len(job[1])
+
+        for job in thread_jobs:
+            futures[threads.submit(run_thread_job, job)] = job
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            if cancel is not None and cancel.cancelled:
+                for f in pending:
+                    f.cancel()
+                raise OperationCancelled()
+            for f in finished:
+                inst, where = futures[f]
+                try:
+                    result = f.result()
+                except DicomError as exc:
+                    failed(inst, exc)
+                    done += len(where)
+                    continue
+                except Exception as exc:  # a worker process died (decoder crash)
+                    failed(
+                        inst,
+                        CorruptDicomError(
+                            f"{quoted(inst.path)} could not be decoded: the decoder stopped.",
+                            f"{type(exc).__name__}: {exc}",
+                        ),
+                    )
+                    done += len(where)
+                    continue
+                if isinstance(result, tuple):
+                    data, shape = result
+                    place(where, np.frombuffer(data, dtype=np.float32).reshape(shape))
+                    done += len(where)
+                else:
+                    done += result
+            report(done)
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)
+    check_cancelled(cancel)
+
+    missing = tuple(int(i) for i in np.nonzero(~filled)[0])
+    if len(missing) == n:
+        raise errors[0]
+    if missing:
+        fill = voxels[filled].min()
+        voxels[list(missing)] = fill
+    first = slices[0].instance
+    progress(1.0, f"Loaded {n} images")
+    return Volume(
+        series=series,
+        voxels=voxels,
+        positions=tuple(s.position for s in slices),
+        pixel_spacing=series.spacing.spacing,
+        spacing_source=series.spacing.source,
+        slice_spacing=series.slice_spacing,
+        windows=first.windows,
+        photometric=first.photometric,
+        missing=missing,
+        problems=tuple(problems),
+    )
