@@ -27,11 +27,11 @@ run: $(STAMP)
 ## Lint and run the whole test suite headless (pytest exit 5, "no tests", is a failure too).
 test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check engine desktop tests benchmarks
-	$(VENV)/bin/ruff format --check engine desktop tests benchmarks
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
 
 lint: $(DEVSTAMP)
 	$(VENV)/bin/ruff check engine desktop tests benchmarks
+	$(VENV)/bin/ruff format --check engine desktop tests benchmarks
 	$(VENV)/bin/mypy
 
 ## Rebuild every bundled model from ../shared/data.
