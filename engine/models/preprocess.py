@@ -5,7 +5,8 @@ functions, so a model sees exactly the same input whichever way it is fed.
 
 Images (``torch-cnn``)
     DICOM modality values (or a PNG/JPEG file) → the file's default window
-    (or min–max) → MONOCHROME1 inverted → 8 bits → grey or RGB → "squash"
+    or VOI LUT (or min–max) → MONOCHROME1 inverted → 8 bits (exactly as the
+    viewer renders it, :func:`engine.dicom.render_8bit`) → grey or RGB → "squash"
     resize to ``size × size`` (antialiased bilinear, aspect ratio not kept,
     as the training images were) → replicate to 3 channels when the network
     needs it → ``(x / 255 − mean) / std``.
@@ -105,7 +106,7 @@ def dicom_to_input(image: Any, spec: ImageSpec, frame: int = 0) -> ImageInput:
     or, with ``window: "minmax"``, the frame's full range; MONOCHROME1 is
     inverted so that bone is bright, as in the training images.
     """
-    from engine.dicom import Window, apply_window
+    from engine.dicom import Window, render_8bit
 
     if frame >= image.n_frames:
         raise InputRejectedError(
@@ -113,17 +114,17 @@ def dicom_to_input(image: Any, spec: ImageSpec, frame: int = 0) -> ImageInput:
             "does not exist."
         )
     values = image.frames[frame]
-    if image.is_color:
-        pixels = np.ascontiguousarray(values, dtype=np.uint8)
-    else:
-        if spec.window == "minmax":
-            lo, hi = float(np.min(values)), float(np.max(values))
-            width = max(hi - lo, 1.0)
-            win = Window(center=lo + width / 2.0, width=width, explanation="full range")
-        else:
-            win = image.default_window(frame)
-        invert = bool(image.monochrome1 and spec.invert_monochrome1)
-        pixels = apply_window(values, win.center, win.width, function=win.function, invert=invert)
+    window = None
+    if not image.is_color and spec.window == "minmax":
+        finite = values[np.isfinite(values)]
+        lo = float(finite.min()) if finite.size else 0.0
+        hi = float(finite.max()) if finite.size else 1.0
+        # dcmtk's min-max convention: min → 0, max → 255.
+        window = Window(center=(lo + hi + 1.0) / 2.0, width=hi - lo + 1.0, explanation="min-max")
+    # The display pipeline: VOI window or LUT, then MONOCHROME1 inverted.
+    pixels = render_8bit(image, frame, window)
+    if not image.is_color and image.monochrome1 and not spec.invert_monochrome1:
+        pixels = 255 - pixels
     return ImageInput(
         pixels=pixels,
         name=Path(image.path).name,

@@ -271,10 +271,8 @@ def _extract_zip(src: Path, dst: Path, cancel: CancelToken | None) -> None:
             )
         declared = sum(i.file_size for i in infos)
         packed = max(sum(i.compress_size for i in infos), 1)
-        if (
-            declared > MAX_ZIP_BYTES
-            or (declared / packed > MAX_COMPRESSION_RATIO
-            and declared > (64 * 1024**2))
+        if declared > MAX_ZIP_BYTES or (
+            declared / packed > MAX_COMPRESSION_RATIO and declared > (64 * 1024**2)
         ):
             raise BundleSchemaError(
                 f"The archive “{src.name}” would unpack to {declared / 1024**2:.0f} MB, too much "

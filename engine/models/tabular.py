@@ -35,6 +35,13 @@ TRUSTED_SKOPS_TYPES = frozenset(
         "builtins.dict",
         "builtins.tuple",
         "builtins.NoneType",
+        # scikit-learn's own data-only helpers that skops does not trust by default:
+        # the Cython tree structure of every tree ensemble, and the calibrators of
+        # CalibratedClassifierCV (the supported way to give an SVM probabilities).
+        "sklearn.tree._tree.Tree",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.isotonic.IsotonicRegression",
     }
 )
 
