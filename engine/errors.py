@@ -94,3 +94,19 @@ class InputRejectedError(ModelError):
 # --- storage ----------------------------------------------------------------
 class StoreError(EngineError):
     """The local data store could not be read or written."""
+
+
+class AuthenticationError(StoreError):
+    """A user name, password or recovery key was not accepted."""
+
+
+class PermissionDeniedError(StoreError):
+    """The signed-in user may not do this (for example, only an administrator adds users)."""
+
+
+class AuditError(StoreError):
+    """The audit trail could not be written or read."""
+
+
+class StoreConflictError(StoreError):
+    """Someone else changed the same item first; reload it and apply the change again."""

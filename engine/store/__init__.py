@@ -1,1 +1,73 @@
-"""Local encrypted store and audit log."""
+"""Local encrypted store and audit log.
+
+Patients, encounters, records, model results and clinician decisions in one
+SQLCipher database per workstation, opened by signing in::
+
+    from engine.store import create_store, open_store
+
+    store, recovery_key = create_store(path, "admin", password)  # first run
+    store = open_store(path, "dr.lee", password)                  # later runs
+    patient = store.add_patient("MRN-001", "Lee", "Ana", "1960-02-01", "F")
+    visit = store.add_encounter(patient.id, reason="chest pain")
+    record = store.save_record(visit.id, values)                  # validated
+    result = store.save_result(visit.id, prediction, record_id=record.id)
+    store.record_decision(result.id, "overridden", "ECG shows old infarct")
+    store.timeline(patient.id)
+
+Every change is written with its audit entry in one transaction; the audit
+log is hash-chained and anchored (:meth:`Store.verify_audit`).
+"""
+
+from __future__ import annotations
+
+from engine.store.crypto import KdfParams
+from engine.store.entities import (
+    AuditEntry,
+    AuditReport,
+    Decision,
+    DriftRow,
+    Encounter,
+    Patient,
+    Session,
+    StoredRecord,
+    StoredResult,
+    StudyLink,
+    TimelineEntry,
+    User,
+)
+from engine.store.migrations import CURRENT_VERSION
+from engine.store.store import (
+    Store,
+    create_store,
+    default_store_path,
+    mismatch_warning,
+    open_store,
+    recover_access,
+    register_schema,
+    store_exists,
+)
+
+__all__ = [
+    "CURRENT_VERSION",
+    "AuditEntry",
+    "AuditReport",
+    "Decision",
+    "DriftRow",
+    "Encounter",
+    "KdfParams",
+    "Patient",
+    "Session",
+    "Store",
+    "StoredRecord",
+    "StoredResult",
+    "StudyLink",
+    "TimelineEntry",
+    "User",
+    "create_store",
+    "default_store_path",
+    "mismatch_warning",
+    "open_store",
+    "recover_access",
+    "register_schema",
+    "store_exists",
+]

@@ -1,0 +1,86 @@
+"""SQLCipher connections and transactions.
+
+One connection per thread (see :class:`~engine.store.store.Store`); every
+connection is keyed with the raw 256-bit data key, runs in WAL mode with
+foreign keys on, ``synchronous=FULL`` (a committed row survives a power
+cut, not only a crash) and a busy timeout so that the GUI thread and a
+worker thread wait for each other instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlcipher3
+
+from engine.errors import StoreError
+
+BUSY_TIMEOUT_MS = 15_000
+
+DatabaseError = sqlcipher3.DatabaseError
+IntegrityError = sqlcipher3.IntegrityError
+Connection = sqlcipher3.Connection
+
+
+def connect(path: Path, data_key: bytes) -> Connection:
+    """Open (or create) the encrypted database at ``path`` with ``data_key``.
+
+    Raises
+    ------
+    StoreError
+        The file is not this store's database (wrong key file) or is damaged.
+    """
+    try:
+        conn = sqlcipher3.connect(
+            str(path),
+            isolation_level=None,  # explicit BEGIN/COMMIT only
+            check_same_thread=False,  # closed from the owning Store; used by one thread
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+    except sqlcipher3.Error as exc:
+        raise StoreError(f"Could not open the database {path.name}.", str(exc)) from exc
+    try:
+        conn.execute(f"PRAGMA key = \"x'{data_key.hex()}'\"")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = FULL")
+    except sqlcipher3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(
+            f"The database {path.name} cannot be opened with its key file: the key file belongs "
+            "to another database, or the database is damaged. Restore both from the same backup.",
+            str(exc),
+        ) from exc
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise StoreError(
+            f"The database {path.name} could not be switched to write-ahead logging.",
+            f"journal_mode={mode}",
+        )
+    return conn
+
+
+@contextmanager
+def write_transaction(conn: Connection) -> Iterator[Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception.
+
+    ``IMMEDIATE`` takes the write lock up front, so two threads never both
+    read the audit tail and then race to append after it.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def integrity_check(conn: Connection) -> str:
+    """``PRAGMA integrity_check`` result (``"ok"`` when the file is sound)."""
+    rows = conn.execute("PRAGMA integrity_check").fetchall()
+    return "; ".join(str(r[0]) for r in rows)
