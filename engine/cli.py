@@ -23,7 +23,7 @@ EXIT_PARTIAL = 3
 EXIT_CANCELLED = 130
 
 #: Modules contributing sub-commands, each with ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("engine.models.commands",)
+COMMAND_MODULES: tuple[str, ...] = ("engine.models.commands", "engine.ecg.commands")
 
 
 def _stderr_progress(fraction: float, text: str = "") -> None:

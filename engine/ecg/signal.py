@@ -262,7 +262,7 @@ def lead_index(signal: Signal, name: str | None = None) -> int:
                 return normalized.index(candidate.lower())
         return 0
     raise SignalError(
-        f"The record {signal.source.name} has no lead “{name}”. "
+        f"The record “{signal.source.name}” has no lead “{name}”. "
         f"Its leads are: {', '.join(signal.leads)}."
     )
 

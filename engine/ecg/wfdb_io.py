@@ -100,8 +100,8 @@ def read_wfdb(
     header = header_path_for(given)
     if header is None or not header.is_file():
         raise SignalError(
-            f"The ECG record {given.name} was not found: there is no header file "
-            f"{(header or Path(f'{given}.hea')).name} next to it.",
+            f"The ECG record “{given}” was not found: its header file "
+            f"{(header or Path(f'{given}.hea')).name} does not exist.",
             detail=str(given),
         )
     check_cancelled(cancel)
@@ -112,7 +112,7 @@ def read_wfdb(
             meta = wfdb.rdheader(record_path)
         except Exception as exc:  # wfdb raises bare ValueError/IndexError on bad headers
             raise SignalError(
-                f"The header {header.name} could not be read: it is not a valid WFDB header.",
+                f"The header “{header.name}” could not be read: it is not a valid WFDB header.",
                 detail=f"{type(exc).__name__}: {exc}",
             ) from exc
         if getattr(meta, "n_seg", None) is None:
@@ -123,12 +123,13 @@ def read_wfdb(
             record = wfdb.rdrecord(record_path, physical=True, m2s=True, smooth_frames=True)
         except FileNotFoundError as exc:
             raise SignalError(
-                f"A signal file of the ECG record {header.stem} is missing: {Path(str(exc.filename)).name}.",
+                f"A signal file of the ECG record “{header.stem}” is missing: "
+                f"{Path(str(exc.filename)).name}.",
                 detail=str(exc),
             ) from exc
         except Exception as exc:
             raise SignalError(
-                f"The signals of the ECG record {header.stem} could not be read: "
+                f"The signals of the ECG record “{header.stem}” could not be read: "
                 "the files are damaged or in a format Stethos does not read.",
                 detail=f"{type(exc).__name__}: {exc}",
             ) from exc
@@ -145,7 +146,7 @@ def _read_header_text(header: Path) -> str:
         return header.read_text(encoding="ascii", errors="ignore")
     except OSError as exc:
         raise SignalError(
-            f"The header {header.name} could not be opened: {exc.strerror or exc}.",
+            f"The header “{header.name}” could not be opened: {exc.strerror or exc}.",
             detail=str(exc),
         ) from exc
 
@@ -208,7 +209,7 @@ def _check_signal_files(header: Path, meta: object) -> None:
         path = header.parent / name
         if not path.is_file():
             raise SignalError(
-                f"The signal file {name} of the ECG record {header.stem} is missing "
+                f"The signal file “{name}” of the ECG record “{header.stem}” is missing "
                 f"(expected next to {header.name}).",
                 detail=str(path),
             )
@@ -221,7 +222,7 @@ def _check_signal_files(header: Path, meta: object) -> None:
         if actual < expected:
             seconds = actual / expected * sig_len / float(getattr(meta, "fs", 1) or 1)
             raise SignalError(
-                f"The signal file {name} of the ECG record {header.stem} is truncated: "
+                f"The signal file “{name}” of the ECG record “{header.stem}” is truncated: "
                 f"it holds {actual:,} bytes but its header declares {expected:,} "
                 f"(about {seconds:.0f} s of the record are present).",
                 detail=str(path),
@@ -237,7 +238,7 @@ def _read_annotations(record_path: str, annotator: str) -> Annotations:
         ann = wfdb.rdann(record_path, annotator)
     except Exception as exc:
         raise SignalError(
-            f"The annotation file {Path(record_path).name}.{annotator} could not be read: "
+            f"The annotation file “{Path(record_path).name}.{annotator}” could not be read: "
             "it is damaged or not a WFDB annotation file.",
             detail=f"{type(exc).__name__}: {exc}",
         ) from exc
@@ -257,11 +258,11 @@ def _to_signal(
     names = [str(n) for n in (getattr(record, "sig_name", None) or [])]
     units = [str(u or "") for u in (getattr(record, "units", None) or [""] * len(names))]
     if raw is None or raw.ndim != 2 or raw.shape[1] == 0:
-        raise SignalError(f"The ECG record {header.stem} holds no signals.", detail=str(header))
+        raise SignalError(f"The ECG record “{header.stem}” holds no signals.", detail=str(header))
     keep = [i for i, u in enumerate(units) if u.strip().lower() in _TO_MV]
     if not keep:
         raise SignalError(
-            f"The record {header.stem} holds no ECG: none of its signals is in volts "
+            f"The record “{header.stem}” holds no ECG: none of its signals is in volts "
             f"(units: {', '.join(units)}).",
             detail=str(header),
         )

@@ -24,13 +24,17 @@ def test_sample_opens_with_the_expected_window(qtbot, window):
     viewer = window.viewer
     raw = pydicom.dcmread(SAMPLE).pixel_array.astype(np.float32)
     assert viewer.image is not None and viewer.image.modality == "CR"
-    # The file has no window: the viewer uses the full stored range.
-    assert viewer.window.center == 127.5 and viewer.window.width == 255.0
-    expected = apply_window(raw, 127.5, 255.0)
-    assert np.array_equal(viewer.rendered(), expected)
+    # The file has no window: the viewer uses the full stored range, so the
+    # darkest stored value is black and the brightest white.
+    win = viewer.window
+    assert win == viewer.image.default_window()
+    assert win.center - win.width / 2 <= raw.min() and raw.max() <= win.center + win.width / 2
+    shown = viewer.rendered()
+    assert np.array_equal(shown, apply_window(raw, win.center, win.width))
+    assert shown[raw == raw.min()].max() == 0 and shown[raw == raw.max()].min() == 255
     top, bottom = viewer.overlay_lines()
     assert any("CR" in line for line in top)
-    assert any("W: 255" in line and "L: 128" in line for line in bottom)
+    assert any(f"W: {win.width:.0f}" in line and f"L: {win.center:.0f}" in line for line in bottom)
 
 
 def test_monochrome1_is_shown_inverted(qtbot, window):
