@@ -291,12 +291,17 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
             if error.detail:
                 row["detail"] = error.detail
             row["error_type"] = type(error).__name__
+            problems = getattr(error, "problems", None)
+            if problems:
+                row["problems"] = dict(problems)
         else:
             row = {"input": inp.describe(), **pred.to_json()}
         print(json.dumps(row, ensure_ascii=False, allow_nan=False, default=_json_default))
         return
     if error is not None:
         print(f"{inp.label()}: ERROR {error.user_message}")
+        for message in (getattr(error, "problems", None) or {}).values():
+            print(f"  {message}")
         return
     line = (
         f"{inp.label()}: {pred.label}  p({pred.positive_label})={pred.score:.3f}  "

@@ -1,0 +1,107 @@
+"""Beat models: signals in, one output per beat at its sample, attribution per sample, gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.api import analyze_signal
+from engine.errors import InputRejectedError
+from engine.models.preprocess import SignalSpec, prepare_beats, rr_features
+from engine.models.registry import ModelRegistry
+from tests.engine.models.factory import FS, WINDOW, lstm_manifest, synthetic_ecg
+
+
+def test_every_given_beat_gets_an_output_at_its_sample(registry: ModelRegistry) -> None:
+    x, peaks = synthetic_ecg(20.0)
+    pred = analyze_signal(
+        "test-beats", x[None, :], fs=FS, leads=["MLII"], beats=peaks, registry=registry,
+        device="cpu",
+    )  # fmt: skip
+    assert [b.sample for b in pred.beats] == peaks.tolist()
+    for b in pred.beats:
+        assert sum(b.probabilities.values()) == pytest.approx(1.0)
+        assert b.label in ("N", "S", "V", "F", "Q")
+    assert pred.attribution is not None and pred.attribution.shape == x.shape
+    assert np.isfinite(pred.attribution).all() and np.abs(pred.attribution).max() > 0
+    assert pred.explanation_method == "integrated-gradients"
+    assert sum(pred.extra["beat_counts"].values()) == len(peaks)
+    assert pred.extra["beat_source"] == "given" and pred.device == "cpu"
+    assert pred.to_json()["beats"][0] == {
+        "sample": int(peaks[0]),
+        "label": pred.beats[0].label,
+        "probabilities": pred.beats[0].probabilities,
+    }
+
+
+def test_wrong_sampling_rate_is_refused(registry: ModelRegistry) -> None:
+    x, peaks = synthetic_ecg(10.0, fs=500.0)
+    with pytest.raises(InputRejectedError) as err:
+        analyze_signal("test-beats", x, fs=500.0, leads=["II"], beats=peaks, registry=registry)
+    assert "sampling rate is 500 Hz" in err.value.user_message
+    assert "360 Hz" in err.value.user_message
+
+
+def test_missing_leads_are_refused(registry: ModelRegistry) -> None:
+    x, peaks = synthetic_ecg(10.0)
+    with pytest.raises(InputRejectedError, match="none of the leads MLII, II"):
+        analyze_signal(
+            "test-beats", np.stack([x, x]), fs=FS, leads=["V1", "V2"], beats=peaks,
+            registry=registry,
+        )  # fmt: skip
+
+
+def test_resampling_keeps_beats_in_source_samples(tmp_path: Path) -> None:
+    from engine.models.architectures import build_model
+    from engine.models.authoring import write_bundle
+
+    m = lstm_manifest("resampling-beats")
+    m["gates"] = {"sampling_rate": {"min": 250, "max": 1000, "action": "refuse"}}
+    write_bundle(tmp_path, m, net=build_model("beat-lstm", m["architecture"]["args"]))
+    reg = ModelRegistry([(tmp_path, "bundled")])
+    x, peaks = synthetic_ecg(8.0, fs=1000.0)
+    pred = analyze_signal(
+        "resampling-beats", x, fs=1000.0, leads=["II"], beats=peaks, registry=reg,
+        device="cpu", method="occlusion",
+    )  # fmt: skip
+    assert [b.sample for b in pred.beats] == peaks.tolist()
+    assert pred.attribution.shape == x.shape
+    assert pred.explanation_method == "occlusion"
+
+
+def test_prepare_beats_cuts_centred_windows() -> None:
+    x, peaks = synthetic_ecg(6.0)
+    spec = SignalSpec(fs=FS, before_s=0.1, after_s=0.15, leads=("MLII",))
+    from engine.models.preprocess import ArraySignal
+
+    pb = prepare_beats(ArraySignal(x, FS, ("MLII",)), spec, peaks)
+    assert pb.windows.shape == (len(peaks), WINDOW)
+    # the R peak sits at index `before` of every window
+    assert (np.abs(pb.windows.argmax(axis=1) - spec.before) <= 1).all()
+
+
+def test_rr_features_against_hand_computation() -> None:
+    samples = np.array([0, 360, 720, 1260])  # RR 1.0, 1.0, 1.5 s at 360 Hz
+    f = rr_features(samples, 360.0, ["pre_rr", "post_rr", "local_rr", "pre_rr_ratio"])
+    assert f[:, 0] == pytest.approx([1.0, 1.0, 1.0, 1.5])  # first: median RR
+    assert f[:, 1] == pytest.approx([1.0, 1.0, 1.5, 1.0])  # last: median RR
+    assert f[3, 2] == pytest.approx((1.0 + 1.0 + 1.0 + 1.5) / 4)
+    assert f[3, 3] == pytest.approx(1.5 / f[3, 2])
+
+
+def test_mitbih_record_uses_its_beat_annotations(
+    registry: ModelRegistry, shared_data: Path
+) -> None:
+    header = shared_data / "ecg" / "mitdb" / "101.hea"
+    if not header.is_file():
+        pytest.skip("MIT-BIH record 101 not in the shared data")
+    from engine.ecg import read_signal
+
+    signal = read_signal(header)
+    pred = analyze_signal("test-beats", signal, registry=registry, device="cpu", explain=False)
+    n_beats = len(signal.annotations.beats())
+    assert pred.extra["beat_source"] == "annotations"
+    assert len(pred.beats) == n_beats > 1800  # record 101 has 1,865 beats
+    assert pred.extra["lead"] == "MLII"
