@@ -160,7 +160,9 @@ def decode_pixels(
     failures = []
     for label in plugins:
         try:
-            return decoder.as_array(ds, decoding_plugin=label, **options)
+            arr, props = decoder.as_array(ds, decoding_plugin=label, **options)
+            props["stethos_plugin"] = label
+            return arr, props
         except Exception as exc:  # decoders raise many types on damaged data
             failures.append(f"{label}: {type(exc).__name__}: {exc}")
         except BaseException as exc:

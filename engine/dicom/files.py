@@ -15,6 +15,7 @@ from typing import Any
 
 from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -277,7 +278,7 @@ def text(ds: Any, keyword: str) -> str:
 
 def is_multi(value: Any) -> bool:
     """Whether a header value holds several values."""
-    return hasattr(value, "__iter__") and not isinstance(value, str | bytes)
+    return isinstance(value, list | tuple | MultiValue)
 
 
 def floats(value: Any) -> list[float]:

@@ -122,6 +122,7 @@ class DicomImage:
     stored_photometric: str = ""
     presentation_lut_shape: str = ""
     transfer_syntax: str = ""
+    decoder: str = ""
     bits_stored: int = 0
     frame_info: tuple[FrameInfo, ...] = ()
 
@@ -253,6 +254,16 @@ def _thickness(ds, item, shared) -> float | None:
 
 
 def _size(ds: Dataset, path: Path) -> tuple[int, int, int, int, int]:
+    raw_frames = ds.get("NumberOfFrames")
+    if raw_frames not in (None, ""):
+        try:
+            int(str(raw_frames))
+        except ValueError as exc:
+            raise CorruptDicomError(
+                f"{quoted(path)} has an invalid Number of Frames ({raw_frames!r}) and cannot "
+                "be shown safely.",
+                "NumberOfFrames is not an integer",
+            ) from exc
     rows, cols = integer(ds, "Rows"), integer(ds, "Columns")
     n_frames = max(integer(ds, "NumberOfFrames", 1), 1)
     spp = max(integer(ds, "SamplesPerPixel", 1), 1)
@@ -269,7 +280,9 @@ def _size(ds: Dataset, path: Path) -> tuple[int, int, int, int, int]:
     return rows, cols, n_frames, spp, bits
 
 
-def read_image(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> DicomImage:
+def read_image(
+    path: str | os.PathLike[str], *, max_bytes: int | None = None, external: bool = True
+) -> DicomImage:
     """Read and decode a DICOM image file.
 
     Parameters
@@ -279,6 +292,10 @@ def read_image(path: str | os.PathLike[str], *, max_bytes: int | None = None) ->
     max_bytes
         Refuse images whose decoded pixels need more bytes than this, before
         allocating (default :data:`engine.dicom.files.MAX_PIXEL_BYTES`).
+    external
+        When no in-process decoder can decode compressed pixel data, try GDCM's
+        ``gdcmconv --raw`` in a child process (if installed; see
+        :mod:`engine.dicom.external`).
 
     Returns
     -------
@@ -322,8 +339,22 @@ def read_image(path: str | os.PathLike[str], *, max_bytes: int | None = None) ->
     per_pixel = spp * max(bits // 8, 1) + (4 if gray else 3)
     check_pixel_budget(p, rows * cols * n_frames, per_pixel, max_bytes=max_bytes)
 
-    arr, props = decode_pixels(ds, p)
     ts = str(transfer_syntax(ds))
+    decoder = "pydicom"
+    try:
+        arr, props = decode_pixels(ds, p)
+        decoder = str(props.get("stethos_plugin", decoder))
+    except (CorruptDicomError, UnsupportedDicomError) as exc:
+        if not (external and transfer_syntax(ds).is_compressed):
+            raise
+        from engine.dicom.external import decompress_with_gdcm
+
+        raw, why = decompress_with_gdcm(p)
+        if raw is None:
+            exc.detail = f"{exc.detail}; {why}"
+            raise
+        arr, props = decode_pixels(raw, p)
+        decoder = "gdcmconv (child process)"
     expected = (n_frames, rows, cols) if spp == 1 else (n_frames, rows, cols, spp)
     if arr.size != int(np.prod(expected)):
         raise CorruptDicomError(
@@ -337,7 +368,7 @@ def read_image(path: str | os.PathLike[str], *, max_bytes: int | None = None) ->
         frames = _modality_values(arr, infos, ds)
         out_photometric = photometric
     elif photometric == "PALETTE COLOR":
-        frames = palette_to_rgb(arr, ds)
+        frames = palette_to_rgb(arr, ds, little_endian=transfer_syntax(ds).is_little_endian)
         out_photometric = "RGB"
     else:
         frames, out_photometric = _to_rgb(
@@ -371,6 +402,7 @@ def read_image(path: str | os.PathLike[str], *, max_bytes: int | None = None) ->
         stored_photometric=photometric,
         presentation_lut_shape=text(ds, "PresentationLUTShape").upper(),
         transfer_syntax=ts,
+        decoder=decoder,
         bits_stored=integer(ds, "BitsStored", bits),
         frame_info=infos,
     )

@@ -312,14 +312,45 @@ def to_8bit_rgb(arr: np.ndarray, bits_stored: int) -> np.ndarray:
     return (arr.astype(np.uint64) >> shift).clip(0, 255).astype(np.uint8)
 
 
-def palette_to_rgb(arr: np.ndarray, ds) -> np.ndarray:
-    """PALETTE COLOR indices → 8-bit RGB via the palette (segmented ones too)."""
-    from pydicom.pixels import apply_color_lut
+def palette_to_rgb(arr: np.ndarray, ds, *, little_endian: bool = True) -> np.ndarray:
+    """PALETTE COLOR indices → 8-bit RGB (PS3.3 C.7.6.3.1.5-6).
 
-    rgb = apply_color_lut(arr, ds)
+    Plain tables are read here, in the data set's byte order (pydicom 3.0
+    reads them as little endian even in Explicit VR Big Endian files);
+    segmented tables go through pydicom. 16-bit entries keep their top 8 bits.
+    """
+    desc = floats(ds.get("RedPaletteColorLookupTableDescriptor"))
+    if len(desc) != 3:
+        raise ValueError("Palette Color Lookup Table Descriptor missing or malformed")
+    n_entries = int(desc[0]) or 65536
+    first = int(desc[1])
+    bits = int(desc[2])
+    if integer(ds, "PixelRepresentation") == 1 and first >= 32768:
+        first -= 65536
+    if "RedPaletteColorLookupTableData" not in ds:
+        from pydicom.pixels import apply_color_lut
+
+        rgb = apply_color_lut(arr, ds)
+        return _top_8_bits(rgb, bits)
+    channels = []
+    for color in ("Red", "Green", "Blue"):
+        raw = ds[f"{color}PaletteColorLookupTableData"].value
+        if isinstance(raw, bytes | bytearray):
+            if len(raw) == n_entries:  # 8-bit entries packed in bytes
+                table = np.frombuffer(raw, dtype=np.uint8)
+            else:
+                table = np.frombuffer(raw, dtype=("<" if little_endian else ">") + "u2")
+        else:
+            table = np.asarray(raw if is_multi(raw) else [raw], dtype=np.uint16)
+        channels.append(table[:n_entries])
+    lut = np.stack(channels, axis=-1)
+    index = np.clip(arr.astype(np.int64) - first, 0, len(lut) - 1)
+    return _top_8_bits(lut[index], bits)
+
+
+def _top_8_bits(rgb: np.ndarray, bits: int) -> np.ndarray:
     if rgb.dtype == np.uint8:
         return rgb
-    # 16-bit palette entries: keep the top 8 bits (PS3.3 C.7.6.3.1.5)
-    desc = floats(ds.get("RedPaletteColorLookupTableDescriptor"))
-    bits = int(desc[2]) if len(desc) == 3 else 16
-    return (rgb.astype(np.uint32) >> max(bits - 8, 0)).clip(0, 255).astype(np.uint8)
+    if bits <= 8 and int(rgb.max(initial=0)) <= 255:
+        return rgb.astype(np.uint8)
+    return (rgb.astype(np.uint32) >> 8).astype(np.uint8)

@@ -125,8 +125,37 @@ def _compare(ours: np.ndarray, theirs: np.ndarray) -> tuple[int, int]:
     return int(diff.max()), int(np.count_nonzero(diff > 1))
 
 
-def check_file(path: str | Path) -> list[RenderCheck]:
-    """Compare Stethos and dcmtk on one file (two checks for a grayscale single frame)."""
+def _check_colour(p: Path, ts: str, syntax: str, photometric: str) -> RenderCheck:
+    mode = "colour"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = read_image(p)
+    except EngineError as exc:
+        image, ours_error = None, exc.user_message
+    with tempfile.TemporaryDirectory(prefix="stethos-dcmtk-") as tmp_name:
+        tmp = Path(tmp_name)
+        source, tool, why = _dcmtk_input(p, ts, tmp)
+        theirs, message = (
+            (None, why) if source is None else dcmtk_render(source, tool, [], tmp / "out.ppm")
+        )
+    if image is None:
+        status = REFUSED_BOTH if theirs is None else REFUSED_OURS
+        return RenderCheck(p, syntax, photometric, mode, status, message=ours_error)
+    if theirs is None:
+        return RenderCheck(p, syntax, photometric, mode, REFUSED_DCMTK, message=message)
+    max_diff, n_diff = _compare(image.frames[0], theirs)
+    return RenderCheck(
+        p, syntax, photometric, mode, OK if max_diff <= 1 else DIFF, max_diff, n_diff
+    )
+
+
+def check_file(path: str | Path, *, colour: bool = True) -> list[RenderCheck]:
+    """Compare Stethos and dcmtk on one single-frame file.
+
+    Grayscale files get two checks (own window, explicit window); colour
+    files (RGB, YBR, PALETTE COLOR) one, of the RGB image, when ``colour``.
+    """
     p = Path(path)
     try:
         header = read_header(p)
@@ -136,12 +165,14 @@ def check_file(path: str | Path) -> list[RenderCheck]:
     ts = str(transfer_syntax(ds))
     syntax = syntax_name(ts)
     photometric = text(ds, "PhotometricInterpretation").upper()
-    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        return [RenderCheck(p, syntax, photometric, "", SKIPPED, message="not grayscale")]
-    if integer(ds, "NumberOfFrames", 1) > 1:
-        return [RenderCheck(p, syntax, photometric, "", SKIPPED, message="multi-frame")]
     if not header.has_pixel_data:
         return [RenderCheck(p, syntax, photometric, "", SKIPPED, message="no pixel data")]
+    if integer(ds, "NumberOfFrames", 1) > 1:
+        return [RenderCheck(p, syntax, photometric, "", SKIPPED, message="multi-frame")]
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        if not colour:
+            return [RenderCheck(p, syntax, photometric, "", SKIPPED, message="colour")]
+        return [_check_colour(p, ts, syntax, photometric)]
 
     ours_error = ""
     image = None
@@ -204,8 +235,10 @@ def check_file(path: str | Path) -> list[RenderCheck]:
         return out
 
 
-def check_files(paths: Iterable[str | Path], *, workers: int = 2) -> list[RenderCheck]:
+def check_files(
+    paths: Iterable[str | Path], *, workers: int = 2, colour: bool = True
+) -> list[RenderCheck]:
     """:func:`check_file` over many files, ``workers`` at a time (tools run as child processes)."""
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        results = pool.map(check_file, list(paths))
+        results = pool.map(lambda f: check_file(f, colour=colour), list(paths))
         return [check for checks in results for check in checks]

@@ -14,10 +14,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.errors import SignalError
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 #: SOP classes holding ECG waveforms, with a readable name.
 ECG_SOP_CLASSES: dict[str, str] = {
@@ -200,13 +204,13 @@ def _sop_name(uid: str) -> str:
     return "" if name == uid else name.removesuffix(" Storage")
 
 
-def _little_endian(ds: object) -> bool:
+def _little_endian(ds: Dataset) -> bool:
     meta = getattr(ds, "file_meta", None)
     syntax = str(getattr(meta, "TransferSyntaxUID", "") or "")
     return syntax != "1.2.840.10008.1.2.2"  # Explicit VR Big Endian (retired)
 
 
-def _choose_group(groups: list) -> int:
+def _choose_group(groups: list[Dataset]) -> int:
     """The longest ORIGINAL group (rhythm), else the longest group."""
 
     def key(i: int) -> tuple[bool, int]:
@@ -217,7 +221,7 @@ def _choose_group(groups: list) -> int:
     return max(range(len(groups)), key=key)
 
 
-def _decode_group(item: object, *, little_endian: bool) -> np.ndarray:
+def _decode_group(item: Dataset, *, little_endian: bool) -> np.ndarray:
     """Raw samples ``(n_channels, n_samples)`` of one multiplex group."""
     bits = int(item.WaveformBitsAllocated)
     interpretation = str(item.WaveformSampleInterpretation).upper()
@@ -245,7 +249,7 @@ def _decode_group(item: object, *, little_endian: bool) -> np.ndarray:
 
 
 def _to_millivolts(
-    item: object, raw: np.ndarray
+    item: Dataset, raw: np.ndarray
 ) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...], bool]:
     definitions = list(item.get("ChannelDefinitionSequence", []) or [])
     if len(definitions) != raw.shape[0]:
@@ -279,7 +283,7 @@ def _to_millivolts(
     return np.asarray(rows, dtype=np.float32), tuple(labels), tuple(codes), calibrated
 
 
-def _unit(definition: object) -> str:
+def _unit(definition: Dataset) -> str:
     units = list(definition.get("ChannelSensitivityUnitsSequence", []) or [])
     if not units:
         return ""
@@ -290,7 +294,7 @@ def _unit(definition: object) -> str:
     return meaning if meaning in _UNIT_TO_MV else code or meaning
 
 
-def _source(definition: object) -> tuple[str, str]:
+def _source(definition: Dataset) -> tuple[str, str]:
     sources = list(definition.get("ChannelSourceSequence", []) or [])
     label = str(definition.get("ChannelLabel", "") or "")
     if not sources:
@@ -301,7 +305,7 @@ def _source(definition: object) -> tuple[str, str]:
     return meaning or label, code
 
 
-def _acquired_at(ds: object) -> str:
+def _acquired_at(ds: Dataset) -> str:
     raw = str(ds.get("AcquisitionDateTime", "") or "")
     if not raw:
         date = str(ds.get("AcquisitionDate", "") or ds.get("ContentDate", "") or "")
