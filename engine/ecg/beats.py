@@ -272,7 +272,7 @@ class BeatWindows(NamedTuple):
 
     windows: np.ndarray
     """``float32`` ``(n_kept, n_before + n_after)`` samples."""
-    index: np.ndarray
+    kept: np.ndarray
     """Indices into ``beats`` of the windows' beats (``int64``)."""
 
 
@@ -306,7 +306,7 @@ def beat_windows(
     Returns
     -------
     BeatWindows
-        ``windows`` and the ``index`` of each window's beat in ``beats``.
+        ``windows`` and, in ``kept``, the index of each window's beat in ``beats``.
     """
     x = np.asarray(signal_1d, dtype=np.float32).reshape(-1)
     b = np.asarray(beats, dtype=np.int64).reshape(-1)

@@ -92,7 +92,7 @@ def test_beat_windows_are_centred_on_beats() -> None:
     beats = np.array([5, 100, 500, 995])
     out = beat_windows(x, beats, fs=100.0, before_s=0.1, after_s=0.2)
     assert out.windows.shape == (2, 30)
-    np.testing.assert_array_equal(out.index, [1, 2])
+    np.testing.assert_array_equal(out.kept, [1, 2])
     np.testing.assert_array_equal(out.windows[:, 10], [100, 500])  # the beat's sample
     np.testing.assert_array_equal(out.windows[0], np.arange(90, 120))
     padded = beat_windows(x, beats, fs=100.0, before_s=0.1, after_s=0.2, edge="pad")
@@ -105,7 +105,7 @@ def test_beat_windows_from_a_record(record_101) -> None:
     beats = record_101.annotations.beats().samples
     out = beat_windows(record_101.data[0], beats, record_101.fs, 0.25, 0.45)
     assert out.windows.shape[1] == 90 + 162
-    assert len(out.index) >= len(beats) - 2
+    assert len(out.kept) >= len(beats) - 2
     assert out.windows.dtype == np.float32
 
 
