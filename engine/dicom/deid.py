@@ -294,7 +294,7 @@ class _Deidentifier:
         if action == "X":
             del ds[tag]
         elif action == "Z":
-            elem.value = Sequence() if elem.VR == "SQ" else None
+            elem.value = Sequence() if elem.VR == "SQ" else elem.empty_value
         elif action == "K":
             if elem.VR == "SQ":
                 self._items(elem)
@@ -337,6 +337,7 @@ class _Deidentifier:
         if seq:
             for child in seq[0]:
                 if child.tag.is_private:
+                    self.counts["private"] += 1
                     continue
                 copy = DataElement(child.tag, child.VR, child.value)
                 self._dummy(copy)
