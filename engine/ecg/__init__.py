@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from engine.ecg.beats import (
     AAMI_CLASSES,
+    AAMI_MAP,
     BeatMatch,
     BeatRR,
     BeatWindows,
     aami_class,
     beat_rr,
     beat_windows,
+    excluded_intervals,
     is_beat,
     match_beats,
     reference_beats,
@@ -39,9 +41,11 @@ from engine.ecg.signal import (
     lead_index,
     normalize_lead_name,
 )
+from engine.ecg.wfdb_io import read_wfdb
 
 __all__ = [
     "AAMI_CLASSES",
+    "AAMI_MAP",
     "BEAT_SYMBOLS",
     "STANDARD_LEADS",
     "Annotations",
@@ -58,6 +62,7 @@ __all__ = [
     "beat_windows",
     "detect_beats",
     "detect_qrs",
+    "excluded_intervals",
     "is_beat",
     "lead",
     "lead_index",
@@ -67,6 +72,7 @@ __all__ = [
     "preprocess_signal",
     "read_dicom_ecg",
     "read_signal",
+    "read_wfdb",
     "reference_beats",
     "remove_baseline",
     "resample",
