@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.dicom import DicomImage, read_image
 from engine.errors import ModelError
-from engine.models.bundle import Bundle
+from engine.models.bundle import MANIFEST_NAME, Bundle, sha256_file
 from engine.models.devices import resolve_device
 from engine.models.preprocess import SignalLike
 from engine.models.registry import ModelRegistry, RegistryEntry
@@ -67,7 +67,10 @@ def load_model(
     """
     bundle: Bundle = (registry or ModelRegistry()).open(model_id)
     dev = "cpu" if bundle.kind == "sklearn" else str(resolve_device(device))
-    key = (bundle.id, bundle.weights_sha256, dev)
+    # The manifest's own hash is in the key too: same weights with other
+    # thresholds, gates or preprocessing are another model.
+    manifest_hash = sha256_file(bundle.path / MANIFEST_NAME)
+    key = (bundle.id, f"{bundle.path}|{bundle.weights_sha256}|{manifest_hash}", dev)
     with _lock:
         runner = _loaded.get(key)
         if runner is None:
