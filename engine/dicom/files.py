@@ -33,6 +33,9 @@ MAX_PIXEL_BYTES = 2 * 1024**3
 #: Transfer syntaxes whose pixels lie uncompressed, little endian, in the file.
 NATIVE_LITTLE_ENDIAN = (ImplicitVRLittleEndian, ExplicitVRLittleEndian)
 
+#: Transfer syntaxes without pixel compression.
+UNCOMPRESSED = (*NATIVE_LITTLE_ENDIAN, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian)
+
 #: Groups a DICOM data set without preamble may start with (file meta, identifying,
 #: patient): ACR-NEMA files and bare data sets begin like this.
 _BARE_START_GROUPS = (0x0002, 0x0008)
@@ -147,11 +150,14 @@ class Header:
         Byte offset of that element in the file when its pixels lie there
         uncompressed and little endian, else ``None``; lets a series load read
         pixels straight into their final place.
+    truncated
+        The file ends before the end of its (uncompressed) pixel data.
     """
 
     ds: Dataset
     has_pixel_data: bool
     pixel_offset: int | None
+    truncated: bool = False
 
 
 def read_header(path: str | os.PathLike[str]) -> Header:
@@ -181,7 +187,27 @@ def read_header(path: str | os.PathLike[str]) -> Header:
         return Header(ds, "Rows" in ds, None)
     has_pixels = offset + 8 <= size
     native = ts in NATIVE_LITTLE_ENDIAN and has_pixels
-    return Header(ds, has_pixels, offset if native else None)
+    truncated = native and _pixel_value_end(p, offset, ts) > size
+    return Header(ds, has_pixels, offset if native else None, truncated)
+
+
+_LONG_VRS = (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"SQ", b"UT", b"UC", b"UR")
+
+
+def _pixel_value_end(path: Path, offset: int, ts: str) -> int:
+    """Where the native pixel data element starting at ``offset`` ends (0 if undefined)."""
+    with path.open("rb") as fp:
+        fp.seek(offset)
+        head = fp.read(12)
+    if len(head) < 8:
+        return 0
+    if ts == ImplicitVRLittleEndian:
+        length, start = int.from_bytes(head[4:8], "little"), 8
+    elif head[4:6] in _LONG_VRS and len(head) == 12:
+        length, start = int.from_bytes(head[8:12], "little"), 12
+    else:
+        length, start = int.from_bytes(head[6:8], "little"), 8
+    return 0 if length == 0xFFFFFFFF else offset + start + length
 
 
 def _read(path: Path) -> Dataset:

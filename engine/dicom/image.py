@@ -19,6 +19,7 @@ from pydicom import Dataset
 
 from engine.dicom.decoders import decode_pixels
 from engine.dicom.files import (
+    UNCOMPRESSED,
     check_pixel_budget,
     first_item,
     integer,
@@ -345,7 +346,7 @@ def read_image(
         arr, props = decode_pixels(ds, p)
         decoder = str(props.get("stethos_plugin", decoder))
     except (CorruptDicomError, UnsupportedDicomError) as exc:
-        if not (external and transfer_syntax(ds).is_compressed):
+        if not (external and ts not in UNCOMPRESSED):
             raise
         from engine.dicom.external import decompress_with_gdcm
 

@@ -279,10 +279,11 @@ def apply_window(
         out = np.where(x > center - 0.5, 255.0, 0.0)
     else:
         out = ((x - (center - 0.5)) / (width - 1.0) + 0.5) * 255.0
-    out = np.clip(out, 0.0, 255.0)
+    shown = np.rint(np.clip(out, 0.0, 255.0)).astype(np.uint8)
     if invert:
-        out = 255.0 - out
-    return np.rint(out).astype(np.uint8)
+        # after rounding, so MONOCHROME1 is the exact complement of MONOCHROME2
+        np.subtract(255, shown, out=shown)
+    return shown
 
 
 def apply_voi_lut(values: np.ndarray, lut: LookupTable, *, invert: bool = False) -> np.ndarray:
@@ -290,9 +291,10 @@ def apply_voi_lut(values: np.ndarray, lut: LookupTable, *, invert: bool = False)
     top = float((1 << lut.bits) - 1) or 1.0
     out = lut.lookup(values).astype(np.float32) * np.float32(255.0 / top)
     np.clip(out, 0.0, 255.0, out=out)
+    shown = np.rint(out).astype(np.uint8)
     if invert:
-        out = 255.0 - out
-    return np.rint(out).astype(np.uint8)
+        np.subtract(255, shown, out=shown)
+    return shown
 
 
 def window_to_8bit(values: np.ndarray, window: Window, *, invert: bool = False) -> np.ndarray:

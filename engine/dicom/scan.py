@@ -25,6 +25,7 @@ from engine.dicom.files import (
     first_item,
     integer,
     is_dicomdir,
+    is_image_storage,
     number,
     quoted,
     read_dataset,
@@ -47,7 +48,7 @@ from engine.dicom.pixels import (
     parse_voi_luts,
     parse_windows,
 )
-from engine.errors import DicomError, EngineError
+from engine.errors import CorruptDicomError, DicomError, EngineError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 #: File names skipped silently while walking folders (system clutter, not patient data).
@@ -577,6 +578,12 @@ def scan_paths(
                 header = read_header(path)
                 if is_dicomdir(header.ds):
                     continue
+                if header.truncated or (not header.has_pixel_data and is_image_storage(header.ds)):
+                    raise CorruptDicomError(
+                        f"{quoted(path)} is an image file whose pixel data is missing or "
+                        "incomplete; it is probably truncated.",
+                        "file ends before the end of the Pixel Data element",
+                    )
                 inst = instance_from_header(path, header)
         except DicomError as exc:
             problems.append((path, exc.user_message))
