@@ -58,6 +58,7 @@ ACTIONS = (
     "access_recovered",
     "recovery_key_replaced",
     "audit_exported",
+    "audit_reanchored",
 )
 
 CSV_COLUMNS = (
@@ -253,6 +254,40 @@ def anchor_valid(anchor: Anchor, key: bytes, store_id: str) -> bool:
     return crypto.signature_ok(
         key, _anchor_message(store_id, anchor.seq, anchor.hash), anchor.signature
     )
+
+
+def checked_anchor(
+    conn: Connection, path: Path, key: bytes, store_id: str
+) -> tuple[Anchor | None, str]:
+    """The anchor if it is signed by this store and its entry is in the log, else why not.
+
+    The store advances the anchor only from a checked one: after entries
+    were removed, writing a fresh anchor would erase the evidence.
+    """
+    anchor, problem = read_anchor(path)
+    if anchor is None:
+        return None, problem
+    if not anchor_valid(anchor, key, store_id):
+        return None, f"the anchor file {path.name} was altered"
+    row = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (anchor.seq,)).fetchone()
+    if row is None or row[0] != anchor.hash:
+        return None, f"the audit log no longer contains anchored entry {anchor.seq}"
+    return anchor, ""
+
+
+def advance_anchor(
+    conn: Connection, path: Path, key: bytes, store_id: str, seq: int, digest: str
+) -> str:
+    """Move the anchor to ``(seq, digest)`` if the current one checks out; returns a problem.
+
+    Returns ``""`` when the anchor was advanced (or already further).
+    """
+    anchor, problem = checked_anchor(conn, path, key, store_id)
+    if anchor is None:
+        return problem
+    if seq > anchor.seq:
+        write_anchor(path, key, store_id, seq, digest)
+    return ""
 
 
 # --- verification ---------------------------------------------------------------

@@ -39,7 +39,7 @@ from engine.errors import (
     StoreError,
 )
 from engine.progress import CancelToken, Progress, no_progress
-from engine.records.schema import HEART_RECORD, RecordSchema, validate_record
+from engine.records.schema import HEART_RECORD, RecordSchema
 from engine.resources import user_data_dir
 from engine.store import audit as audit_log
 from engine.store import crypto, db, migrations
@@ -198,8 +198,10 @@ class Store:
         self._clock = clock
         self._local = threading.local()
         self._connections: list[db.Connection] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._anchor_seq = 0
+        #: Why the anchor is not being advanced ("" when it is): see :meth:`reanchor`.
+        self.anchor_problem = ""
         self._closed = False
         now = clock()
         self.session = Session(user=user, started_at=now, last_activity=now, clock=clock)
@@ -246,14 +248,50 @@ class Store:
             self._advance_anchor(tx.last.seq, tx.last.hash)
 
     def _advance_anchor(self, seq: int, digest: str) -> None:
-        # After COMMIT: the anchor may lag the log after a crash, never lead it.
+        # After COMMIT: the anchor may lag the log after a crash, never lead it; and it
+        # is never moved past a log that lost anchored entries (that would hide it).
         with self._lock:
             if seq <= self._anchor_seq:
                 return
-            audit_log.write_anchor(
-                self.anchor_path, self._anchor_key, self._keyring.store_id, seq, digest
+            self.anchor_problem = audit_log.advance_anchor(
+                self._conn(),
+                self.anchor_path,
+                self._anchor_key,
+                self._keyring.store_id,
+                seq,
+                digest,
             )
-            self._anchor_seq = seq
+            if not self.anchor_problem:
+                self._anchor_seq = seq
+
+    @_guarded
+    def reanchor(self, reason: str) -> AuditEntry:
+        """Accept the audit log as it is now and anchor it again (administrators only).
+
+        For after an investigation of a failed :meth:`verify_audit` (or a
+        lost anchor file); the problem found and ``reason`` are logged.
+        """
+        self._require_admin("re-anchor the audit trail")
+        if not reason.strip():
+            raise StoreError("Say why the audit trail is re-anchored.")
+        report = self.verify_audit()
+        conn = self._conn()
+        with self._lock:
+            with db.write_transaction(conn):
+                entry = audit_log.append(
+                    conn,
+                    at=self._now(),
+                    user=self.session.user.username,
+                    action="audit_reanchored",
+                    object_type="audit",
+                    object_id=report.first_bad_seq or "",
+                    details={"problem": report.problem, "reason": reason.strip()},
+                )
+            audit_log.write_anchor(
+                self.anchor_path, self._anchor_key, self._keyring.store_id, entry.seq, entry.hash
+            )
+            self._anchor_seq, self.anchor_problem = entry.seq, ""
+        return entry
 
     def _require_admin(self, what: str) -> None:
         if not self.session.user.is_admin:
@@ -1104,7 +1142,8 @@ class Store:
             title = f"Record ({rec.schema_name})" + (
                 f", edited (version {rec.version})" if rec.version > 1 else ""
             )
-            summary = _record_summary(rec)
+            previous = None if rec.supersedes is None else self._record(conn, rec.supersedes)
+            summary = _record_summary(rec, previous)
             out.append(
                 TimelineEntry(
                     rec.recorded_at, "record", rec.id, rec.encounter_id, title, summary, rec
@@ -1319,7 +1358,9 @@ def _create_database(
                 object_id=int(cur.lastrowid),
                 details={"username": username, "role": "admin"},
             )
-        _anchor_after(db_path, keyring, data_key, last)
+        audit_log.write_anchor(
+            anchor_path(db_path), crypto.anchor_key(data_key), keyring.store_id, last.seq, last.hash
+        )
     except BaseException:
         if conn is not None:
             conn.close()
@@ -1411,15 +1452,22 @@ def recover_access(
             )
             keyring.set_password(row[1], new_password, data_key, kdf)
             keyring.save()
-        _anchor_after(db_path, keyring, data_key, entry)
+        _anchor_after(conn, db_path, keyring, data_key, entry)
     finally:
         conn.close()
     return _login(db_path, keyring, data_key, user, kdf, clock)
 
 
-def _anchor_after(db_path: Path, keyring: Keyring, data_key: bytes, entry: AuditEntry) -> None:
-    audit_log.write_anchor(
-        anchor_path(db_path), crypto.anchor_key(data_key), keyring.store_id, entry.seq, entry.hash
+def _anchor_after(
+    conn: db.Connection, db_path: Path, keyring: Keyring, data_key: bytes, entry: AuditEntry
+) -> None:
+    audit_log.advance_anchor(
+        conn,
+        anchor_path(db_path),
+        crypto.anchor_key(data_key),
+        keyring.store_id,
+        entry.seq,
+        entry.hash,
     )
 
 
@@ -1444,7 +1492,7 @@ def _migrate_logged(
                 object_id=keyring.store_id,
                 details={"from": before, "to": applied[-1]},
             )
-        _anchor_after(db_path, keyring, data_key, entry)
+        _anchor_after(conn, db_path, keyring, data_key, entry)
 
 
 def _login(
@@ -1556,12 +1604,13 @@ def _clean_patient(values: Mapping[str, Any], today: date) -> dict[str, Any]:
 
 
 def _record_data(record: Mapping[str, Any], schema: RecordSchema) -> dict[str, Any]:
-    unknown = set(record) - set(schema.names)
-    if unknown:
-        raise RecordValidationError(
-            {name: f"“{name}” is not a field of {schema.name}." for name in sorted(unknown)}
-        )
-    validate_record(schema, record)
+    problems = {
+        name: f"“{name}” is not a field of {schema.name}."
+        for name in set(record) - set(schema.names)
+    }
+    problems.update(schema.problems(record))
+    if problems:
+        raise RecordValidationError(problems)
     values: dict[str, Any] = {}
     for f in schema.fields:
         v = record.get(f.name)
@@ -1604,21 +1653,25 @@ def _stored_record(row: tuple) -> StoredRecord:
     )
 
 
-def _record_summary(rec: StoredRecord) -> str:
+def _record_summary(rec: StoredRecord, previous: StoredRecord | None = None) -> str:
+    """The first values of a record, or for an edit what changed."""
     schema = _KNOWN_SCHEMAS.get(rec.schema_name)
-    parts = []
-    for name, value in rec.values.items():
-        if value is None:
-            continue
-        if schema is not None:
-            try:
-                spec = schema.field(name)
-            except KeyError:
-                parts.append(f"{name} {value}")
-                continue
-            parts.append(f"{spec.label}: {spec.describe(float(value))}")
-        else:
-            parts.append(f"{name} {value}")
+
+    def describe(name: str, value: Any) -> tuple[str, str]:
+        if schema is not None and name in schema.names:
+            spec = schema.field(name)
+            return spec.label, spec.describe(None if value is None else float(value))
+        return name, "not recorded" if value is None else str(value)
+
+    if previous is not None:
+        changes = []
+        for name, value in rec.values.items():
+            old = previous.values.get(name)
+            if value != old:
+                label, new_text = describe(name, value)
+                changes.append(f"{label}: {describe(name, old)[1]} → {new_text}")
+        return "Changed " + "; ".join(changes) if changes else "No values changed"
+    parts = [": ".join(describe(n, v)) for n, v in rec.values.items() if v is not None]
     return "; ".join(parts[:4]) + ("; …" if len(parts) > 4 else "")
 
 
