@@ -23,7 +23,11 @@ EXIT_PARTIAL = 3
 EXIT_CANCELLED = 130
 
 #: Modules contributing sub-commands, each with ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("engine.models.commands", "engine.ecg.commands")
+COMMAND_MODULES: tuple[str, ...] = (
+    "engine.models.commands",
+    "engine.ecg.commands",
+    "engine.store.commands",
+)
 
 
 def _stderr_progress(fraction: float, text: str = "") -> None:
