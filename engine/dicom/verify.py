@@ -150,11 +150,14 @@ def _check_colour(p: Path, ts: str, syntax: str, photometric: str) -> RenderChec
     )
 
 
-def check_file(path: str | Path, *, colour: bool = True) -> list[RenderCheck]:
-    """Compare Stethos and dcmtk on one single-frame file.
+def check_file(
+    path: str | Path, *, colour: bool = True, multiframe: bool = False
+) -> list[RenderCheck]:
+    """Compare Stethos and dcmtk on one file (its first frame).
 
     Grayscale files get two checks (own window, explicit window); colour
     files (RGB, YBR, PALETTE COLOR) one, of the RGB image, when ``colour``.
+    Multi-frame files are skipped unless ``multiframe``.
     """
     p = Path(path)
     try:
@@ -167,7 +170,7 @@ def check_file(path: str | Path, *, colour: bool = True) -> list[RenderCheck]:
     photometric = text(ds, "PhotometricInterpretation").upper()
     if not header.has_pixel_data:
         return [RenderCheck(p, syntax, photometric, "", SKIPPED, message="no pixel data")]
-    if integer(ds, "NumberOfFrames", 1) > 1:
+    if integer(ds, "NumberOfFrames", 1) > 1 and not multiframe:
         return [RenderCheck(p, syntax, photometric, "", SKIPPED, message="multi-frame")]
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         if not colour:
@@ -235,10 +238,23 @@ def check_file(path: str | Path, *, colour: bool = True) -> list[RenderCheck]:
         return out
 
 
+def default_corpus(shared_data: Path) -> list[Path]:
+    """The files the cross-check covers: ``dicom/`` and ``cxr/samples`` of the shared
+    data folder, and pydicom's bundled test files (never downloaded)."""
+    import pydicom.data
+
+    files = sorted((shared_data / "dicom").rglob("*.dcm"))
+    files += sorted((shared_data / "cxr" / "samples").glob("*.dcm"))
+    files += sorted((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm"))
+    return files
+
+
 def check_files(
-    paths: Iterable[str | Path], *, workers: int = 2, colour: bool = True
+    paths: Iterable[str | Path], *, workers: int = 2, colour: bool = True, multiframe: bool = False
 ) -> list[RenderCheck]:
     """:func:`check_file` over many files, ``workers`` at a time (tools run as child processes)."""
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        results = pool.map(lambda f: check_file(f, colour=colour), list(paths))
+        results = pool.map(
+            lambda f: check_file(f, colour=colour, multiframe=multiframe), list(paths)
+        )
         return [check for checks in results for check in checks]
