@@ -26,6 +26,7 @@ EXIT_CANCELLED = 130
 COMMAND_MODULES: tuple[str, ...] = (
     "engine.models.commands",
     "engine.ecg.commands",
+    "engine.dicom.commands",
     "engine.store.commands",
 )
 
