@@ -42,16 +42,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from engine.resources import resource_path
 
     out = Path(args.out) if args.out else resource_path("models")
-    targets = ["heart"] if args.target == "all" else [args.target]
+    targets = ["heart", "cxr"] if args.target == "all" else [args.target]
     for target in targets:
         if target == "heart":
             from engine.train.heart import train_heart
 
             path = train_heart(out, data_path=args.data, seed=args.seed, progress=_stderr_progress)
-            manifest = json.loads((path / "manifest.json").read_text())
-            auc = manifest["metrics"]["auroc"]
-            print(f"{manifest['id']} {manifest['version']} → {path}")
-            print(f"  AUROC {auc['value']:.3f} (95% CI {auc['ci95'][0]:.3f}–{auc['ci95'][1]:.3f})")
+        else:
+            from engine.train.cxr import train_cxr
+
+            path = train_cxr(
+                out,
+                data_root=args.data,
+                seed=args.seed,
+                epochs=args.epochs or 8,
+                size=args.size or 128,
+                subset=args.subset,
+                progress=_stderr_progress,
+            )
+        manifest = json.loads((path / "manifest.json").read_text())
+        auc = manifest["metrics"]["auroc"]
+        print(f"{manifest['id']} {manifest['version']} → {path}")
+        print(f"  AUROC {auc['value']:.3f} (95% CI {auc['ci95'][0]:.3f}–{auc['ci95'][1]:.3f})")
     return EXIT_OK
 
 
@@ -62,10 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a bundled model from ../shared/data")
-    train.add_argument("target", choices=["heart", "all"])
+    train.add_argument("target", choices=["heart", "cxr", "all"])
     train.add_argument("--out", help="folder to write the bundle into (default: resources/models)")
     train.add_argument("--data", help="training data file (default: from ../shared/data)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, help="training epochs (CNN)")
+    train.add_argument("--size", type=int, help="input size in pixels (CNN)")
+    train.add_argument("--subset", type=int, help="use only this many patient groups (quick check)")
     train.set_defaults(func=_cmd_train)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

@@ -267,7 +267,7 @@ def train_network(
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
             progress(
                 (epoch + (step + 1) / steps_per_epoch) / epochs,
                 f"Epoch {epoch + 1}/{epochs}, loss {total / ((step + 1) * batch):.3f}",
