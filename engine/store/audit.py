@@ -235,7 +235,7 @@ def write_anchor(path: Path, key: bytes, store_id: str, seq: int, digest: str) -
         "hash": digest,
         "signature": crypto.sign(key, _anchor_message(store_id, seq, digest)),
     }
-    atomic_write_text(path, json.dumps(data, indent=1))
+    atomic_write_text(path, json.dumps(data, indent=1), durable_rename=False)
 
 
 def read_anchor(path: Path) -> tuple[Anchor | None, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeAlias
 
 import sqlcipher3
 
@@ -21,7 +22,7 @@ BUSY_TIMEOUT_MS = 15_000
 
 DatabaseError = sqlcipher3.DatabaseError
 IntegrityError = sqlcipher3.IntegrityError
-Connection = sqlcipher3.Connection
+Connection: TypeAlias = sqlcipher3.Connection
 
 
 def connect(path: Path, data_key: bytes) -> Connection:

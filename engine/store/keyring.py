@@ -183,8 +183,12 @@ def _wrong_login() -> AuthenticationError:
     )
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file."""
+def atomic_write_text(path: Path, text: str, *, durable_rename: bool = True) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file.
+
+    ``durable_rename=False`` skips the folder fsync: after a power cut the
+    old file may come back (fine for the audit anchor, which may lag).
+    """
     with _lock:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
@@ -196,7 +200,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"Could not write {path.name}: {exc.strerror}.", str(exc)) from exc
-        _fsync_dir(path.parent)
+        if durable_rename:
+            _fsync_dir(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:
