@@ -70,6 +70,7 @@ _PATIENT_FIELDS = ("mrn", "family_name", "given_name", "birth_date", "sex")
 _KNOWN_SCHEMAS: dict[str, RecordSchema] = {HEART_RECORD.name: HEART_RECORD}
 
 Clock = Callable[[], datetime]
+_keyring_lock = threading.Lock()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -293,6 +294,23 @@ class Store:
             self._anchor_seq, self.anchor_problem = entry.seq, ""
         return entry
 
+    def _update_keyring(self, change: Callable[[Keyring], None]) -> None:
+        """Apply ``change`` to the key file as it is on disk now, and save it.
+
+        Re-reading first keeps slots another window or process added since
+        this store opened. Called inside the write transaction of the
+        matching users-table change: if saving fails, that change rolls back.
+        """
+        with _keyring_lock:
+            fresh = Keyring.load(self._keyring.path)
+            if fresh.store_id != self._keyring.store_id:
+                raise StoreError(
+                    f"The key file {fresh.path.name} was replaced by another database's key file."
+                )
+            change(fresh)
+            fresh.save()
+            self._keyring = fresh
+
     def _require_admin(self, what: str) -> None:
         if not self.session.user.is_admin:
             raise PermissionDeniedError(f"Only an administrator can {what}.")
@@ -362,8 +380,9 @@ class Store:
             )
             tx.audit("user_created", "user", cur.lastrowid, {"username": username, "role": role})
             # Keyring written inside the transaction: if it fails, the row rolls back.
-            self._keyring.set_password(username, password, self._data_key, self.kdf)
-            self._keyring.save()
+            self._update_keyring(
+                lambda k: k.set_password(username, password, self._data_key, self.kdf)
+            )
         user = self._user_row(conn, username)
         assert user is not None
         return user
@@ -385,8 +404,9 @@ class Store:
                 (crypto.hash_password(new_password, self.kdf), me.id),
             )
             tx.audit("password_changed", "user", me.id, {"username": me.username})
-            self._keyring.set_password(me.username, new_password, self._data_key, self.kdf)
-            self._keyring.save()
+            self._update_keyring(
+                lambda k: k.set_password(me.username, new_password, self._data_key, self.kdf)
+            )
         refreshed = self._user_row(conn, me.username)
         assert refreshed is not None
         self.session.user = refreshed
@@ -411,10 +431,11 @@ class Store:
                 (crypto.hash_password(temporary_password, self.kdf), target.id),
             )
             tx.audit("access_reset", "user", target.id, {"username": target.username})
-            self._keyring.set_password(
-                target.username, temporary_password, self._data_key, self.kdf
+            self._update_keyring(
+                lambda k: k.set_password(
+                    target.username, temporary_password, self._data_key, self.kdf
+                )
             )
-            self._keyring.save()
 
     @_guarded
     def disable_user(self, username: str) -> None:
@@ -435,8 +456,7 @@ class Store:
                     raise StoreError("The last administrator cannot be disabled.")
             conn.execute("UPDATE users SET active = 0 WHERE id = ?", (target.id,))
             tx.audit("user_disabled", "user", target.id, {"username": target.username})
-            self._keyring.remove_user(target.username)
-            self._keyring.save()
+            self._update_keyring(lambda k: k.remove_user(target.username))
 
     @_guarded
     def new_recovery_key(self) -> str:
@@ -445,8 +465,7 @@ class Store:
         text, raw = crypto.new_recovery_key()
         with self._write() as tx:
             tx.audit("recovery_key_replaced", "store", self._keyring.store_id)
-            self._keyring.set_recovery(raw, self._data_key)
-            self._keyring.save()
+            self._update_keyring(lambda k: k.set_recovery(raw, self._data_key))
         return text
 
     @_guarded

@@ -171,3 +171,12 @@ def test_session_locks_after_inactivity_and_unlocks_with_the_password(store: Sto
     assert not store.session.is_locked(300)
     store.search_patients("")  # any call counts as activity
     assert store.session.idle_seconds() == 0
+
+
+def test_two_open_windows_do_not_lose_each_others_key_slots(store: Store, db_path: Path):
+    other = open_store(db_path, ADMIN, ADMIN_PASSWORD, kdf=FAST)  # opened before the new user
+    store.create_user(CLINICIAN, CLINICIAN_PASSWORD)
+    other.change_password(ADMIN_PASSWORD, "admin-password-2")  # rewrites the key file
+    other.close()
+    open_store(db_path, CLINICIAN, CLINICIAN_PASSWORD, kdf=FAST).close()
+    open_store(db_path, ADMIN, "admin-password-2", kdf=FAST).close()
