@@ -528,7 +528,7 @@ class Store:
             )
             pid = int(cur.lastrowid)
             self._insert_patient_version(conn, pid, 1, values, now, "registered")
-            tx.audit("created", "patient", pid, {"mrn": values["mrn"]})
+            tx.audit("created", "patient", pid)
         return self.get_patient(pid)
 
     def _check_mrn_free(self, conn: db.Connection, mrn: str, patient_id: int | None) -> None:
