@@ -30,7 +30,7 @@ from engine.dicom.pixels import (
     window_to_8bit,
 )
 from engine.dicom.scan import Instance, Patient, ScanResult, Series, SliceRef, Study, scan_paths
-from engine.dicom.volume import FirstSlice, Volume, load_series, shutdown_workers
+from engine.dicom.volume import FirstSlice, Volume, load_series, shutdown_workers, start_workers
 
 __all__ = [
     "MAX_PIXEL_BYTES",
@@ -59,5 +59,6 @@ __all__ = [
     "render_8bit",
     "scan_paths",
     "shutdown_workers",
+    "start_workers",
     "window_to_8bit",
 ]

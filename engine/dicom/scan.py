@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.dicom.files import (
+    SCAN_TAGS,
     Header,
     first_item,
     integer,
@@ -575,7 +576,7 @@ def scan_paths(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                header = read_header(path)
+                header = read_header(path, tags=SCAN_TAGS)
                 if is_dicomdir(header.ds):
                     continue
                 if header.truncated or (not header.has_pixel_data and is_image_storage(header.ds)):

@@ -42,7 +42,7 @@ from engine.dicom.files import check_pixel_budget, quoted
 from engine.dicom.image import read_image
 from engine.dicom.pixels import Window, full_range_window, window_to_8bit
 from engine.dicom.scan import Instance, Series
-from engine.errors import CorruptDicomError, DicomError, OperationCancelled, UnsupportedDicomError
+from engine.errors import CorruptDicomError, DicomError, UnsupportedDicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 #: Compressed series with at least this many instances are decoded in worker processes.
@@ -195,27 +195,47 @@ def _read_native(inst: Instance, out: np.ndarray) -> None:
                 f"{length} bytes of pixel data, {n_bytes} expected",
             )
         fp.seek(inst.pixel_offset + start)
-        direct = (
-            out.dtype == stored
+        # int16 volume and 16-bit stored values: read into place, convert in place
+        in_place = (
+            out.dtype == np.int16
+            and stored.itemsize == 2
             and out.flags.c_contiguous
-            and inst.rescale.is_identity
-            and inst.bits_stored >= inst.bits_allocated
+            and inst.rescale.slope == 1.0
+            and (inst.pixel_representation == 1 or inst.bits_stored <= 15)
         )
-        buf = out.reshape(-1) if direct else np.empty(inst.rows * inst.columns, stored)
+        buf = out.reshape(-1) if in_place else _scratch(inst.rows * inst.columns, stored)
         got = fp.readinto(memoryview(buf).cast("B"))
         if got != n_bytes:
             raise CorruptDicomError(
                 f"{quoted(inst.path)} is truncated inside its pixel data.",
                 f"read {got} of {n_bytes} bytes",
             )
-    if direct:
+    shift = inst.bits_allocated - inst.bits_stored
+    if in_place:
+        if shift > 0:
+            # drop unused high bits (overlays, garbage) and sign-extend (PS3.5 8.1.1)
+            raw = buf.view(stored)
+            np.left_shift(raw, shift, out=raw)
+            np.right_shift(raw, shift, out=raw)
+        if inst.rescale.intercept:
+            np.add(buf, np.int16(inst.rescale.intercept), out=buf)
         return
     values = buf.reshape(inst.rows, inst.columns)
-    if inst.bits_stored < inst.bits_allocated:
-        shift = inst.bits_allocated - inst.bits_stored
-        # drop unused high bits (overlays, garbage) and sign-extend (PS3.5 8.1.1)
-        values = np.right_shift(np.left_shift(values, shift), shift)
+    if shift > 0:
+        np.left_shift(values, shift, out=values)
+        np.right_shift(values, shift, out=values)
     _store(values, inst, out)
+
+
+_local = threading.local()
+
+
+def _scratch(n: int, dtype: np.dtype) -> np.ndarray:
+    """A per-thread buffer reused from slice to slice (no page faults per slice)."""
+    buf = getattr(_local, "buf", None)
+    if buf is None or buf.nbytes < n * dtype.itemsize:
+        buf = _local.buf = np.empty(n * dtype.itemsize, dtype=np.uint8)
+    return buf[: n * dtype.itemsize].view(dtype)
 
 
 def _store(values: np.ndarray, inst: Instance, out: np.ndarray) -> None:
@@ -234,11 +254,13 @@ def _store(values: np.ndarray, inst: Instance, out: np.ndarray) -> None:
         r.apply(values, out=out)
 
 
-def _decode_instance(path: str) -> tuple[bytes, tuple[int, ...]]:
-    """Worker: one instance's frames as float32 modality values (bytes, shape)."""
+def _decode_instance(path: str, dtype: str) -> tuple[bytes, tuple[int, ...]]:
+    """Worker: one instance's frames as modality values in the volume's dtype (bytes, shape)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frames = read_image(path).frames
+    if np.dtype(dtype).kind == "i":
+        frames = np.rint(frames).astype(dtype)
     return frames.tobytes(), frames.shape
 
 
@@ -268,6 +290,22 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
             )
             _pool_size = workers
         return _pool
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+def start_workers(workers: int | None = None) -> None:
+    """Start the decoding worker processes now and wait until they are ready.
+
+    They otherwise start with the first compressed series, which then pays
+    their start-up (about half a second); a viewer can call this at launch.
+    """
+    n = max(1, min(workers or os.cpu_count() or 1, 8))
+    pool = _process_pool(n)
+    for future in [pool.submit(_ping) for _ in range(n)]:
+        future.result()
 
 
 def shutdown_workers() -> None:
@@ -380,7 +418,7 @@ def load_series(
 
     def place(where: list[tuple[int, int]], frames: np.ndarray) -> None:
         for index, frame in where:
-            if dtype == np.int16:
+            if frames.dtype != dtype and dtype.kind == "i":
                 np.rint(frames[frame], out=voxels[index], casting="unsafe")
             else:
                 voxels[index] = frames[frame]
@@ -399,88 +437,87 @@ def load_series(
         problems.append((inst.path, exc.user_message))
         errors.append(exc)
 
-    def report(count: int) -> None:
-        progress(count / n, f"Loaded {count} of {n} images")
+    def advance(count: int) -> None:
+        nonlocal done
+        with lock:
+            done += count
+            progress(done / n, f"Loaded {done} of {n} images")
 
     progress(0.0, f"Loading {n} images")
-    compressed = [j for j in jobs if not _fast_path(j[0])]
-    processes = (
-        use_processes
-        if use_processes is not None
-        else (workers > 1 and len(compressed) >= PROCESS_MIN_INSTANCES)
-    )
+    # 1. the first slice, here and before anything else competes for the CPU
     first_job = targets[first_key]
+    try:
+        load_here(*first_job)
+    except DicomError as exc:
+        failed(first_job[0], exc)
+    if on_first_slice is not None and filled[first_index]:
+        first = slices[first_index].instance
+        on_first_slice(
+            FirstSlice(first_index, voxels[first_index], first.windows, first.photometric, n)
+        )
+    advance(len(first_job[1]))
+    check_cancelled(cancel)
+
+    # 2. the rest: compressed in worker processes, uncompressed on threads
     rest = [j for j in jobs if id(j[0]) != first_key]
-    pool_jobs = [j for j in rest if processes and not _fast_path(j[0])]
-    thread_jobs = [j for j in rest if not (processes and not _fast_path(j[0]))]
+    compressed = [j for j in rest if not _fast_path(j[0])]
+    if use_processes is None:
+        use_processes = workers > 1 and len(compressed) >= PROCESS_MIN_INSTANCES
+    pool_jobs = compressed if use_processes else []
+    thread_jobs = [j for j in rest if not (use_processes and not _fast_path(j[0]))]
 
     futures: dict[Future, tuple[Instance, list[tuple[int, int]]]] = {}
-    pool = _process_pool(workers) if pool_jobs else None
-    if pool is not None:
-        # submitted first, so worker processes start while the first slice decodes here
+    if pool_jobs:
+        pool = _process_pool(workers)
         for job in pool_jobs:
-            futures[pool.submit(_decode_instance, str(job[0].path))] = job
+            futures[pool.submit(_decode_instance, str(job[0].path), dtype.str)] = job
 
-    threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stethos-load")
-    try:
-        try:
-            load_here(*first_job)
-        except DicomError as exc:
-            failed(first_job[0], exc)
-        done += len(first_job[1])
-        if on_first_slice is not None and filled[first_index]:
-            first = slices[first_index].instance
-            on_first_slice(
-                FirstSlice(first_index, voxels[first_index], first.windows, first.photometric, n)
-            )
-        report(done)
-
-        def run_thread_job(job: tuple[Instance, list[tuple[int, int]]]) -> int:
+    def run_chunk(chunk: list[tuple[Instance, list[tuple[int, int]]]]) -> None:
+        for job in chunk:
             if cancel is not None and cancel.cancelled:
-                return 0
+                return
             try:
                 load_here(*job)
             except DicomError as exc:
                 with lock:
                     failed(job[0], exc)
-            return len(job[1])
+            advance(len(job[1]))
 
-        for job in thread_jobs:
-            futures[threads.submit(run_thread_job, job)] = job
+    n_threads = min(workers, len(thread_jobs))
+    threads = ThreadPoolExecutor(max_workers=max(n_threads, 1), thread_name_prefix="stethos-load")
+    chunks = [threads.submit(run_chunk, thread_jobs[i::n_threads]) for i in range(n_threads)]
+    try:
         pending = set(futures)
         while pending:
-            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             if cancel is not None and cancel.cancelled:
                 for f in pending:
                     f.cancel()
-                raise OperationCancelled()
+                break
             for f in finished:
-                inst, where = futures[f]
+                inst, where = futures.pop(f)
                 try:
-                    result = f.result()
+                    data, shape = f.result()
                 except DicomError as exc:
-                    failed(inst, exc)
-                    done += len(where)
-                    continue
+                    with lock:
+                        failed(inst, exc)
                 except Exception as exc:  # a worker process died (decoder crash)
-                    failed(
-                        inst,
-                        CorruptDicomError(
-                            f"{quoted(inst.path)} could not be decoded: the decoder stopped.",
-                            f"{type(exc).__name__}: {exc}",
-                        ),
-                    )
-                    done += len(where)
-                    continue
-                if isinstance(result, tuple):
-                    data, shape = result
-                    place(where, np.frombuffer(data, dtype=np.float32).reshape(shape))
-                    done += len(where)
+                    with lock:
+                        failed(
+                            inst,
+                            CorruptDicomError(
+                                f"{quoted(inst.path)} could not be decoded: the decoder stopped.",
+                                f"{type(exc).__name__}: {exc}",
+                            ),
+                        )
                 else:
-                    done += result
-            report(done)
+                    place(where, np.frombuffer(data, dtype=dtype).reshape(shape))
+                    del data
+                advance(len(where))
     finally:
-        threads.shutdown(wait=True, cancel_futures=True)
+        threads.shutdown(wait=True)
+    for chunk in chunks:
+        chunk.result()  # re-raise anything unexpected from a thread
     check_cancelled(cancel)
 
     missing = tuple(int(i) for i in np.nonzero(~filled)[0])

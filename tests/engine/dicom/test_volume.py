@@ -32,6 +32,22 @@ def test_volume_holds_the_modality_values_in_slice_order(ct_folder: Path):
     assert volume.voxels.max() > 800 and volume.voxels.min() <= -1000
 
 
+def test_unused_high_bits_are_ignored(ct_folder: Path):
+    """Bits above Bits Stored (old overlays, garbage) must not leak into the values."""
+    import pydicom
+
+    series = scan_paths(ct_folder).series[0]
+    clean = load_series(series).voxels.copy()
+    for inst in series.instances:
+        ds = pydicom.dcmread(inst.path)
+        stored = np.frombuffer(ds.PixelData, dtype="<u2") | 0xB000  # bits 12-15 set
+        ds.PixelData = stored.astype("<u2").tobytes()
+        ds.save_as(inst.path)
+    series = scan_paths(ct_folder).series[0]
+    assert np.array_equal(load_series(series).voxels, clean)
+    assert np.array_equal(_reference(series), clean)
+
+
 def test_first_slice_arrives_before_the_rest(ct_folder: Path):
     series = scan_paths(ct_folder).series[0]
     events: list[tuple] = []
