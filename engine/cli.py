@@ -42,12 +42,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from engine.resources import resource_path
 
     out = Path(args.out) if args.out else resource_path("models")
-    targets = ["heart", "cxr"] if args.target == "all" else [args.target]
+    targets = ["heart", "beats", "cxr"] if args.target == "all" else [args.target]
     for target in targets:
         if target == "heart":
             from engine.train.heart import train_heart
 
             path = train_heart(out, data_path=args.data, seed=args.seed, progress=_stderr_progress)
+        elif target == "beats":
+            from engine.train.beats import train_beats
+
+            path = train_beats(
+                out,
+                data_root=args.data,
+                seed=args.seed,
+                epochs=args.epochs or 6,
+                progress=_stderr_progress,
+            )
         else:
             from engine.train.cxr import train_cxr
 
@@ -61,9 +71,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 progress=_stderr_progress,
             )
         manifest = json.loads((path / "manifest.json").read_text())
-        auc = manifest["metrics"]["auroc"]
         print(f"{manifest['id']} {manifest['version']} → {path}")
-        print(f"  AUROC {auc['value']:.3f} (95% CI {auc['ci95'][0]:.3f}–{auc['ci95'][1]:.3f})")
+        for name, est in manifest["metrics"].items():
+            ci = est.get("ci95")
+            ci_text = f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else ""
+            print(f"  {name}: {est['value']:.3f}{ci_text}")
     return EXIT_OK
 
 
@@ -74,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a bundled model from ../shared/data")
-    train.add_argument("target", choices=["heart", "cxr", "all"])
+    train.add_argument("target", choices=["heart", "beats", "cxr", "all"])
     train.add_argument("--out", help="folder to write the bundle into (default: resources/models)")
     train.add_argument("--data", help="training data file (default: from ../shared/data)")
     train.add_argument("--seed", type=int, default=0)
