@@ -164,6 +164,9 @@ def main() -> int:
         start = CLOCK()
         predict_many(runner, inputs, batch_size=args.batch)
         batch_total = CLOCK() - start
+        start = CLOCK()
+        predict_many(runner, inputs, batch_size=args.batch, prefetch=False)
+        batch_serial = CLOCK() - start
 
     med = statistics.median
     d, fwd, total, total_cam = med(decode), med(forward), med(e2e), med(cam)
@@ -199,7 +202,8 @@ def main() -> int:
     print(
         f"  batch {args.batch}: bare forward {1000.0 / per_bare:6.1f} img/s; "
         f"predict_many from DICOM {len(inputs) / batch_total:6.1f} img/s "
-        f"({batch_total * 1000.0 / len(inputs):.1f} ms/img incl. decode)"
+        f"({batch_total * 1000.0 / len(inputs):.1f} ms/img incl. decode; "
+        f"{len(inputs) / batch_serial:.1f} img/s without prefetch)"
     )
     return 0
 

@@ -16,7 +16,9 @@ bundle's ``kind`` names.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -73,6 +75,7 @@ def predict_many(
     batch_size: int = 8,
     explain: bool = False,
     operating_point: str | None = None,
+    prefetch: bool = True,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> list[BatchItem]:
@@ -90,6 +93,8 @@ def predict_many(
         Compute explanations (heat maps, attributions) too.
     operating_point
         Name of the operating point (default: the bundle's default).
+    prefetch
+        Prepare upcoming inputs on a worker thread while the model runs.
 
     Notes
     -----
@@ -123,19 +128,44 @@ def predict_many(
                 results[i] = BatchItem(inputs[i], prediction=pred)
         pending.clear()
 
-    progress(0.0, f"Analysing {n} input(s)")
-    for i, source in enumerate(inputs):
-        check_cancelled(cancel)
+    def prepare(source: Any) -> Any:
         try:
-            pending.append((i, model.prepare(source)))
-        except OperationCancelled:
-            raise
+            return model.prepare(source)
         except EngineError as exc:
-            results[i] = BatchItem(source, error=exc)
-        if len(pending) >= batch_size:
-            flush()
-        progress((i + 1) / max(n, 1), f"{i + 1} of {n}")
-    flush()
+            return exc
+
+    progress(0.0, f"Analysing {n} input(s)")
+    # Inputs are decoded and preprocessed one batch ahead on a worker thread
+    # while the model runs (torch and the decoders release the GIL).
+    executor = ThreadPoolExecutor(max_workers=1) if prefetch and n > 1 else None
+    ahead: deque[tuple[int, Future[Any]]] = deque()
+    try:
+        next_index = 0
+        for i, source in enumerate(inputs):
+            check_cancelled(cancel)
+            if executor is not None:
+                while next_index < n and next_index < i + 2 * batch_size:
+                    ahead.append((next_index, executor.submit(prepare, inputs[next_index])))
+                    next_index += 1
+                _, future = ahead.popleft()
+                prepared = future.result()
+            else:
+                prepared = prepare(source)
+            if isinstance(prepared, OperationCancelled):
+                raise prepared
+            if isinstance(prepared, EngineError):
+                results[i] = BatchItem(source, error=prepared)
+            else:
+                pending.append((i, prepared))
+            if len(pending) >= batch_size:
+                flush()
+            progress((i + 1) / max(n, 1), f"{i + 1} of {n}")
+        flush()
+    finally:
+        if executor is not None:
+            for _, future in ahead:
+                future.cancel()
+            executor.shutdown(wait=True)
     progress(1.0, "Done")
     return [r if r is not None else BatchItem(inputs[i]) for i, r in enumerate(results)]
 

@@ -175,3 +175,23 @@ def test_temperature_and_platt_calibration(tmp_path: Path) -> None:
     assert p[0, 1] == pytest.approx(1 / (1 + np.exp(-(0.5 * 2.0 - 1.0))))
     assert p[1, 1] == pytest.approx(1 / (1 + np.exp(-(0.5 * -2.0 - 1.0))))
     assert np.allclose(p.sum(axis=1), 1.0)
+
+
+def test_model_input_is_rendered_exactly_as_the_viewer_shows_it(cxr_samples, tmp_path) -> None:
+    """The in-place LINEAR window gives the same 8-bit levels as engine.dicom.render_8bit."""
+    from engine.dicom import Window, read_image, render_8bit
+
+    spec = ImageSpec(size=16, channels=1, mean=(0.0,), std=(1.0,))
+    files = [*cxr_samples, write_dicom(tmp_path / "m1.dcm", _phantom(), photometric="MONOCHROME1")]
+    for path in files:
+        image = read_image(path)
+        assert np.array_equal(dicom_to_input(image, spec).pixels, render_8bit(image))
+        # and with an arbitrary window, odd widths and out-of-range values included
+        win = Window(center=1234.5, width=777.0)
+        image2 = read_image(path)
+        from engine.models.preprocess import _linear_window_in_place
+
+        assert np.array_equal(
+            _linear_window_in_place(image2.frames[0], win, image2.inverted),
+            render_8bit(image2, 0, win),
+        )
