@@ -81,6 +81,27 @@ def _measure_stethos(folder: Path, warm: bool = False) -> dict:
     }
 
 
+def _busy(n: int) -> int:
+    return sum(i * i for i in range(n))
+
+
+def _parallel_capacity(n: int = 4_000_000) -> float:
+    """How many cores two processes really get right now (2.0 on an idle 2-core machine)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_busy, [1000, 1000]))  # start both workers
+        start = time.perf_counter()
+        _busy(n)
+        _busy(n)
+        serial = time.perf_counter() - start
+        start = time.perf_counter()
+        list(pool.map(_busy, [n, n]))
+        parallel = time.perf_counter() - start
+    return serial / parallel
+
+
 def _child(kind: str, folder: Path) -> dict:
     proc = subprocess.run(
         [sys.executable, "-W", "ignore", __file__, "--measure", kind, str(folder)],
@@ -128,6 +149,11 @@ def main() -> int:
             seconds = _write(folder, args.slices, args.size, syntax)
             size_mib = sum(f.stat().st_size for f in folder.iterdir()) / 1024**2
             print(f"\n{label}: wrote {size_mib:.0f} MiB in {seconds:.1f} s")
+            capacity = _parallel_capacity()
+            print(
+                f"  parallel capacity now      : {capacity:.2f}× (2 processes vs 1; 2.0 when "
+                "both cores are free)"
+            )
             base = _child("baseline", folder)
             ours = _child("stethos", folder)
             warm = _child("warm", folder) if syntax else None

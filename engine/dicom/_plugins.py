@@ -76,7 +76,7 @@ def decode_libjpeg(src: bytes, runner: Any) -> bytearray:
     """Decode one JPEG / JPEG-LS frame with pylibjpeg-libjpeg."""
     import libjpeg
 
-    frame = libjpeg.decode_pixel_data(src, version=2, **runner.options)
+    frame: bytearray = libjpeg.decode_pixel_data(src, version=2, **runner.options)  # type: ignore[assignment]
     if runner.transfer_syntax in _JPEGLS:
         # libjpeg returns JPEG-LS colour-by-pixel in a container sized by the precision
         runner.set_option("planar_configuration", 0)
@@ -88,7 +88,7 @@ def decode_openjpeg(src: bytes, runner: Any) -> bytearray:
     """Decode one JPEG 2000 / HTJ2K frame with pylibjpeg-openjpeg."""
     import openjpeg
 
-    frame = openjpeg.decode_pixel_data(src, version=2, **runner.options)
+    frame: bytearray = openjpeg.decode_pixel_data(src, version=2, **runner.options)  # type: ignore[assignment]
     if runner.photometric_interpretation in (PI.YBR_ICT, PI.YBR_RCT):
         # openjpeg applies the inverse component transform itself
         runner.set_option("photometric_interpretation", PI.RGB)
@@ -100,7 +100,7 @@ def decode_rle(src: bytes, runner: Any) -> bytearray:
     """Decode one RLE Lossless frame with pylibjpeg-rle (output is planar)."""
     import rle
 
-    frame = rle.decode_pixel_data(src, version=2, **runner.options)
+    frame: bytearray = rle.decode_pixel_data(src, version=2, **runner.options)  # type: ignore[assignment]
     runner.set_option("planar_configuration", 1)
     return frame
 

@@ -143,7 +143,7 @@ def decode_pixels(
         decoder = get_decoder(ts)
     except NotImplementedError as exc:
         raise _unsupported(path, ts, str(exc)) from exc
-    options = {"index": index, "as_rgb": as_rgb}
+    options: dict[str, Any] = {"index": index, "as_rgb": as_rgb}
     if decoder.is_native:
         try:
             return decoder.as_array(ds, **options)

@@ -239,7 +239,12 @@ def read_header(path: str | os.PathLike[str], *, tags: tuple[str, ...] | None = 
             head = fp.read(132)
             force = head[128:132] != b"DICM" and _starts_like_dataset(head)
             fp.seek(0)
-            ds = dcmread(fp, stop_before_pixels=True, force=force, specific_tags=tags)
+            ds = dcmread(
+                fp,
+                stop_before_pixels=True,
+                force=force,
+                specific_tags=list(tags) if tags is not None else None,
+            )
             offset = fp.tell()
             element = fp.read(12)
     except DicomError:

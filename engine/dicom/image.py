@@ -219,7 +219,7 @@ def frame_infos(ds: Dataset, n_frames: int) -> tuple[FrameInfo, ...]:
     out = []
     for i in range(n_frames):
         item = per_frame[i] if i < len(per_frame) else None
-        windows = ()
+        windows: tuple[Window, ...] = ()
         for source in (item, shared):
             voi = first_item(source, "FrameVOILUTSequence")
             if voi is not None:

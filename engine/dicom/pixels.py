@@ -149,10 +149,14 @@ def modality_transform(ds, frame_item=None, shared_item=None) -> ModalityTransfo
     for source in (frame_item, shared_item):
         group = first_item(source, "PixelValueTransformationSequence")
         if group is not None and "RescaleSlope" in group:
-            slope = float(floats(group.get("RescaleSlope"))[0] or 1.0)
-            intercept = floats(group.get("RescaleIntercept"))
-            units = text(group, "RescaleType")
-            return ModalityTransform(slope, intercept[0] if intercept else 0.0, None, units)
+            group_slopes = floats(group.get("RescaleSlope"))
+            group_intercepts = floats(group.get("RescaleIntercept"))
+            return ModalityTransform(
+                group_slopes[0] if group_slopes and group_slopes[0] != 0 else 1.0,
+                group_intercepts[0] if group_intercepts else 0.0,
+                None,
+                text(group, "RescaleType"),
+            )
     lut_item = first_item(ds, "ModalityLUTSequence")
     signed = integer(ds, "PixelRepresentation") == 1
     if lut_item is not None and "RescaleSlope" not in ds:

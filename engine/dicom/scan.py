@@ -347,7 +347,7 @@ def instance_from_header(path: Path, header: Header) -> Instance:
             for i in range(n_frames)
         )
     signed = integer(ds, "PixelRepresentation") == 1
-    windows = ()
+    windows: tuple[Window, ...] = ()
     voi = first_item(first_frame, "FrameVOILUTSequence") or first_item(
         shared, "FrameVOILUTSequence"
     )

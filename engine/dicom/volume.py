@@ -204,7 +204,7 @@ def _read_native(inst: Instance, out: np.ndarray) -> None:
             and (inst.pixel_representation == 1 or inst.bits_stored <= 15)
         )
         buf = out.reshape(-1) if in_place else _scratch(inst.rows * inst.columns, stored)
-        got = fp.readinto(memoryview(buf).cast("B"))
+        got = fp.readinto(memoryview(buf).cast("B"))  # type: ignore[arg-type]
         if got != n_bytes:
             raise CorruptDicomError(
                 f"{quoted(inst.path)} is truncated inside its pixel data.",
