@@ -13,6 +13,13 @@ scan_paths(paths, progress, cancel) -> ScanResult
     Files, folders and DICOMDIRs grouped patient → study → series (headers only).
 load_series(series, progress, cancel, on_first_slice=None) -> Volume
     A grayscale series in one preallocated array, first slice shown early.
+
+Modules: ``files`` (opening, typed errors, size bound), ``decoders`` (fixed
+plugin order, never GDCM in-process), ``pixels`` (Modality/VOI/Presentation
+LUTs, windows, colour), ``image`` (one file), ``geometry`` (spacing, position),
+``scan`` (files, folders, DICOMDIR → patients/studies/series), ``volume``
+(series loading), ``external`` (gdcmconv child-process fallback), ``verify``
+(cross-check with dcmtk), ``synthetic`` (test series), ``commands`` (CLI).
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ from engine.dicom.pixels import (
 )
 from engine.dicom.scan import Instance, Patient, ScanResult, Series, SliceRef, Study, scan_paths
 from engine.dicom.volume import FirstSlice, Volume, load_series, shutdown_workers, start_workers
+
+# Fix the decoding plugins (and drop GDCM) before anything can call pydicom's
+# ``pixel_array`` with its own choice.
+configure_decoders()
 
 __all__ = [
     "MAX_PIXEL_BYTES",
