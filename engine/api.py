@@ -105,7 +105,7 @@ def analyze_record(
     progress(0.0, "Loading the model")
     model = load_model(model_id, registry)
     check_cancelled(cancel)
-    return model.predict(  # type: ignore[call-arg]
+    return model.predict(
         record,
         operating_point=operating_point,
         progress=sub_progress(progress, 0.3, 1.0),
@@ -144,7 +144,7 @@ def analyze_image(
     model = load_model(model_id, registry, device=device)
     _expect(model, "image")
     check_cancelled(cancel)
-    return model.predict(  # type: ignore[call-arg]
+    return model.predict(
         image,
         frame=frame,
         explain=explain,
@@ -188,7 +188,7 @@ def analyze_signal(
     model = load_model(model_id, registry, device=device)
     _expect(model, "signal")
     check_cancelled(cancel)
-    return model.predict(  # type: ignore[call-arg]
+    return model.predict(
         signal,
         fs=fs,
         leads=leads,

@@ -15,7 +15,7 @@ the forward pass that produces the prediction anyway.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class ActivationCapture:
     def __init__(self, layer: nn.Module) -> None:
         self.layer = layer
         self.activation: torch.Tensor | None = None
-        self._handle = None
+        self._handle: Any = None
 
     def _hook(self, module: nn.Module, inputs: object, output: torch.Tensor) -> torch.Tensor:
         leaf = output.detach().requires_grad_(True)

@@ -123,7 +123,7 @@ class ImageModel(TorchRunner):
 
         def forward(device: torch.device) -> tuple[np.ndarray, np.ndarray | None]:
             x = batch.to(device)
-            if explain:
+            if explain and self.cam_layer is not None:
                 logits, maps = class_activation_maps(
                     self.net, x, self.cam_layer, self._target, (method,)
                 )

@@ -292,9 +292,14 @@ def image_to_array(inp: ImageInput, spec: ImageSpec) -> np.ndarray:
 class SignalLike(Protocol):
     """What a signal model needs: ``data`` ``(n_leads, n_samples)`` mV, ``leads``, ``fs``."""
 
-    data: np.ndarray
-    leads: tuple[str, ...]
-    fs: float
+    @property
+    def data(self) -> np.ndarray: ...
+
+    @property
+    def leads(self) -> tuple[str, ...]: ...
+
+    @property
+    def fs(self) -> float: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -501,9 +506,10 @@ def find_beats(signal: SignalLike, lead: int) -> tuple[np.ndarray, str]:
         if len(beats):
             return np.asarray(beats.samples, dtype=np.int64), "annotations"
     try:
-        from engine.ecg import detect_qrs
-    except ImportError:  # the ECG package may not offer a detector in this build
-        detect_qrs = None
+        import engine.ecg as ecg
+    except ImportError:  # pragma: no cover - the ECG package is part of the engine
+        ecg = None  # type: ignore[assignment]
+    detect_qrs = getattr(ecg, "detect_qrs", None)
     if detect_qrs is not None:
         found = detect_qrs(np.asarray(signal.data[lead], dtype=np.float32), float(signal.fs))
         return np.asarray(found, dtype=np.int64).reshape(-1), "detected"

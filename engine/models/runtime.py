@@ -34,25 +34,26 @@ if TYPE_CHECKING:
 
 
 class Runner(Protocol):
-    """What every model kind offers (see the module docstring)."""
+    """What every model kind offers (see the module docstring).
+
+    ``prepare(source, **options)``, ``run(items, *, explain, operating_point,
+    cancel)`` and ``predict(source, **options)``; each kind documents the
+    options it takes.
+    """
 
     bundle: Bundle
 
     @property
     def device(self) -> str: ...
 
-    def prepare(self, source: Any, **options: Any) -> Any: ...
+    @property
+    def prepare(self) -> Callable[..., Any]: ...
 
-    def run(
-        self,
-        items: Sequence[Any],
-        *,
-        explain: bool = True,
-        operating_point: str | None = None,
-        cancel: CancelToken | None = None,
-    ) -> list[Prediction]: ...
+    @property
+    def run(self) -> Callable[..., list[Prediction]]: ...
 
-    def predict(self, source: Any, **options: Any) -> Prediction: ...
+    @property
+    def predict(self) -> Callable[..., Prediction]: ...
 
 
 @dataclass(frozen=True, eq=False)
