@@ -91,11 +91,17 @@ class Instance:
     frame_positions: tuple[tuple[float, float, float] | None, ...] = ()
     acquisition_number: int | None = None
     image_type: str = ""
+    presentation_lut_shape: str = ""
 
     @property
     def is_grayscale(self) -> bool:
         """Whether the pixels are MONOCHROME1/2."""
         return self.photometric in ("MONOCHROME1", "MONOCHROME2")
+
+    @property
+    def inverted(self) -> bool:
+        """Whether display inverts the VOI output (MONOCHROME1 or Presentation LUT INVERSE)."""
+        return self.photometric == "MONOCHROME1" or self.presentation_lut_shape == "INVERSE"
 
 
 @dataclass(frozen=True)
@@ -385,6 +391,7 @@ def instance_from_header(path: Path, header: Header) -> Instance:
         frame_positions=frame_positions,
         acquisition_number=_int_or_none(ds, "AcquisitionNumber"),
         image_type=text(ds, "ImageType"),
+        presentation_lut_shape=text(ds, "PresentationLUTShape").upper(),
     )
 
 

@@ -85,16 +85,12 @@ class Volume:
     photometric: str
     missing: tuple[int, ...] = ()
     problems: tuple[tuple[Path, str], ...] = ()
+    inverted: bool = False
 
     @property
     def n_slices(self) -> int:
         """Number of slices."""
         return int(self.voxels.shape[0])
-
-    @property
-    def inverted(self) -> bool:
-        """Whether display inverts the VOI output (MONOCHROME1)."""
-        return self.photometric == "MONOCHROME1"
 
     def default_window(self, index: int = 0) -> Window:
         """The first image's window, else the slice's full range."""
@@ -116,11 +112,12 @@ class FirstSlice:
     windows: tuple[Window, ...]
     photometric: str
     n_slices: int
+    inverted: bool = False
 
     def render(self, window: Window | None = None) -> np.ndarray:
         """The slice as shown: ``(rows, cols)`` uint8."""
         win = window or (self.windows[0] if self.windows else full_range_window(self.pixels))
-        return window_to_8bit(self.pixels, win, invert=self.photometric == "MONOCHROME1")
+        return window_to_8bit(self.pixels, win, invert=self.inverted)
 
 
 # --- choosing the array -----------------------------------------------------------
@@ -453,7 +450,14 @@ def load_series(
     if on_first_slice is not None and filled[first_index]:
         first = slices[first_index].instance
         on_first_slice(
-            FirstSlice(first_index, voxels[first_index], first.windows, first.photometric, n)
+            FirstSlice(
+                first_index,
+                voxels[first_index],
+                first.windows,
+                first.photometric,
+                n,
+                first.inverted,
+            )
         )
     advance(len(first_job[1]))
     check_cancelled(cancel)
@@ -539,4 +543,5 @@ def load_series(
         photometric=first.photometric,
         missing=missing,
         problems=tuple(problems),
+        inverted=first.inverted,
     )

@@ -146,3 +146,12 @@ def test_enhanced_multiframe_series_loads_frames_in_position_order(pydicom_data:
     assert volume.voxels.shape == (2, 512, 512)
     order = [s.frame for s in series.slices]
     assert np.array_equal(volume.voxels, image.frames[order])
+
+
+def test_monochrome1_radiograph_as_a_one_image_series(shared_data: Path):
+    from engine.dicom import render_8bit
+
+    path = shared_data / "cxr" / "samples" / "Fake_MONOHR1.dcm"
+    volume = load_series(scan_paths(path).series[0])
+    assert volume.inverted and volume.voxels.shape == (1, 1024, 1024)
+    assert np.array_equal(volume.render(0), render_8bit(read_image(path)))
