@@ -16,6 +16,7 @@ bundle's ``kind`` names.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -179,6 +180,9 @@ class TorchRunner:
         self.net = net
         self.state = DeviceState(device)
         self.net.to(device)
+        # One pass at a time: explanation hooks live on the shared module, and a
+        # CPU fallback moves it; runners are cached and shared between jobs.
+        self._lock = threading.RLock()
 
     @property
     def device(self) -> str:
@@ -191,7 +195,8 @@ class TorchRunner:
     def _run_on_device(self, fn: Callable[[torch.device], Any]) -> Any:
         from engine.models.devices import run_with_fallback
 
-        return run_with_fallback(self.state, fn, self._to_cpu)
+        with self._lock:
+            return run_with_fallback(self.state, fn, self._to_cpu)
 
     def _extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}

@@ -195,3 +195,20 @@ def test_model_input_is_rendered_exactly_as_the_viewer_shows_it(cxr_samples, tmp
             _linear_window_in_place(image2.frames[0], win, image2.inverted),
             render_8bit(image2, 0, win),
         )
+
+
+def test_concurrent_jobs_on_one_cached_model_give_their_own_maps(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [write_dicom(tmp_path / f"c{i}.dcm", np.roll(_phantom(), 9 * i, axis=1))
+             for i in range(4)]  # fmt: skip
+    alone = [analyze_image("test-cnn", p, registry=registry, device="cpu") for p in paths]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(
+            pool.map(lambda p: analyze_image("test-cnn", p, registry=registry, device="cpu"), paths)
+        )
+    for a, b in zip(alone, together, strict=True):
+        assert np.allclose(a.heatmap, b.heatmap, atol=1e-6)
+        assert a.probabilities == pytest.approx(b.probabilities)
