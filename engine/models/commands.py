@@ -242,35 +242,66 @@ def read_record_table(path: Path) -> Iterator[_Input]:
     header = [c.strip().lower() for c in rows[0]]
     if set(names) <= set(header):
         index = {n: header.index(n) for n in names}
-        body = rows[1:]
-        first = 2
-    else:
-        if len(rows[0]) not in (len(names), len(names) + 1):
+        for offset, r in enumerate(rows[1:]):
+            line = offset + 2
+            try:
+                record = {n: _number(r[i]) if i < len(r) else None for n, i in index.items()}
+            except ValueError:
+                yield _Input(
+                    path,
+                    row=line,
+                    error=EngineError(
+                        f"“{path.name}” line {line} holds a value that is not a number."
+                    ),
+                )
+                continue
+            yield _Input(path, row=line, record=record)
+        return
+    # No header with the record's names: the UCI heart-disease format.
+    yield from _uci_rows(path, text, names)
+
+
+def _uci_rows(path: Path, text: str, names: list[str]) -> Iterator[_Input]:
+    from engine.records.uci import read_uci_heart
+
+    numbered = [i for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    try:
+        X, _ = read_uci_heart(path)  # 13 fields + ``num``; skips a header line
+    except EngineError as exc:
+        first = text.splitlines()[numbered[0] - 1].split(",")
+        if len(first) != len(names):
             yield _Input(
                 path,
                 error=EngineError(
                     f"“{path.name}” is neither a table with the record's columns "
-                    f"({', '.join(names)}) nor a UCI heart-disease file."
+                    f"({', '.join(names)}) nor a UCI heart-disease file.",
+                    exc.user_message,
                 ),
             )
             return
-        index = {n: i for i, n in enumerate(names)}
-        try:
-            [_number(c) for c in rows[0][: len(names)]]
-            body, first = rows, 1
-        except ValueError:  # a header of other names
-            body, first = rows[1:], 2
-    for offset, r in enumerate(body):
-        line = first + offset
-        try:
-            record = {n: _number(r[i]) if i < len(r) else None for n, i in index.items()}
-        except ValueError:
-            yield _Input(
-                path,
-                row=line,
-                error=EngineError(f"“{path.name}” line {line} holds a value that is not a number."),
-            )
-            continue
+        X = None  # 13 columns without the target: read below
+    if X is None:
+        rows = []
+        for i in numbered:
+            parts = text.splitlines()[i - 1].split(",")
+            try:
+                rows.append((i, [_number(c) for c in parts[: len(names)]]))
+            except ValueError:
+                if not rows and i == numbered[0]:
+                    continue  # a header line
+                yield _Input(
+                    path,
+                    row=i,
+                    error=EngineError(
+                        f"“{path.name}” line {i} holds a value that is not a number."
+                    ),
+                )
+        for line, values in rows:
+            yield _Input(path, row=line, record=dict(zip(names, values, strict=True)))
+        return
+    lines = numbered[len(numbered) - len(X) :]  # a skipped header is the first line
+    for line, row in zip(lines, X, strict=True):
+        record = {n: None if math.isnan(v) else float(v) for n, v in zip(names, row, strict=True)}
         yield _Input(path, row=line, record=record)
 
 

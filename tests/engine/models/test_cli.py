@@ -138,3 +138,21 @@ def test_predict_with_nothing_to_do_fails(user_dir: Path, tmp_path: Path, capsys
     assert main(["predict", "--model", "cli-cnn", str(empty)]) == EXIT_ERROR
     assert "No image inputs" in capsys.readouterr().err
     assert main(["predict", "--model", "no-such-model", str(empty)]) == EXIT_ERROR
+
+
+def test_predict_uci_rows_are_numbered_by_file_line(
+    user_dir: Path, shared_data: Path, tmp_path: Path, capsys
+) -> None:
+    uci = shared_data / "tabular" / "uci-heart" / "processed.cleveland.data"
+    first_lines = uci.read_text().splitlines()[:4]
+    small = tmp_path / "three.data"
+    small.write_text("\n".join(first_lines) + "\n")  # the header line + 3 patients
+    assert main(["predict", "--model", "heart-disease-logreg-13", str(small), "--json"]) == 0
+    rows = _lines(capsys.readouterr().out)
+    assert [r["input"]["row"] for r in rows] == [2, 3, 4]
+    # 13 columns without the target work too
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(",".join(ln.split(",")[:13]) for ln in first_lines[1:]) + "\n")
+    assert main(["predict", "--model", "heart-disease-logreg-13", str(bare), "--json"]) == 0
+    rows2 = _lines(capsys.readouterr().out)
+    assert [r["probabilities"] for r in rows2] == [r["probabilities"] for r in rows]
