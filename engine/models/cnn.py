@@ -18,7 +18,7 @@ from engine.models.outputs import build_prediction, logits_to_probabilities
 from engine.models.preprocess import ImageInput, ImageSpec, image_to_array, load_image_input
 from engine.models.results import Prediction
 from engine.models.runtime import TorchRunner
-from engine.progress import CancelToken, check_cancelled
+from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 if TYPE_CHECKING:
     import torch
@@ -104,6 +104,7 @@ class ImageModel(TorchRunner):
         method: str | None = None,
         operating_point: str | None = None,
         cancel: CancelToken | None = None,
+        progress: Progress = no_progress,
     ) -> list[Prediction]:
         """Score prepared images in one batch (and their heat maps when ``explain``)."""
         import torch

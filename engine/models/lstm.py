@@ -22,7 +22,7 @@ from engine.models.outputs import build_prediction, decide, logits_to_probabilit
 from engine.models.preprocess import PreparedBeats, SignalSpec, as_signal, prepare_beats
 from engine.models.results import BeatResult, Prediction
 from engine.models.runtime import TorchRunner
-from engine.progress import CancelToken, check_cancelled
+from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 
 if TYPE_CHECKING:
     import torch
@@ -136,6 +136,7 @@ class BeatModel(TorchRunner):
         target: np.ndarray,
         method: str,
         cancel: CancelToken | None,
+        progress: Progress = no_progress,
     ) -> np.ndarray:
         import torch
 
@@ -145,6 +146,7 @@ class BeatModel(TorchRunner):
             with torch.backends.cudnn.flags(enabled=False):
                 for s in range(0, len(windows), BEAT_BATCH):
                     check_cancelled(cancel)
+                    progress(s / len(windows), f"Explaining beats {s + 1}–{len(windows)}")
                     w = windows[s : s + BEAT_BATCH].to(device)
                     r = rr[s : s + BEAT_BATCH].to(device)
                     t = torch.as_tensor(target[s : s + BEAT_BATCH], device=device)
@@ -178,6 +180,7 @@ class BeatModel(TorchRunner):
         method: str | None = None,
         operating_point: str | None = None,
         cancel: CancelToken | None = None,
+        progress: Progress = no_progress,
     ) -> list[Prediction]:
         """Score every beat of each record (and attribute when ``explain``)."""
         import torch
@@ -211,7 +214,10 @@ class BeatModel(TorchRunner):
                 t0 = time.perf_counter()
                 if self._n_outputs() == 1:
                     targets[:] = 0
-                per_beat = self._attributions(windows, rr, targets, method, cancel)
+                per_beat = self._attributions(
+                    windows, rr, targets, method, cancel,
+                    sub_progress(progress, 0.2, 1.0) if len(items) == 1 else no_progress,
+                )  # fmt: skip
                 attribution = windows_to_samples(
                     per_beat,
                     pb.model_samples,

@@ -28,7 +28,7 @@ from engine.models.architectures import build_model, get_architecture, load_weig
 from engine.models.bundle import Bundle
 from engine.models.devices import DeviceState, configure_threads, resolve_device
 from engine.models.results import Prediction
-from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 
 if TYPE_CHECKING:
     import torch
@@ -215,6 +215,7 @@ class TorchRunner:
         item = self.prepare(source, **prep_opts)  # type: ignore[attr-defined]
         check_cancelled(run_opts.get("cancel"))
         progress(0.3, "Running the model")
+        run_opts["progress"] = sub_progress(progress, 0.3, 1.0)
         (pred,) = self.run([item], **run_opts)  # type: ignore[attr-defined]
         progress(1.0, "Done")
         return pred

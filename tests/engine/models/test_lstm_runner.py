@@ -105,3 +105,21 @@ def test_mitbih_record_uses_its_beat_annotations(
     assert pred.extra["beat_source"] == "annotations"
     assert len(pred.beats) == n_beats > 1800  # record 101 has 1,865 beats
     assert pred.extra["lead"] == "MLII"
+
+
+def test_progress_and_cancel(registry: ModelRegistry) -> None:
+    from engine.errors import OperationCancelled
+    from engine.progress import CancelToken
+
+    x, peaks = synthetic_ecg(10.0)
+    reports: list[float] = []
+    analyze_signal(
+        "test-beats", x, fs=FS, leads=["MLII"], beats=peaks, registry=registry, device="cpu",
+        progress=lambda f, t="": reports.append(f),
+    )  # fmt: skip
+    assert reports[0] == 0.0 and reports[-1] == 1.0 and reports == sorted(reports)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(OperationCancelled):
+        analyze_signal("test-beats", x, fs=FS, leads=["MLII"], beats=peaks, registry=registry,
+                       cancel=token)  # fmt: skip
