@@ -343,6 +343,9 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
         counts = ", ".join(f"{k} {v}" for k, v in pred.extra.get("beat_counts", {}).items() if v)
         line += f"  beats: {counts}"
     print(line)
+    units = pred.extra.get("contribution_units", "")
+    for c in pred.contributions[:5]:
+        print(f"  {c.label}: {c.value}  {c.contribution:+.3f} {units}".rstrip())
     for w in pred.warnings:
         print(f"  warning: {w}")
     if "notice" in pred.extra:
