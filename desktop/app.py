@@ -88,6 +88,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``stethos``."""
+    import multiprocessing
+
+    # Series decoding uses worker processes; a frozen app must not re-run main in them.
+    multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     log_path = setup_logging()
 

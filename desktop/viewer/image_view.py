@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from engine.dicom import DicomImage, Window, apply_window
+from engine.dicom import DicomImage, Window, render_8bit
 
 ZOOM_STEP = 1.15
 MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
@@ -88,6 +88,8 @@ class ImageView(QWidget):
         if self._image is None or self._image.is_color:
             return
         function = self._window.function if self._window else "LINEAR"
+        if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
+            function = "LINEAR"  # a dragged VOI LUT becomes a linear window
         self._window = Window(center=center, width=max(width, 1.0), function=function)
         self._render()
         self.update()
@@ -134,10 +136,9 @@ class ImageView(QWidget):
             fmt = QImage.Format.Format_RGB888
             stride = data.shape[1] * 3
         else:
-            win = self._window or image.default_window(self._frame)
-            data = apply_window(
-                pixels, win.center, win.width, function=win.function, invert=image.monochrome1
-            )
+            # The engine's display pipeline: VOI window or LUT, then
+            # MONOCHROME1 / Presentation LUT INVERSE.
+            data = render_8bit(image, self._frame, self._window)
             fmt = QImage.Format.Format_Grayscale8
             stride = data.shape[1]
         self._rendered = data

@@ -489,34 +489,16 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
 
 
 def find_beats(signal: SignalLike, lead: int) -> tuple[np.ndarray, str]:
-    """Beat (R-peak) sample positions in ``signal`` and where they came from.
+    """Beat (R-peak) sample positions in ``signal``, from the engine's QRS detector.
 
-    The record's own beat annotations are used when it has them (e.g. a
-    MIT-BIH ``.atr``); otherwise the ECG package's QRS detector, when this
-    installation has one.
-
-    Raises
-    ------
-    InputRejectedError
-        When neither is available: pass the positions explicitly.
+    A record's reference annotations (e.g. a MIT-BIH ``.atr``) are never used
+    as input: models run on the engine's own detections, as in the clinic,
+    where no reference exists. Pass ``beats=`` to score given positions.
     """
-    ann = getattr(signal, "annotations", None)
-    if ann is not None and hasattr(ann, "beats"):
-        beats = ann.beats()
-        if len(beats):
-            return np.asarray(beats.samples, dtype=np.int64), "annotations"
-    try:
-        import engine.ecg as ecg
-    except ImportError:  # pragma: no cover - the ECG package is part of the engine
-        ecg = None  # type: ignore[assignment]
-    detect_qrs = getattr(ecg, "detect_qrs", None)
-    if detect_qrs is not None:
-        found = detect_qrs(np.asarray(signal.data[lead], dtype=np.float32), float(signal.fs))
-        return np.asarray(found, dtype=np.int64).reshape(-1), "detected"
-    raise InputRejectedError(
-        "The beat positions of this ECG are not known and no QRS detector is available; "
-        "give the beat positions (R-peak samples) with the signal."
-    )
+    from engine.ecg import detect_qrs
+
+    found = detect_qrs(np.asarray(signal.data[lead], dtype=np.float32), float(signal.fs))
+    return np.unique(np.asarray(found, dtype=np.int64).reshape(-1)), "detected"
 
 
 @dataclass(frozen=True, eq=False)
