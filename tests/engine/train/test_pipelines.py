@@ -1,0 +1,54 @@
+"""Training pipelines run end to end on small subsets, and write loadable bundles."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.models.bundle import open_bundle
+from engine.models.runtime import load_runner
+
+
+@pytest.mark.slow
+def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
+    from engine.train.cxr import read_manifest, split_groups, train_cxr
+
+    root = shared_data / "cxr" / "kermany-224"
+    items = read_manifest(root)
+    # Byte-identical images are dropped, and no patient group spans two splits.
+    assert len(items) == 5232 - 24
+    split = split_groups(items, seed=0)
+    groups = {k: {items[i].group for i in v} for k, v in split.items()}
+    assert not (groups["train"] & groups["test"]) and not (groups["train"] & groups["tune"])
+    assert not (groups["tune"] & groups["test"])
+
+    path = train_cxr(tmp_path, data_root=root, subset=40, epochs=1, size=32, model_id="cxr-ci")
+    bundle = open_bundle(path)
+    m = bundle.manifest
+    assert m["outputs"]["calibration"]["method"] == "temperature"
+    assert {op["name"] for op in m["operating_points"]} == {"high-sensitivity", "balanced"}
+    assert "supports, and does not replace" in bundle.card_text()
+    runner = load_runner(bundle, "cpu")
+    sample = m["validation"]["reproduce_sample"]
+    for entry in sample[:3]:
+        p = runner.predict(root / entry["path"])
+        assert p.score == pytest.approx(entry["probability"], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
+    from engine.train.beats import train_beats
+
+    root = shared_data / "ecg" / "mitdb"
+    path = train_beats(tmp_path, data_root=root, records=["101", "119"], epochs=1, folds=2,
+                       model_id="beats-ci")  # fmt: skip
+    bundle = open_bundle(path)
+    per_class = bundle.manifest["validation"]["per_class"]
+    assert per_class["N"]["reference_beats"] > 3000
+    assert per_class["V"]["reference_beats"] > 400  # 119 has bigeminy
+    stored = json.loads((path / "validation.json").read_text())
+    assert stored == per_class
+    assert bundle.manifest["preprocessing"]["fs"] == 360.0
+    assert np.isfinite(bundle.manifest["preprocessing"]["rr_mean"]).all()
