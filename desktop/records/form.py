@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import desktop.records.strings  # noqa: F401  (the schema's words, for lupdate)
 from engine.records.schema import FieldSpec, RecordSchema
 
 _ERROR_STYLE = "color: #c62828;"
@@ -50,7 +51,7 @@ class RecordForm(QWidget):
             row = QHBoxLayout()
             row.addWidget(editor, 1)
             if spec.unit and spec.kind != "choice":
-                unit = QLabel(spec.unit)
+                unit = QLabel(self.tr(spec.unit))
                 unit.setMinimumWidth(48)
                 row.addWidget(unit)
             column.addLayout(row)
@@ -58,7 +59,7 @@ class RecordForm(QWidget):
             label = QLabel(
                 self.tr(spec.label) + ("" if not spec.optional else self.tr(" (optional)"))
             )
-            label.setToolTip(spec.help or spec.label)
+            label.setToolTip(self.tr(spec.help or spec.label))
             label.setBuddy(editor)
             form.addRow(label, column)
         self.setLayout(form)
@@ -80,7 +81,9 @@ class RecordForm(QWidget):
         edit.setPlaceholderText(
             f"{lo}–{hi}" + (self.tr(" (blank if unknown)") if spec.optional else "")
         )
-        edit.setToolTip(self.tr("{0}: {1} to {2} {3}").format(spec.label, lo, hi, spec.unit))
+        edit.setToolTip(
+            self.tr("{0}: {1} to {2} {3}").format(self.tr(spec.label), lo, hi, self.tr(spec.unit))
+        )
         edit.setAlignment(Qt.AlignmentFlag.AlignRight)
         edit.textChanged.connect(self._on_editor_changed)
         return edit
@@ -135,6 +138,32 @@ class RecordForm(QWidget):
         return self._valid
 
     # --- validation ----------------------------------------------------------
+    def _translated_problem(self, spec: FieldSpec, problem: str) -> str:
+        """The engine's English message about ``spec`` in the interface language."""
+        label = self.tr(spec.label)
+        unit = f" {self.tr(spec.unit)}" if spec.unit else ""
+        if not problem.startswith(spec.label + " "):
+            return self.tr(problem)
+        rest = problem[len(spec.label) + 1 :]
+        fixed = {
+            "is required.": self.tr("{0} is required."),
+            "must be a number.": self.tr("{0} must be a number."),
+            "must be a finite number.": self.tr("{0} must be a finite number."),
+            "must be a whole number.": self.tr("{0} must be a whole number."),
+        }
+        if rest in fixed:
+            return fixed[rest].format(label)
+        if rest.startswith("must be one of:"):
+            allowed = ", ".join(self.tr(c.label) for c in spec.choices)
+            return self.tr("{0} must be one of: {1}.").format(label, allowed)
+        for prefix, bound, template in (
+            ("must be at least", spec.minimum, self.tr("{0} must be at least {1}.")),
+            ("must be at most", spec.maximum, self.tr("{0} must be at most {1}.")),
+        ):
+            if rest.startswith(prefix) and bound is not None:
+                return template.format(label, f"{bound:g}{unit}")
+        return self.tr(problem)
+
     def _on_editor_changed(self, *_: object) -> None:
         self._revalidate()
         self.record_changed.emit()
@@ -149,7 +178,7 @@ class RecordForm(QWidget):
             # Required-but-empty fields are not shouted about until filled in
             # elsewhere; they still keep the form invalid.
             if problem and not untouched:
-                label.setText(self.tr(problem))
+                label.setText(self._translated_problem(spec, problem))
                 label.show()
             else:
                 label.hide()

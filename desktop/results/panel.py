@@ -1,10 +1,18 @@
-"""Shows one prediction: score, label at the operating point, the model, its use."""
+"""Shows one prediction: score, label at the operating point, the model, its use.
+
+Every result names the model and version that made it, its intended use,
+and that it supports, not replaces, the clinician. Record results add a
+contribution bar chart (and the same numbers as a table); ECG results the
+beats per class; every result links to the model card.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFrame,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QTableWidget,
@@ -13,7 +21,37 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.models.results import SUPPORT_STATEMENT, Prediction
+from desktop.jobs import JobFailure, JobRunner
+from desktop.results.chart import ContributionChart, translated_label, translated_value
+from desktop.results.model_card import ModelCardDialog
+from desktop.results.tasks import load_model_card
+from engine.models.results import Prediction
+
+# engine.models.results.SUPPORT_STATEMENT, marked for translation (a test keeps them equal).
+_SUPPORT = QT_TRANSLATE_NOOP(
+    "ResultPanel",
+    "This result supports, and does not replace, the judgement of a qualified clinician.",
+)
+_UNITS = {
+    "log-odds": QT_TRANSLATE_NOOP("ResultPanel", "log-odds"),
+    "probability": QT_TRANSLATE_NOOP("ResultPanel", "probability"),
+}
+_BEAT_NAMES = {
+    "N": QT_TRANSLATE_NOOP("BeatClasses", "Normal"),
+    "S": QT_TRANSLATE_NOOP("BeatClasses", "Supraventricular ectopic"),
+    "V": QT_TRANSLATE_NOOP("BeatClasses", "Ventricular ectopic"),
+    "F": QT_TRANSLATE_NOOP("BeatClasses", "Fusion"),
+    "Q": QT_TRANSLATE_NOOP("BeatClasses", "Unclassifiable"),
+}
+
+
+def result_kind(p: Prediction) -> str:
+    """``"signal"``, ``"record"`` or ``"image"``: which kind of model made ``p``."""
+    if p.beats or "beat_counts" in p.extra:
+        return "signal"
+    if p.contributions or "contribution_units" in p.extra:
+        return "record"
+    return "image"
 
 
 class ResultPanel(QFrame):
@@ -23,9 +61,13 @@ class ResultPanel(QFrame):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.prediction: Prediction | None = None
+        self.card_dialog: ModelCardDialog | None = None
+        self.card_jobs = JobRunner(self)
+        self.card_jobs.failed.connect(self._on_card_jobs_failed)
         layout = QVBoxLayout(self)
         self.title = QLabel(self.tr("No analysis yet"))
         self.title.setObjectName("result_title")
+        self.title.setWordWrap(True)
         font = self.title.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
@@ -37,14 +79,27 @@ class ResultPanel(QFrame):
         self.label = QLabel("")
         self.label.setObjectName("result_label")
         self.operating_point = QLabel("")
+        self.operating_point.setObjectName("result_operating_point")
         self.model = QLabel("")
         self.model.setObjectName("result_model")
         self.model.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.intended_use = QLabel("")
         self.intended_use.setObjectName("result_intended_use")
-        self.support = QLabel(self.tr(SUPPORT_STATEMENT))
+        self.card_link = QLabel(f'<a href="card">{self.tr("Model card…")}</a>')
+        self.card_link.setObjectName("result_card_link")
+        self.card_link.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.card_link.linkActivated.connect(self._on_card_link_activated)
+        self.warnings = QLabel("")
+        self.warnings.setObjectName("result_warnings")
+        self.warnings.setStyleSheet("color: #e65100;")
+        self.support = QLabel(self.tr(_SUPPORT))
+        self.support.setObjectName("result_support")
         self.support.setStyleSheet("font-style: italic;")
+        self.chart = ContributionChart()
+        self.table_check = QCheckBox(self.tr("Show as a table"))
+        self.table_check.setObjectName("result_table_check")
         self.contributions = QTableWidget(0, 3)
+        self.contributions.setObjectName("result_contributions")
         self.contributions.setHorizontalHeaderLabels(
             [self.tr("Finding"), self.tr("Value"), self.tr("Effect on risk (log-odds)")]
         )
@@ -52,39 +107,71 @@ class ResultPanel(QFrame):
         self.contributions.horizontalHeader().setStretchLastSection(True)
         self.contributions.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.contributions.setMinimumHeight(160)
-        for w in (self.label, self.operating_point, self.model, self.intended_use, self.support):
+        self.beat_counts = QTableWidget(0, 3)
+        self.beat_counts.setObjectName("result_beat_counts")
+        self.beat_counts.setHorizontalHeaderLabels(
+            [self.tr("Beat class"), self.tr("Beats"), self.tr("Share")]
+        )
+        self.beat_counts.verticalHeader().hide()
+        header = self.beat_counts.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.beat_counts.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for w in (
+            self.label,
+            self.operating_point,
+            self.model,
+            self.intended_use,
+            self.support,
+            self.warnings,
+        ):
             w.setWordWrap(True)
         for w in (
             self.title,
             self.score_bar,
             self.label,
+            self.warnings,
+            self.chart,
+            self.table_check,
+            self.contributions,
+            self.beat_counts,
             self.operating_point,
             self.model,
             self.intended_use,
-            self.contributions,
+            self.card_link,
             self.support,
         ):
             layout.addWidget(w)
-        self.contributions.hide()
-        self.support.hide()
+        self.table_check.toggled.connect(self._on_table_check_toggled)
+        self._hide_details()
 
+    def _hide_details(self) -> None:
+        for w in (
+            self.score_bar,
+            self.warnings,
+            self.chart,
+            self.table_check,
+            self.contributions,
+            self.beat_counts,
+            self.card_link,
+            self.support,
+        ):
+            w.hide()
+
+    # --- showing ---------------------------------------------------------------
     def show_prediction(self, p: Prediction) -> None:
         """Fill the card from ``p``."""
         self.prediction = p
-        self.title.setText(self.tr("Probability of {0}: {1:.0%}").format(p.positive_label, p.score))
-        self.score_bar.setValue(round(p.score * 1000))
-        self.score_bar.setFormat(f"{p.score:.1%}")
-        self.score_bar.show()
-        verdict = self.tr("POSITIVE") if p.is_positive else self.tr("negative")
-        self.label.setText(
-            self.tr("Result at the operating point: <b>{0}</b> ({1})").format(p.label, verdict)
-        )
-        self.operating_point.setText(
-            self.tr(
-                "Operating point “{0}”: threshold {1:.3f}; on validation sensitivity {2:.0%}, "
-                "specificity {3:.0%}."
-            ).format(p.operating_point, p.threshold, p.sensitivity, p.specificity)
-        )
+        self._hide_details()
+        kind = result_kind(p)
+        if kind == "signal":
+            self._show_beats(p)
+        else:
+            self._show_score(p)
+        if kind == "record":
+            self._show_contributions(p)
+        self._show_operating_point(p, kind)
         self.model.setText(
             self.tr(
                 "Model: {0}\nId: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms"
@@ -98,21 +185,140 @@ class ResultPanel(QFrame):
             )
         )
         self.intended_use.setText(self.tr("Intended use: {0}").format(p.intended_use))
+        notes = list(p.warnings)
+        if "notice" in p.extra:
+            notes.append(str(p.extra["notice"]))
+        self.warnings.setText("\n".join(notes))
+        self.warnings.setVisible(bool(notes))
+        self.card_link.show()
+        self.support.show()
+
+    def _show_score(self, p: Prediction) -> None:
+        self.title.setText(self.tr("Probability of {0}: {1:.0%}").format(p.positive_label, p.score))
+        self.score_bar.setValue(round(p.score * 1000))
+        self.score_bar.setFormat(f"{p.score:.1%}")
+        self.score_bar.show()
+        verdict = self.tr("POSITIVE") if p.is_positive else self.tr("negative")
+        self.label.setText(
+            self.tr("Result at the operating point: <b>{0}</b> ({1})").format(p.label, verdict)
+        )
+
+    def _show_operating_point(self, p: Prediction, kind: str) -> None:
+        if kind == "signal" or p.specificity < 0:
+            text = self.tr(
+                "Operating point “{0}”: on validation, sensitivity for {1} {2:.0%}; "
+                "specificity is not reported for this model."
+            ).format(p.operating_point, p.positive_label, p.sensitivity)
+        else:
+            text = self.tr(
+                "Operating point “{0}”: threshold {1:.3f}; on validation sensitivity {2:.0%}, "
+                "specificity {3:.0%}."
+            ).format(p.operating_point, p.threshold, p.sensitivity, p.specificity)
+        self.operating_point.setText(text)
+
+    def _show_contributions(self, p: Prediction) -> None:
+        units = str(p.extra.get("contribution_units", ""))
+        shown_units = (
+            QCoreApplication.translate("ResultPanel", _UNITS[units]) if units in _UNITS else units
+        )
+        self.chart.set_contributions(p.contributions, p.positive_label, shown_units)
+        self.contributions.setHorizontalHeaderLabels(
+            [
+                self.tr("Finding"),
+                self.tr("Value"),
+                self.tr("Effect on risk ({0})").format(shown_units or self.tr("log-odds")),
+            ]
+        )
         self.contributions.setRowCount(len(p.contributions))
-        for row, c in enumerate(p.contributions):
-            self.contributions.setItem(row, 0, QTableWidgetItem(c.label))
-            self.contributions.setItem(row, 1, QTableWidgetItem(c.value))
+        ordered = sorted(p.contributions, key=lambda c: abs(c.contribution), reverse=True)
+        for row, c in enumerate(ordered):
+            self.contributions.setItem(row, 0, QTableWidgetItem(translated_label(c)))
+            self.contributions.setItem(row, 1, QTableWidgetItem(translated_value(c)))
             item = QTableWidgetItem(f"{c.contribution:+.2f}")
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.contributions.setItem(row, 2, item)
-        self.contributions.setVisible(bool(p.contributions))
-        self.support.show()
+        has = bool(p.contributions)
+        self.chart.setVisible(has)
+        self.table_check.setVisible(has)
+        self.contributions.setVisible(has and self.table_check.isChecked())
+
+    def _show_beats(self, p: Prediction) -> None:
+        counts: dict[str, int] = dict(p.extra.get("beat_counts") or {})
+        if not counts:
+            for b in p.beats:
+                counts[b.label] = counts.get(b.label, 0) + 1
+        total = sum(counts.values())
+        self.title.setText(self.tr("ECG: {0} beats classified").format(total))
+        found = counts.get(p.positive_label, 0)
+        name = QCoreApplication.translate(
+            "BeatClasses", _BEAT_NAMES.get(p.positive_label, p.positive_label)
+        )
+        if found:
+            self.label.setText(
+                self.tr("<b>{0} {1} beats</b> ({2}) found; review them in the beat list.").format(
+                    found, p.positive_label, name
+                )
+            )
+        else:
+            self.label.setText(self.tr("No {0} beats ({1}) found.").format(p.positive_label, name))
+        self.beat_counts.setRowCount(len(counts))
+        for row, (label, n) in enumerate(counts.items()):
+            full = QCoreApplication.translate("BeatClasses", _BEAT_NAMES.get(label, label))
+            self.beat_counts.setItem(row, 0, QTableWidgetItem(f"{label} — {full}"))
+            count = QTableWidgetItem(str(n))
+            count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.beat_counts.setItem(row, 1, count)
+            share = QTableWidgetItem(f"{n / total:.1%}" if total else "—")
+            share.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.beat_counts.setItem(row, 2, share)
+        self.beat_counts.setMinimumHeight(
+            self.beat_counts.horizontalHeader().height()
+            + self.beat_counts.verticalHeader().defaultSectionSize() * len(counts)
+            + 4
+        )
+        self.beat_counts.show()
+
+    def beat_count(self, label: str) -> int | None:
+        """The count shown for beat class ``label`` (``None`` when not shown)."""
+        for row in range(self.beat_counts.rowCount()):
+            if self.beat_counts.item(row, 0).text().split(" ")[0] == label:
+                return int(self.beat_counts.item(row, 1).text())
+        return None
 
     def clear(self) -> None:
         self.prediction = None
         self.title.setText(self.tr("No analysis yet"))
         for w in (self.label, self.operating_point, self.model, self.intended_use):
             w.setText("")
-        self.score_bar.hide()
-        self.contributions.hide()
-        self.support.hide()
+        self._hide_details()
+
+    # --- model card ---------------------------------------------------------------
+    def open_model_card(self) -> ModelCardDialog | None:
+        """Open the card of the model that made the shown result (read on a worker thread)."""
+        if self.prediction is None:
+            return None
+        dialog = ModelCardDialog(self.prediction.model_id, self)
+        self.card_dialog = dialog
+        dialog.show()
+        self.card_jobs.submit(
+            load_model_card,
+            self.prediction.model_id,
+            name="model-card",
+            on_success=dialog.set_markdown,
+        )
+        return dialog
+
+    @Slot(str)
+    def _on_card_link_activated(self, _: str) -> None:
+        self.open_model_card()
+
+    @Slot(object)
+    def _on_card_jobs_failed(self, failure: JobFailure) -> None:
+        if self.card_dialog is not None:
+            self.card_dialog.set_error(failure.user_message)
+
+    @Slot(bool)
+    def _on_table_check_toggled(self, checked: bool) -> None:
+        self.contributions.setVisible(
+            checked and bool(self.prediction and self.prediction.contributions)
+        )

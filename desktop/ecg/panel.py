@@ -1,0 +1,529 @@
+"""The ECG reading panel: open a record, read it on paper, run the beat model.
+
+:class:`EcgPanel` owns one :class:`~desktop.jobs.JobRunner` (``jobs``) for
+loading and analysing; the main window connects its status bar to it. Its
+actions (``open_action``, ``open_sample_action``, ``analyze_action``) go in
+the main window's menus.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QScrollBar,
+    QSplitter,
+    QStackedWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import tasks_ecg
+from desktop.ecg.paper import BEAT_CLASSES, RHYTHM_S, class_colour, class_name, format_time
+from desktop.ecg.views import CaliperReading, StripView, TwelveLeadView, caliper_text
+from desktop.jobs import JobFailure, JobRunner
+from desktop.results.panel import ResultPanel
+from engine.ecg import STANDARD_LEADS
+from engine.ecg import Signal as EcgSignal
+from engine.models.results import Prediction
+from engine.resources import resource_path
+
+log = logging.getLogger(__name__)
+
+SAMPLE_12_LEAD = ("samples", "ecg-12-lead.dcm")
+SAMPLE_HOLTER = ("samples", "mitdb", "119.hea")
+LAYOUT_12_LEAD = "12-lead"
+LAYOUT_STRIPS = "strips"
+#: Slider steps per second of signal.
+SLIDER_STEPS_PER_S = 100
+
+_ROLE_BEAT = Qt.ItemDataRole.UserRole
+
+
+class EcgPanel(QWidget):
+    """Opens, shows and analyses one ECG record.
+
+    Signals: ``signal_loaded(Signal)``, ``analysis_done(Prediction)``.
+    """
+
+    signal_loaded = Signal(object)
+    analysis_done = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ecg_panel")
+        self.signal: EcgSignal | None = None
+        self.prediction: Prediction | None = None
+        self.device = "auto"
+        self.explain = True
+        self.last_failure: JobFailure | None = None
+        self.jobs = JobRunner(self)
+
+        # --- toolbar ---------------------------------------------------------
+        self.layout_box = QComboBox()
+        self.layout_box.setObjectName("ecg_layout_box")
+        self.layout_box.addItem(self.tr("12-lead (3×4 + rhythm)"), LAYOUT_12_LEAD)
+        self.layout_box.addItem(self.tr("Scrolling leads"), LAYOUT_STRIPS)
+        self.speed_box = QComboBox()
+        self.speed_box.setObjectName("ecg_speed_box")
+        for v in (12.5, 25.0, 50.0):
+            self.speed_box.addItem(self.tr("{0:g} mm/s").format(v), v)
+        self.gain_box = QComboBox()
+        self.gain_box.setObjectName("ecg_gain_box")
+        for v in (5.0, 10.0, 20.0):
+            self.gain_box.addItem(self.tr("{0:g} mm/mV").format(v), v)
+        self.attribution_check = QCheckBox(self.tr("Show attributions"))
+        self.attribution_check.setObjectName("ecg_attribution_check")
+        self.attribution_check.setChecked(True)
+        self.attribution_check.setToolTip(
+            self.tr("Shade the analysed lead where the model looked most (integrated gradients).")
+        )
+        self.analyze_button = QPushButton(self.tr("Analyze ECG"))
+        self.analyze_button.setObjectName("ecg_analyze_button")
+        self.analyze_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setObjectName("ecg_cancel_button")
+        self.cancel_button.hide()
+
+        toolbar = QHBoxLayout()
+        for text, box in (
+            (self.tr("Layout:"), self.layout_box),
+            (self.tr("Speed:"), self.speed_box),
+            (self.tr("Gain:"), self.gain_box),
+        ):
+            label = QLabel(text)
+            label.setBuddy(box)
+            toolbar.addWidget(label)
+            toolbar.addWidget(box)
+        toolbar.addWidget(self.attribution_check)
+        toolbar.addStretch(1)
+        toolbar.addWidget(self.progress)
+        toolbar.addWidget(self.cancel_button)
+        toolbar.addWidget(self.analyze_button)
+
+        self.info = QLabel(self.tr("Open an ECG record (File ▸ Open ECG…)."))
+        self.info.setObjectName("ecg_info")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        # --- paper -------------------------------------------------------------
+        self.twelve_lead = TwelveLeadView()
+        self.twelve_lead.setObjectName("ecg_twelve_lead")
+        self.strip = StripView()
+        self.strip.setObjectName("ecg_strip")
+        self.twelve_scroll = QScrollArea()
+        self.twelve_scroll.setWidget(self.twelve_lead)
+        self.twelve_scroll.setWidgetResizable(False)
+        self.strip_scroll = QScrollArea()
+        self.strip_scroll.setWidget(self.strip)
+        self.strip_scroll.setWidgetResizable(True)
+        self.strip_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.twelve_scroll)
+        self.stack.addWidget(self.strip_scroll)
+        self.time_slider = QScrollBar(Qt.Orientation.Horizontal)
+        self.time_slider.setObjectName("ecg_time_slider")
+        self.time_slider.setToolTip(self.tr("Position in the recording"))
+        self.time_label = QLabel("")
+        self.time_label.setObjectName("ecg_time_label")
+        self.caliper_label = QLabel(self.tr("Caliper: drag on the paper to measure."))
+        self.caliper_label.setObjectName("ecg_caliper_label")
+        time_row = QHBoxLayout()
+        time_row.addWidget(self.time_slider, 1)
+        time_row.addWidget(self.time_label)
+        paper = QWidget()
+        paper_layout = QVBoxLayout(paper)
+        paper_layout.setContentsMargins(0, 0, 0, 0)
+        paper_layout.addWidget(self.stack, 1)
+        paper_layout.addLayout(time_row)
+        paper_layout.addWidget(self.caliper_label)
+
+        # --- beats and result ------------------------------------------------------
+        legend = QLabel(
+            "<br>".join(
+                f'<span style="color:{class_colour(c).name()}">■</span>&nbsp;<b>{c}</b>&nbsp;'
+                f"{class_name(c)}"
+                for c in BEAT_CLASSES
+            )
+        )
+        legend.setObjectName("ecg_legend")
+        self.beat_list = QTreeWidget()
+        self.beat_list.setObjectName("ecg_beat_list")
+        self.beat_list.setColumnCount(2)
+        self.beat_list.setHeaderLabels([self.tr("Beat"), self.tr("Probability")])
+        self.beat_list.setUniformRowHeights(True)
+        self.results = ResultPanel()
+        self.results.setObjectName("ecg_result_panel")
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(QLabel(self.tr("<b>Beats by class</b>")))
+        side_layout.addWidget(legend)
+        side_layout.addWidget(self.beat_list, 2)
+        result_scroll = QScrollArea()
+        result_scroll.setWidgetResizable(True)
+        result_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        result_scroll.setWidget(self.results)
+        side_layout.addWidget(result_scroll, 3)
+        side.setMinimumWidth(340)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(paper)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.info)
+        layout.addWidget(splitter, 1)
+
+        # --- actions -------------------------------------------------------------
+        self.open_action = QAction(self.tr("Open &ECG…"), self)
+        self.open_action.setObjectName("open_ecg_action")
+        self.open_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.open_action.triggered.connect(self._on_open_action_triggered)
+        self.open_sample_action = QAction(self.tr("Open sample &12-lead ECG"), self)
+        self.open_sample_action.setObjectName("open_sample_ecg_action")
+        self.open_sample_action.triggered.connect(self.open_sample_12_lead)
+        self.open_holter_action = QAction(self.tr("Open sample &Holter ECG (MIT-BIH 119)"), self)
+        self.open_holter_action.setObjectName("open_holter_ecg_action")
+        self.open_holter_action.triggered.connect(self.open_sample_holter)
+        self.analyze_action = QAction(self.tr("Analyze &ECG"), self)
+        self.analyze_action.setObjectName("analyze_ecg_action")
+        self.analyze_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.analyze_action.setEnabled(False)
+        self.analyze_action.triggered.connect(self.analyze)
+
+        # --- wiring ----------------------------------------------------------------
+        self.layout_box.currentIndexChanged.connect(self._on_layout_box_changed)
+        self.speed_box.currentIndexChanged.connect(self._on_speed_box_changed)
+        self.gain_box.currentIndexChanged.connect(self._on_gain_box_changed)
+        self.attribution_check.toggled.connect(self._on_attribution_check_toggled)
+        self.analyze_button.clicked.connect(self.analyze)
+        self.cancel_button.clicked.connect(self.jobs.cancel)
+        self.time_slider.valueChanged.connect(self._on_time_slider_changed)
+        self.strip.position_changed.connect(self._on_strip_position_changed)
+        self.strip.range_changed.connect(self._sync_slider)
+        self.twelve_lead.scale_changed.connect(self._on_twelve_lead_scale_changed)
+        for view in (self.twelve_lead, self.strip):
+            view.caliper_changed.connect(self._on_view_caliper_changed)
+        self.beat_list.currentItemChanged.connect(self._on_beat_list_current_changed)
+        self.jobs.started.connect(self._on_jobs_started)
+        self.jobs.progressed.connect(self._on_jobs_progressed)
+        self.jobs.failed.connect(self._on_jobs_failed)
+        self.jobs.cancelled.connect(self._on_jobs_cancelled)
+        self.jobs.finished.connect(self._on_jobs_finished)
+        self.speed_box.setCurrentIndex(self.speed_box.findData(25.0))
+        self.gain_box.setCurrentIndex(self.gain_box.findData(10.0))
+        self._sync_slider()
+
+    # --- settings -------------------------------------------------------------------
+    def apply_preferences(self, prefs) -> None:
+        """Take speed, gain, screen calibration and model device from :class:`Preferences`."""
+        self.device = prefs.device
+        for view in (self.twelve_lead, self.strip):
+            view.set_calibration(prefs.screen_calibration)
+        self.speed_box.setCurrentIndex(max(0, self.speed_box.findData(prefs.ecg_speed_mm_s)))
+        self.gain_box.setCurrentIndex(max(0, self.gain_box.findData(prefs.ecg_gain_mm_mv)))
+
+    def set_speed(self, mm_s: float) -> None:
+        self.speed_box.setCurrentIndex(self.speed_box.findData(float(mm_s)))
+
+    def set_gain(self, mm_mv: float) -> None:
+        self.gain_box.setCurrentIndex(self.gain_box.findData(float(mm_mv)))
+
+    def set_layout(self, layout: str) -> None:
+        """Show the 12-lead print (``"12-lead"``) or the scrolling leads (``"strips"``)."""
+        self.layout_box.setCurrentIndex(self.layout_box.findData(layout))
+
+    @property
+    def current_layout(self) -> str:
+        return self.layout_box.currentData()
+
+    def current_view(self) -> TwelveLeadView | StripView:
+        return self.twelve_lead if self.current_layout == LAYOUT_12_LEAD else self.strip
+
+    # --- opening ------------------------------------------------------------------------
+    def open_signal(self, path: str | Path) -> None:
+        """Read an ECG record on a worker thread; it is shown when read."""
+        self.jobs.submit(
+            tasks_ecg.open_signal, Path(path), name="open-ecg", on_success=self.set_signal
+        )
+
+    def open_sample_12_lead(self) -> None:
+        self.open_signal(resource_path(*SAMPLE_12_LEAD))
+
+    def open_sample_holter(self) -> None:
+        self.open_signal(resource_path(*SAMPLE_HOLTER))
+
+    @Slot()
+    def _on_open_action_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            self.tr("Open an ECG record"),
+            "",
+            self.tr("ECG records (*.hea *.dcm *.DCM *.dat);;All files (*)"),
+        )
+        if path:
+            self.open_signal(path)
+
+    def set_signal(self, signal: EcgSignal) -> None:
+        """Show ``signal``: the 12-lead print when it has the standard leads, else strips."""
+        self.signal = signal
+        self.prediction = None
+        self.twelve_lead.set_signal(signal)
+        self.strip.set_signal(signal)
+        self.strip.setMinimumHeight(self.strip.sizeHint().height())
+        self.twelve_lead.resize(self.twelve_lead.sizeHint())
+        self.beat_list.clear()
+        self.results.clear()
+        has_twelve = all(lead in signal.leads for lead in STANDARD_LEADS)
+        self.set_layout(LAYOUT_12_LEAD if has_twelve else LAYOUT_STRIPS)
+        self.info.setText(self._describe(signal))
+        self.analyze_button.setEnabled(True)
+        self.analyze_action.setEnabled(True)
+        self._sync_slider()
+        self.signal_loaded.emit(signal)
+
+    def _describe(self, signal: EcgSignal) -> str:
+        text = self.tr("{0} · {1} leads ({2}) · {3:g} Hz · {4}").format(
+            signal.record_name or signal.source.name,
+            signal.n_leads,
+            ", ".join(signal.leads),
+            signal.fs,
+            format_time(signal.duration_s, 1),
+        )
+        patient = [
+            v
+            for v in (
+                signal.patient_name,
+                self.tr("ID {0}").format(signal.patient_id) if signal.patient_id else "",
+                self.tr("age {0}").format(signal.age) if signal.age else "",
+                self.tr("sex {0}").format(signal.sex) if signal.sex else "",
+            )
+            if v
+        ]
+        if patient:
+            text += " · " + self.tr("Patient: {0}").format(", ".join(patient))
+        return text
+
+    # --- analysis ---------------------------------------------------------------------------
+    @Slot()
+    def analyze(self) -> None:
+        """Label every beat with the default beat model on a worker thread."""
+        if self.signal is None:
+            return
+        self.jobs.submit(
+            tasks_ecg.analyze_signal,
+            self.signal,
+            device=self.device,
+            explain=self.explain,
+            name="analyze-ecg",
+            on_success=self.set_prediction,
+        )
+
+    def set_prediction(self, p: Prediction) -> None:
+        """Draw the beat labels and attributions of ``p`` and list the beats by class."""
+        self.prediction = p
+        lead_index = self._analysed_lead_index(p)
+        for view in (self.twelve_lead, self.strip):
+            view.set_beats(p.beats, lead_index)
+            view.set_attribution(p.attribution, lead_index)
+            view.set_attribution_visible(self.attribution_check.isChecked())
+        self._fill_beat_list(p)
+        self.results.show_prediction(p)
+        self.analysis_done.emit(p)
+
+    def _analysed_lead_index(self, p: Prediction) -> int | None:
+        if self.signal is None:
+            return None
+        name = str(p.extra.get("lead", ""))
+        lower = [lead.lower() for lead in self.signal.leads]
+        return lower.index(name.lower()) if name.lower() in lower else None
+
+    def _fill_beat_list(self, p: Prediction) -> None:
+        self.beat_list.clear()
+        fs = self.signal.fs if self.signal is not None else 1.0
+        groups: dict[str, QTreeWidgetItem] = {}
+        counts = p.extra.get("beat_counts") or {}
+        labels = list(BEAT_CLASSES) + [c for c in counts if c not in BEAT_CLASSES]
+        for c in labels:
+            n = int(counts.get(c, sum(1 for b in p.beats if b.label == c)))
+            item = QTreeWidgetItem([self.tr("{0} — {1}: {2}").format(c, class_name(c), n)])
+            item.setForeground(0, class_colour(c))
+            item.setData(0, _ROLE_BEAT, None)
+            groups[c] = item
+        children: dict[str, list[QTreeWidgetItem]] = {c: [] for c in groups}
+        for i, beat in enumerate(p.beats):
+            child = QTreeWidgetItem(
+                [
+                    f"{format_time(beat.sample / fs, 2)}  {beat.label}",
+                    f"{beat.probabilities.get(beat.label, 0.0):.0%}",
+                ]
+            )
+            child.setData(0, _ROLE_BEAT, i)
+            child.setForeground(0, class_colour(beat.label))
+            children.setdefault(beat.label, []).append(child)
+            if beat.label not in groups:
+                groups[beat.label] = QTreeWidgetItem([beat.label])
+        for c, item in groups.items():
+            item.addChildren(children.get(c, []))
+            self.beat_list.addTopLevelItem(item)
+            # The rarer (ectopic) classes are the ones a reader looks for first.
+            item.setExpanded(c != "N" and item.childCount() > 0)
+        self.beat_list.resizeColumnToContents(0)
+
+    def beat_item(self, index: int) -> QTreeWidgetItem | None:
+        """The list entry of beat ``index``."""
+        for g in range(self.beat_list.topLevelItemCount()):
+            group = self.beat_list.topLevelItem(g)
+            for k in range(group.childCount()):
+                child = group.child(k)
+                if child.data(0, _ROLE_BEAT) == index:
+                    return child
+        return None
+
+    def select_beat(self, index: int) -> None:
+        """Scroll to beat ``index`` and highlight it on the paper."""
+        if self.prediction is None or self.signal is None:
+            return
+        t = self.prediction.beats[index].sample / self.signal.fs
+        if self.current_layout == LAYOUT_12_LEAD:
+            self.twelve_lead.set_start(t - RHYTHM_S / 2)
+            self._sync_slider()
+        else:
+            self.strip.center_on(t)
+        for view in (self.twelve_lead, self.strip):
+            view.highlight_beat(index)
+
+    @Slot(QTreeWidgetItem, QTreeWidgetItem)
+    def _on_beat_list_current_changed(self, current: QTreeWidgetItem | None, _) -> None:
+        if current is None:
+            return
+        index = current.data(0, _ROLE_BEAT)
+        if index is not None:
+            self.select_beat(int(index))
+
+    # --- view controls ------------------------------------------------------------------
+    @Slot(int)
+    def _on_layout_box_changed(self, _: int) -> None:
+        self.stack.setCurrentIndex(0 if self.current_layout == LAYOUT_12_LEAD else 1)
+        self._sync_slider()
+
+    @Slot(int)
+    def _on_speed_box_changed(self, _: int) -> None:
+        for view in (self.twelve_lead, self.strip):
+            view.set_speed(self.speed_box.currentData())
+
+    @Slot(int)
+    def _on_gain_box_changed(self, _: int) -> None:
+        for view in (self.twelve_lead, self.strip):
+            view.set_gain(self.gain_box.currentData())
+        self.strip.setMinimumHeight(self.strip.sizeHint().height())
+
+    @Slot()
+    def _on_twelve_lead_scale_changed(self) -> None:
+        self.twelve_lead.resize(self.twelve_lead.sizeHint())
+
+    @Slot(bool)
+    def _on_attribution_check_toggled(self, checked: bool) -> None:
+        for view in (self.twelve_lead, self.strip):
+            view.set_attribution_visible(checked)
+
+    @Slot(object)
+    def _on_view_caliper_changed(self, reading: CaliperReading | None) -> None:
+        if reading is None:
+            self.caliper_label.setText(self.tr("Caliper: drag on the paper to measure."))
+        else:
+            self.caliper_label.setText(self.tr("Caliper: {0}").format(caliper_text(reading)))
+
+    def _sync_slider(self) -> None:
+        """Fit the slider's range and page to the signal and the visible span."""
+        duration = self.signal.duration_s if self.signal is not None else 0.0
+        if self.current_layout == LAYOUT_12_LEAD:
+            span, position = RHYTHM_S, self.twelve_lead.start_s
+        else:
+            span, position = self.strip.visible_s(), self.strip.position_s
+        maximum = max(0.0, duration - span)
+        with QSignalBlocker(self.time_slider):
+            self.time_slider.setRange(0, round(maximum * SLIDER_STEPS_PER_S))
+            self.time_slider.setPageStep(max(1, round(span * SLIDER_STEPS_PER_S)))
+            self.time_slider.setSingleStep(SLIDER_STEPS_PER_S)
+            self.time_slider.setValue(round(position * SLIDER_STEPS_PER_S))
+        self.time_slider.setEnabled(maximum > 0)
+        self._update_time_label(position, span, duration)
+
+    def _update_time_label(self, position: float, span: float, duration: float) -> None:
+        end = min(duration, position + span)
+        self.time_label.setText(
+            f"{format_time(position, 1)}–{format_time(end, 1)} / {format_time(duration)}"
+        )
+
+    @Slot(int)
+    def _on_time_slider_changed(self, value: int) -> None:
+        seconds = value / SLIDER_STEPS_PER_S
+        if self.current_layout == LAYOUT_12_LEAD:
+            self.twelve_lead.set_start(seconds)
+            self._sync_slider()
+        else:
+            self.strip.set_position(seconds)
+
+    @Slot(float)
+    def _on_strip_position_changed(self, _: float) -> None:
+        if self.current_layout == LAYOUT_STRIPS:
+            self._sync_slider()
+
+    # --- job feedback ---------------------------------------------------------------------
+    @Slot(str)
+    def _on_jobs_started(self, name: str) -> None:
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.analyze_button.setEnabled(False)
+        self.analyze_action.setEnabled(False)
+
+    @Slot(float, str)
+    def _on_jobs_progressed(self, fraction: float, text: str) -> None:
+        self.progress.setValue(round(fraction * 1000))
+        if text:
+            self.progress.setToolTip(text)
+
+    @Slot(object)
+    def _on_jobs_failed(self, failure: JobFailure) -> None:
+        self.last_failure = failure
+        self.info.setText(failure.user_message)
+
+    @Slot()
+    def _on_jobs_cancelled(self) -> None:
+        self.progress.setToolTip(self.tr("Cancelled."))
+
+    @Slot()
+    def _on_jobs_finished(self) -> None:
+        if not self.jobs.busy:
+            self.progress.hide()
+            self.cancel_button.hide()
+            ready = self.signal is not None
+            self.analyze_button.setEnabled(ready)
+            self.analyze_action.setEnabled(ready)
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Cancel and wait for the running job (call from the window's closeEvent)."""
+        self.jobs.cancel()
+        self.jobs.wait(timeout_s)

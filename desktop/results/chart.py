@@ -1,0 +1,201 @@
+"""Feature contributions as a sorted horizontal bar chart (custom-painted).
+
+Bars right of the zero line push the result towards the model's positive
+label, bars left of it away from it; the largest effect is at the top. Each
+row names the finding and shows the patient's value with its unit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from desktop.theme import is_dark
+from engine.models.results import Contribution
+
+ROW_HEIGHT = 24
+HEADER_HEIGHT = 26
+AXIS_HEIGHT = 34
+
+
+def positive_colour(dark: bool) -> QColor:
+    return QColor("#ff7043" if dark else "#d84315")
+
+
+def negative_colour(dark: bool) -> QColor:
+    return QColor("#64b5f6" if dark else "#1565c0")
+
+
+def translated_label(c: Contribution) -> str:
+    """The finding's name in the interface language (record-form vocabulary)."""
+    return QCoreApplication.translate("RecordForm", c.label)
+
+
+def translated_value(c: Contribution) -> str:
+    """The patient's value with its unit (or the chosen option) in the interface language."""
+    if c.raw_value is not None and c.unit:
+        unit = QCoreApplication.translate("RecordForm", c.unit)
+        return f"{c.raw_value:g} {unit}"
+    return QCoreApplication.translate("RecordForm", c.value)
+
+
+@dataclass(frozen=True)
+class ChartRow:
+    """One drawn bar: the finding, its value text and its contribution."""
+
+    label: str
+    value: str
+    contribution: float
+
+
+class ContributionChart(QWidget):
+    """Horizontal bars of per-feature contributions, largest |effect| first."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("contribution_chart")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.rows: list[ChartRow] = []
+        self.positive_label = ""
+        self.units = ""
+
+    def set_contributions(
+        self, contributions: Sequence[Contribution], positive_label: str, units: str = ""
+    ) -> None:
+        """Show ``contributions`` (towards ``positive_label``, in ``units`` such as log-odds)."""
+        ordered = sorted(contributions, key=lambda c: abs(c.contribution), reverse=True)
+        self.rows = [
+            ChartRow(translated_label(c), translated_value(c), float(c.contribution))
+            for c in ordered
+        ]
+        self.positive_label = positive_label
+        self.units = units
+        self.updateGeometry()
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(480, HEADER_HEIGHT + ROW_HEIGHT * max(1, len(self.rows)) + AXIS_HEIGHT)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(320, self.sizeHint().height())
+
+    # --- geometry ------------------------------------------------------------
+    def _columns(self) -> tuple[float, float, float, float]:
+        """x of the label column's right edge, the bar area's left and right, and zero."""
+        metrics = QFontMetricsF(self.font())
+        label_w = max((metrics.horizontalAdvance(r.label) for r in self.rows), default=0.0)
+        value_w = max((metrics.horizontalAdvance(r.value) for r in self.rows), default=0.0)
+        label_right = min(label_w + 8.0, self.width() * 0.38)
+        bar_left = label_right + value_w + 16.0
+        bar_right = self.width() - 48.0
+        return label_right, bar_left, bar_right, (bar_left + bar_right) / 2.0
+
+    def extent(self) -> float:
+        """The contribution shown at each end of the scale (a rounded maximum)."""
+        biggest = max((abs(r.contribution) for r in self.rows), default=0.0)
+        if biggest <= 0:
+            return 1.0
+        step = 10 ** math.floor(math.log10(biggest))
+        for m in (1, 2, 2.5, 5, 10):
+            if biggest <= m * step:
+                return m * step
+        return 10 * step
+
+    def zero_x(self) -> float:
+        return self._columns()[3]
+
+    def bar_rect(self, row: int) -> QRectF:
+        """Pixels of row ``row``'s bar (from the zero line towards its sign)."""
+        _, bar_left, bar_right, zero = self._columns()
+        half = (bar_right - bar_left) / 2.0
+        length = self.rows[row].contribution / self.extent() * half
+        top = HEADER_HEIGHT + row * ROW_HEIGHT + 4
+        height = ROW_HEIGHT - 8
+        return QRectF(min(zero, zero + length), top, abs(length), height)
+
+    # --- painting ------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        dark = is_dark(self.palette())
+        text = self.palette().windowText().color()
+        pos, neg = positive_colour(dark), negative_colour(dark)
+        label_right, bar_left, bar_right, zero = self._columns()
+        metrics = painter.fontMetrics()
+        # Legend.
+        x = 4.0
+        for colour, words in (
+            (pos, self.tr("towards {0}").format(self.positive_label)),
+            (neg, self.tr("away from {0}").format(self.positive_label)),
+        ):
+            painter.fillRect(QRectF(x, 7, 12, 12), colour)
+            painter.setPen(text)
+            painter.drawText(QPointF(x + 16, 18), words)
+            x += 16 + metrics.horizontalAdvance(words) + 18
+        if not self.rows:
+            painter.setPen(text)
+            painter.drawText(QPointF(4, HEADER_HEIGHT + 16), self.tr("No contributions."))
+            painter.end()
+            return
+        value_font = QFont(self.font())
+        for i, row in enumerate(self.rows):
+            top = HEADER_HEIGHT + i * ROW_HEIGHT
+            if i % 2:
+                band = QColor(self.palette().alternateBase().color())
+                painter.fillRect(QRectF(0, top, self.width(), ROW_HEIGHT), band)
+            painter.setPen(text)
+            painter.setFont(self.font())
+            label = metrics.elidedText(row.label, Qt.TextElideMode.ElideRight, int(label_right - 8))
+            painter.drawText(
+                QRectF(4, top, label_right - 4, ROW_HEIGHT), Qt.AlignmentFlag.AlignVCenter, label
+            )
+            painter.setFont(value_font)
+            muted = QColor(text)
+            muted.setAlpha(170)
+            painter.setPen(muted)
+            painter.drawText(
+                QRectF(label_right + 4, top, bar_left - label_right - 12, ROW_HEIGHT),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                row.value,
+            )
+            rect = self.bar_rect(i)
+            painter.fillRect(rect, pos if row.contribution > 0 else neg)
+            number = f"{row.contribution:+.2f}"
+            painter.setPen(text)
+            if row.contribution >= 0:
+                painter.drawText(
+                    QRectF(rect.right() + 3, top, 60, ROW_HEIGHT),
+                    Qt.AlignmentFlag.AlignVCenter,
+                    number,
+                )
+            else:
+                painter.drawText(
+                    QRectF(rect.left() - 63, top, 60, ROW_HEIGHT),
+                    Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                    number,
+                )
+        # Zero line and scale.
+        bottom = HEADER_HEIGHT + len(self.rows) * ROW_HEIGHT
+        pen = QPen(text)
+        pen.setWidth(1)
+        painter.setPen(pen)
+        painter.drawLine(QPointF(zero, HEADER_HEIGHT), QPointF(zero, bottom + 4))
+        painter.drawLine(QPointF(bar_left, bottom + 4), QPointF(bar_right, bottom + 4))
+        extent = self.extent()
+        for value in (-extent, -extent / 2, 0.0, extent / 2, extent):
+            x = zero + value / extent * (bar_right - bar_left) / 2.0
+            painter.drawLine(QPointF(x, bottom + 4), QPointF(x, bottom + 8))
+            label = f"{value:+g}" if value else "0"
+            w = metrics.horizontalAdvance(label)
+            painter.drawText(QPointF(x - w / 2, bottom + 8 + metrics.ascent()), label)
+        if self.units:
+            caption = self.tr("Effect ({0})").format(self.units)
+            painter.drawText(
+                QPointF(bar_left, bottom + 10 + metrics.ascent() + metrics.height()), caption
+            )
+        painter.end()
