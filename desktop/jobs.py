@@ -4,7 +4,9 @@ A :class:`JobRunner` belongs to one view and runs at most one job at a time:
 submitting a new job cancels the previous one, whose late results are
 dropped. The engine function is called as ``fn(*args, progress=..., cancel=...,
 **kwargs)`` on a worker thread; its outcome comes back on the UI thread as
-signals. Cancelling is not an error.
+signals. Cancelling is not an error. A job submitted with ``with_partial=True``
+also gets ``partial=callable``: each object it passes comes back on the UI
+thread as the ``partial`` signal (a first slice, a thumbnail…).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class _Bridge(QObject):
     """Lives on the UI thread; worker threads emit through it (queued)."""
 
     progressed = Signal(int, float, str)
+    partial = Signal(int, object)
     done = Signal(int, str, object)
 
 
@@ -49,12 +52,14 @@ class JobRunner(QObject):
     """Runs one engine call at a time on a worker thread.
 
     Signals: ``started(name)``, ``progressed(fraction, text)``,
+    ``partial(object)`` (intermediate results of the current job),
     ``succeeded(result)``, ``failed(JobFailure)``, ``cancelled()``,
     ``finished()`` (after any of the three outcomes).
     """
 
     started = Signal(str)
     progressed = Signal(float, str)
+    partial = Signal(object)
     succeeded = Signal(object)
     failed = Signal(object)
     cancelled = Signal()
@@ -66,6 +71,7 @@ class JobRunner(QObject):
         super().__init__(parent)
         self._bridge = _Bridge(self)
         self._bridge.progressed.connect(self._on_bridge_progressed)
+        self._bridge.partial.connect(self._on_bridge_partial)
         self._bridge.done.connect(self._on_bridge_done)
         self._current: int | None = None
         self._token: CancelToken | None = None
@@ -83,9 +89,14 @@ class JobRunner(QObject):
         *args: Any,
         name: str = "",
         on_success: Callable[[Any], None] | None = None,
+        with_partial: bool = False,
         **kwargs: Any,
     ) -> int:
-        """Start ``fn`` on a worker thread, cancelling any running job first."""
+        """Start ``fn`` on a worker thread, cancelling any running job first.
+
+        With ``with_partial``, ``fn`` also receives ``partial=callable`` whose
+        arguments arrive on the UI thread as the ``partial`` signal.
+        """
         if self._current is not None:
             self.cancel()
         job_id = next(self._ids)
@@ -99,6 +110,13 @@ class JobRunner(QObject):
             if fraction >= 1.0 or now - last[0] >= PROGRESS_INTERVAL_S:
                 last[0] = now
                 bridge.progressed.emit(job_id, float(fraction), text)
+
+        if with_partial:
+
+            def partial(payload: object) -> None:
+                bridge.partial.emit(job_id, payload)
+
+            kwargs = {**kwargs, "partial": partial}
 
         def work() -> None:
             try:
@@ -151,6 +169,11 @@ class JobRunner(QObject):
     def _on_bridge_progressed(self, job_id: int, fraction: float, text: str) -> None:
         if job_id == self._current:
             self.progressed.emit(fraction, text)
+
+    @Slot(int, object)
+    def _on_bridge_partial(self, job_id: int, payload: object) -> None:
+        if job_id == self._current:
+            self.partial.emit(payload)
 
     @Slot(int, str, object)
     def _on_bridge_done(self, job_id: int, outcome: str, payload: object) -> None:

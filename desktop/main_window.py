@@ -1,4 +1,11 @@
-"""The main window: viewer in the middle, record form and results beside it."""
+"""The main window: study browser, viewer tabs, record form and results.
+
+Layout: the study browser and the measurement list dock on the left; the
+views (Images now; an ECG tab is added to :attr:`MainWindow.tabs` with
+:meth:`MainWindow.add_view_tab`) in the middle; the patient record and the
+result panel dock on the right. Long work runs through one
+:class:`~desktop.jobs.JobRunner` per view.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +15,35 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop import tasks
+from desktop.browser.recent import add_recent, clear_recent, recent_studies
+from desktop.browser.study_browser import StudyBrowser
+from desktop.dialogs.about import AboutDialog
 from desktop.dialogs.error import show_error
+from desktop.dialogs.model_card import ModelCardsDialog
+from desktop.dialogs.shortcuts import ShortcutsDialog
+from desktop.dialogs.tags import TagBrowser
 from desktop.jobs import JobFailure, JobRunner
 from desktop.records.form import RecordForm
 from desktop.results.panel import ResultPanel
-from desktop.viewer.image_view import ImageView
-from engine import __version__
+from desktop.viewer.measurements import MeasurementList
+from desktop.viewer.panel import ViewerPanel
+from desktop.viewer.stack import ImageStack, info_for
 from engine.records import HEART_RECORD
 from engine.resources import resource_path
 
@@ -43,10 +60,36 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self.tr("Stethos — diagnosis workstation"))
         self.resize(1400, 900)
         self.setAcceptDrops(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowNestedDocks
+        )
         self.last_error: QMessageBox | None = None
+        self.dialogs: dict[str, QDialog] = {}
+        #: Image model used by Analyze image (``None``: the registry's default).
+        self.image_model_id: str | None = None
+        self._loading_ref: tasks.SeriesRef | None = None
 
-        self.viewer = ImageView()
-        self.viewer.setObjectName("viewer")
+        # --- the views (tabs) -----------------------------------------------------------
+        self.viewer_panel = ViewerPanel()
+        self.viewer_panel.setObjectName("viewer_panel")
+        self.viewer = self.viewer_panel.view
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("view_tabs")
+        self.tabs.setDocumentMode(True)
+        self.add_view_tab(self.viewer_panel, self.tr("Images"))
+        self.setCentralWidget(self.tabs)
+
+        # --- docks ----------------------------------------------------------------------
+        self.browser = StudyBrowser()
+        self.browser_dock = self._dock(self.browser, self.tr("Studies"), "studies_dock")
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser_dock)
+        self.measurements = MeasurementList(self.viewer)
+        self.measurements_dock = self._dock(
+            self.measurements, self.tr("Measurements"), "measurements_dock"
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.measurements_dock)
+        self.splitDockWidget(self.browser_dock, self.measurements_dock, Qt.Orientation.Vertical)
+
         self.form = RecordForm(HEART_RECORD)
         self.form.setObjectName("record_form")
         self.analyze_button = QPushButton(self.tr("Analyze record"))
@@ -54,7 +97,6 @@ class MainWindow(QMainWindow):
         self.analyze_button.setEnabled(False)
         self.results = ResultPanel()
         self.results.setObjectName("result_panel")
-
         side = QWidget()
         side_layout = QVBoxLayout(side)
         heading = QLabel(self.tr("<b>Patient record</b> — heart-disease risk inputs"))
@@ -66,15 +108,13 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(560)
+        scroll.setMinimumWidth(420)
+        self.record_dock = self._dock(scroll, self.tr("Record and results"), "record_dock")
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.record_dock)
+        self.resizeDocks([self.browser_dock], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.record_dock], [470], Qt.Orientation.Horizontal)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.viewer)
-        splitter.addWidget(scroll)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        self.setCentralWidget(splitter)
-
+        # --- status bar -------------------------------------------------------------------
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(240)
@@ -87,8 +127,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
 
-        # One runner per view: a new image load cancels the previous one; so
-        # does a new analysis.
+        # --- jobs: one runner per view; a new job cancels the previous one --------------
         self.image_jobs = JobRunner(self)
         self.analysis_jobs = JobRunner(self)
         for runner in (self.image_jobs, self.analysis_jobs):
@@ -97,66 +136,165 @@ class MainWindow(QMainWindow):
             runner.failed.connect(self._on_job_failed)
             runner.cancelled.connect(self._on_job_cancelled)
             runner.finished.connect(self._on_job_finished)
-        self.image_jobs.succeeded.connect(self._on_image_loaded)
+        self.image_jobs.partial.connect(self._on_image_jobs_partial)
+        self.image_jobs.succeeded.connect(self._on_image_jobs_succeeded)
+        self.image_jobs.progressed.connect(self._on_image_jobs_progressed)
+        self.image_jobs.finished.connect(self._on_image_jobs_finished)
         self.analysis_jobs.succeeded.connect(self._on_analysis_done)
 
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.analyze_button.clicked.connect(self.analyze)
         self.form.validity_changed.connect(self._on_form_validity_changed)
-        self.viewer.window_changed.connect(self._on_viewer_window_changed)
+        self.browser.series_activated.connect(self._on_browser_series_activated)
+        self.viewer.image_changed.connect(self._on_viewer_image_changed)
         self._build_menus()
+        self._on_viewer_image_changed()
         self.status_text.setText(self.tr("Ready."))
 
-    # --- menus -----------------------------------------------------------------
+    def _dock(self, widget: QWidget, title: str, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        return dock
+
+    def add_view_tab(self, widget: QWidget, title: str) -> int:
+        """Add a view (the ECG view, for one) as a tab beside Images; returns its index."""
+        return self.tabs.addTab(widget, title)
+
+    # --- menus -----------------------------------------------------------------------------
+    def _action(self, text: str, shortcut=None, slot=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if slot is not None:
+            action.triggered.connect(slot)
+        return action
+
+    @staticmethod
+    def _fill(menu: QMenu, actions) -> None:
+        for a in actions:
+            if a is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(a)
+
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu(self.tr("&File"))
-        self.open_file_action = QAction(self.tr("&Open file…"), self)
-        self.open_file_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.open_file_action.triggered.connect(self._on_open_file_triggered)
-        self.open_folder_action = QAction(self.tr("Open &folder…"), self)
-        self.open_folder_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.open_folder_action.triggered.connect(self._on_open_folder_triggered)
-        self.open_sample_action = QAction(self.tr("Open &sample study"), self)
-        self.open_sample_action.triggered.connect(self.open_sample)
-        quit_action = QAction(self.tr("&Quit"), self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        for a in (self.open_file_action, self.open_folder_action, self.open_sample_action):
-            file_menu.addAction(a)
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
+        panel = self.viewer_panel
+        # File
+        self.file_menu = self.menuBar().addMenu(self.tr("&File"))
+        self.open_file_action = self._action(
+            self.tr("&Open file…"), QKeySequence.StandardKey.Open, self._on_open_file_triggered
+        )
+        self.open_folder_action = self._action(
+            self.tr("Open &folder…"), "Ctrl+Shift+O", self._on_open_folder_triggered
+        )
+        self.open_dicomdir_action = self._action(
+            self.tr("Open &DICOMDIR (CD/USB)…"), "Ctrl+D", self._on_open_dicomdir_triggered
+        )
+        self.recent_menu = QMenu(self.tr("Open &recent"), self)
+        self.recent_menu.setObjectName("recent_menu")
+        self.recent_menu.aboutToShow.connect(self._rebuild_recent_menu)
+        self.open_sample_action = self._action(
+            self.tr("Open &sample study"), None, self.open_sample
+        )
+        self.close_studies_action = self._action(
+            self.tr("&Close all studies"), "Ctrl+Shift+W", self.close_studies
+        )
+        quit_action = self._action(self.tr("&Quit"), QKeySequence.StandardKey.Quit, self.close)
+        self._fill(
+            self.file_menu,
+            [self.open_file_action, self.open_folder_action, self.open_dicomdir_action],
+        )
+        self.file_menu.addMenu(self.recent_menu)
+        self._fill(
+            self.file_menu,
+            [self.open_sample_action, None, self.close_studies_action, None, quit_action],
+        )
+        self._rebuild_recent_menu()
 
-        view_menu = self.menuBar().addMenu(self.tr("&View"))
-        self.fit_action = QAction(self.tr("&Fit to window"), self)
-        self.fit_action.setShortcut(QKeySequence("F"))
-        self.fit_action.triggered.connect(self.viewer.fit_to_window)
-        self.reset_window_action = QAction(self.tr("&Reset window/level"), self)
-        self.reset_window_action.setShortcut(QKeySequence("R"))
-        self.reset_window_action.triggered.connect(self._on_reset_window_triggered)
-        view_menu.addAction(self.fit_action)
-        view_menu.addAction(self.reset_window_action)
+        # View
+        self.view_menu = self.menuBar().addMenu(self.tr("&View"))
+        self.fit_action = panel.fit_action
+        self.reset_window_action = panel.reset_window_action
+        self._fill(self.view_menu, panel.view_actions())
+        self.view_menu.addSeparator()
+        self.browser_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+B"))
+        self.measurements_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.record_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+P"))
+        for dock in (self.browser_dock, self.measurements_dock, self.record_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
 
-        analysis_menu = self.menuBar().addMenu(self.tr("&Analysis"))
-        self.analyze_action = QAction(self.tr("&Analyze record"), self)
-        self.analyze_action.setShortcut(QKeySequence("Ctrl+R"))
+        # Image
+        self.image_menu = self.menuBar().addMenu(self.tr("&Image"))
+        self.image_menu.addMenu(panel.preset_menu)
+        self._fill(self.image_menu, panel.image_actions())
+        self.image_menu.addSeparator()
+        self.tags_action = self._action(self.tr("DICOM &tags…"), "Ctrl+I", self.show_tags)
+        self.image_menu.addAction(self.tags_action)
+
+        # Measure
+        self.measure_menu = self.menuBar().addMenu(self.tr("&Measure"))
+        self._fill(self.measure_menu, panel.measure_actions())
+
+        # Analysis
+        self.analysis_menu = self.menuBar().addMenu(self.tr("&Analysis"))
+        self.analyze_action = self._action(self.tr("&Analyze record"), "Ctrl+R", self.analyze)
         self.analyze_action.setEnabled(False)
-        self.analyze_action.triggered.connect(self.analyze)
-        analysis_menu.addAction(self.analyze_action)
+        self.analyze_image_action = self._action(
+            self.tr("Analyze &image"), "Ctrl+Shift+R", self.analyze_image
+        )
+        self.analyze_image_action.setObjectName("analyze_image_action")
+        self.model_cards_action = self._action(
+            self.tr("&Model cards…"), None, self.show_model_cards
+        )
+        self._fill(
+            self.analysis_menu,
+            [
+                self.analyze_action,
+                self.analyze_image_action,
+                panel.heatmap_action,
+                None,
+                self.model_cards_action,
+            ],
+        )
 
+        # Help
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
-        about = QAction(self.tr("&About Stethos"), self)
-        about.triggered.connect(self._on_about_triggered)
-        help_menu.addAction(about)
+        self.shortcuts_action = self._action(
+            self.tr("&Keyboard shortcuts"),
+            QKeySequence.StandardKey.HelpContents,
+            self.show_shortcuts,
+        )
+        self.about_action = self._action(self.tr("&About Stethos"), None, self.show_about)
+        self._fill(help_menu, [self.shortcuts_action, None, self.about_action])
 
-    # --- opening ---------------------------------------------------------------
+    # --- opening -----------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
-        """Open files or folders: the first readable DICOM image is shown."""
+        """Open files, folders or DICOMDIRs: list their studies and show the first series."""
         if not paths:
             return
-        self.image_jobs.submit(tasks.open_first_image, list(paths), name="open")
+        self._loading_ref = None
+        self.image_jobs.submit(tasks.open_study, list(paths), name="open", with_partial=True)
+
+    def open_series(self, ref: tasks.SeriesRef) -> None:
+        """Load one series into the viewer (the first slice at once, the rest streaming in)."""
+        self._loading_ref = None
+        self.image_jobs.submit(tasks.load_view, ref, name="series", with_partial=True)
 
     def open_sample(self) -> None:
         self.open_paths([resource_path(*SAMPLE_STUDY)])
+
+    def close_studies(self) -> None:
+        """Forget every study and clear the viewer."""
+        self.image_jobs.cancel()
+        self.browser.clear()
+        self.viewer.clear()
+        self.status_text.setText(self.tr("Ready."))
 
     @Slot()
     def _on_open_file_triggered(self) -> None:
@@ -174,6 +312,43 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_paths([Path(folder)])
 
+    @Slot()
+    def _on_open_dicomdir_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            self.tr("Open the DICOMDIR of a CD, DVD or USB stick"),
+            "",
+            self.tr("DICOMDIR (DICOMDIR dicomdir DICOMDIR.*);;All files (*)"),
+        )
+        if path:
+            self.open_paths([Path(path)])
+
+    @Slot()
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        entries = recent_studies()
+        for i, paths in enumerate(entries):
+            label = paths[0].name or str(paths[0])
+            if len(paths) > 1:
+                label += self.tr(" and {0} more").format(len(paths) - 1)
+            prefix = f"&{i + 1} " if i < 9 else ""
+            action = self.recent_menu.addAction(prefix + label)
+            action.setToolTip("\n".join(str(p) for p in paths))
+            action.setStatusTip(str(paths[0]))
+            action.triggered.connect(lambda _checked=False, p=paths: self.open_paths(list(p)))
+        if not entries:
+            empty = self.recent_menu.addAction(self.tr("(none)"))
+            empty.setEnabled(False)
+        self.recent_menu.addSeparator()
+        clear = self.recent_menu.addAction(self.tr("Clear recent studies"))
+        clear.setEnabled(bool(entries))
+        clear.triggered.connect(self._on_clear_recent_triggered)
+
+    @Slot()
+    def _on_clear_recent_triggered(self) -> None:
+        clear_recent()
+        self._rebuild_recent_menu()
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -184,16 +359,97 @@ class MainWindow(QMainWindow):
         self.open_paths(paths)
 
     @Slot(object)
-    def _on_image_loaded(self, outcome: tasks.OpenOutcome) -> None:
-        self.viewer.set_image(outcome.image)
-        text = self.tr("Opened {0}.").format(outcome.image.path.name)
-        if outcome.skipped:
-            text += " " + self.tr("{0} file(s) could not be read and were skipped.").format(
-                len(outcome.skipped)
-            )
-        self.status_text.setText(text)
+    def _on_browser_series_activated(self, ref: tasks.SeriesRef) -> None:
+        self.open_series(ref)
 
-    # --- analysis ----------------------------------------------------------------
+    @Slot(object)
+    def _on_image_jobs_partial(self, payload: object) -> None:
+        if isinstance(payload, tasks.ScanFound):
+            self.browser.add_scan(payload.scan)
+        elif isinstance(payload, tasks.FirstSliceLoaded):
+            ref = payload.ref
+            stack = ImageStack.from_first_slice(
+                payload.first, ref.series, info_for(ref.patient, ref.study, ref.series)
+            )
+            self._loading_ref = ref
+            self.viewer.set_stack(stack, payload.first.index)
+            self.viewer.set_loading_text(
+                self.tr("Loading {0} images…").format(payload.first.n_slices)
+            )
+            self.browser.mark_current(ref.series.series_instance_uid)
+            self.viewer.setFocus()
+
+    @Slot(float, str)
+    def _on_image_jobs_progressed(self, fraction: float, text: str) -> None:
+        stack = self.viewer.stack
+        if stack is not None and stack.loading and self._loading_ref is not None:
+            self.viewer.set_loading_text(self.tr("Loading images: {0:.0%}").format(fraction))
+
+    @Slot()
+    def _on_image_jobs_finished(self) -> None:
+        self.viewer.set_loading_text("")
+
+    @Slot(object)
+    def _on_image_jobs_succeeded(self, outcome: object) -> None:
+        if isinstance(outcome, tasks.StudyOpened):
+            self.browser.add_scan(outcome.scan)
+            add_recent(list(outcome.paths))
+            self._show_view(outcome.view)
+            text = self.tr("Opened {0}.").format(self._view_name(outcome.view))
+            problems = len(outcome.scan.problems)
+            if problems:
+                text += " " + self.tr(
+                    "{0} file(s) could not be read and were skipped (see Studies)."
+                ).format(problems)
+            n_series = len(outcome.scan.image_series)
+            if n_series > 1:
+                text += " " + self.tr("{0} series found.").format(n_series)
+            self.status_text.setText(text)
+        elif isinstance(outcome, tasks.LoadedView):
+            self._show_view(outcome)
+            self.status_text.setText(self.tr("Opened {0}.").format(self._view_name(outcome)))
+        if isinstance(outcome, tasks.StudyOpened | tasks.LoadedView):
+            view = outcome.view if isinstance(outcome, tasks.StudyOpened) else outcome
+            if view.note:
+                self.status_text.setText(self.status_text.text() + " " + view.note)
+            if view.volume is not None and view.volume.problems:
+                self.status_text.setText(
+                    self.status_text.text()
+                    + " "
+                    + self.tr("{0} image(s) could not be decoded.").format(
+                        len(view.volume.problems)
+                    )
+                )
+
+    def _view_name(self, view: tasks.LoadedView) -> str:
+        if view.image is not None and len(view.ref.series.instances) == 1:
+            return view.image.path.name
+        return view.ref.series.label
+
+    def _show_view(self, view: tasks.LoadedView) -> None:
+        ref = view.ref
+        info = info_for(ref.patient, ref.study, ref.series)
+        if view.volume is not None:
+            stack = ImageStack.from_volume(view.volume, info)
+            current = self.viewer.stack
+            if (
+                current is not None
+                and current.loading
+                and current.series is not None
+                and current.series.series_instance_uid == ref.series.series_instance_uid
+            ):
+                self.viewer.replace_stack(stack)
+            else:
+                self.viewer.set_stack(stack)
+        elif view.image is not None:
+            self.viewer.set_stack(ImageStack.from_image(view.image, info))
+        self._loading_ref = None
+        self.viewer.set_loading_text("")
+        self.browser.mark_current(ref.series.series_instance_uid)
+        self.tabs.setCurrentWidget(self.viewer_panel)
+        self.viewer.setFocus()
+
+    # --- analysis ---------------------------------------------------------------------------
     @Slot(bool)
     def _on_form_validity_changed(self, valid: bool) -> None:
         self.analyze_button.setEnabled(valid)
@@ -206,16 +462,82 @@ class MainWindow(QMainWindow):
             return
         self.analysis_jobs.submit(tasks.analyze_record, self.form.record(), name="analyze")
 
+    @Slot()
+    def analyze_image(self) -> None:
+        """Score the frame shown with the image model, with its heat map, on a worker thread."""
+        stack = self.viewer.stack
+        if stack is None or not stack.is_loaded(self.viewer.frame):
+            self.status_text.setText(self.tr("Open an image first."))
+            return
+        frame = self.viewer.frame
+        if stack.image is not None:
+            source, source_frame = stack.image, frame
+        else:
+            source, source_frame = stack.sources[frame]
+
+        def show_heatmap(prediction) -> None:
+            heatmap = getattr(prediction, "heatmap", None)
+            if heatmap is not None and self.viewer.stack is stack:
+                self.viewer.set_heatmap(heatmap, frame, prediction.model_id)
+
+        self.analysis_jobs.submit(
+            tasks.analyze_image,
+            source,
+            source_frame,
+            self.image_model_id,
+            name="analyze image",
+            on_success=show_heatmap,
+        )
+
     @Slot(object)
     def _on_analysis_done(self, prediction) -> None:
         self.results.show_prediction(prediction)
+        self.record_dock.show()
         self.status_text.setText(
             self.tr("Analysis done with {0} {1}.").format(
                 prediction.model_id, prediction.model_version
             )
         )
 
-    # --- job feedback --------------------------------------------------------------
+    # --- dialogs ------------------------------------------------------------------------------
+    @Slot()
+    def show_tags(self) -> None:
+        """Open the tag browser on the file of the frame shown."""
+        stack = self.viewer.stack
+        if stack is None:
+            self.status_text.setText(self.tr("Open an image first."))
+            return
+        path, frame = stack.sources[self.viewer.frame]
+        dialog = self.dialogs.get("tags")
+        if dialog is None:
+            dialog = TagBrowser(self)
+            self.dialogs["tags"] = dialog
+        note = self.tr("(frame {0})").format(frame + 1) if stack.n_frames > 1 else ""
+        dialog.load(path, note)
+        dialog.show()
+        dialog.raise_()
+
+    @Slot()
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts, made from the menus' actions."""
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        self.dialogs["shortcuts"] = dialog
+        dialog.open()
+
+    @Slot()
+    def show_about(self) -> None:
+        dialog = AboutDialog(self)
+        self.dialogs["about"] = dialog
+        dialog.open()
+
+    @Slot()
+    def show_model_cards(self) -> None:
+        prediction = self.results.prediction
+        dialog = ModelCardsDialog(self, prediction.model_id if prediction else None)
+        self.dialogs["model_cards"] = dialog
+        dialog.open()
+
+    # --- job feedback ---------------------------------------------------------------------------
     def _busy_runners(self) -> list[JobRunner]:
         return [r for r in (self.image_jobs, self.analysis_jobs) if r.busy]
 
@@ -254,34 +576,25 @@ class MainWindow(QMainWindow):
         for runner in self._busy_runners():
             runner.cancel()
 
-    # --- misc ------------------------------------------------------------------------
-    @Slot(float, float)
-    def _on_viewer_window_changed(self, center: float, width: float) -> None:
-        self.viewer.update()
-
+    # --- misc ---------------------------------------------------------------------------------
     @Slot()
-    def _on_reset_window_triggered(self) -> None:
-        image = self.viewer.image
-        if image is not None and not image.is_color:
-            win = image.default_window()
-            self.viewer.set_window(win.center, win.width)
+    def _on_viewer_image_changed(self) -> None:
+        has = self.viewer.stack is not None
+        self.analyze_image_action.setEnabled(has)
+        self.tags_action.setEnabled(has)
 
-    @Slot()
-    def _on_about_triggered(self) -> None:
-        QMessageBox.about(
-            self,
-            self.tr("About Stethos"),
-            self.tr(
-                "<b>Stethos {0}</b><br>Offline diagnosis workstation. Results support, and do not "
-                "replace, the judgement of a qualified clinician.<br><br>Bundled data: UCI Heart "
-                "Disease (Janosi, Steinbrunn, Pfisterer, Detrano 1988; CC BY 4.0); sample chest "
-                "radiographs derived from NIH ChestX-ray14 (Wang et al., CVPR 2017) via the "
-                "torchxrayvision test suite (Apache-2.0)."
-            ).format(__version__),
-        )
+    def _runners(self) -> list[JobRunner]:
+        runners = [self.image_jobs, self.analysis_jobs, self.browser.thumb_jobs]
+        runners += [
+            d.jobs for d in self.dialogs.values() if isinstance(getattr(d, "jobs", None), JobRunner)
+        ]
+        return runners
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        for runner in (self.image_jobs, self.analysis_jobs):
+        self.viewer.stop_cine()
+        runners = self._runners()
+        for runner in runners:
             runner.cancel()
+        for runner in runners:
             runner.wait(5.0)
         super().closeEvent(event)

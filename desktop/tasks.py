@@ -7,13 +7,15 @@ Views import this module, not engine internals; every function here takes
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.dicom import DicomImage
-from engine.errors import DicomError, NotDicomError
-from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+import numpy as np
+
+from engine.dicom import DicomImage, FirstSlice, Patient, ScanResult, Series, Study, Volume
+from engine.errors import DicomError, EngineError, NotDicomError, UnsupportedDicomError
+from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 
 #: Upper bound of files inspected when a folder is opened.
 MAX_FOLDER_FILES = 20000
@@ -85,3 +87,276 @@ def analyze_record(
     if model_id is None:
         raise ModelNotFoundError("No record model is installed. Reinstall Stethos.")
     return run(model_id, record, registry=registry, progress=progress, cancel=cancel)
+
+
+# --- studies and series ------------------------------------------------------------
+@dataclass(frozen=True)
+class SeriesRef:
+    """One series with the patient and study it belongs to."""
+
+    patient: Patient
+    study: Study
+    series: Series
+
+
+@dataclass(frozen=True)
+class ScanFound:
+    """Partial result of :func:`open_study`: what the files hold (before any pixels)."""
+
+    scan: ScanResult
+    paths: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class FirstSliceLoaded:
+    """Partial result of :func:`load_view`: the first slice of a series, shown at once."""
+
+    ref: SeriesRef
+    first: FirstSlice
+
+
+@dataclass(frozen=True)
+class LoadedView:
+    """What the viewer shows for a series: one decoded file, or the whole series.
+
+    ``note`` says why a series is shown as a single file (colour, mixed sizes).
+    """
+
+    ref: SeriesRef
+    image: DicomImage | None = None
+    volume: Volume | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StudyOpened:
+    """Result of :func:`open_study`."""
+
+    scan: ScanResult
+    view: LoadedView
+    paths: tuple[Path, ...]
+
+
+def series_refs(scan: ScanResult) -> list[SeriesRef]:
+    """Every image series of ``scan`` with its patient and study, in browser order."""
+    return [
+        SeriesRef(patient, study, series)
+        for patient in scan.patients
+        for study in patient.studies
+        for series in study.series
+        if series.is_image
+    ]
+
+
+def open_study(
+    paths: list[Path],
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    partial: Callable[[object], None] | None = None,
+) -> StudyOpened:
+    """Scan files, folders or DICOMDIRs and load their first image series.
+
+    ``partial`` receives a :class:`ScanFound` as soon as the headers are read,
+    then a :class:`FirstSliceLoaded` when a multi-file series shows its first
+    slice. Bad files are listed in the scan's problems and skipped.
+
+    Raises
+    ------
+    DicomError
+        When no image could be found (the first bad file's own error when
+        every file was bad).
+    """
+    from engine.dicom import read_image, scan_paths
+
+    paths = [Path(p) for p in paths]
+    scan = scan_paths(paths, sub_progress(progress, 0.0, 0.3), cancel)
+    check_cancelled(cancel)
+    refs = series_refs(scan)
+    if not refs:
+        if scan.problems:
+            # the first bad file's own error, with its technical cause
+            read_image(scan.problems[0][0])
+        names = ", ".join(p.name for p in paths[:3])
+        if scan.n_files and scan.non_image_files:
+            raise UnsupportedDicomError(
+                f"{names} holds no images (only reports, waveforms or other objects).",
+                f"{scan.non_image_files} non-image DICOM file(s)",
+            )
+        raise NotDicomError(f"No DICOM image was found in {names}.")
+    if partial is not None:
+        partial(ScanFound(scan, tuple(paths)))
+    view = load_view(
+        refs[0], progress=sub_progress(progress, 0.3, 1.0), cancel=cancel, partial=partial
+    )
+    return StudyOpened(scan, view, tuple(paths))
+
+
+def load_view(
+    ref: SeriesRef,
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    partial: Callable[[object], None] | None = None,
+) -> LoadedView:
+    """Load a series for the viewer: one file decoded, or every slice of a series.
+
+    A grayscale series of several files is loaded with
+    :func:`engine.dicom.load_series`; its first slice goes to ``partial`` (a
+    :class:`FirstSliceLoaded`) before the others are decoded. A single file
+    (including multi-frame files) is decoded whole. A colour series, or one
+    mixing image sizes, shows its first file with a ``note``.
+    """
+    from engine.dicom import load_series, read_image
+
+    series = ref.series
+    check_cancelled(cancel)
+    if len(series.instances) == 1:
+        progress(0.0, f"Reading {series.instances[0].path.name}")
+        image = read_image(series.instances[0].path)
+        progress(1.0, "Image loaded")
+        return LoadedView(ref, image=image)
+    colour = any(not s.instance.is_grayscale for s in series.slices)
+    if colour or series.mixed_sizes:
+        note = (
+            "This series is in colour: its images are shown one file at a time."
+            if colour
+            else "This series mixes image sizes: its first image is shown."
+        )
+        image = read_image(series.slices[0].instance.path)
+        return LoadedView(ref, image=image, note=note)
+
+    def first_slice(first: FirstSlice) -> None:
+        if partial is not None:
+            partial(FirstSliceLoaded(ref, first))
+
+    volume = load_series(series, progress, cancel, on_first_slice=first_slice)
+    return LoadedView(ref, volume=volume)
+
+
+def series_thumbnails(
+    series: list[Series],
+    size: int = 64,
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    partial: Callable[[object], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """A small 8-bit picture of each series' middle image, keyed by Series Instance UID.
+
+    Each one goes to ``partial`` as ``(uid, pixels)`` as soon as it is made;
+    a series whose image cannot be read gets none.
+    """
+    from engine.dicom import read_image, render_8bit
+
+    out: dict[str, np.ndarray] = {}
+    for n, s in enumerate(series):
+        check_cancelled(cancel)
+        progress(n / max(len(series), 1), f"Thumbnail of {s.label}")
+        if not s.slices:
+            continue
+        ref = s.slices[len(s.slices) // 2]
+        try:
+            image = read_image(ref.instance.path)
+        except DicomError:
+            continue
+        pixels = render_8bit(image, min(ref.frame, image.n_frames - 1))
+        step = max(1, int(np.ceil(max(pixels.shape[:2]) / size)))
+        thumb = np.ascontiguousarray(pixels[::step, ::step])
+        out[s.series_instance_uid] = thumb
+        if partial is not None:
+            partial((s.series_instance_uid, thumb))
+    progress(1.0, "Thumbnails ready")
+    return out
+
+
+def dataset_tree(
+    path: Path, *, progress: Progress = no_progress, cancel: CancelToken | None = None
+):
+    """Every data element of a DICOM file as a tree (for the tag browser)."""
+    from engine.dicom.tags import dataset_tree as tree
+
+    check_cancelled(cancel)
+    progress(0.0, f"Reading the tags of {Path(path).name}")
+    return tree(path)
+
+
+# --- image analysis -------------------------------------------------------------------
+def default_image_model() -> str | None:
+    """Id of the first installed image model, if any."""
+    from engine.models.registry import ModelRegistry
+
+    return ModelRegistry().default_for("image")
+
+
+def analyze_image(
+    source: DicomImage | Path,
+    frame: int = 0,
+    model_id: str | None = None,
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+):
+    """Score one frame with ``model_id`` or the default image model, with its heat map."""
+    from engine.api import analyze_image as run
+    from engine.errors import ModelNotFoundError
+    from engine.models.registry import ModelRegistry
+
+    registry = ModelRegistry()
+    model_id = model_id or registry.default_for("image")
+    if model_id is None:
+        raise ModelNotFoundError(
+            "No image model is installed. Import one (Analysis ▸ Models) or reinstall Stethos."
+        )
+    return run(
+        model_id,
+        source,
+        frame=frame,
+        explain=True,
+        registry=registry,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def model_card(
+    model_id: str, *, progress: Progress = no_progress, cancel: CancelToken | None = None
+) -> str:
+    """The model card (Markdown) of an installed model, its files' hashes checked."""
+    from engine.api import model_card as card
+
+    check_cancelled(cancel)
+    progress(0.0, f"Checking {model_id}")
+    return card(model_id)
+
+
+def model_attributions() -> list[dict[str, str]]:
+    """Id, version, name, licence and training-data credit of every installed model.
+
+    Reads the manifests only (fast, no hashes): for the About box.
+    """
+    from engine.models.bundle import read_manifest
+    from engine.models.registry import ModelRegistry
+
+    out = []
+    for entry in ModelRegistry().entries():
+        if entry.problem:
+            continue
+        try:
+            m = read_manifest(entry.path)
+        except EngineError:
+            continue
+        data = m.get("training_data") or {}
+        out.append(
+            {
+                "id": str(m.get("id", entry.id)),
+                "version": str(m.get("version", "")),
+                "name": str(m.get("name", "")),
+                "licence": str(m.get("licence", "")),
+                "data_name": str(data.get("name", "")),
+                "data_source": str(data.get("source", "")),
+                "data_licence": str(data.get("licence", "")),
+                "data_citation": str(data.get("citation", "")),
+            }
+        )
+    return out

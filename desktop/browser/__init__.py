@@ -1,0 +1,1 @@
+"""The study browser: patients → studies → series, with thumbnails and recent studies."""
