@@ -661,18 +661,32 @@ class ImageView(QWidget):
             label,
         )
 
-    def _paint_notes(self, painter: QPainter) -> None:
-        metrics = self._overlay_font(painter)
-        notes = []
+    def overlay_notes(self) -> list[tuple[str, bool]]:
+        """Centred notes over the image: ``(text, is_warning)``.
+
+        The calibration warning (while measuring or when the frame has
+        measurements), the first problem of the series, and the loading state.
+        """
+        notes: list[tuple[str, bool]] = []
         warning = self.calibration_warning()
         if warning and (self._tool != PAN or self.frame_measurements()):
-            notes.append((warning, _WARNING))
+            notes.append((warning, True))
+        if self._stack is not None and self._stack.info.problems:
+            problems = self._stack.info.problems
+            text = self.tr("Series: {0}").format(_shorten(problems[0], 110))
+            if len(problems) > 1:
+                text += self.tr(" (+{0} more, see Studies)").format(len(problems) - 1)
+            notes.append((text, True))
         if self._loading_text:
-            notes.append((self._loading_text, _TEXT))
+            notes.append((self._loading_text, False))
+        return notes
+
+    def _paint_notes(self, painter: QPainter) -> None:
+        metrics = self._overlay_font(painter)
         y = 8.0 + metrics.ascent()
-        for text, color in notes:
+        for text, warning in self.overlay_notes():
             x = (self.width() - metrics.horizontalAdvance(text)) / 2.0
-            _shadow_text(painter, max(x, 8.0), y, text, color)
+            _shadow_text(painter, max(x, 8.0), y, text, _WARNING if warning else _TEXT)
             y += metrics.height()
 
     # --- measurements ------------------------------------------------------------
@@ -1168,6 +1182,10 @@ def _date(value: str) -> str:
     if len(value) == 8 and value.isdigit():
         return f"{value[:4]}-{value[4:6]}-{value[6:]}"
     return value
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _length(p: QPointF) -> float:

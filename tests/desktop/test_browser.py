@@ -83,6 +83,11 @@ def test_dicomdir_opens_with_its_patients_studies_and_series(qtbot, window):
     assert len(refs) >= 10 and window.viewer.stack is not None
     gap = next(r for r in refs if r.series.has_gaps)
     assert "gaps between slices" in browser.series_info_html(gap)
+    with qtbot.waitSignal(window.image_jobs.finished, timeout=20000):
+        browser.activate(gap.series.series_instance_uid)
+    notes = [text for text, warn in window.viewer.overlay_notes() if warn]
+    assert any(text.startswith("Series: 1 gap(s) between slices") for text in notes)
+    assert "gaps between slices" in browser.info.text()
     assert not browser.problem_rows()
 
 

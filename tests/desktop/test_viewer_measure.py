@@ -105,6 +105,7 @@ def test_only_imager_pixel_spacing_shows_a_warning(qtbot, window, tmp_path):
     warning = window.measurements.warning
     assert warning.isVisible() and "Imager Pixel Spacing" in warning.text()
     assert "Imager Pixel Spacing" in viewer.calibration_warning()
+    assert any("Imager Pixel Spacing" in text for text, warn in viewer.overlay_notes() if warn)
     assert "mm" in window.measurements.rows()[0]
 
 
