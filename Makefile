@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint models clean-venv
+.PHONY: run test lint models clean-venv translations translations-update
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,27 @@ $(DEVSTAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# Translations: the .ts sources are edited by people; the .qm files are built
+# from them (and committed, so a checkout or a package has them without Qt tools).
+TS_FILES := $(wildcard resources/translations/stethos_*.ts)
+QM_FILES := $(TS_FILES:.ts=.qm)
+
+resources/translations/%.qm: resources/translations/%.ts | $(STAMP)
+	$(VENV)/bin/pyside6-lrelease -silent $< -qm $@
+
+## Compile the translations (.ts -> .qm).
+translations: $(QM_FILES)
+
+## Collect every tr()/translate() string of desktop/ into the .ts files (then translate the new ones).
+translations-update: $(STAMP)
+	$(VENV)/bin/pyside6-lupdate -locations none -no-obsolete $$(find desktop -name '*.py' | sort) -ts $(TS_FILES)
+
 ## Open the main window on the bundled sample chest radiograph.
-run: $(STAMP)
+run: $(STAMP) translations
 	$(VENV)/bin/stethos --open-sample
 
 ## Lint and run the whole test suite headless (pytest exit 5, "no tests", is a failure too).
-test: $(DEVSTAMP)
+test: $(DEVSTAMP) translations
 	$(VENV)/bin/ruff check engine desktop tests benchmarks
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
 

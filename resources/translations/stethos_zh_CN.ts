@@ -1,0 +1,1453 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name>AboutDialog</name>
+    <message>
+        <source>About Stethos</source>
+        <extracomment>Third-party packages credited, with the licence to show when the metadata has none.</extracomment>
+        <translation>关于 Stethos</translation>
+    </message>
+    <message>
+        <source>Offline diagnosis workstation. Results support, and do not replace, the judgement of a qualified clinician.</source>
+        <translation>离线诊断工作站。分析结果用于辅助而非取代合格临床医师的判断。</translation>
+    </message>
+    <message>
+        <source>Python {0}, Qt {1}, Qt for Python {2}.</source>
+        <translation>Python {0}，Qt {1}，Qt for Python {2}。</translation>
+    </message>
+    <message>
+        <source>Models and their training data</source>
+        <translation>模型及其训练数据</translation>
+    </message>
+    <message>
+        <source>No model is installed.</source>
+        <translation>未安装任何模型。</translation>
+    </message>
+    <message>
+        <source>licence: {0}</source>
+        <translation>许可证：{0}</translation>
+    </message>
+    <message>
+        <source>Trained on {0}; source: {1}; data licence: {2}.</source>
+        <translation>训练数据：{0}；来源：{1}；数据许可证：{2}。</translation>
+    </message>
+    <message>
+        <source>Sample studies</source>
+        <translation>示例检查</translation>
+    </message>
+    <message>
+        <source>No sample studies are installed.</source>
+        <translation>未安装示例检查。</translation>
+    </message>
+    <message>
+        <source>Third-party software</source>
+        <translation>第三方软件</translation>
+    </message>
+    <message>
+        <source>Package</source>
+        <translation>软件包</translation>
+    </message>
+    <message>
+        <source>Version</source>
+        <translation>版本</translation>
+    </message>
+    <message>
+        <source>Licence</source>
+        <translation>许可证</translation>
+    </message>
+    <message>
+        <source>The heat-map colours use the Turbo colour map (Google LLC, Apache-2.0).</source>
+        <translation>热力图配色采用 Turbo 色图（Google LLC，Apache-2.0 许可）。</translation>
+    </message>
+</context>
+<context>
+    <name>BeatClasses</name>
+    <message>
+        <source>Normal</source>
+        <extracomment>Calibration pulse: 1 mV for 200 ms, drawn at the start of every row. Flat paper before and after the pulse (mm). Empty paper after the last sample of a row (mm). The conventional 12-lead print: four columns of 2.5 s, three rows, and a rhythm strip. AAMI EC57 beat classes, in the order the beat model reports them. One colour per class, readable on light and dark paper.</extracomment>
+        <translation>正常</translation>
+    </message>
+    <message>
+        <source>Supraventricular ectopic</source>
+        <translation>室上性异位搏动</translation>
+    </message>
+    <message>
+        <source>Ventricular ectopic</source>
+        <translation>室性异位搏动</translation>
+    </message>
+    <message>
+        <source>Fusion</source>
+        <translation>融合波</translation>
+    </message>
+    <message>
+        <source>Unclassifiable</source>
+        <translation>无法分类</translation>
+    </message>
+</context>
+<context>
+    <name>ContributionChart</name>
+    <message>
+        <source>towards {0}</source>
+        <translation>倾向 {0}</translation>
+    </message>
+    <message>
+        <source>away from {0}</source>
+        <translation>背离 {0}</translation>
+    </message>
+    <message>
+        <source>No contributions.</source>
+        <translation>无特征贡献。</translation>
+    </message>
+    <message>
+        <source>Effect ({0})</source>
+        <translation>影响（{0}）</translation>
+    </message>
+</context>
+<context>
+    <name>EcgPanel</name>
+    <message>
+        <source>ECG</source>
+        <translation>心电图</translation>
+    </message>
+    <message>
+        <source>12-lead (3×4 + rhythm)</source>
+        <extracomment>Slider steps per second of signal.</extracomment>
+        <translation>12 导联（3×4 + 节律条）</translation>
+    </message>
+    <message>
+        <source>Scrolling leads</source>
+        <translation>滚动导联</translation>
+    </message>
+    <message>
+        <source>{0:g} mm/s</source>
+        <translation>{0:g} mm/s</translation>
+    </message>
+    <message>
+        <source>{0:g} mm/mV</source>
+        <translation>{0:g} mm/mV</translation>
+    </message>
+    <message>
+        <source>Show attributions</source>
+        <translation>显示归因</translation>
+    </message>
+    <message>
+        <source>Shade the analysed lead where the model looked most (integrated gradients).</source>
+        <translation>在所分析的导联上以阴影标出模型最关注的部分（积分梯度）。</translation>
+    </message>
+    <message>
+        <source>Analyze ECG</source>
+        <translation>分析心电图</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Layout:</source>
+        <translation>布局：</translation>
+    </message>
+    <message>
+        <source>Speed:</source>
+        <translation>走纸速度：</translation>
+    </message>
+    <message>
+        <source>Gain:</source>
+        <translation>增益：</translation>
+    </message>
+    <message>
+        <source>Open an ECG record (File ▸ Open ECG…).</source>
+        <translation>请打开心电图记录（文件 ▸ 打开心电图…）。</translation>
+    </message>
+    <message>
+        <source>Position in the recording</source>
+        <translation>在记录中的位置</translation>
+    </message>
+    <message>
+        <source>Caliper: drag on the paper to measure.</source>
+        <translation>测量尺：在心电图纸上拖动进行测量。</translation>
+    </message>
+    <message>
+        <source>Beat</source>
+        <translation>心搏</translation>
+    </message>
+    <message>
+        <source>Probability</source>
+        <translation>概率</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Beats by class&lt;/b&gt;</source>
+        <translation>&lt;b&gt;按类别列出的心搏&lt;/b&gt;</translation>
+    </message>
+    <message>
+        <source>Open &amp;ECG…</source>
+        <translation>打开心电图(&amp;E)…</translation>
+    </message>
+    <message>
+        <source>Open sample &amp;12-lead ECG</source>
+        <translation>打开示例 12 导联心电图(&amp;1)</translation>
+    </message>
+    <message>
+        <source>Open sample &amp;Holter ECG (MIT-BIH 119)</source>
+        <translation>打开示例动态心电图 Holter（MIT-BIH 119）(&amp;H)</translation>
+    </message>
+    <message>
+        <source>Analyze &amp;ECG</source>
+        <translation>分析心电图(&amp;E)</translation>
+    </message>
+    <message>
+        <source>Open an ECG record</source>
+        <translation>打开心电图记录</translation>
+    </message>
+    <message>
+        <source>ECG records (*.hea *.dcm *.DCM *.dat);;All files (*)</source>
+        <translation>心电图记录 (*.hea *.dcm *.DCM *.dat);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>{0} · {1} leads ({2}) · {3:g} Hz · {4}</source>
+        <translation>{0} · {1} 个导联（{2}）· {3:g} Hz · {4}</translation>
+    </message>
+    <message>
+        <source>ID {0}</source>
+        <translation>ID {0}</translation>
+    </message>
+    <message>
+        <source>age {0}</source>
+        <translation>年龄 {0}</translation>
+    </message>
+    <message>
+        <source>sex {0}</source>
+        <translation>性别 {0}</translation>
+    </message>
+    <message>
+        <source>Patient: {0}</source>
+        <translation>患者：{0}</translation>
+    </message>
+    <message>
+        <source>{0} — {1}: {2}</source>
+        <translation>{0} — {1}：{2}</translation>
+    </message>
+    <message>
+        <source>Caliper: {0}</source>
+        <translation>测量尺：{0}</translation>
+    </message>
+    <message>
+        <source>Cancelled.</source>
+        <translation>已取消。</translation>
+    </message>
+</context>
+<context>
+    <name>EcgPaper</name>
+    <message>
+        <source>Δt {0:.0f} ms</source>
+        <extracomment>Half-width of the band drawn behind the highlighted beat (seconds).</extracomment>
+        <translation>Δt {0:.0f} ms</translation>
+    </message>
+    <message>
+        <source>({0:.0f} bpm)</source>
+        <translation>（{0:.0f} 次/分）</translation>
+    </message>
+    <message>
+        <source>ΔV {0:+.2f} mV</source>
+        <translation>ΔV {0:+.2f} mV</translation>
+    </message>
+</context>
+<context>
+    <name>ImageView</name>
+    <message>
+        <source>Open a DICOM file (File ▸ Open) or drop it here.</source>
+        <extracomment>Cine speed range in frames per second. A press and release closer than this (view pixels) is a click, not a drag. How close (view pixels) a click must be to a measurement to select it.</extracomment>
+        <translation>请打开 DICOM 文件（文件 ▸ 打开）或将其拖放到此处。</translation>
+    </message>
+    <message>
+        <source>Loading…</source>
+        <translation>正在加载…</translation>
+    </message>
+    <message>
+        <source>(no name)</source>
+        <translation>（无姓名）</translation>
+    </message>
+    <message>
+        <source>ID: {0}</source>
+        <translation>ID：{0}</translation>
+    </message>
+    <message>
+        <source>(identity hidden)</source>
+        <translation>（身份已隐藏）</translation>
+    </message>
+    <message>
+        <source>Acc: {0}</source>
+        <translation>检查号：{0}</translation>
+    </message>
+    <message>
+        <source>Se {0}</source>
+        <translation>序列 {0}</translation>
+    </message>
+    <message>
+        <source>W: {0:.0f}  L: {1:.0f}</source>
+        <translation>窗宽：{0:.0f}  窗位：{1:.0f}</translation>
+    </message>
+    <message>
+        <source>Zoom: {0:.0%}</source>
+        <translation>缩放：{0:.0%}</translation>
+    </message>
+    <message>
+        <source>Im: {0}/{1}</source>
+        <translation>图像：{0}/{1}</translation>
+    </message>
+    <message>
+        <source>Frame {0}/{1}</source>
+        <translation>帧 {0}/{1}</translation>
+    </message>
+    <message>
+        <source>Loc: {0:.2f} mm</source>
+        <translation>位置：{0:.2f} mm</translation>
+    </message>
+    <message>
+        <source>Thk: {0:g} mm</source>
+        <translation>层厚：{0:g} mm</translation>
+    </message>
+    <message>
+        <source>Rotated {0}°</source>
+        <translation>已旋转 {0}°</translation>
+    </message>
+    <message>
+        <source>Flipped {0}</source>
+        <translation>已翻转 {0}</translation>
+    </message>
+    <message>
+        <source>H</source>
+        <translation>水平</translation>
+    </message>
+    <message>
+        <source>V</source>
+        <translation>垂直</translation>
+    </message>
+    <message>
+        <source>Inverted</source>
+        <translation>已反相</translation>
+    </message>
+    <message>
+        <source>{0} × {1}</source>
+        <translation>{0} × {1}</translation>
+    </message>
+    <message>
+        <source>…</source>
+        <translation>…</translation>
+    </message>
+    <message>
+        <source>mm</source>
+        <translation>mm</translation>
+    </message>
+    <message>
+        <source>px</source>
+        <translation>像素</translation>
+    </message>
+    <message>
+        <source>mm²</source>
+        <translation>mm²</translation>
+    </message>
+    <message>
+        <source>px²</source>
+        <translation>像素²</translation>
+    </message>
+    <message>
+        <source>Area {0:.1f} {1} (no pixels)</source>
+        <translation>面积 {0:.1f} {1}（无像素）</translation>
+    </message>
+    <message>
+        <source>Mean {0:.1f}{1}  SD {2:.1f}
+Min {3:.1f}  Max {4:.1f}
+Area {5:.1f} {6}</source>
+        <translation>均值 {0:.1f}{1}  标准差 {2:.1f}
+最小值 {3:.1f}  最大值 {4:.1f}
+面积 {5:.1f} {6}</translation>
+    </message>
+    <message>
+        <source>Distance</source>
+        <translation>距离</translation>
+    </message>
+    <message>
+        <source>Angle</source>
+        <translation>角度</translation>
+    </message>
+    <message>
+        <source>Rectangle</source>
+        <translation>矩形</translation>
+    </message>
+    <message>
+        <source>Ellipse</source>
+        <translation>椭圆</translation>
+    </message>
+    <message>
+        <source>No pixel spacing in this image: measurements are in pixels.</source>
+        <translation>此图像无像素间距信息：测量值以像素为单位。</translation>
+    </message>
+    <message>
+        <source>Only Imager Pixel Spacing, corrected by the estimated magnification {0:g}: measurements are approximate.</source>
+        <translation>仅有成像器像素间距，已按估计放大率 {0:g} 校正：测量值为近似值。</translation>
+    </message>
+    <message>
+        <source>Only Imager Pixel Spacing (at the detector) is known: anatomy is magnified, so measurements overestimate.</source>
+        <translation>仅知成像器像素间距（探测器平面）：解剖结构存在放大，测量值偏大。</translation>
+    </message>
+    <message>
+        <source>Relevance (Grad-CAM)</source>
+        <translation>相关性（Grad-CAM）</translation>
+    </message>
+    <message>
+        <source>outline: ≥ {0:.1f}</source>
+        <translation>轮廓：≥ {0:.1f}</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Stethos — diagnosis workstation</source>
+        <translation>Stethos — 诊断工作站</translation>
+    </message>
+    <message>
+        <source>Images</source>
+        <extracomment>Image model used by Analyze image (``None``: the registry&apos;s default).</extracomment>
+        <translation>图像</translation>
+    </message>
+    <message>
+        <source>Studies</source>
+        <translation>检查</translation>
+    </message>
+    <message>
+        <source>Measurements</source>
+        <translation>测量</translation>
+    </message>
+    <message>
+        <source>Analyze record</source>
+        <translation>分析病历</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Patient record&lt;/b&gt; — heart-disease risk inputs</source>
+        <translation>&lt;b&gt;患者病历&lt;/b&gt; — 心脏病风险输入项</translation>
+    </message>
+    <message>
+        <source>Record and results</source>
+        <translation>病历与结果</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Ready.</source>
+        <translation>就绪。</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;Open file…</source>
+        <translation>打开文件(&amp;O)…</translation>
+    </message>
+    <message>
+        <source>Open &amp;folder…</source>
+        <translation>打开文件夹(&amp;F)…</translation>
+    </message>
+    <message>
+        <source>Open &amp;DICOMDIR (CD/USB)…</source>
+        <translation>打开 DICOMDIR（光盘/U 盘）(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>Open &amp;recent</source>
+        <translation>最近打开(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Open &amp;sample study</source>
+        <translation>打开示例检查(&amp;S)</translation>
+    </message>
+    <message>
+        <source>&amp;Close all studies</source>
+        <translation>关闭所有检查(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <source>&amp;Image</source>
+        <translation>图像(&amp;I)</translation>
+    </message>
+    <message>
+        <source>DICOM &amp;tags…</source>
+        <translation>DICOM 标签(&amp;T)…</translation>
+    </message>
+    <message>
+        <source>&amp;Measure</source>
+        <translation>测量(&amp;M)</translation>
+    </message>
+    <message>
+        <source>&amp;Analysis</source>
+        <translation>分析(&amp;A)</translation>
+    </message>
+    <message>
+        <source>&amp;Analyze record</source>
+        <translation>分析病历(&amp;A)</translation>
+    </message>
+    <message>
+        <source>Analyze &amp;image</source>
+        <translation>分析图像(&amp;I)</translation>
+    </message>
+    <message>
+        <source>&amp;Model cards…</source>
+        <translation>模型说明卡(&amp;M)…</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <source>&amp;Keyboard shortcuts</source>
+        <translation>键盘快捷键(&amp;K)</translation>
+    </message>
+    <message>
+        <source>&amp;About Stethos</source>
+        <translation>关于 Stethos(&amp;A)</translation>
+    </message>
+    <message>
+        <source>Open DICOM files</source>
+        <translation>打开 DICOM 文件</translation>
+    </message>
+    <message>
+        <source>DICOM files (*.dcm *.DCM *);;All files (*)</source>
+        <translation>DICOM 文件 (*.dcm *.DCM *);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Open a folder of DICOM files</source>
+        <translation>打开包含 DICOM 文件的文件夹</translation>
+    </message>
+    <message>
+        <source>Open the DICOMDIR of a CD, DVD or USB stick</source>
+        <translation>打开光盘、DVD 或 U 盘上的 DICOMDIR</translation>
+    </message>
+    <message>
+        <source>DICOMDIR (DICOMDIR dicomdir DICOMDIR.*);;All files (*)</source>
+        <translation>DICOMDIR (DICOMDIR dicomdir DICOMDIR.*);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source> and {0} more</source>
+        <translation> 及另外 {0} 项</translation>
+    </message>
+    <message>
+        <source>(none)</source>
+        <translation>（无）</translation>
+    </message>
+    <message>
+        <source>Clear recent studies</source>
+        <translation>清除最近的检查</translation>
+    </message>
+    <message>
+        <source>Loading {0} images…</source>
+        <translation>正在加载 {0} 幅图像…</translation>
+    </message>
+    <message>
+        <source>Loading images: {0:.0%}</source>
+        <translation>正在加载图像：{0:.0%}</translation>
+    </message>
+    <message>
+        <source>Opened {0}.</source>
+        <translation>已打开 {0}。</translation>
+    </message>
+    <message>
+        <source>{0} file(s) could not be read and were skipped (see Studies).</source>
+        <translation>{0} 个文件无法读取，已跳过（见“检查”）。</translation>
+    </message>
+    <message>
+        <source>{0} series found.</source>
+        <translation>找到 {0} 个序列。</translation>
+    </message>
+    <message>
+        <source>{0} image(s) could not be decoded.</source>
+        <translation>{0} 幅图像无法解码。</translation>
+    </message>
+    <message>
+        <source>Open an image first.</source>
+        <translation>请先打开一幅图像。</translation>
+    </message>
+    <message>
+        <source>Analysis done with {0} {1}.</source>
+        <translation>已使用 {0} {1} 完成分析。</translation>
+    </message>
+    <message>
+        <source>(frame {0})</source>
+        <translation>（第 {0} 帧）</translation>
+    </message>
+    <message>
+        <source>Working…</source>
+        <translation>正在处理…</translation>
+    </message>
+    <message>
+        <source>Stethos</source>
+        <translation>Stethos</translation>
+    </message>
+    <message>
+        <source>Cancelled.</source>
+        <translation>已取消。</translation>
+    </message>
+</context>
+<context>
+    <name>MeasurementList</name>
+    <message>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <source>Delete all</source>
+        <translation>全部删除</translation>
+    </message>
+    <message>
+        <source>{0}, image {1}: {2}</source>
+        <translation>{0}，图像 {1}：{2}</translation>
+    </message>
+    <message>
+        <source>Pixel size {0:g} × {1:g} mm ({2}).</source>
+        <translation>像素尺寸 {0:g} × {1:g} mm（{2}）。</translation>
+    </message>
+    <message>
+        <source>No pixel spacing.</source>
+        <translation>无像素间距。</translation>
+    </message>
+</context>
+<context>
+    <name>ModelCardDialog</name>
+    <message>
+        <source>Model card — {0}</source>
+        <translation>模型说明卡 — {0}</translation>
+    </message>
+    <message>
+        <source>Reading the model card…</source>
+        <translation>正在读取模型说明卡…</translation>
+    </message>
+    <message>
+        <source>The model card cannot be shown: {0}</source>
+        <translation>无法显示模型说明卡：{0}</translation>
+    </message>
+</context>
+<context>
+    <name>ModelCardsDialog</name>
+    <message>
+        <source>Model cards</source>
+        <translation>模型说明卡</translation>
+    </message>
+    <message>
+        <source>Model:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <source>No model is installed.</source>
+        <translation>未安装任何模型。</translation>
+    </message>
+    <message>
+        <source>Checking and reading the model card…</source>
+        <translation>正在校验并读取模型说明卡…</translation>
+    </message>
+</context>
+<context>
+    <name>RecordForm</name>
+    <message>
+        <source> (optional)</source>
+        <translation>（可选）</translation>
+    </message>
+    <message>
+        <source>Not recorded</source>
+        <translation>未记录</translation>
+    </message>
+    <message>
+        <source>— choose —</source>
+        <translation>— 请选择 —</translation>
+    </message>
+    <message>
+        <source> (blank if unknown)</source>
+        <translation>（未知则留空）</translation>
+    </message>
+    <message>
+        <source>{0}: {1} to {2} {3}</source>
+        <translation>{0}：{1} 至 {2} {3}</translation>
+    </message>
+    <message>
+        <source>{0} is required.</source>
+        <translation>{0}为必填项。</translation>
+    </message>
+    <message>
+        <source>{0} must be a number.</source>
+        <translation>{0}必须是数字。</translation>
+    </message>
+    <message>
+        <source>{0} must be a finite number.</source>
+        <translation>{0}必须是有限数值。</translation>
+    </message>
+    <message>
+        <source>{0} must be a whole number.</source>
+        <translation>{0}必须是整数。</translation>
+    </message>
+    <message>
+        <source>{0} must be one of: {1}.</source>
+        <translation>{0}必须是以下之一：{1}。</translation>
+    </message>
+    <message>
+        <source>{0} must be at least {1}.</source>
+        <translation>{0}不得低于 {1}。</translation>
+    </message>
+    <message>
+        <source>{0} must be at most {1}.</source>
+        <translation>{0}不得高于 {1}。</translation>
+    </message>
+    <message>
+        <source>Age</source>
+        <translation>年龄</translation>
+    </message>
+    <message>
+        <source>years</source>
+        <translation>岁</translation>
+    </message>
+    <message>
+        <source>Sex</source>
+        <translation>性别</translation>
+    </message>
+    <message>
+        <source>Female</source>
+        <translation>女</translation>
+    </message>
+    <message>
+        <source>Male</source>
+        <translation>男</translation>
+    </message>
+    <message>
+        <source>Chest pain type</source>
+        <translation>胸痛类型</translation>
+    </message>
+    <message>
+        <source>Typical angina</source>
+        <translation>典型心绞痛</translation>
+    </message>
+    <message>
+        <source>Atypical angina</source>
+        <translation>非典型心绞痛</translation>
+    </message>
+    <message>
+        <source>Non-anginal pain</source>
+        <translation>非心绞痛性胸痛</translation>
+    </message>
+    <message>
+        <source>Asymptomatic</source>
+        <translation>无症状</translation>
+    </message>
+    <message>
+        <source>Resting blood pressure (systolic)</source>
+        <translation>静息血压（收缩压）</translation>
+    </message>
+    <message>
+        <source>mmHg</source>
+        <translation>mmHg</translation>
+    </message>
+    <message>
+        <source>Serum cholesterol</source>
+        <translation>血清胆固醇</translation>
+    </message>
+    <message>
+        <source>mg/dL</source>
+        <translation>mg/dL</translation>
+    </message>
+    <message>
+        <source>Fasting blood sugar &gt; 120 mg/dL</source>
+        <translation>空腹血糖 &gt; 120 mg/dL</translation>
+    </message>
+    <message>
+        <source>No</source>
+        <translation>否</translation>
+    </message>
+    <message>
+        <source>Yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>Resting ECG</source>
+        <translation>静息心电图</translation>
+    </message>
+    <message>
+        <source>Normal</source>
+        <translation>正常</translation>
+    </message>
+    <message>
+        <source>ST-T wave abnormality</source>
+        <translation>ST-T 波异常</translation>
+    </message>
+    <message>
+        <source>Probable/definite LV hypertrophy (Estes)</source>
+        <translation>可能/肯定的左心室肥厚（Estes 标准）</translation>
+    </message>
+    <message>
+        <source>Maximum heart rate on exercise</source>
+        <translation>运动时最大心率</translation>
+    </message>
+    <message>
+        <source>bpm</source>
+        <translation>次/分</translation>
+    </message>
+    <message>
+        <source>Exercise-induced angina</source>
+        <translation>运动诱发心绞痛</translation>
+    </message>
+    <message>
+        <source>ST depression on exercise vs rest</source>
+        <translation>运动相对静息的 ST 段压低</translation>
+    </message>
+    <message>
+        <source>mm</source>
+        <translation>mm</translation>
+    </message>
+    <message>
+        <source>Slope of peak exercise ST segment</source>
+        <translation>运动峰值 ST 段斜率</translation>
+    </message>
+    <message>
+        <source>Upsloping</source>
+        <translation>上斜型</translation>
+    </message>
+    <message>
+        <source>Flat</source>
+        <translation>水平型</translation>
+    </message>
+    <message>
+        <source>Downsloping</source>
+        <translation>下斜型</translation>
+    </message>
+    <message>
+        <source>Major vessels coloured by fluoroscopy</source>
+        <translation>透视显影的主要血管数</translation>
+    </message>
+    <message>
+        <source>vessels</source>
+        <translation>支</translation>
+    </message>
+    <message>
+        <source>Thallium stress test</source>
+        <translation>铊负荷试验</translation>
+    </message>
+    <message>
+        <source>Fixed defect</source>
+        <translation>固定性缺损</translation>
+    </message>
+    <message>
+        <source>Reversible defect</source>
+        <translation>可逆性缺损</translation>
+    </message>
+    <message>
+        <source>not recorded</source>
+        <translation>未记录</translation>
+    </message>
+</context>
+<context>
+    <name>ResultPanel</name>
+    <message>
+        <source>This result supports, and does not replace, the judgement of a qualified clinician.</source>
+        <translation>此结果用于辅助而非取代合格临床医师的判断。</translation>
+    </message>
+    <message>
+        <source>log-odds</source>
+        <translation>对数几率</translation>
+    </message>
+    <message>
+        <source>probability</source>
+        <translation>概率</translation>
+    </message>
+    <message>
+        <source>No analysis yet</source>
+        <translation>尚未分析</translation>
+    </message>
+    <message>
+        <source>Model card…</source>
+        <translation>模型说明卡…</translation>
+    </message>
+    <message>
+        <source>Show as a table</source>
+        <translation>以表格显示</translation>
+    </message>
+    <message>
+        <source>Finding</source>
+        <translation>检查项</translation>
+    </message>
+    <message>
+        <source>Value</source>
+        <translation>值</translation>
+    </message>
+    <message>
+        <source>Effect on risk (log-odds)</source>
+        <translation>对风险的影响（对数几率）</translation>
+    </message>
+    <message>
+        <source>Beat class</source>
+        <translation>心搏类别</translation>
+    </message>
+    <message>
+        <source>Beats</source>
+        <translation>心搏数</translation>
+    </message>
+    <message>
+        <source>Share</source>
+        <translation>占比</translation>
+    </message>
+    <message>
+        <source>Model: {0}
+Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
+        <translation>模型：{0}
+标识：{1} · 版本 {2} · 权重 {3}… · 设备 {4} · {5:.0f} ms</translation>
+    </message>
+    <message>
+        <source>Intended use: {0}</source>
+        <translation>预期用途：{0}</translation>
+    </message>
+    <message>
+        <source>Probability of {0}: {1:.0%}</source>
+        <translation>{0} 的概率：{1:.0%}</translation>
+    </message>
+    <message>
+        <source>POSITIVE</source>
+        <translation>阳性</translation>
+    </message>
+    <message>
+        <source>negative</source>
+        <translation>阴性</translation>
+    </message>
+    <message>
+        <source>Result at the operating point: &lt;b&gt;{0}&lt;/b&gt; ({1})</source>
+        <translation>操作点处的结果：&lt;b&gt;{0}&lt;/b&gt;（{1}）</translation>
+    </message>
+    <message>
+        <source>Operating point “{0}”: on validation, sensitivity for {1} {2:.0%}; specificity is not reported for this model.</source>
+        <translation>操作点“{0}”：验证集上 {1} 的灵敏度为 {2:.0%}；此模型未报告特异度。</translation>
+    </message>
+    <message>
+        <source>Operating point “{0}”: threshold {1:.3f}; on validation sensitivity {2:.0%}, specificity {3:.0%}.</source>
+        <translation>操作点“{0}”：阈值 {1:.3f}；验证集上灵敏度 {2:.0%}，特异度 {3:.0%}。</translation>
+    </message>
+    <message>
+        <source>Effect on risk ({0})</source>
+        <translation>对风险的影响（{0}）</translation>
+    </message>
+    <message>
+        <source>ECG: {0} beats classified</source>
+        <translation>心电图：已分类 {0} 个心搏</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;{0} {1} beats&lt;/b&gt; ({2}) found; review them in the beat list.</source>
+        <translation>发现 &lt;b&gt;{0} 个 {1} 心搏&lt;/b&gt;（{2}）；请在心搏列表中复核。</translation>
+    </message>
+    <message>
+        <source>No {0} beats ({1}) found.</source>
+        <translation>未发现 {0} 心搏（{1}）。</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <extracomment>Allowed range of the screen calibration factor (1.0 = trust the screen&apos;s DPI).</extracomment>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>Light</source>
+        <translation>浅色</translation>
+    </message>
+    <message>
+        <source>Dark</source>
+        <translation>深色</translation>
+    </message>
+    <message>
+        <source>{0:g} mm/s</source>
+        <translation>{0:g} mm/s</translation>
+    </message>
+    <message>
+        <source>{0:g} mm/mV</source>
+        <translation>{0:g} mm/mV</translation>
+    </message>
+    <message>
+        <source>Hold a ruler to the screen: the bar below should measure 50 mm. If it does not, change the factor until it does.</source>
+        <translation>请将直尺贴近屏幕：下方标尺应为 50 mm。如不符，请调整系数直至相符。</translation>
+    </message>
+    <message>
+        <source>Automatic (GPU when available)</source>
+        <translation>自动（有 GPU 时使用 GPU）</translation>
+    </message>
+    <message>
+        <source>CPU only</source>
+        <translation>仅 CPU</translation>
+    </message>
+    <message>
+        <source>NVIDIA GPU (CUDA)</source>
+        <translation>NVIDIA GPU（CUDA）</translation>
+    </message>
+    <message>
+        <source>Theme:</source>
+        <translation>主题：</translation>
+    </message>
+    <message>
+        <source>Language:</source>
+        <translation>语言：</translation>
+    </message>
+    <message>
+        <source>ECG paper speed:</source>
+        <translation>心电图走纸速度：</translation>
+    </message>
+    <message>
+        <source>ECG gain:</source>
+        <translation>心电图增益：</translation>
+    </message>
+    <message>
+        <source>Screen calibration factor:</source>
+        <translation>屏幕校准系数：</translation>
+    </message>
+    <message>
+        <source>Run models on:</source>
+        <translation>模型运行设备：</translation>
+    </message>
+    <message>
+        <source>The new language is used when Stethos starts again.</source>
+        <translation>新语言将在 Stethos 重新启动后生效。</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>设置(&amp;S)…</translation>
+    </message>
+</context>
+<context>
+    <name>ShortcutsDialog</name>
+    <message>
+        <source>Keyboard shortcuts</source>
+        <translation>键盘快捷键</translation>
+    </message>
+    <message>
+        <source>Mouse</source>
+        <translation>鼠标</translation>
+    </message>
+    <message>
+        <source>Window / level</source>
+        <translation>窗宽 / 窗位</translation>
+    </message>
+    <message>
+        <source>Right-drag</source>
+        <translation>右键拖动</translation>
+    </message>
+    <message>
+        <source>Pan</source>
+        <translation>平移</translation>
+    </message>
+    <message>
+        <source>Middle-drag, or left-drag with Pan</source>
+        <translation>中键拖动，或在平移模式下左键拖动</translation>
+    </message>
+    <message>
+        <source>Next / previous image</source>
+        <translation>下一幅 / 上一幅图像</translation>
+    </message>
+    <message>
+        <source>Wheel</source>
+        <translation>滚轮</translation>
+    </message>
+    <message>
+        <source>Zoom</source>
+        <translation>缩放</translation>
+    </message>
+    <message>
+        <source>Ctrl+wheel (wheel on single images)</source>
+        <translation>Ctrl+滚轮（单幅图像时直接滚轮）</translation>
+    </message>
+    <message>
+        <source>Fit to window</source>
+        <translation>适应窗口</translation>
+    </message>
+    <message>
+        <source>Double-click</source>
+        <translation>双击</translation>
+    </message>
+    <message>
+        <source>Measure</source>
+        <translation>测量</translation>
+    </message>
+    <message>
+        <source>Left-drag with a measuring tool</source>
+        <translation>选择测量工具后左键拖动</translation>
+    </message>
+    <message>
+        <source>Cancel a measurement</source>
+        <translation>取消测量</translation>
+    </message>
+    <message>
+        <source>Esc</source>
+        <translation>Esc</translation>
+    </message>
+    <message>
+        <source>Search</source>
+        <translation>搜索</translation>
+    </message>
+    <message>
+        <source>Menu</source>
+        <translation>菜单</translation>
+    </message>
+    <message>
+        <source>Action</source>
+        <translation>操作</translation>
+    </message>
+    <message>
+        <source>Keys</source>
+        <translation>按键</translation>
+    </message>
+</context>
+<context>
+    <name>StudyBrowser</name>
+    <message>
+        <source>Patient / study / series</source>
+        <extracomment>Thumbnail edge in pixels.</extracomment>
+        <translation>患者 / 检查 / 序列</translation>
+    </message>
+    <message>
+        <source>Modality</source>
+        <translation>模态</translation>
+    </message>
+    <message>
+        <source>Date</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>Images</source>
+        <translation>图像</translation>
+    </message>
+    <message>
+        <source>Open files, a folder or a DICOMDIR to list its studies.</source>
+        <translation>打开文件、文件夹或 DICOMDIR 以列出其中的检查。</translation>
+    </message>
+    <message>
+        <source>File</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <source>Problem</source>
+        <translation>问题</translation>
+    </message>
+    <message>
+        <source>{0} file(s) could not be read:</source>
+        <translation>{0} 个文件无法读取：</translation>
+    </message>
+    <message>
+        <source>(no name)</source>
+        <translation>（无姓名）</translation>
+    </message>
+    <message>
+        <source>Patient ID {0}, born {1}, sex {2}</source>
+        <translation>患者 ID {0}，出生日期 {1}，性别 {2}</translation>
+    </message>
+    <message>
+        <source>(study without description)</source>
+        <translation>（检查无描述）</translation>
+    </message>
+    <message>
+        <source>Accession {0}</source>
+        <translation>检查号 {0}</translation>
+    </message>
+    <message>
+        <source>(series without description)</source>
+        <translation>（序列无描述）</translation>
+    </message>
+    <message>
+        <source>Series</source>
+        <translation>序列</translation>
+    </message>
+    <message>
+        <source>Study</source>
+        <translation>检查</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>尺寸</translation>
+    </message>
+    <message>
+        <source>Ordered by</source>
+        <translation>排序依据</translation>
+    </message>
+    <message>
+        <source>Slice spacing</source>
+        <translation>层间距</translation>
+    </message>
+    <message>
+        <source>Pixel spacing</source>
+        <translation>像素间距</translation>
+    </message>
+    <message>
+        <source>Measurements</source>
+        <translation>测量</translation>
+    </message>
+    <message>
+        <source>gaps between slices</source>
+        <translation>层面之间有间隙</translation>
+    </message>
+    <message>
+        <source>non-uniform slice spacing</source>
+        <translation>层间距不均匀</translation>
+    </message>
+    <message>
+        <source>mixed orientations</source>
+        <translation>方向不一致</translation>
+    </message>
+    <message>
+        <source>duplicate images</source>
+        <translation>重复图像</translation>
+    </message>
+    <message>
+        <source>inconsistent pixel spacing</source>
+        <translation>像素间距不一致</translation>
+    </message>
+    <message>
+        <source>mixed image sizes</source>
+        <translation>图像尺寸不一致</translation>
+    </message>
+</context>
+<context>
+    <name>TagBrowser</name>
+    <message>
+        <source>DICOM tags</source>
+        <translation>DICOM 标签</translation>
+    </message>
+    <message>
+        <source>Filter by tag, keyword or value (e.g. 0010, Spacing)</source>
+        <translation>按标签、关键字或值筛选（例如 0010、Spacing）</translation>
+    </message>
+    <message>
+        <source>Tag</source>
+        <translation>标签</translation>
+    </message>
+    <message>
+        <source>Keyword</source>
+        <translation>关键字</translation>
+    </message>
+    <message>
+        <source>VR</source>
+        <translation>VR</translation>
+    </message>
+    <message>
+        <source>Value</source>
+        <translation>值</translation>
+    </message>
+    <message>
+        <source>Reading {0}…</source>
+        <translation>正在读取 {0}…</translation>
+    </message>
+    <message>
+        <source>{0} — {1} elements</source>
+        <translation>{0} — {1} 个元素</translation>
+    </message>
+</context>
+<context>
+    <name>ViewerPanel</name>
+    <message>
+        <source>Image tools</source>
+        <extracomment>Slices moved by PageUp / PageDown.</extracomment>
+        <translation>图像工具</translation>
+    </message>
+    <message>
+        <source>Window presets</source>
+        <translation>窗口预设</translation>
+    </message>
+    <message>
+        <source>W/L presets</source>
+        <translation>窗宽/窗位预设</translation>
+    </message>
+    <message>
+        <source>Heat-map opacity</source>
+        <translation>热力图不透明度</translation>
+    </message>
+    <message>
+        <source>Opacity</source>
+        <translation>不透明度</translation>
+    </message>
+    <message>
+        <source> fps</source>
+        <translation> 帧/秒</translation>
+    </message>
+    <message>
+        <source>Cine speed (frames per second)</source>
+        <translation>电影回放速度（帧/秒）</translation>
+    </message>
+    <message>
+        <source>&amp;Fit to window</source>
+        <translation>适应窗口(&amp;F)</translation>
+    </message>
+    <message>
+        <source>Actual size (&amp;1:1)</source>
+        <translation>实际大小(&amp;1:1)</translation>
+    </message>
+    <message>
+        <source>Zoom &amp;in</source>
+        <translation>放大(&amp;I)</translation>
+    </message>
+    <message>
+        <source>Zoom &amp;out</source>
+        <translation>缩小(&amp;O)</translation>
+    </message>
+    <message>
+        <source>Rotate &amp;right 90°</source>
+        <translation>向右旋转 90°(&amp;R)</translation>
+    </message>
+    <message>
+        <source>Rotate &amp;left 90°</source>
+        <translation>向左旋转 90°(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Flip &amp;horizontal</source>
+        <translation>水平翻转(&amp;H)</translation>
+    </message>
+    <message>
+        <source>Flip &amp;vertical</source>
+        <translation>垂直翻转(&amp;V)</translation>
+    </message>
+    <message>
+        <source>Reset &amp;view</source>
+        <translation>重置视图(&amp;V)</translation>
+    </message>
+    <message>
+        <source>&amp;Reset window/level</source>
+        <translation>重置窗宽/窗位(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Automatic window (1–99 %)</source>
+        <translation>自动窗口（1–99 %）(&amp;A)</translation>
+    </message>
+    <message>
+        <source>&amp;Invert</source>
+        <translation>反相(&amp;I)</translation>
+    </message>
+    <message>
+        <source>&amp;Next image</source>
+        <translation>下一幅图像(&amp;N)</translation>
+    </message>
+    <message>
+        <source>&amp;Previous image</source>
+        <translation>上一幅图像(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Forward {0} images</source>
+        <translation>向前 {0} 幅图像</translation>
+    </message>
+    <message>
+        <source>Back {0} images</source>
+        <translation>向后 {0} 幅图像</translation>
+    </message>
+    <message>
+        <source>&amp;First image</source>
+        <translation>第一幅图像(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;Last image</source>
+        <translation>最后一幅图像(&amp;L)</translation>
+    </message>
+    <message>
+        <source>&amp;Play cine</source>
+        <translation>播放电影(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Cine &amp;faster</source>
+        <translation>加快电影回放(&amp;F)</translation>
+    </message>
+    <message>
+        <source>Cine &amp;slower</source>
+        <translation>减慢电影回放(&amp;S)</translation>
+    </message>
+    <message>
+        <source>&amp;Pan</source>
+        <translation>平移(&amp;P)</translation>
+    </message>
+    <message>
+        <source>&amp;Distance</source>
+        <translation>距离(&amp;D)</translation>
+    </message>
+    <message>
+        <source>&amp;Angle</source>
+        <translation>角度(&amp;A)</translation>
+    </message>
+    <message>
+        <source>&amp;Rectangle region</source>
+        <translation>矩形区域(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Ellipse region</source>
+        <translation>椭圆区域(&amp;E)</translation>
+    </message>
+    <message>
+        <source>&amp;Delete measurement</source>
+        <translation>删除测量(&amp;D)</translation>
+    </message>
+    <message>
+        <source>Delete &amp;all measurements</source>
+        <translation>删除全部测量(&amp;A)</translation>
+    </message>
+    <message>
+        <source>Show &amp;overlay text</source>
+        <translation>显示叠加文字(&amp;O)</translation>
+    </message>
+    <message>
+        <source>&amp;Hide patient identity</source>
+        <translation>隐藏患者身份(&amp;H)</translation>
+    </message>
+    <message>
+        <source>&amp;Heat map</source>
+        <translation>热力图(&amp;H)</translation>
+    </message>
+    <message>
+        <source>Show the AI relevance map over the image (H)</source>
+        <translation>在图像上显示 AI 相关性图（H）</translation>
+    </message>
+    <message>
+        <source>Lung</source>
+        <translation>肺窗</translation>
+    </message>
+    <message>
+        <source>Mediastinum</source>
+        <translation>纵隔窗</translation>
+    </message>
+    <message>
+        <source>Abdomen</source>
+        <translation>腹部窗</translation>
+    </message>
+    <message>
+        <source>Bone</source>
+        <translation>骨窗</translation>
+    </message>
+    <message>
+        <source>Brain</source>
+        <translation>脑窗</translation>
+    </message>
+    <message>
+        <source>Automatic (1–99 %)</source>
+        <translation>自动（1–99 %）</translation>
+    </message>
+    <message>
+        <source>Full range</source>
+        <translation>全范围</translation>
+    </message>
+    <message>
+        <source>File: {0}</source>
+        <translation>文件：{0}</translation>
+    </message>
+    <message>
+        <source>{0} / {1}</source>
+        <translation>{0} / {1}</translation>
+    </message>
+</context>
+<context>
+    <name>window</name>
+    <message>
+        <source>Stethos</source>
+        <translation>Stethos</translation>
+    </message>
+</context>
+</TS>

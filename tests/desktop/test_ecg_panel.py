@@ -1,0 +1,194 @@
+"""The ECG panel: open through a job, analyse with the beat model, read the beats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop.ecg import EcgPanel, install_ecg_panel
+from desktop.ecg.panel import LAYOUT_12_LEAD, LAYOUT_STRIPS
+from desktop.ecg.paper import CLASS_COLOURS
+from desktop.settings import Preferences
+from engine.ecg import read_signal
+from engine.resources import resource_path
+from tests.desktop.test_ecg_views import pixels
+
+DICOM_ECG = resource_path("samples", "ecg-12-lead.dcm")
+HOLTER = resource_path("samples", "mitdb", "119.hea")
+
+
+@pytest.fixture()
+def panel(qtbot):
+    p = EcgPanel()
+    qtbot.addWidget(p)
+    p.resize(1400, 850)
+    p.show()
+    qtbot.waitExposed(p)
+    yield p
+    p.shutdown()
+
+
+def load(qtbot, panel, path):
+    with qtbot.waitSignal(panel.signal_loaded, timeout=30000):
+        panel.open_signal(path)
+
+
+def analyze(qtbot, panel, explain):
+    panel.explain = explain
+    with qtbot.waitSignal(panel.analysis_done, timeout=120000):
+        qtbot.mouseClick(panel.analyze_button, Qt.MouseButton.LeftButton)
+    return panel.prediction
+
+
+def test_dicom_ecg_opens_as_a_12_lead_print(qtbot, panel):
+    load(qtbot, panel, DICOM_ECG)
+    assert panel.current_layout == LAYOUT_12_LEAD
+    assert panel.stack.currentWidget().widget() is panel.twelve_lead
+    assert [c.lead for c in panel.twelve_lead.cells() if c.lead_index is not None] == [
+        "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "II",
+    ]  # fmt: skip
+    assert "12 leads" in panel.info.text() and "1000 Hz" in panel.info.text()
+    assert panel.analyze_button.isEnabled() and panel.analyze_action.isEnabled()
+
+
+def test_two_lead_holter_opens_as_scrolling_strips_with_a_time_slider(qtbot, panel):
+    load(qtbot, panel, HOLTER)
+    assert panel.current_layout == LAYOUT_STRIPS
+    signal = panel.signal
+    assert signal.leads == ("MLII", "V1") and signal.duration_s > 1800
+    strip = panel.strip
+    assert 5 < strip.visible_s() < 30
+    slider = panel.time_slider
+    assert slider.isEnabled()
+    assert slider.maximum() / 100 == pytest.approx(signal.duration_s - strip.visible_s(), abs=0.02)
+    slider.setValue(slider.maximum())
+    assert strip.position_s == pytest.approx(strip.max_position_s(), abs=0.01)
+    assert "30:05" in panel.time_label.text()
+    strip.set_position(600.0)
+    assert slider.value() == 60000
+
+
+def test_a_bad_file_reports_the_engine_message_and_the_panel_stays_usable(qtbot, panel, tmp_path):
+    bad = tmp_path / "notes.dcm"
+    bad.write_text("not an ECG")
+    with qtbot.waitSignal(panel.jobs.failed, timeout=30000) as failed:
+        panel.open_signal(bad)
+    failure = failed.args[0]
+    assert "notes.dcm" in failure.user_message
+    assert panel.info.text() == failure.user_message
+    assert panel.signal is None and not panel.analyze_button.isEnabled()
+    load(qtbot, panel, DICOM_ECG)
+    assert panel.signal is not None
+
+
+def test_holter_analysis_lists_v_beats_draws_labels_and_jumps_to_a_beat(qtbot, panel):
+    load(qtbot, panel, HOLTER)
+    p = analyze(qtbot, panel, explain=False)
+    counts = p.extra["beat_counts"]
+    reference = read_signal(HOLTER).annotations.beats()
+    assert counts["V"] >= 0.8 * sum(1 for s in reference.symbols if s == "V")  # bigeminy found
+    v_group = next(
+        panel.beat_list.topLevelItem(i)
+        for i in range(panel.beat_list.topLevelItemCount())
+        if panel.beat_list.topLevelItem(i).text(0).startswith("V ")
+    )
+    assert v_group.childCount() == counts["V"] and v_group.text(0).endswith(f": {counts['V']}")
+    assert panel.results.beat_count("V") == counts["V"]
+    assert "ecg-beats-bilstm-360" in panel.results.model.text()
+
+    # Labels are painted above the analysed lead (MLII), in their class colour.
+    strip = panel.strip
+    image = pixels(strip)
+    drawn = {b.label for b in strip.drawn_beats}
+    assert "V" in drawn and "N" in drawn
+    red = np.array([int(CLASS_COLOURS["V"][i : i + 2], 16) for i in (1, 3, 5)])
+    for beat in [b for b in strip.drawn_beats if b.label == "V"][:3]:
+        x, y = round(beat.position.x()), round(beat.position.y())
+        patch = image[max(0, y - 14) : y + 2, x - 6 : x + 7].reshape(-1, 3).astype(int)
+        assert (np.abs(patch - red).sum(axis=1) < 60).any(), "no V-coloured letter at the beat"
+
+    # Clicking a V beat late in the record scrolls there and highlights it.
+    v_index = [i for i, b in enumerate(p.beats) if b.label == "V"][300]
+    item = panel.beat_item(v_index)
+    v_group.setExpanded(True)
+    panel.beat_list.scrollToItem(item)
+    rect = panel.beat_list.visualItemRect(item)
+    qtbot.mouseClick(panel.beat_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    t = p.beats[v_index].sample / panel.signal.fs
+    assert strip.highlighted_beat == v_index
+    assert strip.position_s < t < strip.position_s + strip.visible_s()
+    assert strip.position_s == pytest.approx(t - strip.visible_s() / 2, abs=0.01)
+    assert panel.time_slider.value() == round(strip.position_s * 100)
+    pixels(strip)  # repaint at the new position
+    assert v_index in {b.index for b in strip.drawn_beats}
+
+
+def test_dicom_analysis_shades_attributions_on_lead_ii_and_the_toggle_hides_them(qtbot, panel):
+    load(qtbot, panel, DICOM_ECG)
+    p = analyze(qtbot, panel, explain=True)
+    assert p.extra["lead"] == "II" and p.attribution is not None
+    view = panel.twelve_lead
+    pixels(view)
+    assert [b.label for b in view.drawn_beats] == ["N"] * p.extra["beat_counts"]["N"]
+    cell = next(c for c in view.cells() if c.lead == "II" and c.column == 0 and not c.is_rhythm)
+    rect = view.cell_rect(cell).toRect()
+
+    def shaded_pixels() -> int:
+        area = pixels(view)[rect.top() : rect.bottom(), rect.left() : rect.right()].astype(int)
+        # The orange band: green well above blue (paper, grid and trace are grey or pink).
+        return int(((area[..., 1] - area[..., 2]) > 15).sum())
+
+    assert shaded_pixels() > 200
+    panel.attribution_check.setChecked(False)
+    assert shaded_pixels() == 0
+    panel.attribution_check.setChecked(True)
+    assert shaded_pixels() > 200
+
+
+def test_analysis_reports_progress_and_can_be_cancelled(qtbot, panel):
+    load(qtbot, panel, HOLTER)
+    panel.explain = True  # explaining 2000 beats takes long enough to cancel
+    with qtbot.waitSignal(panel.jobs.progressed, timeout=30000):
+        panel.analyze()
+    assert panel.cancel_button.isVisible() and not panel.analyze_button.isEnabled()
+    with qtbot.waitSignal(panel.jobs.cancelled, timeout=5000):
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert not panel.jobs.busy and panel.prediction is None
+    assert not panel.cancel_button.isVisible() and panel.analyze_button.isEnabled()
+    assert panel.jobs.wait(120.0)
+
+
+def test_speed_gain_and_preferences_reach_both_views(qtbot, panel):
+    load(qtbot, panel, DICOM_ECG)
+    width_25 = panel.twelve_lead.width()
+    panel.set_speed(50.0)
+    assert panel.twelve_lead.width() > 1.9 * width_25 - 40
+    panel.apply_preferences(
+        Preferences(ecg_speed_mm_s=12.5, ecg_gain_mm_mv=20.0, screen_calibration=1.2, device="cpu")
+    )
+    assert panel.speed_box.currentData() == 12.5 and panel.gain_box.currentData() == 20.0
+    assert panel.device == "cpu"
+    for view in (panel.twelve_lead, panel.strip):
+        s = view.scale()
+        assert (s.speed_mm_s, s.gain_mm_mv) == (12.5, 20.0)
+        assert s.px_per_mm_x == pytest.approx(view.dpi()[0] / 25.4 * 1.2)
+
+
+def test_install_adds_a_tab_and_menu_actions(qtbot):
+    from PySide6.QtWidgets import QMainWindow, QTabWidget
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    tabs = QTabWidget()
+    window.setCentralWidget(tabs)
+    file_menu = window.menuBar().addMenu("File")
+    analysis_menu = window.menuBar().addMenu("Analysis")
+    panel = install_ecg_panel(tabs, file_menu=file_menu, analysis_menu=analysis_menu)
+    assert tabs.widget(tabs.count() - 1) is panel and tabs.tabText(tabs.count() - 1) == "ECG"
+    assert panel.open_action in file_menu.actions()
+    assert panel.analyze_action in analysis_menu.actions()
+    with qtbot.waitSignal(panel.signal_loaded, timeout=30000):
+        panel.open_sample_action.trigger()
+    assert panel.signal.source.name == "ecg-12-lead.dcm"
+    panel.shutdown()

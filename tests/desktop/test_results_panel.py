@@ -1,0 +1,158 @@
+"""The result card: contribution bars, operating point, model card, ECG beat counts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from desktop.results.chart import negative_colour, positive_colour
+from desktop.results.panel import _SUPPORT, ResultPanel, result_kind
+from engine.api import analyze_record, analyze_signal
+from engine.ecg import read_signal
+from engine.models.results import SUPPORT_STATEMENT
+from engine.resources import resource_path
+from tests.desktop.conftest import VALID_RECORD
+from tests.desktop.test_ecg_views import pixels
+
+RECORD_MODEL = "heart-disease-logreg-13"
+
+
+@pytest.fixture(scope="module")
+def record_prediction():
+    return analyze_record(RECORD_MODEL, VALID_RECORD)
+
+
+@pytest.fixture()
+def panel(qtbot):
+    p = ResultPanel()
+    qtbot.addWidget(p)
+    p.resize(640, 900)
+    p.show()
+    qtbot.waitExposed(p)
+    return p
+
+
+def test_contributions_are_bars_sorted_by_size_with_signs_values_and_units(
+    qtbot, panel, record_prediction
+):
+    p = record_prediction
+    panel.show_prediction(p)
+    assert result_kind(p) == "record"
+    chart = panel.chart
+    assert chart.isVisible() and not panel.contributions.isVisible()
+    sizes = [abs(r.contribution) for r in chart.rows]
+    assert sizes == sorted(sizes, reverse=True) and len(sizes) == 13
+    by_label = {c.label: c for c in p.contributions}
+    assert {r.label for r in chart.rows} == set(by_label)
+    age = next(r for r in chart.rows if r.label == "Age")
+    assert age.value == "63 years"
+    assert next(r for r in chart.rows if r.label == "Sex").value == "Male"
+    image = pixels(chart)
+    zero = chart.zero_x()
+    pos, neg = positive_colour(False), negative_colour(False)
+    signs = set()
+    for i, row in enumerate(chart.rows):
+        assert row.contribution == by_label[row.label].contribution
+        if abs(row.contribution) < 0.02:
+            continue
+        rect = chart.bar_rect(i)
+        if row.contribution > 0:
+            assert rect.left() == pytest.approx(zero) and rect.right() > zero
+            colour = pos
+        else:
+            assert rect.right() == pytest.approx(zero) and rect.left() < zero
+            colour = neg
+        signs.add(row.contribution > 0)
+        centre = rect.center().toPoint()
+        assert tuple(image[centre.y(), centre.x()]) == (colour.red(), colour.green(), colour.blue())
+    assert signs == {True, False}  # this record has findings on both sides
+    # Bar lengths are proportional to the contributions.
+    lengths = [chart.bar_rect(i).width() / abs(r.contribution) for i, r in enumerate(chart.rows)]
+    assert np.ptp(lengths) < 1e-6 * max(lengths)
+    # The same numbers as a table, on request.
+    panel.table_check.setChecked(True)
+    assert panel.contributions.isVisible() and panel.contributions.rowCount() == 13
+    assert panel.contributions.item(0, 0).text() == chart.rows[0].label
+
+
+def test_every_result_names_model_version_use_and_support(qtbot, panel, record_prediction):
+    panel.show_prediction(record_prediction)
+    p = record_prediction
+    assert p.model_id in panel.model.text() and f"version {p.model_version}" in panel.model.text()
+    assert panel.intended_use.text().startswith("Intended use:")
+    assert panel.support.isVisible() and panel.support.text() == SUPPORT_STATEMENT
+    assert _SUPPORT == SUPPORT_STATEMENT  # the sentence marked for translation is the engine's
+    assert panel.card_link.isVisible()
+
+
+def test_image_result_shows_score_operating_point_with_se_sp(qtbot, panel, record_prediction):
+    # An image model's result has no contributions and no beats.
+    p = dataclasses.replace(
+        record_prediction,
+        contributions=(),
+        extra={},
+        positive_label="Pneumonia",
+        probabilities={"Pneumonia": 0.83, "No pneumonia": 0.17},
+        label="Pneumonia",
+        operating_point="high-sensitivity",
+        threshold=0.31,
+        sensitivity=0.92,
+        specificity=0.71,
+    )
+    assert result_kind(p) == "image"
+    panel.show_prediction(p)
+    assert panel.title.text() == "Probability of Pneumonia: 83%"
+    assert panel.score_bar.isVisible() and panel.score_bar.value() == 830
+    assert "POSITIVE" in panel.label.text()
+    text = panel.operating_point.text()
+    assert "high-sensitivity" in text and "0.310" in text and "92%" in text and "71%" in text
+    assert not panel.chart.isVisible() and not panel.beat_counts.isVisible()
+
+
+def test_model_card_link_opens_the_rendered_card(qtbot, panel, record_prediction):
+    panel.show_prediction(record_prediction)
+    with qtbot.waitSignal(panel.card_jobs.succeeded, timeout=30000):
+        panel.card_link.linkActivated.emit("card")
+    dialog = panel.card_dialog
+    assert dialog is not None and dialog.isVisible()
+    card = (resource_path("models", RECORD_MODEL) / "card.md").read_text(encoding="utf-8")
+    heading = next(line.lstrip("# ").strip() for line in card.splitlines() if line.startswith("#"))
+    shown = dialog.browser.toPlainText()
+    assert heading in shown and "#" not in shown.splitlines()[0]  # rendered, not raw Markdown
+    assert RECORD_MODEL in dialog.windowTitle()
+    dialog.close()
+
+
+def test_a_missing_model_card_is_reported_in_the_dialog(qtbot, panel, record_prediction):
+    panel.show_prediction(dataclasses.replace(record_prediction, model_id="no-such-model"))
+    with qtbot.waitSignal(panel.card_jobs.failed, timeout=30000):
+        dialog = panel.open_model_card()
+    assert "no-such-model" in dialog.browser.toPlainText()
+    dialog.close()
+
+
+def test_ecg_result_shows_beats_per_class(qtbot, panel):
+    signal = read_signal(resource_path("samples", "ecg-12-lead.dcm"))
+    p = analyze_signal("ecg-beats-bilstm-360", signal, explain=False)
+    panel.show_prediction(p)
+    assert result_kind(p) == "signal"
+    assert panel.beat_counts.isVisible() and not panel.score_bar.isVisible()
+    for label, n in p.extra["beat_counts"].items():
+        assert panel.beat_count(label) == n
+    assert panel.title.text() == f"ECG: {len(p.beats)} beats classified"
+    assert "not reported" in panel.operating_point.text()  # no per-class specificity
+    assert "ecg-beats-bilstm-360" in panel.model.text()
+    panel.clear()
+    assert panel.title.text() == "No analysis yet" and not panel.beat_counts.isVisible()
+
+
+def test_clicking_the_link_text_with_the_mouse_opens_the_card(qtbot, panel, record_prediction):
+    panel.show_prediction(record_prediction)
+    link = panel.card_link
+    with qtbot.waitSignal(panel.card_jobs.finished, timeout=30000):
+        qtbot.mouseClick(link, Qt.MouseButton.LeftButton, pos=QPoint(8, link.height() // 2))
+    assert panel.card_dialog is not None
+    panel.card_dialog.close()
