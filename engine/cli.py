@@ -38,45 +38,67 @@ def _stderr_progress(fraction: float, text: str = "") -> None:
         sys.stderr.write("\n")
 
 
+#: ``stethos-engine train`` targets; ``heart`` trains every record-model family.
+HEART_TARGETS = ("heart-logreg", "heart-rf", "heart-svm", "heart-tree")
+TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "cxr", "all")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from engine.resources import resource_path
 
     out = Path(args.out) if args.out else resource_path("models")
     targets = ["heart", "beats", "cxr"] if args.target == "all" else [args.target]
     for target in targets:
-        if target == "heart":
-            from engine.train.heart import train_heart
+        if target == "heart" or target in HEART_TARGETS:
+            from engine.train.heart import FAMILY_KEYS, train_heart_models
 
-            path = train_heart(out, data_path=args.data, seed=args.seed, progress=_stderr_progress)
+            families = FAMILY_KEYS if target == "heart" else (target.split("-", 1)[1],)
+            paths = train_heart_models(
+                out,
+                families=families,
+                data_path=args.data,
+                seed=args.seed,
+                repeats=args.repeats or 10,
+                progress=_stderr_progress,
+            )
         elif target == "beats":
             from engine.train.beats import train_beats
 
-            path = train_beats(
-                out,
-                data_root=args.data,
-                seed=args.seed,
-                epochs=args.epochs or 6,
-                progress=_stderr_progress,
-            )
+            paths = [
+                train_beats(
+                    out,
+                    data_root=args.data,
+                    seed=args.seed,
+                    epochs=args.epochs or 6,
+                    progress=_stderr_progress,
+                )
+            ]
         else:
             from engine.train.cxr import train_cxr
 
-            path = train_cxr(
-                out,
-                data_root=args.data,
-                seed=args.seed,
-                epochs=args.epochs or 8,
-                size=args.size or 128,
-                subset=args.subset,
-                progress=_stderr_progress,
-            )
-        manifest = json.loads((path / "manifest.json").read_text())
-        print(f"{manifest['id']} {manifest['version']} → {path}")
-        for name, est in manifest["metrics"].items():
-            ci = est.get("ci95")
-            ci_text = f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else ""
-            print(f"  {name}: {est['value']:.3f}{ci_text}")
+            paths = [
+                train_cxr(
+                    out,
+                    data_root=args.data,
+                    seed=args.seed,
+                    epochs=args.epochs or 8,
+                    size=args.size or 128,
+                    subset=args.subset,
+                    progress=_stderr_progress,
+                )
+            ]
+        for path in paths:
+            _print_bundle_metrics(path)
     return EXIT_OK
+
+
+def _print_bundle_metrics(path: Path) -> None:
+    manifest = json.loads((path / "manifest.json").read_text())
+    print(f"{manifest['id']} {manifest['version']} → {path}")
+    for name, est in manifest["metrics"].items():
+        ci = est.get("ci95")
+        ci_text = f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else ""
+        print(f"  {name}: {est['value']:.3f}{ci_text}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,13 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a bundled model from ../shared/data")
-    train.add_argument("target", choices=["heart", "beats", "cxr", "all"])
+    train.add_argument(
+        "target",
+        choices=TRAIN_TARGETS,
+        help="heart: all four record models (or heart-logreg|rf|svm|tree alone); all: everything",
+    )
     train.add_argument("--out", help="folder to write the bundle into (default: resources/models)")
     train.add_argument("--data", help="training data file (default: from ../shared/data)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, help="training epochs (CNN)")
     train.add_argument("--size", type=int, help="input size in pixels (CNN)")
     train.add_argument("--subset", type=int, help="use only this many patient groups (quick check)")
+    train.add_argument("--repeats", type=int, help="cross-validation repeats (record models; 10)")
     train.set_defaults(func=_cmd_train)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

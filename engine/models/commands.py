@@ -3,10 +3,13 @@
 ``models list|show|verify|import|remove`` manage bundles; ``predict`` runs
 one model over files and folders (DICOM and PNG/JPEG images, WFDB or DICOM
 ECG records, CSV tables of patient records or UCI heart-disease files) and
-prints one line per input, or JSON Lines with ``--json``.
+prints one line per input, or JSON Lines with ``--json``; ``evaluate``
+recomputes a model's card metrics on local labelled data (see
+:mod:`engine.train.evaluate`) and prints a table, or one JSON object.
 
 Exit codes follow :mod:`engine.cli`: 0 every input succeeded, 1 an error
-(or every input failed), 3 some inputs failed.
+(or every input failed), 3 some inputs failed (for ``evaluate``: some
+inputs were skipped; the metrics cover the rest).
 """
 
 from __future__ import annotations
@@ -71,6 +74,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--explain", action="store_true", help="compute explanations (contributions, saliency)"
     )
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="a model's card metrics (with 95%% CIs) on local labelled data",
+        description=(
+            "Image models: a folder with one sub-folder per label (NORMAL/, PNEUMONIA/ …). "
+            "Beat models: WFDB records with reference .atr annotations, or a folder of them. "
+            "Record models: a CSV with the record columns and an outcome column (disease 0/1 or "
+            "num), or a UCI heart-disease file as it comes."
+        ),
+    )
+    p.add_argument("--model", required=True, help="model id (see `models list`)")
+    p.add_argument("paths", nargs="+", metavar="DATA", help="folders or files with known labels")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--operating-point", default=None, help="operating point name")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.set_defaults(func=_cmd_evaluate)
 
 
 # --------------------------------------------------------------------------- models
@@ -419,7 +441,32 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from engine.train.evaluate import evaluate_model
+
+    progress = _progress() if sys.stderr.isatty() and not args.json else no_progress
+    report = evaluate_model(
+        args.model,
+        args.paths,
+        device=args.device,
+        operating_point=args.operating_point,
+        batch_size=max(1, args.batch_size),
+        seed=args.seed,
+        progress=progress,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, allow_nan=False))
+    else:
+        print(report.to_text())
+    sys.stdout.flush()
+    return EXIT_PARTIAL if report.skipped else EXIT_OK
+
+
 def _source(inp: _Input, input_type: str) -> Any:
+    if input_type == "signal" and not inp.path.exists() and Path(f"{inp.path}.hea").is_file():
+        from engine.ecg import read_signal
+
+        return read_signal(Path(f"{inp.path}.hea"))  # a WFDB record named without extension
     if not inp.path.exists():
         raise InputRejectedError(f"“{inp.path}” does not exist.")
     if input_type == "image":

@@ -10,6 +10,7 @@ file allowed, and only then renamed into place in one step.
 
 from __future__ import annotations
 
+import math
 import shutil
 import stat
 import tempfile
@@ -94,13 +95,26 @@ class ModelRegistry:
         return open_bundle(self.find(model_id).path, verify=verify)
 
     def default_for(self, input_type: str) -> str | None:
-        """Id of the first usable model taking ``input_type`` ("record", "image", "signal")."""
-        for e in self.entries():
-            if e.problem is None:
-                m = read_manifest(e.path)
-                if m["inputs"]["type"] == input_type:
-                    return e.id
-        return None
+        """Id of the default model taking ``input_type`` ("record", "image", "signal").
+
+        The best-calibrated usable one: the lowest out-of-fold expected
+        calibration error its manifest states (``metrics.ece``); models
+        without one come after, in folder order (user bundles after bundled
+        ones). ``None`` when no usable model takes ``input_type``.
+        """
+        best: tuple[float, int, str] | None = None
+        for order, e in enumerate(self.entries()):
+            if e.problem is not None:
+                continue
+            m = read_manifest(e.path)
+            if m["inputs"]["type"] != input_type:
+                continue
+            ece = m.get("metrics", {}).get("ece", {}).get("value")
+            known = isinstance(ece, (int, float)) and math.isfinite(ece)
+            rank = (float(ece) if known else math.inf, order, e.id)
+            if best is None or rank[:2] < best[:2]:
+                best = rank
+        return None if best is None else best[2]
 
     def verify(self, model_id: str) -> Bundle:
         """Open ``model_id`` with every hash and requirement checked (raises on a problem)."""

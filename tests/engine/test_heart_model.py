@@ -55,7 +55,7 @@ def test_scores_known_records_in_the_right_order():
     assert abs(sum(low.probabilities.values()) - 1) < 1e-9
     assert high.score > 0.9 > low.score
     assert high.label == "disease"
-    assert low.model_id == MODEL_ID and low.model_version == "1.0.0"
+    assert low.model_id == MODEL_ID and low.model_version == "1.1.0"
     assert low.device == "cpu"
 
 
@@ -111,7 +111,7 @@ def test_training_is_reproducible(tmp_path, shared_data):
     data = shared_data / "tabular" / "uci-heart" / "processed.cleveland.data"
     coefs = []
     for run in ("a", "b"):
-        out = train_heart(tmp_path / run, data_path=data, seed=3, repeats=1)
+        out = train_heart(tmp_path / run, data_path=data, seed=3, repeats=1, n_boot=200)
         pipe = sio.load(
             out / "model.skops", trusted=sio.get_untrusted_types(file=out / "model.skops")
         )
