@@ -410,8 +410,14 @@ class MainWindow(QMainWindow):
             self.status_text.setText(self.tr("Opened {0}.").format(self._view_name(outcome)))
         if isinstance(outcome, tasks.StudyOpened | tasks.LoadedView):
             view = outcome.view if isinstance(outcome, tasks.StudyOpened) else outcome
+            notes = {
+                "colour": self.tr("This series is in colour: only its first file is shown."),
+                "mixed sizes": self.tr("This series mixes image sizes: its first image is shown."),
+            }
             if view.note:
-                self.status_text.setText(self.status_text.text() + " " + view.note)
+                self.status_text.setText(
+                    self.status_text.text() + " " + notes.get(view.note, view.note)
+                )
             if view.volume is not None and view.volume.problems:
                 self.status_text.setText(
                     self.status_text.text()

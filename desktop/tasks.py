@@ -119,7 +119,8 @@ class FirstSliceLoaded:
 class LoadedView:
     """What the viewer shows for a series: one decoded file, or the whole series.
 
-    ``note`` says why a series is shown as a single file (colour, mixed sizes).
+    ``note`` says why a series of several files is shown as one file:
+    ``"colour"`` or ``"mixed sizes"`` (the view words it for the user).
     """
 
     ref: SeriesRef
@@ -218,11 +219,7 @@ def load_view(
         return LoadedView(ref, image=image)
     colour = any(not s.instance.is_grayscale for s in series.slices)
     if colour or series.mixed_sizes:
-        note = (
-            "This series is in colour: its images are shown one file at a time."
-            if colour
-            else "This series mixes image sizes: its first image is shown."
-        )
+        note = "colour" if colour else "mixed sizes"
         image = read_image(series.slices[0].instance.path)
         return LoadedView(ref, image=image, note=note)
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QLabel,
+    QScrollArea,
     QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
@@ -65,6 +66,7 @@ class StudyBrowser(QWidget):
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.info.setMargin(4)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problems_label = QLabel("")
         self.problems_label.setObjectName("problems_label")
@@ -80,9 +82,13 @@ class StudyBrowser(QWidget):
         box.addWidget(self.problems)
         self.problems_box.hide()
 
+        self.info_scroll = QScrollArea()
+        self.info_scroll.setWidgetResizable(True)
+        self.info_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.info_scroll.setWidget(self.info)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.tree)
-        splitter.addWidget(self.info)
+        splitter.addWidget(self.info_scroll)
         splitter.addWidget(self.problems_box)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)

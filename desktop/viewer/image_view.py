@@ -683,8 +683,13 @@ class ImageView(QWidget):
 
     def _paint_notes(self, painter: QPainter) -> None:
         metrics = self._overlay_font(painter)
-        y = 8.0 + metrics.ascent()
+        # below the corner text, so neither hides the other
+        corners = self.overlay_corners() if self._overlay_visible else {}
+        lines = max(len(corners.get("top_left", [])), len(corners.get("top_right", [])))
+        y = 8.0 + metrics.height() * lines + metrics.ascent() + 4.0
+        room = max(self.width() - 16.0, 40.0)
         for text, warning in self.overlay_notes():
+            text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
             x = (self.width() - metrics.horizontalAdvance(text)) / 2.0
             _shadow_text(painter, max(x, 8.0), y, text, _WARNING if warning else _TEXT)
             y += metrics.height()
@@ -909,15 +914,15 @@ class ImageView(QWidget):
             if m.kind == ANGLE:
                 anchor = transform.map(QPointF(*m.points[1])) + QPointF(8.0, -4.0)
             lines = text.split("\n")
-            box = QRectF(
-                anchor.x() - 3,
-                anchor.y() - metrics.ascent() - 2,
-                max(metrics.horizontalAdvance(t) for t in lines) + 6,
-                metrics.height() * len(lines) + 4,
-            )
+            width = max(metrics.horizontalAdvance(t) for t in lines) + 6
+            height = metrics.height() * len(lines) + 4
+            # keep the label inside the view (long lines reach the edges)
+            x = min(max(anchor.x(), 4.0), self.width() - width - 4.0)
+            y = min(max(anchor.y(), metrics.ascent() + 6.0), self.height() - height)
+            box = QRectF(x - 3, y - metrics.ascent() - 2, width, height)
             painter.fillRect(box, QColor(0, 0, 0, 150))
             for i, t in enumerate(lines):
-                _shadow_text(painter, anchor.x(), anchor.y() + i * metrics.height(), t, color)
+                _shadow_text(painter, x, y + i * metrics.height(), t, color)
 
     def _pick(self, pos: QPointF) -> int | None:
         transform = self.transform()

@@ -296,10 +296,15 @@ class ViewerPanel(QWidget):
             "Full range": self.tr("Full range"),
         }
         name = names.get(preset.key, preset.key)
+        w = preset.window
         if preset.kind == "file":
             name = self.tr("File: {0}").format(name)
-        if preset.window.lut is None:
-            name += f"  (W {preset.window.width:g} / L {preset.window.center:g})"
+            if w.explanation and w.lut is None:
+                name += f"  (W {w.width:g} / L {w.center:g})"
+        elif preset.kind in ("auto", "full"):
+            name += f"  (W {w.width:.0f} / L {w.center:.0f})"
+        else:
+            name += f"  (W {w.width:g} / L {w.center:g})"
         return name
 
     def _rebuild_presets(self) -> None:

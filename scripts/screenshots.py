@@ -1,0 +1,185 @@
+"""Screenshots of the reading-room viewer for the docs, taken under Xvfb.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+
+Runs the real main window on the X11 (xcb) platform inside a virtual
+display: it starts itself again under ``xvfb-run`` (Debian package
+``xvfb``; Qt's xcb plugin also needs ``libxcb-icccm4``, ``libxcb-keysyms1``,
+``libxcb-cursor0``, ``libxkbcommon-x11-0``), unless ``$DISPLAY`` is already
+set. ``--offscreen`` uses Qt's offscreen platform instead (no X server).
+
+Saves:
+
+- ``cxr-heatmap.png`` — the sample chest radiograph analysed by the default
+  image model, Grad-CAM heat map with legend and outline, result panel;
+- ``ct-measurements.png`` — a synthetic CT series (clearly marked
+  SYNTHETIC) with distance, angle and region measurements, HU statistics;
+- ``dicomdir-browser.png`` — pydicom's test DICOMDIR in the study browser;
+- ``tag-browser.png`` and ``shortcuts.png`` — the two dialogs.
+
+Identifying text is hidden on the radiograph (as for teaching material).
+User folders point to a temporary directory, so nothing of the user's
+settings is read or changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+_CHILD = "STETHOS_SCREENSHOTS_CHILD"
+
+
+def _relaunch_under_xvfb(argv: list[str]) -> int:
+    runner = shutil.which("xvfb-run")
+    if runner is None:
+        print(
+            "xvfb-run not found: install it (apt-get install -y xvfb) or pass --offscreen.",
+            file=sys.stderr,
+        )
+        return 2
+    env = dict(os.environ, **{_CHILD: "1", "QT_QPA_PLATFORM": "xcb"})
+    command = [runner, "-a", "-s", "-screen 0 1920x1200x24", sys.executable, __file__, *argv]
+    return subprocess.run(command, env=env, cwd=REPO, check=False).returncode
+
+
+def _wait(app, condition, timeout_s: float = 60.0, what: str = "") -> None:
+    """Process events until ``condition()`` holds (a script, not a test: polling is fine)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        app.processEvents()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what or condition}")
+        time.sleep(0.01)
+    for _ in range(5):
+        app.processEvents()
+
+
+def _save(widget, path: Path) -> None:
+    pixmap = widget.grab()
+    if not pixmap.save(str(path)):
+        raise OSError(f"could not write {path}")
+    print(f"saved {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+
+
+def take(out: Path) -> None:
+    sys.path.insert(0, str(REPO))
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from desktop import tasks
+    from desktop.main_window import MainWindow
+    from engine.dicom.synthetic import write_ct_series
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Stethos")
+    app.setOrganizationName("Stethos")
+    window = MainWindow()
+    window.resize(1800, 1060)
+    window.show()
+    _wait(app, window.isVisible, what="the window")
+    window.resizeDocks([window.record_dock], [560], Qt.Orientation.Horizontal)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def idle() -> bool:
+        return not window.image_jobs.busy and not window.analysis_jobs.busy
+
+    # 1. chest radiograph with the AI heat map
+    window.open_sample()
+    _wait(app, lambda: window.viewer.stack is not None and idle(), what="the sample")
+    window.viewer_panel.identity_action.trigger()
+    model = tasks.default_image_model()
+    if model is None:
+        print("no image model installed: the radiograph is shown without a heat map")
+    else:
+        window.analyze_image_action.trigger()
+        _wait(app, idle, timeout_s=300, what="the image analysis")
+        window.viewer_panel.heat_opacity.setValue(45)
+    _wait(app, lambda: not window.browser.thumb_jobs.busy, what="thumbnails")
+    _save(window, out / "cxr-heatmap.png")
+
+    # 2. synthetic CT with measurements
+    with tempfile.TemporaryDirectory(prefix="stethos-shots-") as tmp:
+        folder = Path(tmp) / "synthetic-ct"
+        write_ct_series(folder, 48, rows=512, cols=512, seed=11)
+        window.close_studies()
+        window.open_paths([folder])
+        _wait(
+            app,
+            lambda: window.viewer.stack is not None and not window.viewer.stack.loading and idle(),
+            what="the CT series",
+        )
+        viewer, panel = window.viewer, window.viewer_panel
+        panel.identity_action.trigger()  # synthetic: nothing to hide
+        viewer.set_frame(viewer.n_frames // 2)
+        panel.preset_action("Abdomen").trigger()
+        rows, cols = viewer.stack.shape
+        cx, cy = cols / 2, rows / 2
+        viewer.add_measurement("distance", [(cx - 0.45 * cols, cy), (cx + 0.45 * cols, cy)])
+        viewer.add_measurement("rectangle", [(cx - 0.23 * cols, cy - 0.03 * rows), (cx - 0.17 * cols, cy + 0.03 * rows)])  # fmt: skip
+        viewer.add_measurement("angle", [(cx + 0.3 * cols, cy - 0.3 * rows), (cx + 0.1 * cols, cy - 0.1 * rows), (cx + 0.35 * cols, cy - 0.05 * rows)])  # fmt: skip
+        viewer.add_measurement("ellipse", [(cx - 0.1 * cols, cy + 0.12 * rows), (cx + 0.1 * cols, cy + 0.3 * rows)])  # fmt: skip
+        _wait(app, lambda: not window.browser.thumb_jobs.busy, what="thumbnails")
+        _save(window, out / "ct-measurements.png")
+
+        # 4. the tag browser on this CT slice
+        window.show_tags()
+        tags = window.dialogs["tags"]
+        _wait(app, lambda: not tags.jobs.busy, what="the tags")
+        tags.filter.setText("spacing")
+        tags.resize(900, 520)
+        _wait(app, lambda: True)
+        _save(tags, out / "tag-browser.png")
+        tags.close()
+
+    # 3. a DICOMDIR (CD/USB) in the study browser
+    from pydicom.data import get_testdata_file
+
+    dicomdir = get_testdata_file("DICOMDIR", download=False)
+    if dicomdir is not None:
+        window.close_studies()
+        window.open_paths([Path(dicomdir)])
+        _wait(app, lambda: window.viewer.stack is not None and idle(), what="the DICOMDIR")
+        gap = next((r for r in window.browser.refs() if r.series.has_gaps), None)
+        if gap is not None:
+            window.browser.activate(gap.series.series_instance_uid)
+            _wait(app, lambda: idle() and not window.viewer.stack.loading, what="the series")
+        _wait(app, lambda: not window.browser.thumb_jobs.busy, what="thumbnails")
+        _save(window, out / "dicomdir-browser.png")
+
+    # 5. keyboard shortcuts, generated from the menus
+    window.shortcuts_action.trigger()
+    dialog = window.dialogs["shortcuts"]
+    dialog.resize(640, 900)
+    _wait(app, dialog.isVisible, what="the shortcuts dialog")
+    _save(dialog, out / "shortcuts.png")
+    dialog.close()
+    window.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description="Save screenshots of the Stethos viewer.")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--offscreen", action="store_true", help="no X server: Qt offscreen")
+    args = parser.parse_args(argv)
+    if args.offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    elif not os.environ.get(_CHILD) and not os.environ.get("DISPLAY"):
+        return _relaunch_under_xvfb(argv)
+    with tempfile.TemporaryDirectory(prefix="stethos-user-") as home:
+        for key in ("STETHOS_DATA_DIR", "STETHOS_LOG_DIR", "STETHOS_CONFIG_DIR"):
+            os.environ[key] = str(Path(home) / key.lower())
+        take(args.out.resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
