@@ -11,16 +11,24 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QCoreApplication, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QHelpEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from desktop.theme import is_dark
 from engine.models.results import Contribution
 
 ROW_HEIGHT = 24
 HEADER_HEIGHT = 26
-AXIS_HEIGHT = 34
+AXIS_HEIGHT = 46
 
 
 def positive_colour(dark: bool) -> QColor:
@@ -85,15 +93,19 @@ class ContributionChart(QWidget):
         return QSize(320, self.sizeHint().height())
 
     # --- geometry ------------------------------------------------------------
-    def _columns(self) -> tuple[float, float, float, float]:
-        """x of the label column's right edge, the bar area's left and right, and zero."""
+    def _columns(self) -> tuple[float, float, float, float, float]:
+        """x of the label column's right edge, the value column's width, the bar area's
+        left and right ends, and of the zero line."""
         metrics = QFontMetricsF(self.font())
+        width = float(self.width())
         label_w = max((metrics.horizontalAdvance(r.label) for r in self.rows), default=0.0)
         value_w = max((metrics.horizontalAdvance(r.value) for r in self.rows), default=0.0)
-        label_right = min(label_w + 8.0, self.width() * 0.38)
-        bar_left = label_right + value_w + 16.0
-        bar_right = self.width() - 48.0
-        return label_right, bar_left, bar_right, (bar_left + bar_right) / 2.0
+        label_right = 4.0 + min(label_w + 8.0, width * 0.30)
+        value_width = min(value_w + 8.0, width * 0.22)
+        number_room = metrics.horizontalAdvance("+0.00") + 8.0
+        bar_left = label_right + value_width + number_room
+        bar_right = max(bar_left + 40.0, width - number_room)
+        return label_right, value_width, bar_left, bar_right, (bar_left + bar_right) / 2.0
 
     def extent(self) -> float:
         """The contribution shown at each end of the scale (a rounded maximum)."""
@@ -107,16 +119,34 @@ class ContributionChart(QWidget):
         return 10 * step
 
     def zero_x(self) -> float:
-        return self._columns()[3]
+        return self._columns()[4]
 
     def bar_rect(self, row: int) -> QRectF:
         """Pixels of row ``row``'s bar (from the zero line towards its sign)."""
-        _, bar_left, bar_right, zero = self._columns()
+        _, _, bar_left, bar_right, zero = self._columns()
         half = (bar_right - bar_left) / 2.0
         length = self.rows[row].contribution / self.extent() * half
         top = HEADER_HEIGHT + row * ROW_HEIGHT + 4
         height = ROW_HEIGHT - 8
         return QRectF(min(zero, zero + length), top, abs(length), height)
+
+    def row_at(self, y: float) -> int | None:
+        """The row under pixel row ``y`` (``None`` outside the bars)."""
+        row = int((y - HEADER_HEIGHT) // ROW_HEIGHT)
+        return row if y >= HEADER_HEIGHT and 0 <= row < len(self.rows) else None
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            row = self.row_at(event.pos().y())
+            if row is None:
+                QToolTip.hideText()
+            else:
+                r = self.rows[row]
+                QToolTip.showText(
+                    event.globalPos(), f"{r.label}: {r.value} ({r.contribution:+.3f})", self
+                )
+            return True
+        return super().event(event)
 
     # --- painting ------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -125,7 +155,7 @@ class ContributionChart(QWidget):
         dark = is_dark(self.palette())
         text = self.palette().windowText().color()
         pos, neg = positive_colour(dark), negative_colour(dark)
-        label_right, bar_left, bar_right, zero = self._columns()
+        label_right, value_width, bar_left, bar_right, zero = self._columns()
         metrics = painter.fontMetrics()
         # Legend.
         x = 4.0
@@ -158,10 +188,11 @@ class ContributionChart(QWidget):
             muted = QColor(text)
             muted.setAlpha(170)
             painter.setPen(muted)
+            value = metrics.elidedText(row.value, Qt.TextElideMode.ElideRight, int(value_width - 8))
             painter.drawText(
-                QRectF(label_right + 4, top, bar_left - label_right - 12, ROW_HEIGHT),
+                QRectF(label_right + 4, top, value_width - 4, ROW_HEIGHT),
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                row.value,
+                value,
             )
             rect = self.bar_rect(i)
             painter.fillRect(rect, pos if row.contribution > 0 else neg)
@@ -187,7 +218,10 @@ class ContributionChart(QWidget):
         painter.drawLine(QPointF(zero, HEADER_HEIGHT), QPointF(zero, bottom + 4))
         painter.drawLine(QPointF(bar_left, bottom + 4), QPointF(bar_right, bottom + 4))
         extent = self.extent()
-        for value in (-extent, -extent / 2, 0.0, extent / 2, extent):
+        ticks = (-extent, -extent / 2, 0.0, extent / 2, extent)
+        if bar_right - bar_left < 8 * metrics.horizontalAdvance("+0.0"):
+            ticks = (-extent, 0.0, extent)
+        for value in ticks:
             x = zero + value / extent * (bar_right - bar_left) / 2.0
             painter.drawLine(QPointF(x, bottom + 4), QPointF(x, bottom + 8))
             label = f"{value:+g}" if value else "0"

@@ -259,3 +259,18 @@ def test_the_walk_finds_english_when_no_translation_is_installed(qtbot):
     qtbot.addWidget(panel)
     found = "\n".join(untranslated(panel))
     assert "Analyze ECG" in found and "Show attributions" in found and "Probability" in found
+
+
+def test_record_form_messages_are_translated(qtbot, chinese):
+    from desktop.records.form import RecordForm
+    from engine.records import HEART_RECORD
+
+    form = RecordForm(HEART_RECORD)
+    qtbot.addWidget(form)
+    form.editor("trestbps").setText("400")
+    assert form.message("trestbps") == "静息血压（收缩压）不得高于 260 mmHg。"
+    form.editor("age").setText("abc")
+    assert form.message("age") == "年龄必须是数字。"
+    form.editor("age").setText("12")
+    assert form.message("age") == "年龄不得低于 18 岁。"
+    assert untranslated(form) == []
