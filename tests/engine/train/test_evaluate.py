@@ -72,7 +72,7 @@ def test_record_csv_with_outcome_column_reports_skipped_rows(tmp_path: Path, uci
     bad_age = list(lines[1].split(","))
     bad_age[1 + len(names) - 1] = "7"  # age is the last record column here
     lines.append(",".join(bad_age))
-    lines.append(",".join(lines[2].split(",")[:-1] + [""]))  # no outcome
+    lines.append(",".join([*lines[2].split(",")[:-1], ""]))  # no outcome
     table = tmp_path / "local.csv"
     table.write_text("\n".join(lines) + "\n")
 
@@ -115,7 +115,9 @@ def test_image_folder_per_label(tmp_path: Path, shared_data: Path) -> None:
     data = _image_folder(tmp_path / "local", shared_data)
     report = evaluate_model("test-cnn", data, registry=registry, device="cpu", n_boot=100)
     assert report.n == 8
-    assert report.skipped == ((str(data / "Other"), "the folder names no label (normal, pneumonia)"),)
+    assert report.skipped == (
+        (str(data / "Other"), "the folder names no label (normal, pneumonia)"),
+    )
     assert report.confusion["labels"] == ["normal", "pneumonia"]
     assert [sum(row) for row in report.confusion["matrix"]] == [4, 4]
     # the same numbers as scoring each image on its own
