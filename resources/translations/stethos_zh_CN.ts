@@ -332,6 +332,14 @@
         <translation>{0} × {1}</translation>
     </message>
     <message>
+        <source>Series: {0}</source>
+        <translation>序列：{0}</translation>
+    </message>
+    <message>
+        <source> (+{0} more, see Studies)</source>
+        <translation>（另有 {0} 项，见“检查”）</translation>
+    </message>
+    <message>
         <source>…</source>
         <translation>…</translation>
     </message>
@@ -566,6 +574,14 @@ Area {5:.1f} {6}</source>
     <message>
         <source>{0} series found.</source>
         <translation>找到 {0} 个序列。</translation>
+    </message>
+    <message>
+        <source>This series is in colour: only its first file is shown.</source>
+        <translation>此序列为彩色图像：仅显示其第一个文件。</translation>
+    </message>
+    <message>
+        <source>This series mixes image sizes: its first image is shown.</source>
+        <translation>此序列包含不同尺寸的图像：仅显示其第一幅图像。</translation>
     </message>
     <message>
         <source>{0} image(s) could not be decoded.</source>
