@@ -129,6 +129,7 @@ class ImageView(QWidget):
         self._drag_start_inverse = QTransform()
         self._wl_step = 1.0
         self._wheel_rest = 0.0
+        self._fitted = True  # refit on resize until the user zooms or pans
         self._tool = PAN
         self._measurements: list[Measurement] = []
         self._results: dict[int, float | RoiStats] = {}
@@ -398,6 +399,7 @@ class ImageView(QWidget):
             rows, cols = cols, rows
         self._zoom = min(max(min(self.width() / cols, self.height() / rows), MIN_ZOOM), MAX_ZOOM)
         self._offset = QPointF(self._stack.shape[1] / 2.0, self._stack.shape[0] / 2.0)
+        self._fitted = True
         self.update()
         self.view_changed.emit()
 
@@ -415,6 +417,7 @@ class ImageView(QWidget):
             self._offset += before - after
         else:
             self._zoom = zoom
+        self._fitted = False
         self.update()
         self.view_changed.emit()
 
@@ -1141,6 +1144,7 @@ class ImageView(QWidget):
             inverse = self._drag_start_inverse
             moved = inverse.map(self._drag_origin) - inverse.map(pos)
             self._offset = self._drag_start_offset + moved
+            self._fitted = False
             self.update()
         event.accept()
 
@@ -1169,6 +1173,11 @@ class ImageView(QWidget):
         if self._tool == PAN:
             self.fit_to_window()
         event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit_to_window()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self._pending is not None:

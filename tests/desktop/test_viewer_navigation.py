@@ -175,3 +175,19 @@ def test_overlays_hide_identity_and_show_a_scale_bar(qtbot, window, tmp_path):
     assert viewer.mm_per_view_pixel() == pytest.approx(0.5 / viewer.zoom)
     panel.overlay_action.trigger()
     assert not viewer.overlay_visible
+
+
+def test_single_key_shortcuts_act_only_in_the_viewer(qtbot, window, ct_folder):
+    open_and_wait(qtbot, window, [ct_folder])
+    viewer = window.viewer
+    editor = window.form.editor("age")
+    editor.setFocus()
+    qtbot.keyClicks(editor, "d")
+    qtbot.keyClick(editor, Qt.Key.Key_Down)
+    assert viewer.tool == "pan" and viewer.frame == 0  # typing is typing
+    viewer.setFocus()
+    qtbot.keyClick(viewer, Qt.Key.Key_D)
+    assert viewer.tool == "distance"
+    qtbot.keyClick(viewer, Qt.Key.Key_Escape)
+    qtbot.keyClick(viewer, Qt.Key.Key_P)
+    assert viewer.tool == "pan"
