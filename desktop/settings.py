@@ -27,12 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.theme import THEMES
 from engine.resources import user_config_dir
 
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.ini"
-THEMES = ("light", "dark")
 LANGUAGES = ("en", "zh_CN")
 SPEEDS_MM_S = (12.5, 25.0, 50.0)
 GAINS_MM_MV = (5.0, 10.0, 20.0)

@@ -2,10 +2,12 @@
 
 Integration into a main window::
 
-    from desktop.ecg import EcgPanel, install_ecg_panel
-    self.ecg = install_ecg_panel(tabs, file_menu=file_menu, analysis_menu=analysis_menu)
-    # status bar: connect self.ecg.jobs like any other JobRunner;
-    # closeEvent: self.ecg.shutdown()
+    from desktop.ecg import install_ecg_panel
+    self.ecg = install_ecg_panel(
+        self.tabs, file_menu=self.file_menu, analysis_menu=self.analysis_menu,
+        inline_progress=False,  # the status bar shows self.ecg.jobs
+    )
+    # connect self.ecg.jobs like any other JobRunner; cancel and wait for it on close
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ def install_ecg_panel(
     *,
     file_menu: QMenu | None = None,
     analysis_menu: QMenu | None = None,
+    inline_progress: bool = True,
 ) -> EcgPanel:
     """Add an :class:`EcgPanel` as an "ECG" tab and its actions to the given menus.
 
     ``file_menu`` gets Open ECG…, Open sample 12-lead ECG and Open sample
     Holter ECG; ``analysis_menu`` gets Analyze ECG. Opening or analysing
-    brings the ECG tab to the front.
+    brings the ECG tab to the front. Pass ``inline_progress=False`` when the
+    window shows ``panel.jobs``' progress and Cancel in its status bar.
     """
-    panel = EcgPanel()
+    panel = EcgPanel(inline_progress=inline_progress)
     tabs.addTab(panel, QCoreApplication.translate("EcgPanel", "ECG"))
     if file_menu is not None:
         file_menu.addSeparator()

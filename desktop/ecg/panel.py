@@ -62,9 +62,11 @@ class EcgPanel(QWidget):
     signal_loaded = Signal(object)
     analysis_done = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, inline_progress: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("ecg_panel")
+        #: Show a progress bar and Cancel in the panel (off when the window's status bar does).
+        self.inline_progress = inline_progress
         self.signal: EcgSignal | None = None
         self.prediction: Prediction | None = None
         self.device = "auto"
@@ -494,8 +496,8 @@ class EcgPanel(QWidget):
     @Slot(str)
     def _on_jobs_started(self, name: str) -> None:
         self.progress.setValue(0)
-        self.progress.show()
-        self.cancel_button.show()
+        self.progress.setVisible(self.inline_progress)
+        self.cancel_button.setVisible(self.inline_progress)
         self.analyze_button.setEnabled(False)
         self.analyze_action.setEnabled(False)
 
