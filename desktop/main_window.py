@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
         if isinstance(outcome, tasks.StudyOpened | tasks.LoadedView):
             view = outcome.view if isinstance(outcome, tasks.StudyOpened) else outcome
             notes = {
-                "colour": self.tr("This series is in colour: only its first file is shown."),
+                "colour": self.tr("This colour series is too large: only its first file is shown."),
                 "mixed sizes": self.tr("This series mixes image sizes: its first image is shown."),
             }
             if view.note:
@@ -447,6 +447,8 @@ class MainWindow(QMainWindow):
                 self.viewer.replace_stack(stack)
             else:
                 self.viewer.set_stack(stack)
+        elif view.images:
+            self.viewer.set_stack(ImageStack.from_images(view.images, ref.series, info))
         elif view.image is not None:
             self.viewer.set_stack(ImageStack.from_image(view.image, info))
         self._loading_ref = None

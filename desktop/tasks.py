@@ -13,7 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.dicom import DicomImage, FirstSlice, Patient, ScanResult, Series, Study, Volume
+from engine.dicom import (
+    MAX_PIXEL_BYTES,
+    DicomImage,
+    FirstSlice,
+    Patient,
+    ScanResult,
+    Series,
+    Study,
+    Volume,
+)
 from engine.errors import DicomError, EngineError, NotDicomError, UnsupportedDicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 
@@ -126,6 +135,7 @@ class LoadedView:
     ref: SeriesRef
     image: DicomImage | None = None
     volume: Volume | None = None
+    images: tuple[DicomImage, ...] = ()
     note: str = ""
 
 
@@ -207,6 +217,8 @@ def load_view(
     :class:`FirstSliceLoaded`) before the others are decoded. A single file
     (including multi-frame files) is decoded whole. A colour series, or one
     mixing image sizes, shows its first file with a ``note``.
+    A colour series of several files is read file by file into ``images``
+    (when it fits :data:`engine.dicom.MAX_PIXEL_BYTES`).
     """
     from engine.dicom import load_series, read_image
 
@@ -218,8 +230,20 @@ def load_view(
         progress(1.0, "Image loaded")
         return LoadedView(ref, image=image)
     colour = any(not s.instance.is_grayscale for s in series.slices)
+    if colour and not series.mixed_sizes:
+        files = list(dict.fromkeys(s.instance.path for s in series.slices))
+        rows, cols = series.shape or (0, 0)
+        needed = sum(s.instance.samples_per_pixel for s in series.slices) * rows * cols
+        if needed <= MAX_PIXEL_BYTES:
+            images = []
+            for n, path in enumerate(files):
+                check_cancelled(cancel)
+                progress(n / len(files), f"Reading {path.name}")
+                images.append(read_image(path))
+            progress(1.0, f"Loaded {len(files)} images")
+            return LoadedView(ref, images=tuple(images))
     if colour or series.mixed_sizes:
-        note = "colour" if colour else "mixed sizes"
+        note = "mixed sizes" if series.mixed_sizes else "colour"
         image = read_image(series.slices[0].instance.path)
         return LoadedView(ref, image=image, note=note)
 

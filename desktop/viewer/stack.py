@@ -100,7 +100,7 @@ class ImageStack:
     image: DicomImage | None = None
     series: Series | None = None
     volume: Volume | None = None
-    _frames: np.ndarray | None = None
+    _frames: np.ndarray | list[np.ndarray] | None = None
     _partial: dict[int, np.ndarray] = field(default_factory=dict)
     _windows: tuple[tuple[Window, ...], ...] = ()
     _spacing: tuple[SpacingInfo, ...] = ()
@@ -149,6 +149,33 @@ class ImageStack:
             _spacing=tuple(i.spacing for i in infos),
             _positions=tuple(i.position for i in infos),
             _thickness=infos[0].slice_thickness if infos else None,
+        )
+
+    @classmethod
+    def from_images(
+        cls, images: list[DicomImage] | tuple[DicomImage, ...], series: Series, info: StackInfo
+    ) -> ImageStack:
+        """The frames of several files of one series (a colour series), in series order.
+
+        All images must have the same size and be all colour or all grey.
+        """
+        first = images[0]
+        parts = [(im, j) for im in images for j in range(im.n_frames)]
+        if any(im.shape != first.shape or im.is_color != first.is_color for im in images):
+            raise ValueError("images of different sizes or colour models cannot form one stack")
+        return cls(
+            n_frames=len(parts),
+            shape=first.shape,
+            is_color=first.is_color,
+            inverted=first.inverted,
+            info=replace(info, problems=series.problems),
+            sources=tuple((im.path, j) for im, j in parts),
+            series=series,
+            _frames=[im.frames[j] for im, j in parts],  # views, no copy
+            _windows=tuple(im.frame_windows(j) for im, j in parts),
+            _spacing=tuple(im.info(j).spacing for im, j in parts),
+            _positions=tuple(im.info(j).position for im, j in parts),
+            _thickness=first.info(0).slice_thickness,
         )
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydicom.uid import generate_uid
 
@@ -11,6 +12,7 @@ from desktop.browser.recent import add_recent, clear_recent, recent_studies
 from engine.dicom.synthetic import write_ct_series
 from engine.resources import resource_path
 from tests.desktop.conftest import open_and_wait
+from tests.desktop.viewer_data import write_rgb
 
 SAMPLE = resource_path("samples", "chest-cr-pa.dcm")
 
@@ -106,3 +108,20 @@ def test_recent_studies_are_remembered_and_reopen(qtbot, window, tmp_path):
     for i in range(12):
         add_recent([tmp_path / f"study{i}"])
     assert len(recent_studies()) == 10
+
+
+def test_a_colour_series_of_several_files_scrolls_like_a_stack(qtbot, window, tmp_path):
+    rng = np.random.default_rng(5)
+    study, series = generate_uid(), generate_uid()
+    pictures = [rng.integers(0, 256, size=(24, 32, 3)).astype(np.uint8) for _ in range(3)]
+    for i, rgb in enumerate(pictures):
+        write_rgb(tmp_path / f"us{i}.dcm", rgb, series_uid=series, study_uid=study, instance=i + 1)
+    open_and_wait(qtbot, window, [tmp_path])
+    viewer = window.viewer
+    assert viewer.n_frames == 3 and viewer.stack.is_color and viewer.window is None
+    for i, rgb in enumerate(pictures):
+        viewer.set_frame(i)
+        assert np.array_equal(viewer.rendered(), rgb)
+    m = viewer.add_measurement("rectangle", [(0.0, 0.0), (32.0, 24.0)])
+    luminance = pictures[2].astype(np.float64) @ [0.299, 0.587, 0.114]
+    assert viewer.measurement_value(m).mean == pytest.approx(luminance.mean(), rel=1e-5)

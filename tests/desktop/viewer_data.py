@@ -108,3 +108,26 @@ def drag(qtbot, viewer, start: QPoint, end: QPoint, button=None) -> None:
     qtbot.mouseMove(viewer, (start + end) / 2)
     qtbot.mouseMove(viewer, end)
     qtbot.mouseRelease(viewer, button, pos=end)
+
+
+def write_rgb(path: Path, rgb: np.ndarray, *, series_uid: str, study_uid: str, instance: int):
+    """One 8-bit RGB secondary-capture image of a colour series."""
+    from pydicom.uid import SecondaryCaptureImageStorage
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID = "TEST^COLOUR", "COL-1"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+    ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "US", 1, instance
+    ds.Rows, ds.Columns = rgb.shape[:2]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
