@@ -112,7 +112,7 @@
     </message>
     <message>
         <source>12-lead (3×4 + rhythm)</source>
-        <extracomment>Slider steps per second of signal.</extracomment>
+        <extracomment>Slider steps per second of signal. Show a progress bar and Cancel in the panel (off when the window&apos;s status bar does).</extracomment>
         <translation>12 导联（3×4 + 节律条）</translation>
     </message>
     <message>
@@ -576,8 +576,8 @@ Area {5:.1f} {6}</source>
         <translation>找到 {0} 个序列。</translation>
     </message>
     <message>
-        <source>This series is in colour: only its first file is shown.</source>
-        <translation>此序列为彩色图像：仅显示其第一个文件。</translation>
+        <source>This colour series is too large: only its first file is shown.</source>
+        <translation>此彩色序列过大：仅显示其第一个文件。</translation>
     </message>
     <message>
         <source>This series mixes image sizes: its first image is shown.</source>
