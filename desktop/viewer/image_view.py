@@ -224,8 +224,14 @@ class ImageView(QWidget):
         self._qimage = None
         self._pixmap = None
         self._measurements.clear()
+        self._results.clear()
+        self._selected = None
+        self._pending = None
         self._clear_heat()
         self.update()
+        self.image_changed.emit()
+        self.measurements_changed.emit()
+        self.heatmap_changed.emit()
 
     def rendered(self) -> np.ndarray | None:
         """The 8-bit pixels of the frame as shown (before zoom and overlays)."""
@@ -248,6 +254,7 @@ class ImageView(QWidget):
         if self._window is None:
             self._window = self._stack.default_window(index)
         self._pending = None
+        self._angle_second_arm = False
         self._render()
         self.update()
         self.frame_changed.emit(index)
