@@ -238,11 +238,22 @@ def migrate_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+@cache
+def _validator(version: int) -> Any:
+    """A compiled validator per schema version (building one checks the schema: slow)."""
+    import jsonschema
+
+    schema = _schema(version)
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
 def _validate_schema(manifest: Mapping[str, Any], version: int, where: str) -> None:
     import jsonschema
 
     try:
-        jsonschema.validate(manifest, _schema(version))
+        error = jsonschema.exceptions.best_match(_validator(version).iter_errors(manifest))
+        if error is not None:
+            raise error
     except jsonschema.ValidationError as exc:
         path = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
         raise BundleSchemaError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -123,11 +124,27 @@ def test_unknown_architecture_and_bad_arguments_are_refused(tmp_path: Path) -> N
         load_runner(open_bundle(path, verify=False), "cpu")
 
 
-def test_v1_manifest_is_migrated_to_v2() -> None:
-    folder = resource_path("models", "heart-disease-logreg-13")
+@pytest.fixture()
+def v1_bundle(tmp_path: Path) -> Path:
+    """The shipped logistic-regression bundle with its manifest written as schema v1.
+
+    This is what Stethos 0.1 wrote: no calibration block, no default operating
+    point, no gates. The manifest is not hashed, so the bundle still verifies.
+    """
+    folder = tmp_path / "heart-disease-logreg-13"
+    shutil.copytree(resource_path("models", "heart-disease-logreg-13"), folder)
     raw = json.loads((folder / "manifest.json").read_text())
-    if raw["schema_version"] != 1:
-        pytest.skip("the shipped heart bundle is no longer a v1 manifest")
+    raw["schema_version"] = 1
+    raw["outputs"] = {k: v for k, v in raw["outputs"].items() if k != "calibration"}
+    raw["outputs"]["calibrated"] = False
+    for key in ("default_operating_point", "gates"):
+        raw.pop(key, None)
+    (folder / "manifest.json").write_text(json.dumps(raw))
+    return folder
+
+
+def test_v1_manifest_is_migrated_to_v2(v1_bundle: Path) -> None:
+    raw = json.loads((v1_bundle / "manifest.json").read_text())
     before = copy.deepcopy(raw)
     migrated = migrate_manifest(raw)
     assert raw == before  # not modified in place
@@ -136,27 +153,19 @@ def test_v1_manifest_is_migrated_to_v2() -> None:
     assert migrated["default_operating_point"] == raw["operating_points"][0]["name"]
     assert migrated["gates"] == {}
     validate_manifest(migrated)  # valid v2
-    # read_manifest does the same on disk, and the bundle still verifies and scores
-    assert read_manifest(folder) == migrated
-    assert open_bundle(folder).calibration["method"] == "none"
+    # read_manifest does the same on disk, and the bundle still verifies
+    assert read_manifest(v1_bundle) == migrated
+    assert open_bundle(v1_bundle).calibration["method"] == "none"
 
 
-def test_v1_calibrated_flag_becomes_intrinsic_calibration() -> None:
-    raw = json.loads(
-        (resource_path("models", "heart-disease-logreg-13") / "manifest.json").read_text()
-    )
-    if raw["schema_version"] != 1:
-        pytest.skip("the shipped heart bundle is no longer a v1 manifest")
+def test_v1_calibrated_flag_becomes_intrinsic_calibration(v1_bundle: Path) -> None:
+    raw = json.loads((v1_bundle / "manifest.json").read_text())
     raw["outputs"]["calibrated"] = True
     assert migrate_manifest(raw)["outputs"]["calibration"] == {"method": "intrinsic"}
 
 
-def test_invalid_v1_manifest_is_refused_before_migration() -> None:
-    raw = json.loads(
-        (resource_path("models", "heart-disease-logreg-13") / "manifest.json").read_text()
-    )
-    if raw["schema_version"] != 1:
-        pytest.skip("the shipped heart bundle is no longer a v1 manifest")
+def test_invalid_v1_manifest_is_refused_before_migration(v1_bundle: Path) -> None:
+    raw = json.loads((v1_bundle / "manifest.json").read_text())
     del raw["operating_points"]
     with pytest.raises(BundleSchemaError, match="operating_points"):
         migrate_manifest(raw)
