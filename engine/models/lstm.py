@@ -68,10 +68,11 @@ class BeatModel(TorchRunner):
                 f"Model “{bundle.id}”: its network takes {args.get('window')} samples per beat "
                 f"but its preprocessing cuts {self.spec.window}.",
             )
-        if int(args.get("n_rr", 4)) != len(self.spec.rr_features):
+        n_features = len(self.spec.rr_features) + len(self.spec.morph_features)
+        if int(args.get("n_rr", 4)) != n_features:
             raise ModelError(
                 f"Model “{bundle.id}”: its network takes {args.get('n_rr', 4)} RR features but "
-                f"its preprocessing declares {len(self.spec.rr_features)}.",
+                f"its preprocessing declares {n_features}.",
             )
         method = str(bundle.explanation.get("method", "integrated-gradients"))
         self.attr_method = method if method in SIGNAL_METHODS else "integrated-gradients"

@@ -344,6 +344,7 @@ class SignalSpec:
     baseline: Mapping[str, Any] = field(default_factory=lambda: {"method": "none"})
     beat_normalise: str = "none"
     rr_features: tuple[str, ...] = ()
+    morph_features: tuple[str, ...] = ()
     rr_mean: tuple[float, ...] = ()
     rr_std: tuple[float, ...] = ()
 
@@ -360,6 +361,7 @@ class SignalSpec:
             baseline=dict(pre.get("baseline", {"method": "none"})),
             beat_normalise=str(pre.get("beat_normalise", "none")),
             rr_features=tuple(pre.get("rr_features", ())),
+            morph_features=tuple(pre.get("morph_features", ())),
             rr_mean=tuple(float(v) for v in pre.get("rr_mean", ())),
             rr_std=tuple(float(v) for v in pre.get("rr_std", ())),
         )
@@ -488,6 +490,30 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     )
 
 
+def morph_features(windows: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Each beat compared with the record's own median beat (patient-adaptive).
+
+    ``template_corr``: Pearson correlation with the median beat;
+    ``template_rmsd``: RMS difference divided by the median beat's RMS;
+    ``ptp_ratio``: peak-to-peak amplitude over the median beat's.
+    """
+    n = len(windows)
+    if n == 0:
+        return np.zeros((0, len(names)), dtype=np.float32)
+    w = np.asarray(windows, dtype=np.float64)
+    template = np.median(w, axis=0)
+    tc = template - template.mean()
+    wc = w - w.mean(axis=1, keepdims=True)
+    denom = np.sqrt((wc**2).sum(axis=1) * (tc**2).sum()) + 1e-9
+    t_rms = float(np.sqrt(np.mean(template**2))) + 1e-9
+    table = {
+        "template_corr": (wc @ tc) / denom,
+        "template_rmsd": np.sqrt(np.mean((w - template) ** 2, axis=1)) / t_rms,
+        "ptp_ratio": np.ptp(w, axis=1) / (float(np.ptp(template)) + 1e-9),
+    }
+    return np.stack([table[k] for k in names], axis=1).astype(np.float32)
+
+
 def find_beats(signal: SignalLike, lead: int) -> tuple[np.ndarray, str]:
     """Beat (R-peak) sample positions in ``signal``, from the engine's QRS detector.
 
@@ -561,7 +587,14 @@ def prepare_beats(
         windows = (windows - windows.mean(axis=1, keepdims=True)) / (
             windows.std(axis=1, keepdims=True) + 1e-6
         )
+    elif spec.beat_normalise == "record":
+        windows = windows - windows.mean(axis=1, keepdims=True)
+        if len(windows):
+            scale = float(np.median(np.ptp(windows, axis=1)))
+            windows = windows / max(scale, 1e-3)
     rr = rr_features(samples, fs_src, spec.rr_features)
+    if spec.morph_features:
+        rr = np.concatenate([rr, morph_features(windows, spec.morph_features)], axis=1)
     if spec.rr_mean and spec.rr_std:
         rr = (rr - np.asarray(spec.rr_mean, np.float32)) / np.asarray(spec.rr_std, np.float32)
     digest = hashlib.sha256()

@@ -34,10 +34,11 @@ CLASSES = ["N", "S", "V", "F", "Q"]
 FS = 360.0
 BEFORE_S, AFTER_S = 0.25, 0.40
 RR_FEATURES = ["pre_rr", "post_rr", "local_rr", "global_rr", "pre_rr_ratio", "post_rr_ratio"]
+MORPH_FEATURES = ["template_corr", "template_rmsd", "ptp_ratio"]
 DS1 = ["101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122",
        "124", "201", "203", "205", "207", "208", "209", "215", "220", "223", "230"]  # fmt: skip
 PACED = ["102", "104", "107", "217"]
-ARCH_ARGS = {"num_classes": 5, "n_rr": len(RR_FEATURES), "hidden": 32, "layers": 1,
+ARCH_ARGS = {"num_classes": 5, "n_rr": len(RR_FEATURES) + len(MORPH_FEATURES), "hidden": 32, "layers": 1,
              "bidirectional": True, "conv_channels": 16, "stride": 3, "dropout": 0.2}  # fmt: skip
 
 
@@ -59,8 +60,9 @@ def spec_manifest(rr_mean: list[float], rr_std: list[float]) -> dict[str, Any]:
         "fs": FS,
         "baseline": {"method": "median"},
         "beat_window": {"before_s": BEFORE_S, "after_s": AFTER_S},
-        "beat_normalise": "demean",
+        "beat_normalise": "record",
         "rr_features": RR_FEATURES,
+        "morph_features": MORPH_FEATURES,
         "rr_mean": rr_mean,
         "rr_std": rr_std,
     }
