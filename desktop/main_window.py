@@ -68,6 +68,8 @@ class MainWindow(QMainWindow):
         #: Image model used by Analyze image (``None``: the registry's default).
         self.image_model_id: str | None = None
         self._loading_ref: tasks.SeriesRef | None = None
+        self._image_result_for: str | None = None  # the image the shown image result is about
+        self._analysing_image: str | None = None  # the image an analysis is running on
 
         # --- the views (tabs) -----------------------------------------------------------
         self.viewer_panel = ViewerPanel()
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
         self.image_jobs.progressed.connect(self._on_image_jobs_progressed)
         self.image_jobs.finished.connect(self._on_image_jobs_finished)
         self.analysis_jobs.succeeded.connect(self._on_analysis_done)
+        self.analysis_jobs.finished.connect(self._on_analysis_jobs_finished)
 
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.analyze_button.clicked.connect(self.analyze)
@@ -468,7 +471,15 @@ class MainWindow(QMainWindow):
         """Score the record on a worker thread."""
         if not self.form.is_valid:
             return
-        self.analysis_jobs.submit(tasks.analyze_record, self.form.record(), name="analyze")
+        self.analysis_jobs.submit(
+            tasks.analyze_record,
+            self.form.record(),
+            name="analyze",
+            on_success=self._on_record_result,
+        )
+
+    def _on_record_result(self, _prediction) -> None:
+        self._image_result_for = None  # the panel now shows a record result
 
     @Slot()
     def analyze_image(self) -> None:
@@ -484,6 +495,7 @@ class MainWindow(QMainWindow):
             source, source_frame = stack.sources[frame]
 
         def show_heatmap(prediction) -> None:
+            self._image_result_for = _stack_key(stack)
             heatmap = getattr(prediction, "heatmap", None)
             if heatmap is not None and self.viewer.stack is stack:
                 self.viewer.set_heatmap(heatmap, frame, prediction.model_id)
@@ -496,6 +508,8 @@ class MainWindow(QMainWindow):
             name="analyze image",
             on_success=show_heatmap,
         )
+        # after submit: submitting cancels (and finishes) any previous analysis
+        self._analysing_image = _stack_key(stack)
 
     @Slot(object)
     def _on_analysis_done(self, prediction) -> None:
@@ -506,6 +520,10 @@ class MainWindow(QMainWindow):
                 prediction.model_id, prediction.model_version
             )
         )
+
+    @Slot()
+    def _on_analysis_jobs_finished(self) -> None:
+        self._analysing_image = None
 
     # --- dialogs ------------------------------------------------------------------------------
     @Slot()
@@ -587,6 +605,14 @@ class MainWindow(QMainWindow):
     # --- misc ---------------------------------------------------------------------------------
     @Slot()
     def _on_viewer_image_changed(self) -> None:
+        # an image result never stays on screen beside another image
+        key = _stack_key(self.viewer.stack)
+        if self._analysing_image is not None and key != self._analysing_image:
+            self.analysis_jobs.cancel()  # its result would be about another image
+        if self._image_result_for is not None and key != self._image_result_for:
+            if self.results.prediction is not None:
+                self.results.clear()
+            self._image_result_for = None
         has = self.viewer.stack is not None
         self.analyze_image_action.setEnabled(has)
         self.tags_action.setEnabled(has)
@@ -606,3 +632,12 @@ class MainWindow(QMainWindow):
         for runner in runners:
             runner.wait(5.0)
         super().closeEvent(event)
+
+
+def _stack_key(stack: ImageStack | None) -> str | None:
+    """What identifies the image shown (series UID, else file), for stale-result checks."""
+    if stack is None:
+        return None
+    if stack.series is not None:
+        return stack.series.series_instance_uid
+    return str(stack.sources[0][0]) if stack.sources else None

@@ -1064,7 +1064,7 @@ class ImageView(QWidget):
         _shadow_text(
             painter,
             min(x, self.width() - 8.0 - metrics.horizontalAdvance(title)),
-            y - 6,
+            y - metrics.descent() - 8,
             title,
         )
         note = self.tr("outline: ≥ {0:.1f}").format(OUTLINE_LEVEL)

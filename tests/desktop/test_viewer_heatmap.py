@@ -64,6 +64,9 @@ def test_analyze_image_shows_result_and_heatmap(qtbot, window, tmp_path, monkeyp
     assert viewer.heatmap_frame == viewer.frame and viewer.heatmap_visible
     assert np.array_equal(viewer.rendered(), before)
     assert "test-cnn-viewer" in window.status_text.text()
+    # another image: the result and its heat map do not stay beside it
+    open_and_wait(qtbot, window, [resource_path("samples", "chest-cr-pa-monochrome1.dcm")])
+    assert window.results.prediction is None and viewer.heatmap is None
 
 
 def test_heatmap_colours_outline_and_scale_bar_helpers():
