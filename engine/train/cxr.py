@@ -517,11 +517,12 @@ def train_cxr(
     p_test = _softmax_pos(_logits(net, pixels[te], cpu, torch), temperature)
     ev = evaluate_test(test_items, y[te], p_test, t_sens, seed)
     ops = [
-        _point("high-sensitivity", t_sens, y[te], p_test,
+        _point("sensitivity-95", t_sens, y[te], p_test,
                f"Highest threshold with ≥ {TARGET_SENSITIVITY:.0%} sensitivity on the tuning "
                "patients: a missed pneumonia costs more than a second look."),
-        _point("balanced", t_bal, y[te], p_test,
-               "Maximises Youden's J on the tuning patients."),
+        _point("youden", t_bal, y[te], p_test,
+               "Maximises Youden's J (sensitivity + specificity − 1) on the tuning patients; "
+               "it may sit below the default threshold."),
     ]  # fmt: skip
     seconds = time.perf_counter() - started
     # A fixed sample of test images with their stored probabilities, so a
@@ -571,7 +572,7 @@ def train_cxr(
             },
         },
         "operating_points": ops,
-        "default_operating_point": "high-sensitivity",
+        "default_operating_point": "sensitivity-95",
         "metrics": {
             k: ev[k] for k in ("auroc", "accuracy", "sensitivity", "specificity", "ece", "brier")
         },
