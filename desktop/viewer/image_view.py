@@ -474,6 +474,17 @@ class ImageView(QWidget):
         self._qimage = QImage(data.data, data.shape[1], data.shape[0], stride, fmt)
         self._pixmap = QPixmap.fromImage(self._qimage)
 
+    def _pen(self, color: QColor, width: float) -> QPen:
+        """A cosmetic pen ``width`` logical pixels wide on any screen.
+
+        Cosmetic pens ignore every transform, the device pixel ratio included,
+        so the width is scaled by it here: lines keep their weight on HiDPI
+        screens while following zoom, pan and rotation.
+        """
+        pen = QPen(color, width * self.devicePixelRatioF())
+        pen.setCosmetic(True)
+        return pen
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(0, 0, 0))
@@ -659,9 +670,7 @@ class ImageView(QWidget):
         path.lineTo(x0 + length_px, y)
         path.lineTo(x0 + length_px, y - 5)
         for color, dx in ((QColor(0, 0, 0), 1.0), (_TEXT, 0.0)):
-            pen = QPen(color, 1.5)
-            pen.setCosmetic(True)
-            painter.setPen(pen)
+            painter.setPen(self._pen(color, 1.5))
             painter.drawPath(path.translated(dx, dx))
         label = f"{length_mm:g} mm" if length_mm >= 1 else f"{length_mm * 1000:g} µm"
         _shadow_text(
@@ -902,9 +911,7 @@ class ImageView(QWidget):
             path = self._measurement_path(m, transform)
             color = _SELECTED if m.id == self._selected else _LINE
             for pen_color, width in ((QColor(0, 0, 0, 160), 3.0), (color, 1.5)):
-                pen = QPen(pen_color, width)
-                pen.setCosmetic(True)
-                painter.setPen(pen)
+                painter.setPen(self._pen(pen_color, width))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawPath(path)
             if m.kind in (DISTANCE, ANGLE):
@@ -1036,9 +1043,7 @@ class ImageView(QWidget):
             path.lineTo(x1, y1)
         mapped = transform.map(path)
         for color, width in ((QColor(0, 0, 0, 180), 3.0), (QColor(255, 255, 255), 1.5)):
-            pen = QPen(color, width)
-            pen.setCosmetic(True)
-            painter.setPen(pen)
+            painter.setPen(self._pen(color, width))
             painter.drawPath(mapped)
 
     def _paint_legend(self, painter: QPainter) -> None:
@@ -1052,9 +1057,7 @@ class ImageView(QWidget):
             r, g, b = (int(v) for v in TURBO_LUT[round(stop * 255)])
             gradient.setColorAt(float(stop), QColor(r, g, b))
         painter.fillRect(QRectF(x, y, width, height), QBrush(gradient))
-        pen = QPen(QColor(255, 255, 255), 1.0)
-        pen.setCosmetic(True)
-        painter.setPen(pen)
+        painter.setPen(self._pen(QColor(255, 255, 255), 1.0))
         painter.drawRect(QRectF(x, y, width, height))
         for value in (0.0, OUTLINE_LEVEL, 1.0):
             ty = y + height * (1.0 - value)

@@ -142,3 +142,58 @@ def test_measurements_follow_rotation_and_delete_key_removes_the_selected_one(
     assert len(window.measurements.rows()) == 1
     window.viewer_panel.clear_measurements_action.trigger()
     assert viewer.measurements == ()
+
+
+_HIDPI_SCRIPT = r"""
+import numpy as np
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
+from desktop.viewer.image_view import ImageView
+from desktop.viewer.stack import ImageStack, StackInfo
+from engine.dicom import DicomImage
+from pathlib import Path
+
+app = QApplication([])
+image = DicomImage(path=Path("x.dcm"), frames=np.zeros((1, 100, 100), np.float32),
+                   photometric="MONOCHROME2", windows=())
+view = ImageView()
+view.resize(200, 200)
+view.show()
+view.set_stack(ImageStack.from_image(image, StackInfo()))
+view.set_overlay_visible(False)
+view.add_measurement("distance", [(10.0, 50.0), (90.0, 50.0)])
+app.processEvents()
+grab = view.grab().toImage()
+ratio = view.devicePixelRatioF()
+x = round(grab.width() / 2)
+centre = round(view.image_to_view(QPointF(50.0, 50.0)).y() * ratio)
+# the line's weight in device pixels: its (selected, cyan) coverage down one column
+rows = range(centre - 12, centre + 13)
+weight = sum(QColor(grab.pixel(x, y)).green() for y in rows) / 220.0
+print(ratio, weight)
+"""
+
+
+def test_overlay_lines_keep_their_weight_on_hidpi_screens(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    widths = {}
+    for scale in ("1", "2"):
+        env["QT_SCALE_FACTOR"] = scale
+        done = subprocess.run(
+            [sys.executable, "-c", _HIDPI_SCRIPT], cwd=REPO, env=env,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        ratio, weight = done.stdout.split()
+        assert float(ratio) == float(scale)
+        widths[scale] = float(weight)
+    # 1.5 logical pixels: 1.5 device pixels at 1×, 3 at 2×
+    assert widths["1"] == pytest.approx(1.5, rel=0.25)
+    assert widths["2"] / widths["1"] == pytest.approx(2.0, rel=0.2)
