@@ -169,8 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     target = 15.0
     verdict = "meets" if s["p95"] <= target else "misses"
     print(f"\nper-slice p95 {s['p95']:.2f} ms {verdict} the {target:.0f} ms target")
-    view.close()
-    bare.close()
+    # Qt objects go before the interpreter does: QImages borrow numpy buffers
+    bare.image = None
+    view.clear()
+    for widget in (view, bare):
+        widget.close()
+        widget.deleteLater()
+    app.processEvents()
     return 0
 
 

@@ -64,7 +64,7 @@ def _wait(app, condition, timeout_s: float = 60.0, what: str = "") -> None:
 
 def _save(widget, path: Path) -> None:
     pixmap = widget.grab()
-    if not pixmap.save(str(path)):
+    if not pixmap.save(str(path), "PNG", 0):  # 0: smallest file (lossless)
         raise OSError(f"could not write {path}")
     print(f"saved {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
 
