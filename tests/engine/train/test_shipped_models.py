@@ -1,0 +1,68 @@
+"""The shipped CNN and beat bundles reproduce their stored validation outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from engine.api import analyze_image, analyze_signal
+from engine.resources import resource_path
+
+CXR = "cxr-pneumonia-resnet18-128"
+BEATS = "ecg-beats-bilstm-360"
+
+
+def _manifest(model_id: str) -> dict:
+    return json.loads((resource_path("models", model_id) / "manifest.json").read_text())
+
+
+def test_cnn_reproduces_its_stored_held_out_predictions(shared_data):
+    root = shared_data / "cxr" / "kermany-224"
+    sample = _manifest(CXR)["validation"]["reproduce_sample"]
+    assert len(sample) >= 8
+    for entry in sample:
+        p = analyze_image(CXR, root / entry["path"], explain=False, device="cpu")
+        assert p.score == pytest.approx(entry["probability"], abs=1e-4), entry["path"]
+
+
+def test_cnn_gives_the_same_answer_on_full_resolution_images(shared_data):
+    """The declared preprocessing turns a full-size radiograph into what training saw."""
+    full = shared_data / "cxr" / "kermany-fullres-samples"
+    small = shared_data / "cxr" / "kermany-224"
+    with (full / "manifest.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    diffs, correct = [], 0
+    for row in rows:
+        a = analyze_image(CXR, full / row["path"], explain=False, device="cpu")
+        b = analyze_image(CXR, small / row["path"], explain=False, device="cpu")
+        diffs.append(abs(a.score - b.score))
+        correct += (a.label == "pneumonia") == (row["label"] == "PNEUMONIA")
+    assert max(diffs) < 0.05
+    assert correct >= len(rows) - 1
+
+
+def test_cnn_on_the_sample_dicoms_with_heatmap_in_source_geometry():
+    from engine.dicom import read_image
+
+    path = resource_path("samples", "peds-cxr-pneumonia-j2k.dcm")
+    pneumonia = analyze_image(CXR, path)
+    normal = analyze_image(CXR, resource_path("samples", "peds-cxr-normal-jls.dcm"), explain=False)
+    assert pneumonia.label == "pneumonia" and normal.label == "normal"
+    assert pneumonia.heatmap is not None
+    assert pneumonia.heatmap.shape == read_image(path).shape
+    assert 0.0 <= float(pneumonia.heatmap.min()) and float(pneumonia.heatmap.max()) <= 1.0
+
+
+def test_beat_model_reproduces_its_stored_sample(shared_data):
+    m = _manifest(BEATS)
+    stored = np.asarray(m["validation"]["reproduce_sample"]["probabilities"])
+    from engine.ecg import read_signal
+
+    record = shared_data / "ecg" / "mitdb" / m["validation"]["reproduce_sample"]["record"]
+    p = analyze_signal(BEATS, read_signal(record), explain=False, device="cpu")
+    classes = ("N", "S", "V", "F", "Q")
+    got = np.array([[b.probabilities[c] for c in classes] for b in p.beats[: len(stored)]])
+    assert np.allclose(got, stored, atol=1e-4)
