@@ -10,8 +10,9 @@ set. ``--offscreen`` uses Qt's offscreen platform instead (no X server).
 
 Saves:
 
-- ``cxr-heatmap.png`` — the sample chest radiograph analysed by the default
-  image model, Grad-CAM heat map with legend and outline, result panel;
+- ``cxr-heatmap.png`` — a sample chest radiograph (a child's, when the
+  pediatric samples are installed) analysed by the default image model,
+  Grad-CAM heat map with legend and outline, result panel;
 - ``ct-measurements.png`` — a synthetic CT series (clearly marked
   SYNTHETIC) with distance, angle and region measurements, HU statistics;
 - ``dicomdir-browser.png`` — pydicom's test DICOMDIR in the study browser;
@@ -92,7 +93,14 @@ def take(out: Path) -> None:
         return not window.image_jobs.busy and not window.analysis_jobs.busy
 
     # 1. chest radiograph with the AI heat map
-    window.open_sample()
+    # the model's intended population (a child's radiograph) when such a sample ships
+    from engine.resources import resource_path
+
+    peds = sorted(resource_path("samples").glob("peds-cxr-pneumonia*.dcm"))
+    if peds:
+        window.open_paths([peds[0]])
+    else:
+        window.open_sample()
     _wait(app, lambda: window.viewer.stack is not None and idle(), what="the sample")
     window.viewer_panel.identity_action.trigger()
     model = tasks.default_image_model()

@@ -42,9 +42,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.viewer.overlay import (
-    OUTLINE_LEVEL,
     TURBO_LUT,
     heatmap_rgba,
+    outline_level,
     outline_segments,
     scale_bar,
     top_region,
@@ -143,6 +143,7 @@ class ImageView(QWidget):
         self._heat_image: QImage | None = None
         self._heat_rgba: np.ndarray | None = None
         self._heat_outline: np.ndarray | None = None
+        self._heat_level = 0.5
         self._heat_visible = True
         self._heat_opacity = 0.5
         self._heat_title = ""
@@ -958,7 +959,8 @@ class ImageView(QWidget):
         """Show a relevance map in ``[0, 1]`` (source rows × columns) over ``frame``.
 
         The map is drawn on its own layer with a colour legend and an outline of
-        the region at or above :data:`OUTLINE_LEVEL`; the image's pixels are
+        its most relevant region (see :func:`~desktop.viewer.overlay.outline_level`:
+        relevance ≥ 0.5 and within the top 10 %); the image's pixels are
         untouched.
         """
         if self._stack is None:
@@ -975,7 +977,8 @@ class ImageView(QWidget):
         self._heat_image = QImage(
             self._heat_rgba.data, cols, rows, cols * 4, QImage.Format.Format_ARGB32_Premultiplied
         )
-        self._heat_outline = outline_segments(top_region(heat))
+        self._heat_level = outline_level(heat)
+        self._heat_outline = outline_segments(top_region(heat, self._heat_level))
         self._heat_title = title
         self._heat_visible = True
         self.update()
@@ -997,6 +1000,11 @@ class ImageView(QWidget):
     def heatmap(self) -> np.ndarray | None:
         """The relevance map shown (``None`` when there is none)."""
         return self._heat
+
+    @property
+    def heatmap_outline_level(self) -> float:
+        """Relevance at which the top region is outlined."""
+        return self._heat_level
 
     @property
     def heatmap_frame(self) -> int:
@@ -1059,7 +1067,7 @@ class ImageView(QWidget):
         painter.fillRect(QRectF(x, y, width, height), QBrush(gradient))
         painter.setPen(self._pen(QColor(255, 255, 255), 1.0))
         painter.drawRect(QRectF(x, y, width, height))
-        for value in (0.0, OUTLINE_LEVEL, 1.0):
+        for value in (0.0, 0.5, 1.0):
             ty = y + height * (1.0 - value)
             painter.drawLine(QPointF(x + width, ty), QPointF(x + width + 3, ty))
             _shadow_text(painter, x + width + 5, ty + metrics.ascent() / 2.5, f"{value:.1f}")
@@ -1070,7 +1078,10 @@ class ImageView(QWidget):
             y - metrics.descent() - 8,
             title,
         )
-        note = self.tr("outline: ≥ {0:.1f}").format(OUTLINE_LEVEL)
+        level_y = y + height * (1.0 - self._heat_level)
+        painter.setPen(self._pen(QColor(255, 255, 255), 2.0))
+        painter.drawLine(QPointF(x - 4, level_y), QPointF(x + width + 3, level_y))
+        note = self.tr("outline: ≥ {0:.2f}").format(self._heat_level)
         _shadow_text(
             painter,
             min(x, self.width() - 8.0 - metrics.horizontalAdvance(note)),

@@ -10,8 +10,10 @@ import math
 
 import numpy as np
 
-#: Relevance at and above which the heat map's top region is outlined.
+#: Lowest relevance the heat map's top region is outlined at...
 OUTLINE_LEVEL = 0.5
+#: ...raised so that the outline holds at most this fraction of the image.
+TOP_FRACTION = 0.10
 #: Relevance below this fades to transparent, so low values do not veil the image.
 FADE_BELOW = 0.2
 
@@ -92,7 +94,23 @@ def outline_segments(mask: np.ndarray) -> np.ndarray:
     return np.concatenate(segments).astype(np.float64) if segments else np.zeros((0, 4))
 
 
-def top_region(heatmap: np.ndarray, level: float = OUTLINE_LEVEL) -> np.ndarray:
+def outline_level(
+    heatmap: np.ndarray, level: float = OUTLINE_LEVEL, top_fraction: float = TOP_FRACTION
+) -> float:
+    """The relevance the outline is drawn at: ``level``, raised to the top ``top_fraction``.
+
+    A diffuse map can be above 0.5 over half the image; outlining only its
+    most relevant tenth keeps the contour on the region that drove the result.
+    """
+    h = np.nan_to_num(np.asarray(heatmap, dtype=np.float32), nan=0.0)
+    if h.size == 0:
+        return level
+    if h.size > 1_000_000:
+        h = h.ravel()[:: h.size // 1_000_000 + 1]
+    return max(level, float(np.quantile(h, 1.0 - top_fraction)))
+
+
+def top_region(heatmap: np.ndarray, level: float) -> np.ndarray:
     """The pixels whose relevance reaches ``level`` (the outlined region)."""
     return np.nan_to_num(np.asarray(heatmap, dtype=np.float32), nan=0.0) >= level
 

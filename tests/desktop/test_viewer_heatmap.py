@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop.viewer.overlay import TURBO_LUT, heatmap_rgba, outline_segments, scale_bar
+from desktop.viewer.overlay import (
+    TURBO_LUT,
+    heatmap_rgba,
+    outline_level,
+    outline_segments,
+    scale_bar,
+    top_region,
+)
 from engine.resources import resource_path
 from tests.desktop.conftest import open_and_wait
 
@@ -62,6 +69,7 @@ def test_analyze_image_shows_result_and_heatmap(qtbot, window, tmp_path, monkeyp
     assert 0.0 <= float(heat.min()) and float(heat.max()) <= 1.0
     assert np.array_equal(heat, p.heatmap)
     assert viewer.heatmap_frame == viewer.frame and viewer.heatmap_visible
+    assert viewer.heatmap_outline_level == pytest.approx(outline_level(heat))
     assert np.array_equal(viewer.rendered(), before)
     assert "test-cnn-viewer" in window.status_text.text()
     # another image: the result and its heat map do not stay beside it
@@ -82,6 +90,14 @@ def test_heatmap_colours_outline_and_scale_bar_helpers():
     mask[1:4, 2:7] = True
     segments = {tuple(s) for s in outline_segments(mask)}
     assert segments == {(2, 1, 7, 1), (2, 4, 7, 4), (2, 1, 2, 4), (7, 1, 7, 4)}
+    # the outline: relevance ≥ 0.5, tightened to the top 10 % of a diffuse map
+    focal = np.zeros((100, 100), np.float32)
+    focal[40:50, 40:50] = 1.0
+    assert outline_level(focal) == 0.5 and top_region(focal, 0.5).sum() == 100
+    diffuse = np.linspace(0.0, 1.0, 10000, dtype=np.float32).reshape(100, 100)
+    level = outline_level(diffuse)
+    assert level == pytest.approx(0.9, abs=1e-3)
+    assert top_region(diffuse, level).mean() == pytest.approx(0.10, abs=0.002)
     assert scale_bar(0.5, 250) == (100.0, 200.0)
     assert scale_bar(0.1, 100) == (10.0, 100.0)
     assert scale_bar(0.0, 100) == (0.0, 0.0)
