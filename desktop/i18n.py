@@ -39,7 +39,7 @@ def install_translator(app: QCoreApplication, language: str) -> list[QTranslator
     """
     remove_translators(app)
     if language == SOURCE_LANGUAGE or language not in LANGUAGES:
-        QLocale.setDefault(QLocale(QLocale.Language.English, QLocale.Territory.UnitedStates))
+        QLocale.setDefault(QLocale("en_US"))
         return []
     installed: list[QTranslator] = []
     own = QTranslator(app)

@@ -49,7 +49,7 @@ from engine.resources import resource_path
 
 log = logging.getLogger(__name__)
 
-SAMPLE_STUDY = ("samples", "chest-cr-pa.dcm")
+SAMPLE_STUDY = ("samples", "peds-cxr-pneumonia-j2k.dcm")
 
 
 class MainWindow(QMainWindow):
@@ -151,8 +151,36 @@ class MainWindow(QMainWindow):
         self.browser.series_activated.connect(self._on_browser_series_activated)
         self.viewer.image_changed.connect(self._on_viewer_image_changed)
         self._build_menus()
+        self._install_ecg_view()
         self._on_viewer_image_changed()
         self.status_text.setText(self.tr("Ready."))
+
+    def _install_ecg_view(self) -> None:
+        """The ECG tab, its menu actions, and the settings that drive it."""
+        from desktop.ecg import install_ecg_panel
+        from desktop.settings import load_preferences, make_settings_action
+
+        self.ecg = install_ecg_panel(
+            self.tabs,
+            file_menu=self.file_menu,
+            analysis_menu=self.analysis_menu,
+            inline_progress=False,
+        )
+        r = self.ecg.jobs
+        r.started.connect(self._on_job_started)
+        r.progressed.connect(self._on_job_progressed)
+        r.failed.connect(self._on_job_failed)
+        r.cancelled.connect(self._on_job_cancelled)
+        r.finished.connect(self._on_job_finished)
+        self.preferences = load_preferences()
+        self.ecg.apply_preferences(self.preferences)
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(make_settings_action(self, on_saved=self.apply_preferences))
+
+    def apply_preferences(self, prefs) -> None:
+        """Apply saved settings (ECG speed, gain, screen calibration, model device)."""
+        self.preferences = prefs
+        self.ecg.apply_preferences(prefs)
 
     def _dock(self, widget: QWidget, title: str, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -565,7 +593,7 @@ class MainWindow(QMainWindow):
 
     # --- job feedback ---------------------------------------------------------------------------
     def _busy_runners(self) -> list[JobRunner]:
-        return [r for r in (self.image_jobs, self.analysis_jobs) if r.busy]
+        return [r for r in (self.image_jobs, self.analysis_jobs, self.ecg.jobs) if r.busy]
 
     @Slot(str)
     def _on_job_started(self, name: str) -> None:
@@ -618,7 +646,8 @@ class MainWindow(QMainWindow):
         self.tags_action.setEnabled(has)
 
     def _runners(self) -> list[JobRunner]:
-        runners = [self.image_jobs, self.analysis_jobs, self.browser.thumb_jobs]
+        runners = [self.image_jobs, self.analysis_jobs, self.browser.thumb_jobs, self.ecg.jobs]
+        runners += [self.ecg.results.card_jobs, self.results.card_jobs]
         runners += [
             d.jobs for d in self.dialogs.values() if isinstance(getattr(d, "jobs", None), JobRunner)
         ]

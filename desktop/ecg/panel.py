@@ -209,7 +209,7 @@ class EcgPanel(QWidget):
         self.open_holter_action.triggered.connect(self.open_sample_holter)
         self.analyze_action = QAction(self.tr("Analyze &ECG"), self)
         self.analyze_action.setObjectName("analyze_ecg_action")
-        self.analyze_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.analyze_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
         self.analyze_action.setEnabled(False)
         self.analyze_action.triggered.connect(self.analyze)
 

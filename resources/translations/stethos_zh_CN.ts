@@ -404,8 +404,8 @@ Area {5:.1f} {6}</source>
         <translation>相关性（Grad-CAM）</translation>
     </message>
     <message>
-        <source>outline: ≥ {0:.1f}</source>
-        <translation>轮廓：≥ {0:.1f}</translation>
+        <source>outline: ≥ {0:.2f}</source>
+        <translation>轮廓：≥ {0:.2f}</translation>
     </message>
 </context>
 <context>

@@ -195,8 +195,10 @@ def test_translator_switches_the_language(chinese):
 
 
 def test_main_window_shows_no_english_in_chinese(qtbot, chinese):
+    from desktop.browser.recent import clear_recent
     from desktop.main_window import MainWindow
 
+    clear_recent()  # recent-study entries are file names (data), left by earlier tests
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
