@@ -103,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Stethos")
     app.setOrganizationName("Stethos")
+    from desktop.gc_guard import MainThreadGarbageCollector
+
+    gc_guard = MainThreadGarbageCollector(app)  # noqa: F841 - lives with the app
     from desktop.settings import apply_startup_preferences
 
     apply_startup_preferences(app)  # settings.ini: translator, theme

@@ -12,6 +12,16 @@ VALID_RECORD = dict(
 )  # fmt: skip
 
 
+@pytest.fixture(autouse=True, scope="package")
+def _gc_on_the_ui_thread(qapp):
+    """As in the app: never let a worker thread collect Qt objects."""
+    from desktop.gc_guard import MainThreadGarbageCollector
+
+    guard = MainThreadGarbageCollector(qapp)
+    yield
+    guard.stop()
+
+
 @pytest.fixture()
 def window(qtbot):
     w = MainWindow()
