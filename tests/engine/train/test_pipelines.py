@@ -33,7 +33,7 @@ def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
     bundle = open_bundle(path)
     m = bundle.manifest
     assert m["outputs"]["calibration"]["method"] == "temperature"
-    assert {op["name"] for op in m["operating_points"]} == {"high-sensitivity", "balanced"}
+    assert {op["name"] for op in m["operating_points"]} == {"sensitivity-95", "youden"}
     assert "supports, and does not replace" in bundle.card_text()
     runner = load_runner(bundle, "cpu")
     sample = m["validation"]["reproduce_sample"]
