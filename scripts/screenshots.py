@@ -16,7 +16,11 @@ Saves:
 - ``ct-measurements.png`` — a synthetic CT series (clearly marked
   SYNTHETIC) with distance, angle and region measurements, HU statistics;
 - ``dicomdir-browser.png`` — pydicom's test DICOMDIR in the study browser;
-- ``tag-browser.png`` and ``shortcuts.png`` — the two dialogs.
+- ``tag-browser.png`` and ``shortcuts.png`` — the two dialogs;
+- ``ecg-12-lead-beats.png`` / ``ecg-holter-beats.png`` — the DICOM 12-lead ECG
+  and MIT-BIH 119 with the beat model's labels;
+- ``record-contributions.png`` — the record form and the classical model's
+  feature contributions.
 
 Identifying text is hidden on the radiograph (as for teaching material).
 User folders point to a temporary directory, so nothing of the user's
@@ -161,6 +165,29 @@ def take(out: Path) -> None:
             _wait(app, lambda: idle() and not window.viewer.stack.loading, what="the series")
         _wait(app, lambda: not window.browser.thumb_jobs.busy, what="thumbnails")
         _save(window, out / "dicomdir-browser.png")
+
+    # 6. 12-lead ECG with the beat model's labels
+    ecg = window.ecg
+    ecg.open_sample_12_lead()
+    _wait(app, lambda: not ecg.jobs.busy and ecg.signal is not None, what="the 12-lead ECG")
+    ecg.analyze()
+    _wait(app, lambda: not ecg.jobs.busy, timeout_s=300, what="the ECG analysis")
+    _save(window, out / "ecg-12-lead-beats.png")
+    ecg.open_sample_holter()
+    _wait(app, lambda: not ecg.jobs.busy and ecg.signal is not None, what="the Holter ECG")
+    ecg.analyze()
+    _wait(app, lambda: not ecg.jobs.busy, timeout_s=300, what="the Holter analysis")
+    _save(window, out / "ecg-holter-beats.png")
+
+    # 7. the record form with the classical model's contributions
+    window.tabs.setCurrentWidget(window.viewer_panel)
+    window.form.set_record(
+        dict(age=67, sex=1, cp=4, trestbps=160, chol=286, fbs=0, restecg=2, thalach=108,
+             exang=1, oldpeak=1.5, slope=2, ca=3, thal=3)
+    )  # fmt: skip
+    window.analyze()
+    _wait(app, idle, timeout_s=120, what="the record analysis")
+    _save(window.record_dock, out / "record-contributions.png")
 
     # 5. keyboard shortcuts, generated from the menus
     window.shortcuts_action.trigger()
