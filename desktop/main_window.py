@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         self.browser.series_activated.connect(self._on_browser_series_activated)
         self.viewer.image_changed.connect(self._on_viewer_image_changed)
         self._build_menus()
+        self.viewer_panel.identity_action.toggled.connect(self.browser.set_identity_hidden)
         self._install_ecg_view()
         self._on_viewer_image_changed()
         self.status_text.setText(self.tr("Ready."))

@@ -201,6 +201,27 @@ class StudyBrowser(QWidget):
         if item is not None:
             self._on_tree_item_activated(item, 0)
 
+    @property
+    def identity_hidden(self) -> bool:
+        return getattr(self, "_identity_hidden", False)
+
+    def set_identity_hidden(self, hidden: bool) -> None:
+        """Show "Patient 1, 2, …" instead of names, IDs and birth dates (teaching, screenshots)."""
+        self._identity_hidden = bool(hidden)
+        for number, item in enumerate(self._patients.values(), start=1):
+            self._apply_identity(item, number)
+
+    def _apply_identity(self, item: QTreeWidgetItem, number: int) -> None:
+        label, tooltip, born = item.data(0, Qt.ItemDataRole.UserRole)
+        if self.identity_hidden:
+            item.setText(0, self.tr("Patient {0}").format(number))
+            item.setToolTip(0, "")
+            item.setText(2, "")
+        else:
+            item.setText(0, label)
+            item.setToolTip(0, tooltip)
+            item.setText(2, born)
+
     # --- rows -------------------------------------------------------------------------
     def _study_item(self, ref: tasks.SeriesRef) -> QTreeWidgetItem:
         p, st = ref.patient, ref.study
@@ -219,7 +240,12 @@ class StudyBrowser(QWidget):
             font = QFont(patient_item.font(0))
             font.setBold(True)
             patient_item.setFont(0, font)
+            # Keep what identifies the patient, to restore it after hiding.
+            patient_item.setData(
+                0, Qt.ItemDataRole.UserRole, (label, patient_item.toolTip(0), patient_item.text(2))
+            )
             self._patients[key] = patient_item
+            self._apply_identity(patient_item, len(self._patients))
         study_item = self._studies.get(st.study_instance_uid)
         if study_item is None:
             label = st.description or self.tr("(study without description)")

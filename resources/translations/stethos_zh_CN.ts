@@ -1156,6 +1156,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>{0} 个文件无法读取：</translation>
     </message>
     <message>
+        <source>Patient {0}</source>
+        <translation>患者 {0}</translation>
+    </message>
+    <message>
         <source>(no name)</source>
         <translation>（无姓名）</translation>
     </message>

@@ -125,3 +125,21 @@ def test_a_colour_series_of_several_files_scrolls_like_a_stack(qtbot, window, tm
     m = viewer.add_measurement("rectangle", [(0.0, 0.0), (32.0, 24.0)])
     luminance = pictures[2].astype(np.float64) @ [0.299, 0.587, 0.114]
     assert viewer.measurement_value(m).mean == pytest.approx(luminance.mean(), rel=1e-5)
+
+
+def test_hiding_identity_also_hides_names_in_the_study_browser(qtbot, window):
+    from pydicom.data import get_testdata_file
+
+    found = get_testdata_file("DICOMDIR", download=False)
+    if found is None:
+        pytest.skip("pydicom's DICOMDIR test tree is not installed")
+    open_and_wait(qtbot, window, [Path(found)])
+    tree = window.browser.tree
+    names = [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
+    assert any("Doe" in n for n in names)
+    window.viewer_panel.identity_action.setChecked(True)
+    hidden = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    assert [h.text(0) for h in hidden] == ["Patient 1", "Patient 2"]
+    assert all(h.toolTip(0) == "" and h.text(2) == "" for h in hidden)
+    window.viewer_panel.identity_action.setChecked(False)
+    assert [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())] == names
