@@ -175,7 +175,8 @@ def analyze_signal(
     ``signal`` is an :class:`engine.ecg.Signal` (or anything with ``data``
     ``(n_leads, n_samples)`` in mV, ``leads`` and ``fs``), or an array with
     ``fs`` and ``leads``. ``beats`` are R-peak sample positions; by default
-    the record's beat annotations or the ECG package's QRS detector are used.
+    the engine's own QRS detector finds them (a record's reference
+    annotations are never used as input).
     The result's ``beats`` has one entry per beat; ``attribution`` one value
     per sample of the analysed lead (integrated gradients by default).
 
