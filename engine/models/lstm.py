@@ -89,8 +89,7 @@ class BeatModel(TorchRunner):
         """Gate and preprocess one record (a Signal, or an array with ``fs``).
 
         ``beats`` are R-peak sample positions in the source signal; without
-        them the record's beat annotations or the ECG package's detector are
-        used.
+        them the engine's QRS detector finds them.
 
         Raises
         ------
