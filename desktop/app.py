@@ -74,6 +74,58 @@ def install_exception_hooks(window) -> None:
     threading.excepthook = thread_hook
 
 
+def self_test() -> int:
+    """Installation check: the engine's checks plus Qt's (plugins, window, translation)."""
+    import os
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from engine.selftest import Check, _run, format_checks, run_self_test
+
+    checks: list[Check] = run_self_test()
+
+    def qt_window() -> str:
+        from PySide6.QtWidgets import QApplication
+
+        from desktop.main_window import MainWindow
+
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        window = MainWindow()
+        window.show()
+        app.processEvents()
+        name = app.platformName()
+        window.close()
+        return f"main window shown on the '{name}' platform plugin"
+
+    def qt_translation() -> str:
+        from PySide6.QtCore import QTranslator
+
+        from engine.resources import resource_path
+
+        path = resource_path("translations", "stethos_zh_CN.qm")
+        translator = QTranslator()
+        if not translator.load(str(path)):
+            raise RuntimeError(f"cannot load {path}")
+        return "Simplified Chinese translation loads"
+
+    def qt_images() -> str:
+        from PySide6.QtGui import QImageReader
+
+        formats = {bytes(f).decode() for f in QImageReader.supportedImageFormats()}
+        missing = {"png", "jpg"} - formats
+        if missing:
+            raise RuntimeError(f"Qt image plugins missing: {', '.join(sorted(missing))}")
+        return f"{len(formats)} image formats"
+
+    checks += [
+        _run("qt: window", qt_window),
+        _run("qt: translation", qt_translation),
+        _run("qt: image formats", qt_images),
+    ]
+    print(format_checks(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="stethos", description="Stethos diagnosis workstation")
     parser.add_argument("paths", nargs="*", help="DICOM files or folders to open")
@@ -82,6 +134,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--quit-after-show", action="store_true", help="exit once the window is shown (smoke test)"
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation (models, samples, decoders, Qt, store) and exit 0 or 1",
     )
     return parser.parse_args(argv)
 
@@ -93,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Series decoding uses worker processes; a frozen app must not re-run main in them.
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.self_test:
+        return self_test()
     log_path = setup_logging()
 
     from PySide6.QtCore import QTimer

@@ -101,6 +101,23 @@ def _print_bundle_metrics(path: Path) -> None:
         print(f"  {name}: {est['value']:.3f}{ci_text}")
 
 
+def _cmd_self_test(args: argparse.Namespace) -> int:
+    from engine.selftest import format_checks, run_self_test
+
+    checks = run_self_test(progress=_stderr_progress if not args.json else _quiet)
+    if args.json:
+        rows = [{"check": c.name, "ok": c.ok, "detail": c.detail, "seconds": round(c.seconds, 3)}
+                for c in checks]  # fmt: skip
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        print(format_checks(checks))
+    return EXIT_OK if checks and all(c.ok for c in checks) else EXIT_ERROR
+
+
+def _quiet(fraction: float, text: str = "") -> None:
+    """A progress sink for machine output."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(
@@ -121,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--subset", type=int, help="use only this many patient groups (quick check)")
     train.add_argument("--repeats", type=int, help="cross-validation repeats (record models; 10)")
     train.set_defaults(func=_cmd_train)
+    selftest = sub.add_parser(
+        "self-test",
+        help="verify models, open every sample, run each model, write/read a store; exit 1 on any failure",
+    )
+    selftest.add_argument("--json", action="store_true")
+    selftest.set_defaults(func=_cmd_self_test)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
