@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.viewer_panel.identity_action.toggled.connect(self.browser.set_identity_hidden)
         self._install_ecg_view()
+        self._install_patients()
         self._on_viewer_image_changed()
         self.status_text.setText(self.tr("Ready."))
 
@@ -177,6 +178,12 @@ class MainWindow(QMainWindow):
         self.ecg.apply_preferences(self.preferences)
         self.view_menu.addSeparator()
         self.view_menu.addAction(make_settings_action(self, on_saved=self.apply_preferences))
+
+    def _install_patients(self) -> None:
+        """The Patient menu and dock: sign-in, patients, saved records and results, reports."""
+        from desktop.patients import install_patients
+
+        self.patients = install_patients(self)
 
     def apply_preferences(self, prefs) -> None:
         """Apply saved settings (ECG speed, gain, screen calibration, model device)."""
@@ -661,6 +668,7 @@ class MainWindow(QMainWindow):
             runner.cancel()
         for runner in runners:
             runner.wait(5.0)
+        self.patients.shutdown()
         super().closeEvent(event)
 
 

@@ -86,6 +86,37 @@
     </message>
 </context>
 <context>
+    <name>ChangePasswordDialog</name>
+    <message>
+        <source>Your password was reset by an administrator. Choose your own password now.</source>
+        <translation>管理员已重置您的密码。请现在设置您自己的密码。</translation>
+    </message>
+    <message>
+        <source>Choose a new password.</source>
+        <translation>请设置新密码。</translation>
+    </message>
+    <message>
+        <source>Change password</source>
+        <translation>修改密码</translation>
+    </message>
+    <message>
+        <source>Current password:</source>
+        <translation>当前密码：</translation>
+    </message>
+    <message>
+        <source>New password:</source>
+        <translation>新密码：</translation>
+    </message>
+    <message>
+        <source>Repeat new password:</source>
+        <translation>再次输入新密码：</translation>
+    </message>
+    <message>
+        <source>The two passwords differ. Type them again.</source>
+        <translation>两次输入的密码不一致。请重新输入。</translation>
+    </message>
+</context>
+<context>
     <name>ContributionChart</name>
     <message>
         <source>towards {0}</source>
@@ -253,6 +284,137 @@
     </message>
 </context>
 <context>
+    <name>EncounterReport</name>
+    <message>
+        <source>not recorded</source>
+        <translation>未记录</translation>
+    </message>
+    <message>
+        <source>Result: &lt;b&gt;{0}&lt;/b&gt; (probability of {1}: {2})</source>
+        <translation>结果：&lt;b&gt;{0}&lt;/b&gt;（{1} 的概率：{2}）</translation>
+    </message>
+    <message>
+        <source>Model id: {0} · version {1} · weights {2}…</source>
+        <translation>模型 ID：{0} · 版本 {1} · 权重 {2}…</translation>
+    </message>
+    <message>
+        <source>Operating point: {0} (threshold {1:.2f}; sensitivity {2}, specificity {3})</source>
+        <translation>工作点：{0}（阈值 {1:.2f}；灵敏度 {2}，特异度 {3}）</translation>
+    </message>
+    <message>
+        <source>Intended use: {0}</source>
+        <translation>预期用途：{0}</translation>
+    </message>
+    <message>
+        <source>Explanation: {0}</source>
+        <translation>解释：{0}</translation>
+    </message>
+    <message>
+        <source>Clinician&apos;s decision: none recorded yet.</source>
+        <translation>临床医生的决定：尚未记录。</translation>
+    </message>
+    <message>
+        <source>accepted</source>
+        <translation>已接受</translation>
+    </message>
+    <message>
+        <source>overridden</source>
+        <translation>已否决</translation>
+    </message>
+    <message>
+        <source>Clinician&apos;s decision: {0} by {1} on {2}</source>
+        <translation>临床医生的决定：{0}（{1}，{2}）</translation>
+    </message>
+    <message>
+        <source>comment: {0}</source>
+        <translation>备注：{0}</translation>
+    </message>
+    <message>
+        <source>Birth date</source>
+        <translation>出生日期</translation>
+    </message>
+    <message>
+        <source>ECG</source>
+        <translation>心电图</translation>
+    </message>
+    <message>
+        <source>Encounter</source>
+        <translation>就诊</translation>
+    </message>
+    <message>
+        <source>Finding</source>
+        <translation>检查项</translation>
+    </message>
+    <message>
+        <source>Image</source>
+        <translation>图像</translation>
+    </message>
+    <message>
+        <source>MRN</source>
+        <translation>病历号</translation>
+    </message>
+    <message>
+        <source>No model results in this encounter.</source>
+        <translation>本次就诊没有模型结果。</translation>
+    </message>
+    <message>
+        <source>Opened by</source>
+        <translation>创建人</translation>
+    </message>
+    <message>
+        <source>Patient</source>
+        <translation>患者</translation>
+    </message>
+    <message>
+        <source>Results</source>
+        <translation>结果</translation>
+    </message>
+    <message>
+        <source>Sex</source>
+        <translation>性别</translation>
+    </message>
+    <message>
+        <source>Stethos encounter report</source>
+        <translation>Stethos 就诊报告</translation>
+    </message>
+    <message>
+        <source>Value</source>
+        <translation>值</translation>
+    </message>
+    <message>
+        <source>With the model heat map</source>
+        <translation>叠加模型热图</translation>
+    </message>
+    <message>
+        <source>unknown</source>
+        <translation>未知</translation>
+    </message>
+    <message>
+        <source>Female</source>
+        <translation>女</translation>
+    </message>
+    <message>
+        <source>Male</source>
+        <translation>男</translation>
+    </message>
+    <message>
+        <source>Other</source>
+        <translation>其他</translation>
+    </message>
+    <message>
+        <source>Unknown</source>
+        <translation>未知</translation>
+    </message>
+    <message>
+        <source>Record (recorded by {0} on {1}, version {2})</source>
+        <translation>记录（由 {0} 于 {1} 录入，第 {2} 版）</translation>
+    </message>
+    <message>
+        <source>Generated by Stethos {0} on {1} for {2}.</source>
+        <translation>由 Stethos {0} 于 {1} 为 {2} 生成。</translation>
+    </message>
+</context>
+<context>
     <name>ImageView</name>
     <message>
         <source>Open a DICOM file (File ▸ Open) or drop it here.</source>
@@ -406,6 +568,29 @@ Area {5:.1f} {6}</source>
     <message>
         <source>outline: ≥ {0:.2f}</source>
         <translation>轮廓：≥ {0:.2f}</translation>
+    </message>
+</context>
+<context>
+    <name>LockDialog</name>
+    <message>
+        <source>Session locked</source>
+        <translation>会话已锁定</translation>
+    </message>
+    <message>
+        <source>Stethos was locked after a period of inactivity. Enter the password of {0} to continue, or sign out.</source>
+        <translation>由于一段时间无操作，Stethos 已锁定。请输入 {0} 的密码以继续，或退出登录。</translation>
+    </message>
+    <message>
+        <source>Password:</source>
+        <translation>密码：</translation>
+    </message>
+    <message>
+        <source>Sign out</source>
+        <translation>退出登录</translation>
+    </message>
+    <message>
+        <source>Enter your password.</source>
+        <translation>请输入您的密码。</translation>
     </message>
 </context>
 <context>
@@ -670,6 +855,339 @@ Area {5:.1f} {6}</source>
     </message>
 </context>
 <context>
+    <name>NewPatientDialog</name>
+    <message>
+        <source>New patient</source>
+        <translation>新建患者</translation>
+    </message>
+    <message>
+        <source>Register a patient.</source>
+        <translation>登记一位患者。</translation>
+    </message>
+    <message>
+        <source>YYYY-MM-DD (blank if unknown)</source>
+        <translation>年-月-日（未知则留空）</translation>
+    </message>
+    <message>
+        <source>Female</source>
+        <translation>女</translation>
+    </message>
+    <message>
+        <source>Male</source>
+        <translation>男</translation>
+    </message>
+    <message>
+        <source>Other</source>
+        <translation>其他</translation>
+    </message>
+    <message>
+        <source>Unknown</source>
+        <translation>未知</translation>
+    </message>
+    <message>
+        <source>Medical record number (MRN):</source>
+        <translation>病历号（MRN）：</translation>
+    </message>
+    <message>
+        <source>Family name:</source>
+        <translation>姓：</translation>
+    </message>
+    <message>
+        <source>Given name:</source>
+        <translation>名：</translation>
+    </message>
+    <message>
+        <source>Birth date:</source>
+        <translation>出生日期：</translation>
+    </message>
+    <message>
+        <source>Sex:</source>
+        <translation>性别：</translation>
+    </message>
+    <message>
+        <source>The MRN and the family name are required.</source>
+        <translation>病历号和姓为必填项。</translation>
+    </message>
+</context>
+<context>
+    <name>OverrideDialog</name>
+    <message>
+        <source>Override result</source>
+        <translation>否决结果</translation>
+    </message>
+    <message>
+        <source>Say why you do not follow this result. The comment is kept with it.</source>
+        <translation>请说明您不采纳此结果的原因。该备注将与结果一起保存。</translation>
+    </message>
+    <message>
+        <source>A comment is required to override a result.</source>
+        <translation>否决结果时必须填写备注。</translation>
+    </message>
+</context>
+<context>
+    <name>PatientController</name>
+    <message>
+        <source>&amp;Sign in…</source>
+        <extracomment>Minutes of inactivity before the session locks.</extracomment>
+        <translation>登录(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>Sign &amp;out</source>
+        <translation>退出登录(&amp;O)</translation>
+    </message>
+    <message>
+        <source>&amp;Change password…</source>
+        <translation>修改密码(&amp;C)…</translation>
+    </message>
+    <message>
+        <source>&amp;Users…</source>
+        <translation>用户(&amp;U)…</translation>
+    </message>
+    <message>
+        <source>&amp;New patient…</source>
+        <translation>新建患者(&amp;N)…</translation>
+    </message>
+    <message>
+        <source>Save &amp;record</source>
+        <translation>保存记录(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Link study to patient</source>
+        <translation>将检查关联到患者(&amp;L)</translation>
+    </message>
+    <message>
+        <source>&amp;Report of encounter…</source>
+        <translation>就诊报告(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>Export &amp;report…</source>
+        <translation>导出报告(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>&amp;Patient</source>
+        <translation>患者(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Patients</source>
+        <translation>患者</translation>
+    </message>
+    <message>
+        <source>Save record</source>
+        <translation>保存记录</translation>
+    </message>
+    <message>
+        <source>Accept</source>
+        <translation>接受</translation>
+    </message>
+    <message>
+        <source>Override…</source>
+        <translation>否决…</translation>
+    </message>
+    <message>
+        <source>Link to patient</source>
+        <translation>关联到患者</translation>
+    </message>
+    <message>
+        <source>&amp;Set up…</source>
+        <translation>初始设置(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>Accepted by {0}.</source>
+        <translation>已由 {0} 接受。</translation>
+    </message>
+    <message>
+        <source>Overridden by {0}: {1}</source>
+        <translation>已由 {0} 否决：{1}</translation>
+    </message>
+    <message>
+        <source>Not signed in</source>
+        <translation>未登录</translation>
+    </message>
+    <message>
+        <source>Signed in: {0}</source>
+        <translation>已登录：{0}</translation>
+    </message>
+    <message>
+        <source>Stethos</source>
+        <translation>Stethos</translation>
+    </message>
+    <message>
+        <source>Signed in as {0}.</source>
+        <translation>已以 {0} 身份登录。</translation>
+    </message>
+    <message>
+        <source>Signed out.</source>
+        <translation>已退出登录。</translation>
+    </message>
+    <message>
+        <source>Your password was changed.</source>
+        <translation>您的密码已修改。</translation>
+    </message>
+    <message>
+        <source>The account was added.</source>
+        <translation>账户已添加。</translation>
+    </message>
+    <message>
+        <source>{0} must choose a new password at the next sign-in.</source>
+        <translation>{0} 下次登录时必须设置新密码。</translation>
+    </message>
+    <message>
+        <source>Sign in (Patient ▸ Sign in…) to keep patient data.</source>
+        <translation>请先登录（患者 ▸ 登录…）以保存患者数据。</translation>
+    </message>
+    <message>
+        <source>Select or create a patient in the Patients list first.</source>
+        <translation>请先在患者列表中选择或新建一位患者。</translation>
+    </message>
+    <message>
+        <source>The record was not saved. Correct these values first:</source>
+        <translation>记录未保存。请先更正以下数值：</translation>
+    </message>
+    <message>
+        <source>Heart-disease risk record</source>
+        <translation>心脏病风险记录</translation>
+    </message>
+    <message>
+        <source>Record saved for {0}.</source>
+        <translation>已为 {0} 保存记录。</translation>
+    </message>
+    <message>
+        <source>Analysis</source>
+        <translation>分析</translation>
+    </message>
+    <message>
+        <source>Result of {0} {1} saved for {2}.</source>
+        <translation>已为 {2} 保存 {0} {1} 的结果。</translation>
+    </message>
+    <message>
+        <source>The study was linked, but check it: {0}</source>
+        <translation>检查已关联，但请核对：{0}</translation>
+    </message>
+    <message>
+        <source>Study linked to {0}.</source>
+        <translation>检查已关联到 {0}。</translation>
+    </message>
+    <message>
+        <source>This patient has no encounter yet: save a record first.</source>
+        <translation>该患者尚无就诊：请先保存一条记录。</translation>
+    </message>
+    <message>
+        <source>Export report</source>
+        <translation>导出报告</translation>
+    </message>
+    <message>
+        <source>PDF documents (*.pdf)</source>
+        <translation>PDF 文档 (*.pdf)</translation>
+    </message>
+    <message>
+        <source>This encounter cannot be found.</source>
+        <translation>找不到该次就诊。</translation>
+    </message>
+    <message>
+        <source>The report could not be written to {0}: {1}</source>
+        <translation>无法将报告写入 {0}：{1}</translation>
+    </message>
+    <message>
+        <source>Report written to {0}.</source>
+        <translation>报告已写入 {0}。</translation>
+    </message>
+    <message>
+        <source>beats labelled by {0} {1}</source>
+        <translation>心搏由 {0} {1} 标注</translation>
+    </message>
+    <message>
+        <source>{0} Hz</source>
+        <translation>{0} 赫兹</translation>
+    </message>
+</context>
+<context>
+    <name>PatientsPanel</name>
+    <message>
+        <source>Search by name or MRN</source>
+        <translation>按姓名或病历号搜索</translation>
+    </message>
+    <message>
+        <source>New patient…</source>
+        <translation>新建患者…</translation>
+    </message>
+    <message>
+        <source>No patient selected.</source>
+        <translation>未选择患者。</translation>
+    </message>
+    <message>
+        <source>When</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>What</source>
+        <translation>项目</translation>
+    </message>
+    <message>
+        <source>Details</source>
+        <translation>详情</translation>
+    </message>
+    <message>
+        <source>Report of selected encounter…</source>
+        <translation>所选就诊的报告…</translation>
+    </message>
+    <message>
+        <source>Accept result</source>
+        <translation>接受结果</translation>
+    </message>
+    <message>
+        <source>Override result…</source>
+        <translation>否决结果…</translation>
+    </message>
+    <message>
+        <source>unknown</source>
+        <translation>未知</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;{0}&lt;/b&gt;&lt;br&gt;MRN {1} · born {2} · {3}</source>
+        <translation>&lt;b&gt;{0}&lt;/b&gt;&lt;br&gt;病历号 {1} · 出生于 {2} · {3}</translation>
+    </message>
+    <message>
+        <source>Female</source>
+        <translation>女</translation>
+    </message>
+    <message>
+        <source>Male</source>
+        <translation>男</translation>
+    </message>
+    <message>
+        <source>Other</source>
+        <translation>其他</translation>
+    </message>
+    <message>
+        <source>Unknown</source>
+        <translation>未知</translation>
+    </message>
+    <message>
+        <source>Result: {0}</source>
+        <translation>结果：{0}</translation>
+    </message>
+    <message>
+        <source>Study {0}</source>
+        <translation>检查 {0}</translation>
+    </message>
+    <message>
+        <source>Record (edited, version {0})</source>
+        <translation>记录（已修改，第 {0} 版）</translation>
+    </message>
+    <message>
+        <source>Encounter</source>
+        <translation>就诊</translation>
+    </message>
+    <message>
+        <source>Record</source>
+        <translation>记录</translation>
+    </message>
+    <message>
+        <source>Decision</source>
+        <translation>决定</translation>
+    </message>
+</context>
+<context>
     <name>RecordForm</name>
     <message>
         <source> (optional)</source>
@@ -865,6 +1383,25 @@ Area {5:.1f} {6}</source>
     </message>
 </context>
 <context>
+    <name>RecoveryKeyDialog</name>
+    <message>
+        <source>Recovery key</source>
+        <translation>恢复密钥</translation>
+    </message>
+    <message>
+        <source>Write this recovery key down on paper and keep it locked away. It is shown only now. If every password is lost, it is the only way to open the patient database again.</source>
+        <translation>请把此恢复密钥抄写在纸上并锁好保管。它只显示这一次。如果所有密码都丢失，它是重新打开患者数据库的唯一方法。</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>I have written it down</source>
+        <translation>我已抄写下来</translation>
+    </message>
+</context>
+<context>
     <name>ResultPanel</name>
     <message>
         <source>This result supports, and does not replace, the judgement of a qualified clinician.</source>
@@ -1038,6 +1575,41 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     </message>
 </context>
 <context>
+    <name>SetupDialog</name>
+    <message>
+        <source>Set up patient storage</source>
+        <translation>设置患者数据存储</translation>
+    </message>
+    <message>
+        <source>No patient database exists on this workstation yet. Create the administrator account: the administrator adds the clinicians&apos; accounts. Patients, records and results are stored encrypted on this computer only.</source>
+        <translation>此工作站上尚无患者数据库。请创建管理员账户：由管理员添加临床医生的账户。患者、记录和结果仅加密保存在本计算机上。</translation>
+    </message>
+    <message>
+        <source>Administrator user name:</source>
+        <translation>管理员用户名：</translation>
+    </message>
+    <message>
+        <source>Full name:</source>
+        <translation>全名：</translation>
+    </message>
+    <message>
+        <source>Password:</source>
+        <translation>密码：</translation>
+    </message>
+    <message>
+        <source>Repeat password:</source>
+        <translation>再次输入密码：</translation>
+    </message>
+    <message>
+        <source>Enter a user name.</source>
+        <translation>请输入用户名。</translation>
+    </message>
+    <message>
+        <source>The two passwords differ. Type them again.</source>
+        <translation>两次输入的密码不一致。请重新输入。</translation>
+    </message>
+</context>
+<context>
     <name>ShortcutsDialog</name>
     <message>
         <source>Keyboard shortcuts</source>
@@ -1118,6 +1690,29 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>Keys</source>
         <translation>按键</translation>
+    </message>
+</context>
+<context>
+    <name>SignInDialog</name>
+    <message>
+        <source>Sign in</source>
+        <translation>登录</translation>
+    </message>
+    <message>
+        <source>Sign in to see and save patients, records and results.</source>
+        <translation>登录后即可查看和保存患者、记录和结果。</translation>
+    </message>
+    <message>
+        <source>User name:</source>
+        <translation>用户名：</translation>
+    </message>
+    <message>
+        <source>Password:</source>
+        <translation>密码：</translation>
+    </message>
+    <message>
+        <source>Enter your user name and password.</source>
+        <translation>请输入您的用户名和密码。</translation>
     </message>
 </context>
 <context>
@@ -1265,6 +1860,73 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>{0} — {1} elements</source>
         <translation>{0} — {1} 个元素</translation>
+    </message>
+</context>
+<context>
+    <name>UsersDialog</name>
+    <message>
+        <source>Users</source>
+        <translation>用户</translation>
+    </message>
+    <message>
+        <source>Add a clinician&apos;s account, or give a user who forgot their password a temporary one (they choose their own at the next sign-in).</source>
+        <translation>添加临床医生账户，或为忘记密码的用户设置临时密码（其下次登录时须设置自己的密码）。</translation>
+    </message>
+    <message>
+        <source>Clinician</source>
+        <translation>临床医生</translation>
+    </message>
+    <message>
+        <source>Administrator</source>
+        <translation>管理员</translation>
+    </message>
+    <message>
+        <source>User name:</source>
+        <translation>用户名：</translation>
+    </message>
+    <message>
+        <source>Full name:</source>
+        <translation>全名：</translation>
+    </message>
+    <message>
+        <source>Role:</source>
+        <translation>角色：</translation>
+    </message>
+    <message>
+        <source>Password (temporary):</source>
+        <translation>密码（临时）：</translation>
+    </message>
+    <message>
+        <source>Add user</source>
+        <translation>添加用户</translation>
+    </message>
+    <message>
+        <source>Reset access of selected user</source>
+        <translation>重置所选用户的访问权限</translation>
+    </message>
+    <message>
+        <source>administrator</source>
+        <translation>管理员</translation>
+    </message>
+    <message>
+        <source>clinician</source>
+        <translation>临床医生</translation>
+    </message>
+    <message>
+        <source> (disabled)</source>
+        <translation>（已停用）</translation>
+    </message>
+    <message>
+        <source>Enter a user name.</source>
+        <translation>请输入用户名。</translation>
+    </message>
+    <message>
+        <source>Select a user in the list first.</source>
+        <translation>请先在列表中选择一位用户。</translation>
+    </message>
+    <message>
+        <source>Type the temporary password in the password field.</source>
+        <translation>请在密码框中输入临时密码。</translation>
     </message>
 </context>
 <context>

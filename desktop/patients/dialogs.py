@@ -1,0 +1,364 @@
+"""Dialogs of the Patient menu: sign in, first-run setup, recovery key, passwords, users.
+
+Each dialog only collects input and shows messages; the
+:class:`~desktop.patients.controller.PatientController` does the store work
+(on a worker thread where Argon2 makes it slow) and reports back with
+:meth:`show_message`. Dialogs are opened with ``open()`` (not ``exec()``),
+so tests drive them like a user.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+_ERROR_STYLE = "color: #c62828;"
+
+
+class _FormDialog(QDialog):
+    """A form, a message line and OK/Cancel; ``submitted`` replaces accept()."""
+
+    submitted = Signal()
+
+    def __init__(self, title: str, intro: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setModal(True)
+        layout = QVBoxLayout(self)
+        self.intro = QLabel(intro)
+        self.intro.setWordWrap(True)
+        layout.addWidget(self.intro)
+        self.form = QFormLayout()
+        layout.addLayout(self.form)
+        self.message = QLabel("")
+        self.message.setObjectName("dialog_message")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(_ERROR_STYLE)
+        self.message.hide()
+        layout.addWidget(self.message)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self._on_ok)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    @property
+    def ok_button(self) -> QPushButton:
+        return self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+
+    def _password(self, name: str) -> QLineEdit:
+        edit = QLineEdit()
+        edit.setObjectName(name)
+        edit.setEchoMode(QLineEdit.EchoMode.Password)
+        return edit
+
+    def show_message(self, text: str) -> None:
+        """Show a problem (wrong password, weak password…) and let the user retry."""
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self.set_busy(False)
+
+    def set_busy(self, busy: bool) -> None:
+        self.ok_button.setEnabled(not busy)
+
+    def check(self) -> str:
+        """A problem with the input, or ``""`` (subclasses)."""
+        return ""
+
+    def _on_ok(self) -> None:
+        problem = self.check()
+        if problem:
+            self.show_message(problem)
+            return
+        self.message.hide()
+        self.set_busy(True)
+        self.submitted.emit()
+
+
+class SignInDialog(_FormDialog):
+    """User name and password."""
+
+    def __init__(self, parent: QWidget | None = None, username: str = "") -> None:
+        super().__init__(
+            self.tr("Sign in"),
+            self.tr("Sign in to see and save patients, records and results."),
+            parent,
+        )
+        self.username = QLineEdit(username)
+        self.username.setObjectName("username")
+        self.password = self._password("password")
+        self.form.addRow(self.tr("User name:"), self.username)
+        self.form.addRow(self.tr("Password:"), self.password)
+        (self.password if username else self.username).setFocus()
+
+    def check(self) -> str:
+        if not self.username.text().strip() or not self.password.text():
+            return self.tr("Enter your user name and password.")
+        return ""
+
+
+class SetupDialog(_FormDialog):
+    """First run: the administrator's account."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(
+            self.tr("Set up patient storage"),
+            self.tr(
+                "No patient database exists on this workstation yet. Create the administrator "
+                "account: the administrator adds the clinicians' accounts. Patients, records "
+                "and results are stored encrypted on this computer only."
+            ),
+            parent,
+        )
+        self.username = QLineEdit("admin")
+        self.username.setObjectName("username")
+        self.full_name = QLineEdit()
+        self.full_name.setObjectName("full_name")
+        self.password = self._password("password")
+        self.repeat = self._password("repeat")
+        self.form.addRow(self.tr("Administrator user name:"), self.username)
+        self.form.addRow(self.tr("Full name:"), self.full_name)
+        self.form.addRow(self.tr("Password:"), self.password)
+        self.form.addRow(self.tr("Repeat password:"), self.repeat)
+
+    def check(self) -> str:
+        if not self.username.text().strip():
+            return self.tr("Enter a user name.")
+        if self.password.text() != self.repeat.text():
+            return self.tr("The two passwords differ. Type them again.")
+        return ""
+
+
+class RecoveryKeyDialog(QDialog):
+    """Shows the recovery key once; closes only after “I have written it down”."""
+
+    def __init__(self, key: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Recovery key"))
+        self.setModal(True)
+        layout = QVBoxLayout(self)
+        text = QLabel(
+            self.tr(
+                "Write this recovery key down on paper and keep it locked away. It is shown "
+                "only now. If every password is lost, it is the only way to open the patient "
+                "database again."
+            )
+        )
+        text.setWordWrap(True)
+        layout.addWidget(text)
+        self.key = QLabel(key)
+        self.key.setObjectName("recovery_key")
+        self.key.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = QFont("monospace")
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        self.key.setFont(font)
+        layout.addWidget(self.key)
+        copy = QPushButton(self.tr("Copy"))
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(key))
+        layout.addWidget(copy)
+        self.confirm = QCheckBox(self.tr("I have written it down"))
+        self.confirm.setObjectName("recovery_confirm")
+        layout.addWidget(self.confirm)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+        self.confirm.toggled.connect(
+            self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled
+        )
+        self.buttons.accepted.connect(self.accept)
+        layout.addWidget(self.buttons)
+
+    def reject(self) -> None:
+        if self.confirm.isChecked():
+            super().reject()  # Escape closes only once confirmed
+
+
+class ChangePasswordDialog(_FormDialog):
+    """The signed-in user's current and new password."""
+
+    def __init__(self, parent: QWidget | None = None, forced: bool = False) -> None:
+        intro = (
+            self.tr("Your password was reset by an administrator. Choose your own password now.")
+            if forced
+            else self.tr("Choose a new password.")
+        )
+        super().__init__(self.tr("Change password"), intro, parent)
+        self.current = self._password("current")
+        self.password = self._password("password")
+        self.repeat = self._password("repeat")
+        self.form.addRow(self.tr("Current password:"), self.current)
+        self.form.addRow(self.tr("New password:"), self.password)
+        self.form.addRow(self.tr("Repeat new password:"), self.repeat)
+
+    def check(self) -> str:
+        if self.password.text() != self.repeat.text():
+            return self.tr("The two passwords differ. Type them again.")
+        return ""
+
+
+class UsersDialog(_FormDialog):
+    """Administrators: list accounts, add a clinician, reset someone's access."""
+
+    reset_requested = Signal(str, str)
+
+    def __init__(self, users, parent: QWidget | None = None) -> None:
+        super().__init__(
+            self.tr("Users"),
+            self.tr(
+                "Add a clinician's account, or give a user who forgot their password a "
+                "temporary one (they choose their own at the next sign-in)."
+            ),
+            parent,
+        )
+        self.users = QListWidget()
+        self.users.setObjectName("users_list")
+        self.form.addRow(self.users)
+        self.username = QLineEdit()
+        self.username.setObjectName("username")
+        self.full_name = QLineEdit()
+        self.full_name.setObjectName("full_name")
+        self.role = QComboBox()
+        self.role.addItem(self.tr("Clinician"), "clinician")
+        self.role.addItem(self.tr("Administrator"), "admin")
+        self.password = self._password("password")
+        self.form.addRow(self.tr("User name:"), self.username)
+        self.form.addRow(self.tr("Full name:"), self.full_name)
+        self.form.addRow(self.tr("Role:"), self.role)
+        self.form.addRow(self.tr("Password (temporary):"), self.password)
+        self.ok_button.setText(self.tr("Add user"))
+        self.reset_button = QPushButton(self.tr("Reset access of selected user"))
+        self.reset_button.setObjectName("reset_button")
+        self.reset_button.clicked.connect(self._on_reset_clicked)
+        self.form.addRow(self.reset_button)
+        self.set_users(users)
+
+    def set_users(self, users) -> None:
+        self.users.clear()
+        for u in users:
+            role = self.tr("administrator") if u.is_admin else self.tr("clinician")
+            state = "" if u.active else self.tr(" (disabled)")
+            item = QListWidgetItem(f"{u.username} — {u.full_name or '–'} — {role}{state}")
+            item.setData(Qt.ItemDataRole.UserRole, u.username)
+            self.users.addItem(item)
+
+    def check(self) -> str:
+        if not self.username.text().strip():
+            return self.tr("Enter a user name.")
+        return ""
+
+    def _on_reset_clicked(self) -> None:
+        item = self.users.currentItem()
+        if item is None:
+            self.show_message(self.tr("Select a user in the list first."))
+            return
+        if not self.password.text():
+            self.show_message(self.tr("Type the temporary password in the password field."))
+            return
+        self.reset_requested.emit(item.data(Qt.ItemDataRole.UserRole), self.password.text())
+
+
+class NewPatientDialog(_FormDialog):
+    """MRN, names, birth date and sex of a new patient."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(self.tr("New patient"), self.tr("Register a patient."), parent)
+        self.mrn = QLineEdit()
+        self.mrn.setObjectName("mrn")
+        self.family_name = QLineEdit()
+        self.family_name.setObjectName("family_name")
+        self.given_name = QLineEdit()
+        self.given_name.setObjectName("given_name")
+        self.birth_date = QLineEdit()
+        self.birth_date.setObjectName("birth_date")
+        self.birth_date.setPlaceholderText(self.tr("YYYY-MM-DD (blank if unknown)"))
+        self.sex = QComboBox()
+        self.sex.setObjectName("sex")
+        for code, label in (
+            ("F", self.tr("Female")),
+            ("M", self.tr("Male")),
+            ("O", self.tr("Other")),
+            ("U", self.tr("Unknown")),
+        ):
+            self.sex.addItem(label, code)
+        self.form.addRow(self.tr("Medical record number (MRN):"), self.mrn)
+        self.form.addRow(self.tr("Family name:"), self.family_name)
+        self.form.addRow(self.tr("Given name:"), self.given_name)
+        self.form.addRow(self.tr("Birth date:"), self.birth_date)
+        self.form.addRow(self.tr("Sex:"), self.sex)
+
+    def values(self) -> dict:
+        return {
+            "mrn": self.mrn.text().strip(),
+            "family_name": self.family_name.text().strip(),
+            "given_name": self.given_name.text().strip(),
+            "birth_date": self.birth_date.text().strip() or None,
+            "sex": self.sex.currentData(),
+        }
+
+    def check(self) -> str:
+        if not self.mrn.text().strip() or not self.family_name.text().strip():
+            return self.tr("The MRN and the family name are required.")
+        return ""
+
+
+class OverrideDialog(_FormDialog):
+    """Why the clinician overrides a result (required)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(
+            self.tr("Override result"),
+            self.tr("Say why you do not follow this result. The comment is kept with it."),
+            parent,
+        )
+        self.comment = QPlainTextEdit()
+        self.comment.setObjectName("override_comment")
+        self.form.addRow(self.comment)
+
+    def check(self) -> str:
+        if not self.comment.toPlainText().strip():
+            return self.tr("A comment is required to override a result.")
+        return ""
+
+
+class LockDialog(_FormDialog):
+    """Shown after inactivity: the signed-in user's password opens the session again."""
+
+    sign_out_requested = Signal()
+
+    def __init__(self, username: str, parent: QWidget | None = None) -> None:
+        super().__init__(
+            self.tr("Session locked"),
+            self.tr(
+                "Stethos was locked after a period of inactivity. Enter the password of {0} "
+                "to continue, or sign out."
+            ).format(username),
+            parent,
+        )
+        self.password = self._password("password")
+        self.form.addRow(self.tr("Password:"), self.password)
+        sign_out = self.buttons.addButton(
+            self.tr("Sign out"), QDialogButtonBox.ButtonRole.DestructiveRole
+        )
+        sign_out.clicked.connect(self.sign_out_requested)
+
+    def reject(self) -> None:
+        """Escape does not close the lock."""
+
+    def check(self) -> str:
+        return "" if self.password.text() else self.tr("Enter your password.")

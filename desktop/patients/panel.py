@@ -1,0 +1,206 @@
+"""The Patients dock: search, patient list, the selected patient's timeline."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.store import Patient, TimelineEntry
+
+
+class PatientsPanel(QWidget):
+    """Signals: ``search_changed(text)``, ``patient_selected(id or 0)``, ``new_patient()``."""
+
+    search_changed = Signal(str)
+    patient_selected = Signal(int)
+    new_patient = Signal()
+    report_requested = Signal(int)  # encounter id
+    decision_requested = Signal(int, str)  # result id, "accepted" or "overridden"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        self.user_label = QLabel("")
+        self.user_label.setObjectName("user_label")
+        layout.addWidget(self.user_label)
+        row = QHBoxLayout()
+        self.search = QLineEdit()
+        self.search.setObjectName("patient_search")
+        self.search.setPlaceholderText(self.tr("Search by name or MRN"))
+        self.search.setClearButtonEnabled(True)
+        row.addWidget(self.search, 1)
+        self.new_button = QPushButton(self.tr("New patient…"))
+        self.new_button.setObjectName("new_patient_button")
+        row.addWidget(self.new_button)
+        layout.addLayout(row)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.patients = QListWidget()
+        self.patients.setObjectName("patient_list")
+        splitter.addWidget(self.patients)
+        box = QWidget()
+        box_layout = QVBoxLayout(box)
+        box_layout.setContentsMargins(0, 0, 0, 0)
+        self.header = QLabel(self.tr("No patient selected."))
+        self.header.setObjectName("patient_header")
+        self.header.setWordWrap(True)
+        box_layout.addWidget(self.header)
+        self.timeline = QTreeWidget()
+        self.timeline.setObjectName("patient_timeline")
+        self.timeline.setHeaderLabels([self.tr("When"), self.tr("What"), self.tr("Details")])
+        self.timeline.setRootIsDecorated(False)
+        self.timeline.setWordWrap(True)
+        box_layout.addWidget(self.timeline, 1)
+        self.report_button = QPushButton(self.tr("Report of selected encounter…"))
+        self.report_button.setObjectName("report_button")
+        self.report_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        self.accept_button = QPushButton(self.tr("Accept result"))
+        self.accept_button.setObjectName("timeline_accept_button")
+        self.override_button = QPushButton(self.tr("Override result…"))
+        self.override_button.setObjectName("timeline_override_button")
+        buttons.addWidget(self.accept_button)
+        buttons.addWidget(self.override_button)
+        box_layout.addLayout(buttons)
+        box_layout.addWidget(self.report_button)
+        splitter.addWidget(box)
+        splitter.setSizes([160, 400])
+        layout.addWidget(splitter, 1)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(200)
+        self._debounce.timeout.connect(lambda: self.search_changed.emit(self.search.text()))
+        self.search.textChanged.connect(self._debounce.start)
+        self.new_button.clicked.connect(self.new_patient)
+        self.patients.currentItemChanged.connect(self._on_patients_current_changed)
+        self.timeline.currentItemChanged.connect(self._on_timeline_current_changed)
+        self.report_button.clicked.connect(self._on_report_button_clicked)
+        self.accept_button.clicked.connect(lambda: self._decide("accepted"))
+        self.override_button.clicked.connect(lambda: self._decide("overridden"))
+        self._on_timeline_current_changed(None, None)
+
+    def set_patients(self, patients: list[Patient], select: int | None = None) -> None:
+        """Fill the list (keeping the selection when the patient is still there)."""
+        keep = select if select is not None else self.current_patient_id()
+        self.patients.blockSignals(True)
+        self.patients.clear()
+        chosen = None
+        for p in patients:
+            born = p.birth_date.isoformat() if p.birth_date else "?"
+            item = QListWidgetItem(f"{p.display_name}  ·  {p.mrn}  ·  {born}  ·  {p.sex}")
+            item.setData(Qt.ItemDataRole.UserRole, p.id)
+            self.patients.addItem(item)
+            if p.id == keep:
+                chosen = item
+        self.patients.blockSignals(False)
+        if chosen is not None:
+            self.patients.setCurrentItem(chosen)
+            if select is not None:
+                self.patient_selected.emit(select)
+
+    def current_patient_id(self) -> int | None:
+        item = self.patients.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def show_patient(self, patient: Patient | None, entries: list[TimelineEntry]) -> None:
+        """The header and the timeline, newest first."""
+        self.timeline.clear()
+        self.report_button.setEnabled(False)
+        if patient is None:
+            self.header.setText(self.tr("No patient selected."))
+            return
+        born = patient.birth_date.isoformat() if patient.birth_date else self.tr("unknown")
+        self.header.setText(
+            self.tr("<b>{0}</b><br>MRN {1} · born {2} · {3}").format(
+                patient.display_name, patient.mrn, born, self._sex(patient.sex)
+            )
+        )
+        for entry in sorted(entries, key=lambda e: (e.time, e.id), reverse=True):
+            when = entry.time.astimezone().strftime("%Y-%m-%d %H:%M")
+            summary = entry.summary
+            if entry.kind == "result":
+                summary += f" · {entry.item.model_id} {entry.item.model_version}"
+            item = QTreeWidgetItem([when, self._title(entry), summary])
+            item.setData(0, Qt.ItemDataRole.UserRole, entry.encounter_id)
+            item.setData(1, Qt.ItemDataRole.UserRole, entry.kind)
+            item.setData(2, Qt.ItemDataRole.UserRole, entry.id)
+            item.setToolTip(2, summary)
+            self.timeline.addTopLevelItem(item)
+        for column in (0, 1):
+            self.timeline.resizeColumnToContents(column)
+
+    def _sex(self, code: str) -> str:
+        labels = {"F": self.tr("Female"), "M": self.tr("Male"), "O": self.tr("Other")}
+        return labels.get(code, self.tr("Unknown"))
+
+    def _title(self, entry: TimelineEntry) -> str:
+        if entry.kind == "result":
+            return self.tr("Result: {0}").format(entry.title)
+        if entry.kind == "study":
+            return self.tr("Study {0}").format(getattr(entry.item, "modality", "")).strip()
+        if entry.kind == "record" and getattr(entry.item, "version", 1) > 1:
+            return self.tr("Record (edited, version {0})").format(entry.item.version)
+        kinds = {
+            "encounter": self.tr("Encounter"),
+            "record": self.tr("Record"),
+            "decision": self.tr("Decision"),
+        }
+        return kinds.get(entry.kind, entry.title)
+
+    def timeline_texts(self) -> list[str]:
+        """Each timeline line as one string (what a user reads)."""
+        out = []
+        for i in range(self.timeline.topLevelItemCount()):
+            item = self.timeline.topLevelItem(i)
+            out.append(" | ".join(item.text(c) for c in range(3)))
+        return out
+
+    def selected_encounter(self) -> int | None:
+        item = self.timeline.currentItem()
+        if item is None:
+            return None
+        value = item.data(0, Qt.ItemDataRole.UserRole)
+        return None if value is None else int(value)
+
+    def _on_patients_current_changed(self, current, _previous) -> None:
+        self.patient_selected.emit(
+            0 if current is None else int(current.data(Qt.ItemDataRole.UserRole))
+        )
+
+    def selected_result(self) -> int | None:
+        """The id of the result selected in the timeline, if a result line is selected."""
+        item = self.timeline.currentItem()
+        if item is None or item.data(1, Qt.ItemDataRole.UserRole) != "result":
+            return None
+        return int(item.data(2, Qt.ItemDataRole.UserRole))
+
+    def select_timeline_row(self, row: int) -> None:
+        self.timeline.setCurrentItem(self.timeline.topLevelItem(row))
+
+    def _decide(self, decision: str) -> None:
+        result = self.selected_result()
+        if result is not None:
+            self.decision_requested.emit(result, decision)
+
+    def _on_timeline_current_changed(self, _current, _previous) -> None:
+        self.report_button.setEnabled(self.selected_encounter() is not None)
+        is_result = self.selected_result() is not None
+        self.accept_button.setEnabled(is_result)
+        self.override_button.setEnabled(is_result)
+
+    def _on_report_button_clicked(self) -> None:
+        encounter = self.selected_encounter()
+        if encounter is not None:
+            self.report_requested.emit(encounter)

@@ -1,0 +1,240 @@
+"""The PDF report of one encounter (QTextDocument printed by QPdfWriter).
+
+Contents: patient header; the image shown, without and with the heat map;
+the ECG strip with its beat labels; the record's values with units; each
+result with the model id and version, operating point, intended use, the
+statement that it supports and does not replace clinical judgement, and the
+clinician's decision; a footer with the software version.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QMarginsF, QObject, QSizeF, QUrl
+from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+
+from engine.records.schema import RecordSchema
+from engine.store import Encounter, Patient, StoredRecord, StoredResult
+
+_SUPPORT = "This result supports, and does not replace, the judgement of a qualified clinician."
+
+
+@dataclass
+class ReportContent:
+    """Everything one report shows (gathered by the controller)."""
+
+    patient: Patient
+    encounter: Encounter
+    records: list[StoredRecord]
+    results: list[StoredResult]
+    schema: RecordSchema
+    software_version: str
+    signed_by: str
+    intended_uses: dict[str, str] = field(default_factory=dict)
+    image: QImage | None = None
+    image_with_heatmap: QImage | None = None
+    image_caption: str = ""
+    ecg: QImage | None = None
+    ecg_caption: str = ""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+class EncounterReport(QObject):
+    """Builds the report; its texts are translated in the context “EncounterReport”."""
+
+    def record_rows(self, record: StoredRecord, schema: RecordSchema) -> str:
+        rows = []
+        for spec in schema.fields:
+            if spec.name not in record.values:
+                continue
+            value = record.values[spec.name]
+            if value is None:
+                text = self.tr("not recorded")
+            elif spec.kind == "choice":
+                labels = {float(c.code): c.label for c in spec.choices}
+                text = QCoreApplication.translate(
+                    "RecordForm", labels.get(float(value), str(value))
+                )
+            else:
+                unit = record.units.get(spec.name, spec.unit) or ""
+                unit_text = QCoreApplication.translate("RecordForm", unit) if unit else ""
+                text = f"{float(value):g} {unit_text}".strip()
+            label = QCoreApplication.translate("RecordForm", spec.label)
+            rows.append(f"<tr><td>{_e(label)}</td><td>{_e(text)}</td></tr>")
+        return "".join(rows)
+
+    def result_block(self, res: StoredResult, intended_use: str) -> str:
+        score = f"{res.score:.0%}" if res.score is not None else "–"
+        lines = [
+            f"<h3>{_e(res.model_name or res.model_id)}</h3>",
+            "<p>"
+            + self.tr("Result: <b>{0}</b> (probability of {1}: {2})").format(
+                _e(res.label), _e(res.positive_label or "–"), score
+            )
+            + "<br>"
+            + self.tr("Model id: {0} · version {1} · weights {2}…").format(
+                _e(res.model_id), _e(res.model_version), _e(res.weights_sha256[:12])
+            )
+            + "<br>",
+        ]
+        if res.threshold is not None:
+            sens, spec = (
+                f"{v:.0%}" if v is not None and v >= 0 else "–"
+                for v in (res.sensitivity, res.specificity)
+            )
+            lines.append(
+                self.tr(
+                    "Operating point: {0} (threshold {1:.2f}; sensitivity {2}, specificity {3})"
+                ).format(_e(res.operating_point), res.threshold, sens, spec)
+                + "<br>"
+            )
+        if intended_use:
+            lines.append(self.tr("Intended use: {0}").format(_e(intended_use)) + "<br>")
+        if res.explanation_summary:
+            lines.append(self.tr("Explanation: {0}").format(_e(res.explanation_summary)) + "<br>")
+        lines.append(f"<i>{_e(QCoreApplication.translate('ResultPanel', _SUPPORT))}</i><br>")
+        d = res.decision
+        if d is None:
+            lines.append("<b>" + self.tr("Clinician's decision: none recorded yet.") + "</b>")
+        else:
+            kind = self.tr("accepted") if d.decision == "accepted" else self.tr("overridden")
+            text = self.tr("Clinician's decision: {0} by {1} on {2}").format(
+                kind, _e(d.decided_by), _when(d.decided_at)
+            )
+            if d.comment:
+                text += " — " + self.tr("comment: {0}").format(_e(d.comment))
+            lines.append(f"<b>{text}</b>")
+        lines.append("</p>")
+        return "".join(lines)
+
+    def html(self, content: ReportContent) -> str:
+        """The report as HTML (images referenced as ``report://…`` resources)."""
+        label = {
+            "Birth date": self.tr("Birth date"),
+            "ECG": self.tr("ECG"),
+            "Encounter": self.tr("Encounter"),
+            "Finding": self.tr("Finding"),
+            "Image": self.tr("Image"),
+            "MRN": self.tr("MRN"),
+            "No model results in this encounter.": self.tr("No model results in this encounter."),
+            "Opened by": self.tr("Opened by"),
+            "Patient": self.tr("Patient"),
+            "Results": self.tr("Results"),
+            "Sex": self.tr("Sex"),
+            "Stethos encounter report": self.tr("Stethos encounter report"),
+            "Value": self.tr("Value"),
+            "With the model heat map": self.tr("With the model heat map"),
+        }
+        p, enc = content.patient, content.encounter
+        born = p.birth_date.isoformat() if p.birth_date else self.tr("unknown")
+        sex = {"F": self.tr("Female"), "M": self.tr("Male"), "O": self.tr("Other")}.get(
+            p.sex, self.tr("Unknown")
+        )
+        parts = [
+            "<html><body style='font-family: sans-serif; font-size: 10pt;'>",
+            f"<h1>{label['Stethos encounter report']}</h1>",
+            "<table cellpadding='3' border='1' cellspacing='0' width='100%'>",
+            f"<tr><td><b>{label['Patient']}</b></td><td>{_e(p.display_name)}</td>",
+            f"<td><b>{label['MRN']}</b></td><td>{_e(p.mrn)}</td></tr>",
+            f"<tr><td><b>{label['Birth date']}</b></td><td>{_e(born)}</td>",
+            f"<td><b>{label['Sex']}</b></td><td>{_e(sex)}</td></tr>",
+            f"<tr><td><b>{label['Encounter']}</b></td><td>{_when(enc.started_at)}"
+            f"{(' — ' + _e(enc.reason)) if enc.reason else ''}</td>",
+            f"<td><b>{label['Opened by']}</b></td><td>{_e(enc.created_by)}</td></tr>",
+            "</table>",
+        ]
+        if content.image is not None:
+            parts.append(f"<h2>{label['Image']}</h2><p>{_e(content.image_caption)}</p>")
+            parts.append("<table cellpadding='4'><tr>")
+            parts.append(
+                f"<td align='center'><img src='report://image' width='300'><br>{label['Image']}</td>"
+            )
+            if content.image_with_heatmap is not None:
+                parts.append(
+                    "<td align='center'><img src='report://heatmap' width='300'><br>"
+                    f"{label['With the model heat map']}</td>"
+                )
+            parts.append("</tr></table>")
+        if content.ecg is not None:
+            parts.append(f"<h2>{label['ECG']}</h2><p>{_e(content.ecg_caption)}</p>")
+            parts.append("<p><img src='report://ecg' width='640'></p>")
+        for rec in content.records:
+            parts.append(
+                "<h2>"
+                + self.tr("Record (recorded by {0} on {1}, version {2})").format(
+                    _e(rec.recorded_by), _when(rec.recorded_at), rec.version
+                )
+                + "</h2>"
+            )
+            parts.append("<table cellpadding='3' border='1' cellspacing='0'>")
+            parts.append(f"<tr><th>{label['Finding']}</th><th>{label['Value']}</th></tr>")
+            parts.append(self.record_rows(rec, content.schema))
+            parts.append("</table>")
+        parts.append(f"<h2>{label['Results']}</h2>")
+        if not content.results:
+            parts.append(f"<p>{label['No model results in this encounter.']}</p>")
+        for res in content.results:
+            parts.append(self.result_block(res, content.intended_uses.get(res.model_id, "")))
+        parts.append("<hr>")
+        parts.append(
+            "<p style='font-size: 8pt;'>"
+            + self.tr("Generated by Stethos {0} on {1} for {2}.").format(
+                _e(content.software_version),
+                _when(datetime.now().astimezone()),
+                _e(content.signed_by),
+            )
+            + "</p></body></html>"
+        )
+        return "".join(parts)
+
+    def write_pdf(self, content: ReportContent, path: str | Path) -> Path:
+        """Write the report of ``content`` to ``path`` (A4, PDF); returns the path."""
+        path = Path(path)
+        doc = QTextDocument()
+        for name, image in (
+            ("image", content.image),
+            ("heatmap", content.image_with_heatmap),
+            ("ecg", content.ecg),
+        ):
+            if image is not None:
+                doc.addResource(
+                    QTextDocument.ResourceType.ImageResource, QUrl(f"report://{name}"), image
+                )
+        doc.setHtml(self.html(content))
+        writer = QPdfWriter(str(path))
+        writer.setTitle(self.tr("Stethos encounter report"))
+        writer.setCreator(f"Stethos {content.software_version}")
+        writer.setResolution(150)
+        writer.setPageLayout(
+            QPageLayout(
+                QPageSize(QPageSize.PageSizeId.A4),
+                QPageLayout.Orientation.Portrait,
+                QMarginsF(15, 15, 15, 15),
+                QPageLayout.Unit.Millimeter,
+            )
+        )
+        doc.setPageSize(QSizeF(writer.width(), writer.height()))
+        doc.print_(writer)
+        del writer  # flushes and closes the file
+        return path
+
+
+def report_html(content: ReportContent) -> str:
+    """The report of ``content`` as HTML."""
+    return EncounterReport().html(content)
+
+
+def write_report_pdf(content: ReportContent, path: str | Path) -> Path:
+    """Write the report of ``content`` to ``path`` (A4, PDF); returns the path."""
+    return EncounterReport().write_pdf(content, path)

@@ -1,0 +1,233 @@
+"""Patients, records and results kept on the workstation, driven like a user.
+
+The store lives in ``tmp_path`` and uses cheap Argon2 parameters
+(:meth:`KdfParams.fast`). The PDF's text is read with ``pdftotext``
+(Debian ``poppler-utils``); without it only the PDF's header is checked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop.main_window import MainWindow
+from desktop.patients.dialogs import (
+    LockDialog,
+    NewPatientDialog,
+    OverrideDialog,
+    SetupDialog,
+    SignInDialog,
+)
+from engine.store import KdfParams, open_store
+from tests.desktop.conftest import VALID_RECORD
+
+PASSWORD = "correct horse battery"
+
+
+def make_window(qtbot, store_path) -> MainWindow:
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.patients.configure(store_path=store_path, kdf=KdfParams.fast())
+    return w
+
+
+def submit(qtbot, window, dialog) -> None:
+    """Click OK in a dialog whose work runs on the patients' job runner."""
+    with qtbot.waitSignal(window.patients.jobs.finished, timeout=20000):
+        dialog.ok_button.click()
+
+
+def set_up(qtbot, window) -> str:
+    dialog = window.patients.sign_in()
+    assert isinstance(dialog, SetupDialog)
+    dialog.username.setText("admin")
+    dialog.password.setText(PASSWORD)
+    dialog.repeat.setText(PASSWORD)
+    submit(qtbot, window, dialog)
+    keys = window.patients.recovery_dialog
+    key = keys.key.text()
+    ok = keys.buttons.buttons()[0]
+    assert not ok.isEnabled()  # not before “I have written it down”
+    keys.confirm.setChecked(True)
+    ok.click()
+    assert not keys.isVisible()
+    return key
+
+
+def sign_in(qtbot, window, password=PASSWORD) -> SignInDialog:
+    dialog = window.patients.sign_in()
+    assert isinstance(dialog, SignInDialog)
+    dialog.username.setText("admin")
+    dialog.password.setText(password)
+    submit(qtbot, window, dialog)
+    return dialog
+
+
+def add_patient(window) -> None:
+    dialog = window.patients.new_patient()
+    assert isinstance(dialog, NewPatientDialog)
+    dialog.mrn.setText("MRN-0042")
+    dialog.family_name.setText("Lee")
+    dialog.given_name.setText("Ana")
+    dialog.birth_date.setText("1961-03-04")
+    dialog.sex.setCurrentIndex(dialog.sex.findData("F"))
+    dialog.ok_button.click()
+    assert not dialog.isVisible()
+
+
+@pytest.fixture()
+def store_path(tmp_path):
+    return tmp_path / "stethos.db"
+
+
+def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, store_path, tmp_path):
+    window = make_window(qtbot, store_path)
+    assert not window.patients.signed_in and not window.patients.dock.isVisible()
+
+    key = set_up(qtbot, window)
+    assert len(key.replace("-", "")) == 32
+    assert window.patients.signed_in and window.patients.dock.isVisible()
+
+    add_patient(window)
+    patients = window.patients
+    assert patients.patient is not None and patients.patient.mrn == "MRN-0042"
+    assert "LEE, Ana" in patients.panel.header.text()
+
+    # an invalid value: a message, nothing saved
+    window.form.set_record(VALID_RECORD)
+    window.form.editor("trestbps").setText("900")
+    assert not patients.save_record()
+    assert "not saved" in patients.last_message.text()
+    assert "Resting blood pressure" in patients.last_message.text()
+    assert patients.store.encounters(patients.patient.id) == []
+
+    window.form.set_record(VALID_RECORD)
+    qtbot.mouseClick(patients.save_record_button, Qt.MouseButton.LeftButton)
+    assert any("Record" in line for line in patients.panel.timeline_texts())
+
+    with qtbot.waitSignal(window.analysis_jobs.succeeded, timeout=60000):
+        qtbot.mouseClick(window.analyze_button, Qt.MouseButton.LeftButton)
+    result = patients.last_result
+    assert result is not None and result.model_id == "heart-disease-logreg-13"
+    assert result.record_id is not None  # the saved record, not a second copy
+    assert result.positive_label and result.model_name
+    assert len(patients.store.encounters(patients.patient.id)) == 1
+    assert patients.decision_box.isVisible()
+
+    patients.accept_result()
+    assert patients.last_result.decision.decision == "accepted"
+    dialog = patients.override_result()
+    assert isinstance(dialog, OverrideDialog)
+    dialog.ok_button.click()  # no comment: refused
+    assert dialog.isVisible() and "comment is required" in dialog.message.text()
+    assert patients.last_result.decision.decision == "accepted"
+    dialog.comment.setPlainText("ECG shows an old inferior infarct")
+    dialog.ok_button.click()
+    assert not dialog.isVisible()
+    assert patients.last_result.decision.decision == "overridden"
+    assert "Overridden" in patients.decision_label.text()
+
+    pdf = tmp_path / "report.pdf"
+    encounter = patients.encounter_id
+    assert patients.export_report(encounter, pdf) == pdf
+    assert pdf.read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        for expected in (
+            "LEE, Ana",
+            "MRN-0042",
+            "heart-disease-logreg-13",
+            "Resting blood pressure",
+            "145 mmHg",
+            "coronary artery disease",  # intended use
+            "does not replace",
+            "overridden",
+            "old inferior infarct",
+            "Stethos 0.",
+        ):
+            assert expected in text, expected
+    assert any(e.action == "exported" for e in patients.store.audit_entries())
+    window.close()
+    assert patients.store is None  # closed with the window
+
+    # a new window: wrong password first, then everything is back
+    window = make_window(qtbot, store_path)
+    dialog = sign_in(qtbot, window, password="wrong password!")
+    assert dialog.isVisible() and "password" in dialog.message.text().lower()
+    assert not window.patients.signed_in
+    dialog.password.setText(PASSWORD)
+    submit(qtbot, window, dialog)
+    assert window.patients.signed_in
+    window.patients.panel.search.setText("lee")
+    with qtbot.waitSignal(window.patients.panel.search_changed, timeout=2000):
+        pass
+    window.patients.panel.patients.setCurrentRow(0)
+    lines = window.patients.panel.timeline_texts()
+    joined = "\n".join(lines)
+    assert "Record" in joined and "heart-disease-logreg-13" in joined
+    assert "Overridden: ECG shows an old inferior infarct" in joined
+    assert "Accepted" in joined
+    assert "Overridden" in lines[0] and "Encounter" in lines[-1]  # newest first
+    # a decision on a result of an earlier session, from the timeline
+    panel = window.patients.panel
+    panel.select_timeline_row(next(i for i, t in enumerate(lines) if "Result:" in t))
+    assert panel.accept_button.isEnabled()
+    panel.accept_button.click()
+    assert panel.timeline_texts()[0].endswith("| Accepted")
+    window.close()
+
+
+def test_session_locks_after_inactivity_and_unlocks_with_the_password(qtbot, store_path):
+    window = make_window(qtbot, store_path)
+    set_up(qtbot, window)
+    patients = window.patients
+    patients.lock_timeout_s = 0.0
+    patients.check_lock()
+    assert patients.locked and not patients.dock.isVisible()
+    dialog = patients.dialog
+    assert isinstance(dialog, LockDialog)
+    dialog.password.setText("not it at all")
+    submit(qtbot, window, dialog)
+    assert patients.locked and "wrong" in dialog.message.text()
+    dialog.password.setText(PASSWORD)
+    patients.lock_timeout_s = 600.0
+    submit(qtbot, window, dialog)
+    assert not patients.locked and patients.dock.isVisible()
+    window.close()
+
+
+def test_link_study_warns_when_the_dicom_patient_differs(qtbot, store_path):
+    window = make_window(qtbot, store_path)
+    set_up(qtbot, window)
+    add_patient(window)
+    with qtbot.waitSignal(window.image_jobs.finished, timeout=20000):
+        window.open_sample()
+    patients = window.patients
+    assert patients.link_button.isVisible()
+    assert patients.link_study()
+    assert "another patient" in patients.last_message.text()
+    assert not patients.link_button.isVisible()
+    assert any("Study" in line for line in patients.panel.timeline_texts())
+    window.close()
+
+
+def test_users_dialog_adds_a_clinician_who_can_sign_in(qtbot, store_path):
+    window = make_window(qtbot, store_path)
+    set_up(qtbot, window)
+    dialog = window.patients.manage_users()
+    dialog.username.setText("dr.lee")
+    dialog.password.setText("temporary pass 1")
+    submit(qtbot, window, dialog)
+    assert dialog.users.count() == 2
+    window.close()
+    store = open_store(store_path, "dr.lee", "temporary pass 1")
+    assert store.user.role == "clinician"
+    store.close()
