@@ -393,6 +393,9 @@ class PatientController(QObject):
         self.encounter_id = None
         self.dock.show()
         self.dock.raise_()
+        QTimer.singleShot(
+            0, lambda: self.window.resizeDocks([self.dock], [400], Qt.Orientation.Horizontal)
+        )
         self.refresh_patients()
         self.lock_timer.start()
         self.window.status_text.setText(self.tr("Signed in as {0}.").format(store.user.username))

@@ -19,6 +19,9 @@ from PySide6.QtWidgets import (
 
 from engine.store import Patient, TimelineEntry
 
+_KIND_ROLE = Qt.ItemDataRole.UserRole + 1
+_ID_ROLE = Qt.ItemDataRole.UserRole + 2
+
 
 class PatientsPanel(QWidget):
     """Signals: ``search_changed(text)``, ``patient_selected(id or 0)``, ``new_patient()``."""
@@ -58,9 +61,11 @@ class PatientsPanel(QWidget):
         box_layout.addWidget(self.header)
         self.timeline = QTreeWidget()
         self.timeline.setObjectName("patient_timeline")
-        self.timeline.setHeaderLabels([self.tr("When"), self.tr("What"), self.tr("Details")])
+        self.timeline.setHeaderLabels([self.tr("When"), self.tr("What")])
         self.timeline.setRootIsDecorated(False)
         self.timeline.setWordWrap(True)
+        self.timeline.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.timeline.setAlternatingRowColors(True)
         box_layout.addWidget(self.timeline, 1)
         self.report_button = QPushButton(self.tr("Report of selected encounter…"))
         self.report_button.setObjectName("report_button")
@@ -75,7 +80,7 @@ class PatientsPanel(QWidget):
         box_layout.addLayout(buttons)
         box_layout.addWidget(self.report_button)
         splitter.addWidget(box)
-        splitter.setSizes([160, 400])
+        splitter.setSizes([120, 480])
         layout.addWidget(splitter, 1)
 
         self._debounce = QTimer(self)
@@ -98,7 +103,7 @@ class PatientsPanel(QWidget):
         self.patients.clear()
         chosen = None
         for p in patients:
-            born = p.birth_date.isoformat() if p.birth_date else "?"
+            born = p.birth_date.isoformat() if p.birth_date else "–"
             item = QListWidgetItem(f"{p.display_name}  ·  {p.mrn}  ·  {born}  ·  {p.sex}")
             item.setData(Qt.ItemDataRole.UserRole, p.id)
             self.patients.addItem(item)
@@ -128,18 +133,18 @@ class PatientsPanel(QWidget):
             )
         )
         for entry in sorted(entries, key=lambda e: (e.time, e.id), reverse=True):
-            when = entry.time.astimezone().strftime("%Y-%m-%d %H:%M")
+            when = entry.time.astimezone().strftime("%Y-%m-%d\n%H:%M")
             summary = entry.summary
             if entry.kind == "result":
                 summary += f" · {entry.item.model_id} {entry.item.model_version}"
-            item = QTreeWidgetItem([when, self._title(entry), summary])
+            text = self._title(entry) + (f"\n{summary}" if summary else "")
+            item = QTreeWidgetItem([when, text])
             item.setData(0, Qt.ItemDataRole.UserRole, entry.encounter_id)
-            item.setData(1, Qt.ItemDataRole.UserRole, entry.kind)
-            item.setData(2, Qt.ItemDataRole.UserRole, entry.id)
-            item.setToolTip(2, summary)
+            item.setData(0, _KIND_ROLE, entry.kind)
+            item.setData(0, _ID_ROLE, entry.id)
+            item.setToolTip(1, text)
             self.timeline.addTopLevelItem(item)
-        for column in (0, 1):
-            self.timeline.resizeColumnToContents(column)
+        self.timeline.resizeColumnToContents(0)
 
     def _sex(self, code: str) -> str:
         labels = {"F": self.tr("Female"), "M": self.tr("Male"), "O": self.tr("Other")}
@@ -164,7 +169,7 @@ class PatientsPanel(QWidget):
         out = []
         for i in range(self.timeline.topLevelItemCount()):
             item = self.timeline.topLevelItem(i)
-            out.append(" | ".join(item.text(c) for c in range(3)))
+            out.append(" | ".join(item.text(c).replace("\n", " | ") for c in range(2)))
         return out
 
     def selected_encounter(self) -> int | None:
@@ -182,9 +187,9 @@ class PatientsPanel(QWidget):
     def selected_result(self) -> int | None:
         """The id of the result selected in the timeline, if a result line is selected."""
         item = self.timeline.currentItem()
-        if item is None or item.data(1, Qt.ItemDataRole.UserRole) != "result":
+        if item is None or item.data(0, _KIND_ROLE) != "result":
             return None
-        return int(item.data(2, Qt.ItemDataRole.UserRole))
+        return int(item.data(0, _ID_ROLE))
 
     def select_timeline_row(self, row: int) -> None:
         self.timeline.setCurrentItem(self.timeline.topLevelItem(row))

@@ -76,12 +76,22 @@ class EncounterReport(QObject):
 
     def result_block(self, res: StoredResult, intended_use: str) -> str:
         score = f"{res.score:.0%}" if res.score is not None else "–"
+        beats = res.result.get("beats") or []
+        if beats:  # a signal model: one label per beat
+            counts: dict[str, int] = {}
+            for beat in beats:
+                counts[str(beat.get("label"))] = counts.get(str(beat.get("label")), 0) + 1
+            outcome = self.tr("Beats per class: {0} (of {1} beats)").format(
+                _e(", ".join(f"{k} {v}" for k, v in sorted(counts.items()))), len(beats)
+            )
+        else:
+            outcome = self.tr("Result: <b>{0}</b> (probability of {1}: {2})").format(
+                _e(res.label), _e(res.positive_label or "–"), score
+            )
         lines = [
             f"<h3>{_e(res.model_name or res.model_id)}</h3>",
             "<p>"
-            + self.tr("Result: <b>{0}</b> (probability of {1}: {2})").format(
-                _e(res.label), _e(res.positive_label or "–"), score
-            )
+            + outcome
             + "<br>"
             + self.tr("Model id: {0} · version {1} · weights {2}…").format(
                 _e(res.model_id), _e(res.model_version), _e(res.weights_sha256[:12])

@@ -290,6 +290,10 @@
         <translation>未记录</translation>
     </message>
     <message>
+        <source>Beats per class: {0} (of {1} beats)</source>
+        <translation>各类心搏数：{0}（共 {1} 个心搏）</translation>
+    </message>
+    <message>
         <source>Result: &lt;b&gt;{0}&lt;/b&gt; (probability of {1}: {2})</source>
         <translation>结果：&lt;b&gt;{0}&lt;/b&gt;（{1} 的概率：{2}）</translation>
     </message>
@@ -1121,10 +1125,6 @@ Area {5:.1f} {6}</source>
     <message>
         <source>What</source>
         <translation>项目</translation>
-    </message>
-    <message>
-        <source>Details</source>
-        <translation>详情</translation>
     </message>
     <message>
         <source>Report of selected encounter…</source>
