@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.patients.report import value_text
+from engine.records import HEART_RECORD
 from engine.store import Patient, TimelineEntry
 
 _KIND_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -134,7 +136,7 @@ class PatientsPanel(QWidget):
         )
         for entry in sorted(entries, key=lambda e: (e.time, e.id), reverse=True):
             when = entry.time.astimezone().strftime("%Y-%m-%d\n%H:%M")
-            summary = entry.summary
+            summary = self._summary(entry)
             if entry.kind == "result":
                 summary += f" · {entry.item.model_id} {entry.item.model_version}"
             text = self._title(entry) + (f"\n{summary}" if summary else "")
@@ -145,6 +147,23 @@ class PatientsPanel(QWidget):
             item.setToolTip(1, text)
             self.timeline.addTopLevelItem(item)
         self.timeline.resizeColumnToContents(0)
+
+    def _summary(self, entry: TimelineEntry) -> str:
+        """The entry's details in the interface language where they are not data."""
+        item = entry.item
+        if entry.kind == "decision":
+            if item.decision == "accepted":
+                return self.tr("Accepted") + (f": {item.comment}" if item.comment else "")
+            return self.tr("Overridden: {0}").format(item.comment)
+        if entry.kind == "record" and item.version == 1 and item.schema_name == HEART_RECORD.name:
+            parts = [
+                f"{QCoreApplication.translate('RecordForm', spec.label)}: "
+                + value_text(spec, item.values[spec.name], item.units.get(spec.name))
+                for spec in HEART_RECORD.fields
+                if item.values.get(spec.name) is not None
+            ]
+            return "; ".join(parts[:4]) + ("; …" if len(parts) > 4 else "")
+        return entry.summary
 
     def _sex(self, code: str) -> str:
         labels = {"F": self.tr("Female"), "M": self.tr("Male"), "O": self.tr("Other")}

@@ -42,6 +42,18 @@ class ReportContent:
     ecg_caption: str = ""
 
 
+def value_text(spec, value: object, unit: str | None = None) -> str:
+    """A record value as people read it, in the interface language (``145 mmHg``, a choice)."""
+    if value is None:
+        return QCoreApplication.translate("EncounterReport", "not recorded")
+    if spec.kind == "choice":
+        labels = {float(c.code): c.label for c in spec.choices}
+        return QCoreApplication.translate("RecordForm", labels.get(float(value), str(value)))
+    unit = unit if unit is not None else spec.unit
+    unit_text = QCoreApplication.translate("RecordForm", unit) if unit else ""
+    return f"{float(value):g} {unit_text}".strip()
+
+
 def _e(value: object) -> str:
     return html.escape(str(value))
 
@@ -59,17 +71,7 @@ class EncounterReport(QObject):
             if spec.name not in record.values:
                 continue
             value = record.values[spec.name]
-            if value is None:
-                text = self.tr("not recorded")
-            elif spec.kind == "choice":
-                labels = {float(c.code): c.label for c in spec.choices}
-                text = QCoreApplication.translate(
-                    "RecordForm", labels.get(float(value), str(value))
-                )
-            else:
-                unit = record.units.get(spec.name, spec.unit) or ""
-                unit_text = QCoreApplication.translate("RecordForm", unit) if unit else ""
-                text = f"{float(value):g} {unit_text}".strip()
+            text = value_text(spec, value, record.units.get(spec.name))
             label = QCoreApplication.translate("RecordForm", spec.label)
             rows.append(f"<tr><td>{_e(label)}</td><td>{_e(text)}</td></tr>")
         return "".join(rows)

@@ -890,7 +890,7 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>Medical record number (MRN):</source>
-        <translation>病历号（MRN）：</translation>
+        <translation>病历号：</translation>
     </message>
     <message>
         <source>Family name:</source>
@@ -1145,6 +1145,14 @@ Area {5:.1f} {6}</source>
     <message>
         <source>&lt;b&gt;{0}&lt;/b&gt;&lt;br&gt;MRN {1} · born {2} · {3}</source>
         <translation>&lt;b&gt;{0}&lt;/b&gt;&lt;br&gt;病历号 {1} · 出生于 {2} · {3}</translation>
+    </message>
+    <message>
+        <source>Accepted</source>
+        <translation>已接受</translation>
+    </message>
+    <message>
+        <source>Overridden: {0}</source>
+        <translation>已否决：{0}</translation>
     </message>
     <message>
         <source>Female</source>
