@@ -39,6 +39,7 @@ class _FormDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setModal(True)
+        self.setMinimumWidth(380)
         layout = QVBoxLayout(self)
         self.intro = QLabel(intro)
         self.intro.setWordWrap(True)
@@ -73,6 +74,7 @@ class _FormDialog(QDialog):
         self.message.setText(text)
         self.message.setVisible(bool(text))
         self.set_busy(False)
+        self.adjustSize()
 
     def set_busy(self, busy: bool) -> None:
         self.ok_button.setEnabled(not busy)
@@ -352,6 +354,9 @@ class LockDialog(_FormDialog):
         )
         self.password = self._password("password")
         self.form.addRow(self.tr("Password:"), self.password)
+        cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.removeButton(cancel)
+        cancel.deleteLater()
         sign_out = self.buttons.addButton(
             self.tr("Sign out"), QDialogButtonBox.ButtonRole.DestructiveRole
         )

@@ -231,3 +231,46 @@ def test_users_dialog_adds_a_clinician_who_can_sign_in(qtbot, store_path):
     store = open_store(store_path, "dr.lee", "temporary pass 1")
     assert store.user.role == "clinician"
     store.close()
+
+
+def test_reset_access_makes_the_user_choose_a_new_password(qtbot, store_path):
+    window = make_window(qtbot, store_path)
+    set_up(qtbot, window)
+    users = window.patients.manage_users()
+    users.username.setText("dr.lee")
+    users.password.setText("first password 1")
+    submit(qtbot, window, users)
+    users.users.setCurrentRow(
+        next(i for i in range(users.users.count()) if "dr.lee" in users.users.item(i).text())
+    )
+    users.password.setText("temporary pass 2")
+    with qtbot.waitSignal(window.patients.jobs.finished, timeout=20000):
+        users.reset_button.click()
+    assert "dr.lee must choose a new password" in users.message.text()
+    users.reject()
+    window.patients.sign_out()
+    assert not window.patients.signed_in and not window.patients.dock.isVisible()
+
+    dialog = window.patients.sign_in()
+    dialog.username.setText("dr.lee")
+    dialog.password.setText("temporary pass 2")
+    submit(qtbot, window, dialog)
+    change = window.patients.dialog
+    assert change.isVisible() and "reset by an administrator" in change.intro.text()
+    change.current.setText("temporary pass 2")
+    change.password.setText("my own password 3")
+    change.repeat.setText("my own password 3")
+    submit(qtbot, window, change)
+    assert not change.isVisible()
+    assert not window.patients.store.user.must_change_password
+    assert not window.patients.users_action.isEnabled()  # a clinician manages no accounts
+    window.close()
+
+
+def test_saving_without_signing_in_says_how(qtbot, store_path):
+    window = make_window(qtbot, store_path)
+    window.form.set_record(VALID_RECORD)
+    assert not window.patients.save_record_button.isVisible()
+    assert not window.patients.save_record()
+    assert "Sign in" in window.patients.last_message.text()
+    window.close()
