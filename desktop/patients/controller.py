@@ -108,7 +108,7 @@ class PatientController(QObject):
         self._saved_results: list[tuple[Prediction, StoredResult]] = []  # latest last
         self._study = None  # tasks.SeriesRef of the study shown
         self._study_path = ""
-        self._linked: set[tuple[int, str]] = set()
+        self._linked: dict[tuple[int, str], int] = {}  # (patient, study UID) -> link id
         self.jobs = JobRunner(self)
         self.jobs.failed.connect(self._on_jobs_failed)
         self._build_actions()
@@ -689,11 +689,16 @@ class PatientController(QObject):
             except EngineError as exc:
                 self._message(exc.user_message, warning=True)
                 return
+        link_id = None
+        if self.sender() is self.window.analysis_jobs and self._analysed_record is None:
+            if self._study is not None:  # an image result: tie it to the linked study
+                link_id = self._linked.get((self.patient.id, self._study.study.study_instance_uid))
         try:
             stored = self.store.save_result(
                 self.encounter_id,
                 prediction,
                 record_id=record_id,
+                study_link_id=link_id,
                 positive_label=prediction.positive_label,
                 model_name=prediction.model_name,
             )
@@ -792,7 +797,7 @@ class PatientController(QObject):
         except EngineError as exc:
             self._message(exc.user_message, warning=True)
             return False
-        self._linked.add((self.patient.id, ref.study.study_instance_uid))
+        self._linked[(self.patient.id, ref.study.study_instance_uid)] = link.id
         if link.warning:
             self._message(
                 self.tr("The study was linked, but check it: {0}").format(link.warning),

@@ -216,6 +216,11 @@ def test_link_study_warns_when_the_dicom_patient_differs(qtbot, store_path):
     assert "another patient" in patients.last_message.text()
     assert not patients.link_button.isVisible()
     assert any("Study" in line for line in patients.panel.timeline_texts())
+    with qtbot.waitSignal(window.analysis_jobs.succeeded, timeout=60000):
+        window.analyze_image()
+    assert patients.last_result.model_id == "cxr-pneumonia-resnet18-128"
+    assert patients.last_result.study_link_id is not None
+    assert patients.decision_box.isVisible()
     window.close()
 
 
