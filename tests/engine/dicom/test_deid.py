@@ -337,3 +337,21 @@ def test_export_folder_progress_failures_and_cancel(tmp_path: Path):
     with pytest.raises(OperationCancelled):
         export_deidentified([source], tmp_path / "out2", cancel=cancel)
     assert not (tmp_path / "out2").exists()
+
+
+def test_cli_deidentify_writes_copies_without_identity(tmp_path, capsys):
+    import pydicom
+
+    from engine.cli import EXIT_OK, main
+    from engine.resources import resource_path
+
+    src = resource_path("samples", "peds-cxr-normal.dcm")
+    out = tmp_path / "anon"
+    assert main(["deidentify", str(src), "--out", str(out)]) == EXIT_OK
+    assert "1 file(s) de-identified" in capsys.readouterr().out
+    (written,) = list(out.glob("*.dcm"))
+    before, after = pydicom.dcmread(src), pydicom.dcmread(written)
+    assert after.PatientIdentityRemoved == "YES"
+    assert after.PatientName != before.PatientName and after.PatientID != before.PatientID
+    assert after.StudyInstanceUID != before.StudyInstanceUID
+    assert after.pixel_array.tobytes() == before.pixel_array.tobytes()
