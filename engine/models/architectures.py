@@ -99,7 +99,10 @@ def _make_beat_lstm_class():
         ``(batch, n_rr)`` standardised RR-interval features. A small strided
         convolution shortens the sequence, the LSTM reads it, the last
         hidden states of both directions are joined to the RR features and a
-        two-layer head gives one logit per class.
+        two-layer head gives one logit per class. With ``template_channel``
+        the network also takes ``template`` ``(batch, samples)``, the
+        record's median beat, and reads ``window − template`` as a second
+        input channel (patient-adaptive morphology).
         """
 
         def __init__(
@@ -113,12 +116,14 @@ def _make_beat_lstm_class():
             conv_channels: int = 16,
             stride: int = 2,
             dropout: float = 0.0,
+            template_channel: bool = False,
         ) -> None:
             super().__init__()
             self.window = window
             self.n_rr = n_rr
+            self.template_channel = template_channel
             self.conv = nn.Sequential(
-                nn.Conv1d(1, conv_channels, 7, stride=stride, padding=3),
+                nn.Conv1d(2 if template_channel else 1, conv_channels, 7, stride=stride, padding=3),
                 nn.ReLU(),
             )
             self.lstm = nn.LSTM(
@@ -137,8 +142,19 @@ def _make_beat_lstm_class():
                 nn.Linear(hidden, num_classes),
             )
 
-        def forward(self, window: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
-            x = self.conv(window.unsqueeze(1)).transpose(1, 2)
+        def forward(
+            self,
+            window: torch.Tensor,
+            rr: torch.Tensor | None = None,
+            template: torch.Tensor | None = None,
+        ) -> torch.Tensor:
+            if self.template_channel:
+                if template is None:
+                    template = torch.zeros_like(window)
+                x = torch.stack([window, window - template], dim=1)
+            else:
+                x = window.unsqueeze(1)
+            x = self.conv(x).transpose(1, 2)
             _, (h, _) = self.lstm(x)
             if self.lstm.bidirectional:
                 last = torch.cat([h[-2], h[-1]], dim=1)
@@ -222,6 +238,7 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "conv_channels": int,
                 "stride": int,
                 "dropout": float,
+                "template_channel": bool,
             },
             required=("num_classes", "window"),
             input_type="signal",

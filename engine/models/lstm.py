@@ -74,6 +74,11 @@ class BeatModel(TorchRunner):
                 f"Model “{bundle.id}”: its network takes {args.get('n_rr', 4)} RR features but "
                 f"its preprocessing declares {n_features}.",
             )
+        if bool(args.get("template_channel", False)) and self.spec.beat_template == "none":
+            raise ModelError(
+                f"Model “{bundle.id}”: its network compares each beat with the record's median "
+                "beat but its preprocessing declares no beat template.",
+            )
         method = str(bundle.explanation.get("method", "integrated-gradients"))
         self.attr_method = method if method in SIGNAL_METHODS else "integrated-gradients"
         self.ig_steps = int(bundle.explanation.get("steps", 32))
@@ -113,7 +118,25 @@ class BeatModel(TorchRunner):
         prepared = prepare_beats(signal, self.spec, beats)
         return PreparedSignal(prepared, name, warnings, (time.perf_counter() - start) * 1000.0)
 
-    def _logits(self, windows: torch.Tensor, rr: torch.Tensor) -> np.ndarray:
+    def _extras(
+        self, rr: torch.Tensor, template: torch.Tensor | None, s: int, device: torch.device
+    ) -> tuple[torch.Tensor, ...]:
+        """The network's inputs besides the window, for beats ``s`` on."""
+        r = rr[s : s + BEAT_BATCH].to(device)
+        if template is None:
+            return (r,)
+        return (r, template.to(device).expand(len(r), -1))
+
+    def _template(self, pb: PreparedBeats) -> torch.Tensor | None:
+        import torch
+
+        if not getattr(self.net, "template_channel", False) or pb.template is None:
+            return None
+        return torch.from_numpy(pb.template).unsqueeze(0)
+
+    def _logits(
+        self, windows: torch.Tensor, rr: torch.Tensor, template: torch.Tensor | None = None
+    ) -> np.ndarray:
         import torch
 
         def go(device: torch.device) -> np.ndarray:
@@ -121,8 +144,7 @@ class BeatModel(TorchRunner):
             with torch.inference_mode():
                 for s in range(0, len(windows), BEAT_BATCH):
                     w = windows[s : s + BEAT_BATCH].to(device)
-                    r = rr[s : s + BEAT_BATCH].to(device)
-                    out.append(self.net(w, r).float().cpu())
+                    out.append(self.net(w, *self._extras(rr, template, s, device)).float().cpu())
             if not out:
                 return np.zeros((0, len(self.bundle.labels)), dtype=np.float32)
             return torch.cat(out).numpy()
@@ -137,6 +159,7 @@ class BeatModel(TorchRunner):
         method: str,
         cancel: CancelToken | None,
         progress: Progress = no_progress,
+        template: torch.Tensor | None = None,
     ) -> np.ndarray:
         import torch
 
@@ -148,25 +171,26 @@ class BeatModel(TorchRunner):
                     check_cancelled(cancel)
                     progress(s / len(windows), f"Explaining beats {s + 1}–{len(windows)}")
                     w = windows[s : s + BEAT_BATCH].to(device)
-                    r = rr[s : s + BEAT_BATCH].to(device)
+                    extras = self._extras(rr, template, s, device)
                     t = torch.as_tensor(target[s : s + BEAT_BATCH], device=device)
                     if method == "occlusion":
                         a = occlusion_1d(
                             self.net,
                             w,
-                            (r,),
+                            extras,
                             t,
                             width=max(4, self.spec.window // 16),
                             stride=max(2, self.spec.window // 32),
                         )
                     else:
-                        a, _ = integrated_gradients(
+                        # The template is its own baseline: only the window is attributed.
+                        a = integrated_gradients(
                             self.net,
-                            (w, r),
-                            (torch.zeros_like(w[:1]), torch.zeros_like(r[:1])),
+                            (w, *extras),
+                            (torch.zeros_like(w[:1]), torch.zeros_like(extras[0][:1]), *extras[1:]),
                             t,
                             steps=self.ig_steps,
-                        )
+                        )[0]
                     out.append(a.float().cpu())
             return torch.cat(out).numpy() if out else np.zeros((0, self.spec.window), np.float32)
 
@@ -199,7 +223,8 @@ class BeatModel(TorchRunner):
             start = time.perf_counter()
             windows = torch.from_numpy(pb.windows)
             rr = torch.from_numpy(pb.rr)
-            probs = logits_to_probabilities(self._logits(windows, rr), self.bundle)
+            template = self._template(pb)
+            probs = logits_to_probabilities(self._logits(windows, rr, template), self.bundle)
             model_ms = (time.perf_counter() - start) * 1000.0
             beat_results = []
             targets = np.zeros(len(probs), dtype=np.int64)
@@ -217,6 +242,7 @@ class BeatModel(TorchRunner):
                 per_beat = self._attributions(
                     windows, rr, targets, method, cancel,
                     sub_progress(progress, 0.2, 1.0) if len(items) == 1 else no_progress,
+                    template,
                 )  # fmt: skip
                 attribution = windows_to_samples(
                     per_beat,

@@ -343,6 +343,7 @@ class SignalSpec:
     leads: tuple[str, ...]
     baseline: Mapping[str, Any] = field(default_factory=lambda: {"method": "none"})
     beat_normalise: str = "none"
+    beat_template: str = "none"
     rr_features: tuple[str, ...] = ()
     morph_features: tuple[str, ...] = ()
     rr_mean: tuple[float, ...] = ()
@@ -360,6 +361,7 @@ class SignalSpec:
             leads=tuple(sig["leads"]),
             baseline=dict(pre.get("baseline", {"method": "none"})),
             beat_normalise=str(pre.get("beat_normalise", "none")),
+            beat_template=str(pre.get("beat_template", "none")),
             rr_features=tuple(pre.get("rr_features", ())),
             morph_features=tuple(pre.get("morph_features", ())),
             rr_mean=tuple(float(v) for v in pre.get("rr_mean", ())),
@@ -460,7 +462,10 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     ``pre_rr``/``post_rr``: interval to the previous/next beat (the record's
     median interval at the ends); ``local_rr``: mean of the last ten
     ``pre_rr``; ``global_rr``: the record's mean; ``*_ratio``: divided by
-    ``local_rr``.
+    ``local_rr``; ``*_global_ratio``: divided by ``global_rr`` (the
+    patient-normalised intervals of inter-patient classifiers);
+    ``pre_post_ratio``: ``pre_rr`` over ``post_rr`` (a premature beat's
+    compensatory pause).
     """
     s = np.asarray(samples, dtype=np.float64)
     n = len(s)
@@ -482,6 +487,10 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
         "global_rr": glob,
         "pre_rr_ratio": pre / np.maximum(local, 1e-6),
         "post_rr_ratio": post / np.maximum(local, 1e-6),
+        "pre_rr_global_ratio": pre / np.maximum(glob, 1e-6),
+        "post_rr_global_ratio": post / np.maximum(glob, 1e-6),
+        "local_rr_global_ratio": local / np.maximum(glob, 1e-6),
+        "pre_post_ratio": pre / np.maximum(post, 1e-6),
     }
     return (
         np.stack([table[k] for k in names], axis=1).astype(np.float32)
@@ -547,6 +556,7 @@ class PreparedBeats:
     n_source: int
     beat_source: str
     input_hash: str
+    template: np.ndarray | None = None
 
     @property
     def n_beats(self) -> int:
@@ -592,6 +602,17 @@ def prepare_beats(
         if len(windows):
             scale = float(np.median(np.ptp(windows, axis=1)))
             windows = windows / max(scale, 1e-3)
+    template = None
+    if spec.beat_template == "median":
+        # The record's own median beat (patient-adaptive morphology): the
+        # network compares each beat with it.
+        template = (np.median(windows, axis=0) if len(windows) else np.zeros(spec.window)).astype(
+            np.float32
+        )
+    elif spec.beat_template != "none":
+        raise EngineError(
+            f"Unknown beat template {spec.beat_template!r} in the model's preprocessing."
+        )
     rr = rr_features(samples, fs_src, spec.rr_features)
     if spec.morph_features:
         rr = np.concatenate([rr, morph_features(windows, spec.morph_features)], axis=1)
@@ -612,4 +633,5 @@ def prepare_beats(
         n_source=len(x),
         beat_source=source,
         input_hash=digest.hexdigest(),
+        template=template,
     )

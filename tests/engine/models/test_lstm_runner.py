@@ -128,3 +128,68 @@ def test_progress_and_cancel(registry: ModelRegistry) -> None:
     with pytest.raises(OperationCancelled):
         analyze_signal("test-beats", x, fs=FS, leads=["MLII"], beats=peaks, registry=registry,
                        cancel=token)  # fmt: skip
+
+
+def test_global_rr_ratios_against_hand_computation() -> None:
+    samples = np.array([0, 360, 720, 1260])  # RR 1.0, 1.0, 1.5 s; record mean 3.5 / 3
+    names = ["pre_rr_global_ratio", "post_rr_global_ratio", "local_rr_global_ratio",
+             "pre_post_ratio"]  # fmt: skip
+    f = rr_features(samples, 360.0, names)
+    mean = 3.5 / 3
+    assert f[3, 0] == pytest.approx(1.5 / mean)
+    assert f[2, 1] == pytest.approx(1.5 / mean)
+    assert f[3, 2] == pytest.approx((4.5 / 4) / mean)
+    assert f[2, 3] == pytest.approx(1.0 / 1.5)
+
+
+@pytest.mark.parametrize("method", ["integrated-gradients", "occlusion"])
+def test_template_channel_compares_each_beat_with_the_record_median(
+    tmp_path: Path, method: str
+) -> None:
+    import torch
+
+    from engine.models.architectures import build_model
+    from engine.models.authoring import write_bundle
+    from engine.models.preprocess import ArraySignal
+
+    m = lstm_manifest("template-beats")
+    m["architecture"]["args"]["template_channel"] = True
+    m["preprocessing"]["beat_template"] = "median"
+    torch.manual_seed(0)
+    net = build_model("beat-lstm", m["architecture"]["args"]).eval()
+    with torch.no_grad():  # an untrained net barely reacts to its input: make it
+        net.conv[0].weight.mul_(50.0)
+    write_bundle(tmp_path, m, net=net)
+    reg = ModelRegistry([(tmp_path, "bundled")])
+    x, peaks = synthetic_ecg(10.0)
+    pred = analyze_signal("template-beats", x, fs=FS, leads=["MLII"], beats=peaks,
+                          registry=reg, device="cpu", method=method)  # fmt: skip
+    assert pred.attribution is not None and pred.attribution.shape == x.shape
+    # The runner feeds the record's median beat: same scores as by hand, not as without it.
+    spec = SignalSpec.from_manifest(m)
+    pb = prepare_beats(ArraySignal(x, FS, ("MLII",)), spec, peaks)
+    assert pb.template is not None and pb.template.shape == (WINDOW,)
+    assert np.allclose(pb.template, np.median(pb.windows, axis=0))
+    w, rr = torch.from_numpy(pb.windows), torch.from_numpy(pb.rr)
+    t = torch.from_numpy(pb.template).expand_as(w)
+    with torch.no_grad():
+        by_hand = torch.softmax(net(w, rr, t), dim=1).numpy()
+        blind = torch.softmax(net(w, rr), dim=1).numpy()
+    got = np.array([[b.probabilities[c] for c in ("N", "S", "V", "F", "Q")] for b in pred.beats])
+    assert np.allclose(got, by_hand, atol=1e-5)
+    assert not np.allclose(got, blind, atol=1e-3)
+
+
+def test_template_network_without_a_declared_template_is_refused(tmp_path: Path) -> None:
+    from engine.errors import ModelError
+    from engine.models.architectures import build_model
+    from engine.models.authoring import write_bundle
+
+    m = lstm_manifest("no-template-beats")
+    m["architecture"]["args"]["template_channel"] = True
+    write_bundle(tmp_path, m, net=build_model("beat-lstm", m["architecture"]["args"]))
+    reg = ModelRegistry([(tmp_path, "bundled")])
+    x, peaks = synthetic_ecg(4.0)
+    with pytest.raises(ModelError, match="median beat"):
+        analyze_signal("no-template-beats", x, fs=FS, leads=["MLII"], beats=peaks,
+                       registry=reg, device="cpu")  # fmt: skip
