@@ -55,5 +55,6 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert per_class["V"]["reference_beats"] > 400  # 119 has bigeminy
     stored = json.loads((path / "validation.json").read_text())
     assert stored == per_class
-    assert bundle.manifest["preprocessing"]["fs"] == 360.0
+    assert bundle.manifest["preprocessing"]["fs"] == 180.0
+    assert bundle.manifest["preprocessing"]["beat_template"] == "median"
     assert np.isfinite(bundle.manifest["preprocessing"]["rr_mean"]).all()
