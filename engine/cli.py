@@ -24,10 +24,10 @@ EXIT_CANCELLED = 130
 
 #: Modules contributing sub-commands, each with ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "engine.models.commands",
-    "engine.ecg.commands",
-    "engine.dicom.commands",
-    "engine.store.commands",
+    "engine.models.cli",
+    "engine.ecg.cli",
+    "engine.dicom.cli",
+    "engine.store.cli",
 )
 
 
