@@ -11,8 +11,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from scipy import ndimage
-from scipy import signal as sps
 
 from engine.ecg.signal import Annotations, Signal
 from engine.errors import SignalError
@@ -52,6 +50,9 @@ def remove_baseline(
     numpy.ndarray
         ``float32`` array of the same shape.
     """
+    from scipy import ndimage
+    from scipy import signal as sps
+
     data = np.atleast_2d(np.asarray(x, dtype=np.float32))
     out = np.empty_like(data)
     if method == "median":
@@ -105,6 +106,8 @@ def notch(
     numpy.ndarray
         ``float32`` array of the same shape.
     """
+    from scipy import signal as sps
+
     if not 0 < mains_hz < fs / 2:
         raise SignalError(
             f"A {mains_hz:g} Hz notch is impossible on a signal sampled at {fs:g} Hz."
@@ -121,6 +124,8 @@ def notch(
 
 def bandpass(x: np.ndarray, fs: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth band-pass (``order`` per pass) along the last axis."""
+    from scipy import signal as sps
+
     if not 0 < low_hz < high_hz < fs / 2:
         raise SignalError(f"A {low_hz:g}–{high_hz:g} Hz band is impossible at {fs:g} Hz.")
     sos = sps.butter(order, [low_hz, high_hz], btype="bandpass", fs=fs, output="sos")
@@ -146,6 +151,8 @@ def resample(
     tuple of numpy.ndarray and float
         The ``float32`` samples and the exact new rate ``fs * up / down``.
     """
+    from scipy import signal as sps
+
     up, down = _ratio(fs, target_fs, max_denominator)
     if up == down:
         return np.asarray(x, dtype=np.float32).copy(), float(fs)
@@ -246,6 +253,8 @@ def _padlen(x: np.ndarray, fs: float) -> int:
 
 
 def _sosfiltfilt(sos: np.ndarray, x: np.ndarray, fs: float) -> np.ndarray:
+    from scipy import signal as sps
+
     n = np.shape(x)[-1]
     if n < 2:
         return np.asarray(x, dtype=np.float64).copy()

@@ -36,8 +36,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
-from scipy import signal as sps
 
 from engine.ecg.signal import Signal, lead_index
 from engine.errors import SignalError
@@ -157,6 +155,9 @@ def detect_qrs(
 
 def _detect_chunk(x: np.ndarray, fs: float, p: QrsParams) -> np.ndarray:
     """Beats of one chunk (sample indices into ``x``)."""
+    from scipy import ndimage
+    from scipy import signal as sps
+
     sos = sps.butter(p.filter_order, list(p.band_hz), btype="bandpass", fs=fs, output="sos")
     band = sps.sosfiltfilt(sos, x - np.median(x), padlen=min(len(x) - 1, int(fs)))
     energy = band * band
