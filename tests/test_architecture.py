@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -65,3 +66,21 @@ def test_views_do_not_reach_into_engine_internals():
         if p.name not in {"tasks.py"} and pattern.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_opening_the_main_window_does_not_pull_in_heavy_libraries(tmp_path):
+    """The window must appear fast: torch, scikit-learn and scipy load on first use."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from desktop.main_window import MainWindow\n"
+        "w = MainWindow(); w.show(); app.processEvents()\n"
+        "bad = [m for m in ('torch', 'sklearn', 'scipy', 'wfdb') if m in sys.modules]\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", STETHOS_CONFIG_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
