@@ -7,11 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from tests import _no_network
+
 # Qt runs headless in tests; set before pytest-qt creates the QApplication.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("STETHOS_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test may touch the network: see :mod:`tests._no_network`."""
+    _no_network.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _no_network.uninstall()
 
 
 @pytest.fixture(scope="session")
