@@ -1,0 +1,39 @@
+"""Replay the fuzzing regression corpus through the fuzzing property.
+
+Every file under ``tests/fuzz/corpus/<target>/`` (inputs that once broke the
+engine, minimised, and a few interesting ones) goes through the same check
+the atheris target runs (``tests/fuzz/targets.py``): it either loads or is
+refused with an :class:`~engine.errors.EngineError` that has a user message,
+within the time bound. atheris is not needed here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz.harness import TIME_BOUND_S, quiet, time_bound
+from tests.fuzz.targets import TARGETS, warm_up
+
+CORPUS = Path(__file__).resolve().parents[1] / "fuzz" / "corpus"
+CASES = sorted(
+    (target, path)
+    for target in TARGETS
+    for path in (CORPUS / target).glob("*")
+    if path.is_file() and not path.name.startswith(".")
+)
+_warm: set[str] = set()
+
+
+def test_corpus_covers_every_target() -> None:
+    assert {target for target, _ in CASES} == set(TARGETS)
+
+
+@pytest.mark.parametrize(("target", "path"), CASES, ids=[f"{t}/{p.name}" for t, p in CASES])
+def test_input_loads_or_is_refused_with_a_message(target: str, path: Path) -> None:
+    if target not in _warm:
+        warm_up(target)  # imports and fixtures (the record model) outside the time bound
+        _warm.add(target)
+    with quiet(), time_bound(TIME_BOUND_S):
+        TARGETS[target](path.read_bytes())
