@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QPointF, QSettings, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QPointF, QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +40,9 @@ GAINS_MM_MV = (5.0, 10.0, 20.0)
 DEVICES = ("auto", "cpu", "cuda")
 #: Allowed range of the screen calibration factor (1.0 = trust the screen's DPI).
 CALIBRATION_RANGE = (0.5, 2.0)
+#: Allowed range of the inactivity lock (minutes without input before patient data is hidden).
+LOCK_MINUTES_RANGE = (1, 120)
+DEFAULT_LOCK_MINUTES = 10
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class Preferences:
         10 mm with a ruler.
     device
         Where models run: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    lock_minutes
+        Minutes without keyboard or mouse input before a signed-in session
+        locks (1 to 120); applied at once.
     """
 
     theme: str = "light"
@@ -66,6 +73,24 @@ class Preferences:
     ecg_gain_mm_mv: float = 10.0
     screen_calibration: float = 1.0
     device: str = "auto"
+    lock_minutes: int = DEFAULT_LOCK_MINUTES
+
+
+class PreferencesNotifier(QObject):
+    """Tells parts of the application that do not own the Settings dialog about new values."""
+
+    saved = Signal(object)  # Preferences
+
+
+_notifier: PreferencesNotifier | None = None
+
+
+def preferences_notifier() -> PreferencesNotifier:
+    """The application-wide notifier; its ``saved`` fires after Settings ▸ OK."""
+    global _notifier
+    if _notifier is None:
+        _notifier = PreferencesNotifier()
+    return _notifier
 
 
 def settings_path() -> Path:
@@ -97,6 +122,12 @@ def load_preferences(path: Path | None = None) -> Preferences:
         calibration = d.screen_calibration
     if not CALIBRATION_RANGE[0] <= calibration <= CALIBRATION_RANGE[1]:
         calibration = d.screen_calibration
+    try:
+        lock = int(s.value("security/lock_minutes", d.lock_minutes))
+    except (TypeError, ValueError):
+        lock = d.lock_minutes
+    if not LOCK_MINUTES_RANGE[0] <= lock <= LOCK_MINUTES_RANGE[1]:
+        lock = d.lock_minutes
     return Preferences(
         theme=_choice(s.value("display/theme", d.theme), THEMES, d.theme),
         language=_choice(s.value("display/language", d.language), LANGUAGES, d.language),
@@ -104,6 +135,7 @@ def load_preferences(path: Path | None = None) -> Preferences:
         ecg_gain_mm_mv=_choice(s.value("ecg/gain_mm_mv"), GAINS_MM_MV, d.ecg_gain_mm_mv),
         screen_calibration=calibration,
         device=_choice(s.value("models/device", d.device), DEVICES, d.device),
+        lock_minutes=lock,
     )
 
 
@@ -122,6 +154,7 @@ def save_preferences(prefs: Preferences, path: Path | None = None) -> None:
     s.setValue("ecg/speed_mm_s", float(prefs.ecg_speed_mm_s))
     s.setValue("ecg/gain_mm_mv", float(prefs.ecg_gain_mm_mv))
     s.setValue("models/device", prefs.device)
+    s.setValue("security/lock_minutes", int(prefs.lock_minutes))
     s.sync()
     if s.status() != QSettings.Status.NoError:
         log.warning("cannot write the settings file %s", target)
@@ -221,6 +254,16 @@ class SettingsDialog(QDialog):
         self.device_box.addItem(self.tr("Automatic (GPU when available)"), "auto")
         self.device_box.addItem(self.tr("CPU only"), "cpu")
         self.device_box.addItem(self.tr("NVIDIA GPU (CUDA)"), "cuda")
+        self.lock_box = QSpinBox()
+        self.lock_box.setObjectName("lock_box")
+        self.lock_box.setRange(*LOCK_MINUTES_RANGE)
+        self.lock_box.setSuffix(self.tr(" min"))
+        self.lock_box.setToolTip(
+            self.tr(
+                "After this many minutes without keyboard or mouse input, patient data is "
+                "hidden until the password is typed again."
+            )
+        )
         self.notice = QLabel("")
         self.notice.setObjectName("settings_notice")
         self.notice.setWordWrap(True)
@@ -234,6 +277,7 @@ class SettingsDialog(QDialog):
         form.addRow(ruler_help)
         form.addRow(self.ruler)
         form.addRow(self.tr("Run models on:"), self.device_box)
+        form.addRow(self.tr("Lock patient data after:"), self.lock_box)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -261,6 +305,7 @@ class SettingsDialog(QDialog):
             box.setCurrentIndex(max(index, 0))
         self.calibration_box.setValue(prefs.screen_calibration)
         self.ruler.set_calibration(prefs.screen_calibration)
+        self.lock_box.setValue(int(prefs.lock_minutes))
 
     def preferences(self) -> Preferences:
         """The preferences as edited."""
@@ -272,6 +317,7 @@ class SettingsDialog(QDialog):
             ecg_gain_mm_mv=float(self.gain_box.currentData()),
             screen_calibration=float(self.calibration_box.value()),
             device=self.device_box.currentData(),
+            lock_minutes=int(self.lock_box.value()),
         )
 
     @Slot(int)
@@ -290,6 +336,7 @@ class SettingsDialog(QDialog):
 
             apply_theme(app, prefs.theme)
         self.preferences_saved.emit(prefs)
+        preferences_notifier().saved.emit(prefs)
         super().accept()
 
 

@@ -12,18 +12,26 @@ it with the administrator and shows the recovery key once). While signed in:
   decision on it;
 - a study opened while a patient is selected can be linked to them (with a
   warning when its DICOM identity does not match);
-- Patient ▸ Report… writes a PDF of an encounter;
-- after ``lock_timeout_s`` without keyboard or mouse input the session locks
-  until the password is typed again.
+- Patient ▸ Report… writes a PDF of an encounter (for an earlier encounter,
+  its study image and ECG are read again from the files they came from);
+- “Edit patient…” and “Edit record…” save a new version with the reason;
+  “… history…” lists every version with who, when and why;
+- administrators add, reset and disable accounts and replace the recovery
+  key (Patient ▸ Users…); the sign-in dialog restores access with the
+  recovery key;
+- after ``lock_timeout_s`` (Settings ▸ Lock patient data after) without
+  keyboard or mouse input the session locks until the password is typed again.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QImage, QPainter
 from PySide6.QtWidgets import (
     QApplication,
@@ -42,26 +50,49 @@ from desktop.jobs import JobFailure, JobRunner
 from desktop.patients import tasks
 from desktop.patients.dialogs import (
     ChangePasswordDialog,
+    EditPatientDialog,
+    EditRecordDialog,
+    HistoryDialog,
     LockDialog,
     NewPatientDialog,
     OverrideDialog,
+    RecoverAccessDialog,
     RecoveryKeyDialog,
     SetupDialog,
     SignInDialog,
     UsersDialog,
 )
 from desktop.patients.panel import PatientsPanel
-from desktop.patients.report import ReportContent, write_report_pdf
+from desktop.patients.report import ReportContent, value_text, write_report_pdf
+from desktop.settings import (
+    DEFAULT_LOCK_MINUTES,
+    LOCK_MINUTES_RANGE,
+    Preferences,
+    load_preferences,
+    preferences_notifier,
+)
 from desktop.viewer.overlay import heatmap_rgba
-from engine.errors import EngineError
-from engine.models.results import Prediction
+from engine.errors import EngineError, RecordValidationError
+from engine.models.results import BeatResult, Prediction
 from engine.records import HEART_RECORD
-from engine.store import KdfParams, Patient, Store, StoredResult, default_store_path, store_exists
+from engine.store import (
+    KdfParams,
+    Patient,
+    Store,
+    StoredRecord,
+    StoredResult,
+    default_store_path,
+    store_exists,
+)
 
 log = logging.getLogger(__name__)
 
-#: Minutes of inactivity before the session locks.
-DEFAULT_LOCK_MINUTES = 10
+__all__ = ["DEFAULT_LOCK_MINUTES", "PatientController", "install_patients"]
+
+#: Side of the largest heat map kept with a saved image result (enough for a report).
+HEATMAP_KEPT = 64
+#: Seconds of ECG drawn in the report of an earlier encounter.
+REPORT_ECG_SECONDS = 10.0
 
 _INPUT_EVENTS = {
     QEvent.Type.KeyPress,
@@ -100,7 +131,7 @@ class PatientController(QObject):
         self.last_message: QMessageBox | None = None
         self.last_report: Path | None = None
         self.dialog: QDialog | None = None
-        self.lock_timeout_s = DEFAULT_LOCK_MINUTES * 60.0
+        self._lock_timeout_s = DEFAULT_LOCK_MINUTES * 60.0
         self.locked = False
         self.intended_uses: dict[str, str] = {}
         self._saved_record: tuple[int, int, dict] | None = None  # encounter, record id, values
@@ -109,14 +140,18 @@ class PatientController(QObject):
         self._study = None  # tasks.SeriesRef of the study shown
         self._study_path = ""
         self._linked: dict[tuple[int, str], int] = {}  # (patient, study UID) -> link id
+        self._analysed_image: dict | None = None  # {"path", "frame"} of the image analysed
         self.jobs = JobRunner(self)
         self.jobs.failed.connect(self._on_jobs_failed)
         self._build_actions()
         self._build_widgets()
         self._connect_window()
+        # One shot per timeout: when it fires early (input since), it is re-armed for the rest.
         self.lock_timer = QTimer(self)
-        self.lock_timer.setInterval(5000)
-        self.lock_timer.timeout.connect(self.check_lock)
+        self.lock_timer.setSingleShot(True)
+        self.lock_timer.timeout.connect(self._on_lock_timer_timeout)
+        self.set_lock_minutes(load_preferences().lock_minutes)
+        preferences_notifier().saved.connect(self._on_preferences_saved)
         QApplication.instance().installEventFilter(self)
         self._update_state()
 
@@ -233,6 +268,10 @@ class PatientController(QObject):
         self.panel.new_patient.connect(self.new_patient)
         self.panel.report_requested.connect(self.export_report_dialog)
         self.panel.decision_requested.connect(self._on_panel_decision_requested)
+        self.panel.edit_patient_requested.connect(self.edit_patient)
+        self.panel.patient_history_requested.connect(self.patient_history)
+        self.panel.edit_record_requested.connect(self.edit_record)
+        self.panel.record_history_requested.connect(self.record_history)
 
     def _connect_window(self) -> None:
         w = self.window
@@ -259,6 +298,7 @@ class PatientController(QObject):
         for a in (self.sign_out_action, self.change_password_action, self.new_patient_action):
             a.setEnabled(on)
         self.users_action.setEnabled(admin)
+        self.users_action.setVisible(admin)  # clinicians manage no accounts
         self.save_record_action.setEnabled(has_patient)
         self.save_record_button.setVisible(on)
         self.save_record_button.setEnabled(has_patient)
@@ -348,6 +388,41 @@ class PatientController(QObject):
         else:
             dialog = SignInDialog(self.window)
             dialog.submitted.connect(lambda: self._on_sign_in_submitted(dialog))
+            dialog.recover_requested.connect(lambda: self.recover_access(dialog))
+        return self._open_dialog(dialog)
+
+    def recover_access(self, sign_in: QDialog | None = None) -> QDialog | None:
+        """Restore a user's access with the recovery key (from the sign-in dialog)."""
+        if self.store is not None or not store_exists(self.store_path):
+            return None
+        if sign_in is not None:
+            sign_in.reject()
+        dialog = RecoverAccessDialog(self.window)
+
+        def done(store: Store) -> None:
+            dialog.accept()
+            self._signed_in(store)
+            self._message(
+                self.tr(
+                    "Access restored for {0}; nothing stored was lost. The recovery key still "
+                    "works: if it may have been seen by others, make a new one "
+                    "(Patient ▸ Users… ▸ New recovery key…)."
+                ).format(store.user.username)
+            )
+
+        def submitted() -> None:
+            self.jobs.submit(
+                tasks.recover,
+                self.store_path,
+                dialog.key.text().strip(),
+                dialog.username.text().strip(),
+                dialog.password.text(),
+                self.kdf,
+                name="recover access",
+                on_success=done,
+            )
+
+        dialog.submitted.connect(submitted)
         return self._open_dialog(dialog)
 
     def _on_setup_submitted(self, dialog: SetupDialog) -> None:
@@ -397,7 +472,7 @@ class PatientController(QObject):
             0, lambda: self.window.resizeDocks([self.dock], [400], Qt.Orientation.Horizontal)
         )
         self.refresh_patients()
-        self.lock_timer.start()
+        self._restart_lock_timer()
         self.window.status_text.setText(self.tr("Signed in as {0}.").format(store.user.username))
         self._update_state()
 
@@ -494,8 +569,35 @@ class PatientController(QObject):
                 ),
             )
 
+        def disable(username: str) -> None:
+            self.jobs.submit(
+                tasks.disable_user,
+                store,
+                username,
+                name="disable user",
+                on_success=lambda users: (
+                    dialog.set_users(users),
+                    dialog.show_message(self.tr("{0} can no longer sign in.").format(username)),
+                ),
+            )
+
+        def replace_key() -> None:
+            dialog.set_busy(True)
+
+            def done(key: str) -> None:
+                dialog.set_busy(False)
+                dialog.show_message(self.tr("A new recovery key was made."))
+                self.recovery_dialog = RecoveryKeyDialog(key, dialog, replaced=True)
+                self.recovery_dialog.open()
+
+            self.jobs.submit(
+                tasks.new_recovery_key, store, name="new recovery key", on_success=done
+            )
+
         dialog.submitted.connect(submitted)
         dialog.reset_requested.connect(reset)
+        dialog.disable_requested.connect(disable)
+        dialog.recovery_key_requested.connect(replace_key)
         return self._open_dialog(dialog)
 
     # --- lock ----------------------------------------------------------------------------------
@@ -504,9 +606,40 @@ class PatientController(QObject):
             self.store.session.touch()
         return False
 
+    @property
+    def lock_timeout_s(self) -> float:
+        """Seconds without input before the session locks."""
+        return self._lock_timeout_s
+
+    @lock_timeout_s.setter
+    def lock_timeout_s(self, seconds: float) -> None:
+        self._lock_timeout_s = max(0.0, float(seconds))
+        self.lock_timer.setInterval(round(self._lock_timeout_s * 1000))
+        if self.lock_timer.isActive():
+            self._restart_lock_timer()
+
+    def set_lock_minutes(self, minutes: int) -> None:
+        """Lock after ``minutes`` (1 to 120) without input; applies at once."""
+        low, high = LOCK_MINUTES_RANGE
+        self.lock_timeout_s = min(max(int(minutes), low), high) * 60.0
+
+    @Slot(object)
+    def _on_preferences_saved(self, prefs: Preferences) -> None:
+        self.set_lock_minutes(prefs.lock_minutes)
+
+    def _restart_lock_timer(self) -> None:
+        self.lock_timer.start(round(self._lock_timeout_s * 1000))
+
+    @Slot()
+    def _on_lock_timer_timeout(self) -> None:
+        self.check_lock()
+        if self.store is not None and not self.locked:
+            remaining = self._lock_timeout_s - self.store.session.idle_seconds()
+            self.lock_timer.start(max(1000, math.ceil(remaining * 1000)))
+
     @Slot()
     def check_lock(self) -> None:
-        """Lock when the session has been idle for :attr:`lock_timeout_s` (timer)."""
+        """Lock when the session has been idle for :attr:`lock_timeout_s`."""
         if self.store is not None and not self.locked:
             if self.store.session.is_locked(self.lock_timeout_s):
                 self.lock()
@@ -516,6 +649,7 @@ class PatientController(QObject):
         if self.store is None or self.locked:
             return None
         self.locked = True
+        self.lock_timer.stop()
         self._docks_before_lock = (self.dock.isVisible(), self.window.record_dock.isVisible())
         self.dock.hide()
         self.window.record_dock.hide()
@@ -542,6 +676,7 @@ class PatientController(QObject):
         patients, record = self._docks_before_lock
         self.dock.setVisible(patients)
         self.window.record_dock.setVisible(record)
+        self._restart_lock_timer()
         self._update_state()
 
     # --- patients ---------------------------------------------------------------------------------
@@ -604,10 +739,203 @@ class PatientController(QObject):
             try:
                 patient = self.store.add_patient(**dialog.values())
             except EngineError as exc:
-                dialog.show_message(exc.user_message)
+                dialog.show_message(self._problem_text(exc))
                 return
             dialog.accept()
             self.select_patient(patient.id)
+
+        dialog.submitted.connect(submitted)
+        return self._open_dialog(dialog)
+
+    def _problem_text(self, exc: EngineError) -> str:
+        """An engine error about patient data, in the interface language where it is known."""
+        if not isinstance(exc, RecordValidationError):
+            return exc.user_message
+        known = {
+            "The MRN (patient identifier) is required.": self.tr(
+                "The MRN (patient identifier) is required."
+            ),
+            "The MRN must have at most 64 characters.": self.tr(
+                "The MRN must have at most 64 characters."
+            ),
+            "The family name is required.": self.tr("The family name is required."),
+            "Sex must be Female, Male, Other or Unknown.": self.tr(
+                "Sex must be Female, Male, Other or Unknown."
+            ),
+            "The birth date must be a date (YYYY-MM-DD).": self.tr(
+                "The birth date must be a date (YYYY-MM-DD)."
+            ),
+            "The birth date cannot be in the future.": self.tr(
+                "The birth date cannot be in the future."
+            ),
+            "The birth date is before 1880.": self.tr("The birth date is before 1880."),
+        }
+        lines = []
+        for name, text in exc.problems.items():
+            if name == "mrn" and text.startswith("Another patient already has the MRN"):
+                lines.append(self.tr("Another patient already has this MRN."))
+            else:
+                lines.append(known.get(text, text))
+        return self.tr("Nothing was saved.") + " " + " ".join(lines)
+
+    # --- editing with history -------------------------------------------------------------------
+    @Slot()
+    def edit_patient(self) -> QDialog | None:
+        """Correct the selected patient's data; the earlier version stays in the history."""
+        if self.store is None or self.locked or self.patient is None:
+            return None
+        store, patient = self.store, self.patient
+        dialog = EditPatientDialog(patient, self.window)
+
+        def submitted() -> None:
+            try:
+                updated = store.update_patient(
+                    patient.id,
+                    dialog.values(),
+                    reason=dialog.reason.text().strip(),
+                    expected_version=dialog.version,
+                )
+            except EngineError as exc:
+                dialog.show_message(self._problem_text(exc))
+                return
+            dialog.accept()
+            self.patient = updated
+            self.window.status_text.setText(
+                self.tr("Changes to {0} saved (version {1}).").format(
+                    updated.display_name, updated.version
+                )
+                if updated.version != patient.version
+                else self.tr("Nothing was changed.")
+            )
+            self.refresh_patients(select=updated.id)
+            self.refresh_timeline()
+
+        dialog.submitted.connect(submitted)
+        return self._open_dialog(dialog)
+
+    def _sex_text(self, code: str) -> str:
+        labels = {"F": self.tr("Female"), "M": self.tr("Male"), "O": self.tr("Other")}
+        return labels.get(code, self.tr("Unknown"))
+
+    def _reason_text(self, reason: str) -> str:
+        return {"registered": self.tr("registered")}.get(reason, reason)
+
+    @Slot()
+    def patient_history(self) -> QDialog | None:
+        """List every version of the selected patient's data, newest first."""
+        if self.store is None or self.locked or self.patient is None:
+            return None
+        try:
+            versions = self.store.patient_history(self.patient.id)
+        except EngineError as exc:
+            self._message(exc.user_message, warning=True)
+            return None
+        rows = []
+        for v in reversed(versions):
+            born = v.birth_date.isoformat() if v.birth_date else self.tr("unknown")
+            data = self.tr("MRN {0} · {1} · born {2} · {3}").format(
+                v.mrn, v.display_name, born, self._sex_text(v.sex)
+            )
+            rows.append(
+                (
+                    str(v.version),
+                    _when(v.updated_at),
+                    v.updated_by,
+                    self._reason_text(v.reason),
+                    data,
+                )
+            )
+        dialog = HistoryDialog(
+            self.tr("History of {0}").format(self.patient.display_name),
+            self.tr("Every version of this patient's identifying data, newest first."),
+            rows,
+            self.window,
+        )
+        return self._open_dialog(dialog)
+
+    def _record_values_text(self, rec: StoredRecord, previous: StoredRecord | None) -> str:
+        specs = {f.name: f for f in HEART_RECORD.fields}
+        parts, changes = [], []
+        for name, value in rec.values.items():
+            spec = specs.get(name)
+            if spec is None:
+                text, label = str(value), name
+            else:
+                text = value_text(spec, value, rec.units.get(name))
+                label = QCoreApplication.translate("RecordForm", spec.label)
+            if value is not None:
+                parts.append(f"{label}: {text}")
+            if previous is not None and previous.values.get(name) != value:
+                old = previous.values.get(name)
+                old_text = value_text(spec, old, previous.units.get(name)) if spec else str(old)
+                changes.append(f"{label}: {old_text} → {text}")
+        out = "; ".join(parts)
+        if previous is not None:
+            changed = "; ".join(changes) if changes else self.tr("no values")
+            out = self.tr("Changed: {0}").format(changed) + "\n" + out
+        return out
+
+    @Slot(int)
+    def record_history(self, record_id: int) -> QDialog | None:
+        """List every version of a record, newest first, with what changed."""
+        if self.store is None or self.locked:
+            return None
+        try:
+            versions = self.store.record_history(record_id)
+        except EngineError as exc:
+            self._message(exc.user_message, warning=True)
+            return None
+        rows = []
+        for i in range(len(versions) - 1, -1, -1):
+            rec = versions[i]
+            previous = versions[i - 1] if i > 0 else None
+            rows.append(
+                (
+                    str(rec.version),
+                    _when(rec.recorded_at),
+                    rec.recorded_by,
+                    self._reason_text(rec.reason),
+                    self._record_values_text(rec, previous),
+                )
+            )
+        dialog = HistoryDialog(
+            self.tr("History of the record"),
+            self.tr("Every version of this record, newest first. Earlier values are never lost."),
+            rows,
+            self.window,
+        )
+        return self._open_dialog(dialog)
+
+    @Slot(int)
+    def edit_record(self, record_id: int) -> QDialog | None:
+        """Correct a saved record in the record form; the values before stay as a version."""
+        if self.store is None or self.locked:
+            return None
+        store = self.store
+        try:
+            rec = store.get_record(record_id)
+        except EngineError as exc:
+            self._message(exc.user_message, warning=True)
+            return None
+        if rec.schema_name != HEART_RECORD.name:
+            self._message(self.tr("Records of this kind cannot be edited here."), warning=True)
+            return None
+        dialog = EditRecordDialog(HEART_RECORD, rec.values, self.window)
+
+        def submitted() -> None:
+            values = dialog.record_form.record()
+            try:
+                new = store.update_record(record_id, values, reason=dialog.reason.text().strip())
+            except EngineError as exc:
+                dialog.show_message(exc.user_message)
+                return
+            dialog.accept()
+            if self._saved_record is not None and self._saved_record[1] == record_id:
+                self._saved_record = (new.encounter_id, new.id, dict(values))
+            self.window.status_text.setText(
+                self.tr("Record corrected (version {0}).").format(new.version)
+            )
+            self.refresh_timeline()
 
         dialog.submitted.connect(submitted)
         return self._open_dialog(dialog)
@@ -663,6 +991,33 @@ class PatientController(QObject):
     @Slot(str)
     def _on_analysis_started(self, name: str) -> None:
         self._analysed_record = dict(self.window.form.record()) if name == "analyze" else None
+        self._analysed_image = None
+        stack = self.window.viewer.stack
+        if name != "analyze" and stack is not None and stack.sources:
+            path, frame = stack.sources[min(self.window.viewer.frame, len(stack.sources) - 1)]
+            self._analysed_image = {"kind": "image", "path": str(path), "frame": int(frame)}
+
+    def _result_to_save(self, prediction: Prediction) -> Prediction | dict:
+        """The prediction, with the file it was made on (and a small heat map) when known.
+
+        A report of the encounter reads the image or ECG again from that file.
+        """
+        source: dict | None = None
+        if self.sender() is self.window.analysis_jobs and self._analysed_image is not None:
+            source = dict(self._analysed_image)
+        elif self.sender() is self.window.ecg.jobs and self.window.ecg.signal is not None:
+            source = {
+                "kind": "ecg",
+                "path": str(self.window.ecg.signal.source),
+                "lead": str(prediction.extra.get("lead", "")),
+            }
+        if source is None:
+            return prediction
+        data = prediction.to_json()
+        data["input"] = source
+        if prediction.heatmap is not None and source["kind"] == "image":
+            data["heatmap"] = _encode_heatmap(prediction.heatmap)
+        return data
 
     @Slot(object)
     def _on_prediction(self, prediction: object) -> None:
@@ -696,7 +1051,7 @@ class PatientController(QObject):
         try:
             stored = self.store.save_result(
                 self.encounter_id,
-                prediction,
+                self._result_to_save(prediction),
                 record_id=record_id,
                 study_link_id=link_id,
                 positive_label=prediction.positive_label,
@@ -869,6 +1224,10 @@ class PatientController(QObject):
         )
         if encounter_id == self.encounter_id:
             self._add_views(content)
+        if content.image is None:
+            self._add_saved_image(content, encounter_id, results)
+        if content.ecg is None:
+            self._add_saved_ecg(content, results)
         try:
             write_report_pdf(content, path)
             store.audit(
@@ -903,18 +1262,7 @@ class PatientController(QObject):
             )
             heat = viewer.heatmap
             if heat is not None and viewer.heatmap_frame == viewer.frame:
-                rgba = np.ascontiguousarray(heatmap_rgba(heat))
-                layer = QImage(
-                    rgba.data, rgba.shape[1], rgba.shape[0], rgba.shape[1] * 4,
-                    QImage.Format.Format_ARGB32_Premultiplied,
-                ).copy()  # fmt: skip
-                combined = base.convertToFormat(QImage.Format.Format_RGB32)
-                painter = QPainter(combined)
-                painter.setOpacity(viewer.heatmap_opacity)
-                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-                painter.drawImage(combined.rect(), layer)
-                painter.end()
-                content.image_with_heatmap = combined
+                content.image_with_heatmap = _with_heatmap(base, heat, viewer.heatmap_opacity)
         ecg = self.window.ecg
         if ecg.signal is not None:
             content.ecg = ecg.current_view().grab().toImage()
@@ -926,6 +1274,161 @@ class PatientController(QObject):
             content.ecg_caption = " · ".join(
                 t for t in (self.tr("{0} Hz").format(f"{ecg.signal.fs:g}"), beats) if t
             )
+
+    # --- pictures of an earlier encounter, read again from their files --------------------------
+    def _not_available(self, what: str, path: str, exc: EngineError | None) -> str:
+        reason = self.tr("file missing") if exc is None else exc.user_message
+        if what == "ecg":
+            return self.tr("ECG not available: {0} ({1})").format(path, reason)
+        return self.tr("Image not available: {0} ({1})").format(path, reason)
+
+    def _add_saved_image(
+        self, content: ReportContent, encounter_id: int, results: list[StoredResult]
+    ) -> None:
+        """The study image of the encounter (and the result's heat map when it was kept)."""
+        assert self.store is not None and self.patient is not None
+        try:
+            links = {link.id: link for link in self.store.studies(self.patient.id)}
+        except EngineError:
+            links = {}
+        candidates: list[tuple[str, int, str, dict | None]] = []  # path, frame, caption, heat
+        for res in results:
+            source = res.result.get("input") or {}
+            heat = res.result.get("heatmap")
+            if source.get("kind") == "image" and source.get("path"):
+                link = links.get(res.study_link_id) if res.study_link_id else None
+                caption = (
+                    " · ".join(t for t in (link.modality, link.study_date) if t) if link else ""
+                )
+                candidates.append((source["path"], int(source.get("frame", 0)), caption, heat))
+            elif res.study_link_id in links:
+                link = links[res.study_link_id]
+                candidates.append((link.path, 0, f"{link.modality} · {link.study_date}", None))
+        for link in links.values():
+            if link.encounter_id == encounter_id and link.modality != "ECG":
+                candidates.append((link.path, 0, f"{link.modality} · {link.study_date}", None))
+        seen: set[str] = set()
+        for path, frame, caption, heat in candidates:
+            if not path or path in seen:
+                continue
+            seen.add(path)
+            if not Path(path).is_file():
+                content.image_notes.append(self._not_available("image", path, None))
+                continue
+            try:
+                data = tasks.render_study_image(path, frame)
+            except EngineError as exc:
+                content.image_notes.append(self._not_available("image", path, exc))
+                continue
+            content.image = _qimage(data)
+            content.image_caption = " · ".join(
+                t for t in (caption.strip(" ·"), Path(path).name) if t
+            )
+            if heat is not None:
+                decoded = _decode_heatmap(heat)
+                if decoded is not None:
+                    content.image_with_heatmap = _with_heatmap(content.image, decoded, 0.5)
+            return
+
+    def _add_saved_ecg(self, content: ReportContent, results: list[StoredResult]) -> None:
+        """The first seconds of the ECG a result of the encounter was made on, beats labelled."""
+        for res in results:
+            source = res.result.get("input") or {}
+            if source.get("kind") != "ecg" or not source.get("path"):
+                continue
+            path = str(source["path"])
+            if not Path(path).is_file():
+                content.ecg_notes.append(self._not_available("ecg", path, None))
+                continue
+            try:
+                signal = tasks.read_ecg(path)
+            except EngineError as exc:
+                content.ecg_notes.append(self._not_available("ecg", path, exc))
+                continue
+            beats = tuple(
+                BeatResult(int(b["sample"]), str(b["label"]), dict(b.get("probabilities") or {}))
+                for b in res.result.get("beats") or ()
+            )
+            lower = [lead.lower() for lead in signal.leads]
+            lead = str(source.get("lead", "")).lower()
+            content.ecg = _ecg_strip(signal, beats, lower.index(lead) if lead in lower else None)
+            seconds = min(REPORT_ECG_SECONDS, signal.duration_s)
+            content.ecg_caption = " · ".join(
+                (
+                    Path(path).name,
+                    self.tr("{0} Hz").format(f"{signal.fs:g}"),
+                    self.tr("first {0:g} s").format(seconds),
+                    self.tr("beats labelled by {0} {1}").format(res.model_id, res.model_version),
+                )
+            )
+            return
+
+
+def _when(moment) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _encode_heatmap(heatmap: np.ndarray) -> dict:
+    """A heat map reduced to at most HEATMAP_KEPT² bytes, for the JSON of a saved result."""
+    h = np.nan_to_num(np.asarray(heatmap, dtype=np.float32), nan=0.0)
+    step_r = max(1, math.ceil(h.shape[0] / HEATMAP_KEPT))
+    step_c = max(1, math.ceil(h.shape[1] / HEATMAP_KEPT))
+    small = h[::step_r, ::step_c]
+    data = np.rint(np.clip(small, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return {
+        "rows": int(data.shape[0]),
+        "cols": int(data.shape[1]),
+        "uint8_base64": base64.b64encode(data.tobytes()).decode("ascii"),
+    }
+
+
+def _decode_heatmap(kept: dict) -> np.ndarray | None:
+    try:
+        rows, cols = int(kept["rows"]), int(kept["cols"])
+        raw = base64.b64decode(kept["uint8_base64"])
+        return np.frombuffer(raw, dtype=np.uint8).reshape(rows, cols).astype(np.float32) / 255.0
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _with_heatmap(base: QImage, heat: np.ndarray, opacity: float) -> QImage:
+    rgba = np.ascontiguousarray(heatmap_rgba(heat))
+    layer = QImage(
+        rgba.data, rgba.shape[1], rgba.shape[0], rgba.shape[1] * 4,
+        QImage.Format.Format_ARGB32_Premultiplied,
+    ).copy()  # fmt: skip
+    combined = base.convertToFormat(QImage.Format.Format_RGB32)
+    painter = QPainter(combined)
+    painter.setOpacity(opacity)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+    painter.drawImage(combined.rect(), layer)
+    painter.end()
+    return combined
+
+
+def _ecg_strip(signal, beats: tuple[BeatResult, ...], lead_index: int | None) -> QImage:
+    """The first :data:`REPORT_ECG_SECONDS` of ``signal`` on ECG paper, beats labelled.
+
+    A 12-lead record is drawn as the conventional print, as the ECG tab shows it.
+    """
+    from desktop.ecg.views import StripView, TwelveLeadView
+    from engine.ecg import STANDARD_LEADS
+
+    twelve = all(lead in signal.leads for lead in STANDARD_LEADS)
+    view = TwelveLeadView() if twelve else StripView()
+    view.set_dpi(96.0)
+    view.set_signal(signal)
+    view.set_beats(beats, lead_index)
+    if twelve:
+        view.resize(view.sizeHint())
+    else:
+        scale = view.scale()
+        seconds = min(REPORT_ECG_SECONDS, signal.duration_s)
+        width = math.ceil(view.trace_left() + seconds * scale.px_per_s + 8 * scale.px_per_mm_x)
+        view.resize(width, view.sizeHint().height())
+    image = view.grab().toImage()
+    view.deleteLater()
+    return image
 
 
 def _qimage(data: np.ndarray) -> QImage:

@@ -1,4 +1,5 @@
-"""Dialogs of the Patient menu: sign in, first-run setup, recovery key, passwords, users.
+"""Dialogs of the Patient menu: sign in, first-run setup, recovery key, passwords, users,
+editing a patient or a record with the reason, and the history of earlier versions.
 
 Each dialog only collects input and shows messages; the
 :class:`~desktop.patients.controller.PatientController` does the store work
@@ -23,9 +24,14 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from desktop.records.form import RecordForm
 
 _ERROR_STYLE = "color: #c62828;"
 
@@ -94,7 +100,9 @@ class _FormDialog(QDialog):
 
 
 class SignInDialog(_FormDialog):
-    """User name and password."""
+    """User name and password; ``recover_requested`` when the password is lost."""
+
+    recover_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None, username: str = "") -> None:
         super().__init__(
@@ -107,6 +115,11 @@ class SignInDialog(_FormDialog):
         self.password = self._password("password")
         self.form.addRow(self.tr("User name:"), self.username)
         self.form.addRow(self.tr("Password:"), self.password)
+        self.recover_button = QPushButton(self.tr("Forgot the password? Use the recovery key…"))
+        self.recover_button.setObjectName("recover_button")
+        self.recover_button.setFlat(True)
+        self.recover_button.clicked.connect(self.recover_requested)
+        self.form.addRow(self.recover_button)
         (self.password if username else self.username).setFocus()
 
     def check(self) -> str:
@@ -150,7 +163,7 @@ class SetupDialog(_FormDialog):
 class RecoveryKeyDialog(QDialog):
     """Shows the recovery key once; closes only after “I have written it down”."""
 
-    def __init__(self, key: str, parent: QWidget | None = None) -> None:
+    def __init__(self, key: str, parent: QWidget | None = None, replaced: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Recovery key"))
         self.setModal(True)
@@ -161,9 +174,19 @@ class RecoveryKeyDialog(QDialog):
                 "only now. If every password is lost, it is the only way to open the patient "
                 "database again."
             )
+            + (
+                " "
+                + self.tr(
+                    "Print or copy it now: the previous recovery key no longer opens the database."
+                )
+                if replaced
+                else ""
+            )
         )
         text.setWordWrap(True)
+        text.setObjectName("recovery_explanation")
         layout.addWidget(text)
+        self.explanation = text
         self.key = QLabel(key)
         self.key.setObjectName("recovery_key")
         self.key.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -215,9 +238,12 @@ class ChangePasswordDialog(_FormDialog):
 
 
 class UsersDialog(_FormDialog):
-    """Administrators: list accounts, add a clinician, reset someone's access."""
+    """Administrators: list accounts, add a clinician, reset or disable someone's access,
+    replace the recovery key."""
 
     reset_requested = Signal(str, str)
+    disable_requested = Signal(str)
+    recovery_key_requested = Signal()
 
     def __init__(self, users, parent: QWidget | None = None) -> None:
         super().__init__(
@@ -248,6 +274,23 @@ class UsersDialog(_FormDialog):
         self.reset_button.setObjectName("reset_button")
         self.reset_button.clicked.connect(self._on_reset_clicked)
         self.form.addRow(self.reset_button)
+        self.disable_button = QPushButton(self.tr("Disable selected user"))
+        self.disable_button.setObjectName("disable_button")
+        self.disable_button.setToolTip(
+            self.tr(
+                "The user can no longer sign in; what they recorded stays attributed to them. "
+                "Reset their access to enable the account again."
+            )
+        )
+        self.disable_button.clicked.connect(self._on_disable_clicked)
+        self.form.addRow(self.disable_button)
+        self.recovery_button = QPushButton(self.tr("New recovery key…"))
+        self.recovery_button.setObjectName("recovery_button")
+        self.recovery_button.setToolTip(
+            self.tr("Make a new recovery key (shown once); the previous one stops working.")
+        )
+        self.recovery_button.clicked.connect(self.recovery_key_requested)
+        self.form.addRow(self.recovery_button)
         self.set_users(users)
 
     def set_users(self, users) -> None:
@@ -264,6 +307,26 @@ class UsersDialog(_FormDialog):
             return self.tr("Enter a user name.")
         return ""
 
+    def select_user(self, username: str) -> None:
+        """Select ``username`` in the list (tests, and after a change)."""
+        for i in range(self.users.count()):
+            if self.users.item(i).data(Qt.ItemDataRole.UserRole) == username:
+                self.users.setCurrentRow(i)
+                return
+
+    def set_busy(self, busy: bool) -> None:
+        super().set_busy(busy)
+        for button in (self.reset_button, self.disable_button, self.recovery_button):
+            button.setEnabled(not busy)
+
+    def _on_disable_clicked(self) -> None:
+        item = self.users.currentItem()
+        if item is None:
+            self.show_message(self.tr("Select a user in the list first."))
+            return
+        self.set_busy(True)
+        self.disable_requested.emit(item.data(Qt.ItemDataRole.UserRole))
+
     def _on_reset_clicked(self) -> None:
         item = self.users.currentItem()
         if item is None:
@@ -273,6 +336,40 @@ class UsersDialog(_FormDialog):
             self.show_message(self.tr("Type the temporary password in the password field."))
             return
         self.reset_requested.emit(item.data(Qt.ItemDataRole.UserRole), self.password.text())
+
+
+class RecoverAccessDialog(_FormDialog):
+    """The recovery key, a user name and that user's new password."""
+
+    def __init__(self, parent: QWidget | None = None, username: str = "") -> None:
+        super().__init__(
+            self.tr("Recover access"),
+            self.tr(
+                "Type the recovery key printed when this workstation was set up, the user "
+                "whose access is restored (usually the administrator) and a new password. "
+                "Nothing stored is lost."
+            ),
+            parent,
+        )
+        self.key = QLineEdit()
+        self.key.setObjectName("recovery_key")
+        self.key.setPlaceholderText(self.tr("8 groups of 4 letters and digits"))
+        self.username = QLineEdit(username or "admin")
+        self.username.setObjectName("username")
+        self.password = self._password("password")
+        self.repeat = self._password("repeat")
+        self.form.addRow(self.tr("Recovery key:"), self.key)
+        self.form.addRow(self.tr("User name:"), self.username)
+        self.form.addRow(self.tr("New password:"), self.password)
+        self.form.addRow(self.tr("Repeat new password:"), self.repeat)
+        self.ok_button.setText(self.tr("Restore access"))
+
+    def check(self) -> str:
+        if not self.key.text().strip() or not self.username.text().strip():
+            return self.tr("Enter the recovery key and the user name.")
+        if self.password.text() != self.repeat.text():
+            return self.tr("The two passwords differ. Type them again.")
+        return ""
 
 
 class NewPatientDialog(_FormDialog):
@@ -317,6 +414,122 @@ class NewPatientDialog(_FormDialog):
         if not self.mrn.text().strip() or not self.family_name.text().strip():
             return self.tr("The MRN and the family name are required.")
         return ""
+
+
+class EditPatientDialog(NewPatientDialog):
+    """The patient form filled with the current values, and the reason for the change."""
+
+    def __init__(self, patient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Edit patient"))
+        self.intro.setText(
+            self.tr(
+                "Correct {0}'s identifying data. The earlier version is kept in the history "
+                "with who changed it, when and why."
+            ).format(patient.display_name)
+        )
+        self.mrn.setText(patient.mrn)
+        self.family_name.setText(patient.family_name)
+        self.given_name.setText(patient.given_name)
+        self.birth_date.setText(patient.birth_date.isoformat() if patient.birth_date else "")
+        self.sex.setCurrentIndex(max(self.sex.findData(patient.sex), 0))
+        self.reason = QLineEdit()
+        self.reason.setObjectName("reason")
+        self.reason.setPlaceholderText(self.tr("e.g. typing error in the birth date"))
+        self.form.addRow(self.tr("Reason for the change:"), self.reason)
+        self.version = patient.version
+
+    def check(self) -> str:
+        problem = super().check()
+        if problem:
+            return problem
+        if not self.reason.text().strip():
+            return self.tr("Say why the data is changed: the reason is required.")
+        return ""
+
+
+class EditRecordDialog(_FormDialog):
+    """The record form filled with a saved record's values, and the reason for the change."""
+
+    def __init__(self, schema, values: dict, parent: QWidget | None = None) -> None:
+        super().__init__(
+            self.tr("Edit record"),
+            self.tr(
+                "Correct the values of this record. The values saved before are kept as an "
+                "earlier version, with who changed them, when and why."
+            ),
+            parent,
+        )
+        self.setMinimumWidth(520)
+        self.record_form = RecordForm(schema)
+        self.record_form.setObjectName("edit_record_form")
+        self.record_form.set_record(values)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.record_form)
+        scroll.setMinimumHeight(360)
+        self.form.addRow(scroll)
+        self.reason = QLineEdit()
+        self.reason.setObjectName("reason")
+        self.reason.setPlaceholderText(self.tr("e.g. cholesterol result corrected by the lab"))
+        self.form.addRow(self.tr("Reason for the change:"), self.reason)
+
+    def check(self) -> str:
+        form = self.record_form
+        if not form.is_valid:
+            problems = form.schema.problems(form.raw_values())
+            lines = [form.message(name) or problems[name] for name in problems]
+            return (
+                self.tr("Nothing was saved. Correct these values first:") + "\n" + "\n".join(lines)
+            )
+        if not self.reason.text().strip():
+            return self.tr("Say why the record is changed: the reason is required.")
+        return ""
+
+
+class HistoryDialog(QDialog):
+    """Every version of a patient's data or of a record: when, who, why and what."""
+
+    def __init__(
+        self,
+        title: str,
+        intro: str,
+        rows: list[tuple[str, str, str, str, str]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumSize(640, 320)
+        layout = QVBoxLayout(self)
+        label = QLabel(intro)
+        label.setWordWrap(True)
+        layout.addWidget(label)
+        self.versions = QTreeWidget()
+        self.versions.setObjectName("history_versions")
+        self.versions.setHeaderLabels(
+            [self.tr("Version"), self.tr("When"), self.tr("By"), self.tr("Reason"), self.tr("Data")]
+        )
+        self.versions.setRootIsDecorated(False)
+        self.versions.setWordWrap(True)
+        self.versions.setAlternatingRowColors(True)
+        for row in rows:
+            item = QTreeWidgetItem(list(row))
+            item.setToolTip(4, row[4])
+            self.versions.addTopLevelItem(item)
+        for column in range(4):
+            self.versions.resizeColumnToContents(column)
+        layout.addWidget(self.versions, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def texts(self) -> list[str]:
+        """Each version as one line (what a user reads)."""
+        out = []
+        for i in range(self.versions.topLevelItemCount()):
+            item = self.versions.topLevelItem(i)
+            out.append(" | ".join(item.text(c) for c in range(5)))
+        return out
 
 
 class OverrideDialog(_FormDialog):

@@ -33,6 +33,10 @@ class PatientsPanel(QWidget):
     new_patient = Signal()
     report_requested = Signal(int)  # encounter id
     decision_requested = Signal(int, str)  # result id, "accepted" or "overridden"
+    edit_patient_requested = Signal()
+    patient_history_requested = Signal()
+    edit_record_requested = Signal(int)  # record id (latest version)
+    record_history_requested = Signal(int)  # record id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,6 +65,15 @@ class PatientsPanel(QWidget):
         self.header.setObjectName("patient_header")
         self.header.setWordWrap(True)
         box_layout.addWidget(self.header)
+        patient_row = QHBoxLayout()
+        self.edit_patient_button = QPushButton(self.tr("Edit patient…"))
+        self.edit_patient_button.setObjectName("edit_patient_button")
+        self.patient_history_button = QPushButton(self.tr("Patient history…"))
+        self.patient_history_button.setObjectName("patient_history_button")
+        patient_row.addWidget(self.edit_patient_button)
+        patient_row.addWidget(self.patient_history_button)
+        patient_row.addStretch(1)
+        box_layout.addLayout(patient_row)
         self.timeline = QTreeWidget()
         self.timeline.setObjectName("patient_timeline")
         self.timeline.setHeaderLabels([self.tr("When"), self.tr("What")])
@@ -80,6 +93,14 @@ class PatientsPanel(QWidget):
         buttons.addWidget(self.accept_button)
         buttons.addWidget(self.override_button)
         box_layout.addLayout(buttons)
+        record_buttons = QHBoxLayout()
+        self.edit_record_button = QPushButton(self.tr("Edit record…"))
+        self.edit_record_button.setObjectName("edit_record_button")
+        self.record_history_button = QPushButton(self.tr("Record history…"))
+        self.record_history_button.setObjectName("record_history_button")
+        record_buttons.addWidget(self.edit_record_button)
+        record_buttons.addWidget(self.record_history_button)
+        box_layout.addLayout(record_buttons)
         box_layout.addWidget(self.report_button)
         splitter.addWidget(box)
         splitter.setSizes([120, 480])
@@ -96,7 +117,12 @@ class PatientsPanel(QWidget):
         self.report_button.clicked.connect(self._on_report_button_clicked)
         self.accept_button.clicked.connect(lambda: self._decide("accepted"))
         self.override_button.clicked.connect(lambda: self._decide("overridden"))
+        self.edit_patient_button.clicked.connect(self.edit_patient_requested)
+        self.patient_history_button.clicked.connect(self.patient_history_requested)
+        self.edit_record_button.clicked.connect(lambda: self._on_record_button("edit"))
+        self.record_history_button.clicked.connect(lambda: self._on_record_button("history"))
         self._on_timeline_current_changed(None, None)
+        self._set_patient_buttons(False)
 
     def set_patients(self, patients: list[Patient], select: int | None = None) -> None:
         """Fill the list (keeping the selection when the patient is still there)."""
@@ -125,6 +151,7 @@ class PatientsPanel(QWidget):
         """The header and the timeline, newest first."""
         self.timeline.clear()
         self.report_button.setEnabled(False)
+        self._set_patient_buttons(patient is not None)
         if patient is None:
             self.header.setText(self.tr("No patient selected."))
             return
@@ -210,8 +237,37 @@ class PatientsPanel(QWidget):
             return None
         return int(item.data(0, _ID_ROLE))
 
+    def selected_record(self) -> int | None:
+        """The id of the record selected in the timeline, if a record line is selected."""
+        item = self.timeline.currentItem()
+        if item is None or item.data(0, _KIND_ROLE) != "record":
+            return None
+        return int(item.data(0, _ID_ROLE))
+
     def select_timeline_row(self, row: int) -> None:
         self.timeline.setCurrentItem(self.timeline.topLevelItem(row))
+
+    def select_timeline_kind(self, kind: str) -> bool:
+        """Select the newest timeline line of ``kind`` (``"record"``, ``"result"``…)."""
+        for i in range(self.timeline.topLevelItemCount()):
+            item = self.timeline.topLevelItem(i)
+            if item.data(0, _KIND_ROLE) == kind:
+                self.timeline.setCurrentItem(item)
+                return True
+        return False
+
+    def _set_patient_buttons(self, enabled: bool) -> None:
+        self.edit_patient_button.setEnabled(enabled)
+        self.patient_history_button.setEnabled(enabled)
+
+    def _on_record_button(self, what: str) -> None:
+        record = self.selected_record()
+        if record is None:
+            return
+        if what == "edit":
+            self.edit_record_requested.emit(record)
+        else:
+            self.record_history_requested.emit(record)
 
     def _decide(self, decision: str) -> None:
         result = self.selected_result()
@@ -223,6 +279,9 @@ class PatientsPanel(QWidget):
         is_result = self.selected_result() is not None
         self.accept_button.setEnabled(is_result)
         self.override_button.setEnabled(is_result)
+        is_record = self.selected_record() is not None
+        self.edit_record_button.setEnabled(is_record)
+        self.record_history_button.setEnabled(is_record)
 
     def _on_report_button_clicked(self) -> None:
         encounter = self.selected_encounter()

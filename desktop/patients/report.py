@@ -5,6 +5,11 @@ the ECG strip with its beat labels; the record's values with units; each
 result with the model id and version, operating point, intended use, the
 statement that it supports and does not replace clinical judgement, and the
 clinician's decision; a footer with the software version.
+
+For the encounter open in the viewer the pictures are what is on screen; for
+an earlier encounter the controller reads them again from the files its
+study link and results name. A file that is gone is named in the report
+(``image_notes``, ``ecg_notes``) instead of stopping it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class ReportContent:
     image_caption: str = ""
     ecg: QImage | None = None
     ecg_caption: str = ""
+    image_notes: list[str] = field(default_factory=list)
+    ecg_notes: list[str] = field(default_factory=list)
 
 
 def value_text(spec, value: object, unit: str | None = None) -> str:
@@ -166,6 +173,8 @@ class EncounterReport(QObject):
             f"<td><b>{label['Opened by']}</b></td><td>{_e(enc.created_by)}</td></tr>",
             "</table>",
         ]
+        if content.image is None and content.image_notes:
+            parts.append(f"<h2>{label['Image']}</h2>")
         if content.image is not None:
             parts.append(f"<h2>{label['Image']}</h2><p>{_e(content.image_caption)}</p>")
             parts.append("<table cellpadding='4'><tr>")
@@ -178,9 +187,13 @@ class EncounterReport(QObject):
                     f"{label['With the model heat map']}</td>"
                 )
             parts.append("</tr></table>")
+        parts.extend(f"<p><i>{_e(note)}</i></p>" for note in content.image_notes)
+        if content.ecg is None and content.ecg_notes:
+            parts.append(f"<h2>{label['ECG']}</h2>")
         if content.ecg is not None:
             parts.append(f"<h2>{label['ECG']}</h2><p>{_e(content.ecg_caption)}</p>")
             parts.append("<p><img src='report://ecg' width='640'></p>")
+        parts.extend(f"<p><i>{_e(note)}</i></p>" for note in content.ecg_notes)
         for rec in content.records:
             parts.append(
                 "<h2>"

@@ -1,0 +1,100 @@
+"""The report of an earlier encounter reads its image, heat map and ECG again from the files.
+
+The PDF's text is read with ``pdftotext`` and its pictures are counted with
+``pdfimages -list`` (Debian ``poppler-utils``); the test is skipped without them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.resources import resource_path
+from tests.desktop.conftest import VALID_RECORD
+from tests.desktop.test_patients_workflow import add_patient, make_window, set_up
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("pdftotext") and shutil.which("pdfimages")),
+    reason="poppler-utils (pdftotext, pdfimages) is not installed",
+)
+
+
+def pdf_text(path) -> str:
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return text.replace("\ufb01", "fi").replace("\ufb02", "fl")  # ligatures of the PDF font
+
+
+def pdf_images(path) -> list[tuple[int, int]]:
+    """(width, height) of each picture in the PDF (masks left out)."""
+    out = subprocess.run(
+        ["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    sizes = []
+    for line in out.splitlines()[2:]:
+        cols = line.split()
+        if len(cols) > 4 and cols[2] == "image":
+            sizes.append((int(cols[3]), int(cols[4])))
+    return sizes
+
+
+def test_report_of_an_earlier_encounter_has_its_image_heatmap_and_ecg(qtbot, tmp_path):
+    image_file = tmp_path / "chest.dcm"
+    shutil.copyfile(resource_path("samples", "chest-cr-pa.dcm"), image_file)
+    ecg_file = tmp_path / "ecg.dcm"
+    shutil.copyfile(resource_path("samples", "ecg-12-lead.dcm"), ecg_file)
+    window = make_window(qtbot, tmp_path / "stethos.db")
+    set_up(qtbot, window)
+    add_patient(window)
+    patients = window.patients
+
+    with qtbot.waitSignal(window.image_jobs.finished, timeout=20000):
+        window.open_paths([image_file])
+    with qtbot.waitSignal(window.analysis_jobs.succeeded, timeout=60000):
+        window.analyze_image()
+    image_result = patients.last_result
+    assert image_result.result["input"]["path"] == str(image_file)
+    assert image_result.result["heatmap"]["rows"] <= 64
+    earlier = patients.encounter_id
+
+    window.ecg.open_signal(ecg_file)
+    qtbot.waitUntil(lambda: window.ecg.signal is not None, timeout=20000)
+    with qtbot.waitSignal(window.ecg.jobs.succeeded, timeout=60000):
+        qtbot.mouseClick(window.ecg.analyze_button, Qt.MouseButton.LeftButton)
+    assert patients.last_result.encounter_id == earlier
+    assert patients.last_result.result["input"] == {
+        "kind": "ecg",
+        "path": str(ecg_file),
+        "lead": patients.last_result.result["input"]["lead"],
+    }
+
+    # a new encounter becomes the current one; the viewer shows nothing any more
+    window.form.set_record(VALID_RECORD)
+    assert patients.save_record()
+    assert patients.encounter_id != earlier
+    window.close_studies()
+
+    pdf = tmp_path / "earlier.pdf"
+    assert patients.export_report(earlier, pdf) == pdf
+    text = pdf_text(pdf)
+    assert "chest.dcm" in text and "With the model heat map" in text
+    assert "ecg.dcm" in text and "beats labelled by" in text
+    assert "not available" not in text
+    images = pdf_images(pdf)
+    assert len(images) == 3, images  # image, image with heat map, ECG strip
+    assert any(w > 1.5 * h for w, h in images)  # the ECG print is wide
+
+    image_file.unlink()
+    ecg_file.unlink()
+    pdf2 = tmp_path / "earlier-files-gone.pdf"
+    assert patients.export_report(earlier, pdf2) == pdf2
+    text = " ".join(pdf_text(pdf2).split())
+    assert f"Image not available: {image_file} (file missing)" in text
+    assert f"ECG not available: {ecg_file} (file missing)" in text
+    assert "heart-disease" not in text and "cxr-pneumonia" in text  # the results still listed
+    assert pdf_images(pdf2) == []
+    window.close()
