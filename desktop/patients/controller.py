@@ -724,10 +724,20 @@ class PatientController(QObject):
         if self.store is None or self.patient is None:
             self.panel.show_patient(None, [])
             return
-        patient = self.patient
-        self._run(
-            self.store.timeline, patient.id, done=lambda e: self.panel.show_patient(patient, e)
-        )
+        patient, store = self.patient, self.store
+
+        def show(entries) -> None:
+            changes = {}
+            for e in entries:  # an edited record: what changed, in the interface language
+                if e.kind == "record" and e.item.supersedes is not None:
+                    try:
+                        previous = store.get_record(e.item.supersedes)
+                    except EngineError:
+                        continue
+                    changes[e.id] = self._record_changes_text(e.item, previous)
+            self.panel.show_patient(patient, entries, record_changes=changes)
+
+        self._run(store.timeline, patient.id, done=show)
 
     @Slot()
     def new_patient(self) -> QDialog | None:
@@ -854,26 +864,25 @@ class PatientController(QObject):
         return self._open_dialog(dialog)
 
     def _record_values_text(self, rec: StoredRecord, previous: StoredRecord | None) -> str:
-        specs = {f.name: f for f in HEART_RECORD.fields}
-        parts, changes = [], []
-        for name, value in rec.values.items():
-            spec = specs.get(name)
-            if spec is None:
-                text, label = str(value), name
-            else:
-                text = value_text(spec, value, rec.units.get(name))
-                label = QCoreApplication.translate("RecordForm", spec.label)
-            if value is not None:
-                parts.append(f"{label}: {text}")
-            if previous is not None and previous.values.get(name) != value:
-                old = previous.values.get(name)
-                old_text = value_text(spec, old, previous.units.get(name)) if spec else str(old)
-                changes.append(f"{label}: {old_text} → {text}")
+        parts = [
+            f"{label}: {text}" for label, text, value in _record_items(rec) if value is not None
+        ]
         out = "; ".join(parts)
         if previous is not None:
-            changed = "; ".join(changes) if changes else self.tr("no values")
-            out = self.tr("Changed: {0}").format(changed) + "\n" + out
+            out = self._record_changes_text(rec, previous) + "\n" + out
         return out
+
+    def _record_changes_text(self, rec: StoredRecord, previous: StoredRecord) -> str:
+        """“Changed: Serum cholesterol: 233 mg/dL → 250 mg/dL” in the interface language."""
+        before = {label: text for label, text, _ in _record_items(previous)}
+        changes = [
+            f"{label}: {before.get(label, '–')} → {text}"
+            for label, text, _ in _record_items(rec)
+            if before.get(label) != text
+        ]
+        return self.tr("Changed: {0}").format(
+            "; ".join(changes) if changes else self.tr("no values")
+        )
 
     @Slot(int)
     def record_history(self, record_id: int) -> QDialog | None:
@@ -993,7 +1002,7 @@ class PatientController(QObject):
         self._analysed_record = dict(self.window.form.record()) if name == "analyze" else None
         self._analysed_image = None
         stack = self.window.viewer.stack
-        if name != "analyze" and stack is not None and stack.sources:
+        if name == "analyze image" and stack is not None and stack.sources:
             path, frame = stack.sources[min(self.window.viewer.frame, len(stack.sources) - 1)]
             self._analysed_image = {"kind": "image", "path": str(path), "frame": int(frame)}
 
@@ -1362,6 +1371,20 @@ class PatientController(QObject):
                 )
             )
             return
+
+
+def _record_items(rec: StoredRecord) -> list[tuple[str, str, object]]:
+    """(label, value text, value) of each field of a record, in the interface language."""
+    specs = {f.name: f for f in HEART_RECORD.fields}
+    out = []
+    for name, value in rec.values.items():
+        spec = specs.get(name)
+        if spec is None:
+            out.append((name, "–" if value is None else str(value), value))
+        else:
+            label = QCoreApplication.translate("RecordForm", spec.label)
+            out.append((label, value_text(spec, value, rec.units.get(name)), value))
+    return out
 
 
 def _when(moment) -> str:

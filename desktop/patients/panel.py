@@ -106,6 +106,7 @@ class PatientsPanel(QWidget):
         splitter.setSizes([120, 480])
         layout.addWidget(splitter, 1)
 
+        self._record_changes: dict[int, str] = {}
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(200)
@@ -147,8 +148,18 @@ class PatientsPanel(QWidget):
         item = self.patients.currentItem()
         return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
 
-    def show_patient(self, patient: Patient | None, entries: list[TimelineEntry]) -> None:
-        """The header and the timeline, newest first."""
+    def show_patient(
+        self,
+        patient: Patient | None,
+        entries: list[TimelineEntry],
+        record_changes: dict[int, str] | None = None,
+    ) -> None:
+        """The header and the timeline, newest first.
+
+        ``record_changes`` maps an edited record's id to what changed (shown
+        instead of the engine's English summary).
+        """
+        self._record_changes = dict(record_changes or {})
         self.timeline.clear()
         self.report_button.setEnabled(False)
         self._set_patient_buttons(patient is not None)
@@ -182,6 +193,8 @@ class PatientsPanel(QWidget):
             if item.decision == "accepted":
                 return self.tr("Accepted") + (f": {item.comment}" if item.comment else "")
             return self.tr("Overridden: {0}").format(item.comment)
+        if entry.kind == "record" and entry.id in self._record_changes:
+            return self._record_changes[entry.id]
         if entry.kind == "record" and item.version == 1 and item.schema_name == HEART_RECORD.name:
             parts = [
                 f"{QCoreApplication.translate('RecordForm', spec.label)}: "

@@ -101,7 +101,8 @@ def test_edit_record_validates_and_keeps_the_earlier_values(qtbot, tmp_path):
     dialog.reason.setText("lab correction")
     dialog.ok_button.click()
     assert not dialog.isVisible()
-    assert any("Record (edited, version 2)" in t for t in panel.timeline_texts())
+    edited = [t for t in panel.timeline_texts() if "Record (edited, version 2)" in t]
+    assert len(edited) == 1 and "Changed: Serum cholesterol: 233 mg/dL → 250 mg/dL" in edited[0]
 
     assert panel.select_timeline_kind("record")
     new_id = panel.selected_record()
@@ -160,6 +161,7 @@ def test_edit_history_and_account_dialogs_are_translated(qtbot, chinese, tmp_pat
     history = patients.record_history(record_id)
     assert untranslated(history) == []
     assert "修改：" in history.texts()[0]
+    assert any("修改：" in line for line in patients.panel.timeline_texts())
     panel = patients.panel
     for button in (
         panel.edit_patient_button,
