@@ -163,6 +163,12 @@ def decode_pixels(
             arr, props = decoder.as_array(ds, decoding_plugin=label, **options)
             props["stethos_plugin"] = label
             return arr, props
+        except _plugins.DeclaredSizeError as exc:  # no other decoder may try it either
+            raise CorruptDicomError(
+                f"{quoted(path)} has compressed pixel data that claims a larger image than its "
+                "header (possibly a decompression bomb); it was not decoded.",
+                str(exc),
+            ) from exc
         except Exception as exc:  # decoders raise many types on damaged data
             failures.append(f"{label}: {type(exc).__name__}: {exc}")
         except BaseException as exc:

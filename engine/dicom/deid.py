@@ -69,7 +69,7 @@ from pydicom.dataelem import DataElement
 from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
-from engine.dicom.files import quoted, read_dataset
+from engine.dicom.files import check_nesting, quoted, read_dataset
 from engine.errors import DicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -424,6 +424,7 @@ def deidentify_file(
             "choose another folder."
         )
     ds = read_dataset(source)
+    check_nesting(ds, source)  # de-identifying and writing recurse into sequences
     result = deidentify_dataset(ds, uid_map, composite=composite)
     _save(ds, target, source)
     return DeidResult(source, target, result.sop_instance_uid, result.warnings, result.actions)

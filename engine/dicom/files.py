@@ -9,9 +9,11 @@ file and the reason.
 from __future__ import annotations
 
 import os
+import stat
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
@@ -29,6 +31,10 @@ from engine.errors import CorruptDicomError, DicomError, NotDicomError, Unsuppor
 #: Refuse images whose decoded pixels would need more than this many bytes.
 #: Checked from the header, before anything is allocated.
 MAX_PIXEL_BYTES = 2 * 1024**3
+
+#: Refuse deflated data sets that would inflate to more than this many bytes
+#: (measured by streaming through the data, before pydicom inflates it in memory).
+MAX_INFLATED_BYTES = 1024**3
 
 #: Transfer syntaxes whose pixels lie uncompressed, little endian, in the file.
 NATIVE_LITTLE_ENDIAN = (ImplicitVRLittleEndian, ExplicitVRLittleEndian)
@@ -91,6 +97,71 @@ def _ensure_transfer_syntax(ds: Dataset) -> None:
     if meta is None:
         ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = uid
+
+
+def check_inflated_size(fp: BinaryIO, path: Path, *, max_bytes: int | None = None) -> None:
+    """Refuse a Deflated Explicit VR Little Endian file that inflates past a bound (a bomb).
+
+    pydicom inflates the whole data set in memory before reading it; this
+    streams through it first, counting bytes without keeping them. Other
+    files cost a read of their file meta group. ``fp`` is left at offset 0.
+
+    Raises
+    ------
+    UnsupportedDicomError
+        When the data set inflates to more than ``max_bytes`` (default
+        :data:`MAX_INFLATED_BYTES`).
+    """
+    limit = MAX_INFLATED_BYTES if max_bytes is None else max_bytes
+    try:
+        fp.seek(128)
+        if fp.read(4) != b"DICM":
+            return
+        deflated = False
+        while len(tag := fp.read(8)) == 8 and int.from_bytes(tag[0:2], "little") == 0x0002:
+            if tag[4:6] in _LONG_VRS:
+                length = int.from_bytes(fp.read(4), "little")
+            else:
+                length = int.from_bytes(tag[6:8], "little")
+            if int.from_bytes(tag[2:4], "little") == 0x0010:
+                uid = fp.read(min(length, 64)).rstrip(b"\0 ").decode("ascii", "replace")
+                deflated = uid == DeflatedExplicitVRLittleEndian
+                fp.seek(max(length - 64, 0), os.SEEK_CUR)
+            else:
+                fp.seek(length, os.SEEK_CUR)
+        if not deflated:
+            return
+        fp.seek(-len(tag), os.SEEK_CUR)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        total = 0
+        while (chunk := fp.read(1 << 16)) and not inflater.eof:
+            while chunk and total <= limit:
+                total += len(inflater.decompress(chunk, 1 << 20))
+                chunk = inflater.unconsumed_tail
+            if total > limit:
+                raise UnsupportedDicomError(
+                    f"{quoted(path)} is deflated and would unpack to more than "
+                    f"{limit / 1024**3:.1f} GiB, more than Stethos opens safely. The file may be "
+                    "damaged or malicious.",
+                    f"inflated past {limit} bytes",
+                )
+    except (OSError, zlib.error, ValueError):
+        pass  # the reader reports a damaged file itself
+    finally:
+        fp.seek(0)
+
+
+def _require_regular_file(path: Path) -> None:
+    """Refuse pipes, devices and sockets before opening them (opening a pipe waits forever)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # opening reports it
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise NotDicomError(
+            f"{quoted(path)} is not a file but a device, pipe or socket; it was not opened.",
+            f"st_mode {mode:o}",
+        )
 
 
 def _open_error(path: Path, exc: BaseException) -> DicomError:
@@ -233,9 +304,11 @@ def read_header(path: str | os.PathLike[str], *, tags: tuple[str, ...] | None = 
         With a user message naming the file and the reason.
     """
     p = Path(path)
+    _require_regular_file(p)
     try:
         with p.open("rb") as fp:
             size = os.fstat(fp.fileno()).st_size
+            check_inflated_size(fp, p)
             head = fp.read(132)
             force = head[128:132] != b"DICM" and _starts_like_dataset(head)
             fp.seek(0)
@@ -280,9 +353,14 @@ def _pixel_value_end(head: bytes, offset: int, ts: str) -> int:
 
 
 def _read(path: Path) -> Dataset:
+    _require_regular_file(path)
     try:
+        with path.open("rb") as fp:
+            check_inflated_size(fp, path)
         force = not _has_preamble(path) and _looks_like_bare_dataset(path)
         ds = dcmread(path, force=force)
+    except DicomError:
+        raise
     except Exception as exc:  # pydicom raises many types on malformed input
         raise _open_error(path, exc) from exc
     _ensure_transfer_syntax(ds)
@@ -297,6 +375,33 @@ def _check_not_empty(ds: Dataset, path: Path) -> None:
             f"{quoted(path)} is damaged: nothing after its file header could be read.",
             "empty data set",
         )
+
+
+#: Deepest nesting of sequences a data set may have to be processed as a whole
+#: (real structured reports nest a few dozen levels; hostile files thousands).
+MAX_SEQUENCE_DEPTH = 64
+
+
+def check_nesting(ds: Dataset, path: Path | str, *, max_depth: int = MAX_SEQUENCE_DEPTH) -> None:
+    """Refuse a data set whose sequences nest deeper than ``max_depth`` (walked without recursion).
+
+    Raises
+    ------
+    UnsupportedDicomError
+        Naming the file, before recursive code (writing, copying) meets the nesting.
+    """
+    stack = [(ds, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise UnsupportedDicomError(
+                f"{quoted(path)} nests its data more than {max_depth} levels deep, which no "
+                "genuine DICOM file needs; it was not processed.",
+                f"sequence depth > {max_depth}",
+            )
+        for elem in item:
+            if elem.VR == "SQ":
+                stack.extend((child, depth + 1) for child in elem.value or ())
 
 
 def is_dicomdir(ds: Dataset) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from pydicom import Dataset
 
+from engine.dicom._plugins import DeclaredSizeError
 from engine.dicom.decoders import decode_pixels
 from engine.dicom.files import (
     UNCOMPRESSED,
@@ -346,7 +347,9 @@ def read_image(
         arr, props = decode_pixels(ds, p)
         decoder = str(props.get("stethos_plugin", decoder))
     except (CorruptDicomError, UnsupportedDicomError) as exc:
-        if not (external and ts not in UNCOMPRESSED):
+        if not (external and ts not in UNCOMPRESSED) or isinstance(
+            exc.__cause__, DeclaredSizeError
+        ):  # a decompression bomb is not handed to another decoder either
             raise
         from engine.dicom.external import decompress_with_gdcm
 

@@ -237,8 +237,14 @@ class ScanResult:
 
 
 # --- walking ------------------------------------------------------------------
-def _walk(root: Path, seen_dirs: set[tuple[int, int]]) -> Iterator[Path]:
-    """Files under ``root``, following symlinks but never entering a folder twice."""
+def _walk(
+    root: Path, seen_dirs: set[tuple[int, int]], problems: list[tuple[Path, str]] | None = None
+) -> Iterator[Path]:
+    """Files under ``root``, following symlinks but never entering a folder twice.
+
+    Links that lead nowhere (a loop such as a → b → a, or a missing target)
+    are reported in ``problems``.
+    """
     try:
         st = root.stat()
     except OSError:
@@ -256,11 +262,21 @@ def _walk(root: Path, seen_dirs: set[tuple[int, int]]) -> Iterator[Path]:
             continue
         try:
             if entry.is_dir(follow_symlinks=True):
-                yield from _walk(Path(entry.path), seen_dirs)
-            elif entry.is_file(follow_symlinks=True):
+                yield from _walk(Path(entry.path), seen_dirs, problems)
+                continue
+            if entry.is_file(follow_symlinks=True):
                 yield Path(entry.path)
+                continue
         except OSError:
-            continue
+            pass
+        if problems is not None and entry.is_symlink() and not os.path.exists(entry.path):
+            problems.append(
+                (
+                    Path(entry.path),
+                    f"{quoted(entry.path)} is a link that leads nowhere (a link loop or a "
+                    "missing target); it was skipped.",
+                )
+            )
 
 
 def _resolve_case_insensitive(root: Path, parts: list[str]) -> Path | None:
@@ -314,7 +330,7 @@ def _collect(
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files.extend(_walk(p, seen_dirs))
+            files.extend(_walk(p, seen_dirs, problems))
         elif p.is_file():
             try:
                 with warnings.catch_warnings():
@@ -339,6 +355,43 @@ def _int_or_none(ds, keyword: str) -> int | None:
     return None if value is None else int(value)
 
 
+#: Most frames one file may declare (each becomes a slice of its series).
+MAX_FRAMES = 100_000
+
+
+def _check_frame_count(path: Path, header: Header, n_frames: int) -> None:
+    """Refuse a Number of Frames the file cannot hold, before making a slice per frame.
+
+    Found by fuzzing: one 40 KB file declaring 10⁸ frames made the scan build
+    10⁸ slices (minutes and gigabytes). Uncompressed frames need their full
+    size in the file, compressed ones at least an 8-byte fragment each.
+    """
+    if n_frames <= 1:
+        return
+    ds = header.ds
+    frame_bits = (
+        max(integer(ds, "Rows"), 0)
+        * max(integer(ds, "Columns"), 0)
+        * max(integer(ds, "SamplesPerPixel", 1), 1)
+        * max(integer(ds, "BitsAllocated", 8), 1)
+    )
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    deflated = str(transfer_syntax(ds)) == "1.2.840.10008.1.2.1.99"
+    room = size - (header.pixel_offset or 0)
+    # native little endian (pixel offset known): whole frames; else ≥ 8 bytes (a fragment) each
+    need = frame_bits / 8 if header.pixel_offset is not None else min(frame_bits / 8, 8)
+    fits = deflated or not header.has_pixel_data or n_frames * need <= room
+    if n_frames > MAX_FRAMES or not fits:
+        raise CorruptDicomError(
+            f"{quoted(path)} declares {n_frames:,} frames, more than the file can hold; "
+            "it is damaged and was skipped.",
+            f"Number of Frames {n_frames}, {size} bytes in the file",
+        )
+
+
 def instance_from_header(path: Path, header: Header) -> Instance:
     """Summarise a header as an :class:`Instance`."""
     ds = header.ds
@@ -346,6 +399,7 @@ def instance_from_header(path: Path, header: Header) -> Instance:
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") or ()
     first_frame = per_frame[0] if per_frame else None
     n_frames = max(integer(ds, "NumberOfFrames", 1), 1)
+    _check_frame_count(path, header, n_frames)
     frame_positions: tuple = ()
     if per_frame:
         frame_positions = tuple(

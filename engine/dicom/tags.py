@@ -22,6 +22,8 @@ MAX_VALUE_CHARS = 256
 #: Most values of a multi-valued element shown before eliding.
 MAX_VALUES = 32
 _BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
+#: Sequences nested deeper than this are summarised, not expanded (hostile files nest thousands).
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def _tag_text(elem: DataElement) -> str:
     return f"({elem.tag.group:04X},{elem.tag.element:04X})"
 
 
-def _nodes(ds: Dataset, max_chars: int) -> tuple[TagNode, ...]:
+def _nodes(ds: Dataset, max_chars: int, depth: int = 0) -> tuple[TagNode, ...]:
     out = []
     for elem in ds:
         try:
@@ -92,6 +94,11 @@ def _nodes(ds: Dataset, max_chars: int) -> tuple[TagNode, ...]:
         except Exception:  # a private or malformed element without a dictionary entry
             keyword, name = "", ""
         vr = str(elem.VR)
+        if vr == "SQ" and depth >= MAX_DEPTH:
+            n = len(elem.value or ())
+            value = f"{n} item(s), nested more than {MAX_DEPTH} levels deep; not shown"
+            out.append(TagNode(_tag_text(elem), keyword, name, vr, value))
+            continue
         if vr == "SQ":
             items = tuple(
                 TagNode(
@@ -100,7 +107,7 @@ def _nodes(ds: Dataset, max_chars: int) -> tuple[TagNode, ...]:
                     name="",
                     vr="",
                     value=f"{len(item)} elements",
-                    children=_nodes(item, max_chars),
+                    children=_nodes(item, max_chars, depth + 1),
                 )
                 for i, item in enumerate(elem.value or (), start=1)
             )

@@ -128,9 +128,14 @@ def read_ecg_waveform(path: str | os.PathLike[str], group: int | None = None) ->
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    from engine.dicom.files import check_inflated_size
+    from engine.errors import DicomError
+
     p = Path(path)
     name = p.name
     try:
+        with p.open("rb") as fp:
+            check_inflated_size(fp, p)
         ds = pydicom.dcmread(p)
     except FileNotFoundError as exc:
         raise SignalError(f"The ECG file “{name}” does not exist.", str(exc)) from exc
@@ -139,7 +144,9 @@ def read_ecg_waveform(path: str | os.PathLike[str], group: int | None = None) ->
             f"“{name}” is neither a WFDB record nor a DICOM file, so it cannot be read as an ECG.",
             str(exc),
         ) from exc
-    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except DicomError as exc:
+        raise SignalError(exc.user_message, exc.detail) from exc
+    except Exception as exc:  # pydicom raises many types on malformed input
         raise SignalError(
             f"“{name}” is damaged or truncated and cannot be read.", repr(exc)
         ) from exc
