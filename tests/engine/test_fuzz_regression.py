@@ -37,3 +37,17 @@ def test_input_loads_or_is_refused_with_a_message(target: str, path: Path) -> No
         _warm.add(target)
     with quiet(), time_bound(TIME_BOUND_S):
         TARGETS[target](path.read_bytes())
+
+
+# --- one test per fix, asserting what the user sees ---------------------------------
+def test_scan_refuses_a_file_declaring_more_frames_than_it_holds(tmp_path: Path) -> None:
+    """Fuzzing finding: 10⁸ declared frames made the scan build 10⁸ slices (hang, GBs)."""
+    from engine.dicom import scan_paths
+
+    (tmp_path / "bad.dcm").write_bytes((CORPUS / "scan" / "frames-declared-1e8.dcm").read_bytes())
+    with time_bound(5.0):
+        result = scan_paths(tmp_path)
+    assert result.series == ()
+    ((path, message),) = result.problems
+    assert path.name == "bad.dcm"
+    assert "“bad.dcm” declares 100,000,000 frames" in message
