@@ -5,8 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
+PKGSTAMP := $(VENV)/.installed-package
 
-.PHONY: run test lint models clean-venv translations translations-update
+.PHONY: run test lint models clean-venv translations translations-update package package-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,10 @@ $(STAMP): $(PY) pyproject.toml
 
 $(DEVSTAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(PKGSTAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[package]'
 	touch $@
 
 # Translations: the .ts sources are edited by people; the .qm files are built
@@ -52,6 +57,14 @@ lint: $(DEVSTAMP)
 ## Rebuild every bundled model from ../shared/data.
 models: $(STAMP)
 	$(VENV)/bin/stethos-engine train all
+
+## Freeze the app (dist/stethos/) and build the Linux installer (dist/stethos_*.deb).
+package: $(PKGSTAMP) translations
+	packaging/build.sh
+
+## Build the installer, install it into a temporary root and run its self-test offline.
+package-test: package
+	packaging/smoke_test.sh
 
 clean-venv:
 	rm -rf $(VENV)

@@ -162,6 +162,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Stethos")
     app.setOrganizationName("Stethos")
+    app.setDesktopFileName("stethos")  # matches the installed stethos.desktop
+    from PySide6.QtGui import QIcon
+
+    from engine.resources import resource_path
+
+    icon = QIcon()
+    for size in (16, 32, 48, 64, 128, 256):
+        icon.addFile(str(resource_path("icons", f"stethos-{size}.png")))
+    app.setWindowIcon(icon)
     from desktop.gc_guard import MainThreadGarbageCollector
 
     gc_guard = MainThreadGarbageCollector(app)  # noqa: F841 - lives with the app

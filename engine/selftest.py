@@ -73,7 +73,7 @@ def run_self_test(
     if not entries:
         checks.append(Check("models", False, "no bundled model found", 0.0))
     images, signals = _samples()
-    total = len(entries) * 2 + len(images) + len(signals) + 1
+    total = len(entries) * 2 + len(images) + len(signals) + 2
     done = 0
 
     def step(text: str) -> None:
@@ -94,6 +94,8 @@ def run_self_test(
     for e in entries:
         step(f"Running {e.id}")
         checks.append(_run(f"model {e.id}: runs", lambda e=e: _run_model(registry, e)))
+    step("Looking for a GPU")
+    checks.append(_run("torch: compute device", _compute_device))
     step("Writing and reading the store")
     checks.append(_run("store: write and read", _store_round_trip))
     progress(1.0, "Self-test done")
@@ -137,6 +139,21 @@ def _run_model(registry, entry) -> str:
 
         p = api.analyze_signal(entry.id, read_signal(signals[0]), registry=registry, explain=False)
     return f"{p.label} (p={p.score:.3f}) on {p.device} in {p.elapsed_ms:.0f} ms"
+
+
+def _compute_device() -> str:
+    """Which device models run on; proves torch (and its CUDA libraries) load."""
+    import torch
+
+    from engine.models.devices import resolve_device
+
+    device = resolve_device("auto")
+    built = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only build"
+    if device.type == "cuda":
+        where = f"GPU {torch.cuda.get_device_name(device)}"
+    else:
+        where = "CPU (no usable NVIDIA GPU found)"
+    return f"torch {torch.__version__} ({built}); models run on {where}"
 
 
 def _store_round_trip() -> str:

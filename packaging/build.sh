@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Build Stethos for Linux: the PyInstaller one-folder app (dist/stethos/) and a
+# Debian package (dist/stethos_<version>_<arch>.deb).
+#
+#   packaging/build.sh              # freeze, then package
+#   packaging/build.sh --deb-only   # package an existing dist/stethos/
+#
+# Needs the project's .venv with the `package` extra (make package does both),
+# dpkg-deb (Debian/Ubuntu). Prints the build time and the sizes at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=${PY:-$ROOT/.venv/bin/python}
+DIST=$ROOT/dist
+WORK=$ROOT/build
+APP=$DIST/stethos
+
+freeze=1
+[ "${1:-}" = "--deb-only" ] && freeze=0
+
+t0=$(date +%s)
+if [ $freeze = 1 ]; then
+    echo "== freezing with PyInstaller (dist/stethos/)"
+    "$PY" -m PyInstaller --noconfirm --log-level WARN \
+        --distpath "$DIST" --workpath "$WORK/pyinstaller" packaging/stethos.spec
+fi
+[ -x "$APP/stethos" ] || { echo "error: $APP/stethos is missing; run without --deb-only" >&2; exit 1; }
+t1=$(date +%s)
+
+VERSION=$("$PY" -c "import engine; print(engine.__version__)")
+ARCH=$(dpkg --print-architecture)
+DEB=$DIST/stethos_${VERSION}_${ARCH}.deb
+STAGE=$WORK/deb/stethos
+echo "== staging the Debian package ($VERSION, $ARCH)"
+rm -rf "$STAGE"
+mkdir -p "$STAGE/DEBIAN" "$STAGE/opt" "$STAGE/usr/bin" "$STAGE/usr/share/applications" \
+    "$STAGE/usr/share/doc/stethos"
+# Hard links: the staging tree costs no space or copy time (falls back to a copy).
+cp -al "$APP" "$STAGE/opt/stethos" 2>/dev/null || cp -a "$APP" "$STAGE/opt/stethos"
+ln -s ../../opt/stethos/stethos "$STAGE/usr/bin/stethos"
+ln -s ../../opt/stethos/stethos-engine "$STAGE/usr/bin/stethos-engine"
+install -m 644 packaging/linux/stethos.desktop "$STAGE/usr/share/applications/stethos.desktop"
+for size in 16 32 48 64 128 256; do
+    dir="$STAGE/usr/share/icons/hicolor/${size}x${size}/apps"
+    mkdir -p "$dir"
+    install -m 644 "resources/icons/stethos-$size.png" "$dir/stethos.png"
+done
+mkdir -p "$STAGE/usr/share/icons/hicolor/scalable/apps"
+install -m 644 resources/icons/stethos.svg "$STAGE/usr/share/icons/hicolor/scalable/apps/stethos.svg"
+install -m 644 packaging/linux/copyright "$STAGE/usr/share/doc/stethos/copyright"
+install -m 644 resources/samples/ATTRIBUTION.md "$STAGE/usr/share/doc/stethos/SAMPLES-ATTRIBUTION.md"
+for script in postinst postrm; do
+    install -m 755 "packaging/linux/$script" "$STAGE/DEBIAN/$script"
+done
+installed_kb=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
+sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@INSTALLED_SIZE@/$installed_kb/" \
+    packaging/linux/control.in > "$STAGE/DEBIAN/control"
+
+echo "== building $DEB"
+# zstd: fast to build and to install for a multi-GB payload (dpkg >= 1.21.18, Debian 12, Ubuntu 21.10+).
+dpkg-deb --root-owner-group -Zzstd -z9 --build "$STAGE" "$DEB" >/dev/null
+t2=$(date +%s)
+
+echo
+echo "build time      : freeze $((t1 - t0)) s, package $((t2 - t1)) s, total $((t2 - t0)) s"
+echo "dist/stethos/   : $(du -sh "$APP" | cut -f1)"
+echo "installed size  : $((installed_kb / 1024)) MiB"
+echo "installer (.deb): $(du -h "$DEB" | cut -f1)  $DEB"
