@@ -286,11 +286,12 @@ def read_record_table(path: Path) -> Iterator[_Input]:
 def _uci_rows(path: Path, text: str, names: list[str]) -> Iterator[_Input]:
     from engine.records.uci import read_uci_heart
 
-    numbered = [i for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    all_lines = text.splitlines()
+    numbered = [i for i, line in enumerate(all_lines, start=1) if line.strip()]
     try:
         X, _ = read_uci_heart(path)  # 13 fields + ``num``; skips a header line
     except EngineError as exc:
-        first = text.splitlines()[numbered[0] - 1].split(",")
+        first = all_lines[numbered[0] - 1].split(",")
         if len(first) != len(names):
             yield _Input(
                 path,
@@ -305,7 +306,17 @@ def _uci_rows(path: Path, text: str, names: list[str]) -> Iterator[_Input]:
     if X is None:
         rows = []
         for i in numbered:
-            parts = text.splitlines()[i - 1].split(",")
+            parts = all_lines[i - 1].split(",")
+            if len(parts) < len(names):
+                yield _Input(
+                    path,
+                    row=i,
+                    error=EngineError(
+                        f"“{path.name}” line {i} has {len(parts)} columns; a record has "
+                        f"{len(names)}."
+                    ),
+                )
+                continue
             try:
                 rows.append((i, [_number(c) for c in parts[: len(names)]]))
             except ValueError:

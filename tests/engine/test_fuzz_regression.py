@@ -51,3 +51,16 @@ def test_scan_refuses_a_file_declaring_more_frames_than_it_holds(tmp_path: Path)
     ((path, message),) = result.problems
     assert path.name == "bad.dcm"
     assert "“bad.dcm” declares 100,000,000 frames" in message
+
+
+def test_record_table_reports_a_short_line_instead_of_crashing() -> None:
+    """Fuzzing finding: a 13-column file with a shorter line raised ValueError from zip()."""
+    from engine.models.cli import read_record_table
+
+    items = list(read_record_table(CORPUS / "records" / "short-second-line.csv"))
+    by_row = {item.row: item for item in items}
+    assert by_row[1].record is not None and by_row[1].record["age"] == 63
+    assert by_row[2].record is None
+    assert by_row[2].error.user_message == (
+        "“short-second-line.csv” line 2 has 2 columns; a record has 13."
+    )

@@ -39,8 +39,8 @@ from engine.errors import EngineError
 TIME_BOUND_S = 10.0
 #: Inputs slower than this are saved (as "slow") but are not findings.
 SLOW_S = 2.0
-#: Address-space bound of a fuzzing process (``RLIMIT_AS``): baseline ~0.3 GiB,
-#: plus the pixel bound the targets pass (:data:`FUZZ_MAX_BYTES`) several times over.
+#: Address space a fuzzing process may map (``RLIMIT_AS``) beyond what it maps after
+#: start-up: the pixel bound the targets pass (:data:`FUZZ_MAX_BYTES`) several times over.
 ADDRESS_SPACE_BYTES = 3 * 1024**3
 #: ``max_bytes`` the image and series targets pass to the engine: a crafted header
 #: may legitimately make it allocate this much; more is refused before allocating.
@@ -157,6 +157,17 @@ def quiet() -> contextlib.AbstractContextManager[Any]:
 
 
 # --- the atheris driver ---------------------------------------------------------
+def _mapped_bytes() -> int:
+    """The process's virtual size (Linux), 0 where unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def signature(exc: BaseException) -> str:
     """Type plus the innermost frame in the engine (else the innermost frame)."""
     if isinstance(exc, PropertyViolation) and exc.__cause__ is not None:
@@ -192,16 +203,22 @@ def main(target: str, check: Callable[[bytes], None], setup: Callable[[], None] 
         # not numpy or jsonschema's internals: several times more inputs a second.
         with atheris.instrument_imports(include=INSTRUMENTED):
             setup()
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = (
-        ADDRESS_SPACE_BYTES if hard == resource.RLIM_INFINITY else min(hard, ADDRESS_SPACE_BYTES)
-    )
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+    def bound_memory() -> None:
+        # Set once atheris has loaded libFuzzer (mapping it needs address space):
+        # what the process maps now, plus room for the inputs.
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = _mapped_bytes() + ADDRESS_SPACE_BYTES
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
     seen: dict[str, int] = {}
     stats = {"inputs": 0, "findings": 0, "slow": 0, "start": time.monotonic()}
 
     def one_input(data: bytes) -> None:
+        if stats["inputs"] == 0:
+            bound_memory()
         stats["inputs"] += 1
         if stats["inputs"] % 10000 == 0:
             report()
