@@ -259,7 +259,8 @@ def _check_member_name(info: zipfile.ZipInfo, archive: str) -> PurePosixPath:
     name = info.filename.replace("\\", "/")
     path = PurePosixPath(name)
     if (
-        name.startswith("/")
+        not name
+        or name.startswith("/")
         or (len(name) > 1 and name[1] == ":")
         or any(part == ".." for part in path.parts)
         or "\x00" in name
@@ -281,7 +282,7 @@ def _extract_zip(src: Path, dst: Path, cancel: CancelToken | None) -> None:
     dst.mkdir(parents=True)
     try:
         zf = zipfile.ZipFile(src)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except Exception as exc:  # zipfile raises many types on malformed archives (fuzzing)
         raise BundleSchemaError(f"“{src.name}” is not a readable zip archive.", repr(exc)) from exc
     with zf:
         infos = zf.infolist()
@@ -308,10 +309,16 @@ def _extract_zip(src: Path, dst: Path, cancel: CancelToken | None) -> None:
                 raise BundleSchemaError(
                     f"The archive “{src.name}” names a file outside its folder ({info.filename}).",
                 )
+            try:
+                (target if info.is_dir() else target.parent).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file and a folder of one name, a name too long
+                raise BundleSchemaError(
+                    f"The archive “{src.name}” holds a file name that cannot be unpacked "
+                    f"({info.filename}); it was refused.",
+                    repr(exc),
+                ) from exc
             if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with zf.open(info) as fin, target.open("xb") as fout:
                     while block := fin.read(1 << 20):
@@ -327,7 +334,9 @@ def _extract_zip(src: Path, dst: Path, cancel: CancelToken | None) -> None:
                 raise BundleSchemaError(
                     f"The archive “{src.name}” lists {info.filename} twice.",
                 ) from exc
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+            except BundleSchemaError:
+                raise
+            except Exception as exc:  # bad CRC, bad deflate stream, unknown method, encrypted
                 raise BundleIntegrityError(
                     f"The archive “{src.name}” is damaged ({info.filename}).", repr(exc)
                 ) from exc

@@ -64,3 +64,31 @@ def test_record_table_reports_a_short_line_instead_of_crashing() -> None:
     assert by_row[2].error.user_message == (
         "“short-second-line.csv” line 2 has 2 columns; a record has 13."
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("zip-version-9.5.zip", "is not a readable zip archive"),
+        ("zip-name-not-utf8.zip", "is not a readable zip archive"),
+        ("zip-empty-member-name.zip", "contains an unsafe file name"),
+        ("zip-bad-deflate-stream.zip", "is damaged"),
+        ("zip-file-and-folder-same-name.zip", "holds a file name that cannot be unpacked"),
+        ("zip-name-too-long.zip", "holds a file name that cannot be unpacked"),
+    ],
+)
+def test_damaged_bundle_archive_is_refused_with_a_message(
+    tmp_path: Path, name: str, says: str
+) -> None:
+    """Fuzzing findings: zipfile's own exceptions escaped the bundle importer."""
+    from engine.errors import ModelError
+    from engine.models.registry import ModelRegistry
+
+    archive = tmp_path / "model.zip"
+    archive.write_bytes((CORPUS / "bundle" / name).read_bytes())
+    registry = ModelRegistry([(tmp_path / "user", "user")])
+    with pytest.raises(ModelError) as caught:
+        registry.import_bundle(archive)
+    assert "“model.zip”" in caught.value.user_message
+    assert says in caught.value.user_message
+    assert not any((tmp_path / "user").iterdir())  # nothing installed, no staging left
