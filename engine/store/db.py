@@ -9,6 +9,7 @@ worker thread wait for each other instead of failing.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,33 @@ BUSY_TIMEOUT_MS = 15_000
 DatabaseError = sqlcipher3.DatabaseError
 IntegrityError = sqlcipher3.IntegrityError
 Connection: TypeAlias = sqlcipher3.Connection
+
+
+def disk_problem(folder: Path, exc: BaseException) -> str:
+    """A plain-language reason for a failed write to the data folder (full, read-only, …)."""
+    text = str(exc).lower()
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT) or "full" in text:
+        return (
+            f"The disk holding the data folder {folder} is full: Stethos cannot save there, and "
+            "the last change was not saved. Free some space and try again."
+        )
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text:
+        return (
+            f"The data folder {folder} is read-only: Stethos cannot save there. Ask your "
+            "administrator for write access, or choose another data folder."
+        )
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        return (
+            f"The data folder {folder} cannot be used: a file is in the way of a folder. "
+            "Choose another data folder."
+        )
+    if "disk i/o" in text or isinstance(exc, OSError):
+        return (
+            f"The data folder {folder} could not be written: the disk reported an error (it may "
+            "be full, read-only or failing). The change was not saved."
+        )
+    return ""
 
 
 def connect(path: Path, data_key: bytes) -> Connection:
@@ -51,6 +79,9 @@ def connect(path: Path, data_key: bytes) -> Connection:
         conn.execute("PRAGMA synchronous = FULL")
     except sqlcipher3.DatabaseError as exc:
         conn.close()
+        text = str(exc).lower()
+        if "readonly" in text or "unable to open" in text or "disk i/o" in text:
+            raise StoreError(disk_problem(path.parent, exc), str(exc)) from exc
         raise StoreError(
             f"The database {path.name} cannot be opened with its key file: the key file belongs "
             "to another database, or the database is damaged. Restore both from the same backup.",
@@ -76,7 +107,8 @@ def write_transaction(conn: Connection) -> Iterator[Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL or an I/O error
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

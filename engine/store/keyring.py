@@ -199,7 +199,9 @@ def atomic_write_text(path: Path, text: str, *, durable_rename: bool = True) -> 
             os.replace(tmp, path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise StoreError(f"Could not write {path.name}: {exc.strerror}.", str(exc)) from exc
+            from engine.store.db import disk_problem
+
+            raise StoreError(disk_problem(path.parent, exc), str(exc)) from exc
         if durable_rename:
             _fsync_dir(path.parent)
 

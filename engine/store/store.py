@@ -136,8 +136,12 @@ def _guarded(method: F) -> F:
                     "The database is busy with another task. Try again in a moment.", str(exc)
                 ) from exc
             raise StoreError(
-                f"The database {self.path.name} could not be read or written.", str(exc)
+                db.disk_problem(self.path.parent, exc)
+                or f"The database {self.path.name} could not be read or written.",
+                str(exc),
             ) from exc
+        except OSError as exc:  # key file or anchor writes
+            raise StoreError(db.disk_problem(self.path.parent, exc), str(exc)) from exc
         except sqlcipher3.Error as exc:
             raise StoreError(
                 f"The database {self.path.name} could not be read or written.", str(exc)
@@ -1341,12 +1345,15 @@ def _create_database(
         )
     username = _check_username(admin_user)
     _check_password(admin_password)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
     data_key = crypto.new_data_key()
     keyring = Keyring.new(keyring_path(db_path))
     keyring.set_password(username, admin_password, data_key, kdf)
     recovery_text, recovery_raw = crypto.new_recovery_key()
     keyring.set_recovery(recovery_raw, data_key)
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(db.disk_problem(db_path.parent, exc), str(exc)) from exc
     keyring.save()
     conn = None
     try:
