@@ -407,16 +407,15 @@ def check_nesting(ds: Dataset, path: Path | str, *, max_depth: int = MAX_SEQUENC
 def is_dicomdir(ds: Dataset) -> bool:
     """Whether the data set is a DICOMDIR (Media Storage Directory)."""
     meta = getattr(ds, "file_meta", None)
-    sop = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
-    return sop == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds
+    return text(meta, "MediaStorageSOPClassUID") == "1.2.840.10008.1.3.10" or (
+        "DirectoryRecordSequence" in ds
+    )
 
 
 def is_image_storage(ds: Dataset) -> bool:
     """Whether the SOP Class is an image storage class (so pixel data is expected)."""
     meta = getattr(ds, "file_meta", None)
-    sop = text(ds, "SOPClassUID") or (
-        str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
-    )
+    sop = text(ds, "SOPClassUID") or text(meta, "MediaStorageSOPClassUID")
     return "Image Storage" in UID(sop).name if sop else False
 
 

@@ -284,9 +284,12 @@ def _resolve_case_insensitive(root: Path, parts: list[str]) -> Path | None:
     current = root
     for part in parts:
         candidate = current / part
-        if candidate.exists():
-            current = candidate
-            continue
+        try:
+            if candidate.exists():
+                current = candidate
+                continue
+        except OSError:  # a name too long for the file system (fuzzing)
+            return None
         try:
             match = next((e for e in os.scandir(current) if e.name.upper() == part.upper()), None)
         except OSError:
@@ -301,13 +304,21 @@ def _dicomdir_files(path: Path, problems: list[tuple[Path, str]]) -> list[Path]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = read_dataset(path)
+        try:
+            file_ids = []
+            for record in ds.get("DirectoryRecordSequence") or ():
+                value = record.get("ReferencedFileID")
+                if value:
+                    file_ids.append([value] if isinstance(value, str) else [str(v) for v in value])
+        except Exception as exc:  # pydicom parses the records lazily, here (fuzzing)
+            raise CorruptDicomError(
+                f"{quoted(path)} is a damaged DICOMDIR: its list of files cannot be read. "
+                "Open the folder of the disc instead.",
+                f"{type(exc).__name__}: {exc}",
+            ) from exc
     out = []
-    for record in ds.get("DirectoryRecordSequence") or ():
-        file_id = record.get("ReferencedFileID")
-        if not file_id:
-            continue
-        parts = [str(p) for p in file_id] if not isinstance(file_id, str) else [file_id]
-        parts = [p for part in parts for p in part.replace("\\", "/").split("/") if p]
+    for file_id in file_ids:
+        parts = [p for part in file_id for p in part.replace("\\", "/").split("/") if p]
         resolved = _resolve_case_insensitive(path.parent, parts)
         if resolved is None:
             problems.append(
@@ -336,7 +347,10 @@ def _collect(
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     if is_dicomdir(read_header(p).ds):
-                        files.extend(_dicomdir_files(p, problems))
+                        try:
+                            files.extend(_dicomdir_files(p, problems))
+                        except EngineError as exc:
+                            problems.append((p, exc.user_message))
                         continue
             except EngineError:
                 pass  # reported when the file itself is read

@@ -92,3 +92,51 @@ def test_damaged_bundle_archive_is_refused_with_a_message(
     assert "“model.zip”" in caught.value.user_message
     assert says in caught.value.user_message
     assert not any((tmp_path / "user").iterdir())  # nothing installed, no staging left
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "record-not-a-dataset",
+        "record-sequence-bad-length",
+        "record-sequence-not-items",
+        "record-sequence-truncated",
+        "record-sequence-unknown-vr",
+        "file-id-unknown-vr",
+    ],
+)
+def test_damaged_dicomdir_is_reported_not_raised(tmp_path: Path, name: str) -> None:
+    """Fuzzing findings: pydicom's lazy parsing of DICOMDIR records raised out of scan_paths."""
+    from engine.dicom import scan_paths
+
+    dicomdir = tmp_path / "DICOMDIR"
+    dicomdir.write_bytes((CORPUS / "dicomdir" / name).read_bytes())
+    result = scan_paths([dicomdir])
+    assert result.series == ()
+    assert [(p.name, m) for p, m in result.problems] == [
+        (
+            "DICOMDIR",
+            "“DICOMDIR” is a damaged DICOMDIR: its list of files cannot be read. Open the "
+            "folder of the disc instead.",
+        )
+    ]
+
+
+def test_dicomdir_with_unknown_vr_in_its_file_meta_is_reported(tmp_path: Path) -> None:
+    """Fuzzing finding: is_dicomdir() converted a malformed file-meta element unguarded."""
+    from engine.dicom import scan_paths
+
+    dicomdir = tmp_path / "DICOMDIR"
+    dicomdir.write_bytes((CORPUS / "dicomdir" / "meta-unknown-vr").read_bytes())
+    ((path, message),) = scan_paths([dicomdir]).problems
+    assert path == dicomdir and message.startswith("“DICOMDIR” is damaged")
+
+
+def test_dicomdir_listing_a_name_too_long_reports_it_missing(tmp_path: Path) -> None:
+    """Fuzzing finding: a 300-character file ID raised OSError (name too long) from the scan."""
+    from engine.dicom import scan_paths
+
+    dicomdir = tmp_path / "DICOMDIR"
+    dicomdir.write_bytes((CORPUS / "dicomdir" / "file-id-name-too-long").read_bytes())
+    messages = [m for _, m in scan_paths([dicomdir]).problems]
+    assert f"“PT000000/{'X' * 300}” is listed in the DICOMDIR but missing" in messages[0]
