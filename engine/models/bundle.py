@@ -39,6 +39,9 @@ SCHEMA_VERSION = 2
 #: Every schema version this engine can read.
 KNOWN_SCHEMA_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"
+#: ``sha256sum``-style digest of the manifest's own bytes, written beside it:
+#: the manifest lists every other file's hash, this file covers the manifest.
+MANIFEST_DIGEST_NAME = "manifest.sha256"
 
 
 @dataclass(frozen=True)
@@ -342,11 +345,14 @@ def verify_files(path: Path, manifest: Mapping[str, Any], *, strict: bool = Fals
                 raise BundleIntegrityError(
                     f"Model “{manifest['id']}” contains a symbolic link ({rel}) and was refused."
                 )
-            if member.is_file() and rel != MANIFEST_NAME and rel not in listed:
+            if member.is_file() and rel not in (MANIFEST_NAME, MANIFEST_DIGEST_NAME) and (
+                rel not in listed
+            ):
                 raise BundleIntegrityError(
                     f"Model “{manifest['id']}” contains a file its manifest does not list "
                     f"({rel}) and was refused.",
                 )
+    verify_manifest_digest(path, manifest)
     for name, entry in manifest["files"].items():
         member = _safe_member(path, name)
         if not member.is_file():
@@ -361,6 +367,38 @@ def verify_files(path: Path, manifest: Mapping[str, Any], *, strict: bool = Fals
                 "recorded checksum. It will not be used; reinstall or re-import it.",
                 f"expected {entry['sha256']}, found {actual}",
             )
+
+
+def manifest_digest_line(manifest_bytes: bytes) -> str:
+    """The line of ``manifest.sha256``: ``<hex>  manifest.json``."""
+    return f"{hashlib.sha256(manifest_bytes).hexdigest()}  {MANIFEST_NAME}\n"
+
+
+def verify_manifest_digest(path: Path, manifest: Mapping[str, Any]) -> None:
+    """Check ``manifest.json`` against ``manifest.sha256``.
+
+    Bundles written with schema 2 carry the digest file; a missing one is
+    refused, so deleting it cannot hide an edit. Schema 1 bundles (before the
+    digest existed) are checked by their file hashes only.
+    """
+    digest_path = path / MANIFEST_DIGEST_NAME
+    name = manifest["id"]
+    data = (path / MANIFEST_NAME).read_bytes()
+    if not digest_path.is_file():
+        if b'"schema_version": 1' in data and json.loads(data).get("schema_version") == 1:
+            return
+        raise BundleIntegrityError(
+            f"Model “{name}” has no {MANIFEST_DIGEST_NAME}, so its manifest cannot be checked. "
+            "It will not be used; reinstall or re-import it.",
+        )
+    expected = digest_path.read_text(encoding="ascii", errors="replace").split()[:1]
+    actual = hashlib.sha256(data).hexdigest()
+    if expected != [actual]:
+        raise BundleIntegrityError(
+            f"Model “{name}” was altered or damaged: manifest.json does not match its "
+            "recorded checksum. It will not be used; reinstall or re-import it.",
+            f"expected {expected[0] if expected else 'nothing'}, found {actual}",
+        )
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -412,11 +450,11 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Fill ``files`` with the sha256 of every file in ``folder`` and write the manifest."""
     files = {}
     for member in sorted(folder.rglob("*")):
-        if member.is_file() and member.name != MANIFEST_NAME:
+        if member.is_file() and member.name not in (MANIFEST_NAME, MANIFEST_DIGEST_NAME):
             rel = member.relative_to(folder).as_posix()
             files[rel] = {"sha256": sha256_file(member), "bytes": member.stat().st_size}
     manifest = dict(manifest, files=files)
     validate_manifest(manifest)
-    (folder / MANIFEST_NAME).write_text(
-        json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
-    )
+    data = (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    (folder / MANIFEST_NAME).write_bytes(data)
+    (folder / MANIFEST_DIGEST_NAME).write_text(manifest_digest_line(data), encoding="ascii")

@@ -16,6 +16,7 @@ import pytest
 
 from engine import api
 from engine.errors import BundleIntegrityError, BundleSchemaError, ModelError
+from engine.models.bundle import manifest_digest_line
 from engine.models.registry import ModelRegistry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,6 +95,13 @@ def test_manifest_with_a_hash_digit_changed_is_refused(
     _edit_manifest(folder, digest, digest[:10] + ("0" if digest[10] != "0" else "1") + digest[11:])
     with pytest.raises(BundleIntegrityError, match=model_id) as caught:
         registry.open(model_id)
+    assert "manifest.json does not match" in caught.value.user_message
+    # Someone who also rewrites manifest.sha256 is still caught by the file's own hash.
+    (folder / "manifest.sha256").write_text(
+        manifest_digest_line((folder / "manifest.json").read_bytes())
+    )
+    with pytest.raises(BundleIntegrityError, match=model_id) as caught:
+        registry.open(model_id)
     assert "card.md" in caught.value.user_message
 
 
@@ -111,11 +119,6 @@ def test_manifest_with_a_broken_byte_is_refused(
     assert "not valid JSON" in caught.value.user_message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the manifest's own bytes are not hashed anywhere: a changed metric digit still loads "
-    "(needs a manifest digest kept outside the manifest, e.g. a checksum list per models folder)",
-)
 def test_manifest_with_a_metric_digit_changed_is_refused(
     tmp_path: Path, registry: ModelRegistry
 ) -> None:
@@ -125,4 +128,14 @@ def test_manifest_with_a_metric_digit_changed_is_refused(
     auroc = manifest["metrics"]["auroc"]["value"]
     _edit_manifest(folder, f'"value": {auroc}', f'"value": {min(auroc + 0.05, 0.999):.4f}')
     with pytest.raises(ModelError, match=model_id):
+        registry.verify(model_id)
+    with pytest.raises(ModelError, match=r"manifest\.json does not match"):
+        registry.verify(model_id)
+
+
+def test_manifest_digest_file_removed_is_refused(tmp_path: Path, registry: ModelRegistry) -> None:
+    model_id = "heart-disease-tree-13"
+    folder = _copy(model_id, tmp_path)
+    (folder / "manifest.sha256").unlink()
+    with pytest.raises(ModelError, match=r"manifest\.sha256"):
         registry.verify(model_id)

@@ -129,7 +129,8 @@ def v1_bundle(tmp_path: Path) -> Path:
     """The shipped logistic-regression bundle with its manifest written as schema v1.
 
     This is what Stethos 0.1 wrote: no calibration block, no default operating
-    point, no gates. The manifest is not hashed, so the bundle still verifies.
+    point, no gates, and no manifest.sha256 (schema-1 bundles are checked by
+    their file hashes only), so the bundle still verifies.
     """
     folder = tmp_path / "heart-disease-logreg-13"
     shutil.copytree(resource_path("models", "heart-disease-logreg-13"), folder)
@@ -140,6 +141,7 @@ def v1_bundle(tmp_path: Path) -> Path:
     for key in ("default_operating_point", "gates"):
         raw.pop(key, None)
     (folder / "manifest.json").write_text(json.dumps(raw))
+    (folder / "manifest.sha256").unlink()
     return folder
 
 
