@@ -65,7 +65,9 @@ def main() -> None:
     else:
         print("cold  not measured (dropping the page cache needs root)")
     f, s = statistics.median(warm["frozen"]), statistics.median(warm["source"])
-    print(f"warm  frozen {f * 1000:6.0f} ms   source {s * 1000:6.0f} ms   ratio frozen/source {f / s:.2f}")
+    print(
+        f"warm  frozen {f * 1000:6.0f} ms   source {s * 1000:6.0f} ms   ratio frozen/source {f / s:.2f}"
+    )
 
 
 if __name__ == "__main__":
