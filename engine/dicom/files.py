@@ -8,6 +8,7 @@ file and the reason.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import zlib
@@ -164,6 +165,43 @@ def _require_regular_file(path: Path) -> None:
         )
 
 
+#: Reads larger than this are cut at the end of the file (see :func:`open_capped`).
+_LARGE_READ = 1 << 20
+
+
+class _CappedReader(io.BufferedReader):
+    """A file whose large reads stop at its end instead of allocating what a header claims.
+
+    pydicom reads a value with ``fp.read(length)`` and Python allocates
+    ``length`` bytes before reading: a 10 KB file declaring a 4 GiB element
+    made the reader ask for 4 GiB (found by fuzzing).
+    """
+
+    #: A read was cut: some element declares more data than the file holds.
+    overrun = False
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if size is not None and size > _LARGE_READ:
+            left = max(os.fstat(self.fileno()).st_size - self.tell(), 0)
+            if size > left:
+                self.overrun, size = True, left
+        return super().read(size)
+
+
+def _check_overrun(fp: BinaryIO, path: Path) -> None:
+    if getattr(fp, "overrun", False):
+        raise CorruptDicomError(
+            f"{quoted(path)} is damaged or truncated: an element declares more data than the "
+            "file holds.",
+            "element length past the end of the file",
+        )
+
+
+def open_capped(path: Path) -> BinaryIO:
+    """Open ``path`` for pydicom with reads bounded by the file's size."""
+    return _CappedReader(io.FileIO(path, "rb"))
+
+
 def _open_error(path: Path, exc: BaseException) -> DicomError:
     name = quoted(path)
     if isinstance(exc, FileNotFoundError):
@@ -306,7 +344,7 @@ def read_header(path: str | os.PathLike[str], *, tags: tuple[str, ...] | None = 
     p = Path(path)
     _require_regular_file(p)
     try:
-        with p.open("rb") as fp:
+        with open_capped(p) as fp:
             size = os.fstat(fp.fileno()).st_size
             check_inflated_size(fp, p)
             head = fp.read(132)
@@ -318,6 +356,7 @@ def read_header(path: str | os.PathLike[str], *, tags: tuple[str, ...] | None = 
                 force=force,
                 specific_tags=list(tags) if tags is not None else None,
             )
+            _check_overrun(fp, p)
             offset = fp.tell()
             element = fp.read(12)
     except DicomError:
@@ -355,10 +394,11 @@ def _pixel_value_end(head: bytes, offset: int, ts: str) -> int:
 def _read(path: Path) -> Dataset:
     _require_regular_file(path)
     try:
-        with path.open("rb") as fp:
-            check_inflated_size(fp, path)
         force = not _has_preamble(path) and _looks_like_bare_dataset(path)
-        ds = dcmread(path, force=force)
+        with open_capped(path) as fp:
+            check_inflated_size(fp, path)
+            ds = dcmread(fp, force=force)
+            _check_overrun(fp, path)
     except DicomError:
         raise
     except Exception as exc:  # pydicom raises many types on malformed input

@@ -128,15 +128,15 @@ def read_ecg_waveform(path: str | os.PathLike[str], group: int | None = None) ->
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    from engine.dicom.files import check_inflated_size
+    from engine.dicom.files import check_inflated_size, open_capped
     from engine.errors import DicomError
 
     p = Path(path)
     name = p.name
     try:
-        with p.open("rb") as fp:
+        with open_capped(p) as fp:
             check_inflated_size(fp, p)
-        ds = pydicom.dcmread(p)
+            ds = pydicom.dcmread(fp)
     except FileNotFoundError as exc:
         raise SignalError(f"The ECG file “{name}” does not exist.", str(exc)) from exc
     except InvalidDicomError as exc:

@@ -113,13 +113,14 @@ def test_damaged_dicomdir_is_reported_not_raised(tmp_path: Path, name: str) -> N
     dicomdir.write_bytes((CORPUS / "dicomdir" / name).read_bytes())
     result = scan_paths([dicomdir])
     assert result.series == ()
-    assert [(p.name, m) for p, m in result.problems] == [
-        (
-            "DICOMDIR",
-            "“DICOMDIR” is a damaged DICOMDIR: its list of files cannot be read. Open the "
-            "folder of the disc instead.",
-        )
-    ]
+    ((path, message),) = result.problems
+    assert path == dicomdir
+    assert message in (
+        "“DICOMDIR” is a damaged DICOMDIR: its list of files cannot be read. Open the "
+        "folder of the disc instead.",
+        # a record sequence declaring more bytes than the file holds is caught on reading
+        "“DICOMDIR” is damaged or truncated: an element declares more data than the file holds.",
+    )
 
 
 def test_dicomdir_with_unknown_vr_in_its_file_meta_is_reported(tmp_path: Path) -> None:
@@ -140,3 +141,46 @@ def test_dicomdir_listing_a_name_too_long_reports_it_missing(tmp_path: Path) -> 
     dicomdir.write_bytes((CORPUS / "dicomdir" / "file-id-name-too-long").read_bytes())
     messages = [m for _, m in scan_paths([dicomdir]).problems]
     assert f"“PT000000/{'X' * 300}” is listed in the DICOMDIR but missing" in messages[0]
+
+
+_BOUNDED_READ = """
+import resource, sys
+from pathlib import Path
+from engine.dicom import read_header, read_image
+from engine.ecg.io import read_dicom_ecg
+from engine.errors import EngineError
+vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
+resource.setrlimit(resource.RLIMIT_AS, (vm + 1024**3, resource.RLIM_INFINITY))
+for read in (read_header, read_image, read_dicom_ecg):
+    try:
+        read(Path(sys.argv[1]))
+        print("loaded")
+    except EngineError as exc:
+        chain, cause = [], exc
+        while cause is not None:
+            chain.append(type(cause).__name__)
+            cause = cause.__cause__ or cause.__context__
+        print(" <- ".join(chain), exc.user_message)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_huge_element_length_is_not_allocated_before_refusing(tmp_path: Path) -> None:
+    """Fuzzing finding: a 10 KB file declaring a ~4 GiB element made pydicom allocate 4 GiB
+    (refused only after MemoryError under an address-space bound); reads now stop at the
+    end of the file."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "IM0001"
+    path.write_bytes((CORPUS / "scan" / "element-length-4gib.dcm").read_bytes())
+    out = subprocess.run(
+        [sys.executable, "-c", _BOUNDED_READ, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    ).stdout
+    assert "MemoryError" not in out
+    assert "“IM0001”" in out
