@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from pydicom import Dataset
 from pydicom import uid as uids
+from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
 
 from engine.dicom import _plugins
@@ -106,6 +107,48 @@ def _unsupported(path: Path | str, ts: str, detail: str) -> UnsupportedDicomErro
     )
 
 
+_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  "
+
+
+def _jp2_boxes_loop(frame: bytes) -> bool:
+    """Whether pydicom's JP2 box walk (``get_j2k_parameters``) would never end on ``frame``.
+
+    It steps from box to box by each box's length and loops forever on a
+    zero-length box before the codestream box (found by fuzzing).
+    """
+    if not frame.startswith(_JP2_SIGNATURE):
+        return False
+    offset = 12
+    while offset < len(frame):
+        if frame[offset + 4 : offset + 8] == b"jp2c":
+            return False
+        length = int.from_bytes(frame[offset : offset + 4], "big")
+        if length == 0:
+            return True
+        offset += length
+    return False
+
+
+def _refuse_jp2_box_loop(ds: Dataset, path: Path | str, ts: str) -> None:
+    """Refuse JPEG 2000 frames on which pydicom would hang, before it reads them."""
+    if ts not in uids.JPEG2000TransferSyntaxes:
+        return
+    try:
+        data = ds.PixelData
+        if _JP2_SIGNATURE not in data:
+            return
+        n_frames = max(int(ds.get("NumberOfFrames") or 1), 1)
+        looping = any(_jp2_boxes_loop(f) for f in generate_frames(data, number_of_frames=n_frames))
+    except Exception:  # unreadable framing: the decoder reports the damage itself
+        return
+    if looping:
+        raise CorruptDicomError(
+            f"{quoted(path)} has damaged JPEG 2000 pixel data (a box of length zero) and "
+            "cannot be shown.",
+            "JP2 box of length 0 before the codestream box",
+        )
+
+
 def decode_pixels(
     ds: Dataset, path: Path | str, *, index: int | None = None, as_rgb: bool = True
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -157,6 +200,7 @@ def decode_pixels(
         raise _unsupported(
             path, ts, "no decoding plugin installed: " + ", ".join(PLUGIN_ORDER.get(ts, ()))
         )
+    _refuse_jp2_box_loop(ds, path, ts)
     failures = []
     for label in plugins:
         try:

@@ -137,6 +137,8 @@ def read_ecg_waveform(path: str | os.PathLike[str], group: int | None = None) ->
         with open_capped(p) as fp:
             check_inflated_size(fp, p)
             ds = pydicom.dcmread(fp)
+        for _ in ds.iterall():  # convert every element now: a malformed one raises here
+            pass
     except FileNotFoundError as exc:
         raise SignalError(f"The ECG file “{name}” does not exist.", str(exc)) from exc
     except InvalidDicomError as exc:

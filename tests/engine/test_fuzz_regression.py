@@ -184,3 +184,30 @@ def test_huge_element_length_is_not_allocated_before_refusing(tmp_path: Path) ->
     ).stdout
     assert "MemoryError" not in out
     assert "“IM0001”" in out
+
+
+def test_jpeg2000_box_of_length_zero_is_refused_not_hung(tmp_path: Path) -> None:
+    """Fuzzing finding: pydicom's JP2 box walk loops forever on a zero-length box."""
+    from engine.dicom import read_image
+    from engine.errors import CorruptDicomError
+
+    path = tmp_path / "scan.dcm"
+    path.write_bytes((CORPUS / "dicom" / "jp2-box-length-zero.dcm").read_bytes())
+    with time_bound(5.0), pytest.raises(CorruptDicomError) as caught:
+        read_image(path)
+    assert caught.value.user_message == (
+        "“scan.dcm” has damaged JPEG 2000 pixel data (a box of length zero) and cannot be shown."
+    )
+
+
+@pytest.mark.parametrize("name", ["sop-class-unknown-vr.dcm", "modality-unknown-vr.dcm"])
+def test_ecg_reader_refuses_a_malformed_element_with_a_message(tmp_path: Path, name: str) -> None:
+    """Fuzzing findings: the DICOM ECG reader converted SOP Class / Modality unguarded."""
+    from engine.ecg.io import read_dicom_ecg
+    from engine.errors import SignalError
+
+    path = tmp_path / "ecg.dcm"
+    path.write_bytes((CORPUS / "dicom" / name).read_bytes())
+    with pytest.raises(SignalError) as caught:
+        read_dicom_ecg(path)
+    assert caught.value.user_message == "“ecg.dcm” is damaged or truncated and cannot be read."
