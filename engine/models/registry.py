@@ -176,7 +176,7 @@ class ModelRegistry:
             progress(0.0, f"Reading {src.name}")
             if src.is_dir():
                 _copy_folder(src, staging / "bundle", cancel)
-            elif zipfile.is_zipfile(src):
+            elif _is_zip(src):
                 _extract_zip(src, staging / "bundle", cancel)
             else:
                 raise BundleSchemaError(
@@ -253,6 +253,14 @@ def _copy_folder(src: Path, dst: Path, cancel: CancelToken | None) -> None:
                 raise BundleSchemaError(f"The bundle “{src.name}” is too large to import.")
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(member, dst / rel)
+
+
+def _is_zip(src: Path) -> bool:
+    """Whether ``src`` looks like a zip archive (a damaged one too: reading it says why)."""
+    try:
+        return zipfile.is_zipfile(src)
+    except Exception:  # zipfile.BadZipFile for an archive spanning disks (fuzzing)
+        return True
 
 
 def _check_member_name(info: zipfile.ZipInfo, archive: str) -> PurePosixPath:

@@ -75,6 +75,7 @@ def test_record_table_reports_a_short_line_instead_of_crashing() -> None:
         ("zip-bad-deflate-stream.zip", "is damaged"),
         ("zip-file-and-folder-same-name.zip", "holds a file name that cannot be unpacked"),
         ("zip-name-too-long.zip", "holds a file name that cannot be unpacked"),
+        ("zip-spanning-disks.zip", "is not a readable zip archive"),
     ],
 )
 def test_damaged_bundle_archive_is_refused_with_a_message(
