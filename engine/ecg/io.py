@@ -55,6 +55,11 @@ def read_signal(
     if p.suffix.lower() == ".hea" or (not p.exists() and not p.suffix):
         return read_wfdb(p, progress=progress, cancel=cancel)
     if not p.is_file():
+        if p.exists():  # a pipe, device or socket: opening a pipe would wait forever
+            raise SignalError(
+                f"“{p.name}” is not a file but a device, pipe or socket; it was not opened.",
+                str(p),
+            )
         raise SignalError(f"The ECG file “{p.name}” does not exist.", str(p))
     progress(0.0, f"Reading {p.name}")
     signal = read_dicom_ecg(p)
