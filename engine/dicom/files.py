@@ -84,8 +84,11 @@ def _has_preamble(path: Path) -> bool:
 def _ensure_transfer_syntax(ds: Dataset) -> None:
     """Give bare data sets (no file meta) the transfer syntax they were read with."""
     meta = ds.file_meta if hasattr(ds, "file_meta") else None
-    if meta is not None and meta.get("TransferSyntaxUID"):
-        return
+    try:
+        if meta is not None and meta.get("TransferSyntaxUID"):
+            return
+    except Exception:  # a malformed element: replaced below (fuzzing)
+        pass
     implicit, little = ds.original_encoding
     if implicit is None:
         implicit, little = True, True
@@ -97,6 +100,8 @@ def _ensure_transfer_syntax(ds: Dataset) -> None:
 
     if meta is None:
         ds.file_meta = FileMetaDataset()
+    if 0x00020010 in ds.file_meta:  # empty or malformed (e.g. with a numeric VR)
+        del ds.file_meta[0x00020010]
     ds.file_meta.TransferSyntaxUID = uid
 
 

@@ -212,3 +212,19 @@ def test_ecg_reader_refuses_a_malformed_element_with_a_message(tmp_path: Path, n
     with pytest.raises(SignalError) as caught:
         read_dicom_ecg(path)
     assert caught.value.user_message == "“ecg.dcm” is damaged or truncated and cannot be read."
+
+
+def test_transfer_syntax_with_a_numeric_vr_is_a_damaged_file(tmp_path: Path) -> None:
+    """Fuzzing finding: an empty Transfer Syntax UID with VR DS made the reader raise
+    ValueError while filling in the syntax it had inferred."""
+    from engine.dicom import read_header, read_image, scan_paths
+    from engine.errors import CorruptDicomError
+
+    path = tmp_path / "DICOMDIR"
+    path.write_bytes((CORPUS / "dicomdir" / "meta-transfer-syntax-wrong-vr").read_bytes())
+    for read in (read_header, read_image):
+        with pytest.raises(CorruptDicomError) as caught:
+            read(path)
+        assert caught.value.user_message.startswith("“DICOMDIR” is damaged")
+    ((where, message),) = scan_paths([path]).problems
+    assert where == path and message.startswith("“DICOMDIR” is damaged")
