@@ -207,7 +207,7 @@ def _check_signal_files(header: Path, meta: object) -> None:
             per_file.setdefault(name, []).append(i)
     for name, channels in per_file.items():
         path = header.parent / name
-        if not path.is_file():
+        if not os.path.isfile(path):  # False, not OSError, for a name too long (fuzzing)
             raise SignalError(
                 f"The signal file “{name}” of the ECG record “{header.stem}” is missing "
                 f"(expected next to {header.name}).",

@@ -228,3 +228,18 @@ def test_transfer_syntax_with_a_numeric_vr_is_a_damaged_file(tmp_path: Path) -> 
         assert caught.value.user_message.startswith("“DICOMDIR” is damaged")
     ((where, message),) = scan_paths([path]).problems
     assert where == path and message.startswith("“DICOMDIR” is damaged")
+
+
+def test_wfdb_signal_file_name_too_long_is_reported_missing(tmp_path: Path) -> None:
+    """Fuzzing finding: a header naming a 250-character signal file raised OSError
+    (name too long) from the signal-file check."""
+    from engine.ecg.io import read_signal
+    from engine.errors import SignalError
+
+    (tmp_path / "r.hea").write_bytes((CORPUS / "wfdb" / "signal-file-name-too-long").read_bytes())
+    with pytest.raises(SignalError) as caught:
+        read_signal(tmp_path / "r.hea")
+    assert caught.value.user_message.startswith("The signal file “r3333")
+    assert caught.value.user_message.endswith(
+        "of the ECG record “r” is missing (expected next to r.hea)."
+    )
