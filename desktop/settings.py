@@ -112,30 +112,31 @@ def _choice(value: object, allowed: tuple, default):
     return value if value in allowed else default
 
 
+def _in_range(value: object, kind: type, bounds: tuple, default):
+    """``value`` as ``kind`` when it lies within ``bounds``, else ``default``."""
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        return default
+    return number if bounds[0] <= number <= bounds[1] else default
+
+
 def load_preferences(path: Path | None = None) -> Preferences:
     """Read preferences (defaults for anything missing or invalid)."""
     s = _qsettings(path)
     d = Preferences()
-    try:
-        calibration = float(s.value("display/screen_calibration", d.screen_calibration))
-    except (TypeError, ValueError):
-        calibration = d.screen_calibration
-    if not CALIBRATION_RANGE[0] <= calibration <= CALIBRATION_RANGE[1]:
-        calibration = d.screen_calibration
-    try:
-        lock = int(s.value("security/lock_minutes", d.lock_minutes))
-    except (TypeError, ValueError):
-        lock = d.lock_minutes
-    if not LOCK_MINUTES_RANGE[0] <= lock <= LOCK_MINUTES_RANGE[1]:
-        lock = d.lock_minutes
     return Preferences(
         theme=_choice(s.value("display/theme", d.theme), THEMES, d.theme),
         language=_choice(s.value("display/language", d.language), LANGUAGES, d.language),
         ecg_speed_mm_s=_choice(s.value("ecg/speed_mm_s"), SPEEDS_MM_S, d.ecg_speed_mm_s),
         ecg_gain_mm_mv=_choice(s.value("ecg/gain_mm_mv"), GAINS_MM_MV, d.ecg_gain_mm_mv),
-        screen_calibration=calibration,
+        screen_calibration=_in_range(
+            s.value("display/screen_calibration"), float, CALIBRATION_RANGE, d.screen_calibration
+        ),
         device=_choice(s.value("models/device", d.device), DEVICES, d.device),
-        lock_minutes=lock,
+        lock_minutes=_in_range(
+            s.value("security/lock_minutes"), int, LOCK_MINUTES_RANGE, d.lock_minutes
+        ),
     )
 
 

@@ -203,7 +203,11 @@ def _check_overrun(fp: BinaryIO, path: Path) -> None:
 
 
 def open_capped(path: Path) -> BinaryIO:
-    """Open ``path`` for pydicom with reads bounded by the file's size."""
+    """Open ``path`` for pydicom with reads bounded by the file's size.
+
+    Pipes, devices and sockets are refused first (:class:`NotDicomError`).
+    """
+    _require_regular_file(path)
     return _CappedReader(io.FileIO(path, "rb"))
 
 
@@ -347,7 +351,6 @@ def read_header(path: str | os.PathLike[str], *, tags: tuple[str, ...] | None = 
         With a user message naming the file and the reason.
     """
     p = Path(path)
-    _require_regular_file(p)
     try:
         with open_capped(p) as fp:
             size = os.fstat(fp.fileno()).st_size

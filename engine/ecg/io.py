@@ -54,12 +54,7 @@ def read_signal(
         return read_wfdb(header, progress=progress, cancel=cancel)
     if p.suffix.lower() == ".hea" or (not p.exists() and not p.suffix):
         return read_wfdb(p, progress=progress, cancel=cancel)
-    if not p.is_file():
-        if p.exists():  # a pipe, device or socket: opening a pipe would wait forever
-            raise SignalError(
-                f"“{p.name}” is not a file but a device, pipe or socket; it was not opened.",
-                str(p),
-            )
+    if not p.exists():
         raise SignalError(f"The ECG file “{p.name}” does not exist.", str(p))
     progress(0.0, f"Reading {p.name}")
     signal = read_dicom_ecg(p)

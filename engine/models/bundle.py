@@ -338,16 +338,14 @@ def verify_files(path: Path, manifest: Mapping[str, Any], *, strict: bool = Fals
     does not list, or a symbolic link, is refused too.
     """
     if strict:
-        listed = set(manifest["files"])
+        listed = {*manifest["files"], MANIFEST_NAME, MANIFEST_DIGEST_NAME}
         for member in sorted(path.rglob("*")):
             rel = member.relative_to(path).as_posix()
             if member.is_symlink():
                 raise BundleIntegrityError(
                     f"Model “{manifest['id']}” contains a symbolic link ({rel}) and was refused."
                 )
-            if member.is_file() and rel not in (MANIFEST_NAME, MANIFEST_DIGEST_NAME) and (
-                rel not in listed
-            ):
+            if member.is_file() and rel not in listed:
                 raise BundleIntegrityError(
                     f"Model “{manifest['id']}” contains a file its manifest does not list "
                     f"({rel}) and was refused.",
@@ -385,7 +383,7 @@ def verify_manifest_digest(path: Path, manifest: Mapping[str, Any]) -> None:
     name = manifest["id"]
     data = (path / MANIFEST_NAME).read_bytes()
     if not digest_path.is_file():
-        if b'"schema_version": 1' in data and json.loads(data).get("schema_version") == 1:
+        if json.loads(data).get("schema_version") == 1:
             return
         raise BundleIntegrityError(
             f"Model “{name}” has no {MANIFEST_DIGEST_NAME}, so its manifest cannot be checked. "

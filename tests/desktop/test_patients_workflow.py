@@ -43,13 +43,19 @@ def submit(qtbot, window, dialog) -> None:
         dialog.ok_button.click()
 
 
-def set_up(qtbot, window) -> str:
+def submit_setup(qtbot, window) -> SetupDialog:
+    """Open first-run setup, fill in the administrator and submit it."""
     dialog = window.patients.sign_in()
     assert isinstance(dialog, SetupDialog)
     dialog.username.setText("admin")
     dialog.password.setText(PASSWORD)
     dialog.repeat.setText(PASSWORD)
     submit(qtbot, window, dialog)
+    return dialog
+
+
+def set_up(qtbot, window) -> str:
+    submit_setup(qtbot, window)
     keys = window.patients.recovery_dialog
     key = keys.key.text()
     ok = keys.buttons.buttons()[0]

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from desktop.patients.dialogs import SetupDialog
-from tests.desktop.test_patients_workflow import PASSWORD, make_window, submit
+from tests.desktop.test_patients_workflow import make_window, submit_setup
 
 
 def test_setup_in_an_unusable_data_folder_shows_why_and_keeps_running(qtbot, tmp_path):
     blocker = tmp_path / "data"
     blocker.write_text("a file where the data folder should be")
     window = make_window(qtbot, blocker / "stethos.db")
-    dialog = window.patients.sign_in()
-    assert isinstance(dialog, SetupDialog)
-    dialog.username.setText("admin")
-    dialog.password.setText(PASSWORD)
-    dialog.repeat.setText(PASSWORD)
-    submit(qtbot, window, dialog)
+    dialog = submit_setup(qtbot, window)
     assert dialog.isVisible() and dialog.message.isVisible()
     text = dialog.message.text()
     assert str(blocker) in text and "file is in the way" in text
