@@ -563,11 +563,12 @@ class Store:
         )
 
     def _patient(self, conn: db.Connection, patient_id: int) -> Patient:
-        row = conn.execute(
-            self._PATIENT_SELECT + " WHERE p.id = ? AND p.deleted_at IS NULL", (patient_id,)
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"Patient {patient_id} does not exist or was deleted.")
+        row = _one(
+            conn,
+            self._PATIENT_SELECT + " WHERE p.id = ? AND p.deleted_at IS NULL",
+            patient_id,
+            f"Patient {patient_id} does not exist or was deleted.",
+        )
         return _patient(row)
 
     @_guarded
@@ -708,13 +709,13 @@ class Store:
         return self._encounter(conn, eid)
 
     def _encounter(self, conn: db.Connection, encounter_id: int) -> Encounter:
-        row = conn.execute(
+        row = _one(
+            conn,
             "SELECT e.id, e.patient_id, e.started_at, e.reason, u.username FROM encounters e "
             "JOIN users u ON u.id = e.created_by WHERE e.id = ?",
-            (encounter_id,),
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"Encounter {encounter_id} does not exist.")
+            encounter_id,
+            f"Encounter {encounter_id} does not exist.",
+        )
         return Encounter(int(row[0]), int(row[1]), _dt(row[2]), row[3], row[4])
 
     @_guarded
@@ -836,9 +837,8 @@ class Store:
     )
 
     def _record(self, conn: db.Connection, record_id: int) -> StoredRecord:
-        row = conn.execute(self._RECORD_SELECT + " WHERE r.id = ?", (record_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"Record {record_id} does not exist.")
+        row = _one(conn, self._RECORD_SELECT + " WHERE r.id = ?", record_id,
+                   f"Record {record_id} does not exist.")  # fmt: skip
         return _stored_record(row)
 
     @_guarded
@@ -969,9 +969,8 @@ class Store:
     )
 
     def _result(self, conn: db.Connection, result_id: int) -> StoredResult:
-        row = conn.execute(self._RESULT_SELECT + " WHERE r.id = ?", (result_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"Result {result_id} does not exist.")
+        row = _one(conn, self._RESULT_SELECT + " WHERE r.id = ?", result_id,
+                   f"Result {result_id} does not exist.")  # fmt: skip
         return _stored_result(row, self._latest_decision(conn, result_id))
 
     def _latest_decision(self, conn: db.Connection, result_id: int) -> Decision | None:
@@ -1117,9 +1116,8 @@ class Store:
     )
 
     def _study(self, conn: db.Connection, link_id: int) -> StudyLink:
-        row = conn.execute(self._STUDY_SELECT + " WHERE s.id = ?", (link_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"Study link {link_id} does not exist.")
+        row = _one(conn, self._STUDY_SELECT + " WHERE s.id = ?", link_id,
+                   f"Study link {link_id} does not exist.")  # fmt: skip
         return _study(row)
 
     @_guarded
@@ -1551,6 +1549,14 @@ def _login(
 
 
 # --- row helpers -------------------------------------------------------------------------------------
+def _one(conn: db.Connection, sql: str, row_id: int, missing: str) -> tuple:
+    """The row ``sql`` selects for ``row_id``; :class:`StoreError` ``missing`` when none."""
+    row = conn.execute(sql, (row_id,)).fetchone()
+    if row is None:
+        raise StoreError(missing)
+    return row
+
+
 def _user(row: tuple) -> User:
     return User(
         id=int(row[0]),
