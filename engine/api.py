@@ -102,9 +102,7 @@ def analyze_record(
     RecordValidationError
         When the record has missing or out-of-range values.
     """
-    progress(0.0, "Loading the model")
-    model = load_model(model_id, registry)
-    check_cancelled(cancel)
+    model = _load_for(model_id, "record", registry, "auto", progress, cancel)
     return model.predict(
         record,
         operating_point=operating_point,
@@ -140,10 +138,7 @@ def analyze_image(
     DicomError
         When the file cannot be read.
     """
-    progress(0.0, "Loading the model")
-    model = load_model(model_id, registry, device=device)
-    _expect(model, "image")
-    check_cancelled(cancel)
+    model = _load_for(model_id, "image", registry, device, progress, cancel)
     return model.predict(
         image,
         frame=frame,
@@ -185,10 +180,7 @@ def analyze_signal(
     InputRejectedError
         Wrong sampling rate, missing leads, unknown beat positions.
     """
-    progress(0.0, "Loading the model")
-    model = load_model(model_id, registry, device=device)
-    _expect(model, "signal")
-    check_cancelled(cancel)
+    model = _load_for(model_id, "signal", registry, device, progress, cancel)
     return model.predict(
         signal,
         fs=fs,
@@ -228,12 +220,24 @@ def analyze_many(
     )
 
 
-def _expect(model: Runner, input_type: str) -> None:
+def _load_for(
+    model_id: str,
+    input_type: str,
+    registry: ModelRegistry | None,
+    device: str | None,
+    progress: Progress,
+    cancel: CancelToken | None,
+) -> Runner:
+    """Load a model for one analysis, refusing one made for another kind of input."""
+    progress(0.0, "Loading the model")
+    model = load_model(model_id, registry, device=device)
     if model.bundle.input_type != input_type:
         raise ModelError(
             f"Model “{model.bundle.id}” takes {model.bundle.input_type}s, not {input_type}s. "
             "Choose a model made for this input.",
         )
+    check_cancelled(cancel)
+    return model
 
 
 def list_models(registry: ModelRegistry | None = None) -> list[RegistryEntry]:
