@@ -16,6 +16,7 @@ from engine.explain.signal import (
     occlusion_1d,
     windows_to_samples,
 )
+from engine.models import beat_split
 from engine.models.bundle import Bundle
 from engine.models.gates import check_gates, signal_gate_values
 from engine.models.outputs import build_prediction, decide, logits_to_probabilities
@@ -79,6 +80,12 @@ class BeatModel(TorchRunner):
                 f"Model “{bundle.id}”: its network compares each beat with the record's median "
                 "beat but its preprocessing declares no beat template.",
             )
+        try:
+            self.split = beat_split.from_manifest(bundle.manifest, bundle.labels)
+        except (ValueError, TypeError) as exc:
+            raise ModelError(
+                f"Model “{bundle.id}” declares a beat postprocessing Stethos cannot use: {exc}.",
+            ) from exc
         method = str(bundle.explanation.get("method", "integrated-gradients"))
         self.attr_method = method if method in SIGNAL_METHODS else "integrated-gradients"
         self.ig_steps = int(bundle.explanation.get("steps", 32))
@@ -225,6 +232,8 @@ class BeatModel(TorchRunner):
             rr = torch.from_numpy(pb.rr)
             template = self._template(pb)
             probs = logits_to_probabilities(self._logits(windows, rr, template), self.bundle)
+            if self.split is not None:
+                probs = self.split.apply(probs, pb.samples, pb.fs_source, labels)
             model_ms = (time.perf_counter() - start) * 1000.0
             beat_results = []
             targets = np.zeros(len(probs), dtype=np.int64)

@@ -456,6 +456,13 @@ def remove_baseline(x: np.ndarray, fs: float, spec: Mapping[str, Any]) -> np.nda
     raise EngineError(f"Unknown baseline method {method!r} in the model's preprocessing.")
 
 
+RR_FEATURE_NAMES = (
+    "pre_rr", "post_rr", "local_rr", "global_rr", "pre_rr_ratio", "post_rr_ratio",
+    "pre_rr_global_ratio", "post_rr_global_ratio", "local_rr_global_ratio", "pre_post_ratio",
+    "cmed_rr", "pre_rr_cmed_ratio", "post_rr_cmed_ratio", "rr_irregularity",
+)  # fmt: skip
+
+
 def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndarray:
     """RR-interval features in seconds (ratios unitless), one row per beat.
 
@@ -465,8 +472,20 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     ``local_rr``; ``*_global_ratio``: divided by ``global_rr`` (the
     patient-normalised intervals of inter-patient classifiers);
     ``pre_post_ratio``: ``pre_rr`` over ``post_rr`` (a premature beat's
-    compensatory pause).
+    compensatory pause); ``cmed_rr``: the median ``pre_rr`` of the 101 beats
+    centred on the beat (fewer in short records), a reference rhythm that a
+    run of ectopic beats or a pause barely moves; ``*_cmed_ratio``: divided by
+    ``cmed_rr``; ``rr_irregularity``: the median absolute change between
+    successive ``pre_rr`` over the same beats, over ``cmed_rr`` (high in
+    atrial fibrillation, where an early beat is not a premature one).
     """
+    unknown = [k for k in names if k not in RR_FEATURE_NAMES]
+    if unknown:
+        raise EngineError(
+            f"Unknown RR feature(s) {', '.join(unknown)} in the model's preprocessing."
+        )
+    from scipy.ndimage import median_filter
+
     s = np.asarray(samples, dtype=np.float64)
     n = len(s)
     if n == 0:
@@ -480,6 +499,9 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     lo = np.maximum(idx - 9, 0)
     local = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
     glob = np.full(n, float(np.mean(rr)) if len(rr) else fill)
+    size = min(101, 2 * ((n - 1) // 2) + 1)
+    cmed = np.maximum(median_filter(pre, size=size, mode="nearest"), 1e-6)
+    jumps = np.abs(np.diff(pre, prepend=pre[0]))
     table = {
         "pre_rr": pre,
         "post_rr": post,
@@ -491,6 +513,10 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
         "post_rr_global_ratio": post / np.maximum(glob, 1e-6),
         "local_rr_global_ratio": local / np.maximum(glob, 1e-6),
         "pre_post_ratio": pre / np.maximum(post, 1e-6),
+        "cmed_rr": cmed,
+        "pre_rr_cmed_ratio": pre / cmed,
+        "post_rr_cmed_ratio": post / cmed,
+        "rr_irregularity": median_filter(jumps, size=size, mode="nearest") / cmed,
     }
     return (
         np.stack([table[k] for k in names], axis=1).astype(np.float32)

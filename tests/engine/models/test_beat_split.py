@@ -1,0 +1,140 @@
+"""The N/S split after a beat network: timing features, the declared block, inference."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.api import analyze_signal
+from engine.errors import EngineError, ModelError
+from engine.models.beat_split import RRLogisticSplit
+from engine.models.preprocess import rr_features
+from engine.models.registry import ModelRegistry
+from tests.engine.models.factory import FS, make_lstm_bundle, synthetic_ecg
+
+LABELS = ["N", "S", "V", "F", "Q"]
+FEATURES = ["pre_rr_cmed_ratio", "post_rr_cmed_ratio", "rr_irregularity"]
+
+
+def block(**changes):
+    b = {
+        "method": "rr-logistic-split",
+        "split": ["N", "S"],
+        "features": FEATURES,
+        "transform": "log",
+        "floor": 0.001,
+        "mean": [0.0, 0.0, -3.0],
+        "scale": [0.1, 0.1, 1.0],
+        # Early (pre ratio < 1) and followed by a pause: S.
+        "coef": [-4.0, 2.0, 0.0],
+        "intercept": -2.0,
+        "threshold": 0.8,
+    }
+    b.update(changes)
+    return b
+
+
+def regular_with_one_early_beat(n: int = 60, rr: float = 0.8, early: int = 30):
+    t = np.arange(n) * rr
+    t[early] -= 0.3 * rr  # 30 % early; the next beat stays on time (a pause follows)
+    return np.rint(t * 360.0).astype(np.int64)
+
+
+def test_centred_median_ratios_find_the_early_beat() -> None:
+    s = regular_with_one_early_beat()
+    f = rr_features(s, 360.0, ["cmed_rr", "pre_rr_cmed_ratio", "post_rr_cmed_ratio"])
+    assert np.allclose(f[:, 0], 0.8, atol=2e-3)  # one early beat does not move the median
+    assert f[30, 1] == pytest.approx(0.7, abs=0.01)
+    assert f[30, 2] == pytest.approx(1.3, abs=0.01)
+    others = np.delete(np.arange(len(s)), [30, 31])
+    assert np.allclose(f[others, 1], 1.0, atol=0.01)
+
+
+def test_irregularity_is_low_for_sinus_rhythm_and_high_for_a_chaotic_one() -> None:
+    regular = np.rint(np.arange(200) * 0.8 * 360).astype(np.int64)
+    rng = np.random.default_rng(0)
+    chaotic = np.rint(np.cumsum(rng.uniform(0.4, 1.2, 200)) * 360).astype(np.int64)
+    r = rr_features(regular, 360.0, ["rr_irregularity"])[:, 0]
+    c = rr_features(chaotic, 360.0, ["rr_irregularity"])[:, 0]
+    assert r.max() < 0.01 and np.median(c) > 0.2
+
+
+def test_short_records_and_unknown_features() -> None:
+    for n in (1, 2, 3):
+        f = rr_features(np.arange(n) * 300, 360.0, ["cmed_rr", "rr_irregularity"])
+        assert f.shape == (n, 2) and np.isfinite(f).all()
+    with pytest.raises(EngineError, match="Unknown RR feature"):
+        rr_features(np.arange(5) * 300, 360.0, ["pre_rr", "made_up"])
+
+
+def test_split_moves_only_the_n_and_s_mass_and_follows_the_threshold() -> None:
+    split = RRLogisticSplit.from_manifest(block(), LABELS)
+    s = regular_with_one_early_beat()
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(5), size=len(s)).astype(np.float32)
+    out = split.apply(probs, s, 360.0, LABELS)
+    assert np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(out[:, 2:], probs[:, 2:])
+    assert np.allclose(out[:, 0] + out[:, 1], probs[:, 0] + probs[:, 1], atol=1e-6)
+    p = 1 / (1 + np.exp(-split.log_odds(s, 360.0)))
+    assert ((out[:, 1] > out[:, 0]) == (p > 0.8)).all()
+    assert out[30, 1] > out[30, 0] and (out[:29, 1] < out[:29, 0]).all()
+    assert split.apply(np.zeros((0, 5)), np.zeros(0, np.int64), 360.0, LABELS).shape == (0, 5)
+    assert RRLogisticSplit.from_manifest(split.to_manifest(), LABELS).to_manifest() == (
+        split.to_manifest()
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"method": "magic"}, "unknown postprocessing method"),
+        ({"split": ["N", "X"]}, "must name two of the outputs"),
+        ({"split": ["N", "N"]}, "must name two of the outputs"),
+        ({"features": ["pre_rr", "nope"]}, "unknown or missing RR features"),
+        ({"features": []}, "unknown or missing RR features"),
+        ({"coef": [1.0, 2.0]}, "“coef” must hold 3 finite numbers"),
+        ({"mean": [0.0, math.nan, 0.0]}, "“mean” must hold 3 finite numbers"),
+        ({"scale": [1.0, 0.0, 1.0]}, "“scale” must be positive"),
+        ({"threshold": 1.0}, "strictly between 0 and 1"),
+        ({"intercept": "x"}, None),
+        ({"transform": "sqrt"}, "unknown transform"),
+    ],
+)
+def test_a_bad_block_is_refused_with_its_reason(changes, message) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        RRLogisticSplit.from_manifest(block(**changes), LABELS)
+
+
+def test_the_runner_applies_a_declared_split(tmp_path: Path) -> None:
+    x, peaks = synthetic_ecg(40.0)
+    early = len(peaks) // 2
+    peaks = peaks.copy()
+    peaks[early] -= int(0.3 * 0.8 * FS)  # the label follows timing, the waveform stays
+    make_lstm_bundle(tmp_path, "plain-beats")
+    make_lstm_bundle(tmp_path, "split-beats", postprocessing=block())
+    reg = ModelRegistry([(tmp_path, "bundled")])
+
+    def run(model_id):
+        return analyze_signal(model_id, x, fs=FS, leads=["MLII"], beats=peaks, registry=reg,
+                              device="cpu", explain=False)  # fmt: skip
+
+    plain, split = run("plain-beats"), run("split-beats")
+    assert split.beats[early].label == "S"
+    assert split.beats[early].probabilities["S"] > split.beats[early].probabilities["N"]
+    for a, b in zip(plain.beats, split.beats, strict=True):
+        ns = a.probabilities["N"] + a.probabilities["S"]
+        assert b.probabilities["N"] + b.probabilities["S"] == pytest.approx(ns, abs=1e-5)
+        assert b.probabilities["V"] == pytest.approx(a.probabilities["V"], abs=1e-6)
+
+
+def test_a_bundle_with_a_broken_split_is_refused(tmp_path: Path) -> None:
+    make_lstm_bundle(tmp_path, "broken-split", postprocessing=block(coef=[1.0]))
+    reg = ModelRegistry([(tmp_path, "bundled")])
+    x, peaks = synthetic_ecg(4.0)
+    with pytest.raises(ModelError, match="beat postprocessing Stethos cannot use: “coef”"):
+        analyze_signal("broken-split", x, fs=FS, leads=["MLII"], beats=peaks, registry=reg,
+                       device="cpu")  # fmt: skip
