@@ -138,3 +138,18 @@ def test_a_bundle_with_a_broken_split_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="beat postprocessing Stethos cannot use: “coef”"):
         analyze_signal("broken-split", x, fs=FS, leads=["MLII"], beats=peaks, registry=reg,
                        device="cpu")  # fmt: skip
+
+
+def test_the_manifest_schema_accepts_every_rr_feature_the_engine_computes() -> None:
+    import json
+
+    import engine.models as models
+    from engine.models.preprocess import RR_FEATURE_NAMES
+
+    schema = json.loads(
+        (Path(models.__file__).parent / "schema" / "manifest-v2.schema.json").read_text()
+    )
+    pre = schema["properties"]["preprocessing"]["properties"]
+    assert set(pre["rr_features"]["items"]["enum"]) == set(RR_FEATURE_NAMES)
+    post = schema["properties"]["postprocessing"]["properties"]["method"]["enum"]
+    assert post == ["rr-logistic-split"]

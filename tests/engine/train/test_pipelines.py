@@ -58,3 +58,8 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert bundle.manifest["preprocessing"]["fs"] == 180.0
     assert bundle.manifest["preprocessing"]["beat_template"] == "median"
     assert np.isfinite(bundle.manifest["preprocessing"]["rr_mean"]).all()
+    split = bundle.manifest["postprocessing"]
+    assert split["method"] == "rr-logistic-split" and split["split"] == ["N", "S"]
+    assert 0 < split["threshold"] < 1 and np.isfinite(split["coef"]).all()
+    # 119 has no S beat: the fold trained on it alone has no split.
+    assert None in bundle.manifest["validation"]["split_thresholds_by_fold"]
