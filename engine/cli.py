@@ -70,6 +70,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     data_root=args.data,
                     seed=args.seed,
                     epochs=args.epochs or 6,
+                    folds=args.folds,
                     progress=_stderr_progress,
                 )
             ]
@@ -137,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--size", type=int, help="input size in pixels (CNN)")
     train.add_argument("--subset", type=int, help="use only this many patient groups (quick check)")
     train.add_argument("--repeats", type=int, help="cross-validation repeats (record models; 10)")
+    train.add_argument(
+        "--folds", type=int, help="record folds for validation (beats; default: one per record)"
+    )
     train.set_defaults(func=_cmd_train)
     selftest = sub.add_parser(
         "self-test",
