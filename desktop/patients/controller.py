@@ -28,10 +28,11 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QImage, QPainter
 from PySide6.QtWidgets import (
     QApplication,
@@ -93,6 +94,8 @@ __all__ = ["DEFAULT_LOCK_MINUTES", "PatientController", "install_patients"]
 HEATMAP_KEPT = 64
 #: Seconds of ECG drawn in the report of an earlier encounter.
 REPORT_ECG_SECONDS = 10.0
+# How long closing the window waits for a report being written.
+REPORT_SHUTDOWN_WAIT_S = 30.0
 
 _INPUT_EVENTS = {
     QEvent.Type.KeyPress,
@@ -106,6 +109,9 @@ _INPUT_EVENTS = {
 class PatientController(QObject):
     """Adds the Patient menu, the Patients dock and the save/decide/link/report actions.
 
+    Signals: ``report_exported(Path)`` when a PDF report has been written,
+    ``report_failed(str)`` (the message shown) when it could not be.
+
     Parameters
     ----------
     window
@@ -116,6 +122,9 @@ class PatientController(QObject):
         Argon2 cost for new passwords (``None``: the product's; tests pass
         :meth:`KdfParams.fast`).
     """
+
+    report_exported = Signal(object)
+    report_failed = Signal(str)
 
     def __init__(
         self, window, *, store_path: str | Path | None = None, kdf: KdfParams | None = None
@@ -143,6 +152,9 @@ class PatientController(QObject):
         self._analysed_image: dict | None = None  # {"path", "frame"} of the image analysed
         self.jobs = JobRunner(self)
         self.jobs.failed.connect(self._on_jobs_failed)
+        # Reports have their own worker: exporting one never cancels a save or a search.
+        self.report_jobs = JobRunner(self)
+        self.report_jobs.failed.connect(self._on_report_failed)
         self._build_actions()
         self._build_widgets()
         self._connect_window()
@@ -494,7 +506,14 @@ class PatientController(QObject):
         self._update_state()
 
     def shutdown(self) -> None:
-        """On closing the window: wait for a running sign-in, close the store."""
+        """On closing the window: finish a report being written, wait for a running
+        sign-in, close the store."""
+        deadline = time.monotonic() + REPORT_SHUTDOWN_WAIT_S
+        while self.report_jobs.busy and time.monotonic() < deadline:
+            # Its steps end on this thread (the strip, the audit entry): let them run.
+            QCoreApplication.processEvents()
+            self.report_jobs.wait(0.05)
+        self.report_jobs.cancel()
         self.jobs.cancel()
         self.jobs.wait(5.0)
         QApplication.instance().removeEventFilter(self)
@@ -1186,15 +1205,15 @@ class PatientController(QObject):
         return encounters[-1].id if encounters else None
 
     @Slot()
-    def export_report_dialog(self, encounter_id: int | None = None) -> Path | None:
+    def export_report_dialog(self, encounter_id: int | None = None) -> bool:
         """Ask where to write the PDF report of an encounter, then write it."""
         if not self._need_patient():
-            return None
+            return False
         if isinstance(encounter_id, bool) or not isinstance(encounter_id, int):
             encounter_id = self._report_encounter()  # called from a menu
         if encounter_id is None:
             self._message(self.tr("This patient has no encounter yet: save a record first."))
-            return None
+            return False
         name = f"{self.patient.mrn}-encounter-{encounter_id}.pdf"
         path, _ = QFileDialog.getSaveFileName(
             self.window,
@@ -1203,21 +1222,31 @@ class PatientController(QObject):
             self.tr("PDF documents (*.pdf)"),
         )
         if not path:
-            return None
+            return False
         return self.export_report(encounter_id, Path(path))
 
-    def export_report(self, encounter_id: int, path: Path) -> Path | None:
-        """Write the PDF report of ``encounter_id`` to ``path``; logs “exported”."""
+    def export_report(self, encounter_id: int, path: Path) -> bool:
+        """Start writing the PDF report of ``encounter_id`` to ``path``; logs “exported”.
+
+        The files of an earlier encounter are read, and the PDF is written, on
+        a worker thread; ``report_exported(path)`` or ``report_failed(message)``
+        follows. Returns whether the export started.
+        """
         if self.store is None or self.patient is None:
-            return None
+            return False
         store = self.store
+        patient_id = self.patient.id
         try:
-            encounter = next(e for e in store.encounters(self.patient.id) if e.id == encounter_id)
+            encounter = next(e for e in store.encounters(patient_id) if e.id == encounter_id)
             records = store.records(encounter_id)
             results = store.results(encounter_id)
         except (EngineError, StopIteration):
-            self._message(self.tr("This encounter cannot be found."), warning=True)
-            return None
+            self._report_failed(self.tr("This encounter cannot be found."))
+            return False
+        try:
+            links = {link.id: link for link in store.studies(patient_id)}
+        except EngineError:
+            links = {}  # the report goes without the linked studies' pictures
         for res in results:
             if res.model_id not in self.intended_uses:
                 self.intended_uses[res.model_id] = tasks.intended_use(res.model_id)
@@ -1233,30 +1262,58 @@ class PatientController(QObject):
         )
         if encounter_id == self.encounter_id:
             self._add_views(content)
-        if content.image is None:
-            self._add_saved_image(content, encounter_id, results)
-        if content.ecg is None:
-            self._add_saved_ecg(content, results)
-        try:
-            write_report_pdf(content, path)
-            store.audit(
-                "exported",
-                object_type="encounter",
-                object_id=encounter_id,
-                details={"format": "pdf", "patient_id": self.patient.id, "file": path.name},
-            )
-        except OSError as exc:
-            self._message(
-                self.tr("The report could not be written to {0}: {1}").format(path, exc),
-                warning=True,
-            )
-            return None
-        except EngineError as exc:
-            self._message(exc.user_message, warning=True)
-            return None
-        self.last_report = path
-        self.window.status_text.setText(self.tr("Report written to {0}.").format(path))
-        return path
+        need_image, need_ecg = content.image is None, content.ecg is None
+
+        def read_files(progress, cancel) -> dict:
+            progress(0.0, self.tr("Reading the encounter's files"))
+            media: dict = {}
+            if need_image:
+                self._add_saved_image(content, encounter_id, results, links)
+            if need_ecg:
+                media["ecg"] = self._read_saved_ecg(content, results)
+            return media
+
+        def write(progress, cancel) -> Path:
+            progress(0.5, self.tr("Writing the report"))
+            try:
+                return write_report_pdf(content, path)
+            except OSError as exc:
+                raise EngineError(
+                    self.tr("The report could not be written to {0}: {1}").format(path, exc)
+                ) from exc
+
+        def files_read(media: dict) -> None:
+            if media.get("ecg") is not None:
+                signal, beats, lead_index = media["ecg"]
+                content.ecg = _ecg_strip(signal, beats, lead_index)  # widgets: UI thread
+            self.report_jobs.submit(write, name="report", on_success=written)
+
+        def written(_result) -> None:
+            try:
+                store.audit(
+                    "exported",
+                    object_type="encounter",
+                    object_id=encounter_id,
+                    details={"format": "pdf", "patient_id": patient_id, "file": path.name},
+                )
+            except EngineError as exc:
+                self._report_failed(exc.user_message)
+                return
+            self.last_report = path
+            self.window.status_text.setText(self.tr("Report written to {0}.").format(path))
+            self.report_exported.emit(path)
+
+        self.window.status_text.setText(self.tr("Writing the report to {0}…").format(path))
+        self.report_jobs.submit(read_files, name="report files", on_success=files_read)
+        return True
+
+    def _report_failed(self, message: str) -> None:
+        self._message(message, warning=True)
+        self.report_failed.emit(message)
+
+    @Slot(object)
+    def _on_report_failed(self, failure: JobFailure) -> None:
+        self._report_failed(failure.user_message)
 
     def _add_views(self, content: ReportContent) -> None:
         """The image shown (with and without its heat map) and the ECG shown."""
@@ -1292,14 +1349,12 @@ class PatientController(QObject):
         return self.tr("Image not available: {0} ({1})").format(path, reason)
 
     def _add_saved_image(
-        self, content: ReportContent, encounter_id: int, results: list[StoredResult]
+        self, content: ReportContent, encounter_id: int, results: list[StoredResult], links: dict
     ) -> None:
-        """The study image of the encounter (and the result's heat map when it was kept)."""
-        assert self.store is not None and self.patient is not None
-        try:
-            links = {link.id: link for link in self.store.studies(self.patient.id)}
-        except EngineError:
-            links = {}
+        """The study image of the encounter (and the result's heat map when it was kept).
+
+        Runs on the report worker: reads files, never the store or a widget.
+        """
         candidates: list[tuple[str, int, str, dict | None]] = []  # path, frame, caption, heat
         for res in results:
             source = res.result.get("input") or {}
@@ -1339,8 +1394,12 @@ class PatientController(QObject):
                     content.image_with_heatmap = _with_heatmap(content.image, decoded, 0.5)
             return
 
-    def _add_saved_ecg(self, content: ReportContent, results: list[StoredResult]) -> None:
-        """The first seconds of the ECG a result of the encounter was made on, beats labelled."""
+    def _read_saved_ecg(self, content: ReportContent, results: list[StoredResult]):
+        """The ECG a result of the encounter was made on: (signal, beats, lead index) or None.
+
+        Runs on the report worker (reads the file; the strip is drawn on the UI
+        thread); notes a missing or unreadable file in ``content``.
+        """
         for res in results:
             source = res.result.get("input") or {}
             if source.get("kind") != "ecg" or not source.get("path"):
@@ -1360,7 +1419,6 @@ class PatientController(QObject):
             )
             lower = [lead.lower() for lead in signal.leads]
             lead = str(source.get("lead", "")).lower()
-            content.ecg = _ecg_strip(signal, beats, lower.index(lead) if lead in lower else None)
             seconds = min(REPORT_ECG_SECONDS, signal.duration_s)
             content.ecg_caption = " · ".join(
                 (
@@ -1370,7 +1428,8 @@ class PatientController(QObject):
                     self.tr("beats labelled by {0} {1}").format(res.model_id, res.model_version),
                 )
             )
-            return
+            return signal, beats, (lower.index(lead) if lead in lower else None)
+        return None
 
 
 def _record_items(rec: StoredRecord) -> list[tuple[str, str, object]]:

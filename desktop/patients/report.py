@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QMarginsF, QObject, QSizeF, QUrl
+from PySide6.QtCore import QBuffer, QCoreApplication, QIODevice, QMarginsF, QObject, QSizeF, QUrl
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
 from engine.records.schema import RecordSchema
@@ -224,7 +224,12 @@ class EncounterReport(QObject):
         return "".join(parts)
 
     def write_pdf(self, content: ReportContent, path: str | Path) -> Path:
-        """Write the report of ``content`` to ``path`` (A4, PDF); returns the path."""
+        """Write the report of ``content`` to ``path`` (A4, PDF); returns the path.
+
+        The PDF is made in memory and written with Python's file calls, so a
+        missing folder, a read-only place or a full disk raise ``OSError``
+        (Qt's writer would only print a warning).
+        """
         path = Path(path)
         doc = QTextDocument()
         for name, image in (
@@ -237,7 +242,9 @@ class EncounterReport(QObject):
                     QTextDocument.ResourceType.ImageResource, QUrl(f"report://{name}"), image
                 )
         doc.setHtml(self.html(content))
-        writer = QPdfWriter(str(path))
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        writer = QPdfWriter(buffer)
         writer.setTitle(self.tr("Stethos encounter report"))
         writer.setCreator(f"Stethos {content.software_version}")
         writer.setResolution(150)
@@ -251,7 +258,13 @@ class EncounterReport(QObject):
         )
         doc.setPageSize(QSizeF(writer.width(), writer.height()))
         doc.print_(writer)
-        del writer  # flushes and closes the file
+        del writer  # flushes the PDF into the buffer
+        data = bytes(buffer.data())
+        buffer.close()
+        if not data.startswith(b"%PDF"):
+            raise OSError(f"the PDF of {path.name} could not be made")
+        with open(path, "wb") as fh:
+            fh.write(data)
         return path
 
 

@@ -16,7 +16,7 @@ from desktop.patients.dialogs import (
 )
 from tests.desktop.conftest import VALID_RECORD
 from tests.desktop.test_i18n import chinese, untranslated  # noqa: F401 - fixture
-from tests.desktop.test_patients_workflow import PASSWORD, make_window, submit
+from tests.desktop.test_patients_workflow import PASSWORD, export, make_window, submit
 
 
 def test_patients_ui_and_report_are_translated(qtbot, chinese, tmp_path):  # noqa: F811
@@ -61,7 +61,7 @@ def test_patients_ui_and_report_are_translated(qtbot, chinese, tmp_path):  # noq
     assert patients.menu.title() == "患者(&P)"
 
     pdf = tmp_path / "report.pdf"
-    assert patients.export_report(patients.encounter_id, pdf) == pdf
+    export(qtbot, patients, patients.encounter_id, pdf)
     has_cjk_font = bool(QFontDatabase.families(QFontDatabase.WritingSystem.SimplifiedChinese))
     if shutil.which("pdftotext") and has_cjk_font:  # else the glyphs cannot be drawn
         text = subprocess.run(

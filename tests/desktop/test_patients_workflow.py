@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -25,6 +26,13 @@ from engine.store import KdfParams, open_store
 from tests.desktop.conftest import VALID_RECORD
 
 PASSWORD = "correct horse battery"
+
+
+def export(qtbot, patients, encounter_id, pdf):
+    """Export a report (on the report worker) and wait until it is written."""
+    with qtbot.waitSignal(patients.report_exported, timeout=60_000) as written:
+        assert patients.export_report(encounter_id, pdf)
+    assert written.args == [pdf] and patients.last_report == pdf
 
 
 def make_window(qtbot, store_path) -> MainWindow:
@@ -141,8 +149,15 @@ def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, stor
 
     pdf = tmp_path / "report.pdf"
     encounter = patients.encounter_id
-    assert patients.export_report(encounter, pdf) == pdf
+    export(qtbot, patients, encounter, pdf)
     assert pdf.read_bytes().startswith(b"%PDF")
+    for bad, reason in ((tmp_path / "no-such-folder" / "r.pdf", "No such file or directory"),
+                        (Path("/dev/full"), "No space left on device")):  # fmt: skip
+        with qtbot.waitSignal(patients.report_failed, timeout=60_000) as failed:
+            assert patients.export_report(encounter, bad)
+        assert f"The report could not be written to {bad}" in failed.args[0]
+        assert reason in failed.args[0] and reason in patients.last_message.text()
+        assert patients.last_report == pdf  # the earlier report stands; the app goes on
     if shutil.which("pdftotext"):
         text = subprocess.run(
             ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
