@@ -333,26 +333,25 @@ def wfdb_unicode_name(tmp: Path) -> Path:
     return _wfdb_copy(tmp / "wfdb-unicode", "记录119")
 
 
-def wfdb_huge_length(tmp: Path) -> Path:
-    """A WFDB header declaring 4 000 000 000 samples over a 1.9 MB signal file."""
-    header = _wfdb_copy(tmp / "wfdb-huge", "huge")
+def _wfdb_header_field(tmp: Path, name: str, index: int, value: str) -> Path:
+    """A copy of record 119 whose header's record line has field ``index`` set to ``value``."""
+    header = _wfdb_copy(tmp / f"wfdb-{name}", name)
     lines = header.read_text().splitlines()
     fields = lines[0].split()
-    fields[3] = "4000000000"
+    fields[index] = value
     lines[0] = " ".join(fields)
     header.write_text("\n".join(lines) + "\n")
     return header
+
+
+def wfdb_huge_length(tmp: Path) -> Path:
+    """A WFDB header declaring 4 000 000 000 samples over a 1.9 MB signal file."""
+    return _wfdb_header_field(tmp, "huge", 3, "4000000000")
 
 
 def wfdb_many_signals(tmp: Path) -> Path:
     """A WFDB header declaring 100 000 signals with two signal lines."""
-    header = _wfdb_copy(tmp / "wfdb-many", "many")
-    lines = header.read_text().splitlines()
-    fields = lines[0].split()
-    fields[1] = "100000"
-    lines[0] = " ".join(fields)
-    header.write_text("\n".join(lines) + "\n")
-    return header
+    return _wfdb_header_field(tmp, "many", 1, "100000")
 
 
 def ecg_deep(tmp: Path) -> Path:
