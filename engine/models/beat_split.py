@@ -34,6 +34,19 @@ import numpy as np
 from engine.models.preprocess import RR_FEATURE_NAMES, rr_features
 
 METHOD = "rr-logistic-split"
+#: Features below this are clipped before the log (a zero irregularity).
+FLOOR = 1e-3
+
+
+def log_features(samples: np.ndarray, fs: float, names: Sequence[str], floor: float = FLOOR):
+    """``log(max(f, floor))`` of the RR features ``names``, one row per beat."""
+    f = rr_features(samples, fs, names).astype(np.float64)
+    return np.log(np.maximum(f, floor))
+
+
+def logistic(z: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow for large ``|z|``."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 @dataclass(frozen=True)
@@ -47,7 +60,7 @@ class RRLogisticSplit:
     coef: np.ndarray
     intercept: float
     threshold: float
-    floor: float = 1e-3
+    floor: float = FLOOR
 
     @classmethod
     def from_manifest(cls, block: Mapping[str, Any], labels: Sequence[str]) -> RRLogisticSplit:
@@ -79,7 +92,7 @@ class RRLogisticSplit:
             raise ValueError("“scale” must be positive")
         intercept = float(block.get("intercept", math.nan))
         threshold = float(block.get("threshold", math.nan))
-        floor = float(block.get("floor", 1e-3))
+        floor = float(block.get("floor", FLOOR))
         if not math.isfinite(intercept):
             raise ValueError("“intercept” must be a finite number")
         if not 0.0 < threshold < 1.0:
@@ -103,14 +116,13 @@ class RRLogisticSplit:
             "threshold": float(self.threshold),
         }
 
-    def design(self, samples: np.ndarray, fs: float) -> np.ndarray:
-        """The standardised log features, one row per beat."""
-        f = rr_features(samples, fs, self.features).astype(np.float64)
-        return (np.log(np.maximum(f, self.floor)) - self.mean) / self.scale
+    def log_odds_of(self, x: np.ndarray) -> np.ndarray:
+        """The log-odds of ``split[1]`` for rows of :func:`log_features`."""
+        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
 
     def log_odds(self, samples: np.ndarray, fs: float) -> np.ndarray:
         """The logistic model's log-odds of ``split[1]`` for each beat."""
-        return self.design(samples, fs) @ self.coef + self.intercept
+        return self.log_odds_of(log_features(samples, fs, self.features, self.floor))
 
     def apply(
         self, probs: np.ndarray, samples: np.ndarray, fs: float, labels: Sequence[str]
@@ -121,7 +133,7 @@ class RRLogisticSplit:
             return probs.astype(np.float32)
         a, b = labels.index(self.split[0]), labels.index(self.split[1])
         z = self.log_odds(samples, fs) - math.log(self.threshold / (1.0 - self.threshold))
-        q = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function, without overflow
+        q = logistic(z)
         out = probs.copy()
         mass = probs[:, a] + probs[:, b]
         out[:, a] = mass * (1.0 - q)

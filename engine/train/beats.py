@@ -216,27 +216,28 @@ def train_network(
     return net, rr_mean.astype(float).tolist(), rr_std.astype(float).tolist()
 
 
-def _split_data(r: RecordBeats, split: RRLogisticSplit) -> np.ndarray:
-    return split.design(np.asarray(r.samples), r.fs)
+def _split_rows(r: RecordBeats) -> tuple[np.ndarray, np.ndarray]:
+    """The N- and S-labelled beats of ``r``: their log timing features, and whether S."""
+    from engine.models.beat_split import log_features
+
+    n, s_ = CLASSES.index("N"), CLASSES.index("S")
+    keep = (r.labels == n) | (r.labels == s_)
+    x = log_features(np.asarray(r.samples), r.fs, SPLIT_FEATURES)[keep]
+    return x, r.labels[keep] == s_
 
 
-def _fit_split_once(records: list[RecordBeats], threshold: float) -> RRLogisticSplit | None:
-    """The logistic N-versus-S model on the N- and S-labelled beats of ``records``."""
+def _fit_split_once(
+    rows: list[tuple[np.ndarray, np.ndarray]], threshold: float
+) -> RRLogisticSplit | None:
+    """The logistic N-versus-S model on rows of :func:`_split_rows`."""
     from sklearn.linear_model import LogisticRegression
 
     from engine.models.beat_split import RRLogisticSplit
 
-    n, s_ = CLASSES.index("N"), CLASSES.index("S")
-    raw = RRLogisticSplit(("N", "S"), tuple(SPLIT_FEATURES), np.zeros(len(SPLIT_FEATURES)),
-                          np.ones(len(SPLIT_FEATURES)), np.zeros(len(SPLIT_FEATURES)), 0.0, 0.5)  # fmt: skip
-    if not records:
+    if not rows:
         return None
-    xs, ys = [], []
-    for r in records:
-        keep = (r.labels == n) | (r.labels == s_)
-        xs.append(_split_data(r, raw)[keep])
-        ys.append(r.labels[keep] == s_)
-    x, y = np.concatenate(xs), np.concatenate(ys)
+    x = np.concatenate([r[0] for r in rows])
+    y = np.concatenate([r[1] for r in rows])
     if y.all() or not y.any():
         return None
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
@@ -254,26 +255,25 @@ def fit_split(records: list[RecordBeats]) -> RRLogisticSplit | None:
     wins (ties: the higher threshold, fewer false S). ``None`` when the
     records hold no S beat (or only S beats).
     """
-    n, s_ = CLASSES.index("N"), CLASSES.index("S")
-    z_all, y_all = [], []
-    for i, held in enumerate(records):
-        inner = _fit_split_once(records[:i] + records[i + 1 :], 0.5)
-        if inner is None:
-            continue
-        keep = (held.labels == n) | (held.labels == s_)
-        z_all.append(inner.log_odds(np.asarray(held.samples), held.fs)[keep])
-        y_all.append(held.labels[keep] == s_)
+    from engine.models.beat_split import logistic
+
+    rows = [_split_rows(r) for r in records]
+    p_all, y_all = [], []
+    for i, (x, y) in enumerate(rows):
+        inner = _fit_split_once(rows[:i] + rows[i + 1 :], 0.5)
+        if inner is not None:
+            p_all.append(logistic(inner.log_odds_of(x)))
+            y_all.append(y)
     threshold = 0.5
-    if z_all and np.concatenate(y_all).any():
-        z, y = np.concatenate(z_all), np.concatenate(y_all)
-        p = 0.5 * (1.0 + np.tanh(0.5 * z))
+    if y_all and np.concatenate(y_all).any():
+        p, y = np.concatenate(p_all), np.concatenate(y_all)
 
         def f1(t: float) -> float:
             tp = float(((p >= t) & y).sum())
             return 2 * tp / (float((p >= t).sum()) + float(y.sum()))
 
         threshold = max(SPLIT_THRESHOLDS, key=lambda t: (f1(t), t))
-    return _fit_split_once(records, threshold)
+    return _fit_split_once(rows, threshold)
 
 
 def predict_records(
