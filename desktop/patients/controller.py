@@ -1264,17 +1264,12 @@ class PatientController(QObject):
             self._add_views(content)
         need_image, need_ecg = content.image is None, content.ecg is None
 
-        def read_files(progress, cancel) -> dict:
-            progress(0.0, self.tr("Reading the encounter's files"))
-            media: dict = {}
+        def read_files(progress, cancel):
             if need_image:
                 self._add_saved_image(content, encounter_id, results, links)
-            if need_ecg:
-                media["ecg"] = self._read_saved_ecg(content, results)
-            return media
+            return self._read_saved_ecg(content, results) if need_ecg else None
 
         def write(progress, cancel) -> Path:
-            progress(0.5, self.tr("Writing the report"))
             try:
                 return write_report_pdf(content, path)
             except OSError as exc:
@@ -1282,10 +1277,9 @@ class PatientController(QObject):
                     self.tr("The report could not be written to {0}: {1}").format(path, exc)
                 ) from exc
 
-        def files_read(media: dict) -> None:
-            if media.get("ecg") is not None:
-                signal, beats, lead_index = media["ecg"]
-                content.ecg = _ecg_strip(signal, beats, lead_index)  # widgets: UI thread
+        def files_read(ecg) -> None:
+            if ecg is not None:
+                content.ecg = _ecg_strip(*ecg)  # widgets: UI thread
             self.report_jobs.submit(write, name="report", on_success=written)
 
         def written(_result) -> None:

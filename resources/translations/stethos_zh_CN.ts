@@ -1277,14 +1277,6 @@ Area {5:.1f} {6}</source>
         <translation>找不到该次就诊。</translation>
     </message>
     <message>
-        <source>Reading the encounter&apos;s files</source>
-        <translation>正在读取该次就诊的文件</translation>
-    </message>
-    <message>
-        <source>Writing the report</source>
-        <translation>正在写入报告</translation>
-    </message>
-    <message>
         <source>The report could not be written to {0}: {1}</source>
         <translation>无法将报告写入 {0}：{1}</translation>
     </message>
