@@ -344,6 +344,8 @@ class SignalSpec:
     baseline: Mapping[str, Any] = field(default_factory=lambda: {"method": "none"})
     beat_normalise: str = "none"
     beat_template: str = "none"
+    beat_align: Mapping[str, Any] = field(default_factory=lambda: {"method": "none"})
+    amplitude_drift: Mapping[str, Any] = field(default_factory=lambda: {"method": "none"})
     rr_features: tuple[str, ...] = ()
     morph_features: tuple[str, ...] = ()
     rr_mean: tuple[float, ...] = ()
@@ -362,6 +364,8 @@ class SignalSpec:
             baseline=dict(pre.get("baseline", {"method": "none"})),
             beat_normalise=str(pre.get("beat_normalise", "none")),
             beat_template=str(pre.get("beat_template", "none")),
+            beat_align=dict(pre.get("beat_align", {"method": "none"})),
+            amplitude_drift=dict(pre.get("amplitude_drift", {"method": "none"})),
             rr_features=tuple(pre.get("rr_features", ())),
             morph_features=tuple(pre.get("morph_features", ())),
             rr_mean=tuple(float(v) for v in pre.get("rr_mean", ())),
@@ -549,6 +553,96 @@ def morph_features(windows: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return np.stack([table[k] for k in names], axis=1).astype(np.float32)
 
 
+def _align_beats(y: np.ndarray, centres: np.ndarray, spec: SignalSpec) -> np.ndarray:
+    """Window centres moved onto the record's own median beat (``beat_align``).
+
+    A QRS detector's peak can jump between two deflections of a wide complex
+    (in MIT-BIH record 109 it moves 50 ms for the last minutes), so the same
+    normal beat lands at another place in its window and looks ectopic.
+    ``template``: each window is shifted by up to ``max_shift_s`` to where it
+    correlates best with the median beat, when that correlation reaches
+    ``min_corr`` (other beats, ectopic ones among them, stay put); two passes,
+    the second against the median of the aligned beats.
+    """
+    method = str(spec.beat_align.get("method", "none"))
+    if method == "none":
+        return centres
+    if method != "template":
+        raise EngineError(f"Unknown beat alignment {method!r} in the model's preprocessing.")
+    try:
+        shift = round(float(spec.beat_align["max_shift_s"]) * spec.fs)
+        min_corr = float(spec.beat_align["min_corr"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EngineError(
+            "The model's beat alignment needs numbers “max_shift_s” and “min_corr”."
+        ) from exc
+    if not (0 <= shift <= spec.window and -1.0 <= min_corr <= 1.0):
+        raise EngineError("The model's beat alignment has a shift or correlation out of range.")
+    if len(centres) == 0 or shift == 0:
+        return centres
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    before, width = spec.before, spec.window
+    lo = before + shift
+    padded = np.pad(y.astype(np.float32), (lo, spec.after + shift), mode="edge")
+    wide_offsets = np.arange(-lo, spec.after + shift) + lo
+    lags = np.zeros(len(centres), dtype=np.int64)
+    for _ in range(2):
+        current = padded[(centres + lags)[:, None] + np.arange(-before, spec.after)[None, :] + lo]
+        template = np.median(current - current.mean(axis=1, keepdims=True), axis=0)
+        template = template - template.mean()
+        norm = float(np.linalg.norm(template))
+        if norm <= 1e-9:
+            return centres
+        template = (template / norm).astype(np.float32)
+        for start in range(0, len(centres), 2048):
+            part = centres[start : start + 2048]
+            seg = sliding_window_view(padded[part[:, None] + wide_offsets[None, :]], width, axis=1)
+            seg = seg - seg.mean(axis=-1, keepdims=True)
+            corr = (seg @ template) / (np.linalg.norm(seg, axis=-1) + 1e-9)
+            best = corr.argmax(axis=1)
+            good = corr[np.arange(len(part)), best] >= min_corr
+            lags[start : start + len(part)] = np.where(good, best - shift, 0)
+    return np.clip(centres + lags, 0, max(len(y) - 1, 0))
+
+
+def _correct_amplitude_drift(windows: np.ndarray, drift: Mapping[str, Any]) -> np.ndarray:
+    """Undo slow amplitude changes within a record (``amplitude_drift``).
+
+    ``running-median``: each window is scaled by the record's median
+    peak-to-peak amplitude over the median of the ``beats`` beats centred on
+    it, so a change of electrode contact or posture part-way through a
+    recording does not make its normal beats look ectopic, while the record's
+    own amplitude (which differs between patients and matters) is kept.
+    """
+    method = str(drift.get("method", "none"))
+    if method == "none":
+        return windows
+    if method != "running-median":
+        raise EngineError(
+            f"Unknown amplitude-drift correction {method!r} in the model's preprocessing."
+        )
+    try:
+        beats = int(drift["beats"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EngineError(
+            "The model's amplitude-drift correction needs a whole number “beats”."
+        ) from exc
+    if beats < 1:
+        raise EngineError("The model's amplitude-drift correction needs “beats” of at least 1.")
+    if len(windows) == 0:
+        return windows
+    from scipy.ndimage import median_filter
+
+    ptp = np.ptp(windows, axis=1).astype(np.float64)
+    overall = float(np.median(ptp))
+    if overall <= 1e-6:
+        return windows
+    size = min(beats, 2 * ((len(ptp) - 1) // 2) + 1)
+    local = median_filter(ptp, size=size, mode="nearest")
+    return (windows * (overall / np.maximum(local, overall * 1e-3))[:, None]).astype(np.float32)
+
+
 def find_beats(signal: SignalLike, lead: int) -> tuple[np.ndarray, str]:
     """Beat (R-peak) sample positions in ``signal``, from the engine's QRS detector.
 
@@ -567,8 +661,10 @@ class PreparedBeats:
     """Beat windows and RR features ready for a beat model.
 
     ``samples`` are the R peaks in the source signal's samples;
-    ``model_samples`` the same at the model's rate, where ``filtered`` is the
-    resampled, baseline-corrected lead (length ``n_model``).
+    ``model_samples`` the centres of the windows at the model's rate, where
+    ``filtered`` is the resampled, baseline-corrected lead (length
+    ``n_model``): the same peaks, or the peaks aligned to the record's median
+    beat when the bundle declares ``beat_align``.
     """
 
     windows: np.ndarray
@@ -610,6 +706,7 @@ def prepare_beats(
     model_samples = np.clip(
         np.rint(samples * (spec.fs / fs_src)).astype(np.int64), 0, max(len(y) - 1, 0)
     )
+    model_samples = _align_beats(y, model_samples, spec)
     pad_before, pad_after = spec.before, spec.after
     padded = np.pad(y, (pad_before, pad_after), mode="edge") if len(y) else y
     if len(samples):
@@ -617,6 +714,7 @@ def prepare_beats(
         windows = padded[model_samples[:, None] + offsets[None, :] + pad_before]
     else:
         windows = np.zeros((0, spec.window), dtype=np.float32)
+    windows = _correct_amplitude_drift(windows, spec.amplitude_drift)
     if spec.beat_normalise == "demean":
         windows = windows - windows.mean(axis=1, keepdims=True)
     elif spec.beat_normalise == "zscore":
