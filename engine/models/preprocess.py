@@ -580,29 +580,36 @@ def _align_beats(y: np.ndarray, centres: np.ndarray, spec: SignalSpec) -> np.nda
         raise EngineError("The model's beat alignment has a shift or correlation out of range.")
     if len(centres) == 0 or shift == 0:
         return centres
-    from numpy.lib.stride_tricks import sliding_window_view
-
     before, width = spec.before, spec.window
     lo = before + shift
     padded = np.pad(y.astype(np.float32), (lo, spec.after + shift), mode="edge")
-    wide_offsets = np.arange(-lo, spec.after + shift) + lo
+    wide = padded[centres[:, None] + np.arange(width + 2 * shift)[None, :]]
+    # Each lag's window norm (after removing its mean), from running sums.
+    norms = np.empty((len(centres), 2 * shift + 1), dtype=np.float32)
+    for start in range(0, len(centres), 8192):
+        part = wide[start : start + 8192].astype(np.float64)
+        c1 = np.concatenate([np.zeros((len(part), 1)), np.cumsum(part, axis=1)], 1)
+        c2 = np.concatenate([np.zeros((len(part), 1)), np.cumsum(part * part, axis=1)], 1)
+        s1, s2 = c1[:, width:] - c1[:, :-width], c2[:, width:] - c2[:, :-width]
+        norms[start : start + 8192] = np.sqrt(np.maximum(s2 - s1 * s1 / width, 0.0))
+    flat = norms <= 1e-6  # a flat stretch (lead off) matches nothing
+    norms[flat] = 1.0
     lags = np.zeros(len(centres), dtype=np.int64)
+    rows = np.arange(len(centres))
     for _ in range(2):
-        current = padded[(centres + lags)[:, None] + np.arange(-before, spec.after)[None, :] + lo]
+        current = wide[rows[:, None], (lags + shift)[:, None] + np.arange(width)[None, :]]
         template = np.median(current - current.mean(axis=1, keepdims=True), axis=0)
         template = template - template.mean()
         norm = float(np.linalg.norm(template))
         if norm <= 1e-9:
             return centres
         template = (template / norm).astype(np.float32)
-        for start in range(0, len(centres), 2048):
-            part = centres[start : start + 2048]
-            seg = sliding_window_view(padded[part[:, None] + wide_offsets[None, :]], width, axis=1)
-            seg = seg - seg.mean(axis=-1, keepdims=True)
-            corr = (seg @ template) / (np.linalg.norm(seg, axis=-1) + 1e-9)
-            best = corr.argmax(axis=1)
-            good = corr[np.arange(len(part)), best] >= min_corr
-            lags[start : start + len(part)] = np.where(good, best - shift, 0)
+        # The template sums to zero, so a window's mean does not change its dot product.
+        corr = np.stack([wide[:, k : k + width] @ template for k in range(2 * shift + 1)], 1)
+        corr /= norms
+        corr[flat] = 0.0
+        best = corr.argmax(axis=1)
+        lags = np.where(corr[rows, best] >= min_corr, best - shift, 0)
     return np.clip(centres + lags, 0, max(len(y) - 1, 0))
 
 
