@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.errors import ModelError
+from engine.errors import EngineError, ModelError
 from engine.explain.signal import (
     SIGNAL_METHODS,
     integrated_gradients,
@@ -58,6 +58,8 @@ class BeatModel(TorchRunner):
         super().__init__(bundle, net, device)
         try:
             self.spec = SignalSpec.from_manifest(bundle.manifest)
+        except EngineError as exc:
+            raise ModelError(f"Model “{bundle.id}”: {exc.user_message}") from exc
         except (KeyError, ValueError, TypeError) as exc:
             raise ModelError(
                 f"Model “{bundle.id}” declares a signal preprocessing Stethos cannot use.",

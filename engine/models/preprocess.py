@@ -351,6 +351,40 @@ class SignalSpec:
     rr_mean: tuple[float, ...] = ()
     rr_std: tuple[float, ...] = ()
 
+    def __post_init__(self) -> None:
+        """Check the ``beat_align`` and ``amplitude_drift`` blocks once, when the bundle loads."""
+        align, drift = self.beat_align, self.amplitude_drift
+        if align.get("method", "none") not in ("none", "template"):
+            raise EngineError(
+                f"Unknown beat alignment {align.get('method')!r} in the model's preprocessing."
+            )
+        if align.get("method") == "template":
+            try:
+                shift, min_corr = float(align["max_shift_s"]), float(align["min_corr"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise EngineError(
+                    "The model's beat alignment needs numbers “max_shift_s” and “min_corr”."
+                ) from exc
+            if not (0 <= round(shift * self.fs) <= self.window and -1.0 <= min_corr <= 1.0):
+                raise EngineError(
+                    "The model's beat alignment has a shift or correlation out of range."
+                )
+        if drift.get("method", "none") not in ("none", "running-median"):
+            raise EngineError(
+                f"Unknown amplitude-drift correction {drift.get('method')!r} in the model's "
+                "preprocessing."
+            )
+        if drift.get("method") == "running-median":
+            beats = drift.get("beats")
+            if isinstance(beats, bool) or not isinstance(beats, int):
+                raise EngineError(
+                    "The model's amplitude-drift correction needs a whole number “beats”."
+                )
+            if beats < 1:
+                raise EngineError(
+                    "The model's amplitude-drift correction needs “beats” of at least 1."
+                )
+
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> SignalSpec:
         """Read ``preprocessing`` and ``inputs.signal`` of a ``torch-lstm`` manifest."""
@@ -467,6 +501,13 @@ RR_FEATURE_NAMES = (
 )  # fmt: skip
 
 
+def _centred_median(x: np.ndarray, beats: int) -> np.ndarray:
+    """Running median of ``x`` over the ``beats`` beats centred on each (fewer in short records)."""
+    from scipy.ndimage import median_filter
+
+    return median_filter(x, size=min(beats, 2 * ((len(x) - 1) // 2) + 1), mode="nearest")
+
+
 def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndarray:
     """RR-interval features in seconds (ratios unitless), one row per beat.
 
@@ -488,8 +529,6 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
         raise EngineError(
             f"Unknown RR feature(s) {', '.join(unknown)} in the model's preprocessing."
         )
-    from scipy.ndimage import median_filter
-
     s = np.asarray(samples, dtype=np.float64)
     n = len(s)
     if n == 0:
@@ -503,8 +542,7 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     lo = np.maximum(idx - 9, 0)
     local = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
     glob = np.full(n, float(np.mean(rr)) if len(rr) else fill)
-    size = min(101, 2 * ((n - 1) // 2) + 1)
-    cmed = np.maximum(median_filter(pre, size=size, mode="nearest"), 1e-6)
+    cmed = np.maximum(_centred_median(pre, 101), 1e-6)
     jumps = np.abs(np.diff(pre, prepend=pre[0]))
     table = {
         "pre_rr": pre,
@@ -520,7 +558,7 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
         "cmed_rr": cmed,
         "pre_rr_cmed_ratio": pre / cmed,
         "post_rr_cmed_ratio": post / cmed,
-        "rr_irregularity": median_filter(jumps, size=size, mode="nearest") / cmed,
+        "rr_irregularity": _centred_median(jumps, 101) / cmed,
     }
     return (
         np.stack([table[k] for k in names], axis=1).astype(np.float32)
@@ -564,20 +602,10 @@ def _align_beats(y: np.ndarray, centres: np.ndarray, spec: SignalSpec) -> np.nda
     ``min_corr`` (other beats, ectopic ones among them, stay put); two passes,
     the second against the median of the aligned beats.
     """
-    method = str(spec.beat_align.get("method", "none"))
-    if method == "none":
+    if spec.beat_align.get("method", "none") == "none":
         return centres
-    if method != "template":
-        raise EngineError(f"Unknown beat alignment {method!r} in the model's preprocessing.")
-    try:
-        shift = round(float(spec.beat_align["max_shift_s"]) * spec.fs)
-        min_corr = float(spec.beat_align["min_corr"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise EngineError(
-            "The model's beat alignment needs numbers “max_shift_s” and “min_corr”."
-        ) from exc
-    if not (0 <= shift <= spec.window and -1.0 <= min_corr <= 1.0):
-        raise EngineError("The model's beat alignment has a shift or correlation out of range.")
+    shift = round(float(spec.beat_align["max_shift_s"]) * spec.fs)
+    min_corr = float(spec.beat_align["min_corr"])
     if len(centres) == 0 or shift == 0:
         return centres
     before, width = spec.before, spec.window
@@ -622,31 +650,13 @@ def _correct_amplitude_drift(windows: np.ndarray, drift: Mapping[str, Any]) -> n
     recording does not make its normal beats look ectopic, while the record's
     own amplitude (which differs between patients and matters) is kept.
     """
-    method = str(drift.get("method", "none"))
-    if method == "none":
+    if drift.get("method", "none") == "none" or len(windows) == 0:
         return windows
-    if method != "running-median":
-        raise EngineError(
-            f"Unknown amplitude-drift correction {method!r} in the model's preprocessing."
-        )
-    try:
-        beats = int(drift["beats"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise EngineError(
-            "The model's amplitude-drift correction needs a whole number “beats”."
-        ) from exc
-    if beats < 1:
-        raise EngineError("The model's amplitude-drift correction needs “beats” of at least 1.")
-    if len(windows) == 0:
-        return windows
-    from scipy.ndimage import median_filter
-
     ptp = np.ptp(windows, axis=1).astype(np.float64)
     overall = float(np.median(ptp))
     if overall <= 1e-6:
         return windows
-    size = min(beats, 2 * ((len(ptp) - 1) // 2) + 1)
-    local = median_filter(ptp, size=size, mode="nearest")
+    local = _centred_median(ptp, int(drift["beats"]))
     return (windows * (overall / np.maximum(local, overall * 1e-3))[:, None]).astype(np.float32)
 
 

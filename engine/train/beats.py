@@ -558,7 +558,7 @@ def train_beats(
     """Cross-validate, train on all DS1 records and write the beat-model bundle.
 
     ``folds``: record folds for the validation; ``None`` leaves one record out
-    at a time (22 networks on DS1, about 10 minutes on 2 CPU cores).
+    at a time (22 networks on DS1, about 14 minutes on 2 CPU cores).
     """
     import torch
 

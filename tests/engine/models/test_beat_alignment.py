@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.errors import BundleSchemaError, EngineError
+from engine.api import load_model
+from engine.errors import BundleSchemaError, EngineError, ModelError
 from engine.models.architectures import build_model
 from engine.models.authoring import write_bundle
 from engine.models.bundle import open_bundle
 from engine.models.preprocess import ArraySignal, SignalSpec, prepare_beats
+from engine.models.registry import ModelRegistry
 from tests.engine.models.factory import FS, lstm_manifest, synthetic_ecg
 
 ALIGN = {"method": "template", "max_shift_s": 0.08, "min_corr": 0.8}
@@ -115,9 +117,16 @@ def test_a_flat_lead_is_left_alone() -> None:
     ],
 )
 def test_malformed_blocks_are_refused_with_a_reason(field: str, block: dict, message: str) -> None:
-    x, peaks = synthetic_ecg(10.0)
     with pytest.raises(EngineError, match=message):
-        prepare_beats(signal(x), spec(**{field: block}), peaks)
+        spec(**{field: block})
+
+
+def test_a_bundle_with_a_malformed_block_is_refused_when_it_loads(tmp_path: Path) -> None:
+    m = lstm_manifest("unaligned-beats")
+    m["preprocessing"]["beat_align"] = {"method": "template", "max_shift_s": 0.08}
+    write_bundle(tmp_path, m, net=build_model("beat-lstm", m["architecture"]["args"]))
+    with pytest.raises(ModelError, match=r"“unaligned-beats”: .*needs numbers “max_shift_s” and"):
+        load_model("unaligned-beats", ModelRegistry([(tmp_path, "bundled")]), device="cpu")
 
 
 def _bundle(tmp_path: Path, m: dict) -> None:
