@@ -9,6 +9,7 @@ from __future__ import annotations
 from engine.ecg.beats import (
     AAMI_CLASSES,
     AAMI_MAP,
+    PPV_NOT_COUNTED,
     BeatMatch,
     BeatRR,
     BeatWindows,
@@ -47,6 +48,7 @@ __all__ = [
     "AAMI_CLASSES",
     "AAMI_MAP",
     "BEAT_SYMBOLS",
+    "PPV_NOT_COUNTED",
     "STANDARD_LEADS",
     "Annotations",
     "BeatMatch",

@@ -42,6 +42,14 @@ AAMI_MAP: dict[str, str] = {
 }
 
 
+#: EC57 gross statistics (as the reference comparator ``bxb`` computes them):
+#: beats of these reference classes given the key's label do not count
+#: against the key's positive predictivity. A fusion beat holds a ventricular
+#: component, and Q beats are unclassifiable, so labelling them V is not a
+#: false V; a Q beat labelled S is not a false S.
+PPV_NOT_COUNTED: dict[str, tuple[str, ...]] = {"V": ("F", "Q"), "S": ("Q",)}
+
+
 def is_beat(symbol: str) -> bool:
     """Whether a WFDB annotation symbol marks a beat (not rhythm, noise or comments)."""
     return symbol in BEAT_SYMBOLS

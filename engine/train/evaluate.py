@@ -48,6 +48,13 @@ if TYPE_CHECKING:
 OUTCOME_COLUMNS = ("disease", "outcome", "target", "num")
 #: Beats closer than this to a reference beat match it (ANSI/AAMI EC57).
 MATCH_WINDOW_S = 0.15
+#: How beat +P is counted, shown with every beat evaluation.
+PPV_RULE = (
+    "EC57 gross statistics, as the bxb comparator counts them: detections inside the "
+    "reference's ventricular flutter/fibrillation episodes are left out; fusion (F) and "
+    "unclassifiable (Q) beats labelled V do not count against V +P, Q beats labelled S not "
+    "against S +P (V_ppv_all_detections and S_ppv_all_detections count them)"
+)
 #: Records needed before per-class CIs come from a record bootstrap.
 MIN_RECORDS_FOR_BOOTSTRAP = 5
 
@@ -192,7 +199,7 @@ class EvaluationReport:
         reference, columns: the model).
     details
         Task-specific tables: ``reliability`` and ``positive_label``, or
-        ``per_record`` and ``ci_method`` for beats.
+        ``per_record``, ``ci_method`` and ``ppv_rule`` for beats.
     skipped
         ``(input, reason)`` for every input left out.
     """
@@ -239,7 +246,9 @@ class EvaluationReport:
             lines.append(f"Operating point: {op['name']}")
         if "ci_method" in self.details:
             lines.append(f"95 % CIs: {self.details['ci_method']}")
-        lines += ["", f"{'metric':<18} {'value':>7}  95 % CI        counts"]
+        if "ppv_rule" in self.details:
+            lines.append(f"+P: {self.details['ppv_rule']}")
+        lines += ["", f"{'metric':<22} {'value':>7}  95 % CI        counts"]
         for name, est in self.metrics.items():
             value = est.get("value")
             ci = est.get("ci95")
@@ -248,7 +257,7 @@ class EvaluationReport:
             if "chance_95" in est:
                 ci_text = f"chance ≤ {est['chance_95']:.3f}"
             counts = f"{est['k']}/{est['n']}" if "n" in est else ""
-            lines.append(f"{name:<18} {text:>7}  {ci_text:<14} {counts}".rstrip())
+            lines.append(f"{name:<22} {text:>7}  {ci_text:<14} {counts}".rstrip())
         conf = self.confusion
         if conf.get("matrix"):
             width = max(8, *(len(c) + 1 for c in conf["columns"]))
@@ -811,14 +820,28 @@ def score_record_beats(
     return counts, extra
 
 
-def _beat_rates(counts: np.ndarray, extra: np.ndarray) -> dict[str, tuple[int, int]]:
-    """(successes, total) of each per-class and overall rate from summed counts."""
+def _beat_rates(
+    counts: np.ndarray, extra: np.ndarray, classes: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """(successes, total) of each per-class and overall rate from summed counts.
+
+    ``ppv_i`` follows EC57's gross statistics: reference beats of the classes
+    in :data:`~engine.ecg.PPV_NOT_COUNTED` labelled ``i`` are left out of its
+    denominator (fusion and Q beats called V, Q beats called S).
+    ``ppv_all_i`` counts every detection labelled ``i``, for the classes where
+    the two differ.
+    """
+    from engine.ecg import PPV_NOT_COUNTED
+
     k = counts.shape[0]
     out: dict[str, tuple[int, int]] = {}
     detected_as = counts[:, :k].sum(axis=0) + extra
-    for i in range(k):
+    for i, c in enumerate(classes):
         out[f"se_{i}"] = (int(counts[i, i]), int(counts[i].sum()))
-        out[f"ppv_{i}"] = (int(counts[i, i]), int(detected_as[i]))
+        exempt = [classes.index(r) for r in PPV_NOT_COUNTED.get(c, ()) if r in classes]
+        out[f"ppv_{i}"] = (int(counts[i, i]), int(detected_as[i] - counts[exempt, i].sum()))
+        if exempt:
+            out[f"ppv_all_{i}"] = (int(counts[i, i]), int(detected_as[i]))
     matched = int(counts[:, :k].sum())
     out["accuracy"] = (int(np.trace(counts[:, :k])), matched)
     out["qrs_sensitivity"] = (matched, int(counts.sum()))
@@ -880,11 +903,11 @@ def _evaluate_beats(
         )
     counts = np.sum([r.counts for r in per_record], axis=0)
     extra = np.sum([r.extra for r in per_record], axis=0)
-    rates = _beat_rates(counts, extra)
+    rates = _beat_rates(counts, extra, classes)
     use_bootstrap = len(per_record) >= MIN_RECORDS_FOR_BOOTSTRAP
     boot: dict[str, tuple[float, float]] = {}
     if use_bootstrap:
-        boot = _record_bootstrap(per_record, seed=seed, n_boot=n_boot)
+        boot = _record_bootstrap(per_record, classes, seed=seed, n_boot=n_boot)
     metrics: dict[str, dict[str, Any]] = {}
 
     def put(name: str, key: str) -> None:
@@ -899,6 +922,8 @@ def _evaluate_beats(
     for i, c in enumerate(classes):
         put(f"{c}_sensitivity", f"se_{i}")
         put(f"{c}_ppv", f"ppv_{i}")
+        if f"ppv_all_{i}" in rates:
+            put(f"{c}_ppv_all_detections", f"ppv_all_{i}")
     put("accuracy", "accuracy")
     put("qrs_sensitivity", "qrs_sensitivity")
     put("qrs_ppv", "qrs_ppv")
@@ -924,6 +949,7 @@ def _evaluate_beats(
                 "within a record are correlated, so these intervals are too narrow)"
             ),
             "match_window_s": MATCH_WINDOW_S,
+            "ppv_rule": PPV_RULE,
             "per_record": [
                 {"record": r.name, "counts": r.counts.tolist(), "extra": r.extra.tolist()}
                 for r in per_record
@@ -934,7 +960,7 @@ def _evaluate_beats(
 
 
 def _record_bootstrap(
-    per_record: Sequence[_RecordBeats], *, seed: int, n_boot: int
+    per_record: Sequence[_RecordBeats], classes: Sequence[str], *, seed: int, n_boot: int
 ) -> dict[str, tuple[float, float]]:
     rng = np.random.default_rng(seed)
     counts = np.stack([r.counts for r in per_record])
@@ -942,7 +968,9 @@ def _record_bootstrap(
     values: dict[str, list[float]] = {}
     for _ in range(n_boot):
         pick = rng.integers(0, len(per_record), len(per_record))
-        for key, (k_, n_) in _beat_rates(counts[pick].sum(axis=0), extra[pick].sum(axis=0)).items():
+        for key, (k_, n_) in _beat_rates(
+            counts[pick].sum(axis=0), extra[pick].sum(axis=0), classes
+        ).items():
             if n_:
                 values.setdefault(key, []).append(k_ / n_)
     return {

@@ -1,0 +1,113 @@
+"""Beat statistics follow EC57's gross statistics, in training and in `evaluate`.
+
+The reference comparator (``bxb``) leaves detections inside ventricular
+flutter episodes out, does not count fusion (F) or unclassifiable (Q) beats
+labelled V against V +P, nor Q beats labelled S against S +P. Both the
+training pipeline's validation and ``stethos-engine evaluate`` must count the
+same way, or the card and a clinic's own check would not agree; the stricter
+"every detection" figure is kept beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.ecg import AAMI_CLASSES, PPV_NOT_COUNTED
+from engine.train.beats import (
+    CLASSES,
+    IN_VF_EPISODE,
+    NO_REFERENCE,
+    RecordBeats,
+    class_scores,
+    load_record,
+)
+from engine.train.evaluate import _beat_rates
+
+N, S, V, F, Q = range(5)
+
+
+def _probs(pred: list[int]) -> np.ndarray:
+    p = np.full((len(pred), 5), 0.01)
+    p[np.arange(len(pred)), pred] = 0.96
+    return p
+
+
+def _record(labels: list[int], n_reference: list[int]) -> RecordBeats:
+    n = len(labels)
+    return RecordBeats(
+        name="synthetic",
+        windows=np.zeros((n, 8), np.float32),
+        rr_raw=np.zeros((n, 2), np.float32),
+        labels=np.asarray(labels, np.int64),
+        n_reference=np.asarray(n_reference, np.int64),
+        missed=np.zeros(5, np.int64),
+    )
+
+
+def test_rule_is_the_ec57_one() -> None:
+    assert PPV_NOT_COUNTED == {"V": ("F", "Q"), "S": ("Q",)}
+    assert CLASSES == list(AAMI_CLASSES)
+
+
+def test_training_scores_leave_out_fusion_q_and_flutter_detections() -> None:
+    # reference:  V  V  V  N  F  Q  F  (no ref)  (in VF)  (in VF)  S  Q  N
+    labels = [V, V, V, N, F, Q, F, NO_REFERENCE, IN_VF_EPISODE, IN_VF_EPISODE, S, Q, N]
+    pred = [V, V, N, V, V, V, F, V, V, N, S, S, S]
+    scores = class_scores([_record(labels, [2, 1, 3, 2, 2])], [_probs(pred)])
+    v = scores["V"]
+    # tp 2; counted: V, V, N→V, no-reference→V (F→V, Q→V and the VF one are not)
+    assert v["sensitivity"]["value"] == pytest.approx(2 / 3, abs=1e-4)
+    assert v["positive_predictivity"]["value"] == pytest.approx(2 / 4, abs=1e-4)
+    # every detection labelled V: 7
+    assert v["positive_predictivity_all"]["value"] == pytest.approx(2 / 7, abs=1e-4)
+    assert v["predicted_beats"] == 7
+    s = scores["S"]
+    # S +P: S→S and N→S count, Q→S does not
+    assert s["positive_predictivity"]["value"] == pytest.approx(1 / 2, abs=1e-4)
+    assert s["positive_predictivity_all"]["value"] == pytest.approx(1 / 3, abs=1e-4)
+    # N has no exemption: only the flutter detection is left out of its +P
+    n = scores["N"]
+    assert n["positive_predictivity"]["value"] == pytest.approx(0 / 1, abs=1e-4)
+    assert n["positive_predictivity_all"]["value"] == pytest.approx(0 / 2, abs=1e-4)
+
+
+def test_evaluate_rates_leave_out_fusion_and_q_for_v_and_q_for_s() -> None:
+    classes = list(AAMI_CLASSES)
+    counts = np.zeros((5, 6), np.int64)  # reference × (model class, not detected)
+    counts[V, V] = 90
+    counts[V, N] = 10
+    counts[N, V] = 5
+    counts[F, V] = 30
+    counts[Q, V] = 2
+    counts[S, S] = 40
+    counts[Q, S] = 4
+    counts[N, S] = 20
+    extra = np.zeros(5, np.int64)
+    extra[V] = 3  # detections with no reference beat still count
+    rates = _beat_rates(counts, extra, classes)
+    assert rates[f"ppv_{V}"] == (90, 90 + 5 + 3)
+    assert rates[f"ppv_all_{V}"] == (90, 90 + 5 + 30 + 2 + 3)
+    assert rates[f"ppv_{S}"] == (40, 40 + 20)
+    assert rates[f"ppv_all_{S}"] == (40, 40 + 20 + 4)
+    assert rates[f"se_{V}"] == (90, 100)
+    assert f"ppv_all_{N}" not in rates  # no exemption, one figure
+
+
+def test_record_207_flutter_detections_are_marked_and_never_trained_on(shared_data) -> None:
+    record = shared_data / "ecg" / "mitdb" / "207"
+    if not record.with_suffix(".hea").is_file():
+        pytest.skip("MIT-BIH record 207 not in the shared data")
+    from engine.ecg import excluded_intervals, read_signal
+
+    r = load_record(record)
+    sig = read_signal(record)
+    spans = excluded_intervals(sig.annotations, sig.n_samples)
+    assert len(spans) > 0
+    in_vf = r.labels == IN_VF_EPISODE
+    # 207's flutter episodes hold well over a hundred detected waves
+    assert in_vf.sum() > 100
+    for sample in r.samples[in_vf]:
+        assert ((spans[:, 0] <= sample) & (sample <= spans[:, 1])).any()
+    # no reference beat is annotated inside an episode, so none is lost
+    assert (r.labels >= 0).sum() + r.missed.sum() == r.n_reference.sum()
