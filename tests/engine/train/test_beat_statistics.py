@@ -21,6 +21,8 @@ from engine.train.beats import (
     RecordBeats,
     class_scores,
     load_record,
+    subgroup_scores,
+    subgroups,
 )
 from engine.train.evaluate import _beat_rates
 
@@ -33,10 +35,15 @@ def _probs(pred: list[int]) -> np.ndarray:
     return p
 
 
-def _record(labels: list[int], n_reference: list[int]) -> RecordBeats:
+def _record(
+    labels: list[int], n_reference: list[int], name: str = "synthetic", age: str = "",
+    sex: str = "",
+) -> RecordBeats:  # fmt: skip
     n = len(labels)
     return RecordBeats(
-        name="synthetic",
+        name=name,
+        age=age,
+        sex=sex,
         windows=np.zeros((n, 8), np.float32),
         rr_raw=np.zeros((n, 2), np.float32),
         labels=np.asarray(labels, np.int64),
@@ -111,3 +118,43 @@ def test_record_207_flutter_detections_are_marked_and_never_trained_on(shared_da
         assert ((spans[:, 0] <= sample) & (sample <= spans[:, 1])).any()
     # no reference beat is annotated inside an episode, so none is lost
     assert (r.labels >= 0).sum() + r.missed.sum() == r.n_reference.sum()
+
+
+def test_subgroups_by_sex_and_age_band_from_the_headers() -> None:
+    recs = [
+        _record([V, N], [1, 0, 1, 0, 0], "a", age="24", sex="F"),
+        _record([V, N], [1, 0, 1, 0, 0], "b", age="50", sex="M"),
+        _record([N, N], [2, 0, 0, 0, 0], "c", age="69", sex="M"),
+        _record([V, V], [0, 0, 2, 0, 0], "d", age="87", sex="F"),
+        _record([N], [1, 0, 0, 0, 0], "e"),  # no age or sex in its header
+    ]
+    groups = subgroups(recs)
+    assert groups == {
+        "female": [0, 3],
+        "male": [1, 2],
+        "age < 50": [0],
+        "age 50–69": [1, 2],
+        "age ≥ 70": [3],
+    }
+    # the model calls every beat V
+    probs = [_probs([V] * len(r.labels)) for r in recs]
+    scores = subgroup_scores(recs, probs)
+    assert scores["female"]["records"] == ["a", "d"]
+    female_v = scores["female"]["per_class"]["V"]
+    assert female_v["sensitivity"]["value"] == 1.0
+    assert female_v["positive_predictivity"]["value"] == pytest.approx(3 / 4)
+    male_v = scores["male"]["per_class"]["V"]
+    assert male_v["positive_predictivity"]["value"] == pytest.approx(1 / 4)
+    assert scores["age ≥ 70"]["per_class"]["V"]["positive_predictivity"]["value"] == 1.0
+
+
+def test_mitbih_headers_give_every_ds1_record_a_sex_and_an_age(shared_data) -> None:
+    from engine.ecg import read_signal
+    from engine.train.beats import DS1
+
+    root = shared_data / "ecg" / "mitdb"
+    if not (root / "101.hea").is_file():
+        pytest.skip("MIT-BIH not in the shared data")
+    heads = [read_signal(root / name) for name in DS1]
+    assert all(h.sex in ("F", "M") and h.age.isdigit() for h in heads)
+    assert sum(h.sex == "F" for h in heads) == 9
