@@ -21,8 +21,10 @@ from engine.train.beats import (
     RecordBeats,
     class_scores,
     load_record,
+    per_record_counts,
     subgroup_scores,
     subgroups,
+    worst_record,
 )
 from engine.train.evaluate import _beat_rates
 
@@ -158,3 +160,22 @@ def test_mitbih_headers_give_every_ds1_record_a_sex_and_an_age(shared_data) -> N
     heads = [read_signal(root / name) for name in DS1]
     assert all(h.sex in ("F", "M") and h.age.isdigit() for h in heads)
     assert sum(h.sex == "F" for h in heads) == 9
+
+
+def test_per_record_counts_and_the_record_with_most_false_labels() -> None:
+    recs = [
+        _record([V, N, N, N, F], [3, 0, 1, 0, 1], "a"),  # 1 tp V, 3 false V (F→V not counted)
+        _record([V, V, N], [1, 0, 2, 0, 0], "b"),  # 2 tp V, 1 false V
+        _record([V, S], [0, 1, 1, 0, 0], "c"),  # 1 tp V, 1 false V
+    ]
+    probs = [_probs([V] * len(r.labels)) for r in recs]
+    table = per_record_counts(recs, probs)
+    assert table["a"]["V"] == [1, 1, 4]
+    assert table["b"]["V"] == [2, 2, 3]
+    assert table["c"]["S"] == [0, 1, 0]
+    w = worst_record(table, "V")
+    assert w is not None
+    assert (w["record"], w["false"], w["false_total"]) == ("a", 3, 5)
+    # without "a": V 3 of 3 found, 3 of 5 labels right
+    assert w["sensitivity_without"] == 1.0 and w["ppv_without"] == 0.6
+    assert worst_record({"a": table["a"]}, "V") is None
