@@ -824,6 +824,9 @@ def train_beats(
             "Most false V labels in validation came from one noisy record with atrial "
             "fibrillation/flutter and multiform ectopy (203): early, aberrant-looking normal "
             "beats in an irregular rhythm are often labelled V.",
+            "Pre-excited beats (Wolff–Parkinson–White) are wide and can be labelled V: about "
+            "half of the other false V labels in validation were normal beats in record 230's "
+            "pre-excitation episodes.",
             "A sudden change in a recording's amplitude or QRS shape (electrode contact, "
             "posture) can make normal beats look ectopic: windows are aligned to the record's "
             "median beat and slow amplitude drift is undone, which removed most such errors in "
