@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from engine.errors import EngineError
@@ -51,7 +52,8 @@ def _samples() -> tuple[list[Path], list[Path]]:
     from engine.resources import resource_path
 
     root = resource_path("samples")
-    images, signals = [], []
+    images: list[Path] = []
+    signals: list[Path] = []
     for path in sorted(root.rglob("*")):
         if path.suffix == ".hea":
             signals.append(path)
@@ -84,16 +86,16 @@ def run_self_test(
 
     for e in entries:
         step(f"Verifying {e.id}")
-        checks.append(_run(f"model {e.id}: hashes", lambda e=e: _verify(registry, e)))
+        checks.append(_run(f"model {e.id}: hashes", partial(_verify, registry, e)))
     for path in images:
         step(f"Opening {path.name}")
-        checks.append(_run(f"sample {path.name}", lambda p=path: _open_image(p)))
+        checks.append(_run(f"sample {path.name}", partial(_open_image, path)))
     for path in signals:
         step(f"Opening {path.name}")
-        checks.append(_run(f"sample {path.name}", lambda p=path: _open_signal(p)))
+        checks.append(_run(f"sample {path.name}", partial(_open_signal, path)))
     for e in entries:
         step(f"Running {e.id}")
-        checks.append(_run(f"model {e.id}: runs", lambda e=e: _run_model(registry, e)))
+        checks.append(_run(f"model {e.id}: runs", partial(_run_model, registry, e)))
     step("Looking for a GPU")
     checks.append(_run("torch: compute device", _compute_device))
     step("Writing and reading the store")

@@ -249,7 +249,7 @@ def train_network(
     gen = torch.Generator().manual_seed(seed)
     data = torch.from_numpy(pixels)
     labels = torch.from_numpy(y.astype(np.int64))
-    best = (-1.0, None, -1)
+    best: tuple[float, dict[str, Any] | None, int] = (-1.0, None, -1)
     history = []
     for epoch in range(epochs):
         net.train()
@@ -284,6 +284,8 @@ def train_network(
                 {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
                 epoch + 1,
             )
+    if best[1] is None:  # no epoch gave a finite tuning AUROC: keep the last weights
+        return net.cpu(), history, epochs, str(device)
     net.load_state_dict(best[1])
     return net.cpu(), history, best[2], str(device)
 
