@@ -45,7 +45,8 @@ RR_FEATURES = ["pre_rr", "post_rr", "local_rr", "global_rr", "pre_rr_ratio", "po
 F_WEIGHT_SCALE = 0.25
 # At full (square-root inverse-frequency) weight the network called many
 # aberrant N and S beats V; halving V's weight raised V +P and S Se on both
-# seeds tried (card's variant table) for about 3 points of V Se.
+# seeds tried (card's variant table), for up to 3 points of V Se there and 4 in
+# leave-one-record-out (91.4 -> 87.3; V +P 71.6 -> 78.1 counting every detection).
 V_WEIGHT_SCALE = 0.5
 # The N/S decision: a logistic model on the beat's timing against the
 # patient's own rhythm (engine.models.beat_split), its threshold chosen by
