@@ -333,30 +333,35 @@ def predict_records(
     return out
 
 
-def record_counts(r: RecordBeats, p: np.ndarray) -> np.ndarray:
-    """One record's ``(5, 4)`` counts per class: true positives, reference beats,
-    detections labelled that class as EC57 counts them (see :func:`class_scores`),
-    and every detection labelled that class."""
-    from engine.ecg import PPV_NOT_COUNTED
+def record_confusion(r: RecordBeats, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One record's counts, shaped as :func:`engine.train.evaluate.score_record_beats` gives them.
 
+    ``counts[i, j]``: reference beats of class ``i`` labelled ``j`` (last
+    column: not detected); ``extra[j]``: detections labelled ``j`` with no
+    reference beat. Detections inside flutter episodes are left out.
+    """
+    k = len(CLASSES)
     pred = p.argmax(axis=1)
-    row = np.zeros((5, 4), dtype=np.int64)
-    for c, name in enumerate(CLASSES):
-        exempt = [CLASSES.index(x) for x in PPV_NOT_COUNTED.get(name, ())]
-        counted = (r.labels != IN_VF_EPISODE) & ~np.isin(r.labels, exempt)
-        row[c, 0] = int(((pred == c) & (r.labels == c)).sum())
-        row[c, 1] = int(r.n_reference[c])
-        row[c, 2] = int(((pred == c) & counted).sum())
-        row[c, 3] = int((pred == c).sum())
-    return row
+    counts = np.zeros((k, k + 1), dtype=np.int64)
+    matched = r.labels >= 0
+    np.add.at(counts, (r.labels[matched], pred[matched]), 1)
+    counts[:, k] = r.missed
+    extra = np.bincount(pred[r.labels == NO_REFERENCE], minlength=k).astype(np.int64)
+    return counts, extra
 
 
 def per_record_counts(records: list[RecordBeats], probs: list[np.ndarray]) -> dict[str, Any]:
     """S and V counts of each record: ``[true positives, reference beats, labelled (EC57)]``."""
+    from engine.train.evaluate import beat_rates
+
     out: dict[str, Any] = {}
     for r, p in zip(records, probs, strict=True):
-        row = record_counts(r, p)
-        out[r.name] = {c: [int(v) for v in row[CLASSES.index(c), :3]] for c in ("S", "V")}
+        rates = beat_rates(*record_confusion(r, p), CLASSES)
+        s_, v = CLASSES.index("S"), CLASSES.index("V")
+        out[r.name] = {
+            "S": [*rates[f"se_{s_}"], rates[f"ppv_{s_}"][1]],
+            "V": [*rates[f"se_{v}"], rates[f"ppv_{v}"][1]],
+        }
     return out
 
 
@@ -378,40 +383,40 @@ def worst_record(per_record: dict[str, Any], label: str) -> dict[str, Any] | Non
 
 
 def class_scores(records: list[RecordBeats], probs: list[np.ndarray]) -> dict[str, Any]:
-    """Per-class Se and +P over detections (EC57 gross statistics), with record-bootstrap CIs.
+    """Per-class Se and +P over detections, with 95 % record-bootstrap CIs (2000 resamples).
 
-    Se_c = detections predicted c whose reference is c / all reference beats
-    of class c (missed beats count against Se). +P_c = detections predicted c
-    whose reference is c / detections predicted c, as EC57's comparator (bxb)
-    counts them: detections inside the reference's ventricular flutter episodes
-    are left out, and so are beats of the classes in
-    :data:`~engine.ecg.PPV_NOT_COUNTED` (F and Q called V, Q called S);
-    detections with no reference beat count. ``positive_predictivity_all``
-    counts every detection predicted c.
+    Counted as ``stethos-engine evaluate`` counts them
+    (:func:`engine.train.evaluate.beat_rates`, EC57's gross statistics):
+    missed beats count against Se; detections with no reference beat count
+    against +P; detections inside flutter episodes are left out, and so are
+    F and Q beats labelled V and Q beats labelled S.
+    ``positive_predictivity_all`` counts those too.
     """
-    table = np.stack([record_counts(r, p) for r, p in zip(records, probs, strict=True)])
-    rng = np.random.default_rng(0)
-    boots = [table[rng.integers(0, len(table), len(table))].sum(axis=0) for _ in range(2000)]
-    total = table.sum(axis=0)
+    from engine.train.evaluate import beat_rate_cis, beat_rates
 
-    def rate(k: int, n: int, col: int, c: int) -> dict[str, Any]:
-        values = [b[c, 0] / b[c, col] for b in boots if b[c, col] > 0]
+    tables = [record_confusion(r, p) for r, p in zip(records, probs, strict=True)]
+    counts = np.stack([t[0] for t in tables])
+    extra = np.stack([t[1] for t in tables])
+    rates = beat_rates(counts.sum(axis=0), extra.sum(axis=0), CLASSES)
+    cis = beat_rate_cis(counts, extra, CLASSES, seed=0, n_boot=2000)
+
+    def estimate(key: str) -> dict[str, Any]:
+        k, n = rates[key]
+        ci = cis.get(key)
         return {
             "value": round(k / n, 4) if n else None,
-            "ci95": [round(float(v), 4) for v in np.percentile(values, [2.5, 97.5])]
-            if values
-            else None,
+            "ci95": [round(ci[0], 4), round(ci[1], 4)] if ci else None,
         }
 
     out: dict[str, Any] = {}
-    for c, name in enumerate(CLASSES):
-        tp, n_ref, n_pred, n_all = (int(v) for v in total[c])
+    for i, name in enumerate(CLASSES):
+        every = f"ppv_all_{i}" if f"ppv_all_{i}" in rates else f"ppv_{i}"
         out[name] = {
-            "reference_beats": n_ref,
-            "predicted_beats": n_all,
-            "sensitivity": rate(tp, n_ref, 1, c),
-            "positive_predictivity": rate(tp, n_pred, 2, c),
-            "positive_predictivity_all": rate(tp, n_all, 3, c),
+            "reference_beats": rates[f"se_{i}"][1],
+            "predicted_beats": rates[every][1],
+            "sensitivity": estimate(f"se_{i}"),
+            "positive_predictivity": estimate(f"ppv_{i}"),
+            "positive_predictivity_all": estimate(every),
         }
     return out
 
@@ -599,7 +604,8 @@ def _card(manifest: dict[str, Any], scores: dict[str, Any], extra: dict[str, Any
         "Leave-records-out results on DS1 (Se / +P in %, 95 % CI from a 2000-sample record "
         "bootstrap). +P follows EC57's gross statistics as its comparator (bxb) counts them: "
         "fusion (F) and unclassifiable (Q) beats labelled V do not count against V +P, Q beats "
-        "labelled S not against S +P. The last column counts every detection with that label.",
+        "labelled S not against S +P. The last column counts them too (every detection with "
+        "that label outside flutter episodes).",
         "",
         "| class | reference beats | sensitivity | positive predictivity (EC57) | +P, every detection |",
         "|---|---|---|---|---|",

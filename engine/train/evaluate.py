@@ -820,7 +820,7 @@ def score_record_beats(
     return counts, extra
 
 
-def _beat_rates(
+def beat_rates(
     counts: np.ndarray, extra: np.ndarray, classes: Sequence[str]
 ) -> dict[str, tuple[int, int]]:
     """(successes, total) of each per-class and overall rate from summed counts.
@@ -903,11 +903,17 @@ def _evaluate_beats(
         )
     counts = np.sum([r.counts for r in per_record], axis=0)
     extra = np.sum([r.extra for r in per_record], axis=0)
-    rates = _beat_rates(counts, extra, classes)
+    rates = beat_rates(counts, extra, classes)
     use_bootstrap = len(per_record) >= MIN_RECORDS_FOR_BOOTSTRAP
     boot: dict[str, tuple[float, float]] = {}
     if use_bootstrap:
-        boot = _record_bootstrap(per_record, classes, seed=seed, n_boot=n_boot)
+        boot = beat_rate_cis(
+            np.stack([r.counts for r in per_record]),
+            np.stack([r.extra for r in per_record]),
+            classes,
+            seed=seed,
+            n_boot=n_boot,
+        )
     metrics: dict[str, dict[str, Any]] = {}
 
     def put(name: str, key: str) -> None:
@@ -959,16 +965,20 @@ def _evaluate_beats(
     )
 
 
-def _record_bootstrap(
-    per_record: Sequence[_RecordBeats], classes: Sequence[str], *, seed: int, n_boot: int
+def beat_rate_cis(
+    counts: np.ndarray, extra: np.ndarray, classes: Sequence[str], *, seed: int, n_boot: int
 ) -> dict[str, tuple[float, float]]:
+    """95 % record-bootstrap intervals of every :func:`beat_rates` rate.
+
+    ``counts`` ``(records, k, k + 1)`` and ``extra`` ``(records, k)``: each
+    record's counts from :func:`score_record_beats`. Resamples whose
+    denominator is zero are left out of that rate's interval.
+    """
     rng = np.random.default_rng(seed)
-    counts = np.stack([r.counts for r in per_record])
-    extra = np.stack([r.extra for r in per_record])
     values: dict[str, list[float]] = {}
     for _ in range(n_boot):
-        pick = rng.integers(0, len(per_record), len(per_record))
-        for key, (k_, n_) in _beat_rates(
+        pick = rng.integers(0, len(counts), len(counts))
+        for key, (k_, n_) in beat_rates(
             counts[pick].sum(axis=0), extra[pick].sum(axis=0), classes
         ).items():
             if n_:
