@@ -46,7 +46,8 @@ F_WEIGHT_SCALE = 0.25
 # At full (square-root inverse-frequency) weight the network called many
 # aberrant N and S beats V; halving V's weight raised V +P and S Se on both
 # seeds tried (card's variant table), for up to 3 points of V Se there and 4 in
-# leave-one-record-out (91.4 -> 87.3; V +P 71.6 -> 78.1 counting every detection).
+# leave-one-record-out (91.4 -> 87.3; V +P 71.6 -> 78.1 counting every detection,
+# flutter episodes included).
 V_WEIGHT_SCALE = 0.5
 # The N/S decision: a logistic model on the beat's timing against the
 # patient's own rhythm (engine.models.beat_split), its threshold chosen by
