@@ -20,6 +20,13 @@ P(N) + P(S) is then shared as P(S) = m·q, P(N) = m·(1 − q) with
 ``q = sigmoid(z − logit(threshold))``, so that S outranks N exactly when the
 logistic model's probability reaches the threshold. The other classes keep
 the network's probabilities, so each beat's probabilities still sum to one.
+
+The block may add a gate, ``"gate": {"feature": name, "above": g}``: a beat
+whose RR feature ``name`` lies above ``g`` gets ``q = 0`` (all of the mass to
+the first class). Beats in atrial fibrillation are N by the AAMI convention,
+and an early beat there is not a premature one; the shipped beat model gates
+on ``rr_pattern_irregularity``, which atrial fibrillation raises and a
+repeating pattern of ectopic beats does not.
 """
 
 from __future__ import annotations
@@ -61,6 +68,8 @@ class RRLogisticSplit:
     intercept: float
     threshold: float
     floor: float = FLOOR
+    gate_feature: str | None = None
+    gate_above: float = math.inf
 
     @classmethod
     def from_manifest(cls, block: Mapping[str, Any], labels: Sequence[str]) -> RRLogisticSplit:
@@ -99,8 +108,19 @@ class RRLogisticSplit:
             raise ValueError("“threshold” must lie strictly between 0 and 1")
         if not floor > 0.0:
             raise ValueError("“floor” must be positive")
+        gate = block.get("gate")
+        gate_feature, gate_above = None, math.inf
+        if gate is not None:
+            if not isinstance(gate, Mapping):
+                raise ValueError("“gate” must be an object with “feature” and “above”")
+            gate_feature = str(gate.get("feature", ""))
+            if gate_feature not in RR_FEATURE_NAMES:
+                raise ValueError(f"the gate's RR feature {gate_feature!r} is unknown")
+            gate_above = float(gate.get("above", math.nan))
+            if not math.isfinite(gate_above):
+                raise ValueError("the gate's “above” must be a finite number")
         return cls((split[0], split[1]), features, arrays["mean"], arrays["scale"],
-                   arrays["coef"], intercept, threshold, floor)  # fmt: skip
+                   arrays["coef"], intercept, threshold, floor, gate_feature, gate_above)  # fmt: skip
 
     def to_manifest(self) -> dict[str, Any]:
         return {
@@ -114,7 +134,26 @@ class RRLogisticSplit:
             "coef": [float(v) for v in self.coef],
             "intercept": float(self.intercept),
             "threshold": float(self.threshold),
-        }
+        } | (
+            {"gate": {"feature": self.gate_feature, "above": float(self.gate_above)}}
+            if self.gate_feature is not None
+            else {}
+        )
+
+    def gate_note(self, n_gated: int, n_beats: int) -> str:
+        """The sentence a result carries when ``n_gated`` of its beats lay above the gate."""
+        return (
+            f"{n_gated:,} of {n_beats:,} beats lie where the RR intervals vary with no "
+            "repeating pattern (as in atrial fibrillation or chaotic ectopy): the model labels "
+            f"no {self.split[1]} beat there, since it tells {self.split[1]} from "
+            f"{self.split[0]} by timing. This is not a rhythm diagnosis."
+        )
+
+    def gated(self, samples: np.ndarray, fs: float) -> np.ndarray:
+        """Whether each beat lies above the gate (all ``False`` without one)."""
+        if self.gate_feature is None:
+            return np.zeros(len(samples), dtype=bool)
+        return rr_features(samples, fs, [self.gate_feature])[:, 0] > self.gate_above
 
     def log_odds_of(self, x: np.ndarray) -> np.ndarray:
         """The log-odds of ``split[1]`` for rows of :func:`log_features`."""
@@ -133,7 +172,7 @@ class RRLogisticSplit:
             return probs.astype(np.float32)
         a, b = labels.index(self.split[0]), labels.index(self.split[1])
         z = self.log_odds(samples, fs) - math.log(self.threshold / (1.0 - self.threshold))
-        q = logistic(z)
+        q = np.where(self.gated(samples, fs), 0.0, logistic(z))
         out = probs.copy()
         mass = probs[:, a] + probs[:, b]
         out[:, a] = mass * (1.0 - q)

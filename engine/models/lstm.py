@@ -234,8 +234,12 @@ class BeatModel(TorchRunner):
             rr = torch.from_numpy(pb.rr)
             template = self._template(pb)
             probs = logits_to_probabilities(self._logits(windows, rr, template), self.bundle)
+            warnings = item.warnings
             if self.split is not None:
                 probs = self.split.apply(probs, pb.samples, pb.fs_source, labels)
+                n_gated = int(self.split.gated(pb.samples, pb.fs_source).sum())
+                if n_gated:
+                    warnings = (*warnings, self.split.gate_note(n_gated, len(probs)))
             model_ms = (time.perf_counter() - start) * 1000.0
             beat_results = []
             targets = np.zeros(len(probs), dtype=np.int64)
@@ -304,7 +308,7 @@ class BeatModel(TorchRunner):
                     beats=tuple(beat_results),
                     attribution=attribution,
                     explanation_method=method if attribution is not None else "",
-                    warnings=item.warnings,
+                    warnings=warnings,
                 )
             )
         return out

@@ -498,6 +498,7 @@ RR_FEATURE_NAMES = (
     "pre_rr", "post_rr", "local_rr", "global_rr", "pre_rr_ratio", "post_rr_ratio",
     "pre_rr_global_ratio", "post_rr_global_ratio", "local_rr_global_ratio", "pre_post_ratio",
     "cmed_rr", "pre_rr_cmed_ratio", "post_rr_cmed_ratio", "rr_irregularity",
+    "rr_pattern_irregularity",
 )  # fmt: skip
 
 
@@ -522,7 +523,11 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     run of ectopic beats or a pause barely moves; ``*_cmed_ratio``: divided by
     ``cmed_rr``; ``rr_irregularity``: the median absolute change between
     successive ``pre_rr`` over the same beats, over ``cmed_rr`` (high in
-    atrial fibrillation, where an early beat is not a premature one).
+    atrial fibrillation, where an early beat is not a premature one);
+    ``rr_pattern_irregularity``: the same, each ``pre_rr`` compared with the
+    nearest of the three before it, so that a repeating pattern of ectopic
+    beats (bigeminy, trigeminy, runs) keeps it low while atrial fibrillation,
+    with no pattern, does not.
     """
     unknown = [k for k in names if k not in RR_FEATURE_NAMES]
     if unknown:
@@ -544,6 +549,9 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     glob = np.full(n, float(np.mean(rr)) if len(rr) else fill)
     cmed = np.maximum(_centred_median(pre, 101), 1e-6)
     jumps = np.abs(np.diff(pre, prepend=pre[0]))
+    nearest = np.minimum.reduce(
+        [np.abs(pre - np.concatenate([pre[:k], pre[:-k]])) for k in (1, 2, 3)]
+    )
     table = {
         "pre_rr": pre,
         "post_rr": post,
@@ -559,6 +567,7 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
         "pre_rr_cmed_ratio": pre / cmed,
         "post_rr_cmed_ratio": post / cmed,
         "rr_irregularity": _centred_median(jumps, 101) / cmed,
+        "rr_pattern_irregularity": _centred_median(nearest, 101) / cmed,
     }
     return (
         np.stack([table[k] for k in names], axis=1).astype(np.float32)

@@ -62,10 +62,30 @@ def test_irregularity_is_low_for_sinus_rhythm_and_high_for_a_chaotic_one() -> No
     assert r.max() < 0.01 and np.median(c) > 0.2
 
 
+def beats_at(rr: np.ndarray) -> np.ndarray:
+    return np.rint(np.cumsum(rr) * 360).astype(np.int64)
+
+
+def test_pattern_irregularity_ignores_repeating_ectopy_but_not_fibrillation() -> None:
+    rng = np.random.default_rng(0)
+    bigeminy = beats_at(np.tile([0.55, 1.05], 100))  # early beat, pause, early beat ...
+    trigeminy = beats_at(np.tile([0.8, 0.5, 1.1], 70))  # ... the nearer of the two before
+    runs = beats_at(np.concatenate([np.full(40, 0.8), np.full(15, 0.45), np.full(60, 0.8)]))
+    fibrillation = beats_at(rng.uniform(0.4, 1.2, 200))
+    names = ["rr_irregularity", "rr_pattern_irregularity"]
+    b, t, r, f = (rr_features(x, 360.0, names) for x in (bigeminy, trigeminy, runs, fibrillation))
+    assert np.median(b[:, 0]) > 0.4  # the plain irregularity calls bigeminy irregular
+    assert b[10:-10, 1].max() < 0.01  # the pattern one does not
+    assert np.median(t[:, 0]) > 0.3 and t[10:-10, 1].max() < 0.01
+    assert r[:, 1].max() < 0.01
+    assert np.median(f[:, 1]) > 0.07  # above the shipped gate (0.06)
+
+
 def test_short_records_and_unknown_features() -> None:
     for n in (1, 2, 3):
-        f = rr_features(np.arange(n) * 300, 360.0, ["cmed_rr", "rr_irregularity"])
-        assert f.shape == (n, 2) and np.isfinite(f).all()
+        f = rr_features(np.arange(n) * 300, 360.0,
+                        ["cmed_rr", "rr_irregularity", "rr_pattern_irregularity"])  # fmt: skip
+        assert f.shape == (n, 3) and np.isfinite(f).all()
     with pytest.raises(EngineError, match="Unknown RR feature"):
         rr_features(np.arange(5) * 300, 360.0, ["pre_rr", "made_up"])
 
@@ -88,6 +108,30 @@ def test_split_moves_only_the_n_and_s_mass_and_follows_the_threshold() -> None:
     )
 
 
+def test_a_gate_takes_the_s_share_of_beats_above_it_and_leaves_the_rest() -> None:
+    rng = np.random.default_rng(2)
+    regular = regular_with_one_early_beat(n=120, early=30)
+    fib = beats_at(rng.uniform(0.4, 1.2, 120)) + regular[-1] + 288
+    s = np.concatenate([regular, fib])
+    probs = rng.dirichlet(np.ones(5), size=len(s)).astype(np.float32)
+    plain = RRLogisticSplit.from_manifest(block(), LABELS)
+    gated = RRLogisticSplit.from_manifest(
+        block(gate={"feature": "rr_pattern_irregularity", "above": 0.06}), LABELS
+    )
+    above = gated.gated(s, 360.0)
+    assert not above[:100].any() and above[140:].all()
+    a, b = plain.apply(probs, s, 360.0, LABELS), gated.apply(probs, s, 360.0, LABELS)
+    assert (b[above, 1] == 0).all()
+    assert np.allclose(b[above, 0], probs[above, 0] + probs[above, 1], atol=1e-6)
+    assert np.allclose(b[~above], a[~above]) and np.allclose(b[:, 2:], probs[:, 2:])
+    assert b[30, 1] > b[30, 0]  # the early beat in sinus rhythm is still S
+    assert (a[above, 1] > a[above, 0]).any()  # without the gate, early AF beats were S
+    again = RRLogisticSplit.from_manifest(gated.to_manifest(), LABELS)
+    assert again.to_manifest() == gated.to_manifest()
+    assert again.to_manifest()["gate"] == {"feature": "rr_pattern_irregularity", "above": 0.06}
+    assert "gate" not in plain.to_manifest() and not plain.gated(s, 360.0).any()
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -102,6 +146,10 @@ def test_split_moves_only_the_n_and_s_mass_and_follows_the_threshold() -> None:
         ({"threshold": 1.0}, "strictly between 0 and 1"),
         ({"intercept": "x"}, None),
         ({"transform": "sqrt"}, "unknown transform"),
+        ({"gate": 0.1}, "“gate” must be an object"),
+        ({"gate": {"feature": "nope", "above": 0.1}}, "the gate's RR feature 'nope' is unknown"),
+        ({"gate": {"feature": "rr_irregularity"}}, "the gate's “above” must be a finite"),
+        ({"gate": {"feature": "rr_irregularity", "above": math.inf}}, "must be a finite"),
     ],
 )
 def test_a_bad_block_is_refused_with_its_reason(changes, message) -> None:
@@ -153,3 +201,32 @@ def test_the_manifest_schema_accepts_every_rr_feature_the_engine_computes() -> N
     assert set(pre["rr_features"]["items"]["enum"]) == set(RR_FEATURE_NAMES)
     post = schema["properties"]["postprocessing"]["properties"]["method"]["enum"]
     assert post == ["rr-logistic-split"]
+
+
+def test_the_runner_says_where_the_gate_withheld_s_labels(tmp_path: Path) -> None:
+    x, _ = synthetic_ecg(180.0)
+    rng = np.random.default_rng(3)
+    regular = np.arange(0.5, 60.0, 0.8)
+    chaotic = 60.5 + np.cumsum(rng.uniform(0.3, 1.5, 200))
+    peaks = np.rint(np.concatenate([regular, chaotic[chaotic < 179.0]]) * FS).astype(np.int64)
+    gate = {"feature": "rr_pattern_irregularity", "above": 0.06}
+    make_lstm_bundle(tmp_path, "gated-beats", postprocessing=block(gate=gate))
+    make_lstm_bundle(tmp_path, "split-beats", postprocessing=block())
+    reg = ModelRegistry([(tmp_path, "bundled")])
+
+    def run(model_id):
+        return analyze_signal(model_id, x, fs=FS, leads=["MLII"], beats=peaks, registry=reg,
+                              device="cpu", explain=False)  # fmt: skip
+
+    gated, plain = run("gated-beats"), run("split-beats")
+    above = RRLogisticSplit.from_manifest(block(gate=gate), LABELS).gated(peaks, FS)
+    assert 50 < above.sum() < len(peaks) - 50
+    notes = [w for w in gated.warnings if "no repeating pattern" in w]
+    assert notes == [
+        f"{above.sum():,} of {len(peaks):,} beats lie where the RR intervals vary with no "
+        "repeating pattern (as in atrial fibrillation or chaotic ectopy): the model labels no "
+        "S beat there, since it tells S from N by timing. This is not a rhythm diagnosis."
+    ]
+    assert all(b.probabilities["S"] == 0 for b, a in zip(gated.beats, above, strict=True) if a)
+    assert not any("no repeating pattern" in w for w in plain.warnings)
+    assert notes[0] in gated.to_json()["warnings"]

@@ -62,4 +62,4 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert split["method"] == "rr-logistic-split" and split["split"] == ["N", "S"]
     assert 0 < split["threshold"] < 1 and np.isfinite(split["coef"]).all()
     # 119 has no S beat: the fold trained on it alone has no split.
-    assert None in bundle.manifest["validation"]["split_thresholds_by_fold"]
+    assert None in bundle.manifest["validation"]["split_by_fold"]
