@@ -157,20 +157,21 @@ def test_a_bad_block_is_refused_with_its_reason(changes, message) -> None:
         RRLogisticSplit.from_manifest(block(**changes), LABELS)
 
 
+def _run_bundles(root: Path, x: np.ndarray, peaks: np.ndarray, postprocessing: dict) -> list:
+    """Each bundle (id: its postprocessing block or ``None``) run on the same beats."""
+    for model_id, post in postprocessing.items():
+        make_lstm_bundle(root, model_id, **({"postprocessing": post} if post else {}))
+    reg = ModelRegistry([(root, "bundled")])
+    options = {"fs": FS, "leads": ["MLII"], "beats": peaks, "registry": reg, "device": "cpu"}
+    return [analyze_signal(model_id, x, explain=False, **options) for model_id in postprocessing]
+
+
 def test_the_runner_applies_a_declared_split(tmp_path: Path) -> None:
     x, peaks = synthetic_ecg(40.0)
     early = len(peaks) // 2
     peaks = peaks.copy()
     peaks[early] -= int(0.3 * 0.8 * FS)  # the label follows timing, the waveform stays
-    make_lstm_bundle(tmp_path, "plain-beats")
-    make_lstm_bundle(tmp_path, "split-beats", postprocessing=block())
-    reg = ModelRegistry([(tmp_path, "bundled")])
-
-    def run(model_id):
-        return analyze_signal(model_id, x, fs=FS, leads=["MLII"], beats=peaks, registry=reg,
-                              device="cpu", explain=False)  # fmt: skip
-
-    plain, split = run("plain-beats"), run("split-beats")
+    plain, split = _run_bundles(tmp_path, x, peaks, {"plain-beats": None, "split-beats": block()})
     assert split.beats[early].label == "S"
     assert split.beats[early].probabilities["S"] > split.beats[early].probabilities["N"]
     for a, b in zip(plain.beats, split.beats, strict=True):
@@ -210,15 +211,9 @@ def test_the_runner_says_where_the_gate_withheld_s_labels(tmp_path: Path) -> Non
     chaotic = 60.5 + np.cumsum(rng.uniform(0.3, 1.5, 200))
     peaks = np.rint(np.concatenate([regular, chaotic[chaotic < 179.0]]) * FS).astype(np.int64)
     gate = {"feature": "rr_pattern_irregularity", "above": 0.06}
-    make_lstm_bundle(tmp_path, "gated-beats", postprocessing=block(gate=gate))
-    make_lstm_bundle(tmp_path, "split-beats", postprocessing=block())
-    reg = ModelRegistry([(tmp_path, "bundled")])
-
-    def run(model_id):
-        return analyze_signal(model_id, x, fs=FS, leads=["MLII"], beats=peaks, registry=reg,
-                              device="cpu", explain=False)  # fmt: skip
-
-    gated, plain = run("gated-beats"), run("split-beats")
+    gated, plain = _run_bundles(
+        tmp_path, x, peaks, {"gated-beats": block(gate=gate), "split-beats": block()}
+    )
     above = RRLogisticSplit.from_manifest(block(gate=gate), LABELS).gated(peaks, FS)
     assert 50 < above.sum() < len(peaks) - 50
     notes = [w for w in gated.warnings if "no repeating pattern" in w]
