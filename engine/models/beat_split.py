@@ -45,10 +45,23 @@ METHOD = "rr-logistic-split"
 FLOOR = 1e-3
 
 
+def split_inputs(
+    samples: np.ndarray, fs: float, names: Sequence[str], gate: str | None = None,
+    floor: float = FLOOR,
+) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """``log(max(f, floor))`` of the RR features ``names`` and the raw ``gate`` feature.
+
+    One row per beat, from one pass over the intervals; the second is
+    ``None`` without a gate.
+    """
+    f = rr_features(samples, fs, [*names, gate] if gate else names).astype(np.float64)
+    x = np.log(np.maximum(f[:, : len(names)], floor))
+    return x, (f[:, -1] if gate else None)
+
+
 def log_features(samples: np.ndarray, fs: float, names: Sequence[str], floor: float = FLOOR):
     """``log(max(f, floor))`` of the RR features ``names``, one row per beat."""
-    f = rr_features(samples, fs, names).astype(np.float64)
-    return np.log(np.maximum(f, floor))
+    return split_inputs(samples, fs, names, None, floor)[0]
 
 
 def logistic(z: np.ndarray) -> np.ndarray:
@@ -123,7 +136,7 @@ class RRLogisticSplit:
                    arrays["coef"], intercept, threshold, floor, gate_feature, gate_above)  # fmt: skip
 
     def to_manifest(self) -> dict[str, Any]:
-        return {
+        out = {
             "method": METHOD,
             "split": list(self.split),
             "features": list(self.features),
@@ -134,11 +147,10 @@ class RRLogisticSplit:
             "coef": [float(v) for v in self.coef],
             "intercept": float(self.intercept),
             "threshold": float(self.threshold),
-        } | (
-            {"gate": {"feature": self.gate_feature, "above": float(self.gate_above)}}
-            if self.gate_feature is not None
-            else {}
-        )
+        }
+        if self.gate_feature is not None:
+            out["gate"] = {"feature": self.gate_feature, "above": float(self.gate_above)}
+        return out
 
     def gate_note(self, n_gated: int, n_beats: int) -> str:
         """The sentence a result carries when ``n_gated`` of its beats lay above the gate."""
@@ -148,12 +160,6 @@ class RRLogisticSplit:
             f"no {self.split[1]} beat there, since it tells {self.split[1]} from "
             f"{self.split[0]} by timing. This is not a rhythm diagnosis."
         )
-
-    def gated(self, samples: np.ndarray, fs: float) -> np.ndarray:
-        """Whether each beat lies above the gate (all ``False`` without one)."""
-        if self.gate_feature is None:
-            return np.zeros(len(samples), dtype=bool)
-        return rr_features(samples, fs, [self.gate_feature])[:, 0] > self.gate_above
 
     def log_odds_of(self, x: np.ndarray) -> np.ndarray:
         """The log-odds of ``split[1]`` for rows of :func:`log_features`."""
@@ -167,17 +173,25 @@ class RRLogisticSplit:
         self, probs: np.ndarray, samples: np.ndarray, fs: float, labels: Sequence[str]
     ) -> np.ndarray:
         """``probs`` (beats × labels) with each beat's split-class mass re-shared."""
+        return self.apply_gated(probs, samples, fs, labels)[0]
+
+    def apply_gated(
+        self, probs: np.ndarray, samples: np.ndarray, fs: float, labels: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`apply`, and whether each beat lay above the gate (all ``False`` without one)."""
         probs = np.asarray(probs, dtype=np.float64)
         if len(probs) == 0:
-            return probs.astype(np.float32)
+            return probs.astype(np.float32), np.zeros(0, dtype=bool)
         a, b = labels.index(self.split[0]), labels.index(self.split[1])
-        z = self.log_odds(samples, fs) - math.log(self.threshold / (1.0 - self.threshold))
-        q = np.where(self.gated(samples, fs), 0.0, logistic(z))
+        x, g = split_inputs(samples, fs, self.features, self.gate_feature, self.floor)
+        above = g > self.gate_above if g is not None else np.zeros(len(x), dtype=bool)
+        z = self.log_odds_of(x) - math.log(self.threshold / (1.0 - self.threshold))
+        q = np.where(above, 0.0, logistic(z))
         out = probs.copy()
         mass = probs[:, a] + probs[:, b]
         out[:, a] = mass * (1.0 - q)
         out[:, b] = mass * q
-        return out.astype(np.float32)
+        return out.astype(np.float32), above
 
 
 def from_manifest(manifest: Mapping[str, Any], labels: Sequence[str]) -> RRLogisticSplit | None:

@@ -236,8 +236,8 @@ class BeatModel(TorchRunner):
             probs = logits_to_probabilities(self._logits(windows, rr, template), self.bundle)
             warnings = item.warnings
             if self.split is not None:
-                probs = self.split.apply(probs, pb.samples, pb.fs_source, labels)
-                n_gated = int(self.split.gated(pb.samples, pb.fs_source).sum())
+                probs, above = self.split.apply_gated(probs, pb.samples, pb.fs_source, labels)
+                n_gated = int(above.sum())
                 if n_gated:
                     warnings = (*warnings, self.split.gate_note(n_gated, len(probs)))
             model_ms = (time.perf_counter() - start) * 1000.0

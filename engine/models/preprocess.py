@@ -548,10 +548,6 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     local = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
     glob = np.full(n, float(np.mean(rr)) if len(rr) else fill)
     cmed = np.maximum(_centred_median(pre, 101), 1e-6)
-    jumps = np.abs(np.diff(pre, prepend=pre[0]))
-    nearest = np.minimum.reduce(
-        [np.abs(pre - np.concatenate([pre[:k], pre[:-k]])) for k in (1, 2, 3)]
-    )
     table = {
         "pre_rr": pre,
         "post_rr": post,
@@ -566,9 +562,18 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
         "cmed_rr": cmed,
         "pre_rr_cmed_ratio": pre / cmed,
         "post_rr_cmed_ratio": post / cmed,
-        "rr_irregularity": _centred_median(jumps, 101) / cmed,
-        "rr_pattern_irregularity": _centred_median(nearest, 101) / cmed,
     }
+
+    def change(k: int) -> np.ndarray:
+        """``|pre_rr - pre_rr k beats before|`` (0 for the first ``k`` beats)."""
+        return np.abs(pre - np.concatenate([pre[:k], pre[:-k]]))
+
+    # The irregularities each need a running median of their own: only when asked for.
+    if "rr_irregularity" in names:
+        table["rr_irregularity"] = _centred_median(change(1), 101) / cmed
+    if "rr_pattern_irregularity" in names:
+        nearest = np.minimum.reduce([change(k) for k in (1, 2, 3)])
+        table["rr_pattern_irregularity"] = _centred_median(nearest, 101) / cmed
     return (
         np.stack([table[k] for k in names], axis=1).astype(np.float32)
         if names

@@ -265,15 +265,13 @@ def train_network(
 
 def _split_rows(r: RecordBeats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The N- and S-labelled beats of ``r``: log timing features, whether S, gate feature."""
-    from engine.models.beat_split import log_features
-    from engine.models.preprocess import rr_features
+    from engine.models.beat_split import split_inputs
 
     n, s_ = CLASSES.index("N"), CLASSES.index("S")
     keep = (r.labels == n) | (r.labels == s_)
-    samples = np.asarray(r.samples)
-    x = log_features(samples, r.fs, SPLIT_FEATURES)[keep]
-    gate = rr_features(samples, r.fs, [SPLIT_GATE_FEATURE])[keep, 0]
-    return x, r.labels[keep] == s_, gate
+    x, gate = split_inputs(np.asarray(r.samples), r.fs, SPLIT_FEATURES, SPLIT_GATE_FEATURE)
+    assert gate is not None
+    return x[keep], r.labels[keep] == s_, gate[keep]
 
 
 def _fit_split_once(

@@ -118,9 +118,10 @@ def test_a_gate_takes_the_s_share_of_beats_above_it_and_leaves_the_rest() -> Non
     gated = RRLogisticSplit.from_manifest(
         block(gate={"feature": "rr_pattern_irregularity", "above": 0.06}), LABELS
     )
-    above = gated.gated(s, 360.0)
+    b, above = gated.apply_gated(probs, s, 360.0, LABELS)
     assert not above[:100].any() and above[140:].all()
-    a, b = plain.apply(probs, s, 360.0, LABELS), gated.apply(probs, s, 360.0, LABELS)
+    a, not_above = plain.apply_gated(probs, s, 360.0, LABELS)
+    assert np.allclose(gated.apply(probs, s, 360.0, LABELS), b)
     assert (b[above, 1] == 0).all()
     assert np.allclose(b[above, 0], probs[above, 0] + probs[above, 1], atol=1e-6)
     assert np.allclose(b[~above], a[~above]) and np.allclose(b[:, 2:], probs[:, 2:])
@@ -129,7 +130,7 @@ def test_a_gate_takes_the_s_share_of_beats_above_it_and_leaves_the_rest() -> Non
     again = RRLogisticSplit.from_manifest(gated.to_manifest(), LABELS)
     assert again.to_manifest() == gated.to_manifest()
     assert again.to_manifest()["gate"] == {"feature": "rr_pattern_irregularity", "above": 0.06}
-    assert "gate" not in plain.to_manifest() and not plain.gated(s, 360.0).any()
+    assert "gate" not in plain.to_manifest() and not not_above.any()
 
 
 @pytest.mark.parametrize(
@@ -214,7 +215,9 @@ def test_the_runner_says_where_the_gate_withheld_s_labels(tmp_path: Path) -> Non
     gated, plain = _run_bundles(
         tmp_path, x, peaks, {"gated-beats": block(gate=gate), "split-beats": block()}
     )
-    above = RRLogisticSplit.from_manifest(block(gate=gate), LABELS).gated(peaks, FS)
+    _, above = RRLogisticSplit.from_manifest(block(gate=gate), LABELS).apply_gated(
+        np.full((len(peaks), 5), 0.2), peaks, FS, LABELS
+    )
     assert 50 < above.sum() < len(peaks) - 50
     notes = [w for w in gated.warnings if "no repeating pattern" in w]
     assert notes == [
