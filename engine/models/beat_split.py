@@ -7,7 +7,8 @@ low-capacity model of the beat's timing relative to that patient's rhythm
 generalises to new patients better (in leave-records-out validation on
 MIT-BIH DS1 it raised S sensitivity from about 45 % to over 70 %).
 
-A bundle declares the step in its manifest (``postprocessing``)::
+A bundle declares the step in its manifest's ``postprocessing`` (one object,
+or a list of steps; :mod:`engine.models.beat_veto` runs before it)::
 
     {"method": "rr-logistic-split", "split": ["N", "S"],
      "features": [...RR feature names...], "transform": "log", "floor": 0.001,
@@ -41,6 +42,8 @@ import numpy as np
 from engine.models.preprocess import RR_FEATURE_NAMES, rr_features
 
 METHOD = "rr-logistic-split"
+#: Every beat postprocessing method Stethos knows.
+METHODS = (METHOD, "qrs-template-veto")
 #: Features below this are clipped before the log (a zero irregularity).
 FLOOR = 1e-3
 
@@ -194,9 +197,30 @@ class RRLogisticSplit:
         return out.astype(np.float32), above
 
 
-def from_manifest(manifest: Mapping[str, Any], labels: Sequence[str]) -> RRLogisticSplit | None:
-    """The bundle's declared split step, or ``None`` when it declares none."""
+def step(manifest: Mapping[str, Any], method: str) -> Mapping[str, Any] | None:
+    """The manifest's ``postprocessing`` step (one object, or a list of them) of ``method``.
+
+    Raises
+    ------
+    ValueError
+        A step that is not an object or names an unknown method, or two of ``method``.
+    """
     block = manifest.get("postprocessing")
     if not block:
         return None
-    return RRLogisticSplit.from_manifest(block, labels)
+    found = [block] if isinstance(block, Mapping) else block
+    if not isinstance(found, list) or not all(isinstance(b, Mapping) for b in found):
+        raise ValueError("“postprocessing” must be an object or a list of objects")
+    for b in found:
+        if b.get("method") not in METHODS:
+            raise ValueError(f"unknown postprocessing method {b.get('method')!r}")
+    mine = [b for b in found if b.get("method") == method]
+    if len(mine) > 1:
+        raise ValueError(f"more than one {method} step")
+    return mine[0] if mine else None
+
+
+def from_manifest(manifest: Mapping[str, Any], labels: Sequence[str]) -> RRLogisticSplit | None:
+    """The bundle's declared split step, or ``None`` when it declares none."""
+    block = step(manifest, METHOD)
+    return None if block is None else RRLogisticSplit.from_manifest(block, labels)

@@ -16,7 +16,7 @@ from engine.explain.signal import (
     occlusion_1d,
     windows_to_samples,
 )
-from engine.models import beat_split
+from engine.models import beat_split, beat_veto
 from engine.models.bundle import Bundle
 from engine.models.gates import check_gates, signal_gate_values
 from engine.models.outputs import build_prediction, decide, logits_to_probabilities
@@ -84,6 +84,9 @@ class BeatModel(TorchRunner):
             )
         try:
             self.split = beat_split.from_manifest(bundle.manifest, bundle.labels)
+            self.veto = beat_veto.from_manifest(bundle.manifest, bundle.labels)
+            if self.veto is not None:
+                self.veto.span(self.spec.before, self.spec.fs, self.spec.window)
         except (ValueError, TypeError) as exc:
             raise ModelError(
                 f"Model “{bundle.id}” declares a beat postprocessing Stethos cannot use: {exc}.",
@@ -235,6 +238,12 @@ class BeatModel(TorchRunner):
             template = self._template(pb)
             probs = logits_to_probabilities(self._logits(windows, rr, template), self.bundle)
             warnings = item.warnings
+            if self.veto is not None:
+                probs, vetoed = self.veto.apply(
+                    probs, pb.windows, self.spec.before, pb.fs_model, labels
+                )
+                if vetoed.any():
+                    warnings = (*warnings, self.veto.note(int(vetoed.sum()), len(probs)))
             if self.split is not None:
                 probs, above = self.split.apply_gated(probs, pb.samples, pb.fs_source, labels)
                 n_gated = int(above.sum())

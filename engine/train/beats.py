@@ -19,20 +19,23 @@ import datetime as _dt
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.models.beat_split import step as declared_step
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 from engine.train.data import shared_data_dir
 
 if TYPE_CHECKING:
     from engine.models.beat_split import RRLogisticSplit
+    from engine.models.beat_veto import TemplateVeto
 
 MODEL_ID = "ecg-beats-bilstm-360"
-MODEL_VERSION = "3.3.0"
+MODEL_VERSION = "3.4.0"
 CLASSES = ["N", "S", "V", "F", "Q"]
 # 180 Hz keeps the QRS shape (ECG content is below 40 Hz), halves the LSTM's
 # sequence and, in leave-records-out validation, generalised better.
@@ -66,6 +69,19 @@ SPLIT_THRESHOLDS = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
 SPLIT_GATE_FEATURE = "rr_pattern_irregularity"
 SPLIT_GATES: list[float | None] = [None, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10, 0.12]
 SPLIT_GATE_SLACK = 0.005
+# A V beat's QRS differs from the patient's conducted beats; most false V (the
+# normal beats of record 203) had a QRS that matched the record's median beat
+# almost exactly. A beat the network calls V loses that label when its QRS
+# (VETO_WINDOW_S around the R peak) correlates with the median of the record's
+# other beats at or above a bound: the correlation that all but VETO_V_SHARE of
+# the training records' reference V beats stay below (against the median of
+# their record's reference non-V beats), and never below VETO_FLOOR, so that a
+# model trained on few records (whose V beats all look nothing like their
+# normal beats) cannot withdraw V from beats that merely resemble the dominant
+# one. In DS1's leave-one-record-out folds the bound was 0.91-0.97.
+VETO_WINDOW_S = (-0.07, 0.08)
+VETO_V_SHARE = 0.005
+VETO_FLOOR = 0.9
 # Patient-adaptive morphology features and per-record amplitude scaling are
 # supported by the engine (``morph_features``, ``beat_normalise: record``) but
 # did not help in leave-records-out validation (V Se/+P 76.5/59.6 vs 78.9/61.8,
@@ -337,10 +353,32 @@ def fit_split(records: list[RecordBeats]) -> RRLogisticSplit | None:
     return replace(split, gate_feature=SPLIT_GATE_FEATURE, gate_above=float(gate))
 
 
+def _veto_correlations(r: RecordBeats, veto: TemplateVeto) -> np.ndarray:
+    """QRS correlations of ``r``'s reference V beats with the median of its labelled non-V beats."""
+    v = CLASSES.index("V")
+    others = r.windows[(r.labels >= 0) & (r.labels != v)]
+    c = veto.similarity(r.windows[r.labels == v], others, round(BEFORE_S * FS), FS)
+    return np.zeros(0) if c is None else c
+
+
+def fit_veto(records: list[RecordBeats]) -> TemplateVeto | None:
+    """The V veto with its bound from ``records``' reference V beats (:data:`VETO_V_SHARE`);
+    ``None`` when they hold none."""
+    from engine.models.beat_veto import TemplateVeto
+
+    probe = TemplateVeto("V", VETO_WINDOW_S, 0.0)
+    c = np.concatenate([np.zeros(0), *(_veto_correlations(r, probe) for r in records)])
+    if not len(c):
+        return None
+    bound = float(np.quantile(c, 1.0 - VETO_V_SHARE))
+    return replace(probe, min_correlation=round(min(max(bound, VETO_FLOOR), 0.999), 4))
+
+
 def predict_records(
-    net, records: list[RecordBeats], rr_mean, rr_std, split: RRLogisticSplit | None = None
-) -> list[np.ndarray]:
-    """Class probabilities for every detection of each record (after the split)."""
+    net, records: list[RecordBeats], rr_mean, rr_std, split: RRLogisticSplit | None = None,
+    veto: TemplateVeto | None = None,
+) -> list[np.ndarray]:  # fmt: skip
+    """Class probabilities for every detection of each record (after the veto and the split)."""
     import torch
 
     out = []
@@ -353,6 +391,8 @@ def predict_records(
                 torch.from_numpy(np.ascontiguousarray(r.beat_templates())),
             )
             p = torch.softmax(logits, dim=1).numpy()
+            if veto is not None:
+                p = veto.apply(p, r.windows, round(BEFORE_S * FS), FS, CLASSES)[0]
             if split is not None:
                 p = split.apply(p, np.asarray(r.samples), r.fs, CLASSES)
             out.append(p)
@@ -480,12 +520,13 @@ def subgroup_scores(records: list[RecordBeats], probs: list[np.ndarray]) -> dict
 def cross_validate(
     records: list[RecordBeats], *, folds: int, epochs: int, seed: int,
     progress: Progress = no_progress, cancel: CancelToken | None = None,
-) -> tuple[list[np.ndarray], list[list[str]], list[dict[str, float | None] | None]]:  # fmt: skip
+) -> tuple[list[np.ndarray], list[list[str]], list[dict[str, float | None]]]:  # fmt: skip
     """Leave-records-out: each record is scored by a model that never saw it.
 
     Returns the probabilities per record, the records of each fold and each
     fold's N/S split threshold and gate (``None`` where the fold had no S
-    beat; a gate of ``None`` where the fold's split has none).
+    beat; a gate of ``None`` where the fold's split has none) and V veto bound
+    (``None`` where the fold had no V beat).
     """
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(records))
@@ -493,7 +534,7 @@ def cross_validate(
     fold_of[order] = np.arange(len(records)) % folds
     probs: list[np.ndarray] = [np.zeros(0)] * len(records)
     fold_names = []
-    thresholds: list[dict[str, float | None] | None] = []
+    thresholds: list[dict[str, float | None]] = []
     for f in range(folds):
         train = [r for r, k in zip(records, fold_of, strict=True) if k != f]
         test_idx = [i for i in range(len(records)) if fold_of[i] == f]
@@ -502,15 +543,16 @@ def cross_validate(
             train, epochs=epochs, seed=seed + f,
             progress=sub_progress(progress, f / folds, (f + 1) / folds), cancel=cancel,
         )  # fmt: skip
-        split = fit_split(train)
+        split, veto = fit_split(train), fit_veto(train)
         thresholds.append(
-            None
-            if split is None
-            else {"threshold": split.threshold,
-                  "gate": split.gate_above if split.gate_feature is not None else None}
-        )  # fmt: skip
+            {
+                "threshold": None if split is None else split.threshold,
+                "gate": None if split is None or split.gate_feature is None else split.gate_above,
+                "veto": None if veto is None else veto.min_correlation,
+            }
+        )
         test = [records[i] for i in test_idx]
-        for i, p in zip(test_idx, predict_records(net, test, mean, std, split), strict=True):
+        for i, p in zip(test_idx, predict_records(net, test, mean, std, split, veto), strict=True):
             probs[i] = p
     return probs, fold_names, thresholds
 
@@ -593,6 +635,13 @@ VARIANTS = [
     ("the same gate on an irregularity comparing each interval with the nearer of the two "
      "before it (so trigeminy counts as irregular; two seeds)", "69.8 / 70.6; 72.1 / 69.3",
      "87.9 / 75.7; 87.8 / 78.7"),
+    ("3.4.0: 3.3.0 plus the V veto: a beat called V loses the label when its QRS (about −70 to "
+     "+80 ms) correlates with the median of its record's beats not called V above the bound "
+     "that 99.5 % of the training records' reference V beats stay below (chosen; two seeds)",
+     "71.8 / 71.0; 72.7 / 69.6", "86.3 / 81.9; 86.7 / 82.3"),
+    ("the same with the bound at 99 % (first pair) or 99.9 % (second pair) of V beats",
+     "72.0 / 70.7; 72.8 / 69.5 — 71.1 / 71.6; 72.4 / 69.7",
+     "85.1 / 82.3; 85.5 / 82.4 — 87.6 / 80.4; 87.8 / 81.4"),
 ]  # fmt: skip
 
 
@@ -610,6 +659,23 @@ def _gate_sentence(gate: dict[str, Any] | None) -> str:
         f"(tried: {', '.join('none' if g is None else f'{g:g}' for g in SPLIT_GATES)}); "
         "in the training records its median was 0.08–0.11 in fibrillation and 0.02–0.05 in "
         "sinus rhythm with frequent ventricular ectopy. "
+    )
+
+
+def _veto_sentence(veto: Mapping[str, Any] | None) -> str:
+    """The card's sentence on the V veto (empty without one)."""
+    if not veto:
+        return ""
+    lo, hi = (round(1000 * t) for t in veto["window_s"])
+    return (
+        f"A beat the network calls V loses that label (its other classes renormalised) when "
+        f"its QRS ({lo:+d} to {hi:+d} ms around the R peak) correlates with the median of the "
+        f"record's beats not called V at {veto['min_correlation']:.3f} or above: a V beat is "
+        "conducted abnormally, so its QRS differs from the patient's dominant beat. The bound "
+        f"is the correlation that all but {100 * VETO_V_SHARE:g} % of the training records' "
+        "reference V beats stay below (against the median of their record's other beats), "
+        f"and at least {VETO_FLOOR:g}. "
+        f"With fewer than {veto['min_template_beats']} beats not called V nothing is withdrawn. "
     )
 
 
@@ -637,7 +703,8 @@ def _card(manifest: dict[str, Any], scores: dict[str, Any], extra: dict[str, Any
         f"**Id** `{manifest['id']}` · **Version** {manifest['version']} · **Architecture** "
         "1-D convolution + bidirectional LSTM on a beat-centred window (aligned to the record's "
         "median beat, slow amplitude drift undone) and on the same window minus the record's "
-        "median beat, with RR-interval features; the share between N and S "
+        "median beat, with RR-interval features; V withdrawn from beats whose QRS matches "
+        "the record's dominant beat, and the share between N and S "
         "decided by a logistic model on the beat's timing against the patient's own rhythm",
         "",
         "## Intended use",
@@ -719,16 +786,22 @@ def _card(manifest: dict[str, Any], scores: dict[str, Any], extra: dict[str, Any
         f"{', '.join(str(t) for t in SPLIT_THRESHOLDS)}). The gate was the one change "
         "after that to move S beyond the spread: most false S were normal beats in records "
         "201 and 203's atrial fibrillation, early for the rhythm but not premature, which the "
-        "logistic model on timing cannot tell from S beats.",
+        "logistic model on timing cannot tell from S beats. The V veto was the one change "
+        "after that to move V +P beyond the spread: over half of the false V were normal beats "
+        "of record 203 whose QRS matched its median beat almost exactly (only 0.2 % of true V "
+        "beats correlate with their record's median beat above 0.95), which the network, "
+        "reading the beat's timing and noise too, still called V.",
         "",
         "## Operating point",
-        "The network gives each beat five probabilities; its P(N) + P(S) is then shared "
+        "The network gives each beat five probabilities. "
+        + _veto_sentence(declared_step(manifest, "qrs-template-veto"))
+        + "The network's P(N) + P(S) is then shared "
         "between N and S by the logistic model on the beat's RR intervals (log of: "
         + ", ".join(SPLIT_FEATURES)
         + "), shifted so that S outranks N when that model's probability reaches "
-        f"{manifest.get('postprocessing', {}).get('threshold', '—')} (chosen by "
+        f"{(declared_step(manifest, 'rr-logistic-split') or {}).get('threshold', '—')} (chosen by "
         "leave-one-record-out on the training records for the best S F1). "
-        + _gate_sentence(manifest.get("postprocessing", {}).get("gate"))
+        + _gate_sentence((declared_step(manifest, "rr-logistic-split") or {}).get("gate"))
         + "Each beat gets the "
         "most probable class. A record is flagged when it holds at least one V beat.",
         "",
@@ -788,10 +861,10 @@ def train_beats(
     net, rr_mean, rr_std = train_network(
         recs, epochs=epochs, seed=seed, progress=sub_progress(progress, 0.8, 1.0), cancel=cancel
     )
-    split = fit_split(recs)
+    split, veto = fit_split(recs), fit_veto(recs)
     # Stored predictions on a fixed sample, for the reproduction test.
     first = recs[0]
-    sample_p = predict_records(net, [first], rr_mean, rr_std, split)[0][:50]
+    sample_p = predict_records(net, [first], rr_mean, rr_std, split, veto)[0][:50]
     detected = sum(len(r.labels) for r in recs)
     unmatched = sum(int((r.labels == NO_REFERENCE).sum()) for r in recs)
     in_vf = sum(int((r.labels == IN_VF_EPISODE).sum()) for r in recs)
@@ -856,7 +929,8 @@ def train_beats(
                 + "; the model scores the "
                 "engine's own QRS detections, labelled by the reference beat within 150 ms. "
                 "Paced records excluded; DS2 held back. In each fold the N/S split is fitted, "
-                "and its threshold and gate chosen, on the training records only."
+                "its threshold and gate chosen, and the V veto's bound set, on the training "
+                "records only."
             ),
             "per_class": scores,
             "subgroups": by_group,
@@ -893,7 +967,14 @@ def train_beats(
             "fibrillation episodes.",
             "Most false V labels in validation came from one noisy record with atrial "
             "fibrillation/flutter and multiform ectopy (203): early, aberrant-looking normal "
-            "beats in an irregular rhythm are often labelled V.",
+            "beats in an irregular rhythm are often labelled V. The V veto removes those whose "
+            "QRS matches the record's dominant beat, not those whose QRS noise or aberration "
+            "changes.",
+            "A V beat whose QRS in this lead looks like the patient's dominant beat (only its "
+            "ST–T differs) is labelled N: the network misses many such beats, and the V veto "
+            "withdraws V from the rest (in validation, over a third of record 223's V beats "
+            "were labelled N). On a recording where nearly every beat is "
+            "called V there is no dominant beat to compare with, and the veto does nothing.",
             "Pre-excited beats (Wolff–Parkinson–White) are wide and can be labelled V: about "
             "half of the other false V labels in validation were normal beats in record 230's "
             "pre-excitation episodes.",
@@ -912,7 +993,7 @@ def train_beats(
             "args": dict(ARCH_ARGS, window=int(first.windows.shape[1])),
         },
         "preprocessing": spec_manifest(rr_mean, rr_std),
-        **({"postprocessing": split.to_manifest()} if split is not None else {}),
+        "postprocessing": [s.to_manifest() for s in (veto, split) if s is not None],
         "gates": {
             "sampling_rate": {"minimum": 125.0, "action": "refuse"},
             "leads": {"allowed": ["MLII", "II"], "action": "refuse"},

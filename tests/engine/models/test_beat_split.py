@@ -201,8 +201,10 @@ def test_the_manifest_schema_accepts_every_rr_feature_the_engine_computes() -> N
     )
     pre = schema["properties"]["preprocessing"]["properties"]
     assert set(pre["rr_features"]["items"]["enum"]) == set(RR_FEATURE_NAMES)
-    post = schema["properties"]["postprocessing"]["properties"]["method"]["enum"]
-    assert post == ["rr-logistic-split"]
+    from engine.models.beat_split import METHODS
+
+    post = schema["$defs"]["beat_step"]["properties"]["method"]["enum"]
+    assert set(post) == set(METHODS)
 
 
 def test_the_runner_says_where_the_gate_withheld_s_labels(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
 
 @pytest.mark.slow
 def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
-    from engine.train.beats import train_beats
+    from engine.train.beats import VETO_FLOOR, train_beats
 
     root = shared_data / "ecg" / "mitdb"
     path = train_beats(tmp_path, data_root=root, records=["101", "119"], epochs=1, folds=2,
@@ -58,8 +58,14 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert bundle.manifest["preprocessing"]["fs"] == 180.0
     assert bundle.manifest["preprocessing"]["beat_template"] == "median"
     assert np.isfinite(bundle.manifest["preprocessing"]["rr_mean"]).all()
-    split = bundle.manifest["postprocessing"]
+    veto, split = bundle.manifest["postprocessing"]
+    assert veto["method"] == "qrs-template-veto" and veto["label"] == "V"
+    # 119's V beats look nothing like its normal beats: the bound stays at its floor.
+    assert veto["min_correlation"] == VETO_FLOOR
     assert split["method"] == "rr-logistic-split" and split["split"] == ["N", "S"]
     assert 0 < split["threshold"] < 1 and np.isfinite(split["coef"]).all()
-    # 119 has no S beat: the fold trained on it alone has no split.
-    assert None in bundle.manifest["validation"]["split_by_fold"]
+    folds = bundle.manifest["validation"]["split_by_fold"]
+    # 119 has no S beat: the fold trained on it alone has no split; 101 has no
+    # V beat: the fold trained on it alone has no veto.
+    assert {f["threshold"] is None for f in folds} == {True, False}
+    assert {f["veto"] is None for f in folds} == {True, False}
