@@ -66,3 +66,18 @@ def test_beat_model_reproduces_its_stored_sample(shared_data):
     classes = ("N", "S", "V", "F", "Q")
     got = np.array([[b.probabilities[c] for c in classes] for b in p.beats[: len(stored)]])
     assert np.allclose(got, stored, atol=1e-4)
+
+
+def test_beat_model_veto_fires_on_dominant_shaped_v_calls_only(shared_data):
+    """Record 203's normal beats shaped like its dominant beat lose V (the result says how
+    many); record 119's bigeminy V beats, whose QRS differs, all keep it."""
+    from engine.ecg import read_signal
+
+    mitdb = shared_data / "ecg" / "mitdb"
+    noisy = analyze_signal(BEATS, read_signal(mitdb / "203"), explain=False, device="cpu")
+    notes = [w for w in noisy.warnings if "were relabelled" in w]
+    assert len(notes) == 1 and "dominant beat" in notes[0]
+    bigeminy = analyze_signal(BEATS, read_signal(mitdb / "119"), explain=False, device="cpu")
+    assert not any("were relabelled" in w for w in bigeminy.warnings)
+    n_v = sum(b.label == "V" for b in bigeminy.beats)
+    assert 430 <= n_v <= 460  # the reference annotates 444 V beats
