@@ -41,6 +41,8 @@ CLASSES = ["N", "S", "V", "F", "Q"]
 # sequence and, in leave-records-out validation, generalised better.
 FS = 180.0
 BEFORE_S, AFTER_S = 0.25, 0.40
+#: Index of the R peak in a beat window at FS.
+R_INDEX = round(BEFORE_S * FS)
 RR_FEATURES = ["pre_rr", "post_rr", "local_rr", "global_rr", "pre_rr_ratio", "post_rr_ratio",
                "pre_rr_cmed_ratio", "post_rr_cmed_ratio", "rr_irregularity"]  # fmt: skip
 # F beats (415 in DS1, most in one record) are not learnt across patients; at
@@ -357,7 +359,7 @@ def _veto_correlations(r: RecordBeats, veto: TemplateVeto) -> np.ndarray:
     """QRS correlations of ``r``'s reference V beats with the median of its labelled non-V beats."""
     v = CLASSES.index("V")
     others = r.windows[(r.labels >= 0) & (r.labels != v)]
-    c = veto.similarity(r.windows[r.labels == v], others, round(BEFORE_S * FS), FS)
+    c = veto.similarity(r.windows[r.labels == v], others, R_INDEX, FS)
     return np.zeros(0) if c is None else c
 
 
@@ -392,7 +394,7 @@ def predict_records(
             )
             p = torch.softmax(logits, dim=1).numpy()
             if veto is not None:
-                p = veto.apply(p, r.windows, round(BEFORE_S * FS), FS, CLASSES)[0]
+                p = veto.apply(p, r.windows, R_INDEX, FS, CLASSES)[0]
             if split is not None:
                 p = split.apply(p, np.asarray(r.samples), r.fs, CLASSES)
             out.append(p)
@@ -431,12 +433,48 @@ def per_record_counts(records: list[RecordBeats], probs: list[np.ndarray]) -> di
     return out
 
 
+def false_labels(per_record: dict[str, Any], label: str) -> dict[str, int]:
+    """Each record's count of false ``label`` labels (EC57), from :func:`per_record_counts`."""
+    return {k: int(v[label][2] - v[label][0]) for k, v in per_record.items()}
+
+
+def _record_v_lines(per_record: dict[str, Any]) -> list[str]:
+    """The card's limitations on records 203, 223 and 230, with this run's counts (a
+    record the run did not validate on gets the sentence without its count)."""
+    false = false_labels(per_record, "V")
+    total = sum(false.values())
+
+    def share(name: str) -> str:
+        return (
+            f" (in validation, record {name} gave {false[name]} of the {total} false V labels)"
+            if name in false
+            else ""
+        )
+
+    missed = ""
+    if "223" in per_record:
+        tp, ref = per_record["223"]["V"][:2]
+        missed = f" (in validation, {ref - tp} of record 223's {ref} V beats were not labelled V)"
+    return [
+        "Noisy recordings with atrial fibrillation/flutter and multiform ectopy give false V "
+        "labels: early, aberrant-looking normal beats in an irregular rhythm are often labelled "
+        f"V{share('203')}. The V veto removes those whose QRS matches the record's dominant "
+        "beat, not those whose QRS noise or aberration changes.",
+        "A V beat whose QRS in this lead looks like the patient's dominant beat (only its ST–T "
+        "differs) is labelled N: the network misses many such beats, and the V veto withdraws V "
+        f"from the rest{missed}. On a recording where nearly every beat is called V there is no "
+        "dominant beat to compare with, and the veto does nothing.",
+        "Pre-excited beats (Wolff–Parkinson–White) are wide and can be labelled V: normal beats "
+        f"in pre-excitation episodes are often labelled V{share('230')}.",
+    ]
+
+
 def worst_record(per_record: dict[str, Any], label: str) -> dict[str, Any] | None:
     """The record with the most false ``label`` labels, its share, and the pooled
     Se / +P of ``label`` without it (``None`` with fewer than two records)."""
     if len(per_record) < 2:
         return None
-    false = {k: v[label][2] - v[label][0] for k, v in per_record.items()}
+    false = false_labels(per_record, label)
     name = max(false, key=lambda k: false[k])
     rest = np.sum([v[label] for k, v in per_record.items() if k != name], axis=0)
     return {
@@ -787,9 +825,9 @@ def _card(manifest: dict[str, Any], scores: dict[str, Any], extra: dict[str, Any
         "after that to move S beyond the spread: most false S were normal beats in records "
         "201 and 203's atrial fibrillation, early for the rhythm but not premature, which the "
         "logistic model on timing cannot tell from S beats. The V veto was the one change "
-        "after that to move V +P beyond the spread: over half of the false V were normal beats "
-        "of record 203 whose QRS matched its median beat almost exactly (only 0.2 % of true V "
-        "beats correlate with their record's median beat above 0.95), which the network, "
+        "after that to move V +P beyond the spread: in those experiments over half of the "
+        "false V were normal beats of record 203 whose QRS matched its median beat almost "
+        "exactly (only 0.2 % of true V beats correlate with their record's median beat above 0.95), which the network, "
         "reading the beat's timing and noise too, still called V.",
         "",
         "## Operating point",
@@ -965,19 +1003,7 @@ def train_beats(
             "rhythm with chaotic ectopy) no beat is labelled S, so S beats there are missed: "
             "in validation this lost most of record 201's S beats, which lie between its "
             "fibrillation episodes.",
-            "Most false V labels in validation came from one noisy record with atrial "
-            "fibrillation/flutter and multiform ectopy (203): early, aberrant-looking normal "
-            "beats in an irregular rhythm are often labelled V. The V veto removes those whose "
-            "QRS matches the record's dominant beat, not those whose QRS noise or aberration "
-            "changes.",
-            "A V beat whose QRS in this lead looks like the patient's dominant beat (only its "
-            "ST–T differs) is labelled N: the network misses many such beats, and the V veto "
-            "withdraws V from the rest (in validation, over a third of record 223's V beats "
-            "were labelled N). On a recording where nearly every beat is "
-            "called V there is no dominant beat to compare with, and the veto does nothing.",
-            "Pre-excited beats (Wolff–Parkinson–White) are wide and can be labelled V: about "
-            "half of the other false V labels in validation were normal beats in record 230's "
-            "pre-excitation episodes.",
+            *_record_v_lines(by_record),
             "A sudden change in a recording's amplitude or QRS shape (electrode contact, "
             "posture) can make normal beats look ectopic: windows are aligned to the record's "
             "median beat and slow amplitude drift is undone, which removed most such errors in "

@@ -21,6 +21,7 @@ from engine.train.beats import (
     IN_VF_EPISODE,
     NO_REFERENCE,
     RecordBeats,
+    _record_v_lines,
     class_scores,
     load_record,
     per_record_counts,
@@ -181,6 +182,34 @@ def test_per_record_counts_and_the_record_with_most_false_labels() -> None:
     # without "a": V 3 of 3 found, 3 of 5 labels right
     assert w["sensitivity_without"] == 1.0 and w["ppv_without"] == 0.6
     assert worst_record({"a": table["a"]}, "V") is None
+
+
+def test_the_cards_record_limitations_carry_this_runs_counts() -> None:
+    """Records 203, 223 and 230's sentences quote the run's own counts, and drop
+    them when the run did not validate on the record."""
+    table = {
+        "203": {"V": [423, 444, 590], "S": [0, 2, 11]},
+        "223": {"V": [302, 473, 304], "S": [36, 73, 66]},
+        "230": {"V": [1, 1, 572], "S": [0, 0, 23]},
+    }
+    noisy, missed, pre_excited = _record_v_lines(table)
+    assert "record 203 gave 167 of the 740 false V labels" in noisy
+    assert "171 of record 223's 473 V beats were not labelled V" in missed
+    assert "record 230 gave 571 of the 740 false V labels" in pre_excited
+    bare = _record_v_lines({"100": {"V": [0, 0, 0], "S": [0, 0, 0]}})
+    assert len(bare) == 3 and not any("in validation" in line for line in bare)
+
+
+def test_the_shipped_beat_card_quotes_its_own_validation() -> None:
+    import json
+
+    from engine.resources import resource_path
+
+    folder = resource_path("models", "ecg-beats-bilstm-360")
+    m = json.loads((folder / "manifest.json").read_text())
+    card = (folder / "card.md").read_text()
+    for line in _record_v_lines(m["validation"]["per_record"]):
+        assert line in m["limitations"] and f"- {line}" in card
 
 
 def test_training_scores_are_evaluate_counts_of_the_same_beats() -> None:
