@@ -43,7 +43,7 @@ from engine.models.preprocess import RR_FEATURE_NAMES, rr_features
 
 METHOD = "rr-logistic-split"
 #: Every beat postprocessing method Stethos knows.
-METHODS = (METHOD, "qrs-template-veto")
+METHODS = (METHOD, "qrs-template-veto", "conducted-beat-veto")
 #: Features below this are clipped before the log (a zero irregularity).
 FLOOR = 1e-3
 

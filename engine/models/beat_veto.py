@@ -19,6 +19,25 @@ template at ``r`` or above over ``window_s`` around the R peak (Pearson, so
 gain and offset do not matter) loses its ``label`` probability, the rest
 renormalised. With fewer beats (a record of nearly all V beats) nothing
 changes: there is no dominant conducted beat to compare with.
+
+A second step withdraws the label from beats that were conducted from the
+atria however wide their QRS (aberrant conduction, pre-excitation): a
+ventricular ectopic beat comes early (or late, as an escape beat) and is not
+preceded by the patient's P wave. In leave-records-out validation most false
+V that the first step left were record 230's normal beats in its
+pre-excitation (Wolff–Parkinson–White) episodes::
+
+    {"method": "conducted-beat-veto", "label": "V", "p_window_s": [-0.25, -0.08],
+     "max_rr_deviation": d, "min_p_correlation": p, "min_template_beats": 8,
+     "withdraw": ["V", "F", "Q"]}
+
+A beat labelled ``label`` loses the ``withdraw`` labels (default: ``label``
+alone; the shipped model withdraws V, F and Q, leaving N and S to a beat
+conducted from the atria), the rest renormalised, when its intervals to the previous and the
+next beat both lie within ``d`` (a fraction) of the patient's rhythm (the
+median of the 101 centred intervals) and its window before the QRS
+(``p_window_s`` around the R peak: the P wave) correlates with the same
+stretch of the median of the beats not labelled ``label`` at ``p`` or above.
 """
 
 from __future__ import annotations
@@ -31,8 +50,10 @@ from typing import Any
 import numpy as np
 
 from engine.models.beat_split import step
+from engine.models.preprocess import rr_features
 
 METHOD = "qrs-template-veto"
+CONDUCTED = "conducted-beat-veto"
 
 
 def correlations(windows: np.ndarray, template: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -45,8 +66,100 @@ def correlations(windows: np.ndarray, template: np.ndarray, lo: int, hi: int) ->
     return np.divide(x @ t, den, out=np.zeros(len(x)), where=den > 0)
 
 
+def _read_common(block: Mapping[str, Any], method: str, labels: Sequence[str]) -> tuple[str, int]:
+    """A veto block's method check, its ``label`` and its ``min_template_beats``."""
+    if block.get("method") != method:
+        raise ValueError(f"unknown postprocessing method {block.get('method')!r}")
+    label = str(block.get("label", ""))
+    if label not in labels:
+        raise ValueError(f"the veto's label {label!r} is not one of the outputs {list(labels)}")
+    n = block.get("min_template_beats", 8)
+    if not isinstance(n, int) or n < 1:
+        raise ValueError("“min_template_beats” must be a positive whole number")
+    return label, n
+
+
+def _read_window(block: Mapping[str, Any], key: str) -> tuple[float, float]:
+    window = [float(v) for v in block.get(key, ())]
+    if len(window) != 2 or not all(map(math.isfinite, window)) or window[0] >= window[1]:
+        raise ValueError(f"“{key}” must be two finite seconds, the first below the second")
+    return window[0], window[1]
+
+
+def _read_bound(block: Mapping[str, Any], key: str) -> float:
+    r = float(block.get(key, math.nan))
+    if not -1.0 < r < 1.0:
+        raise ValueError(f"“{key}” must lie strictly between -1 and 1")
+    return r
+
+
+def _span(window_s: tuple[float, float], before: int, fs: float, window: int) -> tuple[int, int]:
+    """The samples of a window (R peak at index ``before``) that ``window_s`` covers."""
+    lo = max(0, before + round(window_s[0] * fs))
+    hi = min(window, before + round(window_s[1] * fs))
+    if hi - lo < 3:
+        raise ValueError(
+            f"the veto's window {list(window_s)} s leaves under 3 samples at {fs:g} Hz"
+        )
+    return lo, hi
+
+
+def _withdraw(
+    probs: np.ndarray, k: int | list[int], candidates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``probs`` with class (or classes) ``k`` taken from the ``candidates`` (the rest
+    renormalised) and which beats lost it; a beat with no probability left for another class
+    keeps its own."""
+    vetoed = candidates & (1.0 - probs[:, k].reshape(len(probs), -1).sum(axis=1) > 0)
+    out = probs.copy()
+    out[np.ix_(vetoed, np.atleast_1d(k))] = 0.0
+    out[vetoed] /= out[vetoed].sum(axis=1, keepdims=True)
+    return out.astype(np.float32), vetoed
+
+
+class _Veto:
+    """What both vetoes share: one stretch of each beat window compared with the same
+    stretch of the median of the beats not labelled ``label``."""
+
+    label: str
+    min_template_beats: int
+
+    def stretch(self) -> tuple[float, float]:
+        """The compared seconds around the R peak."""
+        raise NotImplementedError
+
+    def span(self, before: int, fs: float, window: int) -> tuple[int, int]:
+        """The compared samples of a window whose R peak is at index ``before``."""
+        return _span(self.stretch(), before, fs, window)
+
+    def similarity(
+        self, windows: np.ndarray, others: np.ndarray, before: int, fs: float
+    ) -> np.ndarray | None:
+        """Each window's correlation over :meth:`span` with the median of the ``others``
+        windows (``None`` when fewer than ``min_template_beats`` are given)."""
+        windows = np.asarray(windows)
+        if len(others) < self.min_template_beats:
+            return None
+        lo, hi = self.span(before, fs, windows.shape[1])
+        return correlations(windows, np.median(np.asarray(others), axis=0), lo, hi)
+
+    def compared(
+        self, probs: np.ndarray, windows: np.ndarray, before: int, fs: float,
+        labels: Sequence[str],
+    ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray | None]:  # fmt: skip
+        """``probs`` as float64, the label's column, which beats the network gave the label,
+        and every beat's :meth:`similarity` (``None`` when none has the label or too few
+        beats are left for the median)."""
+        probs = np.asarray(probs, dtype=np.float64)
+        k = labels.index(self.label)
+        called = probs.argmax(axis=1) == k
+        others = np.asarray(windows)[~called]
+        r = self.similarity(windows, others, before, fs) if called.any() else None
+        return probs, k, called, r
+
+
 @dataclass(frozen=True)
-class TemplateVeto:
+class TemplateVeto(_Veto):
     """A declared ``qrs-template-veto`` step (see the module docstring)."""
 
     label: str
@@ -63,21 +176,8 @@ class TemplateVeto:
         ValueError
             With a sentence saying what is wrong with the block.
         """
-        if block.get("method") != METHOD:
-            raise ValueError(f"unknown postprocessing method {block.get('method')!r}")
-        label = str(block.get("label", ""))
-        if label not in labels:
-            raise ValueError(f"the veto's label {label!r} is not one of the outputs {list(labels)}")
-        window = [float(v) for v in block.get("window_s", ())]
-        if len(window) != 2 or not all(map(math.isfinite, window)) or window[0] >= window[1]:
-            raise ValueError("“window_s” must be two finite seconds, the first below the second")
-        r = float(block.get("min_correlation", math.nan))
-        if not -1.0 < r < 1.0:
-            raise ValueError("“min_correlation” must lie strictly between -1 and 1")
-        n = block.get("min_template_beats", 8)
-        if not isinstance(n, int) or n < 1:
-            raise ValueError("“min_template_beats” must be a positive whole number")
-        return cls(label, (window[0], window[1]), r, n)
+        label, n = _read_common(block, METHOD, labels)
+        return cls(label, _read_window(block, "window_s"), _read_bound(block, "min_correlation"), n)
 
     def to_manifest(self) -> dict[str, Any]:
         return {
@@ -88,26 +188,8 @@ class TemplateVeto:
             "min_template_beats": int(self.min_template_beats),
         }
 
-    def span(self, before: int, fs: float, window: int) -> tuple[int, int]:
-        """The compared samples of a window whose R peak is at index ``before``."""
-        lo = max(0, before + round(self.window_s[0] * fs))
-        hi = min(window, before + round(self.window_s[1] * fs))
-        if hi - lo < 3:
-            raise ValueError(
-                f"the veto's window {list(self.window_s)} s leaves under 3 samples at {fs:g} Hz"
-            )
-        return lo, hi
-
-    def similarity(
-        self, windows: np.ndarray, others: np.ndarray, before: int, fs: float
-    ) -> np.ndarray | None:
-        """Each window's QRS correlation with the median of the ``others`` windows
-        (``None`` when fewer than ``min_template_beats`` are given)."""
-        windows = np.asarray(windows)
-        if len(others) < self.min_template_beats:
-            return None
-        lo, hi = self.span(before, fs, windows.shape[1])
-        return correlations(windows, np.median(np.asarray(others), axis=0), lo, hi)
+    def stretch(self) -> tuple[float, float]:
+        return self.window_s
 
     def apply(
         self, probs: np.ndarray, windows: np.ndarray, before: int, fs: float,
@@ -119,22 +201,10 @@ class TemplateVeto:
         ``windows`` are the beat windows the network read (beats × samples at
         ``fs``, the R peak at index ``before``).
         """
-        probs = np.asarray(probs, dtype=np.float64)
-        vetoed = np.zeros(len(probs), dtype=bool)
-        if len(probs) == 0:
-            return probs.astype(np.float32), vetoed
-        k = labels.index(self.label)
-        called = probs.argmax(axis=1) == k
-        r = self.similarity(windows, np.asarray(windows)[~called], before, fs)
-        if r is None or not called.any():
-            return probs.astype(np.float32), vetoed
-        rest = 1.0 - probs[:, k]
-        # A beat with no probability left for another class keeps the network's output.
-        vetoed = called & (r >= self.min_correlation) & (rest > 0)
-        out = probs.copy()
-        out[vetoed, k] = 0.0
-        out[vetoed] /= out[vetoed].sum(axis=1, keepdims=True)
-        return out.astype(np.float32), vetoed
+        probs, k, called, r = self.compared(probs, windows, before, fs, labels)
+        if r is None:
+            return probs.astype(np.float32), np.zeros(len(probs), dtype=bool)
+        return _withdraw(probs, k, called & (r >= self.min_correlation))
 
     def note(self, n_vetoed: int, n_beats: int) -> str:
         """The sentence a result carries when the veto took the label from ``n_vetoed`` beats."""
@@ -149,3 +219,93 @@ def from_manifest(manifest: Mapping[str, Any], labels: Sequence[str]) -> Templat
     """The bundle's declared veto step, or ``None`` when it declares none."""
     block = step(manifest, METHOD)
     return None if block is None else TemplateVeto.from_manifest(block, labels)
+
+
+@dataclass(frozen=True)
+class ConductedVeto(_Veto):
+    """A declared ``conducted-beat-veto`` step (see the module docstring)."""
+
+    label: str
+    p_window_s: tuple[float, float]
+    max_rr_deviation: float
+    min_p_correlation: float
+    min_template_beats: int = 8
+    withdraw: tuple[str, ...] = ()  # the labels taken away (``label`` alone when empty)
+
+    @classmethod
+    def from_manifest(cls, block: Mapping[str, Any], labels: Sequence[str]) -> ConductedVeto:
+        """Read and check one ``postprocessing`` step; a ValueError says what is wrong."""
+        label, n = _read_common(block, CONDUCTED, labels)
+        d = float(block.get("max_rr_deviation", math.nan))
+        if not 0.0 < d < 1.0:
+            raise ValueError("“max_rr_deviation” must lie strictly between 0 and 1")
+        window = _read_window(block, "p_window_s")
+        withdraw = block.get("withdraw", [label])
+        if (
+            not isinstance(withdraw, list)
+            or label not in withdraw
+            or not set(withdraw) <= set(labels)
+            or len(set(withdraw)) == len(labels)
+        ):
+            raise ValueError(
+                f"“withdraw” must list the veto's label {label!r} and other outputs, not all of them"
+            )
+        bound = _read_bound(block, "min_p_correlation")
+        return cls(label, window, d, bound, n, tuple(dict.fromkeys(map(str, withdraw))))
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {
+            "method": CONDUCTED,
+            "label": self.label,
+            "p_window_s": [float(v) for v in self.p_window_s],
+            "max_rr_deviation": float(self.max_rr_deviation),
+            "min_p_correlation": float(self.min_p_correlation),
+            "min_template_beats": int(self.min_template_beats),
+            "withdraw": list(self.withdraw or (self.label,)),
+        }
+
+    def stretch(self) -> tuple[float, float]:
+        return self.p_window_s
+
+    def on_time(self, samples: np.ndarray, fs: float) -> np.ndarray:
+        """Whether each beat's intervals to the previous and the next beat lie within
+        ``max_rr_deviation`` of the patient's rhythm (the median of the 101 centred
+        intervals): neither premature nor followed by a pause."""
+        ratios = rr_features(samples, fs, ["pre_rr_cmed_ratio", "post_rr_cmed_ratio"])
+        return np.all(np.abs(ratios.astype(np.float64) - 1.0) < self.max_rr_deviation, axis=1)
+
+    def apply(
+        self, probs: np.ndarray, windows: np.ndarray, samples: np.ndarray, fs_source: float,
+        before: int, fs: float, labels: Sequence[str],
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """``probs`` (beats × labels) with the veto applied, and which beats it took
+        the label from.
+
+        ``windows`` are the beat windows the network read (beats × samples at
+        ``fs``, the R peak at index ``before``); ``samples`` the beats' R peaks
+        in the source signal, sampled at ``fs_source``.
+        """
+        probs, _, called, r = self.compared(probs, windows, before, fs, labels)
+        if r is None:
+            return probs.astype(np.float32), np.zeros(len(probs), dtype=bool)
+        timed = self.on_time(np.asarray(samples), fs_source)
+        gone = [labels.index(x) for x in self.withdraw or (self.label,)]
+        return _withdraw(probs, gone, called & timed & (r >= self.min_p_correlation))
+
+    def note(self, n_vetoed: int, n_beats: int) -> str:
+        """The sentence a result carries when the veto took the label from ``n_vetoed`` beats."""
+        return (
+            f"{n_vetoed:,} of {n_beats:,} beats that the network called {self.label} were "
+            "relabelled: each came on time for the rhythm (neither early nor followed by a "
+            f"pause, within {100 * self.max_rr_deviation:g} %) after the P wave of the record's "
+            f"dominant beat (correlation ≥ {self.min_p_correlation:.3f}), so it was conducted "
+            "from the atria; its wide QRS may be aberrant conduction or pre-excitation."
+        )
+
+
+def conducted_from_manifest(
+    manifest: Mapping[str, Any], labels: Sequence[str]
+) -> ConductedVeto | None:
+    """The bundle's declared conducted-beat veto, or ``None`` when it declares none."""
+    block = step(manifest, CONDUCTED)
+    return None if block is None else ConductedVeto.from_manifest(block, labels)

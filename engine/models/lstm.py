@@ -85,8 +85,10 @@ class BeatModel(TorchRunner):
         try:
             self.split = beat_split.from_manifest(bundle.manifest, bundle.labels)
             self.veto = beat_veto.from_manifest(bundle.manifest, bundle.labels)
-            if self.veto is not None:
-                self.veto.span(self.spec.before, self.spec.fs, self.spec.window)
+            self.conducted = beat_veto.conducted_from_manifest(bundle.manifest, bundle.labels)
+            for v in (self.veto, self.conducted):
+                if v is not None:
+                    v.span(self.spec.before, self.spec.fs, self.spec.window)
         except (ValueError, TypeError) as exc:
             raise ModelError(
                 f"Model “{bundle.id}” declares a beat postprocessing Stethos cannot use: {exc}.",
@@ -244,6 +246,13 @@ class BeatModel(TorchRunner):
                 )
                 if vetoed.any():
                     warnings = (*warnings, self.veto.note(int(vetoed.sum()), len(probs)))
+            if self.conducted is not None:
+                probs, vetoed = self.conducted.apply(
+                    probs, pb.windows, pb.samples, pb.fs_source, self.spec.before, pb.fs_model,
+                    labels,
+                )  # fmt: skip
+                if vetoed.any():
+                    warnings = (*warnings, self.conducted.note(int(vetoed.sum()), len(probs)))
             if self.split is not None:
                 probs, above = self.split.apply_gated(probs, pb.samples, pb.fs_source, labels)
                 n_gated = int(above.sum())

@@ -44,7 +44,7 @@ def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
 
 @pytest.mark.slow
 def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
-    from engine.train.beats import VETO_FLOOR, train_beats
+    from engine.train.beats import CONDUCTED_FLOOR, VETO_FLOOR, train_beats
 
     root = shared_data / "ecg" / "mitdb"
     path = train_beats(tmp_path, data_root=root, records=["101", "119"], epochs=1, folds=2,
@@ -58,10 +58,13 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert bundle.manifest["preprocessing"]["fs"] == 180.0
     assert bundle.manifest["preprocessing"]["beat_template"] == "median"
     assert np.isfinite(bundle.manifest["preprocessing"]["rr_mean"]).all()
-    veto, split = bundle.manifest["postprocessing"]
+    veto, conducted, split = bundle.manifest["postprocessing"]
     assert veto["method"] == "qrs-template-veto" and veto["label"] == "V"
     # 119's V beats look nothing like its normal beats: the bound stays at its floor.
     assert veto["min_correlation"] == VETO_FLOOR
+    assert conducted["method"] == "conducted-beat-veto" and conducted["label"] == "V"
+    assert CONDUCTED_FLOOR <= conducted["min_p_correlation"] < 1
+    assert conducted["withdraw"] == ["V", "F", "Q"]
     assert split["method"] == "rr-logistic-split" and split["split"] == ["N", "S"]
     assert 0 < split["threshold"] < 1 and np.isfinite(split["coef"]).all()
     folds = bundle.manifest["validation"]["split_by_fold"]
@@ -69,3 +72,4 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     # V beat: the fold trained on it alone has no veto.
     assert {f["threshold"] is None for f in folds} == {True, False}
     assert {f["veto"] is None for f in folds} == {True, False}
+    assert [f["conducted"] is None for f in folds] == [f["veto"] is None for f in folds]

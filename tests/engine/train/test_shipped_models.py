@@ -75,9 +75,23 @@ def test_beat_model_veto_fires_on_dominant_shaped_v_calls_only(shared_data):
 
     mitdb = shared_data / "ecg" / "mitdb"
     noisy = analyze_signal(BEATS, read_signal(mitdb / "203"), explain=False, device="cpu")
-    notes = [w for w in noisy.warnings if "were relabelled" in w]
+    notes = [w for w in noisy.warnings if "were relabelled: their QRS matches" in w]
     assert len(notes) == 1 and "dominant beat" in notes[0]
     bigeminy = analyze_signal(BEATS, read_signal(mitdb / "119"), explain=False, device="cpu")
     assert not any("were relabelled" in w for w in bigeminy.warnings)
     n_v = sum(b.label == "V" for b in bigeminy.beats)
     assert 430 <= n_v <= 460  # the reference annotates 444 V beats
+
+
+def test_beat_model_conducted_veto_relabels_pre_excited_beats(shared_data):
+    """Record 230's pre-excited normal beats that the network calls V come on time after a
+    P wave: the conducted-beat veto relabels them N and says so (the reference holds one V
+    beat). Record 119's premature V beats are not touched (the test above)."""
+    from engine.ecg import read_signal
+
+    wpw = analyze_signal(BEATS, read_signal(shared_data / "ecg" / "mitdb" / "230"),
+                         explain=False, device="cpu")  # fmt: skip
+    notes = [w for w in wpw.warnings if "came on time for the rhythm" in w]
+    assert len(notes) == 1 and "conducted from the atria" in notes[0]
+    assert int(notes[0].split(" of ")[0]) >= 3
+    assert sum(b.label == "V" for b in wpw.beats) <= 3
