@@ -195,7 +195,8 @@ class ResultPanel(QFrame):
         self.support.show()
 
     def _show_score(self, p: Prediction) -> None:
-        self.title.setText(self.tr("Probability of {0}: {1:.0%}").format(p.positive_label, p.score))
+        # One decimal, as the bar shows it: a rounded "100%" over a 99.9 % bar reads as certainty.
+        self.title.setText(self.tr("Probability of {0}: {1:.1%}").format(p.positive_label, p.score))
         self.score_bar.setValue(round(p.score * 1000))
         self.score_bar.setFormat(f"{p.score:.1%}")
         self.score_bar.show()

@@ -1742,8 +1742,8 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>预期用途：{0}</translation>
     </message>
     <message>
-        <source>Probability of {0}: {1:.0%}</source>
-        <translation>{0} 的概率：{1:.0%}</translation>
+        <source>Probability of {0}: {1:.1%}</source>
+        <translation>{0} 的概率：{1:.1%}</translation>
     </message>
     <message>
         <source>POSITIVE</source>

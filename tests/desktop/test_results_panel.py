@@ -104,7 +104,8 @@ def test_image_result_shows_score_operating_point_with_se_sp(qtbot, panel, recor
     )
     assert result_kind(p) == "image"
     panel.show_prediction(p)
-    assert panel.title.text() == "Probability of Pneumonia: 83%"
+    assert panel.title.text() == "Probability of Pneumonia: 83.0%"
+    assert panel.score_bar.format() == "83.0%"
     assert panel.score_bar.isVisible() and panel.score_bar.value() == 830
     assert "POSITIVE" in panel.label.text()
     text = panel.operating_point.text()
