@@ -84,7 +84,7 @@ class EncounterReport(QObject):
         return "".join(rows)
 
     def result_block(self, res: StoredResult, intended_use: str) -> str:
-        score = f"{res.score:.0%}" if res.score is not None else "–"
+        score = f"{res.score:.1%}" if res.score is not None else "–"  # as the result panel
         beats = res.result.get("beats") or []
         if beats:  # a signal model: one label per beat
             counts: dict[str, int] = {}

@@ -102,7 +102,7 @@ def test_analyze_shows_probability_label_model_and_intended_use(qtbot, window):
     panel = window.results
     p = panel.prediction
     assert p is not None and p.model_id == "heart-disease-logreg-13"
-    assert f"{p.score:.0%}" in panel.title.text()
+    assert f"{p.score:.1%}" in panel.title.text()
     assert p.label in panel.label.text()
     assert p.model_id in panel.model.text() and p.model_version in panel.model.text()
     assert "coronary artery disease" in panel.intended_use.text()
