@@ -33,11 +33,12 @@ pre-excitation (Wolff–Parkinson–White) episodes::
 
 A beat labelled ``label`` loses the ``withdraw`` labels (default: ``label``
 alone; the shipped model withdraws V, F and Q, leaving N and S to a beat
-conducted from the atria), the rest renormalised, when its intervals to the previous and the
-next beat both lie within ``d`` (a fraction) of the patient's rhythm (the
-median of the 101 centred intervals) and its window before the QRS
-(``p_window_s`` around the R peak: the P wave) correlates with the same
-stretch of the median of the beats not labelled ``label`` at ``p`` or above.
+conducted from the atria), the rest renormalised, when its intervals to the
+previous and the next beat both lie within ``d`` (a fraction) of the
+patient's rhythm (the median of the 101 centred intervals) and its window
+before the QRS (``p_window_s`` around the R peak: the P wave) correlates
+with the same stretch of the median of the beats not labelled ``label`` at
+``p`` or above.
 """
 
 from __future__ import annotations
