@@ -106,14 +106,14 @@ def _span(window_s: tuple[float, float], before: int, fs: float, window: int) ->
 
 
 def _withdraw(
-    probs: np.ndarray, k: int | list[int], candidates: np.ndarray
+    probs: np.ndarray, columns: list[int], candidates: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``probs`` with class (or classes) ``k`` taken from the ``candidates`` (the rest
-    renormalised) and which beats lost it; a beat with no probability left for another class
-    keeps its own."""
-    vetoed = candidates & (1.0 - probs[:, k].reshape(len(probs), -1).sum(axis=1) > 0)
+    """``probs`` with the classes ``columns`` taken from the ``candidates`` (the rest
+    renormalised) and which beats lost them; a beat with no probability left for another
+    class keeps its own."""
+    vetoed = candidates & (1.0 - probs[:, columns].sum(axis=1) > 0)
     out = probs.copy()
-    out[np.ix_(vetoed, np.atleast_1d(k))] = 0.0
+    out[np.ix_(vetoed, columns)] = 0.0
     out[vetoed] /= out[vetoed].sum(axis=1, keepdims=True)
     return out.astype(np.float32), vetoed
 
@@ -205,7 +205,7 @@ class TemplateVeto(_Veto):
         probs, k, called, r = self.compared(probs, windows, before, fs, labels)
         if r is None:
             return probs.astype(np.float32), np.zeros(len(probs), dtype=bool)
-        return _withdraw(probs, k, called & (r >= self.min_correlation))
+        return _withdraw(probs, [k], called & (r >= self.min_correlation))
 
     def note(self, n_vetoed: int, n_beats: int) -> str:
         """The sentence a result carries when the veto took the label from ``n_vetoed`` beats."""
@@ -231,7 +231,10 @@ class ConductedVeto(_Veto):
     max_rr_deviation: float
     min_p_correlation: float
     min_template_beats: int = 8
-    withdraw: tuple[str, ...] = ()  # the labels taken away (``label`` alone when empty)
+    withdraw: tuple[str, ...] = ()  # the labels taken away; empty: ``label`` alone
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "withdraw", self.withdraw or (self.label,))
 
     @classmethod
     def from_manifest(cls, block: Mapping[str, Any], labels: Sequence[str]) -> ConductedVeto:
@@ -262,7 +265,7 @@ class ConductedVeto(_Veto):
             "max_rr_deviation": float(self.max_rr_deviation),
             "min_p_correlation": float(self.min_p_correlation),
             "min_template_beats": int(self.min_template_beats),
-            "withdraw": list(self.withdraw or (self.label,)),
+            "withdraw": list(self.withdraw),
         }
 
     def stretch(self) -> tuple[float, float]:
@@ -290,7 +293,7 @@ class ConductedVeto(_Veto):
         if r is None:
             return probs.astype(np.float32), np.zeros(len(probs), dtype=bool)
         timed = self.on_time(np.asarray(samples), fs_source)
-        gone = [labels.index(x) for x in self.withdraw or (self.label,)]
+        gone = [labels.index(x) for x in self.withdraw]
         return _withdraw(probs, gone, called & timed & (r >= self.min_p_correlation))
 
     def note(self, n_vetoed: int, n_beats: int) -> str:
