@@ -240,19 +240,15 @@ class BeatModel(TorchRunner):
             template = self._template(pb)
             probs = logits_to_probabilities(self._logits(windows, rr, template), self.bundle)
             warnings = item.warnings
-            if self.veto is not None:
-                probs, vetoed = self.veto.apply(
-                    probs, pb.windows, self.spec.before, pb.fs_model, labels
-                )
-                if vetoed.any():
-                    warnings = (*warnings, self.veto.note(int(vetoed.sum()), len(probs)))
-            if self.conducted is not None:
-                probs, vetoed = self.conducted.apply(
+            for veto in (self.veto, self.conducted):
+                if veto is None:
+                    continue
+                probs, vetoed = veto.apply(
                     probs, pb.windows, pb.samples, pb.fs_source, self.spec.before, pb.fs_model,
                     labels,
                 )  # fmt: skip
                 if vetoed.any():
-                    warnings = (*warnings, self.conducted.note(int(vetoed.sum()), len(probs)))
+                    warnings = (*warnings, veto.note(int(vetoed.sum()), len(probs)))
             if self.split is not None:
                 probs, above = self.split.apply_gated(probs, pb.samples, pb.fs_source, labels)
                 n_gated = int(above.sum())

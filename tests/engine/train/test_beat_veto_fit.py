@@ -1,18 +1,26 @@
-"""The conducted-beat veto's bound, fitted on training records' reference V beats."""
+"""The V vetoes' bounds, fitted on training records' reference V beats, and the QRS veto's gate."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from engine.models.beat_split import RRLogisticSplit
+from engine.models.beat_veto import Compensated
 from engine.train.beats import (
     CLASSES,
     CONDUCTED_FLOOR,
     CONDUCTED_V_SHARE,
     FS,
     R_INDEX,
+    VETO_FLOOR,
+    VETO_SPARE_PAUSE,
+    VETO_SPARE_PRE,
     RecordBeats,
     _conducted_correlations,
     fit_conducted,
+    fit_veto,
 )
 
 N, V = CLASSES.index("N"), CLASSES.index("V")
@@ -80,3 +88,31 @@ def test_records_without_v_beats_give_no_veto() -> None:
     r = _record("a", 0, 0)
     r.labels[r.labels == V] = N
     assert fit_conducted([r]) is None
+
+
+def test_the_qrs_veto_spares_compensated_beats_up_to_the_split_gate() -> None:
+    records = [_record(name, seed, 5) for seed, name in enumerate("ab")]
+    split = RRLogisticSplit.from_manifest(
+        {"method": "rr-logistic-split", "split": ["N", "S"], "features": ["pre_rr_cmed_ratio"],
+         "mean": [0.0], "scale": [1.0], "coef": [-1.0], "intercept": 0.0, "threshold": 0.5,
+         "gate": {"feature": "rr_pattern_irregularity", "above": 0.07}},
+        CLASSES,
+    )  # fmt: skip
+    veto = fit_veto(records, split)
+    assert veto is not None
+    # The synthetic V beats look nothing like the sinus beats: the bound stays at its floor.
+    assert veto.min_correlation == VETO_FLOOR
+    assert veto.spare == Compensated(VETO_SPARE_PRE, VETO_SPARE_PAUSE, 0.07)
+    assert veto.to_manifest()["spare_compensated"] == {
+        "pre_below": VETO_SPARE_PRE, "pause_within": VETO_SPARE_PAUSE, "max_irregularity": 0.07
+    }  # fmt: skip
+    # Without a gate (or a split) the rule holds in any rhythm.
+    for ungated in (dataclasses.replace(split, gate_feature=None), None):
+        other = fit_veto(records, ungated)
+        assert other == dataclasses.replace(veto, spare=Compensated(0.9, 0.1))
+        assert (
+            other is not None and "max_irregularity" not in other.to_manifest()["spare_compensated"]
+        )
+    for r in records:
+        r.labels[r.labels == V] = N
+    assert fit_veto(records, split) is None

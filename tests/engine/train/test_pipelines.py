@@ -44,7 +44,13 @@ def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
 
 @pytest.mark.slow
 def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
-    from engine.train.beats import CONDUCTED_FLOOR, VETO_FLOOR, train_beats
+    from engine.train.beats import (
+        CONDUCTED_FLOOR,
+        VETO_FLOOR,
+        VETO_SPARE_PAUSE,
+        VETO_SPARE_PRE,
+        train_beats,
+    )
 
     root = shared_data / "ecg" / "mitdb"
     path = train_beats(tmp_path, data_root=root, records=["101", "119"], epochs=1, folds=2,
@@ -62,6 +68,12 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert veto["method"] == "qrs-template-veto" and veto["label"] == "V"
     # 119's V beats look nothing like its normal beats: the bound stays at its floor.
     assert veto["min_correlation"] == VETO_FLOOR
+    # Premature beats with a full compensatory pause keep V where the rhythm is regular (up
+    # to the split's gate, or in any rhythm when the split has none).
+    spare = {"pre_below": VETO_SPARE_PRE, "pause_within": VETO_SPARE_PAUSE}
+    if "gate" in split:
+        spare["max_irregularity"] = split["gate"]["above"]
+    assert veto["spare_compensated"] == spare
     assert conducted["method"] == "conducted-beat-veto" and conducted["label"] == "V"
     assert CONDUCTED_FLOOR <= conducted["min_p_correlation"] < 1
     assert conducted["withdraw"] == ["V", "F", "Q"]
