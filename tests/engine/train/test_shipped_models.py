@@ -77,6 +77,12 @@ def test_beat_model_veto_fires_on_dominant_shaped_v_calls_only(shared_data):
     noisy = analyze_signal(BEATS, read_signal(mitdb / "203"), explain=False, device="cpu")
     notes = [w for w in noisy.warnings if "were relabelled: their QRS matches" in w]
     assert len(notes) == 1 and "dominant beat" in notes[0]
+    # The note also says which beats keep V whatever their QRS: early ones followed by a full
+    # compensatory pause in a regular rhythm (up to the N/S split's gate).
+    veto, _, split = _manifest(BEATS)["postprocessing"]
+    assert veto["spare_compensated"]["max_irregularity"] == split["gate"]["above"]
+    assert "followed by a full compensatory pause (within 10 %)" in notes[0]
+    assert f"irregularity at most {split['gate']['above']:g}) keep V" in notes[0]
     bigeminy = analyze_signal(BEATS, read_signal(mitdb / "119"), explain=False, device="cpu")
     assert not any("were relabelled" in w for w in bigeminy.warnings)
     n_v = sum(b.label == "V" for b in bigeminy.beats)
