@@ -139,6 +139,8 @@ def test_ui_thread_keeps_running_while_a_job_runs(qtbot, window, shared_data):
     # Module imports hold the GIL in C for long stretches wherever they run; the
     # app imports lazily at first use. Here the engine code is imported first so
     # the heartbeat measures the work itself, and pending garbage is collected.
+    import engine.records.uci
+    import engine.train.data
     import engine.train.heart  # noqa: F401
 
     gc.collect()
@@ -148,12 +150,17 @@ def test_ui_thread_keeps_running_while_a_job_runs(qtbot, window, shared_data):
     timer.timeout.connect(lambda: beats.append(time.perf_counter()))
     timer.start()
     runner = window.analysis_jobs
+    start = time.perf_counter()
     runner.submit(_slow_engine_work, name="slow")
     qtbot.wait(1500)
+    end = time.perf_counter()
     runner.cancel()
     timer.stop()
-    gaps = np.diff(beats)
-    assert len(beats) > 50
+    # The heartbeat covers the whole 1.5 s with no gap over 100 ms (its rate under a busy
+    # worker depends on how the interpreter shares the GIL on a loaded machine: a CI run
+    # saw 39 ticks of 10 ms, none late by 100 ms; what matters is that none stalls).
+    gaps = np.diff([start, *beats, end])
+    assert len(beats) >= 15
     assert gaps.max() < 0.100, f"UI stalled {gaps.max() * 1000:.0f} ms"
 
 
