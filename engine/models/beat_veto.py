@@ -133,7 +133,8 @@ def _withdraw(
 
 class _Veto:
     """What both vetoes share: one stretch of each beat window compared with the same
-    stretch of the median of the beats not labelled ``label``."""
+    stretch of the median of the beats not labelled ``label``, and :meth:`apply`, which
+    takes the :meth:`withdrawn` labels from the beats each veto's :meth:`select` picks."""
 
     label: str
     min_template_beats: int
@@ -157,19 +158,41 @@ class _Veto:
         lo, hi = self.span(before, fs, windows.shape[1])
         return correlations(windows, np.median(np.asarray(others), axis=0), lo, hi)
 
-    def compared(
-        self, probs: np.ndarray, windows: np.ndarray, before: int, fs: float,
-        labels: Sequence[str],
-    ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray | None]:  # fmt: skip
-        """``probs`` as float64, the label's column, which beats the network gave the label,
-        and every beat's :meth:`similarity` (``None`` when none has the label or too few
-        beats are left for the median)."""
+    def select(
+        self, called: np.ndarray, r: np.ndarray, samples: np.ndarray, fs_source: float
+    ) -> np.ndarray:
+        """Which of the beats ``called`` with the label (their :meth:`similarity`: ``r``;
+        their R peaks: ``samples`` at ``fs_source``) the veto takes labels from."""
+        raise NotImplementedError
+
+    def withdrawn(self, labels: Sequence[str]) -> list[int]:
+        """The columns the veto takes away."""
+        return [labels.index(self.label)]
+
+    def apply(
+        self, probs: np.ndarray, windows: np.ndarray, samples: np.ndarray, fs_source: float,
+        before: int, fs: float, labels: Sequence[str],
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """``probs`` (beats × labels) with the veto applied, and which beats it took
+        the labels from.
+
+        ``windows`` are the beat windows the network read (beats × samples at
+        ``fs``, the R peak at index ``before``); ``samples`` the beats' R peaks
+        in the source signal, sampled at ``fs_source``.
+        """
         probs = np.asarray(probs, dtype=np.float64)
-        k = labels.index(self.label)
-        called = probs.argmax(axis=1) == k
-        others = np.asarray(windows)[~called]
-        r = self.similarity(windows, others, before, fs) if called.any() else None
-        return probs, k, called, r
+        called = probs.argmax(axis=1) == labels.index(self.label)
+        # Compared with the median of the beats not called the label (none to compare
+        # when no beat has it, or too few are left for the median).
+        r = (
+            self.similarity(windows, np.asarray(windows)[~called], before, fs)
+            if called.any()
+            else None
+        )
+        if r is None:
+            return probs.astype(np.float32), np.zeros(len(probs), dtype=bool)
+        where = self.select(called, r, np.asarray(samples), fs_source)
+        return _withdraw(probs, self.withdrawn(labels), where)
 
 
 @dataclass(frozen=True)
@@ -268,24 +291,14 @@ class TemplateVeto(_Veto):
     def stretch(self) -> tuple[float, float]:
         return self.window_s
 
-    def apply(
-        self, probs: np.ndarray, windows: np.ndarray, samples: np.ndarray, fs_source: float,
-        before: int, fs: float, labels: Sequence[str],
-    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """``probs`` (beats × labels) with the veto applied, and which beats it took
-        the label from.
-
-        ``windows`` are the beat windows the network read (beats × samples at
-        ``fs``, the R peak at index ``before``); ``samples`` the beats' R peaks
-        in the source signal, sampled at ``fs_source`` (for ``spare``).
-        """
-        probs, k, called, r = self.compared(probs, windows, before, fs, labels)
-        if r is None:
-            return probs.astype(np.float32), np.zeros(len(probs), dtype=bool)
+    def select(
+        self, called: np.ndarray, r: np.ndarray, samples: np.ndarray, fs_source: float
+    ) -> np.ndarray:
+        """The beats called V whose QRS matches the dominant beat, less any ``spare``."""
         where = called & (r >= self.min_correlation)
         if where.any() and self.spare is not None:
-            where &= ~self.spare.spared(np.asarray(samples), fs_source)
-        return _withdraw(probs, [k], where)
+            where &= ~self.spare.spared(samples, fs_source)
+        return where
 
     def note(self, n_vetoed: int, n_beats: int) -> str:
         """The sentence a result carries when the veto took the label from ``n_vetoed`` beats."""
@@ -359,23 +372,14 @@ class ConductedVeto(_Veto):
         ratios = rr_features(samples, fs, ["pre_rr_cmed_ratio", "post_rr_cmed_ratio"])
         return np.all(np.abs(ratios.astype(np.float64) - 1.0) < self.max_rr_deviation, axis=1)
 
-    def apply(
-        self, probs: np.ndarray, windows: np.ndarray, samples: np.ndarray, fs_source: float,
-        before: int, fs: float, labels: Sequence[str],
-    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """``probs`` (beats × labels) with the veto applied, and which beats it took
-        the label from.
+    def select(
+        self, called: np.ndarray, r: np.ndarray, samples: np.ndarray, fs_source: float
+    ) -> np.ndarray:
+        """The beats called V that came on time after the dominant beat's P wave."""
+        return called & self.on_time(samples, fs_source) & (r >= self.min_p_correlation)
 
-        ``windows`` are the beat windows the network read (beats × samples at
-        ``fs``, the R peak at index ``before``); ``samples`` the beats' R peaks
-        in the source signal, sampled at ``fs_source``.
-        """
-        probs, _, called, r = self.compared(probs, windows, before, fs, labels)
-        if r is None:
-            return probs.astype(np.float32), np.zeros(len(probs), dtype=bool)
-        timed = self.on_time(np.asarray(samples), fs_source)
-        gone = [labels.index(x) for x in self.withdraw]
-        return _withdraw(probs, gone, called & timed & (r >= self.min_p_correlation))
+    def withdrawn(self, labels: Sequence[str]) -> list[int]:
+        return [labels.index(x) for x in self.withdraw]
 
     def note(self, n_vetoed: int, n_beats: int) -> str:
         """The sentence a result carries when the veto took the label from ``n_vetoed`` beats."""
