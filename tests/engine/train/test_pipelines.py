@@ -46,6 +46,7 @@ def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
 def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     from engine.train.beats import (
         CONDUCTED_FLOOR,
+        SPLIT_THRESHOLDS,
         VETO_FLOOR,
         VETO_SPARE_PAUSE,
         VETO_SPARE_PRE,
@@ -85,3 +86,9 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert {f["threshold"] is None for f in folds} == {True, False}
     assert {f["veto"] is None for f in folds} == {True, False}
     assert [f["conducted"] is None for f in folds] == [f["veto"] is None for f in folds]
+    # The S operating points: one per threshold tried, fewer S found as the threshold rises.
+    points = bundle.manifest["validation"]["s_operating_points"]
+    assert [e["threshold"] for e in points] == SPLIT_THRESHOLDS
+    se = [e["sensitivity"]["value"] for e in points]
+    assert se == sorted(se, reverse=True)
+    assert "| threshold | S sensitivity | S +P |" in bundle.card_text()

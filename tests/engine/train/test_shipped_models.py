@@ -101,3 +101,21 @@ def test_beat_model_conducted_veto_relabels_pre_excited_beats(shared_data):
     assert len(notes) == 1 and "conducted from the atria" in notes[0]
     assert int(notes[0].split(" of ")[0]) >= 3
     assert sum(b.label == "V" for b in wpw.beats) <= 3
+
+
+def test_beat_model_card_reports_its_s_operating_points():
+    """The card shows how S sensitivity and +P trade against each other as the N/S split's
+    threshold moves (the same leave-one-record-out outputs), with the shipped threshold among
+    them: fewer S beats found, and fewer false ones, as the threshold rises."""
+    m = _manifest(BEATS)
+    points = m["validation"]["s_operating_points"]
+    split = m["postprocessing"][-1]
+    assert split["threshold"] in [e["threshold"] for e in points]
+    se = [e["sensitivity"]["value"] for e in points]
+    ppv = [e["positive_predictivity"]["value"] for e in points]
+    assert se == sorted(se, reverse=True) and se[0] > se[-1]
+    assert ppv[-1] > ppv[0]
+    card = (resource_path("models", BEATS) / "card.md").read_text()
+    assert "| threshold | S sensitivity | S +P |" in card
+    for e in points:
+        assert f"| {e['threshold']} | {e['sensitivity']['value'] * 100:.1f} (" in card
