@@ -182,19 +182,31 @@ class RRLogisticSplit:
         self, probs: np.ndarray, samples: np.ndarray, fs: float, labels: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`apply`, and whether each beat lay above the gate (all ``False`` without one)."""
+        shared, above = self.apply_at(probs, samples, fs, labels, [self.threshold])
+        return shared[0], above
+
+    def apply_at(
+        self, probs: np.ndarray, samples: np.ndarray, fs: float, labels: Sequence[str],
+        thresholds: Sequence[float],
+    ) -> tuple[list[np.ndarray], np.ndarray]:  # fmt: skip
+        """:meth:`apply` with each of ``thresholds`` in place of the split's own (the RR
+        features read once), and whether each beat lay above the gate."""
         probs = np.asarray(probs, dtype=np.float64)
         if len(probs) == 0:
-            return probs.astype(np.float32), np.zeros(0, dtype=bool)
+            return [probs.astype(np.float32) for _ in thresholds], np.zeros(0, dtype=bool)
         a, b = labels.index(self.split[0]), labels.index(self.split[1])
         x, g = split_inputs(samples, fs, self.features, self.gate_feature, self.floor)
         above = g > self.gate_above if g is not None else np.zeros(len(x), dtype=bool)
-        z = self.log_odds_of(x) - math.log(self.threshold / (1.0 - self.threshold))
-        q = np.where(above, 0.0, logistic(z))
-        out = probs.copy()
+        log_odds = self.log_odds_of(x)
         mass = probs[:, a] + probs[:, b]
-        out[:, a] = mass * (1.0 - q)
-        out[:, b] = mass * q
-        return out.astype(np.float32), above
+        shared = []
+        for t in thresholds:
+            q = np.where(above, 0.0, logistic(log_odds - math.log(t / (1.0 - t))))
+            out = probs.copy()
+            out[:, a] = mass * (1.0 - q)
+            out[:, b] = mass * q
+            shared.append(out.astype(np.float32))
+        return shared, above
 
 
 def step(manifest: Mapping[str, Any], method: str) -> Mapping[str, Any] | None:

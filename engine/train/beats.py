@@ -682,11 +682,15 @@ def cross_validate(
         test = [records[i] for i in test_idx]
         before_split = predict_records(net, test, mean, std, None, veto, conducted)
         for i, p in zip(test_idx, before_split, strict=True):
-            samples, fs = np.asarray(records[i].samples), records[i].fs
-            probs[i] = p if split is None else split.apply(p, samples, fs, CLASSES)
-            for t in SPLIT_THRESHOLDS:
-                at = None if split is None else replace(split, threshold=t)
-                swept[t][i] = p if at is None else at.apply(p, samples, fs, CLASSES)
+            if split is None:
+                shared = [p] * (1 + len(SPLIT_THRESHOLDS))
+            else:
+                at = [split.threshold, *SPLIT_THRESHOLDS]
+                shared = split.apply_at(p, np.asarray(records[i].samples), records[i].fs,
+                                        CLASSES, at)[0]  # fmt: skip
+            probs[i] = shared[0]
+            for t, q in zip(SPLIT_THRESHOLDS, shared[1:], strict=True):
+                swept[t][i] = q
     return probs, fold_names, thresholds, swept
 
 

@@ -133,6 +133,31 @@ def test_a_gate_takes_the_s_share_of_beats_above_it_and_leaves_the_rest() -> Non
     assert "gate" not in plain.to_manifest() and not not_above.any()
 
 
+def test_apply_at_gives_the_split_at_each_threshold_with_its_gate() -> None:
+    """The operating-point sweep: one pass over the RR intervals, the same shares as the
+    split with each threshold in place of its own."""
+    import dataclasses
+
+    rng = np.random.default_rng(3)
+    s = np.concatenate([regular_with_one_early_beat(n=120, early=30),
+                        beats_at(rng.uniform(0.4, 1.2, 120)) + 120 * 288 + 288])  # fmt: skip
+    probs = rng.dirichlet(np.ones(5), size=len(s)).astype(np.float32)
+    gated = RRLogisticSplit.from_manifest(
+        block(gate={"feature": "rr_pattern_irregularity", "above": 0.06}), LABELS
+    )
+    thresholds = [0.5, 0.8, 0.95]
+    shared, above = gated.apply_at(probs, s, 360.0, LABELS, thresholds)
+    assert len(shared) == 3 and np.array_equal(above, gated.apply_gated(probs, s, 360.0, LABELS)[1])
+    for t, out in zip(thresholds, shared, strict=True):
+        alone = dataclasses.replace(gated, threshold=t).apply(probs, s, 360.0, LABELS)
+        assert np.array_equal(out, alone)
+    n_s = [int((out.argmax(axis=1) == 1).sum()) for out in shared]
+    assert n_s == sorted(n_s, reverse=True) and n_s[0] > n_s[-1]
+    empty, none_above = gated.apply_at(np.zeros((0, 5)), np.zeros(0, np.int64), 360.0, LABELS,
+                                       thresholds)  # fmt: skip
+    assert [e.shape for e in empty] == [(0, 5)] * 3 and none_above.shape == (0,)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
