@@ -153,9 +153,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose value may start with a minus sign (a negative window centre:
+#: the lung window is ``-600,1500``), which argparse would take for an option.
+SIGNED_VALUE_OPTIONS: tuple[str, ...] = ("--window",)
+
+
+def join_signed_values(argv: Sequence[str]) -> list[str]:
+    """``["--window", "-600,1500"]`` → ``["--window=-600,1500"]`` (argparse reads it then)."""
+    out: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        nxt = args[i + 1] if i + 1 < len(args) else ""
+        if (
+            arg in SIGNED_VALUE_OPTIONS
+            and len(nxt) > 1
+            and nxt[0] == "-"
+            and (nxt[1].isdigit() or nxt[1] == ".")
+        ):
+            out.append(f"{arg}={nxt}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``stethos-engine``."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(join_signed_values(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args))
     except EngineError as exc:

@@ -55,8 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     group.add_argument(
         "--window",
         metavar="CENTER,WIDTH",
-        help="explicit window in modality units, e.g. --window=40,400 "
-        "(write --window=-600,1500 with '=' for a negative centre)",
+        help="explicit window in modality units, e.g. --window 40,400 "
+        "or the lung window --window -600,1500",
     )
     group.add_argument(
         "--no-window",

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError, InputRejectedError, ModelError, OperationCancelled
+from engine.filetypes import is_dicom_file
 from engine.progress import no_progress
 
 EXIT_OK = 0
@@ -201,23 +202,12 @@ def _walk(paths: list[str]) -> Iterator[Path]:
             yield p
 
 
-def _is_dicom(path: Path) -> bool:
-    if path.suffix.lower() in (".dcm", ".dicom"):
-        return True
-    try:
-        with path.open("rb") as fh:
-            fh.seek(128)
-            return fh.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
 def _image_inputs(paths: list[str]) -> Iterator[_Input]:
-    from engine.models.preprocess import is_picture_file
+    from engine.filetypes import FileKind, sniff
 
     explicit = {Path(p) for p in paths if not Path(p).is_dir()}
     for f in _walk(paths):
-        if f in explicit or _is_dicom(f) or is_picture_file(f):
+        if f in explicit or sniff(f) in (FileKind.DICOM, FileKind.PICTURE):
             yield _Input(f)
 
 
@@ -227,7 +217,7 @@ def _signal_inputs(paths: list[str]) -> Iterator[_Input]:
         if (
             f.suffix.lower() in _SIGNAL_SUFFIXES
             or f in explicit
-            or (f.suffix.lower() in (".dcm", "") and _is_dicom(f))
+            or (f.suffix.lower() in (".dcm", "") and is_dicom_file(f))
         ):
             yield _Input(f)
 

@@ -30,8 +30,10 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from engine.errors import EngineError, InputRejectedError, NotDicomError
+from engine.filetypes import PICTURE_SUFFIXES as IMAGE_SUFFIXES
+from engine.filetypes import is_picture_file
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+__all__ = ["IMAGE_SUFFIXES", "is_picture_file"]  # re-exported: one file-type rule
 
 # --------------------------------------------------------------------------- images
 
@@ -219,19 +221,6 @@ def read_picture(path: str | Path) -> ImageInput:
     return ImageInput(
         pixels=inp.pixels, name=p.name, input_hash=digest, source=p.suffix.lower().lstrip(".")
     )
-
-
-def is_picture_file(path: str | Path) -> bool:
-    """Whether ``path`` looks like a PNG/JPEG/TIFF/BMP file (by suffix or signature)."""
-    p = Path(path)
-    if p.suffix.lower() in IMAGE_SUFFIXES:
-        return True
-    try:
-        with p.open("rb") as fh:
-            head = fh.read(8)
-    except OSError:
-        return False
-    return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM"))
 
 
 def load_image_input(source: Any, spec: ImageSpec, frame: int = 0) -> ImageInput:

@@ -59,7 +59,6 @@ PPV_RULE = (
 MIN_RECORDS_FOR_BOOTSTRAP = 5
 
 _MISSING = {"", "?", "na", "n/a", "nan", "none", "null"}
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom"}
 
 
 # --------------------------------------------------------------------------- estimates
@@ -431,16 +430,9 @@ def _norm_label(text: str) -> str:
 
 
 def _is_image_file(path: Path) -> bool:
-    if path.name.startswith("."):
-        return False
-    if path.suffix.lower() in _IMAGE_SUFFIXES:
-        return True
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return head[128:132] == b"DICM" or head.startswith((b"\x89PNG", b"\xff\xd8\xff"))
+    from engine.filetypes import FileKind, sniff
+
+    return not path.name.startswith(".") and sniff(path) in (FileKind.DICOM, FileKind.PICTURE)
 
 
 def labelled_images(

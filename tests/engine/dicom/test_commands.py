@@ -61,6 +61,10 @@ def test_render_with_explicit_window_and_no_window(tmp_path: Path, pydicom_data:
     assert main(["render", str(source), "--out", str(out), "--window=-600,1500"]) == EXIT_OK
     expected = render_8bit(image, window=Window(-600, 1500))
     assert np.array_equal(np.asarray(Image.open(out)), expected)
+    # the lung window written as a person types it: a negative centre after a space
+    spaced = tmp_path / "lung-spaced.png"
+    assert main(["render", str(source), "--out", str(spaced), "--window", "-600,1500"]) == EXIT_OK
+    assert np.array_equal(np.asarray(Image.open(spaced)), expected)
     full = tmp_path / "full.png"
     assert main(["render", str(source), "--out", str(full), "--no-window"]) == EXIT_OK
     shown = np.asarray(Image.open(full))
