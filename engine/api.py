@@ -16,10 +16,11 @@ from engine.dicom import DicomImage, read_image
 from engine.errors import ModelError
 from engine.models.bundle import MANIFEST_NAME, Bundle, sha256_file
 from engine.models.devices import resolve_device
+from engine.models.loader import load_runner
 from engine.models.preprocess import SignalLike
 from engine.models.registry import ModelRegistry, RegistryEntry
 from engine.models.results import Prediction
-from engine.models.runtime import BatchItem, Runner, load_runner, predict_many
+from engine.models.runtime import BatchItem, Runner, predict_many
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 
 

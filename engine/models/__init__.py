@@ -11,9 +11,10 @@ package does not import torch.
 from __future__ import annotations
 
 from engine.models.bundle import SCHEMA_VERSION, Bundle, OperatingPoint, open_bundle
+from engine.models.loader import load_runner
 from engine.models.registry import ModelRegistry, RegistryEntry
 from engine.models.results import SUPPORT_STATEMENT, BeatResult, Contribution, Prediction
-from engine.models.runtime import BatchItem, Runner, load_runner, predict_many
+from engine.models.runtime import BatchItem, Runner, predict_many
 
 __all__ = [
     "SCHEMA_VERSION",

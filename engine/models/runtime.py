@@ -10,7 +10,7 @@ Each model kind has a runner with the same shape:
     both, for one input.
 
 :func:`predict_many` drives any runner over many inputs with progress,
-cancellation and per-input errors; :func:`load_runner` builds the runner a
+cancellation and per-input errors; :func:`engine.models.loader.load_runner` builds the runner a
 bundle's ``kind`` names.
 """
 
@@ -23,10 +23,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.errors import EngineError, ModelError, OperationCancelled
-from engine.models.architectures import build_model, get_architecture, load_weights
+from engine.errors import EngineError, OperationCancelled
 from engine.models.bundle import Bundle
-from engine.models.devices import DeviceState, configure_threads, resolve_device
+from engine.models.devices import DeviceState
 from engine.models.results import Prediction
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 
@@ -86,7 +85,7 @@ def predict_many(
     Parameters
     ----------
     model
-        A runner from :func:`load_runner` (or :func:`engine.api.load_model`).
+        A runner from :func:`engine.models.loader.load_runner` (or :func:`engine.workflow.load_model`).
     inputs
         Paths, images, signals or records, as the model's ``prepare`` takes.
     batch_size
@@ -219,47 +218,3 @@ class TorchRunner:
         (pred,) = self.run([item], **run_opts)  # type: ignore[attr-defined]
         progress(1.0, "Done")
         return pred
-
-
-def load_torch_network(bundle: Bundle) -> torch.nn.Module:
-    """Build the bundle's architecture and read its safetensors weights (frozen, eval)."""
-    arch_spec = bundle.architecture
-    arch = get_architecture(str(arch_spec.get("name")), bundle.id)
-    if arch.input_type != bundle.input_type:
-        raise ModelError(
-            f"Model “{bundle.id}” pairs the network {arch.name} (for {arch.input_type}s) with "
-            f"{bundle.input_type} inputs.",
-        )
-    net = build_model(arch.name, arch_spec.get("args", {}), bundle.id)
-    load_weights(net, bundle.weights_path, bundle.id)
-    net.eval()
-    net.requires_grad_(False)
-    return net
-
-
-def load_runner(bundle: Bundle, device: str | None = "auto") -> Runner:
-    """The runner for a verified bundle, on ``device`` (``auto``/``cpu``/``cuda``/``mps``).
-
-    Raises
-    ------
-    ModelError
-        For an unknown kind or architecture, or weights that do not fit.
-    """
-    if bundle.kind == "sklearn":
-        from engine.models.tabular import load_tabular
-
-        return load_tabular(bundle)
-    if bundle.kind not in ("torch-cnn", "torch-lstm"):
-        raise ModelError(
-            f"Model “{bundle.id}” is of kind “{bundle.kind}”, which this Stethos cannot run."
-        )
-    configure_threads()
-    dev = resolve_device(device)
-    net = load_torch_network(bundle)
-    if bundle.kind == "torch-cnn":
-        from engine.models.cnn import ImageModel
-
-        return ImageModel(bundle, net, dev)
-    from engine.models.lstm import BeatModel
-
-    return BeatModel(bundle, net, dev)

@@ -24,7 +24,7 @@ from engine.models.bundle import (
     read_manifest,
     validate_manifest,
 )
-from engine.models.runtime import load_runner
+from engine.models.loader import load_runner
 from engine.resources import resource_path
 from tests.engine.models.factory import cnn_manifest, make_cnn_bundle
 

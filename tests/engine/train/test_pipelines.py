@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.models.bundle import open_bundle
-from engine.models.runtime import load_runner
+from engine.models.loader import load_runner
 
 
 @pytest.mark.slow
