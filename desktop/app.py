@@ -80,7 +80,7 @@ def self_test() -> int:
 
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from engine.selftest import Check, _run, format_checks, run_self_test
+    from engine.selftest import Check, format_checks, run_check, run_self_test
 
     checks: list[Check] = run_self_test()
 
@@ -118,9 +118,9 @@ def self_test() -> int:
         return f"{len(formats)} image formats"
 
     checks += [
-        _run("qt: window", qt_window),
-        _run("qt: translation", qt_translation),
-        _run("qt: image formats", qt_images),
+        run_check("qt: window", qt_window),
+        run_check("qt: translation", qt_translation),
+        run_check("qt: image formats", qt_images),
     ]
     print(format_checks(checks))
     return 0 if all(c.ok for c in checks) else 1

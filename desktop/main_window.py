@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import tasks
 from desktop.browser.recent import add_recent, clear_recent, recent_studies
 from desktop.browser.study_browser import StudyBrowser
 from desktop.dialogs.about import AboutDialog
@@ -46,6 +45,17 @@ from desktop.viewer.panel import ViewerPanel
 from desktop.viewer.stack import ImageStack, info_for
 from engine.records import HEART_RECORD
 from engine.resources import resource_path
+from engine.workflow import (
+    AnalysisOutcome,
+    FirstSliceLoaded,
+    LoadedView,
+    ScanFound,
+    SeriesRef,
+    StudyOpened,
+    analyze,
+    load_view,
+    open_study,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +64,10 @@ SAMPLE_STUDY = ("samples", "peds-cxr-pneumonia-j2k.dcm")
 
 class MainWindow(QMainWindow):
     """Stethos' main window."""
+
+    #: Every analysis made in this window (image, record, and ECG from the ECG
+    #: tab), as an :class:`engine.workflow.AnalysisOutcome`.
+    analysis_completed = Signal(object)
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,7 +81,7 @@ class MainWindow(QMainWindow):
         self.dialogs: dict[str, QDialog] = {}
         #: Image model used by Analyze image (``None``: the registry's default).
         self.image_model_id: str | None = None
-        self._loading_ref: tasks.SeriesRef | None = None
+        self._loading_ref: SeriesRef | None = None
         self._image_result_for: str | None = None  # the image the shown image result is about
         self._analysing_image: str | None = None  # the image an analysis is running on
 
@@ -168,6 +182,7 @@ class MainWindow(QMainWindow):
             analysis_menu=self.analysis_menu,
             inline_progress=False,
         )
+        self.ecg.analysis_done.connect(self.analysis_completed)
         r = self.ecg.jobs
         r.started.connect(self._on_job_started)
         r.progressed.connect(self._on_job_progressed)
@@ -318,12 +333,12 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         self._loading_ref = None
-        self.image_jobs.submit(tasks.open_study, list(paths), name="open", with_partial=True)
+        self.image_jobs.submit(open_study, list(paths), name="open", with_partial=True)
 
-    def open_series(self, ref: tasks.SeriesRef) -> None:
+    def open_series(self, ref: SeriesRef) -> None:
         """Load one series into the viewer (the first slice at once, the rest streaming in)."""
         self._loading_ref = None
-        self.image_jobs.submit(tasks.load_view, ref, name="series", with_partial=True)
+        self.image_jobs.submit(load_view, ref, name="series", with_partial=True)
 
     def open_sample(self) -> None:
         self.open_paths([resource_path(*SAMPLE_STUDY)])
@@ -398,14 +413,14 @@ class MainWindow(QMainWindow):
         self.open_paths(paths)
 
     @Slot(object)
-    def _on_browser_series_activated(self, ref: tasks.SeriesRef) -> None:
+    def _on_browser_series_activated(self, ref: SeriesRef) -> None:
         self.open_series(ref)
 
     @Slot(object)
     def _on_image_jobs_partial(self, payload: object) -> None:
-        if isinstance(payload, tasks.ScanFound):
+        if isinstance(payload, ScanFound):
             self.browser.add_scan(payload.scan)
-        elif isinstance(payload, tasks.FirstSliceLoaded):
+        elif isinstance(payload, FirstSliceLoaded):
             ref = payload.ref
             stack = ImageStack.from_first_slice(
                 payload.first, ref.series, info_for(ref.patient, ref.study, ref.series)
@@ -430,7 +445,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_image_jobs_succeeded(self, outcome: object) -> None:
-        if isinstance(outcome, tasks.StudyOpened):
+        if isinstance(outcome, StudyOpened):
             self.browser.add_scan(outcome.scan)
             add_recent(list(outcome.paths))
             self._show_view(outcome.view)
@@ -444,11 +459,11 @@ class MainWindow(QMainWindow):
             if n_series > 1:
                 text += " " + self.tr("{0} series found.").format(n_series)
             self.status_text.setText(text)
-        elif isinstance(outcome, tasks.LoadedView):
+        elif isinstance(outcome, LoadedView):
             self._show_view(outcome)
             self.status_text.setText(self.tr("Opened {0}.").format(self._view_name(outcome)))
-        if isinstance(outcome, tasks.StudyOpened | tasks.LoadedView):
-            view = outcome.view if isinstance(outcome, tasks.StudyOpened) else outcome
+        if isinstance(outcome, StudyOpened | LoadedView):
+            view = outcome.view if isinstance(outcome, StudyOpened) else outcome
             notes = {
                 "colour": self.tr("This colour series is too large: only its first file is shown."),
                 "mixed sizes": self.tr("This series mixes image sizes: its first image is shown."),
@@ -466,12 +481,12 @@ class MainWindow(QMainWindow):
                     )
                 )
 
-    def _view_name(self, view: tasks.LoadedView) -> str:
+    def _view_name(self, view: LoadedView) -> str:
         if view.image is not None and len(view.ref.series.instances) == 1:
             return view.image.path.name
         return view.ref.series.label
 
-    def _show_view(self, view: tasks.LoadedView) -> None:
+    def _show_view(self, view: LoadedView) -> None:
         ref = view.ref
         info = info_for(ref.patient, ref.study, ref.series)
         if view.volume is not None:
@@ -508,13 +523,20 @@ class MainWindow(QMainWindow):
         if not self.form.is_valid:
             return
         self.analysis_jobs.submit(
-            tasks.analyze_record,
+            analyze,
             self.form.record(),
+            kind="record",
             name="analyze",
             on_success=self._on_record_result,
         )
 
-    def _on_record_result(self, _prediction) -> None:
+    @property
+    def device(self) -> str:
+        """The "Run models on" setting, which every analysis of this window honours."""
+        prefs = getattr(self, "preferences", None)
+        return str(getattr(prefs, "device", "auto") or "auto")
+
+    def _on_record_result(self, _outcome: AnalysisOutcome) -> None:
         self._image_result_for = None  # the panel now shows a record result
 
     @Slot()
@@ -530,17 +552,19 @@ class MainWindow(QMainWindow):
         else:
             source, source_frame = stack.sources[frame]
 
-        def show_heatmap(prediction) -> None:
+        def show_heatmap(outcome: AnalysisOutcome) -> None:
             self._image_result_for = _stack_key(stack)
-            heatmap = getattr(prediction, "heatmap", None)
+            heatmap = outcome.heatmap
             if heatmap is not None and self.viewer.stack is stack:
-                self.viewer.set_heatmap(heatmap, frame, prediction.model_id)
+                self.viewer.set_heatmap(heatmap, frame, outcome.model.id)
 
         self.analysis_jobs.submit(
-            tasks.analyze_image,
+            analyze,
             source,
-            source_frame,
-            self.image_model_id,
+            kind="image",
+            frame=source_frame,
+            model_id=self.image_model_id,
+            device=self.device,
             name="analyze image",
             on_success=show_heatmap,
         )
@@ -548,7 +572,8 @@ class MainWindow(QMainWindow):
         self._analysing_image = _stack_key(stack)
 
     @Slot(object)
-    def _on_analysis_done(self, prediction) -> None:
+    def _on_analysis_done(self, outcome: AnalysisOutcome) -> None:
+        prediction = outcome.prediction
         self.results.show_prediction(prediction)
         self.record_dock.show()
         self.status_text.setText(
@@ -556,6 +581,7 @@ class MainWindow(QMainWindow):
                 prediction.model_id, prediction.model_version
             )
         )
+        self.analysis_completed.emit(outcome)
 
     @Slot()
     def _on_analysis_jobs_finished(self) -> None:

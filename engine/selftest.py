@@ -36,7 +36,8 @@ class Check:
     seconds: float
 
 
-def _run(name: str, fn: Callable[[], str]) -> Check:
+def run_check(name: str, fn: Callable[[], str]) -> Check:
+    """Run one named check; any failure becomes a failed :class:`Check`, never an exception."""
     start = time.perf_counter()
     try:
         detail = fn()
@@ -86,20 +87,20 @@ def run_self_test(
 
     for e in entries:
         step(f"Verifying {e.id}")
-        checks.append(_run(f"model {e.id}: hashes", partial(_verify, registry, e)))
+        checks.append(run_check(f"model {e.id}: hashes", partial(_verify, registry, e)))
     for path in images:
         step(f"Opening {path.name}")
-        checks.append(_run(f"sample {path.name}", partial(_open_image, path)))
+        checks.append(run_check(f"sample {path.name}", partial(_open_image, path)))
     for path in signals:
         step(f"Opening {path.name}")
-        checks.append(_run(f"sample {path.name}", partial(_open_signal, path)))
+        checks.append(run_check(f"sample {path.name}", partial(_open_signal, path)))
     for e in entries:
         step(f"Running {e.id}")
-        checks.append(_run(f"model {e.id}: runs", partial(_run_model, registry, e)))
+        checks.append(run_check(f"model {e.id}: runs", partial(_run_model, registry, e)))
     step("Looking for a GPU")
-    checks.append(_run("torch: compute device", _compute_device))
+    checks.append(run_check("torch: compute device", _compute_device))
     step("Writing and reading the store")
-    checks.append(_run("store: write and read", _store_round_trip))
+    checks.append(run_check("store: write and read", _store_round_trip))
     progress(1.0, "Self-test done")
     return checks
 
@@ -127,19 +128,19 @@ def _open_signal(path: Path) -> str:
 
 
 def _run_model(registry, entry) -> str:
-    from engine import api
+    from engine.workflow import analyze
 
     kind = registry.open(entry.id, verify=False).manifest["inputs"]["type"]
     images, signals = _samples()
     if kind == "record":
-        p = api.analyze_record(entry.id, _RECORD, registry=registry)
+        source: object = _RECORD
     elif kind == "image":
-        peds = [s for s in images if s.name.startswith("peds-")] or images
-        p = api.analyze_image(entry.id, peds[0], registry=registry, explain=True)
+        source = ([s for s in images if s.name.startswith("peds-")] or images)[0]
     else:
-        from engine.ecg import read_signal
-
-        p = api.analyze_signal(entry.id, read_signal(signals[0]), registry=registry, explain=False)
+        source = signals[0]
+    p = analyze(
+        source, model_id=entry.id, kind=kind, registry=registry, explain=kind == "image"
+    ).prediction
     return f"{p.label} (p={p.score:.3f}) on {p.device} in {p.elapsed_ms:.0f} ms"
 
 

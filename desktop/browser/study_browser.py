@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import tasks
 from desktop.jobs import JobRunner
 from engine.dicom import ScanResult, Series
+from engine.workflow import SeriesRef, series_refs, series_thumbnails
 
 #: Thumbnail edge in pixels.
 THUMB_SIZE = 64
@@ -41,7 +41,7 @@ def _date(value: str) -> str:
 class StudyBrowser(QWidget):
     """The study browser dock's content."""
 
-    series_activated = Signal(object)  # tasks.SeriesRef
+    series_activated = Signal(object)  # SeriesRef
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,10 +110,10 @@ class StudyBrowser(QWidget):
         self.tree.currentItemChanged.connect(self._on_tree_current_changed)
 
     # --- content --------------------------------------------------------------------
-    def add_scan(self, scan: ScanResult) -> list[tasks.SeriesRef]:
+    def add_scan(self, scan: ScanResult) -> list[SeriesRef]:
         """Add a scan's patients, studies and series; returns the series that were new."""
-        new: list[tasks.SeriesRef] = []
-        for ref in tasks.series_refs(scan):
+        new: list[SeriesRef] = []
+        for ref in series_refs(scan):
             uid = ref.series.series_instance_uid
             if uid in self._series_items:
                 continue
@@ -140,7 +140,7 @@ class StudyBrowser(QWidget):
             self.tree.resizeColumnToContents(column)
         if new:
             self.thumb_jobs.submit(
-                tasks.series_thumbnails,
+                series_thumbnails,
                 [r.series for r in self.refs() if r.series.series_instance_uid not in self._thumbs],
                 THUMB_SIZE,
                 name="thumbnails",
@@ -162,7 +162,7 @@ class StudyBrowser(QWidget):
         self._current = None
         self.info.setText("")
 
-    def refs(self) -> list[tasks.SeriesRef]:
+    def refs(self) -> list[SeriesRef]:
         """Every series listed, in tree order."""
         return [item.data(0, _REF) for item in self._series_items.values()]
 
@@ -223,7 +223,7 @@ class StudyBrowser(QWidget):
             item.setText(2, born)
 
     # --- rows -------------------------------------------------------------------------
-    def _study_item(self, ref: tasks.SeriesRef) -> QTreeWidgetItem:
+    def _study_item(self, ref: SeriesRef) -> QTreeWidgetItem:
         p, st = ref.patient, ref.study
         key = (p.patient_id, p.name)
         patient_item = self._patients.get(key)
@@ -255,7 +255,7 @@ class StudyBrowser(QWidget):
             self._studies[st.study_instance_uid] = study_item
         return study_item
 
-    def _fill_series_item(self, item: QTreeWidgetItem, ref: tasks.SeriesRef) -> None:
+    def _fill_series_item(self, item: QTreeWidgetItem, ref: SeriesRef) -> None:
         s = ref.series
         number = f"{s.series_number}: " if s.series_number is not None else ""
         label = number + (s.description or self.tr("(series without description)"))
@@ -271,7 +271,7 @@ class StudyBrowser(QWidget):
             item.setForeground(1, Qt.GlobalColor.darkYellow)
             item.setText(1, s.modality + " ⚠")
 
-    def series_info_html(self, ref: tasks.SeriesRef) -> str:
+    def series_info_html(self, ref: SeriesRef) -> str:
         """The series details shown under the tree (HTML)."""
         s: Series = ref.series
         esc = html.escape
@@ -315,7 +315,7 @@ class StudyBrowser(QWidget):
             )
         return out
 
-    def _show_info(self, ref: tasks.SeriesRef | None) -> None:
+    def _show_info(self, ref: SeriesRef | None) -> None:
         if ref is None:
             return
         self.info.setText(self.series_info_html(ref))

@@ -10,9 +10,9 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from desktop import tasks
 from engine import __version__
 from engine.resources import resource_path
+from engine.workflow import model_attributions
 
 #: Third-party packages credited, with the licence to show when the metadata has none.
 THIRD_PARTY = (
@@ -105,7 +105,7 @@ class AboutDialog(QDialog):
             ),
             "## " + self.tr("Models and their training data"),
         ]
-        models = tasks.model_attributions()
+        models = model_attributions()
         if not models:
             parts.append(self.tr("No model is installed."))
         for m in models:

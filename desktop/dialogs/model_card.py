@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import tasks
 from desktop.jobs import JobFailure, JobRunner
+from engine.workflow import model_attributions, model_card
 
 
 class ModelCardsDialog(QDialog):
@@ -27,7 +27,7 @@ class ModelCardsDialog(QDialog):
         self.resize(780, 700)
         self.models = QComboBox()
         self.models.setObjectName("model_choice")
-        for m in tasks.model_attributions():
+        for m in model_attributions():
             self.models.addItem(f"{m['name']} — {m['id']} {m['version']}", m["id"])
         self.browser = QTextBrowser()
         self.browser.setObjectName("model_card_text")
@@ -57,7 +57,7 @@ class ModelCardsDialog(QDialog):
         model_id = self.models.itemData(index)
         if model_id:
             self.browser.setPlainText(self.tr("Checking and reading the model card…"))
-            self.jobs.submit(tasks.model_card, model_id, name="model card")
+            self.jobs.submit(model_card, model_id, name="model card")
 
     @Slot(object)
     def _on_jobs_succeeded(self, text: str) -> None:

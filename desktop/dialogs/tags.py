@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import tasks
 from desktop.jobs import JobFailure, JobRunner
+from engine.workflow import dataset_tree
 
 
 class TagBrowser(QDialog):
@@ -69,7 +69,7 @@ class TagBrowser(QDialog):
             + (f" {frame_note}" if frame_note else "")
         )
         self.tree.clear()
-        self.jobs.submit(tasks.dataset_tree, self.path, name="tags")
+        self.jobs.submit(dataset_tree, self.path, name="tags")
 
     def set_nodes(self, nodes) -> None:
         """Fill the tree from :class:`engine.dicom.tags.TagNode` objects."""

@@ -31,15 +31,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import tasks_ecg
 from desktop.ecg.paper import BEAT_CLASSES, RHYTHM_S, class_colour, class_name, format_time
 from desktop.ecg.views import CaliperReading, StripView, TwelveLeadView, caliper_text
 from desktop.jobs import JobFailure, JobRunner
 from desktop.results.panel import ResultPanel
 from engine.ecg import STANDARD_LEADS
 from engine.ecg import Signal as EcgSignal
-from engine.models.results import Prediction
 from engine.resources import resource_path
+from engine.workflow import AnalysisOutcome, Prediction, analyze
+from engine.workflow import open_signal as read_ecg
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ _ROLE_BEAT = Qt.ItemDataRole.UserRole
 class EcgPanel(QWidget):
     """Opens, shows and analyses one ECG record.
 
-    Signals: ``signal_loaded(Signal)``, ``analysis_done(Prediction)``.
+    Signals: ``signal_loaded(Signal)``, ``analysis_done(AnalysisOutcome)``.
     """
 
     signal_loaded = Signal(object)
@@ -265,9 +265,7 @@ class EcgPanel(QWidget):
     # --- opening ------------------------------------------------------------------------
     def open_signal(self, path: str | Path) -> None:
         """Read an ECG record on a worker thread; it is shown when read."""
-        self.jobs.submit(
-            tasks_ecg.open_signal, Path(path), name="open-ecg", on_success=self.set_signal
-        )
+        self.jobs.submit(read_ecg, Path(path), name="open-ecg", on_success=self.set_signal)
 
     def open_sample_12_lead(self) -> None:
         self.open_signal(resource_path(*SAMPLE_12_LEAD))
@@ -333,13 +331,18 @@ class EcgPanel(QWidget):
         if self.signal is None:
             return
         self.jobs.submit(
-            tasks_ecg.analyze_signal,
+            analyze,
             self.signal,
+            kind="signal",
             device=self.device,
             explain=self.explain,
             name="analyze-ecg",
-            on_success=self.set_prediction,
+            on_success=self._on_analysed,
         )
+
+    def _on_analysed(self, outcome: AnalysisOutcome) -> None:
+        self.set_prediction(outcome.prediction)
+        self.analysis_done.emit(outcome)
 
     def set_prediction(self, p: Prediction) -> None:
         """Draw the beat labels and attributions of ``p`` and list the beats by class."""
@@ -351,7 +354,6 @@ class EcgPanel(QWidget):
             view.set_attribution_visible(self.attribution_check.isChecked())
         self._fill_beat_list(p)
         self.results.show_prediction(p)
-        self.analysis_done.emit(p)
 
     def _analysed_lead_index(self, p: Prediction) -> int | None:
         if self.signal is None:

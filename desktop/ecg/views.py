@@ -44,7 +44,7 @@ from desktop.ecg.paper import (
     twelve_lead_cells,
 )
 from engine.ecg import Signal as EcgSignal
-from engine.models.results import BeatResult
+from engine.workflow import BeatResult
 
 #: Half-width of the band drawn behind the highlighted beat (seconds).
 HIGHLIGHT_HALF_S = 0.2

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 import desktop.records.strings  # noqa: F401  (the schema's words, for lupdate)
-from engine.records.schema import FieldSpec, RecordSchema
+from engine.records import FieldSpec, RecordSchema
 
 _ERROR_STYLE = "color: #c62828;"
 

@@ -24,7 +24,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from desktop.theme import is_dark
-from engine.models.results import Contribution
+from engine.workflow import Contribution
 
 ROW_HEIGHT = 24
 HEADER_HEIGHT = 26

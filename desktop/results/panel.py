@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
 from desktop.jobs import JobFailure, JobRunner
 from desktop.results.chart import ContributionChart, translated_label, translated_value
 from desktop.results.model_card import ModelCardDialog
-from desktop.results.tasks import load_model_card
-from engine.models.results import Prediction
+from engine.workflow import Prediction, model_card
 
 # engine.models.results.SUPPORT_STATEMENT, marked for translation (a test keeps them equal).
 _SUPPORT = QT_TRANSLATE_NOOP(
@@ -303,7 +302,7 @@ class ResultPanel(QFrame):
         self.card_dialog = dialog
         dialog.show()
         self.card_jobs.submit(
-            load_model_card,
+            model_card,
             self.prediction.model_id,
             name="model-card",
             on_success=dialog.set_markdown,

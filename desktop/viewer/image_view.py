@@ -51,9 +51,15 @@ from desktop.viewer.overlay import (
 )
 from desktop.viewer.presets import Preset
 from desktop.viewer.stack import ImageStack
-from engine.dicom import DicomImage, Window
-from engine.dicom.geometry import SPACING_PATIENT
-from engine.dicom.measure import RoiStats, angle_degrees, distance, roi_stats
+from engine.dicom import (
+    SPACING_PATIENT,
+    DicomImage,
+    RoiStats,
+    Window,
+    angle_degrees,
+    distance,
+    roi_stats,
+)
 
 ZOOM_STEP = 1.15
 MIN_ZOOM, MAX_ZOOM = 0.02, 64.0

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 from engine.dicom.decoders import PLUGIN_ORDER, configure_decoders
 from engine.dicom.files import MAX_PIXEL_BYTES, read_dataset, read_header
-from engine.dicom.geometry import SpacingInfo
+from engine.dicom.geometry import SPACING_PATIENT, SpacingInfo
 from engine.dicom.image import DicomImage, FrameInfo, read_image, render_8bit
+from engine.dicom.measure import RoiStats, angle_degrees, distance, roi_stats
 from engine.dicom.pixels import (
     LookupTable,
     ModalityTransform,
@@ -37,6 +38,7 @@ from engine.dicom.pixels import (
     window_to_8bit,
 )
 from engine.dicom.scan import Instance, Patient, ScanResult, Series, SliceRef, Study, scan_paths
+from engine.dicom.tags import TagNode, dataset_tree
 from engine.dicom.volume import FirstSlice, Volume, load_series, shutdown_workers, start_workers
 
 # Fix the decoding plugins (and drop GDCM) before anything can call pydicom's
@@ -46,6 +48,7 @@ configure_decoders()
 __all__ = [
     "MAX_PIXEL_BYTES",
     "PLUGIN_ORDER",
+    "SPACING_PATIENT",
     "DicomImage",
     "FirstSlice",
     "FrameInfo",
@@ -53,21 +56,27 @@ __all__ = [
     "LookupTable",
     "ModalityTransform",
     "Patient",
+    "RoiStats",
     "ScanResult",
     "Series",
     "SliceRef",
     "SpacingInfo",
     "Study",
+    "TagNode",
     "Volume",
     "Window",
+    "angle_degrees",
     "apply_window",
     "configure_decoders",
+    "dataset_tree",
+    "distance",
     "full_range_window",
     "load_series",
     "read_dataset",
     "read_header",
     "read_image",
     "render_8bit",
+    "roi_stats",
     "scan_paths",
     "shutdown_workers",
     "start_workers",

@@ -1,15 +1,18 @@
-"""Engine calls the views run through :mod:`desktop.jobs`.
+"""Studies: scan files, folders and DICOMDIRs, load series for viewing, thumbnails, tags.
 
-Views import this module, not engine internals; every function here takes
-``progress`` and ``cancel`` and runs on a worker thread.
+What the viewer's open commands do, without the viewer: every function takes
+``progress`` and ``cancel`` and may run on a worker thread. The memory budget
+and the fall-backs for series that cannot be stacked (colour, mixed sizes)
+are decided here.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +26,52 @@ from engine.dicom import (
     Study,
     Volume,
 )
-from engine.errors import DicomError, EngineError, NotDicomError, UnsupportedDicomError
+from engine.errors import DicomError, NotDicomError, UnsupportedDicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
+
+
+def open_image(
+    path: str | Path, *, progress: Progress = no_progress, cancel: CancelToken | None = None
+) -> DicomImage:
+    """Read one DICOM image file for display."""
+    from engine.dicom import read_image
+
+    check_cancelled(cancel)
+    progress(0.0, f"Reading {Path(path).name}")
+    image = read_image(path)
+    progress(1.0, "Image loaded")
+    return image
+
+
+def open_signal(
+    path: str | Path, *, progress: Progress = no_progress, cancel: CancelToken | None = None
+) -> Any:
+    """Read an ECG record (WFDB header/record or DICOM ECG waveform) in mV.
+
+    Returns an :class:`engine.ecg.Signal`.
+    """
+    from engine.ecg import read_signal
+
+    return read_signal(Path(path), progress=progress, cancel=cancel)
+
+
+def render_study_image(
+    path: str | Path,
+    frame: int = 0,
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """A file's image as the viewer shows it by default: 8-bit grayscale ``(H, W)`` or RGB.
+
+    Raises :class:`~engine.errors.DicomError` when the file cannot be read.
+    """
+    from engine.dicom import read_image, render_8bit
+
+    check_cancelled(cancel)
+    image = read_image(Path(path))
+    return render_8bit(image, min(max(0, int(frame)), image.n_frames - 1))
+
 
 #: Upper bound of files inspected when a folder is opened.
 MAX_FOLDER_FILES = 20000
@@ -57,8 +104,6 @@ def open_first_image(
     paths: list[Path], *, progress: Progress = no_progress, cancel: CancelToken | None = None
 ) -> OpenOutcome:
     """Read the first DICOM image among ``paths`` (files or folders)."""
-    from engine.api import open_image
-
     skipped: list[tuple[Path, str]] = []
     last_error: DicomError | None = None
     for path in _candidate_files(paths):
@@ -77,25 +122,6 @@ def open_first_image(
         f"No readable DICOM image was found in {names}."
         + (f" {len(skipped)} file(s) could not be read." if skipped else "")
     )
-
-
-def analyze_record(
-    record: Mapping[str, object],
-    model_id: str | None = None,
-    *,
-    progress: Progress = no_progress,
-    cancel: CancelToken | None = None,
-):
-    """Score a record with ``model_id`` or the default record model."""
-    from engine.api import analyze_record as run
-    from engine.errors import ModelNotFoundError
-    from engine.models.registry import ModelRegistry
-
-    registry = ModelRegistry()
-    model_id = model_id or registry.default_for("record")
-    if model_id is None:
-        raise ModelNotFoundError("No record model is installed. Reinstall Stethos.")
-    return run(model_id, record, registry=registry, progress=progress, cancel=cancel)
 
 
 # --- studies and series ------------------------------------------------------------
@@ -295,89 +321,8 @@ def dataset_tree(
     path: Path, *, progress: Progress = no_progress, cancel: CancelToken | None = None
 ):
     """Every data element of a DICOM file as a tree (for the tag browser)."""
-    from engine.dicom.tags import dataset_tree as tree
+    from engine.dicom import dataset_tree as tree
 
     check_cancelled(cancel)
     progress(0.0, f"Reading the tags of {Path(path).name}")
     return tree(path)
-
-
-# --- image analysis -------------------------------------------------------------------
-def default_image_model() -> str | None:
-    """Id of the first installed image model, if any."""
-    from engine.models.registry import ModelRegistry
-
-    return ModelRegistry().default_for("image")
-
-
-def analyze_image(
-    source: DicomImage | Path,
-    frame: int = 0,
-    model_id: str | None = None,
-    *,
-    progress: Progress = no_progress,
-    cancel: CancelToken | None = None,
-):
-    """Score one frame with ``model_id`` or the default image model, with its heat map."""
-    from engine.api import analyze_image as run
-    from engine.errors import ModelNotFoundError
-    from engine.models.registry import ModelRegistry
-
-    registry = ModelRegistry()
-    model_id = model_id or registry.default_for("image")
-    if model_id is None:
-        raise ModelNotFoundError(
-            "No image model is installed. Import one (Analysis ▸ Models) or reinstall Stethos."
-        )
-    return run(
-        model_id,
-        source,
-        frame=frame,
-        explain=True,
-        registry=registry,
-        progress=progress,
-        cancel=cancel,
-    )
-
-
-def model_card(
-    model_id: str, *, progress: Progress = no_progress, cancel: CancelToken | None = None
-) -> str:
-    """The model card (Markdown) of an installed model, its files' hashes checked."""
-    from engine.api import model_card as card
-
-    check_cancelled(cancel)
-    progress(0.0, f"Checking {model_id}")
-    return card(model_id)
-
-
-def model_attributions() -> list[dict[str, str]]:
-    """Id, version, name, licence and training-data credit of every installed model.
-
-    Reads the manifests only (fast, no hashes): for the About box.
-    """
-    from engine.models.bundle import read_manifest
-    from engine.models.registry import ModelRegistry
-
-    out = []
-    for entry in ModelRegistry().entries():
-        if entry.problem:
-            continue
-        try:
-            m = read_manifest(entry.path)
-        except EngineError:
-            continue
-        data = m.get("training_data") or {}
-        out.append(
-            {
-                "id": str(m.get("id", entry.id)),
-                "version": str(m.get("version", "")),
-                "name": str(m.get("name", "")),
-                "licence": str(m.get("licence", "")),
-                "data_name": str(data.get("name", "")),
-                "data_source": str(data.get("source", "")),
-                "data_licence": str(data.get("licence", "")),
-                "data_citation": str(data.get("citation", "")),
-            }
-        )
-    return out
