@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from engine.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 
 RAW_HELP = (
     "write the frame's modality values (e.g. HU) as a 16-bit PGM instead of the 8-bit "
@@ -86,7 +86,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_deidentify(args: argparse.Namespace) -> int:
-    from engine.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
     from engine.dicom.deid import export_deidentified
 
     report = export_deidentified(

@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from engine.cli import EXIT_OK
+from engine.cli.common import EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:

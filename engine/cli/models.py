@@ -24,13 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, stderr_progress
 from engine.errors import EngineError, InputRejectedError, ModelError, OperationCancelled
 from engine.filetypes import is_dicom_file
 from engine.progress import no_progress
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_PARTIAL = 3
 
 _SIGNAL_SUFFIXES = {".hea"}
 _RECORD_SUFFIXES = {".csv", ".data", ".tsv"}
@@ -389,7 +386,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     model = load_model(args.model, device=args.device)
     input_type = model.bundle.input_type
-    progress = _progress() if sys.stderr.isatty() and not args.json else no_progress
+    progress = stderr_progress if sys.stderr.isatty() and not args.json else no_progress
     if input_type == "image":
         inputs = list(_image_inputs(args.paths))
     elif input_type == "signal":
@@ -445,7 +442,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.train.evaluate import evaluate_model
 
-    progress = _progress() if sys.stderr.isatty() and not args.json else no_progress
+    progress = stderr_progress if sys.stderr.isatty() and not args.json else no_progress
     report = evaluate_model(
         args.model,
         args.paths,
@@ -477,9 +474,3 @@ def _source(inp: _Input, input_type: str) -> Any:
 
         return read_signal(inp.path)
     return inp.record
-
-
-def _progress():
-    from engine.cli import _stderr_progress
-
-    return _stderr_progress

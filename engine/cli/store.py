@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from engine.cli.common import stderr_progress
+
 PASSWORD_ENV = "STETHOS_PASSWORD"
 
 
@@ -111,10 +113,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from engine.cli import _stderr_progress
-
     with _open(args) as store:
-        count = store.export_audit_csv(args.csv, progress=_stderr_progress)
+        count = store.export_audit_csv(args.csv, progress=stderr_progress)
     print(f"{count} entries written to {args.csv}")
     return 0
 

@@ -55,7 +55,7 @@ def test_scan_refuses_a_file_declaring_more_frames_than_it_holds(tmp_path: Path)
 
 def test_record_table_reports_a_short_line_instead_of_crashing() -> None:
     """Fuzzing finding: a 13-column file with a shorter line raised ValueError from zip()."""
-    from engine.models.cli import read_record_table
+    from engine.cli.models import read_record_table
 
     items = list(read_record_table(CORPUS / "records" / "short-second-line.csv"))
     by_row = {item.row: item for item in items}

@@ -145,7 +145,7 @@ def _record_model() -> Any:
 
 def check_records(data: bytes) -> None:
     """The input as a record table (CSV and TSV) and as a UCI file, then scored."""
-    from engine.models.cli import read_record_table
+    from engine.cli.models import read_record_table
     from engine.records.uci import read_uci_heart
 
     folder = fresh_dir("records")
@@ -232,12 +232,12 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
 
 def warm_up(target: str) -> None:
     """Import everything a target uses (so atheris instruments it) and build fixtures."""
+    import engine.cli.models
     import engine.dicom
     import engine.dicom.volume
     import engine.dicom.waveform
     import engine.ecg.io
     import engine.ecg.wfdb_io
-    import engine.models.cli
     import engine.models.registry
     import engine.records.uci  # noqa: F401
 

@@ -1,0 +1,93 @@
+"""``stethos-engine train …``: rebuild a bundled model from ``../shared/data``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from engine.cli.common import EXIT_OK, stderr_progress
+
+#: ``stethos-engine train`` targets; ``heart`` trains every record-model family.
+HEART_TARGETS = ("heart-logreg", "heart-rf", "heart-svm", "heart-tree")
+TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "cxr", "all")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` command to ``stethos-engine``."""
+    train = sub.add_parser("train", help="train a bundled model from ../shared/data")
+    train.add_argument(
+        "target",
+        choices=TRAIN_TARGETS,
+        help="heart: all four record models (or heart-logreg|rf|svm|tree alone); all: everything",
+    )
+    train.add_argument("--out", help="folder to write the bundle into (default: resources/models)")
+    train.add_argument("--data", help="training data file (default: from ../shared/data)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, help="training epochs (CNN)")
+    train.add_argument("--size", type=int, help="input size in pixels (CNN)")
+    train.add_argument("--subset", type=int, help="use only this many patient groups (quick check)")
+    train.add_argument("--repeats", type=int, help="cross-validation repeats (record models; 10)")
+    train.add_argument(
+        "--folds", type=int, help="record folds for validation (beats; default: one per record)"
+    )
+    train.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from engine.resources import resource_path
+
+    out = Path(args.out) if args.out else resource_path("models")
+    targets = ["heart", "beats", "cxr"] if args.target == "all" else [args.target]
+    for target in targets:
+        if target == "heart" or target in HEART_TARGETS:
+            from engine.train.heart import FAMILY_KEYS, train_heart_models
+
+            families = FAMILY_KEYS if target == "heart" else (target.split("-", 1)[1],)
+            paths = train_heart_models(
+                out,
+                families=families,
+                data_path=args.data,
+                seed=args.seed,
+                repeats=args.repeats or 10,
+                progress=stderr_progress,
+            )
+        elif target == "beats":
+            from engine.train.beats import train_beats
+
+            paths = [
+                train_beats(
+                    out,
+                    data_root=args.data,
+                    seed=args.seed,
+                    epochs=args.epochs or 6,
+                    folds=args.folds,
+                    progress=stderr_progress,
+                )
+            ]
+        else:
+            from engine.train.cxr import train_cxr
+
+            paths = [
+                train_cxr(
+                    out,
+                    data_root=args.data,
+                    seed=args.seed,
+                    epochs=args.epochs or 8,
+                    size=args.size or 128,
+                    subset=args.subset,
+                    progress=stderr_progress,
+                )
+            ]
+        for path in paths:
+            _print_bundle_metrics(path)
+    return EXIT_OK
+
+
+def _print_bundle_metrics(path: Path) -> None:
+    manifest = json.loads((path / "manifest.json").read_text())
+    print(f"{manifest['id']} {manifest['version']} → {path}")
+    for name, est in manifest["metrics"].items():
+        ci = est.get("ci95")
+        ci_text = f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else ""
+        print(f"  {name}: {est['value']:.3f}{ci_text}")
