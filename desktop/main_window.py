@@ -526,6 +526,7 @@ class MainWindow(QMainWindow):
             analyze,
             self.form.record(),
             kind="record",
+            device=self.device,
             name="analyze",
             on_success=self._on_record_result,
         )
