@@ -44,9 +44,10 @@ translations-update: $(STAMP)
 run: $(STAMP) translations
 	$(VENV)/bin/stethos --open-sample
 
-## Lint and run the whole test suite headless (pytest exit 5, "no tests", is a failure too).
+## Lint, check the import layers (import-linter) and run the whole test suite headless (pytest exit 5, "no tests", is a failure too).
 test: $(DEVSTAMP) translations
 	$(VENV)/bin/ruff check engine desktop tests benchmarks
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
 
 lint: $(DEVSTAMP)
