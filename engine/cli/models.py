@@ -5,7 +5,7 @@ one model over files and folders (DICOM and PNG/JPEG images, WFDB or DICOM
 ECG records, CSV tables of patient records or UCI heart-disease files) and
 prints one line per input, or JSON Lines with ``--json``; ``evaluate``
 recomputes a model's card metrics on local labelled data (see
-:mod:`engine.train.evaluate`) and prints a table, or one JSON object.
+:mod:`engine.validation`) and prints a table, or one JSON object.
 
 Exit codes follow :mod:`engine.cli`: 0 every input succeeded, 1 an error
 (or every input failed), 3 some inputs failed (for ``evaluate``: some
@@ -440,7 +440,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from engine.train.evaluate import evaluate_model
+    from engine.validation import evaluate_model
 
     progress = stderr_progress if sys.stderr.isatty() and not args.json else no_progress
     report = evaluate_model(

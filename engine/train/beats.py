@@ -479,7 +479,7 @@ def predict_records(
 
 
 def record_confusion(r: RecordBeats, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One record's counts, shaped as :func:`engine.train.evaluate.score_record_beats` gives them.
+    """One record's counts, shaped as :func:`engine.validation.beats.score_record_beats` gives them.
 
     ``counts[i, j]``: reference beats of class ``i`` labelled ``j`` (last
     column: not detected); ``extra[j]``: detections labelled ``j`` with no
@@ -497,7 +497,7 @@ def record_confusion(r: RecordBeats, p: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def per_record_counts(records: list[RecordBeats], probs: list[np.ndarray]) -> dict[str, Any]:
     """S and V counts of each record: ``[true positives, reference beats, labelled (EC57)]``."""
-    from engine.train.evaluate import beat_rates
+    from engine.validation.beats import beat_rates
 
     out: dict[str, Any] = {}
     for r, p in zip(records, probs, strict=True):
@@ -572,13 +572,13 @@ def class_scores(records: list[RecordBeats], probs: list[np.ndarray]) -> dict[st
     """Per-class Se and +P over detections, with 95 % record-bootstrap CIs (2000 resamples).
 
     Counted as ``stethos-engine evaluate`` counts them
-    (:func:`engine.train.evaluate.beat_rates`, EC57's gross statistics):
+    (:func:`engine.validation.beats.beat_rates`, EC57's gross statistics):
     missed beats count against Se; detections with no reference beat count
     against +P; detections inside flutter episodes are left out, and so are
     F and Q beats labelled V and Q beats labelled S.
     ``positive_predictivity_all`` counts those too.
     """
-    from engine.train.evaluate import beat_rate_cis, beat_rates
+    from engine.validation.beats import beat_rate_cis, beat_rates
 
     tables = [record_confusion(r, p) for r, p in zip(records, probs, strict=True)]
     counts = np.stack([t[0] for t in tables])

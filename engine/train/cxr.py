@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
-from engine.train import metrics as M
 from engine.train.data import shared_data_dir
+from engine.validation import metrics as M
 
 MODEL_ID = "cxr-pneumonia-resnet18-128"
 MODEL_VERSION = "1.0.0"

@@ -33,11 +33,11 @@ import numpy as np
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 from engine.records.schema import HEART_RECORD
 from engine.records.uci import read_uci_heart
-from engine.train import metrics as M
 from engine.train.data import shared_data_dir
-from engine.train.evaluate import ece_estimate, estimate
 from engine.train.tabular_models import FAMILIES, Family
 from engine.train.tabular_models import family as get_family
+from engine.validation import metrics as M
+from engine.validation.metrics import ece_estimate, estimate
 
 NUMERIC = ["age", "trestbps", "chol", "thalach", "oldpeak", "ca"]
 CATEGORICAL = ["sex", "cp", "fbs", "restecg", "exang", "slope", "thal"]

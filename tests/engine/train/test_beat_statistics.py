@@ -29,7 +29,7 @@ from engine.train.beats import (
     subgroups,
     worst_record,
 )
-from engine.train.evaluate import beat_rates
+from engine.validation.beats import beat_rates
 
 N, S, V, F, Q = range(5)
 
@@ -215,7 +215,7 @@ def test_the_shipped_beat_card_quotes_its_own_validation() -> None:
 def test_training_scores_are_evaluate_counts_of_the_same_beats() -> None:
     """The pipeline's figures are `evaluate`'s rates on the same confusion counts."""
     from engine.train.beats import record_confusion
-    from engine.train.evaluate import beat_rate_cis
+    from engine.validation.beats import beat_rate_cis
 
     rng = np.random.default_rng(3)
     recs, probs = [], []

@@ -16,7 +16,8 @@ from engine.models.registry import ModelRegistry
 from engine.progress import CancelToken
 from engine.records import HEART_RECORD
 from engine.records.uci import read_uci_heart
-from engine.train.evaluate import evaluate_model, read_outcome_table
+from engine.validation import evaluate_model
+from engine.validation.records import read_outcome_table
 from tests.engine.models.factory import make_cnn_bundle, make_lstm_bundle
 
 HEART = "heart-disease-logreg-13"

@@ -1,0 +1,88 @@
+"""Local validation of image models: one sub-folder of images per label."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ModelError
+from engine.progress import CancelToken, Progress
+from engine.validation.report import BinaryCases, EvaluationReport, binary_report
+
+
+def _norm_label(text: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", text.strip().lower())
+
+
+def _is_image_file(path: Path) -> bool:
+    from engine.filetypes import FileKind, sniff
+
+    return not path.name.startswith(".") and sniff(path) in (FileKind.DICOM, FileKind.PICTURE)
+
+
+def labelled_images(
+    folders: Sequence[Path], labels: Sequence[str]
+) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+    """Images under one sub-folder per label, and sub-folders that name no label.
+
+    Returns ``([(image, label), …], [(folder, reason), …])``; labels are
+    matched ignoring case, spaces, ``_`` and ``-``.
+    """
+    by_name = {_norm_label(lbl): lbl for lbl in labels}
+    found: list[tuple[Path, str]] = []
+    skipped: list[tuple[str, str]] = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise ModelError(
+                f"“{folder}” is not a folder. For an image model give a folder with one "
+                f"sub-folder per label ({', '.join(labels)}).",
+            )
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            label = by_name.get(_norm_label(sub.name))
+            if label is None:
+                skipped.append((str(sub), f"the folder names no label ({', '.join(labels)})"))
+                continue
+            for f in sorted(sub.rglob("*")):
+                if f.is_file() and _is_image_file(f):
+                    found.append((f, label))
+    return found, skipped
+
+
+def evaluate_images(
+    model: Any,
+    paths: list[Path],
+    operating_point: str | None,
+    batch_size: int,
+    seed: int,
+    n_boot: int,
+    progress: Progress,
+    cancel: CancelToken | None,
+) -> EvaluationReport:
+    from engine.models.runtime import predict_many
+
+    bundle = model.bundle
+    items, skipped = labelled_images(paths, bundle.labels)
+    if not items:
+        raise ModelError(
+            f"No labelled images were found in {', '.join(str(p) for p in paths)}. Put the images "
+            f"in one sub-folder per label: {', '.join(bundle.labels)}.",
+        )
+    results = predict_many(
+        model,
+        [path for path, _ in items],
+        batch_size=batch_size,
+        explain=False,
+        operating_point=operating_point,
+        progress=progress,
+        cancel=cancel,
+    )
+    cases = BinaryCases(bundle.positive_label, skipped=skipped)
+    for (path, label), item in zip(items, results, strict=True):
+        if item.prediction is None:
+            reason = item.error.user_message if item.error else "no result"
+            cases.skipped.append((str(path), reason))
+            continue
+        cases.add(label, item.prediction.score, item.prediction.label)
+    return binary_report(model, paths, cases, operating_point, seed, n_boot, "images")

@@ -1,0 +1,198 @@
+"""Local validation of record models: a table of records with known outcomes."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import EngineError, ModelError, RecordValidationError
+from engine.progress import CancelToken, Progress, check_cancelled
+from engine.validation.report import BinaryCases, EvaluationReport, binary_report
+
+#: Names accepted for the outcome column of a record table (``num`` is UCI's 0–4 grade).
+OUTCOME_COLUMNS = ("disease", "outcome", "target", "num")
+
+_MISSING = {"", "?", "na", "n/a", "nan", "none", "null"}
+
+
+@dataclass(frozen=True)
+class OutcomeTable:
+    """Records with known outcomes read from a table.
+
+    ``lines`` are 1-based file line numbers; ``skipped`` holds
+    ``(line, reason)`` for rows that could not be read.
+    """
+
+    records: tuple[dict[str, float | None], ...]
+    outcomes: np.ndarray
+    lines: tuple[int, ...]
+    skipped: tuple[tuple[int, str], ...] = ()
+
+
+def _header_name(cell: str) -> str:
+    m = re.match(r"\s*\(?\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*\)?\s*(\(.*)?$", cell)
+    return m.group(1).strip().lower() if m else cell.strip().lower()
+
+
+def _value(text: str) -> float | None:
+    t = text.strip()
+    if t.lower() in _MISSING:
+        return None
+    return float(t)
+
+
+def read_outcome_table(path: str | Path) -> OutcomeTable:
+    """Read records and outcomes from a CSV or a UCI heart-disease file.
+
+    A header naming the record fields (any order, ignoring case and the
+    parentheses some redistributors add) and an outcome column (one of
+    :data:`OUTCOME_COLUMNS`) is read by name; a file without one is read in
+    the UCI order (13 fields then ``num``). ``num`` is positive when > 0;
+    other outcome columns must hold 0 or 1.
+
+    Raises
+    ------
+    EngineError
+        When the file cannot be read or has no outcome column.
+    """
+    from engine.records import HEART_RECORD
+
+    p = Path(path)
+    names = list(HEART_RECORD.names)
+    try:
+        text = p.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise EngineError(f"“{p.name}” cannot be read.", str(exc)) from exc
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), "")
+    delimiter = "\t" if p.suffix.lower() == ".tsv" or "\t" in first else ","
+    if delimiter == "," and ";" in first and "," not in first:
+        delimiter = ";"
+    rows = [
+        (i, r)
+        for i, r in enumerate(csv.reader(lines, delimiter=delimiter), start=1)
+        if any(c.strip() for c in r)
+    ]
+    if not rows:
+        raise EngineError(f"“{p.name}” holds no records.")
+    header = [_header_name(c) for c in rows[0][1]]
+    if set(names) <= set(header):
+        outcome = next((c for c in OUTCOME_COLUMNS if c in header), None)
+        if outcome is None:
+            raise EngineError(
+                f"“{p.name}” has no outcome column. Add one named “disease” (0 or 1) or "
+                "“num” (0–4, UCI) to evaluate a model on it.",
+            )
+        index = {n: header.index(n) for n in names}
+        out_idx = header.index(outcome)
+        body = rows[1:]
+    else:
+        width = len(rows[0][1])
+        if width == len(names):
+            raise EngineError(
+                f"“{p.name}” has the 13 record columns but no outcome. Add the UCI “num” column "
+                "or a header with a “disease” column.",
+            )
+        if width != len(names) + 1:
+            raise EngineError(
+                f"“{p.name}” is neither a table with the record's columns and an outcome nor a "
+                f"UCI heart-disease file (14 columns); its first line has {width} columns.",
+            )
+        index = {n: i for i, n in enumerate(names)}
+        out_idx, outcome = len(names), "num"
+        body = rows
+        try:
+            [_value(c) for c in rows[0][1]]
+        except ValueError:
+            body = rows[1:]  # a header line some redistributors add
+    records: list[dict[str, float | None]] = []
+    outcomes: list[int] = []
+    kept: list[int] = []
+    skipped: list[tuple[int, str]] = []
+    for line, r in body:
+        try:
+            record = {n: _value(r[i]) if i < len(r) else None for n, i in index.items()}
+            target = _value(r[out_idx]) if out_idx < len(r) else None
+        except ValueError:
+            skipped.append((line, "holds a value that is not a number"))
+            continue
+        if target is None:
+            skipped.append((line, f"has no outcome ({outcome})"))
+            continue
+        if outcome == "num":
+            y = int(target > 0)
+        elif target in (0.0, 1.0):
+            y = int(target)
+        else:
+            skipped.append((line, f"outcome “{outcome}” must be 0 or 1, not {target:g}"))
+            continue
+        records.append(record)
+        outcomes.append(y)
+        kept.append(line)
+    return OutcomeTable(
+        tuple(records), np.asarray(outcomes, dtype=np.int64), tuple(kept), tuple(skipped)
+    )
+
+
+def _table_files(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in (".csv", ".tsv", ".data")
+            )
+        else:
+            files.append(p)
+    return files
+
+
+def evaluate_records(
+    model: Any,
+    paths: list[Path],
+    operating_point: str | None,
+    seed: int,
+    n_boot: int,
+    progress: Progress,
+    cancel: CancelToken | None,
+) -> EvaluationReport:
+    bundle = model.bundle
+    files = _table_files(paths)
+    if not files:
+        raise ModelError(f"No record tables (.csv, .data) were found in {paths[0]}.")
+    cases = BinaryCases(bundle.positive_label)
+    skipped = cases.skipped
+    neg = next(lbl for lbl in bundle.labels if lbl != bundle.positive_label)
+    for k, f in enumerate(files):
+        check_cancelled(cancel)
+        progress(k / len(files), f"Scoring {f.name}")
+        if not f.is_file():
+            skipped.append((str(f), "does not exist"))
+            continue
+        try:
+            table = read_outcome_table(f)
+        except EngineError as exc:
+            skipped.append((str(f), exc.user_message))
+            continue
+        skipped += [(f"{f} line {line}", reason) for line, reason in table.skipped]
+        prepared, outcomes = [], []
+        for record, outcome, line in zip(table.records, table.outcomes, table.lines, strict=True):
+            try:
+                prepared.append(model.prepare(record, name=f"{f.name} line {line}"))
+                outcomes.append(int(outcome))
+            except RecordValidationError as exc:
+                skipped.append((f"{f} line {line}", "; ".join(exc.problems.values())))
+        for start in range(0, len(prepared), 256):
+            check_cancelled(cancel)
+            chunk = prepared[start : start + 256]
+            preds = model.run(chunk, explain=False, operating_point=operating_point, cancel=cancel)
+            for pred, outcome in zip(preds, outcomes[start : start + 256], strict=True):
+                cases.add(bundle.positive_label if outcome else neg, pred.score, pred.label)
+    return binary_report(model, paths, cases, operating_point, seed, n_boot, "records")

@@ -1,0 +1,212 @@
+"""The result of a local validation: :class:`EvaluationReport`, as JSON or a terminal table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import ModelError
+from engine.validation.metrics import binary_metrics
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """A model's metrics on local data.
+
+    Attributes
+    ----------
+    model_id, model_version
+        The model evaluated.
+    task
+        ``"binary"`` (records, images) or ``"beats"``.
+    data
+        The paths given.
+    n
+        Cases in the metrics: records, images or reference beats.
+    operating_point
+        ``{"name", "threshold"}`` used for the decisions.
+    metrics
+        Name → ``{"value", "ci95", …}``.
+    confusion
+        ``{"labels": [...], "columns": [...], "matrix": [[...]]}`` (rows:
+        reference, columns: the model).
+    details
+        Task-specific tables: ``reliability`` and ``positive_label``, or
+        ``per_record``, ``ci_method`` and ``ppv_rule`` for beats.
+    skipped
+        ``(input, reason)`` for every input left out.
+    """
+
+    model_id: str
+    model_version: str
+    task: str
+    data: tuple[str, ...]
+    n: int
+    operating_point: dict[str, Any]
+    metrics: dict[str, dict[str, Any]]
+    confusion: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (``nan`` becomes ``None``)."""
+        return _finite(
+            {
+                "model": self.model_id,
+                "version": self.model_version,
+                "task": self.task,
+                "data": list(self.data),
+                "n": self.n,
+                "operating_point": self.operating_point,
+                "metrics": self.metrics,
+                "confusion": self.confusion,
+                **self.details,
+                "skipped": [{"input": i, "reason": r} for i, r in self.skipped],
+            }
+        )
+
+    def to_text(self) -> str:
+        """A plain-text table for a terminal."""
+        unit = {"beats": "reference beats"}.get(self.task, "cases")
+        op = self.operating_point
+        lines = [
+            f"Model {self.model_id} {self.model_version} on {self.n} {unit} "
+            f"({len(self.skipped)} inputs skipped)",
+        ]
+        if "threshold" in op:
+            lines.append(f"Operating point: {op['name']} (threshold {op['threshold']:.3f})")
+        else:
+            lines.append(f"Operating point: {op['name']}")
+        if "ci_method" in self.details:
+            lines.append(f"95 % CIs: {self.details['ci_method']}")
+        if "ppv_rule" in self.details:
+            lines.append(f"+P: {self.details['ppv_rule']}")
+        lines += ["", f"{'metric':<22} {'value':>7}  95 % CI        counts"]
+        for name, est in self.metrics.items():
+            value = est.get("value")
+            ci = est.get("ci95")
+            text = "—" if value is None or not math.isfinite(value) else f"{value:.3f}"
+            ci_text = f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else ""
+            if "chance_95" in est:
+                ci_text = f"chance ≤ {est['chance_95']:.3f}"
+            counts = f"{est['k']}/{est['n']}" if "n" in est else ""
+            lines.append(f"{name:<22} {text:>7}  {ci_text:<14} {counts}".rstrip())
+        conf = self.confusion
+        if conf.get("matrix"):
+            width = max(8, *(len(c) + 1 for c in conf["columns"]))
+            lines += ["", "Confusion matrix (rows: reference, columns: model)"]
+            lines.append(" " * 12 + "".join(f"{c:>{width}}" for c in conf["columns"]))
+            for label, row in zip(conf["labels"], conf["matrix"], strict=True):
+                lines.append(f"{label:<12}" + "".join(f"{v:>{width}}" for v in row))
+        if self.skipped:
+            lines += ["", "Skipped:"]
+            lines += [f"  {i}: {r}" for i, r in self.skipped[:20]]
+            if len(self.skipped) > 20:
+                lines.append(f"  … and {len(self.skipped) - 20} more")
+        return "\n".join(lines)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _finite(obj.item())
+    return obj
+
+
+def make_report(model: Any, paths: list[Path], **fields: Any) -> EvaluationReport:
+    return EvaluationReport(
+        model_id=model.bundle.id,
+        model_version=model.bundle.version,
+        data=tuple(str(p) for p in paths),
+        **fields,
+    )
+
+
+def op_dict(bundle: Any, name: str | None) -> dict[str, Any]:
+    op = bundle.operating_point(name)
+    return {
+        "name": op.name,
+        "threshold": op.threshold,
+        "card_sensitivity": op.sensitivity,
+        "card_specificity": op.specificity,
+    }
+
+
+@dataclass
+class BinaryCases:
+    """The cases a binary model was scored on, and the inputs left out.
+
+    ``truth`` and ``predicted`` are labels (reference and model); ``y`` is 1
+    where the reference is the positive label.
+    """
+
+    positive_label: str
+    y: list[int] = field(default_factory=list)
+    p: list[float] = field(default_factory=list)
+    truth: list[str] = field(default_factory=list)
+    predicted: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, truth: str, score: float, predicted: str) -> None:
+        """One scored case."""
+        self.y.append(int(truth == self.positive_label))
+        self.p.append(float(score))
+        self.truth.append(truth)
+        self.predicted.append(predicted)
+
+
+def binary_report(
+    model: Any,
+    paths: list[Path],
+    cases: BinaryCases,
+    operating_point: str | None,
+    seed: int,
+    n_boot: int,
+    unit: str,
+) -> EvaluationReport:
+    """The report of a binary model from its scored ``cases`` (``unit``: "images", "records")."""
+    y, p = np.asarray(cases.y), np.asarray(cases.p)
+    truth_labels, predicted, skipped = cases.truth, cases.predicted, cases.skipped
+    bundle = model.bundle
+    if len(y) == 0:
+        reasons = "; ".join(f"{i}: {r}" for i, r in skipped[:3])
+        raise ModelError(
+            f"None of the {unit} could be evaluated with model “{bundle.id}”.",
+            reasons or None,
+        )
+    op = op_dict(bundle, operating_point)
+    summary = binary_metrics(y, p, op["threshold"], seed=seed, n_boot=n_boot)
+    rows = [lbl for lbl in bundle.labels if lbl in truth_labels]
+    columns = list(bundle.labels)
+    matrix = [
+        [
+            sum(1 for t, q in zip(truth_labels, predicted, strict=True) if t == r and q == c)
+            for c in columns
+        ]
+        for r in rows
+    ]
+    return make_report(
+        model,
+        paths,
+        task="binary",
+        n=len(y),
+        operating_point=op,
+        metrics=summary["metrics"],
+        confusion={"labels": rows, "columns": columns, "matrix": matrix, **summary["confusion"]},
+        details={
+            "positive_label": bundle.positive_label,
+            "prevalence": round(float(np.mean(y)), 4),
+            "reliability": summary["reliability"],
+        },
+        skipped=tuple(skipped),
+    )
