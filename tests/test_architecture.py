@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,15 +60,64 @@ def test_engine_sources_and_engine_tests_never_mention_qt():
     assert offenders == []
 
 
-def test_views_do_not_reach_into_engine_internals():
-    """Views call engine work through desktop/tasks.py and desktop/jobs.py."""
-    pattern = re.compile(r"^\s*(from|import)\s+engine\.(models\.(tabular|bundle)|train)\b", re.M)
-    offenders = [
-        str(p.relative_to(REPO))
-        for p in (REPO / "desktop").rglob("*.py")
-        if p.name not in {"tasks.py"} and pattern.search(p.read_text(encoding="utf-8"))
-    ]
+def _engine_imports(path: Path) -> list[tuple[int, str, list[str]]]:
+    """Every ``import engine…`` / ``from engine… import names`` in a file, with its line."""
+    found: list[tuple[int, str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "engine" or node.module.startswith("engine."):
+                found.append((node.lineno, node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "engine" or alias.name.startswith("engine."):
+                    found.append((node.lineno, alias.name, []))
+    return found
+
+
+def test_the_desktop_uses_only_the_engines_public_modules_and_names():
+    """``from engine.workflow import analyze`` yes; ``engine.models.registry`` or ``_run`` no.
+
+    import-linter checks the modules too (``make test``); this also checks the names.
+    """
+    offenders = []
+    for path in sorted((REPO / "desktop").rglob("*.py")):
+        for line, module, names in _engine_imports(path):
+            where = f"{path.relative_to(REPO)}:{line}"
+            if module.count(".") > 1:
+                offenders.append(f"{where} imports {module} (deeper than engine.X)")
+            if module.split(".")[1:2] in (["models"], ["train"], ["validation"], ["cli"], ["api"]):
+                offenders.append(f"{where} imports {module} (use engine.workflow)")
+            offenders += [
+                f"{where} imports the private name {n}"
+                for n in names
+                if n[:1] == "_" and not n.startswith("__")
+            ]
     assert offenders == []
+
+
+def test_no_module_over_800_lines_and_no_class_over_500():
+    too_big = []
+    for folder in ("engine", "desktop"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            name = str(path.relative_to(REPO))
+            if (lines := text.count("\n")) > 800:
+                too_big.append(f"{name}: {lines} lines")
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.ClassDef):
+                    size = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if size > 500:
+                        too_big.append(f"{name}: class {node.name} {size} lines")
+    assert too_big == []
+
+
+def test_import_layers_hold():
+    """The import-linter contracts of pyproject.toml (layers, no cycles, desktop → public API)."""
+    exe = Path(sys.executable).with_name("lint-imports")
+    if not exe.exists():
+        pytest.skip("import-linter is not installed (make test installs it)")
+    done = subprocess.run([str(exe)], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
 def test_opening_the_main_window_does_not_pull_in_heavy_libraries(tmp_path):
