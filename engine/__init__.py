@@ -1,7 +1,11 @@
 """Stethos engine: GUI-free readers, models and pipelines.
 
-The public API is small and typed. Importing ``engine`` is cheap: torch,
-scikit-learn and pydicom are imported only when first used.
+The public API is small and typed: the errors, the progress and
+cancellation helpers, and the clinic workflow of :mod:`engine.workflow`
+(``from engine import analyze, open_study, default_model``), which every
+button of the desktop and every command of the CLI calls. Importing
+``engine`` is cheap: the workflow's names load on first use (PEP 562), and
+torch, scikit-learn and pydicom only when something needs them.
 """
 
 from __future__ import annotations
@@ -25,7 +29,40 @@ from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 __version__ = "0.1.0"
 
+#: Names of :mod:`engine.workflow` re-exported here, loaded on first access.
+_WORKFLOW_NAMES = frozenset(
+    {
+        "AnalysisOutcome",
+        "InputRef",
+        "ModelIdentity",
+        "analyze",
+        "analyze_many",
+        "dataset_tree",
+        "default_model",
+        "list_models",
+        "load_view",
+        "model_card",
+        "open_image",
+        "open_signal",
+        "open_study",
+        "series_thumbnails",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _WORKFLOW_NAMES:
+        import engine.workflow
+
+        return getattr(engine.workflow, name)
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _WORKFLOW_NAMES)
+
 __all__ = [
+    "AnalysisOutcome",
     "BundleCompatibilityError",
     "BundleIntegrityError",
     "BundleSchemaError",
@@ -33,8 +70,10 @@ __all__ = [
     "CorruptDicomError",
     "DicomError",
     "EngineError",
+    "InputRef",
     "InputRejectedError",
     "ModelError",
+    "ModelIdentity",
     "ModelNotFoundError",
     "NotDicomError",
     "OperationCancelled",
@@ -42,6 +81,17 @@ __all__ = [
     "RecordValidationError",
     "UnsupportedDicomError",
     "__version__",
+    "analyze",
+    "analyze_many",
     "check_cancelled",
+    "dataset_tree",
+    "default_model",
+    "list_models",
+    "load_view",
+    "model_card",
     "no_progress",
+    "open_image",
+    "open_signal",
+    "open_study",
+    "series_thumbnails",
 ]
