@@ -79,7 +79,6 @@ def take(out: Path) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
-    from desktop import tasks
     from desktop.main_window import MainWindow
     from engine.dicom.synthetic import write_ct_series
 
@@ -107,8 +106,12 @@ def take(out: Path) -> None:
         window.open_sample()
     _wait(app, lambda: window.viewer.stack is not None and idle(), what="the sample")
     window.viewer_panel.identity_action.trigger()
-    model = tasks.default_image_model()
-    if model is None:
+    from engine.errors import ModelNotFoundError
+    from engine.workflow import default_model
+
+    try:
+        default_model("image")
+    except ModelNotFoundError:
         print("no image model installed: the radiograph is shown without a heat map")
     else:
         window.analyze_image_action.trigger()
