@@ -10,9 +10,12 @@ SQLCipher database per workstation, opened by signing in::
     patient = store.add_patient("MRN-001", "Lee", "Ana", "1960-02-01", "F")
     visit = store.add_encounter(patient.id, reason="chest pain")
     record = store.save_record(visit.id, values)                  # validated
-    result = store.save_result(visit.id, prediction, record_id=record.id)
+    result = store.save_result(visit.id, result_input, record_id=record.id)
     store.record_decision(result.id, "overridden", "ECG shows old infarct")
     store.timeline(patient.id)
+
+``result_input`` is a :class:`ResultInput`: the store does not read model
+objects, the workflow layer converts a prediction into one.
 
 Every change is written with its audit entry in one transaction; the audit
 log is hash-chained and anchored (:meth:`Store.verify_audit`).
@@ -36,16 +39,17 @@ from engine.store.entities import (
     User,
 )
 from engine.store.migrations import CURRENT_VERSION
+from engine.store.records import register_schema
+from engine.store.results import ResultInput
 from engine.store.store import (
     Store,
     create_store,
     default_store_path,
-    mismatch_warning,
     open_store,
     recover_access,
-    register_schema,
     store_exists,
 )
+from engine.store.studies import mismatch_warning
 
 __all__ = [
     "CURRENT_VERSION",
@@ -56,6 +60,7 @@ __all__ = [
     "Encounter",
     "KdfParams",
     "Patient",
+    "ResultInput",
     "Session",
     "Store",
     "StoredRecord",

@@ -35,7 +35,8 @@ KILLS = {"writes": 20, "analysis": 6}
 WORKER = textwrap.dedent(
     """
     import sys
-    from engine.store import KdfParams, open_store
+    from engine.store import KdfParams, ResultInput, open_store
+    from tests.engine.store._results import result_input
 
     path, user, password, mode, run = sys.argv[1:6]
     store = open_store(path, user, password, kdf=KdfParams.fast())
@@ -44,6 +45,11 @@ WORKER = textwrap.dedent(
     record = dict(
         age=63, sex=1, cp=1, trestbps=145, chol=233, fbs=1, restecg=2, thalach=150, exang=0,
         oldpeak=2.3, slope=3, ca=0, thal=6,
+    )
+    result = ResultInput(
+        model_id="m", model_version="1", model_name="", weights_sha256="w" * 64,
+        input_hash="i" * 64, label="yes", probabilities={"yes": 0.6, "no": 0.4},
+        positive_label="yes",
     )
     if mode == "analysis":
         from engine import api
@@ -57,12 +63,7 @@ WORKER = textwrap.dedent(
             print(f"P {p.id}", flush=True)
             visit = store.add_encounter(p.id, reason="kill test")
             print(f"E {visit.id}", flush=True)
-            prediction = {
-                "model": "m", "version": "1", "weights_sha256": "w" * 64,
-                "input_hash": "i" * 64, "probabilities": {"yes": 0.6, "no": 0.4},
-                "label": "yes",
-            }
-            r = store.save_result(visit.id, prediction, positive_label="yes")
+            r = store.save_result(visit.id, result)
             print(f"R {r.id}", flush=True)
         else:
             visit = store.add_encounter(patient.id, reason=f"analysis {i}")
@@ -70,7 +71,7 @@ WORKER = textwrap.dedent(
             rec = store.save_record(visit.id, dict(record, age=40 + i % 40))
             print(f"C {rec.id}", flush=True)
             prediction = api.analyze_record("heart-disease-logreg-13", rec.values)
-            r = store.save_result(visit.id, prediction, record_id=rec.id)
+            r = store.save_result(visit.id, result_input(prediction), record_id=rec.id)
             print(f"R {r.id}", flush=True)
     """
 )

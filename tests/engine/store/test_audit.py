@@ -19,9 +19,9 @@ from tests.engine.store._helpers import (
     FAST,
     HEART,
     FakeClock,
-    fake_prediction,
     raw_connection,
 )
+from tests.engine.store._results import fake_result
 
 
 def _activity(store: Store) -> None:
@@ -29,7 +29,7 @@ def _activity(store: Store) -> None:
     store.open_patient(p.id)
     visit = store.add_encounter(p.id)
     store.save_record(visit.id, HEART)
-    result = store.save_result(visit.id, fake_prediction(), positive_label="disease")
+    result = store.save_result(visit.id, fake_result())
     store.record_decision(result.id, "accepted")
     store.audit("exported", object_type="study", object_id="1.2.3", details={"files": 3})
 
@@ -196,9 +196,7 @@ def test_drift_report_numbers_on_a_synthetic_history(store: Store, clock: FakeCl
         for label, decision in zip(labels, decisions, strict=True):
             clock.advance(hours=1)
             r = store.save_result(
-                visit.id,
-                fake_prediction("disease" if label == "+" else "no disease", version=version),
-                positive_label="disease",
+                visit.id, fake_result("disease" if label == "+" else "no disease", version=version)
             )
             if decision == "a":
                 store.record_decision(r.id, "accepted")

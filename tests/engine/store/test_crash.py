@@ -19,15 +19,16 @@ REPO = Path(__file__).resolve().parents[3]
 WRITER = textwrap.dedent(
     """
     import sys
-    from engine.store import KdfParams, open_store
+    from engine.store import KdfParams, ResultInput, open_store
 
     store = open_store(sys.argv[1], sys.argv[2], sys.argv[3], kdf=KdfParams.fast())
     patient = store.add_patient("CRASH-" + sys.argv[4], "Crash")
     visit = store.add_encounter(patient.id)
-    prediction = {
-        "model": "m", "version": "1", "weights_sha256": "w" * 64, "input_hash": "i" * 64,
-        "probabilities": {"yes": 0.6, "no": 0.4}, "label": "yes",
-    }
+    result = ResultInput(
+        model_id="m", model_version="1", model_name="", weights_sha256="w" * 64,
+        input_hash="i" * 64, label="yes", probabilities={"yes": 0.6, "no": 0.4},
+        positive_label="yes",
+    )
     print("ready", flush=True)
     i = 0
     while True:
@@ -35,7 +36,7 @@ WRITER = textwrap.dedent(
         # each call: one transaction of several rows (row + version row / result + audit entry)
         p = store.add_patient(f"K{sys.argv[4]}-{i}", "Killed", "Batch")
         print(f"P {p.id}", flush=True)
-        r = store.save_result(visit.id, prediction, positive_label="yes")
+        r = store.save_result(visit.id, result)
         print(f"R {r.id}", flush=True)
     """
 )

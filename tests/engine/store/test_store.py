@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -11,16 +12,16 @@ import pytest
 from engine.errors import RecordValidationError, StoreConflictError, StoreError
 from engine.models.results import Contribution, Prediction
 from engine.records.schema import HEART_RECORD
-from engine.store import Store, mismatch_warning, open_store
+from engine.store import ResultInput, Store, mismatch_warning, open_store
 from tests.engine.store._helpers import (
     ADMIN,
     ADMIN_PASSWORD,
     FAST,
     HEART,
     FakeClock,
-    fake_prediction,
     raw_connection,
 )
+from tests.engine.store._results import fake_result, result_input
 
 
 def test_database_settings(store: Store, db_path: Path):
@@ -139,7 +140,7 @@ def test_results_keep_model_identity_and_decisions_never_overwrite(store: Store,
     p = store.add_patient("A1", "Doe")
     visit = store.add_encounter(p.id)
     rec = store.save_record(visit.id, HEART)
-    result = store.save_result(visit.id, _prediction(), record_id=rec.id)
+    result = store.save_result(visit.id, result_input(_prediction()), record_id=rec.id)
     assert (result.model_id, result.model_version) == ("heart-disease-logreg", "1.2.0")
     assert (result.weights_sha256, result.input_hash) == ("c" * 64, "d" * 64)
     assert result.score == 0.75 and result.is_positive is True
@@ -147,12 +148,15 @@ def test_results_keep_model_identity_and_decisions_never_overwrite(store: Store,
     assert result.explanation_summary.startswith("Thallium stress test = Fixed defect (+0.90)")
     assert result.result["model"] == "heart-disease-logreg" and result.created_by == ADMIN
 
-    from_json = store.save_result(visit.id, fake_prediction("no disease", 0.2))
-    assert from_json.positive_label is None and from_json.is_positive is None
-    with_label = store.save_result(
-        visit.id, fake_prediction("no disease", 0.2), positive_label="disease"
-    )
+    unlabelled = store.save_result(visit.id, fake_result("no disease", 0.2, positive_label=None))
+    assert unlabelled.positive_label is None and unlabelled.is_positive is None
+    assert unlabelled.score is None
+    with_label = store.save_result(visit.id, fake_result("no disease", 0.2))
     assert with_label.is_positive is False and with_label.score == 0.2
+    assert with_label.result == fake_result().payload | {
+        "label": "no disease",
+        "probabilities": {"no disease": 0.8, "disease": 0.2},
+    }
 
     with pytest.raises(StoreError, match="comment"):
         store.record_decision(result.id, "overridden")
@@ -165,11 +169,55 @@ def test_results_keep_model_identity_and_decisions_never_overwrite(store: Store,
     assert decided.label == "disease"  # the result itself is unchanged
     assert [d.decision for d in store.decisions(result.id)] == ["accepted", "overridden"]
 
-    with pytest.raises(StoreError, match="lacks"):
-        store.save_result(visit.id, {"model": "m", "probabilities": {"a": 1.0}})
+    with pytest.raises(StoreError, match="ResultInput"):
+        store.save_result(visit.id, _prediction())  # type: ignore[arg-type]
     other = store.add_encounter(store.add_patient("B2", "Roe").id)
     with pytest.raises(StoreError, match="another encounter"):
-        store.save_result(other.id, _prediction(), record_id=rec.id)
+        store.save_result(other.id, result_input(_prediction()), record_id=rec.id)
+
+
+def _result_input(**changes: object) -> ResultInput:
+    fields: dict = {
+        "model_id": "m",
+        "model_version": "1",
+        "model_name": "",
+        "weights_sha256": "w" * 64,
+        "input_hash": "i" * 64,
+        "label": "yes",
+        "probabilities": {"yes": 0.6, "no": 0.4},
+        "positive_label": "yes",
+    }
+    return ResultInput(**{**fields, **changes})
+
+
+def test_result_input_is_checked_and_normalised():
+    with pytest.raises(StoreError, match="lacks model_version, input_hash"):
+        _result_input(model_version="", input_hash="")
+    with pytest.raises(StoreError, match="lacks probabilities"):
+        _result_input(probabilities={})
+    with pytest.raises(StoreError, match="positive label “maybe” is not among"):
+        _result_input(positive_label="maybe")
+    with pytest.raises(StoreError, match="not a number"):
+        _result_input(threshold="high")
+    result = _result_input(probabilities={"yes": "0.6", "no": 0.4}, threshold=1, positive_label="")
+    assert result.probabilities == {"yes": 0.6, "no": 0.4} and result.threshold == 1.0
+    assert (result.positive_label, result.score, result.is_positive) == (None, None, None)
+    assert (_result_input().score, _result_input(label="no").is_positive) == (0.6, False)
+    assert _result_input().payload == {}
+
+
+def test_result_input_from_a_prediction_keeps_todays_summary_and_payload():
+    prediction = _prediction()
+    converted = result_input(prediction, positive_label="no disease", model_name="Heart")
+    assert converted.explanation_summary == (
+        "Thallium stress test = Fixed defect (+0.90); ST depression = 2.3 (+0.50); "
+        "Major vessels = 0 (-0.30)"
+    )
+    assert converted.payload == prediction.to_json() and converted.model_name == "Heart"
+    assert (converted.positive_label, converted.score) == ("no disease", 0.25)
+    shap = replace(prediction, explanation_method="SHAP", contributions=())
+    assert result_input(shap).explanation_summary == "SHAP"
+    assert result_input(shap, payload={"x": 1}).payload == {"x": 1}
 
 
 def test_study_link_mismatch_warning(store: Store):
@@ -207,7 +255,9 @@ def test_timeline_orders_everything_by_time(store: Store, clock: FakeClock):
     clock.advance(minutes=1)
     link = store.link_study(p.id, study_uid="1.2.3", path="/s", encounter_id=visit.id)
     clock.advance(minutes=1)
-    result = store.save_result(visit.id, _prediction(), record_id=rec.id, study_link_id=link.id)
+    result = store.save_result(
+        visit.id, result_input(_prediction()), record_id=rec.id, study_link_id=link.id
+    )
     clock.advance(minutes=1)
     store.update_record(rec.id, {**HEART, "chol": 240}, reason="typo")
     clock.advance(minutes=1)
@@ -253,7 +303,7 @@ def test_gui_thread_and_worker_thread_write_at_the_same_time(store: Store, db_pa
         start.wait()
         try:
             for i in range(150):
-                store.save_result(visit.id, _prediction())
+                store.save_result(visit.id, result_input(_prediction()))
                 if i % 3 == 0:
                     second.add_patient(f"W{i}", "Other")
         except BaseException as exc:

@@ -1,0 +1,121 @@
+"""The store's audit operations: log, read, verify, re-anchor and export the audit trail.
+
+The chain and anchor themselves are in :mod:`engine.store.audit`; this is
+the part of :class:`Store` that works on them with the signed-in session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.errors import StoreError
+from engine.progress import CancelToken, Progress, no_progress
+from engine.store import audit as audit_log
+from engine.store import db, migrations
+from engine.store.core import StoreCore, Tx, guarded
+from engine.store.entities import AuditEntry, AuditReport
+
+
+class AuditMixin(StoreCore):
+    """Audit trail and database checks (part of :class:`Store`)."""
+
+    @guarded
+    def reanchor(self, reason: str) -> AuditEntry:
+        """Accept the audit log as it is now and anchor it again (administrators only).
+
+        For after an investigation of a failed :meth:`verify_audit` (or a
+        lost anchor file); the problem found and ``reason`` are logged.
+        """
+        self._require_admin("re-anchor the audit trail")
+        if not reason.strip():
+            raise StoreError("Say why the audit trail is re-anchored.")
+        report = self.verify_audit()
+        tx = Tx(self._conn(), self.session.user.username, self._now)
+        # Not through _write: that only ever advances an anchor that still
+        # matches the log, and this one must be replaced.
+        with self._lock:
+            with db.write_transaction(tx.conn):
+                entry = tx.audit(
+                    "audit_reanchored",
+                    "audit",
+                    report.first_bad_seq or "",
+                    {"problem": report.problem, "reason": reason.strip()},
+                )
+            audit_log.write_anchor(
+                self.anchor_path, self._anchor_key, self._keyring.store_id, entry.seq, entry.hash
+            )
+            self._anchor_seq, self.anchor_problem = entry.seq, ""
+        return entry
+
+    @guarded
+    def audit(
+        self,
+        action: str,
+        *,
+        object_type: str = "",
+        object_id: str | int = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Log an event the store does not see itself (image opened, report printed, export)."""
+        with self._write() as tx:
+            return tx.audit(action, object_type, object_id, details)
+
+    @guarded
+    def audit_entries(
+        self,
+        *,
+        since_seq: int = 0,
+        action: str | None = None,
+        object_type: str | None = None,
+        object_id: str | int | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        """Audit entries after ``since_seq``, optionally filtered."""
+        return audit_log.entries(
+            self._conn(),
+            since_seq=since_seq,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            limit=limit,
+        )
+
+    @guarded
+    def verify_audit(
+        self, *, progress: Progress = no_progress, cancel: CancelToken | None = None
+    ) -> AuditReport:
+        """Recompute the hash chain and compare it with the signed anchor."""
+        return audit_log.verify(
+            self._conn(),
+            self.anchor_path,
+            self._anchor_key,
+            self._keyring.store_id,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    @guarded
+    def export_audit_csv(
+        self,
+        out: str | Path,
+        *,
+        progress: Progress = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> int:
+        """Write the audit trail to a CSV file; returns the number of entries written."""
+        count = audit_log.export_csv(self._conn(), Path(out), progress=progress, cancel=cancel)
+        with self._write() as tx:
+            tx.audit("audit_exported", "audit", "", {"file": Path(out).name, "entries": count})
+        return count
+
+    @guarded
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` (``"ok"`` when sound)."""
+        return db.integrity_check(self._conn())
+
+    @guarded
+    def schema_version(self) -> int:
+        """The database's schema version."""
+        return migrations.schema_version(self._conn())
