@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +16,7 @@ from engine.models.gates import check_gates, image_gate_values
 from engine.models.outputs import build_prediction, logits_to_probabilities
 from engine.models.preprocess import ImageInput, ImageSpec, image_to_array, load_image_input
 from engine.models.results import Prediction
-from engine.models.runtime import TorchRunner
-from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+from engine.models.runtime import RunRequest, TorchRunner
 
 if TYPE_CHECKING:
     import torch
@@ -63,6 +61,7 @@ class ImageModel(TorchRunner):
         self.cam_method = str(bundle.explanation.get("method", "gradcam"))
         if self.cam_method not in CAM_METHODS:
             self.cam_method = "gradcam"
+        self.method_default = self.cam_method
         try:
             self.cam_layer = find_layer(net, str(layer_name)) if layer_name else None
         except KeyError as exc:
@@ -96,28 +95,14 @@ class ImageModel(TorchRunner):
         array = image_to_array(image, self.spec)
         return PreparedImage(image, array, warnings, (time.perf_counter() - start) * 1000.0)
 
-    def run(
-        self,
-        items: Sequence[PreparedImage],
-        *,
-        explain: bool = True,
-        method: str | None = None,
-        operating_point: str | None = None,
-        cancel: CancelToken | None = None,
-        progress: Progress = no_progress,
-    ) -> list[Prediction]:
+    explain_methods = CAM_METHODS
+    explained_input = "an image"
+
+    def _run(self, items: list[PreparedImage], req: RunRequest) -> list[Prediction]:
         """Score prepared images in one batch (and their heat maps when ``explain``)."""
+        op, method, explain = req.op, req.method, req.explain
         import torch
 
-        check_cancelled(cancel)
-        if not items:
-            return []
-        op = self.bundle.operating_point(operating_point)
-        method = method or self.cam_method
-        if method not in CAM_METHODS:
-            raise ModelError(
-                f"“{method}” is not an image explanation method: use {' or '.join(CAM_METHODS)}."
-            )
         explain = explain and self.cam_layer is not None
         batch = torch.from_numpy(np.stack([it.array for it in items]))
         start = time.perf_counter()

@@ -22,7 +22,7 @@ from engine.models.gates import check_gates, signal_gate_values
 from engine.models.outputs import build_prediction, decide, logits_to_probabilities
 from engine.models.preprocess import PreparedBeats, SignalSpec, as_signal, prepare_beats
 from engine.models.results import BeatResult, Prediction
-from engine.models.runtime import TorchRunner
+from engine.models.runtime import RunRequest, TorchRunner
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ class BeatModel(TorchRunner):
             ) from exc
         method = str(bundle.explanation.get("method", "integrated-gradients"))
         self.attr_method = method if method in SIGNAL_METHODS else "integrated-gradients"
+        self.method_default = self.attr_method
         self.ig_steps = int(bundle.explanation.get("steps", 32))
 
     def prepare(
@@ -210,25 +211,15 @@ class BeatModel(TorchRunner):
 
         return self._run_on_device(go)
 
-    def run(
-        self,
-        items: Sequence[PreparedSignal],
-        *,
-        explain: bool = True,
-        method: str | None = None,
-        operating_point: str | None = None,
-        cancel: CancelToken | None = None,
-        progress: Progress = no_progress,
-    ) -> list[Prediction]:
+    explain_methods = SIGNAL_METHODS
+    explained_input = "a signal"
+
+    def _run(self, items: list[PreparedSignal], req: RunRequest) -> list[Prediction]:
         """Score every beat of each record (and attribute when ``explain``)."""
+        op, method, explain = req.op, req.method, req.explain
+        cancel, progress = req.cancel, req.progress
         import torch
 
-        op = self.bundle.operating_point(operating_point)
-        method = method or self.attr_method
-        if method not in SIGNAL_METHODS:
-            raise ModelError(
-                f"“{method}” is not a signal explanation method: use {' or '.join(SIGNAL_METHODS)}."
-            )
         labels = self.bundle.labels
         out = []
         for item in items:

@@ -23,8 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.errors import EngineError, OperationCancelled
-from engine.models.bundle import Bundle
+from engine.errors import EngineError, ModelError, OperationCancelled
+from engine.models.bundle import Bundle, OperatingPoint
 from engine.models.devices import DeviceState
 from engine.models.results import Prediction
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
@@ -171,7 +171,70 @@ def predict_many(
     return [r if r is not None else BatchItem(inputs[i]) for i, r in enumerate(results)]
 
 
-class TorchRunner:
+@dataclass(frozen=True)
+class RunRequest:
+    """The checked options of one :meth:`RunnerBase.run` call, as a kind's ``_run`` gets them."""
+
+    op: OperatingPoint
+    method: str
+    explain: bool
+    cancel: CancelToken | None
+    progress: Progress
+
+
+class RunnerBase:
+    """What ``run`` does first for every model kind: the checks, the operating point, the method.
+
+    A kind implements :meth:`_run` on the validated items; :meth:`run` is the
+    public entry point with the options every kind takes.
+    """
+
+    bundle: Bundle
+    #: The explanation methods the kind offers (empty: it takes no ``method``).
+    explain_methods: tuple[str, ...] = ()
+    #: How messages name the kind's input ("an image", "a signal").
+    explained_input: str = ""
+    #: The explanation method used when none is asked for (the manifest's).
+    method_default: str = ""
+
+    def run(
+        self,
+        items: Sequence[Any],
+        *,
+        explain: bool = True,
+        method: str | None = None,
+        operating_point: str | None = None,
+        cancel: CancelToken | None = None,
+        progress: Progress = no_progress,
+    ) -> list[Prediction]:
+        """Score prepared items in one batch, with their explanations when ``explain``.
+
+        Raises
+        ------
+        ModelError
+            For an unknown operating point or explanation method.
+        OperationCancelled
+            When ``cancel`` is set.
+        """
+        check_cancelled(cancel)
+        if not items:
+            return []
+        op = self.bundle.operating_point(operating_point)
+        chosen = ""
+        if self.explain_methods:
+            chosen = method or self.method_default
+            if chosen not in self.explain_methods:
+                raise ModelError(
+                    f"“{chosen}” is not {self.explained_input} explanation method: "
+                    f"use {' or '.join(self.explain_methods)}."
+                )
+        return self._run(list(items), RunRequest(op, chosen, explain, cancel, progress))
+
+    def _run(self, items: list[Any], req: RunRequest) -> list[Prediction]:
+        raise NotImplementedError
+
+
+class TorchRunner(RunnerBase):
     """A torch network on a device, with CPU fallback on GPU out-of-memory."""
 
     def __init__(self, bundle: Bundle, net: torch.nn.Module, device: torch.device) -> None:

@@ -16,6 +16,7 @@ from engine.errors import ModelError
 from engine.models.bundle import Bundle
 from engine.models.outputs import build_prediction, logits_to_probabilities
 from engine.models.results import Contribution, Prediction
+from engine.models.runtime import RunnerBase, RunRequest
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.records.schema import HEART_RECORD, RecordSchema, validate_record
 
@@ -58,7 +59,7 @@ class PreparedRecord:
 
 
 @dataclass(eq=False)
-class TabularModel:
+class TabularModel(RunnerBase):
     """A loaded scikit-learn pipeline with its bundle.
 
     Explanations, by the manifest's ``explanation.method``:
@@ -93,20 +94,10 @@ class TabularModel:
             proba = logits_to_probabilities(np.log(p / (1 - p))[:, None], self.bundle)
         return proba
 
-    def run(
-        self,
-        items: list[PreparedRecord] | tuple[PreparedRecord, ...],
-        *,
-        explain: bool = True,
-        operating_point: str | None = None,
-        cancel: CancelToken | None = None,
-        progress: Progress = no_progress,
-    ) -> list[Prediction]:
+    def _run(self, items: list[PreparedRecord], req: RunRequest) -> list[Prediction]:
         """Score prepared records (and explain each when ``explain``)."""
-        check_cancelled(cancel)
-        if not items:
-            return []
-        op = self.bundle.operating_point(operating_point)
+        op, explain = req.op, req.explain
+        cancel, progress = req.cancel, req.progress
         start = time.perf_counter()
         proba = self._proba(np.stack([it.row for it in items]))
         model_ms = (time.perf_counter() - start) * 1000.0 / len(items)
