@@ -10,7 +10,7 @@ from engine.cli.common import EXIT_OK, stderr_progress
 
 #: ``stethos-engine train`` targets; ``heart`` trains every record-model family.
 HEART_TARGETS = ("heart-logreg", "heart-rf", "heart-svm", "heart-tree")
-TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "cxr", "all")
+TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "cxr", "all", "cards")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "target",
         choices=TRAIN_TARGETS,
-        help="heart: all four record models (or heart-logreg|rf|svm|tree alone); all: everything",
+        help="heart: all four record models (or heart-logreg|rf|svm|tree alone); all: every "
+        "model; cards: no training, rewrite every bundle's card in --out from its manifest and "
+        "validation.json (and re-hash it)",
     )
     train.add_argument("--out", help="folder to write the bundle into (default: resources/models)")
     train.add_argument("--data", help="training data file (default: from ../shared/data)")
@@ -38,6 +40,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from engine.resources import resource_path
 
     out = Path(args.out) if args.out else resource_path("models")
+    if args.target == "cards":
+        return _rewrite_cards(out)
     targets = ["heart", "beats", "cxr"] if args.target == "all" else [args.target]
     for target in targets:
         if target == "heart" or target in HEART_TARGETS:
@@ -81,6 +85,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
             ]
         for path in paths:
             _print_bundle_metrics(path)
+    return EXIT_OK
+
+
+def _rewrite_cards(folder: Path) -> int:
+    from engine.train.card import VALIDATION_NAME, refresh_bundle
+
+    bundles = sorted(
+        p.parent
+        for p in folder.glob(f"*/{VALIDATION_NAME}")
+        if (p.parent / "manifest.json").is_file()
+    )
+    for path in bundles:
+        refresh_bundle(path)
+        manifest = json.loads((path / "manifest.json").read_text())
+        print(f"card rewritten: {manifest['id']} {manifest['version']} → {path}")
+    if not bundles:
+        print(f"No bundles with a {VALIDATION_NAME} in {folder}.")
     return EXIT_OK
 
 

@@ -7,15 +7,23 @@ place in one step, so a half-written bundle is never visible.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.models.architectures import save_weights
-from engine.models.bundle import SCHEMA_VERSION, write_manifest
+from engine.models.bundle import (
+    MANIFEST_DIGEST_NAME,
+    MANIFEST_NAME,
+    SCHEMA_VERSION,
+    open_bundle,
+    write_manifest,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -71,9 +79,7 @@ def write_bundle(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / str(m["id"])
-    tmp = Path(tempfile.mkdtemp(prefix=f".{m['id']}-", dir=out))
-    tmp.chmod(0o755)
-    try:
+    with _assembled(target) as tmp:
         if net is not None:
             save_weights(net, tmp / str(m["weights"]))
         elif pipeline is not None:
@@ -82,14 +88,51 @@ def write_bundle(
             sio.dump(pipeline, tmp / str(m["weights"]))
         text = card or f"# {m.get('name', m['id'])}\n\n{m.get('intended_use', '')}\n"
         (tmp / str(m["card"])).write_text(text, encoding="utf-8")
-        for name, data in (files or {}).items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / name).write_bytes(data)
+        _write_files(tmp, files or {})
         write_manifest(tmp, m)
+    return target
+
+
+def update_bundle(folder: str | Path, files: Mapping[str, bytes]) -> Path:
+    """Replace (or add) files of an existing bundle other than its weights; re-hash the manifest.
+
+    For documents derived from a bundle's data (its card, its validation
+    record) rewritten without retraining. The bundle is verified first, so a
+    damaged or altered bundle is refused rather than re-hashed; the new
+    folder is assembled in a temporary sibling and swapped in, as
+    :func:`write_bundle` does. The manifest keeps every field but ``files``.
+    """
+    path = Path(folder)
+    bundle = open_bundle(path)
+    protected = {str(bundle.manifest["weights"]), MANIFEST_NAME, MANIFEST_DIGEST_NAME}
+    if protected & set(files):
+        raise ValueError(f"update_bundle does not replace {sorted(protected & set(files))}")
+    manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest.pop("files", None)
+    with _assembled(path) as tmp:
+        shutil.copytree(path, tmp, dirs_exist_ok=True)
+        _write_files(tmp, files)
+        write_manifest(tmp, manifest)
+    return path
+
+
+@contextmanager
+def _assembled(target: Path) -> Iterator[Path]:
+    """A temporary sibling of ``target`` to assemble a bundle in, renamed into place when the
+    block ends without error (replacing ``target``) and removed otherwise."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+
+def _write_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)

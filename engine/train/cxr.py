@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import json
 import math
 import time
 from collections import defaultdict
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+from engine.train.card import write_model_bundle
 from engine.train.data import shared_data_dir
 from engine.validation import metrics as M
 
@@ -344,128 +344,6 @@ def evaluate_test(
     }
 
 
-def _card(manifest: dict[str, Any], ev: dict[str, Any], history: list[dict], extra: dict) -> str:
-    t = ev
-    c = t["confusion"]
-    op = manifest["operating_points"]
-    lines = [
-        f"# Model card — {manifest['name']}",
-        "",
-        f"**Id** `{manifest['id']}` · **Version** {manifest['version']} · **Architecture** "
-        f"torchvision ResNet-18, trained from scratch here · **Input** {SIZE}×{SIZE} grey, squashed",
-        "",
-        "## Intended use",
-        manifest["intended_use"],
-        "",
-        f"Intended users: {manifest['intended_users']}",
-        "",
-        "**This model supports, and does not replace, clinical judgement.** It flags; a "
-        "clinician reads the image.",
-        "",
-        "Do not use it for: " + "; ".join(manifest["contraindications"]) + ".",
-        "",
-        "## Data",
-        f"{manifest['training_data']['name']}. {manifest['training_data']['source']}.",
-        f"Licence: {manifest['training_data']['licence']}. Citation: {manifest['training_data']['citation']}",
-        "",
-        manifest["validation"]["design"],
-        "",
-        f"Split (images / patient groups): train {extra['n_train']} / {extra['g_train']}, "
-        f"tune {extra['n_tune']} / {extra['g_tune']}, test {t['n_images']} / {t['n_patients']}.",
-        "",
-        "## Held-out test results (patients never seen in training or tuning)",
-        "",
-        "| metric | value | 95 % CI |",
-        "|---|---|---|",
-    ]
-    for key in ("auroc", "accuracy", "sensitivity", "specificity"):
-        e = t[key]
-        lines.append(f"| {key} | {e['value']:.3f} | {e['ci95'][0]:.3f}–{e['ci95'][1]:.3f} |")
-    lines += [
-        f"| ECE (10 bins) | {t['ece']['value']:.3f} | — |",
-        f"| Brier | {t['brier']['value']:.3f} | — |",
-        "",
-        f"Accuracy, sensitivity and specificity are at the default operating point "
-        f"“{op[0]['name']}” (threshold {op[0]['threshold']:.3f} on the calibrated probability).",
-        "",
-        "Confusion matrix (test):",
-        "",
-        "| | predicted pneumonia | predicted normal |",
-        "|---|---|---|",
-        f"| pneumonia | {c['tp']} | {c['fn']} |",
-        f"| normal | {c['fp']} | {c['tn']} |",
-        "",
-        "By subtype (test):",
-        "",
-        "| subtype | n | sensitivity (95 % CI) |",
-        "|---|---|---|",
-    ]
-    for s in ("bacteria", "virus"):
-        e = t["subtypes"][s]["sensitivity"]
-        lines.append(
-            f"| {s} | {t['subtypes'][s]['n']} | {e['value']:.3f} ({e['ci95'][0]:.3f}–{e['ci95'][1]:.3f}) |"
-        )
-    e = t["subtypes"]["normal"]["specificity"]
-    lines.append(
-        f"| normal (specificity) | {t['subtypes']['normal']['n']} | {e['value']:.3f} ({e['ci95'][0]:.3f}–{e['ci95'][1]:.3f}) |"
-    )
-    lines += [
-        "",
-        "## Operating points (chosen on the tuning patients)",
-        "",
-        "| name | threshold | test sensitivity | test specificity | why |",
-        "|---|---|---|---|---|",
-    ]
-    for o in op:
-        lines.append(
-            f"| {o['name']} | {o['threshold']:.3f} | {o['sensitivity']['value']:.3f} "
-            f"({o['sensitivity']['ci95'][0]:.3f}–{o['sensitivity']['ci95'][1]:.3f}) | "
-            f"{o['specificity']['value']:.3f} ({o['specificity']['ci95'][0]:.3f}–{o['specificity']['ci95'][1]:.3f}) | {o['rationale']} |"
-        )
-    lines += [
-        "",
-        "## Calibration",
-        "",
-        f"Temperature scaling fitted on the tuning patients (T = {manifest['outputs']['calibration']['temperature']:.3f}). "
-        "Reliability on the test patients:",
-        "",
-        "| bin | mean predicted | observed | n |",
-        "|---|---|---|---|",
-    ]
-    for r in t["reliability"]:
-        lines.append(
-            f"| {r['bin_low']:.1f}–{r['bin_high']:.1f} | {r['mean_predicted']:.2f} | {r['observed']:.2f} | {r['n']} |"
-        )
-    lines += [
-        "",
-        "## Training",
-        "",
-        f"Device: {extra['device']}; {extra['seconds']:.0f} s in all; "
-        f"epoch kept: {extra['best_epoch']} (best tuning AUROC).",
-        "",
-        "| epoch | train loss | tuning AUROC | seconds |",
-        "|---|---|---|---|",
-    ]
-    for h in history:
-        lines.append(
-            f"| {h['epoch']} | {h['train_loss']:.4f} | {h['tune_auroc']:.4f} | {h['seconds']} |"
-        )
-    lines += [
-        "",
-        "## Limitations",
-        *[f"- {x}" for x in manifest["limitations"]],
-        "",
-        "## Explanation",
-        "Grad-CAM on the last residual stage, mapped back onto the source "
-        "image; it shows where the network looked, not where disease is.",
-        "",
-        "## Reproduce",
-        f"`{manifest['training_command']}`",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def train_cxr(
     out_dir: str | Path,
     *,
@@ -484,7 +362,7 @@ def train_cxr(
     """
     import torch
 
-    from engine.models.authoring import torch_requirements, write_bundle
+    from engine.models.authoring import torch_requirements
     from engine.progress import sub_progress
 
     started = time.perf_counter()
@@ -629,11 +507,18 @@ def train_cxr(
         "training_command": f"stethos-engine train cxr --seed {seed} --epochs {epochs}",
         "created": _dt.date.today().isoformat(),
     }
-    groups = lambda idx: len({items[i].group for i in idx})  # noqa: E731
-    extra = {"n_train": len(tr), "g_train": groups(tr), "n_tune": len(tu), "g_tune": groups(tu),
-             "device": device, "seconds": seconds, "best_epoch": best_epoch}  # fmt: skip
-    card = _card(manifest, ev, history, extra)
-    path = write_bundle(out_dir, manifest, net=net, card=card,
-                        files={"validation.json": (json.dumps(ev, indent=1) + "\n").encode()})  # fmt: skip
+    validation = {
+        **ev,
+        "split": {
+            name: {"images": len(idx), "groups": len({items[i].group for i in idx})}
+            for name, idx in (("train", tr), ("tune", tu))
+        },
+        "run": {"seconds": round(seconds, 1), "device": device, "best_epoch": best_epoch},
+        "model": {
+            "architecture": f"torchvision ResNet-18 trained from scratch here, on {size}×{size} "
+            "grey images (squashed to square)"
+        },
+    }
+    path = write_model_bundle(out_dir, manifest, validation, net=net)
     progress(1.0, "Bundle written")
     return path

@@ -20,7 +20,6 @@ would flatter single trees; CIs come from a patient bootstrap.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import numpy as np
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 from engine.records.schema import HEART_RECORD
 from engine.records.uci import read_uci_heart
+from engine.train.card import write_model_bundle
 from engine.train.data import shared_data_dir
 from engine.train.tabular_models import FAMILIES, Family
 from engine.train.tabular_models import family as get_family
@@ -298,143 +298,6 @@ def evaluate(
     }
 
 
-# --------------------------------------------------------------------------- card
-
-
-def _fmt_est(est: dict[str, Any], digits: int = 3) -> str:
-    ci = est.get("ci95")
-    text = f"{est['value']:.{digits}f}"
-    if ci:
-        return f"{text} ({ci[0]:.{digits}f}–{ci[1]:.{digits}f})"
-    if "chance_95" in est:
-        return f"{text} (perfect calibration: ≤ {est['chance_95']:.{digits}f} by chance)"
-    return text
-
-
-def card_text(manifest: dict[str, Any], ev: dict[str, Any], fam: Family) -> str:
-    """The model card (Markdown) of a record model, from its manifest and evaluation."""
-    m = ev["metrics"]
-    v = manifest["validation"]
-    td = manifest["training_data"]
-    default = manifest["default_operating_point"]
-    hyper = ", ".join(f"{k} = {val}" for k, val in fam.hyperparameters.items())
-    lines = [
-        f"# Model card — {manifest['name']}",
-        "",
-        f"**Id** `{manifest['id']}` · **Version** {manifest['version']} · **Kind** scikit-learn "
-        f"pipeline ({fam.title})",
-        "",
-        "## Intended use",
-        manifest["intended_use"],
-        "",
-        f"Intended users: {manifest['intended_users']}",
-        "",
-        "**This model supports, and does not replace, clinical judgement.**",
-        "",
-        "Do not use it for: " + "; ".join(manifest["contraindications"]) + ".",
-        "",
-        "## Data",
-        f"{td['name']} — {td['source']}.",
-        f"Licence: {td['licence']}. Attribution: {td['citation']}.",
-        f"{ev['n']} patients, prevalence of disease (num > 0) {ev['prevalence']:.1%}. The 6 "
-        "missing values (ca ×4, thal ×2) are imputed inside the pipeline.",
-        "",
-        "## Model",
-        f"Imputation (median / most frequent), standardisation and one-hot encoding, then a "
-        f"{fam.title} ({hyper}). Hyper-parameters were fixed a priori, not tuned on these data, "
-        "so no inner (nested) cross-validation was needed.",
-        "",
-        *fam.notes,
-        "",
-        "## Validation",
-        v["design"],
-        "",
-        "| metric | value (95 % CI) |",
-        "|---|---|",
-    ]
-    for key, est in m.items():
-        lines.append(f"| {key} | {_fmt_est(est)} |")
-    lines += [
-        "",
-        f"AUROC of each repeat: {', '.join(f'{a:.3f}' for a in ev['auroc_by_repeat'])}. "
-        "Sensitivity, specificity and accuracy are at the default operating point.",
-        "",
-        "### Operating points",
-        "",
-        "| name | threshold | sensitivity | specificity | why |",
-        "|---|---|---|---|---|",
-    ]
-    for op in ev["operating_points"]:
-        lines.append(
-            f"| {op['name']} | {op['threshold']:.3f} | {_fmt_est(op['sensitivity'], 2)} "
-            f"| {_fmt_est(op['specificity'], 2)} | {op['rationale']} |"
-        )
-    lines += [
-        "",
-        f"The default is **{default}**: as a risk flag before further work-up, a missed disease "
-        "costs more than an extra test. Thresholds were chosen on the same out-of-fold "
-        "predictions their sensitivity and specificity are reported on, so these are slightly "
-        "optimistic.",
-        "",
-        "### Subgroups (out-of-fold, at the default operating point)",
-        "",
-        "| group | n | prevalence | mean predicted | AUROC (95 % CI) | sensitivity | specificity |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, g in ev["subgroups"].items():
-        lines.append(
-            f"| {name} | {g['n']} | {g['prevalence']:.2f} | {g['mean_predicted']:.2f} | "
-            f"{_fmt_est(g['auroc'])} | {_fmt_est(g['sensitivity'], 2)} | "
-            f"{_fmt_est(g['specificity'], 2)} |"
-        )
-    lines += [
-        "",
-        "### Calibration",
-        "",
-        f"Calibration step: {manifest['outputs']['calibration']['method']}"
-        + (
-            f" ({manifest['outputs']['calibration']['fitted_on']})."
-            if "fitted_on" in manifest["outputs"]["calibration"]
-            else "."
-        )
-        + f" Expected calibration error (10 equal-width bins) {m['ece']['value']:.3f}; a "
-        f"perfectly calibrated model would show up to {m['ece']['chance_95']:.3f} on these "
-        f"{ev['n']} patients by chance (95th percentile of simulated outcomes), so this is "
-        + (
-            "consistent with good calibration."
-            if m["ece"]["value"] <= m["ece"]["chance_95"]
-            else "more miscalibration than chance alone explains."
-        )
-        + f" Brier score {_fmt_est(m['brier'])}. Stethos offers, as the default record model, "
-        "the installed one with the lowest out-of-fold ECE; the others can be chosen.",
-        "",
-        f"Reliability (10 equal-width bins; out-of-fold predictions pooled over the "
-        f"{v['repeats']} repeats, so n counts each patient once per repeat):",
-        "",
-        "| bin | mean predicted | observed | n |",
-        "|---|---|---|---|",
-    ]
-    for r in ev["reliability"]:
-        lines.append(
-            f"| {r['bin_low']:.1f}–{r['bin_high']:.1f} | {r['mean_predicted']:.2f} | "
-            f"{r['observed']:.2f} | {r['n']} |"
-        )
-    lines += [
-        "",
-        "## Limitations",
-        *[f"- {x}" for x in manifest["limitations"]],
-        "",
-        "## Reproduce",
-        f"`{manifest['training_command']}` (reads `{td['file']}` from the shared data folder; "
-        "same data and seed give the same model).",
-        "",
-        "Check on local data (other hospitals' files in the UCI format work as they come):",
-        f"`stethos-engine evaluate --model {manifest['id']} processed.hungarian.data`",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- bundle
 
 
@@ -448,6 +311,26 @@ def reproduce_rows(X: np.ndarray) -> list[int]:
     """Fixed rows whose final-model probabilities are stored in the bundle."""
     missing = [int(i) for i in np.flatnonzero(np.isnan(X).any(axis=1))]
     return sorted({*range(0, len(X), 50), 1, *missing[:2]})
+
+
+def missing_values(X: np.ndarray) -> dict[str, int]:
+    """How many values of each record field are missing in the training data (fields with any)."""
+    counts = np.isnan(X).sum(axis=0)
+    return {n: int(k) for n, k in zip(HEART_RECORD.names, counts, strict=True) if k}
+
+
+def model_description(fam: Family) -> dict[str, Any]:
+    """The validation record's description of the model: the card's architecture line and notes."""
+    hyper = ", ".join(f"{k} = {val}" for k, val in fam.hyperparameters.items())
+    return {
+        "architecture": f"scikit-learn pipeline ({fam.title})",
+        "notes": [
+            "Imputation (median / most frequent), standardisation and one-hot encoding, then a "
+            f"{fam.title} ({hyper}). Hyper-parameters were fixed a priori, not tuned on these "
+            "data, so no inner (nested) cross-validation was needed.",
+            *fam.notes,
+        ],
+    }
 
 
 def _limitations(fam: Family) -> list[str]:
@@ -510,8 +393,6 @@ def train_heart(
         The bundle folder.
     """
     import skops.io as sio
-
-    from engine.models.authoring import write_bundle
 
     fam = _family(family)
     path = Path(data_path) if data_path else default_data_path()
@@ -655,17 +536,12 @@ def train_heart(
         "oof_probability_by_repeat": [
             [round(float(v), 6) for v in row] for row in cv.oof_by_repeat
         ],
+        "outcome": "num > 0",
+        "missing_values": missing_values(X),
+        "model": model_description(fam),
     }
     weights = sio.dumps(final, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-    out = write_bundle(
-        out_dir,
-        manifest,
-        card=card_text(manifest, ev, fam),
-        files={
-            "model.skops": weights,
-            "validation.json": (json.dumps(validation) + "\n").encode("utf-8"),
-        },
-    )
+    out = write_model_bundle(out_dir, manifest, validation, files={"model.skops": weights})
     progress(1.0, "Bundle written")
     return out
 

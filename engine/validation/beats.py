@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.errors import EngineError, ModelError, OperationCancelled
-from engine.progress import CancelToken, Progress, check_cancelled
+from engine.progress import check_cancelled
 from engine.validation.metrics import proportion
-from engine.validation.report import EvaluationReport, make_report
+from engine.validation.report import Evaluation, EvaluationReport, make_report
 
 if TYPE_CHECKING:
-    from engine.models.registry import ModelRegistry
+    pass
 
 #: Beats closer than this to a reference beat match it (ANSI/AAMI EC57).
 MATCH_WINDOW_S = 0.15
@@ -153,28 +153,19 @@ def beat_rates(
     return out
 
 
-def evaluate_beats(
-    model: Any,
-    paths: list[Path],
-    operating_point: str | None,
-    registry: ModelRegistry | None,
-    device: str | None,
-    seed: int,
-    n_boot: int,
-    progress: Progress,
-    cancel: CancelToken | None,
-) -> EvaluationReport:
+def evaluate_beats(job: Evaluation) -> EvaluationReport:
+    """A beat model's per-class Se and +P on annotated WFDB records (EC57)."""
     from engine.api import analyze_signal
     from engine.ecg import AAMI_CLASSES, read_signal
 
-    bundle = model.bundle
+    bundle, n_boot = job.bundle, job.n_boot
     classes = list(AAMI_CLASSES)
-    records = wfdb_records(paths)
+    records = wfdb_records(job.paths)
     per_record: list[_RecordBeats] = []
     skipped: list[tuple[str, str]] = []
     for k, header in enumerate(records):
-        check_cancelled(cancel)
-        progress(k / max(len(records), 1), f"Record {header.stem}")
+        check_cancelled(job.cancel)
+        job.progress(k / max(len(records), 1), f"Record {header.stem}")
         try:
             signal = read_signal(header)
             if len(signal.annotations.beats()) == 0:
@@ -184,10 +175,10 @@ def evaluate_beats(
                 bundle.id,
                 signal,
                 explain=False,
-                device=device,
-                operating_point=operating_point,
-                registry=registry,
-                cancel=cancel,
+                device=job.device,
+                operating_point=job.operating_point,
+                registry=job.registry,
+                cancel=job.cancel,
             )
         except OperationCancelled:
             raise
@@ -215,7 +206,7 @@ def evaluate_beats(
             np.stack([r.counts for r in per_record]),
             np.stack([r.extra for r in per_record]),
             classes,
-            seed=seed,
+            seed=job.seed,
             n_boot=n_boot,
         )
     metrics: dict[str, dict[str, Any]] = {}
@@ -238,10 +229,9 @@ def evaluate_beats(
     put("qrs_sensitivity", "qrs_sensitivity")
     put("qrs_ppv", "qrs_ppv")
     matrix = np.vstack([counts, np.append(extra, 0)])
-    op = bundle.operating_point(operating_point)
+    op = bundle.operating_point(job.operating_point)
     return make_report(
-        model,
-        paths,
+        job,
         task="beats",
         n=int(counts.sum()),
         operating_point={"name": op.name},

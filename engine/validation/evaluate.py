@@ -36,7 +36,7 @@ from engine.progress import CancelToken, Progress, check_cancelled, no_progress,
 from engine.validation.beats import evaluate_beats
 from engine.validation.images import evaluate_images
 from engine.validation.records import evaluate_records
-from engine.validation.report import EvaluationReport
+from engine.validation.report import Evaluation, EvaluationReport
 
 if TYPE_CHECKING:
     from engine.models.registry import ModelRegistry
@@ -93,18 +93,14 @@ def evaluate_model(
         raise ModelError("Give a folder or file to evaluate the model on.")
     progress(0.0, "Loading the model")
     model = load_model(model_id, registry, device=device)
-    bundle = model.bundle
     check_cancelled(cancel)
-    step = sub_progress(progress, 0.02, 0.95)
-    if bundle.input_type == "image":
-        result = evaluate_images(
-            model, paths, operating_point, batch_size, seed, n_boot, step, cancel
-        )
-    elif bundle.input_type == "signal":
-        result = evaluate_beats(
-            model, paths, operating_point, registry, device, seed, n_boot, step, cancel
-        )
-    else:
-        result = evaluate_records(model, paths, operating_point, seed, n_boot, step, cancel)
+    job = Evaluation(
+        model, paths, operating_point, seed, n_boot, sub_progress(progress, 0.02, 0.95),
+        cancel, registry, device, batch_size,
+    )  # fmt: skip
+    evaluate = {"image": evaluate_images, "signal": evaluate_beats}.get(
+        job.bundle.input_type, evaluate_records
+    )
+    result = evaluate(job)
     progress(1.0, "Evaluation done")
     return result

@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from engine.errors import ModelError
-from engine.progress import CancelToken, Progress
-from engine.validation.report import BinaryCases, EvaluationReport, binary_report
+from engine.validation.report import BinaryCases, Evaluation, EvaluationReport, binary_report
 
 
 def _norm_label(text: str) -> str:
@@ -50,33 +48,25 @@ def labelled_images(
     return found, skipped
 
 
-def evaluate_images(
-    model: Any,
-    paths: list[Path],
-    operating_point: str | None,
-    batch_size: int,
-    seed: int,
-    n_boot: int,
-    progress: Progress,
-    cancel: CancelToken | None,
-) -> EvaluationReport:
+def evaluate_images(job: Evaluation) -> EvaluationReport:
+    """An image model's metrics on labelled image folders."""
     from engine.models.runtime import predict_many
 
-    bundle = model.bundle
-    items, skipped = labelled_images(paths, bundle.labels)
+    bundle = job.bundle
+    items, skipped = labelled_images(job.paths, bundle.labels)
     if not items:
         raise ModelError(
-            f"No labelled images were found in {', '.join(str(p) for p in paths)}. Put the images "
+            f"No labelled images were found in {', '.join(str(p) for p in job.paths)}. Put the images "
             f"in one sub-folder per label: {', '.join(bundle.labels)}.",
         )
     results = predict_many(
-        model,
+        job.model,
         [path for path, _ in items],
-        batch_size=batch_size,
+        batch_size=job.batch_size,
         explain=False,
-        operating_point=operating_point,
-        progress=progress,
-        cancel=cancel,
+        operating_point=job.operating_point,
+        progress=job.progress,
+        cancel=job.cancel,
     )
     cases = BinaryCases(bundle.positive_label, skipped=skipped)
     for (path, label), item in zip(items, results, strict=True):
@@ -85,4 +75,4 @@ def evaluate_images(
             cases.skipped.append((str(path), reason))
             continue
         cases.add(label, item.prediction.score, item.prediction.label)
-    return binary_report(model, paths, cases, operating_point, seed, n_boot, "images")
+    return binary_report(job, cases, "images")

@@ -7,13 +7,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from engine.errors import EngineError, ModelError, RecordValidationError
-from engine.progress import CancelToken, Progress, check_cancelled
-from engine.validation.report import BinaryCases, EvaluationReport, binary_report
+from engine.progress import check_cancelled
+from engine.validation.report import BinaryCases, Evaluation, EvaluationReport, binary_report
 
 #: Names accepted for the outcome column of a record table (``num`` is UCI's 0–4 grade).
 OUTCOME_COLUMNS = ("disease", "outcome", "target", "num")
@@ -154,25 +153,19 @@ def _table_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def evaluate_records(
-    model: Any,
-    paths: list[Path],
-    operating_point: str | None,
-    seed: int,
-    n_boot: int,
-    progress: Progress,
-    cancel: CancelToken | None,
-) -> EvaluationReport:
-    bundle = model.bundle
-    files = _table_files(paths)
+def evaluate_records(job: Evaluation) -> EvaluationReport:
+    """A record model's metrics on tables of records with known outcomes."""
+    model, cancel = job.model, job.cancel
+    bundle = job.bundle
+    files = _table_files(job.paths)
     if not files:
-        raise ModelError(f"No record tables (.csv, .data) were found in {paths[0]}.")
+        raise ModelError(f"No record tables (.csv, .data) were found in {job.paths[0]}.")
     cases = BinaryCases(bundle.positive_label)
     skipped = cases.skipped
     neg = next(lbl for lbl in bundle.labels if lbl != bundle.positive_label)
     for k, f in enumerate(files):
         check_cancelled(cancel)
-        progress(k / len(files), f"Scoring {f.name}")
+        job.progress(k / len(files), f"Scoring {f.name}")
         if not f.is_file():
             skipped.append((str(f), "does not exist"))
             continue
@@ -192,7 +185,9 @@ def evaluate_records(
         for start in range(0, len(prepared), 256):
             check_cancelled(cancel)
             chunk = prepared[start : start + 256]
-            preds = model.run(chunk, explain=False, operating_point=operating_point, cancel=cancel)
+            preds = model.run(
+                chunk, explain=False, operating_point=job.operating_point, cancel=cancel
+            )
             for pred, outcome in zip(preds, outcomes[start : start + 256], strict=True):
                 cases.add(bundle.positive_label if outcome else neg, pred.score, pred.label)
-    return binary_report(model, paths, cases, operating_point, seed, n_boot, "records")
+    return binary_report(job, cases, "records")

@@ -6,12 +6,16 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.errors import ModelError
+from engine.progress import CancelToken, Progress, no_progress
 from engine.validation.metrics import binary_metrics
+
+if TYPE_CHECKING:
+    from engine.models.registry import ModelRegistry
 
 
 @dataclass(frozen=True)
@@ -123,11 +127,33 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def make_report(model: Any, paths: list[Path], **fields: Any) -> EvaluationReport:
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation under way: the loaded model, the data given and the options."""
+
+    model: Any
+    paths: list[Path]
+    operating_point: str | None = None
+    seed: int = 0
+    n_boot: int = 2000
+    progress: Progress = no_progress
+    cancel: CancelToken | None = None
+    registry: ModelRegistry | None = None
+    device: str | None = "auto"
+    batch_size: int = 8
+
+    @property
+    def bundle(self) -> Any:
+        """The model's bundle."""
+        return self.model.bundle
+
+
+def make_report(job: Evaluation, **fields: Any) -> EvaluationReport:
+    """The report of ``job`` with ``fields`` (task, n, metrics …)."""
     return EvaluationReport(
-        model_id=model.bundle.id,
-        model_version=model.bundle.version,
-        data=tuple(str(p) for p in paths),
+        model_id=job.bundle.id,
+        model_version=job.bundle.version,
+        data=tuple(str(p) for p in job.paths),
         **fields,
     )
 
@@ -165,27 +191,19 @@ class BinaryCases:
         self.predicted.append(predicted)
 
 
-def binary_report(
-    model: Any,
-    paths: list[Path],
-    cases: BinaryCases,
-    operating_point: str | None,
-    seed: int,
-    n_boot: int,
-    unit: str,
-) -> EvaluationReport:
+def binary_report(job: Evaluation, cases: BinaryCases, unit: str) -> EvaluationReport:
     """The report of a binary model from its scored ``cases`` (``unit``: "images", "records")."""
     y, p = np.asarray(cases.y), np.asarray(cases.p)
     truth_labels, predicted, skipped = cases.truth, cases.predicted, cases.skipped
-    bundle = model.bundle
+    bundle = job.bundle
     if len(y) == 0:
         reasons = "; ".join(f"{i}: {r}" for i, r in skipped[:3])
         raise ModelError(
             f"None of the {unit} could be evaluated with model “{bundle.id}”.",
             reasons or None,
         )
-    op = op_dict(bundle, operating_point)
-    summary = binary_metrics(y, p, op["threshold"], seed=seed, n_boot=n_boot)
+    op = op_dict(bundle, job.operating_point)
+    summary = binary_metrics(y, p, op["threshold"], seed=job.seed, n_boot=job.n_boot)
     rows = [lbl for lbl in bundle.labels if lbl in truth_labels]
     columns = list(bundle.labels)
     matrix = [
@@ -196,8 +214,7 @@ def binary_report(
         for r in rows
     ]
     return make_report(
-        model,
-        paths,
+        job,
         task="binary",
         n=len(y),
         operating_point=op,

@@ -6,7 +6,8 @@ import dataclasses
 
 import numpy as np
 
-from engine.train.beats import SPLIT_GATE_FEATURE, SPLIT_GATES, RecordBeats, fit_split
+from engine.train.beat_fit import SPLIT_GATE_FEATURE, SPLIT_GATES, fit_split
+from engine.train.beat_records import RecordBeats
 
 N, S = 0, 1
 

@@ -16,15 +16,12 @@ import numpy as np
 import pytest
 
 from engine.ecg import AAMI_CLASSES, PPV_NOT_COUNTED
-from engine.train.beats import (
-    CLASSES,
-    IN_VF_EPISODE,
-    NO_REFERENCE,
-    RecordBeats,
-    _record_v_lines,
+from engine.train.beat_card import record_v_lines
+from engine.train.beat_records import CLASSES, IN_VF_EPISODE, NO_REFERENCE, RecordBeats, load_record
+from engine.train.beat_scores import (
     class_scores,
-    load_record,
     per_record_counts,
+    record_confusion,
     subgroup_scores,
     subgroups,
     worst_record,
@@ -155,7 +152,7 @@ def test_subgroups_by_sex_and_age_band_from_the_headers() -> None:
 
 def test_mitbih_headers_give_every_ds1_record_a_sex_and_an_age(shared_data) -> None:
     from engine.ecg import read_signal
-    from engine.train.beats import DS1
+    from engine.train.beat_records import DS1
 
     root = shared_data / "ecg" / "mitdb"
     if not (root / "101.hea").is_file():
@@ -192,11 +189,11 @@ def test_the_cards_record_limitations_carry_this_runs_counts() -> None:
         "223": {"V": [302, 473, 304], "S": [36, 73, 66]},
         "230": {"V": [1, 1, 572], "S": [0, 0, 23]},
     }
-    noisy, missed, pre_excited = _record_v_lines(table)
+    noisy, missed, pre_excited = record_v_lines(table)
     assert "record 203 gave 167 of the 740 false V labels" in noisy
     assert "171 of record 223's 473 V beats were not labelled V" in missed
     assert "record 230 gave 571 of the 740 false V labels" in pre_excited
-    bare = _record_v_lines({"100": {"V": [0, 0, 0], "S": [0, 0, 0]}})
+    bare = record_v_lines({"100": {"V": [0, 0, 0], "S": [0, 0, 0]}})
     assert len(bare) == 3 and not any("in validation" in line for line in bare)
 
 
@@ -208,13 +205,12 @@ def test_the_shipped_beat_card_quotes_its_own_validation() -> None:
     folder = resource_path("models", "ecg-beats-bilstm-360")
     m = json.loads((folder / "manifest.json").read_text())
     card = (folder / "card.md").read_text()
-    for line in _record_v_lines(m["validation"]["per_record"]):
+    for line in record_v_lines(m["validation"]["per_record"]):
         assert line in m["limitations"] and f"- {line}" in card
 
 
 def test_training_scores_are_evaluate_counts_of_the_same_beats() -> None:
     """The pipeline's figures are `evaluate`'s rates on the same confusion counts."""
-    from engine.train.beats import record_confusion
     from engine.validation.beats import beat_rate_cis
 
     rng = np.random.default_rng(3)

@@ -8,20 +8,17 @@ import numpy as np
 
 from engine.models.beat_split import RRLogisticSplit
 from engine.models.beat_veto import Compensated
-from engine.train.beats import (
-    CLASSES,
+from engine.train.beat_fit import (
     CONDUCTED_FLOOR,
     CONDUCTED_V_SHARE,
-    FS,
-    R_INDEX,
     VETO_FLOOR,
     VETO_SPARE_PAUSE,
     VETO_SPARE_PRE,
-    RecordBeats,
     _conducted_correlations,
     fit_conducted,
     fit_veto,
 )
+from engine.train.beat_records import CLASSES, FS, R_INDEX, RecordBeats
 
 N, V = CLASSES.index("N"), CLASSES.index("V")
 WINDOW = 117  # 250 ms before the R peak and 400 ms after, at 180 Hz

@@ -15,6 +15,7 @@ from engine.models.tabular import load_tabular
 from engine.records import HEART_RECORD
 from engine.records.uci import read_uci_heart
 from engine.resources import resource_path
+from engine.train.card import read_validation, render_card
 from engine.train.heart import FAMILY_KEYS, model_id, train_heart
 
 EXPLANATION = {"logreg": "linear-exact", "rf": "shapley-exact", "svm": "shapley-exact",
@@ -52,6 +53,7 @@ def test_pipeline_end_to_end_writes_a_self_checking_bundle(
     assert 0 <= m["metrics"]["ece"]["value"] < 0.25
     assert m["training_command"] == f"stethos-engine train heart-{family} --seed 0 --repeats 1"
     card = bundle.card_text()
+    assert card == render_card(m, read_validation(path))
     for needle in ("supports, and does not replace", "CC BY 4.0", "age ≥ 60", "female",
                    "Limitations", m["training_command"], "1988"):  # fmt: skip
         assert needle in card

@@ -9,6 +9,8 @@ import pytest
 
 from engine.models.bundle import open_bundle
 from engine.models.loader import load_runner
+from engine.resources import resource_path
+from engine.train.card import read_validation, render_card
 
 
 @pytest.mark.slow
@@ -35,6 +37,7 @@ def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
     assert m["outputs"]["calibration"]["method"] == "temperature"
     assert {op["name"] for op in m["operating_points"]} == {"sensitivity-95", "youden"}
     assert "supports, and does not replace" in bundle.card_text()
+    assert bundle.card_text() == render_card(m, read_validation(path))
     runner = load_runner(bundle, "cpu")
     sample = m["validation"]["reproduce_sample"]
     for entry in sample[:3]:
@@ -44,14 +47,14 @@ def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
 
 @pytest.mark.slow
 def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
-    from engine.train.beats import (
+    from engine.train.beat_fit import (
         CONDUCTED_FLOOR,
         SPLIT_THRESHOLDS,
         VETO_FLOOR,
         VETO_SPARE_PAUSE,
         VETO_SPARE_PRE,
-        train_beats,
     )
+    from engine.train.beats import train_beats
 
     root = shared_data / "ecg" / "mitdb"
     path = train_beats(tmp_path, data_root=root, records=["101", "119"], epochs=1, folds=2,
@@ -61,7 +64,12 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert per_class["N"]["reference_beats"] > 3000
     assert per_class["V"]["reference_beats"] > 400  # 119 has bigeminy
     stored = json.loads((path / "validation.json").read_text())
-    assert stored == per_class
+    assert stored["per_class"] == per_class
+    # The card is the template filled from the manifest and the validation record, which
+    # carries the design experiments over from the shipped bundle.
+    assert bundle.card_text() == render_card(bundle.manifest, stored)
+    shipped = read_validation(resource_path("models", "ecg-beats-bilstm-360"))
+    assert stored["experiments"] == shipped["experiments"]
     assert bundle.manifest["preprocessing"]["fs"] == 180.0
     assert bundle.manifest["preprocessing"]["beat_template"] == "median"
     assert np.isfinite(bundle.manifest["preprocessing"]["rr_mean"]).all()
