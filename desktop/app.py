@@ -14,6 +14,7 @@ import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 log = logging.getLogger("stethos")
 
@@ -89,7 +90,8 @@ def self_test() -> int:
 
         from desktop.main_window import MainWindow
 
-        app = QApplication.instance() or QApplication(sys.argv[:1])
+        # Stethos only ever creates a QApplication (a widgets app).
+        app = cast("QApplication | None", QApplication.instance()) or QApplication(sys.argv[:1])
         window = MainWindow()
         window.show()
         app.processEvents()
@@ -111,7 +113,7 @@ def self_test() -> int:
     def qt_images() -> str:
         from PySide6.QtGui import QImageReader
 
-        formats = {bytes(f).decode() for f in QImageReader.supportedImageFormats()}
+        formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
         missing = {"png", "jpg"} - formats
         if missing:
             raise RuntimeError(f"Qt image plugins missing: {', '.join(sorted(missing))}")
@@ -159,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from desktop.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    # Stethos only ever creates a QApplication (a widgets app).
+    app = cast("QApplication | None", QApplication.instance()) or QApplication(sys.argv[:1])
     app.setApplicationName("Stethos")
     app.setOrganizationName("Stethos")
     app.setDesktopFileName("stethos")  # matches the installed stethos.desktop

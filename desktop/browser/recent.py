@@ -22,10 +22,16 @@ def _settings() -> QSettings:
 def recent_studies() -> list[list[Path]]:
     """The remembered openings, newest first; each is the list of paths opened together."""
     raw = _settings().value(_KEY, [])
+    # An INI file gives back one string for a one-item list, a list for more.
+    entries: list[object] | tuple[object, ...]
     if isinstance(raw, str):
-        raw = [raw]
+        entries = [raw]
+    elif isinstance(raw, (list, tuple)):
+        entries = raw
+    else:
+        entries = []
     out = []
-    for entry in raw or []:
+    for entry in entries:
         paths = [Path(p) for p in str(entry).split("\n") if p]
         if paths:
             out.append(paths)

@@ -9,6 +9,7 @@ made on a worker thread and appear one by one. Activating a series
 from __future__ import annotations
 
 import html
+from typing import cast
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -172,10 +173,8 @@ class StudyBrowser(QWidget):
 
     def problem_rows(self) -> list[tuple[str, str]]:
         """``(file name, message)`` of every file that could not be read."""
-        return [
-            (self.problems.topLevelItem(i).text(0), self.problems.topLevelItem(i).text(1))
-            for i in range(self.problems.topLevelItemCount())
-        ]
+        items = (self.problems.topLevelItem(i) for i in range(self.problems.topLevelItemCount()))
+        return [(item.text(0), item.text(1)) for item in items if item is not None]
 
     def thumbnail(self, uid: str) -> QPixmap | None:
         """The thumbnail of a series, once made."""
@@ -188,12 +187,12 @@ class StudyBrowser(QWidget):
             font.setBold(key == uid)
             item.setFont(0, font)
         self._current = uid
-        item = self._series_items.get(uid or "")
-        if item is not None:
+        current = self._series_items.get(uid or "")
+        if current is not None:
             self.tree.blockSignals(True)
-            self.tree.setCurrentItem(item)
+            self.tree.setCurrentItem(current)
             self.tree.blockSignals(False)
-            self._show_info(item.data(0, _REF))
+            self._show_info(current.data(0, _REF))
 
     def activate(self, uid: str) -> None:
         """Open a series as if its row had been double-clicked."""
@@ -334,7 +333,8 @@ class StudyBrowser(QWidget):
 
     @Slot(object)
     def _on_thumb_jobs_partial(self, payload: object) -> None:
-        uid, pixels = payload  # type: ignore[misc]
+        # series_thumbnails reports (series UID, thumbnail pixels)
+        uid, pixels = cast("tuple[str, np.ndarray]", payload)
         item = self._series_items.get(uid)
         if item is None:
             return

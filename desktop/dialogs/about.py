@@ -37,12 +37,18 @@ THIRD_PARTY = (
 )
 
 
+def _field(meta: metadata.PackageMetadata, name: str) -> str | None:
+    """The first value of a metadata field (``None`` when absent)."""
+    values = meta.get_all(name)
+    return str(values[0]) if values else None
+
+
 def _licence(dist: metadata.Distribution, fallback: str) -> str:
     meta = dist.metadata
-    expression = meta.get("License-Expression")
+    expression = _field(meta, "License-Expression")
     if expression:
         return expression
-    value = meta.get("License") or ""
+    value = _field(meta, "License") or ""
     if value and len(value) <= 40 and "\n" not in value:
         return value
     classifiers = [

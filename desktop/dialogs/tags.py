@@ -88,12 +88,12 @@ class TagBrowser(QDialog):
 
     def visible_rows(self) -> list[tuple[str, str, str, str]]:
         """``(tag, keyword, VR, value)`` of every row the filter leaves visible."""
-        rows = []
+        rows: list[tuple[str, str, str, str]] = []
         it = QTreeWidgetItemIterator(self.tree)
         while it.value():
             item = it.value()
             if not item.isHidden():
-                rows.append(tuple(item.text(c) for c in range(4)))
+                rows.append((item.text(0), item.text(1), item.text(2), item.text(3)))
             it += 1
         return rows
 
@@ -104,19 +104,23 @@ class TagBrowser(QDialog):
 
         def visit(item: QTreeWidgetItem, parent_matches: bool) -> bool:
             own = not needle or any(needle in item.text(c).lower() for c in range(4))
-            own = own or (needle and needle in (item.toolTip(1) or "").lower())
+            # (an empty needle has matched already)
+            own = own or needle in (item.toolTip(1) or "").lower()
             child_match = False
             for i in range(item.childCount()):
-                if visit(item.child(i), parent_matches or bool(own)):
+                child = item.child(i)
+                if child is not None and visit(child, parent_matches or own):
                     child_match = True
-            shown = bool(own) or child_match or parent_matches
+            shown = own or child_match or parent_matches
             item.setHidden(not shown)
             if needle and child_match:
                 item.setExpanded(True)
-            return bool(own) or child_match
+            return own or child_match
 
         for i in range(self.tree.topLevelItemCount()):
-            visit(self.tree.topLevelItem(i), False)
+            top = self.tree.topLevelItem(i)
+            if top is not None:
+                visit(top, False)
 
     @Slot(object)
     def _on_jobs_succeeded(self, nodes) -> None:

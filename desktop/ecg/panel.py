@@ -398,9 +398,11 @@ class EcgPanel(QWidget):
         """The list entry of beat ``index``."""
         for g in range(self.beat_list.topLevelItemCount()):
             group = self.beat_list.topLevelItem(g)
+            if group is None:
+                continue
             for k in range(group.childCount()):
                 child = group.child(k)
-                if child.data(0, _ROLE_BEAT) == index:
+                if child is not None and child.data(0, _ROLE_BEAT) == index:
                     return child
         return None
 

@@ -218,13 +218,13 @@ class ContributionChart(QWidget):
         painter.drawLine(QPointF(zero, HEADER_HEIGHT), QPointF(zero, bottom + 4))
         painter.drawLine(QPointF(bar_left, bottom + 4), QPointF(bar_right, bottom + 4))
         extent = self.extent()
-        ticks = (-extent, -extent / 2, 0.0, extent / 2, extent)
+        ticks: tuple[float, ...] = (-extent, -extent / 2, 0.0, extent / 2, extent)
         if bar_right - bar_left < 8 * metrics.horizontalAdvance("+0.0"):
             ticks = (-extent, 0.0, extent)
-        for value in ticks:
-            x = zero + value / extent * (bar_right - bar_left) / 2.0
+        for tick in ticks:
+            x = zero + tick / extent * (bar_right - bar_left) / 2.0
             painter.drawLine(QPointF(x, bottom + 4), QPointF(x, bottom + 8))
-            label = f"{value:+g}" if value else "0"
+            label = f"{tick:+g}" if tick else "0"
             w = metrics.horizontalAdvance(label)
             painter.drawText(QPointF(x - w / 2, bottom + 8 + metrics.ascent()), label)
         if self.units:

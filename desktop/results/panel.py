@@ -8,7 +8,7 @@ beats per class; every result links to the model card.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Slot
+from PySide6.QtCore import QCoreApplication, Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.i18n import QT_TRANSLATE_NOOP
 from desktop.jobs import JobFailure, JobRunner
 from desktop.results.chart import ContributionChart, translated_label, translated_value
 from desktop.results.model_card import ModelCardDialog
@@ -127,7 +128,7 @@ class ResultPanel(QFrame):
             self.warnings,
         ):
             w.setWordWrap(True)
-        for w in (
+        for widget in (
             self.title,
             self.score_bar,
             self.label,
@@ -142,7 +143,7 @@ class ResultPanel(QFrame):
             self.card_link,
             self.support,
         ):
-            layout.addWidget(w)
+            layout.addWidget(widget)
         self.table_check.toggled.connect(self._on_table_check_toggled)
         self._hide_details()
 
@@ -282,8 +283,9 @@ class ResultPanel(QFrame):
     def beat_count(self, label: str) -> int | None:
         """The count shown for beat class ``label`` (``None`` when not shown)."""
         for row in range(self.beat_counts.rowCount()):
-            if self.beat_counts.item(row, 0).text().split(" ")[0] == label:
-                return int(self.beat_counts.item(row, 1).text())
+            name, count = self.beat_counts.item(row, 0), self.beat_counts.item(row, 1)
+            if name is not None and count is not None and name.text().split(" ")[0] == label:
+                return int(count.text())
         return None
 
     def clear(self) -> None:
