@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from engine.api import analyze_signal  # noqa: E402
 from engine.ecg import detect_qrs, lead_index, read_signal  # noqa: E402
-from engine.models.preprocess import ArraySignal, SignalSpec, prepare_beats  # noqa: E402
+from engine.models.beat_inputs import ArraySignal, SignalSpec, prepare_beats  # noqa: E402
 from engine.resources import resource_path  # noqa: E402
 
 MODEL = "ecg-beats-bilstm-360"

@@ -8,6 +8,7 @@ variants return a new :class:`~engine.ecg.signal.Signal`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -23,6 +24,7 @@ def remove_baseline(
     *,
     method: str = "median",
     cutoff_hz: float = 0.5,
+    windows_s: Sequence[float] = (0.2, 0.6),
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
@@ -42,6 +44,9 @@ def remove_baseline(
         ``cutoff_hz`` (AHA recommends ≤ 0.5 Hz, or 0.05 Hz for ST analysis).
     cutoff_hz
         High-pass corner frequency for ``method="highpass"``.
+    windows_s
+        The median filters' lengths in seconds, applied one after the other
+        (``method="median"``).
     progress, cancel
         Reported and checked per lead.
 
@@ -56,8 +61,7 @@ def remove_baseline(
     data = np.atleast_2d(np.asarray(x, dtype=np.float32))
     out = np.empty_like(data)
     if method == "median":
-        short = _odd(0.2 * fs)
-        long = _odd(0.6 * fs)
+        sizes = [_odd(float(w) * fs) for w in windows_s]
     elif method == "highpass":
         if not 0 < cutoff_hz < fs / 2:
             raise SignalError(f"A high-pass at {cutoff_hz} Hz is impossible at {fs:g} Hz.")
@@ -68,8 +72,9 @@ def remove_baseline(
         check_cancelled(cancel)
         progress(i / len(data), "Removing baseline wander")
         if method == "median":
-            base = ndimage.median_filter(row, size=short, mode="nearest")
-            base = ndimage.median_filter(base, size=long, mode="nearest")
+            base = row
+            for size in sizes:
+                base = ndimage.median_filter(base, size=size, mode="nearest")
             out[i] = row - base
         else:
             out[i] = _sosfiltfilt(sos, row, fs)
@@ -133,7 +138,12 @@ def bandpass(x: np.ndarray, fs: float, low_hz: float, high_hz: float, order: int
 
 
 def resample(
-    x: np.ndarray, fs: float, target_fs: float, *, max_denominator: int = 1000
+    x: np.ndarray,
+    fs: float,
+    target_fs: float,
+    *,
+    max_denominator: int = 1000,
+    padtype: str = "line",
 ) -> tuple[np.ndarray, float]:
     """Resample along the last axis with a polyphase anti-aliasing filter.
 
@@ -145,6 +155,10 @@ def resample(
         Current and wanted sampling frequency in Hz.
     max_denominator
         Bound on the rational ``up/down`` approximating ``target_fs / fs``.
+    padtype
+        How the signal is extended past its ends for the filter
+        (:func:`scipy.signal.resample_poly`): ``"line"`` (default) continues
+        the end trend, ``"constant"`` pads with zeros.
 
     Returns
     -------
@@ -156,7 +170,7 @@ def resample(
     up, down = _ratio(fs, target_fs, max_denominator)
     if up == down:
         return np.asarray(x, dtype=np.float32).copy(), float(fs)
-    y = sps.resample_poly(np.asarray(x, dtype=np.float64), up, down, axis=-1, padtype="line")
+    y = sps.resample_poly(np.asarray(x, dtype=np.float64), up, down, axis=-1, padtype=padtype)
     return y.astype(np.float32), fs * up / down
 
 

@@ -2,7 +2,7 @@
 
 Every record is fed exactly as at inference: the engine's own QRS detections
 on the rhythm lead (MLII) and the bundle's declared preprocessing
-(:func:`engine.models.preprocess.prepare_beats`); each detection is labelled
+(:func:`engine.models.beat_inputs.prepare_beats`); each detection is labelled
 with the AAMI class of the reference beat it matches within 150 ms.
 """
 
@@ -91,7 +91,7 @@ def spec_manifest(rr_mean: list[float], rr_std: list[float]) -> dict[str, Any]:
 
 
 def _spec(rr_mean=None, rr_std=None):
-    from engine.models.preprocess import SignalSpec
+    from engine.models.beat_inputs import SignalSpec
 
     return SignalSpec.from_manifest(
         {
@@ -112,7 +112,7 @@ def load_record(path: Path) -> RecordBeats:
         read_signal,
     )
     from engine.ecg.beats import outside
-    from engine.models.preprocess import prepare_beats
+    from engine.models.beat_inputs import prepare_beats
 
     sig = read_signal(path)
     spec = _spec()

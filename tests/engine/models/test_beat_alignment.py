@@ -12,8 +12,8 @@ from engine.api import load_model
 from engine.errors import BundleSchemaError, EngineError, ModelError
 from engine.models.architectures import build_model
 from engine.models.authoring import write_bundle
+from engine.models.beat_inputs import ArraySignal, SignalSpec, prepare_beats
 from engine.models.bundle import open_bundle
-from engine.models.preprocess import ArraySignal, SignalSpec, prepare_beats
 from engine.models.registry import ModelRegistry
 from tests.engine.models.factory import FS, lstm_manifest, synthetic_ecg
 

@@ -10,8 +10,8 @@ import pytest
 
 from engine.api import analyze_signal
 from engine.errors import EngineError, ModelError
+from engine.models.beat_inputs import rr_features
 from engine.models.beat_split import RRLogisticSplit
-from engine.models.preprocess import rr_features
 from engine.models.registry import ModelRegistry
 from tests.engine.models.factory import FS, make_lstm_bundle, synthetic_ecg
 
@@ -219,7 +219,7 @@ def test_the_manifest_schema_accepts_every_rr_feature_the_engine_computes() -> N
     import json
 
     import engine.models as models
-    from engine.models.preprocess import RR_FEATURE_NAMES
+    from engine.models.beat_inputs import RR_FEATURE_NAMES
 
     schema = json.loads(
         (Path(models.__file__).parent / "schema" / "manifest-v2.schema.json").read_text()

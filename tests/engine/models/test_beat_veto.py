@@ -10,9 +10,9 @@ import pytest
 from engine.api import analyze_signal
 from engine.errors import ModelError
 from engine.models import beat_split, beat_veto
+from engine.models.beat_inputs import rr_features
 from engine.models.beat_veto import Compensated, TemplateVeto, correlations
 from engine.models.lstm import BeatModel
-from engine.models.preprocess import rr_features
 from engine.models.registry import ModelRegistry
 from tests.engine.models.factory import FS, make_lstm_bundle, synthetic_ecg
 

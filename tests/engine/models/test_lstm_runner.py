@@ -9,7 +9,7 @@ import pytest
 
 from engine.api import analyze_signal
 from engine.errors import InputRejectedError
-from engine.models.preprocess import SignalSpec, prepare_beats, rr_features
+from engine.models.beat_inputs import SignalSpec, prepare_beats, rr_features
 from engine.models.registry import ModelRegistry
 from tests.engine.models.factory import FS, WINDOW, lstm_manifest, synthetic_ecg
 
@@ -74,7 +74,7 @@ def test_resampling_keeps_beats_in_source_samples(tmp_path: Path) -> None:
 def test_prepare_beats_cuts_centred_windows() -> None:
     x, peaks = synthetic_ecg(6.0)
     spec = SignalSpec(fs=FS, before_s=0.1, after_s=0.15, leads=("MLII",))
-    from engine.models.preprocess import ArraySignal
+    from engine.models.beat_inputs import ArraySignal
 
     pb = prepare_beats(ArraySignal(x, FS, ("MLII",)), spec, peaks)
     assert pb.windows.shape == (len(peaks), WINDOW)
@@ -150,7 +150,7 @@ def test_template_channel_compares_each_beat_with_the_record_median(
 
     from engine.models.architectures import build_model
     from engine.models.authoring import write_bundle
-    from engine.models.preprocess import ArraySignal
+    from engine.models.beat_inputs import ArraySignal
 
     m = lstm_manifest("template-beats")
     m["architecture"]["args"]["template_channel"] = True
