@@ -33,8 +33,8 @@ def turbo(x: np.ndarray) -> np.ndarray:
     tail = [x**4, x**5]
     channels = []
     for four, two in ((_RED4, _RED2), (_GREEN4, _GREEN2), (_BLUE4, _BLUE2)):
-        c = sum(k * p for k, p in zip(four, powers, strict=True))
-        c = c + sum(k * p for k, p in zip(two, tail, strict=True))
+        c = sum((k * p for k, p in zip(four, powers, strict=True)), np.zeros_like(x))
+        c = c + sum((k * p for k, p in zip(two, tail, strict=True)), np.zeros_like(x))
         channels.append(np.clip(c, 0.0, 1.0))
     return np.stack(channels, axis=-1)
 

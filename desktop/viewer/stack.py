@@ -291,7 +291,9 @@ class ImageStack:
         if self.is_color:
             data = np.ascontiguousarray(values, dtype=np.uint8)
             return 255 - data if invert else data
-        window = window or self.default_window(index)
+        if window is None:  # the default window of a grey frame that has its values
+            windows = self.windows(index)
+            window = windows[0] if windows else full_range_window(values)
         flip = self.inverted != invert
         codes = self._integer_codes(index, values)
         if codes is None:
