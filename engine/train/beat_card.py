@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.models.beat_split import step as declared_step
 from engine.train.beat_scores import false_labels, worst_record
-from engine.train.card import Sections, paragraphs, percent_text, table
+from engine.train.card_parts import Sections, paragraphs, percent_text, table
 
 PER_CLASS_CAPTION = (
     "Leave-records-out results on DS1 (Se / +P in %, 95 % CI from a 2000-sample record "

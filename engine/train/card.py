@@ -5,7 +5,8 @@ Every bundle's ``card.md`` is :func:`render_card` of its ``manifest.json`` and
 numbers (metrics, intervals, operating points, per-record counts, training
 run facts) and the design experiments tried come from the data; the wording
 is here, in :data:`TEMPLATE` and the section writers (record and image models
-below, beat models in :mod:`engine.train.beat_card`).
+below, beat models in :mod:`engine.train.beat_card`, both built from the
+tables of :mod:`engine.train.card_parts`).
 
 The training pipelines write bundles through :func:`write_model_bundle`;
 :func:`refresh_bundle` (``stethos-engine train cards``) rewrites the card of
@@ -18,10 +19,20 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from engine.train.beat_card import signal_sections
+from engine.train.card_parts import (
+    Sections,
+    estimate_text,
+    metrics_table,
+    operating_points_table,
+    paragraphs,
+    reliability_table,
+    table,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -85,107 +96,10 @@ EXPLANATIONS = {
     "trace: where the signal pushed the network towards the beat's class.",
 }
 
-#: How the metrics are named on the card (others by their manifest key).
-METRIC_NAMES = {
-    "auroc": "AUROC",
-    "ece": "ECE (10 equal-width bins)",
-    "brier": "Brier score",
-}
-
-
-@dataclass(frozen=True)
-class Sections:
-    """The parts of a card that depend on the kind of model (Markdown; empty: left out)."""
-
-    caution: str = ""
-    data: str = ""
-    model: str = ""
-    validation: str = ""
-    operating_points: str = ""
-    calibration: str = ""
-    explanation: str = ""
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def paragraphs(*parts: str) -> str:
-    """Non-empty parts joined as Markdown paragraphs."""
-    return "\n\n".join(p.strip("\n") for p in parts if p and p.strip())
-
-
-def estimate_text(est: Mapping[str, Any], digits: int = 3) -> str:
-    """``value (low–high)``; an ECE with its chance level; ``—`` for no value."""
-    if est.get("value") is None:
-        return "—"
-    text = f"{est['value']:.{digits}f}"
-    ci = est.get("ci95")
-    if ci:
-        return f"{text} ({ci[0]:.{digits}f}–{ci[1]:.{digits}f})"
-    if "chance_95" in est:
-        return f"{text} (perfect calibration: ≤ {est['chance_95']:.{digits}f} by chance)"
-    return text
-
-
-def percent_text(est: Mapping[str, Any]) -> str:
-    """A proportion in % with its CI: ``72.7 (37.1–89.5)``; ``—`` for no value."""
-    if est.get("value") is None:
-        return "—"
-    ci = est.get("ci95")
-    text = f"{est['value'] * 100:.1f}"
-    return f"{text} ({ci[0] * 100:.1f}–{ci[1] * 100:.1f})" if ci else text
-
 
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
-# --------------------------------------------------------------------------- shared sections
-
-
-def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
-    """Every metric of the manifest with its 95 % CI."""
-    return table(
-        ["metric", "value (95 % CI)"],
-        [[METRIC_NAMES.get(k, k), estimate_text(e)] for k, e in metrics.items()],
-    )
-
-
-def operating_points_table(manifest: Mapping[str, Any]) -> str:
-    """Each operating point's threshold, Se and Sp (95 % CIs) and rationale."""
-    return table(
-        ["name", "threshold", "sensitivity (95 % CI)", "specificity (95 % CI)", "why"],
-        [
-            [
-                op["name"],
-                f"{op['threshold']:.3f}",
-                estimate_text(op["sensitivity"]),
-                estimate_text(op["specificity"]),
-                op["rationale"],
-            ]
-            for op in manifest["operating_points"]
-        ],
-    )
-
-
-def reliability_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Mean predicted probability against the observed rate, per bin."""
-    return table(
-        ["bin", "mean predicted", "observed", "n"],
-        [
-            [f"{r['bin_low']:.1f}–{r['bin_high']:.1f}", f"{r['mean_predicted']:.2f}",
-             f"{r['observed']:.2f}", r["n"]]
-            for r in rows
-        ],
-    )  # fmt: skip
 
 
 def _data(manifest: Mapping[str, Any], extra: str) -> str:
@@ -381,17 +295,11 @@ def image_sections(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -
 # --------------------------------------------------------------------------- the card
 
 
-def _signal_sections(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -> Sections:
-    from engine.train.beat_card import signal_sections
-
-    return signal_sections(manifest, validation)
-
-
 #: The section writer of each input type.
 SECTIONS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Sections]] = {
     "record": record_sections,
     "image": image_sections,
-    "signal": _signal_sections,
+    "signal": signal_sections,
 }
 
 
