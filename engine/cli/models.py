@@ -97,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from engine.api import list_models
+    from engine.workflow import list_models
 
     entries = list_models()
     for e in entries:
@@ -121,7 +121,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from engine.api import verify_model
+    from engine.workflow import verify_model
 
     bundle = verify_model(args.model)
     if args.json:
@@ -132,7 +132,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from engine.api import list_models, verify_model
+    from engine.workflow import list_models, verify_model
 
     ids = args.model or sorted({e.id for e in list_models()})
     failed = 0
@@ -151,7 +151,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from engine.api import import_model
+    from engine.workflow import import_model
 
     entry = import_model(args.path, replace=args.replace)
     print(f"imported {entry.id} {entry.version} → {entry.path}")
@@ -159,7 +159,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    from engine.api import remove_model
+    from engine.workflow import remove_model
 
     path = remove_model(args.model)
     print(f"removed {args.model} ({path})")
@@ -381,8 +381,8 @@ def _json_default(obj: Any) -> Any:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from engine.api import load_model
     from engine.models.runtime import predict_many
+    from engine.workflow import load_model
 
     model = load_model(args.model, device=args.device)
     input_type = model.bundle.input_type

@@ -155,8 +155,8 @@ def beat_rates(
 
 def evaluate_beats(job: Evaluation) -> EvaluationReport:
     """A beat model's per-class Se and +P on annotated WFDB records (EC57)."""
-    from engine.api import analyze_signal
     from engine.ecg import AAMI_CLASSES, read_signal
+    from engine.workflow import analyze
 
     bundle, n_boot = job.bundle, job.n_boot
     classes = list(AAMI_CLASSES)
@@ -171,15 +171,16 @@ def evaluate_beats(job: Evaluation) -> EvaluationReport:
             if len(signal.annotations.beats()) == 0:
                 skipped.append((str(header), "has no reference beat annotations (.atr)"))
                 continue
-            pred = analyze_signal(
-                bundle.id,
+            pred = analyze(
                 signal,
+                model_id=bundle.id,
+                kind="signal",
                 explain=False,
                 device=job.device,
                 operating_point=job.operating_point,
                 registry=job.registry,
                 cancel=job.cancel,
-            )
+            ).prediction
         except OperationCancelled:
             raise
         except EngineError as exc:

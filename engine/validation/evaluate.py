@@ -86,7 +86,7 @@ def evaluate_model(
         Unknown model, or data that holds nothing usable for it (the
         message says what was expected).
     """
-    from engine.api import load_model
+    from engine.workflow import load_model
 
     paths = [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
     if not paths:
