@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -38,6 +38,7 @@ from desktop.dialogs.model_card import ModelCardsDialog
 from desktop.dialogs.shortcuts import ShortcutsDialog
 from desktop.dialogs.tags import TagBrowser
 from desktop.jobs import JobFailure, JobRunner
+from desktop.patients.host import ScreenViews
 from desktop.records.form import RecordForm
 from desktop.results.panel import ResultPanel
 from desktop.viewer.measurements import MeasurementList
@@ -49,6 +50,7 @@ from engine.workflow import (
     AnalysisOutcome,
     FirstSliceLoaded,
     LoadedView,
+    Prediction,
     ScanFound,
     SeriesRef,
     StudyOpened,
@@ -68,6 +70,8 @@ class MainWindow(QMainWindow):
     #: Every analysis made in this window (image, record, and ECG from the ECG
     #: tab), as an :class:`engine.workflow.AnalysisOutcome`.
     analysis_completed = Signal(object)
+    #: The viewer shows another image, or none (for the patient controllers).
+    image_shown = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,6 +86,7 @@ class MainWindow(QMainWindow):
         #: Image model used by Analyze image (``None``: the registry's default).
         self.image_model_id: str | None = None
         self._loading_ref: SeriesRef | None = None
+        self._shown_ref: SeriesRef | None = None  # the series shown (see shown_study)
         self._image_result_for: str | None = None  # the image the shown image result is about
         self._analysing_image: str | None = None  # the image an analysis is running on
 
@@ -199,6 +204,68 @@ class MainWindow(QMainWindow):
         from desktop.patients import install_patients
 
         self.patients = install_patients(self)
+
+    # --- what the patient controllers use (desktop.patients.host.PatientHost) ---------------
+    def show_status(self, text: str) -> None:
+        self.status_text.setText(text)
+
+    def add_patient_menu(self, menu: QMenu, file_actions: list[QAction]) -> None:
+        self.menuBar().insertMenu(self.help_menu.menuAction(), menu)
+        for action in file_actions:
+            self.file_menu.insertAction(self.close_studies_action, action)
+
+    def add_patients_dock(self, dock: QDockWidget) -> None:
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.tabifyDockWidget(self.browser_dock, dock)
+        self.view_menu.insertAction(self.record_dock.toggleViewAction(), dock.toggleViewAction())
+
+    def show_patients_dock(self, dock: QDockWidget, width: int) -> None:
+        dock.show()
+        dock.raise_()
+        QTimer.singleShot(0, lambda: self.resizeDocks([dock], [width], Qt.Orientation.Horizontal))
+
+    def add_record_widgets(self, below_analyze: QWidget, below_results: QWidget) -> None:
+        side = self.analyze_button.parentWidget().layout()
+        side.insertWidget(side.indexOf(self.analyze_button) + 1, below_analyze)
+        side.insertWidget(side.indexOf(self.results) + 1, below_results)
+
+    def add_status_widget(self, widget: QWidget) -> None:
+        self.statusBar().addPermanentWidget(widget)
+
+    def current_record(self) -> dict:
+        return self.form.record()
+
+    def record_problems(self) -> list[str]:
+        if self.form.is_valid:
+            return []
+        problems = HEART_RECORD.problems(self.form.raw_values())
+        return [self.form.message(name) or problems[name] for name in problems]
+
+    def shown_prediction(self) -> Prediction | None:
+        return self.results.prediction
+
+    def shown_study(self) -> SeriesRef | None:
+        return self._shown_ref if self.viewer.stack is not None else None
+
+    def screen_views(self) -> ScreenViews:
+        viewer, ecg = self.viewer, self.ecg
+        image = viewer.rendered() if viewer.stack is not None else None
+        info = viewer.stack.info if image is not None else None
+        on_frame = image is not None and viewer.heatmap_frame == viewer.frame
+        beats_by = ecg.prediction
+        return ScreenViews(
+            image=image,
+            image_caption=" · ".join(
+                t for t in (info.modality, info.series_description, info.study_date) if t
+            )
+            if info is not None
+            else "",
+            heatmap=viewer.heatmap if on_frame else None,
+            heatmap_opacity=viewer.heatmap_opacity,
+            ecg=ecg.current_view().grab().toImage() if ecg.signal is not None else None,
+            ecg_fs=ecg.signal.fs if ecg.signal is not None else 0.0,
+            ecg_beats_by=None if beats_by is None else (beats_by.model_id, beats_by.model_version),
+        )
 
     def apply_preferences(self, prefs) -> None:
         """Apply saved settings (ECG speed, gain, screen calibration, model device)."""
@@ -318,7 +385,7 @@ class MainWindow(QMainWindow):
         )
 
         # Help
-        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        self.help_menu = help_menu = self.menuBar().addMenu(self.tr("&Help"))
         self.shortcuts_action = self._action(
             self.tr("&Keyboard shortcuts"),
             QKeySequence.StandardKey.HelpContents,
@@ -425,7 +492,7 @@ class MainWindow(QMainWindow):
             stack = ImageStack.from_first_slice(
                 payload.first, ref.series, info_for(ref.patient, ref.study, ref.series)
             )
-            self._loading_ref = ref
+            self._loading_ref = self._shown_ref = ref
             self.viewer.set_stack(stack, payload.first.index)
             self.viewer.set_loading_text(
                 self.tr("Loading {0} images…").format(payload.first.n_slices)
@@ -487,7 +554,7 @@ class MainWindow(QMainWindow):
         return view.ref.series.label
 
     def _show_view(self, view: LoadedView) -> None:
-        ref = view.ref
+        ref = self._shown_ref = view.ref
         info = info_for(ref.patient, ref.study, ref.series)
         if view.volume is not None:
             stack = ImageStack.from_volume(view.volume, info)
@@ -679,6 +746,7 @@ class MainWindow(QMainWindow):
         has = self.viewer.stack is not None
         self.analyze_image_action.setEnabled(has)
         self.tags_action.setEnabled(has)
+        self.image_shown.emit()
 
     def _runners(self) -> list[JobRunner]:
         runners = [self.image_jobs, self.analysis_jobs, self.browser.thumb_jobs, self.ecg.jobs]

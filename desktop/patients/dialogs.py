@@ -2,8 +2,8 @@
 editing a patient or a record with the reason, and the history of earlier versions.
 
 Each dialog only collects input and shows messages; the
-:class:`~desktop.patients.controller.PatientController` does the store work
-(on a worker thread where Argon2 makes it slow) and reports back with
+:mod:`desktop.patients` controllers do the store work (always on a worker
+thread, through :mod:`engine.workflow`) and report back with
 :meth:`show_message`. Dialogs are opened with ``open()`` (not ``exec()``),
 so tests drive them like a user.
 """
@@ -512,16 +512,21 @@ class HistoryDialog(QDialog):
         self.versions.setRootIsDecorated(False)
         self.versions.setWordWrap(True)
         self.versions.setAlternatingRowColors(True)
+        self.set_rows(rows)
+        layout.addWidget(self.versions, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def set_rows(self, rows: list[tuple[str, str, str, str, str]]) -> None:
+        """Show these versions (version, when, by, reason, data), replacing any shown."""
+        self.versions.clear()
         for row in rows:
             item = QTreeWidgetItem(list(row))
             item.setToolTip(4, row[4])
             self.versions.addTopLevelItem(item)
         for column in range(4):
             self.versions.resizeColumnToContents(column)
-        layout.addWidget(self.versions, 1)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
 
     def texts(self) -> list[str]:
         """Each version as one line (what a user reads)."""

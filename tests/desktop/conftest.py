@@ -1,6 +1,18 @@
-"""Fixtures for driving the real main window."""
+"""Fixtures for driving the real main window.
+
+Every desktop test runs with the store refusing calls from the Qt main
+thread (:func:`_store_off_the_ui_thread`): store work belongs in a job. A
+test's own checks of what was stored, or a store it sets up before the
+window, go inside :func:`store_on_this_thread`.
+"""
 
 from __future__ import annotations
+
+import inspect
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -36,3 +48,52 @@ def window(qtbot):
 def open_and_wait(qtbot, window, paths, timeout=20000):
     with qtbot.waitSignal(window.image_jobs.finished, timeout=timeout):
         window.open_paths(paths)
+
+
+class UIThreadStoreCall(AssertionError):
+    """A store method was called on the Qt main thread (where the UI runs)."""
+
+
+_ALLOWED = [0]  # depth of store_on_this_thread() on the main thread
+
+
+@contextmanager
+def store_on_this_thread() -> Iterator[None]:
+    """Let the test itself call the store on the main thread (set-up, checks)."""
+    _ALLOWED[0] += 1
+    try:
+        yield
+    finally:
+        _ALLOWED[0] -= 1
+
+
+def _refusing_on_the_ui_thread(name: str, method, calls: list[str]):
+    def guarded(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread() and not _ALLOWED[0]:
+            where = "".join(traceback.format_stack(limit=8)[:-1])
+            calls.append(f"Store.{name} called on the UI thread:\n{where}")
+            raise UIThreadStoreCall(f"Store.{name} called on the UI thread; use a job")
+        return method(*args, **kwargs)
+
+    guarded.__name__ = guarded.__qualname__ = name
+    guarded.__doc__ = method.__doc__
+    return guarded
+
+
+@pytest.fixture(autouse=True)
+def _store_off_the_ui_thread(monkeypatch) -> Iterator[list[str]]:
+    """Make every public method of :class:`engine.store.Store` refuse the Qt main thread.
+
+    A refused call raises :class:`UIThreadStoreCall` and is recorded; the test
+    fails at its end if any was, even when the exception was swallowed by a
+    slot. Worker threads (jobs) call the store as usual.
+    """
+    from engine.store import Store
+
+    calls: list[str] = []
+    for name in dir(Store):
+        attr = inspect.getattr_static(Store, name)
+        if not name.startswith("_") and inspect.isfunction(attr):
+            monkeypatch.setattr(Store, name, _refusing_on_the_ui_thread(name, attr, calls))
+    yield calls
+    assert not calls, "\n".join(calls)

@@ -13,15 +13,15 @@ from desktop.patients.dialogs import (
 )
 from desktop.settings import SettingsDialog
 from engine.records import HEART_RECORD
-from tests.desktop.conftest import VALID_RECORD
+from tests.desktop.conftest import VALID_RECORD, store_on_this_thread
 from tests.desktop.test_i18n import chinese, english_words, untranslated  # noqa: F401 - fixture
-from tests.desktop.test_patients_workflow import add_patient, make_window, set_up
+from tests.desktop.test_patients_workflow import add_patient, make_window, set_up, settle, submit
 
 
 def test_edit_patient_updates_the_list_and_the_history_keeps_both_versions(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path / "stethos.db")
     set_up(qtbot, window)
-    add_patient(window)
+    add_patient(qtbot, window)
     patients, panel = window.patients, window.patients.panel
     pid = patients.patient.id
     assert panel.edit_patient_button.isEnabled()
@@ -35,7 +35,7 @@ def test_edit_patient_updates_the_list_and_the_history_keeps_both_versions(qtbot
     # an invalid birth date: a message, nothing saved
     dialog.birth_date.setText("1961-13-45")
     dialog.reason.setText("typing error")
-    dialog.ok_button.click()
+    submit(qtbot, window, dialog)
     assert dialog.isVisible()
     assert "birth date must be a date" in dialog.message.text()
     assert "Nothing was saved" in dialog.message.text()
@@ -44,11 +44,13 @@ def test_edit_patient_updates_the_list_and_the_history_keeps_both_versions(qtbot
     dialog.reason.clear()
     dialog.ok_button.click()
     assert dialog.isVisible() and "reason is required" in dialog.message.text()
-    assert len(patients.store.patient_history(pid)) == 1
+    assert not patients.jobs.busy
+    with store_on_this_thread():
+        assert len(patients.store.patient_history(pid)) == 1
 
     dialog.given_name.setText("Anna")
     dialog.reason.setText("day and month swapped at registration")
-    dialog.ok_button.click()
+    submit(qtbot, window, dialog)
     assert not dialog.isVisible()
     row = panel.patients.currentItem().text()
     assert "LEE, Anna" in row and "1961-04-03" in row
@@ -56,6 +58,7 @@ def test_edit_patient_updates_the_list_and_the_history_keeps_both_versions(qtbot
     assert patients.patient.version == 2
 
     panel.patient_history_button.click()
+    settle(qtbot, window)
     history = patients.dialog
     assert isinstance(history, HistoryDialog)
     lines = history.texts()
@@ -66,7 +69,8 @@ def test_edit_patient_updates_the_list_and_the_history_keeps_both_versions(qtbot
     assert lines[1].startswith("1 | ") and "registered" in lines[1]
     assert "LEE, Ana " in lines[1] and "1961-03-04" in lines[1]
     history.reject()
-    changed = patients.store.audit_entries(action="changed", object_type="patient")
+    with store_on_this_thread():
+        changed = patients.store.audit_entries(action="changed", object_type="patient")
     assert [e.details["reason"] for e in changed] == ["day and month swapped at registration"]
     window.close()
 
@@ -74,10 +78,11 @@ def test_edit_patient_updates_the_list_and_the_history_keeps_both_versions(qtbot
 def test_edit_record_validates_and_keeps_the_earlier_values(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path / "stethos.db")
     set_up(qtbot, window)
-    add_patient(window)
+    add_patient(qtbot, window)
     patients, panel = window.patients, window.patients.panel
     window.form.set_record(VALID_RECORD)
-    assert patients.save_record()
+    assert patients.encounter.save_record()
+    settle(qtbot, window)
     assert not panel.edit_record_button.isEnabled()  # nothing selected yet
     assert panel.select_timeline_kind("record")
     record_id = panel.selected_record()
@@ -89,17 +94,18 @@ def test_edit_record_validates_and_keeps_the_earlier_values(qtbot, tmp_path):
 
     form.editor("chol").setText("9999")  # out of range: a message, nothing saved
     dialog.reason.setText("lab correction")
-    dialog.ok_button.click()
+    submit(qtbot, window, dialog)
     assert dialog.isVisible() and "Nothing was saved" in dialog.message.text()
     assert "Serum cholesterol" in dialog.message.text()
-    assert len(patients.store.record_history(record_id)) == 1
+    with store_on_this_thread():
+        assert len(patients.store.record_history(record_id)) == 1
 
     form.editor("chol").setText("250")
     dialog.reason.clear()
     dialog.ok_button.click()
     assert dialog.isVisible() and "reason is required" in dialog.message.text()
     dialog.reason.setText("lab correction")
-    dialog.ok_button.click()
+    submit(qtbot, window, dialog)
     assert not dialog.isVisible()
     edited = [t for t in panel.timeline_texts() if "Record (edited, version 2)" in t]
     assert len(edited) == 1 and "Changed: Serum cholesterol: 233 mg/dL → 250 mg/dL" in edited[0]
@@ -107,9 +113,11 @@ def test_edit_record_validates_and_keeps_the_earlier_values(qtbot, tmp_path):
     assert panel.select_timeline_kind("record")
     new_id = panel.selected_record()
     assert new_id != record_id
-    assert patients.store.get_record(new_id).values["chol"] == 250
-    assert patients.store.get_record(record_id).values["chol"] == 233  # not overwritten
+    with store_on_this_thread():
+        assert patients.store.get_record(new_id).values["chol"] == 250
+        assert patients.store.get_record(record_id).values["chol"] == 233  # not overwritten
     panel.record_history_button.click()
+    settle(qtbot, window)
     history = patients.dialog
     assert isinstance(history, HistoryDialog)
     lines = history.texts()
@@ -125,15 +133,18 @@ def test_edit_history_and_account_dialogs_are_translated(qtbot, chinese, tmp_pat
     window = make_window(qtbot, tmp_path / "stethos.db")
     set_up(qtbot, window)
     patients = window.patients
-    patient = patients.store.add_patient("004211", "李", "安娜", "1961-03-04", "F")
-    patients.select_patient(patient.id)
+    with store_on_this_thread():
+        patient = patients.store.add_patient("004211", "李", "安娜", "1961-03-04", "F")
+    patients.patients.select_patient(patient.id)
+    settle(qtbot, window)
     window.form.set_record(VALID_RECORD)
-    assert patients.save_record()
+    assert patients.encounter.save_record()
+    settle(qtbot, window)
     patients.panel.select_timeline_kind("record")
     record_id = patients.panel.selected_record()
     dialogs = [
-        patients.edit_patient(),
-        patients.patient_history(),
+        patients.patients.edit_patient(),
+        patients.patients.patient_history(),
         EditRecordDialog(HEART_RECORD, {}, window),
         RecoverAccessDialog(window, username="u1"),
         UsersDialog([], window),
@@ -141,10 +152,11 @@ def test_edit_history_and_account_dialogs_are_translated(qtbot, chinese, tmp_pat
         RecoveryKeyDialog("", window, replaced=True),
         SettingsDialog(parent=window),
     ]
-    edit = patients.edit_record(record_id)
+    settle(qtbot, window)  # the patient's history is read
+    edit = patients.patients.edit_record(record_id)
     edit.record_form.editor("chol").setText("9999")
     edit.reason.setText("化验室更正")
-    edit.ok_button.click()
+    submit(qtbot, window, edit)
     assert "未保存" in edit.message.text()
     dialogs.append(edit)
     for dialog in dialogs:
@@ -153,12 +165,13 @@ def test_edit_history_and_account_dialogs_are_translated(qtbot, chinese, tmp_pat
         dialog.hide()
     edit.reject()
     assert any("登记" in line for line in dialogs[1].texts())  # the patient's first version
-    edit = patients.edit_record(record_id)
+    edit = patients.patients.edit_record(record_id)
     edit.record_form.editor("chol").setText("250")
     edit.reason.setText("化验室更正")
-    edit.ok_button.click()
+    submit(qtbot, window, edit)
     assert not edit.isVisible()
-    history = patients.record_history(record_id)
+    history = patients.patients.record_history(record_id)
+    settle(qtbot, window)
     assert untranslated(history) == []
     assert "修改：" in history.texts()[0]
     assert any("修改：" in line for line in patients.panel.timeline_texts())

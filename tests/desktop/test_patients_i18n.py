@@ -16,7 +16,7 @@ from desktop.patients.dialogs import (
 )
 from tests.desktop.conftest import VALID_RECORD
 from tests.desktop.test_i18n import chinese, untranslated  # noqa: F401 - fixture
-from tests.desktop.test_patients_workflow import PASSWORD, export, make_window, submit
+from tests.desktop.test_patients_workflow import PASSWORD, export, make_window, settle, submit
 
 
 def test_patients_ui_and_report_are_translated(qtbot, chinese, tmp_path):  # noqa: F811
@@ -25,26 +25,27 @@ def test_patients_ui_and_report_are_translated(qtbot, chinese, tmp_path):  # noq
     clear_recent()  # recent-study entries are file names (data), left by earlier tests
     window = make_window(qtbot, tmp_path / "stethos.db")
     patients = window.patients
-    setup = patients.sign_in()
+    setup = patients.session.sign_in()
     assert untranslated(setup) == []
     setup.username.setText("u1")
     setup.password.setText(PASSWORD)
     setup.repeat.setText(PASSWORD)
     submit(qtbot, window, setup)
-    keys = patients.recovery_dialog
+    keys = patients.session.recovery_dialog
     keys.key.setText("")  # the key itself is letters and digits, not words
     assert untranslated(keys) == []
     keys.confirm.setChecked(True)
     keys.accept()
 
-    new = patients.new_patient()
+    new = patients.patients.new_patient()
     assert untranslated(new) == []
     new.mrn.setText("004211")
     new.family_name.setText("李")
     new.given_name.setText("安娜")
-    new.ok_button.click()
+    submit(qtbot, window, new)
     window.form.set_record(VALID_RECORD)
-    assert patients.save_record()
+    assert patients.encounter.save_record()
+    settle(qtbot, window)
     texts = patients.panel.timeline_texts()
     assert any("静息血压" in t or "血压" in t for t in texts), texts  # translated record values
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 
 from engine.resources import resource_path
 from tests.desktop.conftest import VALID_RECORD
-from tests.desktop.test_patients_workflow import add_patient, export, make_window, set_up
+from tests.desktop.test_patients_workflow import add_patient, export, make_window, set_up, settle
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("pdftotext") and shutil.which("pdfimages")),
@@ -49,14 +49,15 @@ def test_report_of_an_earlier_encounter_has_its_image_heatmap_and_ecg(qtbot, tmp
     shutil.copyfile(resource_path("samples", "ecg-12-lead.dcm"), ecg_file)
     window = make_window(qtbot, tmp_path / "stethos.db")
     set_up(qtbot, window)
-    add_patient(window)
+    add_patient(qtbot, window)
     patients = window.patients
 
     with qtbot.waitSignal(window.image_jobs.finished, timeout=20000):
         window.open_paths([image_file])
     with qtbot.waitSignal(window.analysis_jobs.succeeded, timeout=60000):
         window.analyze_image()
-    image_result = patients.last_result
+    settle(qtbot, window)
+    image_result = patients.encounter.last_result
     assert image_result.result["input"]["path"] == str(image_file)
     assert image_result.result["heatmap"]["rows"] <= 64
     earlier = patients.encounter_id
@@ -65,16 +66,19 @@ def test_report_of_an_earlier_encounter_has_its_image_heatmap_and_ecg(qtbot, tmp
     qtbot.waitUntil(lambda: window.ecg.signal is not None, timeout=20000)
     with qtbot.waitSignal(window.ecg.jobs.succeeded, timeout=60000):
         qtbot.mouseClick(window.ecg.analyze_button, Qt.MouseButton.LeftButton)
-    assert patients.last_result.encounter_id == earlier
-    assert patients.last_result.result["input"] == {
+    settle(qtbot, window)
+    ecg_result = patients.encounter.last_result
+    assert ecg_result.encounter_id == earlier
+    assert ecg_result.result["input"] == {
         "kind": "ecg",
         "path": str(ecg_file),
-        "lead": patients.last_result.result["input"]["lead"],
+        "lead": ecg_result.result["input"]["lead"],
     }
 
     # a new encounter becomes the current one; the viewer shows nothing any more
     window.form.set_record(VALID_RECORD)
-    assert patients.save_record()
+    assert patients.encounter.save_record()
+    settle(qtbot, window)
     assert patients.encounter_id != earlier
     window.close_studies()
 

@@ -23,16 +23,23 @@ from desktop.patients.dialogs import (
     SignInDialog,
 )
 from engine.store import KdfParams, open_store
-from tests.desktop.conftest import VALID_RECORD
+from tests.desktop.conftest import VALID_RECORD, store_on_this_thread
 
 PASSWORD = "correct horse battery"
 
 
 def export(qtbot, patients, encounter_id, pdf):
     """Export a report (on the report worker) and wait until it is written."""
-    with qtbot.waitSignal(patients.report_exported, timeout=60_000) as written:
-        assert patients.export_report(encounter_id, pdf)
-    assert written.args == [pdf] and patients.last_report == pdf
+    with qtbot.waitSignal(patients.report.report_exported, timeout=60_000) as written:
+        assert patients.report.export_report(encounter_id, pdf)
+    assert written.args == [pdf] and patients.report.last_report == pdf
+
+
+def settle(qtbot, window, timeout=60_000) -> None:
+    """Wait until the store work queued so far (saves, reads) has ended."""
+    if window.patients.jobs.busy:
+        with qtbot.waitSignal(window.patients.jobs.finished, timeout=timeout):
+            pass
 
 
 def make_window(qtbot, store_path) -> MainWindow:
@@ -46,14 +53,14 @@ def make_window(qtbot, store_path) -> MainWindow:
 
 
 def submit(qtbot, window, dialog) -> None:
-    """Click OK in a dialog whose work runs on the patients' job runner."""
-    with qtbot.waitSignal(window.patients.jobs.finished, timeout=20000):
-        dialog.ok_button.click()
+    """Click OK in a dialog; wait for the store work it started (if its input was valid)."""
+    dialog.ok_button.click()
+    settle(qtbot, window)
 
 
 def submit_setup(qtbot, window) -> SetupDialog:
     """Open first-run setup, fill in the administrator and submit it."""
-    dialog = window.patients.sign_in()
+    dialog = window.patients.session.sign_in()
     assert isinstance(dialog, SetupDialog)
     dialog.username.setText("admin")
     dialog.password.setText(PASSWORD)
@@ -64,7 +71,7 @@ def submit_setup(qtbot, window) -> SetupDialog:
 
 def set_up(qtbot, window) -> str:
     submit_setup(qtbot, window)
-    keys = window.patients.recovery_dialog
+    keys = window.patients.session.recovery_dialog
     key = keys.key.text()
     ok = keys.buttons.buttons()[0]
     assert not ok.isEnabled()  # not before “I have written it down”
@@ -75,7 +82,7 @@ def set_up(qtbot, window) -> str:
 
 
 def sign_in(qtbot, window, password=PASSWORD) -> SignInDialog:
-    dialog = window.patients.sign_in()
+    dialog = window.patients.session.sign_in()
     assert isinstance(dialog, SignInDialog)
     dialog.username.setText("admin")
     dialog.password.setText(password)
@@ -83,15 +90,15 @@ def sign_in(qtbot, window, password=PASSWORD) -> SignInDialog:
     return dialog
 
 
-def add_patient(window) -> None:
-    dialog = window.patients.new_patient()
+def add_patient(qtbot, window) -> None:
+    dialog = window.patients.patients.new_patient()
     assert isinstance(dialog, NewPatientDialog)
     dialog.mrn.setText("MRN-0042")
     dialog.family_name.setText("Lee")
     dialog.given_name.setText("Ana")
     dialog.birth_date.setText("1961-03-04")
     dialog.sex.setCurrentIndex(dialog.sex.findData("F"))
-    dialog.ok_button.click()
+    submit(qtbot, window, dialog)  # saved, then selected: the patient is shown
     assert not dialog.isVisible()
 
 
@@ -108,56 +115,65 @@ def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, stor
     assert len(key.replace("-", "")) == 32
     assert window.patients.signed_in and window.patients.dock.isVisible()
 
-    add_patient(window)
+    add_patient(qtbot, window)
     patients = window.patients
+    encounter = patients.encounter
     assert patients.patient is not None and patients.patient.mrn == "MRN-0042"
     assert "LEE, Ana" in patients.panel.header.text()
 
     # an invalid value: a message, nothing saved
     window.form.set_record(VALID_RECORD)
     window.form.editor("trestbps").setText("900")
-    assert not patients.save_record()
+    assert not encounter.save_record()
     assert "not saved" in patients.last_message.text()
     assert "Resting blood pressure" in patients.last_message.text()
-    assert patients.store.encounters(patients.patient.id) == []
+    assert not patients.jobs.busy  # nothing was sent to the store
+    with store_on_this_thread():
+        assert patients.store.encounters(patients.patient.id) == []
 
     window.form.set_record(VALID_RECORD)
-    qtbot.mouseClick(patients.save_record_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(encounter.save_record_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, window)
     assert any("Record" in line for line in patients.panel.timeline_texts())
 
     with qtbot.waitSignal(window.analysis_jobs.succeeded, timeout=60000):
         qtbot.mouseClick(window.analyze_button, Qt.MouseButton.LeftButton)
-    result = patients.last_result
+    settle(qtbot, window)
+    result = encounter.last_result
     assert result is not None and result.model_id == "heart-disease-logreg-13"
     assert result.record_id is not None  # the saved record, not a second copy
     assert result.positive_label and result.model_name
-    assert len(patients.store.encounters(patients.patient.id)) == 1
-    assert patients.decision_box.isVisible()
+    assert result.result["input"] == {"kind": "record"}
+    with store_on_this_thread():
+        assert len(patients.store.encounters(patients.patient.id)) == 1
+    assert encounter.decision_box.isVisible()
 
-    patients.accept_result()
-    assert patients.last_result.decision.decision == "accepted"
-    dialog = patients.override_result()
+    assert encounter.accept_result()
+    settle(qtbot, window)
+    assert encounter.last_result.decision.decision == "accepted"
+    dialog = encounter.override_result()
     assert isinstance(dialog, OverrideDialog)
     dialog.ok_button.click()  # no comment: refused
     assert dialog.isVisible() and "comment is required" in dialog.message.text()
-    assert patients.last_result.decision.decision == "accepted"
+    assert not patients.jobs.busy
+    assert encounter.last_result.decision.decision == "accepted"
     dialog.comment.setPlainText("ECG shows an old inferior infarct")
-    dialog.ok_button.click()
+    submit(qtbot, window, dialog)
     assert not dialog.isVisible()
-    assert patients.last_result.decision.decision == "overridden"
-    assert "Overridden" in patients.decision_label.text()
+    assert encounter.last_result.decision.decision == "overridden"
+    assert "Overridden" in encounter.decision_label.text()
 
     pdf = tmp_path / "report.pdf"
-    encounter = patients.encounter_id
-    export(qtbot, patients, encounter, pdf)
+    report = patients.report
+    export(qtbot, patients, patients.encounter_id, pdf)
     assert pdf.read_bytes().startswith(b"%PDF")
     for bad, reason in ((tmp_path / "no-such-folder" / "r.pdf", "No such file or directory"),
                         (Path("/dev/full"), "No space left on device")):  # fmt: skip
-        with qtbot.waitSignal(patients.report_failed, timeout=60_000) as failed:
-            assert patients.export_report(encounter, bad)
+        with qtbot.waitSignal(report.report_failed, timeout=60_000) as failed:
+            assert report.export_report(patients.encounter_id, bad)
         assert f"The report could not be written to {bad}" in failed.args[0]
         assert reason in failed.args[0] and reason in patients.last_message.text()
-        assert patients.last_report == pdf  # the earlier report stands; the app goes on
+        assert report.last_report == pdf  # the earlier report stands; the app goes on
     if shutil.which("pdftotext"):
         text = subprocess.run(
             ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
@@ -175,7 +191,9 @@ def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, stor
             "Stethos 0.",
         ):
             assert expected in text, expected
-    assert any(e.action == "exported" for e in patients.store.audit_entries())
+    with store_on_this_thread():
+        exported = [e for e in patients.store.audit_entries() if e.action == "exported"]
+    assert [e.details["file"] for e in exported] == ["report.pdf"]  # failures are not logged
     window.close()
     assert patients.store is None  # closed with the window
 
@@ -190,7 +208,9 @@ def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, stor
     window.patients.panel.search.setText("lee")
     with qtbot.waitSignal(window.patients.panel.search_changed, timeout=2000):
         pass
+    settle(qtbot, window)
     window.patients.panel.patients.setCurrentRow(0)
+    settle(qtbot, window)
     lines = window.patients.panel.timeline_texts()
     joined = "\n".join(lines)
     assert "Record" in joined and "heart-disease-logreg-13" in joined
@@ -202,6 +222,7 @@ def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, stor
     panel.select_timeline_row(next(i for i, t in enumerate(lines) if "Result:" in t))
     assert panel.accept_button.isEnabled()
     panel.accept_button.click()
+    settle(qtbot, window)
     assert panel.timeline_texts()[0].endswith("| Accepted")
     window.close()
 
@@ -209,9 +230,9 @@ def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, stor
 def test_session_locks_after_inactivity_and_unlocks_with_the_password(qtbot, store_path):
     window = make_window(qtbot, store_path)
     set_up(qtbot, window)
-    patients = window.patients
-    patients.lock_timeout_s = 0.0
-    patients.check_lock()
+    patients, session = window.patients, window.patients.session
+    session.lock_timeout_s = 0.0
+    session.check_lock()
     assert patients.locked and not patients.dock.isVisible()
     dialog = patients.dialog
     assert isinstance(dialog, LockDialog)
@@ -219,7 +240,7 @@ def test_session_locks_after_inactivity_and_unlocks_with_the_password(qtbot, sto
     submit(qtbot, window, dialog)
     assert patients.locked and "wrong" in dialog.message.text()
     dialog.password.setText(PASSWORD)
-    patients.lock_timeout_s = 600.0
+    session.lock_timeout_s = 600.0
     submit(qtbot, window, dialog)
     assert not patients.locked and patients.dock.isVisible()
     window.close()
@@ -228,41 +249,48 @@ def test_session_locks_after_inactivity_and_unlocks_with_the_password(qtbot, sto
 def test_link_study_warns_when_the_dicom_patient_differs(qtbot, store_path):
     window = make_window(qtbot, store_path)
     set_up(qtbot, window)
-    add_patient(window)
+    add_patient(qtbot, window)
     with qtbot.waitSignal(window.image_jobs.finished, timeout=20000):
         window.open_sample()
-    patients = window.patients
-    assert patients.link_button.isVisible()
-    assert patients.link_study()
-    assert "another patient" in patients.last_message.text()
-    assert not patients.link_button.isVisible()
-    assert any("Study" in line for line in patients.panel.timeline_texts())
+    encounter = window.patients.encounter
+    assert encounter.link_button.isVisible()
+    assert encounter.link_study()
+    settle(qtbot, window)
+    assert "another patient" in window.patients.last_message.text()
+    assert not encounter.link_button.isVisible()
+    assert any("Study" in line for line in window.patients.panel.timeline_texts())
     with qtbot.waitSignal(window.analysis_jobs.succeeded, timeout=60000):
         window.analyze_image()
-    assert patients.last_result.model_id == "cxr-pneumonia-resnet18-128"
-    assert patients.last_result.study_link_id is not None
-    assert patients.decision_box.isVisible()
+    settle(qtbot, window)
+    result = encounter.last_result
+    assert result.model_id == "cxr-pneumonia-resnet18-128"
+    assert result.study_link_id is not None
+    assert result.result["input"]["kind"] == "image"
+    assert result.result["input"]["study_instance_uid"]
+    assert encounter.decision_box.isVisible()
     window.close()
 
 
 def test_users_dialog_adds_a_clinician_who_can_sign_in(qtbot, store_path):
     window = make_window(qtbot, store_path)
     set_up(qtbot, window)
-    dialog = window.patients.manage_users()
+    dialog = window.patients.session.manage_users()
     dialog.username.setText("dr.lee")
     dialog.password.setText("temporary pass 1")
     submit(qtbot, window, dialog)
     assert dialog.users.count() == 2
     window.close()
-    store = open_store(store_path, "dr.lee", "temporary pass 1")
-    assert store.user.role == "clinician"
-    store.close()
+    with store_on_this_thread():
+        store = open_store(store_path, "dr.lee", "temporary pass 1")
+        assert store.user.role == "clinician"
+        store.close()
 
 
 def test_reset_access_makes_the_user_choose_a_new_password(qtbot, store_path):
     window = make_window(qtbot, store_path)
     set_up(qtbot, window)
-    users = window.patients.manage_users()
+    session = window.patients.session
+    users = session.manage_users()
     users.username.setText("dr.lee")
     users.password.setText("first password 1")
     submit(qtbot, window, users)
@@ -274,10 +302,10 @@ def test_reset_access_makes_the_user_choose_a_new_password(qtbot, store_path):
         users.reset_button.click()
     assert "dr.lee must choose a new password" in users.message.text()
     users.reject()
-    window.patients.sign_out()
+    session.sign_out()
     assert not window.patients.signed_in and not window.patients.dock.isVisible()
 
-    dialog = window.patients.sign_in()
+    dialog = session.sign_in()
     dialog.username.setText("dr.lee")
     dialog.password.setText("temporary pass 2")
     submit(qtbot, window, dialog)
@@ -289,14 +317,15 @@ def test_reset_access_makes_the_user_choose_a_new_password(qtbot, store_path):
     submit(qtbot, window, change)
     assert not change.isVisible()
     assert not window.patients.store.user.must_change_password
-    assert not window.patients.users_action.isEnabled()  # a clinician manages no accounts
+    assert not session.users_action.isEnabled()  # a clinician manages no accounts
     window.close()
 
 
 def test_saving_without_signing_in_says_how(qtbot, store_path):
     window = make_window(qtbot, store_path)
     window.form.set_record(VALID_RECORD)
-    assert not window.patients.save_record_button.isVisible()
-    assert not window.patients.save_record()
+    encounter = window.patients.encounter
+    assert not encounter.save_record_button.isVisible()
+    assert not encounter.save_record()
     assert "Sign in" in window.patients.last_message.text()
     window.close()
