@@ -207,15 +207,14 @@ class PatientController(QObject):
         dialog.open()
         return dialog
 
-    def need_patient(self) -> bool:
-        """Whether a patient is selected in an open session; says how otherwise."""
+    def need_patient(self) -> Patient | None:
+        """The patient selected in an open session; says how to get one otherwise."""
         if self.store is None or self.locked:
             self.message(self.tr("Sign in (Patient ▸ Sign in…) to keep patient data."))
-            return False
+            return None
         if self.patient is None:
             self.message(self.tr("Select or create a patient in the Patients list first."))
-            return False
-        return True
+        return self.patient
 
     def status(self, text: str) -> None:
         """Show ``text`` in the window's status bar."""

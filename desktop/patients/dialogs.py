@@ -533,7 +533,8 @@ class HistoryDialog(QDialog):
         out = []
         for i in range(self.versions.topLevelItemCount()):
             item = self.versions.topLevelItem(i)
-            out.append(" | ".join(item.text(c) for c in range(5)))
+            if item is not None:
+                out.append(" | ".join(item.text(c) for c in range(5)))
         return out
 
 

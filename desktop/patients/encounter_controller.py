@@ -148,7 +148,8 @@ class EncounterController(QObject):
         Returns whether the record was valid and its saving started.
         """
         ctl = self.ctl
-        if not ctl.need_patient():
+        patient = ctl.need_patient()
+        if patient is None:
             return False
         problems = ctl.host.record_problems()
         if problems:
@@ -161,7 +162,6 @@ class EncounterController(QObject):
                 warning=True,
             )
             return False
-        patient = ctl.patient
 
         def saved(outcome: tuple[int, StoredRecord]) -> None:
             if ctl.patient is None or ctl.patient.id != patient.id:
@@ -309,9 +309,9 @@ class EncounterController(QObject):
         """
         ctl = self.ctl
         ref = ctl.host.shown_study()
-        if not ctl.need_patient() or ref is None:
+        patient = ctl.need_patient()
+        if patient is None or ref is None:
             return False
-        patient = ctl.patient
 
         def linked(link: StudyLink) -> None:
             self._linked[(patient.id, ref.study.study_instance_uid)] = link.id

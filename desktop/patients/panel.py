@@ -226,10 +226,13 @@ class PatientsPanel(QWidget):
     def timeline_texts(self) -> list[str]:
         """Each timeline line as one string (what a user reads)."""
         out = []
-        for i in range(self.timeline.topLevelItemCount()):
-            item = self.timeline.topLevelItem(i)
+        for item in self._timeline_items():
             out.append(" | ".join(item.text(c).replace("\n", " | ") for c in range(2)))
         return out
+
+    def _timeline_items(self) -> list[QTreeWidgetItem]:
+        items = (self.timeline.topLevelItem(i) for i in range(self.timeline.topLevelItemCount()))
+        return [item for item in items if item is not None]
 
     def selected_encounter(self) -> int | None:
         item = self.timeline.currentItem()
@@ -258,12 +261,11 @@ class PatientsPanel(QWidget):
         return int(item.data(0, _ID_ROLE))
 
     def select_timeline_row(self, row: int) -> None:
-        self.timeline.setCurrentItem(self.timeline.topLevelItem(row))
+        self.timeline.setCurrentItem(self._timeline_items()[row])
 
     def select_timeline_kind(self, kind: str) -> bool:
         """Select the newest timeline line of ``kind`` (``"record"``, ``"result"``…)."""
-        for i in range(self.timeline.topLevelItemCount()):
-            item = self.timeline.topLevelItem(i)
+        for item in self._timeline_items():
             if item.data(0, _KIND_ROLE) == kind:
                 self.timeline.setCurrentItem(item)
                 return True

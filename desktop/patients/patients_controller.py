@@ -180,7 +180,7 @@ class PatientsController(QObject):
         exc = failure.error
         if not isinstance(exc, RecordValidationError):
             return failure.user_message
-        known = {text: translate("PatientController", text) for text in _KNOWN_PROBLEMS}
+        known = {str(t): translate("PatientController", str(t)) for t in _KNOWN_PROBLEMS}
         lines = []
         for name, text in exc.problems.items():
             if name == "mrn" and text.startswith("Another patient already has the MRN"):

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QCoreApplication, QIODevice, QMarginsF, QObject, QSizeF, QUrl
@@ -65,7 +66,7 @@ class ReportContent:
     ecg_notes: list[str] = field(default_factory=list)
 
 
-def value_text(spec, value: object, unit: str | None = None) -> str:
+def value_text(spec, value: Any, unit: str | None = None) -> str:
     """A record value as people read it, in the interface language (``145 mmHg``, a choice)."""
     if value is None:
         return QCoreApplication.translate("EncounterReport", "not recorded")
@@ -276,7 +277,7 @@ class EncounterReport(QObject):
         doc.setPageSize(QSizeF(writer.width(), writer.height()))
         doc.print_(writer)
         del writer  # flushes the PDF into the buffer
-        data = bytes(buffer.data())
+        data = bytes(buffer.data().data())
         buffer.close()
         if not data.startswith(b"%PDF"):
             raise OSError(f"the PDF of {path.name} could not be made")
@@ -409,17 +410,23 @@ def ecg_strip(ecg: ReportEcg) -> QImage:
     from engine.ecg import STANDARD_LEADS
 
     signal = ecg.signal
-    twelve = all(lead in signal.leads for lead in STANDARD_LEADS)
-    view = TwelveLeadView() if twelve else StripView()
-    view.set_dpi(96.0)
-    view.set_signal(signal)
-    view.set_beats(ecg.beats, ecg.lead_index)
-    if twelve:
+    view: TwelveLeadView | StripView
+    if all(lead in signal.leads for lead in STANDARD_LEADS):
+        view = TwelveLeadView()
+        _draw_ecg(view, ecg)
         view.resize(view.sizeHint())
     else:
+        view = StripView()
+        _draw_ecg(view, ecg)
         scale = view.scale()
         width = math.ceil(view.trace_left() + ecg.seconds * scale.px_per_s + 8 * scale.px_per_mm_x)
         view.resize(width, view.sizeHint().height())
     image = view.grab().toImage()
     view.deleteLater()
     return image
+
+
+def _draw_ecg(view, ecg: ReportEcg) -> None:
+    view.set_dpi(96.0)
+    view.set_signal(ecg.signal)
+    view.set_beats(ecg.beats, ecg.lead_index)

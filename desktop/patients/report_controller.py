@@ -77,7 +77,8 @@ class ReportController(QObject):
         timeline, else the current one, else the patient's latest.
         """
         ctl = self.ctl
-        if not ctl.need_patient():
+        patient = ctl.need_patient()
+        if patient is None:
             return False
         if isinstance(encounter_id, bool) or not isinstance(encounter_id, int):
             encounter_id = ctl.panel.selected_encounter()
@@ -85,7 +86,7 @@ class ReportController(QObject):
                 encounter_id = ctl.encounter_id
         if encounter_id is None:
             return ctl.step(
-                latest_encounter, ctl.patient.id, name="encounters", on_success=self._ask_where
+                latest_encounter, patient.id, name="encounters", on_success=self._ask_where
             )
         return self._ask_where(encounter_id)
 

@@ -56,12 +56,18 @@ _INPUT_EVENTS = {
 }
 
 
-def make_action(parent: QObject, text: str, slot, name: str) -> QAction:
+def make_action(parent: QObject | None, text: str, slot, name: str) -> QAction:
     """A menu action named ``name`` that calls ``slot()`` (without ``checked``)."""
     action = QAction(text, parent)
     action.setObjectName(name)
     action.triggered.connect(lambda _checked=False: slot())
     return action
+
+
+def _app() -> QCoreApplication:
+    app = QApplication.instance()
+    assert app is not None, "the patient controllers need the application"
+    return app
 
 
 class SessionController(QObject):
@@ -95,7 +101,7 @@ class SessionController(QObject):
         self.lock_timer.timeout.connect(self._on_lock_timer_timeout)
         self.set_lock_minutes(load_preferences().lock_minutes)
         preferences_notifier().saved.connect(self._on_preferences_saved)
-        QApplication.instance().installEventFilter(self)
+        _app().installEventFilter(self)
 
     def menu_actions(self) -> list[QAction]:
         """Sign in, sign out, change password, users (in menu order)."""
@@ -162,7 +168,15 @@ class SessionController(QObject):
         )
         return self.ctl.open_dialog(dialog)
 
-    def _open_store(self, fn, dialog: QDialog, name: str, done, *args, **kwargs) -> None:
+    def _open_store(
+        self,
+        fn,
+        dialog: SignInDialog | SetupDialog | RecoverAccessDialog,
+        name: str,
+        done,
+        *args,
+        **kwargs,
+    ) -> None:
         """Set up, sign in or recover (``fn``) with the user name and password typed."""
         self.ctl.jobs.submit(
             fn,
@@ -230,7 +244,7 @@ class SessionController(QObject):
         ctl = self.ctl
         ctl.jobs.cancel()  # waiting jobs are dropped; a running one ends on its own
         ctl.jobs.wait(5.0)
-        QApplication.instance().removeEventFilter(self)
+        _app().removeEventFilter(self)
         self.lock_timer.stop()
         if ctl.store is not None:
             store, ctl.store = ctl.store, None
@@ -328,8 +342,9 @@ class SessionController(QObject):
 
     # --- lock ----------------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in _INPUT_EVENTS and self.ctl.active:
-            self.ctl.store.session.touch()
+        store = self.ctl.store
+        if event.type() in _INPUT_EVENTS and store is not None and not self.ctl.locked:
+            store.session.touch()
         return False
 
     @property

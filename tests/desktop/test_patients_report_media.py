@@ -61,6 +61,11 @@ def test_report_of_an_earlier_encounter_has_its_image_heatmap_and_ecg(qtbot, tmp
     assert image_result.result["input"]["path"] == str(image_file)
     assert image_result.result["heatmap"]["rows"] <= 64
     earlier = patients.encounter_id
+    # the current encounter: the report shows the image on screen, with its heat map
+    current = tmp_path / "current.pdf"
+    export(qtbot, patients, earlier, current)
+    assert len(pdf_images(current)) == 2, pdf_images(current)
+    assert "With the model heat map" in pdf_text(current)
 
     window.ecg.open_signal(ecg_file)
     qtbot.waitUntil(lambda: window.ecg.signal is not None, timeout=20000)
