@@ -4,13 +4,24 @@
 out-of-memory error during a run moves the model to the CPU, runs again and
 records a notice with the result; the device actually used is recorded with
 every result.
+
+The first ``import torch`` of a process, wherever it comes from (a model
+runner here, or scikit-learn's array-API shim under a record model), first
+maps torch's native libraries with the GIL released (:func:`preload_torch`):
+``import torch`` maps them while holding the GIL, which froze every other
+thread, the UI thread included, for 130–310 ms on a two-core machine.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.errors import ModelError
@@ -156,3 +167,155 @@ def configure_threads(n: int | None = None) -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+# --- mapping torch's native libraries without the GIL ------------------------------------
+#: The CUDA component libraries torch 2.x preloads, in its order (``torch/__init__.py``,
+#: ``_preload_cuda_deps``): the copies found here win the sonames libtorch links against.
+_CUDA_COMPONENTS = (
+    ("cublas", "libcublasLt.so.*[0-9]"),
+    ("cublas", "libcublas.so.*[0-9]"),
+    ("cudnn", "libcudnn.so.*[0-9]"),
+    ("cuda_nvrtc", "libnvrtc.so.*[0-9]"),
+    ("cuda_nvrtc", "libnvrtc-builtins.so.*[0-9]"),
+    ("cuda_runtime", "libcudart.so.*[0-9]"),
+    ("cuda_cupti", "libcupti.so.*[0-9]"),
+    ("cufft", "libcufft.so.*[0-9]"),
+    ("curand", "libcurand.so.*[0-9]"),
+    ("nvjitlink", "libnvJitLink.so.*[0-9]"),
+    ("cusparse", "libcusparse.so.*[0-9]"),
+    ("cusparselt", "libcusparseLt.so.*[0-9]"),
+    ("cusolver", "libcusolver.so.*[0-9]"),
+    ("nccl", "libnccl.so.*[0-9]"),
+    ("nvshmem", "libnvshmem_host.so.*[0-9]"),
+    ("cufile", "libcufile.so.*[0-9]"),
+    ("nvtx", "libnvToolsExt.so.*[0-9]"),
+)
+_preload_lock = threading.Lock()
+_preloaded: bool | None = None
+
+
+def _dlopen() -> Callable[[bytes, int], int | None]:
+    """libc's ``dlopen`` through ctypes: a foreign call, so it runs with the GIL released.
+
+    (``ctypes.CDLL`` itself, which torch uses, keeps the GIL while the library
+    maps and its static initialisers run.)
+    """
+    import ctypes
+
+    try:
+        fn = ctypes.CDLL(None).dlopen
+    except AttributeError:  # glibc < 2.34: dlopen lives in libdl
+        fn = ctypes.CDLL("libdl.so.2").dlopen
+    fn.restype = ctypes.c_void_p
+    fn.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    return fn
+
+
+def _cuda_major(torch_dir: Path) -> str | None:
+    """The CUDA major version torch was built for, read from ``torch/version.py`` (no import)."""
+    try:
+        text = (torch_dir / "version.py").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.search(r"^cuda\b[^=\n]*=\s*['\"](\d+)", text, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def _cuda_component(folder: str, pattern: str, cuda_major: str | None) -> str | None:
+    """Where torch's ``_get_cuda_dep_paths`` finds a component: the first ``sys.path`` hit."""
+    for entry in sys.path:
+        found = glob.glob(os.path.join(entry, "nvidia", folder, "lib", pattern))
+        if cuda_major is not None:
+            found += glob.glob(os.path.join(entry, "nvidia", f"cu{cuda_major}", "lib", pattern))
+        found += glob.glob(os.path.join(entry, folder, "lib", pattern))
+        if found:
+            return found[0]
+    return None
+
+
+def _torch_dir() -> Path | None:
+    from importlib.machinery import PathFinder
+
+    spec = PathFinder.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+def preload_torch() -> bool:
+    """Map torch's native libraries now, with the GIL released; True if they are mapped.
+
+    Loads what ``import torch`` loads, in its order and with its flags, before
+    it runs: ``libtorch_global_deps`` (global symbols), on CUDA builds the CUDA
+    component libraries torch preloads, then ``libtorch`` (CPU and CUDA
+    kernels, their static initialisers). ``import torch`` then finds them
+    mapped and only runs its Python-binding set-up, which still holds the
+    GIL. Linux only (elsewhere, or with ``STETHOS_TORCH_PRELOAD=0``, or when
+    torch is imported or missing, it does nothing and returns False); any
+    failure leaves the rest to ``import torch`` as before.
+    """
+    global _preloaded
+    if (
+        not sys.platform.startswith("linux")
+        or "torch" in sys.modules
+        or os.environ.get("STETHOS_TORCH_PRELOAD", "1").strip() == "0"
+    ):
+        return False
+    with _preload_lock:
+        if _preloaded is None:
+            _preloaded = False
+            try:
+                _preloaded = _map_torch_libraries()
+            except Exception:  # leave everything to import torch
+                _preloaded = False
+        return _preloaded
+
+
+def _map_torch_libraries() -> bool:
+    torch_dir = _torch_dir()
+    if torch_dir is None:
+        return False
+    lib = torch_dir / "lib"
+    if not (lib / "libtorch.so").is_file():
+        return False
+    dlopen = _dlopen()
+    global_deps = lib / "libtorch_global_deps.so"
+    if global_deps.is_file():
+        if not dlopen(os.fsencode(global_deps), os.RTLD_NOW | os.RTLD_GLOBAL):
+            return False
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+        if "libcudart.so" in maps:  # a CUDA build: torch preloads its components next
+            major = _cuda_major(torch_dir)
+            for folder, pattern in _CUDA_COMPONENTS:
+                path = _cuda_component(folder, pattern, major)
+                if path is not None and not dlopen(os.fsencode(path), os.RTLD_NOW):
+                    return False
+    return bool(dlopen(os.fsencode(lib / "libtorch.so"), os.RTLD_NOW))
+
+
+class _PreloadTorchFirst:
+    """A ``sys.meta_path`` entry that runs :func:`preload_torch` before the first ``import torch``.
+
+    It finds nothing itself (the normal finders import torch) and removes
+    itself after that first time.
+    """
+
+    @classmethod
+    def find_spec(cls, name: str, path=None, target=None) -> None:
+        if name == "torch":
+            try:
+                sys.meta_path.remove(cls)  # type: ignore[arg-type]
+            except ValueError:
+                pass
+            preload_torch()
+        return None
+
+
+def install_torch_preload() -> None:
+    """Have the first ``import torch`` of the process preload its libraries without the GIL."""
+    if "torch" not in sys.modules and _PreloadTorchFirst not in sys.meta_path:
+        sys.meta_path.insert(0, _PreloadTorchFirst)  # type: ignore[arg-type]
+
+
+install_torch_preload()

@@ -1,6 +1,10 @@
-"""Device choice, user override, and CPU fallback on GPU out-of-memory (simulated)."""
+"""Device choice, user override, CPU fallback on GPU out-of-memory (simulated), torch preload."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -93,3 +97,41 @@ def test_image_model_falls_back_and_records_it(
     assert pred.to_json()["notice"] == CPU_FALLBACK_NOTICE
     assert pred.heatmap is not None
     assert state["calls"] == 2
+
+
+_PRELOAD_PROBE = """
+import sys, threading
+import engine.models.devices as d
+assert d._PreloadTorchFirst in sys.meta_path
+ran_on = []
+real = d.preload_torch
+d.preload_torch = lambda: ran_on.append(threading.current_thread().name) or real()
+t = threading.Thread(target=lambda: __import__("torch"), name="importer")
+t.start(); t.join()
+import torch
+assert float(torch.ones(3).sum()) == 3.0
+print(ran_on, d._preloaded, d._PreloadTorchFirst in sys.meta_path, real())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preload is Linux only")
+@pytest.mark.parametrize("setting", ["1", "0"])
+def test_the_first_import_of_torch_maps_its_libraries_first(setting: str) -> None:
+    """In a fresh interpreter: the thread that imports torch first preloads its libraries
+    (GIL released), once; torch works; ``STETHOS_TORCH_PRELOAD=0`` turns it off."""
+    env = dict(os.environ, STETHOS_TORCH_PRELOAD=setting)
+    out = subprocess.run(
+        [sys.executable, "-c", _PRELOAD_PROBE], env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n")[-2]
+    # the hook called preload_torch on the importing thread and removed itself;
+    # with torch imported, preload_torch does nothing
+    expected = "True" if setting == "1" else "None"
+    assert out == f"['importer'] {expected} False False"
+
+
+def test_preload_does_nothing_once_torch_is_imported() -> None:
+    from engine.models.devices import _PreloadTorchFirst, preload_torch
+
+    assert preload_torch() is False
+    assert _PreloadTorchFirst not in sys.meta_path
