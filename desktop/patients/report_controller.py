@@ -8,7 +8,6 @@ the worker again.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -183,9 +182,4 @@ class ReportController(QObject):
 
     def shutdown(self) -> None:
         """On closing the window: let a report being written finish (up to 30 s)."""
-        deadline = time.monotonic() + REPORT_SHUTDOWN_WAIT_S
-        while self.jobs.busy and time.monotonic() < deadline:
-            # Its steps end on this thread (the ECG strip): let them run.
-            QCoreApplication.processEvents()
-            self.jobs.wait(0.05)
-        self.jobs.cancel()
+        self.jobs.finish(REPORT_SHUTDOWN_WAIT_S)

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 translate = QCoreApplication.translate
 
+#: How long closing the window waits for the store work queued (saves) to end.
+STORE_SHUTDOWN_WAIT_S = 10.0
+
 _INPUT_EVENTS = {
     QEvent.Type.KeyPress,
     QEvent.Type.MouseButtonPress,
@@ -240,10 +243,9 @@ class SessionController(QObject):
         ctl.update_state()
 
     def shutdown(self) -> None:
-        """On closing the window: stop the store work, close the store."""
+        """On closing the window: finish the saves queued (up to 10 s), close the store."""
         ctl = self.ctl
-        ctl.jobs.cancel()  # waiting jobs are dropped; a running one ends on its own
-        ctl.jobs.wait(5.0)
+        ctl.jobs.finish(STORE_SHUTDOWN_WAIT_S)
         _app().removeEventFilter(self)
         self.lock_timer.stop()
         if ctl.store is not None:

@@ -8,12 +8,13 @@ so that a result saved right after its record finds the record there.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from desktop.jobs import JobFailure, JobRunner
 
@@ -77,6 +78,15 @@ class StoreJobs(QObject):
     def wait(self, timeout_s: float = 5.0) -> bool:
         """Block until the running job's thread ends (used on close); True if it did."""
         return self.runner.wait(timeout_s)
+
+    def finish(self, timeout_s: float) -> None:
+        """On close: let the queued jobs end, callbacks included, then drop what is left."""
+        deadline = time.monotonic() + timeout_s
+        while self.busy and time.monotonic() < deadline:
+            QCoreApplication.processEvents()  # the callbacks run on this thread
+            self.runner.wait(0.05)
+        self.cancel()
+        self.runner.wait(5.0)
 
     def _start_next(self) -> None:
         job = self._current = self._pending.popleft()

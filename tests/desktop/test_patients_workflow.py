@@ -329,3 +329,21 @@ def test_saving_without_signing_in_says_how(qtbot, store_path):
     assert not encounter.save_record()
     assert "Sign in" in window.patients.last_message.text()
     window.close()
+
+
+def test_closing_the_window_right_after_an_analysis_keeps_its_result(qtbot, store_path):
+    window = make_window(qtbot, store_path)
+    set_up(qtbot, window)
+    add_patient(qtbot, window)
+    window.form.set_record(VALID_RECORD)
+    with qtbot.waitSignal(window.analysis_jobs.succeeded, timeout=60000):
+        qtbot.mouseClick(window.analyze_button, Qt.MouseButton.LeftButton)
+    assert window.patients.jobs.busy  # the save is queued...
+    window.close()  # ...and closing waits for it
+    with store_on_this_thread():
+        store = open_store(store_path, "admin", PASSWORD, kdf=KdfParams.fast())
+        (patient,) = store.search_patients("")
+        (encounter,) = store.encounters(patient.id)
+        (result,) = store.results(encounter.id)
+        assert result.model_id == "heart-disease-logreg-13" and result.record_id is not None
+        store.close()
