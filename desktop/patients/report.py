@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,8 +38,9 @@ from PySide6.QtGui import (
 from desktop.patients.host import ScreenViews
 from desktop.viewer.overlay import heatmap_rgba
 from engine.records import HEART_RECORD, RecordSchema
-from engine.store import Encounter, Patient, StoredRecord, StoredResult
+from engine.store import Encounter, Patient, StoredRecord
 from engine.workflow.report import ReportData, ReportEcg, Unavailable
+from engine.workflow.saved import SavedResult
 
 translate = QCoreApplication.translate
 
@@ -52,7 +54,7 @@ class ReportContent:
     patient: Patient
     encounter: Encounter
     records: list[StoredRecord]
-    results: list[StoredResult]
+    results: list[SavedResult]
     schema: RecordSchema
     software_version: str
     signed_by: str
@@ -101,13 +103,12 @@ class EncounterReport(QObject):
             rows.append(f"<tr><td>{_e(label)}</td><td>{_e(text)}</td></tr>")
         return "".join(rows)
 
-    def result_block(self, res: StoredResult, intended_use: str) -> str:
+    def result_block(self, saved: SavedResult, intended_use: str) -> str:
+        res = saved.stored
         score = f"{res.score:.1%}" if res.score is not None else "–"  # as the result panel
-        beats = res.result.get("beats") or []
+        beats = saved.beats
         if beats:  # a signal model: one label per beat
-            counts: dict[str, int] = {}
-            for beat in beats:
-                counts[str(beat.get("label"))] = counts.get(str(beat.get("label")), 0) + 1
+            counts = Counter(beat.label for beat in beats)
             outcome = self.tr("Beats per class: {0} (of {1} beats)").format(
                 _e(", ".join(f"{k} {v}" for k, v in sorted(counts.items()))), len(beats)
             )
@@ -227,8 +228,9 @@ class EncounterReport(QObject):
         parts.append(f"<h2>{label['Results']}</h2>")
         if not content.results:
             parts.append(f"<p>{label['No model results in this encounter.']}</p>")
-        for res in content.results:
-            parts.append(self.result_block(res, content.intended_uses.get(res.model_id, "")))
+        for saved in content.results:
+            model_id = saved.stored.model_id
+            parts.append(self.result_block(saved, content.intended_uses.get(model_id, "")))
         parts.append("<hr>")
         parts.append(
             "<p style='font-size: 8pt;'>"
@@ -308,7 +310,7 @@ def report_content(
         patient=data.patient,
         encounter=data.encounter,
         records=list(data.records),
-        results=[r.stored for r in data.results],
+        results=[r.saved for r in data.results],
         schema=schema,
         software_version=data.software_version,
         signed_by=data.signed_by,

@@ -92,6 +92,7 @@ def test_report_of_an_earlier_encounter_has_its_image_heatmap_and_ecg(qtbot, tmp
     text = pdf_text(pdf)
     assert "chest.dcm" in text and "With the model heat map" in text
     assert "ecg.dcm" in text and "beats labelled by" in text
+    assert "Beats per class:" in text  # the ECG result's beats, read back from the store
     assert "not available" not in text
     images = pdf_images(pdf)
     assert len(images) == 3, images  # image, image with heat map, ECG strip
