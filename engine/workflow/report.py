@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from engine.store import Encounter, Patient, Store, StoredRecord, StoredResult, 
 from engine.workflow.models import intended_use
 from engine.workflow.saved import SavedResult, read_saved
 from engine.workflow.studies import open_signal, render_study_image
+
+if TYPE_CHECKING:
+    from engine.ecg import Signal
 
 #: Seconds of ECG a report shows.
 REPORT_ECG_SECONDS = 10.0
@@ -72,7 +75,7 @@ class ReportEcg:
     record no longer has it); ``seconds`` how much of the record to show.
     """
 
-    signal: Any = field(repr=False)  # engine.ecg.Signal
+    signal: Signal = field(repr=False)
     path: str
     beats: tuple[BeatResult, ...] = field(default=(), repr=False)
     lead_index: int | None = None
