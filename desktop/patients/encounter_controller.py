@@ -17,9 +17,10 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 from desktop.patients.dialogs import OverrideDialog
 from desktop.patients.session_controller import make_action
 from engine.store import Store, StoredRecord, StoredResult, StudyLink
-from engine.workflow import AnalysisOutcome, Prediction
-from engine.workflow.session import (
+from engine.workflow import (
+    AnalysisOutcome,
     OutcomeSaved,
+    Prediction,
     decide,
     link_study,
     save_outcome,

@@ -23,7 +23,7 @@ from desktop.patients.session_controller import make_action
 from engine.errors import RecordValidationError
 from engine.records import HEART_RECORD
 from engine.store import Patient, StoredRecord
-from engine.workflow.session import (
+from engine.workflow import (
     PatientTimeline,
     add_patient,
     get_record,

@@ -39,8 +39,7 @@ from desktop.patients.host import ScreenViews
 from desktop.viewer.overlay import heatmap_rgba
 from engine.records import HEART_RECORD, RecordSchema
 from engine.store import Encounter, Patient, StoredRecord
-from engine.workflow.report import ReportData, ReportEcg, Unavailable
-from engine.workflow.saved import SavedResult
+from engine.workflow import ReportData, ReportEcg, SavedResult, Unavailable
 
 translate = QCoreApplication.translate
 

@@ -20,8 +20,7 @@ from desktop.patients.session_controller import make_action
 from desktop.patients.store_jobs import StoreJobs
 from engine.errors import EngineError
 from engine.store import Store
-from engine.workflow.report import ReportData, collect_report, record_export
-from engine.workflow.session import latest_encounter
+from engine.workflow import ReportData, collect_report, latest_encounter, record_export
 
 if TYPE_CHECKING:
     from desktop.patients.controller import PatientController

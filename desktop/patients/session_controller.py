@@ -30,7 +30,7 @@ from desktop.settings import (
     preferences_notifier,
 )
 from engine.store import Store, store_exists
-from engine.workflow.accounts import (
+from engine.workflow import (
     add_user,
     change_password,
     list_users,
