@@ -1,0 +1,303 @@
+"""The main window's menus, its file dialogs and the dialogs it opens.
+
+Part of :class:`desktop.main_window.MainWindow` (a base class of it, kept in
+its own module so that no class grows past what one reads at once). Strings
+are translated in the ``MainWindow`` context, as they were when this code
+was inside that class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QCoreApplication, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QMenu
+
+from desktop.browser.recent import clear_recent, recent_studies
+from desktop.dialogs.about import AboutDialog
+from desktop.dialogs.model_card import ModelCardsDialog
+from desktop.dialogs.shortcuts import ShortcutsDialog
+from desktop.dialogs.tags import TagBrowser
+from desktop.main_host import PatientHostWindow
+
+if TYPE_CHECKING:
+    from desktop.viewer.panel import ViewerPanel
+
+
+class MenusWindow(PatientHostWindow):
+    """The menu bar, Open/Recent file handling and the window's dialogs."""
+
+    dialogs: dict[str, QDialog]
+    viewer_panel: ViewerPanel
+    measurements_dock: QDockWidget
+    recent_menu: QMenu
+    image_menu: QMenu
+    measure_menu: QMenu
+    analysis_menu: QMenu
+    analyze_action: QAction
+    analyze_image_action: QAction
+    fit_action: QAction
+    reset_window_action: QAction
+    open_file_action: QAction
+    open_folder_action: QAction
+    open_dicomdir_action: QAction
+    open_sample_action: QAction
+    tags_action: QAction
+    shortcuts_action: QAction
+    about_action: QAction
+    model_cards_action: QAction
+
+    def open_paths(self, paths: list[Path]) -> None:
+        raise NotImplementedError
+
+    def open_sample(self) -> None:
+        raise NotImplementedError
+
+    def close_studies(self) -> None:
+        raise NotImplementedError
+
+    def analyze(self) -> None:
+        raise NotImplementedError
+
+    def analyze_image(self) -> None:
+        raise NotImplementedError
+
+    # --- menus -----------------------------------------------------------------------------
+    def _action(self, text: str, shortcut=None, slot=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if slot is not None:
+            action.triggered.connect(slot)
+        return action
+
+    @staticmethod
+    def _fill(menu: QMenu, actions) -> None:
+        for a in actions:
+            if a is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(a)
+
+    def _build_menus(self) -> None:
+        panel = self.viewer_panel
+        # File
+        self.file_menu = self.menuBar().addMenu(QCoreApplication.translate("MainWindow", "&File"))
+        self.open_file_action = self._action(
+            QCoreApplication.translate("MainWindow", "&Open file…"),
+            QKeySequence.StandardKey.Open,
+            self._on_open_file_triggered,
+        )
+        self.open_folder_action = self._action(
+            QCoreApplication.translate("MainWindow", "Open &folder…"),
+            "Ctrl+Shift+O",
+            self._on_open_folder_triggered,
+        )
+        self.open_dicomdir_action = self._action(
+            QCoreApplication.translate("MainWindow", "Open &DICOMDIR (CD/USB)…"),
+            "Ctrl+D",
+            self._on_open_dicomdir_triggered,
+        )
+        self.recent_menu = QMenu(QCoreApplication.translate("MainWindow", "Open &recent"), self)
+        self.recent_menu.setObjectName("recent_menu")
+        self.recent_menu.aboutToShow.connect(self._rebuild_recent_menu)
+        self.open_sample_action = self._action(
+            QCoreApplication.translate("MainWindow", "Open &sample study"), None, self.open_sample
+        )
+        self.close_studies_action = self._action(
+            QCoreApplication.translate("MainWindow", "&Close all studies"),
+            "Ctrl+Shift+W",
+            self.close_studies,
+        )
+        quit_action = self._action(
+            QCoreApplication.translate("MainWindow", "&Quit"),
+            QKeySequence.StandardKey.Quit,
+            self.close,
+        )
+        self._fill(
+            self.file_menu,
+            [self.open_file_action, self.open_folder_action, self.open_dicomdir_action],
+        )
+        self.file_menu.addMenu(self.recent_menu)
+        self._fill(
+            self.file_menu,
+            [self.open_sample_action, None, self.close_studies_action, None, quit_action],
+        )
+        self._rebuild_recent_menu()
+
+        # View
+        self.view_menu = self.menuBar().addMenu(QCoreApplication.translate("MainWindow", "&View"))
+        self.fit_action = panel.fit_action
+        self.reset_window_action = panel.reset_window_action
+        self._fill(self.view_menu, panel.view_actions())
+        self.view_menu.addSeparator()
+        self.browser_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+B"))
+        self.measurements_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.record_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+P"))
+        for dock in (self.browser_dock, self.measurements_dock, self.record_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
+
+        # Image
+        self.image_menu = self.menuBar().addMenu(QCoreApplication.translate("MainWindow", "&Image"))
+        self.image_menu.addMenu(panel.preset_menu)
+        self._fill(self.image_menu, panel.image_actions())
+        self.image_menu.addSeparator()
+        self.tags_action = self._action(
+            QCoreApplication.translate("MainWindow", "DICOM &tags…"), "Ctrl+I", self.show_tags
+        )
+        self.image_menu.addAction(self.tags_action)
+
+        # Measure
+        self.measure_menu = self.menuBar().addMenu(
+            QCoreApplication.translate("MainWindow", "&Measure")
+        )
+        self._fill(self.measure_menu, panel.measure_actions())
+
+        # Analysis
+        self.analysis_menu = self.menuBar().addMenu(
+            QCoreApplication.translate("MainWindow", "&Analysis")
+        )
+        self.analyze_action = self._action(
+            QCoreApplication.translate("MainWindow", "&Analyze record"), "Ctrl+R", self.analyze
+        )
+        self.analyze_action.setEnabled(False)
+        self.analyze_image_action = self._action(
+            QCoreApplication.translate("MainWindow", "Analyze &image"),
+            "Ctrl+Shift+R",
+            self.analyze_image,
+        )
+        self.analyze_image_action.setObjectName("analyze_image_action")
+        self.model_cards_action = self._action(
+            QCoreApplication.translate("MainWindow", "&Model cards…"), None, self.show_model_cards
+        )
+        self._fill(
+            self.analysis_menu,
+            [
+                self.analyze_action,
+                self.analyze_image_action,
+                panel.heatmap_action,
+                None,
+                self.model_cards_action,
+            ],
+        )
+
+        # Help
+        self.help_menu = help_menu = self.menuBar().addMenu(
+            QCoreApplication.translate("MainWindow", "&Help")
+        )
+        self.shortcuts_action = self._action(
+            QCoreApplication.translate("MainWindow", "&Keyboard shortcuts"),
+            QKeySequence.StandardKey.HelpContents,
+            self.show_shortcuts,
+        )
+        self.about_action = self._action(
+            QCoreApplication.translate("MainWindow", "&About Stethos"), None, self.show_about
+        )
+        self._fill(help_menu, [self.shortcuts_action, None, self.about_action])
+
+    @Slot()
+    def _on_open_file_triggered(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self,
+            QCoreApplication.translate("MainWindow", "Open DICOM files"),
+            "",
+            QCoreApplication.translate("MainWindow", "DICOM files (*.dcm *.DCM *);;All files (*)"),
+        )
+        self.open_paths([Path(f) for f in files])
+
+    @Slot()
+    def _on_open_folder_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, QCoreApplication.translate("MainWindow", "Open a folder of DICOM files")
+        )
+        if folder:
+            self.open_paths([Path(folder)])
+
+    @Slot()
+    def _on_open_dicomdir_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            QCoreApplication.translate("MainWindow", "Open the DICOMDIR of a CD, DVD or USB stick"),
+            "",
+            QCoreApplication.translate(
+                "MainWindow", "DICOMDIR (DICOMDIR dicomdir DICOMDIR.*);;All files (*)"
+            ),
+        )
+        if path:
+            self.open_paths([Path(path)])
+
+    @Slot()
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        entries = recent_studies()
+        for i, paths in enumerate(entries):
+            label = paths[0].name or str(paths[0])
+            if len(paths) > 1:
+                label += QCoreApplication.translate("MainWindow", " and {0} more").format(
+                    len(paths) - 1
+                )
+            prefix = f"&{i + 1} " if i < 9 else ""
+            action = self.recent_menu.addAction(prefix + label)
+            action.setToolTip("\n".join(str(p) for p in paths))
+            action.setStatusTip(str(paths[0]))
+            action.triggered.connect(lambda _checked=False, p=paths: self.open_paths(list(p)))
+        if not entries:
+            empty = self.recent_menu.addAction(QCoreApplication.translate("MainWindow", "(none)"))
+            empty.setEnabled(False)
+        self.recent_menu.addSeparator()
+        clear = self.recent_menu.addAction(
+            QCoreApplication.translate("MainWindow", "Clear recent studies")
+        )
+        clear.setEnabled(bool(entries))
+        clear.triggered.connect(self._on_clear_recent_triggered)
+
+    @Slot()
+    def _on_clear_recent_triggered(self) -> None:
+        clear_recent()
+        self._rebuild_recent_menu()
+
+    # --- dialogs ------------------------------------------------------------------------------
+    @Slot()
+    def show_tags(self) -> None:
+        """Open the tag browser on the file of the frame shown."""
+        stack = self.viewer.stack
+        if stack is None:
+            self.status_text.setText(
+                QCoreApplication.translate("MainWindow", "Open an image first.")
+            )
+            return
+        path, frame = stack.sources[self.viewer.frame]
+        dialog = self.dialogs.get("tags")
+        if not isinstance(dialog, TagBrowser):
+            dialog = TagBrowser(self)
+            self.dialogs["tags"] = dialog
+        note = (
+            QCoreApplication.translate("MainWindow", "(frame {0})").format(frame + 1)
+            if stack.n_frames > 1
+            else ""
+        )
+        dialog.load(path, note)
+        dialog.show()
+        dialog.raise_()
+
+    @Slot()
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts, made from the menus' actions."""
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        self.dialogs["shortcuts"] = dialog
+        dialog.open()
+
+    @Slot()
+    def show_about(self) -> None:
+        dialog = AboutDialog(self)
+        self.dialogs["about"] = dialog
+        dialog.open()
+
+    @Slot()
+    def show_model_cards(self) -> None:
+        prediction = self.results.prediction
+        dialog = ModelCardsDialog(self, prediction.model_id if prediction else None)
+        self.dialogs["model_cards"] = dialog
+        dialog.open()
