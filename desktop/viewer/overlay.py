@@ -2,6 +2,13 @@
 
 No Qt here, so the numbers can be tested directly. The heat map is drawn on
 its own layer; nothing in this module touches the image's pixels.
+
+They run on the UI thread when a result arrives, on maps the size of the
+image (a million pixels), so they take the short way to the same numbers:
+opaque pixels are coloured from a table in one gather, the outline's level
+is numpy's linear quantile without ``np.quantile``'s extras
+(:func:`~desktop.viewer.presets.linear_quantiles`), and edges are looked for
+only inside the region's bounding box.
 """
 
 from __future__ import annotations
@@ -9,6 +16,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from desktop.viewer.presets import linear_quantiles
 
 #: Lowest relevance the heat map's top region is outlined at...
 OUTLINE_LEVEL = 0.5
@@ -41,6 +50,27 @@ def turbo(x: np.ndarray) -> np.ndarray:
 
 #: 256 turbo colours as uint8 RGB.
 TURBO_LUT = np.rint(turbo(np.linspace(0.0, 1.0, 256)) * 255.0).astype(np.uint8)
+#: The same colours, opaque, as premultiplied B, G, R, A bytes packed in one uint32 each.
+_OPAQUE_BGRA = (
+    np.concatenate([TURBO_LUT[:, ::-1], np.full((256, 1), 255, np.uint8)], axis=1)
+    .copy()
+    .view(np.uint32)
+    .ravel()
+)
+
+
+def _finite(heatmap: np.ndarray) -> np.ndarray:
+    """The map as float32 with NaN as 0 and ±inf as the largest floats (``np.nan_to_num``).
+
+    Copies only when something is not finite (one float64 sum tells: it
+    cannot overflow on float32 values). The result may be the input itself.
+    """
+    h = np.asarray(heatmap, dtype=np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = np.add.reduce(h, axis=None, dtype=np.float64)
+    if not np.isfinite(total):
+        h = np.nan_to_num(h, nan=0.0)
+    return h
 
 
 def heatmap_rgba(heatmap: np.ndarray) -> np.ndarray:
@@ -51,16 +81,20 @@ def heatmap_rgba(heatmap: np.ndarray) -> np.ndarray:
     ``[0, FADE_BELOW]`` and stays opaque above; the layer's opacity is set
     when it is drawn.
     """
-    h = np.nan_to_num(np.asarray(heatmap, dtype=np.float32), nan=0.0)
-    np.clip(h, 0.0, 1.0, out=h)
+    h = np.clip(_finite(heatmap), 0.0, 1.0)
     index = np.rint(h * 255.0).astype(np.uint8)
-    rgb = TURBO_LUT[index].astype(np.float32)
-    alpha = np.clip(h / FADE_BELOW, 0.0, 1.0)
-    out = np.empty((*h.shape, 4), dtype=np.uint8)
-    out[..., 0] = np.rint(rgb[..., 2] * alpha)
-    out[..., 1] = np.rint(rgb[..., 1] * alpha)
-    out[..., 2] = np.rint(rgb[..., 0] * alpha)
-    out[..., 3] = np.rint(alpha * 255.0)
+    # alpha is exactly 1 from FADE_BELOW up: those pixels are the table's colours
+    out = _OPAQUE_BGRA[index].view(np.uint8).reshape(*h.shape, 4)
+    faded = h < FADE_BELOW
+    if faded.any():
+        alpha = np.clip(h[faded] / FADE_BELOW, 0.0, 1.0)
+        rgb = TURBO_LUT[index[faded]].astype(np.float32)
+        part = np.empty((alpha.size, 4), dtype=np.uint8)
+        part[:, 0] = np.rint(rgb[:, 2] * alpha)
+        part[:, 1] = np.rint(rgb[:, 1] * alpha)
+        part[:, 2] = np.rint(rgb[:, 0] * alpha)
+        part[:, 3] = np.rint(alpha * 255.0)
+        out[faded] = part
     return out
 
 
@@ -72,26 +106,40 @@ def outline_segments(mask: np.ndarray) -> np.ndarray:
     neighbouring edges merged into one segment.
     """
     m = np.asarray(mask, dtype=bool)
+    # only the region's bounding box can hold edges
+    inside_rows = np.flatnonzero(m.any(axis=1))
+    if inside_rows.size == 0:
+        return np.zeros((0, 4))
+    inside_cols = np.flatnonzero(m.any(axis=0))
+    r0, c0 = int(inside_rows[0]), int(inside_cols[0])
+    m = m[r0 : int(inside_rows[-1]) + 1, c0 : int(inside_cols[-1]) + 1]
+    return _box_segments(m) + np.array([c0, r0, c0, r0], dtype=np.float64)
+
+
+def _box_segments(m: np.ndarray) -> np.ndarray:
+    # horizontal edges lie along the rows of m; vertical ones along the rows of m.T
+    line, start, stop = _runs_of_row_edges(m)
+    horizontal = np.stack([start, line, stop, line], axis=1)
+    line, start, stop = _runs_of_row_edges(np.ascontiguousarray(m.T))
+    vertical = np.stack([line, start, line, stop], axis=1)
+    return np.concatenate([horizontal, vertical]).astype(np.float64)
+
+
+def _runs_of_row_edges(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of edges at ``y = r`` (``r = 0..rows``) between rows ``r - 1`` and ``r``.
+
+    Returns each run's line ``r``, first column and the column after its last,
+    sorted by line then column.
+    """
     rows, cols = m.shape
-    padded = np.zeros((rows + 2, cols + 2), dtype=bool)
-    padded[1:-1, 1:-1] = m
-    # horizontal edges at y = r (r = 0..rows) for columns 0..cols-1
-    horizontal = padded[:-1, 1:-1] != padded[1:, 1:-1]
-    # vertical edges at x = c (c = 0..cols) for rows 0..rows-1
-    vertical = padded[1:-1, :-1] != padded[1:-1, 1:]
-    segments = []
-    for edges, along_x in ((horizontal, True), (vertical.T, False)):
-        runs = np.zeros((edges.shape[0], edges.shape[1] + 2), dtype=np.int8)
-        runs[:, 1:-1] = edges
-        step = np.diff(runs, axis=1)
-        line_s, start = np.nonzero(step == 1)
-        _, stop = np.nonzero(step == -1)
-        line = line_s.astype(np.float64)
-        if along_x:
-            segments.append(np.stack([start, line, stop, line], axis=1))
-        else:
-            segments.append(np.stack([line, start, line, stop], axis=1))
-    return np.concatenate(segments).astype(np.float64) if segments else np.zeros((0, 4))
+    width = cols + 2  # a False column either side: every run ends within its line
+    edges = np.zeros((rows + 1, width), dtype=bool)
+    edges[0, 1:-1] = m[0]
+    np.not_equal(m[1:], m[:-1], out=edges[1:-1, 1:-1])
+    edges[-1, 1:-1] = m[-1]
+    flips = np.flatnonzero(np.diff(edges.view(np.int8).ravel())) + 1
+    starts, stops = flips[0::2], flips[1::2]
+    return (starts // width).astype(np.float64), starts % width - 1, stops % width - 1
 
 
 def outline_level(
@@ -102,17 +150,17 @@ def outline_level(
     A diffuse map can be above 0.5 over half the image; outlining only its
     most relevant tenth keeps the contour on the region that drove the result.
     """
-    h = np.nan_to_num(np.asarray(heatmap, dtype=np.float32), nan=0.0)
+    h = _finite(heatmap)
     if h.size == 0:
         return level
     if h.size > 1_000_000:
         h = h.ravel()[:: h.size // 1_000_000 + 1]
-    return max(level, float(np.quantile(h, 1.0 - top_fraction)))
+    return max(level, float(linear_quantiles(h, 1.0 - top_fraction)))
 
 
 def top_region(heatmap: np.ndarray, level: float) -> np.ndarray:
     """The pixels whose relevance reaches ``level`` (the outlined region)."""
-    return np.nan_to_num(np.asarray(heatmap, dtype=np.float32), nan=0.0) >= level
+    return _finite(heatmap) >= level
 
 
 def scale_bar(mm_per_pixel: float, max_pixels: float) -> tuple[float, float]:
