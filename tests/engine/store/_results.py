@@ -1,34 +1,20 @@
 """Results for the store tests: a model Prediction as a ResultInput, and a fake result.
 
 The product converts predictions in its workflow layer (the store does not
-know model objects); this reproduces that conversion for the tests, with the
-explanation summary the store used to derive itself.
+know model objects); the tests use that same conversion.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from engine.models.results import Prediction
 from engine.store import ResultInput
+from engine.workflow import AnalysisOutcome, InputRef
+from engine.workflow import result_input as workflow_result_input
 from tests.engine.store._helpers import fake_prediction
-
-
-def explanation_summary(prediction: Prediction) -> str:
-    """The three largest contributions, ``"{label or name} = {value} ({contribution:+.2f})"``.
-
-    Joined by ``"; "`` and prefixed by ``"{explanation_method}: "`` when the
-    prediction names its method.
-    """
-    top = sorted(prediction.contributions, key=lambda c: -abs(float(c.contribution)))[:3]
-    summary = "; ".join(
-        f"{c.label or c.name} = {c.value} ({float(c.contribution):+.2f})" for c in top
-    )
-    method = prediction.explanation_method
-    if method:
-        summary = f"{method}: {summary}" if summary else method
-    return summary
 
 
 def result_input(
@@ -38,23 +24,15 @@ def result_input(
     model_name: str | None = None,
     payload: Mapping[str, Any] | None = None,
 ) -> ResultInput:
-    """``prediction`` as the store saves it (``payload`` defaults to its ``to_json()``)."""
-    return ResultInput(
-        model_id=prediction.model_id,
-        model_version=prediction.model_version,
-        model_name=model_name or prediction.model_name,
-        weights_sha256=prediction.weights_sha256,
-        input_hash=prediction.input_hash,
-        label=prediction.label,
-        probabilities=dict(prediction.probabilities),
-        positive_label=positive_label or prediction.positive_label,
-        operating_point=prediction.operating_point,
-        threshold=prediction.threshold,
-        sensitivity=prediction.sensitivity,
-        specificity=prediction.specificity,
-        device=prediction.device,
-        elapsed_ms=prediction.elapsed_ms,
-        explanation_summary=explanation_summary(prediction),
+    """``prediction`` as the product saves it (:func:`engine.workflow.result_input`).
+
+    ``payload`` defaults to the prediction's ``to_json()`` (no input block).
+    """
+    made = workflow_result_input(AnalysisOutcome(prediction, InputRef("record")))
+    return replace(
+        made,
+        positive_label=positive_label or made.positive_label,
+        model_name=model_name or made.model_name,
         payload=prediction.to_json() if payload is None else payload,
     )
 
