@@ -155,3 +155,32 @@ def test_monochrome1_radiograph_as_a_one_image_series(shared_data: Path):
     volume = load_series(scan_paths(path).series[0])
     assert volume.inverted and volume.voxels.shape == (1, 1024, 1024)
     assert np.array_equal(volume.render(0), render_8bit(read_image(path)))
+
+
+def test_uncompressed_slices_are_read_by_one_thread_with_the_next_files_read_ahead(
+    ct_folder: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """One reading thread (more only fought the UI thread for the GIL); the kernel is asked
+    to read the following files ahead, in the order they will be read."""
+    import threading
+
+    from engine.dicom import volume as module
+
+    series = scan_paths(ct_folder).series[0]
+    readers: set[str] = set()
+    read: list[Path] = []
+    asked: list[Path] = []
+    real_read = module._read_native
+
+    def read_native(inst, out):
+        readers.add(threading.current_thread().name)
+        read.append(inst.path)
+        real_read(inst, out)
+
+    monkeypatch.setattr(module, "_read_native", read_native)
+    monkeypatch.setattr(module, "_read_ahead", lambda inst: asked.append(inst.path))
+    volume = load_series(series, workers=4)
+    assert np.array_equal(volume.voxels, _reference(series))
+    assert len(readers - {threading.current_thread().name}) == module.LOAD_THREADS == 1
+    rest = read[1:]  # the first slice is read by the caller, before the others
+    assert asked == rest  # each file once, in reading order, ahead of its read
