@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pydicom
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QComboBox
 
@@ -131,43 +129,6 @@ def test_cancel_stops_the_job_and_restores_the_ui(qtbot, window, shared_data):
     assert not window.cancel_button.isVisible()
     assert window.status_text.text() == "Cancelled."
     assert runner.wait(30.0)  # the worker itself stopped at its next check
-
-
-def test_ui_thread_keeps_running_while_a_job_runs(qtbot, window, shared_data):
-    import gc
-
-    # Module imports hold the GIL in C for long stretches wherever they run; the
-    # app imports lazily at first use. Here the engine code is imported first so
-    # the heartbeat measures the work itself, and pending garbage is collected.
-    import engine.records.uci
-    import engine.train.data
-    import engine.train.heart  # noqa: F401
-
-    gc.collect()
-    beats: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
-    timer.start()
-    runner = window.analysis_jobs
-    submitted = time.perf_counter()
-    runner.submit(_slow_engine_work, name="slow")
-    qtbot.wait(1500)
-    waited = time.perf_counter()
-    runner.cancel()
-    timer.stop()
-    # The heartbeat runs on through the job with no gap over 100 ms and to the end of the
-    # wait. Its rate under a busy worker depends on how the interpreter shares the GIL on a
-    # loaded machine (a CI run on two busy cores saw 39 ticks of 10 ms, none late by
-    # 100 ms), so the test does not ask for a count. The first tick after the job starts
-    # can come late: 0.1-0.66 s on this 2-core machine when the same work has already run
-    # in the process (as in the cancel test above), which is not yet understood; it is
-    # bounded here at 1 s and the gaps after it at 100 ms.
-    gaps = np.diff(beats)
-    assert len(beats) >= 10
-    assert beats[0] - submitted < 1.0, f"first tick {beats[0] - submitted:.2f} s after submit"
-    assert waited - beats[-1] < 0.100
-    assert gaps.max() < 0.100, f"UI stalled {gaps.max() * 1000:.0f} ms"
 
 
 def test_bad_files_give_a_message_and_the_app_stays_usable(qtbot, window, tmp_path):
