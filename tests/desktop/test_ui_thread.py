@@ -117,6 +117,45 @@ def test_cancel_does_not_wait_for_a_blocked_job(qtbot):
     assert late == []
 
 
+def test_a_partial_result_is_handled_by_the_ui_thread_before_the_job_goes_on(qtbot):
+    """The worker does not race on while the UI thread shows a partial result (a first
+    slice): both need the interpreter, so the handover keeps the UI's part short."""
+    runner = JobRunner()
+    handled: list[str] = []
+    seen_by_job: list[list[str]] = []
+
+    def job(*, progress, cancel, partial):
+        partial("first slice")
+        seen_by_job.append(list(handled))
+        partial("thumbnail")
+        seen_by_job.append(list(handled))
+        return "loaded"
+
+    runner.partial.connect(handled.append)
+    with qtbot.waitSignal(runner.succeeded, timeout=WAIT_MS):
+        runner.submit(job, name="partial", with_partial=True)
+    assert seen_by_job == [["first slice"], ["first slice", "thumbnail"]]
+
+
+def test_a_job_waiting_on_its_partial_result_goes_on_when_cancelled(qtbot):
+    runner = JobRunner()
+    returned = threading.Event()
+    shown: list[object] = []
+
+    def job(*, progress, cancel, partial):
+        partial("never shown")
+        returned.set()
+
+    runner.partial.connect(shown.append)
+    runner.submit(job, name="partial", with_partial=True)
+    # the UI thread handles no event here, so the partial result stays queued
+    runner.cancel()
+    assert returned.wait(WAIT_MS / 1000)
+    assert runner.wait(WAIT_MS / 1000)
+    qtbot.wait(0)  # the queued partial of the cancelled job is dropped
+    assert shown == []
+
+
 # --- the real window: which thread runs the engine --------------------------------------
 class _EngineCalls:
     """Records the thread of every call into a function of ``engine`` that takes
