@@ -10,11 +10,14 @@ and cancel:
   their place in the array (the pixel offset is known from the scan), by
   one thread (:data:`LOAD_THREADS`), which asks the kernel to read the next
   files ahead (``posix_fadvise``) so the disk still works in parallel. The
-  per-slice work between the reads is Python that holds the GIL: a second
-  thread did not load faster (300 slices of 512×512 from the page cache:
-  0.12 s either way) but the threads took turns at the GIL with the UI thread,
-  whose longest stall while a series loaded went from 26–62 ms to 40–139 ms
-  on a two-core machine;
+  per-slice work between the reads is Python that holds the GIL, and a
+  second reading thread took turns at it with the UI thread: opening a
+  300-slice 512×512 series in the viewer, the UI thread's longest stall was
+  66 ms (median of 8; 54–141) with two threads, 44 ms (29–90) with one, for
+  the same time to the whole series on screen. On its own (no UI), a second
+  thread can load faster when the first touch of the new array's pages is
+  slow (fresh process, memory under pressure): 0.23 s vs 0.40 s median in one
+  set of runs on a shared two-core machine, the reverse in another;
 - compressed slices are decoded in worker processes, because the JPEG 2000,
   JPEG and JPEG-LS decoders (pylibjpeg-openjpeg, -libjpeg, pyjpegls) hold the
   GIL while they decode: threads do not run them in parallel. Each worker
