@@ -44,10 +44,11 @@ translations-update: $(STAMP)
 run: $(STAMP) translations
 	$(VENV)/bin/stethos --open-sample
 
-## Lint, check the import layers (import-linter) and run the whole test suite headless (pytest exit 5, "no tests", is a failure too).
+## Lint, check the import layers (import-linter) and the types (mypy, engine and desktop), and run the whole test suite headless (pytest exit 5, "no tests", is a failure too).
 test: $(DEVSTAMP) translations
 	$(VENV)/bin/ruff check engine desktop tests benchmarks
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
 
 lint: $(DEVSTAMP)
