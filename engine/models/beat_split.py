@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.models.preprocess import RR_FEATURE_NAMES, rr_features
+from engine.models.beat_inputs import RR_FEATURE_NAMES, rr_features
 
 METHOD = "rr-logistic-split"
 #: Every beat postprocessing method Stethos knows.

@@ -63,8 +63,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.models.beat_inputs import rr_features
 from engine.models.beat_split import step
-from engine.models.preprocess import rr_features
 
 METHOD = "qrs-template-veto"
 CONDUCTED = "conducted-beat-veto"

@@ -17,10 +17,10 @@ from engine.explain.signal import (
     windows_to_samples,
 )
 from engine.models import beat_split, beat_veto
+from engine.models.beat_inputs import PreparedBeats, SignalSpec, as_signal, prepare_beats
 from engine.models.bundle import Bundle
 from engine.models.gates import check_gates, signal_gate_values
 from engine.models.outputs import build_prediction, decide, logits_to_probabilities
-from engine.models.preprocess import PreparedBeats, SignalSpec, as_signal, prepare_beats
 from engine.models.results import BeatResult, Prediction
 from engine.models.runtime import RunRequest, TorchRunner
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress

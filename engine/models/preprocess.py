@@ -13,8 +13,7 @@ Images (``torch-cnn``)
 
 Signals (``torch-lstm``)
     :mod:`engine.models.beat_inputs` (pick the lead → resample → remove the
-    baseline → beat windows and RR features); its names are re-exported here
-    for the modules that import them from this one.
+    baseline → beat windows and RR features).
 """
 
 from __future__ import annotations
@@ -28,33 +27,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import EngineError, InputRejectedError, NotDicomError
-from engine.filetypes import PICTURE_SUFFIXES as IMAGE_SUFFIXES
 from engine.filetypes import is_picture_file
-from engine.models.beat_inputs import (
-    RR_FEATURE_NAMES,
-    ArraySignal,
-    PreparedBeats,
-    SignalLike,
-    SignalSpec,
-    as_signal,
-    prepare_beats,
-    rr_features,
-)
-
-__all__ = [
-    # re-exported: one file-type rule
-    "IMAGE_SUFFIXES",
-    # re-exported: the beat-model inputs (engine.models.beat_inputs)
-    "RR_FEATURE_NAMES",
-    "ArraySignal",
-    "PreparedBeats",
-    "SignalLike",
-    "SignalSpec",
-    "as_signal",
-    "is_picture_file",
-    "prepare_beats",
-    "rr_features",
-]
 
 # --------------------------------------------------------------------------- images
 
