@@ -32,7 +32,6 @@ class FileKind(enum.Enum):
     DICOM = "dicom"
     PICTURE = "picture"
     WFDB = "wfdb"
-    DICOMDIR = "dicomdir"
     UNKNOWN = "unknown"
 
 
@@ -45,7 +44,10 @@ def _head(path: Path, n: int = 132) -> bytes:
 
 
 def has_dicom_preamble(path: str | Path) -> bool:
-    """Whether ``path`` has the ``DICM`` prefix at offset 128 (a PS3.10 file)."""
+    """Whether ``path`` has the ``DICM`` prefix at offset 128 (a PS3.10 file).
+
+    ``False`` for a file that cannot be read (the reader then says why).
+    """
     return _head(Path(path))[128:132] == b"DICM"
 
 
@@ -60,11 +62,9 @@ def sniff(path: str | Path) -> FileKind:
     which also recognises bare data sets by their first tags, decides then.
     """
     p = Path(path)
-    if p.is_dir():
-        return FileKind.DICOMDIR if (p / "DICOMDIR").is_file() else FileKind.UNKNOWN
     head = _head(p)
     if head[128:132] == b"DICM":
-        return FileKind.DICOMDIR if p.name.upper() == "DICOMDIR" else FileKind.DICOM
+        return FileKind.DICOM
     suffix = p.suffix.lower()
     if suffix in WFDB_SUFFIXES:
         return FileKind.WFDB
@@ -74,8 +74,6 @@ def sniff(path: str | Path) -> FileKind:
         return FileKind.DICOM
     if suffix in PICTURE_SUFFIXES:
         return FileKind.PICTURE
-    if p.name.upper() == "DICOMDIR":
-        return FileKind.DICOMDIR
     return FileKind.UNKNOWN
 
 
@@ -86,4 +84,4 @@ def is_picture_file(path: str | Path) -> bool:
 
 def is_dicom_file(path: str | Path) -> bool:
     """Whether ``path`` is (or says by its suffix it is) a DICOM file."""
-    return sniff(path) in (FileKind.DICOM, FileKind.DICOMDIR)
+    return sniff(path) is FileKind.DICOM

@@ -28,6 +28,7 @@ from pydicom.uid import (
 )
 
 from engine.errors import CorruptDicomError, DicomError, NotDicomError, UnsupportedDicomError
+from engine.filetypes import has_dicom_preamble
 
 #: Refuse images whose decoded pixels would need more than this many bytes.
 #: Checked from the header, before anything is allocated.
@@ -73,12 +74,6 @@ def _starts_like_dataset(head: bytes) -> bool:
         if group in _BARE_START_GROUPS and element < 0x0100:
             return True
     return False
-
-
-def _has_preamble(path: Path) -> bool:
-    with path.open("rb") as fp:
-        fp.seek(128)
-        return fp.read(4) == b"DICM"
 
 
 def _ensure_transfer_syntax(ds: Dataset) -> None:
@@ -402,7 +397,7 @@ def _pixel_value_end(head: bytes, offset: int, ts: str) -> int:
 def _read(path: Path) -> Dataset:
     _require_regular_file(path)
     try:
-        force = not _has_preamble(path) and _looks_like_bare_dataset(path)
+        force = not has_dicom_preamble(path) and _looks_like_bare_dataset(path)
         with open_capped(path) as fp:
             check_inflated_size(fp, path)
             ds = dcmread(fp, force=force)
