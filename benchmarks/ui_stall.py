@@ -137,6 +137,9 @@ def _child(phase: str, folder: str | None, idle_s: float, trace: bool) -> dict:
     from desktop.jobs import JobRunner
     from desktop.main_window import MainWindow
 
+    sys.path.insert(0, str(REPO))
+    from tests.desktop.test_ui_thread import find_action as find_window_action
+
     window = MainWindow()
     window.resize(1400, 900)
     window.show()
@@ -190,14 +193,7 @@ def _child(phase: str, folder: str | None, idle_s: float, trace: bool) -> dict:
         return now - last_busy[0] >= TAIL_S
 
     def find_action(object_name: str, text: str) -> QAction:
-        actions = window.findChildren(QAction)
-        for a in actions:
-            if object_name and a.objectName() == object_name:
-                return a
-        for a in actions:
-            if a.text().replace("&", "") == text:
-                return a
-        raise SystemExit(f"no action {object_name!r} / {text!r} in the window")
+        return find_window_action(window, object_name, text)
 
     sampler = _Sampler() if trace else None
     heartbeat.start()

@@ -204,7 +204,10 @@ class _EngineCalls:
         return {name for name, ident in self.calls[since:] if ident != main}
 
 
-def _action(window: QWidget, object_name: str, text: str) -> QAction:
+def find_action(window: QWidget, object_name: str, text: str) -> QAction:
+    """The window's action of this object name, else the one of this text (``&`` ignored).
+
+    Also used by ``benchmarks/ui_stall.py``."""
     actions = window.findChildren(QAction)
     for a in actions:
         if object_name and a.objectName() == object_name:
@@ -212,7 +215,7 @@ def _action(window: QWidget, object_name: str, text: str) -> QAction:
     for a in actions:
         if a.text().replace("&", "") == text:
             return a
-    raise AssertionError(f"no action {object_name!r} or {text!r}")
+    raise AssertionError(f"no action {object_name!r} or {text!r} in the window")
 
 
 def _run_until_idle(qtbot, window: QWidget, trigger: Callable[[], None], timeout: int) -> None:
@@ -240,19 +243,19 @@ def test_the_three_analyses_run_their_engine_code_on_worker_threads(qtbot, windo
     steps = {
         "open radiograph": (lambda: window.open_paths([radiograph]), 30_000),
         "image analysis": (
-            _action(window, "analyze_image_action", "Analyze image").trigger,
+            find_action(window, "analyze_image_action", "Analyze image").trigger,
             120_000,
         ),
         "open ECG": (
-            _action(window, "open_sample_ecg_action", "Open sample 12-lead ECG").trigger,
+            find_action(window, "open_sample_ecg_action", "Open sample 12-lead ECG").trigger,
             30_000,
         ),
-        "ECG analysis": (_action(window, "analyze_ecg_action", "Analyze ECG").trigger, 120_000),
+        "ECG analysis": (find_action(window, "analyze_ecg_action", "Analyze ECG").trigger, 120_000),
         "fill the record": (
             lambda: window.findChild(QWidget, "record_form").set_record(VALID_RECORD),
             None,
         ),
-        "record analysis": (_action(window, "", "Analyze record").trigger, 120_000),
+        "record analysis": (find_action(window, "", "Analyze record").trigger, 120_000),
     }
     on_workers: dict[str, set[str]] = {}
     with _EngineCalls() as probe:
