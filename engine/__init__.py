@@ -62,7 +62,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | _WORKFLOW_NAMES)
 
 __all__ = [
-    "AnalysisOutcome",
     "BundleCompatibilityError",
     "BundleIntegrityError",
     "BundleSchemaError",
@@ -70,10 +69,8 @@ __all__ = [
     "CorruptDicomError",
     "DicomError",
     "EngineError",
-    "InputRef",
     "InputRejectedError",
     "ModelError",
-    "ModelIdentity",
     "ModelNotFoundError",
     "NotDicomError",
     "OperationCancelled",
@@ -81,17 +78,7 @@ __all__ = [
     "RecordValidationError",
     "UnsupportedDicomError",
     "__version__",
-    "analyze",
-    "analyze_many",
     "check_cancelled",
-    "dataset_tree",
-    "default_model",
-    "list_models",
-    "load_view",
-    "model_card",
     "no_progress",
-    "open_image",
-    "open_signal",
-    "open_study",
-    "series_thumbnails",
+    *sorted(_WORKFLOW_NAMES),
 ]
