@@ -207,7 +207,9 @@ class TimelineEntry:
     """One line of a patient's timeline.
 
     ``kind`` is ``"encounter"``, ``"record"``, ``"result"``, ``"decision"``
-    or ``"study"``; ``item`` is the matching dataclass above.
+    or ``"study"``; ``item`` is the matching dataclass above. For an edited
+    record, ``previous`` is the version it replaced (its summary says what
+    changed); ``None`` otherwise.
     """
 
     time: datetime
@@ -217,6 +219,7 @@ class TimelineEntry:
     title: str
     summary: str
     item: Any = field(compare=False, repr=False)
+    previous: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

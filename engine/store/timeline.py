@@ -38,7 +38,14 @@ class TimelineMixin(ResultsMixin):
             summary = record_summary(rec, previous)
             out.append(
                 TimelineEntry(
-                    rec.recorded_at, "record", rec.id, rec.encounter_id, title, summary, rec
+                    rec.recorded_at,
+                    "record",
+                    rec.id,
+                    rec.encounter_id,
+                    title,
+                    summary,
+                    rec,
+                    previous,
                 )
             )
         for res in self._patient_results(conn, patient_id):

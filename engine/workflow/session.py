@@ -63,11 +63,11 @@ def patient_timeline(store: Store, patient_id: int) -> PatientTimeline:
     """The patient's current data and timeline (with the replaced record versions)."""
     patient = store.get_patient(patient_id)
     entries = tuple(store.timeline(patient_id))
-    previous: dict[int, StoredRecord] = {}
-    for entry in entries:
-        item = entry.item
-        if entry.kind == "record" and isinstance(item, StoredRecord) and item.supersedes:
-            previous[entry.id] = store.get_record(item.supersedes)
+    previous = {
+        entry.id: entry.previous
+        for entry in entries
+        if entry.kind == "record" and isinstance(entry.previous, StoredRecord)
+    }
     return PatientTimeline(patient, entries, previous)
 
 
