@@ -49,20 +49,13 @@ class MenusWindow(PatientHostWindow):
     about_action: QAction
     model_cards_action: QAction
 
-    def open_paths(self, paths: list[Path]) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # defined by the subclasses (StudiesWindow, MainWindow)
 
-    def open_sample(self) -> None:
-        raise NotImplementedError
-
-    def close_studies(self) -> None:
-        raise NotImplementedError
-
-    def analyze(self) -> None:
-        raise NotImplementedError
-
-    def analyze_image(self) -> None:
-        raise NotImplementedError
+        def open_paths(self, paths: list[Path]) -> None: ...
+        def open_sample(self) -> None: ...
+        def close_studies(self) -> None: ...
+        def analyze(self) -> None: ...
+        def analyze_image(self) -> None: ...
 
     # --- menus -----------------------------------------------------------------------------
     def _action(self, text: str, shortcut=None, slot=None) -> QAction:
