@@ -21,8 +21,6 @@ from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 #: The kinds of input a model takes (a bundle's ``inputs.type``).
 InputKind = Literal["image", "signal", "record"]
-#: The compute-device setting: ``auto`` (CUDA, else Apple MPS, else CPU) or one device.
-Device = Literal["auto", "cpu", "cuda", "mps"]
 
 _NO_MODEL = {
     "image": "No image model is installed. Import one (Analysis ▸ Models) or reinstall Stethos.",

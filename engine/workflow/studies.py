@@ -8,8 +8,7 @@ are decided here.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,57 +70,6 @@ def render_study_image(
     check_cancelled(cancel)
     image = read_image(Path(path))
     return render_8bit(image, min(max(0, int(frame)), image.n_frames - 1))
-
-
-#: Upper bound of files inspected when a folder is opened.
-MAX_FOLDER_FILES = 20000
-
-
-@dataclass(frozen=True)
-class OpenOutcome:
-    """The image shown, and the files skipped with the reason."""
-
-    image: DicomImage
-    skipped: tuple[tuple[Path, str], ...]
-
-
-def _candidate_files(paths: list[Path]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            count = 0
-            for root, dirs, files in os.walk(path, followlinks=False):
-                dirs.sort()
-                for name in sorted(files):
-                    count += 1
-                    if count > MAX_FOLDER_FILES:
-                        return
-                    yield Path(root) / name
-        else:
-            yield path
-
-
-def open_first_image(
-    paths: list[Path], *, progress: Progress = no_progress, cancel: CancelToken | None = None
-) -> OpenOutcome:
-    """Read the first DICOM image among ``paths`` (files or folders)."""
-    skipped: list[tuple[Path, str]] = []
-    last_error: DicomError | None = None
-    for path in _candidate_files(paths):
-        check_cancelled(cancel)
-        try:
-            image = open_image(path, progress=progress, cancel=cancel)
-        except DicomError as exc:
-            skipped.append((path, exc.user_message))
-            last_error = exc
-            continue
-        return OpenOutcome(image=image, skipped=tuple(skipped))
-    if last_error is not None and len(skipped) == 1:
-        raise last_error
-    names = ", ".join(p.name for p in paths[:3])
-    raise NotDicomError(
-        f"No readable DICOM image was found in {names}."
-        + (f" {len(skipped)} file(s) could not be read." if skipped else "")
-    )
 
 
 # --- studies and series ------------------------------------------------------------
