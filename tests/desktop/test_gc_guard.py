@@ -63,3 +63,26 @@ def test_a_full_collection_waits_until_the_oldest_generation_grew_by_a_quarter(g
     guard._long_lived = 0  # it has
     guard.check()
     assert guard.collected == [2]
+
+
+def test_the_oldest_generation_is_listed_again_only_after_objects_moved_into_it(guard, monkeypatch):
+    listed: list[int | None] = []
+    real = gc.get_objects
+
+    def get_objects(generation: int | None = None) -> list:
+        listed.append(generation)
+        return real(generation=generation)
+
+    monkeypatch.setattr(gc, "get_objects", get_objects)
+    guard._thresholds = (10**9, 10**9, 0)  # only the oldest generation is due
+    gc.collect(1)
+    guard.collected.clear()
+    guard._long_lived = 10**9  # and it has not grown by a quarter
+    for _ in range(3):
+        guard.check()
+    assert listed == [2] and guard.collected == []
+    gc.collect(1)  # moves objects into the oldest generation
+    guard.collected.clear()
+    guard._long_lived = 0  # now it has
+    guard.check()
+    assert listed == [2, 2, 2] and guard.collected == [2]  # listed, collected, listed
