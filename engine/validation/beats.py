@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -13,9 +13,6 @@ from engine.errors import EngineError, ModelError, OperationCancelled
 from engine.progress import check_cancelled
 from engine.validation.metrics import proportion
 from engine.validation.report import Evaluation, EvaluationReport, make_report
-
-if TYPE_CHECKING:
-    pass
 
 #: Beats closer than this to a reference beat match it (ANSI/AAMI EC57).
 MATCH_WINDOW_S = 0.15
