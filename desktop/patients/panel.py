@@ -140,9 +140,8 @@ class PatientsPanel(QWidget):
                 chosen = item
         self.patients.blockSignals(False)
         if chosen is not None:
+            # The list was cleared (no current item), so this emits patient_selected once.
             self.patients.setCurrentItem(chosen)
-            if select is not None:
-                self.patient_selected.emit(select)
 
     def current_patient_id(self) -> int | None:
         item = self.patients.currentItem()
