@@ -61,20 +61,22 @@ def search_patients(store: Store, text: str = "") -> list[Patient]:
 
 def patient_timeline(store: Store, patient_id: int) -> PatientTimeline:
     """The patient's current data and timeline (with the replaced record versions)."""
-    patient = store.get_patient(patient_id)
-    entries = tuple(store.timeline(patient_id))
+    return _timeline(store, store.get_patient(patient_id))
+
+
+def open_patient(store: Store, patient_id: int) -> PatientTimeline:
+    """Open a patient's file (the opening is audited) and read their timeline."""
+    return _timeline(store, store.open_patient(patient_id))
+
+
+def _timeline(store: Store, patient: Patient) -> PatientTimeline:
+    entries = tuple(store.timeline(patient.id))
     previous = {
         entry.id: entry.previous
         for entry in entries
         if entry.kind == "record" and isinstance(entry.previous, StoredRecord)
     }
     return PatientTimeline(patient, entries, previous)
-
-
-def open_patient(store: Store, patient_id: int) -> PatientTimeline:
-    """Open a patient's file (the opening is audited) and read their timeline."""
-    store.open_patient(patient_id)
-    return patient_timeline(store, patient_id)
 
 
 def add_patient(store: Store, values: Mapping[str, Any]) -> Patient:
