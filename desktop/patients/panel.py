@@ -140,8 +140,10 @@ class PatientsPanel(QWidget):
                 chosen = item
         self.patients.blockSignals(False)
         if chosen is not None:
-            # The list was cleared (no current item), so this emits patient_selected once.
-            self.patients.setCurrentItem(chosen)
+            already = self.patients.currentItem() is chosen
+            self.patients.setCurrentItem(chosen)  # emits patient_selected when it changes
+            if select is not None and already:
+                self.patient_selected.emit(select)
 
     def current_patient_id(self) -> int | None:
         item = self.patients.currentItem()
