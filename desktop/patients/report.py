@@ -36,6 +36,7 @@ from PySide6.QtGui import (
 )
 
 from desktop.patients.host import ScreenViews
+from desktop.results.basis import basis_text
 from desktop.viewer.overlay import heatmap_rgba
 from engine.records import HEART_RECORD, RecordSchema
 from engine.store import Encounter, Patient, StoredRecord
@@ -136,6 +137,10 @@ class EncounterReport(QObject):
                 ).format(_e(res.operating_point), res.threshold, sens, spec)
                 + "<br>"
             )
+        stored = res.result if isinstance(res.result, dict) else {}
+        basis = basis_text(stored.get("inputs"))
+        if basis:
+            lines.append(_e(basis) + "<br>")
         if intended_use:
             lines.append(self.tr("Intended use: {0}").format(_e(intended_use)) + "<br>")
         if res.explanation_summary:

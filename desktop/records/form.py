@@ -62,6 +62,18 @@ class RecordForm(QWidget):
             label.setToolTip(self.tr(spec.help or spec.label))
             label.setBuddy(editor)
             form.addRow(label, column)
+        required = [self.tr(f.label) for f in schema.fields if not f.optional]
+        if len(required) < len(schema.fields):
+            hint = QLabel(
+                self.tr(
+                    "Required: {0}. Leave anything not recorded blank: the result says which "
+                    "inputs it was based on."
+                ).format(", ".join(required))
+            )
+            hint.setObjectName("record_form_hint")
+            hint.setWordWrap(True)
+            hint.setStyleSheet("font-style: italic;")
+            form.addRow(hint)
         self.setLayout(form)
         self._revalidate()
 

@@ -2,7 +2,10 @@
 
 Bars right of the zero line push the result towards the model's positive
 label, bars left of it away from it; the largest effect is at the top. Each
-row names the finding and shows the patient's value with its unit.
+row names the finding and shows the patient's value with its unit. Findings
+that were not recorded come after the recorded ones, with a hatched grey bar
+(the effect of their absence) and "not recorded" in italics, so a missing
+input never reads as a measured value with no effect.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import (
+    QBrush,
     QColor,
     QFont,
     QFontMetricsF,
@@ -39,6 +43,13 @@ def negative_colour(dark: bool) -> QColor:
     return QColor("#64b5f6" if dark else "#1565c0")
 
 
+def missing_brush(text: QColor) -> QBrush:
+    """Hatched grey: the bar of a finding that was not recorded."""
+    colour = QColor(text)
+    colour.setAlpha(140)
+    return QBrush(colour, Qt.BrushStyle.BDiagPattern)
+
+
 def translated_label(c: Contribution) -> str:
     """The finding's name in the interface language (record-form vocabulary)."""
     return QCoreApplication.translate("RecordForm", c.label)
@@ -59,6 +70,7 @@ class ChartRow:
     label: str
     value: str
     contribution: float
+    missing: bool = False
 
 
 class ContributionChart(QWidget):
@@ -76,9 +88,14 @@ class ContributionChart(QWidget):
         self, contributions: Sequence[Contribution], positive_label: str, units: str = ""
     ) -> None:
         """Show ``contributions`` (towards ``positive_label``, in ``units`` such as log-odds)."""
-        ordered = sorted(contributions, key=lambda c: abs(c.contribution), reverse=True)
+        ordered = sorted(contributions, key=lambda c: (c.missing, -abs(c.contribution)))
         self.rows = [
-            ChartRow(translated_label(c), translated_value(c), float(c.contribution))
+            ChartRow(
+                translated_label(c),
+                self.tr("not recorded") if c.missing else translated_value(c),
+                float(c.contribution),
+                c.missing,
+            )
             for c in ordered
         ]
         self.positive_label = positive_label
@@ -167,6 +184,11 @@ class ContributionChart(QWidget):
             painter.setPen(text)
             painter.drawText(QPointF(x + 16, 18), words)
             x += 16 + metrics.horizontalAdvance(words) + 18
+        if any(r.missing for r in self.rows):
+            words = self.tr("not recorded (effect of its absence)")
+            painter.fillRect(QRectF(x, 7, 12, 12), missing_brush(text))
+            painter.setPen(text)
+            painter.drawText(QPointF(x + 16, 18), words)
         if not self.rows:
             painter.setPen(text)
             painter.drawText(QPointF(4, HEADER_HEIGHT + 16), self.tr("No contributions."))
@@ -184,6 +206,7 @@ class ContributionChart(QWidget):
             painter.drawText(
                 QRectF(4, top, label_right - 4, ROW_HEIGHT), Qt.AlignmentFlag.AlignVCenter, label
             )
+            value_font.setItalic(row.missing)
             painter.setFont(value_font)
             muted = QColor(text)
             muted.setAlpha(170)
@@ -195,7 +218,10 @@ class ContributionChart(QWidget):
                 value,
             )
             rect = self.bar_rect(i)
-            painter.fillRect(rect, pos if row.contribution > 0 else neg)
+            if row.missing:
+                painter.fillRect(rect, missing_brush(text))
+            else:
+                painter.fillRect(rect, pos if row.contribution > 0 else neg)
             number = f"{row.contribution:+.2f}"
             painter.setPen(text)
             if row.contribution >= 0:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.i18n import QT_TRANSLATE_NOOP
 from desktop.jobs import JobFailure, JobRunner
+from desktop.results.basis import basis_text
 from desktop.results.chart import ContributionChart, translated_label, translated_value
 from desktop.results.model_card import ModelCardDialog
 from engine.workflow import Prediction, model_card
@@ -78,6 +79,8 @@ class ResultPanel(QFrame):
         self.score_bar.hide()
         self.label = QLabel("")
         self.label.setObjectName("result_label")
+        self.basis = QLabel("")
+        self.basis.setObjectName("result_basis")
         self.operating_point = QLabel("")
         self.operating_point.setObjectName("result_operating_point")
         self.model = QLabel("")
@@ -121,6 +124,7 @@ class ResultPanel(QFrame):
         self.beat_counts.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         for w in (
             self.label,
+            self.basis,
             self.operating_point,
             self.model,
             self.intended_use,
@@ -132,6 +136,7 @@ class ResultPanel(QFrame):
             self.title,
             self.score_bar,
             self.label,
+            self.basis,
             self.warnings,
             self.chart,
             self.table_check,
@@ -150,6 +155,7 @@ class ResultPanel(QFrame):
     def _hide_details(self) -> None:
         for w in (
             self.score_bar,
+            self.basis,
             self.warnings,
             self.chart,
             self.table_check,
@@ -172,6 +178,7 @@ class ResultPanel(QFrame):
             self._show_score(p)
         if kind == "record":
             self._show_contributions(p)
+            self._show_basis(p)
         self._show_operating_point(p, kind)
         self.model.setText(
             self.tr(
@@ -204,6 +211,12 @@ class ResultPanel(QFrame):
         self.label.setText(
             self.tr("Result at the operating point: <b>{0}</b> ({1})").format(p.label, verdict)
         )
+
+    def _show_basis(self, p: Prediction) -> None:
+        """Which inputs the result rests on and the validated AUROC for that pattern."""
+        text = basis_text(p.extra.get("inputs"))
+        self.basis.setText(text)
+        self.basis.setVisible(bool(text))
 
     def _show_operating_point(self, p: Prediction, kind: str) -> None:
         if kind == "signal" or p.specificity < 0:

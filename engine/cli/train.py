@@ -9,7 +9,7 @@ from pathlib import Path
 from engine.cli.common import EXIT_OK, stderr_progress
 
 #: ``stethos-engine train`` targets; ``heart`` trains every record-model family.
-HEART_TARGETS = ("heart-logreg", "heart-rf", "heart-svm", "heart-tree")
+HEART_TARGETS = ("heart-logreg", "heart-rf", "heart-svm", "heart-tree", "heart-hgb")
 TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "cxr", "all", "cards")
 
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "target",
         choices=TRAIN_TARGETS,
-        help="heart: all four record models (or heart-logreg|rf|svm|tree alone); all: every "
+        help="heart: all five record models (or heart-logreg|rf|svm|tree|hgb alone); all: every "
         "model; cards: no training, rewrite every bundle's card in --out from its manifest and "
         "validation.json (and re-hash it)",
     )

@@ -98,7 +98,9 @@ class ModelRegistry:
         """Id of the default model taking ``input_type`` ("record", "image", "signal").
 
         The best-calibrated usable one: the lowest out-of-fold expected
-        calibration error its manifest states (``metrics.ece``), compared at
+        calibration error its manifest states (``metrics.ece``, or
+        ``metrics.masked_ece`` with ``metrics.masked_auroc`` for a record model
+        validated on masked inputs, the records it will meet), compared at
         a resolution of 0.01 — finer differences are below what a few
         hundred validation patients can tell apart — with ties going to the
         higher AUROC. Models without an ECE come after, in folder order
@@ -113,8 +115,9 @@ class ModelRegistry:
             if m["inputs"]["type"] != input_type:
                 continue
             metrics = m.get("metrics", {})
-            ece = metrics.get("ece", {}).get("value")
-            auroc = metrics.get("auroc", {}).get("value")
+            masked = "masked_ece" in metrics and "masked_auroc" in metrics
+            ece = metrics.get("masked_ece" if masked else "ece", {}).get("value")
+            auroc = metrics.get("masked_auroc" if masked else "auroc", {}).get("value")
             known = isinstance(ece, int | float) and math.isfinite(ece)
             ece_rank = round(float(ece), 2) if known else math.inf
             auc_rank = -float(auroc) if isinstance(auroc, int | float) else 0.0

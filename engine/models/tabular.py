@@ -7,7 +7,7 @@ import json
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,8 @@ TRUSTED_SKOPS_TYPES = frozenset(
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
         "sklearn.isotonic.IsotonicRegression",
+        # The fitted trees of histogram gradient boosting (node arrays only).
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     }
 )
 
@@ -114,6 +116,9 @@ class TabularModel(RunnerBase):
             extra["timing_ms"] = {"model": round(model_ms, 3), "explain": round(explain_ms, 3)}
             if item.name:
                 extra["input_name"] = item.name
+            inputs = inputs_used(self.bundle, self.schema, item.row)
+            if inputs:
+                extra["inputs"] = inputs
             out.append(
                 build_prediction(
                     self.bundle,
@@ -178,6 +183,7 @@ class TabularModel(RunnerBase):
                     contribution=float(per_field.get(f.name, 0.0)),
                     unit=f.unit,
                     raw_value=None if raw is None or math.isnan(raw) else raw,
+                    missing=raw is None or math.isnan(raw),
                 )
             )
         out.sort(key=lambda c: -abs(c.contribution))
@@ -229,6 +235,49 @@ class TabularModel(RunnerBase):
         }
 
 
+def inputs_used(bundle: Bundle, schema: RecordSchema, row: np.ndarray) -> dict[str, Any]:
+    """Which inputs a result rests on, and the validated AUROC for its pattern of missing ones.
+
+    ``{"present", "total", "missing": [field names], "pattern", "validated",
+    "note"}``; ``validated`` (``{"auroc": [v, lo, hi], "sensitivity",
+    "specificity"}``) comes from the bundle's masked cross-validation
+    (``validation.missingness``) and is absent for a bundle without one.
+    """
+    missing = [f.name for f, v in zip(schema.fields, row, strict=True) if math.isnan(v)]
+    total = len(schema.fields)
+    present = total - len(missing)
+    out: dict[str, Any] = {"present": present, "total": total, "missing": missing}
+    note = f"Based on {present} of {total} inputs"
+    if not missing:
+        note += " (complete record)."
+    elif len(missing) > present:
+        shown = [f.label for f in schema.fields if f.name not in missing]
+        note += f": {', '.join(shown)}; the others were not recorded."
+    else:
+        note += f"; not recorded: {', '.join(schema.field(n).label for n in missing)}."
+    block = bundle.manifest.get("validation", {}).get("missingness")
+    if isinstance(block, Mapping):
+        keys = [
+            u["key"]
+            for u in block.get("units", ())
+            if any(field in missing for field in u.get("fields", ()))
+        ]
+        pattern = "+".join(keys)
+        stats = block.get("patterns", {}).get(pattern)
+        out["pattern"] = pattern
+        if isinstance(stats, Mapping) and "auroc" in stats:
+            out["validated"] = dict(stats)
+            auc, lo, hi = stats["auroc"]
+            which = "complete records" if not keys else "records missing these inputs"
+            note += (
+                f" Validated AUROC for {which}: {auc:.2f} (95 % CI {lo:.2f}–{hi:.2f}); at this "
+                f"operating point sensitivity {stats['sensitivity']:.0%}, specificity "
+                f"{stats['specificity']:.0%} (masked cross-validation)."
+            )
+    out["note"] = note
+    return out
+
+
 def _record_hash(schema: RecordSchema, record: Mapping[str, object]) -> str:
     row = schema.to_row(record)
     canon = json.dumps([None if math.isnan(v) else v for v in row])
@@ -259,4 +308,22 @@ def load_tabular(bundle: Bundle) -> TabularModel:
         pipeline = sio.load(bundle.weights_path, trusted=list(untrusted))
     except Exception as exc:
         raise ModelError(f"The weights of model “{bundle.id}” cannot be read.", repr(exc)) from exc
-    return TabularModel(bundle=bundle, pipeline=pipeline, schema=schema)
+    return TabularModel(bundle=bundle, pipeline=pipeline, schema=_bundle_schema(bundle, schema))
+
+
+def _bundle_schema(bundle: Bundle, schema: RecordSchema) -> RecordSchema:
+    """``schema`` with the fields the bundle's manifest marks as required made required.
+
+    A bundle trained to handle missing inputs lists them as optional; an older
+    one that needs a field keeps refusing records without it.
+    """
+    required = {
+        f["name"]
+        for f in bundle.manifest["inputs"].get("fields", ())
+        if isinstance(f, Mapping) and f.get("optional") is False
+    }
+    fields = tuple(
+        replace(f, optional=False) if f.name in required and f.optional else f
+        for f in schema.fields
+    )
+    return schema if fields == schema.fields else RecordSchema(schema.name, fields)

@@ -1,7 +1,10 @@
 """Record fields with clinical names, units and valid ranges.
 
 The heart-disease record follows the 13 Cleveland attributes documented in
-``heart-disease.names`` (UCI). Codes are kept as the data set defines them so
+``heart-disease.names`` (UCI). Age, sex and chest-pain type are required;
+every other field may be "not recorded" (many patients never have the
+exercise test, fluoroscopy or a thallium scan), and the models handle the
+missing ones themselves. Codes are kept as the data set defines them so
 that a record and a training row are the same thing; the form shows names.
 """
 
@@ -145,9 +148,19 @@ HEART_RECORD = RecordSchema(
                 Choice(4, "Asymptomatic"),
             ),
         ),
-        FieldSpec("trestbps", "Resting blood pressure (systolic)", "number", "mmHg", 60, 260),
-        FieldSpec("chol", "Serum cholesterol", "number", "mg/dL", 70, 700),
-        FieldSpec("fbs", "Fasting blood sugar > 120 mg/dL", "choice", choices=_YES_NO),
+        FieldSpec(
+            "trestbps",
+            "Resting blood pressure (systolic)",
+            "number",
+            "mmHg",
+            60,
+            260,
+            optional=True,
+        ),
+        FieldSpec("chol", "Serum cholesterol", "number", "mg/dL", 70, 700, optional=True),
+        FieldSpec(
+            "fbs", "Fasting blood sugar > 120 mg/dL", "choice", choices=_YES_NO, optional=True
+        ),
         FieldSpec(
             "restecg",
             "Resting ECG",
@@ -157,15 +170,21 @@ HEART_RECORD = RecordSchema(
                 Choice(1, "ST-T wave abnormality"),
                 Choice(2, "Probable/definite LV hypertrophy (Estes)"),
             ),
+            optional=True,
         ),
-        FieldSpec("thalach", "Maximum heart rate on exercise", "integer", "bpm", 50, 240),
-        FieldSpec("exang", "Exercise-induced angina", "choice", choices=_YES_NO),
-        FieldSpec("oldpeak", "ST depression on exercise vs rest", "number", "mm", 0, 10),
+        FieldSpec(
+            "thalach", "Maximum heart rate on exercise", "integer", "bpm", 50, 240, optional=True
+        ),
+        FieldSpec("exang", "Exercise-induced angina", "choice", choices=_YES_NO, optional=True),
+        FieldSpec(
+            "oldpeak", "ST depression on exercise vs rest", "number", "mm", 0, 10, optional=True
+        ),
         FieldSpec(
             "slope",
             "Slope of peak exercise ST segment",
             "choice",
             choices=(Choice(1, "Upsloping"), Choice(2, "Flat"), Choice(3, "Downsloping")),
+            optional=True,
         ),
         FieldSpec(
             "ca",

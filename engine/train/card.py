@@ -33,6 +33,7 @@ from engine.train.card_parts import (
     reliability_table,
     table,
 )
+from engine.train.record_card import coverage_text, missingness_section, prevalence_section
 
 if TYPE_CHECKING:
     from torch import nn
@@ -207,8 +208,11 @@ def record_sections(manifest: Mapping[str, Any], validation: Mapping[str, Any]) 
         else "more miscalibration than chance alone explains."
     )
     return Sections(
-        data=f"{v['n']} patients, prevalence of {positive}{outcome} {v['prevalence']:.1%}. "
-        + missing_text,
+        data=paragraphs(
+            f"{v['n']} patients, prevalence of {positive}{outcome} {v['prevalence']:.1%}. "
+            + missing_text,
+            coverage_text(manifest),
+        ),
         model=paragraphs(*validation.get("model", {}).get("notes", [])),
         validation=paragraphs(
             metrics_table(m),
@@ -216,6 +220,7 @@ def record_sections(manifest: Mapping[str, Any], validation: Mapping[str, Any]) 
             "Sensitivity, specificity and accuracy are at the default operating point.",
             "### Subgroups (out-of-fold, at the default operating point)",
             subgroups,
+            missingness_section(manifest, validation),
         ),
         operating_points=paragraphs(
             operating_points_table(manifest),
@@ -234,6 +239,7 @@ def record_sections(manifest: Mapping[str, Any], validation: Mapping[str, Any]) 
             f"Reliability (10 equal-width bins; out-of-fold predictions pooled over the "
             f"{v['repeats']} repeats, so n counts each patient once per repeat):",
             reliability_table(v["reliability"]),
+            prevalence_section(validation),
         ),
     )
 

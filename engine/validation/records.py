@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,8 @@ class OutcomeTable:
     outcomes: np.ndarray
     lines: tuple[int, ...]
     skipped: tuple[tuple[int, str], ...] = ()
+    #: ``(line, note)`` for values reading changed (a UCI 0 read as "not measured").
+    notes: tuple[tuple[int, str], ...] = ()
 
 
 def _header_name(cell: str) -> str:
@@ -52,8 +54,9 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
     A header naming the record fields (any order, ignoring case and the
     parentheses some redistributors add) and an outcome column (one of
     :data:`OUTCOME_COLUMNS`) is read by name; a file without one is read in
-    the UCI order (13 fields then ``num``). ``num`` is positive when > 0;
-    other outcome columns must hold 0 or 1.
+    the UCI order (13 fields then ``num``), where a cholesterol or resting
+    blood pressure of 0 means "not measured" (:attr:`OutcomeTable.notes`).
+    ``num`` is positive when > 0; other outcome columns must hold 0 or 1.
 
     Raises
     ------
@@ -61,6 +64,7 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
         When the file cannot be read or has no outcome column.
     """
     from engine.records import HEART_RECORD
+    from engine.records.uci import zero_as_missing
 
     p = Path(path)
     names = list(HEART_RECORD.names)
@@ -90,6 +94,7 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
             )
         index = {n: header.index(n) for n in names}
         out_idx = header.index(outcome)
+        uci = False
         body = rows[1:]
     else:
         width = len(rows[0][1])
@@ -105,6 +110,7 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
             )
         index = {n: i for i, n in enumerate(names)}
         out_idx, outcome = len(names), "num"
+        uci = True
         body = rows
         try:
             [_value(c) for c in rows[0][1]]
@@ -114,6 +120,7 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
     outcomes: list[int] = []
     kept: list[int] = []
     skipped: list[tuple[int, str]] = []
+    notes: list[tuple[int, str]] = []
     for line, r in body:
         try:
             record = {n: _value(r[i]) if i < len(r) else None for n, i in index.items()}
@@ -131,11 +138,17 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
         else:
             skipped.append((line, f"outcome “{outcome}” must be 0 or 1, not {target:g}"))
             continue
+        if uci:
+            notes += [(line, note) for note in zero_as_missing(record)]
         records.append(record)
         outcomes.append(y)
         kept.append(line)
     return OutcomeTable(
-        tuple(records), np.asarray(outcomes, dtype=np.int64), tuple(kept), tuple(skipped)
+        tuple(records),
+        np.asarray(outcomes, dtype=np.int64),
+        tuple(kept),
+        tuple(skipped),
+        tuple(notes),
     )
 
 
@@ -163,6 +176,8 @@ def evaluate_records(job: Evaluation) -> EvaluationReport:
     cases = BinaryCases(bundle.positive_label)
     skipped = cases.skipped
     neg = next(lbl for lbl in bundle.labels if lbl != bundle.positive_label)
+    zeros = 0
+    missing_counts: dict[str, int] = {}
     for k, f in enumerate(files):
         check_cancelled(cancel)
         job.progress(k / len(files), f"Scoring {f.name}")
@@ -175,6 +190,7 @@ def evaluate_records(job: Evaluation) -> EvaluationReport:
             skipped.append((str(f), exc.user_message))
             continue
         skipped += [(f"{f} line {line}", reason) for line, reason in table.skipped]
+        zeros += len(table.notes)
         prepared, outcomes = [], []
         for record, outcome, line in zip(table.records, table.outcomes, table.lines, strict=True):
             try:
@@ -190,4 +206,11 @@ def evaluate_records(job: Evaluation) -> EvaluationReport:
             )
             for pred, outcome in zip(preds, outcomes[start : start + 256], strict=True):
                 cases.add(bundle.positive_label if outcome else neg, pred.score, pred.label)
-    return binary_report(job, cases, "records")
+                for name in pred.extra.get("inputs", {}).get("missing", ()):
+                    missing_counts[name] = missing_counts.get(name, 0) + 1
+    report = binary_report(job, cases, "records")
+    missing = {
+        "not_recorded": dict(sorted(missing_counts.items(), key=lambda kv: -kv[1])),
+        "uci_zero_read_as_not_measured": zeros,
+    }
+    return replace(report, details={**report.details, "missing_inputs": missing})

@@ -119,12 +119,20 @@
 <context>
     <name>ContributionChart</name>
     <message>
+        <source>not recorded</source>
+        <translation>未记录</translation>
+    </message>
+    <message>
         <source>towards {0}</source>
         <translation>倾向 {0}</translation>
     </message>
     <message>
         <source>away from {0}</source>
         <translation>背离 {0}</translation>
+    </message>
+    <message>
+        <source>not recorded (effect of its absence)</source>
+        <translation>未记录（缺失本身的影响）</translation>
     </message>
     <message>
         <source>No contributions.</source>
@@ -495,7 +503,6 @@
     <name>ImageView</name>
     <message>
         <source>Open a DICOM file (File ▸ Open) or drop it here.</source>
-        <extracomment>Cine speed range in frames per second. A press and release closer than this (view pixels) is a click, not a drag. How close (view pixels) a click must be to a measurement to select it.</extracomment>
         <translation>请打开 DICOM 文件（文件 ▸ 打开）或将其拖放到此处。</translation>
     </message>
     <message>
@@ -580,6 +587,7 @@
     </message>
     <message>
         <source>…</source>
+        <extracomment>A press and release closer than this (view pixels) is a click, not a drag. How close (view pixels) a click must be to a measurement to select it.</extracomment>
         <translation>…</translation>
     </message>
     <message>
@@ -674,6 +682,7 @@ Area {5:.1f} {6}</source>
     <name>MainWindow</name>
     <message>
         <source>Stethos — diagnosis workstation</source>
+        <extracomment>Every analysis made in this window (image, record, and ECG from the ECG tab), as an :class:`engine.workflow.AnalysisOutcome`. The viewer shows another image, or none (for the patient controllers).</extracomment>
         <translation>Stethos — 诊断工作站</translation>
     </message>
     <message>
@@ -1005,7 +1014,6 @@ Area {5:.1f} {6}</source>
     <name>PatientController</name>
     <message>
         <source>&amp;Sign in…</source>
-        <extracomment>Side of the largest heat map kept with a saved image result (enough for a report). Seconds of ECG drawn in the report of an earlier encounter.</extracomment>
         <translation>登录(&amp;S)…</translation>
     </message>
     <message>
@@ -1022,10 +1030,12 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>&amp;New patient…</source>
+        <extracomment>The timeline shown (``None`` when no patient is).</extracomment>
         <translation>新建患者(&amp;N)…</translation>
     </message>
     <message>
         <source>Save &amp;record</source>
+        <extracomment>The result saved last. The record saved last (a record analysis of the same values refers to it). Intended use per model id of the analyses made in this window.</extracomment>
         <translation>保存记录(&amp;R)</translation>
     </message>
     <message>
@@ -1034,6 +1044,7 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>&amp;Report of encounter…</source>
+        <extracomment>The report written last.</extracomment>
         <translation>就诊报告(&amp;R)…</translation>
     </message>
     <message>
@@ -1427,6 +1438,10 @@ Area {5:.1f} {6}</source>
         <translation>（可选）</translation>
     </message>
     <message>
+        <source>Required: {0}. Leave anything not recorded blank: the result says which inputs it was based on.</source>
+        <translation>必填：{0}。未记录的项目请留空：结果会说明其依据了哪些输入。</translation>
+    </message>
+    <message>
         <source>Not recorded</source>
         <translation>未记录</translation>
     </message>
@@ -1780,6 +1795,26 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>No {0} beats ({1}) found.</source>
         <translation>未发现 {0} 心搏（{1}）。</translation>
+    </message>
+    <message>
+        <source>Based on {0} of {1} inputs</source>
+        <translation>依据 {1} 项输入中的 {0} 项</translation>
+    </message>
+    <message>
+        <source>; not recorded: {0}.</source>
+        <translation>；未记录：{0}。</translation>
+    </message>
+    <message>
+        <source> (complete record).</source>
+        <translation>（完整记录）。</translation>
+    </message>
+    <message>
+        <source>Validated for records missing these inputs: AUROC {0:.2f} (95 % CI {1:.2f}–{2:.2f}); at this operating point sensitivity {3:.0%}, specificity {4:.0%}.</source>
+        <translation>在缺少这些输入的记录上验证：AUROC {0:.2f}（95% CI {1:.2f}–{2:.2f}）；在此工作点灵敏度 {3:.0%}，特异度 {4:.0%}。</translation>
+    </message>
+    <message>
+        <source>Validated on complete records: AUROC {0:.2f} (95 % CI {1:.2f}–{2:.2f}); at this operating point sensitivity {3:.0%}, specificity {4:.0%}.</source>
+        <translation>在完整记录上验证：AUROC {0:.2f}（95% CI {1:.2f}–{2:.2f}）；在此工作点灵敏度 {3:.0%}，特异度 {4:.0%}。</translation>
     </message>
 </context>
 <context>

@@ -55,7 +55,7 @@ def test_scores_known_records_in_the_right_order():
     assert abs(sum(low.probabilities.values()) - 1) < 1e-9
     assert high.score > 0.9 > low.score
     assert high.label == "disease"
-    assert low.model_id == MODEL_ID and low.model_version == "1.1.0"
+    assert low.model_id == MODEL_ID and low.model_version == "2.0.0"
     assert low.device == "cpu"
 
 
@@ -123,9 +123,9 @@ def test_training_is_reproducible(tmp_path, shared_data):
 
 def test_shipped_bundle_matches_a_retrain_on_the_data(shared_data):
     """The bundle in resources/ is what `stethos-engine train heart` produces."""
-    from engine.train.heart import build_pipeline
+    from engine.train.heart import fit_model
 
     X, y = read_uci_heart(shared_data / "tabular" / "uci-heart" / "processed.cleveland.data")
-    fresh = build_pipeline(seed=0).fit(X, y)
+    fresh = fit_model(X, y, seed=0, family_key="logreg")
     shipped = load_tabular(open_bundle(resource_path("models", MODEL_ID))).pipeline
     assert np.allclose(fresh.predict_proba(X), shipped.predict_proba(X), atol=1e-9)

@@ -79,7 +79,7 @@ def test_predict_records_from_csv_with_a_bad_row(user_dir: Path, tmp_path: Path,
         {"path": str(table), "row": 2}, {"path": str(table), "row": 3},
         {"path": str(table), "row": 4},
     ]  # fmt: skip
-    assert rows[0]["model"] == "heart-disease-logreg-13" and rows[0]["version"] == "1.1.0"
+    assert rows[0]["model"] == "heart-disease-logreg-13" and rows[0]["version"] == "2.0.0"
     assert set(rows[0]["probabilities"]) == {"no disease", "disease"}
     assert rows[0]["label"] in ("no disease", "disease")
     assert rows[1]["error_type"] == "RecordValidationError"
