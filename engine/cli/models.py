@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.cli import site as site_cli
 from engine.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, stderr_progress
 from engine.errors import EngineError, InputRejectedError, ModelError, OperationCancelled
 from engine.filetypes import is_dicom_file
@@ -61,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model")
     p.set_defaults(func=_cmd_remove)
 
+    site_cli.register_models(msub)
+
     p = sub.add_parser("predict", help="run a model over files and folders")
     p.add_argument("--model", required=True, help="model id (see `models list`)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
@@ -90,6 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--operating-point", default=None, help="operating point name")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    site_cli.add_evaluate_options(p)
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -443,6 +447,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.validation import evaluate_model
 
     progress = stderr_progress if sys.stderr.isatty() and not args.json else no_progress
+    save = args.save_site_calibration
+    if save:
+        site_cli.check_model(args.model)  # before a long evaluation
     report = evaluate_model(
         args.model,
         args.paths,
@@ -450,12 +457,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         operating_point=args.operating_point,
         batch_size=max(1, args.batch_size),
         seed=args.seed,
+        site_calibration=not (save or args.no_site_calibration),
         progress=progress,
     )
     if args.json:
-        print(json.dumps(report.to_json(), ensure_ascii=False, allow_nan=False))
+        out = report.to_json()
+        if save:
+            out["saved_site_calibration"] = site_cli.saved_json(
+                *site_cli.save_from_report(args, report)
+            )
+        print(json.dumps(out, ensure_ascii=False, allow_nan=False))
     else:
         print(report.to_text())
+        sys.stdout.flush()
+        if save:  # after the metrics, which stand even if the fit is refused
+            print("\n".join(site_cli.saved_lines(*site_cli.save_from_report(args, report))))
     sys.stdout.flush()
     return EXIT_PARTIAL if report.skipped else EXIT_OK
 

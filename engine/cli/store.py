@@ -79,6 +79,15 @@ def _open(args: argparse.Namespace):
     return open_store(_db_path(args), args.user, _password())
 
 
+def open_signed_in(args: argparse.Namespace):
+    """The store of ``args.db`` (default: the workstation's), signed in as ``args.user``.
+
+    For other command groups that audit into the store (the password as for
+    every ``store`` command: ``STETHOS_PASSWORD`` or asked for).
+    """
+    return _open(args)
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from engine.store import create_store
 

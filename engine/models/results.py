@@ -48,7 +48,9 @@ class Prediction:
     ``attribution`` (float32, one value per sample of the analysed lead, in
     the source signal's sampling). ``warnings`` holds input-gate warnings
     that did not stop the model; ``extra["notice"]`` says when the device
-    fell back to the CPU.
+    fell back to the CPU; ``extra["site_calibration"]`` (a clinic's site
+    calibration was applied: its ``note`` to show, intercept, slope, local
+    Se/Sp, the model's own ``model_score``) is in :meth:`to_json` too.
     """
 
     model_id: str
@@ -119,6 +121,8 @@ class Prediction:
             out["warnings"] = list(self.warnings)
         if "notice" in self.extra:
             out["notice"] = self.extra["notice"]
+        if "site_calibration" in self.extra:
+            out["site_calibration"] = self.extra["site_calibration"]
         return out
 
 

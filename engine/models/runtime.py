@@ -27,6 +27,7 @@ from engine.errors import EngineError, ModelError, OperationCancelled
 from engine.models.bundle import Bundle, OperatingPoint
 from engine.models.devices import DeviceState
 from engine.models.results import Prediction
+from engine.models.site import SITE_OP, SiteCalibration, SitePlan
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 
 if TYPE_CHECKING:
@@ -187,9 +188,19 @@ class RunnerBase:
 
     A kind implements :meth:`_run` on the validated items; :meth:`run` is the
     public entry point with the options every kind takes.
+
+    ``site``, when set, is the clinic's :class:`~engine.models.site.SiteCalibration`
+    of this very bundle (id, version and weights): ``run`` then recalibrates
+    the positive probability of every result, makes the site operating point
+    the default (``"site"``), maps a bundle operating point asked by name
+    through the recalibration (same decisions) and adds
+    ``extra["site_calibration"]`` (see :class:`~engine.models.site.SitePlan`).
+    The workflow's ``load_model`` sets it on a copy of the cached runner.
     """
 
     bundle: Bundle
+    #: The clinic's site calibration for this bundle, or ``None``.
+    site: SiteCalibration | None = None
     #: The explanation methods the kind offers (empty: it takes no ``method``).
     explain_methods: tuple[str, ...] = ()
     #: How messages name the kind's input ("an image", "a signal").
@@ -219,7 +230,19 @@ class RunnerBase:
         check_cancelled(cancel)
         if not items:
             return []
-        op = self.bundle.operating_point(operating_point)
+        plan = None
+        if self.site is not None:
+            plan = SitePlan.make(self.bundle, self.site, operating_point)
+            op = plan.kind_op
+        elif operating_point == SITE_OP and all(
+            o.name != SITE_OP for o in self.bundle.operating_points
+        ):
+            raise ModelError(
+                f"Model “{self.bundle.id}” {self.bundle.version} has no site operating point: "
+                "save one with stethos-engine evaluate --save-site-calibration.",
+            )
+        else:
+            op = self.bundle.operating_point(operating_point)
         chosen = ""
         if self.explain_methods:
             chosen = method or self.method_default
@@ -228,7 +251,14 @@ class RunnerBase:
                     f"“{chosen}” is not {self.explained_input} explanation method: "
                     f"use {' or '.join(self.explain_methods)}."
                 )
-        return self._run(list(items), RunRequest(op, chosen, explain, cancel, progress))
+        preds = self._run(list(items), RunRequest(op, chosen, explain, cancel, progress))
+        return preds if plan is None else [plan.apply(p) for p in preds]
+
+    def operating_point(self, name: str | None = None) -> OperatingPoint:
+        """The operating point results report for ``name``: the site one when calibrated."""
+        if self.site is not None:
+            return SitePlan.make(self.bundle, self.site, name).shown
+        return self.bundle.operating_point(name)
 
     def _run(self, items: list[Any], req: RunRequest) -> list[Prediction]:
         raise NotImplementedError

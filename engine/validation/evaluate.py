@@ -52,6 +52,7 @@ def evaluate_model(
     batch_size: int = 8,
     seed: int = 0,
     n_boot: int = 2000,
+    site_calibration: bool = True,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> EvaluationReport:
@@ -75,6 +76,11 @@ def evaluate_model(
         Images per model pass.
     seed, n_boot
         Bootstrap seed and resamples for the CIs.
+    site_calibration
+        Use the clinic's saved site calibration of this model version, as
+        its results do (the report says which); ``False`` evaluates the
+        model as its bundle defines it (what a new site calibration is
+        fitted on).
 
     Returns
     -------
@@ -92,7 +98,7 @@ def evaluate_model(
     if not paths:
         raise ModelError("Give a folder or file to evaluate the model on.")
     progress(0.0, "Loading the model")
-    model = load_model(model_id, registry, device=device)
+    model = load_model(model_id, registry, device=device, site_calibration=site_calibration)
     check_cancelled(cancel)
     job = Evaluation(
         model, paths, operating_point, seed, n_boot, sub_progress(progress, 0.02, 0.95),

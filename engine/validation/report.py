@@ -44,6 +44,12 @@ class EvaluationReport:
         ``per_record``, ``ci_method`` and ``ppv_rule`` for beats.
     skipped
         ``(input, reason)`` for every input left out.
+    site_calibration
+        The summary of the clinic's site calibration the model used (its
+        ``note`` …), or ``None`` when it ran as its bundle defines it.
+    scores, outcomes
+        Binary tasks: each evaluated case's positive-label probability and
+        outcome (1 positive), as scored (for fitting a site calibration).
     """
 
     model_id: str
@@ -56,6 +62,9 @@ class EvaluationReport:
     confusion: dict[str, Any]
     details: dict[str, Any] = field(default_factory=dict)
     skipped: tuple[tuple[str, str], ...] = ()
+    site_calibration: dict[str, Any] | None = None
+    scores: tuple[float, ...] = field(default=(), repr=False)
+    outcomes: tuple[int, ...] = field(default=(), repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable dict (``nan`` becomes ``None``)."""
@@ -70,6 +79,7 @@ class EvaluationReport:
                 "metrics": self.metrics,
                 "confusion": self.confusion,
                 **self.details,
+                "site_calibration": self.site_calibration,
                 "skipped": [{"input": i, "reason": r} for i, r in self.skipped],
             }
         )
@@ -86,6 +96,12 @@ class EvaluationReport:
             lines.append(f"Operating point: {op['name']} (threshold {op['threshold']:.3f})")
         else:
             lines.append(f"Operating point: {op['name']}")
+        if self.site_calibration is not None:
+            sc = self.site_calibration
+            lines.append(
+                f"Site calibration used: {sc['note']} (intercept {sc['intercept']:.3f}, "
+                f"slope {sc['slope']:.3f}; probabilities and threshold are recalibrated)"
+            )
         if "ci_method" in self.details:
             lines.append(f"95 % CIs: {self.details['ci_method']}")
         if "ppv_rule" in self.details:
@@ -150,16 +166,24 @@ class Evaluation:
 
 def make_report(job: Evaluation, **fields: Any) -> EvaluationReport:
     """The report of ``job`` with ``fields`` (task, n, metrics …)."""
+    site = getattr(job.model, "site", None)
     return EvaluationReport(
         model_id=job.bundle.id,
         model_version=job.bundle.version,
         data=tuple(str(p) for p in job.paths),
+        site_calibration=site.summary() if site is not None else None,
         **fields,
     )
 
 
-def op_dict(bundle: Any, name: str | None) -> dict[str, Any]:
-    op = bundle.operating_point(name)
+def op_dict(model: Any, name: str | None) -> dict[str, Any]:
+    """The operating point the model's results use for ``name`` (the site one when calibrated).
+
+    With a site calibration, ``card_*`` are the site point's local Se/Sp
+    (or a bundle point's card values, its threshold recalibrated).
+    """
+    lookup = getattr(model, "operating_point", None)
+    op = lookup(name) if callable(lookup) else model.bundle.operating_point(name)
     return {
         "name": op.name,
         "threshold": op.threshold,
@@ -202,7 +226,7 @@ def binary_report(job: Evaluation, cases: BinaryCases, unit: str) -> EvaluationR
             f"None of the {unit} could be evaluated with model “{bundle.id}”.",
             reasons or None,
         )
-    op = op_dict(bundle, job.operating_point)
+    op = op_dict(job.model, job.operating_point)
     summary = binary_metrics(y, p, op["threshold"], seed=job.seed, n_boot=job.n_boot)
     rows = [lbl for lbl in bundle.labels if lbl in truth_labels]
     columns = list(bundle.labels)
@@ -226,4 +250,6 @@ def binary_report(job: Evaluation, cases: BinaryCases, unit: str) -> EvaluationR
             "reliability": summary["reliability"],
         },
         skipped=tuple(skipped),
+        scores=tuple(float(v) for v in p),
+        outcomes=tuple(int(v) for v in y),
     )

@@ -11,6 +11,7 @@ study links in the local store) and the report's data.
 from __future__ import annotations
 
 from engine.models.results import SUPPORT_STATEMENT, BeatResult, Contribution, Prediction
+from engine.models.site import SiteCalibration, StoredSiteCalibration
 from engine.workflow.accounts import (
     add_user,
     change_password,
@@ -36,10 +37,14 @@ from engine.workflow.models import (
     import_model,
     intended_use,
     list_models,
+    list_site_calibrations,
     load_model,
     model_attributions,
     model_card,
     remove_model,
+    remove_site_calibration,
+    save_site_calibration,
+    site_calibration_for,
     verify_model,
 )
 from engine.workflow.report import (
@@ -124,6 +129,8 @@ __all__ = [
     "SavedResult",
     "ScanFound",
     "SeriesRef",
+    "SiteCalibration",
+    "StoredSiteCalibration",
     "StudyOpened",
     "Unavailable",
     "add_patient",
@@ -145,6 +152,7 @@ __all__ = [
     "latest_encounter",
     "link_study",
     "list_models",
+    "list_site_calibrations",
     "list_users",
     "load_model",
     "load_view",
@@ -161,12 +169,14 @@ __all__ = [
     "record_export",
     "record_history",
     "remove_model",
+    "remove_site_calibration",
     "render_study_image",
     "result_input",
     "result_payload",
     "same_record",
     "save_outcome",
     "save_record",
+    "save_site_calibration",
     "search_patients",
     "series_refs",
     "series_thumbnails",
@@ -174,6 +184,7 @@ __all__ = [
     "setup_store",
     "sign_in",
     "sign_out",
+    "site_calibration_for",
     "study_path",
     "unlock",
     "update_patient",

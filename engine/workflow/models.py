@@ -2,22 +2,35 @@
 
 The default model for an input kind is chosen here and nowhere else
 (:func:`default_model`); loaded runners are cached per id, file hashes and
-device (:func:`load_model`).
+device (:func:`load_model`), and carry the clinic's site calibration of
+that model version when one is saved (:func:`save_site_calibration`).
 """
 
 from __future__ import annotations
 
+import copy
+import getpass
+import hashlib
+import json
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from engine.errors import EngineError, ModelError, ModelNotFoundError
 from engine.models.bundle import MANIFEST_NAME, Bundle, read_manifest, sha256_file
 from engine.models.devices import resolve_device
 from engine.models.loader import load_runner
 from engine.models.registry import ModelRegistry, RegistryEntry
-from engine.models.runtime import Runner
+from engine.models.runtime import Runner, RunnerBase
+from engine.models.site import SiteCalibration, StoredSiteCalibration, check_binary
+from engine.models.site import load_for as _site_for_bundle
+from engine.models.site import path_for as _site_path
+from engine.models.site import remove as _remove_site
+from engine.models.site import save as _save_site
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+
+if TYPE_CHECKING:
+    from engine.store import Store
 
 #: The kinds of input a model takes (a bundle's ``inputs.type``).
 InputKind = Literal["image", "signal", "record"]
@@ -29,6 +42,8 @@ _NO_MODEL = {
 }
 
 _loaded: dict[tuple[str, str, str], Runner] = {}
+#: Runners with a site calibration: a copy of the cached runner per calibration content.
+_calibrated: dict[tuple[tuple[str, str, str], str], Runner] = {}
 _lock = threading.Lock()
 
 
@@ -50,9 +65,17 @@ def default_model(kind: InputKind, registry: ModelRegistry | None = None) -> str
 
 
 def load_model(
-    model_id: str, registry: ModelRegistry | None = None, *, device: str | None = "auto"
+    model_id: str,
+    registry: ModelRegistry | None = None,
+    *,
+    device: str | None = "auto",
+    site_calibration: bool = True,
 ) -> Runner:
     """Open, verify and load a model, cached per id, file hashes and device.
+
+    The clinic's site calibration of this model version (same id, version
+    and weights hash) is attached when one is saved: its results then show
+    the site operating point and ``extra["site_calibration"]``.
 
     Parameters
     ----------
@@ -63,11 +86,15 @@ def load_model(
     device
         ``"auto"`` (CUDA, else Apple MPS, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"mps"``; scikit-learn models always run on the CPU.
+    site_calibration
+        ``False``: the model as the bundle defines it, without the site
+        calibration (to fit a new one, or to compare).
 
     Raises
     ------
     ModelNotFoundError, BundleSchemaError, BundleIntegrityError,
     BundleCompatibilityError, ModelError
+        Also when the saved site calibration file of this version is invalid.
     """
     bundle: Bundle = (registry or ModelRegistry()).open(model_id)
     dev = "cpu" if bundle.kind == "sklearn" else str(resolve_device(device))
@@ -80,7 +107,19 @@ def load_model(
         if runner is None:
             runner = load_runner(bundle, dev)
             _loaded[key] = runner
-    return runner
+    site = _site_for_bundle(bundle) if site_calibration else None
+    if site is None:
+        return runner
+    check_binary(bundle)
+    # Keyed by the calibration's content: a newly saved one takes effect at once.
+    digest = hashlib.sha256(json.dumps(site.to_json(), sort_keys=True).encode()).hexdigest()
+    with _lock:
+        calibrated = _calibrated.get((key, digest))
+        if calibrated is None:
+            calibrated = copy.copy(runner)  # shares the network, lock and device state
+            cast(RunnerBase, calibrated).site = site
+            _calibrated[(key, digest)] = calibrated
+    return calibrated
 
 
 def load_model_for(
@@ -106,6 +145,138 @@ def clear_model_cache(model_id: str | None = None) -> None:
     with _lock:
         for key in [k for k in _loaded if model_id is None or k[0] == model_id]:
             del _loaded[key]
+        for ckey in [k for k in _calibrated if model_id is None or k[0][0] == model_id]:
+            del _calibrated[ckey]
+
+
+# --------------------------------------------------------------------------- site calibration
+
+
+def save_site_calibration(
+    calibration: SiteCalibration,
+    *,
+    store: Store | None = None,
+    registry: ModelRegistry | None = None,
+) -> Path:
+    """Save a clinic's site calibration for its model version, audited in ``store`` when given.
+
+    The model must be installed with the same version and weights hash.
+    Results of that version use it from now on; another version never does.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ModelNotFoundError, ModelError, StoreError
+    """
+    bundle = (registry or ModelRegistry()).open(calibration.model_id)
+    if not calibration.matches(bundle):
+        raise ModelError(
+            f"This site calibration was fitted for {calibration.model_id} "
+            f"{calibration.model_version}, but the installed model is version {bundle.version}"
+            f"{' with other weights' if bundle.version == calibration.model_version else ''}. "
+            "Evaluate the installed model again to calibrate it.",
+        )
+    check_binary(bundle)
+    previous = _site_path(calibration.model_id, calibration.model_version)
+    before = previous.read_bytes() if previous.is_file() else None
+    path = _save_site(calibration)
+    clear_model_cache(calibration.model_id)
+    if store is None:
+        return path
+    try:
+        store.audit(
+            "site_calibration_saved",
+            object_type="model",
+            object_id=f"{calibration.model_id} {calibration.model_version}",
+            details={
+                "model_id": calibration.model_id,
+                "model_version": calibration.model_version,
+                "weights_sha256": calibration.weights_sha256,
+                "n": calibration.n,
+                "n_positive": calibration.n_positive,
+                "intercept": calibration.intercept,
+                "slope": calibration.slope,
+                "threshold": calibration.threshold,
+                "rule": calibration.rule,
+                "created_by": calibration.created_by,
+                "data": [dict(d) for d in calibration.data],
+                "file": path.name,
+            },
+        )
+    except BaseException:  # not audited: put back what was there
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(before)
+        clear_model_cache(calibration.model_id)
+        raise
+    return path
+
+
+def site_calibration_for(
+    model_id: str, registry: ModelRegistry | None = None
+) -> SiteCalibration | None:
+    """The site calibration the installed ``model_id`` uses now (``None``: the bundle's own)."""
+    return _site_for_bundle((registry or ModelRegistry()).open(model_id))
+
+
+def remove_site_calibration(
+    model_id: str, *, version: str | None = None, store: Store | None = None
+) -> list[StoredSiteCalibration]:
+    """Delete the site calibration(s) of ``model_id`` (one version, or all), audited in ``store``.
+
+    Returns the removed files (empty when there was none).
+    """
+    from engine.models.site import list_stored
+
+    kept = {
+        item.path: item.path.read_bytes()
+        for item in list_stored()
+        if store is not None and item.path.is_file()
+    }
+    gone = _remove_site(model_id, version)
+    clear_model_cache(model_id)
+    if store is None:
+        return gone
+    try:
+        for item in gone:
+            cal = item.calibration
+            store.audit(
+                "site_calibration_removed",
+                object_type="model",
+                object_id=f"{model_id} {cal.model_version if cal else ''}".strip(),
+                details={
+                    "model_id": model_id,
+                    "model_version": cal.model_version if cal else "",
+                    "weights_sha256": cal.weights_sha256 if cal else "",
+                    "file": item.path.name,
+                },
+            )
+    except BaseException:  # not audited: put the files back
+        for item in gone:
+            item.path.write_bytes(kept[item.path])
+        clear_model_cache(model_id)
+        raise
+    return gone
+
+
+def list_site_calibrations() -> list[StoredSiteCalibration]:
+    """Every saved site calibration file (``calibration`` is ``None`` with a ``problem``)."""
+    from engine.models.site import list_stored
+
+    return list_stored()
+
+
+def local_user() -> str:
+    """The operating-system user name (who saved a site calibration without a store)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
 
 
 def list_models(registry: ModelRegistry | None = None) -> list[RegistryEntry]:
