@@ -181,6 +181,8 @@ class _Input:
     row: int | None = None
     record: dict[str, Any] | None = None
     error: EngineError | None = None
+    #: What reading the input changed (e.g. a UCI 0 read as not measured), shown as warnings.
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": str(self.path)}
@@ -275,12 +277,13 @@ def read_record_table(path: Path) -> Iterator[_Input]:
 
 
 def _uci_rows(path: Path, text: str, names: list[str]) -> Iterator[_Input]:
-    from engine.records.uci import read_uci_heart
+    from engine.records.uci import UciTable, read_uci_table, zero_as_missing
 
     all_lines = text.splitlines()
     numbered = [i for i, line in enumerate(all_lines, start=1) if line.strip()]
+    table: UciTable | None = None
     try:
-        X, _ = read_uci_heart(path)  # 13 fields + ``num``; skips a header line
+        table = read_uci_table(path)  # 13 fields + ``num``; skips a header line
     except EngineError as exc:
         first = all_lines[numbered[0] - 1].split(",")
         if len(first) != len(names):
@@ -293,8 +296,7 @@ def _uci_rows(path: Path, text: str, names: list[str]) -> Iterator[_Input]:
                 ),
             )
             return
-        X = None  # 13 columns without the target: read below
-    if X is None:
+    if table is None:  # 13 columns without the target
         rows = []
         for i in numbered:
             parts = all_lines[i - 1].split(",")
@@ -321,12 +323,13 @@ def _uci_rows(path: Path, text: str, names: list[str]) -> Iterator[_Input]:
                     ),
                 )
         for line, values in rows:
-            yield _Input(path, row=line, record=dict(zip(names, values, strict=True)))
+            record = dict(zip(names, values, strict=True))
+            notes = zero_as_missing(record)
+            yield _Input(path, row=line, record=record, notes=notes)
         return
-    lines = numbered[len(numbered) - len(X) :]  # a skipped header is the first line
-    for line, row in zip(lines, X, strict=True):
+    for line, row, notes in zip(table.lines, table.X, table.notes, strict=True):
         record = {n: None if math.isnan(v) else float(v) for n, v in zip(names, row, strict=True)}
-        yield _Input(path, row=line, record=record)
+        yield _Input(path, row=line, record=record, notes=notes)
 
 
 def _record_inputs(paths: list[str]) -> Iterator[_Input]:
@@ -351,6 +354,8 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
                 row["problems"] = dict(problems)
         else:
             row = {"input": inp.describe(), **pred.to_json()}
+            if inp.notes:
+                row["warnings"] = [*inp.notes, *row.get("warnings", [])]
         print(json.dumps(row, ensure_ascii=False, allow_nan=False, default=_json_default))
         return
     if error is not None:
@@ -370,7 +375,7 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
     units = pred.extra.get("contribution_units", "")
     for c in pred.contributions[:5]:
         print(f"  {c.label}: {c.value}  {c.contribution:+.3f} {units}".rstrip())
-    for w in pred.warnings:
+    for w in (*inp.notes, *pred.warnings):
         print(f"  warning: {w}")
     if "notice" in pred.extra:
         print(f"  notice: {pred.extra['notice']}")

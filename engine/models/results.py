@@ -23,6 +23,8 @@ class Contribution:
     contribution: float
     unit: str = ""
     raw_value: float | None = None
+    #: The field was not recorded: ``contribution`` is the effect of its absence.
+    missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,13 @@ class Prediction:
                     "value": c.value,
                     "unit": c.unit,
                     "contribution": c.contribution,
+                    **({"missing": True} if c.missing else {}),
                 }
                 for c in self.contributions
             ],
         }
+        if "inputs" in self.extra:
+            out["inputs"] = self.extra["inputs"]
         if self.beats:
             out["beats"] = [b.to_json() for b in self.beats]
         if self.explanation_method:

@@ -106,6 +106,15 @@ class EvaluationReport:
             lines.append(f"95 % CIs: {self.details['ci_method']}")
         if "ppv_rule" in self.details:
             lines.append(f"+P: {self.details['ppv_rule']}")
+        missing = self.details.get("missing_inputs")
+        if missing:
+            counts = ", ".join(f"{k} {n}" for k, n in missing["not_recorded"].items())
+            lines.append(f"Inputs not recorded (records): {counts or 'none'}")
+            if missing["uci_zero_read_as_not_measured"]:
+                lines.append(
+                    f"UCI values of 0 read as not measured (cholesterol, resting blood "
+                    f"pressure): {missing['uci_zero_read_as_not_measured']}"
+                )
         lines += ["", f"{'metric':<22} {'value':>7}  95 % CI        counts"]
         for name, est in self.metrics.items():
             value = est.get("value")

@@ -157,3 +157,32 @@ def test_clicking_the_link_text_with_the_mouse_opens_the_card(qtbot, panel, reco
         qtbot.mouseClick(link, Qt.MouseButton.LeftButton, pos=QPoint(8, link.height() // 2))
     assert panel.card_dialog is not None
     panel.card_dialog.close()
+
+
+def test_a_record_with_missing_inputs_says_what_it_was_based_on(qtbot, panel):
+    p = analyze_record(RECORD_MODEL, {"age": 58, "sex": 0, "cp": 2})
+    panel.show_prediction(p)
+    basis = panel.basis.text()
+    assert panel.basis.isVisible()
+    assert basis.startswith("Based on 3 of 13 inputs; not recorded: ")
+    auc, lo, hi = p.extra["inputs"]["validated"]["auroc"]
+    assert f"AUROC {auc:.2f} (95 % CI {lo:.2f}–{hi:.2f})" in basis
+    rows = panel.chart.rows
+    # Recorded findings first, then the ten not recorded, each named as such, never as a value.
+    assert [r.missing for r in rows] == [False] * 3 + [True] * 10
+    assert all(r.value == "not recorded" for r in rows[3:])
+    image = pixels(panel.chart)
+    coloured = {
+        (c.red(), c.green(), c.blue()) for c in (positive_colour(False), negative_colour(False))
+    }
+    for i in range(3, len(rows)):
+        rect = panel.chart.bar_rect(i)
+        y = int(rect.center().y())
+        span = range(int(rect.left()) + 1, int(rect.right()))
+        assert not {tuple(image[y, x]) for x in span} & coloured  # hatched grey, not a bar colour
+
+
+def test_a_complete_record_says_so(qtbot, panel, record_prediction):
+    panel.show_prediction(record_prediction)
+    assert "Based on 13 of 13 inputs (complete record)." in panel.basis.text()
+    assert "Validated on complete records" in panel.basis.text()
