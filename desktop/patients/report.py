@@ -36,7 +36,7 @@ from PySide6.QtGui import (
 )
 
 from desktop.patients.host import ScreenViews
-from desktop.results.basis import basis_text
+from desktop.results.basis import basis_text, site_text
 from desktop.viewer.overlay import heatmap_rgba
 from engine.records import HEART_RECORD, RecordSchema
 from engine.store import Encounter, Patient, StoredRecord
@@ -138,9 +138,9 @@ class EncounterReport(QObject):
                 + "<br>"
             )
         stored = res.result if isinstance(res.result, dict) else {}
-        basis = basis_text(stored.get("inputs"))
-        if basis:
-            lines.append(_e(basis) + "<br>")
+        for extra in (site_text(stored.get("site_calibration")), basis_text(stored.get("inputs"))):
+            if extra:
+                lines.append(_e(extra) + "<br>")
         if intended_use:
             lines.append(self.tr("Intended use: {0}").format(_e(intended_use)) + "<br>")
         if res.explanation_summary:

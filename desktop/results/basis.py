@@ -1,4 +1,4 @@
-"""What a record result rests on: inputs present, and the validated AUROC for that pattern.
+"""What a result rests on: inputs present and their validated AUROC; the site calibration used.
 
 Shared by the result panel and the encounter report, from the structured
 ``inputs`` block of a prediction (``Prediction.extra["inputs"]``, kept in
@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
+from PySide6.QtCore import QCoreApplication
 
+from desktop.i18n import QT_TRANSLATE_NOOP
 from engine.records import HEART_RECORD
 
 _BASED_ON = QT_TRANSLATE_NOOP("ResultPanel", "Based on {0} of {1} inputs")
@@ -26,6 +27,12 @@ _VALIDATED_COMPLETE = QT_TRANSLATE_NOOP(
     "ResultPanel",
     "Validated on complete records: AUROC {0:.2f} (95 % CI {1:.2f}–{2:.2f}); at this "
     "operating point sensitivity {3:.0%}, specificity {4:.0%}.",
+)
+
+_SITE = QT_TRANSLATE_NOOP(
+    "ResultPanel",
+    "Site operating point and calibration of this model version, validated on {0} local "
+    "cases ({1}, by {2}); the model's own probability was {3:.1%}.",
 )
 
 
@@ -57,3 +64,15 @@ def basis_text(inputs: Mapping[str, Any] | None) -> str:
         validated = _tr(_VALIDATED_MISSING if missing else _VALIDATED_COMPLETE)
         text += " " + validated.format(auc, lo, hi, stats["sensitivity"], stats["specificity"])
     return text
+
+
+def site_text(site: Mapping[str, Any] | None) -> str:
+    """The clinic's site calibration a result used (empty when none)."""
+    if not isinstance(site, Mapping) or "n" not in site or "model_score" not in site:
+        return ""
+    return _tr(_SITE).format(
+        site["n"],
+        str(site.get("created", ""))[:10],
+        site.get("created_by", "?"),
+        float(site["model_score"]),
+    )

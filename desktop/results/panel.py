@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.i18n import QT_TRANSLATE_NOOP
 from desktop.jobs import JobFailure, JobRunner
-from desktop.results.basis import basis_text
+from desktop.results.basis import basis_text, site_text
 from desktop.results.chart import ContributionChart, translated_label, translated_value
 from desktop.results.model_card import ModelCardDialog
 from engine.workflow import Prediction, model_card
@@ -229,6 +229,9 @@ class ResultPanel(QFrame):
                 "Operating point “{0}”: threshold {1:.3f}; on validation sensitivity {2:.0%}, "
                 "specificity {3:.0%}."
             ).format(p.operating_point, p.threshold, p.sensitivity, p.specificity)
+        site = site_text(p.extra.get("site_calibration"))
+        if site:
+            text += "\n" + site
         self.operating_point.setText(text)
 
     def _show_contributions(self, p: Prediction) -> None:

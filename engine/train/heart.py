@@ -498,7 +498,9 @@ def train_heart(
     check_cancelled(cancel)
     progress(0.95, "Fitting the final model on every patient")
     final = fit_model(X, y, seed, fam.key)
-    sample_rows = [(i, None, X[i]) for i in reproduce_rows(X)]
+    sample_rows: list[tuple[int, int | None, np.ndarray]] = [
+        (i, None, X[i]) for i in reproduce_rows(X)
+    ]
     sample_rows += [(i, b, apply_pattern(X[i : i + 1], b)[0]) for i, b in masked_samples(X)]
     p_final = final.predict_proba(np.stack([r for _, _, r in sample_rows]))[:, 1]
     sample = [

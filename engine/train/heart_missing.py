@@ -57,7 +57,7 @@ DECLARED: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 _NAMES = list(HEART_RECORD.names)
 #: Column indices of each unit's fields.
-_UNIT_COLUMNS = [[_NAMES.index(f) for f in fields] for _, _, fields in UNITS]
+_UNIT_COLUMNS = [np.array([_NAMES.index(f) for f in fields]) for _, _, fields in UNITS]
 
 
 def pattern_bits(units: Sequence[str]) -> int:

@@ -1816,6 +1816,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <source>Validated on complete records: AUROC {0:.2f} (95 % CI {1:.2f}–{2:.2f}); at this operating point sensitivity {3:.0%}, specificity {4:.0%}.</source>
         <translation>在完整记录上验证：AUROC {0:.2f}（95% CI {1:.2f}–{2:.2f}）；在此工作点灵敏度 {3:.0%}，特异度 {4:.0%}。</translation>
     </message>
+    <message>
+        <source>Site operating point and calibration of this model version, validated on {0} local cases ({1}, by {2}); the model&apos;s own probability was {3:.1%}.</source>
+        <translation>本模型版本的本院工作点与校准，已在 {0} 例本地病例上验证（{1}，{2}）；模型自身给出的概率为 {3:.1%}。</translation>
+    </message>
 </context>
 <context>
     <name>SettingsDialog</name>

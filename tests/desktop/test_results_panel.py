@@ -186,3 +186,35 @@ def test_a_complete_record_says_so(qtbot, panel, record_prediction):
     panel.show_prediction(record_prediction)
     assert "Based on 13 of 13 inputs (complete record)." in panel.basis.text()
     assert "Validated on complete records" in panel.basis.text()
+
+
+def test_a_site_calibrated_result_says_so_beside_the_operating_point(
+    qtbot, panel, record_prediction, tmp_path, monkeypatch, shared_data
+):
+    """The clinic's calibration (saved by `evaluate --save-site-calibration`) is on the card."""
+    from engine.models.site import fit_site_calibration
+    from engine.records.uci import read_uci_heart
+    from engine.workflow import clear_model_cache, load_model, save_site_calibration
+
+    monkeypatch.setenv("STETHOS_DATA_DIR", str(tmp_path))
+    X, y = read_uci_heart(shared_data / "tabular" / "uci-heart" / "processed.cleveland.data")
+    model = load_model(RECORD_MODEL, site_calibration=False)
+    names = [f.name for f in model.schema.fields]
+    records = [{n: (None if np.isnan(v) else float(v)) for n, v in zip(names, row)} for row in X]
+    preds = model.run([model.prepare(r) for r in records], explain=False)
+    cal = fit_site_calibration(
+        np.array([p.score for p in preds]), y, model.bundle, data=(), created_by="dr-site"
+    )
+    save_site_calibration(cal)
+    try:
+        p = analyze_record(RECORD_MODEL, VALID_RECORD)
+        panel.show_prediction(p)
+        text = panel.operating_point.text()
+        assert p.operating_point == "site"
+        assert f"validated on {len(y)} local cases" in text and "by dr-site" in text
+        assert (
+            f"the model's own probability was {p.extra['site_calibration']['model_score']:.1%}"
+            in text
+        )
+    finally:
+        clear_model_cache()
