@@ -227,7 +227,13 @@ def record_sections(manifest: Mapping[str, Any], validation: Mapping[str, Any]) 
             f"The default is **{manifest['default_operating_point']}**: as a risk flag before "
             "further work-up, a missed disease costs more than an extra test. Thresholds were "
             "chosen on the same out-of-fold predictions their sensitivity and specificity are "
-            "reported on, so these are slightly optimistic.",
+            "reported on, so these are slightly optimistic."
+            + (
+                " Those predictions are the eight declared missingness patterns pooled (see "
+                "Validation): the records the model will meet, not only complete ones."
+                if "missingness" in v
+                else ""
+            ),
         ),
         calibration=paragraphs(
             f"Calibration step: {calibration['method']}{fitted}. Expected calibration error "
@@ -235,7 +241,9 @@ def record_sections(manifest: Mapping[str, Any], validation: Mapping[str, Any]) 
             f"up to {ece['chance_95']:.3f} on these {v['n']} patients by chance (95th "
             f"percentile of simulated outcomes), so this is {verdict} Brier score "
             f"{estimate_text(m['brier'])}. Stethos offers, as the default record model, the "
-            "installed one with the lowest out-of-fold ECE; the others can be chosen.",
+            "installed one with the lowest out-of-fold ECE"
+            + (" over the declared missingness patterns" if "masked_ece" in m else "")
+            + "; the others can be chosen.",
             f"Reliability (10 equal-width bins; out-of-fold predictions pooled over the "
             f"{v['repeats']} repeats, so n counts each patient once per repeat):",
             reliability_table(v["reliability"]),

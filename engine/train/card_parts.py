@@ -16,6 +16,8 @@ METRIC_NAMES = {
     "auroc": "AUROC",
     "ece": "ECE (10 equal-width bins)",
     "brier": "Brier score",
+    "masked_auroc": "AUROC, mean over the 8 declared missingness patterns",
+    "masked_ece": "ECE over the 8 declared missingness patterns",
 }
 
 
