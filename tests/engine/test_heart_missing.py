@@ -257,3 +257,21 @@ def test_cards_report_missingness_patterns_prevalence_shift_and_coverage(family:
     assert "When the prevalence differs (simulated)" in card
     assert "| 90% |" in card
     assert "patients without an exercise test" not in card
+
+
+def test_the_svm_fast_path_is_the_same_function_as_scikit_learn(uci: Path) -> None:
+    """Shapley coalitions of the SVM are scored with matrix products; the numbers must not move."""
+    from engine.models.tabular import FAST_SVM_MIN_ROWS, _rbf_svm_scorer
+
+    model = _model("svm")
+    scorer = _rbf_svm_scorer(model.pipeline)
+    assert scorer is not None and _rbf_svm_scorer(_model("logreg").pipeline) is None
+    X, y = read_uci_heart(uci)
+    rows = hm.augment(X, y, seed=7).X  # recorded and masked rows, with nan
+    assert len(rows) >= FAST_SVM_MIN_ROWS
+    fast = scorer.predict_proba(rows)
+    reference = model.pipeline.predict_proba(rows)
+    assert np.max(np.abs(fast - reference)) < 1e-9
+    pred = model.predict(NO_EXERCISE)
+    total = sum(c.contribution for c in pred.contributions)
+    assert total == pytest.approx(pred.score - pred.extra["base_value"], abs=1e-9)
