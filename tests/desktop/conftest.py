@@ -17,6 +17,10 @@ from contextlib import contextmanager
 import pytest
 
 from desktop.main_window import MainWindow
+from engine.workflow import default_model
+
+#: The record model the app offers by default (the registry's pre-registered rule).
+DEFAULT_RECORD_MODEL = default_model("record")
 
 VALID_RECORD = dict(
     age=63, sex=1, cp=1, trestbps=145, chol=233, fbs=1, restecg=2, thalach=150, exang=0,

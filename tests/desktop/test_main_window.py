@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox
 from desktop.viewer.image_view import window_after_drag
 from engine.dicom import apply_window
 from engine.resources import resource_path
-from tests.desktop.conftest import VALID_RECORD, open_and_wait
+from tests.desktop.conftest import DEFAULT_RECORD_MODEL, VALID_RECORD, open_and_wait
 
 SAMPLE = resource_path("samples", "chest-cr-pa.dcm")
 SAMPLE_M1 = resource_path("samples", "chest-cr-pa-monochrome1.dcm")
@@ -99,7 +99,7 @@ def test_analyze_shows_probability_label_model_and_intended_use(qtbot, window):
         qtbot.mouseClick(window.analyze_button, Qt.MouseButton.LeftButton)
     panel = window.results
     p = panel.prediction
-    assert p is not None and p.model_id == "heart-disease-logreg-13"
+    assert p is not None and p.model_id == DEFAULT_RECORD_MODEL
     assert f"{p.score:.1%}" in panel.title.text()
     assert p.label in panel.label.text()
     assert p.model_id in panel.model.text() and p.model_version in panel.model.text()

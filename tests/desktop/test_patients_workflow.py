@@ -23,7 +23,7 @@ from desktop.patients.dialogs import (
     SignInDialog,
 )
 from engine.store import KdfParams, open_store
-from tests.desktop.conftest import VALID_RECORD, store_on_this_thread
+from tests.desktop.conftest import DEFAULT_RECORD_MODEL, VALID_RECORD, store_on_this_thread
 
 PASSWORD = "correct horse battery"
 
@@ -140,7 +140,7 @@ def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, stor
         qtbot.mouseClick(window.analyze_button, Qt.MouseButton.LeftButton)
     settle(qtbot, window)
     result = encounter.last_result
-    assert result is not None and result.model_id == "heart-disease-logreg-13"
+    assert result is not None and result.model_id == DEFAULT_RECORD_MODEL
     assert result.record_id is not None  # the saved record, not a second copy
     assert result.positive_label and result.model_name
     assert result.result["input"] == {"kind": "record"}
@@ -181,7 +181,7 @@ def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, stor
         for expected in (
             "LEE, Ana",
             "MRN-0042",
-            "heart-disease-logreg-13",
+            DEFAULT_RECORD_MODEL,
             "Resting blood pressure",
             "145 mmHg",
             "coronary artery disease",  # intended use
@@ -213,7 +213,7 @@ def test_patient_record_result_decision_and_report_survive_a_restart(qtbot, stor
     settle(qtbot, window)
     lines = window.patients.panel.timeline_texts()
     joined = "\n".join(lines)
-    assert "Record" in joined and "heart-disease-logreg-13" in joined
+    assert "Record" in joined and DEFAULT_RECORD_MODEL in joined
     assert "Overridden: ECG shows an old inferior infarct" in joined
     assert "Accepted" in joined
     assert "Overridden" in lines[0] and "Encounter" in lines[-1]  # newest first
@@ -345,5 +345,5 @@ def test_closing_the_window_right_after_an_analysis_keeps_its_result(qtbot, stor
         (patient,) = store.search_patients("")
         (encounter,) = store.encounters(patient.id)
         (result,) = store.results(encounter.id)
-        assert result.model_id == "heart-disease-logreg-13" and result.record_id is not None
+        assert result.model_id == DEFAULT_RECORD_MODEL and result.record_id is not None
         store.close()

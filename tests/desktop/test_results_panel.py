@@ -200,7 +200,10 @@ def test_a_site_calibrated_result_says_so_beside_the_operating_point(
     X, y = read_uci_heart(shared_data / "tabular" / "uci-heart" / "processed.cleveland.data")
     model = load_model(RECORD_MODEL, site_calibration=False)
     names = [f.name for f in model.schema.fields]
-    records = [{n: (None if np.isnan(v) else float(v)) for n, v in zip(names, row)} for row in X]
+    records = [
+        {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)}
+        for row in X
+    ]
     preds = model.run([model.prepare(r) for r in records], explain=False)
     cal = fit_site_calibration(
         np.array([p.score for p in preds]), y, model.bundle, data=(), created_by="dr-site"
