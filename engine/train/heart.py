@@ -38,6 +38,7 @@ from engine.train.heart_missing import (
     COPIES,
     apply_pattern,
     augment,
+    auroc_rows,
     declared_summary,
     masked_cross_validate,
     missingness_block,
@@ -184,7 +185,7 @@ class CVResult:
     @property
     def repeat_auroc(self) -> np.ndarray:
         """AUROC of each repeat."""
-        return _auroc_rows(self.y, self.oof_by_repeat)
+        return auroc_rows(self.y, self.oof_by_repeat)
 
 
 def cross_validate(
@@ -216,18 +217,6 @@ def cross_validate(
     return CVResult(oof_by_repeat=oof, y=np.asarray(y), folds=folds, seed=seed)
 
 
-def _auroc_rows(y: np.ndarray, P: np.ndarray) -> np.ndarray:
-    """AUROC of each row of ``P`` ``(r, n)`` against ``y`` ``(n,)`` (ties count half)."""
-    from scipy.stats import rankdata
-
-    yb = np.asarray(y).astype(bool)
-    n_pos, n_neg = int(yb.sum()), int((~yb).sum())
-    if n_pos == 0 or n_neg == 0:
-        return np.full(P.shape[0], np.nan)
-    ranks = rankdata(P, axis=1)
-    return (ranks[:, yb].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
 def _pooled(y: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.tile(y, P.shape[0]), P.ravel()
 
@@ -257,7 +246,7 @@ def _patient_bootstrap(
         idx = rng.integers(0, n, n)
         yb, Pb = y[idx], P[:, idx]
         if 0 < yb.sum() < n:
-            stats["auroc"].append(float(_auroc_rows(yb, Pb).mean()))
+            stats["auroc"].append(float(auroc_rows(yb, Pb).mean()))
         if brier:
             yp, pp = _pooled(yb, Pb)
             stats["brier"].append(float(np.mean((pp - yp) ** 2)))
@@ -345,7 +334,7 @@ def evaluate(
             "n": int(mask.sum()),
             "prevalence": round(float(ys.mean()), 3),
             "mean_predicted": round(float(Ps.mean()), 3),
-            "auroc": estimate(float(_auroc_rows(ys, Ps).mean()), sb.get("auroc")),
+            "auroc": estimate(float(auroc_rows(ys, Ps).mean()), sb.get("auroc")),
             "sensitivity": rates["sensitivity"],
             "specificity": rates["specificity"],
         }

@@ -200,7 +200,8 @@ def masked_cross_validate(
     return MaskedCV(oof=oof, y=y, folds=folds, seed=seed)
 
 
-def _auroc_rows(y: np.ndarray, P: np.ndarray) -> np.ndarray:
+def auroc_rows(y: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """AUROC along the last axis of ``P`` against ``y`` (ties count half)."""
     from scipy.stats import rankdata
 
     yb = np.asarray(y).astype(bool)
@@ -221,7 +222,7 @@ def pattern_table(
     """
     y = cv.y.astype(bool)
     n = len(y)
-    auc = _auroc_rows(y, cv.oof).mean(axis=1)  # (patterns,)
+    auc = auroc_rows(y, cv.oof).mean(axis=1)  # (patterns,)
     rng = np.random.default_rng(seed)
     boots = np.empty((n_boot, N_PATTERNS))
     k = 0
@@ -230,7 +231,7 @@ def pattern_table(
         yb = y[idx]
         if yb.all() or not yb.any():
             continue
-        boots[k] = _auroc_rows(yb, cv.oof[:, :, idx]).mean(axis=1)
+        boots[k] = auroc_rows(yb, cv.oof[:, :, idx]).mean(axis=1)
         k += 1
     lo, hi = np.percentile(boots, [2.5, 97.5], axis=0)
     positive = cv.oof >= threshold
@@ -261,7 +262,7 @@ def selection_scores(cv: MaskedCV, *, n_sim: int = 2000) -> dict[str, Any]:
     from engine.validation.metrics import ece_estimate
 
     P = cv.declared()  # (8, repeats, n)
-    auc = _auroc_rows(cv.y, P).mean(axis=1)
+    auc = auroc_rows(cv.y, P).mean(axis=1)
     pooled = P.reshape(-1, P.shape[-1])  # (8 * repeats, n): each row one pass over the patients
     return {
         "masked_auroc": {"value": round(float(auc.mean()), 4)},
@@ -297,29 +298,26 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def fit_recalibration(p: np.ndarray, y: np.ndarray, *, slope: bool) -> tuple[float, float]:
-    """Logistic recalibration ``sigmoid(a + b·logit p)`` by maximum likelihood (Newton).
+    """Logistic recalibration ``sigmoid(a + b·logit p)`` by maximum likelihood.
 
-    ``slope=False`` fits the intercept only (``b = 1``): the correction for a
-    change of prevalence alone.
+    ``slope=True`` is the site calibration's own fit
+    (:func:`engine.models.site.fit_logistic`); ``slope=False`` fits the
+    intercept only (``b = 1``): the correction for a change of prevalence alone.
     """
+    from engine.models.site import fit_logistic
+
     z = _logit(np.asarray(p, dtype=np.float64))
     yf = np.asarray(y, dtype=np.float64)
-    a, b = 0.0, 1.0
+    if slope:
+        return fit_logistic(z, yf)
+    a = 0.0
     for _ in range(50):
-        q = _sigmoid(a + b * z)
-        w = np.maximum(q * (1 - q), 1e-9)
-        if slope:
-            g = np.array([np.sum(yf - q), np.sum((yf - q) * z)])
-            h = np.array([[w.sum(), (w * z).sum()], [(w * z).sum(), (w * z * z).sum()]])
-            step = np.linalg.solve(h + 1e-9 * np.eye(2), g)
-            a, b = a + step[0], b + step[1]
-        else:
-            step_a = float(np.sum(yf - q) / w.sum())
-            a += step_a
-            step = np.array([step_a])
-        if np.max(np.abs(step)) < 1e-8:
+        q = _sigmoid(a + z)
+        step = float(np.sum(yf - q) / max(float(np.sum(q * (1 - q))), 1e-9))
+        a += step
+        if abs(step) < 1e-8:
             break
-    return float(a), float(b)
+    return float(a), 1.0
 
 
 def prevalence_shift(

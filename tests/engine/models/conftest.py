@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.models.registry import ModelRegistry
+from engine.workflow import clear_model_cache
 from tests.engine.models.factory import make_cnn_bundle, make_lstm_bundle
 
 
@@ -30,3 +31,17 @@ def cxr_samples(shared_data: Path) -> list[Path]:
     if not files:
         pytest.skip("no chest radiograph samples in the shared data")
     return files
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Site calibrations (and imported models) in a throw-away user folder."""
+    monkeypatch.setenv("STETHOS_DATA_DIR", str(tmp_path / "data"))
+    clear_model_cache()
+    yield tmp_path / "data"
+    clear_model_cache()
+
+
+@pytest.fixture()
+def uci(shared_data: Path) -> Path:
+    return shared_data / "tabular" / "uci-heart" / "processed.cleveland.data"

@@ -23,7 +23,6 @@ from engine.models.site import (
 )
 from engine.resources import resource_path
 from engine.workflow import (
-    clear_model_cache,
     list_site_calibrations,
     load_model,
     remove_site_calibration,
@@ -33,20 +32,6 @@ from engine.workflow import (
 
 HEART = "heart-disease-logreg-13"
 BEATS = "ecg-beats-bilstm-360"
-
-
-@pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Site calibrations (and imported models) in a throw-away user folder."""
-    monkeypatch.setenv("STETHOS_DATA_DIR", str(tmp_path / "data"))
-    clear_model_cache()
-    yield tmp_path / "data"
-    clear_model_cache()
-
-
-@pytest.fixture()
-def uci(shared_data: Path) -> Path:
-    return shared_data / "tabular" / "uci-heart" / "processed.cleveland.data"
 
 
 @pytest.fixture(scope="module")

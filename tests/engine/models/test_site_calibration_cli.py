@@ -8,22 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.cli import EXIT_ERROR, EXIT_OK, main
-from engine.workflow import clear_model_cache
 
 HEART = "heart-disease-logreg-13"
-
-
-@pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("STETHOS_DATA_DIR", str(tmp_path / "data"))
-    clear_model_cache()
-    yield tmp_path / "data"
-    clear_model_cache()
-
-
-@pytest.fixture()
-def uci(shared_data: Path) -> Path:
-    return shared_data / "tabular" / "uci-heart" / "processed.cleveland.data"
 
 
 def test_save_list_use_remove(data_dir: Path, uci: Path, capsys) -> None:
