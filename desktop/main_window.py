@@ -42,6 +42,7 @@ from engine.workflow import (
     AnalysisOutcome,
     SeriesRef,
     analyze,
+    note_out_of_domain_shown,
 )
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class MainWindow(StudiesWindow):
         self.analyze_button.setEnabled(False)
         self.results = ResultPanel()
         self.results.setObjectName("result_panel")
+        self.results.score_revealed.connect(self._on_score_revealed)
         side = QWidget()
         side_layout = QVBoxLayout(side)
         heading = QLabel(self.tr("<b>Patient record</b> — heart-disease risk inputs"))
@@ -353,6 +355,12 @@ class MainWindow(StudiesWindow):
             if isinstance(jobs := getattr(d, "jobs", None), JobRunner)
         ]
         return runners
+
+    def _on_score_revealed(self, prediction: object) -> None:
+        """An out-of-domain image's score was shown on request: say so in the audit log."""
+        self.patients.step(
+            note_out_of_domain_shown, prediction, name="Record that the score was shown"
+        )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.viewer.stop_cine()

@@ -8,13 +8,14 @@ beats per class; every result links to the model card.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, Qt, Slot
+from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QHeaderView,
     QLabel,
     QProgressBar,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -56,7 +57,15 @@ def result_kind(p: Prediction) -> str:
 
 
 class ResultPanel(QFrame):
-    """A read-only card for the latest result."""
+    """A read-only card for the latest result.
+
+    An image the model's out-of-domain check flags gets a banner and no
+    result; "Show the score anyway" reveals it and emits ``score_revealed``
+    (the window records that in the audit log).
+    """
+
+    #: The clinician chose to see an out-of-domain image's score (the Prediction).
+    score_revealed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +102,16 @@ class ResultPanel(QFrame):
         self.card_link.setObjectName("result_card_link")
         self.card_link.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
         self.card_link.linkActivated.connect(self._on_card_link_activated)
+        self.ood_banner = QLabel("")
+        self.ood_banner.setObjectName("result_ood_banner")
+        self.ood_banner.setWordWrap(True)
+        self.ood_banner.setStyleSheet(
+            "background: #fff3e0; color: #bf360c; border: 1px solid #e65100; padding: 6px;"
+            "font-weight: bold;"
+        )
+        self.ood_reveal = QPushButton(self.tr("Show the score anyway"))
+        self.ood_reveal.setObjectName("result_ood_reveal")
+        self.ood_reveal.clicked.connect(self._on_ood_reveal_clicked)
         self.warnings = QLabel("")
         self.warnings.setObjectName("result_warnings")
         self.warnings.setStyleSheet("color: #e65100;")
@@ -134,6 +153,8 @@ class ResultPanel(QFrame):
             w.setWordWrap(True)
         for widget in (
             self.title,
+            self.ood_banner,
+            self.ood_reveal,
             self.score_bar,
             self.label,
             self.basis,
@@ -154,6 +175,8 @@ class ResultPanel(QFrame):
 
     def _hide_details(self) -> None:
         for w in (
+            self.ood_banner,
+            self.ood_reveal,
             self.score_bar,
             self.basis,
             self.warnings,
@@ -174,6 +197,8 @@ class ResultPanel(QFrame):
         kind = result_kind(p)
         if kind == "signal":
             self._show_beats(p)
+        elif p.extra.get("out_of_domain"):
+            self._show_out_of_domain(p)
         else:
             self._show_score(p)
         if kind == "record":
@@ -201,6 +226,38 @@ class ResultPanel(QFrame):
         self.card_link.show()
         self.support.show()
 
+    def _show_out_of_domain(self, p: Prediction) -> None:
+        self.title.setText(self.tr("No result for this image"))
+        self.ood_banner.setText(
+            self.tr(
+                "This image looks unlike the images this model was validated on; no result is "
+                "given. (Out-of-domain check: appearance score {0:.1f}, threshold {1:.1f}.)"
+            ).format(
+                float(p.extra.get("domain_score", 0.0)),
+                float(p.extra.get("domain_threshold", 0.0)),
+            )
+        )
+        self.ood_banner.show()
+        self.ood_reveal.show()
+        self.label.setText("")
+
+    @Slot()
+    def _on_ood_reveal_clicked(self) -> None:
+        p = self.prediction
+        if p is None:
+            return
+        self.ood_reveal.hide()
+        self.score_bar.setValue(round(p.score * 1000))
+        self.score_bar.setFormat(f"{p.score:.1%}")
+        self.score_bar.show()
+        self.label.setText(
+            self.tr(
+                "Shown on request: probability of {0} {1:.1%}; the model would say <b>{2}</b>. "
+                "Not validated for images like this one."
+            ).format(p.positive_label, p.score, p.extra.get("withheld_label", ""))
+        )
+        self.score_revealed.emit(p)
+
     def _show_score(self, p: Prediction) -> None:
         # One decimal, as the bar shows it: a rounded "100%" over a 99.9 % bar reads as certainty.
         self.title.setText(self.tr("Probability of {0}: {1:.1%}").format(p.positive_label, p.score))
@@ -225,10 +282,21 @@ class ResultPanel(QFrame):
                 "specificity is not reported for this model."
             ).format(p.operating_point, p.positive_label, p.sensitivity)
         else:
-            text = self.tr(
-                "Operating point “{0}”: threshold {1:.3f}; on validation sensitivity {2:.0%}, "
-                "specificity {3:.0%}."
-            ).format(p.operating_point, p.threshold, p.sensitivity, p.specificity)
+            ci = p.extra.get("operating_point_ci")
+            if isinstance(ci, dict) and ci.get("sensitivity") and ci.get("specificity"):
+                (se_lo, se_hi), (sp_lo, sp_hi) = ci["sensitivity"], ci["specificity"]
+                text = self.tr(
+                    "Operating point “{0}”: threshold {1:.3f}; on validation sensitivity {2:.0%} "
+                    "(95 % CI {3:.0%}–{4:.0%}), specificity {5:.0%} (95 % CI {6:.0%}–{7:.0%})."
+                ).format(
+                    p.operating_point, p.threshold, p.sensitivity, se_lo, se_hi,
+                    p.specificity, sp_lo, sp_hi,
+                )  # fmt: skip
+            else:
+                text = self.tr(
+                    "Operating point “{0}”: threshold {1:.3f}; on validation sensitivity "
+                    "{2:.0%}, specificity {3:.0%}."
+                ).format(p.operating_point, p.threshold, p.sensitivity, p.specificity)
         site = site_text(p.extra.get("site_calibration"))
         if site:
             text += "\n" + site

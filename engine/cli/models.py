@@ -363,6 +363,9 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
         for message in (getattr(error, "problems", None) or {}).values():
             print(f"  {message}")
         return
+    if pred.extra.get("out_of_domain"):
+        print(f"{inp.label()}: NO RESULT  {pred.extra.get('out_of_domain_note', '')}")
+        return
     line = (
         f"{inp.label()}: {pred.label}  p({pred.positive_label})={pred.score:.3f}  "
         f"[{pred.operating_point} ≥ {pred.threshold:.3f}; Se {pred.sensitivity:.2f}, "

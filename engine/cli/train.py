@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--folds", type=int, help="record folds for validation (beats; default: one per record)"
     )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="CNN: start from the network a previous run kept (.<id>-trained.safetensors in "
+        "--out) instead of training again",
+    )
     train.set_defaults(func=_cmd_train)
 
 
@@ -77,9 +83,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     out,
                     data_root=args.data,
                     seed=args.seed,
-                    epochs=args.epochs or 8,
-                    size=args.size or 128,
+                    epochs=args.epochs or 10,
+                    size=args.size or 224,
                     subset=args.subset,
+                    resume=args.resume,
                     progress=stderr_progress,
                 )
             ]

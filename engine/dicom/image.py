@@ -112,6 +112,8 @@ class DicomImage:
     study_date: str = ""
     body_part: str = ""
     view_position: str = ""
+    patient_age: str = ""
+    patient_birth_date: str = ""
     sop_instance_uid: str = ""
     study_instance_uid: str = ""
     series_instance_uid: str = ""
@@ -395,6 +397,8 @@ def read_image(
         study_date=text(ds, "StudyDate"),
         body_part=text(ds, "BodyPartExamined"),
         view_position=text(ds, "ViewPosition"),
+        patient_age=text(ds, "PatientAge"),
+        patient_birth_date=text(ds, "PatientBirthDate"),
         sop_instance_uid=text(ds, "SOPInstanceUID"),
         study_instance_uid=text(ds, "StudyInstanceUID"),
         series_instance_uid=text(ds, "SeriesInstanceUID"),

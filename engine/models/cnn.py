@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,8 +13,9 @@ from engine.errors import ModelError
 from engine.explain.cam import CAM_METHODS, cam_to_source, class_activation_maps, find_layer
 from engine.models.architectures import get_architecture
 from engine.models.bundle import Bundle
+from engine.models.domain import OUT_OF_DOMAIN_NOTE, DomainScorer, pooled_features
 from engine.models.gates import check_gates, image_gate_values
-from engine.models.outputs import build_prediction, logits_to_probabilities
+from engine.models.outputs import build_prediction, decide, logits_to_probabilities
 from engine.models.preprocess import ImageInput, ImageSpec, image_to_array, load_image_input
 from engine.models.results import Prediction
 from engine.models.runtime import RunRequest, TorchRunner
@@ -71,6 +73,45 @@ class ImageModel(TorchRunner):
             ) from exc
         labels = bundle.labels
         self._target = 0 if self._n_outputs() == 1 else labels.index(bundle.positive_label)
+        self.domain = DomainScorer.from_bundle(bundle)
+
+    def _domain_check(
+        self,
+        extra: dict[str, Any],
+        features: Any,
+        i: int,
+        score: float,
+        probs: np.ndarray,
+        op: Any,
+    ) -> str | None:
+        """Fill the out-of-domain fields of ``extra``; ``""`` (label withheld) when out of domain."""
+        assert self.domain is not None
+        dom = self.domain
+        extra["domain_score"] = round(score, 3)
+        extra["domain_threshold"] = round(dom.threshold, 3)
+        reasons = []
+        if score > dom.threshold:
+            reasons.append(f"appearance score {score:.1f} above {dom.threshold:.1f}")
+        adult = dom.adult_score(features[i : i + 1])
+        if adult is not None:
+            a = float(adult[0])
+            extra["adult_score"] = round(a, 3)
+            extra["adult_threshold"] = round(dom.adult_threshold, 3)
+            if a > dom.adult_threshold:
+                reasons.append("it looks like an adult's radiograph")
+        extra["out_of_domain"] = bool(reasons)
+        if not reasons:
+            return None
+        probabilities = dict(zip(self.bundle.labels, map(float, probs), strict=True))
+        extra["withheld_label"] = decide(probabilities, self.bundle, op)
+        extra["out_of_domain_note"] = OUT_OF_DOMAIN_NOTE.format(why=f" ({'; '.join(reasons)})")
+        return ""
+
+    def _features(self) -> Any:
+        """Collect pooled features for the out-of-domain score (nothing without one)."""
+        if self.domain is None:
+            return nullcontext([])
+        return pooled_features(self.net, self.domain.layer)
 
     def _n_outputs(self) -> int:
         args = self.bundle.architecture.get("args", {})
@@ -107,17 +148,31 @@ class ImageModel(TorchRunner):
         batch = torch.from_numpy(np.stack([it.array for it in items]))
         start = time.perf_counter()
 
+        features: list[np.ndarray] = []
+
         def forward(device: torch.device) -> tuple[np.ndarray, np.ndarray | None]:
             x = batch.to(device)
-            if explain and self.cam_layer is not None:
-                logits, maps = class_activation_maps(
-                    self.net, x, self.cam_layer, self._target, (method,)
-                )
-                return logits.float().cpu().numpy(), maps[method].float().cpu().numpy()
-            with torch.inference_mode():
-                return self.net(x).float().cpu().numpy(), None
+            features.clear()
+            result: tuple[np.ndarray, np.ndarray | None]
+            with self._features() as seen:
+                if explain and self.cam_layer is not None:
+                    logits, maps = class_activation_maps(
+                        self.net, x, self.cam_layer, self._target, (method,)
+                    )
+                    result = logits.float().cpu().numpy(), maps[method].float().cpu().numpy()
+                else:
+                    with torch.inference_mode():
+                        result = self.net(x).float().cpu().numpy(), None
+            features.extend(seen)
+            return result
 
         logits, cams = self._run_on_device(forward)
+        features_all = np.concatenate(features)[: len(items)] if features else None
+        scores = (
+            self.domain.score(features_all)
+            if self.domain is not None and features_all is not None
+            else None
+        )
         model_ms = (time.perf_counter() - start) * 1000.0 / len(items)
         probs = logits_to_probabilities(logits, self.bundle)
         out = []
@@ -132,11 +187,15 @@ class ImageModel(TorchRunner):
                 "heatmap": round(map_ms, 3),
             }
             extra["input_name"] = item.name
+            label = None
+            if scores is not None and self.domain is not None:
+                label = self._domain_check(extra, features_all, i, float(scores[i]), probs[i], op)
             out.append(
                 build_prediction(
                     self.bundle,
                     probs[i],
                     op=op,
+                    label=label,
                     device=self.device,
                     elapsed_ms=item.prepare_ms + model_ms + map_ms,
                     input_hash=item.image.input_hash,

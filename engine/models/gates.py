@@ -6,6 +6,7 @@ A manifest's ``gates`` block names the checks, e.g.::
       "modality": {"allowed": ["CR", "DX"], "action": "refuse"},
       "view_position": {"refused": ["LL", "RL", "LATERAL"], "action": "refuse"},
       "body_part": {"allowed": ["CHEST"], "action": "warn", "if_missing": "allow"},
+      "age_years": {"min": 1, "max": 6, "action": "refuse", "if_missing": "warn"},
       "sampling_rate": {"min": 250, "max": 1000, "action": "refuse"},
       "leads": {"allowed": ["MLII", "II"], "action": "refuse"}
     }
@@ -32,12 +33,43 @@ _DESCRIBE = {
     "leads": "leads",
     "duration_s": "duration",
     "image_size": "image size",
+    "age_years": "patient's age",
 }
-_UNITS = {"sampling_rate": " Hz", "duration_s": " s", "image_size": " pixels"}
+_UNITS = {
+    "sampling_rate": " Hz",
+    "duration_s": " s",
+    "image_size": " pixels",
+    "age_years": " years",
+}
+_AGE_UNITS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0}
+
+
+def age_years(patient_age: str = "", birth_date: str = "", study_date: str = "") -> float | None:
+    """The patient's age in years at the study, from DICOM PatientAge or the two dates.
+
+    ``PatientAge`` (AS: ``nnnD``, ``nnnW``, ``nnnM`` or ``nnnY``) wins; else
+    ``StudyDate − PatientBirthDate`` (DA: ``YYYYMMDD``). ``None`` when neither
+    is there or readable.
+    """
+    import datetime as _dt
+    import re
+
+    m = re.fullmatch(r"\s*(\d{1,3})\s*([DWMY])\s*", patient_age or "", flags=re.IGNORECASE)
+    if m:
+        return int(m.group(1)) * _AGE_UNITS[m.group(2).upper()]
+    try:
+        born = _dt.datetime.strptime((birth_date or "").strip()[:8], "%Y%m%d").date()
+        seen = _dt.datetime.strptime((study_date or "").strip()[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
+    years = (seen - born).days / 365.25
+    return years if years >= 0 else None
 
 
 def _fmt(value: Any, key: str) -> str:
-    if isinstance(value, float):
+    if key == "age_years" and isinstance(value, int | float):
+        value = f"{value:.1f}".removesuffix(".0") if value >= 1 else f"{value:.2f}"
+    elif isinstance(value, float):
         value = f"{value:g}"
     return f"{value}{_UNITS.get(key, '')}"
 
@@ -158,6 +190,7 @@ def image_gate_values(inp: Any) -> dict[str, Any]:
         "body_part": inp.body_part,
         "photometric": inp.photometric,
         "image_size": min(rows, cols),
+        "age_years": inp.age_years,
     }
 
 

@@ -110,6 +110,12 @@ def build_prediction(
 ) -> Prediction:
     """A :class:`Prediction` with the bundle's identity and the operating point."""
     probs = {lbl: float(p) for lbl, p in zip(bundle.labels, probabilities, strict=True)}
+    extra = dict(extra or {})
+    if op.sensitivity_ci is not None and op.specificity_ci is not None:
+        extra.setdefault(
+            "operating_point_ci",
+            {"sensitivity": list(op.sensitivity_ci), "specificity": list(op.specificity_ci)},
+        )
     return Prediction(
         model_id=bundle.id,
         model_version=bundle.version,
@@ -127,6 +133,6 @@ def build_prediction(
         elapsed_ms=float(elapsed_ms),
         input_hash=input_hash,
         contributions=tuple(contributions),
-        extra=dict(extra or {}),
+        extra=extra,
         **optional,
     )

@@ -28,6 +28,7 @@ import numpy as np
 
 from engine.errors import EngineError, InputRejectedError, NotDicomError
 from engine.filetypes import is_picture_file
+from engine.models.gates import age_years
 
 # --------------------------------------------------------------------------- images
 
@@ -81,6 +82,8 @@ class ImageInput:
     photometric: str = ""
     input_hash: str = ""
     source: str = "array"
+    #: The patient's age in years at the study (DICOM), ``None`` when not recorded.
+    age_years: float | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -133,6 +136,11 @@ def dicom_to_input(image: Any, spec: ImageSpec, frame: int = 0) -> ImageInput:
         view_position=str(image.view_position or "").upper(),
         body_part=str(image.body_part or "").upper(),
         photometric=str(image.photometric or "").upper(),
+        age_years=age_years(
+            getattr(image, "patient_age", ""),
+            getattr(image, "patient_birth_date", ""),
+            getattr(image, "study_date", ""),
+        ),
         # The hash of what the model was shown (the rendered 8-bit frame): a
         # quarter of the bytes of the modality values, same identity.
         input_hash=_hash_array(pixels),
@@ -185,7 +193,7 @@ def array_to_input(array: np.ndarray, name: str = "", **meta: str) -> ImageInput
         lo, hi = float(np.nanmin(f)), float(np.nanmax(f))
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
         a = np.rint(np.clip((f - lo) * scale, 0, 255)).astype(np.uint8)
-    upper = {k: str(v).upper() for k, v in meta.items()}
+    upper: dict[str, Any] = {k: str(v).upper() for k, v in meta.items()}
     return ImageInput(pixels=np.ascontiguousarray(a), name=name, input_hash=_hash_array(a), **upper)
 
 

@@ -95,7 +95,8 @@ class Prediction:
             "version": self.model_version,
             "weights_sha256": self.weights_sha256,
             "probabilities": self.probabilities,
-            "label": self.label,
+            # An out-of-domain image gets no label (the probabilities stay, for audit).
+            "label": self.label or None,
             "operating_point": {
                 "name": self.operating_point,
                 "threshold": self.threshold,
@@ -118,6 +119,12 @@ class Prediction:
         }
         if "inputs" in self.extra:
             out["inputs"] = self.extra["inputs"]
+        if "domain_score" in self.extra:  # image models with an out-of-domain check
+            out["out_of_domain"] = bool(self.extra.get("out_of_domain", False))
+            for key in ("domain_score", "domain_threshold", "adult_score", "adult_threshold",
+                        "withheld_label", "out_of_domain_note"):  # fmt: skip
+                if key in self.extra:
+                    out[key] = self.extra[key]
         if self.beats:
             out["beats"] = [b.to_json() for b in self.beats]
         if self.explanation_method:

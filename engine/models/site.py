@@ -614,8 +614,18 @@ class SitePlan:
             for bp in (self._probs(b.probabilities, pos),)
         )
         label = pred.label if beats else self._label(probs, pos, pred.label)
+        extra = {**pred.extra}
+        if pred.extra.get("out_of_domain"):  # the label stays withheld; say what it would be
+            label = ""
+            extra["withheld_label"] = self._label(probs, pos, str(pred.extra.get("withheld_label")))
         summary = self.site.summary()
         summary["model_score"] = float(pred.probabilities[pos])
+        extra["site_calibration"] = summary
+        if self.shown.sensitivity_ci is not None and self.shown.specificity_ci is not None:
+            extra["operating_point_ci"] = {
+                "sensitivity": list(self.shown.sensitivity_ci),
+                "specificity": list(self.shown.specificity_ci),
+            }
         return replace(
             pred,
             probabilities=probs,
@@ -625,7 +635,7 @@ class SitePlan:
             sensitivity=self.shown.sensitivity,
             specificity=self.shown.specificity,
             beats=beats,
-            extra={**pred.extra, "site_calibration": summary},
+            extra=extra,
         )
 
 

@@ -33,7 +33,12 @@ from engine.train.card_parts import (
     reliability_table,
     table,
 )
-from engine.train.record_card import coverage_text, missingness_section, prevalence_section
+from engine.train.record_card import (
+    coverage_text,
+    domain_section,
+    missingness_section,
+    prevalence_section,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -292,6 +297,7 @@ def image_sections(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -
             ),
             "By subtype (test):",
             table(["subtype", "n", "rate (95 % CI)"], subtypes),
+            domain_section(manifest),
         ),
         operating_points=paragraphs(
             operating_points_table(manifest),

@@ -28,16 +28,18 @@ import numpy as np
 
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.train.card import write_model_bundle
+from engine.train.cxr_augment import acquisition_augment
 from engine.train.data import shared_data_dir
 from engine.validation import metrics as M
 
-MODEL_ID = "cxr-pneumonia-resnet18-128"
+MODEL_ID = "cxr-pneumonia-resnet18-224"
 MODEL_VERSION = "1.0.0"
 LABELS = ["normal", "pneumonia"]
 ARCHITECTURE = "resnet18"
-SIZE = 128
+SIZE = 224
 MEAN, STD = 0.5, 0.25
-TARGET_SENSITIVITY = 0.95
+TARGET_SENSITIVITY = 0.90
+DEFAULT_OPERATING_POINT = "sensitivity-90"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,44 @@ def split_groups(
             out["tune"] += groups[k]
         for k in keys[n_test + n_tune :]:
             out["train"] += groups[k]
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def series_of(patient: str) -> tuple[str, int]:
+    """The naming series of a patient id and its number: ``("NORMAL2", 1122)``, ``("person", 12)``."""
+    import re
+
+    prefix = (
+        "NORMAL2" if patient.startswith("NORMAL2") else patient.split("-")[0].rstrip("0123456789")
+    )
+    match = re.search(r"(\d+)", patient.removeprefix("NORMAL2"))
+    return prefix, int(match.group(1)) if match else 0
+
+
+def split_by_series(
+    items: list[CxrItem], fractions: tuple[float, float] = (0.10, 0.15)
+) -> dict[str, list[int]]:
+    """The plan's temporal split: within each naming series the latest patients are held out.
+
+    Patient groups are ordered by their lowest number within their series;
+    the highest ``fractions[1]`` are the test set, the next ``fractions[0]``
+    the tuning set, the rest training (see docs/experiments/cxr-generalisation-plan.md).
+    """
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, it in enumerate(items):
+        groups[it.group].append(i)
+    by_series: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for g, idx in groups.items():
+        series, number = min(series_of(items[i].patient) for i in idx)
+        by_series[series].append((number, g))
+    out: dict[str, list[int]] = {"train": [], "tune": [], "test": []}
+    for series in sorted(by_series):
+        ordered = [g for _, g in sorted(by_series[series])]
+        n = len(ordered)
+        n_test, n_tune = round(fractions[1] * n), round(fractions[0] * n)
+        for k, g in enumerate(ordered):
+            part = "test" if k >= n - n_test else "tune" if k >= n - n_test - n_tune else "train"
+            out[part] += groups[g]
     return {k: sorted(v) for k, v in out.items()}
 
 
@@ -239,6 +279,7 @@ def train_network(
     torch.manual_seed(seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net = build_model(ARCHITECTURE, {"num_classes": 2}).to(device)
+    net = net.to(memory_format=torch.channels_last)  # ~25 % faster convolutions on the CPU
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps_per_epoch = max(1, math.ceil(len(y) / batch))
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -260,8 +301,13 @@ def train_network(
             check_cancelled(cancel)
             idx = order[step * batch : (step + 1) * batch]
             x = data[idx].float().div_(255.0).unsqueeze(1)
-            x = _augment(x, gen, torch)
-            x = ((x - MEAN) / STD).expand(-1, 3, -1, -1).to(device)
+            x = acquisition_augment(x, gen, torch)
+            x = (
+                ((x - MEAN) / STD)
+                .expand(-1, 3, -1, -1)
+                .contiguous(memory_format=torch.channels_last)
+            )
+            x = x.to(device)
             loss = F.cross_entropy(net(x), labels[idx].to(device), weight=weights.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -288,6 +334,31 @@ def train_network(
         return net.cpu(), history, epochs, str(device)
     net.load_state_dict(best[1])
     return net.cpu(), history, best[2], str(device)
+
+
+def _save_checkpoint(path: Path, net: Any, history: list, best_epoch: int, device: str) -> None:
+    import json
+
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"history": json.dumps(history), "best_epoch": str(best_epoch), "device": device}
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
+
+
+def _load_checkpoint(path: Path) -> tuple[Any, list, int, str]:
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from engine.models.architectures import build_model
+
+    net = build_model(ARCHITECTURE, {"num_classes": 2})
+    net.load_state_dict(load_file(str(path)))
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+    return net, json.loads(meta["history"]), int(meta["best_epoch"]), meta["device"]
 
 
 def _estimate(v: float, ci: tuple[float, float]) -> dict[str, Any]:
@@ -353,12 +424,16 @@ def train_cxr(
     size: int = SIZE,
     subset: int | None = None,
     model_id: str = MODEL_ID,
+    resume: bool = False,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> Path:
     """Train, evaluate and write the pneumonia CNN bundle into ``out_dir/model_id``.
 
     ``subset`` limits the number of patient groups (for quick end-to-end checks).
+    The trained network is kept as ``out_dir/.<model_id>-trained.safetensors``
+    (weights only, with its training history) until the bundle is written;
+    ``resume`` starts from it instead of training again.
     """
     import torch
 
@@ -377,14 +452,19 @@ def train_cxr(
                 rng.choice(gs, size=min(subset // 2, len(gs)), replace=False).tolist()
             )
         items = [it for it in items if it.group in keep_groups]
-    split = split_groups(items, seed)
+    split = split_by_series(items)
     pixels = load_pixels(items, size, progress=sub_progress(progress, 0.0, 0.1), cancel=cancel)
     y = np.array([it.label for it in items], dtype=np.int64)
     tr, tu, te = (np.array(split[k]) for k in ("train", "tune", "test"))
-    net, history, best_epoch, device = train_network(
-        pixels[tr], y[tr], pixels[tu], y[tu], epochs=epochs, seed=seed,
-        progress=sub_progress(progress, 0.1, 0.95), cancel=cancel,
-    )  # fmt: skip
+    ckpt = Path(out_dir) / f".{model_id}-trained.safetensors"
+    if resume and ckpt.is_file():
+        net, history, best_epoch, device = _load_checkpoint(ckpt)
+    else:
+        net, history, best_epoch, device = train_network(
+            pixels[tr], y[tr], pixels[tu], y[tu], epochs=epochs, seed=seed,
+            progress=sub_progress(progress, 0.1, 0.9), cancel=cancel,
+        )  # fmt: skip
+        _save_checkpoint(ckpt, net, history, best_epoch, device)
     check_cancelled(cancel)
     progress(0.95, "Calibrating and evaluating")
     cpu = torch.device("cpu")
@@ -397,9 +477,10 @@ def train_cxr(
     p_test = _softmax_pos(_logits(net, pixels[te], cpu, torch), temperature)
     ev = evaluate_test(test_items, y[te], p_test, t_sens, seed)
     ops = [
-        _point("sensitivity-95", t_sens, y[te], p_test,
+        _point(DEFAULT_OPERATING_POINT, t_sens, y[te], p_test,
                f"Highest threshold with ≥ {TARGET_SENSITIVITY:.0%} sensitivity on the tuning "
-               "patients: a missed pneumonia costs more than a second look."),
+               "patients: a missed pneumonia costs more than a second look, and a specificity "
+               "that holds on later patients keeps false alarms rare enough to be heeded."),
         _point("youden", t_bal, y[te], p_test,
                "Maximises Youden's J (sensitivity + specificity − 1) on the tuning patients; "
                "it may sit below the default threshold."),
@@ -452,18 +533,25 @@ def train_cxr(
             },
         },
         "operating_points": ops,
-        "default_operating_point": "sensitivity-95",
+        "default_operating_point": DEFAULT_OPERATING_POINT,
         "metrics": {
             k: ev[k] for k in ("auroc", "accuracy", "sensitivity", "specificity", "ece", "brier")
         },
         "validation": {
             "design": (
-                "Patient-level split of the official train + val images (groups join "
-                "personN_bacteria/personN_virus and patients sharing a byte-identical image; "
-                "duplicates dropped): 75 % training, 10 % tuning (epoch selection, temperature, "
-                "operating points), 15 % held-out test (reported). AUROC CI: 2000-sample "
-                "patient-group bootstrap; rates: Wilson intervals. The official Kermany test "
-                "split was not used."
+                "By-series temporal split of the official train + val images, fixed before any "
+                "result (docs/experiments/cxr-generalisation-plan.md): within each naming series "
+                "(normals IM-…, normals NORMAL2-IM-…, pneumonia personN_…), patient groups are "
+                "ordered by their number and the latest 15 % are the held-out test set, the next "
+                "10 % the tuning set (epoch, temperature, operating points, out-of-domain "
+                "thresholds), the rest training; groups join personN_bacteria/personN_virus and "
+                "patients sharing a byte-identical image, duplicates dropped. Test patients are "
+                "later patients of every series, never neighbours in time of training patients. "
+                "AUROC CI: 2000-sample patient-group bootstrap; rates: Wilson intervals. The "
+                "official Kermany test split was not used. Model 1.0.0 "
+                "(cxr-pneumonia-resnet18-128), validated on a random patient split, reported "
+                "AUROC 0.996 and specificity 98.5 % at sensitivity 95 %, and reached 0.956 and "
+                "64 % on the official test split: the random split was optimistic."
             ),
             "test": ev,
             "history": history,
@@ -483,12 +571,17 @@ def train_cxr(
         "limitations": [
             "Children aged 1–5 from one hospital in Guangzhou; adult radiographs, other "
             "hospitals and other equipment are outside what it has seen.",
-            "Trained on 224×224 JPEG images squashed to square (aspect ratio lost) and further "
-            f"reduced to {size}×{size}; fine detail is not used.",
+            f"Trained on {size}×{size} JPEG copies squashed to square (aspect ratio lost); fine "
+            "detail of the full-resolution images is not used.",
+            "Trained from scratch (no pre-trained weights are available offline); the published "
+            "anchor (Kermany et al. 2018) used ImageNet pre-training.",
             "The data's labels come from image grading, not from microbiology or follow-up.",
             "Subtype (bacterial/viral) is not predicted; viral pneumonia is detected less often.",
             "The official test split is held back by the project for an independent check; "
-            "metrics here come from held-out patients of the training split.",
+            "metrics here come from the latest patients of each series of the training split.",
+            "The out-of-domain check is fitted on pediatric training images and one half of 244 "
+            "adult radiographs from two public collections; images unlike all of these may "
+            "pass it.",
         ],
         "licence": "Model weights: Stethos project; training data CC BY 4.0 (attribution above).",
         "requirements": torch_requirements(),
@@ -504,7 +597,8 @@ def train_cxr(
             "body_part": {"allowed": ["CHEST", "THORAX"], "action": "warn", "if_missing": "allow"},
         },
         "explanation": {"method": "gradcam"},
-        "training_command": f"stethos-engine train cxr --seed {seed} --epochs {epochs}",
+        "training_command": f"stethos-engine train cxr --seed {seed} --epochs {epochs} "
+        f"--size {size}",
         "created": _dt.date.today().isoformat(),
     }
     validation = {
@@ -516,9 +610,21 @@ def train_cxr(
         "run": {"seconds": round(seconds, 1), "device": device, "best_epoch": best_epoch},
         "model": {
             "architecture": f"torchvision ResNet-18 trained from scratch here, on {size}×{size} "
-            "grey images (squashed to square)"
+            "grey images (squashed to square), with augmentation that mimics acquisition "
+            "differences (crop and borders, exposure, blur, noise, corner markers)"
         },
     }
-    path = write_model_bundle(out_dir, manifest, validation, net=net)
+    # Out-of-domain score, age gate and where Grad-CAM looks: on the trained network.
+    from engine.train.cxr_domain import fit_domain
+
+    domain = fit_domain(
+        net, items, pixels, split, preprocessing=preprocessing_spec(size), seed=seed,
+        progress=sub_progress(progress, 0.9, 0.99), cancel=cancel,
+    )  # fmt: skip
+    manifest["gates"].update(domain.gates)
+    manifest["validation"]["domain"] = domain.summary
+    validation["domain"] = domain.details
+    path = write_model_bundle(out_dir, manifest, validation, net=net, files=domain.files)
+    ckpt.unlink(missing_ok=True)
     progress(1.0, "Bundle written")
     return path

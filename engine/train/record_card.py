@@ -89,3 +89,52 @@ def prevalence_section(validation: Mapping[str, Any]) -> str:
         "(`stethos-engine evaluate --save-site-calibration`) corrects first.",
         body,
     )
+
+
+def domain_section(manifest: Mapping[str, Any]) -> str:
+    """An image model's out-of-domain checks, age gate and where its Grad-CAM looks."""
+    domain = manifest.get("validation", {}).get("domain")
+    if not domain:
+        return ""
+    ood = domain["out_of_domain"]
+    rows = [
+        [c["set"], c["n"], c["flagged"], f"{c['share_flagged']:.1%}",
+         c.get("by_appearance", "—"), c.get("by_adult_likeness", "—")]
+        for c in ood["checks"]
+    ]  # fmt: skip
+    age = manifest.get("gates", {}).get("age_years")
+    age_text = (
+        f"**Age gate:** DICOM images of patients younger than {age['min']:g} or older than "
+        f"{age['max']:g} years (PatientAge, else birth and study dates) are refused; an "
+        "image that does not record the age is scored with a warning. " + age.get("message", "")
+        if age
+        else ""
+    )
+    body = domain.get("gradcam_inside_body")
+    body_text = (
+        f"**Where it looks:** on the {body['n']} held-out test images, on average "
+        f"{body['mean']:.1%} of the Grad-CAM mass (median {body['median']:.1%}) lies inside the "
+        f"body outline (Otsu threshold, largest component, holes filled); "
+        f"{body['share_of_images_at_least_90']:.1%} of the images have at least 90 % inside. "
+        "The issue's target is ≥ 90 %."
+        if body
+        else ""
+    )
+    return paragraphs(
+        "### Out of domain: what the model refuses or gives no result for",
+        f"Score 1: {ood['score']} (threshold {ood['threshold']:.2f}). "
+        + (
+            f"Score 2: {ood['adult_score']} (threshold {ood['adult_threshold']:.2f}). "
+            if "adult_score" in ood
+            else ""
+        )
+        + f"Thresholds: {ood['threshold_rule']}. An out-of-domain image gets no label; the "
+        "probability is kept for audit, and the app shows it only on request (audited).",
+        table(
+            ["check set", "images", "flagged", "share", "by appearance", "by adult-likeness"], rows
+        ),
+        "Not covered: lateral views and photographs (none in the data here); lateral DICOM "
+        "views are refused by the view gate.",
+        age_text,
+        body_text,
+    )

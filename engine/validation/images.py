@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import ModelError
@@ -69,10 +70,28 @@ def evaluate_images(job: Evaluation) -> EvaluationReport:
         cancel=job.cancel,
     )
     cases = BinaryCases(bundle.positive_label, skipped=skipped)
+    flagged: list[str] = []
+    checked = 0
     for (path, label), item in zip(items, results, strict=True):
-        if item.prediction is None:
+        p = item.prediction
+        if p is None:
             reason = item.error.user_message if item.error else "no result"
             cases.skipped.append((str(path), reason))
             continue
-        cases.add(label, item.prediction.score, item.prediction.label)
-    return binary_report(job, cases, "images")
+        if "out_of_domain" in p.extra:
+            checked += 1
+        if p.extra.get("out_of_domain"):
+            flagged.append(str(path))
+        # Metrics count every image with the label the model gives or would give (withheld
+        # for out-of-domain images), so discrimination is measured on all of them.
+        cases.add(label, p.score, p.label or str(p.extra.get("withheld_label", "")))
+    report = binary_report(job, cases, "images")
+    if not checked:
+        return report
+    domain = {
+        "checked": checked,
+        "flagged": len(flagged),
+        "share_flagged": round(len(flagged) / checked, 4),
+        "flagged_images": flagged[:50],
+    }
+    return replace(report, details={**report.details, "out_of_domain": domain})

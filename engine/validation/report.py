@@ -106,6 +106,13 @@ class EvaluationReport:
             lines.append(f"95 % CIs: {self.details['ci_method']}")
         if "ppv_rule" in self.details:
             lines.append(f"+P: {self.details['ppv_rule']}")
+        domain = self.details.get("out_of_domain")
+        if domain:
+            lines.append(
+                f"Out of domain (no label given in the app): {domain['flagged']} of "
+                f"{domain['checked']} images ({domain['share_flagged']:.1%}); the metrics "
+                "include them with the label the model would have given"
+            )
         missing = self.details.get("missing_inputs")
         if missing:
             counts = ", ".join(f"{k} {n}" for k, n in missing["not_recorded"].items())

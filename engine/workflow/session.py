@@ -263,6 +263,24 @@ def decide(store: Store, result_id: int, decision: str, comment: str = "") -> St
 
 
 # --- studies ---------------------------------------------------------------------------------
+def note_out_of_domain_shown(store: Store, prediction: Any) -> None:
+    """Audit that a clinician asked to see the score of an image the model flagged out of domain."""
+    extra = getattr(prediction, "extra", {}) or {}
+    store.audit(
+        "out_of_domain_score_shown",
+        object_type="model",
+        object_id=f"{prediction.model_id} {prediction.model_version}",
+        details={
+            "input": str(extra.get("input_name", "")),
+            "input_hash": str(getattr(prediction, "input_hash", "")),
+            "domain_score": extra.get("domain_score"),
+            "adult_score": extra.get("adult_score"),
+            "score": float(prediction.score),
+            "label_withheld": str(extra.get("withheld_label", "")),
+        },
+    )
+
+
 def study_path(ref: SeriesRef) -> str:
     """The file a link to ``ref``'s study names: its first slice (first file otherwise)."""
     series = ref.series

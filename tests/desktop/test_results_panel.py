@@ -221,3 +221,35 @@ def test_a_site_calibrated_result_says_so_beside_the_operating_point(
         )
     finally:
         clear_model_cache()
+
+
+def test_an_out_of_domain_image_shows_a_banner_and_no_result_until_asked(
+    qtbot, panel, record_prediction
+):
+    p = dataclasses.replace(
+        record_prediction,
+        contributions=(),
+        extra={"out_of_domain": True, "domain_score": 61.2, "domain_threshold": 30.5,
+               "withheld_label": "pneumonia", "operating_point_ci": {
+                   "sensitivity": [0.86, 0.95], "specificity": [0.80, 0.90]}},
+        positive_label="pneumonia",
+        probabilities={"pneumonia": 0.83, "normal": 0.17},
+        label="",
+    )  # fmt: skip
+    panel.show_prediction(p)
+    assert panel.title.text() == "No result for this image"
+    banner = panel.ood_banner.text()
+    assert (
+        panel.ood_banner.isVisible() and "unlike the images this model was validated on" in banner
+    )
+    assert "61.2" in banner and "30.5" in banner
+    assert not panel.score_bar.isVisible() and "83" not in panel.label.text()
+    assert "(95 % CI 86%–95%)" in panel.operating_point.text()
+    with qtbot.waitSignal(panel.score_revealed, timeout=2000) as shown:
+        qtbot.mouseClick(panel.ood_reveal, Qt.MouseButton.LeftButton)
+    assert shown.args == [p]
+    assert panel.score_bar.isVisible() and panel.score_bar.value() == 830
+    assert "Shown on request" in panel.label.text() and "<b>pneumonia</b>" in panel.label.text()
+    assert not panel.ood_reveal.isVisible()
+    panel.show_prediction(record_prediction)  # the next result: no banner
+    assert not panel.ood_banner.isVisible() and not panel.ood_reveal.isVisible()

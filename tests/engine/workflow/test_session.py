@@ -261,3 +261,19 @@ def test_a_study_link_names_the_first_file_of_the_series(tmp_path: Path) -> None
 
     ref = open_study([folder]).view.ref
     assert study_path(ref) == str(folder / "a.dcm")
+
+
+def test_showing_an_out_of_domain_score_is_audited(store: Store) -> None:
+    from engine.workflow import note_out_of_domain_shown
+
+    p = replace(
+        image_outcome("adult.dcm").prediction,
+        label="",
+        extra={"out_of_domain": True, "domain_score": 55.0, "adult_score": 3.2,
+               "withheld_label": "pneumonia", "input_name": "adult.dcm"},
+    )  # fmt: skip
+    note_out_of_domain_shown(store, p)
+    (entry,) = store.audit_entries(action="out_of_domain_score_shown")
+    assert entry.object_id == "cxr-pneumonia-resnet18-128 1.2.0"
+    assert entry.details["domain_score"] == 55.0 and entry.details["label_withheld"] == "pneumonia"
+    assert store.verify_audit().ok

@@ -1,0 +1,337 @@
+"""The pneumonia CNN's domain: out-of-domain score, age gate, and where Grad-CAM looks.
+
+Run by :func:`engine.train.cxr.train_cxr` on the trained network (design in
+docs/experiments/cxr-generalisation-plan.md):
+
+* **Out-of-domain score** — Mahalanobis distance of the pooled last-stage
+  features to those of the training images (Ledoit–Wolf covariance),
+  threshold at the 95th percentile of the tuning patients. Checked on the
+  held-out test patients (in domain), the adult radiographs of
+  ``cxr/adult-ood`` in two patient-grouped halves, the adult CR samples, the
+  CT/MR/US/XA images of the DICOM corpora and synthetic noise.
+* **Age gate** — children aged 1 to 5 years (DICOM PatientAge or birth and
+  study dates): refused outside, warned when not recorded.
+* **Grad-CAM inside the body** — share of each test image's Grad-CAM mass
+  inside the body outline (Otsu threshold, largest component, holes filled).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+from engine.resources import resource_path
+from engine.train.data import shared_data_dir
+
+DOMAIN_FILE = "domain.safetensors"
+#: Share of in-domain tuning images allowed above the threshold.
+FLAG_RATE = 0.05
+AGE_GATE = {
+    "min": 1,
+    "max": 6,
+    "action": "refuse",
+    "if_missing": "warn",
+    "message": "The model was trained on children aged 1 to 5 years (up to their 6th birthday).",
+}
+#: Modalities of the DICOM corpora used as out-of-domain examples.
+OTHER_MODALITIES = ("CT", "MR", "US", "XA", "NM", "PT", "MG", "OT")
+
+
+@dataclass(frozen=True)
+class DomainFit:
+    """What the bundle gets: gates, the card's summary, the validation details, the file."""
+
+    gates: dict[str, Any]
+    summary: dict[str, Any]
+    details: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def _forward(net: Any, arrays: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled features and logits of float32 network inputs ``(n, 3, s, s)``."""
+    import torch
+
+    from engine.models.domain import pooled_features
+
+    net.eval()
+    feats, logits = [], []
+    with pooled_features(net, "avgpool") as seen, torch.inference_mode():
+        for s in range(0, len(arrays), batch):
+            logits.append(net(torch.from_numpy(arrays[s : s + batch])).float().numpy())
+    feats = seen
+    return np.concatenate(feats), np.concatenate(logits)
+
+
+def _inputs_from_u8(pixels_u8: np.ndarray, mean: float, std: float) -> np.ndarray:
+    x = (pixels_u8.astype(np.float32) / 255.0 - mean) / std
+    return np.repeat(x[:, None], 3, axis=1)
+
+
+def _files_as_inputs(paths: Sequence[Path], spec: Any) -> tuple[np.ndarray, list[str], list[str]]:
+    """Network inputs of image files through the bundle's preprocessing; unreadable skipped."""
+    from engine.errors import EngineError
+    from engine.models.preprocess import image_to_array, load_image_input
+
+    arrays, kept, skipped = [], [], []
+    for p in paths:
+        try:
+            arrays.append(image_to_array(load_image_input(p, spec), spec))
+            kept.append(p.name)
+        except (EngineError, OSError, ValueError) as exc:
+            skipped.append(f"{p.name}: {exc}")
+    out = np.stack(arrays).astype(np.float32) if arrays else np.zeros((0, 3, 1, 1), np.float32)
+    return out, kept, skipped
+
+
+def _adult_halves(root: Path) -> dict[str, list[Path]]:
+    """``cxr/adult-ood`` split by patient (sorted ids, alternating) into two check halves."""
+    with (root / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    by_patient: dict[str, list[Path]] = defaultdict(list)
+    for r in rows:
+        by_patient[r["patient_id"]].append(root / r["path"])
+    halves: dict[str, list[Path]] = {
+        "adult radiographs, half A": [],
+        "adult radiographs, half B": [],
+    }
+    for k, pid in enumerate(sorted(by_patient)):
+        halves["adult radiographs, half A" if k % 2 == 0 else "adult radiographs, half B"] += (
+            by_patient[pid]
+        )
+    return halves
+
+
+def _other_modalities(folders: Sequence[Path], limit: int = 40) -> list[Path]:
+    """Readable single images of other modalities in the DICOM corpora (up to ``limit``)."""
+    import pydicom
+
+    out = []
+    for folder in folders:
+        for p in sorted(folder.rglob("*.dcm")):
+            try:
+                ds = pydicom.dcmread(p, stop_before_pixels=True)
+            except Exception:
+                continue
+            if str(getattr(ds, "Modality", "")).upper() in OTHER_MODALITIES:
+                out.append(p)
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _noise(size: int, n: int, seed: int, mean: float, std: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    imgs = [
+        rng.integers(0, 256, (size, size)),  # uniform noise
+        np.clip(rng.normal(128, 40, (size, size)), 0, 255),  # Gaussian noise
+        np.full((size, size), 128),  # flat grey
+        np.tile(np.kron([[0, 255], [255, 0]], np.ones((16, 16))), (size // 32 + 1,) * 2)[
+            :size, :size
+        ],  # checkerboard
+        np.clip(rng.normal(0, 1, (size, size)).cumsum(0).cumsum(1), -3e3, 3e3),  # smooth field
+    ]
+    out = []
+    for k in range(n):
+        a = np.asarray(imgs[k % len(imgs)], dtype=np.float64)
+        a = (a - a.min()) / max(float(np.ptp(a)), 1e-9) * 255.0
+        out.append(a)
+    return _inputs_from_u8(np.stack(out).astype(np.uint8), mean, std)
+
+
+@dataclass(frozen=True, eq=False)
+class AdultScore:
+    """Log-odds of "adult" from pooled features: ``((f − center) · weights) + intercept``."""
+
+    center: np.ndarray
+    weights: np.ndarray
+    intercept: float
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return (np.asarray(features, np.float64) - self.center) @ self.weights + self.intercept
+
+
+def fit_adult_score(pediatric: np.ndarray, adult: np.ndarray) -> AdultScore:
+    """Logistic regression (standardised features, C = 0.1, balanced) of adult vs pediatric."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.concatenate([pediatric, adult]).astype(np.float64)
+    y = np.r_[np.zeros(len(pediatric)), np.ones(len(adult))]
+    center, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
+    lr = LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000)
+    lr.fit((X - center) / scale, y)
+    return AdultScore(center, lr.coef_[0] / scale, float(lr.intercept_[0]))
+
+
+def body_mask(image_u8: np.ndarray) -> np.ndarray:
+    """The body outline of a radiograph: Otsu threshold, largest component, holes filled."""
+    from scipy import ndimage
+
+    a = image_u8.astype(np.float64)
+    hist, edges = np.histogram(a, bins=256, range=(0, 256))
+    p = hist / max(hist.sum(), 1)
+    omega = np.cumsum(p)
+    mu = np.cumsum(p * np.arange(256))
+    between = (mu[-1] * omega - mu) ** 2 / np.maximum(omega * (1 - omega), 1e-12)
+    t = edges[int(np.argmax(between))]
+    fg = a > t * 0.5  # the body is brighter than the air around it; soft tissue is dim
+    fg = ndimage.binary_opening(fg, iterations=2)
+    labels, n = ndimage.label(fg)
+    if n == 0:
+        return np.ones_like(fg, dtype=bool)
+    sizes = ndimage.sum(fg, labels, index=np.arange(1, n + 1))
+    largest = labels == (1 + int(np.argmax(sizes)))
+    return ndimage.binary_fill_holes(ndimage.binary_closing(largest, iterations=3))
+
+
+def gradcam_body_share(net: Any, pixels_u8: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """Per image, the share of its Grad-CAM mass (pneumonia class) inside the body outline."""
+    import torch
+    import torch.nn.functional as F
+
+    from engine.explain.cam import class_activation_maps, find_layer
+
+    layer = find_layer(net, "layer4")
+    shares = []
+    for s in range(0, len(pixels_u8), 32):
+        chunk = pixels_u8[s : s + 32]
+        x = torch.from_numpy(_inputs_from_u8(chunk, mean, std))
+        _, maps = class_activation_maps(net, x, layer, 1, ("gradcam",))
+        cams = F.interpolate(
+            maps["gradcam"].float()[:, None], size=chunk.shape[1:], mode="bilinear",
+            align_corners=False,
+        )[:, 0].clamp(min=0).numpy()  # fmt: skip
+        for cam, img in zip(cams, chunk, strict=True):
+            total = float(cam.sum())
+            shares.append(float(cam[body_mask(img)].sum() / total) if total > 0 else 1.0)
+    return np.asarray(shares)
+
+
+def fit_domain(
+    net: Any,
+    items: Sequence[Any],
+    pixels: np.ndarray,
+    split: dict[str, list[int]],
+    *,
+    preprocessing: Mapping[str, Any],
+    seed: int = 0,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> DomainFit:
+    """Fit the out-of-domain score on the training images and run every check of the plan.
+
+    ``pixels`` are the images as uint8 ``(n, size, size)``; ``preprocessing``
+    is the bundle's block (its grey mean and std turn them into network inputs).
+    """
+    from safetensors.numpy import save
+
+    from engine.models.domain import fit_gaussian
+    from engine.models.preprocess import ImageSpec
+
+    MEAN, STD = float(preprocessing["mean"][0]), float(preprocessing["std"][0])
+
+    net = net.cpu().eval()
+    size = pixels.shape[-1]
+    tr, tu, te = (np.asarray(split[k]) for k in ("train", "tune", "test"))
+    progress(0.0, "Out-of-domain score: training features")
+    f_train, _ = _forward(net, _inputs_from_u8(pixels[tr], MEAN, STD))
+    mean, precision = fit_gaussian(f_train)
+
+    def score(f: np.ndarray) -> np.ndarray:
+        d = f - mean
+        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, precision, d), 0.0))
+
+    check_cancelled(cancel)
+    progress(0.3, "Out-of-domain score: thresholds and checks")
+    f_tune = _forward(net, _inputs_from_u8(pixels[tu], MEAN, STD))[0]
+    threshold = float(np.quantile(score(f_tune), 1 - FLAG_RATE))
+    spec = ImageSpec.from_manifest(preprocessing)
+    data = shared_data_dir()
+    halves = _adult_halves(data / "cxr" / "adult-ood")
+    fit_name, check_name = list(halves)
+    adult_fit, covered_fit, _ = _files_as_inputs(halves[fit_name], spec)
+    f_adult = _forward(net, adult_fit)[0]
+    adult = fit_adult_score(f_train, f_adult)
+    adult_threshold = float(np.quantile(adult(f_tune), 1 - FLAG_RATE))
+    sets: dict[str, np.ndarray] = {
+        "pediatric test patients (in domain)": _inputs_from_u8(pixels[te], MEAN, STD),
+    }
+    covered: dict[str, list[str]] = {fit_name: covered_fit}
+    sets[check_name], covered[check_name], _ = _files_as_inputs(halves[check_name], spec)
+    samples = resource_path("samples")
+    sets["adult CR samples"], covered["adult CR samples"], _ = _files_as_inputs(
+        sorted(samples.glob("chest-cr-*.dcm")), spec
+    )
+    other = _other_modalities([data / "dicom" / "pydicom-data", data / "dicom" / "pylibjpeg-data"])
+    sets["CT/MR/US/XA/NM images"], covered["CT/MR/US/XA/NM images"], _ = _files_as_inputs(
+        other, spec
+    )
+    sets["synthetic noise and patterns"] = _noise(size, 20, seed, MEAN, STD)
+    checks = []
+    features = {fit_name + " (fitted on, not a check)": f_adult}
+    for name, arrays in sets.items():
+        check_cancelled(cancel)
+        if len(arrays):
+            features[name] = _forward(net, arrays)[0]
+    for name, f in features.items():
+        s_maha, s_adult = score(f), adult(f)
+        flagged = (s_maha > threshold) | (s_adult > adult_threshold)
+        checks.append({
+            "set": name,
+            "n": len(f),
+            "flagged": int(flagged.sum()),
+            "share_flagged": round(float(flagged.mean()), 4),
+            "by_appearance": int((s_maha > threshold).sum()),
+            "by_adult_likeness": int((s_adult > adult_threshold).sum()),
+            "median_score": round(float(np.median(s_maha)), 2),
+        })  # fmt: skip
+    progress(0.6, "Where Grad-CAM looks")
+    shares = gradcam_body_share(net, pixels[te], MEAN, STD)
+    stats = save({
+        "mean": mean.astype(np.float64),
+        "precision": precision.astype(np.float64),
+        "adult_center": adult.center,
+        "adult_weights": adult.weights,
+        "adult_intercept": np.asarray([adult.intercept]),
+    })  # fmt: skip
+    gates = {
+        "age_years": dict(AGE_GATE),
+        "appearance": {
+            "method": "mahalanobis",
+            "layer": "avgpool",
+            "file": DOMAIN_FILE,
+            "threshold": round(threshold, 4),
+            "adult_threshold": round(adult_threshold, 4),
+            "action": "withhold",
+        },
+    }
+    body = {
+        "mean": round(float(shares.mean()), 4),
+        "median": round(float(np.median(shares)), 4),
+        "share_of_images_at_least_90": round(float((shares >= 0.9).mean()), 4),
+        "n": len(shares),
+    }
+    summary = {
+        "out_of_domain": {
+            "score": "Mahalanobis distance of the pooled last-stage features to the training "
+            "images' (Ledoit–Wolf covariance)",
+            "threshold": round(threshold, 4),
+            "adult_score": "logistic regression of adult (adult-ood half A, by patient) against "
+            "the pediatric training images, on the standardised pooled features",
+            "adult_threshold": round(adult_threshold, 4),
+            "threshold_rule": f"{1 - FLAG_RATE:.0%} quantile of the tuning patients' scores "
+            "(each score); out of domain when either is above its threshold",
+            "checks": checks,
+        },
+        "gradcam_inside_body": body,
+    }
+    details = {"gradcam_inside_body_per_test_image": [round(float(v), 4) for v in shares],
+               "covered": covered}  # fmt: skip
+    progress(1.0, "Domain checks done")
+    return DomainFit(gates=gates, summary=summary, details=details, files={DOMAIN_FILE: stats})
