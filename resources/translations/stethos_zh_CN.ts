@@ -1712,11 +1712,16 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>No analysis yet</source>
+        <extracomment>The clinician chose to see an out-of-domain image&apos;s score (the Prediction).</extracomment>
         <translation>尚未分析</translation>
     </message>
     <message>
         <source>Model card…</source>
         <translation>模型说明卡…</translation>
+    </message>
+    <message>
+        <source>Show the score anyway</source>
+        <translation>仍然显示分数</translation>
     </message>
     <message>
         <source>Show as a table</source>
@@ -1757,6 +1762,18 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>预期用途：{0}</translation>
     </message>
     <message>
+        <source>No result for this image</source>
+        <translation>此图像无结果</translation>
+    </message>
+    <message>
+        <source>This image looks unlike the images this model was validated on; no result is given. (Out-of-domain check: appearance score {0:.1f}, threshold {1:.1f}.)</source>
+        <translation>此图像与本模型验证时所用的图像不同；不给出结果。（域外检查：外观分数 {0:.1f}，阈值 {1:.1f}。）</translation>
+    </message>
+    <message>
+        <source>Shown on request: probability of {0} {1:.1%}; the model would say &lt;b&gt;{2}&lt;/b&gt;. Not validated for images like this one.</source>
+        <translation>应要求显示：{0} 的概率 {1:.1%}；模型会判为 &lt;b&gt;{2}&lt;/b&gt;。对这类图像未经验证。</translation>
+    </message>
+    <message>
         <source>Probability of {0}: {1:.1%}</source>
         <translation>{0} 的概率：{1:.1%}</translation>
     </message>
@@ -1775,6 +1792,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>Operating point “{0}”: on validation, sensitivity for {1} {2:.0%}; specificity is not reported for this model.</source>
         <translation>操作点“{0}”：验证集上 {1} 的灵敏度为 {2:.0%}；此模型未报告特异度。</translation>
+    </message>
+    <message>
+        <source>Operating point “{0}”: threshold {1:.3f}; on validation sensitivity {2:.0%} (95 % CI {3:.0%}–{4:.0%}), specificity {5:.0%} (95 % CI {6:.0%}–{7:.0%}).</source>
+        <translation>工作点“{0}”：阈值 {1:.3f}；验证中灵敏度 {2:.0%}（95% CI {3:.0%}–{4:.0%}），特异度 {5:.0%}（95% CI {6:.0%}–{7:.0%}）。</translation>
     </message>
     <message>
         <source>Operating point “{0}”: threshold {1:.3f}; on validation sensitivity {2:.0%}, specificity {3:.0%}.</source>
