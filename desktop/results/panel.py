@@ -297,6 +297,9 @@ class ResultPanel(QFrame):
                     "Operating point “{0}”: threshold {1:.3f}; on validation sensitivity "
                     "{2:.0%}, specificity {3:.0%}."
                 ).format(p.operating_point, p.threshold, p.sensitivity, p.specificity)
+            design = p.extra.get("validation_design")
+            if design and "site_calibration" not in p.extra:
+                text += " " + self.tr("Validation: {0}.").format(design)
         site = site_text(p.extra.get("site_calibration"))
         if site:
             text += "\n" + site

@@ -47,16 +47,17 @@ _AGE_UNITS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0}
 def age_years(patient_age: str = "", birth_date: str = "", study_date: str = "") -> float | None:
     """The patient's age in years at the study, from DICOM PatientAge or the two dates.
 
-    ``PatientAge`` (AS: ``nnnD``, ``nnnW``, ``nnnM`` or ``nnnY``) wins; else
+    ``PatientAge`` (AS: ``nnnD``, ``nnnW``, ``nnnM`` or ``nnnY``; a bare number
+    as years) wins; else
     ``StudyDate − PatientBirthDate`` (DA: ``YYYYMMDD``). ``None`` when neither
     is there or readable.
     """
     import datetime as _dt
     import re
 
-    m = re.fullmatch(r"\s*(\d{1,3})\s*([DWMY])\s*", patient_age or "", flags=re.IGNORECASE)
-    if m:
-        return int(m.group(1)) * _AGE_UNITS[m.group(2).upper()]
+    m = re.fullmatch(r"\s*(\d{1,3})\s*([DWMY]?)\s*", patient_age or "", flags=re.IGNORECASE)
+    if m:  # a bare number (a common deviation from the AS format) is read as years
+        return int(m.group(1)) * _AGE_UNITS[(m.group(2) or "Y").upper()]
     try:
         born = _dt.datetime.strptime((birth_date or "").strip()[:8], "%Y%m%d").date()
         seen = _dt.datetime.strptime((study_date or "").strip()[:8], "%Y%m%d").date()

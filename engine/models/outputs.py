@@ -116,6 +116,9 @@ def build_prediction(
             "operating_point_ci",
             {"sensitivity": list(op.sensitivity_ci), "specificity": list(op.specificity_ci)},
         )
+    design = bundle.manifest.get("validation", {}).get("design_short")
+    if design and op.name != "site":
+        extra.setdefault("validation_design", str(design))
     return Prediction(
         model_id=bundle.id,
         model_version=bundle.version,

@@ -1802,6 +1802,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>操作点“{0}”：阈值 {1:.3f}；验证集上灵敏度 {2:.0%}，特异度 {3:.0%}。</translation>
     </message>
     <message>
+        <source>Validation: {0}.</source>
+        <translation>验证方式：{0}。</translation>
+    </message>
+    <message>
         <source>Effect on risk ({0})</source>
         <translation>对风险的影响（{0}）</translation>
     </message>

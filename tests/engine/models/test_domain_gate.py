@@ -22,6 +22,7 @@ from tests.engine.models.factory import cnn_manifest, make_cnn_bundle
     ("age", "birth", "study", "years"),
     [("004Y", "", "", 4.0), ("011M", "", "", 11 / 12), ("006W", "", "", 42 / 365.25),
      ("", "20180101", "20220701", 4.5), ("", "", "", None), ("4 years", "", "", None),
+     ("62", "", "19010101", 62.0),
      ("", "20220101", "20180101", None)],
 )  # fmt: skip
 def test_the_age_comes_from_patient_age_or_the_dates(age, birth, study, years) -> None:
