@@ -90,22 +90,38 @@ def _files_as_inputs(paths: Sequence[Path], spec: Any) -> tuple[np.ndarray, list
     return out, kept, skipped
 
 
-def _adult_halves(root: Path) -> dict[str, list[Path]]:
-    """``cxr/adult-ood`` split by patient (sorted ids, alternating) into two check halves."""
+#: The adult set the shipped adult-likeness score is fitted on (half of its CC BY patients).
+ADULT_FIT = "adult radiographs, CC BY, half A (fitted on)"
+
+
+def _adult_sets(root: Path) -> dict[str, list[Path]]:
+    """``cxr/adult-ood`` by licence and patient: a fitting half and two check sets.
+
+    Only CC BY images (Hannover, CC BY 3.0; five CC BY 4.0 figures) may shape
+    weights that ship in a product, so the adult-likeness score is fitted on
+    half of their patients (sorted ids, alternating); the other half and
+    every CC BY-NC-SA image (another source) are checks only.
+    """
     with (root / "manifest.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    by_patient: dict[str, list[Path]] = defaultdict(list)
+    by_patient: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in rows:
-        by_patient[r["patient_id"]].append(root / r["path"])
-    halves: dict[str, list[Path]] = {
-        "adult radiographs, half A": [],
-        "adult radiographs, half B": [],
+        by_patient[r["patient_id"]].append(r)
+    sets: dict[str, list[Path]] = {
+        ADULT_FIT: [],
+        "adult radiographs, CC BY, half B": [],
+        "adult radiographs, other source (CC BY-NC-SA, check only)": [],
     }
-    for k, pid in enumerate(sorted(by_patient)):
-        halves["adult radiographs, half A" if k % 2 == 0 else "adult radiographs, half B"] += (
-            by_patient[pid]
-        )
-    return halves
+    open_ids = sorted(
+        pid for pid, rs in by_patient.items() if all("NC" not in r["license"] for r in rs)
+    )
+    for pid, rs in sorted(by_patient.items()):
+        if pid in open_ids:
+            name = ADULT_FIT if open_ids.index(pid) % 2 == 0 else "adult radiographs, CC BY, half B"
+        else:
+            name = "adult radiographs, other source (CC BY-NC-SA, check only)"
+        sets[name] += [root / r["path"] for r in rs]
+    return sets
 
 
 def _other_modalities(folders: Sequence[Path], limit: int = 40) -> list[Path]:
@@ -253,17 +269,17 @@ def fit_domain(
     threshold = float(np.quantile(score(f_tune), 1 - FLAG_RATE))
     spec = ImageSpec.from_manifest(preprocessing)
     data = shared_data_dir()
-    halves = _adult_halves(data / "cxr" / "adult-ood")
-    fit_name, check_name = list(halves)
-    adult_fit, covered_fit, _ = _files_as_inputs(halves[fit_name], spec)
+    adults = _adult_sets(data / "cxr" / "adult-ood")
+    adult_fit, covered_fit, _ = _files_as_inputs(adults.pop(ADULT_FIT), spec)
     f_adult = _forward(net, adult_fit)[0]
     adult = fit_adult_score(f_train, f_adult)
     adult_threshold = float(np.quantile(adult(f_tune), 1 - FLAG_RATE))
     sets: dict[str, np.ndarray] = {
         "pediatric test patients (in domain)": _inputs_from_u8(pixels[te], MEAN, STD),
     }
-    covered: dict[str, list[str]] = {fit_name: covered_fit}
-    sets[check_name], covered[check_name], _ = _files_as_inputs(halves[check_name], spec)
+    covered: dict[str, list[str]] = {ADULT_FIT: covered_fit}
+    for name, paths in adults.items():
+        sets[name], covered[name], _ = _files_as_inputs(paths, spec)
     samples = resource_path("samples")
     sets["adult CR samples"], covered["adult CR samples"], _ = _files_as_inputs(
         sorted(samples.glob("chest-cr-*.dcm")), spec
@@ -274,7 +290,7 @@ def fit_domain(
     )
     sets["synthetic noise and patterns"] = _noise(size, 20, seed, MEAN, STD)
     checks = []
-    features = {fit_name + " (fitted on, not a check)": f_adult}
+    features = {ADULT_FIT + ", not a check": f_adult}
     for name, arrays in sets.items():
         check_cancelled(cancel)
         if len(arrays):
@@ -322,8 +338,8 @@ def fit_domain(
             "score": "Mahalanobis distance of the pooled last-stage features to the training "
             "images' (Ledoit–Wolf covariance)",
             "threshold": round(threshold, 4),
-            "adult_score": "logistic regression of adult (adult-ood half A, by patient) against "
-            "the pediatric training images, on the standardised pooled features",
+            "adult_score": "logistic regression of adult (half of the CC BY adult-ood patients) "
+            "against the pediatric training images, on the standardised pooled features",
             "adult_threshold": round(adult_threshold, 4),
             "threshold_rule": f"{1 - FLAG_RATE:.0%} quantile of the tuning patients' scores "
             "(each score); out of domain when either is above its threshold",
