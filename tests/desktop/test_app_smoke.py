@@ -33,7 +33,7 @@ def test_self_test_passes_on_this_installation(tmp_path):
         "peds-cxr-pneumonia-j2k.dcm",
         "stethos-openjpeg",
         "stethos-jpegls",
-        "cxr-pneumonia-resnet18-128: runs",
+        "cxr-pneumonia-resnet18-224: runs",
         "store: write and read",
         "qt: window",
     ):

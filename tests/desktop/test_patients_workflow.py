@@ -263,7 +263,7 @@ def test_link_study_warns_when_the_dicom_patient_differs(qtbot, store_path):
         window.analyze_image()
     settle(qtbot, window)
     result = encounter.last_result
-    assert result.model_id == "cxr-pneumonia-resnet18-128"
+    assert result.model_id == "cxr-pneumonia-resnet18-224"
     assert result.study_link_id is not None
     assert result.result["input"]["kind"] == "image"
     assert result.result["input"]["study_instance_uid"]

@@ -20,7 +20,7 @@ from engine.filetypes import FileKind, is_picture_file, sniff
 from engine.models.registry import ModelRegistry
 from tests.engine.models.dicom_files import write_dicom
 
-BUNDLED_CNN = "cxr-pneumonia-resnet18-128"
+BUNDLED_CNN = "cxr-pneumonia-resnet18-224"
 
 
 def _dual_personality(path: Path, modality: str) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from engine.api import analyze_image, analyze_signal
 from engine.resources import resource_path
 
-CXR = "cxr-pneumonia-resnet18-128"
+CXR = "cxr-pneumonia-resnet18-224"
 BEATS = "ecg-beats-bilstm-360"
 
 
