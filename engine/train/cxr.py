@@ -393,6 +393,8 @@ def evaluate_test(
     sub = {}
     for s in ("bacteria", "virus"):
         mask = np.array([it.subtype == s for it in items])
+        if not mask.any():  # a subtype absent from the test set has no rate
+            continue
         k = int((pred & mask).sum())
         sub[s] = {"n": int(mask.sum()), "sensitivity": _rate(k, int(mask.sum()))}
     normal = np.array([it.subtype == "normal" for it in items])

@@ -235,7 +235,9 @@ def gradcam_body_share(net: Any, pixels_u8: np.ndarray, mean: float, std: float)
             align_corners=False,
         )[:, 0].clamp(min=0).numpy()  # fmt: skip
         for cam, img in zip(cams, chunk, strict=True):
+            cam = np.nan_to_num(cam, nan=0.0, posinf=0.0, neginf=0.0)
             total = float(cam.sum())
+            # A map with no mass (nothing pushed towards pneumonia) looks nowhere: counted inside.
             shares.append(float(cam[body_mask(img)].sum() / total) if total > 0 else 1.0)
     return np.asarray(shares)
 

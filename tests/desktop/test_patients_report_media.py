@@ -44,7 +44,7 @@ def pdf_images(path) -> list[tuple[int, int]]:
 
 def test_report_of_an_earlier_encounter_has_its_image_heatmap_and_ecg(qtbot, tmp_path):
     image_file = tmp_path / "chest.dcm"
-    shutil.copyfile(resource_path("samples", "chest-cr-pa.dcm"), image_file)
+    shutil.copyfile(resource_path("samples", "peds-cxr-normal.dcm"), image_file)
     ecg_file = tmp_path / "ecg.dcm"
     shutil.copyfile(resource_path("samples", "ecg-12-lead.dcm"), ecg_file)
     window = make_window(qtbot, tmp_path / "stethos.db")

@@ -92,7 +92,7 @@ def test_fit_is_the_maximum_likelihood_logistic_fit() -> None:
 def test_the_site_point_follows_the_default_points_rule(heart_bundle) -> None:
     assert default_rule(heart_bundle) == "sensitivity>=0.9"
     cxr = open_bundle(resource_path("models", "cxr-pneumonia-resnet18-224"), verify=False)
-    assert default_rule(cxr) == "sensitivity>=0.95"
+    assert default_rule(cxr) == "sensitivity>=0.9"
     p, y = _synthetic(0.2, 1.1, 600, seed=1)
     cal = fit_site_calibration(p, y, heart_bundle, n_boot=20)
     q = cal.apply(p)

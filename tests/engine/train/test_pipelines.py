@@ -15,7 +15,7 @@ from engine.train.card import read_validation, render_card
 
 @pytest.mark.slow
 def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
-    from engine.train.cxr import read_manifest, split_groups, train_cxr
+    from engine.train.cxr import read_manifest, split_by_series, train_cxr
 
     root = shared_data / "cxr" / "kermany-224"
     import csv
@@ -26,7 +26,7 @@ def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
     with (root / "manifest.csv").open(newline="") as fh:
         hashes = [row["sha256"] for row in csv.DictReader(fh)]
     assert len(hashes) == 5232 and len(items) == len(set(hashes)) < 5232 - 23
-    split = split_groups(items, seed=0)
+    split = split_by_series(items)
     groups = {k: {items[i].group for i in v} for k, v in split.items()}
     assert not (groups["train"] & groups["test"]) and not (groups["train"] & groups["tune"])
     assert not (groups["tune"] & groups["test"])
@@ -35,7 +35,9 @@ def test_cxr_pipeline_end_to_end_on_a_subset(tmp_path, shared_data):
     bundle = open_bundle(path)
     m = bundle.manifest
     assert m["outputs"]["calibration"]["method"] == "temperature"
-    assert {op["name"] for op in m["operating_points"]} == {"sensitivity-95", "youden"}
+    assert {op["name"] for op in m["operating_points"]} == {"sensitivity-90", "youden"}
+    assert m["gates"]["age_years"]["max"] == 6 and "appearance" in m["gates"]
+    assert (path / m["gates"]["appearance"]["file"]).is_file()
     assert "supports, and does not replace" in bundle.card_text()
     assert bundle.card_text() == render_card(m, read_validation(path))
     runner = load_runner(bundle, "cpu")
