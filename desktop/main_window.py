@@ -10,7 +10,7 @@ result panel dock on the right. Long work runs through one
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
@@ -76,6 +76,8 @@ class MainWindow(StudiesWindow):
         self._shown_ref: SeriesRef | None = None  # the series shown (see shown_study)
         self._image_result_for: str | None = None  # the image the shown image result is about
         self._analysing_image: str | None = None  # the image an analysis is running on
+        #: The heat map of an out-of-domain result, shown only if its score is asked for.
+        self._withheld_heatmap: tuple[Any, Any, int, str] | None = None
 
         # --- the views (tabs) -----------------------------------------------------------
         self.viewer_panel = ViewerPanel()
@@ -259,9 +261,15 @@ class MainWindow(StudiesWindow):
         def show_heatmap(outcome: AnalysisOutcome) -> None:
             self._image_result_for = _stack_key(stack)
             heatmap = outcome.heatmap
-            if heatmap is not None and self.viewer.stack is stack:
-                self.viewer.set_heatmap(heatmap, frame, outcome.model.id)
+            if heatmap is None or self.viewer.stack is not stack:
+                return
+            if outcome.prediction.extra.get("out_of_domain"):
+                # No result is given for this image: its heat map waits for "show anyway".
+                self._withheld_heatmap = (stack, heatmap, frame, outcome.model.id)
+                return
+            self.viewer.set_heatmap(heatmap, frame, outcome.model.id)
 
+        self._withheld_heatmap = None
         self.analysis_jobs.submit(
             analyze,
             source,
@@ -358,6 +366,9 @@ class MainWindow(StudiesWindow):
 
     def _on_score_revealed(self, prediction: object) -> None:
         """An out-of-domain image's score was shown on request: say so in the audit log."""
+        withheld, self._withheld_heatmap = self._withheld_heatmap, None
+        if withheld is not None and self.viewer.stack is withheld[0]:
+            self.viewer.set_heatmap(*withheld[1:])
         self.patients.step(
             note_out_of_domain_shown, prediction, name="Record that the score was shown"
         )

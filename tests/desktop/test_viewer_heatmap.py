@@ -101,3 +101,24 @@ def test_heatmap_colours_outline_and_scale_bar_helpers():
     assert scale_bar(0.5, 250) == (100.0, 200.0)
     assert scale_bar(0.1, 100) == (10.0, 100.0)
     assert scale_bar(0.0, 100) == (0.0, 0.0)
+
+
+def test_an_out_of_domain_image_gets_a_banner_and_its_heat_map_only_on_request(
+    qtbot, window, tmp_path
+):
+    """The shipped CNN flags this adult radiograph (its age removed): no result, no heat map."""
+    import pydicom
+
+    ds = pydicom.dcmread(resource_path("samples", "chest-cr-pa-monochrome1.dcm"))
+    del ds.PatientAge
+    adult = tmp_path / "adult.dcm"
+    ds.save_as(adult)
+    open_and_wait(qtbot, window, [adult])
+    with qtbot.waitSignal(window.analysis_jobs.finished, timeout=120000):
+        window.analyze_image_action.trigger()
+    p = window.results.prediction
+    assert p is not None and p.extra["out_of_domain"] is True and p.label == ""
+    assert window.results.ood_banner.isVisible() and window.results.ood_reveal.isVisible()
+    assert window.viewer.heatmap is None
+    window.results.ood_reveal.click()
+    assert window.viewer.heatmap is not None and window.results.score_bar.isVisible()
