@@ -156,6 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return self_test()
     log_path = setup_logging()
 
+    from desktop.platform_check import missing_message, missing_packages, uses_xcb
+
+    missing = missing_packages() if uses_xcb() else []
+    if missing:
+        print(missing_message(missing), file=sys.stderr)
+        return 3
+
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
