@@ -20,6 +20,7 @@ from desktop.browser.study_browser import StudyBrowser
 from desktop.jobs import JobRunner
 from desktop.main_menus import MenusWindow
 from desktop.viewer.stack import ImageStack, info_for
+from engine.filetypes import WFDB_SUFFIXES
 from engine.resources import resource_path
 from engine.workflow import (
     FirstSliceLoaded,
@@ -32,6 +33,7 @@ from engine.workflow import (
 )
 
 if TYPE_CHECKING:
+    from desktop.ecg.panel import EcgPanel
     from desktop.viewer.panel import ViewerPanel
 
 SAMPLE_STUDY = ("samples", "peds-cxr-pneumonia-j2k.dcm")
@@ -44,11 +46,22 @@ class StudiesWindow(MenusWindow):
     tabs: QTabWidget
     image_jobs: JobRunner
     viewer_panel: ViewerPanel
+    ecg: EcgPanel
     _loading_ref: SeriesRef | None
 
     # --- opening -----------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
         """Open files, folders or DICOMDIRs: list their studies and show the first series."""
+        if not paths:
+            return
+        # A WFDB record (by its suffix: no file is read on the UI thread) opens in the ECG view.
+        signals = [p for p in paths if Path(p).suffix.lower() in WFDB_SUFFIXES]
+        if signals:
+            first = Path(signals[0])
+            self.ecg.open_signal(
+                first if first.suffix.lower() == ".mat" else first.with_suffix(".hea")
+            )
+        paths = [p for p in paths if p not in signals]
         if not paths:
             return
         self._loading_ref = None

@@ -168,3 +168,12 @@ def test_drop_opens_the_file(qtbot, window):
         window.dropEvent(event)
     assert event.isAccepted()
     assert window.viewer.image is not None
+
+
+def test_a_wfdb_record_given_to_open_opens_in_the_ecg_view(qtbot, window):
+    """`stethos 119.hea` (or its .dat) is an ECG, not "not a DICOM file"."""
+    record = resource_path("samples", "mitdb", "119.dat")
+    window.open_paths([record])
+    qtbot.waitUntil(lambda: window.ecg.signal is not None, timeout=20000)
+    assert window.tabs.currentWidget() is window.ecg
+    assert window.last_error is None
