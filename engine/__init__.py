@@ -61,6 +61,7 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | _WORKFLOW_NAMES)
 
+
 __all__ = [
     "BundleCompatibilityError",
     "BundleIntegrityError",

@@ -112,7 +112,8 @@ def save_from_report(args: argparse.Namespace, report: Any) -> tuple[Any, Any, b
     ModelError
         For a report without per-case scores (beat models) or too few cases.
     """
-    from engine.models.site import describe_data, fit_site_calibration
+    from engine.models.site import describe_data
+    from engine.validation.site import fit_site_calibration
     from engine.workflow import save_site_calibration, verify_model
     from engine.workflow.models import local_user
 

@@ -14,7 +14,8 @@ A clinic runs a model on its own labelled cases (``stethos-engine evaluate
 :class:`SiteCalibration` is that data (strict JSON, one file per model id
 and version under ``user_data_dir()/site-calibration``); a stored one is used
 only by a bundle with the same id, version **and** weights hash
-(:func:`load_for`), so another version never inherits it. The runtime
+(:func:`load_for`), so another version never inherits it; it is fitted on
+local cases by :func:`engine.validation.site.fit_site_calibration`. The runtime
 (:class:`engine.models.runtime.RunnerBase`) applies it to any binary model,
 whatever its kind (:class:`SitePlan`): image, record or a binary signal
 model. Multi-class models (the beat classifier) are refused
@@ -31,7 +32,7 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, overload
 
@@ -75,11 +76,11 @@ _FIELDS = {
 }
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
     return np.log(p / (1.0 - p))
 
@@ -144,13 +145,13 @@ class SiteCalibration:
     def apply(self, p: np.ndarray) -> np.ndarray: ...
     def apply(self, p: float | np.ndarray) -> float | np.ndarray:
         """The recalibrated probability ``sigmoid(intercept + slope · logit(clip(p)))``."""
-        q = _sigmoid(self.intercept + self.slope * _logit(np.asarray(p, dtype=np.float64)))
+        q = sigmoid(self.intercept + self.slope * logit(np.asarray(p, dtype=np.float64)))
         return float(q) if np.ndim(p) == 0 else q
 
     def inverse(self, q: float) -> float:
         """The model probability that :meth:`apply` maps to ``q`` (slope > 0: monotone)."""
-        z = (float(_logit(np.asarray(q))) - self.intercept) / self.slope
-        return float(_sigmoid(np.asarray(z)))
+        z = (float(logit(np.asarray(q))) - self.intercept) / self.slope
+        return float(sigmoid(np.asarray(z)))
 
     @property
     def date(self) -> str:
@@ -302,7 +303,7 @@ def _number(value: Any, name: str) -> float:
     return float(value)
 
 
-# --------------------------------------------------------------------------- fitting
+# --------------------------------------------------------------------------- checks
 
 
 def check_binary(bundle: Bundle) -> None:
@@ -323,211 +324,6 @@ def check_binary(bundle: Bundle) -> None:
             f"({', '.join(labels)}), not one positive label against one other, so a site "
             "operating point and recalibration cannot be fitted for it.",
         )
-
-
-def default_rule(bundle: Bundle) -> str:
-    """The rule of the model's default operating point: ``sensitivity>=T`` or ``youden``.
-
-    A default point whose name or rationale states a sensitivity target
-    ("≥ 90% sensitivity", ``sensitivity-95``) keeps that target; any other
-    is replaced by the Youden point.
-    """
-    op = bundle.default_operating_point
-    m = re.search(r"(\d+(?:\.\d+)?)\s*%\s*sensitivity", op.rationale) or re.fullmatch(
-        r"sensitivity-(\d+(?:\.\d+)?)", op.name
-    )
-    if m:
-        target = float(m.group(1)) / 100.0
-        if 0.0 < target <= 1.0:
-            return f"sensitivity>={target:g}"
-    return "youden"
-
-
-def _auroc(y: np.ndarray, p: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(p)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _auroc_ci(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> tuple[float, float] | None:
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n_boot):
-        pick = rng.integers(0, len(y), len(y))
-        value = _auroc(y[pick], p[pick])
-        if math.isfinite(value):
-            stats.append(value)
-    if not stats:
-        return None
-    lo, hi = np.percentile(stats, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
-def _wilson(k: int, n: int, z: float = 1.959964) -> Estimate:
-    phat = k / n
-    denom = 1 + z * z / n
-    centre = (phat + z * z / (2 * n)) / denom
-    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
-    return Estimate(phat, (max(0.0, centre - half), min(1.0, centre + half)))
-
-
-def _threshold(rule: str, y: np.ndarray, q: np.ndarray) -> float:
-    """The threshold on ``q`` chosen by ``rule`` (as :mod:`engine.validation.metrics` does)."""
-    pos = np.sort(q[y])[::-1]
-    if rule.startswith("sensitivity>="):
-        target = float(rule.split(">=", 1)[1])
-        k = int(np.ceil(target * len(pos) - 1e-9))
-        return float(pos[max(k - 1, 0)])
-    neg = np.sort(q[~y])
-    cand = np.unique(q)
-    se = (len(pos) - np.searchsorted(pos[::-1], cand, side="left")) / len(pos)
-    sp = np.searchsorted(neg, cand, side="left") / len(neg)
-    return float(cand[int(np.argmax(se + sp - 1))])
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, *, max_iter: int = 100) -> tuple[float, float]:
-    """Maximum-likelihood ``(intercept, slope)`` of ``P(y=1) = sigmoid(a + b·x)`` (Newton).
-
-    Raises
-    ------
-    ModelError
-        When the fit does not converge (outcomes perfectly separated by ``x``).
-    """
-    X = np.column_stack([np.ones_like(x), x])
-    beta = np.zeros(2)
-
-    def loglik(b: np.ndarray) -> float:
-        eta = X @ b
-        return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
-
-    current = loglik(beta)
-    for _ in range(max_iter):
-        mu = _sigmoid(X @ beta)
-        w = mu * (1 - mu)
-        grad = X.T @ (y - mu)
-        hess = X.T @ (X * w[:, None]) + 1e-10 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        scale = 1.0
-        while scale > 1e-6:
-            trial = beta + scale * step
-            value = loglik(trial)
-            if value >= current - 1e-12:
-                break
-            scale /= 2
-        beta, current = trial, value
-        if np.max(np.abs(scale * step)) < 1e-10:
-            return float(beta[0]), float(beta[1])
-        if np.max(np.abs(beta)) > 50:
-            break
-    raise ModelError(
-        "The recalibration did not converge: the model separates the local cases perfectly, "
-        "so no intercept and slope can be estimated from them. Use more, or more varied, "
-        "local cases.",
-    )
-
-
-def fit_site_calibration(
-    scores: Sequence[float] | np.ndarray,
-    outcomes: Sequence[int] | np.ndarray,
-    bundle: Bundle,
-    *,
-    data: Sequence[Mapping[str, Any]] = (),
-    created_by: str = "",
-    created: datetime | None = None,
-    rule: str | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> SiteCalibration:
-    """Fit a site calibration from the model's own scores on local cases with known outcomes.
-
-    Parameters
-    ----------
-    scores
-        The model's probability of the positive label, one per case, without
-        any site calibration.
-    outcomes
-        1 where the case has the positive label, else 0.
-    bundle
-        The model (id, version and weights hash are recorded).
-    data
-        ``{"name", "sha256", "files"}`` of the data (see :func:`describe_data`).
-    created_by, created
-        Who fitted it and when (default: now, UTC).
-    rule
-        ``"youden"`` or ``"sensitivity>=T"`` (default: :func:`default_rule`).
-    n_boot, seed
-        Bootstrap of the AUROC interval.
-
-    Raises
-    ------
-    ModelError
-        A model without one positive label; fewer than :data:`MIN_PER_CLASS`
-        cases of either outcome; scores that are not probabilities; a fit
-        that does not converge or whose slope is not positive.
-    """
-    check_binary(bundle)
-    p = np.asarray(scores, dtype=np.float64).reshape(-1)
-    y_raw = np.asarray(outcomes).reshape(-1)
-    if len(p) != len(y_raw):
-        raise ModelError(f"{len(p)} scores were given for {len(y_raw)} outcomes.")
-    if not np.all(np.isfinite(p)) or np.any((p < 0) | (p > 1)):
-        raise ModelError("Site calibration needs probabilities between 0 and 1 for every case.")
-    if not np.all(np.isin(y_raw, (0, 1))):
-        raise ModelError("Site calibration needs outcomes of 0 or 1 for every case.")
-    y = y_raw.astype(bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos < MIN_PER_CLASS or n_neg < MIN_PER_CLASS:
-        raise ModelError(
-            f"A site calibration needs at least {MIN_PER_CLASS} local cases with "
-            f"“{bundle.positive_label}” and {MIN_PER_CLASS} without; the data has {n_pos} and "
-            f"{n_neg}. Nothing was saved.",
-        )
-    intercept, slope = fit_logistic(_logit(p), y.astype(np.float64))
-    if not slope > 0:
-        raise ModelError(
-            f"On the local cases the model's scores point the wrong way (recalibration slope "
-            f"{slope:.3f} ≤ 0): higher scores do not mean more “{bundle.positive_label}” here. "
-            "No site calibration was saved; check the data's labels, and do not use this model "
-            "at this site before it is investigated.",
-        )
-    rule = rule or default_rule(bundle)
-    cal = SiteCalibration(
-        model_id=bundle.id,
-        model_version=bundle.version,
-        weights_sha256=bundle.weights_sha256,
-        intercept=intercept,
-        slope=slope,
-        threshold=0.5,
-        rule=rule,
-        n=len(y),
-        n_positive=n_pos,
-        auroc=Estimate(_auroc(y, p), _auroc_ci(y, p, n_boot, seed)),
-        sensitivity=Estimate(0.0),
-        specificity=Estimate(0.0),
-        created=(created or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
-        created_by=created_by,
-        data=tuple(dict(d) for d in data),
-        unit="images" if bundle.input_type == "image" else "records",
-    )
-    q = cal.apply(p)
-    threshold = _threshold(rule, y, q)
-    if not 0.0 < threshold < 1.0:
-        raise ModelError(
-            f"The site operating point fell at {threshold:g}, at the end of the probability "
-            "scale; the local cases do not support a threshold. Nothing was saved.",
-        )
-    called = q >= threshold
-    return replace(
-        cal,
-        threshold=threshold,
-        sensitivity=_wilson(int((called & y).sum()), n_pos),
-        specificity=_wilson(int((~called & ~y).sum()), n_neg),
-    )
 
 
 def describe_data(paths: Sequence[str | Path]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.models.site import logit, sigmoid
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.records.schema import HEART_RECORD
 
@@ -288,15 +289,6 @@ def missingness_block(cv: MaskedCV, table: dict[str, dict[str, Any]]) -> dict[st
     }
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def fit_recalibration(p: np.ndarray, y: np.ndarray, *, slope: bool) -> tuple[float, float]:
     """Logistic recalibration ``sigmoid(a + b·logit p)`` by maximum likelihood.
 
@@ -304,15 +296,15 @@ def fit_recalibration(p: np.ndarray, y: np.ndarray, *, slope: bool) -> tuple[flo
     (:func:`engine.models.site.fit_logistic`); ``slope=False`` fits the
     intercept only (``b = 1``): the correction for a change of prevalence alone.
     """
-    from engine.models.site import fit_logistic
+    from engine.validation.site import fit_logistic
 
-    z = _logit(np.asarray(p, dtype=np.float64))
+    z = logit(np.asarray(p, dtype=np.float64))
     yf = np.asarray(y, dtype=np.float64)
     if slope:
         return fit_logistic(z, yf)
     a = 0.0
     for _ in range(50):
-        q = _sigmoid(a + z)
+        q = sigmoid(a + z)
         step = float(np.sum(yf - q) / max(float(np.sum(q * (1 - q))), 1e-9))
         a += step
         if abs(step) < 1e-8:
@@ -371,7 +363,7 @@ def prevalence_shift(
             stats["ece"].append(expected_calibration_error(y_test, p_test))
             for key, slope in (("ece_a", False), ("ece_ab", True)):
                 a, b = fit_recalibration(p_fit, y_fit, slope=slope)
-                q = _sigmoid(a + b * _logit(p_test))
+                q = sigmoid(a + b * logit(p_test))
                 stats[key].append(expected_calibration_error(y_test, q))
         out.append(
             {

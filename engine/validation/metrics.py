@@ -117,7 +117,9 @@ def threshold_for_sensitivity(y: np.ndarray, p: np.ndarray, target: float) -> fl
     """Highest threshold whose sensitivity is at least ``target``."""
     y = np.asarray(y).astype(bool)
     pos = np.sort(np.asarray(p)[y])[::-1]
-    k = int(np.ceil(target * len(pos)))
+    # 0.9 × 10 is 9.000000000000002 in floating point: without the tolerance the
+    # ceiling asks for one positive case more than the target.
+    k = int(np.ceil(target * len(pos) - 1e-9))
     return float(pos[max(k - 1, 0)])
 
 

@@ -192,8 +192,8 @@ def test_a_site_calibrated_result_says_so_beside_the_operating_point(
     qtbot, panel, record_prediction, tmp_path, monkeypatch, shared_data
 ):
     """The clinic's calibration (saved by `evaluate --save-site-calibration`) is on the card."""
-    from engine.models.site import fit_site_calibration
     from engine.records.uci import read_uci_heart
+    from engine.validation.site import fit_site_calibration
     from engine.workflow import clear_model_cache, load_model, save_site_calibration
 
     monkeypatch.setenv("STETHOS_DATA_DIR", str(tmp_path))

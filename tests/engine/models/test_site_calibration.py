@@ -13,15 +13,9 @@ from engine.errors import ModelError
 from engine.models import site as site_mod
 from engine.models.bundle import MANIFEST_NAME, manifest_digest_line, open_bundle
 from engine.models.registry import ModelRegistry
-from engine.models.site import (
-    SiteCalibration,
-    default_rule,
-    describe_data,
-    fit_logistic,
-    fit_site_calibration,
-    load_for,
-)
+from engine.models.site import SiteCalibration, describe_data, load_for
 from engine.resources import resource_path
+from engine.validation.site import default_rule, fit_logistic, fit_site_calibration
 from engine.workflow import (
     list_site_calibrations,
     load_model,
