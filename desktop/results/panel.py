@@ -298,7 +298,7 @@ class ResultPanel(QFrame):
                     "{2:.0%}, specificity {3:.0%}."
                 ).format(p.operating_point, p.threshold, p.sensitivity, p.specificity)
             design = p.extra.get("validation_design")
-            if design and "site_calibration" not in p.extra:
+            if design:
                 text += " " + self.tr("Validation: {0}.").format(design)
         site = site_text(p.extra.get("site_calibration"))
         if site:

@@ -117,7 +117,7 @@ def build_prediction(
             {"sensitivity": list(op.sensitivity_ci), "specificity": list(op.specificity_ci)},
         )
     design = bundle.manifest.get("validation", {}).get("design_short")
-    if design and op.name != "site":
+    if design:
         extra.setdefault("validation_design", str(design))
     return Prediction(
         model_id=bundle.id,

@@ -417,6 +417,8 @@ class SitePlan:
         summary = self.site.summary()
         summary["model_score"] = float(pred.probabilities[pos])
         extra["site_calibration"] = summary
+        if self.is_site:  # the site point was validated on the clinic's cases, not the card's
+            extra.pop("validation_design", None)
         if self.shown.sensitivity_ci is not None and self.shown.specificity_ci is not None:
             extra["operating_point_ci"] = {
                 "sensitivity": list(self.shown.sensitivity_ci),
