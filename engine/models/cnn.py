@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,7 +15,7 @@ from engine.models.architectures import get_architecture
 from engine.models.bundle import Bundle
 from engine.models.domain import OUT_OF_DOMAIN_NOTE, DomainScorer, pooled_features
 from engine.models.gates import check_gates, image_gate_values
-from engine.models.outputs import build_prediction, decide, logits_to_probabilities
+from engine.models.outputs import build_prediction, logits_to_probabilities
 from engine.models.preprocess import ImageInput, ImageSpec, image_to_array, load_image_input
 from engine.models.results import Prediction
 from engine.models.runtime import RunRequest, TorchRunner
@@ -75,37 +75,29 @@ class ImageModel(TorchRunner):
         self._target = 0 if self._n_outputs() == 1 else labels.index(bundle.positive_label)
         self.domain = DomainScorer.from_bundle(bundle)
 
-    def _domain_check(
-        self,
-        extra: dict[str, Any],
-        features: Any,
-        i: int,
-        score: float,
-        probs: np.ndarray,
-        op: Any,
-    ) -> str | None:
-        """Fill the out-of-domain fields of ``extra``; ``""`` (label withheld) when out of domain."""
+    def _withhold_if_out_of_domain(
+        self, pred: Prediction, score: float, adult: float | None
+    ) -> Prediction:
+        """``pred`` with the out-of-domain fields; its label withheld when out of domain."""
         assert self.domain is not None
         dom = self.domain
+        extra = dict(pred.extra)
         extra["domain_score"] = round(score, 3)
         extra["domain_threshold"] = round(dom.threshold, 3)
         reasons = []
         if score > dom.threshold:
             reasons.append(f"appearance score {score:.1f} above {dom.threshold:.1f}")
-        adult = dom.adult_score(features[i : i + 1])
         if adult is not None:
-            a = float(adult[0])
-            extra["adult_score"] = round(a, 3)
+            extra["adult_score"] = round(adult, 3)
             extra["adult_threshold"] = round(dom.adult_threshold, 3)
-            if a > dom.adult_threshold:
+            if adult > dom.adult_threshold:
                 reasons.append("it looks like an adult's radiograph")
         extra["out_of_domain"] = bool(reasons)
         if not reasons:
-            return None
-        probabilities = dict(zip(self.bundle.labels, map(float, probs), strict=True))
-        extra["withheld_label"] = decide(probabilities, self.bundle, op)
+            return replace(pred, extra=extra)
+        extra["withheld_label"] = pred.label
         extra["out_of_domain_note"] = OUT_OF_DOMAIN_NOTE.format(why=f" ({'; '.join(reasons)})")
-        return ""
+        return replace(pred, label="", extra=extra)
 
     def _features(self) -> Any:
         """Collect pooled features for the out-of-domain score (nothing without one)."""
@@ -167,14 +159,12 @@ class ImageModel(TorchRunner):
             return result
 
         logits, cams = self._run_on_device(forward)
-        features_all = np.concatenate(features)[: len(items)] if features else None
-        scores = (
-            self.domain.score(features_all)
-            if self.domain is not None and features_all is not None
-            else None
-        )
         model_ms = (time.perf_counter() - start) * 1000.0 / len(items)
         probs = logits_to_probabilities(logits, self.bundle)
+        scores = adult_scores = None
+        if self.domain is not None and features:
+            pooled = np.concatenate(features)[: len(items)]
+            scores, adult_scores = self.domain.score(pooled), self.domain.adult_score(pooled)
         out = []
         for i, item in enumerate(items):
             t0 = time.perf_counter()
@@ -187,22 +177,20 @@ class ImageModel(TorchRunner):
                 "heatmap": round(map_ms, 3),
             }
             extra["input_name"] = item.name
-            label = None
-            if scores is not None and self.domain is not None:
-                label = self._domain_check(extra, features_all, i, float(scores[i]), probs[i], op)
-            out.append(
-                build_prediction(
-                    self.bundle,
-                    probs[i],
-                    op=op,
-                    label=label,
-                    device=self.device,
-                    elapsed_ms=item.prepare_ms + model_ms + map_ms,
-                    input_hash=item.image.input_hash,
-                    extra=extra,
-                    heatmap=heatmap,
-                    explanation_method=method if heatmap is not None else "",
-                    warnings=item.warnings,
-                )
+            pred = build_prediction(
+                self.bundle,
+                probs[i],
+                op=op,
+                device=self.device,
+                elapsed_ms=item.prepare_ms + model_ms + map_ms,
+                input_hash=item.image.input_hash,
+                extra=extra,
+                heatmap=heatmap,
+                explanation_method=method if heatmap is not None else "",
+                warnings=item.warnings,
             )
+            if scores is not None:
+                adult = None if adult_scores is None else float(adult_scores[i])
+                pred = self._withhold_if_out_of_domain(pred, float(scores[i]), adult)
+            out.append(pred)
         return out
