@@ -18,6 +18,7 @@ docs/experiments/cxr-generalisation-plan.md):
 from __future__ import annotations
 
 import csv
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,20 +162,14 @@ def _noise(size: int, n: int, seed: int, mean: float, std: float) -> np.ndarray:
     return _inputs_from_u8(np.stack(out).astype(np.uint8), mean, std)
 
 
-@dataclass(frozen=True, eq=False)
-class AdultScore:
-    """Log-odds of "adult" from pooled features: ``((f − center) · weights) + intercept``."""
+def fit_adult_score(
+    pediatric: np.ndarray, adult: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Logistic regression (standardised features, C = 0.1, balanced) of adult vs pediatric.
 
-    center: np.ndarray
-    weights: np.ndarray
-    intercept: float
-
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        return (np.asarray(features, np.float64) - self.center) @ self.weights + self.intercept
-
-
-def fit_adult_score(pediatric: np.ndarray, adult: np.ndarray) -> AdultScore:
-    """Logistic regression (standardised features, C = 0.1, balanced) of adult vs pediatric."""
+    Returns ``(center, weights, intercept)``: the log-odds of "adult" are
+    ``(f − center) · weights + intercept`` (:meth:`DomainScorer.adult_score`).
+    """
     from sklearn.linear_model import LogisticRegression
 
     X = np.concatenate([pediatric, adult]).astype(np.float64)
@@ -182,7 +177,7 @@ def fit_adult_score(pediatric: np.ndarray, adult: np.ndarray) -> AdultScore:
     center, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
     lr = LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000)
     lr.fit((X - center) / scale, y)
-    return AdultScore(center, lr.coef_[0] / scale, float(lr.intercept_[0]))
+    return center, lr.coef_[0] / scale, float(lr.intercept_[0])
 
 
 def joint_thresholds(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -260,7 +255,7 @@ def fit_domain(
     """
     from safetensors.numpy import save
 
-    from engine.models.domain import fit_gaussian
+    from engine.models.domain import DomainScorer, fit_gaussian
     from engine.models.preprocess import ImageSpec
 
     MEAN, STD = float(preprocessing["mean"][0]), float(preprocessing["std"][0])
@@ -272,10 +267,6 @@ def fit_domain(
     f_train, _ = _forward(net, _inputs_from_u8(pixels[tr], MEAN, STD))
     mean, precision = fit_gaussian(f_train)
 
-    def score(f: np.ndarray) -> np.ndarray:
-        d = f - mean
-        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, precision, d), 0.0))
-
     check_cancelled(cancel)
     progress(0.3, "Out-of-domain score: thresholds and checks")
     f_tune = _forward(net, _inputs_from_u8(pixels[tu], MEAN, STD))[0]
@@ -284,7 +275,16 @@ def fit_domain(
     adults = _adult_sets(data / "cxr" / "adult-ood")
     adult_fit, covered_fit, _ = _files_as_inputs(adults.pop(ADULT_FIT), spec)
     f_adult = _forward(net, adult_fit)[0]
-    adult = fit_adult_score(f_train, f_adult)
+    center, weights, intercept = fit_adult_score(f_train, f_adult)
+    fitted = DomainScorer(mean, precision, math.inf, adult_center=center,
+                          adult_weights=weights, adult_intercept=intercept)  # fmt: skip
+    score = fitted.score
+
+    def adult(f: np.ndarray) -> np.ndarray:
+        out = fitted.adult_score(f)
+        assert out is not None
+        return out
+
     threshold, adult_threshold = joint_thresholds(score(f_tune), adult(f_tune))
     sets: dict[str, np.ndarray] = {
         "pediatric test patients (in domain)": _inputs_from_u8(pixels[te], MEAN, STD),
@@ -324,9 +324,9 @@ def fit_domain(
     stats = save({
         "mean": mean.astype(np.float64),
         "precision": precision.astype(np.float64),
-        "adult_center": adult.center,
-        "adult_weights": adult.weights,
-        "adult_intercept": np.asarray([adult.intercept]),
+        "adult_center": center,
+        "adult_weights": weights,
+        "adult_intercept": np.asarray([intercept]),
     })  # fmt: skip
     gates = {
         "age_years": dict(AGE_GATE),
