@@ -247,9 +247,7 @@ class ResultPanel(QFrame):
         if p is None:
             return
         self.ood_reveal.hide()
-        self.score_bar.setValue(round(p.score * 1000))
-        self.score_bar.setFormat(f"{p.score:.1%}")
-        self.score_bar.show()
+        self._show_bar(p.score)
         self.label.setText(
             self.tr(
                 "Shown on request: probability of {0} {1:.1%}; the model would say <b>{2}</b>. "
@@ -261,13 +259,16 @@ class ResultPanel(QFrame):
     def _show_score(self, p: Prediction) -> None:
         # One decimal, as the bar shows it: a rounded "100%" over a 99.9 % bar reads as certainty.
         self.title.setText(self.tr("Probability of {0}: {1:.1%}").format(p.positive_label, p.score))
-        self.score_bar.setValue(round(p.score * 1000))
-        self.score_bar.setFormat(f"{p.score:.1%}")
-        self.score_bar.show()
+        self._show_bar(p.score)
         verdict = self.tr("POSITIVE") if p.is_positive else self.tr("negative")
         self.label.setText(
             self.tr("Result at the operating point: <b>{0}</b> ({1})").format(p.label, verdict)
         )
+
+    def _show_bar(self, score: float) -> None:
+        self.score_bar.setValue(round(score * 1000))
+        self.score_bar.setFormat(f"{score:.1%}")
+        self.score_bar.show()
 
     def _show_basis(self, p: Prediction) -> None:
         """Which inputs the result rests on and the validated AUROC for that pattern."""

@@ -1,8 +1,11 @@
-"""Record-model card parts for missing inputs: coverage rule, per-pattern table, prevalence shift.
+"""Model-card parts about the inputs a model meets: what it needs and what it refuses.
 
-Filled from a bundle's manifest (``validation.missingness``) and its
-validation record (``masked_patterns``, ``prevalence_shift``); a bundle
-without them (trained before missing inputs were modelled) gets none.
+Record models: the coverage rule, the per-pattern table and the prevalence
+shift, from the manifest's ``validation.missingness`` and the validation
+record's ``masked_patterns`` and ``prevalence_shift``. Image models: the
+out-of-domain checks, the age gate and where the Grad-CAM looks
+(:func:`domain_section`, from ``validation.domain``). A bundle without those
+blocks gets none of these parts.
 """
 
 from __future__ import annotations
