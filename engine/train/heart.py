@@ -199,22 +199,24 @@ def cross_validate(
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> CVResult:
-    """Repeated stratified k-fold by patient (one row per patient).
+    """Repeated stratified k-fold by patient (one row per patient), records as recorded.
 
-    Repeat ``r`` splits with ``random_state = seed + r``, so every family
-    sees the same folds.
+    The complete-record column of :func:`~engine.train.heart_missing.masked_cross_validate`
+    (the same folds, the same fitting with masked copies): repeat ``r`` splits
+    with ``random_state = seed + r``, so every family sees the same folds.
     """
-    from sklearn.model_selection import StratifiedKFold
-
-    oof = np.zeros((repeats, len(y)))
-    for r in range(repeats):
-        skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + r)
-        for train, test in skf.split(X, y):
-            check_cancelled(cancel)
-            model = fit_model(X[train], y[train], seed, family_key)
-            oof[r, test] = model.predict_proba(X[test])[:, 1]
-        progress((r + 1) / (repeats + 1), f"Cross-validation repeat {r + 1}/{repeats}")
-    return CVResult(oof_by_repeat=oof, y=np.asarray(y), folds=folds, seed=seed)
+    masked = masked_cross_validate(
+        X,
+        y,
+        lambda Xt, yt, s: fit_model(Xt, yt, s, family_key),
+        repeats=repeats,
+        folds=folds,
+        seed=seed,
+        patterns=(0,),
+        progress=progress,
+        cancel=cancel,
+    )
+    return CVResult(oof_by_repeat=masked.oof[0], y=np.asarray(y), folds=folds, seed=seed)
 
 
 def _pooled(y: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -175,6 +175,7 @@ def masked_cross_validate(
     repeats: int = 10,
     folds: int = 10,
     seed: int = 0,
+    patterns: Sequence[int] = range(N_PATTERNS),
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> MaskedCV:
@@ -182,20 +183,22 @@ def masked_cross_validate(
 
     ``fit(X_train, y_train, fold_seed)`` returns a fitted model with
     ``predict_proba``; it does its own augmentation (so that it happens
-    inside the fold). Repeat ``r`` splits with ``random_state = seed + r``,
-    the same folds as the complete-record cross-validation.
+    inside the fold). Repeat ``r`` splits with ``random_state = seed + r``.
+    ``patterns`` limits the patterns scored (``oof`` row ``k`` is
+    ``patterns[k]``; :meth:`MaskedCV.declared` needs all of them).
     """
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(y)
-    oof = np.zeros((N_PATTERNS, repeats, len(y)))
+    patterns = list(patterns)
+    oof = np.zeros((len(patterns), repeats, len(y)))
     for r in range(repeats):
         skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + r)
         for k, (train, test) in enumerate(skf.split(X, y)):
             check_cancelled(cancel)
             model = fit(X[train], y[train], seed * 1000 + r * folds + k)
-            stacked = np.concatenate([apply_pattern(X[test], b) for b in range(N_PATTERNS)])
-            p = model.predict_proba(stacked)[:, 1].reshape(N_PATTERNS, len(test))
+            stacked = np.concatenate([apply_pattern(X[test], b) for b in patterns])
+            p = model.predict_proba(stacked)[:, 1].reshape(len(patterns), len(test))
             oof[:, r, test] = p
         progress((r + 1) / repeats, f"Masked cross-validation repeat {r + 1}/{repeats}")
     return MaskedCV(oof=oof, y=y, folds=folds, seed=seed)
