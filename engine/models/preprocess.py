@@ -8,7 +8,8 @@ Images (``torch-cnn``)
     or VOI LUT (or min–max) → MONOCHROME1 inverted → 8 bits (exactly as the
     viewer renders it, :func:`engine.dicom.render_8bit`) → grey or RGB → "squash"
     resize to ``size × size`` (antialiased bilinear, aspect ratio not kept,
-    as the training images were) → replicate to 3 channels when the network
+    as the training images were; ``body-crop`` then crops to the body
+    outline, :mod:`engine.models.body`) → replicate to 3 channels when the network
     needs it → ``(x / 255 − mean) / std``.
 
 Signals (``torch-lstm``)
@@ -28,6 +29,7 @@ import numpy as np
 
 from engine.errors import EngineError, InputRejectedError, NotDicomError
 from engine.filetypes import is_picture_file
+from engine.models.body import WHOLE, CropBox, body_crop
 from engine.models.gates import age_years
 
 # --------------------------------------------------------------------------- images
@@ -250,6 +252,16 @@ def load_image_input(source: Any, spec: ImageSpec, frame: int = 0) -> ImageInput
 
 def image_to_array(inp: ImageInput, spec: ImageSpec) -> np.ndarray:
     """The network input for one image: float32 ``(channels, size, size)``."""
+    return prepare_image(inp, spec)[0]
+
+
+def prepare_image(inp: ImageInput, spec: ImageSpec) -> tuple[np.ndarray, CropBox]:
+    """The network input for one image and the part of the source it shows.
+
+    ``resize: "squash"`` shows the whole image; ``"body-crop"`` (grey models
+    only) squashes, then crops to the body outline with the air outside it
+    blacked out (:func:`engine.models.body.body_crop`).
+    """
     from PIL import Image
 
     pixels = inp.pixels
@@ -259,12 +271,18 @@ def image_to_array(inp: ImageInput, spec: ImageSpec) -> np.ndarray:
         im = Image.fromarray(pixels, mode="L").convert("RGB")
     else:
         im = Image.fromarray(pixels)
-    if spec.resize != "squash":
+    if spec.resize not in ("squash", "body-crop") or (
+        spec.resize == "body-crop" and spec.color != "gray"
+    ):
         raise EngineError(f"Unknown resize mode {spec.resize!r} in the model's preprocessing.")
     if im.size != (spec.size, spec.size):
         # Pillow's bilinear filter widens its support when shrinking: antialiased.
         im = im.resize((spec.size, spec.size), Image.Resampling.BILINEAR)
-    a = np.asarray(im, dtype=np.float32)
+    a = np.asarray(im, dtype=np.uint8)
+    box = WHOLE
+    if spec.resize == "body-crop":
+        a, box = body_crop(a)
+    a = a.astype(np.float32)
     a = a[np.newaxis] if a.ndim == 2 else a.transpose(2, 0, 1)
     if a.shape[0] != spec.channels:
         if a.shape[0] == 1:
@@ -273,4 +291,4 @@ def image_to_array(inp: ImageInput, spec: ImageSpec) -> np.ndarray:
             a = a.mean(axis=0, keepdims=True)
     mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
     std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
-    return np.ascontiguousarray((a / np.float32(255.0) - mean) / std, dtype=np.float32)
+    return np.ascontiguousarray((a / np.float32(255.0) - mean) / std, dtype=np.float32), box

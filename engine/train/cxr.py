@@ -33,7 +33,8 @@ from engine.train.data import shared_data_dir
 from engine.validation import metrics as M
 
 MODEL_ID = "cxr-pneumonia-resnet18-224"
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"
+RESIZE = "body-crop"
 LABELS = ["normal", "pneumonia"]
 ARCHITECTURE = "resnet18"
 SIZE = 224
@@ -169,7 +170,7 @@ def preprocessing_spec(size: int = SIZE) -> dict[str, Any]:
         "window": "default",
         "invert_monochrome1": True,
         "color": "gray",
-        "resize": "squash",
+        "resize": RESIZE,
         "size": size,
         "channels": 3,
         "mean": [MEAN] * 3,
@@ -188,7 +189,7 @@ def load_pixels(
     from engine.models.preprocess import ImageSpec, image_to_array, read_picture
 
     # One grey channel, identity normalisation: x/255 exactly, stored as 8 bits.
-    spec = ImageSpec(size=size, channels=1, mean=(0.0,), std=(1.0,))
+    spec = ImageSpec(size=size, channels=1, mean=(0.0,), std=(1.0,), resize=RESIZE)
     out = np.empty((len(items), size, size), dtype=np.uint8)
     for i, it in enumerate(items):
         if i % 64 == 0:
@@ -613,7 +614,8 @@ def train_cxr(
         "run": {"seconds": round(seconds, 1), "device": device, "best_epoch": best_epoch},
         "model": {
             "architecture": f"torchvision ResNet-18 trained from scratch here, on {size}×{size} "
-            "grey images (squashed to square), with augmentation that mimics acquisition "
+            "grey images (squashed to square, then cropped to the body outline with the air "
+            "outside it blacked out), with augmentation that mimics acquisition "
             "differences (crop and borders, exposure, blur, noise, corner markers)"
         },
     }

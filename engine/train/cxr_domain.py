@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.models.body import body_mask
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.resources import resource_path
 from engine.train.data import shared_data_dir
@@ -189,27 +190,6 @@ def joint_thresholds(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         if np.mean((a > ta) | (b > tb)) <= FLAG_RATE or q >= 1.0:
             return ta, tb
         q = min(1.0, q + 0.0025)
-
-
-def body_mask(image_u8: np.ndarray) -> np.ndarray:
-    """The body outline of a radiograph: Otsu threshold, largest component, holes filled."""
-    from scipy import ndimage
-
-    a = image_u8.astype(np.float64)
-    hist, edges = np.histogram(a, bins=256, range=(0, 256))
-    p = hist / max(hist.sum(), 1)
-    omega = np.cumsum(p)
-    mu = np.cumsum(p * np.arange(256))
-    between = (mu[-1] * omega - mu) ** 2 / np.maximum(omega * (1 - omega), 1e-12)
-    t = edges[int(np.argmax(between))]
-    fg = a > t * 0.5  # the body is brighter than the air around it; soft tissue is dim
-    fg = ndimage.binary_opening(fg, iterations=2)
-    labels, n = ndimage.label(fg)
-    if n == 0:
-        return np.ones_like(fg, dtype=bool)
-    sizes = ndimage.sum(fg, labels, index=np.arange(1, n + 1))
-    largest = labels == (1 + int(np.argmax(sizes)))
-    return ndimage.binary_fill_holes(ndimage.binary_closing(largest, iterations=3))
 
 
 def gradcam_body_share(net: Any, pixels_u8: np.ndarray, mean: float, std: float) -> np.ndarray:
