@@ -126,20 +126,32 @@ def class_activation_maps(
     return logits.detach(), maps
 
 
-def cam_to_source(cam: torch.Tensor | np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def cam_to_source(
+    cam: torch.Tensor | np.ndarray,
+    shape: tuple[int, int],
+    box: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
     """Resize one map to the source image's ``(rows, cols)`` and scale it to ``[0, 1]``.
 
-    The network saw the whole image squashed to a square, so the map's
-    grid covers the whole source image: a plain (bilinear) resize to the
-    source size puts every cell back over the region it came from.
+    The network saw the source squashed to a square — the whole of it, or
+    with ``box = (r0, r1, c0, c1)`` only that part (a body crop) — so a
+    plain (bilinear) resize to the box puts every cell back over the region
+    it came from; outside the box the map is 0 (the network did not see it).
     """
     import torch
     import torch.nn.functional as F
 
+    rows, cols = int(shape[0]), int(shape[1])
+    r0, r1, c0, c1 = box if box is not None else (0, rows, 0, cols)
     t = torch.as_tensor(cam, dtype=torch.float32).detach().cpu()
-    t = F.interpolate(t[None, None], size=tuple(shape), mode="bilinear", align_corners=False)[0, 0]
-    t = torch.clamp(t, min=0.0)
+    t = F.interpolate(t[None, None], size=(r1 - r0, c1 - c0), mode="bilinear", align_corners=False)
+    t = torch.clamp(t[0, 0], min=0.0)
     peak = float(t.max())
     if peak > 0:
         t = t / peak
-    return t.numpy().astype(np.float32, copy=False)
+    part = t.numpy().astype(np.float32, copy=False)
+    if (r0, r1, c0, c1) == (0, rows, 0, cols):
+        return part
+    out = np.zeros((rows, cols), dtype=np.float32)
+    out[r0:r1, c0:c1] = part
+    return out

@@ -26,13 +26,19 @@ def body_mask(image_u8: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
     a = image_u8.astype(np.float64)
-    hist, edges = np.histogram(a, bins=256, range=(0, 256))
-    p = hist / max(hist.sum(), 1)
+    hist = np.bincount(image_u8.ravel(), minlength=256)[:256].astype(np.float64)
+    p = hist / max(hist.sum(), 1.0)
     omega = np.cumsum(p)
     mu = np.cumsum(p * np.arange(256))
     between = (mu[-1] * omega - mu) ** 2 / np.maximum(omega * (1 - omega), 1e-12)
-    t = edges[int(np.argmax(between))]
-    fg = a > t * 0.5  # the body is brighter than the air around it; soft tissue is dim
+    k = int(np.argmax(between))  # Otsu: levels <= k are the dark class
+    # Half the Otsu split: the body is brighter than the air around it, but soft
+    # tissue and the lungs are dim. A constant (padded) background — one dark
+    # level holding at least 8 % of the pixels — is air whatever its level.
+    fg = a > 0.5 * (k + 1)
+    air = int(np.argmax(hist[: k + 1]))
+    if hist[air] >= 0.08 * hist.sum():
+        fg &= a > air
     fg = ndimage.binary_opening(fg, iterations=2)
     labels, n = ndimage.label(fg)
     if n == 0:

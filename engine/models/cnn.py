@@ -12,11 +12,12 @@ import numpy as np
 from engine.errors import ModelError
 from engine.explain.cam import CAM_METHODS, cam_to_source, class_activation_maps, find_layer
 from engine.models.architectures import get_architecture
+from engine.models.body import WHOLE, CropBox
 from engine.models.bundle import Bundle
 from engine.models.domain import OUT_OF_DOMAIN_NOTE, DomainScorer, pooled_features
 from engine.models.gates import check_gates, image_gate_values
 from engine.models.outputs import build_prediction, logits_to_probabilities
-from engine.models.preprocess import ImageInput, ImageSpec, image_to_array, load_image_input
+from engine.models.preprocess import ImageInput, ImageSpec, load_image_input, prepare_image
 from engine.models.results import Prediction
 from engine.models.runtime import RunRequest, TorchRunner
 
@@ -32,6 +33,8 @@ class PreparedImage:
     array: np.ndarray
     warnings: tuple[str, ...]
     prepare_ms: float
+    #: The part of the source the network saw (a body-crop model sees less than all of it).
+    box: CropBox = WHOLE
 
     @property
     def name(self) -> str:
@@ -125,8 +128,8 @@ class ImageModel(TorchRunner):
             input_name=image.name or "the image",
             model_id=self.bundle.id,
         )
-        array = image_to_array(image, self.spec)
-        return PreparedImage(image, array, warnings, (time.perf_counter() - start) * 1000.0)
+        array, box = prepare_image(image, self.spec)
+        return PreparedImage(image, array, warnings, (time.perf_counter() - start) * 1000.0, box)
 
     explain_methods = CAM_METHODS
     explained_input = "an image"
@@ -168,7 +171,11 @@ class ImageModel(TorchRunner):
         out = []
         for i, item in enumerate(items):
             t0 = time.perf_counter()
-            heatmap = cam_to_source(cams[i], item.image.shape) if cams is not None else None
+            heatmap = (
+                cam_to_source(cams[i], item.image.shape, item.box.pixels(*item.image.shape))
+                if cams is not None
+                else None
+            )
             map_ms = (time.perf_counter() - t0) * 1000.0
             extra = self._extra()
             extra["timing_ms"] = {
