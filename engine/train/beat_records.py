@@ -40,6 +40,13 @@ BEAT_TEMPLATE = "median"
 # aligned to the record's median beat and slow amplitude drift is undone.
 BEAT_ALIGN = {"method": "template", "max_shift_s": 0.08, "min_corr": 0.8}
 AMPLITUDE_DRIFT = {"method": "running-median", "beats": 101}
+#: The leads the model reads, in order of preference: MIT-BIH's MLII (II on other
+#: machines) and svdb's first lead, ECG1 (placement not documented).
+LEADS = ("MLII", "II", "ECG1")
+#: MIT-BIH Supraventricular Arrhythmia Database records kept out of every design
+#: choice (docs/experiments/sbeat-svdb-plan.md: drawn once, before any result).
+SVDB_HELD_BACK = ("803", "810", "811", "820", "823", "824", "825", "826", "828", "841",
+                  "843", "866", "871", "872", "877", "890")  # fmt: skip
 DS1 = ["101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122",
        "124", "201", "203", "205", "207", "208", "209", "215", "220", "223", "230"]  # fmt: skip
 PACED = ["102", "104", "107", "217"]
@@ -96,13 +103,18 @@ def _spec(rr_mean=None, rr_std=None):
     return SignalSpec.from_manifest(
         {
             "preprocessing": spec_manifest(rr_mean or [], rr_std or []),
-            "inputs": {"signal": {"leads": ["MLII", "II"], "fs": FS}},
+            "inputs": {"signal": {"leads": list(LEADS), "fs": FS}},
         }
     )
 
 
 def load_record(path: Path) -> RecordBeats:
-    """Detect, prepare and label one MIT-BIH record."""
+    """Detect, prepare and label one MIT-BIH (or svdb) record.
+
+    The rhythm lead is MLII where the record has it, else the engine's
+    rhythm-lead fallback (:func:`engine.ecg.lead_index`): the first lead,
+    ``ECG1``, in svdb, whose leads are not named.
+    """
     from engine.ecg import (
         aami_class,
         detect_qrs,
@@ -144,14 +156,14 @@ def load_record(path: Path) -> RecordBeats:
 
 
 def load_records(
-    names: list[str], root: Path, *, progress: Progress = no_progress,
-    cancel: CancelToken | None = None,
-) -> list[RecordBeats]:  # fmt: skip
+    paths: list[Path], *, progress: Progress = no_progress, cancel: CancelToken | None = None
+) -> list[RecordBeats]:
+    """:func:`load_record` of each record path (``root / name``, no suffix)."""
     out = []
-    for i, name in enumerate(names):
+    for i, path in enumerate(paths):
         check_cancelled(cancel)
-        progress(i / len(names), f"Reading record {name}")
-        out.append(load_record(root / name))
+        progress(i / max(len(paths), 1), f"Reading record {path.name}")
+        out.append(load_record(path))
     return out
 
 
