@@ -1,0 +1,268 @@
+"""A Holter-style rhythm summary from beat times and beat classes.
+
+A clinician reading a long recording wants the rhythm, not 100,000 beat
+labels. Everything here is deterministic arithmetic on the detected beats
+(sample indices) and their AAMI classes (``N S V F Q``), with the
+conventional definitions written down once:
+
+* **Heart rate**: per-minute mean rate (beats per minute from the RR
+  intervals ending in that minute); minimum and maximum are those of the
+  per-minute values (with the minute's start), the mean is over every RR.
+  Recordings shorter than a minute get one value.
+* **Pauses**: an RR interval longer than :data:`PAUSE_S` (2 s).
+* **Bradycardia / tachycardia**: the rate averaged over :data:`RATE_BEATS`
+  consecutive intervals below :data:`BRADY_BPM` (50) or above
+  :data:`TACHY_BPM` (100) for at least :data:`EPISODE_MIN_S` (10 s).
+* **Ectopy** (V and S separately): count, burden (share of all beats),
+  couplets (exactly two in a row), runs (three or more in a row: count,
+  longest, fastest), bigeminy (an ectopic beat after every normal beat,
+  for at least :data:`PATTERN_MIN_CYCLES` cycles in a row) and trigeminy
+  (one ectopic beat after every two normal beats, as long).
+* **Episodes** of a rhythm from a rhythm model (atrial fibrillation) are
+  passed in; their burden is their total duration over the analysed time.
+
+Times are seconds from the start of the recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PAUSE_S = 2.0
+BRADY_BPM = 50.0
+TACHY_BPM = 100.0
+RATE_BEATS = 8
+EPISODE_MIN_S = 10.0
+PATTERN_MIN_CYCLES = 3
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A stretch of the recording with a label (seconds from the start)."""
+
+    label: str
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "start": round(self.start, 3), "end": round(self.end, 3),
+                "duration": round(self.duration, 3)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Ectopy:
+    """Counts and patterns of one ectopic class."""
+
+    label: str
+    count: int
+    burden: float
+    couplets: int
+    runs: int
+    longest_run: int
+    fastest_run_bpm: float | None
+    run_episodes: tuple[Episode, ...] = ()
+    bigeminy: tuple[Episode, ...] = ()
+    trigeminy: tuple[Episode, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "burden": round(self.burden, 5),
+            "couplets": self.couplets,
+            "runs": self.runs,
+            "longest_run": self.longest_run,
+            "fastest_run_bpm": None
+            if self.fastest_run_bpm is None
+            else round(self.fastest_run_bpm, 1),
+            "run_episodes": [e.to_json() for e in self.run_episodes],
+            "bigeminy": [e.to_json() for e in self.bigeminy],
+            "trigeminy": [e.to_json() for e in self.trigeminy],
+        }
+
+
+@dataclass(frozen=True)
+class RhythmSummary:
+    """The summary of one recording (see the module docstring)."""
+
+    duration_s: float
+    beats: int
+    heart_rate: dict[str, Any]
+    pauses: tuple[Episode, ...]
+    bradycardia: tuple[Episode, ...]
+    tachycardia: tuple[Episode, ...]
+    ectopy: dict[str, Ectopy]
+    episodes: tuple[Episode, ...] = ()
+    burdens: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "duration_s": round(self.duration_s, 3),
+            "beats": self.beats,
+            "heart_rate": self.heart_rate,
+            "pauses": [e.to_json() for e in self.pauses],
+            "bradycardia": [e.to_json() for e in self.bradycardia],
+            "tachycardia": [e.to_json() for e in self.tachycardia],
+            "ectopy": {k: v.to_json() for k, v in self.ectopy.items()},
+            "episodes": [e.to_json() for e in self.episodes],
+            "burdens": {k: round(v, 5) for k, v in self.burdens.items()},
+        }
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` index pairs of the runs of True in ``mask``."""
+    padded = np.concatenate([[False], mask.astype(bool), [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def heart_rate_trend(t: np.ndarray, duration_s: float, bin_s: float = 60.0) -> dict[str, Any]:
+    """Per-bin mean rate from the RR intervals ending in each bin; min/mean/max with times."""
+    if len(t) < 2:
+        return {"mean_bpm": None, "min_bpm": None, "max_bpm": None, "min_at": None,
+                "max_at": None, "trend": []}  # fmt: skip
+    rr = np.diff(t)
+    ends = t[1:]
+    n_bins = max(1, int(np.ceil(duration_s / bin_s)))
+    idx = np.minimum((ends // bin_s).astype(int), n_bins - 1)
+    trend = []
+    for b in range(n_bins):
+        sel = rr[idx == b]
+        trend.append(None if sel.size == 0 else 60.0 / float(sel.mean()))
+    known = [(v, b) for b, v in enumerate(trend) if v is not None]
+    lo, hi = min(known), max(known)
+    return {
+        "mean_bpm": round(60.0 / float(rr.mean()), 1),
+        "min_bpm": round(lo[0], 1),
+        "min_at": lo[1] * bin_s,
+        "max_bpm": round(hi[0], 1),
+        "max_at": hi[1] * bin_s,
+        "bin_s": bin_s,
+        "trend": [None if v is None else round(v, 1) for v in trend],
+    }
+
+
+def rate_episodes(t: np.ndarray) -> tuple[tuple[Episode, ...], tuple[Episode, ...]]:
+    """Bradycardia and tachycardia episodes from the :data:`RATE_BEATS`-interval mean rate."""
+    if len(t) <= RATE_BEATS:
+        return (), ()
+    rr = np.diff(t)
+    kernel = np.ones(RATE_BEATS) / RATE_BEATS
+    mean_rr = np.convolve(rr, kernel, mode="valid")  # window k covers rr[k : k + RATE_BEATS]
+    bpm = 60.0 / mean_rr
+    out: list[tuple[Episode, ...]] = []
+    for label, mask in (("bradycardia", bpm < BRADY_BPM), ("tachycardia", bpm > TACHY_BPM)):
+        episodes = []
+        for a, b in _runs(mask):
+            start, end = float(t[a]), float(t[b - 1 + RATE_BEATS])
+            if end - start >= EPISODE_MIN_S:
+                episodes.append(Episode(label, start, end))
+        out.append(tuple(_merge(episodes)))
+    return out[0], out[1]
+
+
+def _merge(episodes: Sequence[Episode]) -> list[Episode]:
+    merged: list[Episode] = []
+    for e in sorted(episodes, key=lambda e: e.start):
+        if merged and e.start <= merged[-1].end:
+            merged[-1] = Episode(e.label, merged[-1].start, max(merged[-1].end, e.end))
+        else:
+            merged.append(e)
+    return merged
+
+
+def _pattern(is_x: np.ndarray, t: np.ndarray, period: int, label: str) -> tuple[Episode, ...]:
+    """Stretches where every ``period``-th beat is ectopic and the others are not."""
+    n = len(is_x)
+    episodes = []
+    for phase in range(period):
+        # cycle c covers beats [phase + c*period, phase + (c+1)*period): ectopic last.
+        cycles = (n - phase) // period
+        if cycles <= 0:
+            continue
+        block = is_x[phase : phase + cycles * period].reshape(cycles, period)
+        ok = block[:, -1] & ~block[:, :-1].any(axis=1)
+        for a, b in _runs(ok):
+            if b - a >= PATTERN_MIN_CYCLES:
+                first = phase + a * period
+                last = phase + b * period - 1
+                episodes.append(Episode(label, float(t[first]), float(t[last])))
+    return tuple(_merge(episodes))
+
+
+def ectopy(labels: np.ndarray, t: np.ndarray, label: str) -> Ectopy:
+    """Counts, couplets, runs, bigeminy and trigeminy of the beats labelled ``label``."""
+    is_x = labels == label
+    count = int(is_x.sum())
+    couplets = runs = longest = 0
+    fastest: float | None = None
+    run_episodes = []
+    for a, b in _runs(is_x):
+        length = b - a
+        longest = max(longest, length)
+        if length == 2:
+            couplets += 1
+        elif length >= 3:
+            runs += 1
+            bpm = 60.0 * (length - 1) / float(t[b - 1] - t[a]) if t[b - 1] > t[a] else None
+            if bpm is not None:
+                fastest = bpm if fastest is None else max(fastest, bpm)
+            run_episodes.append(Episode(f"{label} run", float(t[a]), float(t[b - 1])))
+    return Ectopy(
+        label=label,
+        count=count,
+        burden=count / len(labels) if len(labels) else 0.0,
+        couplets=couplets,
+        runs=runs,
+        longest_run=longest,
+        fastest_run_bpm=fastest,
+        run_episodes=tuple(run_episodes),
+        bigeminy=_pattern(is_x, t, 2, f"{label} bigeminy"),
+        trigeminy=_pattern(is_x, t, 3, f"{label} trigeminy"),
+    )
+
+
+def summarise(
+    samples: np.ndarray,
+    labels: Sequence[str],
+    fs: float,
+    n_samples: int,
+    episodes: Sequence[Episode] = (),
+) -> RhythmSummary:
+    """The rhythm summary of one recording.
+
+    ``samples``: the detected beats (sample indices, increasing);
+    ``labels``: their classes; ``episodes``: rhythm episodes from a rhythm
+    model (their burden is reported per label).
+    """
+    t = np.asarray(samples, dtype=np.float64) / float(fs)
+    lab = np.asarray(labels, dtype=object)
+    if len(t) != len(lab):
+        raise ValueError("one label per beat is needed")
+    duration = float(n_samples) / float(fs)
+    rr = np.diff(t)
+    pauses = tuple(
+        Episode("pause", float(t[i]), float(t[i + 1])) for i in np.flatnonzero(rr > PAUSE_S)
+    )
+    brady, tachy = rate_episodes(t)
+    burdens: dict[str, float] = {}
+    for e in episodes:
+        burdens[e.label] = burdens.get(e.label, 0.0) + e.duration / duration if duration else 0.0
+    return RhythmSummary(
+        duration_s=duration,
+        beats=len(t),
+        heart_rate=heart_rate_trend(t, duration),
+        pauses=pauses,
+        bradycardia=brady,
+        tachycardia=tachy,
+        ectopy={k: ectopy(lab, t, k) for k in ("V", "S")},
+        episodes=tuple(sorted(episodes, key=lambda e: e.start)),
+        burdens=burdens,
+    )
