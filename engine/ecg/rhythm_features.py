@@ -1,0 +1,197 @@
+"""Named rhythm features of an ECG stretch: RR irregularity, atrial activity, quality.
+
+The rhythm model (docs/experiments/rhythm-af-plan.md) reads these, for a
+short recording as a whole or for each window of a long one. Every feature
+is in physical units or a ratio (seconds, not samples), so any sampling rate
+the QRS detector accepts gives comparable values. A feature that cannot be
+computed (too few beats, a window with no T–Q gap) is ``nan``.
+
+Atrial fibrillation is irregularly irregular RR intervals without P waves,
+with fibrillatory (4–10 Hz) activity between the beats; "other" rhythms
+often have regular patterns of premature beats (a short interval followed
+by a pause); noise shows as energy above the ECG band, saturation and
+inconsistent beats.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+#: The features, in the order :func:`rhythm_features` returns them.
+FEATURES: tuple[str, ...] = (
+    "heart_rate_bpm",
+    "rr_median_s",
+    "rr_cv",
+    "rmssd_norm",
+    "succ_diff_median_norm",
+    "succ_diff_over_10pct",
+    "poincare_sd1_sd2",
+    "rr_sample_entropy",
+    "turning_point_ratio",
+    "rr_range_norm",
+    "rr_max_s",
+    "rr_min_s",
+    "premature_pause_share",
+    "irregularity_without_ectopy",
+    "p_wave_correlation",
+    "p_wave_amplitude_ratio",
+    "atrial_band_energy",
+    "qrs_correlation_mean",
+    "qrs_correlation_low_share",
+    "high_frequency_ratio",
+    "saturation_share",
+    "beats_per_second",
+)
+
+P_WINDOW_S = (-0.25, -0.08)
+QRS_WINDOW_S = (-0.05, 0.08)
+
+
+def _nan() -> np.ndarray:
+    return np.full(len(FEATURES), np.nan, dtype=np.float64)
+
+
+def sample_entropy(x: np.ndarray, m: int = 2, r_share: float = 0.2) -> float:
+    """Sample entropy of a short series (``nan`` when no template matches)."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    if n < m + 3:
+        return float("nan")
+    r = r_share * float(x.std())
+    if r <= 0:
+        return 0.0
+
+    def count(k: int) -> int:
+        t = np.lib.stride_tricks.sliding_window_view(x, k)[: n - m]
+        d = np.abs(t[:, None, :] - t[None, :, :]).max(axis=2)
+        return int((d <= r).sum() - len(t))  # pairs i != j, both orders
+
+    b, a = count(m), count(m + 1)
+    if a == 0 or b == 0:
+        return float(np.log(max(n - m, 2)) * 2)  # no match: the most irregular, bounded
+    return float(-np.log(a / b))
+
+
+def _rr_features(rr: np.ndarray) -> dict[str, float]:
+    out: dict[str, float] = {}
+    med = float(np.median(rr))
+    mean = float(rr.mean())
+    d = np.diff(rr)
+    out["heart_rate_bpm"] = 60.0 / mean
+    out["rr_median_s"] = med
+    out["rr_cv"] = float(rr.std() / mean)
+    out["rmssd_norm"] = float(np.sqrt(np.mean(d**2)) / mean) if d.size else np.nan
+    out["succ_diff_median_norm"] = float(np.median(np.abs(d)) / med) if d.size else np.nan
+    out["succ_diff_over_10pct"] = float(np.mean(np.abs(d) > 0.1 * med)) if d.size else np.nan
+    if d.size >= 2:
+        sd1 = float(np.std(d) / np.sqrt(2))
+        sd2_sq = 2 * float(np.var(rr)) - sd1**2
+        out["poincare_sd1_sd2"] = sd1 / np.sqrt(sd2_sq) if sd2_sq > 1e-12 else np.nan
+    out["rr_sample_entropy"] = sample_entropy(rr[:200])
+    if d.size >= 2:
+        turns = (d[:-1] * d[1:]) < 0
+        out["turning_point_ratio"] = float(turns.mean())
+    out["rr_range_norm"] = float((np.percentile(rr, 90) - np.percentile(rr, 10)) / med)
+    out["rr_max_s"] = float(rr.max())
+    out["rr_min_s"] = float(rr.min())
+    # A premature beat: an interval under 85 % of the median, followed by one over 110 %.
+    if rr.size >= 2:
+        prem = (rr[:-1] < 0.85 * med) & (rr[1:] > 1.1 * med)
+        out["premature_pause_share"] = float(prem.mean())
+        # Irregularity left when the intervals around such beats are dropped.
+        keep = np.ones(rr.size, dtype=bool)
+        keep[:-1] &= ~prem
+        keep[1:] &= ~prem
+        kept = rr[keep]
+        if kept.size >= 3:
+            dk = np.diff(kept)
+            out["irregularity_without_ectopy"] = float(np.median(np.abs(dk)) / np.median(kept))
+    return out
+
+
+def _morphology(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]:
+    out: dict[str, float] = {}
+    n = len(x)
+
+    def windows(lo_s: float, hi_s: float) -> np.ndarray:
+        lo, hi = round(lo_s * fs), round(hi_s * fs)
+        ok = beats[(beats + lo >= 0) & (beats + hi < n)]
+        if ok.size == 0:
+            return np.zeros((0, hi - lo))
+        idx = ok[:, None] + np.arange(lo, hi)[None, :]
+        w = x[idx]
+        return w - w.mean(axis=1, keepdims=True)
+
+    def corr_to_median(w: np.ndarray) -> np.ndarray:
+        if w.shape[0] < 3:
+            return np.zeros(0)
+        med = np.median(w, axis=0)
+        num = (w * med).sum(axis=1)
+        den = np.sqrt((w**2).sum(axis=1) * (med**2).sum()) + 1e-12
+        return num / den
+
+    qrs = windows(*QRS_WINDOW_S)
+    pw = windows(*P_WINDOW_S)
+    cq = corr_to_median(qrs)
+    if cq.size:
+        out["qrs_correlation_mean"] = float(cq.mean())
+        out["qrs_correlation_low_share"] = float(np.mean(cq < 0.8))
+    cp = corr_to_median(pw)
+    if cp.size:
+        out["p_wave_correlation"] = float(np.median(cp))
+        qrs_amp = float(np.ptp(np.median(qrs, axis=0))) if qrs.shape[0] else 0.0
+        p_amp = float(np.ptp(np.median(pw, axis=0)))
+        out["p_wave_amplitude_ratio"] = p_amp / qrs_amp if qrs_amp > 0 else np.nan
+    # Atrial band (4–10 Hz) energy share in the gaps from 0.35 s after a beat to 0.1 s before
+    # the next, against the whole band 0.5–40 Hz energy there.
+    from scipy.signal import butter, sosfiltfilt
+
+    if n > 3 * fs:
+        atrial = sosfiltfilt(butter(2, [4.0, 10.0], btype="band", fs=fs, output="sos"), x)
+        broad = sosfiltfilt(butter(2, [0.5, 40.0], btype="band", fs=fs, output="sos"), x)
+        e_a = e_b = 0.0
+        for a, b in itertools.pairwise(beats):
+            lo, hi = a + round(0.35 * fs), b - round(0.1 * fs)
+            if hi - lo >= round(0.08 * fs):
+                e_a += float(np.sum(atrial[lo:hi] ** 2))
+                e_b += float(np.sum(broad[lo:hi] ** 2))
+        if e_b > 0:
+            out["atrial_band_energy"] = e_a / e_b
+    return out
+
+
+def _quality(x: np.ndarray, fs: float) -> dict[str, float]:
+    from scipy.signal import welch
+
+    out: dict[str, float] = {}
+    if len(x) >= int(2 * fs):
+        f, p = welch(x, fs=fs, nperseg=min(len(x), int(2 * fs)))
+        band = (f >= 0.5) & (f <= fs / 2)
+        total = float(p[band].sum())
+        out["high_frequency_ratio"] = float(p[f > 40.0].sum()) / total if total > 0 else np.nan
+    lo, hi = float(x.min()), float(x.max())
+    if hi > lo:
+        edge = 0.005 * (hi - lo)
+        out["saturation_share"] = float(np.mean((x <= lo + edge) | (x >= hi - edge)))
+    return out
+
+
+def rhythm_features(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
+    """The :data:`FEATURES` of one lead ``x`` (mV) at ``fs`` with its detected ``beats``."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    beats = np.asarray(beats, dtype=np.int64)
+    values: dict[str, float] = {}
+    duration = len(x) / float(fs)
+    values["beats_per_second"] = len(beats) / duration if duration > 0 else np.nan
+    values.update(_quality(x, fs))
+    if len(beats) >= 4:
+        rr = np.diff(beats) / float(fs)
+        values.update(_rr_features(rr))
+        values.update(_morphology(x - np.median(x), fs, beats))
+    out = _nan()
+    for i, name in enumerate(FEATURES):
+        if name in values:
+            out[i] = values[name]
+    return out
