@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -93,14 +93,21 @@ def write_bundle(
     return target
 
 
-def update_bundle(folder: str | Path, files: Mapping[str, bytes]) -> Path:
+def update_bundle(
+    folder: str | Path,
+    files: Mapping[str, bytes],
+    edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Path:
     """Replace (or add) files of an existing bundle other than its weights; re-hash the manifest.
 
     For documents derived from a bundle's data (its card, its validation
     record) rewritten without retraining. The bundle is verified first, so a
     damaged or altered bundle is refused rather than re-hashed; the new
     folder is assembled in a temporary sibling and swapped in, as
-    :func:`write_bundle` does. The manifest keeps every field but ``files``.
+    :func:`write_bundle` does. The manifest keeps every field but ``files``;
+    ``edit``, when given, may change its documentation (a limitation, a
+    summary derived from the stored validation record) — never the weights'
+    hash, which is rewritten from the files.
     """
     path = Path(folder)
     bundle = open_bundle(path)
@@ -109,6 +116,9 @@ def update_bundle(folder: str | Path, files: Mapping[str, bytes]) -> Path:
         raise ValueError(f"update_bundle does not replace {sorted(protected & set(files))}")
     manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
     manifest.pop("files", None)
+    if edit is not None:
+        manifest = edit(manifest)
+        manifest.pop("files", None)
     with _assembled(path) as tmp:
         shutil.copytree(path, tmp, dirs_exist_ok=True)
         _write_files(tmp, files)

@@ -192,6 +192,22 @@ def joint_thresholds(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         q = min(1.0, q + 0.0025)
 
 
+def body_share_summary(shares: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Mean, median and share ≥ 90 % of the Grad-CAM mass inside the body, overall and by class."""
+    out: dict[str, Any] = {
+        "mean": round(float(shares.mean()), 4),
+        "median": round(float(np.median(shares)), 4),
+        "share_of_images_at_least_90": round(float((shares >= 0.9).mean()), 4),
+        "n": len(shares),
+    }
+    for value, name in ((1, "pneumonia"), (0, "normal")):
+        part = shares[labels == value]
+        if part.size:
+            out[f"mean_{name}"] = round(float(part.mean()), 4)
+            out[f"n_{name}"] = int(part.size)
+    return out
+
+
 def gradcam_body_share(net: Any, pixels_u8: np.ndarray, mean: float, std: float) -> np.ndarray:
     """Per image, the share of its Grad-CAM mass (pneumonia class) inside the body outline."""
     import torch
@@ -319,12 +335,7 @@ def fit_domain(
             "action": "withhold",
         },
     }
-    body = {
-        "mean": round(float(shares.mean()), 4),
-        "median": round(float(np.median(shares)), 4),
-        "share_of_images_at_least_90": round(float((shares >= 0.9).mean()), 4),
-        "n": len(shares),
-    }
+    body = body_share_summary(shares, np.array([items[i].label for i in te]))
     summary = {
         "out_of_domain": {
             "score": "Mahalanobis distance of the pooled last-stage features to the training "

@@ -114,22 +114,7 @@ def domain_section(manifest: Mapping[str, Any]) -> str:
         else ""
     )
     body = domain.get("gradcam_inside_body")
-    body_text = (
-        f"**Where it looks:** on the {body['n']} held-out test images, on average "
-        f"{body['mean']:.1%} of the Grad-CAM mass (median {body['median']:.1%}) lies inside the "
-        f"body outline (Otsu threshold, largest component, holes filled); "
-        f"{body['share_of_images_at_least_90']:.1%} of the images have at least 90 % inside. "
-        "The design target is ≥ 90 % on average"
-        + (
-            "; it is met."
-            if body["mean"] >= 0.9
-            else "; it is **not met**: part of what drives the score lies outside the body "
-            "(borders, background, markers), which is a reason for the out-of-domain check "
-            "and for reading the heat map with care."
-        )
-        if body
-        else ""
-    )
+    body_text = _body_text(body, manifest.get("preprocessing", {}).get("resize") == "body-crop")
     return paragraphs(
         "### Out of domain: what the model refuses or gives no result for",
         f"Score 1: {ood['score']} (threshold {ood['threshold']:.2f}). "
@@ -148,4 +133,39 @@ def domain_section(manifest: Mapping[str, Any]) -> str:
         "photographs (none in the data here); lateral DICOM views are refused by the view gate.",
         age_text,
         body_text,
+    )
+
+
+def _body_text(body: Mapping[str, Any] | None, cropped: bool) -> str:
+    """The card's "where it looks" paragraph."""
+    if not body:
+        return ""
+    by_class = (
+        f" By class: {body['mean_pneumonia']:.1%} on the {body['n_pneumonia']} images with "
+        f"pneumonia (where the map is the evidence for the flag), {body['mean_normal']:.1%} on "
+        f"the {body['n_normal']} normal images."
+        if "mean_pneumonia" in body and "mean_normal" in body
+        else ""
+    )
+    if body["mean"] >= 0.9:
+        verdict = "; it is met."
+    elif cropped:
+        verdict = (
+            "; it is **not met**. The network sees the image cropped to the body outline with "
+            "the air outside blacked out, so nothing outside the outline can drive the score: "
+            "the mass there is the coarse map (7 × 7 cells over the image) spilling over the "
+            "outline, more so on normal images, whose pneumonia map is weak and diffuse."
+        )
+    else:
+        verdict = (
+            "; it is **not met**: part of what drives the score lies outside the body "
+            "(borders, background, markers), which is a reason for the out-of-domain check "
+            "and for reading the heat map with care."
+        )
+    return (
+        f"**Where it looks:** on the {body['n']} held-out test images, on average "
+        f"{body['mean']:.1%} of the Grad-CAM mass (median {body['median']:.1%}) lies inside the "
+        f"body outline (Otsu threshold, largest component, holes filled); "
+        f"{body['share_of_images_at_least_90']:.1%} of the images have at least 90 % inside. "
+        "The design target is ≥ 90 % on average" + verdict + by_class
     )

@@ -54,6 +54,18 @@ def test_cnn_on_the_sample_dicoms_with_heatmap_in_source_geometry():
     assert pneumonia.heatmap is not None
     assert pneumonia.heatmap.shape == read_image(path).shape
     assert 0.0 <= float(pneumonia.heatmap.min()) and float(pneumonia.heatmap.max()) <= 1.0
+    # The model sees the image cropped to the body outline: most of the map lies inside it
+    # (the card's held-out figure for images with pneumonia is about 86 %).
+    from PIL import Image
+
+    from engine.models.body import body_mask
+    from engine.models.preprocess import ImageSpec, load_image_input
+
+    shown = load_image_input(path, ImageSpec(size=224, channels=1, mean=(0.0,), std=(1.0,)))
+    small = np.asarray(Image.fromarray(shown.pixels).resize((224, 224), Image.Resampling.BILINEAR))
+    mask = Image.fromarray(body_mask(small).astype(np.uint8) * 255).resize(shown.pixels.shape[::-1])
+    inside = np.asarray(mask) > 127
+    assert pneumonia.heatmap[inside].sum() / pneumonia.heatmap.sum() > 0.8
 
 
 def test_beat_model_reproduces_its_stored_sample(shared_data):
