@@ -31,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--subset", type=int, help="use only this many patient groups (quick check)")
     train.add_argument("--repeats", type=int, help="cross-validation repeats (record models; 10)")
     train.add_argument(
-        "--folds", type=int, help="record folds for validation (beats; default: one per record)"
+        "--folds",
+        type=int,
+        default=10,
+        help="record folds for validation (beats; default 10; 0 leaves one record out at a time)",
     )
     train.add_argument(
         "--resume",
@@ -71,7 +74,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     data_root=args.data,
                     seed=args.seed,
                     epochs=args.epochs or 6,
-                    folds=args.folds,
+                    folds=args.folds or None,
                     progress=stderr_progress,
                 )
             ]
