@@ -21,6 +21,7 @@ from desktop.dialogs.model_card import ModelCardsDialog
 from desktop.dialogs.shortcuts import ShortcutsDialog
 from desktop.dialogs.tags import TagBrowser
 from desktop.main_host import PatientHostWindow
+from desktop.media import dicomdir_start_folder
 
 if TYPE_CHECKING:
     from desktop.viewer.panel import ViewerPanel
@@ -213,7 +214,7 @@ class MenusWindow(PatientHostWindow):
         path, _ = QFileDialog.getOpenFileName(
             self,
             QCoreApplication.translate("MainWindow", "Open the DICOMDIR of a CD, DVD or USB stick"),
-            "",
+            str(dicomdir_start_folder()),
             QCoreApplication.translate(
                 "MainWindow", "DICOMDIR (DICOMDIR dicomdir DICOMDIR.*);;All files (*)"
             ),

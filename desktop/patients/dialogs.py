@@ -388,6 +388,8 @@ class NewPatientDialog(_FormDialog):
         self.birth_date.setPlaceholderText(self.tr("YYYY-MM-DD (blank if unknown)"))
         self.sex = QComboBox()
         self.sex.setObjectName("sex")
+        # Nothing is preselected: a patient saved without a choice must not become female.
+        self.sex.addItem(self.tr("— choose —"), None)
         for code, label in (
             ("F", self.tr("Female")),
             ("M", self.tr("Male")),
@@ -413,6 +415,8 @@ class NewPatientDialog(_FormDialog):
     def check(self) -> str:
         if not self.mrn.text().strip() or not self.family_name.text().strip():
             return self.tr("The MRN and the family name are required.")
+        if self.sex.currentData() is None:
+            return self.tr("Choose the patient's sex (Unknown if it is not known).")
         return ""
 
 

@@ -687,7 +687,7 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>Images</source>
-        <extracomment>Image model used by Analyze image (``None``: the registry&apos;s default).</extracomment>
+        <extracomment>Image model used by Analyze image (``None``: the registry&apos;s default). The heat map of an out-of-domain result, shown only if its score is asked for.</extracomment>
         <translation>图像</translation>
     </message>
     <message>
@@ -955,6 +955,10 @@ Area {5:.1f} {6}</source>
         <translation>年-月-日（未知则留空）</translation>
     </message>
     <message>
+        <source>— choose —</source>
+        <translation>— 请选择 —</translation>
+    </message>
+    <message>
         <source>Female</source>
         <translation>女</translation>
     </message>
@@ -993,6 +997,10 @@ Area {5:.1f} {6}</source>
     <message>
         <source>The MRN and the family name are required.</source>
         <translation>病历号和姓为必填项。</translation>
+    </message>
+    <message>
+        <source>Choose the patient&apos;s sex (Unknown if it is not known).</source>
+        <translation>请选择患者性别（不知道时选“未知”）。</translation>
     </message>
 </context>
 <context>

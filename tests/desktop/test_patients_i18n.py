@@ -42,6 +42,7 @@ def test_patients_ui_and_report_are_translated(qtbot, chinese, tmp_path):  # noq
     new.mrn.setText("004211")
     new.family_name.setText("李")
     new.given_name.setText("安娜")
+    new.sex.setCurrentIndex(new.sex.findData("U"))
     submit(qtbot, window, new)
     window.form.set_record(VALID_RECORD)
     assert patients.encounter.save_record()

@@ -97,6 +97,11 @@ def add_patient(qtbot, window) -> None:
     dialog.family_name.setText("Lee")
     dialog.given_name.setText("Ana")
     dialog.birth_date.setText("1961-03-04")
+    # Nothing is preselected: saving without a choice of sex is refused, nothing is lost.
+    assert dialog.sex.currentData() is None
+    submit(qtbot, window, dialog)
+    assert dialog.isVisible() and "sex" in dialog.message.text()
+    assert dialog.family_name.text() == "Lee"
     dialog.sex.setCurrentIndex(dialog.sex.findData("F"))
     submit(qtbot, window, dialog)  # saved, then selected: the patient is shown
     assert not dialog.isVisible()
