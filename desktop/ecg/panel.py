@@ -303,9 +303,12 @@ class EcgPanel(QWidget):
         self.signal_loaded.emit(signal)
 
     def _describe(self, signal: EcgSignal) -> str:
-        text = self.tr("{0} · {1} leads ({2}) · {3:g} Hz · {4}").format(
+        leads = (
+            self.tr("1 lead") if signal.n_leads == 1 else self.tr("{0} leads").format(signal.n_leads)
+        )
+        text = self.tr("{0} · {1} ({2}) · {3:g} Hz · {4}").format(
             signal.record_name or signal.source.name,
-            signal.n_leads,
+            leads,
             ", ".join(signal.leads),
             signal.fs,
             format_time(signal.duration_s, 1),

@@ -243,8 +243,16 @@
         <translation>心电图记录 (*.hea *.dcm *.DCM *.dat);;所有文件 (*)</translation>
     </message>
     <message>
-        <source>{0} · {1} leads ({2}) · {3:g} Hz · {4}</source>
-        <translation>{0} · {1} 个导联（{2}）· {3:g} Hz · {4}</translation>
+        <source>1 lead</source>
+        <translation>1 个导联</translation>
+    </message>
+    <message>
+        <source>{0} leads</source>
+        <translation>{0} 个导联</translation>
+    </message>
+    <message>
+        <source>{0} · {1} ({2}) · {3:g} Hz · {4}</source>
+        <translation>{0} · {1}（{2}） · {3:g} Hz · {4}</translation>
     </message>
     <message>
         <source>ID {0}</source>

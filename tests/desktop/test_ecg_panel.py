@@ -52,6 +52,13 @@ def test_dicom_ecg_opens_as_a_12_lead_print(qtbot, panel):
     assert panel.analyze_button.isEnabled() and panel.analyze_action.isEnabled()
 
 
+def test_a_single_lead_handheld_recording_says_one_lead(qtbot, panel, shared_data):
+    load(qtbot, panel, shared_data / "ecg" / "cinc2017-train" / "A00243.hea")
+    assert panel.current_layout == LAYOUT_STRIPS
+    text = panel.info.text()
+    assert "1 lead (ECG)" in text and "leads" not in text and "300 Hz" in text
+
+
 def test_two_lead_holter_opens_as_scrolling_strips_with_a_time_slider(qtbot, panel):
     load(qtbot, panel, HOLTER)
     assert panel.current_layout == LAYOUT_STRIPS
