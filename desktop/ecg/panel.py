@@ -304,7 +304,9 @@ class EcgPanel(QWidget):
 
     def _describe(self, signal: EcgSignal) -> str:
         leads = (
-            self.tr("1 lead") if signal.n_leads == 1 else self.tr("{0} leads").format(signal.n_leads)
+            self.tr("1 lead")
+            if signal.n_leads == 1
+            else self.tr("{0} leads").format(signal.n_leads)
         )
         text = self.tr("{0} · {1} ({2}) · {3:g} Hz · {4}").format(
             signal.record_name or signal.source.name,

@@ -115,6 +115,9 @@ class ResultPanel(QFrame):
         self.warnings = QLabel("")
         self.warnings.setObjectName("result_warnings")
         self.warnings.setStyleSheet("color: #e65100;")
+        # What the model's post-processing changed (beats relabelled): information, not a warning.
+        self.notes = QLabel("")
+        self.notes.setObjectName("result_notes")
         self.support = QLabel(self.tr(_SUPPORT))
         self.support.setObjectName("result_support")
         self.support.setStyleSheet("font-style: italic;")
@@ -149,6 +152,7 @@ class ResultPanel(QFrame):
             self.intended_use,
             self.support,
             self.warnings,
+            self.notes,
         ):
             w.setWordWrap(True)
         for widget in (
@@ -159,6 +163,7 @@ class ResultPanel(QFrame):
             self.label,
             self.basis,
             self.warnings,
+            self.notes,
             self.chart,
             self.table_check,
             self.contributions,
@@ -180,6 +185,7 @@ class ResultPanel(QFrame):
             self.score_bar,
             self.basis,
             self.warnings,
+            self.notes,
             self.chart,
             self.table_check,
             self.contributions,
@@ -223,6 +229,9 @@ class ResultPanel(QFrame):
             notes.append(str(p.extra["notice"]))
         self.warnings.setText("\n".join(notes))
         self.warnings.setVisible(bool(notes))
+        changed = [str(n) for n in p.extra.get("notes", [])]
+        self.notes.setText("\n".join(changed))
+        self.notes.setVisible(bool(changed))
         self.card_link.show()
         self.support.show()
 

@@ -380,6 +380,8 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
         print(f"  {c.label}: {c.value}  {c.contribution:+.3f} {units}".rstrip())
     for w in (*inp.notes, *pred.warnings):
         print(f"  warning: {w}")
+    for n in pred.extra.get("notes", []):
+        print(f"  note: {n}")
     if "notice" in pred.extra:
         print(f"  notice: {pred.extra['notice']}")
 

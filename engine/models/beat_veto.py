@@ -240,17 +240,11 @@ class Compensated:
         )
 
     def sentence(self, label: str) -> str:
-        """What a result's note says about the spared beats."""
-        rhythm = (
-            f" while the rhythm is regular (RR pattern irregularity at most "
-            f"{self.max_irregularity:g})"
-            if math.isfinite(self.max_irregularity)
-            else ""
-        )
+        """What a result's note says about the spared beats (plain words; numbers on the card)."""
+        rhythm = " while the rhythm is regular" if math.isfinite(self.max_irregularity) else ""
         return (
-            f"Beats that come early (under {100 * self.pre_below:g} % of the rhythm's interval) "
-            f"and are followed by a full compensatory pause (within {100 * self.pause_within:g} "
-            f"%){rhythm} keep {label}: that is the timing of a ventricular ectopic beat."
+            f"Beats that come early and are followed by a full compensatory pause keep "
+            f"{label}{rhythm}: that is the timing of a ventricular ectopic beat."
         )
 
 
@@ -301,11 +295,14 @@ class TemplateVeto(_Veto):
         return where
 
     def note(self, n_vetoed: int, n_beats: int) -> str:
-        """The sentence a result carries when the veto took the label from ``n_vetoed`` beats."""
+        """The sentence a result carries when the veto took the label from ``n_vetoed`` beats.
+
+        Plain words for the clinician; the bounds are on the model card.
+        """
         return (
-            f"{n_vetoed:,} of {n_beats:,} beats that the network called {self.label} were "
-            f"relabelled: their QRS matches the record's dominant beat (correlation ≥ "
-            f"{self.min_correlation:.3f}), and a {self.label} beat's QRS differs from it."
+            f"{n_vetoed:,} of {n_beats:,} beats that the network called {self.label} lost that "
+            "label: their QRS has the shape of this patient's usual beat, and a "
+            f"{self.label} beat's QRS does not."
             + ("" if self.spare is None else f" {self.spare.sentence(self.label)}")
         )
 
@@ -382,13 +379,14 @@ class ConductedVeto(_Veto):
         return [labels.index(x) for x in self.withdraw]
 
     def note(self, n_vetoed: int, n_beats: int) -> str:
-        """The sentence a result carries when the veto took the label from ``n_vetoed`` beats."""
+        """The sentence a result carries when the veto took the label from ``n_vetoed`` beats.
+
+        Plain words for the clinician; the bounds are on the model card.
+        """
         return (
-            f"{n_vetoed:,} of {n_beats:,} beats that the network called {self.label} were "
-            "relabelled: each came on time for the rhythm (neither early nor followed by a "
-            f"pause, within {100 * self.max_rr_deviation:g} %) after the P wave of the record's "
-            f"dominant beat (correlation ≥ {self.min_p_correlation:.3f}), so it was conducted "
-            "from the atria; its wide QRS may be aberrant conduction or pre-excitation."
+            f"{n_vetoed:,} of {n_beats:,} beats that the network called {self.label} lost that "
+            "label: each came on time after this patient's usual P wave, so it was conducted "
+            "from the atria; a wide QRS there may be aberrant conduction or pre-excitation."
         )
 
 

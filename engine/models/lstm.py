@@ -230,7 +230,8 @@ class BeatModel(TorchRunner):
             rr = torch.from_numpy(pb.rr)
             template = self._template(pb)
             probs = logits_to_probabilities(self._logits(windows, rr, template), self.bundle)
-            warnings = item.warnings
+            # What the post-processing changed: notes for the clinician, not input warnings.
+            notes: list[str] = []
             for veto in (self.veto, self.conducted):
                 if veto is None:
                     continue
@@ -239,12 +240,12 @@ class BeatModel(TorchRunner):
                     labels,
                 )  # fmt: skip
                 if vetoed.any():
-                    warnings = (*warnings, veto.note(int(vetoed.sum()), len(probs)))
+                    notes.append(veto.note(int(vetoed.sum()), len(probs)))
             if self.split is not None:
                 probs, above = self.split.apply_gated(probs, pb.samples, pb.fs_source, labels)
                 n_gated = int(above.sum())
                 if n_gated:
-                    warnings = (*warnings, self.split.gate_note(n_gated, len(probs)))
+                    notes.append(self.split.gate_note(n_gated, len(probs)))
             model_ms = (time.perf_counter() - start) * 1000.0
             beat_results = []
             targets = np.zeros(len(probs), dtype=np.int64)
@@ -300,6 +301,8 @@ class BeatModel(TorchRunner):
                     },
                 }
             )
+            if notes:
+                extra["notes"] = notes
             out.append(
                 build_prediction(
                     self.bundle,
@@ -313,7 +316,7 @@ class BeatModel(TorchRunner):
                     beats=tuple(beat_results),
                     attribution=attribution,
                     explanation_method=method if attribution is not None else "",
-                    warnings=warnings,
+                    warnings=item.warnings,
                 )
             )
         return out

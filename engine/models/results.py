@@ -50,7 +50,8 @@ class Prediction:
     ``attribution`` (float32, one value per sample of the analysed lead, in
     the source signal's sampling). ``warnings`` holds input-gate warnings
     that did not stop the model; ``extra["notice"]`` says when the device
-    fell back to the CPU; ``extra["site_calibration"]`` (a clinic's site
+    fell back to the CPU; ``extra["notes"]`` says what a model's post-processing
+    changed (beats relabelled), for the clinician; ``extra["site_calibration"]`` (a clinic's site
     calibration was applied: its ``note`` to show, intercept, slope, local
     Se/Sp, the model's own ``model_score``) is in :meth:`to_json` too.
     """
@@ -131,6 +132,8 @@ class Prediction:
             out["explanation_method"] = self.explanation_method
         if self.warnings:
             out["warnings"] = list(self.warnings)
+        if self.extra.get("notes"):  # what a model's post-processing changed, in plain words
+            out["notes"] = list(self.extra["notes"])
         if "notice" in self.extra:
             out["notice"] = self.extra["notice"]
         if "site_calibration" in self.extra:

@@ -146,8 +146,15 @@ def test_ecg_result_shows_beats_per_class(qtbot, panel):
     assert panel.title.text() == f"ECG: {len(p.beats)} beats classified"
     assert "not reported" in panel.operating_point.text()  # no per-class specificity
     assert "ecg-beats-bilstm-360" in panel.model.text()
+    # What the post-processing changed is a plain note, apart from the (orange) warnings.
+    note = "3 of 12 beats that the network called V lost that label: …"
+    noted = dataclasses.replace(p, extra={**p.extra, "notes": [note]}, warnings=())
+    panel.show_prediction(noted)
+    assert panel.notes.isVisible() and panel.notes.text() == note
+    assert not panel.warnings.isVisible() and "e65100" not in panel.notes.styleSheet()
     panel.clear()
     assert panel.title.text() == "No analysis yet" and not panel.beat_counts.isVisible()
+    assert not panel.notes.isVisible()
 
 
 def test_clicking_the_link_text_with_the_mouse_opens_the_card(qtbot, panel, record_prediction):

@@ -246,12 +246,12 @@ def test_the_runner_says_where_the_gate_withheld_s_labels(tmp_path: Path) -> Non
         np.full((len(peaks), 5), 0.2), peaks, FS, LABELS
     )
     assert 50 < above.sum() < len(peaks) - 50
-    notes = [w for w in gated.warnings if "no repeating pattern" in w]
+    notes = [n for n in gated.extra.get("notes", []) if "no repeating pattern" in n]
     assert notes == [
         f"{above.sum():,} of {len(peaks):,} beats lie where the RR intervals vary with no "
         "repeating pattern (as in atrial fibrillation or chaotic ectopy): the model labels no "
         "S beat there, since it tells S from N by timing. This is not a rhythm diagnosis."
     ]
     assert all(b.probabilities["S"] == 0 for b, a in zip(gated.beats, above, strict=True) if a)
-    assert not any("no repeating pattern" in w for w in plain.warnings)
-    assert notes[0] in gated.to_json()["warnings"]
+    assert not any("no repeating pattern" in n for n in plain.extra.get("notes", []))
+    assert notes[0] in gated.to_json()["notes"] and "warnings" not in gated.to_json()

@@ -198,7 +198,7 @@ def test_the_runner_relabels_conducted_wide_beats_and_says_so(
     assert [i for i, b in enumerate(out.beats) if b.label == "V"] == premature
     assert all(out.beats[i].label == "N" and out.beats[i].probabilities["V"] == 0
                for i in pre_excited)  # fmt: skip
-    notes = [w for w in out.warnings if "were relabelled" in w]
+    notes = [n for n in out.extra["notes"] if "lost that label" in n]
     assert len(notes) == 1
     assert notes[0].startswith(f"5 of {len(peaks)} beats that the network called V")
-    assert "P wave of the record's dominant beat (correlation ≥ 0.700)" in notes[0]
+    assert "on time after this patient's usual P wave" in notes[0]

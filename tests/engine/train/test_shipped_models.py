@@ -87,16 +87,18 @@ def test_beat_model_veto_fires_on_dominant_shaped_v_calls_only(shared_data):
 
     mitdb = shared_data / "ecg" / "mitdb"
     noisy = analyze_signal(BEATS, read_signal(mitdb / "203"), explain=False, device="cpu")
-    notes = [w for w in noisy.warnings if "were relabelled: their QRS matches" in w]
-    assert len(notes) == 1 and "dominant beat" in notes[0]
+    notes = [n for n in noisy.extra.get("notes", []) if "QRS has the shape" in n]
+    assert len(notes) == 1 and "usual beat" in notes[0]
+    assert not any("lost that label" in w for w in noisy.warnings)  # a note, not a warning
     # The note also says which beats keep V whatever their QRS: early ones followed by a full
     # compensatory pause in a regular rhythm (up to the N/S split's gate).
     veto, _, split = _manifest(BEATS)["postprocessing"]
     assert veto["spare_compensated"]["max_irregularity"] == split["gate"]["above"]
-    assert "followed by a full compensatory pause (within 10 %)" in notes[0]
-    assert f"irregularity at most {split['gate']['above']:g}) keep V" in notes[0]
+    assert "followed by a full compensatory pause keep V while the rhythm is regular" in notes[0]
+    assert "correlation" not in notes[0] and "irregularity" not in notes[0]  # plain words
+    assert noisy.to_json()["notes"] == noisy.extra["notes"]
     bigeminy = analyze_signal(BEATS, read_signal(mitdb / "119"), explain=False, device="cpu")
-    assert not any("were relabelled" in w for w in bigeminy.warnings)
+    assert not any("QRS has the shape" in n for n in bigeminy.extra.get("notes", []))
     n_v = sum(b.label == "V" for b in bigeminy.beats)
     assert 430 <= n_v <= 460  # the reference annotates 444 V beats
 
@@ -109,9 +111,9 @@ def test_beat_model_conducted_veto_relabels_pre_excited_beats(shared_data):
 
     wpw = analyze_signal(BEATS, read_signal(shared_data / "ecg" / "mitdb" / "230"),
                          explain=False, device="cpu")  # fmt: skip
-    notes = [w for w in wpw.warnings if "came on time for the rhythm" in w]
+    notes = [n for n in wpw.extra.get("notes", []) if "came on time after" in n]
     assert len(notes) == 1 and "conducted from the atria" in notes[0]
-    assert int(notes[0].split(" of ")[0]) >= 3
+    assert int(notes[0].split(" of ")[0].replace(",", "")) >= 3
     assert sum(b.label == "V" for b in wpw.beats) <= 3
 
 
