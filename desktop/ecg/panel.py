@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -133,6 +133,8 @@ class EcgPanel(QWidget):
         self.twelve_scroll = QScrollArea()
         self.twelve_scroll.setWidget(self.twelve_lead)
         self.twelve_scroll.setWidgetResizable(False)
+        # The 3×4 print is fitted to the view (no sideways scrolling) when the view resizes.
+        self.twelve_scroll.viewport().installEventFilter(self)
         self.strip_scroll = QScrollArea()
         self.strip_scroll.setWidget(self.strip)
         self.strip_scroll.setWidgetResizable(True)
@@ -291,6 +293,7 @@ class EcgPanel(QWidget):
         self.twelve_lead.set_signal(signal)
         self.strip.set_signal(signal)
         self.strip.setMinimumHeight(self.strip.sizeHint().height())
+        self._fit_twelve_lead()
         self.twelve_lead.resize(self.twelve_lead.sizeHint())
         self.beat_list.clear()
         self.results.clear()
@@ -448,6 +451,15 @@ class EcgPanel(QWidget):
         for view in (self.twelve_lead, self.strip):
             view.set_gain(self.gain_box.currentData())
         self.strip.setMinimumHeight(self.strip.sizeHint().height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.twelve_scroll.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_twelve_lead()
+        return super().eventFilter(watched, event)
+
+    def _fit_twelve_lead(self) -> None:
+        viewport = self.twelve_scroll.viewport()
+        self.twelve_lead.fit_to(viewport.width(), viewport.height())
 
     @Slot()
     def _on_twelve_lead_scale_changed(self) -> None:

@@ -48,6 +48,8 @@ from engine.workflow import BeatResult
 
 #: Half-width of the band drawn behind the highlighted beat (seconds).
 HIGHLIGHT_HALF_S = 0.2
+#: The zoom range a 12-lead print is fitted to its view within.
+FIT_ZOOM = (0.6, 2.5)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class EcgPaper(QWidget):
         self.speed_mm_s = 25.0
         self.gain_mm_mv = 10.0
         self.calibration = 1.0
+        #: On-screen enlargement of the paper (1 = true size at the screen's dpi); a
+        #: 12-lead print is fitted to its view. Calipers measure in paper mm whatever it is.
+        self.zoom = 1.0
         self._dpi_override: tuple[float, float] | None = None
         self.beats: tuple[BeatResult, ...] = ()
         self._beat_times = np.zeros(0)
@@ -119,7 +124,13 @@ class EcgPaper(QWidget):
 
     def scale(self) -> PaperScale:
         dpi_x, dpi_y = self.dpi()
-        return scale_for(dpi_x, dpi_y, self.speed_mm_s, self.gain_mm_mv, self.calibration)
+        z = self.zoom
+        return scale_for(dpi_x * z, dpi_y * z, self.speed_mm_s, self.gain_mm_mv, self.calibration)
+
+    def set_zoom(self, zoom: float) -> None:
+        if abs(zoom - self.zoom) > 1e-3:
+            self.zoom = float(zoom)
+            self._on_scale_changed()
 
     def set_speed(self, mm_s: float) -> None:
         self.speed_mm_s = float(mm_s)
@@ -457,6 +468,16 @@ class TwelveLeadView(EcgPaper):
     def minimumSizeHint(self) -> QSize:
         return self.sizeHint()
 
+    def fit_to(self, width: int, height: int) -> None:
+        """Zoom the print so that all of it shows in ``width`` × ``height`` pixels (a zoom
+        within :data:`FIT_ZOOM`; below its lower bound the view scrolls)."""
+        natural = self.sizeHint()
+        nat_w, nat_h = natural.width() / self.zoom, natural.height() / self.zoom
+        if nat_w <= 0 or nat_h <= 0 or width <= 0 or height <= 0:
+            return
+        fit = min(width / nat_w, height / nat_h) * 0.995
+        self.set_zoom(min(max(fit, FIT_ZOOM[0]), FIT_ZOOM[1]))
+
     def cell_rect(self, cell: Cell) -> QRectF:
         """Pixels of ``cell``'s trace area (from its start time to its end, one row high)."""
         s = self.scale()
@@ -533,7 +554,9 @@ class StripView(EcgPaper):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.position_s = 0.0
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Rows share the height the view is given (at least the paper's row height each):
+        # a two-lead Holter fills the screen, and tall beats are not clipped.
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.MinimumExpanding)
         self.scale_changed.connect(self.range_changed)
 
     def set_signal(self, signal: EcgSignal | None) -> None:
@@ -587,13 +610,22 @@ class StripView(EcgPaper):
     def time_for_x(self, x: float) -> float:
         return self.position_s + (x - self.trace_left()) / self.scale().px_per_s
 
+    def row_mm(self) -> float:
+        """Height of one lead's row (mm): the paper's row height, or more to fill the view."""
+        s = self.scale()
+        available = self.height() / s.px_per_mm_y - self.AXIS_MM
+        return max(s.row_mm, available / self.rows())
+
     def row_rect(self, row: int) -> QRectF:
         s = self.scale()
-        return QRectF(0, row * s.row_mm * s.px_per_mm_y, self.width(), s.row_mm * s.px_per_mm_y)
+        r = self.row_mm()
+        return QRectF(0, row * r * s.px_per_mm_y, self.width(), r * s.px_per_mm_y)
 
     def row_baseline(self, row: int) -> float:
+        """The lead's zero line: the paper's baseline, moved down by half the extra height."""
         s = self.scale()
-        return (row * s.row_mm + s.baseline_mm) * s.px_per_mm_y
+        r = self.row_mm()
+        return (row * r + s.baseline_mm + (r - s.row_mm) / 2.0) * s.px_per_mm_y
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -644,23 +676,23 @@ class StripView(EcgPaper):
             if row == self.beat_lead:
                 self._draw_attribution(painter, t0, t1, x0, band, s, colours)
             self._draw_trace(painter, row, t0, t1, x0, baseline, s, colours)
+            # The label sits where it does on paper, relative to the trace (not the row top).
             self._draw_label(
                 painter, self.signal.leads[row], x0 + 1.0 * s.px_per_mm_x,
-                rect.top() + 4 * s.px_per_mm_y, colours,
+                baseline - (s.baseline_mm - 4) * s.px_per_mm_y, colours,
             )  # fmt: skip
         if self.beats:
             row = self.beat_lead if self.beat_lead is not None else 0
             rect = self.row_rect(row)
             everything = QRectF(x0, 0, rect.right() - x0, self.rows() * rect.height())
-            self._draw_beats(
-                painter, t0, t1, x0, rect.top() + 3.5 * s.px_per_mm_y, s, colours, band=everything
-            )
+            top = self.row_baseline(row) - (s.baseline_mm - 3.5) * s.px_per_mm_y
+            self._draw_beats(painter, t0, t1, x0, top, s, colours, band=everything)
         self._draw_axis(painter, t0, t1, x0, s, colours)
         self._draw_caliper(painter, colours)
         painter.end()
 
     def _draw_axis(self, painter: QPainter, t0: float, t1: float, x0: float, s, colours) -> None:
-        y = (self.rows() * s.row_mm + self.AXIS_MM * 0.8) * s.px_per_mm_y
+        y = (self.rows() * self.row_mm() + self.AXIS_MM * 0.8) * s.px_per_mm_y
         font = QFont(self.font())
         font.setPixelSize(max(9, round(2.8 * s.px_per_mm_y)))
         painter.setFont(font)

@@ -49,6 +49,12 @@ def test_dicom_ecg_opens_as_a_12_lead_print(qtbot, panel):
         "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "II",
     ]  # fmt: skip
     assert "12 leads" in panel.info.text() and "1000 Hz" in panel.info.text()
+    # The print is fitted to the view: no sideways scrolling (within the fitting range).
+    viewport = panel.twelve_scroll.viewport()
+    assert panel.twelve_lead.width() <= viewport.width() + 1
+    assert panel.twelve_lead.width() >= 0.95 * viewport.width() or (
+        panel.twelve_lead.height() >= 0.95 * viewport.height()
+    )
     assert panel.analyze_button.isEnabled() and panel.analyze_action.isEnabled()
 
 
@@ -66,6 +72,15 @@ def test_two_lead_holter_opens_as_scrolling_strips_with_a_time_slider(qtbot, pan
     assert signal.leads == ("MLII", "V1") and signal.duration_s > 1800
     strip = panel.strip
     assert 5 < strip.visible_s() < 30
+    # The two rows share the view's height (at least the paper's row each): no empty canvas
+    # below them, and each lead's zero line sits in the middle part of its row.
+    qtbot.waitUntil(lambda: strip.height() >= panel.strip_scroll.viewport().height() - 2)
+    viewport = panel.strip_scroll.viewport().height()
+    assert strip.row_rect(1).bottom() > 0.85 * viewport
+    assert strip.row_mm() >= strip.scale().row_mm
+    for row in (0, 1):
+        rect = strip.row_rect(row)
+        assert rect.top() + 0.3 * rect.height() < strip.row_baseline(row) < rect.bottom()
     slider = panel.time_slider
     assert slider.isEnabled()
     assert slider.maximum() / 100 == pytest.approx(signal.duration_s - strip.visible_s(), abs=0.02)
@@ -179,7 +194,7 @@ def test_speed_gain_and_preferences_reach_both_views(qtbot, panel):
     for view in (panel.twelve_lead, panel.strip):
         s = view.scale()
         assert (s.speed_mm_s, s.gain_mm_mv) == (12.5, 20.0)
-        assert s.px_per_mm_x == pytest.approx(view.dpi()[0] / 25.4 * 1.2)
+        assert s.px_per_mm_x == pytest.approx(view.dpi()[0] * view.zoom / 25.4 * 1.2)
 
 
 def test_install_adds_a_tab_and_menu_actions(qtbot):
