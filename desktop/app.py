@@ -189,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_startup_preferences(app)  # settings.ini: translator, theme
     window = MainWindow()
     install_exception_hooks(window)
+    from desktop.settings import restore_window_layout
+
+    restore_window_layout(window)  # size, position and docks as they were left
     window.show()
     log.info("Stethos started; log at %s", log_path)
     if args.paths:

@@ -374,6 +374,9 @@ class MainWindow(StudiesWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        from desktop.settings import save_window_layout
+
+        save_window_layout(self)
         self.viewer.stop_cine()
         runners = self._runners()
         for runner in runners:

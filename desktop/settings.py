@@ -13,7 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, QPointF, QSettings, QSize, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QByteArray,
+    QCoreApplication,
+    QObject,
+    QPointF,
+    QSettings,
+    QSize,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,6 +33,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
+    QMainWindow,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -34,6 +45,9 @@ from engine.resources import user_config_dir
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.ini"
+#: Version of the main window's dock layout: raise it when docks are added or renamed, so
+#: that a layout saved by an older Stethos is not restored into the new one.
+LAYOUT_VERSION = 1
 LANGUAGES = ("en", "zh_CN")
 SPEEDS_MM_S = (12.5, 25.0, 50.0)
 GAINS_MM_MV = (5.0, 10.0, 20.0)
@@ -159,6 +173,25 @@ def save_preferences(prefs: Preferences, path: Path | None = None) -> None:
     s.sync()
     if s.status() != QSettings.Status.NoError:
         log.warning("cannot write the settings file %s", target)
+
+
+def save_window_layout(window: QMainWindow, path: Path | None = None) -> None:
+    """Keep the main window's size, position, docks and toolbars for the next start."""
+    s = _qsettings(path)
+    s.setValue("window/geometry", window.saveGeometry())
+    s.setValue("window/state", window.saveState(LAYOUT_VERSION))
+    s.sync()
+
+
+def restore_window_layout(window: QMainWindow, path: Path | None = None) -> bool:
+    """Put the main window back as it was left; ``False`` (nothing changed) on a first
+    start or a layout saved by a different version or screen set-up Qt refuses."""
+    s = _qsettings(path)
+    geometry, state = s.value("window/geometry"), s.value("window/state")
+    restored = isinstance(geometry, QByteArray) and window.restoreGeometry(geometry)
+    if isinstance(state, QByteArray):
+        restored = window.restoreState(state, LAYOUT_VERSION) or restored
+    return bool(restored)
 
 
 def apply_startup_preferences(app: QApplication) -> Preferences:
