@@ -119,7 +119,10 @@ class MainWindow(StudiesWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(420)
+        # Everything in the panel wraps to its width: nothing (the intended use above all)
+        # may hide behind a sideways scroll bar.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(360)
         self.record_dock = self._dock(scroll, self.tr("Record and results"), "record_dock")
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.record_dock)
         self.resizeDocks([self.browser_dock], [330], Qt.Orientation.Horizontal)

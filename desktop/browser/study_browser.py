@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QHeaderView,
     QLabel,
     QScrollArea,
     QSplitter,
@@ -60,8 +61,14 @@ class StudyBrowser(QWidget):
         self.tree.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
         self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(True)
-        self.tree.header().setStretchLastSection(False)
-        self.tree.setColumnWidth(0, 260)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        # The names take the width the dock has; the short columns take what they need. The
+        # date is the study's (shown on the study row), so the series rows do not repeat it.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setColumnHidden(2, True)
         self.info = QLabel(self.tr("Open files, a folder or a DICOMDIR to list its studies."))
         self.info.setObjectName("series_info")
         self.info.setWordWrap(True)
@@ -244,11 +251,16 @@ class StudyBrowser(QWidget):
                 0, Qt.ItemDataRole.UserRole, (label, patient_item.toolTip(0), patient_item.text(2))
             )
             self._patients[key] = patient_item
+            # Patient and study rows use the whole width: their names are not cut short.
+            patient_item.setFirstColumnSpanned(True)
             self._apply_identity(patient_item, len(self._patients))
         study_item = self._studies.get(st.study_instance_uid)
         if study_item is None:
             label = st.description or self.tr("(study without description)")
+            if st.date:
+                label = f"{label} · {_date(st.date)}"
             study_item = QTreeWidgetItem(patient_item, [label, "", _date(st.date), ""])
+            study_item.setFirstColumnSpanned(True)
             if st.accession_number:
                 study_item.setToolTip(0, self.tr("Accession {0}").format(st.accession_number))
             self._studies[st.study_instance_uid] = study_item
@@ -265,8 +277,9 @@ class StudyBrowser(QWidget):
         item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         item.setData(0, _REF, ref)
         item.setSizeHint(0, QSize(THUMB_SIZE, THUMB_SIZE + 4))
+        item.setToolTip(0, label)  # the whole name, where the column cuts it short
         if s.problems:
-            item.setToolTip(0, "\n".join(s.problems))
+            item.setToolTip(0, "\n".join([label, *s.problems]))
             item.setForeground(1, Qt.GlobalColor.darkYellow)
             item.setText(1, s.modality + " ⚠")
 

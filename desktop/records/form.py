@@ -37,6 +37,8 @@ class RecordForm(QWidget):
         self._valid = False
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # In a narrow panel a field goes under its label instead of being cut off at the edge.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         for spec in schema.fields:
             editor = self._make_editor(spec)
             message = QLabel("")
@@ -56,9 +58,9 @@ class RecordForm(QWidget):
                 row.addWidget(unit)
             column.addLayout(row)
             column.addWidget(message)
-            label = QLabel(
-                self.tr(spec.label) + ("" if not spec.optional else self.tr(" (optional)"))
-            )
+            # Required fields are marked with an asterisk (explained under the form); short
+            # labels keep every field on the panel's width.
+            label = QLabel(self.tr(spec.label) + ("" if spec.optional else " *"))
             label.setToolTip(self.tr(spec.help or spec.label))
             label.setBuddy(editor)
             form.addRow(label, column)
@@ -66,7 +68,7 @@ class RecordForm(QWidget):
         if len(required) < len(schema.fields):
             hint = QLabel(
                 self.tr(
-                    "Required: {0}. Leave anything not recorded blank: the result says which "
+                    "* Required: {0}. Leave anything not recorded blank: the result says which "
                     "inputs it was based on."
                 ).format(", ".join(required))
             )

@@ -287,7 +287,7 @@
     <name>EcgPaper</name>
     <message>
         <source>Δt {0:.0f} ms</source>
-        <extracomment>Half-width of the band drawn behind the highlighted beat (seconds).</extracomment>
+        <extracomment>Half-width of the band drawn behind the highlighted beat (seconds). The zoom range a 12-lead print is fitted to its view within. On-screen enlargement of the paper (1 = true size at the screen&apos;s dpi); a 12-lead print is fitted to its view. Calipers measure in paper mm whatever it is.</extracomment>
         <translation>Δt {0:.0f} ms</translation>
     </message>
     <message>
@@ -1450,12 +1450,8 @@ Area {5:.1f} {6}</source>
 <context>
     <name>RecordForm</name>
     <message>
-        <source> (optional)</source>
-        <translation>（可选）</translation>
-    </message>
-    <message>
-        <source>Required: {0}. Leave anything not recorded blank: the result says which inputs it was based on.</source>
-        <translation>必填：{0}。未记录的项目请留空：结果会说明其依据了哪些输入。</translation>
+        <source>* Required: {0}. Leave anything not recorded blank: the result says which inputs it was based on.</source>
+        <translation>* 必填：{0}。未记录的项目请留空：结果会注明依据了哪些输入。</translation>
     </message>
     <message>
         <source>Not recorded</source>
@@ -1866,7 +1862,7 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <name>SettingsDialog</name>
     <message>
         <source>Settings</source>
-        <extracomment>Allowed range of the screen calibration factor (1.0 = trust the screen&apos;s DPI). Allowed range of the inactivity lock (minutes without input before patient data is hidden).</extracomment>
+        <extracomment>Version of the main window&apos;s dock layout: raise it when docks are added or renamed, so that a layout saved by an older Stethos is not restored into the new one. Allowed range of the screen calibration factor (1.0 = trust the screen&apos;s DPI). Allowed range of the inactivity lock (minutes without input before patient data is hidden).</extracomment>
         <translation>设置</translation>
     </message>
     <message>

@@ -48,6 +48,14 @@ def test_folder_lists_two_series_and_the_bad_files(qtbot, window, two_series_wit
     for r in refs:
         thumb = browser.thumbnail(r.series.series_instance_uid)
         assert thumb is not None and max(thumb.width(), thumb.height()) <= 64
+    # Patient and study rows use the whole width (names are not cut); a series row's tooltip
+    # has its whole name; the date is on the study row, not repeated per series.
+    item = browser.series_item(refs[0].series.series_instance_uid)
+    study, patient = item.parent(), item.parent().parent()
+    assert patient.isFirstColumnSpanned() and study.isFirstColumnSpanned()
+    assert item.toolTip(0) == item.text(0) and browser.tree.isColumnHidden(2)
+    if refs[0].study.date:
+        assert study.text(0).endswith(item.text(2))
 
 
 def test_series_load_shows_the_first_slice_before_the_rest(
