@@ -248,6 +248,22 @@ def cross_validate(
     return probs, fold_names, thresholds, swept
 
 
+#: Put before the carried design notebook: it chose the recipe on DS1 alone.
+NOTEBOOK_NOTE = (
+    "These experiments chose the recipe on the 22 DS1 records, up to version 3.6.1; "
+    "version 4.0.0 trains the same recipe on DS1 and the Supraventricular Arrhythmia "
+    "Database with no new variant (docs/experiments/sbeat-svdb-plan.md). "
+)
+
+
+def dated_notebook(notebook: dict[str, Any]) -> dict[str, Any]:
+    """The carried design notebook, saying which versions and records its choices came from."""
+    design = str(notebook.get("experiments_design", ""))
+    if notebook and not design.startswith(NOTEBOOK_NOTE):
+        notebook = {**notebook, "experiments_design": NOTEBOOK_NOTE + design}
+    return notebook
+
+
 def svdb_names(root: Path) -> list[str]:
     """The svdb records listed in ``root/RECORDS`` (every ``*.hea`` when it is absent)."""
     listing = root / "RECORDS"
@@ -512,7 +528,7 @@ def train_beats(
         "run": {"seconds": round(time.perf_counter() - started, 1), "device": "cpu"},
         # The design experiments were run once, outside this command: carried over from
         # the shipped bundle's record.
-        **carried_notebook(resource_path("models", MODEL_ID)),
+        **dated_notebook(carried_notebook(resource_path("models", MODEL_ID))),
     }
     path = write_model_bundle(out_dir, manifest, validation, net=net)
     progress(1.0, "Bundle written")
