@@ -33,8 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--folds",
         type=int,
-        default=10,
-        help="record folds for validation (beats; default 10; 0 leaves one record out at a time)",
+        help="record folds for validation (beats; default: 10 with --svdb, else one record out "
+        "at a time)",
+    )
+    train.add_argument(
+        "--svdb",
+        action="store_true",
+        help="beats: train on DS1 and the Supraventricular Arrhythmia Database (the issue-25 "
+        "design, version 4.0.0; not the shipped model)",
     )
     train.add_argument(
         "--resume",
@@ -75,6 +81,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     seed=args.seed,
                     epochs=args.epochs or 6,
                     folds=args.folds or None,
+                    svdb=args.svdb,
                     progress=stderr_progress,
                 )
             ]

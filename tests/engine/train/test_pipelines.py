@@ -61,8 +61,8 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     root = shared_data / "ecg" / "mitdb"
     # svdb 803 is one of the held-back records: it joins no fold and is scored once.
     path = train_beats(tmp_path, data_root=root, svdb_root=shared_data / "ecg" / "svdb",
-                       records=["101", "119"], svdb_records=["803"], epochs=1, folds=2,
-                       model_id="beats-ci")  # fmt: skip
+                       svdb=True, records=["101", "119"], svdb_records=["803"], epochs=1,
+                       folds=2, model_id="beats-ci")  # fmt: skip
     bundle = open_bundle(path)
     validation = bundle.manifest["validation"]
     assert validation["held_back"]["records"] == ["803"]
@@ -70,6 +70,7 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert list(validation["per_database"]) == ["MIT-BIH DS1"]
     assert sorted(n for fold in validation["folds"] for n in fold) == ["101", "119"]
     assert bundle.manifest["training_data"]["n_patients"] == 3
+    assert bundle.manifest["version"] == "4.0.0" and "--svdb" in bundle.manifest["training_command"]
     assert "held-back svdb records" in bundle.card_text()
     per_class = bundle.manifest["validation"]["per_class"]
     assert per_class["N"]["reference_beats"] > 3000
