@@ -43,13 +43,6 @@ FEATURES: tuple[str, ...] = (
     "high_frequency_ratio",
     "saturation_share",
     "beats_per_second",
-    # Variant B (docs/experiments/rhythm-af-plan.md): RR geometry and atrial activity.
-    "lorenz_bins_share",
-    "lorenz_origin_share",
-    "cosen",
-    "succ_diff_entropy",
-    "atrial_dominant_hz",
-    "atrial_power_share",
 )
 
 P_WINDOW_S = (-0.25, -0.08)
@@ -116,76 +109,6 @@ def _rr_features(rr: np.ndarray) -> dict[str, float]:
             dk = np.diff(kept)
             out["irregularity_without_ectopy"] = float(np.median(np.abs(dk)) / np.median(kept))
     return out
-
-
-def _rr_geometry(rr: np.ndarray) -> dict[str, float]:
-    """AF evidence of the ΔRR Lorenz plot (after Sarkar et al. 2008), COSEn (Lake and
-    Moorman 2011) and the entropy of the normalised successive differences."""
-    out: dict[str, float] = {}
-    d = np.diff(rr)
-    if d.size >= 3:
-        xy = np.stack([d[1:], d[:-1]], axis=1)
-        inside = np.all(np.abs(xy) < 0.6, axis=1)
-        bins = np.floor((xy[inside] + 0.6) / 0.04).astype(int)
-        centre = np.all(np.abs(xy) < 0.02, axis=1)
-        occupied = {tuple(b) for b in bins} - {(15, 15), (14, 14), (14, 15), (15, 14)}
-        out["lorenz_bins_share"] = len(occupied) / len(xy)
-        out["lorenz_origin_share"] = float(centre.mean())
-    if rr.size >= 6:
-        se = sample_entropy_abs(rr[:200], 0.03)
-        out["cosen"] = (
-            se + float(np.log(2 * 0.03) - np.log(rr.mean())) if np.isfinite(se) else np.nan
-        )
-    if d.size >= 2:
-        hist, _ = np.histogram(np.abs(d) / np.median(rr), bins=10, range=(0.0, 0.5))
-        p = hist[hist > 0] / max(hist.sum(), 1)
-        out["succ_diff_entropy"] = float(-(p * np.log(p)).sum())
-    return out
-
-
-def sample_entropy_abs(x: np.ndarray, r: float, m: int = 1) -> float:
-    """Sample entropy with an absolute tolerance ``r`` (``nan`` when nothing matches)."""
-    x = np.asarray(x, dtype=np.float64)
-    n = len(x)
-    if n < m + 3:
-        return float("nan")
-
-    def count(k: int) -> int:
-        t = np.lib.stride_tricks.sliding_window_view(x, k)[: n - m]
-        dist = np.abs(t[:, None, :] - t[None, :, :]).max(axis=2)
-        return int((dist <= r).sum() - len(t))
-
-    b, a = count(m), count(m + 1)
-    if a == 0 or b == 0:
-        return float("nan")
-    return float(-np.log(a / b))
-
-
-def _atrial_residual(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]:
-    """Dominant frequency and 3–12 Hz power share of the signal after cancelling each
-    beat's QRST with the record's median beat (the fibrillatory waves remain)."""
-    from scipy.signal import welch
-
-    lo, hi = round(-0.1 * fs), round(0.45 * fs)
-    n = len(x)
-    ok = beats[(beats + lo >= 0) & (beats + hi < n)]
-    if ok.size < 4:
-        return {}
-    idx = ok[:, None] + np.arange(lo, hi)[None, :]
-    w = x[idx]
-    residual = x.copy()
-    residual[idx] = w - np.median(w, axis=0)
-    seg = min(len(residual), int(4 * fs))
-    f, p = welch(residual, fs=fs, nperseg=seg)
-    broad = (f >= 0.5) & (f <= 40.0)
-    atrial = (f >= 3.0) & (f <= 12.0)
-    total = float(p[broad].sum())
-    if total <= 0 or not atrial.any():
-        return {}
-    return {
-        "atrial_dominant_hz": float(f[atrial][np.argmax(p[atrial])]),
-        "atrial_power_share": float(p[atrial].sum()) / total,
-    }
 
 
 def _morphology(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]:
@@ -266,10 +189,7 @@ def rhythm_features(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
     if len(beats) >= 4:
         rr = np.diff(beats) / float(fs)
         values.update(_rr_features(rr))
-        values.update(_rr_geometry(rr))
-        centred = x - np.median(x)
-        values.update(_morphology(centred, fs, beats))
-        values.update(_atrial_residual(centred, fs, beats))
+        values.update(_morphology(x - np.median(x), fs, beats))
     out = _nan()
     for i, name in enumerate(FEATURES):
         if name in values:
