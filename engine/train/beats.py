@@ -196,6 +196,7 @@ def predict_records(
 def cross_validate(
     records: list[RecordBeats], *, folds: int, epochs: int, seed: int,
     progress: Progress = no_progress, cancel: CancelToken | None = None,
+    network_skips: frozenset[str] = frozenset(),
 ) -> tuple[
     list[np.ndarray], list[list[str]], list[dict[str, float | None]], dict[float, list[np.ndarray]]
 ]:  # fmt: skip
@@ -207,7 +208,8 @@ def cross_validate(
     (``None`` where the fold had no V beat), and the probabilities per record
     again for every threshold of :data:`SPLIT_THRESHOLDS` (each fold's split
     and gate with that threshold instead of its own): the S operating points
-    the card reports.
+    the card reports. The network of each fold is trained on its training
+    records less ``network_skips`` (the split and the vetoes use them all).
     """
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(records))
@@ -222,7 +224,7 @@ def cross_validate(
         test_idx = [i for i in range(len(records)) if fold_of[i] == f]
         fold_names.append([records[i].name for i in test_idx])
         net, mean, std = train_network(
-            train, epochs=epochs, seed=seed + f,
+            [r for r in train if r.name not in network_skips], epochs=epochs, seed=seed + f,
             progress=sub_progress(progress, f / folds, (f + 1) / folds), cancel=cancel,
         )  # fmt: skip
         split = fit_split(train)
@@ -276,12 +278,14 @@ def svdb_names(root: Path) -> list[str]:
 
 def _fit_recipe(
     recs: list[RecordBeats], *, epochs: int, seed: int, progress: Progress,
-    cancel: CancelToken | None,
+    cancel: CancelToken | None, network_skips: frozenset[str] = frozenset(),
 ):  # fmt: skip
-    """The network, its RR standardisation, the N/S split and the vetoes, fitted on ``recs``."""
+    """The network (on ``recs`` less ``network_skips``), its RR standardisation, the N/S
+    split and the vetoes (on all of ``recs``)."""
     net, rr_mean, rr_std = train_network(
-        recs, epochs=epochs, seed=seed, progress=progress, cancel=cancel
-    )
+        [r for r in recs if r.name not in network_skips], epochs=epochs, seed=seed,
+        progress=progress, cancel=cancel,
+    )  # fmt: skip
     split = fit_split(recs)
     veto, conducted = fit_veto(recs, split), fit_conducted(recs)
     return net, rr_mean, rr_std, split, veto, conducted
@@ -351,12 +355,16 @@ def train_beats(
         cancel=cancel,
     )  # fmt: skip
     in_svdb = set(sv_names)
+    # Variant B of the plan: svdb's records (an undocumented lead at 128 Hz) inform only the
+    # lead-independent steps — the N/S split on timing and the V vetoes' bounds; the network
+    # (V morphology, the N+S mass) learns from MIT-BIH's MLII alone.
+    skips = frozenset(in_svdb)
     if folds is None:
         folds = 10 if sv_names else len(recs)
     folds = min(folds, len(recs))
     probs, fold_names, fold_thresholds, swept = cross_validate(
         recs, folds=folds, epochs=epochs, seed=seed,
-        progress=sub_progress(progress, 0.1, 0.7), cancel=cancel,
+        progress=sub_progress(progress, 0.1, 0.7), cancel=cancel, network_skips=skips,
     )  # fmt: skip
     scores = class_scores(recs, probs)
     s_points = s_operating_points(recs, swept)
@@ -366,7 +374,7 @@ def train_beats(
     if held:
         fitted = _fit_recipe(
             recs, epochs=epochs, seed=seed, progress=sub_progress(progress, 0.7, 0.82),
-            cancel=cancel,
+            cancel=cancel, network_skips=skips,
         )  # fmt: skip
         p_held = predict_records(fitted[0], held, *fitted[1:])
         held_back_scores = {
@@ -377,7 +385,7 @@ def train_beats(
     everything = recs + held
     net, rr_mean, rr_std, split, veto, conducted = _fit_recipe(
         everything, epochs=epochs, seed=seed, progress=sub_progress(progress, 0.82, 1.0),
-        cancel=cancel,
+        cancel=cancel, network_skips=skips,
     )  # fmt: skip
     # Stored predictions on a fixed sample, for the reproduction test.
     first = recs[0]
@@ -450,7 +458,14 @@ def train_beats(
                     else f" (MIT-BIH DS1, {len(recs)} records)"
                 )
                 + "; each record scored by a network, split and vetoes fitted on the other "
-                "folds' records. The model scores the engine's own QRS detections on MLII"
+                "folds' records"
+                + (
+                    " (the network on their MIT-BIH records only: svdb's records inform the "
+                    "N/S split on timing and the V vetoes' bounds)"
+                    if n_svdb
+                    else ""
+                )
+                + ". The model scores the engine's own QRS detections on MLII"
                 + (" (svdb: its first lead, ECG1)" if n_svdb else "")
                 + ", labelled by the reference beat within 150 ms. Paced records excluded; DS2 "
                 "held back. "
