@@ -127,6 +127,10 @@ class MainWindow(StudiesWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.record_dock)
         self.resizeDocks([self.browser_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.record_dock], [470], Qt.Orientation.Horizontal)
+        # The study list gets most of the left column: a study of many series needs rows.
+        self.resizeDocks(
+            [self.browser_dock, self.measurements_dock], [3, 1], Qt.Orientation.Vertical
+        )
 
         # --- status bar -------------------------------------------------------------------
         self.progress = QProgressBar()

@@ -39,3 +39,12 @@ def test_closing_the_window_saves_its_layout(qtbot) -> None:
     qtbot.waitExposed(window)
     window.close()
     assert "window" in settings_path().read_text(errors="replace")
+
+
+def test_the_study_list_gets_most_of_the_left_column(qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1400, 1000)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.browser_dock.height() > 2 * window.measurements_dock.height()
