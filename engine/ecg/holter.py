@@ -164,14 +164,16 @@ def rate_episodes(t: np.ndarray) -> tuple[tuple[Episode, ...], tuple[Episode, ..
             start, end = float(t[a]), float(t[b - 1 + RATE_BEATS])
             if end - start >= EPISODE_MIN_S:
                 episodes.append(Episode(label, start, end))
-        out.append(tuple(_merge(episodes)))
+        out.append(tuple(merge_episodes(episodes)))
     return out[0], out[1]
 
 
-def _merge(episodes: Sequence[Episode]) -> list[Episode]:
+def merge_episodes(episodes: Sequence[Episode], bridge: float = 0.0) -> list[Episode]:
+    """Episodes in time order, those that overlap or touch joined, and also those separated
+    by a gap shorter than ``bridge`` seconds."""
     merged: list[Episode] = []
     for e in sorted(episodes, key=lambda e: e.start):
-        if merged and e.start <= merged[-1].end:
+        if merged and (e.start <= merged[-1].end or e.start - merged[-1].end < bridge):
             merged[-1] = Episode(e.label, merged[-1].start, max(merged[-1].end, e.end))
         else:
             merged.append(e)
@@ -194,7 +196,7 @@ def _pattern(is_x: np.ndarray, t: np.ndarray, period: int, label: str) -> tuple[
                 first = phase + a * period
                 last = phase + b * period - 1
                 episodes.append(Episode(label, float(t[first]), float(t[last])))
-    return tuple(_merge(episodes))
+    return tuple(merge_episodes(episodes))
 
 
 def ectopy(labels: np.ndarray, t: np.ndarray, label: str) -> Ectopy:

@@ -51,9 +51,11 @@ def read_cinc(
     root: Path, *, cache: Path | None = None, limit: int | None = None,
     progress: Progress = no_progress, cancel: CancelToken | None = None,
 ) -> FeatureTable:  # fmt: skip
-    """Features of the CinC 2017 recordings in ``root`` (``REFERENCE.csv``), cached as ``.npz``."""
-    import wfdb
+    """Features of the CinC 2017 recordings in ``root`` (``REFERENCE.csv``), cached as ``.npz``.
 
+    Each recording is read by the engine's own reader, as the app reads it.
+    """
+    from engine.ecg import read_signal
     from engine.ecg.rhythm_features import FEATURES
 
     if cache is not None and cache.is_file():
@@ -69,8 +71,8 @@ def read_cinc(
         if i % 100 == 0:
             check_cancelled(cancel)
             progress(i / len(rows), f"Rhythm features {i}/{len(rows)}")
-        rec = wfdb.rdrecord(str(root / name))
-        X[i] = record_features(np.asarray(rec.p_signal[:, 0], dtype=np.float64), float(rec.fs))
+        sig = read_signal(root / f"{name}.hea")
+        X[i] = record_features(np.asarray(sig.data[0], dtype=np.float64), float(sig.fs))
     table = FeatureTable(
         np.array([r[0] for r in rows]),
         X,
@@ -204,6 +206,8 @@ def af_episodes(
     """AF episodes (seconds) from window decisions: each AF window marks its middle
     :data:`STEP_S` (the first and last windows their outer parts too); runs joined across
     gaps under :data:`MIN_EPISODE_S`; episodes shorter than it dropped."""
+    from engine.ecg.holter import Episode, merge_episodes
+
     duration = n_samples / fs
     marks = []
     for k, (s, af) in enumerate(zip(starts, is_af, strict=True)):
@@ -215,14 +219,9 @@ def af_episodes(
             lo = 0.0
         if k == len(starts) - 1:
             hi = duration
-        marks.append((max(0.0, lo), min(duration, hi)))
-    merged: list[list[float]] = []
-    for lo, hi in marks:
-        if merged and lo - merged[-1][1] < MIN_EPISODE_S:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return [(a, b) for a, b in merged if b - a >= MIN_EPISODE_S]
+        marks.append(Episode("AF", max(0.0, lo), min(duration, hi)))
+    merged = merge_episodes(marks, bridge=MIN_EPISODE_S)
+    return [(e.start, e.end) for e in merged if e.duration >= MIN_EPISODE_S]
 
 
 def reference_af(annotations: Any, fs: float, n_samples: int) -> list[tuple[float, float]]:

@@ -67,3 +67,17 @@ def test_reference_af_from_rhythm_annotations() -> None:
     )
     assert reference_af(ann, 100.0, 6000) == [(10.0, 40.0)]
     assert overlap([(10.0, 40.0)], [(30.0, 50.0), (0.0, 12.0)]) == pytest.approx(12.0)
+
+
+def test_read_cinc_reads_through_the_engine_and_caches(shared_data, tmp_path) -> None:
+    from engine.ecg.rhythm_features import FEATURES
+    from engine.train.rhythm import CLASSES, read_cinc
+
+    root = shared_data / "ecg" / "cinc2017-train"
+    cache = tmp_path / "features.npz"
+    table = read_cinc(root, cache=cache, limit=3)
+    assert table.X.shape == (3, len(FEATURES)) and cache.is_file()
+    assert np.isfinite(table.X[:, FEATURES.index("heart_rate_bpm")]).all()
+    assert set(table.y.tolist()) <= set(range(len(CLASSES)))
+    again = read_cinc(root, cache=cache, limit=3)
+    assert (again.names == table.names).all() and np.array_equal(again.X, table.X, equal_nan=True)
