@@ -34,6 +34,7 @@ from desktop.jobs import JobFailure, JobRunner
 from desktop.main_studies import StudiesWindow
 from desktop.records.form import RecordForm
 from desktop.results.panel import ResultPanel
+from desktop.settings import save_window_layout
 from desktop.viewer.measurements import MeasurementList
 from desktop.viewer.panel import ViewerPanel
 from desktop.viewer.stack import ImageStack
@@ -381,8 +382,6 @@ class MainWindow(StudiesWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        from desktop.settings import save_window_layout
-
         save_window_layout(self)
         self.viewer.stop_cine()
         runners = self._runners()

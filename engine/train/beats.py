@@ -559,6 +559,7 @@ def train_beats(
         + (" --svdb" if n_svdb else ""),
         "created": _dt.date.today().isoformat(),
     }
+    notebook = carried_notebook(resource_path("models", MODEL_ID))
     validation = {
         "per_class": scores,
         "detections": {"detected": detected, "no_reference": unmatched, "in_flutter": in_vf},
@@ -574,7 +575,7 @@ def train_beats(
         "run": {"seconds": round(time.perf_counter() - started, 1), "device": "cpu"},
         # The design experiments were run once, outside this command: carried over from
         # the shipped bundle's record.
-        **(dated_notebook if n_svdb else dict)(carried_notebook(resource_path("models", MODEL_ID))),
+        **(notebook if not n_svdb else dated_notebook(notebook)),
     }
     path = write_model_bundle(out_dir, manifest, validation, net=net)
     progress(1.0, "Bundle written")
