@@ -34,14 +34,25 @@ def _removable(root: Path) -> bool:
     )
 
 
+#: File systems whose top folder is not listed when the dialog opens (on the UI thread): a
+#: network share that stopped answering would freeze the window.
+NETWORK_FILE_SYSTEMS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "davfs", "fuse.davfs2"}
+)
+
+
 def mounted_volumes() -> list[Path]:
-    """Root folders of the mounted, ready volumes (Qt's view of them)."""
+    """Root folders of the mounted, ready, local volumes (Qt's view of them)."""
     from PySide6.QtCore import QStorageInfo
 
     return [
         Path(v.rootPath())
         for v in QStorageInfo.mountedVolumes()
-        if v.isValid() and v.isReady() and v.rootPath()
+        if v.isValid()
+        and v.isReady()
+        and v.rootPath()
+        and bytes(v.fileSystemType().data()).decode(errors="replace").lower()
+        not in NETWORK_FILE_SYSTEMS
     ]
 
 
