@@ -27,12 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import EngineError, InputRejectedError, NotDicomError
+from engine.errors import InputRejectedError, NotDicomError
 from engine.filetypes import is_picture_file
 from engine.models.body import WHOLE, CropBox, body_crop
 from engine.models.gates import age_years
 
 # --------------------------------------------------------------------------- images
+
+
+#: How an image is brought to the network's square input (see the module docstring).
+RESIZE_MODES = ("squash", "body-crop")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,13 @@ class ImageSpec:
     invert_monochrome1: bool = True
     color: str = "gray"
     resize: str = "squash"
+
+    def __post_init__(self) -> None:
+        # Checked once, when a bundle is loaded, not per image.
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"unknown resize mode {self.resize!r}")
+        if self.resize == "body-crop" and self.color != "gray":
+            raise ValueError("the body-crop resize needs a grey image model")
 
     @classmethod
     def from_manifest(cls, spec: Mapping[str, Any]) -> ImageSpec:
@@ -271,10 +282,6 @@ def prepare_image(inp: ImageInput, spec: ImageSpec) -> tuple[np.ndarray, CropBox
         im = Image.fromarray(pixels, mode="L").convert("RGB")
     else:
         im = Image.fromarray(pixels)
-    if spec.resize not in ("squash", "body-crop") or (
-        spec.resize == "body-crop" and spec.color != "gray"
-    ):
-        raise EngineError(f"Unknown resize mode {spec.resize!r} in the model's preprocessing.")
     if im.size != (spec.size, spec.size):
         # Pillow's bilinear filter widens its support when shrinking: antialiased.
         im = im.resize((spec.size, spec.size), Image.Resampling.BILINEAR)

@@ -96,3 +96,10 @@ def test_a_body_crop_model_draws_its_heat_map_only_inside_the_box(tmp_path: Path
     rows, cols = np.flatnonzero(heat.any(axis=1)), np.flatnonzero(heat.any(axis=0))
     if rows.size:  # a random net may push nothing towards the class: then the map is empty
         assert rows[0] >= 10 and rows[-1] <= 110 and cols[0] >= 24 and cols[-1] <= 116
+
+
+def test_a_preprocessing_stethos_cannot_apply_is_refused_when_declared() -> None:
+    with pytest.raises(ValueError, match="resize mode"):
+        ImageSpec(size=32, channels=3, mean=(0.0,), std=(1.0,), resize="zoom")
+    with pytest.raises(ValueError, match="grey"):
+        ImageSpec(size=32, channels=3, mean=(0.0,), std=(1.0,), resize="body-crop", color="rgb")
