@@ -168,6 +168,7 @@ def _split_sentence(split: Mapping[str, Any] | None, fitting: Mapping[str, Any])
 
 
 def _sv_row(label: str, n: int, per_class: Mapping[str, Any]) -> list[Any]:
+    """A table row: label, number of records, S and V sensitivity and +P."""
     return [label, n] + [
         percent_text(per_class[c][k])
         for c in "SV"
@@ -221,13 +222,8 @@ def _validation(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -> s
     )  # fmt: skip
     subgroups = table(
         ["group", "records", "S sensitivity", "S +P", "V sensitivity", "V +P"],
-        [
-            [label, len(g["records"])]
-            + [percent_text(g["per_class"][c][k]) for c in "SV"
-               for k in ("sensitivity", "positive_predictivity")]
-            for label, g in v["subgroups"].items()
-        ],
-    )  # fmt: skip
+        [_sv_row(label, len(g["records"]), g["per_class"]) for label, g in v["subgroups"].items()],
+    )
     d = validation.get("detections")
     detections = (
         f"QRS detection on the same records found {d['detected']} beats; {d['no_reference']} "
