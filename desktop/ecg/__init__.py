@@ -30,8 +30,9 @@ def install_ecg_panel(
 ) -> EcgPanel:
     """Add an :class:`EcgPanel` as an "ECG" tab and its actions to the given menus.
 
-    ``file_menu`` gets Open ECG…, Open sample 12-lead ECG and Open sample
-    Holter ECG; ``analysis_menu`` gets Analyze ECG. Opening or analysing
+    ``file_menu`` gets Open ECG…, Open sample 12-lead ECG, Open sample
+    Holter ECG and Open sample handheld ECG; ``analysis_menu`` gets Analyze ECG
+    and Rhythm report. Opening or analysing
     brings the ECG tab to the front. Pass ``inline_progress=False`` when the
     window shows ``panel.jobs``' progress and Cancel in its status bar.
     """
@@ -39,9 +40,11 @@ def install_ecg_panel(
     tabs.addTab(panel, QCoreApplication.translate("EcgPanel", "ECG"))
     if file_menu is not None:
         file_menu.addSeparator()
-        for action in (panel.open_action, panel.open_sample_action, panel.open_holter_action):
+        for action in (panel.open_action, panel.open_sample_action, panel.open_holter_action,
+                       panel.open_handheld_action):  # fmt: skip
             file_menu.addAction(action)
     if analysis_menu is not None:
         analysis_menu.addAction(panel.analyze_action)
+        analysis_menu.addAction(panel.rhythm_action)
     panel.jobs.started.connect(lambda _name: tabs.setCurrentIndex(tabs.indexOf(panel)))
     return panel

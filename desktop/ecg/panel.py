@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QScrollBar,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -32,13 +33,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ecg.paper import BEAT_CLASSES, RHYTHM_S, class_colour, class_name, format_time
+from desktop.ecg.rhythm import RhythmReportPanel
 from desktop.ecg.views import CaliperReading, StripView, TwelveLeadView, caliper_text
 from desktop.jobs import JobFailure, JobRunner
 from desktop.results.panel import ResultPanel
 from engine.ecg import STANDARD_LEADS
 from engine.ecg import Signal as EcgSignal
 from engine.resources import resource_path
-from engine.workflow import AnalysisOutcome, Prediction, analyze
+from engine.workflow import RHYTHM_TASK, AnalysisOutcome, Prediction, analyze
 from engine.workflow import open_signal as read_ecg
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,11 @@ class EcgPanel(QWidget):
         self.analyze_button = QPushButton(self.tr("Analyze ECG"))
         self.analyze_button.setObjectName("ecg_analyze_button")
         self.analyze_button.setEnabled(False)
+        self.analyze_button.setToolTip(self.tr("Open an ECG record first."))
+        self.rhythm_button = QPushButton(self.tr("Rhythm report"))
+        self.rhythm_button.setObjectName("ecg_rhythm_button")
+        self.rhythm_button.setEnabled(False)
+        self.rhythm_button.setToolTip(self.tr("Open an ECG record first."))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(160)
@@ -118,6 +125,7 @@ class EcgPanel(QWidget):
         toolbar.addStretch(1)
         toolbar.addWidget(self.progress)
         toolbar.addWidget(self.cancel_button)
+        toolbar.addWidget(self.rhythm_button)
         toolbar.addWidget(self.analyze_button)
 
         self.info = QLabel(self.tr("Open an ECG record (File ▸ Open ECG…)."))
@@ -175,12 +183,21 @@ class EcgPanel(QWidget):
         self.beat_list.setUniformRowHeights(True)
         self.results = ResultPanel()
         self.results.setObjectName("ecg_result_panel")
+        beats_tab = QWidget()
+        beats_layout = QVBoxLayout(beats_tab)
+        beats_layout.setContentsMargins(0, 0, 0, 0)
+        beats_layout.addWidget(QLabel(self.tr("<b>Beats by class</b>")))
+        beats_layout.addWidget(legend)
+        beats_layout.addWidget(self.beat_list, 1)
+        self.rhythm_report = RhythmReportPanel()
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setObjectName("ecg_side_tabs")
+        self.side_tabs.addTab(beats_tab, self.tr("Beats"))
+        self.side_tabs.addTab(self.rhythm_report, self.tr("Rhythm"))
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(QLabel(self.tr("<b>Beats by class</b>")))
-        side_layout.addWidget(legend)
-        side_layout.addWidget(self.beat_list, 2)
+        side_layout.addWidget(self.side_tabs, 2)
         result_scroll = QScrollArea()
         result_scroll.setWidgetResizable(True)
         result_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -209,11 +226,22 @@ class EcgPanel(QWidget):
         self.open_holter_action = QAction(self.tr("Open sample &Holter ECG (MIT-BIH 119)"), self)
         self.open_holter_action.setObjectName("open_holter_ecg_action")
         self.open_holter_action.triggered.connect(self.open_sample_holter)
+        self.open_handheld_action = QAction(
+            self.tr("Open sample &handheld ECG (CinC 2017, atrial fibrillation)"), self
+        )
+        self.open_handheld_action.setObjectName("open_handheld_ecg_action")
+        self.open_handheld_action.triggered.connect(self.open_sample_handheld)
         self.analyze_action = QAction(self.tr("Analyze &ECG"), self)
         self.analyze_action.setObjectName("analyze_ecg_action")
         self.analyze_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
         self.analyze_action.setEnabled(False)
         self.analyze_action.triggered.connect(self.analyze)
+        self.rhythm_action = QAction(self.tr("&Rhythm report"), self)
+        self.rhythm_action.setObjectName("rhythm_report_action")
+        self.rhythm_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.rhythm_action.setEnabled(False)
+        self.rhythm_action.setToolTip(self.tr("Open an ECG record first."))
+        self.rhythm_action.triggered.connect(self.analyze_rhythm)
 
         # --- wiring ----------------------------------------------------------------
         self.layout_box.currentIndexChanged.connect(self._on_layout_box_changed)
@@ -221,6 +249,8 @@ class EcgPanel(QWidget):
         self.gain_box.currentIndexChanged.connect(self._on_gain_box_changed)
         self.attribution_check.toggled.connect(self._on_attribution_check_toggled)
         self.analyze_button.clicked.connect(self.analyze)
+        self.rhythm_button.clicked.connect(self.analyze_rhythm)
+        self.rhythm_report.seek.connect(self.go_to)
         self.cancel_button.clicked.connect(self.jobs.cancel)
         self.time_slider.valueChanged.connect(self._on_time_slider_changed)
         self.strip.position_changed.connect(self._on_strip_position_changed)
@@ -276,6 +306,10 @@ class EcgPanel(QWidget):
         self.open_signal(resource_path(*SAMPLE_HOLTER))
 
     @Slot()
+    def open_sample_handheld(self) -> None:
+        """Open the bundled single-lead handheld recording (AF, 300 Hz)."""
+        self.open_signal(resource_path("samples") / "cinc2017" / "A00264.hea")
+
     def _on_open_action_triggered(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self,
@@ -297,11 +331,18 @@ class EcgPanel(QWidget):
         self.twelve_lead.resize(self.twelve_lead.sizeHint())
         self.beat_list.clear()
         self.results.clear()
+        self.rhythm_report.clear()
         has_twelve = all(lead in signal.leads for lead in STANDARD_LEADS)
         self.set_layout(LAYOUT_12_LEAD if has_twelve else LAYOUT_STRIPS)
         self.info.setText(self._describe(signal))
-        self.analyze_button.setEnabled(True)
-        self.analyze_action.setEnabled(True)
+        for control in (self.analyze_button, self.analyze_action, self.rhythm_button,
+                        self.rhythm_action):  # fmt: skip
+            control.setEnabled(True)
+        self.analyze_button.setToolTip(self.tr("Label every beat with the beat model."))
+        self.rhythm_button.setToolTip(
+            self.tr("Rhythm, AF episodes and burden, heart rate, pauses and ectopy.")
+        )
+        self.rhythm_action.setToolTip(self.rhythm_button.toolTip())
         self._sync_slider()
         self.signal_loaded.emit(signal)
 
@@ -348,6 +389,32 @@ class EcgPanel(QWidget):
             on_success=self._on_analysed,
         )
 
+    @Slot()
+    def analyze_rhythm(self) -> None:
+        """The rhythm report (rhythm model, with the beat model for ectopy) on a worker thread."""
+        if self.signal is None:
+            return
+        self.jobs.submit(
+            analyze,
+            self.signal,
+            kind="signal",
+            task=RHYTHM_TASK,
+            device=self.device,
+            explain=True,
+            name="rhythm-report",
+            on_success=self._on_analysed,
+        )
+
+    def go_to(self, seconds: float) -> None:
+        """Show the recording around ``seconds``."""
+        if self.signal is None:
+            return
+        if self.current_layout == LAYOUT_12_LEAD:
+            self.twelve_lead.set_start(seconds - RHYTHM_S / 2)
+            self._sync_slider()
+        else:
+            self.strip.center_on(seconds)
+
     def _on_analysed(self, outcome: AnalysisOutcome) -> None:
         self.set_prediction(outcome.prediction)
         self.analysis_done.emit(outcome)
@@ -362,6 +429,16 @@ class EcgPanel(QWidget):
             view.set_attribution_visible(self.attribution_check.isChecked())
         self._fill_beat_list(p)
         self.results.show_prediction(p)
+        rhythm = p.extra.get("rhythm")
+        if rhythm is not None:
+            self.rhythm_report.show_report(str(p.extra.get("rhythm_label", p.label)), rhythm)
+            episodes = tuple(
+                (float(e["start"]), float(e["end"]), str(e["label"]))
+                for e in rhythm.get("episodes", [])
+            )
+            for view in (self.twelve_lead, self.strip):
+                view.set_episodes(episodes)
+            self.side_tabs.setCurrentWidget(self.rhythm_report)
 
     def _analysed_lead_index(self, p: Prediction) -> int | None:
         if self.signal is None:
@@ -418,12 +495,7 @@ class EcgPanel(QWidget):
         """Scroll to beat ``index`` and highlight it on the paper."""
         if self.prediction is None or self.signal is None:
             return
-        t = self.prediction.beats[index].sample / self.signal.fs
-        if self.current_layout == LAYOUT_12_LEAD:
-            self.twelve_lead.set_start(t - RHYTHM_S / 2)
-            self._sync_slider()
-        else:
-            self.strip.center_on(t)
+        self.go_to(self.prediction.beats[index].sample / self.signal.fs)
         for view in (self.twelve_lead, self.strip):
             view.highlight_beat(index)
 
@@ -519,8 +591,9 @@ class EcgPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setVisible(self.inline_progress)
         self.cancel_button.setVisible(self.inline_progress)
-        self.analyze_button.setEnabled(False)
-        self.analyze_action.setEnabled(False)
+        for control in (self.analyze_button, self.analyze_action, self.rhythm_button,
+                        self.rhythm_action):  # fmt: skip
+            control.setEnabled(False)
 
     @Slot(float, str)
     def _on_jobs_progressed(self, fraction: float, text: str) -> None:
@@ -543,8 +616,9 @@ class EcgPanel(QWidget):
             self.progress.hide()
             self.cancel_button.hide()
             ready = self.signal is not None
-            self.analyze_button.setEnabled(ready)
-            self.analyze_action.setEnabled(ready)
+            for control in (self.analyze_button, self.analyze_action, self.rhythm_button,
+                            self.rhythm_action):  # fmt: skip
+                control.setEnabled(ready)
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Cancel and wait for the running job (call from the window's closeEvent)."""

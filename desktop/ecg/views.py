@@ -106,6 +106,8 @@ class EcgPaper(QWidget):
         self._caliper: tuple[QPointF, QPointF] | None = None
         self._dragging = False
         self.drawn_beats: list[DrawnBeat] = []
+        #: Rhythm episodes shaded on the paper: ``(start_s, end_s, label)``.
+        self.episodes: tuple[tuple[float, float, str], ...] = ()
 
     # --- scale -------------------------------------------------------------
     def dpi(self) -> tuple[float, float]:
@@ -161,6 +163,7 @@ class EcgPaper(QWidget):
     # --- content -------------------------------------------------------------
     def set_signal(self, signal: EcgSignal | None) -> None:
         self.signal = signal
+        self.episodes = ()
         self.set_beats((), None)
         self.set_attribution(None, None)
         self.clear_caliper()
@@ -187,6 +190,25 @@ class EcgPaper(QWidget):
             self._attribution_scale = top if top > 0 else 1.0
             self.beat_lead = lead_index
         self.update()
+
+    def set_episodes(self, episodes: tuple[tuple[float, float, str], ...]) -> None:
+        """Shade rhythm episodes (seconds from the start, with their label) across the leads."""
+        self.episodes = tuple(episodes)
+        self.update()
+
+    def _draw_episodes(self, painter: QPainter, t0: float, t1: float, x0: float, band: QRectF,
+                       s, colours) -> None:  # fmt: skip
+        """Each episode in view as a translucent band with its label at the top."""
+        fill = QColor(colours.text)
+        fill.setAlpha(28)
+        for start, end, label in self.episodes:
+            if end <= t0 or start >= t1:
+                continue
+            left = x0 + (max(start, t0) - t0) * s.px_per_s
+            right = x0 + (min(end, t1) - t0) * s.px_per_s
+            painter.fillRect(QRectF(left, band.top(), right - left, band.height()), fill)
+            painter.setPen(colours.text)
+            painter.drawText(QPointF(left + 3, band.top() + 2.5 * s.px_per_mm_y), label)
 
     def set_attribution_visible(self, visible: bool) -> None:
         self.attribution_visible = bool(visible)
@@ -668,6 +690,10 @@ class StripView(EcgPaper):
         t0 = self.position_s
         t1 = t0 + self.visible_s()
         x0 = self.trace_left()
+        if self.episodes:
+            last = self.row_rect(self.rows() - 1)
+            self._draw_episodes(painter, t0, t1, x0,
+                                QRectF(x0, 0, last.right() - x0, last.bottom()), s, colours)  # fmt: skip
         for row in range(self.rows()):
             rect = self.row_rect(row)
             baseline = self.row_baseline(row)

@@ -35,6 +35,7 @@ from PySide6.QtGui import (
     QTextDocument,
 )
 
+from desktop.ecg.rhythm import summary_rows
 from desktop.patients.host import ScreenViews
 from desktop.results.basis import basis_text, site_text
 from desktop.viewer.overlay import heatmap_rgba
@@ -107,7 +108,15 @@ class EncounterReport(QObject):
         res = saved.stored
         score = f"{res.score:.1%}" if res.score is not None else "–"  # as the result panel
         beats = saved.beats
-        if beats:  # a signal model: one label per beat
+        stored = res.result if isinstance(res.result, dict) else {}
+        rhythm = stored.get("rhythm")
+        if isinstance(rhythm, dict):  # a rhythm model: its Holter-style report
+            label = str(stored.get("rhythm_label") or res.label)
+            outcome = "<table>" + "".join(
+                f"<tr><td><b>{_e(what)}</b>&nbsp;</td><td>{_e(value)}</td></tr>"
+                for what, value in summary_rows(label, rhythm)
+            ) + "</table>"
+        elif beats:  # a signal model: one label per beat
             counts = Counter(beat.label for beat in beats)
             outcome = self.tr("Beats per class: {0} (of {1} beats)").format(
                 _e(", ".join(f"{k} {v}" for k, v in sorted(counts.items()))), len(beats)
@@ -137,7 +146,6 @@ class EncounterReport(QObject):
                 ).format(_e(res.operating_point), res.threshold, sens, spec)
                 + "<br>"
             )
-        stored = res.result if isinstance(res.result, dict) else {}
         for extra in (site_text(stored.get("site_calibration")), basis_text(stored.get("inputs"))):
             if extra:
                 lines.append(_e(extra) + "<br>")

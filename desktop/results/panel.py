@@ -48,7 +48,9 @@ _BEAT_NAMES = {
 
 
 def result_kind(p: Prediction) -> str:
-    """``"signal"``, ``"record"`` or ``"image"``: which kind of model made ``p``."""
+    """``"rhythm"``, ``"signal"``, ``"record"`` or ``"image"``: which kind of model made ``p``."""
+    if "rhythm" in p.extra:
+        return "rhythm"
     if p.beats or "beat_counts" in p.extra:
         return "signal"
     if p.contributions or "contribution_units" in p.extra:
@@ -203,6 +205,8 @@ class ResultPanel(QFrame):
         kind = result_kind(p)
         if kind == "signal":
             self._show_beats(p)
+        elif kind == "rhythm":
+            self._show_rhythm(p)
         elif p.extra.get("out_of_domain"):
             self._show_out_of_domain(p)
         else:
@@ -210,6 +214,8 @@ class ResultPanel(QFrame):
         if kind == "record":
             self._show_contributions(p)
             self._show_basis(p)
+        elif kind == "rhythm":  # the features that moved P(AF); the report is in its own panel
+            self._show_contributions(p)
         self._show_operating_point(p, kind)
         self.model.setText(
             self.tr(
@@ -272,6 +278,17 @@ class ResultPanel(QFrame):
         verdict = self.tr("POSITIVE") if p.is_positive else self.tr("negative")
         self.label.setText(
             self.tr("Result at the operating point: <b>{0}</b> ({1})").format(p.label, verdict)
+        )
+
+    def _show_rhythm(self, p: Prediction) -> None:
+        rhythm = p.extra.get("rhythm") or {}
+        self.title.setText(self.tr("Rhythm: {0}").format(p.extra.get("rhythm_label", p.label)))
+        self._show_bar(p.score)
+        self.label.setText(
+            self.tr(
+                "Probability of AF {0:.1%} (a recording over a minute long: the mean of its 30-s "
+                "windows); AF burden {1:.1%}. The rhythm report is in the Rhythm tab."
+            ).format(p.score, float(rhythm.get("af_burden", 0.0)))
         )
 
     def _show_bar(self, score: float) -> None:

@@ -375,6 +375,8 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
         counts = ", ".join(f"{k} {v}" for k, v in pred.extra.get("beat_counts", {}).items() if v)
         line += f"  beats: {counts}"
     print(line)
+    if "rhythm" in pred.extra:
+        print(_rhythm_line(pred.extra["rhythm_label"], pred.extra["rhythm"]))
     units = pred.extra.get("contribution_units", "")
     for c in pred.contributions[:5]:
         print(f"  {c.label}: {c.value}  {c.contribution:+.3f} {units}".rstrip())
@@ -384,6 +386,20 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
         print(f"  note: {n}")
     if "notice" in pred.extra:
         print(f"  notice: {pred.extra['notice']}")
+
+
+def _rhythm_line(label: str, r: dict[str, Any]) -> str:
+    """One line of a rhythm report: rhythm, AF burden and episodes, heart rate, ectopy."""
+    hr = r.get("heart_rate", {})
+    parts = [f"  rhythm: {label}", f"AF burden {100 * r['af_burden']:.1f} %",
+             f"{len(r['episodes'])} AF episode(s)"]  # fmt: skip
+    if hr.get("mean_bpm") is not None:
+        parts.append(f"heart rate {hr['mean_bpm']:.0f} bpm ({hr['min_bpm']:.0f}–{hr['max_bpm']:.0f})")
+    parts.append(f"{len(r.get('pauses', []))} pause(s) > 2 s")
+    ect = r.get("ectopy")
+    if ect:
+        parts.append(f"V {ect['V']['count']}, S {ect['S']['count']} ectopic beats")
+    return "; ".join(parts)
 
 
 def _json_default(obj: Any) -> Any:

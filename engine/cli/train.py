@@ -10,7 +10,7 @@ from engine.cli.common import EXIT_OK, stderr_progress
 
 #: ``stethos-engine train`` targets; ``heart`` trains every record-model family.
 HEART_TARGETS = ("heart-logreg", "heart-rf", "heart-svm", "heart-tree", "heart-hgb")
-TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "cxr", "all", "cards")
+TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "rhythm", "cxr", "all", "cards")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "design, version 4.0.0; not the shipped model)",
     )
     train.add_argument(
+        "--cache",
+        help="rhythm: a .npz file keeping the CinC features between runs (computed when absent)",
+    )
+    train.add_argument(
         "--resume",
         action="store_true",
         help="CNN: start from the network a previous run kept (.<id>-trained.safetensors in "
@@ -57,7 +61,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else resource_path("models")
     if args.target == "cards":
         return _rewrite_cards(out)
-    targets = ["heart", "beats", "cxr"] if args.target == "all" else [args.target]
+    targets = ["heart", "beats", "rhythm", "cxr"] if args.target == "all" else [args.target]
     for target in targets:
         if target == "heart" or target in HEART_TARGETS:
             from engine.train.heart import FAMILY_KEYS, train_heart_models
@@ -82,6 +86,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     epochs=args.epochs or 6,
                     folds=args.folds or None,
                     svdb=args.svdb,
+                    progress=stderr_progress,
+                )
+            ]
+        elif target == "rhythm":
+            from engine.train.rhythm_bundle import train_rhythm
+
+            paths = [
+                train_rhythm(
+                    out,
+                    data_root=args.data,
+                    cache=args.cache,
+                    seed=args.seed,
                     progress=stderr_progress,
                 )
             ]

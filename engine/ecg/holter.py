@@ -20,6 +20,9 @@ conventional definitions written down once:
   (one ectopic beat after every two normal beats, as long).
 * **Episodes** of a rhythm from a rhythm model (atrial fibrillation) are
   passed in; their burden is their total duration over the analysed time.
+  A rhythm model decides on windows of :data:`WINDOW_S` every
+  :data:`STEP_S` (:func:`window_starts`); :func:`window_episodes` turns the
+  windows' decisions into episodes.
 
 Times are seconds from the start of the recording.
 """
@@ -38,6 +41,8 @@ TACHY_BPM = 100.0
 RATE_BEATS = 8
 EPISODE_MIN_S = 10.0
 PATTERN_MIN_CYCLES = 3
+#: Rhythm windows: length, step, and the shortest episode (also the longest gap bridged).
+WINDOW_S, STEP_S, MIN_EPISODE_S = 30.0, 10.0, 30.0
 
 
 @dataclass(frozen=True)
@@ -268,3 +273,41 @@ def summarise(
         episodes=tuple(sorted(episodes, key=lambda e: e.start)),
         burdens=burdens,
     )
+
+
+def window_starts(n_samples: int, fs: float, window_s: float = WINDOW_S,
+                  step_s: float = STEP_S) -> np.ndarray:  # fmt: skip
+    """Start samples of the ``window_s`` windows every ``step_s`` (the last flush with the end)."""
+    win, step = round(window_s * fs), round(step_s * fs)
+    if n_samples <= win:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, n_samples - win + 1, step)
+    if starts[-1] + win < n_samples:
+        starts = np.append(starts, n_samples - win)
+    return starts.astype(np.int64)
+
+
+def window_episodes(
+    starts: np.ndarray, positive: np.ndarray, fs: float, n_samples: int, label: str = "AF", *,
+    window_s: float = WINDOW_S, step_s: float = STEP_S, min_episode_s: float = MIN_EPISODE_S,
+) -> list[Episode]:  # fmt: skip
+    """Episodes (seconds) from window decisions.
+
+    Each positive window marks its middle ``step_s`` (the first and last
+    windows their outer parts too); marks closer than ``min_episode_s`` are
+    joined; episodes shorter than ``min_episode_s`` are dropped.
+    """
+    duration = n_samples / fs
+    marks = []
+    for k, (s, yes) in enumerate(zip(starts, positive, strict=True)):
+        if not yes:
+            continue
+        mid = s / fs + window_s / 2
+        lo, hi = mid - step_s / 2, mid + step_s / 2
+        if k == 0:
+            lo = 0.0
+        if k == len(starts) - 1:
+            hi = duration
+        marks.append(Episode(label, max(0.0, lo), min(duration, hi)))
+    merged = merge_episodes(marks, bridge=min_episode_s)
+    return [e for e in merged if e.duration >= min_episode_s]

@@ -45,6 +45,32 @@ FEATURES: tuple[str, ...] = (
     "beats_per_second",
 )
 
+#: How a clinician reads each feature: label and unit (for explanations).
+FEATURE_LABELS: dict[str, tuple[str, str]] = {
+    "heart_rate_bpm": ("Mean heart rate", "bpm"),
+    "rr_median_s": ("Median RR interval", "s"),
+    "rr_cv": ("RR variability (coefficient of variation)", ""),
+    "rmssd_norm": ("Beat-to-beat RR change (RMSSD / mean RR)", ""),
+    "succ_diff_median_norm": ("Median beat-to-beat RR change / median RR", ""),
+    "succ_diff_over_10pct": ("Share of RR changes over 10 %", ""),
+    "poincare_sd1_sd2": ("Poincaré SD1/SD2 (short- vs long-term RR variability)", ""),
+    "rr_sample_entropy": ("RR sample entropy (unpredictability)", ""),
+    "turning_point_ratio": ("RR turning-point ratio", ""),
+    "rr_range_norm": ("RR range (10th–90th percentile) / median RR", ""),
+    "rr_max_s": ("Longest RR interval", "s"),
+    "rr_min_s": ("Shortest RR interval", "s"),
+    "premature_pause_share": ("Share of premature beats followed by a pause", ""),
+    "irregularity_without_ectopy": ("RR irregularity without premature beats", ""),
+    "p_wave_correlation": ("P-wave consistency (correlation with the median P wave)", ""),
+    "p_wave_amplitude_ratio": ("P-wave amplitude / QRS amplitude", ""),
+    "atrial_band_energy": ("4–10 Hz (fibrillatory) energy between beats", ""),
+    "qrs_correlation_mean": ("QRS consistency (mean correlation with the median QRS)", ""),
+    "qrs_correlation_low_share": ("Share of QRS complexes unlike the median", ""),
+    "high_frequency_ratio": ("Energy above 40 Hz (noise)", ""),
+    "saturation_share": ("Share of samples at the amplitude limits", ""),
+    "beats_per_second": ("Detected beats per second", "1/s"),
+}
+
 P_WINDOW_S = (-0.25, -0.08)
 QRS_WINDOW_S = (-0.05, 0.08)
 

@@ -168,6 +168,11 @@ class Bundle:
         return self.manifest.get("gates", {})
 
     @property
+    def task(self) -> str:
+        """What the model does (``binary-classification``, ``beat-classification``, …)."""
+        return str(self.manifest.get("task", ""))
+
+    @property
     def explanation(self) -> Mapping[str, Any]:
         """How results are explained (method and its parameters)."""
         return self.manifest.get("explanation", {})

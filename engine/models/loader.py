@@ -44,6 +44,10 @@ def load_runner(bundle: Bundle, device: str | None = "auto") -> Runner:
     ModelError
         For an unknown kind or architecture, or weights that do not fit.
     """
+    if bundle.kind == "sklearn" and bundle.input_type == "signal":
+        from engine.models.rhythm import load_rhythm
+
+        return load_rhythm(bundle)
     if bundle.kind == "sklearn":
         from engine.models.tabular import load_tabular
 

@@ -29,6 +29,8 @@ from engine.resources import resource_path, user_models_dir
 MAX_ZIP_MEMBERS = 256
 MAX_ZIP_BYTES = 2 * 1024**3
 MAX_COMPRESSION_RATIO = 200
+#: Tasks whose models are used only when asked for (by id or by task), never as the default.
+NOT_DEFAULT_TASKS = frozenset({"rhythm-classification"})
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,12 @@ class ModelRegistry:
         """Open (and by default verify) the bundle for ``model_id``."""
         return open_bundle(self.find(model_id).path, verify=verify)
 
-    def default_for(self, input_type: str) -> str | None:
+    def default_for(self, input_type: str, task: str | None = None) -> str | None:
         """Id of the default model taking ``input_type`` ("record", "image", "signal").
+
+        ``task`` narrows the choice to models of that task; without it, models
+        of the tasks in :data:`NOT_DEFAULT_TASKS` (the rhythm report, asked for
+        by name) are never the default.
 
         The best-calibrated usable one: the lowest out-of-fold expected
         calibration error its manifest states (``metrics.ece``, or
@@ -113,6 +119,11 @@ class ModelRegistry:
                 continue
             m = read_manifest(e.path)
             if m["inputs"]["type"] != input_type:
+                continue
+            model_task = str(m.get("task", ""))
+            if (task is not None and model_task != task) or (
+                task is None and model_task in NOT_DEFAULT_TASKS
+            ):
                 continue
             metrics = m.get("metrics", {})
             masked = "masked_ece" in metrics and "masked_auroc" in metrics

@@ -126,6 +126,9 @@ class Prediction:
                         "withheld_label", "out_of_domain_note"):  # fmt: skip
                 if key in self.extra:
                     out[key] = self.extra[key]
+        if "rhythm" in self.extra:  # rhythm models: the record's rhythm and its Holter report
+            out["rhythm_label"] = self.extra.get("rhythm_label", self.label)
+            out["rhythm"] = self.extra["rhythm"]
         if self.beats:
             out["beats"] = [b.to_json() for b in self.beats]
         if self.explanation_method:

@@ -18,36 +18,9 @@ from engine.models.bundle import Bundle
 from engine.models.outputs import build_prediction, logits_to_probabilities
 from engine.models.results import Contribution, Prediction
 from engine.models.runtime import RunnerBase, RunRequest
+from engine.models.skops_io import read_skops
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.records.schema import HEART_RECORD, RecordSchema, validate_record
-
-#: Types a skops file may contain beyond skops' own defaults. Anything else
-#: found in a bundle is refused rather than instantiated.
-TRUSTED_SKOPS_TYPES = frozenset(
-    {
-        "numpy.dtype",
-        "numpy.float64",
-        "numpy.int64",
-        "numpy.ndarray",
-        "builtins.slice",
-        "builtins.float",
-        "builtins.int",
-        "builtins.str",
-        "builtins.list",
-        "builtins.dict",
-        "builtins.tuple",
-        "builtins.NoneType",
-        # scikit-learn's own data-only helpers that skops does not trust by default:
-        # the Cython tree structure of every tree ensemble, and the calibrators of
-        # CalibratedClassifierCV (the supported way to give an SVM probabilities).
-        "sklearn.tree._tree.Tree",
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._SigmoidCalibration",
-        "sklearn.isotonic.IsotonicRegression",
-        # The fitted trees of histogram gradient boosting (node arrays only).
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    }
-)
 
 _SCHEMAS = {HEART_RECORD.name: HEART_RECORD}
 
@@ -379,28 +352,13 @@ def _record_hash(schema: RecordSchema, record: Mapping[str, object]) -> str:
 
 def load_tabular(bundle: Bundle) -> TabularModel:
     """Load a verified ``sklearn`` bundle with skops' trusted-types check."""
-    import skops.io as sio
-
     schema_name = bundle.manifest["inputs"].get("schema", "")
     schema = _SCHEMAS.get(schema_name)
     if schema is None:
         raise ModelError(
             f"Model “{bundle.id}” expects a record type “{schema_name}” this Stethos does not know."
         )
-    try:
-        untrusted = sio.get_untrusted_types(file=bundle.weights_path)
-    except Exception as exc:  # skops raises assorted types on a bad file
-        raise ModelError(f"The weights of model “{bundle.id}” cannot be read.", repr(exc)) from exc
-    refused = sorted(set(untrusted) - TRUSTED_SKOPS_TYPES)
-    if refused:
-        raise ModelError(
-            f"Model “{bundle.id}” contains object types Stethos does not trust and was refused.",
-            ", ".join(refused),
-        )
-    try:
-        pipeline = sio.load(bundle.weights_path, trusted=list(untrusted))
-    except Exception as exc:
-        raise ModelError(f"The weights of model “{bundle.id}” cannot be read.", repr(exc)) from exc
+    pipeline = read_skops(bundle)
     return TabularModel(bundle=bundle, pipeline=pipeline, schema=_bundle_schema(bundle, schema))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.ecg.holter import WINDOW_S
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 #: Classes in the model's output order, and the CinC 2017 codes they come from.
@@ -26,7 +27,6 @@ CINC_CODES = {"N": "normal", "A": "AF", "O": "other", "~": "noisy"}
 AF = CLASSES.index("AF")
 HGB_PARAMS = {"learning_rate": 0.05, "max_iter": 300, "max_leaf_nodes": 31,
               "l2_regularization": 0.1, "class_weight": "balanced"}  # fmt: skip
-WINDOW_S, STEP_S, MIN_EPISODE_S = 30.0, 10.0, 30.0
 AF_RHYTHMS = ("(AFIB", "(AFL")
 
 
@@ -176,19 +176,9 @@ def confusion(y: np.ndarray, decided: np.ndarray) -> list[list[int]]:
 # ----------------------------------------------------------------- long recordings
 
 
-def window_starts(n_samples: int, fs: float) -> np.ndarray:
-    """Start samples of the :data:`WINDOW_S` windows every :data:`STEP_S` (the last flush)."""
-    win, step = round(WINDOW_S * fs), round(STEP_S * fs)
-    if n_samples <= win:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, n_samples - win + 1, step)
-    if starts[-1] + win < n_samples:
-        starts = np.append(starts, n_samples - win)
-    return starts.astype(np.int64)
-
-
 def window_features(x: np.ndarray, fs: float, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Features of every window of a long lead, from one QRS detection of the whole lead."""
+    from engine.ecg.holter import window_starts
     from engine.ecg.rhythm_features import rhythm_features
 
     starts = window_starts(len(x), fs)
@@ -203,25 +193,10 @@ def window_features(x: np.ndarray, fs: float, beats: np.ndarray) -> tuple[np.nda
 def af_episodes(
     starts: np.ndarray, is_af: np.ndarray, fs: float, n_samples: int
 ) -> list[tuple[float, float]]:
-    """AF episodes (seconds) from window decisions: each AF window marks its middle
-    :data:`STEP_S` (the first and last windows their outer parts too); runs joined across
-    gaps under :data:`MIN_EPISODE_S`; episodes shorter than it dropped."""
-    from engine.ecg.holter import Episode, merge_episodes
+    """AF episodes (seconds) from window decisions (:func:`engine.ecg.holter.window_episodes`)."""
+    from engine.ecg.holter import window_episodes
 
-    duration = n_samples / fs
-    marks = []
-    for k, (s, af) in enumerate(zip(starts, is_af, strict=True)):
-        if not af:
-            continue
-        mid = s / fs + WINDOW_S / 2
-        lo, hi = mid - STEP_S / 2, mid + STEP_S / 2
-        if k == 0:
-            lo = 0.0
-        if k == len(starts) - 1:
-            hi = duration
-        marks.append(Episode("AF", max(0.0, lo), min(duration, hi)))
-    merged = merge_episodes(marks, bridge=MIN_EPISODE_S)
-    return [(e.start, e.end) for e in merged if e.duration >= MIN_EPISODE_S]
+    return [(e.start, e.end) for e in window_episodes(starts, is_af, fs, n_samples)]
 
 
 def reference_af(annotations: Any, fs: float, n_samples: int) -> list[tuple[float, float]]:

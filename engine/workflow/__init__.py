@@ -31,6 +31,7 @@ from engine.workflow.analysis import (
     analyze_many,
 )
 from engine.workflow.models import (
+    RHYTHM_TASK,
     InputKind,
     clear_model_cache,
     default_model,
@@ -111,6 +112,7 @@ __all__ = [
     "HEATMAP_KEPT",
     "RECORD_REASON",
     "REPORT_ECG_SECONDS",
+    "RHYTHM_TASK",
     "SUPPORT_STATEMENT",
     "AnalysisOutcome",
     "BeatResult",

@@ -189,6 +189,7 @@ def analyze(
     method: str | None = None,
     frame: int = 0,
     registry: ModelRegistry | None = None,
+    task: str | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
     **options: Any,
@@ -217,6 +218,9 @@ def analyze(
         contributions are always computed), and which method.
     frame
         The image frame to analyse.
+    task
+        Without ``model_id``: the default model of this task rather than of the
+        input kind (``"rhythm-classification"``: the rhythm report of an ECG).
     options
         Kind-specific inputs passed to the model: ``fs``, ``leads`` and
         ``beats`` for signals.
@@ -234,7 +238,7 @@ def analyze(
     progress(0.0, "Reading the input")
     resolved_kind, model_input, ref = _resolve(source, kind, frame)
     progress(0.05, "Loading the model")
-    model = load_model_for(resolved_kind, model_id, device=device, registry=registry)
+    model = load_model_for(resolved_kind, model_id, device=device, registry=registry, task=task)
     check_cancelled(cancel)
     run_options: dict[str, Any] = dict(options)
     if resolved_kind != "record":

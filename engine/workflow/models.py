@@ -32,6 +32,9 @@ from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 if TYPE_CHECKING:
     from engine.store import Store
 
+#: The task of rhythm models (the rhythm report of an ECG), asked for by task, never the default.
+RHYTHM_TASK = "rhythm-classification"
+
 #: The kinds of input a model takes (a bundle's ``inputs.type``).
 InputKind = Literal["image", "signal", "record"]
 
@@ -47,7 +50,9 @@ _calibrated: dict[tuple[tuple[str, str, str], str], Runner] = {}
 _lock = threading.Lock()
 
 
-def default_model(kind: InputKind, registry: ModelRegistry | None = None) -> str:
+def default_model(
+    kind: InputKind, registry: ModelRegistry | None = None, task: str | None = None
+) -> str:
     """Id of the model used for ``kind`` when none is named: the one place that decides.
 
     The registry ranks usable models by their stated calibration and
@@ -58,9 +63,11 @@ def default_model(kind: InputKind, registry: ModelRegistry | None = None) -> str
     ModelNotFoundError
         When no usable model takes ``kind``.
     """
-    model_id = (registry or ModelRegistry()).default_for(kind)
+    model_id = (registry or ModelRegistry()).default_for(kind, task)
     if model_id is None:
-        raise ModelNotFoundError(_NO_MODEL[kind])
+        raise ModelNotFoundError(
+            _NO_MODEL[kind] if task is None else f"No {task} model is installed. Reinstall Stethos."
+        )
     return model_id
 
 
@@ -107,6 +114,7 @@ def load_model(
         if runner is None:
             runner = load_runner(bundle, dev)
             _loaded[key] = runner
+    runner = _with_companion(runner, bundle, registry, device)
     site = _site_for_bundle(bundle) if site_calibration else None
     if site is None:
         return runner
@@ -122,16 +130,40 @@ def load_model(
     return calibrated
 
 
+def _with_companion(
+    runner: Runner, bundle: Bundle, registry: ModelRegistry | None, device: str | None
+) -> Runner:
+    """A rhythm model with the beat model its bundle names for ectopy (``companions.ectopy``).
+
+    A copy of the cached runner gets the companion loaded now (itself cached),
+    so an updated beat model is used at once. A companion that is not
+    installed or cannot be loaded leaves the rhythm model without one: its
+    report then says the ectopic beats were not counted.
+    """
+    companion_id = bundle.manifest.get("companions", {}).get("ectopy")
+    if not companion_id or not hasattr(runner, "companion"):
+        return runner
+    try:
+        companion: Runner | None = load_model(str(companion_id), registry, device=device)
+    except EngineError:
+        companion = None
+    with_companion = copy.copy(runner)
+    with_companion.companion = companion  # type: ignore[attr-defined]
+    return with_companion
+
+
 def load_model_for(
     kind: InputKind,
     model_id: str | None = None,
     *,
     device: str | None = "auto",
     registry: ModelRegistry | None = None,
+    task: str | None = None,
 ) -> Runner:
-    """Load ``model_id`` (or the default for ``kind``), refusing one made for other inputs."""
+    """Load ``model_id`` (or the default for ``kind`` and ``task``), refusing one made for
+    other inputs."""
     registry = registry or ModelRegistry()
-    model = load_model(model_id or default_model(kind, registry), registry, device=device)
+    model = load_model(model_id or default_model(kind, registry, task), registry, device=device)
     if model.bundle.input_type != kind:
         raise ModelError(
             f"Model “{model.bundle.id}” takes {model.bundle.input_type}s, not {kind}s. "

@@ -1,0 +1,183 @@
+"""Long ECG records read a stretch at a time.
+
+A 24-hour two-lead Holter at 360 Hz is 62 million samples: ~0.5 GB as the
+``float64`` wfdb returns, read whole. The rhythm report needs only one
+stretch (minutes) at a time, so :func:`open_stream` gives a
+:class:`SignalStream` whose :meth:`~SignalStream.read` returns the samples
+of ``[start, stop)`` in mV: a WFDB record is read from disk stretch by
+stretch (wfdb seeks to the first sample), a record already in memory (a
+:class:`~engine.ecg.signal.Signal`, a DICOM ECG) is sliced without copying.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.ecg.signal import Signal, normalize_lead_name
+from engine.errors import SignalError
+
+
+class SignalStream(Protocol):
+    """A multi-lead ECG read by stretches (samples in mV, ``float32``)."""
+
+    @property
+    def leads(self) -> tuple[str, ...]: ...
+
+    @property
+    def fs(self) -> float: ...
+
+    @property
+    def n_samples(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def source(self) -> Path | None: ...
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """``(n_leads, stop - start)`` samples of ``[start, stop)`` (clipped to the record)."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class MemoryStream:
+    """A record already in memory (any object with ``data``, ``leads`` and ``fs``)."""
+
+    data: np.ndarray
+    leads: tuple[str, ...]
+    fs: float
+    name: str = ""
+    source: Path | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.data.shape[-1])
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        start, stop = max(0, int(start)), min(self.n_samples, int(stop))
+        return self.data[:, start : max(start, stop)]
+
+
+@dataclass(frozen=True, eq=False)
+class WfdbStream:
+    """A WFDB record on disk, read stretch by stretch (voltage channels only)."""
+
+    record_path: str
+    channels: tuple[int, ...]
+    to_mv: tuple[float, ...]
+    leads: tuple[str, ...]
+    fs: float
+    n_samples: int
+    name: str
+    source: Path | None
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        import wfdb
+
+        start, stop = max(0, int(start)), min(self.n_samples, int(stop))
+        if stop <= start:
+            return np.zeros((len(self.channels), 0), dtype=np.float32)
+        try:
+            rec = wfdb.rdrecord(
+                self.record_path,
+                sampfrom=start,
+                sampto=stop,
+                channels=list(self.channels),
+                physical=True,
+                m2s=True,
+                smooth_frames=True,
+            )
+        except Exception as exc:
+            raise SignalError(
+                f"The signals of the ECG record “{self.name}” could not be read at "
+                f"{start / self.fs:.0f} s: the files are damaged or truncated.",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
+        raw = np.asarray(rec.p_signal, dtype=np.float64).T
+        out = np.empty(raw.shape, dtype=np.float32)
+        for row, scale in enumerate(self.to_mv):
+            values = raw[row]
+            bad = ~np.isfinite(values)
+            if bad.any():  # invalid samples are interpolated, as the whole-record reader does
+                idx = np.arange(len(values))
+                values = (
+                    np.zeros_like(values) if bad.all() else np.interp(idx, idx[~bad], values[~bad])
+                )
+            out[row] = values * scale
+        return out
+
+
+def stream_signal(signal: Any, name: str = "") -> MemoryStream:
+    """A stream over a record in memory (a :class:`Signal` or anything like it)."""
+    data = np.asarray(signal.data)
+    if data.ndim == 1:
+        data = data[None, :]
+    label = name or str(getattr(signal, "record_name", "") or getattr(signal, "name", "") or "")
+    source = getattr(signal, "source", None)
+    return MemoryStream(
+        data, tuple(signal.leads), float(signal.fs), label, Path(source) if source else None
+    )
+
+
+def open_stream(path: str | os.PathLike[str]) -> SignalStream:
+    """A stream over an ECG file: WFDB records by stretches, DICOM ECGs read whole.
+
+    Raises
+    ------
+    SignalError
+        As :func:`engine.ecg.read_signal` does, for a missing or unreadable
+        header, missing signal files or a record without an ECG channel.
+    """
+    import wfdb
+
+    from engine.ecg.io import read_signal
+    from engine.ecg.wfdb_io import _TO_MV, _check_signal_files, header_path_for
+
+    p = Path(path)
+    header = header_path_for(p)
+    if header is None or not header.is_file():
+        return stream_signal(read_signal(p))
+    record_path = str(header.with_suffix(""))
+    try:
+        meta = wfdb.rdheader(record_path)
+    except Exception:  # a header wfdb needs sanitised: the whole-record reader handles it
+        return stream_signal(read_signal(p))
+    if getattr(meta, "n_seg", None) is not None:  # multi-segment: read whole
+        return stream_signal(read_signal(p))
+    _check_signal_files(header, meta)
+    names = [str(n) for n in (meta.sig_name or [])]
+    units = [str(u or "") for u in (meta.units or [""] * len(names))]
+    keep = [i for i, u in enumerate(units) if u.strip().lower() in _TO_MV]
+    if not keep:
+        raise SignalError(
+            f"The record “{header.stem}” holds no ECG: none of its signals is in volts "
+            f"(units: {', '.join(units)}).",
+            detail=str(header),
+        )
+    return WfdbStream(
+        record_path=record_path,
+        channels=tuple(keep),
+        to_mv=tuple(float(_TO_MV[units[i].strip().lower()]) for i in keep),
+        leads=tuple(normalize_lead_name(names[i]) for i in keep),
+        fs=float(meta.fs),
+        n_samples=int(meta.sig_len or 0),
+        name=header.stem,
+        source=header,
+    )
+
+
+def as_stream(source: Any) -> SignalStream:
+    """A stream from a path, a stream, or a record in memory."""
+    if isinstance(source, str | os.PathLike):
+        return open_stream(source)
+    if isinstance(source, MemoryStream | WfdbStream):
+        return source
+    if isinstance(source, Signal) or hasattr(source, "data"):
+        return stream_signal(source)
+    raise SignalError(f"{type(source).__name__} is not an ECG record.")

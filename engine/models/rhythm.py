@@ -1,0 +1,409 @@
+"""Rhythm models (``sklearn`` on ``signal`` inputs): a rhythm label and a Holter-style report.
+
+A rhythm bundle holds a scikit-learn classifier over the named rhythm
+features of :mod:`engine.ecg.rhythm_features` (classes ``normal``, ``AF``,
+``other``, ``noisy``). For one recording the runner:
+
+* **short recordings** (up to ``preprocessing.short_max_s``, the length the
+  model was trained on): classifies the whole rhythm lead once;
+* **long recordings**: classifies windows of ``window_s`` every ``step_s``
+  and turns the AF windows into episodes (:func:`engine.ecg.holter.window_episodes`).
+  The record is read a stretch (``chunk_s``) at a time, so a 24-hour Holter
+  is never held in memory whole (:mod:`engine.ecg.stream`).
+
+The decision rule is the one validated (docs/experiments/rhythm-af-plan.md):
+the most probable class, except ``AF`` whenever P(AF) reaches the operating
+point's threshold. A long recording's label is ``AF`` when an AF episode was
+found, else the class most of its windows were given.
+
+Every beat found on the rhythm lead feeds the report of
+:mod:`engine.ecg.holter` (heart-rate trend, pauses, brady-/tachycardia).
+Ectopic counts need beat classes: when the workflow attaches the beat model
+the bundle names (``companions.ectopy``) as :attr:`RhythmModel.companion`,
+each stretch is also classified beat by beat and the ventricular and
+supraventricular ectopy (counts, burden, couplets, runs, bigeminy,
+trigeminy) is reported, with the beat model's id and version; without it,
+or when the beat model refuses the record (a lead it was not made for), the
+report says the ectopy was not counted and why.
+
+Explanation: which features drove the AF probability (each feature in turn
+set to the training records' median, the change of P(AF) is its
+contribution), on the record or on its most AF-like window, and P(AF) of
+every window (``rhythm["windows"]``) so a viewer can show which stretches
+of RR intervals drove the call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.ecg import detect_qrs
+from engine.ecg.holter import Episode, summarise, window_episodes, window_starts
+from engine.ecg.rhythm_features import FEATURE_LABELS, FEATURES, rhythm_features
+from engine.ecg.stream import SignalStream, as_stream
+from engine.errors import EngineError, InputRejectedError, ModelError, SignalError
+from engine.models.beat_inputs import ArraySignal, as_signal
+from engine.models.bundle import Bundle
+from engine.models.gates import check_gates
+from engine.models.outputs import build_prediction
+from engine.models.results import BeatResult, Contribution, Prediction
+from engine.models.runtime import Runner, RunnerBase, RunRequest
+from engine.models.skops_io import read_skops
+from engine.progress import check_cancelled
+
+#: The task a rhythm bundle declares.
+RHYTHM_TASK = "rhythm-classification"
+#: Margin read on each side of a stretch, so beats at its edges are detected with context.
+PAD_S = 5.0
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedRhythm:
+    """One gated recording, ready to be read stretch by stretch."""
+
+    stream: SignalStream
+    lead: int
+    name: str
+    warnings: tuple[str, ...]
+    prepare_ms: float
+
+    @property
+    def lead_name(self) -> str:
+        return self.stream.leads[self.lead]
+
+
+@dataclass
+class _Scan:
+    """What one pass over a recording collects."""
+
+    starts: list[np.ndarray]
+    rows: list[np.ndarray]
+    beats: list[np.ndarray]
+    beat_results: list[BeatResult]
+    ectopy_note: str = ""
+    companion_ran: bool = False
+
+
+@dataclass(eq=False)
+class RhythmModel(RunnerBase):
+    """A rhythm bundle ready to analyse ECG recordings (see the module docstring)."""
+
+    bundle: Bundle
+    classifier: Any
+    kind: str = "sklearn"
+    #: The beat model counting ectopic beats (set by :func:`engine.workflow.load_model`).
+    companion: Runner | None = None
+
+    def __post_init__(self) -> None:
+        pre = self.bundle.preprocessing
+        try:
+            features = tuple(str(f) for f in pre["features"])
+            self.lead_preference = tuple(str(v) for v in pre["lead_preference"])
+            self.short_max_s = float(pre["short_max_s"])
+            self.window_s = float(pre["window_s"])
+            self.step_s = float(pre["step_s"])
+            self.min_episode_s = float(pre["min_episode_s"])
+            self.chunk_s = float(pre.get("chunk_s", 600.0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(
+                f"Model “{self.bundle.id}” declares a rhythm preprocessing Stethos cannot use.",
+                repr(exc),
+            ) from exc
+        if features != FEATURES:
+            raise ModelError(
+                f"Model “{self.bundle.id}” was trained on rhythm features this Stethos does not "
+                "compute (another feature list or order). Use a bundle built for this version.",
+            )
+        if tuple(self.bundle.labels) != ("normal", "AF", "other", "noisy"):
+            raise ModelError(f"Model “{self.bundle.id}” has labels a rhythm model cannot have.")
+        steps = self.chunk_s / self.step_s
+        if self.chunk_s <= 0 or abs(steps - round(steps)) > 1e-9:
+            raise ModelError(f"Model “{self.bundle.id}”: chunk_s must be a multiple of step_s.")
+        background = self.bundle.explanation.get("background", {})
+        self.background = np.array(
+            [float(background.get(f, math.nan)) for f in FEATURES], dtype=np.float64
+        )
+        self.af = self.bundle.labels.index("AF")
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    # ------------------------------------------------------------------ prepare
+
+    def prepare(
+        self, source: Any, *, fs: float | None = None, leads: Sequence[str] | None = None
+    ) -> PreparedRhythm:
+        """Gate one recording: a path (read later by stretches), a Signal or an array with ``fs``.
+
+        Raises
+        ------
+        InputRejectedError
+            A sampling rate, lead or duration the model does not take.
+        SignalError
+            An unreadable file.
+        """
+        start = time.perf_counter()
+        if isinstance(source, np.ndarray):
+            source = as_signal(source, fs, leads)
+        stream = as_stream(source)
+        name = stream.name or "the ECG"
+        values = {
+            "sampling_rate": float(stream.fs),
+            "leads": tuple(stream.leads),
+            "duration_s": stream.n_samples / float(stream.fs) if stream.fs else 0.0,
+        }
+        warnings = check_gates(self.bundle.gates, values, input_name=name, model_id=self.bundle.id)
+        upper = [lead.upper() for lead in stream.leads]
+        lead = next(
+            (upper.index(w.upper()) for w in self.lead_preference if w.upper() in upper), None
+        )
+        if lead is None:
+            raise InputRejectedError(
+                f"“{name}” was not analysed by model “{self.bundle.id}”: it has none of the "
+                f"leads {', '.join(self.lead_preference)}."
+            )
+        return PreparedRhythm(stream, lead, name, warnings, (time.perf_counter() - start) * 1000)
+
+    # ------------------------------------------------------------------ run
+
+    def _proba(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.classifier.predict_proba(rows), dtype=np.float64)
+
+    def _decide(self, p: np.ndarray, threshold: float) -> np.ndarray:
+        out = np.argmax(p, axis=1)
+        out[p[:, self.af] >= threshold] = self.af
+        return out
+
+    def _companion_beats(
+        self,
+        scan: _Scan,
+        data: np.ndarray,
+        leads: tuple[str, ...],
+        fs: float,
+        beats: np.ndarray,
+        offset: int,
+        core: tuple[int, int],
+    ) -> None:
+        """Classify the beats of one stretch with the beat model; keep those in ``core``."""
+        if self.companion is None or scan.ectopy_note:
+            return
+        chunk = ArraySignal(data, fs, leads)
+        taken = self.companion.bundle.manifest.get("inputs", {}).get("signal", {}).get("leads", [])
+        rhythm_lead_taken = any(str(t).upper() == leads[0].upper() for t in taken)
+        try:
+            pred = self.companion.predict(
+                chunk, explain=False, beats=beats if rhythm_lead_taken and len(beats) else None
+            )
+        except InputRejectedError as exc:
+            scan.ectopy_note = (
+                f"Ectopic beats were not counted: the beat model "
+                f"“{self.companion.bundle.id}” does not take this recording "
+                f"({exc.user_message})"
+            )
+            return
+        scan.companion_ran = True
+        lo, hi = core
+        for b in pred.beats:
+            s = b.sample + offset
+            if lo <= s < hi:
+                scan.beat_results.append(BeatResult(s, b.label, b.probabilities))
+
+    def _scan(self, item: PreparedRhythm, req: RunRequest, digest: Any) -> _Scan:
+        """One pass over the recording by stretches: window features, beats, beat classes."""
+        stream, fs, n = item.stream, float(item.stream.fs), item.stream.n_samples
+        scan = _Scan([], [], [], [])
+        short = n <= round(self.short_max_s * fs)
+        win = n if short else round(self.window_s * fs)
+        starts = (
+            np.zeros(1, dtype=np.int64)
+            if short
+            else window_starts(n, fs, self.window_s, self.step_s)
+        )
+        chunk = n if short else round(self.chunk_s * fs)
+        pad = round(PAD_S * fs)
+        # The rhythm lead first: the beat model sees the stretch with the lead order it knows.
+        order = [item.lead, *[i for i in range(len(stream.leads)) if i != item.lead]]
+        leads = tuple(stream.leads[i] for i in order)
+        for c0 in range(0, n, chunk):
+            check_cancelled(req.cancel)
+            req.progress(0.05 + 0.9 * c0 / max(n, 1), f"Analysing {c0 / fs / 60:.0f} min")
+            c1 = min(n, c0 + chunk)
+            r0, r1 = max(0, c0 - pad), min(n, c1 + (0 if short else win) + pad)
+            data = np.asarray(stream.read(r0, r1))[order]
+            x = np.asarray(data[0], dtype=np.float64)
+            digest.update(np.ascontiguousarray(data[0][c0 - r0 : c1 - r0]).data)
+            try:
+                found = detect_qrs(x, fs)
+            except SignalError as exc:
+                raise InputRejectedError(
+                    f"“{item.name}” was not analysed by model “{self.bundle.id}”: "
+                    f"{exc.user_message}"
+                ) from exc
+            here = found + r0
+            scan.beats.append(here[(here >= c0) & (here < c1)])
+            mine = starts[(starts >= c0) & (starts < c1)]
+            for s in mine:
+                inside = here[(here >= s) & (here < s + win)] - s
+                seg = x[s - r0 : s - r0 + win]
+                scan.rows.append(rhythm_features(seg, fs, inside))
+            scan.starts.append(mine)
+            self._companion_beats(scan, data, leads, fs, found, r0, (c0, c1))
+        return scan
+
+    def _contributions(self, row: np.ndarray, p_af: float) -> tuple[Contribution, ...]:
+        """Each feature's effect on P(AF): P(AF) minus P(AF) with it set to the training median."""
+        if not np.isfinite(self.background).any():
+            return ()
+        ablated = np.repeat(row[None, :], len(FEATURES), axis=0)
+        ablated[np.arange(len(FEATURES)), np.arange(len(FEATURES))] = self.background
+        p = self._proba(ablated)[:, self.af]
+        out = []
+        for i, name in enumerate(FEATURES):
+            label, unit = FEATURE_LABELS.get(name, (name, ""))
+            v = float(row[i])
+            value = "not measurable" if not math.isfinite(v) else f"{v:.3g}"
+            out.append(
+                Contribution(
+                    name,
+                    label,
+                    value,
+                    float(p_af - p[i]),
+                    unit,
+                    v if math.isfinite(v) else None,
+                    missing=not math.isfinite(v),
+                )
+            )
+        return tuple(sorted(out, key=lambda c: -abs(c.contribution)))
+
+    def _run(self, items: list[PreparedRhythm], req: RunRequest) -> list[Prediction]:
+        return [self._run_one(item, req) for item in items]
+
+    def _run_one(self, item: PreparedRhythm, req: RunRequest) -> Prediction:
+        started = time.perf_counter()
+        fs, n = float(item.stream.fs), item.stream.n_samples
+        op = req.op
+        digest = hashlib.sha256()
+        scan = self._scan(item, req, digest)
+        starts = np.concatenate(scan.starts).astype(np.int64)
+        rows = np.asarray(scan.rows, dtype=np.float64).reshape(len(starts), len(FEATURES))
+        beats = np.concatenate(scan.beats).astype(np.int64)
+        req.progress(0.95, "Writing the rhythm report")
+        p = self._proba(rows)
+        decided = self._decide(p, op.threshold)
+        labels = self.bundle.labels
+        short = len(starts) == 1 and n <= round(self.short_max_s * fs)
+        if short:
+            episodes = [Episode("AF", 0.0, n / fs)] if decided[0] == self.af else []
+            probabilities = p[0]
+            record = labels[int(decided[0])]
+        else:
+            found = window_episodes(
+                starts,
+                decided == self.af,
+                fs,
+                n,
+                "AF",
+                window_s=self.window_s,
+                step_s=self.step_s,
+                min_episode_s=self.min_episode_s,
+            )
+            episodes = found
+            probabilities = p.mean(axis=0)
+            counts = np.bincount(decided[decided != self.af], minlength=len(labels))
+            record = "AF" if episodes else labels[int(np.argmax(counts))]
+        # Contributions are always computed (22 extra rows), as for record models.
+        top = int(np.argmax(p[:, self.af]))
+        contributions = self._contributions(rows[top], float(p[top, self.af]))
+        if scan.companion_ran:
+            samples = np.array([b.sample for b in scan.beat_results], dtype=np.int64)
+            beat_labels = [b.label for b in scan.beat_results]
+        else:
+            samples, beat_labels = beats, ["?"] * len(beats)
+        summary = summarise(samples, beat_labels, fs, n, episodes).to_json()
+        rhythm: dict[str, Any] = {
+            "analysed_s": round(n / fs, 3),
+            "lead": item.lead_name,
+            "af_burden": round(summary["burdens"].get("AF", 0.0), 5),
+            "episodes": summary["episodes"],
+            "heart_rate": summary["heart_rate"],
+            "beats": summary["beats"],
+            "pauses": summary["pauses"],
+            "bradycardia": summary["bradycardia"],
+            "tachycardia": summary["tachycardia"],
+            "ectopy": summary["ectopy"] if scan.companion_ran else None,
+            "ectopy_model": (
+                {"id": self.companion.bundle.id, "version": self.companion.bundle.version}
+                if scan.companion_ran and self.companion is not None
+                else None
+            ),
+            "windows": {
+                "window_s": round(n / fs if short else self.window_s, 3),
+                "starts_s": [round(float(s) / fs, 3) for s in starts],
+                "p_af": [round(float(v), 4) for v in p[:, self.af]],
+                "labels": [labels[int(d)] for d in decided],
+            },
+        }
+        notes = []
+        if not scan.companion_ran:
+            rhythm["ectopy_note"] = scan.ectopy_note or (
+                "Ectopic beats were not counted: no beat model was run with this rhythm model."
+            )
+            notes.append(rhythm["ectopy_note"])
+        extra: dict[str, Any] = {
+            "rhythm": rhythm,
+            "rhythm_label": record,
+            "lead": item.lead_name,
+            "fs_source": fs,
+            "input_name": item.name,
+            "contribution_units": "change in P(AF)",
+            "timing_ms": {
+                "prepare": round(item.prepare_ms, 3),
+                "model": round((time.perf_counter() - started) * 1000, 3),
+            },
+        }
+        if notes:
+            extra["notes"] = notes
+        return build_prediction(
+            self.bundle,
+            probabilities,
+            op=op,
+            label=record,
+            device=self.device,
+            elapsed_ms=item.prepare_ms + (time.perf_counter() - started) * 1000,
+            input_hash=digest.hexdigest(),
+            contributions=contributions,
+            extra=extra,
+            beats=tuple(scan.beat_results),
+            warnings=item.warnings,
+        )
+
+    def predict(self, source: Any, **options: Any) -> Prediction:
+        """Prepare and run one recording (options: ``fs``, ``leads`` and those of ``run``)."""
+        run_keys = {"explain", "operating_point", "cancel", "progress"}
+        run_opts = {k: v for k, v in options.items() if k in run_keys}
+        options.pop("method", None)
+        prep = {k: v for k, v in options.items() if k not in run_keys and k != "beats"}
+        check_cancelled(run_opts.get("cancel"))
+        item = self.prepare(source, **prep)
+        (pred,) = self.run([item], **run_opts)
+        return pred
+
+
+def load_rhythm(bundle: Bundle) -> RhythmModel:
+    """Load a verified rhythm bundle (its classifier through skops' trusted-types check)."""
+    if bundle.input_type != "signal" or bundle.task != RHYTHM_TASK:
+        raise ModelError(f"Model “{bundle.id}” is not a rhythm model.")
+    try:
+        return RhythmModel(bundle=bundle, classifier=read_skops(bundle))
+    except EngineError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"Model “{bundle.id}” cannot be loaded.", repr(exc)) from exc

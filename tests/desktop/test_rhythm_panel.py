@@ -1,0 +1,81 @@
+"""The rhythm report in the ECG panel: summary, trend, events that jump, AF shaded, PDF text."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop.ecg import EcgPanel
+from desktop.ecg.panel import LAYOUT_STRIPS
+from desktop.ecg.rhythm import events, summary_rows
+from engine.resources import resource_path
+from tests.desktop.test_ecg_panel import load
+
+HANDHELD = resource_path("samples", "cinc2017", "A00264.hea")
+HOLTER = resource_path("samples", "mitdb", "119.hea")
+
+
+@pytest.fixture()
+def panel(qtbot):
+    p = EcgPanel()
+    qtbot.addWidget(p)
+    p.resize(1400, 850)
+    p.show()
+    qtbot.waitExposed(p)
+    yield p
+    p.shutdown()
+
+
+def rhythm_report(qtbot, panel):
+    with qtbot.waitSignal(panel.analysis_done, timeout=120000):
+        qtbot.mouseClick(panel.rhythm_button, Qt.MouseButton.LeftButton)
+    return panel.prediction
+
+
+def test_buttons_say_why_they_are_disabled_until_an_ecg_is_open(qtbot, panel):
+    assert not panel.rhythm_button.isEnabled() and not panel.rhythm_action.isEnabled()
+    assert "Open an ECG" in panel.rhythm_button.toolTip()
+    assert "Open an ECG" in panel.analyze_button.toolTip()
+
+
+def test_handheld_af_recording_gets_a_rhythm_report_with_the_episode_shaded(qtbot, panel):
+    load(qtbot, panel, HANDHELD)
+    assert panel.rhythm_button.isEnabled()
+    p = rhythm_report(qtbot, panel)
+    assert p.model_id == "ecg-rhythm-features-300"
+    assert panel.side_tabs.currentWidget() is panel.rhythm_report
+    text = panel.rhythm_report.summary.text()
+    assert "Atrial fibrillation" in text and "AF burden" in text and "100.0 %" in text
+    # One lead named ECG: the beat model does not take it, and the report says so.
+    assert "not counted" in text
+    assert panel.strip.episodes == ((0.0, pytest.approx(42.32), "AF"),)
+    assert panel.rhythm_report.events.topLevelItemCount() >= 1
+    assert panel.rhythm_report.events.topLevelItem(0).text(0) == "AF episode"
+    assert "Rhythm: AF" in panel.results.title.text()
+    assert panel.results.intended_use.text().startswith("Intended use:")
+
+
+def test_holter_report_counts_ectopy_draws_the_trend_and_events_jump(qtbot, panel):
+    load(qtbot, panel, HOLTER)
+    assert panel.current_layout == LAYOUT_STRIPS
+    p = rhythm_report(qtbot, panel)
+    rhythm = p.extra["rhythm"]
+    # 119 is ventricular bigeminy: counted by the beat model, named in the report.
+    assert rhythm["ectopy"]["V"]["count"] > 300
+    assert rhythm["ectopy"]["V"]["bigeminy"]
+    text = panel.rhythm_report.summary.text()
+    assert "Ventricular ectopy" in text and "ecg-beats-bilstm-360" in text
+    assert len(panel.rhythm_report.trend.trend) == 31 or len(panel.rhythm_report.trend.trend) == 30
+    assert panel.beat_list.topLevelItemCount() >= 2  # the beat labels came with the report
+    # Clicking an event moves the strip there.
+    tree = panel.rhythm_report.events
+    assert tree.topLevelItemCount() > 0
+    item = tree.topLevelItem(tree.topLevelItemCount() - 1)
+    start = float(item.data(0, Qt.ItemDataRole.UserRole + 1))
+    tree.setCurrentItem(item)
+    visible = panel.strip.visible_s()
+    assert panel.strip.position_s <= start <= panel.strip.position_s + visible
+    # The same rows feed the PDF report.
+    rows = dict(summary_rows(p.extra["rhythm_label"], rhythm))
+    assert "Ventricular ectopy" in rows and rows["Rhythm"]
+    assert [e[0] for e in events(rhythm)].count("V bigeminy") >= 1

@@ -1,0 +1,170 @@
+"""The rhythm model (``ecg-rhythm-features-300``): gates, JSON contract, Holter report, streaming."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.api import clear_model_cache
+from engine.cli import EXIT_ERROR, EXIT_OK, main
+from engine.ecg import read_signal
+from engine.ecg.stream import open_stream, stream_signal
+from engine.errors import InputRejectedError
+from engine.models import ModelRegistry
+from engine.resources import resource_path
+from engine.workflow import load_model
+
+RHYTHM = "ecg-rhythm-features-300"
+BEATS = "ecg-beats-bilstm-360"
+SAMPLES = resource_path("samples")
+AF_SAMPLE = SAMPLES / "cinc2017" / "A00264.hea"
+NORMAL_SAMPLE = SAMPLES / "cinc2017" / "A00250.hea"
+CLASSES = {"normal", "AF", "other", "noisy"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_models() -> None:
+    clear_model_cache()
+
+
+def _json_rows(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_single_lead_ecg_at_300_hz_is_accepted_and_json_follows_the_contract(capsys) -> None:
+    assert main(["predict", "--model", RHYTHM, str(AF_SAMPLE), str(NORMAL_SAMPLE), "--json"]) == 0
+    af, normal = _json_rows(capsys.readouterr().out)
+    for row in (af, normal):
+        assert row["model"] == RHYTHM and row["version"]
+        assert row["rhythm_label"] in CLASSES
+        assert set(row["probabilities"]) == CLASSES
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+        rhythm = row["rhythm"]
+        assert rhythm["lead"] == "ECG"
+        assert 0.0 <= rhythm["af_burden"] <= 1.0
+        assert {"mean_bpm", "min_bpm", "max_bpm", "trend"} <= set(rhythm["heart_rate"])
+        assert 40 < rhythm["heart_rate"]["mean_bpm"] < 200
+        # The beat model takes MLII/II only: the report says ectopy was not counted, and why.
+        assert rhythm["ectopy"] is None
+        assert BEATS in rhythm["ectopy_note"] and "ECG" in rhythm["ectopy_note"]
+        assert row["contributions"] and row["operating_point"]["name"] == "af-f1"
+    # A training recording of each class: the contract, and the rhythm it is known to have.
+    assert af["rhythm_label"] == "AF" and af["label"] == "AF"
+    assert af["rhythm"]["af_burden"] == 1.0
+    assert af["rhythm"]["episodes"] == [
+        {"label": "AF", "start": 0.0, "end": pytest.approx(42.32), "duration": pytest.approx(42.32)}
+    ]
+    assert normal["rhythm_label"] == "normal" and normal["rhythm"]["episodes"] == []
+    # The beat model still refuses the same file: the rhythm model is what accepts it.
+    assert main(["predict", "--model", BEATS, str(AF_SAMPLE), "--json"]) == EXIT_ERROR
+    (refused,) = _json_rows(capsys.readouterr().out)
+    assert "MLII" in refused["error"]
+
+
+def test_rhythm_model_is_never_the_default_ecg_model() -> None:
+    registry = ModelRegistry()
+    assert registry.default_for("signal") == BEATS
+    assert registry.default_for("signal", "rhythm-classification") == RHYTHM
+
+
+@pytest.mark.parametrize(
+    ("fs", "leads", "seconds", "expected"),
+    [
+        (100.0, ("ECG",), 30, "sampling rate is 100 Hz"),
+        (300.0, ("V1",), 30, "none of the leads"),
+        (300.0, ("ECG",), 5, "duration is 5 s"),
+    ],
+)
+def test_gates_refuse_what_the_model_was_not_made_for(fs, leads, seconds, expected) -> None:
+    model = load_model(RHYTHM)
+    data = np.zeros((1, int(fs * seconds)), dtype=np.float32)
+    with pytest.raises(InputRejectedError, match=expected):
+        model.prepare(data, fs=fs, leads=leads)
+
+
+def test_stream_reads_the_same_samples_as_the_whole_record_reader(shared_data: Path) -> None:
+    header = shared_data / "ecg" / "mitdb" / "201.hea"
+    whole = read_signal(header)
+    stream = open_stream(header)
+    assert stream.leads == whole.leads and stream.fs == whole.fs
+    assert stream.n_samples == whole.data.shape[1]
+    for start, stop in ((0, 1000), (123_456, 130_000), (649_000, 700_000)):
+        np.testing.assert_allclose(stream.read(start, stop), whole.data[:, start:stop], atol=1e-6)
+    memory = stream_signal(whole)
+    np.testing.assert_array_equal(memory.read(10, 20), whole.data[:, 10:20])
+
+
+def _holter(tmp_path: Path, shared_data: Path) -> tuple[Path, float]:
+    """Ten minutes of record 101 (sinus rhythm) followed by ten of 201 around its first AF
+    episode, written as one two-lead WFDB record; returns it and the AF onset in 201's part."""
+    import wfdb
+
+    from engine.train.rhythm import reference_af
+
+    normal = read_signal(shared_data / "ecg" / "mitdb" / "101.hea")
+    af = read_signal(shared_data / "ecg" / "mitdb" / "201.hea")
+    fs = af.fs
+    ref = reference_af(af.annotations, fs, af.data.shape[1])
+    onset = ref[0][0]
+    start = max(0, int((onset - 300) * fs))
+    ten = int(600 * fs)
+    data = np.concatenate([normal.data[:, :ten], af.data[:, start : start + ten]], axis=1)
+    wfdb.wrsamp("holter", fs=fs, units=["mV", "mV"], sig_name=["MLII", "V1"],
+                p_signal=data.T.astype(np.float64), fmt=["16", "16"], adc_gain=[200.0, 200.0],
+                baseline=[0, 0], write_dir=str(tmp_path))  # fmt: skip
+    return tmp_path / "holter.hea", 600.0 + (onset - start / fs)
+
+
+def test_holter_report_on_a_concatenated_record(tmp_path: Path, shared_data: Path) -> None:
+    header, af_onset = _holter(tmp_path, shared_data)
+    model = load_model(RHYTHM)
+    pred = model.predict(header)
+    rhythm = pred.extra["rhythm"]
+    assert rhythm["analysed_s"] == pytest.approx(1200.0)
+    assert rhythm["lead"] == "MLII"
+    # The AF episode is found in the second half, starting near the reference onset.
+    episodes = rhythm["episodes"]
+    assert episodes and all(e["label"] == "AF" for e in episodes)
+    assert min(e["start"] for e in episodes) > 600.0 - 30.0
+    assert abs(episodes[0]["start"] - af_onset) < 60.0
+    assert 0.05 < rhythm["af_burden"] < 0.55
+    assert pred.extra["rhythm_label"] == "AF"
+    # Heart rate, beats and ectopy from the beat model (counted: MLII is its lead).
+    hr = rhythm["heart_rate"]
+    assert 40 < hr["min_bpm"] <= hr["mean_bpm"] <= hr["max_bpm"] < 200
+    assert len(hr["trend"]) == 20
+    assert rhythm["ectopy_model"] == {"id": BEATS, "version": load_model(BEATS).bundle.version}
+    assert set(rhythm["ectopy"]) == {"V", "S"}
+    assert rhythm["ectopy"]["V"]["count"] > 0  # 201 has ventricular ectopy
+    assert len(pred.beats) == rhythm["beats"] > 1000
+    # Per-window P(AF): which stretches drove the call.
+    windows = rhythm["windows"]
+    assert len(windows["starts_s"]) == len(windows["p_af"]) == len(windows["labels"]) > 100
+    first_half = [p for s, p in zip(windows["starts_s"], windows["p_af"], strict=True) if s < 550]
+    assert max(first_half) < pred.threshold
+
+
+def test_reading_by_stretches_gives_the_report_of_the_record_in_memory(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    header, _ = _holter(tmp_path, shared_data)
+    model = load_model(RHYTHM)
+    streamed = model.predict(header, explain=False)
+    small = load_model(RHYTHM)
+    small.chunk_s = 120.0  # ten stretches instead of two
+    in_memory = small.predict(read_signal(header), explain=False)
+    a, b = streamed.extra["rhythm"], in_memory.extra["rhythm"]
+    assert a["windows"]["starts_s"] == b["windows"]["starts_s"]
+    assert abs(a["beats"] - b["beats"]) <= 10
+    assert np.abs(np.subtract(a["windows"]["p_af"], b["windows"]["p_af"])).max() < 0.2
+    assert [e["label"] for e in a["episodes"]] == [e["label"] for e in b["episodes"]]
+    assert abs(a["af_burden"] - b["af_burden"]) < 0.03
+
+
+def test_cli_text_output_names_the_rhythm(capsys) -> None:
+    assert main(["predict", "--model", RHYTHM, str(AF_SAMPLE)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "rhythm: AF" in out and "AF burden 100.0 %" in out
