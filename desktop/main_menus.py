@@ -157,6 +157,11 @@ class MenusWindow(PatientHostWindow):
             QCoreApplication.translate("MainWindow", "&Analyze record"), "Ctrl+R", self.analyze
         )
         self.analyze_action.setEnabled(False)
+        self.analyze_action.setToolTip(
+            QCoreApplication.translate(
+                "MainWindow", "Fill in the required fields (*) of the patient record first."
+            )
+        )
         self.analyze_image_action = self._action(
             QCoreApplication.translate("MainWindow", "Analyze &image"),
             "Ctrl+Shift+R",
@@ -190,6 +195,9 @@ class MenusWindow(PatientHostWindow):
             QCoreApplication.translate("MainWindow", "&About Stethos"), None, self.show_about
         )
         self._fill(help_menu, [self.shortcuts_action, None, self.about_action])
+        for menu in (self.file_menu, self.view_menu, self.image_menu, self.measure_menu,
+                     self.analysis_menu, help_menu):  # fmt: skip
+            menu.setToolTipsVisible(True)  # a disabled action says why
 
     @Slot()
     def _on_open_file_triggered(self) -> None:

@@ -228,6 +228,13 @@ class MainWindow(StudiesWindow):
     def _on_form_validity_changed(self, valid: bool) -> None:
         self.analyze_button.setEnabled(valid)
         self.analyze_action.setEnabled(valid)
+        why = (
+            self.tr("Score heart-disease risk from the record.")
+            if valid
+            else self.tr("Fill in the required fields (*) of the patient record with valid values.")
+        )
+        self.analyze_button.setToolTip(why)
+        self.analyze_action.setToolTip(why)
 
     @Slot()
     def analyze(self) -> None:
@@ -360,6 +367,16 @@ class MainWindow(StudiesWindow):
         has = self.viewer.stack is not None
         self.analyze_image_action.setEnabled(has)
         self.tags_action.setEnabled(has)
+        self.analyze_image_action.setToolTip(
+            self.tr("Run the image model on the image shown.")
+            if has
+            else self.tr("Open a radiograph first (File ▸ Open file…).")
+        )
+        self.tags_action.setToolTip(
+            self.tr("Show the DICOM tags of the image shown.")
+            if has
+            else self.tr("Open an image first.")
+        )
         self.image_shown.emit()
 
     def _runners(self) -> list[JobRunner]:

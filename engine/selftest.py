@@ -124,7 +124,10 @@ def _open_signal(path: Path) -> str:
     from engine.ecg import read_signal
 
     signal = read_signal(path)
-    return f"{signal.n_leads} leads at {signal.fs:g} Hz, {signal.duration_s:.0f} s"
+    return (
+        f"{signal.n_leads} lead{'' if signal.n_leads == 1 else 's'} at {signal.fs:g} Hz, "
+        f"{signal.duration_s:.0f} s"
+    )
 
 
 def _run_model(registry, entry) -> str:
@@ -137,7 +140,19 @@ def _run_model(registry, entry) -> str:
     elif kind == "image":
         source = ([s for s in images if s.name.startswith("peds-")] or images)[0]
     else:
-        source = signals[0]
+        # The first sample ECG the model takes (a beat model refuses the handheld lead "ECG").
+        from engine.errors import InputRejectedError
+
+        refusals = []
+        for source in signals:
+            try:
+                p = analyze(source, model_id=entry.id, kind=kind, registry=registry,
+                            explain=False).prediction  # fmt: skip
+            except InputRejectedError as exc:
+                refusals.append(exc)
+                continue
+            return f"{p.label} on {source.name} on {p.device} in {p.elapsed_ms:.0f} ms"
+        raise refusals[0] if refusals else FileNotFoundError("no sample ECG is installed")
     p = analyze(
         source, model_id=entry.id, kind=kind, registry=registry, explain=kind == "image"
     ).prediction

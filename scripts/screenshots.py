@@ -19,6 +19,8 @@ Saves:
 - ``tag-browser.png`` and ``shortcuts.png`` — the two dialogs;
 - ``ecg-12-lead-beats.png`` / ``ecg-holter-beats.png`` — the DICOM 12-lead ECG
   and MIT-BIH 119 with the beat model's labels;
+- ``ecg-handheld-rhythm.png`` / ``ecg-holter-rhythm.png`` — the rhythm report of
+  the bundled handheld AF recording and of MIT-BIH 201 (AF episodes shaded);
 - ``record-contributions.png`` — the record form and the classical model's
   feature contributions.
 
@@ -181,6 +183,27 @@ def take(out: Path) -> None:
     ecg.analyze()
     _wait(app, lambda: not ecg.jobs.busy, timeout_s=300, what="the Holter analysis")
     _save(window, out / "ecg-holter-beats.png")
+
+    # 6b. rhythm reports: a handheld single-lead AF recording, and a Holter with AF episodes
+    # (MIT-BIH 201 from the shared data when it is there, else the bundled 119)
+    ecg.open_sample_handheld()
+    _wait(app, lambda: not ecg.jobs.busy and ecg.signal is not None, what="the handheld ECG")
+    ecg.analyze_rhythm()
+    _wait(app, lambda: not ecg.jobs.busy, timeout_s=300, what="the handheld rhythm report")
+    _save(window, out / "ecg-handheld-rhythm.png")
+    af_holter = REPO.parent / "shared" / "data" / "ecg" / "mitdb" / "201.hea"
+    if af_holter.is_file():
+        ecg.open_signal(af_holter)
+    else:
+        ecg.open_sample_holter()
+    _wait(app, lambda: not ecg.jobs.busy and ecg.signal is not None, what="the AF Holter")
+    ecg.analyze_rhythm()
+    _wait(app, lambda: not ecg.jobs.busy, timeout_s=300, what="the Holter rhythm report")
+    episodes = (ecg.prediction.extra.get("rhythm") or {}).get("episodes") if ecg.prediction else []
+    if episodes:  # the onset of the first AF episode, in the middle of the strip
+        ecg.go_to(float(episodes[0]["start"]))
+    _wait(app, lambda: True)
+    _save(window, out / "ecg-holter-rhythm.png")
 
     # 7. the record form with the classical model's contributions
     window.tabs.setCurrentWidget(window.viewer_panel)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -238,7 +238,7 @@ class EcgPanel(QWidget):
         self.analyze_action.triggered.connect(self.analyze)
         self.rhythm_action = QAction(self.tr("&Rhythm report"), self)
         self.rhythm_action.setObjectName("rhythm_report_action")
-        self.rhythm_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.rhythm_action.setShortcut(QKeySequence("Ctrl+Shift+Y"))
         self.rhythm_action.setEnabled(False)
         self.rhythm_action.setToolTip(self.tr("Open an ECG record first."))
         self.rhythm_action.triggered.connect(self.analyze_rhythm)
@@ -334,10 +334,8 @@ class EcgPanel(QWidget):
         self.rhythm_report.clear()
         has_twelve = all(lead in signal.leads for lead in STANDARD_LEADS)
         self.set_layout(LAYOUT_12_LEAD if has_twelve else LAYOUT_STRIPS)
-        self.info.setText(self._describe(signal))
-        for control in (self.analyze_button, self.analyze_action, self.rhythm_button,
-                        self.rhythm_action):  # fmt: skip
-            control.setEnabled(True)
+        self.info.setText(describe_signal(signal))
+        self._set_analysable(True)
         self.analyze_button.setToolTip(self.tr("Label every beat with the beat model."))
         self.rhythm_button.setToolTip(
             self.tr("Rhythm, AF episodes and burden, heart rate, pauses and ectopy.")
@@ -346,64 +344,21 @@ class EcgPanel(QWidget):
         self._sync_slider()
         self.signal_loaded.emit(signal)
 
-    def _describe(self, signal: EcgSignal) -> str:
-        leads = (
-            self.tr("1 lead")
-            if signal.n_leads == 1
-            else self.tr("{0} leads").format(signal.n_leads)
-        )
-        text = self.tr("{0} · {1} ({2}) · {3:g} Hz · {4}").format(
-            signal.record_name or signal.source.name,
-            leads,
-            ", ".join(signal.leads),
-            signal.fs,
-            format_time(signal.duration_s, 1),
-        )
-        patient = [
-            v
-            for v in (
-                signal.patient_name,
-                self.tr("ID {0}").format(signal.patient_id) if signal.patient_id else "",
-                self.tr("age {0}").format(signal.age) if signal.age else "",
-                self.tr("sex {0}").format(signal.sex) if signal.sex else "",
-            )
-            if v
-        ]
-        if patient:
-            text += " · " + self.tr("Patient: {0}").format(", ".join(patient))
-        return text
-
     # --- analysis ---------------------------------------------------------------------------
     @Slot()
     def analyze(self) -> None:
         """Label every beat with the default beat model on a worker thread."""
-        if self.signal is None:
-            return
-        self.jobs.submit(
-            analyze,
-            self.signal,
-            kind="signal",
-            device=self.device,
-            explain=self.explain,
-            name="analyze-ecg",
-            on_success=self._on_analysed,
-        )
+        self._submit(None, self.explain, "analyze-ecg")
 
     @Slot()
     def analyze_rhythm(self) -> None:
         """The rhythm report (rhythm model, with the beat model for ectopy) on a worker thread."""
-        if self.signal is None:
-            return
-        self.jobs.submit(
-            analyze,
-            self.signal,
-            kind="signal",
-            task=RHYTHM_TASK,
-            device=self.device,
-            explain=True,
-            name="rhythm-report",
-            on_success=self._on_analysed,
-        )
+        self._submit(RHYTHM_TASK, True, "rhythm-report")
+
+    def _submit(self, task: str | None, explain: bool, name: str) -> None:
+        if self.signal is not None:
+            self.jobs.submit(analyze, self.signal, kind="signal", task=task, device=self.device,
+                             explain=explain, name=name, on_success=self._on_analysed)  # fmt: skip
 
     def go_to(self, seconds: float) -> None:
         """Show the recording around ``seconds``."""
@@ -448,48 +403,11 @@ class EcgPanel(QWidget):
         return lower.index(name.lower()) if name.lower() in lower else None
 
     def _fill_beat_list(self, p: Prediction) -> None:
-        self.beat_list.clear()
-        fs = self.signal.fs if self.signal is not None else 1.0
-        groups: dict[str, QTreeWidgetItem] = {}
-        counts = p.extra.get("beat_counts") or {}
-        labels = list(BEAT_CLASSES) + [c for c in counts if c not in BEAT_CLASSES]
-        for c in labels:
-            n = int(counts.get(c, sum(1 for b in p.beats if b.label == c)))
-            item = QTreeWidgetItem([self.tr("{0} — {1}: {2}").format(c, class_name(c), n)])
-            item.setForeground(0, class_colour(c))
-            item.setData(0, _ROLE_BEAT, None)
-            groups[c] = item
-        children: dict[str, list[QTreeWidgetItem]] = {c: [] for c in groups}
-        for i, beat in enumerate(p.beats):
-            child = QTreeWidgetItem(
-                [
-                    f"{format_time(beat.sample / fs, 2)}  {beat.label}",
-                    f"{beat.probabilities.get(beat.label, 0.0):.0%}",
-                ]
-            )
-            child.setData(0, _ROLE_BEAT, i)
-            child.setForeground(0, class_colour(beat.label))
-            children.setdefault(beat.label, []).append(child)
-            if beat.label not in groups:
-                groups[beat.label] = QTreeWidgetItem([beat.label])
-        for c, item in groups.items():
-            item.addChildren(children.get(c, []))
-            self.beat_list.addTopLevelItem(item)
-            # The rarer (ectopic) classes are the ones a reader looks for first.
-            item.setExpanded(c != "N" and item.childCount() > 0)
-        self.beat_list.resizeColumnToContents(0)
+        fill_beat_list(self.beat_list, p, self.signal.fs if self.signal is not None else 1.0)
 
     def beat_item(self, index: int) -> QTreeWidgetItem | None:
         """The list entry of beat ``index``."""
-        for g in range(self.beat_list.topLevelItemCount()):
-            group = self.beat_list.topLevelItem(g)
-            if group is None:
-                continue
-            for k in range(group.childCount()):
-                child = group.child(k)
-                if child is not None and child.data(0, _ROLE_BEAT) == index:
-                    return child
-        return None
+        return find_beat_item(self.beat_list, index)
 
     def select_beat(self, index: int) -> None:
         """Scroll to beat ``index`` and highlight it on the paper."""
@@ -591,9 +509,7 @@ class EcgPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setVisible(self.inline_progress)
         self.cancel_button.setVisible(self.inline_progress)
-        for control in (self.analyze_button, self.analyze_action, self.rhythm_button,
-                        self.rhythm_action):  # fmt: skip
-            control.setEnabled(False)
+        self._set_analysable(False)
 
     @Slot(float, str)
     def _on_jobs_progressed(self, fraction: float, text: str) -> None:
@@ -616,11 +532,94 @@ class EcgPanel(QWidget):
             self.progress.hide()
             self.cancel_button.hide()
             ready = self.signal is not None
-            for control in (self.analyze_button, self.analyze_action, self.rhythm_button,
-                            self.rhythm_action):  # fmt: skip
-                control.setEnabled(ready)
+            self._set_analysable(ready)
+
+    def _set_analysable(self, ready: bool) -> None:
+        for control in (self.analyze_button, self.analyze_action, self.rhythm_button,
+                        self.rhythm_action):  # fmt: skip
+            control.setEnabled(ready)
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Cancel and wait for the running job (call from the window's closeEvent)."""
         self.jobs.cancel()
         self.jobs.wait(timeout_s)
+
+
+translate = QCoreApplication.translate
+
+
+def describe_signal(signal: EcgSignal) -> str:
+    """One line about a record: name, leads, rate, duration and the patient it names."""
+    leads = (
+        translate("EcgPanel", "1 lead")
+        if signal.n_leads == 1
+        else translate("EcgPanel", "{0} leads").format(signal.n_leads)
+    )
+    text = translate("EcgPanel", "{0} · {1} ({2}) · {3:g} Hz · {4}").format(
+        signal.record_name or signal.source.name,
+        leads,
+        ", ".join(signal.leads),
+        signal.fs,
+        format_time(signal.duration_s, 1),
+    )
+    patient = [
+        v
+        for v in (
+            signal.patient_name,
+            translate("EcgPanel", "ID {0}").format(signal.patient_id) if signal.patient_id else "",
+            translate("EcgPanel", "age {0}").format(signal.age) if signal.age else "",
+            translate("EcgPanel", "sex {0}").format(signal.sex) if signal.sex else "",
+        )
+        if v
+    ]
+    if patient:
+        text += " · " + translate("EcgPanel", "Patient: {0}").format(", ".join(patient))
+    return text
+
+
+def fill_beat_list(tree: QTreeWidget, p: Prediction, fs: float) -> None:
+    """List the beats of ``p`` by class under ``tree`` (ectopic classes expanded)."""
+    tree.clear()
+    groups: dict[str, QTreeWidgetItem] = {}
+    counts = p.extra.get("beat_counts") or {}
+    labels = list(BEAT_CLASSES) + [c for c in counts if c not in BEAT_CLASSES]
+    for c in labels:
+        n = int(counts.get(c, sum(1 for b in p.beats if b.label == c)))
+        item = QTreeWidgetItem(
+            [translate("EcgPanel", "{0} — {1}: {2}").format(c, class_name(c), n)]
+        )
+        item.setForeground(0, class_colour(c))
+        item.setData(0, _ROLE_BEAT, None)
+        groups[c] = item
+    children: dict[str, list[QTreeWidgetItem]] = {c: [] for c in groups}
+    for i, beat in enumerate(p.beats):
+        child = QTreeWidgetItem(
+            [
+                f"{format_time(beat.sample / fs, 2)}  {beat.label}",
+                f"{beat.probabilities.get(beat.label, 0.0):.0%}",
+            ]
+        )
+        child.setData(0, _ROLE_BEAT, i)
+        child.setForeground(0, class_colour(beat.label))
+        children.setdefault(beat.label, []).append(child)
+        if beat.label not in groups:
+            groups[beat.label] = QTreeWidgetItem([beat.label])
+    for c, item in groups.items():
+        item.addChildren(children.get(c, []))
+        tree.addTopLevelItem(item)
+        # The rarer (ectopic) classes are the ones a reader looks for first.
+        item.setExpanded(c != "N" and item.childCount() > 0)
+    tree.resizeColumnToContents(0)
+
+
+def find_beat_item(tree: QTreeWidget, index: int) -> QTreeWidgetItem | None:
+    """The list entry of beat ``index``."""
+    for g in range(tree.topLevelItemCount()):
+        group = tree.topLevelItem(g)
+        if group is None:
+            continue
+        for k in range(group.childCount()):
+            child = group.child(k)
+            if child is not None and child.data(0, _ROLE_BEAT) == index:
+                return child
+    return None

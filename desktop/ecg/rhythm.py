@@ -27,38 +27,37 @@ from desktop.ecg.paper import format_time
 _ROLE_TIME = Qt.ItemDataRole.UserRole + 1
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("RhythmReport", text)
+translate = QCoreApplication.translate
 
 
 def rhythm_name(label: str) -> str:
     """The rhythm class in plain words."""
     names = {
-        "normal": _tr("Normal sinus rhythm"),
-        "AF": _tr("Atrial fibrillation or flutter"),
-        "other": _tr("Another rhythm (not normal, not AF)"),
-        "noisy": _tr("Too noisy to classify"),
+        "normal": translate("RhythmReport", "Normal sinus rhythm"),
+        "AF": translate("RhythmReport", "Atrial fibrillation or flutter"),
+        "other": translate("RhythmReport", "Another rhythm (not normal, not AF)"),
+        "noisy": translate("RhythmReport", "Too noisy to classify"),
     }
     return names.get(label, label)
 
 
 def _duration(seconds: float) -> str:
     if seconds >= 3600:
-        return _tr("{0:.1f} h").format(seconds / 3600)
+        return translate("RhythmReport", "{0:.1f} h").format(seconds / 3600)
     if seconds >= 60:
-        return _tr("{0:.0f} min").format(seconds / 60)
-    return _tr("{0:.0f} s").format(seconds)
+        return translate("RhythmReport", "{0:.0f} min").format(seconds / 60)
+    return translate("RhythmReport", "{0:.0f} s").format(seconds)
 
 
 def summary_rows(label: str, r: dict[str, Any]) -> list[tuple[str, str]]:
     """``(what, value)`` rows of a rhythm report, most important first (panel and PDF)."""
-    rows = [(_tr("Rhythm"), rhythm_name(label))]
+    rows = [(translate("RhythmReport", "Rhythm"), rhythm_name(label))]
     episodes = r.get("episodes") or []
     af_s = sum(float(e["duration"]) for e in episodes)
     rows.append(
         (
-            _tr("AF burden"),
-            _tr("{0:.1f} % ({1} in {2} episode(s))").format(
+            translate("RhythmReport", "AF burden"),
+            translate("RhythmReport", "{0:.1f} % ({1} in {2} episode(s))").format(
                 100 * float(r.get("af_burden", 0.0)), _duration(af_s), len(episodes)
             ),
         )
@@ -67,8 +66,10 @@ def summary_rows(label: str, r: dict[str, Any]) -> list[tuple[str, str]]:
     if hr.get("mean_bpm") is not None:
         rows.append(
             (
-                _tr("Heart rate"),
-                _tr("mean {0:.0f} bpm; min {1:.0f} at {2}; max {3:.0f} at {4}").format(
+                translate("RhythmReport", "Heart rate"),
+                translate(
+                    "RhythmReport", "mean {0:.0f} bpm; min {1:.0f} at {2}; max {3:.0f} at {4}"
+                ).format(
                     hr["mean_bpm"],
                     hr["min_bpm"],
                     format_time(hr["min_at"]),
@@ -77,24 +78,28 @@ def summary_rows(label: str, r: dict[str, Any]) -> list[tuple[str, str]]:
                 ),
             )
         )
-    rows.append((_tr("Pauses > 2 s"), str(len(r.get("pauses") or []))))
+    rows.append((translate("RhythmReport", "Pauses > 2 s"), str(len(r.get("pauses") or []))))
     rows.append(
         (
-            _tr("Bradycardia / tachycardia"),
-            _tr("{0} / {1} episode(s)").format(
+            translate("RhythmReport", "Bradycardia / tachycardia"),
+            translate("RhythmReport", "{0} / {1} episode(s)").format(
                 len(r.get("bradycardia") or []), len(r.get("tachycardia") or [])
             ),
         )
     )
     ectopy = r.get("ectopy")
     if ectopy:
-        for key, what in (("V", _tr("Ventricular ectopy")), ("S", _tr("Supraventricular ectopy"))):
+        for key, what in (
+            ("V", translate("RhythmReport", "Ventricular ectopy")),
+            ("S", translate("RhythmReport", "Supraventricular ectopy")),
+        ):
             e = ectopy[key]
             rows.append(
                 (
                     what,
-                    _tr(
-                        "{0} beats ({1:.2f} %); couplets {2}; runs ≥ 3: {3}; bigeminy {4}; trigeminy {5}"
+                    translate(
+                        "RhythmReport",
+                        "{0} beats ({1:.2f} %); couplets {2}; runs ≥ 3: {3}; bigeminy {4}; trigeminy {5}",
                     ).format(
                         e["count"],
                         100 * e["burden"],
@@ -107,13 +112,23 @@ def summary_rows(label: str, r: dict[str, Any]) -> list[tuple[str, str]]:
             )
         model = r.get("ectopy_model") or {}
         if model:
-            rows.append((_tr("Beats classified by"), f"{model.get('id')} {model.get('version')}"))
+            rows.append(
+                (
+                    translate("RhythmReport", "Beats classified by"),
+                    f"{model.get('id')} {model.get('version')}",
+                )
+            )
     else:
-        rows.append((_tr("Ectopy"), str(r.get("ectopy_note") or _tr("not counted"))))
+        rows.append(
+            (
+                translate("RhythmReport", "Ectopy"),
+                str(r.get("ectopy_note") or translate("RhythmReport", "not counted")),
+            )
+        )
     rows.append(
         (
-            _tr("Analysed"),
-            _tr("{0}, lead {1}, {2} beats").format(
+            translate("RhythmReport", "Analysed"),
+            translate("RhythmReport", "{0}, lead {1}, {2} beats").format(
                 _duration(float(r.get("analysed_s", 0.0))), r.get("lead", "?"), r.get("beats", 0)
             ),
         )
@@ -125,20 +140,30 @@ def events(r: dict[str, Any]) -> list[tuple[str, float, float]]:
     """``(what, start_s, end_s)`` of every event worth looking at, in time order."""
     out: list[tuple[str, float, float]] = []
     for e in r.get("episodes") or []:
-        out.append((_tr("AF episode"), float(e["start"]), float(e["end"])))
+        out.append((translate("RhythmReport", "AF episode"), float(e["start"]), float(e["end"])))
     for key, what in (
-        ("pauses", _tr("Pause")),
-        ("bradycardia", _tr("Bradycardia")),
-        ("tachycardia", _tr("Tachycardia")),
+        ("pauses", translate("RhythmReport", "Pause")),
+        ("bradycardia", translate("RhythmReport", "Bradycardia")),
+        ("tachycardia", translate("RhythmReport", "Tachycardia")),
     ):
         for e in r.get(key) or []:
             out.append((what, float(e["start"]), float(e["end"])))
     for key, e in (r.get("ectopy") or {}).items():
         for run in e.get("run_episodes", []):
-            out.append((_tr("{0} run").format(key), float(run["start"]), float(run["end"])))
+            out.append(
+                (
+                    translate("RhythmReport", "{0} run").format(key),
+                    float(run["start"]),
+                    float(run["end"]),
+                )
+            )
         for name in ("bigeminy", "trigeminy"):
             for p in e.get(name, []):
-                what = _tr("{0} bigeminy") if name == "bigeminy" else _tr("{0} trigeminy")
+                what = (
+                    translate("RhythmReport", "{0} bigeminy")
+                    if name == "bigeminy"
+                    else translate("RhythmReport", "{0} trigeminy")
+                )
                 out.append((what.format(key), float(p["start"]), float(p["end"])))
     return sorted(out, key=lambda x: x[1])
 
@@ -157,7 +182,11 @@ class HeartRateTrend(QWidget):
         self.episodes: list[tuple[float, float]] = []
         self.setMinimumHeight(90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip(_tr("Heart rate per minute; AF episodes shaded. Click to go there."))
+        self.setToolTip(
+            translate(
+                "RhythmReport", "Heart rate per minute; AF episodes shaded. Click to go there."
+            )
+        )
 
     def sizeHint(self) -> QSize:
         return QSize(320, 110)
@@ -191,7 +220,11 @@ class HeartRateTrend(QWidget):
         values = [v for v in self.trend if v is not None]
         if not values or self.duration_s <= 0:
             painter.setPen(text)
-            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, _tr("No heart-rate trend yet."))
+            painter.drawText(
+                plot,
+                Qt.AlignmentFlag.AlignCenter,
+                translate("RhythmReport", "No heart-rate trend yet."),
+            )
             painter.end()
             return
         lo = min(40.0, min(values) - 5)
@@ -213,7 +246,8 @@ class HeartRateTrend(QWidget):
         for bpm in (50.0, 100.0):
             painter.drawLine(QPointF(plot.left(), y_at(bpm)), QPointF(plot.right(), y_at(bpm)))
             painter.drawText(QPointF(2, y_at(bpm) + 4), f"{bpm:.0f}")
-        painter.setPen(QPen(pal.color(pal.ColorRole.Highlight), 1.6))
+        line = pal.color(pal.ColorRole.Highlight)
+        painter.setPen(QPen(line, 1.6))
         last: QPointF | None = None
         for i, v in enumerate(self.trend):
             if v is None:
@@ -223,11 +257,15 @@ class HeartRateTrend(QWidget):
             if last is not None:
                 painter.drawLine(last, point)
             last = point
+        if len(values) == 1:  # a recording under a minute: one value, drawn across it
+            y = y_at(values[0])
+            painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+            painter.drawText(QPointF(plot.left() + 4, y - 4), f"{values[0]:.0f}")
         painter.setPen(text)
         painter.drawText(QPointF(plot.left(), self.height() - 3), "0:00")
         end_text = format_time(self.duration_s)
         painter.drawText(QPointF(plot.right() - 8 * len(end_text), self.height() - 3), end_text)
-        painter.drawText(QPointF(2, plot.top() + 8), _tr("bpm"))
+        painter.drawText(QPointF(2, plot.top() + 8), translate("RhythmReport", "bpm"))
         painter.end()
 
 
@@ -241,7 +279,11 @@ class RhythmReportPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("rhythm_report_panel")
         self.report: dict[str, Any] | None = None
-        self.summary = QLabel(_tr("Run “Rhythm report” to summarise the rhythm of this recording."))
+        self.summary = QLabel(
+            translate(
+                "RhythmReport", "Run “Rhythm report” to summarise the rhythm of this recording."
+            )
+        )
         self.summary.setObjectName("rhythm_summary")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -249,21 +291,31 @@ class RhythmReportPanel(QWidget):
         self.events = QTreeWidget()
         self.events.setObjectName("rhythm_events")
         self.events.setColumnCount(3)
-        self.events.setHeaderLabels([_tr("Event"), _tr("Start"), _tr("Duration")])
+        self.events.setHeaderLabels(
+            [
+                translate("RhythmReport", "Event"),
+                translate("RhythmReport", "Start"),
+                translate("RhythmReport", "Duration"),
+            ]
+        )
         self.events.setRootIsDecorated(False)
         self.events.setUniformRowHeights(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
         layout.addWidget(self.trend)
-        layout.addWidget(QLabel(_tr("<b>Events</b> (click to go there)")))
+        layout.addWidget(QLabel(translate("RhythmReport", "<b>Events</b> (click to go there)")))
         layout.addWidget(self.events, 1)
         self.trend.seek.connect(self.seek)
         self.events.currentItemChanged.connect(self._on_events_current_changed)
 
     def clear(self) -> None:
         self.report = None
-        self.summary.setText(_tr("Run “Rhythm report” to summarise the rhythm of this recording."))
+        self.summary.setText(
+            translate(
+                "RhythmReport", "Run “Rhythm report” to summarise the rhythm of this recording."
+            )
+        )
         self.trend.set_report(None)
         self.events.clear()
 

@@ -119,12 +119,16 @@ class PatientController(QObject):
             *self.encounter.menu_actions(),
             None,
             self.report.report_action,
+            self.report.print_report_action,
         ):
             if action is None:
                 self.menu.addSeparator()
             else:
                 self.menu.addAction(action)
-        host.add_patient_menu(self.menu, [self.report.export_report_action])
+        self.menu.setToolTipsVisible(True)  # a disabled action says why
+        host.add_patient_menu(
+            self.menu, [self.report.export_report_action, self.report.print_report_action]
+        )
         host.image_shown.connect(self.update_state)
         self.update_state()
 

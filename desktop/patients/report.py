@@ -34,6 +34,7 @@ from PySide6.QtGui import (
     QPdfWriter,
     QTextDocument,
 )
+from PySide6.QtPrintSupport import QPrinter
 
 from desktop.ecg.rhythm import summary_rows
 from desktop.patients.host import ScreenViews
@@ -112,10 +113,14 @@ class EncounterReport(QObject):
         rhythm = stored.get("rhythm")
         if isinstance(rhythm, dict):  # a rhythm model: its Holter-style report
             label = str(stored.get("rhythm_label") or res.label)
-            outcome = "<table>" + "".join(
-                f"<tr><td><b>{_e(what)}</b>&nbsp;</td><td>{_e(value)}</td></tr>"
-                for what, value in summary_rows(label, rhythm)
-            ) + "</table>"
+            outcome = (
+                "<table>"
+                + "".join(
+                    f"<tr><td><b>{_e(what)}</b>&nbsp;</td><td>{_e(value)}</td></tr>"
+                    for what, value in summary_rows(label, rhythm)
+                )
+                + "</table>"
+            )
         elif beats:  # a signal model: one label per beat
             counts = Counter(beat.label for beat in beats)
             outcome = self.tr("Beats per class: {0} (of {1} beats)").format(
@@ -255,14 +260,8 @@ class EncounterReport(QObject):
         )
         return "".join(parts)
 
-    def write_pdf(self, content: ReportContent, path: str | Path) -> Path:
-        """Write the report of ``content`` to ``path`` (A4, PDF); returns the path.
-
-        The PDF is made in memory and written with Python's file calls, so a
-        missing folder, a read-only place or a full disk raise ``OSError``
-        (Qt's writer would only print a warning).
-        """
-        path = Path(path)
+    def document(self, content: ReportContent) -> QTextDocument:
+        """The report as a text document, its pictures attached (UI thread)."""
         doc = QTextDocument()
         for name, image in (
             ("image", content.image),
@@ -274,6 +273,22 @@ class EncounterReport(QObject):
                     QTextDocument.ResourceType.ImageResource, QUrl(f"report://{name}"), image
                 )
         doc.setHtml(self.html(content))
+        return doc
+
+    def print_to(self, content: ReportContent, printer: QPrinter) -> None:
+        """Print the report on ``printer`` (A4 portrait, 15 mm margins unless the user chose)."""
+        doc = self.document(content)
+        doc.print_(printer)
+
+    def write_pdf(self, content: ReportContent, path: str | Path) -> Path:
+        """Write the report of ``content`` to ``path`` (A4, PDF); returns the path.
+
+        The PDF is made in memory and written with Python's file calls, so a
+        missing folder, a read-only place or a full disk raise ``OSError``
+        (Qt's writer would only print a warning).
+        """
+        path = Path(path)
+        doc = self.document(content)
         buffer = QBuffer()
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
         writer = QPdfWriter(buffer)
@@ -303,6 +318,11 @@ class EncounterReport(QObject):
 def report_html(content: ReportContent) -> str:
     """The report of ``content`` as HTML."""
     return EncounterReport().html(content)
+
+
+def print_report(content: ReportContent, printer: QPrinter) -> None:
+    """Print the report of ``content`` on ``printer`` (UI thread)."""
+    EncounterReport().print_to(content, printer)
 
 
 def write_report_pdf(content: ReportContent, path: str | Path) -> Path:

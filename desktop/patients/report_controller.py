@@ -1,9 +1,10 @@
-"""Patient ▸ Report…: the PDF of an encounter, gathered and written off the UI thread.
+"""Patient ▸ Report… and Print report…: an encounter's report, gathered off the UI thread.
 
 :func:`engine.workflow.report.collect_report` reads the encounter and its
 pictures on a worker; the UI thread turns them into pictures (the ECG strip
 is drawn by the ECG views); the PDF is written, and its export logged, on
-the worker again.
+the worker again. Printing asks for a printer (the system print dialog) and
+prints on the UI thread, as Qt requires; the audit trail records it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
+from PySide6.QtGui import QKeySequence, QPageSize
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import QFileDialog
 
 from desktop.jobs import JobFailure
-from desktop.patients.report import ReportContent, report_content, write_report_pdf
+from desktop.patients.report import (
+    ReportContent,
+    print_report,
+    report_content,
+    write_report_pdf,
+)
 from desktop.patients.session_controller import make_action
 from desktop.patients.store_jobs import StoreJobs
 from engine.errors import EngineError
@@ -39,6 +47,7 @@ class ReportController(QObject):
     """
 
     report_exported = Signal(object)
+    report_printed = Signal(str)
     report_failed = Signal(str)
 
     def __init__(self, ctl: PatientController) -> None:
@@ -60,12 +69,43 @@ class ReportController(QObject):
             self.export_report_dialog,
             "export_report_action",
         )
+        self.print_report_action = make_action(
+            ctl.window,
+            translate("PatientController", "&Print report…"),
+            self.print_report_dialog,
+            "print_report_action",
+        )
+        self.print_report_action.setShortcut(QKeySequence("Ctrl+P"))
         ctl.panel.report_requested.connect(self.export_report_dialog)
+        #: Printer and dialog for printing (tests replace the dialog step).
+        self.ask_printer = self._ask_printer
 
     def update_state(self) -> None:
         has_patient = self.ctl.active and self.ctl.patient is not None
-        self.report_action.setEnabled(has_patient)
-        self.export_report_action.setEnabled(has_patient)
+        if not self.ctl.active:
+            why = translate(
+                "PatientController", "Sign in first (Patient ▸ Sign in…), then choose a patient."
+            )
+        elif self.ctl.patient is None:
+            why = translate("PatientController", "Choose a patient in the Patients dock first.")
+        else:
+            why = ""
+        for action, what in (
+            (
+                self.report_action,
+                translate("PatientController", "Write the PDF report of an encounter."),
+            ),
+            (
+                self.export_report_action,
+                translate("PatientController", "Write the PDF report of an encounter."),
+            ),
+            (
+                self.print_report_action,
+                translate("PatientController", "Print the report of an encounter."),
+            ),
+        ):
+            action.setEnabled(has_patient)
+            action.setToolTip(what if has_patient else why)
 
     @Slot()
     def export_report_dialog(self, encounter_id: int | None = None) -> bool:
@@ -87,6 +127,84 @@ class ReportController(QObject):
                 latest_encounter, patient.id, name="encounters", on_success=self._ask_where
             )
         return self._ask_where(encounter_id)
+
+    @Slot()
+    def print_report_dialog(self, encounter_id: int | None = None) -> bool:
+        """Print the report of an encounter (chosen as for :meth:`export_report_dialog`)."""
+        ctl = self.ctl
+        patient = ctl.need_patient()
+        if patient is None:
+            return False
+        if isinstance(encounter_id, bool) or not isinstance(encounter_id, int):
+            encounter_id = ctl.panel.selected_encounter()
+            if encounter_id is None:
+                encounter_id = ctl.encounter_id
+        if encounter_id is None:
+            return ctl.step(
+                latest_encounter, patient.id, name="encounters", on_success=self.print_report
+            )
+        return self.print_report(encounter_id)
+
+    def _ask_printer(self) -> QPrinter | None:
+        """The system print dialog (UI thread); ``None`` when cancelled."""
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+        dialog = QPrintDialog(printer, self.ctl.window)
+        dialog.setWindowTitle(translate("PatientController", "Print report"))
+        return printer if dialog.exec() == QPrintDialog.DialogCode.Accepted else None
+
+    def print_report(self, encounter_id: int | None) -> bool:
+        """Collect the report of ``encounter_id``, ask for a printer, print; logs “printed”."""
+        ctl = self.ctl
+        if encounter_id is None:
+            return self._ask_where(None)  # says there is no encounter yet
+        store, patient = ctl.store, ctl.patient
+        if store is None or patient is None:
+            return False
+        views = ctl.host.screen_views() if encounter_id == ctl.encounter_id else None
+
+        def collected(data: ReportData) -> None:
+            content = report_content(data, views)
+            printer = self.ask_printer()
+            if printer is None:
+                return
+            print_report(content, printer)
+            where = printer.outputFileName() or printer.printerName() or "printer"
+            self.jobs.submit(
+                self._log_print,
+                store,
+                encounter_id,
+                patient.id,
+                where,
+                name="report printed",
+                on_success=lambda _none: self._printed(where),
+            )
+
+        self.jobs.submit(
+            collect_report,
+            store,
+            encounter_id,
+            patient_id=patient.id,
+            images=views is None or views.image is None,
+            ecg=views is None or views.ecg is None,
+            intended_uses=dict(ctl.encounter.intended_uses),
+            name="report data",
+            on_success=collected,
+            on_failure=lambda _failure: self._failed(
+                translate("PatientController", "This encounter cannot be found.")
+            ),
+        )
+        return True
+
+    @staticmethod
+    def _log_print(
+        store: Store, encounter_id: int, patient_id: int, where: str, *, progress, cancel
+    ) -> None:
+        record_export(store, encounter_id, patient_id, where, "print")
+
+    def _printed(self, where: str) -> None:
+        self.ctl.status(translate("PatientController", "Report sent to {0}.").format(where))
+        self.report_printed.emit(where)
 
     def _ask_where(self, encounter_id: int | None) -> bool:
         ctl = self.ctl

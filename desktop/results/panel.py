@@ -284,12 +284,18 @@ class ResultPanel(QFrame):
         rhythm = p.extra.get("rhythm") or {}
         self.title.setText(self.tr("Rhythm: {0}").format(p.extra.get("rhythm_label", p.label)))
         self._show_bar(p.score)
-        self.label.setText(
-            self.tr(
-                "Probability of AF {0:.1%} (a recording over a minute long: the mean of its 30-s "
-                "windows); AF burden {1:.1%}. The rhythm report is in the Rhythm tab."
+        windows = len((rhythm.get("windows") or {}).get("starts_s") or [])
+        if windows > 1:
+            text = self.tr(
+                "Probability of AF {0:.1%} (the mean of the recording's {1} windows of 30 s); "
+                "AF burden {2:.1%}. The rhythm report is in the Rhythm tab."
+            ).format(p.score, windows, float(rhythm.get("af_burden", 0.0)))
+        else:
+            text = self.tr(
+                "Probability of AF {0:.1%}; AF burden {1:.1%}. The rhythm report is in the "
+                "Rhythm tab."
             ).format(p.score, float(rhythm.get("af_burden", 0.0)))
-        )
+        self.label.setText(text)
 
     def _show_bar(self, score: float) -> None:
         self.score_bar.setValue(round(score * 1000))

@@ -403,6 +403,13 @@ class ViewerPanel(QWidget):
     def _on_view_heatmap_changed(self) -> None:
         has = self.view.heatmap is not None
         self.heatmap_action.setEnabled(has)
+        self.heatmap_action.setToolTip(
+            self.tr("Show or hide the model's heat map (H).")
+            if has
+            else self.tr(
+                "Analyse the image first (Analysis ▸ Analyze image): the heat map comes with the result."
+            )
+        )
         self.heatmap_action.setChecked(has and self.view.heatmap_visible)
         self.heat_opacity.setEnabled(has)
         self.heat_opacity_label.setEnabled(has)

@@ -117,3 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("cancelled\n")
         return EXIT_CANCELLED
+    except BrokenPipeError:
+        # The reader went away (``stethos-engine info … | head``): stop quietly, as Unix tools
+        # do. Python would flush stdout again at exit and fail once more: point it at devnull.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK

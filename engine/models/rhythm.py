@@ -203,11 +203,18 @@ class RhythmModel(RunnerBase):
                 chunk, explain=False, beats=beats if rhythm_lead_taken and len(beats) else None
             )
         except InputRejectedError as exc:
-            scan.ectopy_note = (
-                f"Ectopic beats were not counted: the beat model "
-                f"“{self.companion.bundle.id}” does not take this recording "
-                f"({exc.user_message})"
-            )
+            companion = self.companion.bundle.id
+            if not any(str(t).upper() in {lead.upper() for lead in leads} for t in taken):
+                scan.ectopy_note = (
+                    f"Ectopic beats were not counted: the beat model “{companion}” reads lead "
+                    f"{' or '.join(str(t) for t in taken)}, and this recording has "
+                    f"{', '.join(leads)}."
+                )
+            else:
+                scan.ectopy_note = (
+                    f"Ectopic beats were not counted: the beat model “{companion}” does not "
+                    f"take this recording ({exc.user_message})"
+                )
             return
         scan.companion_ran = True
         lo, hi = core
@@ -277,7 +284,7 @@ class RhythmModel(RunnerBase):
                     value,
                     float(p_af - p[i]),
                     unit,
-                    v if math.isfinite(v) else None,
+                    float(f"{v:.3g}") if math.isfinite(v) else None,
                     missing=not math.isfinite(v),
                 )
             )
@@ -371,6 +378,7 @@ class RhythmModel(RunnerBase):
         }
         if notes:
             extra["notes"] = notes
+        req.progress(1.0, "Rhythm report ready")
         return build_prediction(
             self.bundle,
             probabilities,

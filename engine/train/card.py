@@ -326,7 +326,7 @@ SECTIONS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Sections]] 
 def render_card(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -> str:
     """The model card (Markdown) of a bundle, from its manifest and validation record."""
     if manifest.get("task") == "rhythm-classification":
-        from engine.train.rhythm_bundle import rhythm_card
+        from engine.train.rhythm_card import rhythm_card
 
         return rhythm_card(manifest, validation)
     s = SECTIONS[manifest["inputs"]["type"]](manifest, validation)

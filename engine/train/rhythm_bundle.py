@@ -10,9 +10,7 @@ through the app's own runtime, in windows on MIT-BIH records 201 and 203.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import time
-from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -219,102 +217,6 @@ def _manifest(
     }
 
 
-def rhythm_card(m: Mapping[str, Any], v: Mapping[str, Any]) -> str:
-    """The rhythm model's card (Markdown) from its manifest and validation record."""
-    cv, conf, long = v["cross_validation"], v["confusion"], v["long_records"]
-    af = cv["af_vs_rest"]
-    rows = "\n".join(
-        f"| {c} | {cv[c]['n']:,} | {cv[c]['predicted']:,} | {cv[c]['f1']:.3f} |" for c in CLASSES
-    )
-    conf_rows = "\n".join(
-        f"| {c} | " + " | ".join(f"{x:,}" for x in conf[i]) + " |" for i, c in enumerate(CLASSES)
-    )
-    long_rows = "\n".join(
-        f"| {name} | {r['reference_af_s']:.0f} | {r['detected_af_s']:.0f} | {r['overlap_s']:.0f} "
-        f"| {r['reference_episodes']} | {r['episodes']} |"
-        for name, r in long["records"].items()
-    )
-    lims = "\n".join(f"- {x}" for x in m["limitations"])
-    contra = "\n".join(f"- {x}" for x in m["contraindications"])
-    mt = m["metrics"]
-    return f"""# {m["name"]}
-
-`{m["id"]}` version {m["version"]} · task: rhythm classification · runs on the CPU
-
-**Intended use.** {m["intended_use"]}
-
-**Intended users.** {m["intended_users"]}
-
-This result supports, and does not replace, the judgement of a qualified clinician.
-
-**Do not use for:**
-{contra}
-
-## What it reads and says
-
-One lead (the first present of {", ".join(m["preprocessing"]["lead_preference"])}) at any rate
-of 125 Hz or more, at least 9 s. The engine detects the QRS complexes itself and computes 22
-named rhythm features: RR irregularity (variability, successive differences, Poincaré plot,
-sample entropy), premature-beat patterns, atrial activity (P-wave consistency, 4–10 Hz
-fibrillatory energy between beats), QRS consistency and signal quality. A gradient-boosting
-classifier turns them into probabilities of **normal**, **AF**, **other** and **noisy**.
-
-- Recordings up to {m["preprocessing"]["short_max_s"]:.0f} s are classified whole.
-- Longer recordings are classified in 30-s windows every 10 s, read 10 minutes at a time;
-  AF windows become **AF episodes** (onset, offset; shorter than 30 s dropped, gaps under 30 s
-  joined) and the **AF burden** is their share of the recording. The report adds the heart-rate
-  trend (per minute, minimum and maximum with their times), pauses over 2 s, brady- and
-  tachycardia, and — from the beat model `{m["companions"]["ectopy"]}` — ventricular and
-  supraventricular ectopic counts, burden, couplets, runs, bigeminy and trigeminy.
-- **Operating point `af-f1`:** AF when P(AF) ≥ {m["operating_points"][0]["threshold"]:.2f},
-  else the most probable class.
-- **Explanation:** the features that moved P(AF) most (each set in turn to the training
-  median), and P(AF) of every window along the recording.
-
-## Validation
-
-{v["design"]}
-
-| class | recordings | decided | F1 |
-|---|---|---|---|
-{rows}
-
-Challenge score (mean F1 of normal, AF, other): **{cv["challenge_f1"]:.3f}**.
-AF against everything else: F1 **{af["f1"]:.3f}** (95 % CI {mt["af_f1"]["ci95"][0]:.3f}–{mt["af_f1"]["ci95"][1]:.3f}),
-sensitivity {af["sensitivity"]:.3f}, positive predictivity {af["positive_predictivity"]:.3f},
-specificity {af["specificity"]:.3f}. Fold thresholds for AF: {min(v["fold_thresholds"]):.2f}–{max(v["fold_thresholds"]):.2f}.
-
-Confusion (rows: reference; columns: decided, in the order {", ".join(CLASSES)}):
-
-| reference | {" | ".join(CLASSES)} |
-|---|---|---|---|---|
-{conf_rows}
-
-### Long recordings, another source (MIT-BIH Arrhythmia 201 and 203, never used to fit or choose)
-
-The shipped bundle, run by the application's own runtime on the MLII lead (360 Hz):
-
-| record | reference AF (s) | detected AF (s) | overlap (s) | reference episodes | detected episodes |
-|---|---|---|---|---|---|
-{long_rows}
-
-Duration-weighted (EC57) AF sensitivity **{long["sensitivity"]:.3f}**, positive predictivity
-**{long["positive_predictivity"]:.3f}**. Two records of two patients: a check that the windows
-work, not an estimate for a population.
-
-## Limitations
-
-{lims}
-
-## Training data
-
-{m["training_data"]["name"]}. {m["training_data"]["citation"]} Licence {m["training_data"]["licence"]}.
-
-Rebuild: `{m["training_command"]}` ({v["seconds"]:.0f} s on this machine's 2 CPU cores,
-features cached).
-"""
-
-
 def train_rhythm(
     out_dir: str | Path,
     *,
@@ -373,10 +275,9 @@ def train_rhythm(
         }
         return m
 
-    files = {
-        "validation.json": json.dumps(validation, indent=2).encode(),
-        "card.md": rhythm_card(edit(json.loads(json.dumps(manifest))), validation).encode(),
-    }
-    update_bundle(path, files, edit=edit)
+    from engine.train.card import refresh_bundle, validation_bytes
+
+    update_bundle(path, {"validation.json": validation_bytes(validation)}, edit=edit)
+    refresh_bundle(path)  # the card, from the final manifest and the validation record
     progress(1.0, "Done")
     return path

@@ -179,6 +179,14 @@
         <translation>分析心电图</translation>
     </message>
     <message>
+        <source>Open an ECG record first.</source>
+        <translation>请先打开心电图记录。</translation>
+    </message>
+    <message>
+        <source>Rhythm report</source>
+        <translation>节律报告</translation>
+    </message>
+    <message>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -219,6 +227,14 @@
         <translation>&lt;b&gt;按类别列出的心搏&lt;/b&gt;</translation>
     </message>
     <message>
+        <source>Beats</source>
+        <translation>心搏</translation>
+    </message>
+    <message>
+        <source>Rhythm</source>
+        <translation>节律</translation>
+    </message>
+    <message>
         <source>Open &amp;ECG…</source>
         <translation>打开心电图(&amp;E)…</translation>
     </message>
@@ -231,8 +247,16 @@
         <translation>打开示例动态心电图 Holter（MIT-BIH 119）(&amp;H)</translation>
     </message>
     <message>
+        <source>Open sample &amp;handheld ECG (CinC 2017, atrial fibrillation)</source>
+        <translation>打开示例手持式心电图（CinC 2017，心房颤动）(&amp;H)</translation>
+    </message>
+    <message>
         <source>Analyze &amp;ECG</source>
         <translation>分析心电图(&amp;E)</translation>
+    </message>
+    <message>
+        <source>&amp;Rhythm report</source>
+        <translation>节律报告(&amp;R)</translation>
     </message>
     <message>
         <source>Open an ECG record</source>
@@ -241,6 +265,14 @@
     <message>
         <source>ECG records (*.hea *.dcm *.DCM *.dat);;All files (*)</source>
         <translation>心电图记录 (*.hea *.dcm *.DCM *.dat);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Label every beat with the beat model.</source>
+        <translation>用心搏模型标注每个心搏。</translation>
+    </message>
+    <message>
+        <source>Rhythm, AF episodes and burden, heart rate, pauses and ectopy.</source>
+        <translation>节律、房颤发作与负荷、心率、停搏和异位搏动。</translation>
     </message>
     <message>
         <source>1 lead</source>
@@ -287,7 +319,7 @@
     <name>EcgPaper</name>
     <message>
         <source>Δt {0:.0f} ms</source>
-        <extracomment>Half-width of the band drawn behind the highlighted beat (seconds). The zoom range a 12-lead print is fitted to its view within. On-screen enlargement of the paper (1 = true size at the screen&apos;s dpi); a 12-lead print is fitted to its view. Calipers measure in paper mm whatever it is.</extracomment>
+        <extracomment>Half-width of the band drawn behind the highlighted beat (seconds). The zoom range a 12-lead print is fitted to its view within. On-screen enlargement of the paper (1 = true size at the screen&apos;s dpi); a 12-lead print is fitted to its view. Calipers measure in paper mm whatever it is. Rhythm episodes shaded on the paper: ``(start_s, end_s, label)``.</extracomment>
         <translation>Δt {0:.0f} ms</translation>
     </message>
     <message>
@@ -723,6 +755,26 @@ Area {5:.1f} {6}</source>
         <translation>取消</translation>
     </message>
     <message>
+        <source>Score heart-disease risk from the record.</source>
+        <translation>根据病历评估心脏病风险。</translation>
+    </message>
+    <message>
+        <source>Fill in the required fields (*) of the patient record with valid values.</source>
+        <translation>请以有效数值填写患者病历的必填项（*）。</translation>
+    </message>
+    <message>
+        <source>Run the image model on the image shown.</source>
+        <translation>对当前显示的图像运行图像模型。</translation>
+    </message>
+    <message>
+        <source>Open a radiograph first (File ▸ Open file…).</source>
+        <translation>请先打开一张 X 线片（文件 ▸ 打开文件…）。</translation>
+    </message>
+    <message>
+        <source>Show the DICOM tags of the image shown.</source>
+        <translation>显示当前图像的 DICOM 标签。</translation>
+    </message>
+    <message>
         <source>Ready.</source>
         <translation>就绪。</translation>
     </message>
@@ -781,6 +833,10 @@ Area {5:.1f} {6}</source>
     <message>
         <source>&amp;Analyze record</source>
         <translation>分析病历(&amp;A)</translation>
+    </message>
+    <message>
+        <source>Fill in the required fields (*) of the patient record first.</source>
+        <translation>请先填写患者病历的必填项（*）。</translation>
     </message>
     <message>
         <source>Analyze &amp;image</source>
@@ -1304,6 +1360,35 @@ Area {5:.1f} {6}</source>
         <translation>找不到该次就诊。</translation>
     </message>
     <message>
+        <source>&amp;Print report…</source>
+        <translation>打印报告(&amp;P)…</translation>
+    </message>
+    <message>
+        <source>Sign in first (Patient ▸ Sign in…), then choose a patient.</source>
+        <extracomment>Printer and dialog for printing (tests replace the dialog step).</extracomment>
+        <translation>请先登录（患者 ▸ 登录…），然后选择一位患者。</translation>
+    </message>
+    <message>
+        <source>Choose a patient in the Patients dock first.</source>
+        <translation>请先在“患者”面板中选择一位患者。</translation>
+    </message>
+    <message>
+        <source>Write the PDF report of an encounter.</source>
+        <translation>生成一次就诊的 PDF 报告。</translation>
+    </message>
+    <message>
+        <source>Print the report of an encounter.</source>
+        <translation>打印一次就诊的报告。</translation>
+    </message>
+    <message>
+        <source>Print report</source>
+        <translation>打印报告</translation>
+    </message>
+    <message>
+        <source>Report sent to {0}.</source>
+        <translation>报告已发送至 {0}。</translation>
+    </message>
+    <message>
         <source>The report could not be written to {0}: {1}</source>
         <translation>无法将报告写入 {0}：{1}</translation>
     </message>
@@ -1802,6 +1887,18 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>操作点处的结果：&lt;b&gt;{0}&lt;/b&gt;（{1}）</translation>
     </message>
     <message>
+        <source>Rhythm: {0}</source>
+        <translation>节律：{0}</translation>
+    </message>
+    <message>
+        <source>Probability of AF {0:.1%} (the mean of the recording&apos;s {1} windows of 30 s); AF burden {2:.1%}. The rhythm report is in the Rhythm tab.</source>
+        <translation>房颤概率 {0:.1%}（记录中 {1} 个 30 秒窗口的平均值）；房颤负荷 {2:.1%}。节律报告见“节律”标签页。</translation>
+    </message>
+    <message>
+        <source>Probability of AF {0:.1%}; AF burden {1:.1%}. The rhythm report is in the Rhythm tab.</source>
+        <translation>房颤概率 {0:.1%}；房颤负荷 {1:.1%}。节律报告见“节律”标签页。</translation>
+    </message>
+    <message>
         <source>Operating point “{0}”: on validation, sensitivity for {1} {2:.0%}; specificity is not reported for this model.</source>
         <translation>操作点“{0}”：验证集上 {1} 的灵敏度为 {2:.0%}；此模型未报告特异度。</translation>
     </message>
@@ -1856,6 +1953,162 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>Site operating point and calibration of this model version, validated on {0} local cases ({1}, by {2}); the model&apos;s own probability was {3:.1%}.</source>
         <translation>本模型版本的本院工作点与校准，已在 {0} 例本地病例上验证（{1}，{2}）；模型自身给出的概率为 {3:.1%}。</translation>
+    </message>
+</context>
+<context>
+    <name>RhythmReport</name>
+    <message>
+        <source>Normal sinus rhythm</source>
+        <translation>正常窦性心律</translation>
+    </message>
+    <message>
+        <source>Atrial fibrillation or flutter</source>
+        <translation>心房颤动或心房扑动</translation>
+    </message>
+    <message>
+        <source>Another rhythm (not normal, not AF)</source>
+        <translation>其他节律（非正常，非房颤）</translation>
+    </message>
+    <message>
+        <source>Too noisy to classify</source>
+        <translation>噪声过大，无法分类</translation>
+    </message>
+    <message>
+        <source>{0:.1f} h</source>
+        <translation>{0:.1f} 小时</translation>
+    </message>
+    <message>
+        <source>{0:.0f} min</source>
+        <translation>{0:.0f} 分钟</translation>
+    </message>
+    <message>
+        <source>{0:.0f} s</source>
+        <translation>{0:.0f} 秒</translation>
+    </message>
+    <message>
+        <source>Rhythm</source>
+        <translation>节律</translation>
+    </message>
+    <message>
+        <source>AF burden</source>
+        <translation>房颤负荷</translation>
+    </message>
+    <message>
+        <source>{0:.1f} % ({1} in {2} episode(s))</source>
+        <translation>{0:.1f} %（{2} 次发作，共 {1}）</translation>
+    </message>
+    <message>
+        <source>Heart rate</source>
+        <translation>心率</translation>
+    </message>
+    <message>
+        <source>mean {0:.0f} bpm; min {1:.0f} at {2}; max {3:.0f} at {4}</source>
+        <translation>平均 {0:.0f} 次/分；最低 {1:.0f}（{2}）；最高 {3:.0f}（{4}）</translation>
+    </message>
+    <message>
+        <source>Pauses &gt; 2 s</source>
+        <translation>停搏 &gt; 2 秒</translation>
+    </message>
+    <message>
+        <source>Bradycardia / tachycardia</source>
+        <translation>心动过缓 / 心动过速</translation>
+    </message>
+    <message>
+        <source>{0} / {1} episode(s)</source>
+        <translation>{0} / {1} 次发作</translation>
+    </message>
+    <message>
+        <source>Ventricular ectopy</source>
+        <translation>室性异位搏动</translation>
+    </message>
+    <message>
+        <source>Supraventricular ectopy</source>
+        <translation>室上性异位搏动</translation>
+    </message>
+    <message>
+        <source>{0} beats ({1:.2f} %); couplets {2}; runs ≥ 3: {3}; bigeminy {4}; trigeminy {5}</source>
+        <translation>{0} 个心搏（{1:.2f} %）；成对 {2}；连发 ≥ 3：{3}；二联律 {4}；三联律 {5}</translation>
+    </message>
+    <message>
+        <source>Beats classified by</source>
+        <translation>心搏分类模型</translation>
+    </message>
+    <message>
+        <source>Ectopy</source>
+        <translation>异位搏动</translation>
+    </message>
+    <message>
+        <source>not counted</source>
+        <translation>未统计</translation>
+    </message>
+    <message>
+        <source>Analysed</source>
+        <translation>已分析</translation>
+    </message>
+    <message>
+        <source>{0}, lead {1}, {2} beats</source>
+        <translation>{0}，导联 {1}，{2} 个心搏</translation>
+    </message>
+    <message>
+        <source>AF episode</source>
+        <translation>房颤发作</translation>
+    </message>
+    <message>
+        <source>Pause</source>
+        <translation>停搏</translation>
+    </message>
+    <message>
+        <source>Bradycardia</source>
+        <translation>心动过缓</translation>
+    </message>
+    <message>
+        <source>Tachycardia</source>
+        <translation>心动过速</translation>
+    </message>
+    <message>
+        <source>{0} run</source>
+        <translation>{0} 连发</translation>
+    </message>
+    <message>
+        <source>{0} bigeminy</source>
+        <translation>{0} 二联律</translation>
+    </message>
+    <message>
+        <source>{0} trigeminy</source>
+        <translation>{0} 三联律</translation>
+    </message>
+    <message>
+        <source>Heart rate per minute; AF episodes shaded. Click to go there.</source>
+        <translation>每分钟心率；阴影为房颤发作。点击可跳转到该处。</translation>
+    </message>
+    <message>
+        <source>No heart-rate trend yet.</source>
+        <translation>尚无心率趋势。</translation>
+    </message>
+    <message>
+        <source>bpm</source>
+        <translation>次/分</translation>
+    </message>
+    <message>
+        <source>Run “Rhythm report” to summarise the rhythm of this recording.</source>
+        <extracomment>Go to this time (seconds from the start of the recording).</extracomment>
+        <translation>运行“节律报告”以总结此记录的节律。</translation>
+    </message>
+    <message>
+        <source>Event</source>
+        <translation>事件</translation>
+    </message>
+    <message>
+        <source>Start</source>
+        <translation>开始</translation>
+    </message>
+    <message>
+        <source>Duration</source>
+        <translation>持续时间</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Events&lt;/b&gt; (click to go there)</source>
+        <translation>&lt;b&gt;事件&lt;/b&gt;（点击跳转）</translation>
     </message>
 </context>
 <context>
@@ -2511,6 +2764,14 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>{0} / {1}</source>
         <translation>{0} / {1}</translation>
+    </message>
+    <message>
+        <source>Show or hide the model&apos;s heat map (H).</source>
+        <translation>显示或隐藏模型的热力图（H）。</translation>
+    </message>
+    <message>
+        <source>Analyse the image first (Analysis ▸ Analyze image): the heat map comes with the result.</source>
+        <translation>请先分析图像（分析 ▸ 分析图像）：热力图随结果一起给出。</translation>
     </message>
 </context>
 <context>

@@ -27,9 +27,9 @@ def requested(monkeypatch) -> list[tuple[str, str | None]]:
     calls: list[tuple[str, str | None]] = []
     real = analysis.load_model_for
 
-    def spy(kind, model_id=None, *, device="auto", registry=None):
+    def spy(kind, model_id=None, *, device="auto", registry=None, task=None):
         calls.append((kind, device))
-        return real(kind, model_id, device=device, registry=registry)
+        return real(kind, model_id, device=device, registry=registry, task=task)
 
     monkeypatch.setattr(analysis, "load_model_for", spy)
     return calls

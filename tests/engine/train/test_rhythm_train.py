@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.ecg.holter import window_starts
 from engine.ecg.signal import Annotations
 from engine.train.rhythm import (
     AF,
@@ -15,7 +16,6 @@ from engine.train.rhythm import (
     decide,
     overlap,
     reference_af,
-    window_starts,
 )
 
 
