@@ -14,7 +14,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.jobs import JobFailure, JobRunner
-from engine.workflow import model_attributions, model_card
+from desktop.results.model_card import localized_card
+from engine.workflow import model_attributions
 
 
 class ModelCardsDialog(QDialog):
@@ -57,7 +58,7 @@ class ModelCardsDialog(QDialog):
         model_id = self.models.itemData(index)
         if model_id:
             self.browser.setPlainText(self.tr("Checking and reading the model card…"))
-            self.jobs.submit(model_card, model_id, name="model card")
+            self.jobs.submit(localized_card, model_id, name="model card")
 
     @Slot(object)
     def _on_jobs_succeeded(self, text: str) -> None:

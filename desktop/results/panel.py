@@ -22,12 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.i18n import QT_TRANSLATE_NOOP
+from desktop.i18n import QT_TRANSLATE_NOOP, current_language
 from desktop.jobs import JobFailure, JobRunner
 from desktop.results.basis import basis_text, site_text
 from desktop.results.chart import ContributionChart, translated_label, translated_value
-from desktop.results.model_card import ModelCardDialog
-from engine.workflow import Prediction, model_card
+from desktop.results.model_card import ModelCardDialog, localized_card
+from engine.workflow import Prediction
 
 # engine.models.results.SUPPORT_STATEMENT, marked for translation (a test keeps them equal).
 _SUPPORT = QT_TRANSLATE_NOOP(
@@ -45,6 +45,18 @@ _BEAT_NAMES = {
     "F": QT_TRANSLATE_NOOP("BeatClasses", "Fusion"),
     "Q": QT_TRANSLATE_NOOP("BeatClasses", "Unclassifiable"),
 }
+
+
+def model_text(p: Prediction, key: str, default: str) -> str:
+    """The model's own text ``key`` (name, intended use) in the interface language, if it has it."""
+    texts = (p.extra.get("translations") or {}).get(current_language()) or {}
+    return str(texts.get(key) or default)
+
+
+def label_text(p: Prediction, label: str) -> str:
+    """An output label in the interface language (the model's own translation), else as is."""
+    texts = (p.extra.get("translations") or {}).get(current_language()) or {}
+    return str((texts.get("labels") or {}).get(label, label))
 
 
 def result_kind(p: Prediction) -> str:
@@ -221,7 +233,7 @@ class ResultPanel(QFrame):
             self.tr(
                 "Model: {0}\nId: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms"
             ).format(
-                p.model_name,
+                model_text(p, "name", p.model_name),
                 p.model_id,
                 p.model_version,
                 p.weights_sha256[:12],
@@ -229,7 +241,9 @@ class ResultPanel(QFrame):
                 p.elapsed_ms,
             )
         )
-        self.intended_use.setText(self.tr("Intended use: {0}").format(p.intended_use))
+        self.intended_use.setText(
+            self.tr("Intended use: {0}").format(model_text(p, "intended_use", p.intended_use))
+        )
         notes = list(p.warnings)
         if "notice" in p.extra:
             notes.append(str(p.extra["notice"]))
@@ -267,22 +281,32 @@ class ResultPanel(QFrame):
             self.tr(
                 "Shown on request: probability of {0} {1:.1%}; the model would say <b>{2}</b>. "
                 "Not validated for images like this one."
-            ).format(p.positive_label, p.score, p.extra.get("withheld_label", ""))
+            ).format(
+                label_text(p, p.positive_label),
+                p.score,
+                label_text(p, str(p.extra.get("withheld_label", ""))),
+            )
         )
         self.score_revealed.emit(p)
 
     def _show_score(self, p: Prediction) -> None:
         # One decimal, as the bar shows it: a rounded "100%" over a 99.9 % bar reads as certainty.
-        self.title.setText(self.tr("Probability of {0}: {1:.1%}").format(p.positive_label, p.score))
+        self.title.setText(
+            self.tr("Probability of {0}: {1:.1%}").format(label_text(p, p.positive_label), p.score)
+        )
         self._show_bar(p.score)
         verdict = self.tr("POSITIVE") if p.is_positive else self.tr("negative")
         self.label.setText(
-            self.tr("Result at the operating point: <b>{0}</b> ({1})").format(p.label, verdict)
+            self.tr("Result at the operating point: <b>{0}</b> ({1})").format(
+                label_text(p, p.label), verdict
+            )
         )
 
     def _show_rhythm(self, p: Prediction) -> None:
         rhythm = p.extra.get("rhythm") or {}
-        self.title.setText(self.tr("Rhythm: {0}").format(p.extra.get("rhythm_label", p.label)))
+        self.title.setText(
+            self.tr("Rhythm: {0}").format(label_text(p, str(p.extra.get("rhythm_label", p.label))))
+        )
         self._show_bar(p.score)
         windows = len((rhythm.get("windows") or {}).get("starts_s") or [])
         if windows > 1:
@@ -424,7 +448,7 @@ class ResultPanel(QFrame):
         self.card_dialog = dialog
         dialog.show()
         self.card_jobs.submit(
-            model_card,
+            localized_card,
             self.prediction.model_id,
             name="model-card",
             on_success=dialog.set_markdown,

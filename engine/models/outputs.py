@@ -119,6 +119,9 @@ def build_prediction(
     design = bundle.manifest.get("validation", {}).get("design_short")
     if design:
         extra.setdefault("validation_design", str(design))
+    translations = bundle.manifest.get("translations")
+    if translations:  # the model's own texts in other languages, for the result panel
+        extra.setdefault("translations", translations)
     return Prediction(
         model_id=bundle.id,
         model_version=bundle.version,

@@ -383,10 +383,11 @@ def write_model_bundle(
 ) -> Path:
     """Write a trained bundle with its validation record and the card rendered from both."""
     from engine.models.authoring import write_bundle
+    from engine.train.model_texts import with_translations
 
     return write_bundle(
         out_dir,
-        manifest,
+        with_translations(manifest),
         net=net,
         card=render_card(manifest, validation),
         files={**(files or {}), VALIDATION_NAME: validation_bytes(validation)},
@@ -401,6 +402,7 @@ def refresh_bundle(folder: str | Path) -> Path:
     does (:func:`engine.models.authoring.update_bundle`).
     """
     from engine.models.authoring import update_bundle
+    from engine.train.model_texts import with_translations
 
     path = Path(folder)
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
@@ -411,6 +413,7 @@ def refresh_bundle(folder: str | Path) -> Path:
             str(manifest.get("card", "card.md")): render_card(manifest, validation).encode(),
             VALIDATION_NAME: validation_bytes(validation),
         },
+        edit=with_translations,
     )
 
 

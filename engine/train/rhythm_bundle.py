@@ -20,6 +20,7 @@ import numpy as np
 from engine.ecg.rhythm_features import FEATURES
 from engine.progress import CancelToken, Progress, no_progress, sub_progress
 from engine.train.data import shared_data_dir
+from engine.train.model_texts import with_translations
 from engine.train.rhythm import (
     AF,
     CLASSES,
@@ -248,7 +249,7 @@ def train_rhythm(
     model = fit_classifier(X, y, seed)
     background = {f: round(float(np.nanmedian(X[:, i])), 6) for i, f in enumerate(FEATURES)}
     manifest = _manifest(threshold, cv, y, decided, background)
-    path = write_bundle(out_dir, manifest, pipeline=model)
+    path = write_bundle(out_dir, with_translations(manifest), pipeline=model)
     progress(0.9, "Checking AF episodes on MIT-BIH 201 and 203")
     long = long_record_check(path, mitdb)
     validation = {

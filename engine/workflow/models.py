@@ -331,6 +331,29 @@ def model_card(
     return text
 
 
+def model_texts(
+    model_id: str, language: str = "en", registry: ModelRegistry | None = None
+) -> dict[str, object]:
+    """A model's name, intended use, users, contraindications and labels in ``language``.
+
+    From the bundle's ``translations`` block when it has that language (each
+    text falling back to the manifest's own English one), else the English
+    texts; ``"translated"`` says whether a translation was found.
+    """
+    manifest = read_manifest((registry or ModelRegistry()).find(model_id).path)
+    own = manifest.get("translations", {}).get(language, {})
+    labels = {label: label for label in manifest["outputs"]["labels"]}
+    labels.update(own.get("labels", {}))
+    return {
+        "name": own.get("name", manifest["name"]),
+        "intended_use": own.get("intended_use", manifest["intended_use"]),
+        "intended_users": own.get("intended_users", manifest.get("intended_users", "")),
+        "contraindications": own.get("contraindications", manifest.get("contraindications", [])),
+        "labels": labels,
+        "translated": bool(own),
+    }
+
+
 def verify_model(model_id: str, registry: ModelRegistry | None = None) -> Bundle:
     """Check a model's schema, package requirements and every file hash (raises on a problem)."""
     return (registry or ModelRegistry()).verify(model_id)

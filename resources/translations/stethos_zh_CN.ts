@@ -971,6 +971,33 @@ Area {5:.1f} {6}</source>
     </message>
 </context>
 <context>
+    <name>ModelCard</name>
+    <message>
+        <source>Intended use</source>
+        <translation>预期用途</translation>
+    </message>
+    <message>
+        <source>Intended users</source>
+        <translation>预期使用者</translation>
+    </message>
+    <message>
+        <source>Do not use for</source>
+        <translation>请勿用于</translation>
+    </message>
+    <message>
+        <source>Output classes</source>
+        <translation>输出类别</translation>
+    </message>
+    <message>
+        <source>This result supports, and does not replace, the judgement of a qualified clinician.</source>
+        <translation>此结果用于辅助而非取代合格临床医师的判断。</translation>
+    </message>
+    <message>
+        <source>The full card, with the validation figures and limitations, follows in English.</source>
+        <translation>以下为英文版完整说明卡，包括验证数据和局限性。</translation>
+    </message>
+</context>
+<context>
     <name>ModelCardDialog</name>
     <message>
         <source>Model card — {0}</source>
