@@ -331,9 +331,11 @@ def render_card(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -> s
         return rhythm_card(manifest, validation)
     s = SECTIONS[manifest["inputs"]["type"]](manifest, validation)
     method = manifest.get("explanation", {}).get("method", "")
-    explanation = paragraphs(
-        " ".join(t for t in (EXPLANATIONS.get(method, ""), s.explanation) if t)
-    )
+    described = EXPLANATIONS.get(method, "")
+    layer = manifest.get("explanation", {}).get("target_layer")
+    if method == "gradcam" and layer:
+        described = described.replace("the last residual stage", f"the network's `{layer}` stage")
+    explanation = paragraphs(" ".join(t for t in (described, s.explanation) if t))
     text = TEMPLATE.substitute(
         name=manifest["name"],
         id=manifest["id"],

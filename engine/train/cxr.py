@@ -29,6 +29,7 @@ import numpy as np
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.train.card import write_model_bundle
 from engine.train.cxr_augment import acquisition_augment
+from engine.train.cxr_cam import CAM_LAYER
 from engine.train.data import shared_data_dir
 from engine.validation import metrics as M
 
@@ -606,7 +607,7 @@ def train_cxr(
             },
             "body_part": {"allowed": ["CHEST", "THORAX"], "action": "warn", "if_missing": "allow"},
         },
-        "explanation": {"method": "gradcam"},
+        "explanation": {"method": "gradcam", "target_layer": CAM_LAYER},
         "training_command": f"stethos-engine train cxr --seed {seed} --epochs {epochs} "
         f"--size {size}",
         "created": _dt.date.today().isoformat(),

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.models.body import body_mask
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.resources import resource_path
+from engine.train.cxr_cam import CAM_LAYER, gradcam_body_share
 from engine.train.data import shared_data_dir
 
 DOMAIN_FILE = "domain.safetensors"
@@ -208,31 +208,6 @@ def body_share_summary(shares: np.ndarray, labels: np.ndarray) -> dict[str, Any]
     return out
 
 
-def gradcam_body_share(net: Any, pixels_u8: np.ndarray, mean: float, std: float) -> np.ndarray:
-    """Per image, the share of its Grad-CAM mass (pneumonia class) inside the body outline."""
-    import torch
-    import torch.nn.functional as F
-
-    from engine.explain.cam import class_activation_maps, find_layer
-
-    layer = find_layer(net, "layer4")
-    shares = []
-    for s in range(0, len(pixels_u8), 32):
-        chunk = pixels_u8[s : s + 32]
-        x = torch.from_numpy(_inputs_from_u8(chunk, mean, std))
-        _, maps = class_activation_maps(net, x, layer, 1, ("gradcam",))
-        cams = F.interpolate(
-            maps["gradcam"].float()[:, None], size=chunk.shape[1:], mode="bilinear",
-            align_corners=False,
-        )[:, 0].clamp(min=0).numpy()  # fmt: skip
-        for cam, img in zip(cams, chunk, strict=True):
-            cam = np.nan_to_num(cam, nan=0.0, posinf=0.0, neginf=0.0)
-            total = float(cam.sum())
-            # A map with no mass (nothing pushed towards pneumonia) looks nowhere: counted inside.
-            shares.append(float(cam[body_mask(img)].sum() / total) if total > 0 else 1.0)
-    return np.asarray(shares)
-
-
 def fit_domain(
     net: Any,
     items: Sequence[Any],
@@ -316,7 +291,8 @@ def fit_domain(
             "median_score": round(float(np.median(s_maha)), 2),
         })  # fmt: skip
     progress(0.6, "Where Grad-CAM looks")
-    shares = gradcam_body_share(net, pixels[te], MEAN, STD)
+    shares = gradcam_body_share(net, pixels[te], MEAN, STD, CAM_LAYER)
+    shares4 = gradcam_body_share(net, pixels[te], MEAN, STD, "layer4")  # before the fifth change
     stats = save({
         "mean": mean.astype(np.float64),
         "precision": precision.astype(np.float64),
@@ -335,7 +311,9 @@ def fit_domain(
             "action": "withhold",
         },
     }
-    body = body_share_summary(shares, np.array([items[i].label for i in te]))
+    labels = np.array([items[i].label for i in te])
+    body = {"layer": CAM_LAYER, **body_share_summary(shares, labels)}
+    body4 = {"layer": "layer4", **body_share_summary(shares4, labels)}
     summary = {
         "out_of_domain": {
             "score": "Mahalanobis distance of the pooled last-stage features to the training "
@@ -350,6 +328,7 @@ def fit_domain(
             "checks": checks,
         },
         "gradcam_inside_body": body,
+        "gradcam_inside_body_layer4": body4,
     }
     details = {"gradcam_inside_body_per_test_image": [round(float(v), 4) for v in shares],
                "covered": covered}  # fmt: skip

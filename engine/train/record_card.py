@@ -115,6 +115,14 @@ def domain_section(manifest: Mapping[str, Any]) -> str:
     )
     body = domain.get("gradcam_inside_body")
     body_text = _body_text(body, manifest.get("preprocessing", {}).get("resize") == "body-crop")
+    before = domain.get("gradcam_inside_body_layer4")
+    if body and before and body.get("layer") != "layer4":
+        body_text += (
+            f" The map is taken at `{body.get('layer')}` (a 14 × 14 map; chosen on the tuning "
+            f"patients, plan's fifth change); at `layer4` (7 × 7), as before, {before['mean']:.1%} "
+            f"lay inside (pneumonia {before.get('mean_pneumonia', float('nan')):.1%}, normal "
+            f"{before.get('mean_normal', float('nan')):.1%})."
+        )
     return paragraphs(
         "### Out of domain: what the model refuses or gives no result for",
         f"Score 1: {ood['score']} (threshold {ood['threshold']:.2f}). "
