@@ -173,6 +173,53 @@ def _beat_lstm(num_classes: int, window: int, **kwargs: Any) -> nn.Module:
     return _make_beat_lstm_class()(num_classes, window, **kwargs)
 
 
+def _rhythm_cnn(
+    num_classes: int, width: int = 32, stem_kernel: int = 15, kernel: int = 9
+) -> nn.Module:
+    """A 1-D residual CNN over one ECG lead ``(n, 1, samples)`` → class logits."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, c_in: int, c_out: int) -> None:
+            super().__init__()
+            pad = kernel // 2
+            self.conv1 = nn.Conv1d(c_in, c_out, kernel, stride=2, padding=pad, bias=False)
+            self.bn1 = nn.BatchNorm1d(c_out)
+            self.conv2 = nn.Conv1d(c_out, c_out, kernel, padding=pad, bias=False)
+            self.bn2 = nn.BatchNorm1d(c_out)
+            self.skip = nn.Sequential(
+                nn.Conv1d(c_in, c_out, 1, stride=2, bias=False), nn.BatchNorm1d(c_out)
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = torch.relu(self.bn1(self.conv1(x)))
+            return torch.relu(self.bn2(self.conv2(y)) + self.skip(x))
+
+    class RhythmCNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            chans = [width, width, 2 * width, 2 * width, 4 * width, 4 * width]
+            self.stem = nn.Sequential(
+                nn.Conv1d(1, width, stem_kernel, stride=2, padding=stem_kernel // 2, bias=False),
+                nn.BatchNorm1d(width),
+                nn.ReLU(inplace=True),
+            )
+            blocks, c_in = [], width
+            for c in chans:
+                blocks.append(Block(c_in, c))
+                c_in = c
+            self.blocks = nn.Sequential(*blocks)
+            self.head = nn.Linear(2 * c_in, num_classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.blocks(self.stem(x))
+            pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
+            return self.head(pooled)
+
+    return RhythmCNN()
+
+
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
@@ -243,6 +290,13 @@ ARCHITECTURES: dict[str, Architecture] = {
             required=("num_classes", "window"),
             input_type="signal",
             notes="Stethos: conv + (bi)LSTM over a beat window, with RR features",
+        ),
+        Architecture(
+            "rhythm-cnn",
+            _rhythm_cnn,
+            {"num_classes": int, "width": int, "stem_kernel": int, "kernel": int},
+            input_type="signal",
+            notes="Stethos: 1-D residual CNN over 30 s of one lead (rhythm class)",
         ),
     )
 }
