@@ -130,12 +130,21 @@ def self_test() -> int:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="stethos", description="Stethos diagnosis workstation")
-    parser.add_argument("paths", nargs="*", help="DICOM files or folders to open")
+    parser.add_argument(
+        "paths", nargs="*",
+        help="DICOM files, folders or DICOMDIRs, WFDB records (.hea), DICOM ECGs or PNG/JPEG "
+        "pictures to open",
+    )  # fmt: skip
     parser.add_argument(
         "--open-sample", action="store_true", help="open the bundled sample chest radiograph"
     )
     parser.add_argument(
         "--quit-after-show", action="store_true", help="exit once the window is shown (smoke test)"
+    )
+    parser.add_argument(
+        "--quit-after-open",
+        action="store_true",
+        help="exit once the files given have been opened (smoke and quit tests)",
     )
     parser.add_argument(
         "--self-test",
@@ -200,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.open_sample()
     if args.quit_after_show:
         QTimer.singleShot(0, window.close)
+    elif args.quit_after_open and args.paths:
+        window.image_jobs.finished.connect(lambda: QTimer.singleShot(0, window.close))
     return int(app.exec())
 
 

@@ -132,6 +132,16 @@ class MenusWindow(PatientHostWindow):
         self.record_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+P"))
         for dock in (self.browser_dock, self.measurements_dock, self.record_dock):
             self.view_menu.addAction(dock.toggleViewAction())
+        self.reset_layout_action = self._action(
+            QCoreApplication.translate("MainWindow", "Reset &layout"), None, self.reset_layout
+        )
+        self.reset_layout_action.setObjectName("reset_layout_action")
+        self.reset_layout_action.setToolTip(
+            QCoreApplication.translate(
+                "MainWindow", "Put the panels back where they were on the first start."
+            )
+        )
+        self.view_menu.addAction(self.reset_layout_action)
 
         # Image
         self.image_menu = self.menuBar().addMenu(QCoreApplication.translate("MainWindow", "&Image"))
@@ -205,7 +215,11 @@ class MenusWindow(PatientHostWindow):
             self,
             QCoreApplication.translate("MainWindow", "Open DICOM files"),
             "",
-            QCoreApplication.translate("MainWindow", "DICOM files (*.dcm *.DCM *);;All files (*)"),
+            QCoreApplication.translate(
+                "MainWindow",
+                "DICOM files (*.dcm *.DCM *);;Pictures without DICOM header (*.png *.jpg *.jpeg);;"
+                "All files (*)",
+            ),
         )
         self.open_paths([Path(f) for f in files])
 

@@ -23,6 +23,7 @@ from desktop.viewer.stack import ImageStack, info_for
 from engine.filetypes import WFDB_SUFFIXES
 from engine.resources import resource_path
 from engine.workflow import (
+    EcgFound,
     FirstSliceLoaded,
     LoadedView,
     ScanFound,
@@ -128,6 +129,16 @@ class StudiesWindow(MenusWindow):
 
     @Slot(object)
     def _on_image_jobs_succeeded(self, outcome: object) -> None:
+        if isinstance(outcome, EcgFound):  # DICOM ECG waveforms, no image: the ECG view
+            self.browser.add_scan(outcome.scan)
+            add_recent(list(outcome.paths))
+            self.ecg.open_signal(outcome.ecg_paths[0])
+            self.status_text.setText(
+                QCoreApplication.translate("MainWindow", "Opened the ECG {0}.").format(
+                    outcome.ecg_paths[0].name
+                )
+            )
+            return
         if isinstance(outcome, StudyOpened):
             self.browser.add_scan(outcome.scan)
             add_recent(list(outcome.paths))

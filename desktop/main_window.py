@@ -34,7 +34,7 @@ from desktop.jobs import JobFailure, JobRunner
 from desktop.main_studies import StudiesWindow
 from desktop.records.form import RecordForm
 from desktop.results.panel import ResultPanel
-from desktop.settings import save_window_layout
+from desktop.settings import LAYOUT_VERSION, save_window_layout
 from desktop.viewer.measurements import MeasurementList
 from desktop.viewer.panel import ViewerPanel
 from desktop.viewer.stack import ImageStack
@@ -168,9 +168,13 @@ class MainWindow(StudiesWindow):
         self.browser.series_activated.connect(self._on_browser_series_activated)
         self.viewer.image_changed.connect(self._on_viewer_image_changed)
         self._build_menus()
+        #: The record dock's visibility while the images tab was shown (the ECG tab hides it).
+        self._record_dock_wanted = True
         self.viewer_panel.identity_action.toggled.connect(self.browser.set_identity_hidden)
         self._install_ecg_view()
         self._install_patients()
+        #: The first-start layout, for View ▸ Reset layout.
+        self._default_layout = self.saveState(LAYOUT_VERSION)
         self._on_viewer_image_changed()
         self.status_text.setText(self.tr("Ready."))
 
@@ -186,6 +190,7 @@ class MainWindow(StudiesWindow):
             inline_progress=False,
         )
         self.ecg.analysis_done.connect(self.analysis_completed)
+        self.tabs.currentChanged.connect(self._on_view_tab_changed)
         r = self.ecg.jobs
         r.started.connect(self._on_job_started)
         r.progressed.connect(self._on_job_progressed)
@@ -298,6 +303,28 @@ class MainWindow(StudiesWindow):
         # after submit: submitting cancels (and finishes) any previous analysis
         self._analysing_image = _stack_key(stack)
 
+    @Slot()
+    def reset_layout(self) -> None:
+        """View ▸ Reset layout: every dock back where the first start put it."""
+        self.restoreState(self._default_layout, LAYOUT_VERSION)
+        for dock in (self.browser_dock, self.measurements_dock, self.record_dock):
+            dock.setFloating(False)
+            dock.show()
+        self._record_dock_wanted = True
+        self.resizeDocks([self.browser_dock], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.record_dock], [470], Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.browser_dock, self.measurements_dock], [3, 1], Qt.Orientation.Vertical
+        )
+
+    def _on_view_tab_changed(self, index: int) -> None:
+        """The record form and image results are for images: the ECG tab has its own panel."""
+        if self.tabs.widget(index) is self.ecg:
+            self._record_dock_wanted = self.record_dock.isVisible()
+            self.record_dock.hide()
+        elif self._record_dock_wanted:
+            self.record_dock.show()
+
     @Slot(object)
     def _on_analysis_done(self, outcome: AnalysisOutcome) -> None:
         prediction = outcome.prediction
@@ -399,6 +426,8 @@ class MainWindow(StudiesWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.tabs.currentWidget() is self.ecg and self._record_dock_wanted:
+            self.tabs.setCurrentWidget(self.viewer_panel)  # save the images tab's layout
         save_window_layout(self)
         self.viewer.stop_cine()
         runners = self._runners()

@@ -17,6 +17,7 @@ becomes a :class:`~engine.errors.CorruptDicomError`.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,21 @@ _lock = threading.Lock()
 _configured = False
 
 
+class _PluginAttemptsToDebug(logging.Filter):
+    """pydicom logs, at ERROR with a traceback, every plugin that fails on a frame, even when
+    the next plugin decodes it (12-bit JPEG: libjpeg refuses, another succeeds). A frame no
+    plugin decodes raises an error Stethos reports itself; these attempts are kept at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(_PLUGIN_LOGGER).isEnabledFor(logging.DEBUG)
+
+
+_PLUGIN_LOGGER = "pydicom.pixels.decoders.base"
+
+
 def configure_decoders() -> None:
     """Register the ``stethos-*`` plugins with pydicom and remove GDCM (idempotent)."""
     global _configured
@@ -71,6 +87,7 @@ def configure_decoders() -> None:
     with _lock:
         if _configured:
             return
+        logging.getLogger(_PLUGIN_LOGGER).addFilter(_PluginAttemptsToDebug())
         for ts, order in PLUGIN_ORDER.items():
             decoder = get_decoder(ts)
             for label in FORBIDDEN_PLUGINS:

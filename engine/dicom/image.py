@@ -33,6 +33,13 @@ from engine.dicom.files import (
     transfer_syntax,
 )
 from engine.dicom.geometry import SpacingInfo, orientation_of, position_of, spacing_info
+from engine.dicom.pictures import (
+    NO_HEADER_NOTE,
+    NO_HEADER_PATIENT,
+    is_picture,
+    picture_uid,
+    read_pixels,
+)
 from engine.dicom.pixels import (
     LookupTable,
     ModalityTransform,
@@ -284,6 +291,29 @@ def _size(ds: Dataset, path: Path) -> tuple[int, int, int, int, int]:
     return rows, cols, n_frames, spp, bits
 
 
+def _picture_image(path: Path) -> DicomImage:
+    """A PNG/JPEG as an image without DICOM attributes (see :mod:`engine.dicom.pictures`)."""
+    pixels = read_pixels(path)
+    colour = pixels.ndim == 3
+    photometric = "RGB" if colour else "MONOCHROME2"
+    return DicomImage(
+        path=path,
+        frames=pixels[None, ...],
+        photometric=photometric,
+        windows=(),
+        patient_name=NO_HEADER_PATIENT,
+        study_description=f"Pictures in {path.parent.name or path.parent}",
+        series_description=f"{path.name} — {NO_HEADER_NOTE}",
+        sop_instance_uid=picture_uid(path, "image"),
+        series_instance_uid=picture_uid(path, "series"),
+        study_instance_uid=picture_uid(path.parent, "folder"),
+        stored_photometric=photometric,
+        decoder="pillow",
+        bits_stored=8 if colour or float(pixels.max(initial=0)) <= 255 else 16,
+        extra={"Source": f"{path.suffix.lower().lstrip('.').upper()} picture, {NO_HEADER_NOTE}"},
+    )
+
+
 def read_image(
     path: str | os.PathLike[str], *, max_bytes: int | None = None, external: bool = True
 ) -> DicomImage:
@@ -312,6 +342,8 @@ def read_image(
         With a user message naming the file and the reason.
     """
     p = Path(path)
+    if is_picture(p):
+        return _picture_image(p)
     ds = read_dataset(p)
     if is_dicomdir(ds):
         raise UnsupportedDicomError(

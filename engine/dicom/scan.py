@@ -42,6 +42,13 @@ from engine.dicom.geometry import (
     slice_normal,
     spacing_info,
 )
+from engine.dicom.pictures import (
+    SECONDARY_CAPTURE,
+    is_picture,
+    picture_grouping,
+    picture_size,
+    picture_uid,
+)
 from engine.dicom.pixels import (
     ModalityTransform,
     Window,
@@ -639,9 +646,11 @@ def scan_paths(
         paths = [paths]
     problems: list[tuple[Path, str]] = []
     progress(0.0, "Looking for DICOM files")
-    files = _collect(paths, problems)
+    paths = list(paths)
+    pictures = [Path(p) for p in paths if is_picture(p) and Path(p).is_file()]
+    files = _collect([p for p in paths if Path(p) not in pictures], problems)
     check_cancelled(cancel)
-    rows: list[tuple[Instance, dict[str, str]]] = []
+    rows: list[tuple[Instance, dict[str, str]]] = _picture_rows(pictures, problems)
     non_image = 0
     total = max(len(files), 1)
     for n, path in enumerate(files):
@@ -676,9 +685,32 @@ def scan_paths(
     return ScanResult(
         patients=_group(rows),
         problems=tuple(problems),
-        n_files=len(files),
+        n_files=len(files) + len(pictures),
         non_image_files=non_image,
     )
+
+
+def _picture_rows(
+    pictures: list[Path], problems: list[tuple[Path, str]]
+) -> list[tuple[Instance, dict[str, str]]]:
+    rows = []
+    for path in pictures:  # explicit PNG/JPEG files: secondary images (engine.dicom.pictures)
+        try:
+            n_rows, n_cols, samples = picture_size(path)
+        except DicomError as exc:
+            problems.append((path, exc.user_message))
+            continue
+        inst = Instance(
+            path=path, sop_instance_uid=picture_uid(path, "image"),
+            sop_class_uid=SECONDARY_CAPTURE, instance_number=1, modality="", transfer_syntax="",
+            has_pixel_data=True, pixel_offset=None, rows=n_rows, columns=n_cols, n_frames=1,
+            samples_per_pixel=samples, bits_allocated=8, bits_stored=8, pixel_representation=0,
+            photometric="RGB" if samples == 3 else "MONOCHROME2", position=None,
+            orientation=None, spacing=SpacingInfo(), slice_thickness=None,
+            rescale=ModalityTransform(), windows=(),
+        )  # fmt: skip
+        rows.append((inst, picture_grouping(path)))
+    return rows
 
 
 def _grouping(ds, path: Path) -> dict[str, str]:

@@ -93,6 +93,7 @@ from engine.workflow.session import (
     update_record,
 )
 from engine.workflow.studies import (
+    EcgFound,
     FirstSliceLoaded,
     LoadedView,
     ScanFound,
@@ -118,6 +119,7 @@ __all__ = [
     "AnalysisOutcome",
     "BeatResult",
     "Contribution",
+    "EcgFound",
     "FirstSliceLoaded",
     "InputKind",
     "InputRef",

@@ -122,6 +122,28 @@ class StudyOpened:
     paths: tuple[Path, ...]
 
 
+@dataclass(frozen=True)
+class EcgFound:
+    """Result of :func:`open_study` when the files hold DICOM ECG waveforms and no image."""
+
+    scan: ScanResult
+    ecg_paths: tuple[Path, ...]
+    paths: tuple[Path, ...]
+
+
+def ecg_waveform_paths(scan: ScanResult) -> tuple[Path, ...]:
+    """The DICOM ECG waveform files of a scan (12-lead, general, ambulatory)."""
+    from engine.dicom.waveform import ECG_SOP_CLASSES
+
+    return tuple(
+        inst.path
+        for series in scan.series
+        if not series.is_image
+        for inst in series.instances
+        if inst.sop_class_uid in ECG_SOP_CLASSES or series.modality.upper() == "ECG"
+    )
+
+
 def series_refs(scan: ScanResult) -> list[SeriesRef]:
     """Every image series of ``scan`` with its patient and study, in browser order."""
     return [
@@ -139,8 +161,11 @@ def open_study(
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
     partial: Callable[[object], None] | None = None,
-) -> StudyOpened:
+) -> StudyOpened | EcgFound:
     """Scan files, folders or DICOMDIRs and load their first image series.
+
+    Files that hold DICOM ECG waveforms and no image give an :class:`EcgFound`
+    (the ECG view reads them).
 
     ``partial`` receives a :class:`ScanFound` as soon as the headers are read,
     then a :class:`FirstSliceLoaded` when a multi-file series shows its first
@@ -159,6 +184,9 @@ def open_study(
     check_cancelled(cancel)
     refs = series_refs(scan)
     if not refs:
+        ecgs = ecg_waveform_paths(scan)
+        if ecgs:  # a DICOM ECG: the caller opens it in the ECG view
+            return EcgFound(scan, ecgs, tuple(paths))
         if scan.problems:
             # the first bad file's own error, with its technical cause
             read_image(scan.problems[0][0])

@@ -776,6 +776,7 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>Ready.</source>
+        <extracomment>The record dock&apos;s visibility while the images tab was shown (the ECG tab hides it). The first-start layout, for View ▸ Reset layout.</extracomment>
         <translation>就绪。</translation>
     </message>
     <message>
@@ -813,6 +814,14 @@ Area {5:.1f} {6}</source>
     <message>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <source>Reset &amp;layout</source>
+        <translation>重置布局(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Put the panels back where they were on the first start.</source>
+        <translation>将各面板恢复到首次启动时的位置。</translation>
     </message>
     <message>
         <source>&amp;Image</source>
@@ -863,8 +872,8 @@ Area {5:.1f} {6}</source>
         <translation>打开 DICOM 文件</translation>
     </message>
     <message>
-        <source>DICOM files (*.dcm *.DCM *);;All files (*)</source>
-        <translation>DICOM 文件 (*.dcm *.DCM *);;所有文件 (*)</translation>
+        <source>DICOM files (*.dcm *.DCM *);;Pictures without DICOM header (*.png *.jpg *.jpeg);;All files (*)</source>
+        <translation>DICOM 文件 (*.dcm *.DCM *);;无 DICOM 头的图片 (*.png *.jpg *.jpeg);;所有文件 (*)</translation>
     </message>
     <message>
         <source>Open a folder of DICOM files</source>
@@ -897,6 +906,10 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Loading images: {0:.0%}</source>
         <translation>正在加载图像：{0:.0%}</translation>
+    </message>
+    <message>
+        <source>Opened the ECG {0}.</source>
+        <translation>已打开心电图 {0}。</translation>
     </message>
     <message>
         <source>Opened {0}.</source>

@@ -45,3 +45,27 @@ def test_closing_the_window_saves_its_layout(qtbot) -> None:
 def test_the_study_list_gets_most_of_the_left_column(qtbot) -> None:
     window, _ = _window(qtbot, 1400, 1000)
     assert window.browser_dock.height() > 2 * window.measurements_dock.height()
+
+
+def test_reset_layout_puts_every_dock_back(qtbot) -> None:
+    window, _ = _window(qtbot, 1400, 1000)
+    window.record_dock.hide()
+    window.measurements_dock.setFloating(True)
+    window.reset_layout_action.trigger()
+    for dock in (window.browser_dock, window.measurements_dock, window.record_dock):
+        assert dock.isVisible() and not dock.isFloating()
+    assert "first start" in window.reset_layout_action.toolTip()
+
+
+def test_the_record_panel_gives_way_to_the_ecg_and_comes_back(qtbot) -> None:
+    window, _ = _window(qtbot, 1400, 1000)
+    assert window.record_dock.isVisible()
+    window.tabs.setCurrentWidget(window.ecg)
+    assert not window.record_dock.isVisible()  # the ECG tab has its own results panel
+    window.tabs.setCurrentWidget(window.viewer_panel)
+    assert window.record_dock.isVisible()
+    # A panel the user closed stays closed.
+    window.record_dock.hide()
+    window.tabs.setCurrentWidget(window.ecg)
+    window.tabs.setCurrentWidget(window.viewer_panel)
+    assert not window.record_dock.isVisible()
