@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -111,8 +112,18 @@ class MainWindow(StudiesWindow):
         self.results.score_revealed.connect(self._on_score_revealed)
         side = QWidget()
         side_layout = QVBoxLayout(side)
-        heading = QLabel(self.tr("<b>Patient record</b> — heart-disease risk inputs"))
-        side_layout.addWidget(heading)
+        # The record form folds away while an image result is read (it is for records).
+        self.record_toggle = QToolButton()
+        self.record_toggle.setObjectName("record_toggle")
+        self.record_toggle.setText(self.tr("Patient record — heart-disease risk inputs"))
+        self.record_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.record_toggle.setCheckable(True)
+        self.record_toggle.setChecked(True)
+        self.record_toggle.setArrowType(Qt.ArrowType.DownArrow)
+        self.record_toggle.setAutoRaise(True)
+        self.record_toggle.setStyleSheet("QToolButton { font-weight: bold; }")
+        self.record_toggle.toggled.connect(self.show_record_form)
+        side_layout.addWidget(self.record_toggle)
         side_layout.addWidget(self.form)
         side_layout.addWidget(self.analyze_button)
         side_layout.addWidget(self.results)
@@ -246,6 +257,7 @@ class MainWindow(StudiesWindow):
         """Score the record on a worker thread."""
         if not self.form.is_valid:
             return
+        self.show_record_form(True)
         self.analysis_jobs.submit(
             analyze,
             self.form.record(),
@@ -325,11 +337,24 @@ class MainWindow(StudiesWindow):
         elif self._record_dock_wanted:
             self.record_dock.show()
 
+    @Slot(bool)
+    def show_record_form(self, shown: bool) -> None:
+        """Unfold or fold the record form (its heading stays, with an arrow)."""
+        self.form.setVisible(shown)
+        self.analyze_button.setVisible(shown)
+        with QSignalBlocker(self.record_toggle):
+            self.record_toggle.setChecked(shown)
+        self.record_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
+
     @Slot(object)
     def _on_analysis_done(self, outcome: AnalysisOutcome) -> None:
         prediction = outcome.prediction
         self.results.show_prediction(prediction)
         self.record_dock.show()
+        if outcome.record is None:  # an image result: fold the form so the result shows whole
+            self.show_record_form(False)
         self.status_text.setText(
             self.tr("Analysis done with {0} {1}.").format(
                 prediction.model_id, prediction.model_version

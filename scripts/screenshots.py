@@ -225,11 +225,82 @@ def take(out: Path) -> None:
     window.close()
 
 
+SIZES = ((1920, 1080), (1366, 768))
+
+
+def take_sizes(out: Path) -> None:
+    """The reading room at 1920×1080 and 1366×768: a CT study of 42 series, a 12-lead ECG, a
+    30-minute Holter with beat labels, a radiograph with its result, and the Chinese UI."""
+    sys.path.insert(0, str(REPO))
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.i18n import install_translator, remove_translators
+    from desktop.main_window import MainWindow
+    from engine.dicom.synthetic import write_ct_series
+    from engine.resources import resource_path
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Stethos")
+    app.setOrganizationName("Stethos")
+    out.mkdir(parents=True, exist_ok=True)
+    peds = sorted(resource_path("samples").glob("peds-cxr-pneumonia*.dcm"))[0]
+    with tempfile.TemporaryDirectory(prefix="stethos-sizes-") as tmp:
+        study = Path(tmp) / "ct-study"
+        for n in range(42):  # one study, 42 series (a CT with many reconstructions)
+            write_ct_series(study / f"s{n:02d}", 3 if n else 24, rows=128, cols=128, seed=n,
+                            study_uid="1.2.826.0.1.3680043.8.498.4242", series_number=n + 1)  # fmt: skip
+        for width, height in SIZES:
+            tag = f"{width}x{height}"
+            for language in ("en", "zh_CN"):
+                if language != "en":
+                    install_translator(app, language)
+                window = MainWindow()
+                window.move(0, 0)
+                window.resize(width, height)
+                window.show()
+                _wait(app, window.isVisible, what="the window")
+
+                def idle(w=window) -> bool:
+                    return not w.image_jobs.busy and not w.analysis_jobs.busy
+
+                window.open_paths([peds])
+                _wait(app, lambda w=window: w.viewer.stack is not None and idle(), what="cxr")
+                window.viewer_panel.identity_action.trigger()
+                window.analyze_image_action.trigger()
+                _wait(app, idle, timeout_s=300, what="the image analysis")
+                _wait(app, lambda w=window: not w.browser.thumb_jobs.busy, what="thumbnails")
+                if language != "en":
+                    _save(window, out / f"reading-{tag}-zh-cxr-result.png")
+                    window.close()
+                    remove_translators(app)
+                    continue
+                _save(window, out / f"reading-{tag}-cxr-result.png")
+                window.close_studies()
+                window.open_paths([study])
+                _wait(app, lambda w=window: w.viewer.stack is not None
+                      and not w.viewer.stack.loading and idle(), what="the CT study")  # fmt: skip
+                _wait(app, lambda w=window: not w.browser.thumb_jobs.busy, what="thumbnails")
+                _save(window, out / f"reading-{tag}-ct-42-series.png")
+                ecg = window.ecg
+                for opener, name in ((ecg.open_sample_12_lead, "ecg-12-lead"),
+                                     (ecg.open_sample_holter, "holter-beats")):  # fmt: skip
+                    opener()
+                    _wait(app, lambda e=ecg: not e.jobs.busy and e.signal is not None, what=name)
+                    ecg.analyze()
+                    _wait(app, lambda e=ecg: not e.jobs.busy, timeout_s=300, what=name)
+                    _save(window, out / f"reading-{tag}-{name}.png")
+                window.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description="Save screenshots of the Stethos viewer.")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--offscreen", action="store_true", help="no X server: Qt offscreen")
+    parser.add_argument(
+        "--sizes", action="store_true",
+        help="the reading room at 1920×1080 and 1366×768 (reading-*.png) instead",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -238,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="stethos-user-") as home:
         for key in ("STETHOS_DATA_DIR", "STETHOS_LOG_DIR", "STETHOS_CONFIG_DIR"):
             os.environ[key] = str(Path(home) / key.lower())
-        take(args.out.resolve())
+        (take_sizes if args.sizes else take)(args.out.resolve())
     return 0
 
 

@@ -354,7 +354,7 @@ class ResultPanel(QFrame):
                     "Operating point “{0}”: threshold {1:.3f}; on validation sensitivity "
                     "{2:.0%}, specificity {3:.0%}."
                 ).format(p.operating_point, p.threshold, p.sensitivity, p.specificity)
-            design = p.extra.get("validation_design")
+            design = model_text(p, "validation_design", str(p.extra.get("validation_design") or ""))
             if design:
                 text += " " + self.tr("Validation: {0}.").format(design)
         site = site_text(p.extra.get("site_calibration"))

@@ -60,6 +60,7 @@ ZH_CN: dict[str, dict[str, Any]] = {
             "作为诊断或不予治疗的唯一依据",
         ],
         "labels": {"normal": "正常", "pneumonia": "肺炎"},
+        "validation_design": "每个采集序列中最新的一批患者，留出作为测试集",
     },
     "ecg-beats-bilstm-360": {
         "name": "心电图心搏分类（AAMI N/S/V/F/Q，双向 LSTM）",
@@ -91,6 +92,7 @@ ZH_CN: dict[str, dict[str, Any]] = {
             "作为房颤诊断或抗凝治疗的唯一依据",
         ],
         "labels": {"normal": "正常", "AF": "房颤", "other": "其他", "noisy": "噪声"},
+        "validation_design": "按记录的 10 折交叉验证，CinC 2017",
     },
 }
 

@@ -743,8 +743,8 @@ Area {5:.1f} {6}</source>
         <translation>分析病历</translation>
     </message>
     <message>
-        <source>&lt;b&gt;Patient record&lt;/b&gt; — heart-disease risk inputs</source>
-        <translation>&lt;b&gt;患者病历&lt;/b&gt; — 心脏病风险输入项</translation>
+        <source>Patient record — heart-disease risk inputs</source>
+        <translation>患者病历 — 心脏病风险输入项</translation>
     </message>
     <message>
         <source>Record and results</source>

@@ -69,3 +69,24 @@ def test_the_record_panel_gives_way_to_the_ecg_and_comes_back(qtbot) -> None:
     window.tabs.setCurrentWidget(window.ecg)
     window.tabs.setCurrentWidget(window.viewer_panel)
     assert not window.record_dock.isVisible()
+
+
+def test_an_image_result_folds_the_record_form_so_it_shows_whole(qtbot) -> None:
+    from engine.resources import resource_path
+    from tests.desktop.conftest import open_and_wait
+
+    window, _ = _window(qtbot, 1366, 768)
+    open_and_wait(qtbot, window, [resource_path("samples", "peds-cxr-pneumonia-j2k.dcm")])
+    with qtbot.waitSignal(window.analysis_jobs.finished, timeout=120_000):
+        window.analyze_image_action.trigger()
+    assert not window.form.isVisible() and not window.record_toggle.isChecked()
+    assert window.results.intended_use.isVisible()
+    viewport = window.results.parentWidget()
+    assert (
+        window.results.intended_use.mapTo(
+            viewport, window.results.intended_use.rect().bottomLeft()
+        ).y()
+        <= window.record_dock.height()
+    )
+    window.record_toggle.click()  # unfolds again
+    assert window.form.isVisible()
