@@ -31,6 +31,10 @@ from engine.workflow import SeriesRef, series_refs, series_thumbnails
 
 #: Thumbnail edge in pixels.
 THUMB_SIZE = 64
+#: Thumbnail side once a study list holds more than :data:`COMPACT_AFTER` series: a CT with
+#: dozens of reconstructions must show at least 15 of them at 1080p.
+COMPACT_THUMB_SIZE = 32
+COMPACT_AFTER = 8
 _REF = Qt.ItemDataRole.UserRole
 
 
@@ -144,6 +148,7 @@ class StudyBrowser(QWidget):
         )
         self.problems_box.setVisible(n > 0)
         self.tree.expandAll()
+        self._fit_rows()
         for column in range(1, 4):
             self.tree.resizeColumnToContents(column)
         if new:
@@ -169,6 +174,7 @@ class StudyBrowser(QWidget):
         self._problem_paths.clear()
         self._current = None
         self.info.setText("")
+        self._fit_rows()
 
     def refs(self) -> list[SeriesRef]:
         """Every series listed, in tree order."""
@@ -266,6 +272,16 @@ class StudyBrowser(QWidget):
             self._studies[st.study_instance_uid] = study_item
         return study_item
 
+    def row_size(self) -> int:
+        """The thumbnail side now: smaller once the list holds many series."""
+        return THUMB_SIZE if len(self._series_items) <= COMPACT_AFTER else COMPACT_THUMB_SIZE
+
+    def _fit_rows(self) -> None:
+        size = self.row_size()
+        self.tree.setIconSize(QSize(size, size))
+        for item in self._series_items.values():
+            item.setSizeHint(0, QSize(size, size + 4))
+
     def _fill_series_item(self, item: QTreeWidgetItem, ref: SeriesRef) -> None:
         s = ref.series
         number = f"{s.series_number}: " if s.series_number is not None else ""
@@ -276,7 +292,7 @@ class StudyBrowser(QWidget):
         item.setText(3, str(s.n_images))
         item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         item.setData(0, _REF, ref)
-        item.setSizeHint(0, QSize(THUMB_SIZE, THUMB_SIZE + 4))
+        item.setSizeHint(0, QSize(self.row_size(), self.row_size() + 4))
         item.setToolTip(0, label)  # the whole name, where the column cuts it short
         if s.problems:
             item.setToolTip(0, "\n".join([label, *s.problems]))

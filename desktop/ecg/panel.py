@@ -122,6 +122,14 @@ class EcgPanel(QWidget):
             toolbar.addWidget(label)
             toolbar.addWidget(box)
         toolbar.addWidget(self.attribution_check)
+        self.real_size_check = QCheckBox(self.tr("Real size"))
+        self.real_size_check.setObjectName("ecg_real_size_check")
+        self.real_size_check.setToolTip(self.tr(
+            "Print the 12 leads at true millimetres (as on paper, on a calibrated screen: "
+            "View ▸ Settings); otherwise the print is fitted to the view."
+        ))  # fmt: skip
+        self.real_size_check.toggled.connect(self._fit_twelve_lead)
+        toolbar.addWidget(self.real_size_check)
         toolbar.addStretch(1)
         toolbar.addWidget(self.progress)
         toolbar.addWidget(self.cancel_button)
@@ -448,6 +456,9 @@ class EcgPanel(QWidget):
         return super().eventFilter(watched, event)
 
     def _fit_twelve_lead(self) -> None:
+        if self.real_size_check.isChecked():
+            self.twelve_lead.set_zoom(1.0)
+            return
         viewport = self.twelve_scroll.viewport()
         self.twelve_lead.fit_to(viewport.width(), viewport.height())
 

@@ -203,6 +203,14 @@
         <translation>增益：</translation>
     </message>
     <message>
+        <source>Real size</source>
+        <translation>实际尺寸</translation>
+    </message>
+    <message>
+        <source>Print the 12 leads at true millimetres (as on paper, on a calibrated screen: View ▸ Settings); otherwise the print is fitted to the view.</source>
+        <translation>以真实毫米显示 12 导联（与纸质相同，需校准屏幕：视图 ▸ 设置）；否则将图形缩放以适应视图。</translation>
+    </message>
+    <message>
         <source>Open an ECG record (File ▸ Open ECG…).</source>
         <translation>请打开心电图记录（文件 ▸ 打开心电图…）。</translation>
     </message>
@@ -2384,7 +2392,7 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <name>StudyBrowser</name>
     <message>
         <source>Patient / study / series</source>
-        <extracomment>Thumbnail edge in pixels.</extracomment>
+        <extracomment>Thumbnail edge in pixels. Thumbnail side once a study list holds more than :data:`COMPACT_AFTER` series: a CT with dozens of reconstructions must show at least 15 of them at 1080p.</extracomment>
         <translation>患者 / 检查 / 序列</translation>
     </message>
     <message>

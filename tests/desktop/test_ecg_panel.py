@@ -214,3 +214,15 @@ def test_install_adds_a_tab_and_menu_actions(qtbot):
         panel.open_sample_action.trigger()
     assert panel.signal.source.name == "ecg-12-lead.dcm"
     panel.shutdown()
+
+
+def test_the_12_lead_print_can_be_shown_at_real_size(qtbot, panel):
+    load(qtbot, panel, DICOM_ECG)
+    fitted = panel.twelve_lead.zoom
+    panel.real_size_check.setChecked(True)
+    assert panel.twelve_lead.zoom == 1.0
+    panel.resize(1000, 700)  # a resize no longer refits
+    qtbot.wait(20)
+    assert panel.twelve_lead.zoom == 1.0
+    panel.real_size_check.setChecked(False)
+    assert panel.twelve_lead.zoom != 1.0 or fitted == 1.0

@@ -90,3 +90,26 @@ def test_an_image_result_folds_the_record_form_so_it_shows_whole(qtbot) -> None:
     )
     window.record_toggle.click()  # unfolds again
     assert window.form.isVisible()
+
+
+def test_a_study_of_42_series_shows_at_least_15_at_1080p(qtbot, tmp_path) -> None:
+    from engine.dicom.synthetic import write_ct_series
+    from tests.desktop.conftest import open_and_wait
+
+    study = tmp_path / "ct"
+    for n in range(42):
+        write_ct_series(study / f"s{n:02d}", 1, rows=32, cols=32, seed=n,
+                        study_uid="1.2.826.0.1.3680043.8.498.77", series_number=n + 1)  # fmt: skip
+    window, _ = _window(qtbot, 1920, 1080)
+    if window.height() < 1000:
+        import pytest
+
+        pytest.skip("the offscreen screen is smaller than 1080 pixels")
+    open_and_wait(qtbot, window, [study])
+    tree = window.browser.tree
+    viewport = tree.viewport().rect()
+    rows = [tree.visualItemRect(item) for item in window.browser._series_items.values()]
+    visible = [
+        r for r in rows if viewport.contains(r.topLeft()) and viewport.contains(r.bottomLeft())
+    ]
+    assert len(rows) == 42 and len(visible) >= 15, len(visible)
