@@ -49,6 +49,7 @@ class MenusWindow(PatientHostWindow):
     shortcuts_action: QAction
     about_action: QAction
     model_cards_action: QAction
+    reset_layout_action: QAction
 
     if TYPE_CHECKING:  # defined by the subclasses (StudiesWindow, MainWindow)
 
@@ -57,6 +58,7 @@ class MenusWindow(PatientHostWindow):
         def close_studies(self) -> None: ...
         def analyze(self) -> None: ...
         def analyze_image(self) -> None: ...
+        def reset_layout(self) -> None: ...
 
     # --- menus -----------------------------------------------------------------------------
     def _action(self, text: str, shortcut=None, slot=None) -> QAction:

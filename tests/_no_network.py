@@ -22,6 +22,41 @@ import pytest
 
 _INTERNET = {socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET)}
 _saved: dict[tuple[object, str], Any] = {}
+#: Loopback addresses a test may reach while :func:`loopback_allowed` is on.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+_loopback = [0]
+
+
+class loopback_allowed:
+    """Within this block, sockets may talk to the loopback interface only.
+
+    For the DICOM network tests (issue 27): a throw-away Orthanc on 127.0.0.1
+    and Stethos' own listener. Every other address stays refused, and the
+    guard is back in force when the block ends.
+    """
+
+    def __enter__(self) -> loopback_allowed:
+        _loopback[0] += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _loopback[0] -= 1
+
+
+def _is_loopback(target: object) -> bool:
+    """Whether ``target`` (an address, or a host for a lookup) stays on this machine.
+
+    Besides loopback hosts: a passive lookup (``None``, as a client resolves its own
+    wildcard address) and the wildcard address with port 0 (the local end of an outgoing
+    connection, bound to an ephemeral port: it accepts nothing)."""
+    if _loopback[0] <= 0:
+        return False
+    host = target[0] if isinstance(target, tuple) and target else target
+    if host is None:
+        return True
+    if isinstance(target, tuple) and len(target) >= 2 and host in ("", "0.0.0.0", "::"):
+        return target[1] == 0
+    return isinstance(host, str) and host in LOOPBACK_HOSTS
 
 
 class NetworkAccessError(AssertionError):
@@ -52,7 +87,8 @@ def _guard_method(name: str) -> Callable[..., Any]:
     def guarded(self: socket.socket, *args: Any, **kwargs: Any) -> Any:
         if self.family in _INTERNET:
             target = args[-1] if name in ("sendto", "sendmsg") and args else (args or ("?",))[0]
-            raise _refuse(f"socket.{name} to", target)
+            if not _is_loopback(target):
+                raise _refuse(f"socket.{name} to", target)
         return original(self, *args, **kwargs)
 
     guarded.__wrapped__ = original  # type: ignore[attr-defined]
@@ -61,6 +97,8 @@ def _guard_method(name: str) -> Callable[..., Any]:
 
 def _guard_lookup(name: str) -> Callable[..., Any]:
     def guarded(host: object = None, *args: Any, **kwargs: Any) -> Any:
+        if _is_loopback(host):
+            return _saved[(socket, name)](host, *args, **kwargs)
         raise _refuse(f"socket.{name} of", host)
 
     return guarded

@@ -44,6 +44,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "engine.cli.ecg",
     "engine.cli.dicom",
     "engine.cli.store",
+    "engine.cli.net",
 )
 
 

@@ -1,0 +1,69 @@
+"""The clinic's DICOM network: configured peers, verify, query, retrieve, send and receive.
+
+"No network" in Stethos means no internet, no cloud and no telemetry; the
+clinic's own LAN, to peers an administrator configured, is part of the job.
+Nothing here listens or connects on its own: every function is called with a
+node the administrator configured (:mod:`engine.net.nodes`) or that the user
+typed for one command. Protocol work is :mod:`pynetdicom`'s.
+"""
+
+from __future__ import annotations
+
+from engine.net.audit import audit, audit_file, entries
+from engine.net.cache import CacheFullError, InstanceCache, Stored, default_cache_dir
+from engine.net.dimse import (
+    STUDY_KEYS,
+    EchoResult,
+    Listener,
+    PeerError,
+    RetrieveResult,
+    SendResult,
+    accepted_syntaxes,
+    echo,
+    find_studies,
+    get_study,
+    send_files,
+)
+from engine.net.nodes import (
+    DEFAULT_AET,
+    DEFAULT_PORT,
+    NetConfigError,
+    NetSettings,
+    Node,
+    add_node,
+    load_settings,
+    remove_node,
+    resolve_node,
+    save_settings,
+)
+
+__all__ = [
+    "DEFAULT_AET",
+    "DEFAULT_PORT",
+    "STUDY_KEYS",
+    "CacheFullError",
+    "EchoResult",
+    "InstanceCache",
+    "Listener",
+    "NetConfigError",
+    "NetSettings",
+    "Node",
+    "PeerError",
+    "RetrieveResult",
+    "SendResult",
+    "Stored",
+    "accepted_syntaxes",
+    "add_node",
+    "audit",
+    "audit_file",
+    "default_cache_dir",
+    "echo",
+    "entries",
+    "find_studies",
+    "get_study",
+    "load_settings",
+    "remove_node",
+    "resolve_node",
+    "save_settings",
+    "send_files",
+]

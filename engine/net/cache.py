@@ -1,0 +1,221 @@
+"""Where received and retrieved DICOM instances are kept: hash-named files and an index.
+
+Every instance is written atomically — a temporary file in the same folder,
+flushed and fsynced, then renamed — under a name made from the SHA-256 of its
+bytes (``ab/cd/abcd….dcm``), never from a UID or any other value in the
+dataset: a SOP Instance UID of ``../../etc/x`` cannot leave the cache. An
+SQLite index (``index.sqlite``) maps study, series and SOP instance UIDs to
+those files, so a retrieve skips instances already here and the study
+browser can open a study's files. Nothing half-written is ever indexed: the
+index row is added after the rename.
+
+The cache has a size limit: :meth:`InstanceCache.evict` removes the least
+recently used studies that are not protected (linked to a patient record)
+until it fits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError
+from engine.resources import user_data_dir
+
+#: Default size limit of the cache (bytes).
+DEFAULT_LIMIT = 20 * 1024**3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    sop_instance_uid TEXT PRIMARY KEY,
+    study_instance_uid TEXT NOT NULL,
+    series_instance_uid TEXT NOT NULL,
+    sop_class_uid TEXT NOT NULL,
+    transfer_syntax TEXT NOT NULL,
+    file TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS by_study ON instances(study_instance_uid);
+CREATE TABLE IF NOT EXISTS studies (
+    study_instance_uid TEXT PRIMARY KEY,
+    last_used REAL NOT NULL,
+    protected INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+class CacheFullError(EngineError):
+    """The disk (or the cache's limit) has no room for the next instance."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One instance in the cache."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    path: Path
+    new: bool
+
+
+def default_cache_dir() -> Path:
+    return user_data_dir() / "dicom-cache"
+
+
+class InstanceCache:
+    """Hash-named instance files under ``root`` with their SQLite index (thread-safe)."""
+
+    def __init__(self, root: str | Path | None = None, limit_bytes: int = DEFAULT_LIMIT) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.limit_bytes = int(limit_bytes)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- writing ---------------------------------------------------------------------------
+    def has(self, sop_instance_uid: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT file FROM instances WHERE sop_instance_uid = ?", (sop_instance_uid,)
+            ).fetchone()
+        return row is not None and (self.root / row[0]).is_file()
+
+    def store(self, ds: Any, *, source: str = "") -> Stored:
+        """Write one dataset (with its file meta) and index it; an instance already here is
+        kept as it is.
+
+        Raises
+        ------
+        CacheFullError
+            When the disk is full (nothing is indexed; the partial file is removed).
+        """
+        from pydicom.filewriter import dcmwrite
+
+        buffer = io.BytesIO()
+        dcmwrite(buffer, ds, enforce_file_format=True)
+        data = buffer.getvalue()
+        meta = ds.file_meta
+        return self.store_bytes(
+            data,
+            sop_instance_uid=str(ds.SOPInstanceUID),
+            study_instance_uid=str(getattr(ds, "StudyInstanceUID", "")),
+            series_instance_uid=str(getattr(ds, "SeriesInstanceUID", "")),
+            sop_class_uid=str(ds.SOPClassUID),
+            transfer_syntax=str(meta.TransferSyntaxUID),
+            source=source,
+        )
+
+    def store_bytes(
+        self, data: bytes, *, sop_instance_uid: str, study_instance_uid: str,
+        series_instance_uid: str, sop_class_uid: str, transfer_syntax: str, source: str = "",
+    ) -> Stored:  # fmt: skip
+        digest = hashlib.sha256(data).hexdigest()
+        rel = Path(digest[:2]) / digest[2:4] / f"{digest}.dcm"
+        target = self.root / rel
+        new = not target.is_file()
+        if new:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            except OSError as exc:
+                Path(tmp).unlink(missing_ok=True)
+                raise CacheFullError(
+                    f"The DICOM cache in {self.root} has no room for more images "
+                    f"({exc.strerror or exc}); what arrived so far is kept.",
+                    str(exc),
+                ) from exc
+        now = time.time()
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid,
+                 transfer_syntax, str(rel), len(data), now, source),
+            )  # fmt: skip
+            self._db.execute(
+                "INSERT INTO studies(study_instance_uid, last_used) VALUES (?, ?) "
+                "ON CONFLICT(study_instance_uid) DO UPDATE SET last_used = excluded.last_used",
+                (study_instance_uid, now),
+            )
+        return Stored(sop_instance_uid, study_instance_uid, target, new)
+
+    # --- reading ---------------------------------------------------------------------------
+    def study_files(self, study_instance_uid: str) -> list[Path]:
+        """The files of a study, marked as used now (least-recently-used eviction)."""
+        with self._lock, self._db:
+            rows = self._db.execute(
+                "SELECT file FROM instances WHERE study_instance_uid = ? ORDER BY file",
+                (study_instance_uid,),
+            ).fetchall()
+            self._db.execute(
+                "UPDATE studies SET last_used = ? WHERE study_instance_uid = ?",
+                (time.time(), study_instance_uid),
+            )
+        return [self.root / r[0] for r in rows]
+
+    def studies(self) -> list[tuple[str, int, float]]:
+        """``(study UID, instances, last used)`` of every study in the cache, newest first."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT s.study_instance_uid, COUNT(i.sop_instance_uid), s.last_used "
+                "FROM studies s LEFT JOIN instances i USING (study_instance_uid) "
+                "GROUP BY s.study_instance_uid ORDER BY s.last_used DESC"
+            ).fetchall()
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            return int(
+                self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM instances").fetchone()[0]
+            )
+
+    def protect(self, study_instance_uid: str, protected: bool = True) -> None:
+        """Keep a study out of eviction (it is linked to a patient record)."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO studies(study_instance_uid, last_used, protected) VALUES (?, ?, ?) "
+                "ON CONFLICT(study_instance_uid) DO UPDATE SET protected = excluded.protected",
+                (study_instance_uid, time.time(), int(protected)),
+            )
+
+    def evict(self) -> list[str]:
+        """Remove least recently used unprotected studies until the cache fits its limit."""
+        removed = []
+        while self.size_bytes() > self.limit_bytes:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT study_instance_uid FROM studies WHERE protected = 0 "
+                    "ORDER BY last_used ASC LIMIT 1"
+                ).fetchone()
+            if row is None:
+                break
+            self._remove_study(row[0])
+            removed.append(row[0])
+        return removed
+
+    def _remove_study(self, uid: str) -> None:
+        with self._lock, self._db:
+            files = [r[0] for r in self._db.execute(
+                "SELECT file FROM instances WHERE study_instance_uid = ?", (uid,))]  # fmt: skip
+            self._db.execute("DELETE FROM instances WHERE study_instance_uid = ?", (uid,))
+            self._db.execute("DELETE FROM studies WHERE study_instance_uid = ?", (uid,))
+        for f in files:
+            (self.root / f).unlink(missing_ok=True)

@@ -1,0 +1,487 @@
+"""DIMSE with configured peers (pynetdicom): verify, query, retrieve, send and receive.
+
+No protocol code here: :mod:`pynetdicom` does the associations and messages;
+this module chooses what to ask for, turns peers' answers into plain results
+and messages, and puts every instance that arrives into the
+:class:`~engine.net.cache.InstanceCache`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError, OperationCancelled
+from engine.net.audit import audit
+from engine.net.cache import CacheFullError, InstanceCache
+from engine.net.nodes import DEFAULT_AET, Node
+from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+
+log = logging.getLogger(__name__)
+
+#: Seconds to wait for a peer to answer an association, a message or the network.
+TIMEOUT_S = 10.0
+#: The study-level keys a query asks for (returned as the peer has them).
+STUDY_KEYS = (
+    "StudyInstanceUID", "PatientID", "PatientName", "PatientBirthDate", "StudyDate",
+    "StudyTime", "StudyDescription", "AccessionNumber", "ModalitiesInStudy",
+    "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances",
+)  # fmt: skip
+
+
+class PeerError(EngineError):
+    """A peer refused, failed or did not answer."""
+
+
+def accepted_syntaxes() -> list[str]:
+    """Transfer syntaxes Stethos decodes: offered when retrieving, accepted when receiving."""
+    from pydicom import uid
+
+    from engine.dicom.decoders import PLUGIN_ORDER
+
+    plain = [uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian,
+             uid.DeflatedExplicitVRLittleEndian, uid.ExplicitVRBigEndian]  # fmt: skip
+    return plain + [ts for ts in PLUGIN_ORDER if ts not in plain]
+
+
+def _ae(aet: str) -> Any:
+    from pynetdicom import AE
+
+    ae = AE(ae_title=aet)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = TIMEOUT_S
+    ae.connection_timeout = TIMEOUT_S
+    return ae
+
+
+def _tls(node: Node) -> tuple[Any, str] | None:
+    if not node.tls_ca:
+        return None
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=node.tls_ca)
+    return context, node.host
+
+
+def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
+    """An established association with ``node``, or a :class:`PeerError` saying why not."""
+    from pynetdicom import evt
+
+    seen: list[Any] = []
+    handlers = [*kwargs.pop("evt_handlers", []),
+                (evt.EVT_ACSE_RECV, lambda event: seen.append(event.primitive))]  # fmt: skip
+    assoc = ae.associate(node.host, node.port, ae_title=node.aet, tls_args=_tls(node),
+                         evt_handlers=handlers, **kwargs)  # fmt: skip
+    if assoc.is_established:
+        return assoc
+    if assoc.is_rejected:
+        reason = next((getattr(p, "reason_str", "") for p in reversed(seen)
+                       if getattr(p, "result", None) in (1, 2)), "")  # fmt: skip
+        raise PeerError(
+            f"{node.name} ({node.address}) rejected the association: "
+            f"{(reason or 'no reason given').lower()}. Check the AE titles configured on "
+            "both sides."
+        )
+    raise PeerError(
+        f"No answer from {node.host}:{node.port} ({node.name}) within {TIMEOUT_S:g} s: "
+        "check the address and that the peer is running."
+    )
+
+
+@dataclass(frozen=True)
+class EchoResult:
+    node: str
+    ok: bool
+    milliseconds: float
+    message: str
+
+
+def echo(node: Node, *, aet: str = DEFAULT_AET) -> EchoResult:
+    """C-ECHO: whether ``node`` answers, and how fast (never raises for a peer problem)."""
+    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+    ae = _ae(aet)
+    ae.add_requested_context(Verification)
+    started = time.perf_counter()
+    try:
+        assoc = _associate(ae, node)
+    except PeerError as exc:
+        audit("echo", node.name, result="failed", detail=exc.user_message)
+        return EchoResult(node.name, False, 0.0, exc.user_message)
+    try:
+        status = assoc.send_c_echo()
+    finally:
+        assoc.release()
+    ms = (time.perf_counter() - started) * 1000.0
+    ok = bool(status) and int(status.Status) == 0
+    message = (f"connected to {node.address} in {ms:.0f} ms" if ok
+               else f"{node.name} answered the echo with status {_status(status)}")  # fmt: skip
+    audit("echo", node.name, result="ok" if ok else "failed", detail=message)
+    return EchoResult(node.name, ok, ms, message)
+
+
+def _status(status: Any) -> str:
+    return f"0x{int(status.Status):04X}" if status and "Status" in status else "none (aborted)"
+
+
+def _value(ds: Any, key: str) -> Any:
+    v = ds.get(key, "")
+    if hasattr(v, "value"):
+        v = v.value
+    if key == "ModalitiesInStudy":
+        return (
+            list(v)
+            if isinstance(v, list | tuple) or (hasattr(v, "__iter__") and not isinstance(v, str))
+            else ([v] if v else [])
+        )
+    if key.startswith("NumberOf"):
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            return None
+    return str(v)
+
+
+def find_studies(
+    node: Node, *, patient_id: str = "", patient_name: str = "", study_date: str = "",
+    modality: str = "", accession: str = "", aet: str = DEFAULT_AET,
+    cancel: CancelToken | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """C-FIND at study level (study root): one dict per study, with :data:`STUDY_KEYS`."""
+    from pydicom.dataset import Dataset
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND  # type: ignore[attr-defined]
+
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    for key in STUDY_KEYS:
+        setattr(query, key, "")
+    query.PatientID = patient_id
+    query.PatientName = patient_name
+    query.StudyDate = study_date
+    query.ModalitiesInStudy = modality
+    query.AccessionNumber = accession
+    ae = _ae(aet)
+    ae.add_requested_context(FIND)
+    assoc = _associate(ae, node)
+    out = []
+    try:
+        for status, identifier in assoc.send_c_find(query, FIND):
+            check_cancelled(cancel)
+            if not status:
+                raise PeerError(f"{node.name} stopped answering the query.")
+            code = int(status.Status)
+            if code in (0xFF00, 0xFF01) and identifier is not None:
+                out.append({k: _value(identifier, k) for k in STUDY_KEYS})
+            elif code not in (0x0000, 0xFF00, 0xFF01):
+                raise PeerError(f"{node.name} failed the query (status 0x{code:04X}).")
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    audit("find", node.name, count=len(out), detail=_query_text(patient_id, patient_name,
+                                                                study_date, modality))  # fmt: skip
+    return out
+
+
+def _query_text(*parts: str) -> str:
+    return " ".join(p for p in parts if p) or "all studies"
+
+
+@dataclass
+class RetrieveResult:
+    """What a retrieve or a receive brought."""
+
+    node: str
+    study_instance_uid: str = ""
+    received: int = 0
+    already_here: int = 0
+    failed: int = 0
+    files: list[Path] = field(default_factory=list)
+    message: str = ""
+
+
+def _storage_contexts(ae: Any, *, scp: bool) -> None:
+    from pynetdicom import StoragePresentationContexts
+
+    syntaxes = accepted_syntaxes()
+    for context in StoragePresentationContexts:
+        if scp:
+            ae.add_supported_context(context.abstract_syntax, syntaxes)
+        else:
+            ae.add_requested_context(context.abstract_syntax, syntaxes)
+
+
+def get_study(
+    node: Node, study_instance_uid: str, cache: InstanceCache, *, aet: str = DEFAULT_AET,
+    progress: Progress = no_progress, cancel: CancelToken | None = None,
+) -> RetrieveResult:  # fmt: skip
+    """C-GET a study into ``cache``; instances already there are not fetched again.
+
+    Raises
+    ------
+    PeerError
+        The peer refused or failed (what arrived is kept).
+    CacheFullError
+        The disk filled up (what arrived is kept).
+    OperationCancelled
+        ``cancel`` was set (a C-CANCEL is sent; what arrived is kept).
+    """
+    from pydicom.dataset import Dataset
+    from pynetdicom import build_role, evt
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET  # type: ignore[attr-defined]
+
+    result = RetrieveResult(node.name, study_instance_uid)
+    instances = _study_instances(node, study_instance_uid, aet)
+    uids = [u for u, _ in instances]
+    missing = [u for u in uids if not cache.has(u)]
+    result.already_here = len(uids) - len(missing)
+    if uids and not missing:
+        result.files = cache.study_files(study_instance_uid)
+        result.message = f"all {len(uids)} instances are already here"
+        audit("retrieve", node.name, study=study_instance_uid, count=0, detail=result.message)
+        return result
+    total = max(len(missing), 1)
+    problem: list[BaseException] = []
+
+    def on_store(event: Any) -> int:
+        if problem:
+            return 0xA700
+        try:
+            check_cancelled(cancel)
+            ds = event.dataset
+            ds.file_meta = event.file_meta
+            cache.store(ds, source=f"get:{node.name}")
+        except (CacheFullError, OperationCancelled) as exc:
+            problem.append(exc)
+            return 0xA700
+        except Exception as exc:  # a dataset that cannot be written: refuse it, go on
+            log.warning("instance from %s not stored: %r", node.name, exc)
+            result.failed += 1
+            return 0xC000
+        result.received += 1
+        progress(result.received / total, f"{result.received} of {total} instances")
+        return 0x0000
+
+    ae = _ae(aet)
+    ae.add_requested_context(GET)
+    classes = sorted({c for _, c in instances if c})
+    syntaxes = accepted_syntaxes()
+    if classes and len(classes) * len(syntaxes) < 127:
+        # One context per class and transfer syntax: the peer sends each instance as it is
+        # stored, without transcoding (which a peer may not do).
+        for cls in classes:
+            for ts in syntaxes:
+                ae.add_requested_context(cls, [ts])
+    else:
+        _storage_contexts(ae, scp=False)
+    roles = [build_role(c, scp_role=True)
+             for c in dict.fromkeys(cx.abstract_syntax for cx in ae.requested_contexts) if c != GET]  # fmt: skip
+    assoc = _associate(ae, node, ext_neg=roles[:127], evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    query.StudyInstanceUID = study_instance_uid
+    if result.already_here:  # fetch only what is missing (a list of UIDs, PS3.4 C.2.2.2.2)
+        query.QueryRetrieveLevel = "IMAGE"
+        query.SOPInstanceUID = missing
+    last = None
+    try:
+        for status, _ in assoc.send_c_get(query, GET):
+            if problem and isinstance(problem[0], OperationCancelled):
+                assoc.send_c_cancel(1, None)
+            last = status
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    result.files = cache.study_files(study_instance_uid)
+    if problem:
+        audit("retrieve", node.name, study=study_instance_uid, count=result.received,
+              result="stopped", detail=str(problem[0]))  # fmt: skip
+        raise problem[0]
+    if last is None or not last:
+        result.message = f"{node.name} stopped during the transfer; {result.received} received"
+        audit("retrieve", node.name, study=study_instance_uid, count=result.received,
+              result="failed", detail=result.message)  # fmt: skip
+        raise PeerError(result.message + " (kept; a new retrieve fetches the rest).")
+    result.message = f"{result.received} instances received, {result.already_here} already here"
+    audit("retrieve", node.name, study=study_instance_uid, count=result.received,
+          result="ok" if not result.failed else "partial", detail=result.message)  # fmt: skip
+    return result
+
+
+def _find(node: Node, aet: str, query: Any) -> list[Any]:
+    """Every identifier a study-root C-FIND returns."""
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND  # type: ignore[attr-defined]
+
+    ae = _ae(aet)
+    ae.add_requested_context(FIND)
+    out = []
+    assoc = _associate(ae, node)
+    try:
+        for status, ident in assoc.send_c_find(query, FIND):
+            if status and int(status.Status) in (0xFF00, 0xFF01) and ident is not None:
+                out.append(ident)
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    return out
+
+
+def _study_instances(node: Node, study_instance_uid: str, aet: str) -> list[tuple[str, str]]:
+    """``(SOP Instance UID, SOP Class UID)`` of a study's instances, series by series."""
+    from pydicom.dataset import Dataset
+
+    q = Dataset()
+    q.QueryRetrieveLevel = "SERIES"
+    q.StudyInstanceUID = study_instance_uid
+    q.SeriesInstanceUID = ""
+    out = []
+    for series in _find(node, aet, q):
+        qi = Dataset()
+        qi.QueryRetrieveLevel = "IMAGE"
+        qi.StudyInstanceUID = study_instance_uid
+        qi.SeriesInstanceUID = str(series.get("SeriesInstanceUID", ""))
+        qi.SOPInstanceUID = ""
+        qi.SOPClassUID = ""
+        for ident in _find(node, aet, qi):
+            out.append((str(ident.get("SOPInstanceUID", "")), str(ident.get("SOPClassUID", ""))))
+    return [(u, c) for u, c in out if u]
+
+
+@dataclass
+class SendResult:
+    node: str
+    sent: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def send_files(
+    node: Node, paths: Sequence[Path], *, aet: str = DEFAULT_AET,
+    progress: Progress = no_progress, cancel: CancelToken | None = None,
+) -> SendResult:  # fmt: skip
+    """C-STORE DICOM files to ``node`` (each in its own transfer syntax)."""
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
+    result = SendResult(node.name)
+    datasets = []
+    for p in paths:
+        try:
+            datasets.append((p, dcmread(p)))
+        except (InvalidDicomError, OSError, ValueError) as exc:
+            result.failed.append((str(p), f"not a DICOM file ({exc})"))
+    ae = _ae(aet)
+    pairs = sorted(
+        {(str(ds.SOPClassUID), str(ds.file_meta.TransferSyntaxUID)) for _, ds in datasets}
+    )
+    for abstract, ts in pairs[:128]:
+        ae.add_requested_context(abstract, ts)
+    if datasets:
+        assoc = _associate(ae, node)
+        try:
+            for n, (p, ds) in enumerate(datasets):
+                check_cancelled(cancel)
+                status = assoc.send_c_store(ds)
+                if status and int(status.Status) in (0x0000, 0xB000, 0xB007, 0xB006):
+                    result.sent += 1
+                else:
+                    result.failed.append((str(p), f"refused (status {_status(status)})"))
+                progress((n + 1) / len(datasets), f"{n + 1} of {len(datasets)} sent")
+        finally:
+            if assoc.is_established:
+                assoc.release()
+    audit("send", node.name, count=result.sent, result="ok" if not result.failed else "partial",
+          detail=f"{len(result.failed)} failed")  # fmt: skip
+    return result
+
+
+class Listener:
+    """A C-STORE listener (storage SCP) writing into an :class:`InstanceCache`.
+
+    Accepts associations only from ``allowed`` callers: ``(AE title, host or
+    None)``; others are rejected (and audited). Offers exactly the transfer
+    syntaxes Stethos decodes, so an undecodable one is refused in the
+    association. ``on_stored`` is called with each :class:`~engine.net.cache.Stored`.
+    """
+
+    def __init__(
+        self, cache: InstanceCache, *, port: int, aet: str = DEFAULT_AET, host: str = "",
+        allowed: Iterable[tuple[str, str | None]] = (), on_stored: Any = None,
+    ) -> None:  # fmt: skip
+        self.cache = cache
+        self.port = int(port)
+        self.aet = aet
+        self.host = host
+        self.allowed = list(allowed)
+        self.on_stored = on_stored
+        self.received = 0
+        self._server: Any = None
+        self._busy = threading.Lock()
+
+    def _allowed(self, aet: str, host: str) -> bool:
+        return any(a == aet and (h is None or h == host) for a, h in self.allowed)
+
+    def start(self) -> None:
+        """Start listening in background threads.
+
+        Raises
+        ------
+        PeerError
+            When the port cannot be opened (in use, or not allowed).
+        """
+        from pynetdicom import evt
+
+        ae = _ae(self.aet)
+        ae.require_calling_aet = [a for a, _ in self.allowed] or ["(nobody)"]
+        _storage_contexts(ae, scp=True)
+        from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+        ae.add_supported_context(Verification)
+        handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_REJECTED, self._on_rejected)]
+        try:
+            self._server = ae.start_server((self.host, self.port), block=False,
+                                           evt_handlers=handlers)  # fmt: skip
+        except OSError as exc:
+            raise PeerError(
+                f"Cannot listen on port {self.port}: {exc.strerror or exc}. Another program "
+                "may be using it: choose another port.",
+                str(exc),
+            ) from exc
+
+    def _on_rejected(self, event: Any) -> None:
+        requestor = event.assoc.requestor
+        audit("receive", str(requestor.ae_title).strip(), result="rejected",
+              detail=f"{str(requestor.ae_title).strip()}@{requestor.address} is not allowed "
+              "to store here")  # fmt: skip
+
+    def _on_store(self, event: Any) -> int:
+        requestor = event.assoc.requestor
+        if not self._allowed(str(requestor.ae_title).strip(), str(requestor.address)):
+            audit("receive", str(requestor.ae_title).strip(), result="refused",
+                  detail=f"not allowed from {requestor.address}")  # fmt: skip
+            return 0x0124  # refused: not authorised
+        with self._busy:  # SIGTERM waits for the instance being written
+            try:
+                ds = event.dataset
+                ds.file_meta = event.file_meta
+                stored = self.cache.store(ds, source=f"store:{event.assoc.requestor.ae_title}")
+            except CacheFullError:
+                return 0xA700
+            except Exception as exc:  # malformed dataset: refused, the listener goes on
+                log.warning("received instance not stored: %r", exc)
+                return 0xC000
+            self.received += 1
+        audit("receive", str(event.assoc.requestor.ae_title).strip(),
+              study=stored.study_instance_uid, count=1)  # fmt: skip
+        if self.on_stored is not None:
+            self.on_stored(stored)
+        return 0x0000
+
+    def stop(self) -> None:
+        """Stop listening, after the instance being written (if any) is done."""
+        with self._busy:
+            if self._server is not None:
+                self._server.shutdown()
+                self._server = None

@@ -1,0 +1,82 @@
+"""``stethos-engine net …`` against a real Orthanc: the commands IT staff and scripts use."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pydicom
+
+from engine.cli import main
+from engine.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from engine.resources import resource_path
+from tests.engine.net.conftest import OrthancServer
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE = resource_path("samples", "peds-cxr-normal-jls.dcm")
+
+
+def test_nodes_echo_find_get_send(orthanc: OrthancServer, tmp_path: Path, capsys) -> None:
+    address = f"ORTHANC@127.0.0.1:{orthanc.dicom_port}"
+    assert main(["net", "nodes", "add", "cli-pacs", address]) == EXIT_OK
+    assert main(["net", "nodes", "add", "cli-pacs", address]) == EXIT_USAGE  # exists already
+    assert main(["net", "nodes", "list", "--json"]) == EXIT_OK
+    out = capsys.readouterr().out
+    listed = json.loads(out.strip().splitlines()[-1])
+    assert any(n["name"] == "cli-pacs" and n["port"] == orthanc.dicom_port for n in listed["nodes"])
+
+    assert main(["net", "echo", "cli-pacs"]) == EXIT_OK
+    assert "connected to ORTHANC@127.0.0.1" in capsys.readouterr().out
+    assert main(["net", "echo", f"WRONG@127.0.0.1:{orthanc.dicom_port}"]) == EXIT_ERROR
+    assert main(["net", "echo", "no-such-node"]) == EXIT_USAGE
+
+    assert main(["net", "send", "cli-pacs", str(SAMPLE)]) == EXIT_OK
+    assert "1 sent, 0 not sent" in capsys.readouterr().out
+    study = str(pydicom.dcmread(SAMPLE, stop_before_pixels=True).StudyInstanceUID)
+    assert main(["net", "find", "cli-pacs", "--modality", "", "--json"]) == EXIT_OK
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    row = next(r for r in rows if r["StudyInstanceUID"] == study)
+    assert {"PatientID", "StudyDate", "ModalitiesInStudy", "NumberOfStudyRelatedInstances"} <= set(
+        row
+    )
+    assert row["NumberOfStudyRelatedInstances"] >= 1
+
+    out_dir = tmp_path / "got"
+    assert main(["net", "get", "cli-pacs", "--study", study, "--out", str(out_dir)]) == EXIT_OK
+    got = [f for f in out_dir.rglob("*.dcm")]
+    assert got and pydicom.dcmread(got[0]).PixelData == pydicom.dcmread(SAMPLE).PixelData
+    assert main(["net", "nodes", "remove", "cli-pacs"]) == EXIT_OK
+
+
+def test_listen_receives_until_sigterm(orthanc: OrthancServer, tmp_path: Path) -> None:
+    port = orthanc.our_port
+    env = dict(
+        os.environ,
+        STETHOS_CONFIG_DIR=str(tmp_path / "cfg"),
+        STETHOS_DATA_DIR=str(tmp_path / "data"),
+    )
+    # The child process runs without the test suite's network guard: it listens on loopback.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "net", "listen", "--host", "127.0.0.1",
+         "--port", str(port), "--out", str(tmp_path / "in"), "--allow", "ORTHANC"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert "listening as STETHOS" in proc.stdout.readline()
+        uploaded = orthanc.upload(SAMPLE)
+        orthanc.rest("/modalities/stethos/store", json.dumps([uploaded["ID"]]).encode(), "POST")
+        deadline = time.monotonic() + 30
+        while not list((tmp_path / "in").rglob("*.dcm")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list((tmp_path / "in").rglob("*.dcm"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped; 1 instance(s) received" in out

@@ -1,0 +1,159 @@
+"""Verify, query, retrieve, send and receive against a real Orthanc on loopback."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from engine.net import (
+    InstanceCache,
+    Listener,
+    Node,
+    PeerError,
+    echo,
+    entries,
+    find_studies,
+    get_study,
+    send_files,
+)
+from engine.resources import resource_path
+from tests.engine.net.conftest import OrthancServer, free_port
+
+SAMPLES = [
+    resource_path("samples", name)
+    for name in ("chest-cr-pa.dcm", "peds-cxr-pneumonia-j2k.dcm", "peds-cxr-normal-jls.dcm",
+                 "peds-cxr-normal.dcm", "ecg-12-lead.dcm")
+]  # fmt: skip
+
+
+def node(server: OrthancServer, aet: str = "ORTHANC") -> Node:
+    return Node("pacs", aet, "127.0.0.1", server.dicom_port)
+
+
+@pytest.fixture(scope="module")
+def loaded(orthanc: OrthancServer) -> OrthancServer:
+    for path in SAMPLES:
+        orthanc.upload(path)
+    return orthanc
+
+
+def test_echo_says_how_fast_or_why_not(orthanc: OrthancServer) -> None:
+    ok = echo(node(orthanc))
+    assert ok.ok and ok.message.startswith("connected to ORTHANC@127.0.0.1") and "ms" in ok.message
+    wrong = echo(node(orthanc, aet="NOTORTHANC"))
+    assert not wrong.ok and "rejected the association" in wrong.message
+    assert "called ae title not recognised" in wrong.message
+    silent = echo(Node("ghost", "GHOST", "127.0.0.1", free_port()))
+    assert not silent.ok and "No answer from 127.0.0.1" in silent.message
+    actions = [(e["action"], e["node"], e["result"]) for e in entries()[-3:]]
+    assert actions == [
+        ("echo", "pacs", "ok"),
+        ("echo", "pacs", "failed"),
+        ("echo", "ghost", "failed"),
+    ]
+
+
+def test_find_lists_studies_with_the_contract_keys(loaded: OrthancServer) -> None:
+    studies = find_studies(node(loaded))
+    originals = {str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in SAMPLES}
+    assert {s["StudyInstanceUID"] for s in studies} == originals
+    for s in studies:
+        assert {"StudyInstanceUID", "PatientID", "StudyDate", "ModalitiesInStudy",
+                "NumberOfStudyRelatedInstances"} <= set(s)  # fmt: skip
+        assert isinstance(s["NumberOfStudyRelatedInstances"], int)
+    ecg = [s for s in studies if "ECG" in s["ModalitiesInStudy"]]
+    assert len(ecg) == 1
+
+
+def test_get_retrieves_identical_pixels_and_skips_what_is_here(
+    loaded: OrthancServer, tmp_path
+) -> None:
+    cache = InstanceCache(tmp_path / "cache")
+    original = pydicom.dcmread(SAMPLES[1])  # JPEG 2000
+    result = get_study(node(loaded), str(original.StudyInstanceUID), cache)
+    assert result.received >= 1 and result.failed == 0
+    (got,) = [pydicom.dcmread(f) for f in result.files if
+              pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID == original.SOPInstanceUID]  # fmt: skip
+    assert got.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
+    assert got.PixelData == original.PixelData  # the same encoded frames
+    for f in result.files:
+        assert f.resolve().is_relative_to((tmp_path / "cache").resolve())
+        assert f.name[:-4] == f.name[:-4].lower() and len(f.stem) == 64  # named by hash
+    again = get_study(node(loaded), str(original.StudyInstanceUID), cache)
+    assert again.received == 0 and again.already_here >= 1 and "already here" in again.message
+
+
+def test_send_stores_files_on_the_peer(orthanc: OrthancServer, tmp_path) -> None:
+    before = len(orthanc.rest("/instances"))  # type: ignore[arg-type]
+    from pydicom.data import get_testdata_file
+
+    sample = Path(get_testdata_file("CT_small.dcm", download=False))
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"not dicom")
+    result = send_files(node(orthanc), [sample, junk])
+    assert (
+        result.sent == 1 and len(result.failed) == 1 and "not a DICOM file" in result.failed[0][1]
+    )
+    assert len(orthanc.rest("/instances")) == before + 1  # type: ignore[arg-type]
+
+
+def test_listener_receives_from_the_pacs_and_rejects_strangers(
+    loaded: OrthancServer, tmp_path
+) -> None:
+    cache = InstanceCache(tmp_path / "received")
+    arrived = []
+    listener = Listener(cache, port=loaded.our_port, host="127.0.0.1",
+                        allowed=[("ORTHANC", None)], on_stored=arrived.append)  # fmt: skip
+    listener.start()
+    try:
+        ids = loaded.rest("/instances")
+        loaded.rest("/modalities/stethos/store", json_bytes(ids), "POST")
+        deadline = time.monotonic() + 30
+        while len(arrived) < len(ids) and time.monotonic() < deadline:  # type: ignore[arg-type]
+            time.sleep(0.1)
+        assert len(arrived) == len(ids)  # type: ignore[arg-type]
+        assert all(
+            s.path.resolve().is_relative_to((tmp_path / "received").resolve()) for s in arrived
+        )
+        # A caller that is not configured is rejected, and the rejection is audited.
+        stranger = Node("me", "STETHOS", "127.0.0.1", loaded.our_port)
+        refused = send_files(stranger, [SAMPLES[0]], aet="INTRUDER")
+        assert refused.sent == 0
+    except PeerError as exc:
+        assert "rejected" in exc.user_message
+    finally:
+        listener.stop()
+    assert any(e["result"] == "rejected" and e["node"] == "INTRUDER" for e in entries())
+
+
+def test_hostile_uids_cannot_leave_the_cache(tmp_path) -> None:
+    ds = pydicom.dcmread(SAMPLES[3])
+    ds.SOPInstanceUID = "../../../etc/passwd"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.StudyInstanceUID = "/tmp/evil"
+    cache = InstanceCache(tmp_path / "cache")
+    stored = cache.store(ds)
+    assert stored.path.resolve().is_relative_to((tmp_path / "cache").resolve())
+    assert stored.path.stem == stored.path.stem.lower() and ".." not in str(stored.path)
+    assert cache.study_files("/tmp/evil") == [stored.path]
+
+
+def test_a_port_in_use_gives_a_clear_message(tmp_path, loopback) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        listener = Listener(InstanceCache(tmp_path / "c"), port=port, host="127.0.0.1",
+                            allowed=[("ORTHANC", None)])  # fmt: skip
+        with pytest.raises(PeerError, match=f"Cannot listen on port {port}"):
+            listener.start()
+
+
+def json_bytes(value: object) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
