@@ -50,6 +50,7 @@ class MenusWindow(PatientHostWindow):
     about_action: QAction
     model_cards_action: QAction
     reset_layout_action: QAction
+    query_action: QAction
 
     if TYPE_CHECKING:  # defined by the subclasses (StudiesWindow, MainWindow)
 
@@ -96,6 +97,15 @@ class MenusWindow(PatientHostWindow):
             "Ctrl+D",
             self._on_open_dicomdir_triggered,
         )
+        self.query_action = self._action(
+            QCoreApplication.translate("MainWindow", "&Query PACS…"), "Ctrl+Shift+Q", self.show_query
+        )
+        self.query_action.setObjectName("query_action")
+        self.query_action.setToolTip(
+            QCoreApplication.translate(
+                "MainWindow", "Find a study on the clinic's PACS and retrieve it."
+            )
+        )
         self.recent_menu = QMenu(QCoreApplication.translate("MainWindow", "Open &recent"), self)
         self.recent_menu.setObjectName("recent_menu")
         self.recent_menu.aboutToShow.connect(self._rebuild_recent_menu)
@@ -114,8 +124,9 @@ class MenusWindow(PatientHostWindow):
         )
         self._fill(
             self.file_menu,
-            [self.open_file_action, self.open_folder_action, self.open_dicomdir_action],
-        )
+            [self.open_file_action, self.open_folder_action, self.open_dicomdir_action,
+             self.query_action],
+        )  # fmt: skip
         self.file_menu.addMenu(self.recent_menu)
         self._fill(
             self.file_menu,
@@ -314,6 +325,16 @@ class MenusWindow(PatientHostWindow):
         dialog.open()
 
     @Slot()
+    @Slot()
+    def show_query(self) -> None:
+        """File ▸ Query PACS…: find a study on a configured node and retrieve it."""
+        from desktop.dialogs.query import QueryDialog
+
+        dialog = QueryDialog(self)
+        dialog.retrieved.connect(self.open_paths)
+        self.dialogs["query"] = dialog
+        dialog.open()
+
     def show_model_cards(self) -> None:
         prediction = self.results.prediction
         dialog = ModelCardsDialog(self, prediction.model_id if prediction else None)

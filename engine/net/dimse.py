@@ -149,9 +149,10 @@ def _value(ds: Any, key: str) -> Any:
 def find_studies(
     node: Node, *, patient_id: str = "", patient_name: str = "", study_date: str = "",
     modality: str = "", accession: str = "", aet: str = DEFAULT_AET,
-    cancel: CancelToken | None = None,
+    progress: Progress = no_progress, cancel: CancelToken | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """C-FIND at study level (study root): one dict per study, with :data:`STUDY_KEYS`."""
+    progress(0.0, f"Asking {node.name}")
     from pydicom.dataset import Dataset
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND  # type: ignore[attr-defined]
 

@@ -804,6 +804,14 @@ Area {5:.1f} {6}</source>
         <translation>打开 DICOMDIR（光盘/U 盘）(&amp;D)…</translation>
     </message>
     <message>
+        <source>&amp;Query PACS…</source>
+        <translation>查询 PACS(&amp;Q)…</translation>
+    </message>
+    <message>
+        <source>Find a study on the clinic&apos;s PACS and retrieve it.</source>
+        <translation>在诊所的 PACS 上查找检查并调取。</translation>
+    </message>
+    <message>
         <source>Open &amp;recent</source>
         <translation>最近打开(&amp;R)</translation>
     </message>
@@ -1578,6 +1586,109 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Decision</source>
         <translation>决定</translation>
+    </message>
+</context>
+<context>
+    <name>QueryDialog</name>
+    <message>
+        <source>Query PACS</source>
+        <translation>查询 PACS</translation>
+    </message>
+    <message>
+        <source>e.g. DOE^J*</source>
+        <translation>例如 DOE^J*</translation>
+    </message>
+    <message>
+        <source>YYYYMMDD or YYYYMMDD-YYYYMMDD</source>
+        <translation>YYYYMMDD 或 YYYYMMDD-YYYYMMDD</translation>
+    </message>
+    <message>
+        <source>Node:</source>
+        <translation>节点：</translation>
+    </message>
+    <message>
+        <source>Patient ID:</source>
+        <translation>患者 ID：</translation>
+    </message>
+    <message>
+        <source>Patient name:</source>
+        <translation>患者姓名：</translation>
+    </message>
+    <message>
+        <source>Study date:</source>
+        <translation>检查日期：</translation>
+    </message>
+    <message>
+        <source>Modality:</source>
+        <translation>模态：</translation>
+    </message>
+    <message>
+        <source>Accession number:</source>
+        <translation>检查号：</translation>
+    </message>
+    <message>
+        <source>Search</source>
+        <translation>搜索</translation>
+    </message>
+    <message>
+        <source>Retrieve study</source>
+        <translation>调取检查</translation>
+    </message>
+    <message>
+        <source>Search, then choose a study.</source>
+        <translation>请先搜索，再选择一项检查。</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Date</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>Patient ID</source>
+        <translation>患者 ID</translation>
+    </message>
+    <message>
+        <source>Patient name</source>
+        <translation>患者姓名</translation>
+    </message>
+    <message>
+        <source>Modalities</source>
+        <translation>模态</translation>
+    </message>
+    <message>
+        <source>Images</source>
+        <translation>图像数</translation>
+    </message>
+    <message>
+        <source>Description</source>
+        <translation>描述</translation>
+    </message>
+    <message>
+        <source>No DICOM node is configured. An administrator adds the clinic&apos;s PACS with “stethos-engine net nodes add NAME AET@host:port”.</source>
+        <translation>尚未配置 DICOM 节点。管理员可用“stethos-engine net nodes add NAME AET@host:port”添加诊所的 PACS。</translation>
+    </message>
+    <message>
+        <source>Searching {0}…</source>
+        <translation>正在搜索 {0}…</translation>
+    </message>
+    <message>
+        <source>{0} studies found.</source>
+        <translation>找到 {0} 项检查。</translation>
+    </message>
+    <message>
+        <source>Retrieve the chosen study into this workstation&apos;s DICOM cache.</source>
+        <translation>将所选检查调取到本工作站的 DICOM 缓存。</translation>
+    </message>
+    <message>
+        <source>Retrieving the study from {0}…</source>
+        <translation>正在从 {0} 调取检查…</translation>
+    </message>
+    <message>
+        <source>Retrieved: {0}.</source>
+        <translation>已调取：{0}。</translation>
     </message>
 </context>
 <context>

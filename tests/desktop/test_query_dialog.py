@@ -1,0 +1,46 @@
+"""File ▸ Query PACS…: search a real Orthanc, retrieve a study, see it in the browser."""
+
+from __future__ import annotations
+
+import pydicom
+import pytest
+
+from desktop.dialogs.query import QueryDialog
+from engine.net import InstanceCache, Node, add_node, remove_node
+from engine.resources import resource_path
+from tests.engine.net.conftest import OrthancServer, loopback, orthanc  # noqa: F401
+
+SAMPLE = resource_path("samples", "peds-cxr-pneumonia-j2k.dcm")
+
+
+def test_without_a_node_the_dialog_says_how_to_configure_one(qtbot) -> None:
+    dialog = QueryDialog()
+    qtbot.addWidget(dialog)
+    if dialog.node_box.count():
+        pytest.skip("a node is configured in this user folder")
+    assert not dialog.search_button.isEnabled()
+    assert "net nodes add" in dialog.message.text()
+
+
+def test_search_and_retrieve_into_the_cache(qtbot, orthanc: OrthancServer, tmp_path) -> None:  # noqa: F811
+    orthanc.upload(SAMPLE)
+    add_node(Node("dialog-pacs", "ORTHANC", "127.0.0.1", orthanc.dicom_port), replace_existing=True)
+    try:
+        dialog = QueryDialog(cache=InstanceCache(tmp_path / "cache"))
+        qtbot.addWidget(dialog)
+        dialog.node_box.setCurrentIndex(dialog.node_box.findData("dialog-pacs"))
+        with qtbot.waitSignal(dialog.jobs.finished, timeout=30_000):
+            dialog.search_button.click()
+        assert dialog.table.rowCount() >= 1 and "studies found" in dialog.message.text()
+        uid = str(pydicom.dcmread(SAMPLE, stop_before_pixels=True).StudyInstanceUID)
+        row = next(i for i, s in enumerate(dialog.studies) if s["StudyInstanceUID"] == uid)
+        assert not dialog.retrieve_button.isEnabled()
+        dialog.table.selectRow(row)
+        assert dialog.retrieve_button.isEnabled()
+        with qtbot.waitSignal(dialog.retrieved, timeout=60_000) as got:
+            dialog.retrieve_button.click()
+        files = got.args[0]
+        assert files and all(f.is_relative_to(tmp_path / "cache") for f in files)
+        assert pydicom.dcmread(files[0]).PixelData == pydicom.dcmread(SAMPLE).PixelData
+    finally:
+        remove_node("dialog-pacs")
