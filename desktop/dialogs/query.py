@@ -30,6 +30,7 @@ from desktop.jobs import JobFailure, JobRunner
 from engine.net import (
     InstanceCache,
     NetConfigError,
+    NetSettings,
     RetrieveResult,
     find_studies,
     get_study,
@@ -52,11 +53,12 @@ class QueryDialog(QDialog):
         self.resize(900, 560)
         self.cache = cache
         self.studies: list[dict] = []
+        self.settings: NetSettings | None = None
+        problem = ""
         try:
             self.settings = load_settings()
-            problem = ""
         except NetConfigError as exc:
-            self.settings, problem = None, exc.user_message
+            problem = exc.user_message
         self.node_box = QComboBox()
         self.node_box.setObjectName("query_node_box")
         for node in self.settings.nodes if self.settings else ():
@@ -133,6 +135,10 @@ class QueryDialog(QDialog):
         name = self.node_box.currentData()
         return self.settings.node(name) if self.settings and name else None
 
+    @property
+    def _aet(self) -> str:
+        return self.settings.aet if self.settings else "STETHOS"
+
     @Slot()
     def search(self) -> None:
         node = self._node()
@@ -143,7 +149,7 @@ class QueryDialog(QDialog):
             find_studies, node, patient_id=self.patient_id.text().strip(),
             patient_name=self.patient_name.text().strip(),
             study_date=self.study_date.text().strip(), modality=self.modality.text().strip(),
-            accession=self.accession.text().strip(), aet=self.settings.aet,
+            accession=self.accession.text().strip(), aet=self._aet,
             name="query", on_success=self._show_studies,
         )  # fmt: skip
 
@@ -185,7 +191,7 @@ class QueryDialog(QDialog):
         uid = str(self.studies[rows[0].row()]["StudyInstanceUID"])
         cache = self.cache if self.cache is not None else InstanceCache()
         self.message.setText(self.tr("Retrieving the study from {0}…").format(node.name))
-        self.jobs.submit(get_study, node, uid, cache, aet=self.settings.aet, name="retrieve",
+        self.jobs.submit(get_study, node, uid, cache, aet=self._aet, name="retrieve",
                          on_success=self._retrieved)  # fmt: skip
 
     def _retrieved(self, result: RetrieveResult) -> None:
