@@ -157,3 +157,33 @@ def json_bytes(value: object) -> bytes:
     import json
 
     return json.dumps(value).encode()
+
+
+def test_the_listener_survives_hostile_callers_and_keeps_serving(tmp_path, loopback) -> None:
+    """Malformed and oversized PDUs and truncated associations: the next caller is served,
+    and nothing half-written is indexed."""
+    port = free_port()
+    cache = InstanceCache(tmp_path / "in")
+    listener = Listener(cache, port=port, host="127.0.0.1", allowed=[("GOOD", None)])
+    listener.start()
+    try:
+        garbage = [
+            b"\x00" * 10,  # too short for a PDU header
+            b"\x01\x00\xff\xff\xff\xff" + b"A" * 4096,  # A-ASSOCIATE-RQ claiming 4 GiB
+            b"\x07\x00\x00\x00\x00\x04\x00\x00",  # an A-ABORT before any association
+            bytes(range(256)) * 64,  # noise
+        ]
+        for payload in garbage:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(payload)
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # connect and vanish
+        time.sleep(0.5)
+        me = Node("self", "STETHOS", "127.0.0.1", port)
+        result = send_files(me, [SAMPLES[3]], aet="GOOD")
+        assert result.sent == 1
+        assert listener.received == 1
+        files = list((tmp_path / "in").rglob("*.dcm"))
+        assert len(files) == 1 and not list((tmp_path / "in").rglob(".part-*"))
+    finally:
+        listener.stop()
