@@ -1596,7 +1596,7 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>e.g. DOE^J*</source>
-        <translation>例如 DOE^J*</translation>
+        <translation>例如 王*</translation>
     </message>
     <message>
         <source>YYYYMMDD or YYYYMMDD-YYYYMMDD</source>
