@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     me.add_argument("--set-aet")
     me.add_argument("--set-port", type=int)
 
-    cmds.add_parser("echo", help="C-ECHO a peer").add_argument("node")
+    echo = cmds.add_parser("echo", help="C-ECHO a peer (or check its DICOMweb)")
+    echo.add_argument("node")
     find = cmds.add_parser("find", help="C-FIND studies on a peer (one JSON object per study)")
     find.add_argument("node")
     find.add_argument("--patient-id", default="")
@@ -50,13 +51,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     find.add_argument("--modality", default="")
     find.add_argument("--accession", default="")
     find.add_argument("--json", action="store_true")
+    for p in (echo, find):
+        p.add_argument("--dicomweb", action="store_true", help="use the node's DICOMweb URL")
     get = cmds.add_parser("get", help="C-GET a study into a folder (instances named by hash)")
     get.add_argument("node")
     get.add_argument("--study", required=True, help="Study Instance UID")
     get.add_argument("--out", required=True, help="folder (the local DICOM cache layout)")
+    get.add_argument("--dicomweb", action="store_true", help="WADO-RS instead of C-GET")
     send = cmds.add_parser("send", help="C-STORE files or folders to a peer")
     send.add_argument("node")
     send.add_argument("paths", nargs="+")
+    send.add_argument("--dicomweb", action="store_true", help="STOW-RS instead of C-STORE")
     listen = cmds.add_parser("listen", help="receive C-STOREs until interrupted")
     listen.add_argument("--port", type=int, help="default: the configured port")
     listen.add_argument("--host", default="", help="address to listen on (default: all)")
@@ -122,21 +127,36 @@ def _nodes(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _echo(args: argparse.Namespace, settings: Any) -> int:
-    from engine.net import echo, resolve_node
+    from engine.net import echo, resolve_node, web_echo
 
-    result = echo(resolve_node(args.node, settings), aet=_aet(args, settings))
+    node = resolve_node(args.node, settings)
+    if args.dicomweb:
+        ok, message = web_echo(node)
+        print(message)
+        return EXIT_OK if ok else EXIT_ERROR
+    result = echo(node, aet=_aet(args, settings))
     print(result.message)
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
 def _find(args: argparse.Namespace, settings: Any) -> int:
-    from engine.net import find_studies, resolve_node
+    from engine.net import find_studies, resolve_node, web_find_studies
 
+    if args.dicomweb:
+        studies = web_find_studies(
+            resolve_node(args.node, settings), patient_id=args.patient_id,
+            patient_name=args.patient_name, study_date=args.study_date, modality=args.modality,
+        )  # fmt: skip
+        return _print_studies(args, studies)
     studies = find_studies(
         resolve_node(args.node, settings), patient_id=args.patient_id,
         patient_name=args.patient_name, study_date=args.study_date, modality=args.modality,
         accession=args.accession, aet=_aet(args, settings),
     )  # fmt: skip
+    return _print_studies(args, studies)
+
+
+def _print_studies(args: argparse.Namespace, studies: list[dict[str, Any]]) -> int:
     for s in studies:
         if args.json:
             print(json.dumps(s, ensure_ascii=False))
@@ -148,9 +168,14 @@ def _find(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _get(args: argparse.Namespace, settings: Any) -> int:
-    from engine.net import InstanceCache, get_study, resolve_node
+    from engine.net import InstanceCache, get_study, resolve_node, web_get_study
 
     cache = InstanceCache(Path(args.out))
+    if args.dicomweb:
+        result = web_get_study(resolve_node(args.node, settings), args.study, cache,
+                               progress=stderr_progress)  # fmt: skip
+        print(result.message)
+        return EXIT_OK
     result = get_study(resolve_node(args.node, settings), args.study, cache,
                        aet=_aet(args, settings), progress=stderr_progress)  # fmt: skip
     print(result.message)
@@ -158,14 +183,17 @@ def _get(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _send(args: argparse.Namespace, settings: Any) -> int:
-    from engine.net import resolve_node, send_files
+    from engine.net import resolve_node, send_files, web_send_files
 
     files: list[Path] = []
     for raw in args.paths:
         p = Path(raw)
         files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
-    result = send_files(resolve_node(args.node, settings), files, aet=_aet(args, settings),
-                        progress=stderr_progress)  # fmt: skip
+    node = resolve_node(args.node, settings)
+    if args.dicomweb:
+        result = web_send_files(node, files, progress=stderr_progress)
+    else:
+        result = send_files(node, files, aet=_aet(args, settings), progress=stderr_progress)
     print(f"{result.sent} sent, {len(result.failed)} not sent")
     for path, why in result.failed:
         print(f"  {path}: {why}")

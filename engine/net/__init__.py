@@ -36,6 +36,7 @@ from engine.net.nodes import (
     resolve_node,
     save_settings,
 )
+from engine.net.web import web_echo, web_find_studies, web_get_study, web_send_files
 
 __all__ = [
     "DEFAULT_AET",
@@ -66,4 +67,8 @@ __all__ = [
     "resolve_node",
     "save_settings",
     "send_files",
+    "web_echo",
+    "web_find_studies",
+    "web_get_study",
+    "web_send_files",
 ]

@@ -50,6 +50,23 @@ def test_nodes_echo_find_get_send(orthanc: OrthancServer, tmp_path: Path, capsys
     assert main(["net", "get", "cli-pacs", "--study", study, "--out", str(out_dir)]) == EXIT_OK
     got = [f for f in out_dir.rglob("*.dcm")]
     assert got and pydicom.dcmread(got[0]).PixelData == pydicom.dcmread(SAMPLE).PixelData
+    # The same through the node's DICOMweb address.
+    web = f"ORTHANC@127.0.0.1:{orthanc.dicom_port}"
+    assert (
+        main(["net", "nodes", "add", "cli-web", web, "--dicomweb", f"{orthanc.url}/dicom-web"])
+        == EXIT_OK
+    )
+    assert main(["net", "echo", "cli-web", "--dicomweb"]) == EXIT_OK
+    assert main(["net", "find", "cli-web", "--dicomweb", "--json"]) == EXIT_OK
+    assert any(json.loads(line)["StudyInstanceUID"] == study
+               for line in capsys.readouterr().out.splitlines() if line.startswith("{"))  # fmt: skip
+    web_dir = tmp_path / "web"
+    assert (
+        main(["net", "get", "cli-web", "--dicomweb", "--study", study, "--out", str(web_dir)])
+        == EXIT_OK
+    )
+    assert list(web_dir.rglob("*.dcm"))
+    assert main(["net", "nodes", "remove", "cli-web"]) == EXIT_OK
     assert main(["net", "nodes", "remove", "cli-pacs"]) == EXIT_OK
 
 

@@ -187,3 +187,26 @@ def test_the_listener_survives_hostile_callers_and_keeps_serving(tmp_path, loopb
         assert len(files) == 1 and not list((tmp_path / "in").rglob(".part-*"))
     finally:
         listener.stop()
+
+
+def test_dicomweb_find_get_send(loaded: OrthancServer, tmp_path) -> None:
+    from engine.net import web_echo, web_find_studies, web_get_study, web_send_files
+
+    web = Node("web", "ORTHANC", "127.0.0.1", loaded.dicom_port,
+               dicomweb=f"{loaded.url}/dicom-web")  # fmt: skip
+    ok, message = web_echo(web)
+    assert ok and "answered in" in message
+    studies = web_find_studies(web)
+    original = pydicom.dcmread(SAMPLES[2])  # JPEG-LS
+    assert str(original.StudyInstanceUID) in {s["StudyInstanceUID"] for s in studies}
+    cache = InstanceCache(tmp_path / "web")
+    got = web_get_study(web, str(original.StudyInstanceUID), cache)
+    assert got.received >= 1
+    back = [pydicom.dcmread(f) for f in got.files]
+    assert any(b.SOPInstanceUID == original.SOPInstanceUID for b in back)
+    again = web_get_study(web, str(original.StudyInstanceUID), cache)
+    assert again.received == 0 and again.already_here >= 1
+    from pydicom.data import get_testdata_file
+
+    sent = web_send_files(web, [Path(get_testdata_file("MR_small.dcm", download=False))])
+    assert sent.sent == 1 and not sent.failed
