@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     get.add_argument("--study", required=True, help="Study Instance UID")
     get.add_argument("--out", required=True, help="folder (the local DICOM cache layout)")
     get.add_argument("--dicomweb", action="store_true", help="WADO-RS instead of C-GET")
+    get.add_argument("--move", action="store_true",
+                     help="C-MOVE to our own listener (the configured port) instead of C-GET")  # fmt: skip
+    get.add_argument("--port", type=int, help="with --move: the port our listener opens")
     send = cmds.add_parser("send", help="C-STORE files or folders to a peer")
     send.add_argument("node")
     send.add_argument("paths", nargs="+")
@@ -168,12 +171,18 @@ def _print_studies(args: argparse.Namespace, studies: list[dict[str, Any]]) -> i
 
 
 def _get(args: argparse.Namespace, settings: Any) -> int:
-    from engine.net import InstanceCache, get_study, resolve_node, web_get_study
+    from engine.net import InstanceCache, get_study, move_study, resolve_node, web_get_study
 
     cache = InstanceCache(Path(args.out))
     if args.dicomweb:
         result = web_get_study(resolve_node(args.node, settings), args.study, cache,
                                progress=stderr_progress)  # fmt: skip
+        print(result.message)
+        return EXIT_OK
+    if args.move:
+        result = move_study(resolve_node(args.node, settings), args.study, cache,
+                            aet=_aet(args, settings), port=args.port or settings.port,
+                            progress=stderr_progress)  # fmt: skip
         print(result.message)
         return EXIT_OK
     result = get_study(resolve_node(args.node, settings), args.study, cache,

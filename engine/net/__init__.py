@@ -22,6 +22,7 @@ from engine.net.dimse import (
     echo,
     find_studies,
     get_study,
+    move_study,
     send_files,
 )
 from engine.net.nodes import (
@@ -63,6 +64,7 @@ __all__ = [
     "find_studies",
     "get_study",
     "load_settings",
+    "move_study",
     "remove_node",
     "resolve_node",
     "save_settings",

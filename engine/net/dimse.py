@@ -351,6 +351,62 @@ def _study_instances(node: Node, study_instance_uid: str, aet: str) -> list[tupl
     return [(u, c) for u, c in out if u]
 
 
+def move_study(
+    node: Node, study_instance_uid: str, cache: InstanceCache, *, aet: str = DEFAULT_AET,
+    port: int, host: str = "", progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> RetrieveResult:  # fmt: skip
+    """C-MOVE a study to our own listener (AE ``aet`` on ``port``), which writes into ``cache``.
+
+    The peer must know ``aet`` as a move destination (its own configuration).
+    Our listener runs for the duration of the move and accepts only ``node``.
+    """
+    from pydicom.dataset import Dataset
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MOVE  # type: ignore[attr-defined]
+
+    result = RetrieveResult(node.name, study_instance_uid)
+    listener = Listener(cache, port=port, aet=aet, host=host, allowed=[(node.aet, None)])
+    listener.start()
+    try:
+        ae = _ae(aet)
+        ae.add_requested_context(MOVE)
+        assoc = _associate(ae, node)
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        query.StudyInstanceUID = study_instance_uid
+        last = None
+        try:
+            for status, _ in assoc.send_c_move(query, aet, MOVE):
+                if cancel is not None and cancel.cancelled:
+                    assoc.send_c_cancel(1, None)
+                if status and "NumberOfCompletedSuboperations" in status:
+                    done = int(status.NumberOfCompletedSuboperations)
+                    left = int(status.get("NumberOfRemainingSuboperations", 0) or 0)
+                    progress(done / max(done + left, 1), f"{done} of {done + left} instances")
+                last = status
+        finally:
+            if assoc.is_established:
+                assoc.release()
+    finally:
+        listener.stop()
+    check_cancelled(cancel)
+    code = int(last.Status) if last else -1
+    result.received = listener.received
+    result.files = cache.study_files(study_instance_uid)
+    if code not in (0x0000, 0xB000):
+        result.message = (f"{node.name} ended the move with status "
+                          f"{'none' if code < 0 else f'0x{code:04X}'}; {result.received} received")  # fmt: skip
+        audit("retrieve", node.name, study=study_instance_uid, count=result.received,
+              result="failed", detail=result.message)  # fmt: skip
+        raise PeerError(
+            result.message + ". Check that the peer knows our AE title as a destination."
+        )
+    result.message = f"{result.received} instances received by C-MOVE"
+    audit("retrieve", node.name, study=study_instance_uid, count=result.received,
+          detail=result.message)  # fmt: skip
+    return result
+
+
 @dataclass
 class SendResult:
     node: str

@@ -210,3 +210,14 @@ def test_dicomweb_find_get_send(loaded: OrthancServer, tmp_path) -> None:
 
     sent = web_send_files(web, [Path(get_testdata_file("MR_small.dcm", download=False))])
     assert sent.sent == 1 and not sent.failed
+
+
+def test_move_sends_the_study_to_our_listener(loaded: OrthancServer, tmp_path) -> None:
+    from engine.net import move_study
+
+    original = pydicom.dcmread(SAMPLES[0])
+    cache = InstanceCache(tmp_path / "moved")
+    result = move_study(node(loaded), str(original.StudyInstanceUID), cache,
+                        port=loaded.our_port, host="127.0.0.1")  # fmt: skip
+    assert result.received >= 1 and result.files
+    assert any(pydicom.dcmread(f).SOPInstanceUID == original.SOPInstanceUID for f in result.files)
