@@ -1,0 +1,108 @@
+"""Retrieve a 300-slice 512² CT study from a local Orthanc: Stethos against dcmtk's getscu.
+
+Usage::
+
+    .venv/bin/python benchmarks/net_retrieve.py [--slices 300] [--repeats 3]
+
+Starts a throw-away Orthanc (Debian package ``orthanc``) on free loopback
+ports in a temporary folder, loads a synthetic CT series (``engine.dicom.
+synthetic``), then alternately retrieves the whole study with dcmtk's
+``getscu`` and with Stethos' ``get_study`` (C-GET into a fresh cache each
+time) and prints each time and the ratio of the medians (target ≤ 1.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.dicom.synthetic import write_ct_series  # noqa: E402
+from engine.net import InstanceCache, Node, get_study  # noqa: E402
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--slices", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    orthanc, getscu = shutil.which("Orthanc"), shutil.which("getscu")
+    if not orthanc or not getscu:
+        print("needs the Debian packages orthanc and dcmtk")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="stethos-net-bench-") as tmp:
+        folder = Path(tmp)
+        dicom_port, http_port = _port(), _port()
+        config = {"Name": "bench", "StorageDirectory": str(folder / "db"),
+                  "IndexDirectory": str(folder / "db"), "DicomAet": "ORTHANC",
+                  "DicomPort": dicom_port, "HttpPort": http_port, "RemoteAccessAllowed": False,
+                  "AuthenticationEnabled": False, "DicomAlwaysAllowGet": True,
+                  "DicomAlwaysAllowFind": True, "DicomAlwaysAllowEcho": True}  # fmt: skip
+        (folder / "orthanc.json").write_text(json.dumps(config))
+        proc = subprocess.Popen([orthanc, str(folder / "orthanc.json")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{http_port}"
+            for _ in range(300):
+                try:
+                    urllib.request.urlopen(url + "/system", timeout=2).read()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            files = write_ct_series(folder / "ct", args.slices, rows=512, cols=512, seed=3)
+            for f in files:
+                req = urllib.request.Request(url + "/instances", data=f.read_bytes(), method="POST")
+                urllib.request.urlopen(req, timeout=60).read()
+            import pydicom
+
+            study = str(pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
+            size_mb = sum(f.stat().st_size for f in files) / 1e6
+            print(f"study: {args.slices} slices 512×512, {size_mb:.0f} MB, on Orthanc (loopback)")
+            node = Node("bench", "ORTHANC", "127.0.0.1", dicom_port)
+            t_dcmtk, t_ours = [], []
+            for r in range(args.repeats):
+                out = folder / f"getscu-{r}"
+                out.mkdir()
+                t0 = time.perf_counter()
+                subprocess.run([getscu, "-aet", "STETHOS", "-aec", "ORTHANC", "-S", "-k",
+                                "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}",
+                                "-od", str(out), "127.0.0.1", str(dicom_port)],
+                               check=True, capture_output=True)  # fmt: skip
+                t_dcmtk.append(time.perf_counter() - t0)
+                got = len(list(out.iterdir()))
+                t0 = time.perf_counter()
+                result = get_study(node, study, InstanceCache(folder / f"ours-{r}"))
+                t_ours.append(time.perf_counter() - t0)
+                print(
+                    f"run {r + 1}: getscu {t_dcmtk[-1]:6.2f} s ({got} files)   "
+                    f"stethos {t_ours[-1]:6.2f} s ({result.received} instances)"
+                )
+            ratio = statistics.median(t_ours) / statistics.median(t_dcmtk)
+            print(f"median: getscu {statistics.median(t_dcmtk):.2f} s, stethos "
+                  f"{statistics.median(t_ours):.2f} s; ratio {ratio:.2f} (target ≤ 1.1: "
+                  f"{'met' if ratio <= 1.1 else 'NOT met'})")  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
