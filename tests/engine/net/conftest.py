@@ -70,12 +70,11 @@ def loopback() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="module")
-def orthanc(tmp_path_factory: pytest.TempPathFactory, loopback: None) -> Iterator[OrthancServer]:
+def start_orthanc(folder: Path, ports: tuple[int, int, int] | None = None) -> OrthancServer:
+    """Start Orthanc with its database in ``folder`` (restartable on the same folder/ports)."""
     if ORTHANC is None:
         pytest.skip("Orthanc is not installed (Debian package orthanc)")
-    folder = tmp_path_factory.mktemp("orthanc")
-    dicom_port, http_port, our_port = free_port(), free_port(), free_port()
+    dicom_port, http_port, our_port = ports or (free_port(), free_port(), free_port())
     config = {
         "Name": "stethos-test",
         "StorageDirectory": str(folder / "db"),
@@ -99,14 +98,15 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory, loopback: None) -> Iterato
         "StableAge": 1,
     }
     (folder / "orthanc.json").write_text(json.dumps(config))
-    log = open(folder / "orthanc.log", "wb")
+    log = open(folder / "orthanc.log", "ab")
     process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=log)
+    log.close()
     server = OrthancServer(dicom_port, http_port, "ORTHANC", folder, process, our_port)
     deadline = time.monotonic() + 60
     while True:
         try:
             server.rest("/system")
-            break
+            return server
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 server.stop()
@@ -114,6 +114,10 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory, loopback: None) -> Iterato
                     f"Orthanc did not start:\n{(folder / 'orthanc.log').read_text()[-2000:]}"
                 )
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory, loopback: None) -> Iterator[OrthancServer]:
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc"))
     yield server
     server.stop()
-    log.close()
