@@ -9,7 +9,7 @@ was inside that class.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Slot
 from PySide6.QtGui import QAction, QKeySequence
@@ -51,6 +51,8 @@ class MenusWindow(PatientHostWindow):
     model_cards_action: QAction
     reset_layout_action: QAction
     query_action: QAction
+    nodes_action: QAction
+    receive_service: Any
 
     if TYPE_CHECKING:  # defined by the subclasses (StudiesWindow, MainWindow)
 
@@ -106,6 +108,10 @@ class MenusWindow(PatientHostWindow):
                 "MainWindow", "Find a study on the clinic's PACS and retrieve it."
             )
         )
+        self.nodes_action = self._action(
+            QCoreApplication.translate("MainWindow", "DICOM &network…"), None, self.show_nodes
+        )
+        self.nodes_action.setObjectName("nodes_action")
         self.recent_menu = QMenu(QCoreApplication.translate("MainWindow", "Open &recent"), self)
         self.recent_menu.setObjectName("recent_menu")
         self.recent_menu.aboutToShow.connect(self._rebuild_recent_menu)
@@ -125,7 +131,7 @@ class MenusWindow(PatientHostWindow):
         self._fill(
             self.file_menu,
             [self.open_file_action, self.open_folder_action, self.open_dicomdir_action,
-             self.query_action],
+             self.query_action, self.nodes_action],
         )  # fmt: skip
         self.file_menu.addMenu(self.recent_menu)
         self._fill(
@@ -325,6 +331,27 @@ class MenusWindow(PatientHostWindow):
         dialog.open()
 
     @Slot()
+    @Slot()
+    def show_nodes(self) -> None:
+        """File ▸ DICOM network…: nodes, our AE title and port, receiving (admins only when
+        accounts are in use)."""
+        from desktop.dialogs.nodes import NodesDialog
+
+        patients = getattr(self, "patients", None)
+        in_use = patients is not None and Path(patients.store_path).exists()
+        store = patients.store if patients is not None else None
+        admin = store is not None and store.user.is_admin
+        why = (
+            ""
+            if admin or not in_use
+            else QCoreApplication.translate(
+                "MainWindow", "Only an administrator changes the DICOM network: sign in as one."
+            )
+        )
+        dialog = NodesDialog(self.receive_service, editable=not why, why_not=why, parent=self)
+        self.dialogs["nodes"] = dialog
+        dialog.open()
+
     @Slot()
     def show_query(self) -> None:
         """File ▸ Query PACS…: find a study on a configured node and retrieve it."""

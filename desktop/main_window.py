@@ -184,10 +184,30 @@ class MainWindow(StudiesWindow):
         self.viewer_panel.identity_action.toggled.connect(self.browser.set_identity_hidden)
         self._install_ecg_view()
         self._install_patients()
+        self._install_receiving()
         #: The first-start layout, for View ▸ Reset layout.
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self._on_viewer_image_changed()
         self.status_text.setText(self.tr("Ready."))
+
+    def _install_receiving(self) -> None:
+        """Studies sent to this workstation (File ▸ DICOM network…) appear in the browser."""
+        from desktop.dialogs.nodes import ReceiveService
+
+        self.receive_service = ReceiveService(self)
+        self.receive_jobs = JobRunner(self)
+        self.receive_service.received.connect(self._on_studies_received)
+
+    @Slot(object)
+    def _on_studies_received(self, files: list) -> None:
+        from engine.dicom import scan_paths
+
+        self.receive_jobs.submit(scan_paths, files, name="received",
+                                 on_success=self._add_received)  # fmt: skip
+        self.status_text.setText(self.tr("{0} image(s) received.").format(len(files)))
+
+    def _add_received(self, scan: object) -> None:
+        self.browser.add_scan(scan)  # type: ignore[arg-type]
 
     def _install_ecg_view(self) -> None:
         """The ECG tab, its menu actions, and the settings that drive it."""
@@ -433,7 +453,7 @@ class MainWindow(StudiesWindow):
 
     def _runners(self) -> list[JobRunner]:
         runners = [self.image_jobs, self.analysis_jobs, self.browser.thumb_jobs, self.ecg.jobs]
-        runners += [self.ecg.results.card_jobs, self.results.card_jobs]
+        runners += [self.ecg.results.card_jobs, self.results.card_jobs, self.receive_jobs]
         runners += [
             jobs
             for d in self.dialogs.values()
@@ -451,6 +471,7 @@ class MainWindow(StudiesWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.receive_service.stop()
         if self.tabs.currentWidget() is self.ecg and self._record_dock_wanted:
             self.tabs.setCurrentWidget(self.viewer_panel)  # save the images tab's layout
         save_window_layout(self)

@@ -763,6 +763,10 @@ Area {5:.1f} {6}</source>
         <translation>取消</translation>
     </message>
     <message>
+        <source>{0} image(s) received.</source>
+        <translation>已接收 {0} 幅图像。</translation>
+    </message>
+    <message>
         <source>Score heart-disease risk from the record.</source>
         <translation>根据病历评估心脏病风险。</translation>
     </message>
@@ -810,6 +814,10 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Find a study on the clinic&apos;s PACS and retrieve it.</source>
         <translation>在诊所的 PACS 上查找检查并调取。</translation>
+    </message>
+    <message>
+        <source>DICOM &amp;network…</source>
+        <translation>DICOM 网络(&amp;N)…</translation>
     </message>
     <message>
         <source>Open &amp;recent</source>
@@ -914,6 +922,10 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Clear recent studies</source>
         <translation>清除最近的检查</translation>
+    </message>
+    <message>
+        <source>Only an administrator changes the DICOM network: sign in as one.</source>
+        <translation>只有管理员可以更改 DICOM 网络：请以管理员身份登录。</translation>
     </message>
     <message>
         <source>Loading {0} images…</source>
@@ -1121,6 +1133,102 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Choose the patient&apos;s sex (Unknown if it is not known).</source>
         <translation>请选择患者性别（不知道时选“未知”）。</translation>
+    </message>
+</context>
+<context>
+    <name>NodesDialog</name>
+    <message>
+        <source>DICOM network</source>
+        <extracomment>The address to listen on (&quot;&quot;: every interface of this workstation).</extracomment>
+        <translation>DICOM 网络</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>AE title@host:port</source>
+        <translation>AE 标题@主机:端口</translation>
+    </message>
+    <message>
+        <source>May store</source>
+        <translation>可存储</translation>
+    </message>
+    <message>
+        <source>Verified</source>
+        <translation>验证</translation>
+    </message>
+    <message>
+        <source>PACS@10.0.0.5:104</source>
+        <translation>PACS@10.0.0.5:104</translation>
+    </message>
+    <message>
+        <source>may store to this workstation</source>
+        <translation>可向本工作站存储</translation>
+    </message>
+    <message>
+        <source>Add node</source>
+        <translation>添加节点</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <source>Verify</source>
+        <translation>验证</translation>
+    </message>
+    <message>
+        <source>Save</source>
+        <translation>保存</translation>
+    </message>
+    <message>
+        <source>Receive studies sent to this workstation</source>
+        <translation>接收发送到本工作站的检查</translation>
+    </message>
+    <message>
+        <source>This workstation&apos;s AE title:</source>
+        <translation>本工作站的 AE 标题：</translation>
+    </message>
+    <message>
+        <source>Listening port:</source>
+        <translation>监听端口：</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>否</translation>
+    </message>
+    <message>
+        <source>Node {0} added.</source>
+        <translation>已添加节点 {0}。</translation>
+    </message>
+    <message>
+        <source>Choose a node to verify.</source>
+        <translation>请选择要验证的节点。</translation>
+    </message>
+    <message>
+        <source>Verifying {0}…</source>
+        <translation>正在验证 {0}…</translation>
+    </message>
+    <message>
+        <source>connected in {0:.0f} ms</source>
+        <translation>已连接，用时 {0:.0f} ms</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>Saved: {0} on port {1}.</source>
+        <translation>已保存：{0}，端口 {1}。</translation>
+    </message>
+    <message>
+        <source>Not receiving.</source>
+        <translation>未在接收。</translation>
     </message>
 </context>
 <context>

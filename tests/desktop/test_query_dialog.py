@@ -44,3 +44,34 @@ def test_search_and_retrieve_into_the_cache(qtbot, orthanc: OrthancServer, tmp_p
         assert pydicom.dcmread(files[0]).PixelData == pydicom.dcmread(SAMPLE).PixelData
     finally:
         remove_node("dialog-pacs")
+
+
+def test_receiving_shows_new_studies_in_the_browser(
+    qtbot, orthanc: OrthancServer, tmp_path  # noqa: F811
+) -> None:
+    from desktop.main_window import MainWindow
+    from engine.net import load_settings, save_settings
+
+    settings = load_settings()
+    save_settings(settings.__class__(aet="STETHOS", port=orthanc.our_port, nodes=settings.nodes))
+    add_node(Node("recv-pacs", "ORTHANC", "127.0.0.1", orthanc.dicom_port), replace_existing=True)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    try:
+        window.receive_service.host = "127.0.0.1"  # tests listen on loopback only
+        window.show_nodes()
+        dialog = window.dialogs["nodes"]
+        assert dialog.editable  # no patient database here: nobody to ask for admin rights
+        assert dialog.table.rowCount() >= 1
+        dialog.receive.setChecked(True)
+        assert window.receive_service.running, dialog.message.text()
+        uploaded = orthanc.upload(SAMPLE)
+        import json
+
+        orthanc.rest("/modalities/stethos/store", json.dumps([uploaded["ID"]]).encode(), "POST")
+        uid = str(pydicom.dcmread(SAMPLE, stop_before_pixels=True).SeriesInstanceUID)
+        qtbot.waitUntil(lambda: uid in window.browser._series_items, timeout=30_000)
+    finally:
+        window.receive_service.stop()
+        remove_node("recv-pacs")
+        save_settings(settings)
