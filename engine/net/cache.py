@@ -197,13 +197,18 @@ class InstanceCache:
             )
 
     def evict(self) -> list[str]:
-        """Remove least recently used unprotected studies until the cache fits its limit."""
+        """Remove least recently used unprotected studies until the cache fits its limit.
+
+        The most recently used study is never removed (it is the one being read or
+        retrieved), even when it alone is over the limit.
+        """
         removed = []
         while self.size_bytes() > self.limit_bytes:
             with self._lock:
                 row = self._db.execute(
                     "SELECT study_instance_uid FROM studies WHERE protected = 0 "
-                    "ORDER BY last_used ASC LIMIT 1"
+                    "AND study_instance_uid != (SELECT study_instance_uid FROM studies "
+                    "ORDER BY last_used DESC LIMIT 1) ORDER BY last_used ASC LIMIT 1"
                 ).fetchone()
             if row is None:
                 break

@@ -309,6 +309,7 @@ def get_study(
     result.message = f"{result.received} instances received, {result.already_here} already here"
     audit("retrieve", node.name, study=study_instance_uid, count=result.received,
           result="ok" if not result.failed else "partial", detail=result.message)  # fmt: skip
+    cache.evict()  # least recently used studies beyond the cache's limit (never this one)
     return result
 
 
@@ -401,6 +402,7 @@ def move_study(
         raise PeerError(
             result.message + ". Check that the peer knows our AE title as a destination."
         )
+    cache.evict()
     result.message = f"{result.received} instances received by C-MOVE"
     audit("retrieve", node.name, study=study_instance_uid, count=result.received,
           detail=result.message)  # fmt: skip
@@ -530,6 +532,8 @@ class Listener:
                 log.warning("received instance not stored: %r", exc)
                 return 0xC000
             self.received += 1
+            if self.received % 100 == 0:
+                self.cache.evict()
         audit("receive", str(event.assoc.requestor.ae_title).strip(),
               study=stored.study_instance_uid, count=1)  # fmt: skip
         if self.on_stored is not None:

@@ -123,6 +123,7 @@ def web_get_study(node: Node, study_instance_uid: str, cache: InstanceCache, *,
     result.message = f"{result.received} instances received, {result.already_here} already here"
     audit("retrieve", node.name, study=study_instance_uid, count=result.received,
           detail="DICOMweb " + result.message)  # fmt: skip
+    cache.evict()
     return result
 
 
