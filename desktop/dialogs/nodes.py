@@ -251,7 +251,7 @@ class NodesDialog(QDialog):
 
     @Slot()
     def save_self(self) -> None:
-        from engine.net.nodes import check_aet
+        from engine.net import check_aet
 
         try:
             settings = replace(

@@ -300,8 +300,10 @@ def link_study(
     """Link a study to the patient (``warning`` says when its DICOM identity differs).
 
     ``path`` is the file a report reads the study's image from (by default
-    :func:`study_path`).
+    :func:`study_path`). A study retrieved into the local DICOM cache is then
+    kept out of the cache's eviction: the report must be able to read it again.
     """
+    _protect_in_cache(ref.study.study_instance_uid, path or study_path(ref))
     return store.link_study(
         patient_id,
         study_uid=ref.study.study_instance_uid,
@@ -313,3 +315,20 @@ def link_study(
         dicom_patient_name=ref.patient.name,
         encounter_id=encounter_id,
     )
+
+
+def _protect_in_cache(study_uid: str, path: str | Path) -> None:
+    """Mark a study of the DICOM cache as linked (no-op for files elsewhere)."""
+    from engine.net import InstanceCache, default_cache_dir
+
+    root = default_cache_dir()
+    try:
+        inside = Path(path).resolve().is_relative_to(root.resolve())
+    except OSError:
+        inside = False
+    if inside and root.is_dir():
+        cache = InstanceCache(root)
+        try:
+            cache.protect(study_uid)
+        finally:
+            cache.close()
