@@ -58,6 +58,10 @@ class CacheFullError(EngineError):
     """The disk (or the cache's limit) has no room for the next instance."""
 
 
+class UnstorableError(EngineError):
+    """A dataset that cannot be written as a DICOM file (missing identity, bad values)."""
+
+
 @dataclass(frozen=True)
 class Stored:
     """One instance in the cache."""
@@ -106,17 +110,24 @@ class InstanceCache:
         """
         from pydicom.filewriter import dcmwrite
 
-        buffer = io.BytesIO()
-        dcmwrite(buffer, ds, enforce_file_format=True)
-        data = buffer.getvalue()
-        meta = ds.file_meta
+        try:
+            sop_uid, sop_class = str(ds.SOPInstanceUID), str(ds.SOPClassUID)
+            syntax = str(ds.file_meta.TransferSyntaxUID)
+            buffer = io.BytesIO()
+            dcmwrite(buffer, ds, enforce_file_format=True)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise UnstorableError(
+                "A received DICOM object cannot be stored: it lacks its identity (SOP Instance "
+                "and Class UIDs, transfer syntax) or holds values that cannot be written.",
+                f"{type(exc).__name__}: {exc}",
+            ) from exc
         return self.store_bytes(
-            data,
-            sop_instance_uid=str(ds.SOPInstanceUID),
+            buffer.getvalue(),
+            sop_instance_uid=sop_uid,
             study_instance_uid=str(getattr(ds, "StudyInstanceUID", "")),
             series_instance_uid=str(getattr(ds, "SeriesInstanceUID", "")),
-            sop_class_uid=str(ds.SOPClassUID),
-            transfer_syntax=str(meta.TransferSyntaxUID),
+            sop_class_uid=sop_class,
+            transfer_syntax=syntax,
             source=source,
         )
 

@@ -220,6 +220,46 @@ def _weights_name(manifest: bytes) -> str:
 
 
 #: Every target by name.
+# --- what the network listener does with a received dataset --------------------------
+def check_received(data: bytes) -> None:
+    """A dataset as the listener gets it: decoded, stored by hash, indexed, scanned,
+    thumbnailed. Storing refuses with a message or writes a whole file inside the cache."""
+    import io
+
+    from pydicom import dcmread
+
+    from engine.net import InstanceCache
+    from engine.workflow import series_thumbnails
+
+    try:
+        ds = dcmread(io.BytesIO(data), force=True)  # pynetdicom's decoding of the P-DATA
+    except Exception:
+        return  # the association layer refuses what pydicom cannot decode
+    if not hasattr(ds, "file_meta"):
+        from pydicom.dataset import FileMetaDataset
+
+        ds.file_meta = FileMetaDataset()
+    root = fresh_dir("received")
+    cache = InstanceCache(root / "cache")
+    try:
+        stored = expect(cache.store, ds)
+        if stored is None:
+            return
+        if not stored.path.resolve().is_relative_to((root / "cache").resolve()):
+            raise AssertionError(f"stored outside the cache: {stored.path}")
+        if len(stored.path.stem) != 64 or not stored.path.is_file():
+            raise AssertionError(f"not a hash-named whole file: {stored.path}")
+        if list((root / "cache").rglob(".part-*")):
+            raise AssertionError("a partial file was left behind")
+        from engine.dicom import scan_paths
+
+        result = expect(scan_paths, [stored.path])
+        if result is not None and result.image_series:
+            expect(series_thumbnails, list(result.image_series), 32)
+    finally:
+        cache.close()
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "dicom": check_dicom,
     "scan": check_scan,
@@ -227,6 +267,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "wfdb": check_wfdb,
     "records": check_records,
     "bundle": check_bundle,
+    "received": check_received,
 }
 
 
