@@ -442,7 +442,13 @@ def send_files(
         try:
             for n, (p, ds) in enumerate(datasets):
                 check_cancelled(cancel)
-                status = assoc.send_c_store(ds)
+                try:
+                    status = assoc.send_c_store(ds)
+                except ValueError:  # no accepted context for its class and transfer syntax
+                    syntax = ds.file_meta.TransferSyntaxUID
+                    result.failed.append((str(p), f"{node.name} does not accept "
+                                          f"{getattr(syntax, 'name', syntax)} for this kind of object"))  # fmt: skip
+                    continue
                 if status and int(status.Status) in (0x0000, 0xB000, 0xB007, 0xB006):
                     result.sent += 1
                 else:

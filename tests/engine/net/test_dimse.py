@@ -221,3 +221,33 @@ def test_move_sends_the_study_to_our_listener(loaded: OrthancServer, tmp_path) -
                         port=loaded.our_port, host="127.0.0.1")  # fmt: skip
     assert result.received >= 1 and result.files
     assert any(pydicom.dcmread(f).SOPInstanceUID == original.SOPInstanceUID for f in result.files)
+
+
+def test_a_transfer_syntax_stethos_cannot_decode_is_refused_in_the_association(
+    tmp_path, loopback
+) -> None:
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(SAMPLES[3])
+    ds.PixelData = encapsulate([b"\x00\x00\x01\xb3" + b"\x00" * 60])  # a made-up MPEG-2 stream
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG-2: no decoder here
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    odd = tmp_path / "mpeg2.dcm"
+    ds.save_as(odd, enforce_file_format=True)
+    port = free_port()
+    listener = Listener(InstanceCache(tmp_path / "in"), port=port, host="127.0.0.1",
+                        allowed=[("GOOD", None)])  # fmt: skip
+    listener.start()
+    try:
+        me = Node("self", "STETHOS", "127.0.0.1", port)
+        result = send_files(me, [odd, SAMPLES[3]], aet="GOOD")
+    except PeerError as exc:  # the only context offered was refused: no association
+        assert "rejected" in exc.user_message or "No answer" in exc.user_message
+    else:
+        assert result.sent == 1 and len(result.failed) == 1
+    finally:
+        listener.stop()
+    assert listener.received <= 1
+    assert not any(pydicom.dcmread(f).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.100"
+                   for f in (tmp_path / "in").rglob("*.dcm"))  # fmt: skip
