@@ -52,6 +52,9 @@ class MenusWindow(PatientHostWindow):
     reset_layout_action: QAction
     query_action: QAction
     nodes_action: QAction
+    send_action: QAction
+    send_jobs: Any
+    study_sent: Any
     receive_service: Any
 
     if TYPE_CHECKING:  # defined by the subclasses (StudiesWindow, MainWindow)
@@ -100,7 +103,9 @@ class MenusWindow(PatientHostWindow):
             self._on_open_dicomdir_triggered,
         )
         self.query_action = self._action(
-            QCoreApplication.translate("MainWindow", "&Query PACS…"), "Ctrl+Shift+Q", self.show_query
+            QCoreApplication.translate("MainWindow", "&Query PACS…"),
+            "Ctrl+Shift+Q",
+            self.show_query,
         )
         self.query_action.setObjectName("query_action")
         self.query_action.setToolTip(
@@ -108,6 +113,10 @@ class MenusWindow(PatientHostWindow):
                 "MainWindow", "Find a study on the clinic's PACS and retrieve it."
             )
         )
+        self.send_action = self._action(
+            QCoreApplication.translate("MainWindow", "&Send study to PACS…"), None, self.send_study
+        )
+        self.send_action.setObjectName("send_action")
         self.nodes_action = self._action(
             QCoreApplication.translate("MainWindow", "DICOM &network…"), None, self.show_nodes
         )
@@ -131,7 +140,7 @@ class MenusWindow(PatientHostWindow):
         self._fill(
             self.file_menu,
             [self.open_file_action, self.open_folder_action, self.open_dicomdir_action,
-             self.query_action, self.nodes_action],
+             self.query_action, self.send_action, self.nodes_action],
         )  # fmt: skip
         self.file_menu.addMenu(self.recent_menu)
         self._fill(
@@ -351,6 +360,51 @@ class MenusWindow(PatientHostWindow):
         dialog = NodesDialog(self.receive_service, editable=not why, why_not=why, parent=self)
         self.dialogs["nodes"] = dialog
         dialog.open()
+
+    @Slot()
+    def send_study(self, node_name: str | None = None) -> None:
+        """File ▸ Send study to PACS…: C-STORE every file of the study shown to a configured node."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from engine.net import NetConfigError, load_settings, send_files
+
+        ref = self.shown_study()
+        if ref is None:
+            self.status_text.setText(
+                QCoreApplication.translate("MainWindow", "Open a study first.")
+            )
+            return
+        try:
+            settings = load_settings()
+        except NetConfigError as exc:
+            self.status_text.setText(exc.user_message)
+            return
+        names = [n.name for n in settings.nodes]
+        if not names:
+            self.status_text.setText(QCoreApplication.translate(
+                "MainWindow", "No DICOM node is configured (File ▸ DICOM network…)."))  # fmt: skip
+            return
+        if node_name is None:
+            node_name, ok = QInputDialog.getItem(
+                self, QCoreApplication.translate("MainWindow", "Send study to PACS"),
+                QCoreApplication.translate("MainWindow", "Send to:"), names, 0, False,
+            )  # fmt: skip
+            if not ok:
+                return
+        node = settings.node(node_name)
+        files = sorted({i.path for se in ref.study.series for i in se.instances})
+        if node is None or not files:
+            return
+
+        def sent(result: object) -> None:
+            n_failed = len(getattr(result, "failed", []))
+            self.status_text.setText(QCoreApplication.translate(
+                "MainWindow", "{0} file(s) sent to {1}; {2} not sent.").format(
+                getattr(result, "sent", 0), node.name, n_failed))  # fmt: skip
+            self.study_sent.emit(result)
+
+        self.send_jobs.submit(send_files, node, files, aet=settings.aet, name="send",
+                              on_success=sent)  # fmt: skip
 
     @Slot()
     def show_query(self) -> None:

@@ -59,6 +59,8 @@ class MainWindow(StudiesWindow):
     #: Every analysis made in this window (image, record, and ECG from the ECG
     #: tab), as an :class:`engine.workflow.AnalysisOutcome`.
     analysis_completed = Signal(object)
+    #: A study was sent to a DICOM node (File ▸ Send study to PACS…): the SendResult.
+    study_sent = Signal(object)
     #: The viewer shows another image, or none (for the patient controllers).
     image_shown = Signal()
 
@@ -196,6 +198,12 @@ class MainWindow(StudiesWindow):
 
         self.receive_service = ReceiveService(self)
         self.receive_jobs = JobRunner(self)
+        self.send_jobs = JobRunner(self)
+        for runner in (self.send_jobs,):
+            runner.started.connect(self._on_job_started)
+            runner.progressed.connect(self._on_job_progressed)
+            runner.failed.connect(self._on_job_failed)
+            runner.finished.connect(self._on_job_finished)
         self.receive_service.received.connect(self._on_studies_received)
 
     @Slot(object)
@@ -454,6 +462,7 @@ class MainWindow(StudiesWindow):
     def _runners(self) -> list[JobRunner]:
         runners = [self.image_jobs, self.analysis_jobs, self.browser.thumb_jobs, self.ecg.jobs]
         runners += [self.ecg.results.card_jobs, self.results.card_jobs, self.receive_jobs]
+        runners += [self.send_jobs]
         runners += [
             jobs
             for d in self.dialogs.values()

@@ -730,7 +730,7 @@ Area {5:.1f} {6}</source>
     <name>MainWindow</name>
     <message>
         <source>Stethos — diagnosis workstation</source>
-        <extracomment>Every analysis made in this window (image, record, and ECG from the ECG tab), as an :class:`engine.workflow.AnalysisOutcome`. The viewer shows another image, or none (for the patient controllers).</extracomment>
+        <extracomment>Every analysis made in this window (image, record, and ECG from the ECG tab), as an :class:`engine.workflow.AnalysisOutcome`. A study was sent to a DICOM node (File ▸ Send study to PACS…): the SendResult. The viewer shows another image, or none (for the patient controllers).</extracomment>
         <translation>Stethos — 诊断工作站</translation>
     </message>
     <message>
@@ -814,6 +814,10 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Find a study on the clinic&apos;s PACS and retrieve it.</source>
         <translation>在诊所的 PACS 上查找检查并调取。</translation>
+    </message>
+    <message>
+        <source>&amp;Send study to PACS…</source>
+        <translation>将检查发送到 PACS(&amp;S)…</translation>
     </message>
     <message>
         <source>DICOM &amp;network…</source>
@@ -926,6 +930,26 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Only an administrator changes the DICOM network: sign in as one.</source>
         <translation>只有管理员可以更改 DICOM 网络：请以管理员身份登录。</translation>
+    </message>
+    <message>
+        <source>Open a study first.</source>
+        <translation>请先打开一项检查。</translation>
+    </message>
+    <message>
+        <source>No DICOM node is configured (File ▸ DICOM network…).</source>
+        <translation>尚未配置 DICOM 节点（文件 ▸ DICOM 网络…）。</translation>
+    </message>
+    <message>
+        <source>Send study to PACS</source>
+        <translation>将检查发送到 PACS</translation>
+    </message>
+    <message>
+        <source>Send to:</source>
+        <translation>发送到：</translation>
+    </message>
+    <message>
+        <source>{0} file(s) sent to {1}; {2} not sent.</source>
+        <translation>已向 {1} 发送 {0} 个文件；{2} 个未发送。</translation>
     </message>
     <message>
         <source>Loading {0} images…</source>

@@ -47,7 +47,9 @@ def test_search_and_retrieve_into_the_cache(qtbot, orthanc: OrthancServer, tmp_p
 
 
 def test_receiving_shows_new_studies_in_the_browser(
-    qtbot, orthanc: OrthancServer, tmp_path  # noqa: F811
+    qtbot,
+    orthanc: OrthancServer,  # noqa: F811
+    tmp_path,
 ) -> None:
     from desktop.main_window import MainWindow
     from engine.net import load_settings, save_settings
@@ -75,3 +77,29 @@ def test_receiving_shows_new_studies_in_the_browser(
         window.receive_service.stop()
         remove_node("recv-pacs")
         save_settings(settings)
+
+
+def test_send_the_study_shown_to_the_pacs(qtbot, orthanc: OrthancServer, tmp_path) -> None:  # noqa: F811
+    from desktop.main_window import MainWindow
+    from engine.resources import resource_path as rp
+    from tests.desktop.conftest import open_and_wait
+
+    add_node(Node("send-pacs", "ORTHANC", "127.0.0.1", orthanc.dicom_port), replace_existing=True)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    try:
+        sample = rp("samples", "chest-cr-pa.dcm")
+        open_and_wait(qtbot, window, [sample])
+        with qtbot.waitSignal(window.study_sent, timeout=60_000) as sent:
+            window.send_study("send-pacs")
+        assert sent.args[0].sent == 1 and not sent.args[0].failed
+        assert "sent to send-pacs" in window.status_text.text()
+        uid = str(pydicom.dcmread(sample, stop_before_pixels=True).SOPInstanceUID)
+        found = orthanc.rest(
+            "/tools/find",
+            b'{"Level": "Instance", "Query": {"SOPInstanceUID": "%s"}}' % uid.encode(),
+            "POST",
+        )
+        assert found
+    finally:
+        remove_node("send-pacs")
