@@ -180,21 +180,25 @@ class ReportController(QObject):
                 on_success=lambda _none: self._printed(where),
             )
 
+        self._collect(store, encounter_id, patient.id, views, collected)
+        return True
+
+    def _collect(self, store: Store, encounter_id: int, patient_id: int, views, collected) -> None:
+        """Read the encounter's report data on the report worker; ``collected`` gets it."""
         self.jobs.submit(
             collect_report,
             store,
             encounter_id,
-            patient_id=patient.id,
+            patient_id=patient_id,
             images=views is None or views.image is None,
             ecg=views is None or views.ecg is None,
-            intended_uses=dict(ctl.encounter.intended_uses),
+            intended_uses=dict(self.ctl.encounter.intended_uses),
             name="report data",
             on_success=collected,
             on_failure=lambda _failure: self._failed(
                 translate("PatientController", "This encounter cannot be found.")
             ),
         )
-        return True
 
     @staticmethod
     def _log_print(
@@ -255,20 +259,7 @@ class ReportController(QObject):
                 on_failure=self._on_failed,
             )
 
-        self.jobs.submit(
-            collect_report,
-            store,
-            encounter_id,
-            patient_id=patient.id,
-            images=views is None or views.image is None,
-            ecg=views is None or views.ecg is None,
-            intended_uses=dict(ctl.encounter.intended_uses),
-            name="report data",
-            on_success=collected,
-            on_failure=lambda _failure: self._failed(
-                translate("PatientController", "This encounter cannot be found.")
-            ),
-        )
+        self._collect(store, encounter_id, patient.id, views, collected)
         return True
 
     @staticmethod
