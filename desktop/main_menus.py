@@ -56,6 +56,7 @@ class MenusWindow(PatientHostWindow):
     send_jobs: Any
     study_sent: Any
     receive_service: Any
+    patients: Any
 
     if TYPE_CHECKING:  # defined by the subclasses (StudiesWindow, MainWindow)
 
@@ -398,6 +399,10 @@ class MenusWindow(PatientHostWindow):
 
         def sent(result: object) -> None:
             n_failed = len(getattr(result, "failed", []))
+            self.audit_network({"action": "send", "node": node.name,
+                                "study": ref.study.study_instance_uid,
+                                "count": getattr(result, "sent", 0),
+                                "result": "ok" if not n_failed else "partial"})  # fmt: skip
             self.status_text.setText(QCoreApplication.translate(
                 "MainWindow", "{0} file(s) sent to {1}; {2} not sent.").format(
                 getattr(result, "sent", 0), node.name, n_failed))  # fmt: skip
@@ -411,10 +416,24 @@ class MenusWindow(PatientHostWindow):
         """File ▸ Query PACS…: find a study on a configured node and retrieve it."""
         from desktop.dialogs.query import QueryDialog
 
-        dialog = QueryDialog(self)
+        dialog = QueryDialog(self, listener=self.receive_service.listener)
+        dialog.first_arrived.connect(self.open_paths)  # the first image at once
         dialog.retrieved.connect(self.open_paths)
+        dialog.network_event.connect(self.audit_network)
         self.dialogs["query"] = dialog
         dialog.open()
+
+    @Slot(object)
+    def audit_network(self, event: dict) -> None:
+        """Put a network event (query, retrieve, receive, send) in the signed-in user's audit
+        log; the network's own log has it in any case."""
+        from engine.workflow import record_network_event
+
+        if self.patients.signed_in:
+            self.patients.step(
+                record_network_event, event["action"], event["node"], study=event.get("study", ""),
+                count=event.get("count"), result=event.get("result", "ok"), name="audit",
+            )  # fmt: skip
 
     def show_model_cards(self) -> None:
         prediction = self.results.prediction

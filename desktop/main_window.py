@@ -205,6 +205,7 @@ class MainWindow(StudiesWindow):
             runner.failed.connect(self._on_job_failed)
             runner.finished.connect(self._on_job_finished)
         self.receive_service.received.connect(self._on_studies_received)
+        self.receive_service.network_event.connect(self.audit_network)
 
     @Slot(object)
     def _on_studies_received(self, files: list) -> None:

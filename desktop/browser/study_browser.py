@@ -128,6 +128,10 @@ class StudyBrowser(QWidget):
         for ref in series_refs(scan):
             uid = ref.series.series_instance_uid
             if uid in self._series_items:
+                known = self._series_items[uid]
+                old = known.data(0, _REF)
+                if old is not None and len(ref.series.instances) > len(old.series.instances):
+                    self._fill_series_item(known, ref)  # the series grew (still arriving)
                 continue
             study_item = self._study_item(ref)
             item = QTreeWidgetItem(study_item)

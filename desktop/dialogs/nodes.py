@@ -40,6 +40,7 @@ from engine.net import (
     Node,
     Stored,
     echo,
+    listener_tls,
     load_settings,
     resolve_node,
     save_settings,
@@ -50,17 +51,20 @@ class ReceiveService(QObject):
     """The background C-STORE listener of the application.
 
     ``received(list[Path])`` comes on the UI thread, at most once a second,
-    with the files that arrived since the last time.
+    with every file of the studies that grew since the last time (so a
+    series that is still arriving is shown whole); ``network_event(dict)``
+    says, for the audit log, who stored how many instances of which study.
     """
 
     received = Signal(object)
+    network_event = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.listener: Listener | None = None
         #: The address to listen on ("": every interface of this workstation).
         self.host = ""
-        self._pending: list[Path] = []
+        self._pending: list[Stored] = []
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self._flush)
@@ -82,11 +86,13 @@ class ReceiveService(QObject):
             )
         self.stop()
         listener = Listener(cache or InstanceCache(), port=settings.port, aet=settings.aet,
-                            host=self.host, allowed=allowed, on_stored=self._arrived.emit)  # fmt: skip
+                            host=self.host, allowed=allowed, on_stored=self._arrived.emit,
+                            ssl_context=listener_tls(settings))  # fmt: skip
         listener.start()
         self.listener = listener
         self._timer.start()
-        return f"{settings.aet} listening on port {settings.port}"
+        tls = " (TLS)" if listener.ssl_context is not None else ""
+        return f"{settings.aet} listening{tls} on port {settings.port}"
 
     def stop(self) -> None:
         if self.listener is not None:
@@ -96,13 +102,24 @@ class ReceiveService(QObject):
 
     @Slot(object)
     def _on_arrived(self, stored: Stored) -> None:
-        self._pending.append(stored.path)
+        self._pending.append(stored)
 
     @Slot()
     def _flush(self) -> None:
-        if self._pending:
-            files, self._pending = self._pending, []
-            self.received.emit(files)
+        if not self._pending or self.listener is None:
+            return
+        arrived, self._pending = self._pending, []
+        counts: dict[tuple[str, str], int] = {}
+        for s in arrived:
+            key = (s.study_instance_uid, s.source.partition(":")[2] or s.source)
+            counts[key] = counts.get(key, 0) + 1
+        files: list[Path] = []
+        for study in dict.fromkeys(s.study_instance_uid for s in arrived):
+            files.extend(self.listener.cache.study_files(study))
+        self.received.emit(files)
+        for (study, caller), n in counts.items():
+            self.network_event.emit({"action": "receive", "node": caller, "study": study,
+                                     "count": n, "result": "ok"})  # fmt: skip
 
 
 class NodesDialog(QDialog):
@@ -132,6 +149,14 @@ class NodesDialog(QDialog):
         self.name = QLineEdit()
         self.address = QLineEdit()
         self.address.setPlaceholderText(self.tr("PACS@10.0.0.5:104"))
+        self.tls_ca = QLineEdit()
+        self.tls_ca.setObjectName("nodes_tls_ca")
+        self.tls_ca.setPlaceholderText(self.tr("CA file: talk TLS to this node (optional)"))
+        self.dicomweb = QLineEdit()
+        self.dicomweb.setObjectName("nodes_dicomweb")
+        self.dicomweb.setPlaceholderText(
+            self.tr("DICOMweb URL, e.g. http://10.0.0.5:8042/dicom-web (optional)")
+        )
         self.may_store = QCheckBox(self.tr("may store to this workstation"))
         self.may_store.setChecked(True)
         self.add_button = QPushButton(self.tr("Add node"))
@@ -140,6 +165,12 @@ class NodesDialog(QDialog):
         self.aet = QLineEdit()
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
+        self.tls_cert = QLineEdit()
+        self.tls_cert.setObjectName("nodes_tls_cert")
+        self.tls_cert.setPlaceholderText(self.tr("certificate file (PEM): receive over TLS only"))
+        self.tls_key = QLineEdit()
+        self.tls_key.setObjectName("nodes_tls_key")
+        self.tls_key.setPlaceholderText(self.tr("its private key file (PEM)"))
         self.save_button = QPushButton(self.tr("Save"))
         self.receive = QCheckBox(self.tr("Receive studies sent to this workstation"))
         self.receive.setObjectName("nodes_receive_check")
@@ -149,6 +180,9 @@ class NodesDialog(QDialog):
         add_row = QHBoxLayout()
         for widget in (self.name, self.address, self.may_store, self.add_button):
             add_row.addWidget(widget)
+        add_row2 = QHBoxLayout()
+        for widget in (self.tls_ca, self.dicomweb):
+            add_row2.addWidget(widget)
         buttons_row = QHBoxLayout()
         buttons_row.addWidget(self.verify_button)
         buttons_row.addWidget(self.remove_button)
@@ -156,6 +190,8 @@ class NodesDialog(QDialog):
         me = QFormLayout()
         me.addRow(self.tr("This workstation's AE title:"), self.aet)
         me.addRow(self.tr("Listening port:"), self.port)
+        me.addRow(self.tr("TLS certificate:"), self.tls_cert)
+        me.addRow(self.tr("TLS key:"), self.tls_key)
         me.addRow(self.save_button)
         me.addRow(self.receive)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -164,11 +200,13 @@ class NodesDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons_row)
         layout.addLayout(add_row)
+        layout.addLayout(add_row2)
         layout.addLayout(me)
         layout.addWidget(self.message)
         layout.addWidget(close)
-        for w in (self.name, self.address, self.may_store, self.add_button, self.remove_button,
-                  self.aet, self.port, self.save_button, self.receive):  # fmt: skip
+        for w in (self.name, self.address, self.tls_ca, self.dicomweb, self.may_store,
+                  self.add_button, self.remove_button, self.aet, self.port, self.tls_cert,
+                  self.tls_key, self.save_button, self.receive):  # fmt: skip
             w.setEnabled(editable)
             if not editable:
                 w.setToolTip(why_not)
@@ -190,11 +228,15 @@ class NodesDialog(QDialog):
             return
         self.aet.setText(settings.aet)
         self.port.setValue(settings.port)
+        self.tls_cert.setText(settings.tls_cert or "")
+        self.tls_key.setText(settings.tls_key or "")
         self.table.setRowCount(len(settings.nodes))
         for r, n in enumerate(settings.nodes):
-            for c, text in enumerate(
-                (n.name, n.address, self.tr("yes") if n.may_store else self.tr("no"), "")
-            ):
+            address = n.address + (" TLS" if n.tls_ca else "")
+            if n.dicomweb:
+                address += f" + {n.dicomweb}"
+            store = self.tr("yes") if n.may_store else self.tr("no")
+            for c, text in enumerate((n.name, address, store, "")):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
 
@@ -210,13 +252,15 @@ class NodesDialog(QDialog):
         try:
             spec = resolve_node(self.address.text().strip(), replace(load_settings(), nodes=()))
             add_node(Node(self.name.text().strip(), spec.aet, spec.host, spec.port,
+                          tls_ca=self.tls_ca.text().strip() or None,
+                          dicomweb=self.dicomweb.text().strip() or None,
                           may_store=self.may_store.isChecked()))  # fmt: skip
         except EngineError as exc:
             self.message.setText(exc.user_message)
             return
         self.message.setText(self.tr("Node {0} added.").format(self.name.text().strip()))
-        self.name.clear()
-        self.address.clear()
+        for field in (self.name, self.address, self.tls_ca, self.dicomweb):
+            field.clear()
         self.refresh()
 
     @Slot()
@@ -255,13 +299,19 @@ class NodesDialog(QDialog):
 
         try:
             settings = replace(
-                load_settings(), aet=check_aet(self.aet.text()), port=self.port.value()
-            )
+                load_settings(), aet=check_aet(self.aet.text()), port=self.port.value(),
+                tls_cert=self.tls_cert.text().strip() or None,
+                tls_key=self.tls_key.text().strip() or None,
+            )  # fmt: skip
+            listener_tls(settings)  # a certificate or key that cannot be used is refused now
         except EngineError as exc:
             self.message.setText(exc.user_message)
             return
         save_settings(settings)
-        self.message.setText(self.tr("Saved: {0} on port {1}.").format(settings.aet, settings.port))
+        self.message.setText(
+            (self.tr("Saved: {0} on port {1}, TLS.") if settings.tls_cert
+             else self.tr("Saved: {0} on port {1}.")).format(settings.aet, settings.port)
+        )  # fmt: skip
 
     @Slot(bool)
     def _on_receive_toggled(self, on: bool) -> None:

@@ -28,7 +28,13 @@ from desktop.patients.session_controller import make_action
 from desktop.patients.store_jobs import StoreJobs
 from engine.errors import EngineError
 from engine.store import Store
-from engine.workflow import ReportData, collect_report, latest_encounter, record_export
+from engine.workflow import (
+    ReportData,
+    collect_report,
+    latest_encounter,
+    record_export,
+    record_print,
+)
 
 if TYPE_CHECKING:
     from desktop.patients.controller import PatientController
@@ -204,7 +210,7 @@ class ReportController(QObject):
     def _log_print(
         store: Store, encounter_id: int, patient_id: int, where: str, *, progress, cancel
     ) -> None:
-        record_export(store, encounter_id, patient_id, where, "print")
+        record_print(store, encounter_id, patient_id, where)
 
     def _printed(self, where: str) -> None:
         self.ctl.status(translate("PatientController", "Report sent to {0}.").format(where))

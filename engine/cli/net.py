@@ -37,9 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--json", action="store_true"
     )
     ncmd.add_parser("remove", help="remove a peer").add_argument("name")
-    me = ncmd.add_parser("self", help="set our own AE title and listening port")
+    me = ncmd.add_parser("self", help="set our own AE title, listening port and TLS")
     me.add_argument("--set-aet")
     me.add_argument("--set-port", type=int)
+    me.add_argument("--tls-cert", help="our certificate (PEM): the listener speaks TLS only")
+    me.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
+    me.add_argument("--tls-peer-ca", help="callers must show a certificate from this CA")
+    me.add_argument("--no-tls", action="store_true", help="listen without TLS again")
 
     echo = cmds.add_parser("echo", help="C-ECHO a peer (or check its DICOMweb)")
     echo.add_argument("node")
@@ -71,6 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     listen.add_argument("--out", required=True, help="folder to store received instances in")
     listen.add_argument("--allow", action="append", default=[], metavar="AET[@HOST]",
                         help="also accept stores from this caller (repeatable)")  # fmt: skip
+    listen.add_argument("--tls-cert", help="TLS only, with this certificate (default: the "
+                        "configured one)")  # fmt: skip
+    listen.add_argument("--tls-key", help="the private key of --tls-cert")
     net.set_defaults(func=_cmd_net)
 
 
@@ -99,7 +106,7 @@ def _cmd_net(args: argparse.Namespace) -> int:
 def _nodes(args: argparse.Namespace, settings: Any) -> int:
     from dataclasses import asdict, replace
 
-    from engine.net import Node, add_node, remove_node, save_settings
+    from engine.net import Node, add_node, listener_tls, remove_node, save_settings
     from engine.net.nodes import check_aet, check_port, resolve_node
 
     if args.nodes_command == "add":
@@ -112,15 +119,21 @@ def _nodes(args: argparse.Namespace, settings: Any) -> int:
         remove_node(args.name)
         print(f"node {args.name} removed")
     elif args.nodes_command == "self":
+        tls = {k: getattr(args, k) or getattr(settings, k)
+               for k in ("tls_cert", "tls_key", "tls_peer_ca")}  # fmt: skip
+        if args.no_tls:
+            tls = dict.fromkeys(tls)
         new = replace(settings, aet=check_aet(args.set_aet) if args.set_aet else settings.aet,
-                      port=check_port(args.set_port) if args.set_port else settings.port)  # fmt: skip
+                      port=check_port(args.set_port) if args.set_port else settings.port, **tls)  # fmt: skip
+        listener_tls(new)  # a certificate or key that cannot be loaded is refused now
         save_settings(new)
-        print(f"this workstation: {new.aet} on port {new.port}")
+        print(f"this workstation: {new.aet} on port {new.port}{' (TLS)' if new.tls_cert else ''}")
     elif getattr(args, "json", False):
         print(json.dumps({"aet": settings.aet, "port": settings.port,
                           "nodes": [asdict(n) for n in settings.nodes]}))  # fmt: skip
     else:
-        print(f"this workstation: {settings.aet} on port {settings.port}")
+        mark = " (TLS)" if settings.tls_cert else ""
+        print(f"this workstation: {settings.aet} on port {settings.port}{mark}")
         for n in settings.nodes:
             extra = " TLS" if n.tls_ca else ""
             print(f"{n.name:<16} {n.address}{extra}{'' if n.may_store else ' (may not store)'}")
@@ -171,7 +184,14 @@ def _print_studies(args: argparse.Namespace, studies: list[dict[str, Any]]) -> i
 
 
 def _get(args: argparse.Namespace, settings: Any) -> int:
-    from engine.net import InstanceCache, get_study, move_study, resolve_node, web_get_study
+    from engine.net import (
+        InstanceCache,
+        get_study,
+        listener_tls,
+        move_study,
+        resolve_node,
+        web_get_study,
+    )
 
     cache = InstanceCache(Path(args.out))
     if args.dicomweb:
@@ -182,7 +202,7 @@ def _get(args: argparse.Namespace, settings: Any) -> int:
     if args.move:
         result = move_study(resolve_node(args.node, settings), args.study, cache,
                             aet=_aet(args, settings), port=args.port or settings.port,
-                            progress=stderr_progress)  # fmt: skip
+                            ssl_context=listener_tls(settings), progress=stderr_progress)  # fmt: skip
         print(result.message)
         return EXIT_OK
     result = get_study(resolve_node(args.node, settings), args.study, cache,
@@ -210,7 +230,9 @@ def _send(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _listen(args: argparse.Namespace, settings: Any) -> int:
-    from engine.net import InstanceCache, Listener
+    from dataclasses import replace
+
+    from engine.net import InstanceCache, Listener, listener_tls
 
     allowed: list[tuple[str, str | None]] = [(n.aet, n.host) for n in settings.nodes if n.may_store]
     for spec in args.allow:
@@ -219,11 +241,16 @@ def _listen(args: argparse.Namespace, settings: Any) -> int:
     if not allowed:
         sys.stderr.write("error: no caller may store here: configure a node or give --allow\n")
         return EXIT_USAGE
+    if args.tls_cert or args.tls_key:
+        settings = replace(settings, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                           tls_peer_ca=None)  # fmt: skip
     listener = Listener(InstanceCache(Path(args.out)), port=args.port or settings.port,
                         aet=_aet(args, settings), host=args.host, allowed=allowed,
-                        on_stored=lambda s: print(f"stored {s.path.name}", flush=True))  # fmt: skip
+                        on_stored=lambda s: print(f"stored {s.path.name}", flush=True),
+                        ssl_context=listener_tls(settings))  # fmt: skip
     listener.start()
-    print(f"listening as {listener.aet} on port {listener.port}; stores from "
+    print(f"listening{' (TLS)' if listener.ssl_context else ''} as {listener.aet} on port "
+          f"{listener.port}; stores from "
           f"{', '.join(a + ('@' + h if h else '') for a, h in allowed)}", flush=True)  # fmt: skip
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

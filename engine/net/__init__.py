@@ -12,6 +12,7 @@ from __future__ import annotations
 from engine.net.audit import audit, audit_file, entries
 from engine.net.cache import CacheFullError, InstanceCache, Stored, default_cache_dir
 from engine.net.dimse import (
+    SERIES_KEYS,
     STUDY_KEYS,
     EchoResult,
     Listener,
@@ -20,8 +21,10 @@ from engine.net.dimse import (
     SendResult,
     accepted_syntaxes,
     echo,
+    find_series,
     find_studies,
     get_study,
+    listener_tls,
     move_study,
     send_files,
 )
@@ -38,11 +41,18 @@ from engine.net.nodes import (
     resolve_node,
     save_settings,
 )
-from engine.net.web import web_echo, web_find_studies, web_get_study, web_send_files
+from engine.net.web import (
+    web_echo,
+    web_find_series,
+    web_find_studies,
+    web_get_study,
+    web_send_files,
+)
 
 __all__ = [
     "DEFAULT_AET",
     "DEFAULT_PORT",
+    "SERIES_KEYS",
     "STUDY_KEYS",
     "CacheFullError",
     "EchoResult",
@@ -63,8 +73,10 @@ __all__ = [
     "default_cache_dir",
     "echo",
     "entries",
+    "find_series",
     "find_studies",
     "get_study",
+    "listener_tls",
     "load_settings",
     "move_study",
     "remove_node",
@@ -72,6 +84,7 @@ __all__ = [
     "save_settings",
     "send_files",
     "web_echo",
+    "web_find_series",
     "web_find_studies",
     "web_get_study",
     "web_send_files",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -32,6 +33,8 @@ from engine.resources import user_data_dir
 
 #: Default size limit of the cache (bytes).
 DEFAULT_LIMIT = 20 * 1024**3
+#: Free space the cache leaves on its disk: a retrieve stops before the disk is full.
+DEFAULT_RESERVE = 512 * 1024**2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -70,6 +73,8 @@ class Stored:
     study_instance_uid: str
     path: Path
     new: bool
+    #: Where it came from ("get:NODE", "store:AET", "wado:NODE").
+    source: str = ""
 
 
 def default_cache_dir() -> Path:
@@ -79,10 +84,13 @@ def default_cache_dir() -> Path:
 class InstanceCache:
     """Hash-named instance files under ``root`` with their SQLite index (thread-safe)."""
 
-    def __init__(self, root: str | Path | None = None, limit_bytes: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, root: str | Path | None = None, limit_bytes: int = DEFAULT_LIMIT,
+                 reserve_bytes: int = DEFAULT_RESERVE) -> None:  # fmt: skip
         self.root = Path(root) if root is not None else default_cache_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.limit_bytes = int(limit_bytes)
+        #: Free space always left on the cache's disk (for the system and the patient store).
+        self.reserve_bytes = int(reserve_bytes)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False)
         self._db.executescript(_SCHEMA)
@@ -140,6 +148,14 @@ class InstanceCache:
         target = self.root / rel
         new = not target.is_file()
         if new:
+            free = shutil.disk_usage(self.root).free
+            if free - len(data) < self.reserve_bytes:
+                raise CacheFullError(
+                    f"The disk holding the DICOM cache ({self.root}) is nearly full "
+                    f"({free / 1024**2:.0f} MB free; {self.reserve_bytes / 1024**2:.0f} MB are "
+                    "kept free): the transfer stopped and what arrived so far is kept. Free "
+                    "some space or lower the cache's size limit."
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
             try:
@@ -156,26 +172,37 @@ class InstanceCache:
                     str(exc),
                 ) from exc
         now = time.time()
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid,
-                 transfer_syntax, str(rel), len(data), now, source),
-            )  # fmt: skip
-            self._db.execute(
-                "INSERT INTO studies(study_instance_uid, last_used) VALUES (?, ?) "
-                "ON CONFLICT(study_instance_uid) DO UPDATE SET last_used = excluded.last_used",
-                (study_instance_uid, now),
-            )
-        return Stored(sop_instance_uid, study_instance_uid, target, new)
+        try:
+            with self._lock, self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid,
+                     transfer_syntax, str(rel), len(data), now, source),
+                )  # fmt: skip
+                self._db.execute(
+                    "INSERT INTO studies(study_instance_uid, last_used) VALUES (?, ?) "
+                    "ON CONFLICT(study_instance_uid) DO UPDATE SET last_used = excluded.last_used",
+                    (study_instance_uid, now),
+                )
+        except sqlite3.OperationalError as exc:  # the index cannot grow: the disk is full
+            if new:
+                target.unlink(missing_ok=True)  # not indexed, so not kept
+            raise CacheFullError(
+                f"The DICOM cache's index in {self.root} cannot grow ({exc}); what arrived so "
+                "far is kept.",
+                str(exc),
+            ) from exc
+        return Stored(sop_instance_uid, study_instance_uid, target, new, source)
 
     # --- reading ---------------------------------------------------------------------------
-    def study_files(self, study_instance_uid: str) -> list[Path]:
-        """The files of a study, marked as used now (least-recently-used eviction)."""
+    def study_files(self, study_instance_uid: str, series_instance_uid: str = "") -> list[Path]:
+        """The files of a study (or of one of its series), marked as used now
+        (least-recently-used eviction)."""
         with self._lock, self._db:
             rows = self._db.execute(
-                "SELECT file FROM instances WHERE study_instance_uid = ? ORDER BY file",
-                (study_instance_uid,),
+                "SELECT file FROM instances WHERE study_instance_uid = ? "
+                "AND (? = '' OR series_instance_uid = ?) ORDER BY file",
+                (study_instance_uid, series_instance_uid, series_instance_uid),
             ).fetchall()
             self._db.execute(
                 "UPDATE studies SET last_used = ? WHERE study_instance_uid = ?",

@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError, OperationCancelled
 from engine.net.audit import audit
-from engine.net.cache import CacheFullError, InstanceCache
-from engine.net.nodes import DEFAULT_AET, Node
+from engine.net.cache import CacheFullError, InstanceCache, Stored
+from engine.net.nodes import DEFAULT_AET, NetConfigError, NetSettings, Node
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,32 @@ def _tls(node: Node) -> tuple[Any, str] | None:
     return context, node.host
 
 
+def listener_tls(settings: NetSettings) -> Any:
+    """The TLS context of our listener from the settings (``None``: plain DICOM).
+
+    Raises
+    ------
+    NetConfigError
+        When the certificate or key cannot be loaded (named, with the reason).
+    """
+    if not settings.tls_cert or not settings.tls_key:
+        return None
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+        if settings.tls_peer_ca:
+            context.load_verify_locations(cafile=settings.tls_peer_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise NetConfigError(
+            f"This workstation's TLS certificate or key cannot be used: {exc}. Check the files "
+            "in the DICOM network settings."
+        ) from exc
+    return context
+
+
 def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
     """An established association with ``node``, or a :class:`PeerError` saying why not."""
     from pynetdicom import evt
@@ -85,6 +111,12 @@ def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
             f"{node.name} ({node.address}) rejected the association: "
             f"{(reason or 'no reason given').lower()}. Check the AE titles configured on "
             "both sides."
+        )
+    if node.tls_ca:
+        raise PeerError(
+            f"No TLS association with {node.host}:{node.port} ({node.name}): the peer did not "
+            f"answer within {TIMEOUT_S:g} s, does not speak TLS, or its certificate is not "
+            "signed by the configured CA or does not name that host."
         )
     raise PeerError(
         f"No answer from {node.host}:{node.port} ({node.name}) within {TIMEOUT_S:g} s: "
@@ -187,6 +219,41 @@ def find_studies(
     return out
 
 
+#: The series-level keys a series query asks for.
+SERIES_KEYS = ("SeriesInstanceUID", "Modality", "SeriesNumber", "SeriesDescription",
+               "NumberOfSeriesRelatedInstances")  # fmt: skip
+
+
+def find_series(
+    node: Node, study_instance_uid: str, *, aet: str = DEFAULT_AET,
+    progress: Progress = no_progress, cancel: CancelToken | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """C-FIND at series level: one dict per series of the study (:data:`SERIES_KEYS`),
+    in series-number order."""
+    from pydicom.dataset import Dataset
+
+    progress(0.0, f"Asking {node.name} for the series")
+    query = Dataset()
+    query.QueryRetrieveLevel = "SERIES"
+    query.StudyInstanceUID = study_instance_uid
+    for key in SERIES_KEYS:
+        setattr(query, key, "")
+    out = [{k: _value(ident, k) for k in SERIES_KEYS} for ident in _find(node, aet, query)]
+    check_cancelled(cancel)
+    out.sort(key=series_order)
+    audit("find", node.name, study=study_instance_uid, count=len(out), detail="series")
+    return out
+
+
+def series_order(series: dict[str, Any]) -> tuple[float, str]:
+    """Sort key of a series found by a query: its number (none last), then its UID."""
+    try:
+        number = float(series.get("SeriesNumber") or "inf")
+    except ValueError:
+        number = float("inf")
+    return number, str(series.get("SeriesInstanceUID", ""))
+
+
 def _query_text(*parts: str) -> str:
     return " ".join(p for p in parts if p) or "all studies"
 
@@ -217,9 +284,11 @@ def _storage_contexts(ae: Any, *, scp: bool) -> None:
 
 def get_study(
     node: Node, study_instance_uid: str, cache: InstanceCache, *, aet: str = DEFAULT_AET,
+    series_instance_uid: str = "", on_stored: Callable[[Stored], None] | None = None,
     progress: Progress = no_progress, cancel: CancelToken | None = None,
 ) -> RetrieveResult:  # fmt: skip
-    """C-GET a study into ``cache``; instances already there are not fetched again.
+    """C-GET a study (or one of its series) into ``cache``; instances already there are not
+    fetched again. ``on_stored`` is called (on the network thread) with each instance stored.
 
     Raises
     ------
@@ -235,12 +304,13 @@ def get_study(
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET  # type: ignore[attr-defined]
 
     result = RetrieveResult(node.name, study_instance_uid)
-    instances = _study_instances(node, study_instance_uid, aet)
+    series = series_instance_uid
+    instances = _study_instances(node, study_instance_uid, aet, series)
     uids = [u for u, _ in instances]
     missing = [u for u in uids if not cache.has(u)]
     result.already_here = len(uids) - len(missing)
     if uids and not missing:
-        result.files = cache.study_files(study_instance_uid)
+        result.files = cache.study_files(study_instance_uid, series)
         result.message = f"all {len(uids)} instances are already here"
         audit("retrieve", node.name, study=study_instance_uid, count=0, detail=result.message)
         return result
@@ -254,7 +324,9 @@ def get_study(
             check_cancelled(cancel)
             ds = event.dataset
             ds.file_meta = event.file_meta
-            cache.store(ds, source=f"get:{node.name}")
+            stored = cache.store(ds, source=f"get:{node.name}")
+            if on_stored is not None:
+                on_stored(stored)
         except (CacheFullError, OperationCancelled) as exc:
             problem.append(exc)
             return 0xA700
@@ -282,8 +354,10 @@ def get_study(
              for c in dict.fromkeys(cx.abstract_syntax for cx in ae.requested_contexts) if c != GET]  # fmt: skip
     assoc = _associate(ae, node, ext_neg=roles[:127], evt_handlers=[(evt.EVT_C_STORE, on_store)])
     query = Dataset()
-    query.QueryRetrieveLevel = "STUDY"
+    query.QueryRetrieveLevel = "SERIES" if series else "STUDY"
     query.StudyInstanceUID = study_instance_uid
+    if series:
+        query.SeriesInstanceUID = series
     if result.already_here:  # fetch only what is missing (a list of UIDs, PS3.4 C.2.2.2.2)
         query.QueryRetrieveLevel = "IMAGE"
         query.SOPInstanceUID = missing
@@ -296,7 +370,7 @@ def get_study(
     finally:
         if assoc.is_established:
             assoc.release()
-    result.files = cache.study_files(study_instance_uid)
+    result.files = cache.study_files(study_instance_uid, series)
     if problem:
         audit("retrieve", node.name, study=study_instance_uid, count=result.received,
               result="stopped", detail=str(problem[0]))  # fmt: skip
@@ -331,20 +405,27 @@ def _find(node: Node, aet: str, query: Any) -> list[Any]:
     return out
 
 
-def _study_instances(node: Node, study_instance_uid: str, aet: str) -> list[tuple[str, str]]:
-    """``(SOP Instance UID, SOP Class UID)`` of a study's instances, series by series."""
+def _study_instances(
+    node: Node, study_instance_uid: str, aet: str, series_instance_uid: str = ""
+) -> list[tuple[str, str]]:
+    """``(SOP Instance UID, SOP Class UID)`` of a study's (or one series') instances."""
     from pydicom.dataset import Dataset
 
     q = Dataset()
     q.QueryRetrieveLevel = "SERIES"
     q.StudyInstanceUID = study_instance_uid
     q.SeriesInstanceUID = ""
+    listed = (
+        [str(s.get("SeriesInstanceUID", "")) for s in _find(node, aet, q)]
+        if not series_instance_uid
+        else [series_instance_uid]
+    )
     out = []
-    for series in _find(node, aet, q):
+    for series in listed:
         qi = Dataset()
         qi.QueryRetrieveLevel = "IMAGE"
         qi.StudyInstanceUID = study_instance_uid
-        qi.SeriesInstanceUID = str(series.get("SeriesInstanceUID", ""))
+        qi.SeriesInstanceUID = series
         qi.SOPInstanceUID = ""
         qi.SOPClassUID = ""
         for ident in _find(node, aet, qi):
@@ -354,27 +435,44 @@ def _study_instances(node: Node, study_instance_uid: str, aet: str) -> list[tupl
 
 def move_study(
     node: Node, study_instance_uid: str, cache: InstanceCache, *, aet: str = DEFAULT_AET,
-    port: int, host: str = "", progress: Progress = no_progress,
+    port: int, host: str = "", series_instance_uid: str = "",
+    listener: Listener | None = None, ssl_context: Any = None,
+    on_stored: Callable[[Stored], None] | None = None, progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> RetrieveResult:  # fmt: skip
-    """C-MOVE a study to our own listener (AE ``aet`` on ``port``), which writes into ``cache``.
+    """C-MOVE a study (or one series) to our own listener (AE ``aet`` on ``port``), which
+    writes into ``cache``.
 
     The peer must know ``aet`` as a move destination (its own configuration).
-    Our listener runs for the duration of the move and accepts only ``node``.
+    Without ``listener``, one runs for the duration of the move and accepts only
+    ``node``; with the application's running ``listener`` (which must accept
+    ``node``), that one receives.
     """
     from pydicom.dataset import Dataset
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MOVE  # type: ignore[attr-defined]
 
     result = RetrieveResult(node.name, study_instance_uid)
-    listener = Listener(cache, port=port, aet=aet, host=host, allowed=[(node.aet, None)])
-    listener.start()
+    series = series_instance_uid
+    before = len(cache.study_files(study_instance_uid, series))
+    own = listener is None
+    if listener is None:
+        listener = Listener(cache, port=port, aet=aet, host=host, allowed=[(node.aet, None)],
+                            ssl_context=ssl_context, on_stored=on_stored)  # fmt: skip
+        listener.start()
+    elif not listener._allowed(node.aet, node.host):
+        raise PeerError(
+            f"The running listener does not accept stores from {node.name}: allow the node to "
+            "store to this workstation, or retrieve by C-GET."
+        )
     try:
         ae = _ae(aet)
         ae.add_requested_context(MOVE)
         assoc = _associate(ae, node)
         query = Dataset()
-        query.QueryRetrieveLevel = "STUDY"
+        query.QueryRetrieveLevel = "SERIES" if series else "STUDY"
         query.StudyInstanceUID = study_instance_uid
+        if series:
+            query.SeriesInstanceUID = series
         last = None
         try:
             for status, _ in assoc.send_c_move(query, aet, MOVE):
@@ -389,11 +487,12 @@ def move_study(
             if assoc.is_established:
                 assoc.release()
     finally:
-        listener.stop()
+        if own:
+            listener.stop()
     check_cancelled(cancel)
     code = int(last.Status) if last else -1
-    result.received = listener.received
-    result.files = cache.study_files(study_instance_uid)
+    result.files = cache.study_files(study_instance_uid, series)
+    result.received = max(len(result.files) - before, 0)
     if code not in (0x0000, 0xB000):
         result.message = (f"{node.name} ended the move with status "
                           f"{'none' if code < 0 else f'0x{code:04X}'}; {result.received} received")  # fmt: skip
@@ -469,12 +568,15 @@ class Listener:
     None)``; others are rejected (and audited). Offers exactly the transfer
     syntaxes Stethos decodes, so an undecodable one is refused in the
     association. ``on_stored`` is called with each :class:`~engine.net.cache.Stored`.
+    With ``ssl_context`` (:func:`listener_tls`) it accepts TLS connections only.
     """
 
     def __init__(
         self, cache: InstanceCache, *, port: int, aet: str = DEFAULT_AET, host: str = "",
         allowed: Iterable[tuple[str, str | None]] = (), on_stored: Any = None,
+        ssl_context: Any = None,
     ) -> None:  # fmt: skip
+        self.ssl_context = ssl_context
         self.cache = cache
         self.port = int(port)
         self.aet = aet
@@ -507,7 +609,8 @@ class Listener:
         handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_REJECTED, self._on_rejected)]
         try:
             self._server = ae.start_server((self.host, self.port), block=False,
-                                           evt_handlers=handlers)  # fmt: skip
+                                           evt_handlers=handlers,
+                                           ssl_context=self.ssl_context)  # fmt: skip
         except OSError as exc:
             raise PeerError(
                 f"Cannot listen on port {self.port}: {exc.strerror or exc}. Another program "

@@ -2,7 +2,7 @@
 
 Stored as ``net.json`` in the user's configuration folder::
 
-    {"aet": "STETHOS", "port": 11112,
+    {"aet": "STETHOS", "port": 11112, "tls_cert": null, "tls_key": null,
      "nodes": [{"name": "pacs", "aet": "ORTHANC", "host": "10.0.0.5", "port": 4242,
                 "tls_ca": null, "dicomweb": null, "may_store": true}]}
 
@@ -96,12 +96,36 @@ class NetSettings:
     aet: str = DEFAULT_AET
     port: int = DEFAULT_PORT
     nodes: tuple[Node, ...] = field(default=())
+    #: Our certificate and its private key (PEM): when set, the listener speaks TLS only.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    #: When set with the certificate, callers must present a certificate signed by this CA.
+    tls_peer_ca: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise NetConfigError(
+                "TLS for the listener needs both this workstation's certificate and its key."
+            )
+        if self.tls_peer_ca and not self.tls_cert:
+            raise NetConfigError(
+                "Checking callers' certificates needs this workstation's certificate and key."
+            )
+        for what, value in (("certificate", self.tls_cert), ("key", self.tls_key),
+                            ("callers' CA", self.tls_peer_ca)):  # fmt: skip
+            if value and not Path(value).is_file():
+                raise NetConfigError(f"The TLS {what} file “{value}” does not exist.")
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"aet": self.aet, "port": self.port, "nodes": [asdict(n) for n in self.nodes]}
+        out: dict[str, Any] = {"aet": self.aet, "port": self.port,
+                               "nodes": [asdict(n) for n in self.nodes]}  # fmt: skip
+        for key in ("tls_cert", "tls_key", "tls_peer_ca"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
 
 
 def settings_file() -> Path:
@@ -125,6 +149,9 @@ def load_settings(path: Path | None = None) -> NetSettings:
             aet=check_aet(raw.get("aet", DEFAULT_AET)),
             port=check_port(raw.get("port", DEFAULT_PORT)),
             nodes=tuple(Node(**n) for n in raw.get("nodes", [])),
+            tls_cert=raw.get("tls_cert"),
+            tls_key=raw.get("tls_key"),
+            tls_peer_ca=raw.get("tls_peer_ca"),
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise NetConfigError(

@@ -10,13 +10,20 @@ instances go into the same :class:`~engine.net.cache.InstanceCache`.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from engine.net.audit import audit
-from engine.net.cache import InstanceCache
-from engine.net.dimse import STUDY_KEYS, PeerError, RetrieveResult, SendResult
+from engine.net.cache import InstanceCache, Stored
+from engine.net.dimse import (
+    SERIES_KEYS,
+    STUDY_KEYS,
+    PeerError,
+    RetrieveResult,
+    SendResult,
+    series_order,
+)
 from engine.net.nodes import NetConfigError, Node
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -61,6 +68,8 @@ def _json_value(item: dict[str, Any], key: str) -> Any:
         return int(values[0]) if values else None
     if not values:
         return ""
+    if key == "SeriesNumber":
+        return str(values[0])
     v = values[0]
     return str(v.get("Alphabetic", "")) if isinstance(v, dict) else str(v)
 
@@ -99,14 +108,30 @@ def web_find_studies(node: Node, *, patient_id: str = "", patient_name: str = ""
     return out
 
 
+def web_find_series(node: Node, study_instance_uid: str, *, progress: Progress = no_progress,
+                    cancel: CancelToken | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """QIDO-RS series search of a study: one dict per series, with
+    :data:`~engine.net.dimse.SERIES_KEYS`, in series-number order."""
+    found = _call(node, "query", _client(node).search_for_series,
+                  study_instance_uid=study_instance_uid, fields=list(SERIES_KEYS))  # fmt: skip
+    out = [{k: _json_value(item, k) for k in SERIES_KEYS} for item in found]
+    out.sort(key=series_order)
+    audit("find", node.name, study=study_instance_uid, count=len(out), detail="DICOMweb series")
+    return out
+
+
 def web_get_study(node: Node, study_instance_uid: str, cache: InstanceCache, *,
+                  series_instance_uid: str = "",
+                  on_stored: Callable[[Stored], None] | None = None,
                   progress: Progress = no_progress,
                   cancel: CancelToken | None = None) -> RetrieveResult:  # fmt: skip
-    """WADO-RS: the study's instances into ``cache`` (instances already here are skipped)."""
+    """WADO-RS: the study's (or one series') instances into ``cache`` (instances already here
+    are skipped)."""
     client = _client(node)
     result = RetrieveResult(node.name, study_instance_uid)
+    scope = {"series_instance_uid": series_instance_uid} if series_instance_uid else {}
     listed = _call(node, "query", client.search_for_instances, study_instance_uid=study_instance_uid,
-                   fields=["SOPInstanceUID", "SeriesInstanceUID"])  # fmt: skip
+                   fields=["SOPInstanceUID", "SeriesInstanceUID"], **scope)  # fmt: skip
     wanted = [
         (_json_value(i, "SeriesInstanceUID"), _json_value(i, "SOPInstanceUID")) for i in listed
     ]
@@ -116,10 +141,12 @@ def web_get_study(node: Node, study_instance_uid: str, cache: InstanceCache, *,
         check_cancelled(cancel)
         ds = _call(node, "retrieve", client.retrieve_instance, study_instance_uid, series, sop,
                    media_types=(("application/dicom", "*"),))  # fmt: skip
-        cache.store(ds, source=f"wado:{node.name}")
+        stored = cache.store(ds, source=f"wado:{node.name}")
+        if on_stored is not None:
+            on_stored(stored)
         result.received += 1
         progress((n + 1) / max(len(missing), 1), f"{n + 1} of {len(missing)} instances")
-    result.files = cache.study_files(study_instance_uid)
+    result.files = cache.study_files(study_instance_uid, series_instance_uid)
     result.message = f"{result.received} instances received, {result.already_here} already here"
     audit("retrieve", node.name, study=study_instance_uid, count=result.received,
           detail="DICOMweb " + result.message)  # fmt: skip

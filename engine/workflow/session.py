@@ -263,6 +263,33 @@ def decide(store: Store, result_id: int, decision: str, comment: str = "") -> St
 
 
 # --- studies ---------------------------------------------------------------------------------
+def record_network_event(
+    store: Store, action: str, node: str, *, study: str = "", count: int | None = None,
+    result: str = "ok",
+) -> None:  # fmt: skip
+    """Audit a DICOM network event (query, retrieve, receive, send) by the signed-in user.
+
+    The network's own trail (``net-audit.jsonl``) has every event; this puts the
+    ones a signed-in clinician made in the patient store's hash-chained log too.
+    """
+    store.audit(
+        f"network_{action}",
+        object_type="study" if study else "node",
+        object_id=study or node,
+        details={"node": node, "count": count, "result": result},
+    )
+
+
+def record_print(store: Store, encounter_id: int, patient_id: int, printer: str) -> None:
+    """Audit that an encounter's report was printed (``printer`` names where)."""
+    store.audit(
+        "printed",
+        object_type="encounter",
+        object_id=encounter_id,
+        details={"patient_id": patient_id, "printer": printer},
+    )
+
+
 def note_out_of_domain_shown(store: Store, prediction: Any) -> None:
     """Audit that a clinician asked to see the score of an image the model flagged out of domain."""
     extra = getattr(prediction, "extra", {}) or {}

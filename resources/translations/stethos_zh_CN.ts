@@ -1187,6 +1187,14 @@ Area {5:.1f} {6}</source>
         <translation>PACS@10.0.0.5:104</translation>
     </message>
     <message>
+        <source>CA file: talk TLS to this node (optional)</source>
+        <translation>CA 文件：与此节点通过 TLS 通信（可选）</translation>
+    </message>
+    <message>
+        <source>DICOMweb URL, e.g. http://10.0.0.5:8042/dicom-web (optional)</source>
+        <translation>DICOMweb 地址，例如 http://10.0.0.5:8042/dicom-web（可选）</translation>
+    </message>
+    <message>
         <source>may store to this workstation</source>
         <translation>可向本工作站存储</translation>
     </message>
@@ -1203,6 +1211,14 @@ Area {5:.1f} {6}</source>
         <translation>验证</translation>
     </message>
     <message>
+        <source>certificate file (PEM): receive over TLS only</source>
+        <translation>证书文件（PEM）：仅通过 TLS 接收</translation>
+    </message>
+    <message>
+        <source>its private key file (PEM)</source>
+        <translation>其私钥文件（PEM）</translation>
+    </message>
+    <message>
         <source>Save</source>
         <translation>保存</translation>
     </message>
@@ -1217,6 +1233,14 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Listening port:</source>
         <translation>监听端口：</translation>
+    </message>
+    <message>
+        <source>TLS certificate:</source>
+        <translation>TLS 证书：</translation>
+    </message>
+    <message>
+        <source>TLS key:</source>
+        <translation>TLS 私钥：</translation>
     </message>
     <message>
         <source>yes</source>
@@ -1245,6 +1269,10 @@ Area {5:.1f} {6}</source>
     <message>
         <source>failed</source>
         <translation>失败</translation>
+    </message>
+    <message>
+        <source>Saved: {0} on port {1}, TLS.</source>
+        <translation>已保存：{0}，端口 {1}，TLS。</translation>
     </message>
     <message>
         <source>Saved: {0} on port {1}.</source>
@@ -1724,7 +1752,21 @@ Area {5:.1f} {6}</source>
     <name>QueryDialog</name>
     <message>
         <source>Query PACS</source>
+        <extracomment>Where each series value goes in the study columns.</extracomment>
         <translation>查询 PACS</translation>
+    </message>
+    <message>
+        <source>C-GET (this workstation asks and receives)</source>
+        <extracomment>The application&apos;s running listener (a C-MOVE is received by it when it runs). The address a C-MOVE&apos;s own listener opens (&quot;&quot;: every interface of this workstation).</extracomment>
+        <translation>C-GET（本工作站请求并接收）</translation>
+    </message>
+    <message>
+        <source>C-MOVE (the PACS sends to this workstation)</source>
+        <translation>C-MOVE（PACS 发送到本工作站）</translation>
+    </message>
+    <message>
+        <source>WADO-RS (DICOMweb)</source>
+        <translation>WADO-RS（DICOMweb）</translation>
     </message>
     <message>
         <source>e.g. DOE^J*</source>
@@ -1737,6 +1779,10 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Node:</source>
         <translation>节点：</translation>
+    </message>
+    <message>
+        <source>Retrieve by:</source>
+        <translation>获取方式：</translation>
     </message>
     <message>
         <source>Patient ID:</source>
@@ -1763,12 +1809,49 @@ Area {5:.1f} {6}</source>
         <translation>搜索</translation>
     </message>
     <message>
+        <source>Retrieve</source>
+        <translation>获取</translation>
+    </message>
+    <message>
+        <source>Search, then choose a study or a series.</source>
+        <translation>请先搜索，然后选择一个检查或序列。</translation>
+    </message>
+    <message>
+        <source>Patient name / series</source>
+        <translation>患者姓名 / 序列</translation>
+    </message>
+    <message>
+        <source>Open a study to list its series.</source>
+        <translation>展开一个检查以列出其序列。</translation>
+    </message>
+    <message>
+        <source>This node has no DICOMweb address configured.</source>
+        <extracomment>Series lists come on their own runner: opening a study does not stop a retrieve.</extracomment>
+        <translation>此节点未配置 DICOMweb 地址。</translation>
+    </message>
+    <message>
+        <source>Series {0}</source>
+        <translation>序列 {0}</translation>
+    </message>
+    <message>
+        <source>Series</source>
+        <translation>序列</translation>
+    </message>
+    <message>
         <source>Retrieve study</source>
         <translation>调取检查</translation>
     </message>
     <message>
-        <source>Search, then choose a study.</source>
-        <translation>请先搜索，再选择一项检查。</translation>
+        <source>Retrieve series</source>
+        <translation>获取序列</translation>
+    </message>
+    <message>
+        <source>Retrieve the chosen study or series into this workstation&apos;s DICOM cache.</source>
+        <translation>将所选检查或序列获取到本工作站的 DICOM 缓存中。</translation>
+    </message>
+    <message>
+        <source>Retrieving from {0}…</source>
+        <translation>正在从 {0} 获取…</translation>
     </message>
     <message>
         <source>Cancel</source>
@@ -1781,10 +1864,6 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Patient ID</source>
         <translation>患者 ID</translation>
-    </message>
-    <message>
-        <source>Patient name</source>
-        <translation>患者姓名</translation>
     </message>
     <message>
         <source>Modalities</source>
@@ -1809,14 +1888,6 @@ Area {5:.1f} {6}</source>
     <message>
         <source>{0} studies found.</source>
         <translation>找到 {0} 项检查。</translation>
-    </message>
-    <message>
-        <source>Retrieve the chosen study into this workstation&apos;s DICOM cache.</source>
-        <translation>将所选检查调取到本工作站的 DICOM 缓存。</translation>
-    </message>
-    <message>
-        <source>Retrieving the study from {0}…</source>
-        <translation>正在从 {0} 调取检查…</translation>
     </message>
     <message>
         <source>Retrieved: {0}.</source>

@@ -45,7 +45,8 @@ KEPT_WORDS = {
     "NVIDIA", "Python", "Qt", "English", "Grad", "CAM", "Esc", "Ctrl", "ID", "VR", "Estes",
     "Turbo", "Google", "LLC", "Apache", "ST", "QRS", "mm", "mV", "ms", "bpm", "mmHg", "mg",
     "dL", "Hz", "px", "fps", "aVR", "aVL", "aVF", "II", "III", "MLII", "dcm", "DCM", "hea",
-    "dat", "dicomdir", "CinC", "PACS", "AE",
+    "dat", "dicomdir", "CinC", "PACS", "AE", "TLS", "PEM", "CA", "DICOMweb", "WADO", "RS",
+    "GET", "MOVE", "http", "dicom", "web",
 }  # fmt: skip
 _WORD = re.compile(r"[A-Za-z][A-Za-z]+")
 _TAG = re.compile(r"<[^>]+>")

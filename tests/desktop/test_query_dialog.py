@@ -28,22 +28,88 @@ def test_search_and_retrieve_into_the_cache(qtbot, orthanc: OrthancServer, tmp_p
     try:
         dialog = QueryDialog(cache=InstanceCache(tmp_path / "cache"))
         qtbot.addWidget(dialog)
+        events: list[dict] = []
+        dialog.network_event.connect(events.append)
         dialog.node_box.setCurrentIndex(dialog.node_box.findData("dialog-pacs"))
+        # No DICOMweb address on this node: WADO-RS is not offered.
+        wado = dialog.method_box.model().item(dialog.method_box.findData("wado"))
+        assert not wado.isEnabled()
         with qtbot.waitSignal(dialog.jobs.finished, timeout=30_000):
             dialog.search_button.click()
-        assert dialog.table.rowCount() >= 1 and "studies found" in dialog.message.text()
+        assert dialog.tree.topLevelItemCount() >= 1 and "studies found" in dialog.message.text()
+        assert events[-1]["action"] == "query" and events[-1]["count"] >= 1
         uid = str(pydicom.dcmread(SAMPLE, stop_before_pixels=True).StudyInstanceUID)
         row = next(i for i, s in enumerate(dialog.studies) if s["StudyInstanceUID"] == uid)
         assert not dialog.retrieve_button.isEnabled()
-        dialog.table.selectRow(row)
-        assert dialog.retrieve_button.isEnabled()
+        study_item = dialog.tree.topLevelItem(row)
+        # Opening the study lists its series.
+        study_item.setExpanded(True)
+        qtbot.waitUntil(lambda: study_item.childCount() == 1, timeout=30_000)
+        series_item = study_item.child(0)
+        assert series_item.text(3) == "DX" and series_item.text(4) == "1"
+        dialog.tree.setCurrentItem(series_item)
+        assert dialog.retrieve_button.isEnabled() and dialog.retrieve_button.text() == "Retrieve series"
+        dialog.tree.setCurrentItem(study_item)
+        assert dialog.retrieve_button.text() == "Retrieve study"
+        first: list = []
+        dialog.first_arrived.connect(first.append)
         with qtbot.waitSignal(dialog.retrieved, timeout=60_000) as got:
             dialog.retrieve_button.click()
         files = got.args[0]
         assert files and all(f.is_relative_to(tmp_path / "cache") for f in files)
         assert pydicom.dcmread(files[0]).PixelData == pydicom.dcmread(SAMPLE).PixelData
+        assert first and first[0][0] in files  # the first instance was offered at once
+        assert events[-1] == {"action": "retrieve", "node": "dialog-pacs", "study": uid,
+                              "count": 1, "result": "ok"}  # fmt: skip
     finally:
         remove_node("dialog-pacs")
+
+
+def test_retrieve_by_move_and_dicomweb_and_audit_in_the_store(
+    qtbot, orthanc: OrthancServer, tmp_path  # noqa: F811
+) -> None:
+    """C-MOVE and WADO-RS from the dialog; a signed-in user's retrieves land in the store's
+    audit log."""
+    from engine.net import load_settings, save_settings
+    from tests.desktop.conftest import store_on_this_thread
+
+    orthanc.upload(SAMPLE)
+    settings = load_settings()
+    save_settings(settings.__class__(aet="STETHOS", port=orthanc.our_port, nodes=settings.nodes))
+    add_node(Node("dialog-web", "ORTHANC", "127.0.0.1", orthanc.dicom_port,
+                  dicomweb=f"{orthanc.url}/dicom-web"), replace_existing=True)  # fmt: skip
+    uid = str(pydicom.dcmread(SAMPLE, stop_before_pixels=True).StudyInstanceUID)
+    try:
+        for method in ("move", "wado"):
+            dialog = QueryDialog(cache=InstanceCache(tmp_path / method))
+            qtbot.addWidget(dialog)
+            dialog.node_box.setCurrentIndex(dialog.node_box.findData("dialog-web"))
+            dialog.listen_host = "127.0.0.1"  # tests listen on loopback only
+            dialog.method_box.setCurrentIndex(dialog.method_box.findData(method))
+            assert dialog.method == method
+            with qtbot.waitSignal(dialog.jobs.finished, timeout=30_000):
+                dialog.search_button.click()
+            row = next(i for i, s in enumerate(dialog.studies) if s["StudyInstanceUID"] == uid)
+            dialog.tree.setCurrentItem(dialog.tree.topLevelItem(row))
+            with qtbot.waitSignal(dialog.retrieved, timeout=60_000) as got:
+                dialog.retrieve_button.click()
+            assert pydicom.dcmread(got.args[0][0]).PixelData == pydicom.dcmread(SAMPLE).PixelData
+
+        from tests.desktop.test_patients_workflow import make_window, set_up, settle
+
+        window = make_window(qtbot, tmp_path / "stethos.db")
+        set_up(qtbot, window)
+        window.audit_network({"action": "retrieve", "node": "dialog-web", "study": uid,
+                              "count": 1, "result": "ok"})  # fmt: skip
+        settle(qtbot, window)
+        with store_on_this_thread():
+            logged = [e for e in window.patients.store.audit_entries()
+                      if e.action == "network_retrieve"]  # fmt: skip
+        assert logged and logged[-1].object_id == uid
+        assert logged[-1].details == {"node": "dialog-web", "count": 1, "result": "ok"}
+    finally:
+        remove_node("dialog-web")
+        save_settings(settings)
 
 
 def test_receiving_shows_new_studies_in_the_browser(

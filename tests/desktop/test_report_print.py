@@ -44,13 +44,17 @@ def test_report_actions_say_why_they_are_disabled_then_print(qtbot, tmp_path):
     assert printed.args == [str(out)]
     assert out.read_bytes().startswith(b"%PDF") and out.stat().st_size > 2000
     with store_on_this_thread():
-        logged = [e for e in window.patients.store.audit_entries() if e.action == "exported"]
-    assert logged and logged[-1].details["format"] == "print"
+        logged = [e for e in window.patients.store.audit_entries() if e.action == "printed"]
+    assert logged and logged[-1].details["printer"] == str(out)
 
     # Cancelling the print dialog prints nothing and logs nothing.
+    n_logged = len(logged)
     report.ask_printer = lambda: None
     out.unlink()
     report.print_report_action.trigger()
     settle(qtbot, window)
     qtbot.wait(200)
     assert not out.exists()
+    with store_on_this_thread():
+        again = [e for e in window.patients.store.audit_entries() if e.action == "printed"]
+    assert len(again) == n_logged
