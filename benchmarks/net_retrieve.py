@@ -14,28 +14,20 @@ time) and prints each time and the ratio of the medians (target ≤ 1.1).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import _orthanc  # noqa: E402
 from engine.dicom.synthetic import write_ct_series  # noqa: E402
 from engine.net import InstanceCache, Node, get_study  # noqa: E402
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,33 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slices", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    orthanc, getscu = shutil.which("Orthanc"), shutil.which("getscu")
-    if not orthanc or not getscu:
+    getscu = shutil.which("getscu")
+    if not shutil.which("Orthanc") or not getscu:
         print("needs the Debian packages orthanc and dcmtk")
         return 2
     with tempfile.TemporaryDirectory(prefix="stethos-net-bench-") as tmp:
         folder = Path(tmp)
-        dicom_port, http_port = _port(), _port()
-        config = {"Name": "bench", "StorageDirectory": str(folder / "db"),
-                  "IndexDirectory": str(folder / "db"), "DicomAet": "ORTHANC",
-                  "DicomPort": dicom_port, "HttpPort": http_port, "RemoteAccessAllowed": False,
-                  "AuthenticationEnabled": False, "DicomAlwaysAllowGet": True,
-                  "DicomAlwaysAllowFind": True, "DicomAlwaysAllowEcho": True}  # fmt: skip
-        (folder / "orthanc.json").write_text(json.dumps(config))
-        proc = subprocess.Popen([orthanc, str(folder / "orthanc.json")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        server = _orthanc.start(folder / "orthanc")
+        assert server is not None
+        dicom_port = server.dicom_port
         try:
-            url = f"http://127.0.0.1:{http_port}"
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(url + "/system", timeout=2).read()
-                    break
-                except OSError:
-                    time.sleep(0.2)
             files = write_ct_series(folder / "ct", args.slices, rows=512, cols=512, seed=3)
-            for f in files:
-                req = urllib.request.Request(url + "/instances", data=f.read_bytes(), method="POST")
-                urllib.request.urlopen(req, timeout=60).read()
+            server.upload(files)
             import pydicom
 
             study = str(pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
@@ -99,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{statistics.median(t_ours):.2f} s; ratio {ratio:.2f} (target ≤ 1.1: "
                   f"{'met' if ratio <= 1.1 else 'NOT met'})")  # fmt: skip
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            server.stop()
     return 0
 
 

@@ -15,6 +15,13 @@ collections that follow are included). Steps, each phase in a fresh process:
   then Analyze image (the pneumonia model with its heat map);
 - ``ecg``: open MIT-BIH record 119 (the sample Holter ECG), then Analyze ECG;
 - ``record``: fill the record form, then Analyze record;
+- ``retrieve``: File ▸ Query PACS… on a throw-away Orthanc (Debian package
+  ``orthanc``, loopback) holding the same CT: search, then retrieve the study
+  by C-GET; the first image is shown as soon as it arrives (its time after the
+  click is printed: target ≤ 1 s), the whole series when the retrieve ends;
+- ``receive``: the application's listener (File ▸ DICOM network… ▸ Receive)
+  while dcmtk's ``storescu`` sends the same 300 files; the step ends when the
+  browser lists all 300;
 - ``idle``: the same window doing nothing, for as long as the longest step
   took (the baseline: what the machine alone costs the heartbeat).
 
@@ -24,7 +31,7 @@ overall worst against the 50 ms target. ``--trace`` also prints, for each
 gap over 20 ms, what the threads were running around it (a sampling thread;
 it perturbs the timings, so use it to find causes, not to report numbers).
 
-    .venv/bin/python benchmarks/ui_stall.py [--runs 3] [--phases series,image,ecg,record]
+    .venv/bin/python benchmarks/ui_stall.py [--runs 3] [--phases series,image,ecg,record,retrieve,receive]
 """
 
 from __future__ import annotations
@@ -45,12 +52,14 @@ TICK_MS = 5
 TARGET_MS = 50.0
 TAIL_S = 1.0
 START_TIMEOUT_S = 20.0
-PHASES = ("series", "image", "ecg", "record")
+PHASES = ("series", "image", "ecg", "record", "retrieve", "receive")
 STEPS = {
     "series": ("open 300-slice CT",),
     "image": ("open radiograph", "image analysis"),
     "ecg": ("open ECG (MIT-BIH 119)", "ECG analysis"),
     "record": ("record analysis",),
+    "retrieve": ("PACS search", "PACS retrieve 300"),
+    "receive": ("receive 300 (storescu)",),
 }
 RECORD = dict(
     age=63, sex=1, cp=1, trestbps=145, chol=233, fbs=1, restecg=2, thalach=150, exang=0,
@@ -125,7 +134,9 @@ class _Sampler:
         return lines[:24]
 
 
-def _child(phase: str, folder: str | None, idle_s: float, trace: bool) -> dict:
+def _child(
+    phase: str, folder: str | None, idle_s: float, trace: bool, pacs_port: int = 0
+) -> dict:  # fmt: skip
     from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtGui import QAction
     from PySide6.QtWidgets import QApplication, QWidget
@@ -202,7 +213,7 @@ def _child(phase: str, folder: str | None, idle_s: float, trace: bool) -> dict:
         sampler.start()
     results: dict[str, dict] = {}
 
-    def step(name: str, trigger, timeout_s: float = 300.0) -> None:
+    def step(name: str, trigger, timeout_s: float = 300.0, until=None) -> None:
         hook_runners()
         outcomes.clear()
         last_busy[0] = time.perf_counter()
@@ -212,7 +223,14 @@ def _child(phase: str, folder: str | None, idle_s: float, trace: bool) -> dict:
         trigger()
         hook_runners()
         deadline = start + timeout_s
-        state["done"] = lambda now: jobs_settled(now) or now > deadline
+
+        def settled(now: float) -> bool:
+            if until is not None and not until():
+                last_busy[0] = now
+                return False
+            return jobs_settled(now)
+
+        state["done"] = lambda now: settled(now) or now > deadline
         loop.exec()
         state["done"] = None
         seen = ticks[first:]
@@ -272,6 +290,59 @@ def _child(phase: str, folder: str | None, idle_s: float, trace: bool) -> dict:
         form = getattr(window, "form", None) or window.findChild(QWidget, "record_form")
         form.set_record(RECORD)
         step("record analysis", find_action("", "Analyze record").trigger)
+    elif phase == "retrieve":
+        from engine.net import Node, add_node
+
+        add_node(Node("bench", "ORTHANC", "127.0.0.1", pacs_port))
+        window.show_query()
+        dialog = window.dialogs["query"]
+        dialog.node_box.setCurrentIndex(dialog.node_box.findData("bench"))
+        step("PACS search", dialog.search_button.click)
+        dialog.tree.setCurrentItem(dialog.tree.topLevelItem(0))
+        shown: list[float] = []  # when the viewer first holds an image (a slice or the file)
+
+        def on_image(_payload: object) -> None:
+            if not shown and window.viewer.stack is not None:
+                shown.append(time.perf_counter())
+
+        window.image_jobs.partial.connect(on_image, Qt.ConnectionType.QueuedConnection)
+        window.image_jobs.succeeded.connect(on_image, Qt.ConnectionType.QueuedConnection)
+        clicked = time.perf_counter()
+        step("PACS retrieve 300", dialog.retrieve_button.click)
+        stack = window.viewer.stack
+        if stack is None or stack.loading or stack.n_frames != 300:
+            raise SystemExit("the retrieved series did not load whole")
+        results["PACS retrieve 300"]["first_image_s"] = shown[0] - clicked
+    elif phase == "receive":
+        import shutil
+
+        from engine.net import NetSettings, Node, save_settings
+
+        port = _free_port()
+        save_settings(NetSettings(aet="STETHOS", port=port, nodes=(
+            Node("modality", "STORESCU", "127.0.0.1", 104),)))  # fmt: skip
+        window.receive_service.host = "127.0.0.1"
+        window.receive_service.start()
+        assert folder is not None
+        sender: list[subprocess.Popen] = []
+
+        def send() -> None:
+            sender.append(subprocess.Popen(
+                [shutil.which("storescu") or "storescu", "-aet", "STORESCU", "-aec", "STETHOS",
+                 "+sd", "127.0.0.1", str(port), folder],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+
+        def all_listed() -> bool:
+            items = list(window.browser._series_items.values())
+            refs = [i.data(0, Qt.ItemDataRole.UserRole) for i in items]
+            return (
+                bool(sender)
+                and sender[0].poll() is not None
+                and any(r is not None and len(r.series.instances) == 300 for r in refs)
+            )
+
+        step("receive 300 (storescu)", send, until=all_listed)
+        window.receive_service.stop()
     heartbeat.stop()
     if sampler is not None:
         sampler.stop()
@@ -281,8 +352,19 @@ def _child(phase: str, folder: str | None, idle_s: float, trace: bool) -> dict:
 
 
 # --- parent ---------------------------------------------------------------------------------
-def _run_child(phase: str, folder: Path | None, idle_s: float, trace: bool, env: dict) -> dict:
-    cmd = [sys.executable, "-W", "ignore", __file__, "--child", phase, "--idle-s", str(idle_s)]
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run_child(
+    phase: str, folder: Path | None, idle_s: float, trace: bool, env: dict, pacs_port: int = 0
+) -> dict:  # fmt: skip
+    cmd = [sys.executable, "-W", "ignore", __file__, "--child", phase, "--idle-s", str(idle_s),
+           "--pacs-port", str(pacs_port)]  # fmt: skip
     if folder is not None:
         cmd += ["--folder", str(folder)]
     if trace:
@@ -293,6 +375,10 @@ def _run_child(phase: str, folder: Path | None, idle_s: float, trace: bool, env:
     if proc.returncode != 0:
         raise SystemExit(f"phase {phase} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _fmt_s(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} [{max(values):.2f}]"
 
 
 def _fmt(values: list[float]) -> str:
@@ -307,9 +393,11 @@ def main() -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--idle-s", type=float, default=3.0, help=argparse.SUPPRESS)
+    parser.add_argument("--pacs-port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(args.child, args.folder, args.idle_s, args.trace)))
+        print(json.dumps(_child(args.child, args.folder, args.idle_s, args.trace,
+                                args.pacs_port)))  # fmt: skip
         return 0
 
     phases = [p for p in args.phases.split(",") if p]
@@ -327,11 +415,20 @@ def main() -> int:
         ):
             env[key] = str(root / sub)  # the user's own folders stay untouched
         folder = None
-        if "series" in phases:
+        if {"series", "retrieve", "receive"} & set(phases):
             from engine.dicom.synthetic import write_ct_series
 
             folder = root / "ct"
             write_ct_series(folder, 300, rows=512, cols=512, seed=1)
+        pacs = None
+        if "retrieve" in phases:
+            sys.path.insert(0, str(REPO))
+            from benchmarks import _orthanc
+
+            pacs = _orthanc.start(root / "orthanc")
+            if pacs is None:
+                parser.error("the retrieve phase needs Orthanc (Debian package orthanc)")
+            pacs.upload(sorted(folder.iterdir()))  # type: ignore[union-attr]
         print(
             f"UI-thread stall = longest gap between {TICK_MS} ms heartbeat ticks minus {TICK_MS} ms; "
             f"{args.runs} fresh processes per phase, median [worst]; "
@@ -340,9 +437,13 @@ def main() -> int:
         per_step: dict[str, list[dict]] = {}
         for _ in range(args.runs):  # interleave phases so machine noise hits all alike
             for phase in phases:
-                out = _run_child(phase, folder, 0.0, args.trace, env)
+                env["STETHOS_CONFIG_DIR"] = str(root / f"config-{phase}")
+                out = _run_child(phase, folder, 0.0, args.trace, env,
+                                 pacs.dicom_port if pacs else 0)  # fmt: skip
                 for name, r in out.items():
                     per_step.setdefault(name, []).append(r)
+        if pacs is not None:
+            pacs.stop()
         longest = max(statistics.median(r["duration_s"] for r in rs) for rs in per_step.values())
         idle = [
             _run_child("idle", None, max(longest, 1.0), False, env)["idle window"]
@@ -381,6 +482,13 @@ def main() -> int:
         f"≤ {TARGET_MS:.0f} ms); idle baseline {idle_median:.0f} [{max(idle_ms):.0f}] ms"
     )
     print(f"worst step by median: '{by_median}'")
+    if "PACS retrieve 300" in per_step:
+        firsts = [r["first_image_s"] for r in per_step["PACS retrieve 300"]]
+        whole = [r["duration_s"] for r in per_step["PACS retrieve 300"]]
+        print(
+            f"retrieve: first image on screen {_fmt_s(firsts)} s after the click (target ≤ 1 s), "
+            f"whole series {_fmt_s(whole)} s; ratio {statistics.median(firsts) / statistics.median(whole):.2f}"
+        )
     return 0
 
 
