@@ -53,6 +53,7 @@ class MenusWindow(PatientHostWindow):
     query_action: QAction
     nodes_action: QAction
     send_action: QAction
+    send_series_action: QAction
     send_jobs: Any
     study_sent: Any
     receive_service: Any
@@ -118,6 +119,11 @@ class MenusWindow(PatientHostWindow):
             QCoreApplication.translate("MainWindow", "&Send study to PACS…"), None, self.send_study
         )
         self.send_action.setObjectName("send_action")
+        self.send_series_action = self._action(
+            QCoreApplication.translate("MainWindow", "Send s&eries to PACS…"), None,
+            lambda: self.send_study(series_only=True),
+        )  # fmt: skip
+        self.send_series_action.setObjectName("send_series_action")
         self.nodes_action = self._action(
             QCoreApplication.translate("MainWindow", "DICOM &network…"), None, self.show_nodes
         )
@@ -141,7 +147,7 @@ class MenusWindow(PatientHostWindow):
         self._fill(
             self.file_menu,
             [self.open_file_action, self.open_folder_action, self.open_dicomdir_action,
-             self.query_action, self.send_action, self.nodes_action],
+             self.query_action, self.send_action, self.send_series_action, self.nodes_action],
         )  # fmt: skip
         self.file_menu.addMenu(self.recent_menu)
         self._fill(
@@ -363,8 +369,9 @@ class MenusWindow(PatientHostWindow):
         dialog.open()
 
     @Slot()
-    def send_study(self, node_name: str | None = None) -> None:
-        """File ▸ Send study to PACS…: C-STORE every file of the study shown to a configured node."""
+    def send_study(self, node_name: str | None = None, *, series_only: bool = False) -> None:
+        """File ▸ Send study (or series) to PACS…: C-STORE every file of the study (or the
+        series) shown to a configured node."""
         from PySide6.QtWidgets import QInputDialog
 
         from engine.net import NetConfigError, load_settings, send_files
@@ -393,7 +400,8 @@ class MenusWindow(PatientHostWindow):
             if not ok:
                 return
         node = settings.node(node_name)
-        files = sorted({i.path for se in ref.study.series for i in se.instances})
+        chosen = [ref.series] if series_only else ref.study.series
+        files = sorted({i.path for se in chosen for i in se.instances})
         if node is None or not files:
             return
 

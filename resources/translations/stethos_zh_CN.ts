@@ -820,6 +820,10 @@ Area {5:.1f} {6}</source>
         <translation>将检查发送到 PACS(&amp;S)…</translation>
     </message>
     <message>
+        <source>Send s&amp;eries to PACS…</source>
+        <translation>将序列发送到 PACS(&amp;E)…</translation>
+    </message>
+    <message>
         <source>DICOM &amp;network…</source>
         <translation>DICOM 网络(&amp;N)…</translation>
     </message>

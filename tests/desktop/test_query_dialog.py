@@ -160,6 +160,9 @@ def test_send_the_study_shown_to_the_pacs(qtbot, orthanc: OrthancServer, tmp_pat
             window.send_study("send-pacs")
         assert sent.args[0].sent == 1 and not sent.args[0].failed
         assert "sent to send-pacs" in window.status_text.text()
+        with qtbot.waitSignal(window.study_sent, timeout=60_000) as sent:
+            window.send_study("send-pacs", series_only=True)  # File ▸ Send series to PACS…
+        assert sent.args[0].sent == 1 and not sent.args[0].failed
         uid = str(pydicom.dcmread(sample, stop_before_pixels=True).SOPInstanceUID)
         found = orthanc.rest(
             "/tools/find",
