@@ -93,7 +93,12 @@ class InstanceCache:
         self.reserve_bytes = int(reserve_bytes)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False)
+        # Write-ahead log, synced at each commit: as durable as the default journal, with one
+        # fsync per instance instead of several.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._folders: set[Path] = set()
 
     def close(self) -> None:
         with self._lock:
@@ -107,9 +112,14 @@ class InstanceCache:
             ).fetchone()
         return row is not None and (self.root / row[0]).is_file()
 
-    def store(self, ds: Any, *, source: str = "") -> Stored:
+    def store(self, ds: Any, *, source: str = "", encoded: bytes | None = None) -> Stored:
         """Write one dataset (with its file meta) and index it; an instance already here is
         kept as it is.
+
+        ``encoded`` is the same instance as it arrived, in the DICOM file format (what
+        pynetdicom's ``event.encoded_dataset(include_meta=True)`` gives): it is written
+        byte for byte instead of encoding ``ds`` again, when its file meta names the same
+        instance and class as ``ds``.
 
         Raises
         ------
@@ -120,17 +130,24 @@ class InstanceCache:
 
         try:
             sop_uid, sop_class = str(ds.SOPInstanceUID), str(ds.SOPClassUID)
-            syntax = str(ds.file_meta.TransferSyntaxUID)
-            buffer = io.BytesIO()
-            dcmwrite(buffer, ds, enforce_file_format=True)
-        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+            meta = ds.file_meta
+            syntax = str(meta.TransferSyntaxUID)
+            if (encoded is not None and sop_uid == meta.get("MediaStorageSOPInstanceUID")
+                    and sop_class == meta.get("MediaStorageSOPClassUID")):  # fmt: skip
+                data = bytes(encoded)
+            else:
+                buffer = io.BytesIO()
+                dcmwrite(buffer, ds, enforce_file_format=True)
+                data = buffer.getvalue()
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError,
+                NotImplementedError) as exc:  # fmt: skip
             raise UnstorableError(
                 "A received DICOM object cannot be stored: it lacks its identity (SOP Instance "
                 "and Class UIDs, transfer syntax) or holds values that cannot be written.",
                 f"{type(exc).__name__}: {exc}",
             ) from exc
         return self.store_bytes(
-            buffer.getvalue(),
+            data,
             sop_instance_uid=sop_uid,
             study_instance_uid=str(getattr(ds, "StudyInstanceUID", "")),
             series_instance_uid=str(getattr(ds, "SeriesInstanceUID", "")),
@@ -156,8 +173,14 @@ class InstanceCache:
                     "kept free): the transfer stopped and what arrived so far is kept. Free "
                     "some space or lower the cache's size limit."
                 )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+            if target.parent not in self._folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(target.parent)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+            except FileNotFoundError:  # the folder was removed behind our back
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)

@@ -586,6 +586,8 @@ class Listener:
         self.received = 0
         self._server: Any = None
         self._busy = threading.Lock()
+        self._tally: dict[int, dict[str, Any]] = {}
+        self._tally_lock = threading.Lock()
 
     def _allowed(self, aet: str, host: str) -> bool:
         return any(a == aet and (h is None or h == host) for a, h in self.allowed)
@@ -606,7 +608,9 @@ class Listener:
         from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
         ae.add_supported_context(Verification)
-        handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_REJECTED, self._on_rejected)]
+        handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_REJECTED, self._on_rejected),
+                    (evt.EVT_RELEASED, self._on_ended), (evt.EVT_ABORTED, self._on_ended),
+                    (evt.EVT_CONN_CLOSE, self._on_ended)]  # fmt: skip
         try:
             self._server = ae.start_server((self.host, self.port), block=False,
                                            evt_handlers=handlers,
@@ -630,24 +634,51 @@ class Listener:
             audit("receive", str(requestor.ae_title).strip(), result="refused",
                   detail=f"not allowed from {requestor.address}")  # fmt: skip
             return 0x0124  # refused: not authorised
+        caller = str(requestor.ae_title).strip()
         with self._busy:  # SIGTERM waits for the instance being written
             try:
                 ds = event.dataset
                 ds.file_meta = event.file_meta
-                stored = self.cache.store(ds, source=f"store:{event.assoc.requestor.ae_title}")
+                # Kept as it arrived (the bytes pynetdicom received, in the file format).
+                stored = self.cache.store(ds, source=f"store:{caller}",
+                                          encoded=event.encoded_dataset(include_meta=True))  # fmt: skip
             except CacheFullError:
+                self._count(event.assoc, caller, "", 0, "disk full")
                 return 0xA700
             except Exception as exc:  # malformed dataset: refused, the listener goes on
                 log.warning("received instance not stored: %r", exc)
+                self._count(event.assoc, caller, "", 0, "refused")
                 return 0xC000
             self.received += 1
+            self._count(event.assoc, caller, stored.study_instance_uid, 1, "")
             if self.received % 100 == 0:
                 self.cache.evict()
-        audit("receive", str(event.assoc.requestor.ae_title).strip(),
-              study=stored.study_instance_uid, count=1)  # fmt: skip
         if self.on_stored is not None:
             self.on_stored(stored)
         return 0x0000
+
+    def _count(self, assoc: Any, caller: str, study: str, stored: int, problem: str) -> None:
+        """Tally an association's instances by study (audited once, when it ends)."""
+        with self._tally_lock:
+            tally = self._tally.setdefault(id(assoc), {"caller": caller, "studies": {}})
+            row = tally["studies"].setdefault(study, {"count": 0, "problems": {}})
+            row["count"] += stored
+            if problem:
+                row["problems"][problem] = row["problems"].get(problem, 0) + 1
+
+    def _on_ended(self, event: Any) -> None:
+        with self._tally_lock:
+            tally = self._tally.pop(id(event.assoc), None)
+        if tally is not None:
+            self._audit_tally(tally)
+
+    def _audit_tally(self, tally: dict[str, Any]) -> None:
+        """One audit entry per study an association stored: who, which study, how many."""
+        for study, row in tally["studies"].items():
+            problems = ", ".join(f"{n} {why}" for why, n in row["problems"].items())
+            audit("receive", tally["caller"], study=study, count=row["count"],
+                  result="ok" if not problems else "partial" if row["count"] else "failed",
+                  detail=problems)  # fmt: skip
 
     def stop(self) -> None:
         """Stop listening, after the instance being written (if any) is done."""
@@ -655,3 +686,7 @@ class Listener:
             if self._server is not None:
                 self._server.shutdown()
                 self._server = None
+        with self._tally_lock:  # associations cut short by the stop
+            tallies, self._tally = list(self._tally.values()), {}
+        for tally in tallies:
+            self._audit_tally(tally)

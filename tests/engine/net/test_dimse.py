@@ -128,6 +128,15 @@ def test_listener_receives_from_the_pacs_and_rejects_strangers(
     finally:
         listener.stop()
     assert any(e["result"] == "rejected" and e["node"] == "INTRUDER" for e in entries())
+    # Receives are audited once per association and study: who, which study, how many.
+    received = [e for e in entries() if e["action"] == "receive" and e["node"] == "ORTHANC"]
+    by_study: dict[str, int] = {}
+    for e in received[-len({s.study_instance_uid for s in arrived}):]:
+        by_study[e["study"]] = e["count"]
+    expected: dict[str, int] = {}
+    for s in arrived:
+        expected[s.study_instance_uid] = expected.get(s.study_instance_uid, 0) + 1
+    assert by_study == expected and all(e["result"] == "ok" for e in received)
 
 
 def test_hostile_uids_cannot_leave_the_cache(tmp_path) -> None:
