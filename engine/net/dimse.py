@@ -19,6 +19,7 @@ from typing import Any
 from engine.errors import EngineError, OperationCancelled
 from engine.net.audit import audit
 from engine.net.cache import CacheFullError, InstanceCache, Stored
+from engine.net.guard import MAX_ASSOCIATIONS, cut_short, guard_connection
 from engine.net.nodes import DEFAULT_AET, NetConfigError, NetSettings, Node
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -561,6 +562,23 @@ def send_files(
     return result
 
 
+def _addresses(host: str) -> frozenset[str]:
+    """A host's addresses on the clinic's network (its name too, when it cannot be looked up)."""
+    import ipaddress
+    import socket
+
+    try:
+        ipaddress.ip_address(host)
+        return frozenset({host})  # an address: nothing to look up
+    except ValueError:
+        pass
+    try:
+        _, _, found = socket.gethostbyname_ex(host)
+    except OSError:
+        found = []
+    return frozenset({host, *found})
+
+
 class Listener:
     """A C-STORE listener (storage SCP) writing into an :class:`InstanceCache`.
 
@@ -582,15 +600,18 @@ class Listener:
         self.aet = aet
         self.host = host
         self.allowed = list(allowed)
+        #: The allowed callers with their hosts' addresses (a host name is looked up once).
+        self._callers = [(a, None if h is None else _addresses(h)) for a, h in self.allowed]
         self.on_stored = on_stored
         self.received = 0
         self._server: Any = None
         self._busy = threading.Lock()
         self._tally: dict[int, dict[str, Any]] = {}
         self._tally_lock = threading.Lock()
+        self._timeout_s = TIMEOUT_S
 
     def _allowed(self, aet: str, host: str) -> bool:
-        return any(a == aet and (h is None or h == host) for a, h in self.allowed)
+        return any(a == aet and (h is None or host in h) for a, h in self._callers)
 
     def start(self) -> None:
         """Start listening in background threads.
@@ -608,9 +629,12 @@ class Listener:
         from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
         ae.add_supported_context(Verification)
+        ae.maximum_associations = MAX_ASSOCIATIONS
+        self._timeout_s = TIMEOUT_S  # the AE's timeouts, fixed now
         handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_REJECTED, self._on_rejected),
                     (evt.EVT_RELEASED, self._on_ended), (evt.EVT_ABORTED, self._on_ended),
-                    (evt.EVT_CONN_CLOSE, self._on_ended)]  # fmt: skip
+                    (evt.EVT_CONN_CLOSE, self._on_ended),
+                    (evt.EVT_CONN_OPEN, self._on_connected)]  # fmt: skip
         try:
             self._server = ae.start_server((self.host, self.port), block=False,
                                            evt_handlers=handlers,
@@ -622,11 +646,27 @@ class Listener:
                 str(exc),
             ) from exc
 
+    def _on_connected(self, event: Any) -> None:
+        """A new connection: bounded reads, and a host no allowed caller has is closed at once
+        (when every allowed caller names its host)."""
+        guard_connection(event, self._timeout_s)
+        hosts = [h for _, h in self._callers]
+        address = str(event.address[0])
+        if hosts and None not in hosts and not any(address in h for h in hosts if h):
+            audit("receive", address, result="rejected",
+                  detail=f"a connection from {address}, which no allowed caller has")  # fmt: skip
+            event.assoc.dul.socket.close()
+
     def _on_rejected(self, event: Any) -> None:
         requestor = event.assoc.requestor
-        audit("receive", str(requestor.ae_title).strip(), result="rejected",
-              detail=f"{str(requestor.ae_title).strip()}@{requestor.address} is not allowed "
-              "to store here")  # fmt: skip
+        caller = str(requestor.ae_title).strip()
+        why = (
+            "the listener was serving its most connections"
+            if any(a == caller for a, _ in self.allowed)
+            else "is not allowed to store here"
+        )
+        audit("receive", caller, result="rejected",
+              detail=f"{caller}@{requestor.address}: {why}")  # fmt: skip
 
     def _on_store(self, event: Any) -> int:
         requestor = event.assoc.requestor
@@ -637,6 +677,8 @@ class Listener:
         caller = str(requestor.ae_title).strip()
         with self._busy:  # SIGTERM waits for the instance being written
             try:
+                if cut_short(event.request.DataSet.getvalue(), event.context.transfer_syntax):
+                    raise ValueError("the data set ends inside an element (cut short)")
                 ds = event.dataset
                 ds.file_meta = event.file_meta
                 # Kept as it arrived (the bytes pynetdicom received, in the file format).
