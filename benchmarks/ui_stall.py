@@ -151,6 +151,10 @@ def _child(
     sys.path.insert(0, str(REPO))
     from tests.desktop.test_ui_thread import find_action as find_window_action
 
+    if phase == "retrieve":  # a workstation starts with its configured PACS
+        from engine.net import Node, add_node
+
+        add_node(Node("bench", "ORTHANC", "127.0.0.1", pacs_port), replace_existing=True)
     window = MainWindow()
     window.resize(1400, 900)
     window.show()
@@ -291,9 +295,6 @@ def _child(
         form.set_record(RECORD)
         step("record analysis", find_action("", "Analyze record").trigger)
     elif phase == "retrieve":
-        from engine.net import Node, add_node
-
-        add_node(Node("bench", "ORTHANC", "127.0.0.1", pacs_port))
         window.show_query()
         dialog = window.dialogs["query"]
         dialog.node_box.setCurrentIndex(dialog.node_box.findData("bench"))
@@ -437,7 +438,9 @@ def main() -> int:
         per_step: dict[str, list[dict]] = {}
         for _ in range(args.runs):  # interleave phases so machine noise hits all alike
             for phase in phases:
-                env["STETHOS_CONFIG_DIR"] = str(root / f"config-{phase}")
+                fresh = tempfile.mkdtemp(prefix=f"{phase}-", dir=root)
+                env["STETHOS_CONFIG_DIR"] = str(Path(fresh) / "config")
+                env["STETHOS_DATA_DIR"] = str(Path(fresh) / "data")  # an empty DICOM cache
                 out = _run_child(phase, folder, 0.0, args.trace, env,
                                  pacs.dicom_port if pacs else 0)  # fmt: skip
                 for name, r in out.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -205,7 +205,23 @@ class MainWindow(StudiesWindow):
             runner.failed.connect(self._on_job_failed)
             runner.finished.connect(self._on_job_finished)
         self.receive_service.received.connect(self._on_studies_received)
+        QTimer.singleShot(0, self._prepare_network)
         self.receive_service.network_event.connect(self.audit_network)
+
+    @Slot()
+    def _prepare_network(self, always: bool = False) -> None:
+        """With DICOM nodes configured (or ``always``), load the network libraries on a
+        background thread: the first query or receive then does not stall on their imports."""
+        import threading
+
+        from engine.net import NetConfigError, load_settings, prepare
+
+        try:
+            if not always and not load_settings().nodes:
+                return
+        except NetConfigError:
+            return
+        threading.Thread(target=prepare, name="prepare-network", daemon=True).start()
 
     @Slot(object)
     def _on_studies_received(self, files: list) -> None:
