@@ -24,6 +24,11 @@ Saves:
 - ``record-contributions.png`` — the record form and the classical model's
   feature contributions.
 
+``--network`` saves instead ``pacs-query.png`` (File ▸ Query PACS… with a CT
+study opened to its series on a throw-away Orthanc), ``pacs-query-retrieved.png``,
+``pacs-retrieved-series.png`` (the retrieved series in the viewer) and
+``dicom-network.png`` (File ▸ DICOM network…).
+
 Identifying text is hidden on the radiograph (as for teaching material).
 User folders point to a temporary directory, so nothing of the user's
 settings is read or changed.
@@ -292,6 +297,69 @@ def take_sizes(out: Path) -> None:
                 window.close()
 
 
+def take_network(out: Path) -> None:
+    """The DICOM network dialogs against a throw-away Orthanc (Debian package ``orthanc``)."""
+    sys.path.insert(0, str(REPO))
+    from PySide6.QtWidgets import QApplication
+
+    from benchmarks import _orthanc
+    from desktop.main_window import MainWindow
+    from engine.dicom.synthetic import write_ct_series
+    from engine.net import Node, add_node
+    from engine.resources import resource_path
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="stethos-pacs-") as tmp:
+        pacs = _orthanc.start(Path(tmp) / "orthanc")
+        if pacs is None:
+            raise SystemExit("the network screenshots need Orthanc (apt-get install orthanc)")
+        try:
+            study = None
+            for n in (1, 2, 3):  # a synthetic CT study of three series
+                files = write_ct_series(Path(tmp) / f"ct{n}", 12 * n, rows=128, cols=128,
+                                        seed=n, study_uid=study, series_number=n)  # fmt: skip
+                import pydicom
+
+                study = str(pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
+                pacs.upload(files)
+            pacs.upload(sorted(resource_path("samples").glob("*.dcm")))
+            add_node(Node("pacs", "ORTHANC", "127.0.0.1", pacs.dicom_port,
+                          dicomweb=f"{pacs.url}/dicom-web"))  # fmt: skip
+            window = MainWindow()
+            window.resize(1600, 1000)
+            window.show()
+            _wait(app, window.isVisible, what="the window")
+            window.show_query()
+            dialog = window.dialogs["query"]
+            dialog.resize(1100, 640)
+            dialog.node_box.setCurrentIndex(dialog.node_box.findData("pacs"))
+            dialog.search_button.click()
+            _wait(app, lambda: not dialog.jobs.busy and dialog.tree.topLevelItemCount() > 0,
+                  what="the search")  # fmt: skip
+            items = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
+            ct = next(i for i in items if "CT" in i.text(3))
+            ct.setExpanded(True)
+            _wait(app, lambda: ct.childCount() == 3, what="the series")
+            dialog.tree.setCurrentItem(ct.child(1))
+            _save(dialog, out / "pacs-query.png")
+            dialog.retrieve_button.click()
+            _wait(app, lambda: not dialog.jobs.busy and window.viewer.stack is not None
+                  and not window.image_jobs.busy, what="the retrieve")  # fmt: skip
+            _save(dialog, out / "pacs-query-retrieved.png")
+            dialog.close()
+            window.show_nodes()
+            nodes = window.dialogs["nodes"]
+            nodes.resize(900, 560)
+            _wait(app, nodes.isVisible, what="the network dialog")
+            _save(nodes, out / "dicom-network.png")
+            nodes.close()
+            _save(window, out / "pacs-retrieved-series.png")
+            window.close()
+        finally:
+            pacs.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description="Save screenshots of the Stethos viewer.")
@@ -301,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", action="store_true",
         help="the reading room at 1920×1080 and 1366×768 (reading-*.png) instead",
     )  # fmt: skip
+    parser.add_argument(
+        "--network", action="store_true",
+        help="the DICOM network dialogs against a throw-away Orthanc (pacs-*.png) instead",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -309,7 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="stethos-user-") as home:
         for key in ("STETHOS_DATA_DIR", "STETHOS_LOG_DIR", "STETHOS_CONFIG_DIR"):
             os.environ[key] = str(Path(home) / key.lower())
-        (take_sizes if args.sizes else take)(args.out.resolve())
+        (take_network if args.network else take_sizes if args.sizes else take)(
+            args.out.resolve()
+        )
     return 0
 
 

@@ -147,6 +147,7 @@ class NodesDialog(QDialog):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.name = QLineEdit()
+        self.name.setPlaceholderText(self.tr("name, e.g. pacs"))
         self.address = QLineEdit()
         self.address.setPlaceholderText(self.tr("PACS@10.0.0.5:104"))
         self.tls_ca = QLineEdit()

@@ -129,6 +129,11 @@ class QueryDialog(QDialog):
         self.retrieve_button.setObjectName("query_retrieve_button")
         self.retrieve_button.setEnabled(False)
         self.retrieve_button.setToolTip(self.tr("Search, then choose a study or a series."))
+        metrics = self.retrieve_button.fontMetrics()
+        self.retrieve_button.setMinimumWidth(24 + max(
+            metrics.horizontalAdvance(t)
+            for t in (self.tr("Retrieve study"), self.tr("Retrieve series"))
+        ))  # fmt: skip
         self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.hide()
         self.progress = QProgressBar()

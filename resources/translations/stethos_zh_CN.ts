@@ -1187,6 +1187,10 @@ Area {5:.1f} {6}</source>
         <translation>验证</translation>
     </message>
     <message>
+        <source>name, e.g. pacs</source>
+        <translation>名称，例如 pacs</translation>
+    </message>
+    <message>
         <source>PACS@10.0.0.5:104</source>
         <translation>PACS@10.0.0.5:104</translation>
     </message>
