@@ -285,3 +285,65 @@ class InstanceCache:
             self._db.execute("DELETE FROM studies WHERE study_instance_uid = ?", (uid,))
         for f in files:
             (self.root / f).unlink(missing_ok=True)
+
+
+class BackgroundWriter:
+    """Stores a retrieve's instances on a thread of its own, so that receiving the next
+    instance overlaps writing this one (each is still written atomically and indexed).
+
+    For retrieves only (C-GET, C-MOVE, WADO-RS): the peer keeps its copy, so an instance
+    acknowledged but not yet on disk when the program stops is fetched again by the next
+    retrieve. What is sent to us by a modality is stored before it is acknowledged
+    (:class:`~engine.net.dimse.Listener`). At most ``max_pending`` instances wait in memory.
+    """
+
+    def __init__(self, cache: InstanceCache, *, on_stored: Any = None,
+                 max_pending: int = 16) -> None:  # fmt: skip
+        import queue
+
+        self.cache = cache
+        self.on_stored = on_stored
+        self.stored = 0
+        self.failed = 0
+        #: The first CacheFullError (the writer stops storing after it).
+        self.error: CacheFullError | None = None
+        self._queue: queue.Queue[tuple[Any, str, bytes | None] | None] = queue.Queue(max_pending)
+        self._thread = threading.Thread(target=self._run, name="cache-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, ds: Any, *, source: str, encoded: bytes | None = None) -> None:
+        """Queue one instance (waits while ``max_pending`` are queued).
+
+        Raises
+        ------
+        CacheFullError
+            When an earlier instance found the disk full.
+        """
+        if self.error is not None:
+            raise self.error
+        self._queue.put((ds, source, encoded))
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        import logging
+
+        while (item := self._queue.get()) is not None:
+            if self.error is not None:
+                continue  # the disk is full: what is still queued is dropped
+            ds, source, encoded = item
+            try:
+                stored = self.cache.store(ds, source=source, encoded=encoded)
+            except CacheFullError as exc:
+                self.error = exc
+                continue
+            except Exception as exc:  # a dataset that cannot be written: counted, go on
+                logging.getLogger(__name__).warning("instance not stored: %r", exc)
+                self.failed += 1
+                continue
+            self.stored += 1
+            if self.on_stored is not None:
+                self.on_stored(stored)

@@ -18,8 +18,8 @@ from typing import Any
 
 from engine.errors import EngineError, OperationCancelled
 from engine.net.audit import audit
-from engine.net.cache import CacheFullError, InstanceCache, Stored
-from engine.net.guard import MAX_ASSOCIATIONS, cut_short, guard_connection
+from engine.net.cache import BackgroundWriter, CacheFullError, InstanceCache, Stored
+from engine.net.guard import MAX_ASSOCIATIONS, guard_connection, received_instance
 from engine.net.nodes import DEFAULT_AET, NetConfigError, NetSettings, Node
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -306,37 +306,43 @@ def get_study(
 
     result = RetrieveResult(node.name, study_instance_uid)
     series = series_instance_uid
-    instances = _study_instances(node, study_instance_uid, aet, series)
-    uids = [u for u, _ in instances]
-    missing = [u for u in uids if not cache.has(u)]
+    known = None if cache.study_files(study_instance_uid, series) else _study_classes(
+        node, study_instance_uid, aet, series
+    )  # fmt: skip
+    if known is not None:  # nothing of it here yet: no need to list every instance first
+        instances, expected = [("", c) for c in known[0]], known[1]
+        uids, missing = [], []
+    else:
+        instances = _study_instances(node, study_instance_uid, aet, series)
+        uids = [u for u, _ in instances]
+        missing = [u for u in uids if not cache.has(u)]
+        expected = len(missing)
     result.already_here = len(uids) - len(missing)
     if uids and not missing:
         result.files = cache.study_files(study_instance_uid, series)
         result.message = f"all {len(uids)} instances are already here"
         audit("retrieve", node.name, study=study_instance_uid, count=0, detail=result.message)
         return result
-    total = max(len(missing), 1)
+    total = max(expected, 1)
     problem: list[BaseException] = []
+    arrived = [0]
 
     def on_store(event: Any) -> int:
         if problem:
             return 0xA700
         try:
             check_cancelled(cancel)
-            ds = event.dataset
-            ds.file_meta = event.file_meta
-            stored = cache.store(ds, source=f"get:{node.name}")
-            if on_stored is not None:
-                on_stored(stored)
+            ds, encoded = received_instance(event)
+            writer.put(ds, source=f"get:{node.name}", encoded=encoded)
         except (CacheFullError, OperationCancelled) as exc:
             problem.append(exc)
             return 0xA700
-        except Exception as exc:  # a dataset that cannot be written: refuse it, go on
+        except Exception as exc:  # a dataset that cannot be read: refuse it, go on
             log.warning("instance from %s not stored: %r", node.name, exc)
             result.failed += 1
             return 0xC000
-        result.received += 1
-        progress(result.received / total, f"{result.received} of {total} instances")
+        arrived[0] += 1
+        progress(arrived[0] / total, f"{arrived[0]} of {total} instances")
         return 0x0000
 
     ae = _ae(aet)
@@ -353,7 +359,13 @@ def get_study(
         _storage_contexts(ae, scp=False)
     roles = [build_role(c, scp_role=True)
              for c in dict.fromkeys(cx.abstract_syntax for cx in ae.requested_contexts) if c != GET]  # fmt: skip
-    assoc = _associate(ae, node, ext_neg=roles[:127], evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    writer = BackgroundWriter(cache, on_stored=on_stored)
+    try:
+        assoc = _associate(ae, node, ext_neg=roles[:127],
+                           evt_handlers=[(evt.EVT_C_STORE, on_store)])  # fmt: skip
+    except PeerError:
+        writer.close()
+        raise
     query = Dataset()
     query.QueryRetrieveLevel = "SERIES" if series else "STUDY"
     query.StudyInstanceUID = study_instance_uid
@@ -371,6 +383,10 @@ def get_study(
     finally:
         if assoc.is_established:
             assoc.release()
+        writer.close()  # everything acknowledged is written and indexed before we go on
+    result.received, result.failed = writer.stored, result.failed + writer.failed
+    if writer.error is not None and not problem:
+        problem.append(writer.error)
     result.files = cache.study_files(study_instance_uid, series)
     if problem:
         audit("retrieve", node.name, study=study_instance_uid, count=result.received,
@@ -404,6 +420,36 @@ def _find(node: Node, aet: str, query: Any) -> list[Any]:
         if assoc.is_established:
             assoc.release()
     return out
+
+
+def _study_classes(
+    node: Node, study_instance_uid: str, aet: str, series_instance_uid: str = ""
+) -> tuple[list[str], int] | None:
+    """``(SOP classes, number of instances)`` of a study (or series) from C-FINDs, when the
+    peer returns the optional keys SOPClassesInStudy and NumberOf…RelatedInstances;
+    ``None`` when it does not."""
+    from pydicom.dataset import Dataset
+
+    q = Dataset()
+    q.QueryRetrieveLevel = "STUDY"
+    q.StudyInstanceUID = study_instance_uid
+    q.SOPClassesInStudy = ""
+    q.NumberOfStudyRelatedInstances = ""
+    found = _find(node, aet, q)
+    if len(found) != 1:
+        return None
+    value = found[0].get("SOPClassesInStudy")
+    values = [str(v) for v in ([value] if value is None or isinstance(value, str) else value) if v]
+    n = _value(found[0], "NumberOfStudyRelatedInstances") or 0
+    if series_instance_uid:
+        q = Dataset()
+        q.QueryRetrieveLevel = "SERIES"
+        q.StudyInstanceUID = study_instance_uid
+        q.SeriesInstanceUID = series_instance_uid
+        q.NumberOfSeriesRelatedInstances = ""
+        found = _find(node, aet, q)
+        n = (_value(found[0], "NumberOfSeriesRelatedInstances") or 0) if len(found) == 1 else 0
+    return (values, n) if values and n else None
 
 
 def _study_instances(
@@ -677,13 +723,8 @@ class Listener:
         caller = str(requestor.ae_title).strip()
         with self._busy:  # SIGTERM waits for the instance being written
             try:
-                if cut_short(event.request.DataSet.getvalue(), event.context.transfer_syntax):
-                    raise ValueError("the data set ends inside an element (cut short)")
-                ds = event.dataset
-                ds.file_meta = event.file_meta
-                # Kept as it arrived (the bytes pynetdicom received, in the file format).
-                stored = self.cache.store(ds, source=f"store:{caller}",
-                                          encoded=event.encoded_dataset(include_meta=True))  # fmt: skip
+                ds, encoded = received_instance(event)  # kept as it arrived
+                stored = self.cache.store(ds, source=f"store:{caller}", encoded=encoded)
             except CacheFullError:
                 self._count(event.assoc, caller, "", 0, "disk full")
                 return 0xA700

@@ -90,3 +90,23 @@ def cut_short(data: bytes, transfer_syntax: str) -> bool:
     except (EOFError, ValueError, OSError):
         return True
     return end != len(data)  # bytes after the last whole element: part of a header
+
+
+def received_instance(event: Any) -> tuple[Any, bytes]:
+    """The data set of a C-STORE request (decoded lazily, with its file meta) and the same
+    instance as it arrived, in the DICOM file format, for the cache to write byte for byte.
+
+    Raises
+    ------
+    ValueError
+        When the data set is cut short (:func:`cut_short`).
+    """
+    from pynetdicom.dsutils import encode_file_meta
+
+    raw = event.request.DataSet.getvalue()
+    if cut_short(raw, event.context.transfer_syntax):
+        raise ValueError("the data set ends inside an element (cut short)")
+    meta = event.file_meta  # built once (pynetdicom builds it anew at each access)
+    ds = event.dataset
+    ds.file_meta = meta
+    return ds, b"\x00" * 128 + b"DICM" + encode_file_meta(meta) + raw
