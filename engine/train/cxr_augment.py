@@ -87,3 +87,37 @@ def acquisition_augment(x: Any, gen: Any, torch: Any) -> Any:
     value = (torch.rand(n, generator=gen) < 0.5).float().view(n, 1, 1)
     mask = (box & use).unsqueeze(1)
     return torch.where(mask, value.unsqueeze(1).expand_as(x), x)
+
+
+def acquisition_jitter_u8(square_u8: Any, rng: Any) -> Any:
+    """One acquisition-like variant of a squashed grey uint8 image (numpy, seeded ``rng``).
+
+    For the out-of-domain fit (plan, sixth change): random resized crop (area
+    0.75–1, aspect 0.8–1.25, resized back), gamma 0.7–1.4, contrast 0.8–1.25 and
+    brightness ±0.08 about the mean, Gaussian blur σ 0–1.5 px and Gaussian noise
+    (sd 0–0.03 of the range). Applied before the bundle's body-crop, as a new
+    acquisition would be.
+    """
+    import numpy as np
+    from PIL import Image
+    from scipy.ndimage import gaussian_filter
+
+    h, w = square_u8.shape
+    area = rng.uniform(0.75, 1.0)
+    aspect = math.exp(rng.uniform(math.log(0.8), math.log(1.25)))
+    ch = min(h, max(8, round(h * math.sqrt(area / aspect))))
+    cw = min(w, max(8, round(w * math.sqrt(area * aspect))))
+    top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    crop = np.ascontiguousarray(square_u8[top : top + ch, left : left + cw])
+    x = np.asarray(
+        Image.fromarray(crop).resize((w, h), Image.Resampling.BILINEAR), dtype=np.float64
+    ) / 255.0
+    x = x ** math.exp(rng.uniform(math.log(0.7), math.log(1.4)))
+    contrast = math.exp(rng.uniform(math.log(0.8), math.log(1.25)))
+    m = x.mean()
+    x = (x - m) * contrast + m + rng.uniform(-0.08, 0.08)
+    sigma = rng.uniform(0.0, 1.5)
+    if sigma > 0.05:
+        x = gaussian_filter(x, sigma, mode="nearest")
+    x = x + rng.normal(0.0, rng.uniform(0.0, 0.03), x.shape)
+    return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)

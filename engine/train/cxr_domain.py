@@ -208,7 +208,60 @@ def body_share_summary(shares: np.ndarray, labels: np.ndarray) -> dict[str, Any]
     return out
 
 
-def fit_domain(
+@dataclass
+class DomainFeatures:
+    """Pooled features of every set the out-of-domain fit and its checks use."""
+
+    train: np.ndarray
+    tune: np.ndarray
+    adult_fit: np.ndarray
+    sets: dict[str, np.ndarray]
+    covered: dict[str, list[str]]
+    #: Features of ``augment`` acquisition-like variants of each fitting image (plan, sixth change).
+    train_augmented: np.ndarray | None = None
+    adult_fit_augmented: np.ndarray | None = None
+
+
+def _squashed_u8(inp: Any, size: int) -> np.ndarray:
+    """An image squashed to ``size`` as uint8, before the body-crop (the bundle's own code)."""
+    from engine.models.preprocess import ImageSpec, prepare_image
+
+    spec = ImageSpec(size=size, channels=1, mean=(0.0,), std=(1.0,), resize="squash")
+    return np.rint(prepare_image(inp, spec)[0][0] * 255.0).astype(np.uint8)
+
+
+def _augmented_features(
+    net: Any,
+    load: Any,
+    n: int,
+    k: int,
+    rng: np.random.Generator,
+    preprocessing: Mapping[str, Any],
+    *,
+    chunk: int = 64,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """Features of ``k`` acquisition-like variants of each of ``n`` squashed images ``load(i)``.
+
+    Each variant goes through the bundle's body-crop and normalisation, as at inference.
+    """
+    from engine.models.body import body_crop
+    from engine.train.cxr_augment import acquisition_jitter_u8
+
+    mean, std = float(preprocessing["mean"][0]), float(preprocessing["std"][0])
+    out = []
+    for s in range(0, n, chunk):
+        check_cancelled(cancel)
+        batch = []
+        for i in range(s, min(n, s + chunk)):
+            square = load(i)
+            for _ in range(k):
+                batch.append(body_crop(acquisition_jitter_u8(square, rng))[0])
+        out.append(_forward(net, _inputs_from_u8(np.stack(batch), mean, std))[0])
+    return np.concatenate(out) if out else np.zeros((0, 512), np.float32)
+
+
+def domain_features(
     net: Any,
     items: Sequence[Any],
     pixels: np.ndarray,
@@ -216,47 +269,28 @@ def fit_domain(
     *,
     preprocessing: Mapping[str, Any],
     seed: int = 0,
+    augment: int = 0,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
-) -> DomainFit:
-    """Fit the out-of-domain score on the training images and run every check of the plan.
-
-    ``pixels`` are the images as uint8 ``(n, size, size)``; ``preprocessing``
-    is the bundle's block (its grey mean and std turn them into network inputs).
-    """
-    from safetensors.numpy import save
-
-    from engine.models.domain import DomainScorer, fit_gaussian
-    from engine.models.preprocess import ImageSpec
+) -> DomainFeatures:
+    """Features of the training, tuning and fitting images and of every check set."""
+    from engine.models.preprocess import ImageSpec, load_image_input, read_picture
 
     MEAN, STD = float(preprocessing["mean"][0]), float(preprocessing["std"][0])
-
     net = net.cpu().eval()
     size = pixels.shape[-1]
     tr, tu, te = (np.asarray(split[k]) for k in ("train", "tune", "test"))
     progress(0.0, "Out-of-domain score: training features")
     f_train, _ = _forward(net, _inputs_from_u8(pixels[tr], MEAN, STD))
-    mean, precision = fit_gaussian(f_train)
-
     check_cancelled(cancel)
     progress(0.3, "Out-of-domain score: thresholds and checks")
     f_tune = _forward(net, _inputs_from_u8(pixels[tu], MEAN, STD))[0]
     spec = ImageSpec.from_manifest(preprocessing)
     data = shared_data_dir()
     adults = _adult_sets(data / "cxr" / "adult-ood")
-    adult_fit, covered_fit, _ = _files_as_inputs(adults.pop(ADULT_FIT), spec)
+    adult_paths = adults.pop(ADULT_FIT)
+    adult_fit, covered_fit, _ = _files_as_inputs(adult_paths, spec)
     f_adult = _forward(net, adult_fit)[0]
-    center, weights, intercept = fit_adult_score(f_train, f_adult)
-    fitted = DomainScorer(mean, precision, math.inf, adult_center=center,
-                          adult_weights=weights, adult_intercept=intercept)  # fmt: skip
-    score = fitted.score
-
-    def adult(f: np.ndarray) -> np.ndarray:
-        out = fitted.adult_score(f)
-        assert out is not None
-        return out
-
-    threshold, adult_threshold = joint_thresholds(score(f_tune), adult(f_tune))
     sets: dict[str, np.ndarray] = {
         "pediatric test patients (in domain)": _inputs_from_u8(pixels[te], MEAN, STD),
     }
@@ -272,15 +306,77 @@ def fit_domain(
         other, spec
     )
     sets["synthetic noise and patterns"] = _noise(size, 20, seed, MEAN, STD)
-    checks = []
-    features = {ADULT_FIT + ", not a check": f_adult}
+    features: dict[str, np.ndarray] = {}
     for name, arrays in sets.items():
         check_cancelled(cancel)
         if len(arrays):
             features[name] = _forward(net, arrays)[0]
-    for name, f in features.items():
+    out = DomainFeatures(f_train, f_tune, f_adult, features, covered)
+    if augment:
+        progress(0.45, "Out-of-domain score: acquisition-augmented fitting images")
+        rng = np.random.default_rng([seed, 6])
+        kept = [p for p in adult_paths if p.name in set(covered_fit)]
+        out.train_augmented = _augmented_features(
+            net, lambda i: _squashed_u8(read_picture(items[int(tr[i])].path), size), len(tr),
+            augment, rng, preprocessing, cancel=cancel,
+        )  # fmt: skip
+        out.adult_fit_augmented = _augmented_features(
+            net, lambda i: _squashed_u8(load_image_input(kept[i], spec), size), len(kept),
+            augment, rng, preprocessing, cancel=cancel,
+        )  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class DomainScores:
+    """The fitted out-of-domain scores, their thresholds, checks and per-image flags."""
+
+    threshold: float
+    adult_threshold: float
+    checks: list[dict[str, Any]]
+    flags: dict[str, np.ndarray]
+    stats: bytes
+    augment: int
+
+
+def score_domain(feats: DomainFeatures, *, augment: bool = False) -> DomainScores:
+    """Fit the Mahalanobis and adult-likeness scores, set the thresholds, run the checks.
+
+    With ``augment`` the adult-likeness regression is fitted on the images and
+    their acquisition-augmented variants (both classes alike; plan, sixth change).
+    """
+    from safetensors.numpy import save
+
+    from engine.models.domain import DomainScorer, fit_gaussian
+
+    mean, precision = fit_gaussian(feats.train)
+    ped, adl = feats.train, feats.adult_fit
+    k = 0
+    if augment:
+        if feats.train_augmented is None or feats.adult_fit_augmented is None:
+            raise ValueError("augmented features were not computed")
+        ped = np.concatenate([ped, feats.train_augmented])
+        adl = np.concatenate([adl, feats.adult_fit_augmented])
+        k = len(feats.train_augmented) // max(1, len(feats.train))
+    center, weights, intercept = fit_adult_score(ped, adl)
+    fitted = DomainScorer(mean, precision, math.inf, adult_center=center,
+                          adult_weights=weights, adult_intercept=intercept)  # fmt: skip
+    score = fitted.score
+
+    def adult(f: np.ndarray) -> np.ndarray:
+        out = fitted.adult_score(f)
+        assert out is not None
+        return out
+
+    threshold, adult_threshold = joint_thresholds(score(feats.tune), adult(feats.tune))
+    checks, flags = [], {}
+    for name, f in {ADULT_FIT + ", not a check": feats.adult_fit, **feats.sets,
+                    TUNE_SET: feats.tune}.items():  # fmt: skip
         s_maha, s_adult = score(f), adult(f)
         flagged = (s_maha > threshold) | (s_adult > adult_threshold)
+        flags[name] = flagged
+        if name == TUNE_SET:
+            continue
         checks.append({
             "set": name,
             "n": len(f),
@@ -290,9 +386,6 @@ def fit_domain(
             "by_adult_likeness": int((s_adult > adult_threshold).sum()),
             "median_score": round(float(np.median(s_maha)), 2),
         })  # fmt: skip
-    progress(0.6, "Where Grad-CAM looks")
-    shares = gradcam_body_share(net, pixels[te], MEAN, STD, CAM_LAYER)
-    shares4 = gradcam_body_share(net, pixels[te], MEAN, STD, "layer4")  # before the fifth change
     stats = save({
         "mean": mean.astype(np.float64),
         "precision": precision.astype(np.float64),
@@ -300,37 +393,91 @@ def fit_domain(
         "adult_weights": weights,
         "adult_intercept": np.asarray([intercept]),
     })  # fmt: skip
+    return DomainScores(threshold, adult_threshold, checks, flags, stats, k)
+
+
+#: The tuning patients (the thresholds are set on them; in the flags, not in the checks).
+TUNE_SET = "pediatric tuning patients (thresholds set here)"
+#: Acquisition-augmented variants per image in the adult-likeness fit (plan, sixth change: adopted).
+AUGMENT = 4
+
+
+def domain_gates_and_summary(sc: DomainScores) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The manifest's ``gates`` entries and the card's out-of-domain summary."""
     gates = {
         "age_years": dict(AGE_GATE),
         "appearance": {
             "method": "mahalanobis",
             "layer": "avgpool",
             "file": DOMAIN_FILE,
-            "threshold": round(threshold, 4),
-            "adult_threshold": round(adult_threshold, 4),
+            "threshold": round(sc.threshold, 4),
+            "adult_threshold": round(sc.adult_threshold, 4),
             "action": "withhold",
         },
     }
-    labels = np.array([items[i].label for i in te])
+    fitted_on = (
+        "against the pediatric training images, on the standardised pooled features"
+        if not sc.augment
+        else f"against the pediatric training images, each image of both classes also in {sc.augment} "
+        "random acquisition-like variants (crop, gamma, contrast, blur, noise), on the "
+        "standardised pooled features"
+    )
+    summary = {
+        "score": "Mahalanobis distance of the pooled last-stage features to the training "
+        "images' (Ledoit–Wolf covariance)",
+        "threshold": round(sc.threshold, 4),
+        "adult_score": "logistic regression of adult (half of the CC BY adult-ood patients) "
+        + fitted_on,
+        "adult_threshold": round(sc.adult_threshold, 4),
+        "threshold_rule": "one common quantile of each score on the tuning patients, the "
+        f"lowest at which at most {FLAG_RATE:.0%} of them are above either threshold; out "
+        "of domain when either score is above its threshold",
+        "checks": sc.checks,
+    }
+    return gates, summary
+
+
+def fit_domain(
+    net: Any,
+    items: Sequence[Any],
+    pixels: np.ndarray,
+    split: dict[str, list[int]],
+    *,
+    preprocessing: Mapping[str, Any],
+    seed: int = 0,
+    augment: int = AUGMENT,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> DomainFit:
+    """Fit the out-of-domain score on the training images and run every check of the plan.
+
+    ``pixels`` are the images as uint8 ``(n, size, size)``; ``preprocessing``
+    is the bundle's block (its grey mean and std turn them into network inputs).
+    ``augment`` > 0 fits the adult-likeness score with that many
+    acquisition-like variants of each fitting image (plan, sixth change).
+    """
+    MEAN, STD = float(preprocessing["mean"][0]), float(preprocessing["std"][0])
+    net = net.cpu().eval()
+    te = np.asarray(split["test"])
+    feats = domain_features(
+        net, items, pixels, split, preprocessing=preprocessing, seed=seed, augment=augment,
+        progress=progress, cancel=cancel,
+    )  # fmt: skip
+    sc = score_domain(feats, augment=bool(augment))
+    gates, ood = domain_gates_and_summary(sc)
+    check_cancelled(cancel)
+    progress(0.6, "Where Grad-CAM looks")
+    shares = gradcam_body_share(net, pixels[te], MEAN, STD, CAM_LAYER)
+    shares4 = gradcam_body_share(net, pixels[te], MEAN, STD, "layer4")  # before the fifth change
+    labels = np.array([items[int(i)].label for i in te])
     body = {"layer": CAM_LAYER, **body_share_summary(shares, labels)}
     body4 = {"layer": "layer4", **body_share_summary(shares4, labels)}
     summary = {
-        "out_of_domain": {
-            "score": "Mahalanobis distance of the pooled last-stage features to the training "
-            "images' (Ledoit–Wolf covariance)",
-            "threshold": round(threshold, 4),
-            "adult_score": "logistic regression of adult (half of the CC BY adult-ood patients) "
-            "against the pediatric training images, on the standardised pooled features",
-            "adult_threshold": round(adult_threshold, 4),
-            "threshold_rule": "one common quantile of each score on the tuning patients, the "
-            f"lowest at which at most {FLAG_RATE:.0%} of them are above either threshold; out "
-            "of domain when either score is above its threshold",
-            "checks": checks,
-        },
+        "out_of_domain": ood,
         "gradcam_inside_body": body,
         "gradcam_inside_body_layer4": body4,
     }
     details = {"gradcam_inside_body_per_test_image": [round(float(v), 4) for v in shares],
-               "covered": covered}  # fmt: skip
+               "covered": feats.covered}  # fmt: skip
     progress(1.0, "Domain checks done")
-    return DomainFit(gates=gates, summary=summary, details=details, files={DOMAIN_FILE: stats})
+    return DomainFit(gates=gates, summary=summary, details=details, files={DOMAIN_FILE: sc.stats})

@@ -139,6 +139,7 @@ def domain_section(manifest: Mapping[str, Any]) -> str:
         "The adult CR samples record a patient age of 62 and are refused by the age gate "
         "before this check; the table shows the check alone. Not covered: lateral views and "
         "photographs (none in the data here); lateral DICOM views are refused by the view gate.",
+        ood.get("note", ""),
         age_text,
         body_text,
     )
