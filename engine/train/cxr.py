@@ -34,7 +34,7 @@ from engine.train.data import shared_data_dir
 from engine.validation import metrics as M
 
 MODEL_ID = "cxr-pneumonia-resnet18-224"
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.1.1"
 RESIZE = "body-crop"
 LABELS = ["normal", "pneumonia"]
 ARCHITECTURE = "resnet18"
