@@ -624,16 +624,21 @@ def attack_garbage_dataset(peer: Peer) -> None:
     start = peer.rng.randrange(2000, len(real) // 2)  # inside Pixel Data: no identity
     data = peer.rng.choice([peer.rng.randbytes(peer.rng.randint(0, 40000)),
                             real[start:start + peer.rng.randint(0, 40000)]])  # fmt: skip
+    _store_and_note(peer, "garbage_dataset", uid, data)
+
+
+def _store_and_note(peer: Peer, kind: str, uid: str, data: bytes) -> None:
+    """In an allowed association, one C-STORE of ``data`` as it is; note the answer, release."""
     sock = peer.associate()
     try:
         for part in store_pdus(CT_CONTEXT, peer.store_command(uid), data):
             sock.sendall(part)
         status = response_status(sock)
-        peer.note("garbage_dataset", "no answer" if status is None else f"status 0x{status:04X}")
+        peer.note(kind, "no answer" if status is None else f"status 0x{status:04X}")
         sock.sendall(RELEASE_RQ_PDU)
         read_pdu(sock, 0.5)
     except OSError:
-        peer.note("garbage_dataset", "reset")
+        peer.note(kind, "reset")
     finally:
         hang_up(sock)
 
@@ -645,18 +650,7 @@ def attack_truncated_dataset(peer: Peer) -> None:
     peer.truncated_uids.add(uid)
     data = peer.dataset(uid)
     cut = len(data) - peer.rng.randint(1, 100000)  # Pixel Data (128 KB) is the last element
-    sock = peer.associate()
-    try:
-        for part in store_pdus(CT_CONTEXT, peer.store_command(uid), data[:cut]):
-            sock.sendall(part)
-        status = response_status(sock)
-        peer.note("truncated_dataset", "no answer" if status is None else f"status 0x{status:04X}")
-        sock.sendall(RELEASE_RQ_PDU)
-        read_pdu(sock, 0.5)
-    except OSError:
-        peer.note("truncated_dataset", "reset")
-    finally:
-        hang_up(sock)
+    _store_and_note(peer, "truncated_dataset", uid, data[:cut])
 
 
 def attack_oversized_p_data(peer: Peer) -> None:
