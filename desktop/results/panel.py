@@ -8,6 +8,8 @@ beats per class; every result links to the model card.
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -57,6 +59,37 @@ def label_text(p: Prediction, label: str) -> str:
     """An output label in the interface language (the model's own translation), else as is."""
     texts = (p.extra.get("translations") or {}).get(current_language()) or {}
     return str((texts.get("labels") or {}).get(label, label))
+
+
+#: What a gate names when an input does not record it (engine.models.gates), for translation.
+_MISSING_ATTRIBUTES = {
+    "modality": QT_TRANSLATE_NOOP("ResultPanel", "modality"),
+    "view position": QT_TRANSLATE_NOOP("ResultPanel", "view position"),
+    "body part": QT_TRANSLATE_NOOP("ResultPanel", "body part"),
+    "photometric interpretation": QT_TRANSLATE_NOOP("ResultPanel", "photometric interpretation"),
+    "sampling rate": QT_TRANSLATE_NOOP("ResultPanel", "sampling rate"),
+    "leads": QT_TRANSLATE_NOOP("ResultPanel", "leads"),
+    "duration": QT_TRANSLATE_NOOP("ResultPanel", "duration"),
+    "image size": QT_TRANSLATE_NOOP("ResultPanel", "image size"),
+    "patient's age": QT_TRANSLATE_NOOP("ResultPanel", "patient's age"),
+}
+_MISSING = re.compile(
+    r"^“(?P<input>[^”]*)” does not record its (?P<what>[^;]+); check that it is what model "
+    r"“(?P<model>[^”]*)” was made for\.$"
+)
+
+
+def warning_text(text: str) -> str:
+    """A result warning in the interface language where its wording is known (the engine's
+    "does not record its …" gate warning), else as the engine wrote it."""
+    m = _MISSING.match(text)
+    if m is None or m.group("what") not in _MISSING_ATTRIBUTES:
+        return text
+    what = QCoreApplication.translate("ResultPanel", _MISSING_ATTRIBUTES[m.group("what")])
+    return QCoreApplication.translate(
+        "ResultPanel",
+        "“{0}” does not record its {1}; check that it is what model “{2}” was made for.",
+    ).format(m.group("input"), what, m.group("model"))
 
 
 def result_kind(p: Prediction) -> str:
@@ -244,7 +277,7 @@ class ResultPanel(QFrame):
         self.intended_use.setText(
             self.tr("Intended use: {0}").format(model_text(p, "intended_use", p.intended_use))
         )
-        notes = list(p.warnings)
+        notes = [warning_text(w) for w in p.warnings]
         if "notice" in p.extra:
             notes.append(str(p.extra["notice"]))
         self.warnings.setText("\n".join(notes))

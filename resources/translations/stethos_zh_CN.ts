@@ -2178,6 +2178,47 @@ Area {5:.1f} {6}</source>
         <translation>概率</translation>
     </message>
     <message>
+        <source>modality</source>
+        <extracomment>What a gate names when an input does not record it (engine.models.gates), for translation.</extracomment>
+        <translation>模态</translation>
+    </message>
+    <message>
+        <source>view position</source>
+        <translation>体位</translation>
+    </message>
+    <message>
+        <source>body part</source>
+        <translation>检查部位</translation>
+    </message>
+    <message>
+        <source>photometric interpretation</source>
+        <translation>光度解释</translation>
+    </message>
+    <message>
+        <source>sampling rate</source>
+        <translation>采样率</translation>
+    </message>
+    <message>
+        <source>leads</source>
+        <translation>导联</translation>
+    </message>
+    <message>
+        <source>duration</source>
+        <translation>时长</translation>
+    </message>
+    <message>
+        <source>image size</source>
+        <translation>图像尺寸</translation>
+    </message>
+    <message>
+        <source>patient&apos;s age</source>
+        <translation>患者年龄</translation>
+    </message>
+    <message>
+        <source>“{0}” does not record its {1}; check that it is what model “{2}” was made for.</source>
+        <translation>“{0}”未记录{1}；请确认它是模型“{2}”适用的输入。</translation>
+    </message>
+    <message>
         <source>No analysis yet</source>
         <extracomment>The clinician chose to see an out-of-domain image&apos;s score (the Prediction).</extracomment>
         <translation>尚未分析</translation>
