@@ -10,7 +10,7 @@ from engine.cli.common import EXIT_OK, stderr_progress
 
 #: ``stethos-engine train`` targets; ``heart`` trains every record-model family.
 HEART_TARGETS = ("heart-logreg", "heart-rf", "heart-svm", "heart-tree", "heart-hgb")
-TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "rhythm", "cxr", "all", "cards")
+TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "rhythm", "cxr", "cxr-domain", "all", "cards")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,8 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=TRAIN_TARGETS,
         help="heart: all five record models (or heart-logreg|rf|svm|tree|hgb alone); all: every "
         "model; cards: no training, rewrite every bundle's card in --out from its manifest and "
-        "validation.json (and re-hash it)",
+        "validation.json (and re-hash it); cxr-domain: no training, score the pneumonia CNN's "
+        "current and augmented out-of-domain design (the plan's sixth change)",
     )
+    train.add_argument("--augment", type=int, default=4,
+                       help="cxr-domain: acquisition-like variants per fitting image")  # fmt: skip
+    train.add_argument("--json", help="cxr-domain: also write the outcome to this file")
+    train.add_argument("--write", action="store_true",
+                       help="cxr-domain: replace the bundle's score when the plan's rule adopts it")  # fmt: skip
     train.add_argument("--out", help="folder to write the bundle into (default: resources/models)")
     train.add_argument("--data", help="training data file (default: from ../shared/data)")
     train.add_argument("--seed", type=int, default=0)
@@ -61,6 +67,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else resource_path("models")
     if args.target == "cards":
         return _rewrite_cards(out)
+    if args.target == "cxr-domain":
+        return _refit_cxr_domain(args)
     targets = ["heart", "beats", "rhythm", "cxr"] if args.target == "all" else [args.target]
     for target in targets:
         if target == "heart" or target in HEART_TARGETS:
@@ -118,6 +126,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
             ]
         for path in paths:
             _print_bundle_metrics(path)
+    return EXIT_OK
+
+
+def _refit_cxr_domain(args: argparse.Namespace) -> int:
+    from engine.train.cxr_domain_refit import BUNDLE, TABLE_SETS, refit_domain
+
+    bundle = Path(args.out) / BUNDLE.name if args.out else BUNDLE
+    result = refit_domain(bundle, augment=args.augment, seed=args.seed,
+                          cache=Path(args.cache) if args.cache else None,
+                          smoke=args.subset or 0, write=args.write,
+                          progress=stderr_progress)  # fmt: skip
+    text = json.dumps(result, indent=1)
+    if args.json:
+        Path(args.json).write_text(text, encoding="utf-8")
+    print(f"| set | current | augmented (K = {args.augment}) |\n|---|---|---|")
+    for name in TABLE_SETS:
+        c, a = result["current"]["sets"][name], result["augmented"]["sets"][name]
+        print(f"| {name} | {c['flagged']}/{c['n']} ({100 * c['share']:.1f} %) "
+              f"| {a['flagged']}/{a['n']} ({100 * a['share']:.1f} %) |")  # fmt: skip
+    print("adopted by the plan's rule" if result["decision"]["adopted"] else "not adopted")
+    if result["written"]:
+        print(f"bundle updated: {bundle}")
     return EXIT_OK
 
 

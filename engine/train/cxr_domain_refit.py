@@ -10,12 +10,11 @@ source's adult images split by patient into the decision half D and the
 check half E. ``write=True`` replaces the bundle's domain file, thresholds,
 checks and card (weights untouched).
 
-Run: ``python -m engine.train.cxr_domain_refit [--augment 4] [--write] [--json out.json]``
+Run: ``stethos-engine train cxr-domain [--augment 4] [--write] [--json out.json]``
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from collections.abc import Mapping
@@ -24,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.progress import Progress, no_progress
+from engine.resources import resource_path
 from engine.train.cxr_domain import (
     ADULT_FIT,
     DOMAIN_FILE,
@@ -36,7 +37,7 @@ from engine.train.cxr_domain import (
 )
 from engine.train.data import shared_data_dir
 
-BUNDLE = Path(__file__).resolve().parents[2] / "resources" / "models" / "cxr-pneumonia-resnet18-224"
+BUNDLE = resource_path("models", "cxr-pneumonia-resnet18-224")
 OTHER_SOURCE = "adult radiographs, other source (CC BY-NC-SA, check only)"
 HALF_B = "adult radiographs, CC BY, half B"
 D_SET, E_SET = "other source, half D (decides)", "other source, half E (check only)"
@@ -190,41 +191,40 @@ def write_bundle_domain(
     )
 
 
-def _print_progress(fraction: float, text: str = "") -> None:
-    print(f"{fraction:.2f} {text}", flush=True)
+#: The sets of the refit's table, in the order the plan and the CLI show them.
+TABLE_SETS = (D_SET, E_SET, OTHER_SOURCE, HALF_B, TUNE_SET, "pediatric test patients (in domain)",
+              "adult CR samples", "CT/MR/US/XA/NM images", "synthetic noise and patterns",
+              ADULT_FIT + ", not a check")  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bundle", type=Path, default=BUNDLE)
-    ap.add_argument("--augment", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", type=Path, help="write the outcome here (outside the repository)")
-    ap.add_argument(
-        "--write", action="store_true", help="write the new score if the rule adopts it"
-    )
-    ap.add_argument("--cache", type=Path, help="features kept here (.npz, outside the repository)")
-    ap.add_argument("--smoke", type=int, default=0, help="only the first N images of each split")
-    args = ap.parse_args(argv)
+def refit_domain(
+    bundle: Path = BUNDLE, *, augment: int = 4, seed: int = 0, cache: Path | None = None,
+    smoke: int = 0, write: bool = False, progress: Progress = no_progress,
+) -> dict[str, Any]:  # fmt: skip
+    """Score the current and the augmented out-of-domain design of ``bundle`` on the same
+    features; with ``write``, replace the bundle's score when the plan's rule adopts it.
+
+    Returns the outcome: ``shipped_thresholds``, ``current``, ``augmented`` (each with its
+    thresholds and every set's flagged share), ``decision`` and ``written``.
+    ``cache`` keeps the features between runs (.npz); ``smoke`` uses only the first N
+    images of each split (a quick check).
+    """
     import torch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    manifest = json.loads((args.bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     pre = manifest["preprocessing"]
-    net = load_bundle_net(args.bundle)
+    net = load_bundle_net(bundle)
     items, pixels, split = training_data(int(pre["size"]))
-    if args.smoke:
-        split = {k: v[: args.smoke] for k, v in split.items()}
-    print("split:", {k: len(v) for k, v in split.items()}, flush=True)
-    if args.cache and args.cache.is_file():
-        feats = load_features(args.cache)
+    if smoke:
+        split = {k: v[:smoke] for k, v in split.items()}
+    if cache is not None and cache.is_file():
+        feats = load_features(cache)
     else:
-        feats = domain_features(
-            net, items, pixels, split, preprocessing=pre, seed=args.seed, augment=args.augment,
-            progress=_print_progress,
-        )  # fmt: skip
-        if args.cache:
-            save_features(args.cache, feats)
+        feats = domain_features(net, items, pixels, split, preprocessing=pre, seed=seed,
+                                augment=augment, progress=progress)  # fmt: skip
+        if cache is not None:
+            save_features(cache, feats)
     current = score_domain(feats)
     new = score_domain(feats, augment=True)
     shipped = manifest["gates"]["appearance"]
@@ -234,23 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "augmented": outcome(new, feats.covered),
     }
     result["decision"] = decide(result["current"], result["augmented"])
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text, encoding="utf-8")
-    names = [D_SET, E_SET, OTHER_SOURCE, HALF_B, TUNE_SET, "pediatric test patients (in domain)",
-             "adult CR samples", "CT/MR/US/XA/NM images", "synthetic noise and patterns",
-             ADULT_FIT + ", not a check"]  # fmt: skip
-    print(f"| set | current | augmented (K = {args.augment}) |\n|---|---|---|")
-    for n in names:
-        c, a = result["current"]["sets"][n], result["augmented"]["sets"][n]
-        print(f"| {n} | {c['flagged']}/{c['n']} ({100 * c['share']:.1f} %) "
-              f"| {a['flagged']}/{a['n']} ({100 * a['share']:.1f} %) |")  # fmt: skip
-    if args.write and result["decision"]["adopted"]:
-        write_bundle_domain(args.bundle, new, result)
-        print("bundle updated:", args.bundle)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    result["written"] = bool(write and result["decision"]["adopted"])
+    if result["written"]:
+        write_bundle_domain(bundle, new, result)
+    return result
