@@ -31,12 +31,14 @@ TIMEOUT_S = 20.0
 
 
 def _client(node: Node) -> Any:
+    """dicomweb-client's client for the node's configured base URL, and for nothing else:
+    its session ignores proxies from the environment and trusts the node's CA file."""
     if not node.dicomweb:
         raise NetConfigError(f"Node “{node.name}” has no DICOMweb address configured.")
-    import requests
     from dicomweb_client.api import DICOMwebClient
+    from dicomweb_client.session_utils import create_session
 
-    session = requests.Session()
+    session = create_session()
     session.trust_env = False  # no proxy from the environment: only the configured server
     if node.tls_ca:
         session.verify = node.tls_ca
@@ -44,14 +46,16 @@ def _client(node: Node) -> Any:
 
 
 def _call(node: Node, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    import requests
-
+    """``fn(*args, **kwargs)``, its transport errors (OSErrors) turned into a :class:`PeerError`."""
     try:
         return fn(*args, **kwargs)
-    except requests.exceptions.HTTPError as exc:
-        code = getattr(exc.response, "status_code", "?")
-        raise PeerError(f"{node.name} ({node.dicomweb}) refused the {what}: HTTP {code}.") from exc
-    except requests.exceptions.RequestException as exc:
+    except OSError as exc:  # dicomweb-client's HTTP errors are OSErrors
+        response = getattr(exc, "response", None)
+        if response is not None:
+            raise PeerError(
+                f"{node.name} ({node.dicomweb}) refused the {what}: HTTP "
+                f"{getattr(response, 'status_code', '?')}."
+            ) from exc
         raise PeerError(
             f"No answer from {node.dicomweb} ({node.name}) for the {what}: {type(exc).__name__}."
         ) from exc

@@ -112,3 +112,17 @@ def test_dicomweb_series(orthanc: OrthancServer, two_series: dict[str, list[str]
     uid = found[0]["SeriesInstanceUID"]
     got = web_get_study(web, study, InstanceCache(tmp_path / "web"), series_instance_uid=uid)
     assert got.received == 2 and _sops(got.files) == set(two_series[uid])
+
+
+def test_dicomweb_errors_say_what_happened(orthanc: OrthancServer) -> None:
+    from engine.net import PeerError, web_find_studies
+    from tests.engine.net.conftest import free_port
+
+    wrong_path = Node("web", "ORTHANC", "127.0.0.1", orthanc.dicom_port,
+                      dicomweb=f"{orthanc.url}/no-such-root")  # fmt: skip
+    with pytest.raises(PeerError, match=r"refused the query: HTTP 404"):
+        web_find_studies(wrong_path)
+    nobody = Node("web", "ORTHANC", "127.0.0.1", orthanc.dicom_port,
+                  dicomweb=f"http://127.0.0.1:{free_port()}/dicom-web")  # fmt: skip
+    with pytest.raises(PeerError, match=r"No answer from http://127\.0\.0\.1:\d+/dicom-web"):
+        web_find_studies(nobody)
