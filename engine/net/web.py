@@ -42,7 +42,10 @@ def _client(node: Node) -> Any:
     session.trust_env = False  # no proxy from the environment: only the configured server
     if node.tls_ca:
         session.verify = node.tls_ca
-    return DICOMwebClient(url=node.dicomweb.rstrip("/"), session=session, timeout=TIMEOUT_S)
+    client = DICOMwebClient(url=node.dicomweb.rstrip("/"), session=session, timeout=TIMEOUT_S)
+    # One attempt, as for DIMSE: its default retries with back-off made "no answer" take 30 s.
+    client.set_http_retry_params(retry=False)
+    return client
 
 
 def _call(node: Node, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -3,6 +3,7 @@ WADO-RS), against a real Orthanc on loopback."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pydicom
@@ -124,5 +125,7 @@ def test_dicomweb_errors_say_what_happened(orthanc: OrthancServer) -> None:
         web_find_studies(wrong_path)
     nobody = Node("web", "ORTHANC", "127.0.0.1", orthanc.dicom_port,
                   dicomweb=f"http://127.0.0.1:{free_port()}/dicom-web")  # fmt: skip
+    t0 = time.monotonic()
     with pytest.raises(PeerError, match=r"No answer from http://127\.0\.0\.1:\d+/dicom-web"):
         web_find_studies(nobody)
+    assert time.monotonic() - t0 < 10  # said at once, not after retries
