@@ -120,6 +120,11 @@ class ReportController(QObject):
         Without ``encounter_id`` (from a menu): the encounter selected in the
         timeline, else the current one, else the patient's latest.
         """
+        return self._with_encounter(encounter_id, self._ask_where)
+
+    def _with_encounter(self, encounter_id: int | None, then) -> bool:
+        """Call ``then(encounter_id)`` with the encounter asked for, else the one selected in
+        the timeline, else the current one, else (looked up) the patient's latest."""
         ctl = self.ctl
         patient = ctl.need_patient()
         if patient is None:
@@ -129,27 +134,13 @@ class ReportController(QObject):
             if encounter_id is None:
                 encounter_id = ctl.encounter_id
         if encounter_id is None:
-            return ctl.step(
-                latest_encounter, patient.id, name="encounters", on_success=self._ask_where
-            )
-        return self._ask_where(encounter_id)
+            return ctl.step(latest_encounter, patient.id, name="encounters", on_success=then)
+        return then(encounter_id)
 
     @Slot()
     def print_report_dialog(self, encounter_id: int | None = None) -> bool:
         """Print the report of an encounter (chosen as for :meth:`export_report_dialog`)."""
-        ctl = self.ctl
-        patient = ctl.need_patient()
-        if patient is None:
-            return False
-        if isinstance(encounter_id, bool) or not isinstance(encounter_id, int):
-            encounter_id = ctl.panel.selected_encounter()
-            if encounter_id is None:
-                encounter_id = ctl.encounter_id
-        if encounter_id is None:
-            return ctl.step(
-                latest_encounter, patient.id, name="encounters", on_success=self.print_report
-            )
-        return self.print_report(encounter_id)
+        return self._with_encounter(encounter_id, self.print_report)
 
     def _ask_printer(self) -> QPrinter | None:
         """The system print dialog (UI thread); ``None`` when cancelled."""
