@@ -65,6 +65,9 @@ class ReceiveService(QObject):
         #: The address to listen on ("": every interface of this workstation).
         self.host = ""
         self._pending: list[Stored] = []
+        #: Every file received since the service started, by study (so a study that grows is
+        #: shown whole without asking the cache's index on the UI thread).
+        self._by_study: dict[str, list[Path]] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self._flush)
@@ -106,16 +109,17 @@ class ReceiveService(QObject):
 
     @Slot()
     def _flush(self) -> None:
-        if not self._pending or self.listener is None:
+        if not self._pending:
             return
         arrived, self._pending = self._pending, []
         counts: dict[tuple[str, str], int] = {}
         for s in arrived:
             key = (s.study_instance_uid, s.source.partition(":")[2] or s.source)
             counts[key] = counts.get(key, 0) + 1
+            self._by_study.setdefault(s.study_instance_uid, []).append(s.path)
         files: list[Path] = []
         for study in dict.fromkeys(s.study_instance_uid for s in arrived):
-            files.extend(self.listener.cache.study_files(study))
+            files.extend(dict.fromkeys(self._by_study[study]))
         self.received.emit(files)
         for (study, caller), n in counts.items():
             self.network_event.emit({"action": "receive", "node": caller, "study": study,

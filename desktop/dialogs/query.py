@@ -294,11 +294,10 @@ class QueryDialog(QDialog):
         if node is None or not items or self.settings is None:
             return
         study, series = items[0].data(0, _UID)
-        cache = self.cache if self.cache is not None else InstanceCache()
         self._first_shown = False
         self._doing = {"action": "retrieve", "node": node.name, "study": study}
         self.message.setText(self.tr("Retrieving from {0}…").format(node.name))
-        self.jobs.submit(_retrieve_job, self.method, node, study, series, cache, self.settings,
+        self.jobs.submit(_retrieve_job, self.method, node, study, series, self.cache, self.settings,
                          self.listener, self.listen_host, name="retrieve", with_partial=True,
                          on_success=self._retrieved)  # fmt: skip
 
@@ -353,11 +352,13 @@ class QueryDialog(QDialog):
 
 
 def _retrieve_job(
-    method: str, node: Node, study: str, series: str, cache: InstanceCache,
+    method: str, node: Node, study: str, series: str, cache: InstanceCache | None,
     settings: NetSettings, listener: Listener | None, host: str, *, partial: Any,
     progress: Any, cancel: Any,
 ) -> RetrieveResult:  # fmt: skip
-    """Retrieve by ``method``; the first instance stored goes to ``partial`` (shown at once)."""
+    """Retrieve by ``method`` into ``cache`` (the user's, opened here off the UI thread, when
+    ``None``); the first instance stored goes to ``partial`` (shown at once)."""
+    cache = cache if cache is not None else InstanceCache()
     first: list[Stored] = []
 
     def on_stored(stored: Stored) -> None:
