@@ -29,7 +29,7 @@ from desktop.jobs import JobFailure, JobRunner
 from desktop.results.basis import basis_text, site_text
 from desktop.results.chart import ContributionChart, translated_label, translated_value
 from desktop.results.model_card import ModelCardDialog, localized_card
-from engine.workflow import Prediction
+from engine.workflow import MISSING_WARNING, Prediction
 
 # engine.models.results.SUPPORT_STATEMENT, marked for translation (a test keeps them equal).
 _SUPPORT = QT_TRANSLATE_NOOP(
@@ -61,7 +61,7 @@ def label_text(p: Prediction, label: str) -> str:
     return str((texts.get("labels") or {}).get(label, label))
 
 
-#: What a gate names when an input does not record it (engine.models.gates), for translation.
+#: What a gate names when an input does not record it (engine.models.gates.DESCRIBE).
 _MISSING_ATTRIBUTES = {
     "modality": QT_TRANSLATE_NOOP("ResultPanel", "modality"),
     "view position": QT_TRANSLATE_NOOP("ResultPanel", "view position"),
@@ -73,9 +73,14 @@ _MISSING_ATTRIBUTES = {
     "image size": QT_TRANSLATE_NOOP("ResultPanel", "image size"),
     "patient's age": QT_TRANSLATE_NOOP("ResultPanel", "patient's age"),
 }
+#: engine.models.gates.MISSING_WARNING as a pattern (built from it, so the two cannot drift).
 _MISSING = re.compile(
-    r"^“(?P<input>[^”]*)” does not record its (?P<what>[^;]+); check that it is what model "
-    r"“(?P<model>[^”]*)” was made for\.$"
+    "^"
+    + re.escape(MISSING_WARNING)
+    .replace(re.escape("{input}"), "(?P<input>.*)")
+    .replace(re.escape("{what}"), "(?P<what>.*)")
+    .replace(re.escape("{model}"), "(?P<model>.*)")
+    + "$"
 )
 
 

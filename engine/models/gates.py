@@ -24,7 +24,12 @@ from typing import Any
 
 from engine.errors import InputRejectedError
 
-_DESCRIBE = {
+#: The warning for an input that does not record what a gate checks (``{what}`` is one of
+#: :data:`DESCRIBE`'s values); the desktop shows it in the interface language.
+MISSING_WARNING = (
+    "“{input}” does not record its {what}; check that it is what model “{model}” was made for."
+)
+DESCRIBE = {
     "modality": "modality",
     "view_position": "view position",
     "body_part": "body part",
@@ -77,7 +82,7 @@ def _fmt(value: Any, key: str) -> str:
 
 def _problem(key: str, gate: Mapping[str, Any], value: Any) -> str | None:
     """The reason ``value`` fails ``gate``, or ``None``."""
-    what = _DESCRIBE.get(key, key)
+    what = DESCRIBE.get(key, key)
     if key == "leads":
         present = {str(v).strip().upper() for v in value}
         required = [str(v) for v in gate.get("required", ())]
@@ -160,9 +165,8 @@ def check_gates(
             missing = gate.get("if_missing", "warn")
             if missing == "allow":
                 continue
-            text = (
-                f"“{input_name}” does not record its {_DESCRIBE.get(key, key)}; check that it "
-                f"is what model “{model_id}” was made for."
+            text = MISSING_WARNING.format(
+                input=input_name, what=DESCRIBE.get(key, key), model=model_id
             )
             if missing == "refuse":
                 raise InputRejectedError(text)

@@ -10,6 +10,7 @@ study links in the local store) and the report's data.
 
 from __future__ import annotations
 
+from engine.models.gates import MISSING_WARNING
 from engine.models.results import SUPPORT_STATEMENT, BeatResult, Contribution, Prediction
 from engine.models.site import SiteCalibration, StoredSiteCalibration
 from engine.workflow.accounts import (
@@ -114,6 +115,7 @@ from engine.workflow.studies import (
 __all__ = [
     "ANALYSIS_REASON",
     "HEATMAP_KEPT",
+    "MISSING_WARNING",
     "RECORD_REASON",
     "REPORT_ECG_SECONDS",
     "RHYTHM_TASK",
