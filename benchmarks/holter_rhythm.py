@@ -70,6 +70,12 @@ def build_holter(folder: Path, hours: float, mitdb: Path) -> Path:
     return folder / "holter.hea"
 
 
+def _in_child(code: str, header: Path) -> str:
+    """What ``code`` prints when run in a fresh process (its own memory peak) on ``header``."""
+    return subprocess.run([sys.executable, "-c", code, str(header), str(ROOT)],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--hours", type=float, default=24.0)
@@ -108,13 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             " 'burden': r['af_burden'], 'episodes': len(r['episodes']),"
             " 'V': r['ectopy']['V']['count'], 'S': r['ectopy']['S']['count']}))"
         )
-        run = subprocess.run(
-            [sys.executable, "-c", report_code, str(header), str(ROOT)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        out = json.loads(run.stdout.strip().splitlines()[-1])
+        out = json.loads(_in_child(report_code, header).strip().splitlines()[-1])
         report = float(out["s"])
         print(f"rhythm report:               {report:7.1f} s  ({report / bare:.1f}× the bare read)")
         print(
@@ -134,12 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024,"
             " base)"
         )
-        out2 = subprocess.run(
-            [sys.executable, "-c", code, str(header), str(ROOT)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        out2 = _in_child(code, header).split()
         print(
             f"whole read (read_signal):    {float(out2[0]):7.1f} s, peak memory "
             f"{float(out2[1]):.0f} MB ({float(out2[1]) - float(out2[2]):.0f} MB above torch loaded)"
