@@ -101,3 +101,17 @@ def _store_off_the_ui_thread(monkeypatch) -> Iterator[list[str]]:
             monkeypatch.setattr(Store, name, _refusing_on_the_ui_thread(name, attr, calls))
     yield calls
     assert not calls, "\n".join(calls)
+
+
+@pytest.fixture()
+def ecg_panel(qtbot):
+    """The ECG panel alone, shown at 1400 × 850 (shut down after the test)."""
+    from desktop.ecg import EcgPanel
+
+    p = EcgPanel()
+    qtbot.addWidget(p)
+    p.resize(1400, 850)
+    p.show()
+    qtbot.waitExposed(p)
+    yield p
+    p.shutdown()

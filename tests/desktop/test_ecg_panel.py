@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop.ecg import EcgPanel, install_ecg_panel
+from desktop.ecg import install_ecg_panel
 from desktop.ecg.panel import LAYOUT_12_LEAD, LAYOUT_STRIPS
 from desktop.ecg.paper import CLASS_COLOURS
 from desktop.settings import Preferences
@@ -19,14 +19,8 @@ HOLTER = resource_path("samples", "mitdb", "119.hea")
 
 
 @pytest.fixture()
-def panel(qtbot):
-    p = EcgPanel()
-    qtbot.addWidget(p)
-    p.resize(1400, 850)
-    p.show()
-    qtbot.waitExposed(p)
-    yield p
-    p.shutdown()
+def panel(ecg_panel):
+    return ecg_panel
 
 
 def load(qtbot, panel, path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop.ecg import EcgPanel
 from desktop.ecg.panel import LAYOUT_STRIPS
 from desktop.ecg.rhythm import events, summary_rows
 from engine.resources import resource_path
@@ -16,14 +15,8 @@ HOLTER = resource_path("samples", "mitdb", "119.hea")
 
 
 @pytest.fixture()
-def panel(qtbot):
-    p = EcgPanel()
-    qtbot.addWidget(p)
-    p.resize(1400, 850)
-    p.show()
-    qtbot.waitExposed(p)
-    yield p
-    p.shutdown()
+def panel(ecg_panel):
+    return ecg_panel
 
 
 def rhythm_report(qtbot, panel):
