@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from engine.dicom.fastheader import read_scan_header
 from engine.dicom.files import (
-    SCAN_TAGS,
     Header,
     first_item,
     integer,
@@ -29,8 +29,6 @@ from engine.dicom.files import (
     is_image_storage,
     number,
     quoted,
-    read_dataset,
-    read_header,
     text,
     transfer_syntax,
 )
@@ -56,11 +54,9 @@ from engine.dicom.pixels import (
     parse_voi_luts,
     parse_windows,
 )
-from engine.errors import CorruptDicomError, DicomError, EngineError
+from engine.dicom.walk import collect_files as _collect
+from engine.errors import CorruptDicomError, DicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
-
-#: File names skipped silently while walking folders (system clutter, not patient data).
-_IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 
 #: Relative tolerance on slice spacing before it is called non-uniform.
 SPACING_TOLERANCE = 0.01
@@ -241,133 +237,6 @@ class ScanResult:
     def image_series(self) -> tuple[Series, ...]:
         """The series that hold images."""
         return tuple(s for s in self.series if s.is_image)
-
-
-# --- walking ------------------------------------------------------------------
-def _walk(
-    root: Path, seen_dirs: set[tuple[int, int]], problems: list[tuple[Path, str]] | None = None
-) -> Iterator[Path]:
-    """Files under ``root``, following symlinks but never entering a folder twice.
-
-    Links that lead nowhere (a loop such as a → b → a, or a missing target)
-    are reported in ``problems``.
-    """
-    try:
-        st = root.stat()
-    except OSError:
-        return
-    key = (st.st_dev, st.st_ino)
-    if key in seen_dirs:
-        return
-    seen_dirs.add(key)
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name.lower() in _IGNORED_NAMES or entry.name.startswith("._"):
-            continue
-        try:
-            if entry.is_dir(follow_symlinks=True):
-                yield from _walk(Path(entry.path), seen_dirs, problems)
-                continue
-            if entry.is_file(follow_symlinks=True):
-                yield Path(entry.path)
-                continue
-        except OSError:
-            pass
-        if problems is not None and entry.is_symlink() and not os.path.exists(entry.path):
-            problems.append(
-                (
-                    Path(entry.path),
-                    f"{quoted(entry.path)} is a link that leads nowhere (a link loop or a "
-                    "missing target); it was skipped.",
-                )
-            )
-
-
-def _resolve_case_insensitive(root: Path, parts: list[str]) -> Path | None:
-    """DICOMDIR file IDs are upper case; media copied to Linux may not be."""
-    current = root
-    for part in parts:
-        candidate = current / part
-        try:
-            if candidate.exists():
-                current = candidate
-                continue
-        except OSError:  # a name too long for the file system (fuzzing)
-            return None
-        try:
-            match = next((e for e in os.scandir(current) if e.name.upper() == part.upper()), None)
-        except OSError:
-            return None
-        if match is None:
-            return None
-        current = Path(match.path)
-    return current
-
-
-def _dicomdir_files(path: Path, problems: list[tuple[Path, str]]) -> list[Path]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = read_dataset(path)
-        try:
-            file_ids = []
-            for record in ds.get("DirectoryRecordSequence") or ():
-                value = record.get("ReferencedFileID")
-                if value:
-                    file_ids.append([value] if isinstance(value, str) else [str(v) for v in value])
-        except Exception as exc:  # pydicom parses the records lazily, here (fuzzing)
-            raise CorruptDicomError(
-                f"{quoted(path)} is a damaged DICOMDIR: its list of files cannot be read. "
-                "Open the folder of the disc instead.",
-                f"{type(exc).__name__}: {exc}",
-            ) from exc
-    out = []
-    for file_id in file_ids:
-        parts = [p for part in file_id for p in part.replace("\\", "/").split("/") if p]
-        resolved = _resolve_case_insensitive(path.parent, parts)
-        if resolved is None:
-            problems.append(
-                (
-                    path.parent.joinpath(*parts),
-                    f"“{'/'.join(parts)}” is listed in the DICOMDIR but missing from the disc "
-                    "or folder.",
-                )
-            )
-            continue
-        out.append(resolved)
-    return out
-
-
-def _collect(
-    paths: Iterable[str | os.PathLike[str]], problems: list[tuple[Path, str]]
-) -> list[Path]:
-    files: list[Path] = []
-    seen_dirs: set[tuple[int, int]] = set()
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            files.extend(_walk(p, seen_dirs, problems))
-        elif p.is_file():
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    if is_dicomdir(read_header(p).ds):
-                        try:
-                            files.extend(_dicomdir_files(p, problems))
-                        except EngineError as exc:
-                            problems.append((p, exc.user_message))
-                        continue
-            except EngineError:
-                pass  # reported when the file itself is read
-            files.append(p)
-        else:
-            problems.append((p, f"{quoted(p)} does not exist."))
-    unique: dict[Path, None] = {}
-    for f in files:
-        unique.setdefault(f.resolve() if f.is_symlink() else f, None)
-    return list(unique)
 
 
 # --- headers → instances --------------------------------------------------------
@@ -658,29 +527,16 @@ def scan_paths(
         if n % 16 == 0:
             progress(n / total, f"Reading {path.name}")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                header = read_header(path, tags=SCAN_TAGS)
-                if is_dicomdir(header.ds):
-                    continue
-                if header.truncated or (not header.has_pixel_data and is_image_storage(header.ds)):
-                    raise CorruptDicomError(
-                        f"{quoted(path)} is an image file whose pixel data is missing or "
-                        "incomplete; it is probably truncated.",
-                        "file ends before the end of the Pixel Data element",
-                    )
-                inst = instance_from_header(path, header)
+            row = read_instance(path)
         except DicomError as exc:
             problems.append((path, exc.user_message))
             continue
-        except Exception as exc:  # a malformed header must not stop the scan
-            problems.append(
-                (path, f"{quoted(path)} has a malformed header ({type(exc).__name__}).")
-            )
+        if row is None:
             continue
+        inst = row[0]
         if not inst.has_pixel_data:
             non_image += 1
-        rows.append((inst, _grouping(header.ds, path)))
+        rows.append(row)
     progress(1.0, f"{len(rows)} DICOM files found")
     return ScanResult(
         patients=_group(rows),
@@ -688,6 +544,35 @@ def scan_paths(
         n_files=len(files) + len(pictures),
         non_image_files=non_image,
     )
+
+
+def read_instance(path: Path) -> tuple[Instance, dict[str, str]] | None:
+    """One file's :class:`Instance` and grouping values (``None`` for a DICOMDIR).
+
+    Raises
+    ------
+    DicomError
+        Naming the file: not DICOM, damaged, truncated, malformed header.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = read_scan_header(path)
+            if is_dicomdir(header.ds):
+                return None
+            if header.truncated or (not header.has_pixel_data and is_image_storage(header.ds)):
+                raise CorruptDicomError(
+                    f"{quoted(path)} is an image file whose pixel data is missing or "
+                    "incomplete; it is probably truncated.",
+                    "file ends before the end of the Pixel Data element",
+                )
+            return instance_from_header(path, header), _grouping(header.ds, path)
+    except DicomError:
+        raise
+    except Exception as exc:  # a malformed header must not stop the scan
+        raise CorruptDicomError(
+            f"{quoted(path)} has a malformed header ({type(exc).__name__}).", repr(exc)
+        ) from exc
 
 
 def _picture_rows(

@@ -127,7 +127,9 @@ def test_scan_reads_headers_only(ct_folder: Path, monkeypatch):
 
     monkeypatch.setattr(files, "dcmread", spy)
     scan_paths(ct_folder)
-    assert seen and all(seen)
+    # ordinary headers are parsed without pydicom (engine.dicom.fastheader); where
+    # pydicom reads one, it stops before the pixels
+    assert all(seen)
 
 
 def test_scan_progress_and_cancel(ct_folder: Path):
