@@ -18,38 +18,14 @@ import math
 import numpy as np
 
 from desktop.viewer.presets import linear_quantiles
+from engine.explain import FADE_BELOW, TURBO_LUT, turbo
+
+__all__ = ["FADE_BELOW", "TURBO_LUT", "turbo"]  # re-exported: the viewer's colours are the engine's
 
 #: Lowest relevance the heat map's top region is outlined at...
 OUTLINE_LEVEL = 0.5
 #: ...raised so that the outline holds at most this fraction of the image.
 TOP_FRACTION = 0.10
-#: Relevance below this fades to transparent, so low values do not veil the image.
-FADE_BELOW = 0.2
-
-# Turbo colormap, polynomial fit by Anton Mikhailov (Google, Apache-2.0).
-_RED4 = (0.13572138, 4.61539260, -42.66032258, 132.13108234)
-_GREEN4 = (0.09140261, 2.19418839, 4.84296658, -14.18503333)
-_BLUE4 = (0.10667330, 12.64194608, -60.58204836, 110.36276771)
-_RED2 = (-152.94239396, 59.28637943)
-_GREEN2 = (4.27729857, 2.82956604)
-_BLUE2 = (-89.90310912, 27.34824973)
-
-
-def turbo(x: np.ndarray) -> np.ndarray:
-    """Turbo colours for values in ``[0, 1]`` → float RGB in ``[0, 1]``, shape ``(..., 3)``."""
-    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
-    powers = [np.ones_like(x), x, x**2, x**3]
-    tail = [x**4, x**5]
-    channels = []
-    for four, two in ((_RED4, _RED2), (_GREEN4, _GREEN2), (_BLUE4, _BLUE2)):
-        c = sum((k * p for k, p in zip(four, powers, strict=True)), np.zeros_like(x))
-        c = c + sum((k * p for k, p in zip(two, tail, strict=True)), np.zeros_like(x))
-        channels.append(np.clip(c, 0.0, 1.0))
-    return np.stack(channels, axis=-1)
-
-
-#: 256 turbo colours as uint8 RGB.
-TURBO_LUT = np.rint(turbo(np.linspace(0.0, 1.0, 256)) * 255.0).astype(np.uint8)
 #: The same colours, opaque, as premultiplied B, G, R, A bytes packed in one uint32 each.
 _OPAQUE_BGRA = (
     np.concatenate([TURBO_LUT[:, ::-1], np.full((256, 1), 255, np.uint8)], axis=1)

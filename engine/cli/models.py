@@ -74,6 +74,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--explain", action="store_true", help="compute explanations (contributions, saliency)"
     )
+    p.add_argument(
+        "--dicom-out",
+        metavar="DIR",
+        default=None,
+        help="also write each result on a DICOM input as DICOM objects into DIR: a structured "
+        "report (TID 1500), and for an image its heat map as a segmentation and an overlay "
+        "capture (explanations are computed for it); each in a new series of the source's study",
+    )
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser(
@@ -342,7 +350,9 @@ def _record_inputs(paths: list[str]) -> Iterator[_Input]:
             yield from read_record_table(f)
 
 
-def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> None:
+def _emit(
+    inp: _Input, pred: Any, error: EngineError | None, as_json: bool, dicom: Any = None
+) -> None:
     if as_json:
         if error is not None:
             row = {"input": inp.describe(), "error": error.user_message}
@@ -356,6 +366,12 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
             row = {"input": inp.describe(), **pred.to_json()}
             if inp.notes:
                 row["warnings"] = [*inp.notes, *row.get("warnings", [])]
+            if dicom is not None:
+                out: dict[str, Any] = {"paths": [str(p) for p in dicom.paths]}
+                out["kinds"] = list(dicom.kinds)
+                if dicom.skipped:
+                    out["skipped"] = dicom.skipped
+                row["dicom_out"] = out
         print(json.dumps(row, ensure_ascii=False, allow_nan=False, default=_json_default))
         return
     if error is not None:
@@ -365,6 +381,7 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
         return
     if pred.extra.get("out_of_domain"):
         print(f"{inp.label()}: NO RESULT  {pred.extra.get('out_of_domain_note', '')}")
+        _dicom_line(dicom)
         return
     line = (
         f"{inp.label()}: {pred.label}  p({pred.positive_label})={pred.score:.3f}  "
@@ -386,6 +403,32 @@ def _emit(inp: _Input, pred: Any, error: EngineError | None, as_json: bool) -> N
         print(f"  note: {n}")
     if "notice" in pred.extra:
         print(f"  notice: {pred.extra['notice']}")
+    _dicom_line(dicom)
+
+
+def _dicom_line(dicom: Any) -> None:
+    if dicom is None:
+        return
+    if dicom.skipped:
+        print(f"  DICOM: nothing written: {dicom.skipped}")
+    else:
+        print(f"  DICOM: {', '.join(str(p) for p in dicom.paths)}")
+
+
+def _write_dicom(inp: _Input, pred: Any, input_type: str, out_dir: str) -> Any:
+    """The result's DICOM objects (``--dicom-out``), or ``None`` for a non-DICOM input."""
+    from engine.workflow import InputRef
+    from engine.workflow.analysis import AnalysisOutcome
+    from engine.workflow.dicom_results import export_result_dicom
+
+    if input_type == "record" or not inp.path.is_file() or not is_dicom_file(inp.path):
+        return None
+    ref = InputRef(
+        kind="image" if input_type == "image" else "signal",
+        path=str(inp.path),
+        lead=str(pred.extra.get("lead", "")),
+    )
+    return export_result_dicom(AnalysisOutcome(pred, ref), out_dir)
 
 
 def _rhythm_line(label: str, r: dict[str, Any]) -> str:
@@ -394,7 +437,9 @@ def _rhythm_line(label: str, r: dict[str, Any]) -> str:
     parts = [f"  rhythm: {label}", f"AF burden {100 * r['af_burden']:.1f} %",
              f"{len(r['episodes'])} AF episode(s)"]  # fmt: skip
     if hr.get("mean_bpm") is not None:
-        parts.append(f"heart rate {hr['mean_bpm']:.0f} bpm ({hr['min_bpm']:.0f}–{hr['max_bpm']:.0f})")
+        parts.append(
+            f"heart rate {hr['mean_bpm']:.0f} bpm ({hr['min_bpm']:.0f}–{hr['max_bpm']:.0f})"
+        )
     parts.append(f"{len(r.get('pauses', []))} pause(s) > 2 s")
     ect = r.get("ectopy")
     if ect:
@@ -453,15 +498,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             model,
             [s for _, s in runnable],
             batch_size=args.batch_size,
-            explain=args.explain,
+            # a heat map is one of the DICOM objects of an image result
+            explain=args.explain or bool(args.dicom_out and input_type == "image"),
             operating_point=args.operating_point,
         )
         for (inp, _), item in zip(runnable, results, strict=True):
-            if item.ok:
+            dicom, error = None, item.error
+            if item.ok and args.dicom_out:
+                try:
+                    dicom = _write_dicom(inp, item.prediction, input_type, args.dicom_out)
+                except EngineError as exc:
+                    error = exc
+            if item.ok and error is None:
                 ok += 1
             else:
                 failed += 1
-            _emit(inp, item.prediction, item.error, args.json)
+            _emit(inp, item.prediction if error is None else None, error, args.json, dicom)
         progress(min(1.0, (start + len(chunk)) / len(inputs)), f"{ok + failed} of {len(inputs)}")
     sys.stdout.flush()
     if failed and not ok:

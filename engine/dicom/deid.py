@@ -45,6 +45,13 @@ removed. Patient Identity Removed (0012,0062) = ``YES``, De-identification
 Method (0012,0063) and its code sequence (0012,0064: 113100, DCM, "Basic
 Application Confidentiality Profile") are set.
 
+A structured report's Content Sequence (``D`` in the table) gets the Clean
+Structured Content option instead (``C``): the tree, its codes, numbers and
+references stay (UIDs mapped as everywhere, so an SR still points at its
+de-identified image), person names, dates and UIDs inside follow the table,
+and free text that is not algorithm or device identification becomes
+``ANONYMIZED``. A segmentation's references are ordinary UID attributes.
+
 Pixels are not changed: text burned into them is not found. A warning is
 returned when Burned In Annotation (0028,0301) is ``YES``, or is not ``NO``
 for a modality where burned-in text is common (US, SC, ES, XC, OT, ...).
@@ -256,6 +263,18 @@ class ExportReport:
         return tuple(dict.fromkeys(w for r in self.results for w in r.warnings))
 
 
+_CONTENT_SEQUENCE = 0x0040A730
+#: SR text concepts that name software, not people (DCM codes): tracking identifier,
+#: algorithm name, version, manufacturer and parameters, device observer name,
+#: manufacturer and model name. Their text survives the structured-content cleaning.
+_SAFE_TEXT = {
+    (code, "DCM")
+    for code in ("112039", "111001", "111003", "122405", "111002", "121013", "121014", "121015")
+}
+#: Stethos's private concepts (analysed lead, model inputs as coded by Stethos) are kept too.
+_STETHOS_SCHEME = "99STETHOS"
+
+
 class _Deidentifier:
     def __init__(self, profile: Profile, uid_map: UidMap, composite: str) -> None:
         resolve_action("X", composite)  # validates the policy
@@ -279,6 +298,9 @@ class _Deidentifier:
                 self.counts["overlay_or_curve"] += 1
                 continue
             rule = self.profile.rule_for(tag)
+            if int(tag) == _CONTENT_SEQUENCE and rule is not None and elem.VR == "SQ":
+                self._clean_content(elem)  # an SR's findings stay readable; identity goes
+                continue
             if rule is None:
                 if elem.VR == "SQ":
                     self._items(elem)
@@ -288,6 +310,32 @@ class _Deidentifier:
     def _items(self, elem: DataElement) -> None:
         for item in elem.value or ():
             self.dataset(item)
+
+    def _clean_content(self, elem: DataElement) -> None:
+        """PS3.15's Clean Structured Content option for an SR content tree.
+
+        The tree keeps its structure, codes, numbers and references (their
+        UIDs mapped like every UID, so the references still resolve within
+        the export); every item goes through the table's rules (person names,
+        dates and times get dummies, UIDs new ones); free text is replaced by
+        ``ANONYMIZED`` unless its concept is one of :data:`_SAFE_TEXT` (the
+        algorithm and device identification, which name software, not people).
+        """
+        for item in elem.value or ():
+            if str(item.get("ValueType", "")) == "TEXT" and "TextValue" in item:
+                names = item.get("ConceptNameCodeSequence") or ()
+                concept = (
+                    (
+                        str(names[0].get("CodeValue", "")),
+                        str(names[0].get("CodingSchemeDesignator", "")),
+                    )
+                    if names
+                    else ("", "")
+                )
+                if concept not in _SAFE_TEXT and concept[1] != _STETHOS_SCHEME:
+                    item.TextValue = _DUMMY["LT"]
+            self.dataset(item)
+        self.counts["C"] += 1
 
     def apply(self, ds: Dataset, elem: DataElement, action: str) -> None:
         tag = elem.tag

@@ -8,5 +8,10 @@
   field for any scikit-learn model (exact up to 14 fields).
 
 Only numpy and torch are used; see each module for the method and its
-reference.
+reference. :mod:`engine.explain.colours` holds the heat-map colours
+(numpy only), shared by the viewer and the derived images Stethos writes.
 """
+
+from engine.explain.colours import FADE_BELOW, TURBO_LUT, burn_in, turbo
+
+__all__ = ["FADE_BELOW", "TURBO_LUT", "burn_in", "turbo"]
