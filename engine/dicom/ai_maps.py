@@ -80,7 +80,7 @@ def build_heatmap_seg(
     )
     header = evidence_header(source)
     header.PixelData = b""  # highdicom reads only the geometry; no pixels are copied
-    return hd.seg.Segmentation(
+    seg = hd.seg.Segmentation(
         source_images=[header],
         pixel_array=pixels,
         segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
@@ -91,7 +91,7 @@ def build_heatmap_seg(
         instance_number=instance_number,
         manufacturer=MANUFACTURER,
         manufacturer_model_name=(content.model_name or content.model_id)[:64],
-        software_versions=_software(content),  # type: ignore[arg-type]
+        software_versions=MANUFACTURER,
         device_serial_number="0",
         fractional_type=hd.seg.SegmentationFractionalTypeValues.PROBABILITY,
         max_fractional_value=255,
@@ -100,6 +100,8 @@ def build_heatmap_seg(
         content_label="AIHEATMAP",
         content_description=f"Explanation of {content.model_id} {content.model_version}"[:64],
     )
+    seg.SoftwareVersions = list(_software(content))  # type: ignore[assignment]
+    return seg
 
 
 def build_overlay_capture(
