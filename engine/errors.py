@@ -110,3 +110,11 @@ class AuditError(StoreError):
 
 class StoreConflictError(StoreError):
     """Someone else changed the same item first; reload it and apply the change again."""
+
+
+class StoreUnreachableError(StoreError):
+    """The clinic's shared database server cannot be reached (server down, network cut).
+
+    Nothing of the change was written (it was one transaction); the next call
+    reconnects, so the same action can simply be tried again.
+    """

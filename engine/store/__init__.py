@@ -1,7 +1,9 @@
-"""Local encrypted store and audit log.
+"""The patient store and audit log: the workstation's encrypted file or the clinic's server.
 
 Patients, encounters, records, model results and clinician decisions in one
-SQLCipher database per workstation, opened by signing in::
+SQLCipher database per workstation, or in one PostgreSQL database shared by
+the clinic's workstations (``path`` is then a ``postgresql://`` URL; see
+:mod:`engine.store.server`), opened by signing in::
 
     from engine.store import create_store, open_store
 
@@ -38,13 +40,19 @@ from engine.store.entities import (
     TimelineEntry,
     User,
 )
+from engine.store.location import (
+    Location,
+    configured_location,
+    default_store_path,
+    is_database_url,
+    set_configured_location,
+)
 from engine.store.migrations import CURRENT_VERSION
 from engine.store.records import register_schema
 from engine.store.results import ResultInput
 from engine.store.store import (
     Store,
     create_store,
-    default_store_path,
     open_store,
     recover_access,
     store_exists,
@@ -59,6 +67,7 @@ __all__ = [
     "DriftRow",
     "Encounter",
     "KdfParams",
+    "Location",
     "Patient",
     "ResultInput",
     "Session",
@@ -68,11 +77,14 @@ __all__ = [
     "StudyLink",
     "TimelineEntry",
     "User",
+    "configured_location",
     "create_store",
     "default_store_path",
+    "is_database_url",
     "mismatch_warning",
     "open_store",
     "recover_access",
     "register_schema",
+    "set_configured_location",
     "store_exists",
 ]

@@ -81,9 +81,7 @@ class AccountsMixin(StoreCore):
         if temporary:
             values["active"] = 1
         tx.update("users", target.id, values, Audit(action, "user", {"username": target.username}))
-        self._update_keyring(
-            lambda k: k.set_password(target.username, password, self._data_key, self.kdf)
-        )
+        self._backend.set_password(tx.conn, target.username, password, self.kdf)
 
     @guarded
     def list_users(self) -> list[User]:
@@ -114,7 +112,7 @@ class AccountsMixin(StoreCore):
         check_password(password)
         conn = self._conn()
         with self._write() as tx:
-            if self._user_row(conn, username) is not None or self._keyring.has_user(username):
+            if self._user_row(conn, username) is not None or self._backend.has_user(username):
                 raise StoreError(f"A user called “{username}” already exists. Choose another name.")
             tx.insert(
                 "users",
@@ -127,10 +125,8 @@ class AccountsMixin(StoreCore):
                 },
                 Audit("user_created", "user", {"username": username, "role": role}),
             )
-            # Keyring written inside the transaction: if it fails, the row rolls back.
-            self._update_keyring(
-                lambda k: k.set_password(username, password, self._data_key, self.kdf)
-            )
+            # Key file written inside the transaction: if it fails, the row rolls back.
+            self._backend.set_password(tx.conn, username, password, self.kdf)
         user = self._user_row(conn, username)
         assert user is not None
         return user
@@ -195,7 +191,7 @@ class AccountsMixin(StoreCore):
                 {"active": 0},
                 Audit("user_disabled", "user", {"username": target.username}),
             )
-            self._update_keyring(lambda k: k.remove_user(target.username))
+            self._backend.remove_user(tx.conn, target.username)
 
     @guarded
     def new_recovery_key(self) -> str:
@@ -203,8 +199,8 @@ class AccountsMixin(StoreCore):
         self._require_admin("replace the recovery key")
         text, raw = crypto.new_recovery_key()
         with self._write() as tx:
-            tx.audit("recovery_key_replaced", "store", self._keyring.store_id)
-            self._update_keyring(lambda k: k.set_recovery(raw, self._data_key))
+            tx.audit("recovery_key_replaced", "store", self._backend.store_id)
+            self._backend.set_recovery(tx.conn, raw)
         return text
 
     @guarded

@@ -135,12 +135,17 @@ def append(
     if not action or not action.replace("_", "").isalnum() or action.lower() != action:
         raise AuditError(f"“{action}” is not a valid audit action (lower-case words).")
     text = canonical_json(dict(details or {}))
+    # A shared server serialises appends itself (a lock held to the commit); SQLite's
+    # BEGIN IMMEDIATE already holds the only write lock.
+    lock_tail = getattr(conn, "lock_audit_tail", None)
+    if lock_tail is not None:
+        lock_tail()
     tail = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (1, GENESIS) if tail is None else (int(tail[0]) + 1, str(tail[1]))
     oid = str(object_id)
     digest = entry_hash(seq, at, user, action, object_type, oid, text, prev)
     conn.execute(
-        "INSERT INTO audit_log (seq, at, user, action, object_type, object_id, details, "
+        'INSERT INTO audit_log (seq, at, "user", action, object_type, object_id, details, '
         "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (seq, at, user, action, object_type, oid, text, prev, digest),
     )
@@ -173,7 +178,8 @@ def _row_entry(row: tuple) -> AuditEntry:
 
 
 _SELECT = (
-    "SELECT seq, at, user, action, object_type, object_id, details, prev_hash, hash FROM audit_log"
+    'SELECT seq, at, "user", action, object_type, object_id, details, prev_hash, hash '
+    "FROM audit_log"
 )
 
 
@@ -291,21 +297,32 @@ def advance_anchor(
 
 
 # --- verification ---------------------------------------------------------------
+def file_anchor(path: Path, key: bytes, store_id: str) -> tuple[Anchor | None, str]:
+    """The anchor file's anchor if its signature is this store's, else ``None`` and why."""
+    anchor, problem = read_anchor(path)
+    if anchor is not None and not anchor_valid(anchor, key, store_id):
+        return None, f"the anchor file {path.name} was altered"
+    return anchor, problem
+
+
 def verify(
     conn: Connection,
-    anchor_file: Path,
-    key: bytes,
-    store_id: str,
+    anchor: Anchor | None,
+    anchor_problem: str,
     *,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> AuditReport:
-    """Recompute the chain, then compare its end with the signed anchor."""
+    """Recompute the chain, then compare its end with the anchor.
+
+    Parameters
+    ----------
+    anchor, anchor_problem
+        The checked anchor (the signed file next to a local database, the
+        server-kept row of a shared one), or ``None`` and why there is none.
+    """
     total = int(conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
     progress(0.0, "Checking the audit trail")
-    anchor, anchor_problem = read_anchor(anchor_file)
-    if anchor is not None and not anchor_valid(anchor, key, store_id):
-        anchor, anchor_problem = None, f"the anchor file {anchor_file.name} was altered"
     anchor_seq = anchor.seq if anchor is not None else None
 
     def bad(seq: int | None, problem: str, count: int) -> AuditReport:

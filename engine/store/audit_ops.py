@@ -43,9 +43,7 @@ class AuditMixin(StoreCore):
                     report.first_bad_seq or "",
                     {"problem": report.problem, "reason": reason.strip()},
                 )
-            audit_log.write_anchor(
-                self.anchor_path, self._anchor_key, self._keyring.store_id, entry.seq, entry.hash
-            )
+            self._backend.reanchor(tx.conn, entry.seq, entry.hash)
             self._anchor_seq, self.anchor_problem = entry.seq, ""
         return entry
 
@@ -87,11 +85,12 @@ class AuditMixin(StoreCore):
         self, *, progress: Progress = no_progress, cancel: CancelToken | None = None
     ) -> AuditReport:
         """Recompute the hash chain and compare it with the signed anchor."""
+        conn = self._conn()
+        anchor, problem = self._backend.anchor(conn)
         return audit_log.verify(
-            self._conn(),
-            self.anchor_path,
-            self._anchor_key,
-            self._keyring.store_id,
+            conn,
+            anchor,
+            problem,
             progress=progress,
             cancel=cancel,
         )
@@ -112,7 +111,7 @@ class AuditMixin(StoreCore):
 
     @guarded
     def integrity_check(self) -> str:
-        """SQLite's ``PRAGMA integrity_check`` (``"ok"`` when sound)."""
+        """SQLite's ``PRAGMA integrity_check``, or the shared database's own check (``"ok"``)."""
         return db.integrity_check(self._conn())
 
     @guarded

@@ -6,6 +6,12 @@ transaction and the audit anchor); the concerns themselves are mixins of it
 (``accounts``, ``patients``, ``records``, ``studies``, ``results``,
 ``timeline``, ``audit_ops``).
 
+Where the data lives is a :class:`Backend`: the workstation's encrypted
+SQLCipher file with its key file and anchor file
+(:class:`~engine.store.local.LocalBackend`), or the clinic's shared
+PostgreSQL database (:class:`~engine.store.server.ServerBackend`). The
+concerns do not know which.
+
 Every change goes through :class:`Tx`: :meth:`Tx.insert` and
 :meth:`Tx.update` write a row and its audit entry in the same transaction,
 so no change can be committed without its entry.
@@ -21,24 +27,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
-import sqlcipher3
-
-from engine.errors import PermissionDeniedError, StoreError
+from engine.errors import EngineError, PermissionDeniedError, StoreError, StoreUnreachableError
 from engine.store import audit as audit_log
-from engine.store import crypto, db
+from engine.store import db
+from engine.store.audit import Anchor
 from engine.store.crypto import KdfParams
 from engine.store.entities import AuditEntry, Session, User
-from engine.store.keyring import Keyring, anchor_path
 
 Clock = Callable[[], datetime]
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-#: Serialises key-file rewrites between the stores of one process (see
-#: :meth:`StoreCore._update_keyring`).
-_keyring_lock = threading.Lock()
 #: Table and column names are code constants; this only catches a slip that
 #: would otherwise reach SQL as text.
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -106,8 +107,83 @@ def from_row(
     return cls(**values, **more)
 
 
+class Backend(Protocol):
+    """Where an open store's data lives, and what differs between the two kinds.
+
+    The local backend keeps the data key's wrapped copies in the key file and
+    the audit anchor in a signed file; the server backend keeps the accounts'
+    password hashes only in the database and lets the server keep the anchor.
+    """
+
+    #: The database as people see it in messages: a file path or a URL (no password).
+    location: str
+
+    @property
+    def store_id(self) -> str:
+        """The store's identity (written into the ``store_created`` entry)."""
+        ...
+
+    def connect(self) -> db.Connection:
+        """A new connection for the calling thread."""
+        ...
+
+    def release(self, conn: db.Connection) -> None:
+        """Give back a connection from :meth:`connect` (closing it or pooling it)."""
+        ...
+
+    def translate(self, exc: Exception) -> EngineError | None:
+        """The :class:`StoreError` a driver's exception means, or ``None`` when it is not one."""
+        ...
+
+    def has_user(self, username: str) -> bool:
+        """Whether ``username`` holds a key slot outside the users table."""
+        ...
+
+    def set_password(
+        self, conn: db.Connection, username: str, password: str, kdf: KdfParams
+    ) -> None:
+        """Let ``password`` open the store for ``username`` (inside the users-table change)."""
+        ...
+
+    def remove_user(self, conn: db.Connection, username: str) -> None:
+        """Stop ``username``'s password opening the store."""
+        ...
+
+    def set_recovery(self, conn: db.Connection, raw: bytes) -> None:
+        """Make the recovery key ``raw`` the one that restores access (replacing the old one)."""
+        ...
+
+    def check_recovery(self, conn: db.Connection, text: str) -> None:
+        """Raise :class:`AuthenticationError` unless ``text`` is the store's recovery key."""
+        ...
+
+    def after_migrate(self, conn: db.Connection) -> None:
+        """What the backend does after schema steps were applied (grants on a server)."""
+        ...
+
+    def anchor(self, conn: db.Connection) -> tuple[Anchor | None, str]:
+        """The checked audit anchor, or ``None`` and why there is none."""
+        ...
+
+    def advance_anchor(self, conn: db.Connection, seq: int, digest: str) -> str:
+        """Move the anchor to a committed entry; returns why it was not moved (``""``: moved)."""
+        ...
+
+    def reanchor(self, conn: db.Connection, seq: int, digest: str) -> None:
+        """Replace the anchor with ``(seq, digest)`` (an administrator accepted the log)."""
+        ...
+
+    def close(self) -> None:
+        """Forget the keys and give back pooled connections."""
+        ...
+
+
 def guarded(method: F) -> F:
-    """Turn SQLite errors into :class:`StoreError` and count the call as activity."""
+    """Turn database errors into :class:`StoreError` and count the call as activity.
+
+    A lost server connection (:class:`StoreUnreachableError`) is dropped, so
+    that the next call connects again.
+    """
 
     @functools.wraps(method)
     def wrapper(self: StoreCore, *args: Any, **kwargs: Any) -> Any:
@@ -115,22 +191,15 @@ def guarded(method: F) -> F:
         self.session.touch()
         try:
             return method(self, *args, **kwargs)
-        except sqlcipher3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreError(
-                    "The database is busy with another task. Try again in a moment.", str(exc)
-                ) from exc
-            raise StoreError(
-                db.disk_problem(self.path.parent, exc)
-                or f"The database {self.path.name} could not be read or written.",
-                str(exc),
-            ) from exc
-        except OSError as exc:  # key file or anchor writes
-            raise StoreError(db.disk_problem(self.path.parent, exc), str(exc)) from exc
-        except sqlcipher3.Error as exc:
-            raise StoreError(
-                f"The database {self.path.name} could not be read or written.", str(exc)
-            ) from exc
+        except EngineError:
+            raise
+        except Exception as exc:
+            error = self._backend.translate(exc)
+            if error is None:
+                raise
+            if isinstance(error, StoreUnreachableError):
+                self._drop_connection()
+            raise error from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -206,11 +275,11 @@ class Tx:
             The entry to log, whose object id becomes the new row's id.
         """
         columns = _columns(table, values)
-        cur = self.conn.execute(
+        row_id = db.insert_returning_id(
+            self.conn,
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             tuple(values.values()),
         )
-        row_id = int(cur.lastrowid)
         if audit is not None:
             self.audit(audit.action, audit.object_type, row_id, audit.details)
         return row_id
@@ -235,21 +304,9 @@ class StoreCore:
     composes them. Not constructed directly.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        keyring: Keyring,
-        data_key: bytes,
-        user: User,
-        *,
-        kdf: KdfParams,
-        clock: Clock,
-    ) -> None:
-        self.path = path
+    def __init__(self, backend: Backend, user: User, *, kdf: KdfParams, clock: Clock) -> None:
+        self._backend = backend
         self.kdf = kdf
-        self._keyring = keyring
-        self._data_key = data_key
-        self._anchor_key = crypto.anchor_key(data_key)
         self._clock = clock
         self._local = threading.local()
         self._connections: list[db.Connection] = []
@@ -273,9 +330,20 @@ class StoreCore:
         return self.session.user
 
     @property
-    def anchor_path(self) -> Path:
-        """The signed audit-anchor file next to the database."""
-        return anchor_path(self.path)
+    def location(self) -> str:
+        """The database: its file path, or the shared database's URL (without a password)."""
+        return self._backend.location
+
+    @property
+    def path(self) -> Path | None:
+        """The local database file (``None`` for a shared database on a server)."""
+        path = getattr(self._backend, "path", None)
+        return path if isinstance(path, Path) else None
+
+    @property
+    def shared(self) -> bool:
+        """Whether the store is the clinic's shared database on a server."""
+        return self.path is None
 
     def _now(self) -> str:
         return ts(self._clock())
@@ -291,11 +359,25 @@ class StoreCore:
     def _conn(self) -> db.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = db.connect(self.path, self._data_key)
+            conn = self._backend.connect()
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def _drop_connection(self) -> None:
+        """Forget this thread's connection (it was lost); the next call opens another."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is None:
+            return
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        try:
+            self._backend.release(conn)
+        except Exception:  # a lost connection may fail to close; it is gone
+            pass
 
     @contextmanager
     def _write(self) -> Iterator[Tx]:
@@ -311,33 +393,9 @@ class StoreCore:
         with self._lock:
             if seq <= self._anchor_seq:
                 return
-            self.anchor_problem = audit_log.advance_anchor(
-                self._conn(),
-                self.anchor_path,
-                self._anchor_key,
-                self._keyring.store_id,
-                seq,
-                digest,
-            )
+            self.anchor_problem = self._backend.advance_anchor(self._conn(), seq, digest)
             if not self.anchor_problem:
                 self._anchor_seq = seq
-
-    def _update_keyring(self, change: Callable[[Keyring], None]) -> None:
-        """Apply ``change`` to the key file as it is on disk now, and save it.
-
-        Re-reading first keeps slots another window or process added since
-        this store opened. Called inside the write transaction of the
-        matching users-table change: if saving fails, that change rolls back.
-        """
-        with _keyring_lock:
-            fresh = Keyring.load(self._keyring.path)
-            if fresh.store_id != self._keyring.store_id:
-                raise StoreError(
-                    f"The key file {fresh.path.name} was replaced by another database's key file."
-                )
-            change(fresh)
-            fresh.save()
-            self._keyring = fresh
 
     def _require_admin(self, what: str) -> None:
         if not self.session.user.is_admin:
@@ -350,14 +408,14 @@ class StoreCore:
         try:
             with self._write() as tx:
                 tx.audit("logout", "user", self.session.user.id)
-        except (sqlcipher3.Error, StoreError):
-            pass  # closing must not fail; the login entry already exists
+        except Exception:  # closing must not fail; the login entry already exists
+            pass
         with self._lock:
             for conn in self._connections:
                 try:
-                    conn.close()
-                except sqlcipher3.Error:
+                    self._backend.release(conn)
+                except Exception:  # a lost connection may fail to close
                     pass
             self._connections.clear()
             self._closed = True
-        self._data_key = b""
+        self._backend.close()

@@ -1,4 +1,9 @@
-"""SQLCipher connections and transactions.
+"""SQLCipher connections and transactions, and what the store asks of any connection.
+
+The store's SQL is written once, in SQLite's dialect with ``?`` parameters;
+a PostgreSQL connection (:class:`engine.store.server.ServerConnection`)
+translates it. :class:`Connection` is what both provide; the few places
+where the two differ ask :func:`dialect`.
 
 One connection per thread (see :class:`~engine.store.store.Store`); every
 connection is keyed with the raw 256-bit data key, runs in WAL mode with
@@ -10,10 +15,10 @@ worker thread wait for each other instead of failing.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, Protocol
 
 import sqlcipher3
 
@@ -23,7 +28,52 @@ BUSY_TIMEOUT_MS = 15_000
 
 DatabaseError = sqlcipher3.DatabaseError
 IntegrityError = sqlcipher3.IntegrityError
-Connection: TypeAlias = sqlcipher3.Connection
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the store uses."""
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchmany(self, size: int = ...) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """A connection as the store uses it: SQLCipher's, or the PostgreSQL adapter."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def dialect(conn: Connection) -> str:
+    """``"sqlite"`` or ``"postgresql"``."""
+    return str(getattr(conn, "dialect", "sqlite"))
+
+
+def insert_returning_id(conn: Connection, sql: str, parameters: Sequence[Any]) -> int:
+    """Run an ``INSERT`` and return the new row's ``id``."""
+    if dialect(conn) == "sqlite":
+        return int(conn.execute(sql, parameters).lastrowid)
+    return int(conn.execute(sql + " RETURNING id", parameters).fetchone()[0])
+
+
+def has_table(conn: Connection, name: str) -> bool:
+    """Whether the table ``name`` exists."""
+    if dialect(conn) == "sqlite":
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        sql = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?"
+    return conn.execute(sql, (name,)).fetchone() is not None
 
 
 def disk_problem(folder: Path, exc: BaseException) -> str:
@@ -53,7 +103,7 @@ def disk_problem(folder: Path, exc: BaseException) -> str:
     return ""
 
 
-def connect(path: Path, data_key: bytes) -> Connection:
+def connect(path: Path, data_key: bytes) -> sqlcipher3.Connection:
     """Open (or create) the encrypted database at ``path`` with ``data_key``.
 
     Raises
@@ -114,6 +164,12 @@ def write_transaction(conn: Connection) -> Iterator[Connection]:
 
 
 def integrity_check(conn: Connection) -> str:
-    """``PRAGMA integrity_check`` result (``"ok"`` when the file is sound)."""
+    """``PRAGMA integrity_check`` result (``"ok"`` when the file is sound).
+
+    A PostgreSQL connection answers with its own check (tables, triggers, grants).
+    """
+    own = getattr(conn, "integrity_check", None)
+    if own is not None:
+        return str(own())
     rows = conn.execute("PRAGMA integrity_check").fetchall()
     return "; ".join(str(r[0]) for r in rows)

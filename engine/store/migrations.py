@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.errors import StoreError
-from engine.store.db import Connection, write_transaction
+from engine.store.db import Connection, has_table, write_transaction
 
 
 @dataclass(frozen=True)
@@ -208,10 +208,7 @@ CURRENT_VERSION = MIGRATIONS[-1].version
 
 def schema_version(conn: Connection) -> int:
     """The schema version of the open database (0 for an empty file)."""
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-    ).fetchone()
-    if not exists:
+    if not has_table(conn, "schema_version"):
         return 0
     row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0] or 0)

@@ -1,4 +1,8 @@
-"""The workstation's patient store: an encrypted SQLite (SQLCipher) database.
+"""The patient store: the workstation's encrypted SQLite (SQLCipher) file, or the clinic's
+shared PostgreSQL database.
+
+Where it lives is one string: a file path, or a ``postgresql://`` URL (never
+taken for a path); see :mod:`engine.store.local` and :mod:`engine.store.server`.
 
 Open it with :func:`open_store` (or :func:`create_store` the first time);
 every method of :class:`Store` is what one button of the GUI does, so the
@@ -25,10 +29,12 @@ and the audit trail (:mod:`~engine.store.audit_ops`), all on
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.errors import AuthenticationError, StoreError
-from engine.resources import user_data_dir
+from engine.errors import AuthenticationError, EngineError, StoreError
 from engine.store import audit as audit_log
 from engine.store import crypto, db, migrations
 from engine.store.accounts import (
@@ -39,23 +45,30 @@ from engine.store.accounts import (
     user_from_row,
 )
 from engine.store.audit_ops import AuditMixin
-from engine.store.core import Audit, Clock, Tx, ts
+from engine.store.core import Audit, Backend, Clock, Tx, ts
 from engine.store.crypto import KdfParams
 from engine.store.entities import AuditEntry, utcnow
 from engine.store.keyring import Keyring, anchor_path, keyring_path
+from engine.store.local import LocalBackend
+from engine.store.location import Location, is_database_url, local_path
 from engine.store.timeline import TimelineMixin
 
-DEFAULT_DB_NAME = "stethos.db"
+if TYPE_CHECKING:
+    from engine.store.server import ServerBackend
 
 
-def default_store_path() -> Path:
-    """Where the workstation's database lives (``user_data_dir()/stethos.db``)."""
-    return user_data_dir() / DEFAULT_DB_NAME
+def _server_backend(url: str, password: str | None) -> ServerBackend:
+    # psycopg is imported only when a server is used (it costs ~80 ms at start).
+    from engine.store.server import ServerBackend
+
+    return ServerBackend(url, password=password)
 
 
-def store_exists(path: str | Path) -> bool:
-    """Whether a store (database and key file) exists at ``path``."""
-    p = Path(path)
+def store_exists(path: Location) -> bool:
+    """Whether a store exists at ``path`` (a database and key file; a URL is taken to exist)."""
+    if is_database_url(path):
+        return True
+    p = local_path(path)
     return p.exists() and keyring_path(p).exists()
 
 
@@ -70,13 +83,14 @@ class Store(AccountsMixin, TimelineMixin, AuditMixin):
 
 # --- opening ---------------------------------------------------------------------------------------
 def create_store(
-    path: str | Path,
+    path: Location,
     admin_user: str,
     admin_password: str,
     *,
     full_name: str = "",
     kdf: KdfParams | None = None,
     clock: Clock = utcnow,
+    server_password: str | None = None,
 ) -> tuple[Store, str]:
     """Create a new store whose first account is the administrator.
 
@@ -85,16 +99,79 @@ def create_store(
 
     Parameters
     ----------
+    path
+        A file path (the workstation's encrypted database), or the
+        ``postgresql://`` URL of an empty database on the clinic's server
+        (connected as the role that will own the schema).
     kdf
         Argon2id cost; the default is the product's. Tests pass
         :meth:`KdfParams.fast`.
+    server_password
+        The database role's password for a server URL (ignored for a file).
     """
     kdf = kdf or KdfParams()
+    if is_database_url(path):
+        shared = _server_backend(str(path), server_password)
+        recovery_text = _create_on_server(shared, admin_user, admin_password, full_name, kdf, clock)
+        return _login(shared, admin_user, kdf, clock, password=admin_password), recovery_text
+    db_path = local_path(path)
     keyring, data_key, recovery_text = _create_database(
-        Path(path), admin_user, admin_password, full_name, kdf, clock, migrations.CURRENT_VERSION
+        db_path, admin_user, admin_password, full_name, kdf, clock, migrations.CURRENT_VERSION
     )
-    store = _login(Path(path), keyring, data_key, admin_user, kdf, clock)
+    store = _login(LocalBackend(db_path, keyring, data_key), admin_user, kdf, clock)
     return store, recovery_text
+
+
+def _first_entries(
+    conn: db.Connection, store_id: str, username: str, full_name: str, password_hash: str, now: str
+) -> Tx:
+    """The new store's first audit entry and its administrator, in one transaction."""
+    tx = Tx(conn, username, lambda: now)
+    with db.write_transaction(conn):
+        tx.audit(
+            "store_created", "store", store_id, {"schema_version": migrations.schema_version(conn)}
+        )
+        tx.insert(
+            "users",
+            {
+                "username": username,
+                "full_name": full_name.strip(),
+                "role": "admin",
+                "password_hash": password_hash,
+                "created_at": now,
+            },
+            Audit("user_created", "user", {"username": username, "role": "admin"}),
+        )
+    return tx
+
+
+def _create_on_server(
+    backend: ServerBackend,
+    admin_user: str,
+    admin_password: str,
+    full_name: str,
+    kdf: KdfParams,
+    clock: Clock,
+    schema_version: int = migrations.CURRENT_VERSION,
+) -> str:
+    """Set up the schema in an empty server database with its administrator; the recovery key."""
+    from engine.store.server import grant, prepare_new
+
+    username = check_username(admin_user)
+    check_password(admin_password)
+    recovery_text, recovery_raw = crypto.new_recovery_key()
+    conn = backend.connect()
+    try:
+        with _translated(backend):
+            store_id = prepare_new(conn, recovery_raw)
+            now = ts(clock())
+            migrations.migrate(conn, now, target=schema_version)
+            grant(conn)
+            password_hash = crypto.hash_password(admin_password, kdf)
+            _first_entries(conn, store_id, username, full_name, password_hash, now)
+    finally:
+        backend.release(conn)
+    return recovery_text
 
 
 def _create_database(
@@ -131,25 +208,8 @@ def _create_database(
         conn = db.connect(db_path, data_key)
         now = ts(clock())
         migrations.migrate(conn, now, target=schema_version)
-        tx = Tx(conn, username, lambda: now)
-        with db.write_transaction(conn):
-            tx.audit(
-                "store_created",
-                "store",
-                keyring.store_id,
-                {"schema_version": migrations.schema_version(conn)},
-            )
-            tx.insert(
-                "users",
-                {
-                    "username": username,
-                    "full_name": full_name.strip(),
-                    "role": "admin",
-                    "password_hash": crypto.hash_password(admin_password, kdf),
-                    "created_at": now,
-                },
-                Audit("user_created", "user", {"username": username, "role": "admin"}),
-            )
+        password_hash = crypto.hash_password(admin_password, kdf)
+        tx = _first_entries(conn, keyring.store_id, username, full_name, password_hash, now)
         last = tx.last
         assert last is not None
         audit_log.write_anchor(
@@ -172,14 +232,18 @@ def _create_database(
 
 
 def open_store(
-    path: str | Path,
+    path: Location,
     user: str,
     password: str,
     *,
     kdf: KdfParams | None = None,
     clock: Clock = utcnow,
+    server_password: str | None = None,
 ) -> Store:
     """Sign in and open the store at ``path`` (migrating an older schema first).
+
+    ``path`` is a file path or a ``postgresql://`` URL; ``server_password``
+    is the database role's password for a URL.
 
     Raises
     ------
@@ -188,127 +252,165 @@ def open_store(
         first two, so that user names cannot be probed).
     StoreError
         No database there, missing key file, or a database of a newer Stethos.
+    StoreUnreachableError
+        The clinic's database server does not answer.
     """
-    db_path = Path(path)
+    if is_database_url(path):
+        backend = _server_backend(str(path), server_password)
+        return _login(backend, user, kdf or KdfParams(), clock, password=password)
+    db_path = local_path(path)
     if not db_path.exists():
         raise StoreError(f"There is no Stethos database at {db_path}.")
     keyring = Keyring.load(keyring_path(db_path))
     data_key = keyring.unlock_password(user, password)
-    return _login(db_path, keyring, data_key, user, kdf or KdfParams(), clock)
+    return _login(LocalBackend(db_path, keyring, data_key), user, kdf or KdfParams(), clock)
 
 
 def recover_access(
-    path: str | Path,
+    path: Location,
     recovery_key: str,
     user: str,
     new_password: str,
     *,
     kdf: KdfParams | None = None,
     clock: Clock = utcnow,
+    server_password: str | None = None,
 ) -> Store:
     """Restore a user's access with the recovery key when passwords are lost.
 
     Sets ``new_password`` for ``user`` (enabling the account if it was
     disabled) and signs them in. Nothing stored is lost.
     """
-    db_path = Path(path)
-    if not db_path.exists():
-        raise StoreError(f"There is no Stethos database at {db_path}.")
     check_password(new_password)
     kdf = kdf or KdfParams()
-    keyring = Keyring.load(keyring_path(db_path))
-    data_key = keyring.unlock_recovery(recovery_key)
-    conn = db.connect(db_path, data_key)
+    backend: Backend
+    if is_database_url(path):
+        backend = _server_backend(str(path), server_password)
+    else:
+        db_path = local_path(path)
+        if not db_path.exists():
+            raise StoreError(f"There is no Stethos database at {db_path}.")
+        keyring = Keyring.load(keyring_path(db_path))
+        backend = LocalBackend(db_path, keyring, keyring.unlock_recovery(recovery_key))
+    conn = backend.connect()
     try:
-        now = ts(clock())
-        _migrate_logged(conn, db_path, keyring, data_key, now, user)
-        row = conn.execute(
-            "SELECT id, username FROM users WHERE username = ?", (user.strip(),)
-        ).fetchone()
-        if row is None:
-            raise AuthenticationError(
-                f"There is no user called “{user}” in this database. Give an existing user name."
-            )
-        tx = Tx(conn, row[1], lambda: now)
-        with db.write_transaction(conn):
-            tx.update(
-                "users",
-                int(row[0]),
-                {
-                    "password_hash": crypto.hash_password(new_password, kdf),
-                    "must_change_password": 0,
-                    "active": 1,
-                },
-                Audit("access_recovered", "user", {"username": row[1], "with": "recovery key"}),
-            )
-            # The key file last: if saving it fails, the password change rolls back.
-            keyring.set_password(row[1], new_password, data_key, kdf)
-            keyring.save()
-        _anchor_after(conn, db_path, keyring, data_key, tx.last)
+        with _translated(backend):
+            backend.check_recovery(conn, recovery_key)
+            now = ts(clock())
+            _migrate_logged(conn, backend, now, user)
+            row = conn.execute(
+                "SELECT id, username FROM users WHERE username = ?", (user.strip(),)
+            ).fetchone()
+            if row is None:
+                raise AuthenticationError(
+                    f"There is no user called “{user}” in this database. Give an existing user name."
+                )
+            tx = Tx(conn, row[1], lambda: now)
+            with db.write_transaction(conn):
+                tx.update(
+                    "users",
+                    int(row[0]),
+                    {
+                        "password_hash": crypto.hash_password(new_password, kdf),
+                        "must_change_password": 0,
+                        "active": 1,
+                    },
+                    Audit("access_recovered", "user", {"username": row[1], "with": "recovery key"}),
+                )
+                # The key file last: if saving it fails, the password change rolls back.
+                backend.set_password(conn, row[1], new_password, kdf)
+            _anchor_after(conn, backend, tx.last)
     finally:
-        conn.close()
-    return _login(db_path, keyring, data_key, user, kdf, clock)
+        backend.release(conn)
+    return _login(backend, user, kdf, clock, password=new_password)
 
 
-def _anchor_after(
-    conn: db.Connection,
-    db_path: Path,
-    keyring: Keyring,
-    data_key: bytes,
-    entry: AuditEntry | None,
-) -> None:
+@contextmanager
+def _translated(backend: Backend) -> Iterator[None]:
+    """Driver errors raised before a :class:`Store` exists, as :class:`StoreError`."""
+    try:
+        yield
+    except EngineError:
+        raise
+    except Exception as exc:
+        error = backend.translate(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _anchor_after(conn: db.Connection, backend: Backend, entry: AuditEntry | None) -> None:
     """Advance the anchor to ``entry`` after its commit (for writes made before sign-in)."""
-    if entry is None:
-        return
-    audit_log.advance_anchor(
-        conn,
-        anchor_path(db_path),
-        crypto.anchor_key(data_key),
-        keyring.store_id,
-        entry.seq,
-        entry.hash,
-    )
+    if entry is not None:
+        backend.advance_anchor(conn, entry.seq, entry.hash)
 
 
-def _migrate_logged(
-    conn: db.Connection,
-    db_path: Path,
-    keyring: Keyring,
-    data_key: bytes,
-    now: str,
-    username: str,
-) -> None:
+def _migrate_logged(conn: db.Connection, backend: Backend, now: str, username: str) -> None:
     """Bring the schema up to date, logging the migration when there was one."""
     before = migrations.schema_version(conn)
     applied = migrations.migrate(conn, now)
     if applied:
+        backend.after_migrate(conn)
         tx = Tx(conn, username, lambda: now)
         with db.write_transaction(conn):
-            tx.audit("migrated", "store", keyring.store_id, {"from": before, "to": applied[-1]})
-        _anchor_after(conn, db_path, keyring, data_key, tx.last)
+            tx.audit("migrated", "store", backend.store_id, {"from": before, "to": applied[-1]})
+        _anchor_after(conn, backend, tx.last)
 
 
 def _login(
-    db_path: Path,
-    keyring: Keyring,
-    data_key: bytes,
+    backend: Backend,
     username: str,
     kdf: KdfParams,
     clock: Clock,
+    *,
+    password: str | None = None,
 ) -> Store:
-    """Migrate if needed, check the account is active and return the signed-in store."""
-    conn = db.connect(db_path, data_key)
+    """Migrate if needed, check the account is active and return the signed-in store.
+
+    ``password`` is checked against the users table (a server store: no key
+    file has checked it already).
+    """
     try:
-        now = ts(clock())
-        _migrate_logged(conn, db_path, keyring, data_key, now, username)
-        row = conn.execute(USER_SELECT + " WHERE username = ?", (username.strip(),)).fetchone()
-    finally:
-        conn.close()
-    if row is None or not row[4]:
-        raise AuthenticationError(
-            "This account is disabled. Ask the administrator to reset your access."
-        )
-    store = Store(db_path, keyring, data_key, user_from_row(row), kdf=kdf, clock=clock)
-    with store._write() as tx:
-        tx.audit("login", "user", int(row[0]))
+        conn = backend.connect()
+        try:
+            with _translated(backend):
+                now = ts(clock())
+                _migrate_logged(conn, backend, now, username)
+                row = conn.execute(
+                    USER_SELECT.replace(" FROM users", ", password_hash FROM users")
+                    + " WHERE username = ?",
+                    (username.strip(),),
+                ).fetchone()
+        finally:
+            backend.release(conn)
+        if password is not None:
+            _check_password(row, password, kdf)
+        if row is None or not row[4]:
+            raise AuthenticationError(
+                "This account is disabled. Ask the administrator to reset your access."
+            )
+        store = Store(backend, user_from_row(row[:-1]), kdf=kdf, clock=clock)
+    except BaseException:
+        backend.close()
+        raise
+    try:
+        with store._write() as tx:
+            tx.audit("login", "user", int(row[0]))
+    except BaseException:
+        store.close()
+        raise
     return store
+
+
+def _check_password(row: tuple | None, password: str, kdf: KdfParams) -> None:
+    """The users table's check of a sign-in, with the key file's message and timing."""
+    if row is None:  # spend the same Argon2 time: no user-name oracle
+        crypto.hash_password(password, kdf)
+        ok = False
+    else:
+        ok = crypto.verify_password(str(row[-1]), password)
+    if not ok:
+        raise AuthenticationError(
+            "The user name or password is wrong. Check them and try again; if the password is "
+            "lost, ask the administrator to reset your access."
+        )

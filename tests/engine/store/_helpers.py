@@ -42,10 +42,37 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
-def raw_connection(path: Path, user: str = ADMIN, password: str = ADMIN_PASSWORD):
-    """A plain SQLCipher connection to the database, as a tamperer with a login would have."""
+def raw_connection(path: Path | str, user: str = ADMIN, password: str = ADMIN_PASSWORD):
+    """A plain connection to the database, as a tamperer with a login would have.
+
+    SQLCipher's with the key a password unwraps; on PostgreSQL the schema
+    owner's (who may do anything the triggers allow).
+    """
+    if isinstance(path, str):
+        return owner_connection(path)
     key = Keyring.load(keyring_path(path)).unlock_password(user, password)
     return store_db.connect(path, key)
+
+
+def owner_connection(url: str):
+    """The schema owner's connection to the test database at the workstation's ``url``."""
+    import psycopg
+
+    from engine.store.server import ServerConnection
+    from tests.engine.store._pg import OWNER, WORKSTATION
+
+    return ServerConnection(
+        psycopg.connect(url.replace(f"//{WORKSTATION}@", f"//{OWNER}@"), autocommit=True)
+    )
+
+
+def owner_location(location: Path | str) -> Path | str:
+    """The database as its owner reaches it: the same file, or the owner's URL."""
+    if isinstance(location, str):
+        from tests.engine.store._pg import OWNER, WORKSTATION
+
+        return location.replace(f"//{WORKSTATION}@", f"//{OWNER}@")
+    return location
 
 
 def fake_prediction(label: str = "disease", score: float = 0.8, version: str = "1.0.0") -> dict:

@@ -29,6 +29,7 @@ def test_wrong_password_and_unknown_user_get_the_same_clear_message(store: Store
     assert "user name or password is wrong" in wrong.value.user_message
 
 
+@pytest.mark.sqlite_only
 def test_database_file_is_unreadable_without_the_key(store: Store, db_path: Path):
     store.add_patient("SECRET-MRN-123", "Zebulon", "Quixote")
     store.close()
@@ -41,6 +42,7 @@ def test_database_file_is_unreadable_without_the_key(store: Store, db_path: Path
         assert b"SECRET-MRN-123" not in path.read_bytes(), path.name
 
 
+@pytest.mark.sqlite_only
 def test_copied_database_without_its_key_file_cannot_be_opened(store: Store, db_path, tmp_path):
     store.close()
     copy = tmp_path / "elsewhere" / "stolen.db"
@@ -50,6 +52,7 @@ def test_copied_database_without_its_key_file_cannot_be_opened(store: Store, db_
         open_store(copy, ADMIN, ADMIN_PASSWORD, kdf=FAST)
 
 
+@pytest.mark.sqlite_only
 def test_keyring_holds_only_wrapped_keys_bound_to_their_slot(store: Store, db_path: Path):
     store.create_user(CLINICIAN, CLINICIAN_PASSWORD)
     store.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main as cli_main
+from engine.errors import PermissionDeniedError
 from engine.store import Store, open_store
 from engine.store.audit import GENESIS
 from engine.store.keyring import anchor_path
@@ -19,6 +20,7 @@ from tests.engine.store._helpers import (
     FAST,
     HEART,
     FakeClock,
+    owner_location,
     raw_connection,
 )
 from tests.engine.store._results import fake_result
@@ -34,12 +36,18 @@ def _activity(store: Store) -> None:
     store.audit("exported", object_type="study", object_id="1.2.3", details={"files": 3})
 
 
-def _tamper(db_path: Path, *statements: str) -> None:
+def _tamper(db_path: Path | str, *statements: str) -> None:
+    """Change the log around Stethos: with the key (SQLite), or as the schema's owner."""
     conn = raw_connection(db_path)
-    conn.execute("DROP TRIGGER audit_log_no_update")
-    conn.execute("DROP TRIGGER audit_log_no_delete")
+    if isinstance(db_path, str):
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+    else:
+        conn.execute("DROP TRIGGER audit_log_no_update")
+        conn.execute("DROP TRIGGER audit_log_no_delete")
     for sql in statements:
         conn.execute(sql)
+    if isinstance(db_path, str):
+        conn.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
     conn.close()
 
 
@@ -130,16 +138,22 @@ def test_verify_catches_a_removed_tail_even_after_new_logins(store: Store, db_pa
     report = again.verify_audit()
     assert not report.ok
     assert report.first_bad_seq is not None and report.first_bad_seq <= last + 1
-    assert again.anchor_problem  # the anchor was not moved over the gap
+    if isinstance(db_path, Path):
+        assert again.anchor_problem  # the anchor was not moved over the gap
+    else:  # the server keeps its anchor: a workstation cannot move it back
+        with pytest.raises(PermissionDeniedError):
+            again.reanchor("trying to hide the gap")
     again.close()
 
-    # The administrator investigates, then accepts the log as it is: audited.
-    admin = open_store(db_path, ADMIN, ADMIN_PASSWORD, kdf=FAST)
+    # The administrator investigates, then accepts the log as it is: audited (on a
+    # server, signed in through the schema owner's connection).
+    admin = open_store(owner_location(db_path), ADMIN, ADMIN_PASSWORD, kdf=FAST)
     entry = admin.reanchor("tail removed by a faulty backup restore; ticket 42")
     assert entry.details["problem"] and admin.verify_audit().ok
     admin.close()
 
 
+@pytest.mark.sqlite_only
 def test_verify_catches_an_altered_or_missing_anchor(store: Store, db_path: Path):
     _activity(store)
     path = anchor_path(db_path)
@@ -177,7 +191,7 @@ def test_cli_verify_export_and_drift(store: Store, db_path: Path, tmp_path, monk
     assert drift[0]["model_id"] == "heart-disease-logreg" and drift[0]["results"] == 1
 
     target = rows[3]["seq"]
-    _tamper(db_path, f"UPDATE audit_log SET user = 'mallory' WHERE seq = {target}")
+    _tamper(db_path, f"UPDATE audit_log SET \"user\" = 'mallory' WHERE seq = {target}")
     capsys.readouterr()
     assert cli_main(["audit", "verify", *common]) == 1
     assert f"FAILED at seq {target}" in capsys.readouterr().out

@@ -24,6 +24,7 @@ from tests.engine.store._helpers import (
 from tests.engine.store._results import fake_result, result_input
 
 
+@pytest.mark.sqlite_only
 def test_database_settings(store: Store, db_path: Path):
     conn = raw_connection(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -1,0 +1,519 @@
+"""The clinic's shared store on a PostgreSQL server (psycopg 3).
+
+Several workstations use one database: the same tables, the same
+migrations (:mod:`engine.store.migrations`, translated from SQLite's
+dialect by :class:`ServerConnection`) and the same store API as the local
+SQLCipher file. What differs is kept here:
+
+- **Where and how to connect.** ``postgresql://role@host/db``; a server on
+  another machine must be reached over TLS with the server's certificate
+  checked against the clinic's CA (``sslmode=verify-full`` and
+  ``sslrootcert=CA.pem``), only ``localhost`` may go without. A password in
+  the address is refused: it comes from the caller (asked for, or the
+  workstation's saved credential) or from libpq's own means.
+- **Who may do what** is enforced by the server, not only by Stethos: the
+  schema belongs to the role that ran ``store init``/``store migrate``; the
+  workstations connect as members of the ``stethos_workstation`` role, which
+  may read and insert, update only ``users`` and ``patients``, and never
+  update, delete or truncate the audit log (grants, and triggers that refuse
+  it for everyone, owner included).
+- **The audit chain** is appended under a transaction-scoped advisory lock
+  (held to the commit), so entries from any number of workstations form one
+  line; the anchor (latest seq and hash) is a row the server advances itself
+  from a trigger, which a workstation cannot write.
+- **Accounts**: the users table's Argon2id password hashes are the only
+  check (there is no data key to wrap); the recovery key is kept as a salted
+  hash in ``stethos_meta``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import os
+import re
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
+
+from engine.errors import (
+    AuthenticationError,
+    EngineError,
+    PermissionDeniedError,
+    StoreConflictError,
+    StoreError,
+    StoreUnreachableError,
+)
+from engine.store import crypto, db
+from engine.store.audit import GENESIS, Anchor
+from engine.store.crypto import KdfParams
+from engine.store.location import is_database_url
+
+#: The group role every workstation's login role is a member of.
+WORKSTATION_ROLE = "stethos_workstation"
+#: Hosts that may be reached without TLS (this machine).
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+CONNECT_TIMEOUT_S = 5
+#: The advisory-lock key that serialises audit appends (``"stethos"`` in ASCII).
+AUDIT_LOCK_KEY = 0x737465_74686F73
+#: The tables whose rows are never updated or deleted (as in the local store).
+APPEND_ONLY = ("audit_log", "patient_versions", "records", "results", "decisions")
+
+_BOOTSTRAP = (
+    # Case-insensitive user names, as SQLite's COLLATE NOCASE.
+    "CREATE COLLATION IF NOT EXISTS stethos_nocase "
+    "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+    """CREATE OR REPLACE FUNCTION stethos_append_only() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$""",
+    "CREATE TABLE stethos_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE audit_anchor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL)""",
+    f"INSERT INTO audit_anchor (id, seq, hash) VALUES (1, 0, '{GENESIS}')",
+    # Runs as the schema's owner: a workstation advances the anchor only by appending the
+    # entry that follows the anchored one. After entries were removed the anchor stays
+    # where it was (as the local anchor file does), so the gap is never covered.
+    """CREATE OR REPLACE FUNCTION stethos_advance_anchor() RETURNS trigger
+       LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+       BEGIN
+         UPDATE audit_anchor SET seq = NEW.seq, hash = NEW.hash
+          WHERE id = 1 AND seq = NEW.seq - 1 AND hash = NEW.prev_hash;
+         RETURN NULL;
+       END $$""",
+    "CREATE TRIGGER audit_anchor_no_delete BEFORE DELETE OR TRUNCATE ON audit_anchor "
+    "FOR EACH STATEMENT EXECUTE FUNCTION stethos_append_only()",
+)
+
+
+# --- addresses ------------------------------------------------------------------------------
+def _is_local(host: str) -> bool:
+    hosts = [h.strip() for h in host.split(",") if h.strip()]
+    return not hosts or all(h.startswith("/") or h.lower() in LOCAL_HOSTS for h in hosts)
+
+
+def connection_params(url: str) -> tuple[dict[str, Any], str]:
+    """The libpq parameters of ``url`` after the TLS rule, and the address to show people.
+
+    Raises
+    ------
+    StoreError
+        Not a PostgreSQL address, a password in it, or a server on another
+        machine without ``sslmode=verify-full`` and the clinic's CA file.
+    """
+    try:
+        params: dict[str, Any] = dict(conninfo_to_dict(url.strip()))
+    except psycopg.ProgrammingError as exc:
+        raise StoreError(f"“{url}” is not a PostgreSQL database address.", str(exc)) from exc
+    if not is_database_url(url):
+        raise StoreError(f"“{url}” is not a postgresql:// database address.")
+    if "password" in params:
+        raise StoreError(
+            "The database address must not contain a password: it would be kept in plain "
+            "text. Remove it; Stethos asks for the password or uses the one saved for this "
+            "workstation."
+        )
+    host = str(params.get("host", ""))
+    shown = (
+        f"postgresql://{params['user'] + '@' if params.get('user') else ''}{host or 'localhost'}"
+        f"{':' + str(params['port']) if params.get('port') else ''}/{params.get('dbname', '')}"
+    )
+    if not _is_local(host):
+        mode = params.setdefault("sslmode", "verify-full")
+        ca = str(params.get("sslrootcert", ""))
+        if mode != "verify-full" or not ca:
+            raise StoreError(
+                f"The clinic database on {host} must be reached over TLS with its certificate "
+                "checked: add sslmode=verify-full&sslrootcert=/path/to/clinic-ca.pem to the "
+                "address (only a server on this machine, localhost, may go without).",
+                f"sslmode={mode!r} sslrootcert={ca!r}",
+            )
+        if ca != "system" and not Path(ca).is_file():
+            raise StoreError(
+                f"The clinic's CA file {ca} for the database on {host} does not exist. "
+                "Copy it from IT and give its path as sslrootcert."
+            )
+    params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_S))
+    params.setdefault("application_name", "stethos")
+    return params, shown
+
+
+# --- SQL translation ------------------------------------------------------------------------
+_APPEND_ONLY_TRIGGER = re.compile(r"^CREATE TRIGGER (\w+) BEFORE (UPDATE|DELETE) ON (\w+) BEGIN")
+
+
+@functools.lru_cache(maxsize=512)
+def translate_sql(sql: str, with_parameters: bool) -> str:
+    """The store's SQLite-dialect ``sql`` as PostgreSQL runs it.
+
+    ``?`` parameters become ``%s`` (and a literal ``%`` ``%%``); the DDL of
+    the migrations gets PostgreSQL's types, identity keys, the
+    case-insensitive collation and the append-only trigger function.
+    """
+    text = sql.strip()
+    if text == "BEGIN IMMEDIATE":
+        return "BEGIN"
+    trigger = _APPEND_ONLY_TRIGGER.match(text)
+    if trigger:
+        name, op, table = trigger.groups()
+        out = (
+            f"CREATE TRIGGER {name} BEFORE {op} ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION stethos_append_only()"
+        )
+        if op == "DELETE":
+            out += (
+                f"; CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION stethos_append_only()"
+            )
+        return out
+    if text.startswith(("CREATE TABLE", "ALTER TABLE")):
+        text = re.sub(
+            r"\bINTEGER PRIMARY KEY\b", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", text
+        )
+        text = re.sub(r"\bINTEGER\b", "BIGINT", text)
+        text = re.sub(r"\bREAL\b", "DOUBLE PRECISION", text)
+        text = text.replace("COLLATE NOCASE", "COLLATE stethos_nocase")
+        text = re.sub(r"^(\s*)user TEXT\b", r'\1"user" TEXT', text, flags=re.MULTILINE)
+    if with_parameters:
+        text = text.replace("%", "%%").replace("?", "%s")
+    return text
+
+
+class ServerConnection:
+    """A psycopg connection that runs the store's SQL (see :func:`translate_sql`).
+
+    In autocommit mode: the store's ``BEGIN``/``COMMIT`` are its own, as
+    with SQLite.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw
+        self._tail_locked = False
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (a lost connection has none to roll back)."""
+        status = self.raw.info.transaction_status
+        return status in (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
+        """Run one statement; returns its cursor."""
+        text = translate_sql(sql, parameters is not None)
+        if text == "BEGIN":
+            self._tail_locked = False
+        return self.raw.execute(text, parameters)  # type: ignore[arg-type]
+
+    def executemany(self, sql: str, parameters: Any) -> psycopg.Cursor[Any]:
+        """Run one statement for each parameter set."""
+        cur = self.raw.cursor()
+        cur.executemany(translate_sql(sql, True), parameters)  # type: ignore[arg-type]
+        return cur
+
+    def lock_audit_tail(self) -> None:
+        """Serialise audit appends: an advisory lock held until this transaction ends."""
+        if not self._tail_locked:
+            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
+            self._tail_locked = True
+
+    def integrity_check(self) -> str:
+        """``"ok"``, or what is missing: tables, append-only triggers, the refused grants."""
+        problems = []
+        for table in (*APPEND_ONLY, "users", "patients", "audit_anchor", "stethos_meta"):
+            if not db.has_table(self, table):
+                problems.append(f"table {table} is missing")
+        names = {
+            str(r[0])
+            for r in self.raw.execute(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'"
+            )
+        }
+        for table in APPEND_ONLY:
+            for kind in ("no_update", "no_delete", "no_truncate"):
+                if f"{table}_{kind}" not in names:
+                    problems.append(f"trigger {table}_{kind} is missing or disabled")
+        if "audit_log_anchor" not in names:
+            problems.append("trigger audit_log_anchor is missing or disabled")
+        role = self.raw.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (WORKSTATION_ROLE,)
+        ).fetchone()
+        if role is not None:
+            for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+                granted = self.raw.execute(
+                    "SELECT has_table_privilege(%s, 'audit_log', %s)", (WORKSTATION_ROLE, privilege)
+                ).fetchone()
+                if granted is not None and granted[0]:
+                    problems.append(f"{WORKSTATION_ROLE} may {privilege} the audit log")
+        return "; ".join(problems) or "ok"
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.raw.close()
+
+
+# --- schema set-up --------------------------------------------------------------------------
+def bootstrap(conn: ServerConnection) -> None:
+    """Create what the server keeps besides the migrated tables (in an empty database)."""
+    with db.write_transaction(conn):
+        for statement in _BOOTSTRAP:
+            conn.raw.execute(statement)  # type: ignore[arg-type]
+
+
+def grant(conn: ServerConnection) -> None:
+    """Give :data:`WORKSTATION_ROLE` what a workstation needs, and no more (after migrating).
+
+    Creates the role when it is missing and the schema's owner may create
+    roles; the audit log's anchor trigger is (re)installed too.
+    """
+    raw = conn.raw
+    with db.write_transaction(conn):
+        raw.execute(
+            "CREATE OR REPLACE TRIGGER audit_log_anchor AFTER INSERT ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION stethos_advance_anchor()"
+        )
+        exists = raw.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (WORKSTATION_ROLE,)
+        ).fetchone()
+        if exists is None:
+            raw.execute(f"CREATE ROLE {WORKSTATION_ROLE} NOLOGIN")
+        raw.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {WORKSTATION_ROLE}")
+        raw.execute(f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO {WORKSTATION_ROLE}")
+        raw.execute(
+            f"REVOKE INSERT ON schema_version, audit_anchor, stethos_meta FROM {WORKSTATION_ROLE}"
+        )
+        raw.execute(f"GRANT UPDATE ON users, patients TO {WORKSTATION_ROLE}")
+        raw.execute(f"GRANT UPDATE (value) ON stethos_meta TO {WORKSTATION_ROLE}")
+        raw.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {WORKSTATION_ROLE}")
+
+
+def recovery_digest(raw: bytes, salt: bytes | None = None) -> str:
+    """``sha256$salt$digest`` of a recovery key (160 random bits: no slow hash is needed)."""
+    salt = salt or os.urandom(16)
+    digest = hmac.new(salt, raw, hashlib.sha256).hexdigest()
+    return f"sha256${salt.hex()}${digest}"
+
+
+def recovery_matches(stored: str, raw: bytes) -> bool:
+    """Whether ``raw`` is the recovery key whose :func:`recovery_digest` is ``stored``."""
+    try:
+        _, salt, _ = stored.split("$")
+        return hmac.compare_digest(recovery_digest(raw, bytes.fromhex(salt)), stored)
+    except ValueError:
+        return False
+
+
+# --- the backend ----------------------------------------------------------------------------
+class ServerBackend:
+    """The shared database at ``url``, reached as the role the URL names.
+
+    Parameters
+    ----------
+    url
+        ``postgresql://role@host[:port]/dbname[?sslmode=verify-full&sslrootcert=CA]``.
+    password
+        The role's password, when the server asks for one (else libpq's own
+        means: ``PGPASSWORD``, a client certificate, a local socket).
+    """
+
+    def __init__(self, url: str, *, password: str | None = None) -> None:
+        self.params, self.location = connection_params(url)
+        self.host = str(self.params.get("host") or "localhost")
+        self._password = password
+        self._store_id = ""
+
+    @property
+    def store_id(self) -> str:
+        """The store id kept in ``stethos_meta``."""
+        if not self._store_id:
+            conn = self.connect()
+            try:
+                self._store_id = meta(conn, "store_id")
+            finally:
+                self.release(conn)
+        return self._store_id
+
+    def connect(self) -> ServerConnection:
+        """A new connection (autocommit; the store opens its own transactions).
+
+        Raises
+        ------
+        StoreUnreachableError
+            The server does not answer.
+        AuthenticationError
+            It answers but refuses this workstation's login.
+        """
+        extra = {} if self._password is None else {"password": self._password}
+        try:
+            raw = psycopg.connect(make_conninfo(**self.params, **extra), autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise self._connect_error(exc) from exc
+        return ServerConnection(raw)
+
+    def _connect_error(self, exc: psycopg.OperationalError) -> EngineError:
+        text = str(exc)
+        low = text.lower()
+        if (
+            "authentication failed" in low
+            or "no pg_hba.conf entry" in low
+            or ("role" in low and "does not exist" in low)
+        ):
+            return AuthenticationError(
+                f"The clinic database on {self.host} did not accept this workstation's login. "
+                "Ask IT to check the workstation's database role and password.",
+                text,
+            )
+        if "certificate" in low or "ssl" in low:
+            return StoreError(
+                f"The secure connection to the clinic database on {self.host} failed: its "
+                "certificate was not accepted with the clinic's CA file. Ask IT.",
+                text,
+            )
+        if "database" in low and "does not exist" in low:
+            return StoreError(f"There is no database {self.location} on the server.", text)
+        return unreachable(self.host, text)
+
+    def release(self, conn: db.Connection) -> None:
+        """Close the connection."""
+        conn.close()
+
+    def translate(self, exc: Exception) -> EngineError | None:
+        """psycopg's errors as the messages people see."""
+        if isinstance(exc, pg_errors.UniqueViolation):
+            return StoreConflictError(
+                "Someone else saved a change to the same item first, on this or another "
+                "workstation. Reload it and apply your change again.",
+                str(exc),
+            )
+        if isinstance(exc, pg_errors.InsufficientPrivilege):
+            return PermissionDeniedError(
+                "The clinic database refused this: the workstation's database role may not do "
+                "it. Ask IT.",
+                str(exc),
+            )
+        if isinstance(
+            exc,
+            (
+                pg_errors.SerializationFailure,
+                pg_errors.DeadlockDetected,
+                pg_errors.LockNotAvailable,
+            ),
+        ):
+            return StoreError(
+                "The clinic database is busy with another workstation's change. Try again.",
+                str(exc),
+            )
+        if isinstance(exc, pg_errors.RaiseException):
+            return StoreError("The clinic database refused the change.", str(exc))
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return unreachable(self.host, str(exc))
+        if isinstance(exc, psycopg.Error):
+            return StoreError("The clinic database could not be read or written.", str(exc))
+        return None
+
+    # --- accounts: the users table is the only check ------------------------------------------
+    def has_user(self, username: str) -> bool:
+        """No key slots outside the users table."""
+        return False
+
+    def set_password(
+        self, conn: db.Connection, username: str, password: str, kdf: KdfParams
+    ) -> None:
+        """Nothing besides the users table's hash."""
+
+    def remove_user(self, conn: db.Connection, username: str) -> None:
+        """Nothing besides the users table's ``active`` flag."""
+
+    def set_recovery(self, conn: db.Connection, raw: bytes) -> None:
+        """Replace the recovery key's hash."""
+        conn.execute(
+            "UPDATE stethos_meta SET value = ? WHERE key = 'recovery'", (recovery_digest(raw),)
+        )
+
+    def check_recovery(self, conn: db.Connection, text: str) -> None:
+        """Raise :class:`AuthenticationError` unless ``text`` is the store's recovery key."""
+        check_recovery(conn, text)
+
+    def after_migrate(self, conn: db.Connection) -> None:
+        """Grant the workstations what the new schema needs."""
+        assert isinstance(conn, ServerConnection)
+        grant(conn)
+
+    # --- anchor: kept by the server -----------------------------------------------------------
+    def anchor(self, conn: db.Connection) -> tuple[Anchor | None, str]:
+        """The server-kept anchor row."""
+        row = conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+        if row is None:
+            return None, "the clinic database's audit anchor row is missing"
+        if int(row[0]) == 0:
+            return None, "the clinic database's audit anchor was never set"
+        return Anchor(int(row[0]), str(row[1]), ""), ""
+
+    def advance_anchor(self, conn: db.Connection, seq: int, digest: str) -> str:
+        """Nothing to do: the server's trigger advanced it in the same transaction."""
+        return ""
+
+    def reanchor(self, conn: db.Connection, seq: int, digest: str) -> None:
+        """Set the anchor row (only the schema's owner may: a workstation gets a refusal)."""
+        with db.write_transaction(conn):
+            conn.execute("UPDATE audit_anchor SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+
+    def close(self) -> None:
+        """Forget the password."""
+        self._password = None
+
+
+def unreachable(host: str, detail: str) -> StoreUnreachableError:
+    """The error for a server that does not answer (or stopped answering)."""
+    return StoreUnreachableError(
+        f"The clinic database on {host} cannot be reached: the server is down or the network "
+        "is cut. Nothing was saved. Stethos connects again by itself; try again in a moment, "
+        "and tell IT if it goes on.",
+        detail,
+    )
+
+
+def meta(conn: db.Connection, key: str) -> str:
+    """A value of ``stethos_meta`` (``""`` when missing)."""
+    row = conn.execute("SELECT value FROM stethos_meta WHERE key = ?", (key,)).fetchone()
+    return "" if row is None else str(row[0])
+
+
+def prepare_new(conn: ServerConnection, recovery_raw: bytes) -> str:
+    """Bootstrap an empty database for a new store; returns its new store id.
+
+    Raises
+    ------
+    StoreError
+        The database already holds a Stethos store (or other tables of ours).
+    """
+    if db.has_table(conn, "schema_version") or db.has_table(conn, "stethos_meta"):
+        raise StoreError(
+            "A Stethos database already exists there. Open it, or give another database."
+        )
+    bootstrap(conn)
+    store_id = uuid.uuid4().hex
+    with db.write_transaction(conn):
+        conn.execute(
+            "INSERT INTO stethos_meta (key, value) VALUES ('store_id', ?), ('recovery', ?)",
+            (store_id, recovery_digest(recovery_raw)),
+        )
+    return store_id
+
+
+def check_recovery(conn: db.Connection, text: str) -> None:
+    """Raise :class:`AuthenticationError` unless ``text`` is the store's recovery key."""
+    raw = crypto.parse_recovery_key(text)
+    if raw is None or not recovery_matches(meta(conn, "recovery"), raw):
+        raise AuthenticationError(
+            "The recovery key was not accepted. Check it against the printed copy; a key "
+            "replaced by a newer one no longer works."
+        )
