@@ -187,6 +187,7 @@ class MainWindow(StudiesWindow):
         self._install_ecg_view()
         self._install_patients()
         self._install_receiving()
+        self._install_ai_dicom()
         #: The first-start layout, for View ▸ Reset layout.
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self._on_viewer_image_changed()
@@ -263,6 +264,12 @@ class MainWindow(StudiesWindow):
         from desktop.patients import install_patients
 
         self.patients = install_patients(self)
+
+    def _install_ai_dicom(self) -> None:
+        """Analysis ▸ Save result as DICOM… / Send result to PACS…; earlier results read back."""
+        from desktop.results.ai_dicom import install_ai_dicom
+
+        self.ai_dicom = install_ai_dicom(self)
 
     def apply_preferences(self, prefs) -> None:
         """Apply saved settings (ECG speed, gain, screen calibration, model device)."""

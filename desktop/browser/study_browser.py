@@ -36,6 +36,7 @@ THUMB_SIZE = 64
 COMPACT_THUMB_SIZE = 32
 COMPACT_AFTER = 8
 _REF = Qt.ItemDataRole.UserRole
+_AI_ROW = Qt.ItemDataRole.UserRole + 1  # a row listing an earlier AI finding
 
 
 def _date(value: str) -> str:
@@ -187,6 +188,31 @@ class StudyBrowser(QWidget):
     def series_item(self, uid: str) -> QTreeWidgetItem | None:
         """The tree row of a series."""
         return self._series_items.get(uid)
+
+    def set_study_results(self, study_uid: str, lines: list[str]) -> None:
+        """List earlier AI findings (from the study's structured reports) under its study row."""
+        study_item = self._studies.get(study_uid)
+        if study_item is None:
+            return
+        for i in reversed(range(study_item.childCount())):
+            child = study_item.child(i)
+            if child is not None and child.data(0, _AI_ROW):
+                study_item.removeChild(child)
+        for line in lines:
+            row = QTreeWidgetItem(study_item, [self.tr("AI result: {0}").format(line)])
+            row.setData(0, _AI_ROW, True)
+            row.setFirstColumnSpanned(True)
+            row.setToolTip(0, line)
+            row.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            font = QFont(row.font(0))
+            font.setItalic(True)
+            row.setFont(0, font)
+
+    def study_results(self, study_uid: str) -> list[str]:
+        """The AI finding rows listed under a study."""
+        item = self._studies.get(study_uid)
+        children = [item.child(i) for i in range(item.childCount())] if item is not None else []
+        return [c.toolTip(0) for c in children if c is not None and c.data(0, _AI_ROW)]
 
     def problem_rows(self) -> list[tuple[str, str]]:
         """``(file name, message)`` of every file that could not be read."""

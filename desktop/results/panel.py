@@ -14,6 +14,7 @@ from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QProgressBar,
@@ -228,7 +229,16 @@ class ResultPanel(QFrame):
         ):
             layout.addWidget(widget)
         self.table_check.toggled.connect(self._on_table_check_toggled)
+        self._footer = QHBoxLayout()
+        self._footer.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._footer)
         self._hide_details()
+
+    def add_footer_widgets(self, *widgets: QWidget) -> None:
+        """Put widgets (the result's actions) in a row under the result."""
+        for widget in widgets:
+            self._footer.addWidget(widget)
+        self._footer.addStretch(1)
 
     def _hide_details(self) -> None:
         for w in (

@@ -58,7 +58,7 @@ def heatmap_rgba(heatmap: np.ndarray) -> np.ndarray:
     when it is drawn.
     """
     h = np.clip(_finite(heatmap), 0.0, 1.0)
-    index = np.rint(h * 255.0).astype(np.uint8)
+    index = np.ascontiguousarray(np.rint(h * 255.0).astype(np.uint8))  # any memory order
     # alpha is exactly 1 from FADE_BELOW up: those pixels are the table's colours
     out = _OPAQUE_BGRA[index].view(np.uint8).reshape(*h.shape, 4)
     faded = h < FADE_BELOW

@@ -384,3 +384,28 @@ def heatmap_for(objects: Sequence[AiObject], sop_instance_uid: str) -> AiObject 
     segs = [o for o in objects if o.kind == "seg" and o.heatmap is not None
             and sop_instance_uid in o.references]  # fmt: skip
     return max(segs, key=lambda o: o.content_datetime) if segs else None
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def finding_lines(obj: AiObject) -> list[str]:
+    """One plain line per finding of an SR (what the study browser lists).
+
+    ``"<algorithm> <version>: <finding> — <evaluations>; <measurements>"``,
+    e.g. ``"Pneumonia CNN 1.1.1: Pneumonia — Present; Model score 0.999"``.
+    """
+    lines = []
+    for f in obj.findings:
+        who = " ".join(p for p in (f.algorithm, f.algorithm_version) if p) or (
+            obj.observers[-1] if obj.observers else obj.series_description
+        )
+        parts = [v if c == f.finding or not c else f"{c}: {v}" for c, v in f.evaluations if v]
+        parts += [
+            f"{c} {_number(v)}{(' ' + u) if u and not u.startswith('{') else ''}"
+            for c, v, u in f.measurements
+        ]
+        parts += [f"{c}: {t}" for c, t in f.texts if c == "Comment"]
+        lines.append(f"{who}: {f.finding or 'finding'} — {'; '.join(parts)}".rstrip(" —"))
+    return lines

@@ -62,6 +62,66 @@
     </message>
 </context>
 <context>
+    <name>AiDicom</name>
+    <message>
+        <source>Save result as &amp;DICOM…</source>
+        <extracomment>AI objects of the studies opened, by study UID (what the browser lists).</extracomment>
+        <translation>将结果保存为 DICOM(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>Send result to &amp;PACS…</source>
+        <translation>将结果发送到 PACS(&amp;P)…</translation>
+    </message>
+    <message>
+        <source>Save as DICOM…</source>
+        <translation>保存为 DICOM…</translation>
+    </message>
+    <message>
+        <source>Send to PACS…</source>
+        <translation>发送到 PACS…</translation>
+    </message>
+    <message>
+        <source>Analyse an image, an ECG or a record first.</source>
+        <translation>请先分析一幅图像、一份心电图或一份记录。</translation>
+    </message>
+    <message>
+        <source>Save the result as DICOM into</source>
+        <translation>将结果以 DICOM 格式保存到</translation>
+    </message>
+    <message>
+        <source>Nothing was written: {0}</source>
+        <translation>未写入任何内容：{0}</translation>
+    </message>
+    <message>
+        <source>{0} DICOM object(s) written to {1}.</source>
+        <translation>已将 {0} 个 DICOM 对象写入 {1}。</translation>
+    </message>
+    <message>
+        <source>A record result is sent with its study: save it as DICOM into the study&apos;s folder, or send the study.</source>
+        <translation>记录结果随其检查一起发送：请将其以 DICOM 格式保存到该检查的文件夹，或发送该检查。</translation>
+    </message>
+    <message>
+        <source>No DICOM node is configured (File ▸ DICOM network…).</source>
+        <translation>尚未配置 DICOM 节点（文件 ▸ DICOM 网络…）。</translation>
+    </message>
+    <message>
+        <source>Send result to PACS</source>
+        <translation>将结果发送到 PACS</translation>
+    </message>
+    <message>
+        <source>Send to:</source>
+        <translation>发送到：</translation>
+    </message>
+    <message>
+        <source>Result sent to {0}: {1} object(s); {2} not sent.</source>
+        <translation>结果已发送到 {0}：{1} 个对象；{2} 个未发送。</translation>
+    </message>
+    <message>
+        <source>Earlier AI result: {0}</source>
+        <translation>先前的 AI 结果：{0}</translation>
+    </message>
+</context>
+<context>
     <name>BeatClasses</name>
     <message>
         <source>Normal</source>
@@ -1167,7 +1227,7 @@ Area {5:.1f} {6}</source>
     <name>NodesDialog</name>
     <message>
         <source>DICOM network</source>
-        <extracomment>The address to listen on (&quot;&quot;: every interface of this workstation).</extracomment>
+        <extracomment>The address to listen on (&quot;&quot;: every interface of this workstation). Every file received since the service started, by study (so a study that grows is shown whole without asking the cache&apos;s index on the UI thread).</extracomment>
         <translation>DICOM 网络</translation>
     </message>
     <message>
@@ -2179,7 +2239,7 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>modality</source>
-        <extracomment>What a gate names when an input does not record it (engine.models.gates), for translation.</extracomment>
+        <extracomment>What a gate names when an input does not record it (engine.models.gates.DESCRIBE).</extracomment>
         <translation>模态</translation>
     </message>
     <message>
@@ -2216,6 +2276,7 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>“{0}” does not record its {1}; check that it is what model “{2}” was made for.</source>
+        <extracomment>engine.models.gates.MISSING_WARNING as a pattern (built from it, so the two cannot drift).</extracomment>
         <translation>“{0}”未记录{1}；请确认它是模型“{2}”适用的输入。</translation>
     </message>
     <message>
@@ -2785,6 +2846,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>{0} file(s) could not be read:</source>
         <translation>{0} 个文件无法读取：</translation>
+    </message>
+    <message>
+        <source>AI result: {0}</source>
+        <translation>AI 结果：{0}</translation>
     </message>
     <message>
         <source>Patient {0}</source>

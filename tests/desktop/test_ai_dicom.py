@@ -1,0 +1,48 @@
+"""Analysis ▸ Save result as DICOM…, and earlier results read back when a study opens."""
+
+from __future__ import annotations
+
+import pydicom
+
+from engine.resources import resource_path
+from tests.desktop.conftest import open_and_wait
+
+CXR = resource_path("samples", "peds-cxr-pneumonia-j2k.dcm")
+
+
+def _analyse_image(qtbot, window) -> None:
+    open_and_wait(qtbot, window, [CXR])
+    with qtbot.waitSignal(window.analysis_jobs.succeeded, timeout=60000):
+        window.analyze_image()
+
+
+def test_save_result_as_dicom_then_reopen_shows_it(qtbot, window, tmp_path) -> None:
+    ai = window.ai_dicom
+    assert not ai.save_action.isEnabled()  # nothing analysed yet
+    _analyse_image(qtbot, window)
+    assert ai.save_action.isEnabled() and ai.save_button.isVisibleTo(window.results)
+    with qtbot.waitSignal(ai.jobs.succeeded, timeout=60000):
+        assert ai.save_to(tmp_path / "out")
+    written = sorted(p.name.rsplit("-", 1)[1] for p in (tmp_path / "out").glob("*.dcm"))
+    assert written == ["capture.dcm", "seg.dcm", "sr.dcm"]
+    assert "3 DICOM object(s) written" in window.status_text.text()
+
+    # the study and its AI objects, opened fresh: findings listed, the map on the image
+    window.close_studies()
+    window.viewer.clear_heatmap()
+    study = str(pydicom.dcmread(CXR, stop_before_pixels=True).StudyInstanceUID)
+    with qtbot.waitSignal(ai.read_jobs.succeeded, timeout=60000):
+        open_and_wait(qtbot, window, [CXR, tmp_path / "out"])
+    qtbot.waitUntil(lambda: bool(window.browser.study_results(study)), timeout=10000)
+    (line,) = window.browser.study_results(study)
+    assert "Pneumonia" in line and "1.1.1" in line
+    qtbot.waitUntil(lambda: window.viewer.heatmap is not None, timeout=10000)
+    source = pydicom.dcmread(CXR, stop_before_pixels=True)
+    assert window.viewer.heatmap.shape == (source.Rows, source.Columns)
+
+
+def test_send_without_nodes_says_so(qtbot, window, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("STETHOS_CONFIG_DIR", str(tmp_path))
+    _analyse_image(qtbot, window)
+    assert not window.ai_dicom.send_dialog()
+    assert "No DICOM node is configured" in window.status_text.text()
