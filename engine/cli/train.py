@@ -10,7 +10,17 @@ from engine.cli.common import EXIT_OK, stderr_progress
 
 #: ``stethos-engine train`` targets; ``heart`` trains every record-model family.
 HEART_TARGETS = ("heart-logreg", "heart-rf", "heart-svm", "heart-tree", "heart-hgb")
-TRAIN_TARGETS = ("heart", *HEART_TARGETS, "beats", "rhythm", "cxr", "cxr-domain", "all", "cards")
+TRAIN_TARGETS = (
+    "heart",
+    *HEART_TARGETS,
+    "beats",
+    "rhythm",
+    "cxr",
+    "cxr-domain",
+    "all",
+    "cards",
+    "onnx",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=TRAIN_TARGETS,
         help="heart: all five record models (or heart-logreg|rf|svm|tree|hgb alone); all: every "
         "model; cards: no training, rewrite every bundle's card in --out from its manifest and "
-        "validation.json (and re-hash it); cxr-domain: no training, score the pneumonia CNN's "
+        "validation.json (and re-hash it); onnx: no training, (re)export the ONNX graph of "
+        "every torch bundle in --out from its weights, checked against torch; cxr-domain: no training, score the pneumonia CNN's "
         "current and augmented out-of-domain design (the plan's sixth change)",
     )
     train.add_argument("--augment", type=int, default=4,
@@ -67,6 +78,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else resource_path("models")
     if args.target == "cards":
         return _rewrite_cards(out)
+    if args.target == "onnx":
+        return _export_onnx(out)
     if args.target == "cxr-domain":
         return _refit_cxr_domain(args)
     targets = ["heart", "beats", "rhythm", "cxr"] if args.target == "all" else [args.target]
@@ -165,6 +178,28 @@ def _rewrite_cards(folder: Path) -> int:
         print(f"card rewritten: {manifest['id']} {manifest['version']} → {path}")
     if not bundles:
         print(f"No bundles with a {VALIDATION_NAME} in {folder}.")
+    return EXIT_OK
+
+
+def _export_onnx(folder: Path) -> int:
+    from engine.train.card import VALIDATION_NAME, refresh_bundle
+    from engine.train.onnx_export import add_onnx
+
+    bundles = sorted(
+        p.parent
+        for p in folder.glob("*/manifest.json")
+        if json.loads(p.read_text(encoding="utf-8")).get("kind") in ("torch-cnn", "torch-lstm")
+    )
+    for path in bundles:
+        add_onnx(path)
+        if (path / VALIDATION_NAME).is_file():
+            refresh_bundle(path)  # the card states the runtime and the check's figures
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        check = manifest["onnx"]["check"]
+        print(f"ONNX graph exported: {manifest['id']} {manifest['version']} → {path}")
+        print(f"  largest differences from torch: {check['max_abs_diff']}")
+    if not bundles:
+        print(f"No torch bundles in {folder}.")
     return EXIT_OK
 
 

@@ -126,6 +126,45 @@ def class_activation_maps(
     return logits.detach(), maps
 
 
+def cam_from_arrays(
+    activation: np.ndarray, gradient: np.ndarray, method: str = "gradcam"
+) -> np.ndarray:
+    """:func:`cam_from_gradients` on numpy arrays (what an ONNX graph returns), float32."""
+    a = np.asarray(activation, dtype=np.float32)
+    g = np.asarray(gradient, dtype=np.float32)
+    if method == "gradcam":
+        weights = g.mean(axis=(2, 3), keepdims=True)
+    elif method == "gradcam++":
+        g2 = g * g
+        g3 = g2 * g
+        denom = 2.0 * g2 + a.sum(axis=(2, 3), keepdims=True) * g3
+        safe = np.where(denom != 0, denom, np.float32(1.0))
+        alpha = np.where(g != 0, g2 / safe, np.float32(0.0))
+        weights = (alpha * np.maximum(g, 0.0)).sum(axis=(2, 3), keepdims=True)
+    else:
+        raise ValueError(f"unknown CAM method {method!r}; use one of {CAM_METHODS}")
+    return np.maximum((weights * a).sum(axis=1), 0.0).astype(np.float32, copy=False)
+
+
+def _resize_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear source indices and weights along one axis, as torch's ``interpolate``
+    computes them with ``align_corners=False`` (half-pixel centres, clamped at 0)."""
+    src = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
+    src = np.maximum(src, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.intp), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (src - i0).astype(np.float32)
+
+
+def resize_bilinear(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Resize a 2-D map to ``(rows, cols)`` like ``F.interpolate(mode="bilinear")``."""
+    m = np.asarray(image, dtype=np.float32)
+    r0, r1, wr = _resize_weights(m.shape[0], rows)
+    c0, c1, wc = _resize_weights(m.shape[1], cols)
+    top = m[r0] * (1.0 - wr)[:, None] + m[r1] * wr[:, None]
+    return top[:, c0] * (1.0 - wc)[None, :] + top[:, c1] * wc[None, :]
+
+
 def cam_to_source(
     cam: torch.Tensor | np.ndarray,
     shape: tuple[int, int],
@@ -138,18 +177,15 @@ def cam_to_source(
     plain (bilinear) resize to the box puts every cell back over the region
     it came from; outside the box the map is 0 (the network did not see it).
     """
-    import torch
-    import torch.nn.functional as F
-
     rows, cols = int(shape[0]), int(shape[1])
     r0, r1, c0, c1 = box if box is not None else (0, rows, 0, cols)
-    t = torch.as_tensor(cam, dtype=torch.float32).detach().cpu()
-    t = F.interpolate(t[None, None], size=(r1 - r0, c1 - c0), mode="bilinear", align_corners=False)
-    t = torch.clamp(t[0, 0], min=0.0)
-    peak = float(t.max())
+    if not isinstance(cam, np.ndarray):
+        cam = cam.detach().float().cpu().numpy()
+    part = np.maximum(resize_bilinear(cam, r1 - r0, c1 - c0), 0.0)
+    peak = float(part.max()) if part.size else 0.0
     if peak > 0:
-        t = t / peak
-    part = t.numpy().astype(np.float32, copy=False)
+        part /= peak
+    part = part.astype(np.float32, copy=False)
     if (r0, r1, c0, c1) == (0, rows, 0, cols):
         return part
     out = np.zeros((rows, cols), dtype=np.float32)

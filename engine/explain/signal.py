@@ -117,6 +117,48 @@ def occlusion_1d(
     return total / torch.clamp(count, min=1)
 
 
+def occlusion_1d_np(
+    forward: Callable[[np.ndarray, int, int], np.ndarray],
+    windows: np.ndarray,
+    target: np.ndarray,
+    *,
+    width: int = 16,
+    stride: int = 8,
+    fill: float = 0.0,
+    batch: int = 512,
+    cancel: object = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> np.ndarray:
+    """:func:`occlusion_1d` for a numpy ``forward(windows, start, stop)`` (an ONNX graph).
+
+    ``forward`` scores the windows of beats ``start:stop``; the patches and
+    the averaging are those of :func:`occlusion_1d`.
+    """
+    from engine.progress import check_cancelled
+
+    n, length = windows.shape
+    total = np.zeros((n, length), dtype=np.float32)
+    count = np.zeros(length, dtype=np.float32)
+    starts = list(range(0, max(length - width, 0) + 1, stride))
+    for start in starts:
+        count[start : min(start + width, length)] += 1
+    for s in range(0, n, batch):
+        check_cancelled(cancel)  # type: ignore[arg-type]
+        if progress is not None:
+            progress(s / max(n, 1), f"Explaining beats {s + 1}–{n}")
+        e = min(s + batch, n)
+        w = windows[s:e]
+        rows = np.arange(e - s)
+        base = forward(w, s, e)[rows, target[s:e]]
+        for start in starts:
+            stop = min(start + width, length)
+            occluded = w.copy()
+            occluded[:, start:stop] = fill
+            drop = base - forward(occluded, s, e)[rows, target[s:e]]
+            total[s:e, start:stop] += drop[:, None]
+    return total / np.maximum(count, 1.0)
+
+
 def windows_to_samples(
     attributions: np.ndarray,
     model_samples: np.ndarray,

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from engine.models.bundle import Bundle
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -386,3 +388,19 @@ def save_weights(model: nn.Module, path: Path) -> None:
 
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(state, str(path))
+
+
+def load_torch_network(bundle: Bundle) -> torch.nn.Module:
+    """Build the bundle's architecture and read its safetensors weights (frozen, eval)."""
+    arch_spec = bundle.architecture
+    arch = get_architecture(str(arch_spec.get("name")), bundle.id)
+    if arch.input_type != bundle.input_type:
+        raise ModelError(
+            f"Model “{bundle.id}” pairs the network {arch.name} (for {arch.input_type}s) with "
+            f"{bundle.input_type} inputs.",
+        )
+    net = build_model(arch.name, arch_spec.get("args", {}), bundle.id)
+    load_weights(net, bundle.weights_path, bundle.id)
+    net.eval()
+    net.requires_grad_(False)
+    return net

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -296,6 +297,18 @@ def validate_manifest(manifest: dict[str, Any], where: str = "manifest.json") ->
             "operating points.",
             where,
         )
+    onnx = manifest.get("onnx")
+    if onnx is not None:
+        if manifest["kind"] not in ("torch-cnn", "torch-lstm"):
+            raise BundleSchemaError("Only a torch model bundle may carry an ONNX graph.", where)
+        if onnx["file"] not in manifest["files"]:
+            raise BundleSchemaError(
+                "The model bundle's manifest does not list the hash of its ONNX graph.", where
+            )
+        if onnx["exported_from"]["file"] != manifest["weights"]:
+            raise BundleSchemaError(
+                "The model bundle's ONNX graph was not exported from its weights.", where
+            )
     if manifest["kind"] != "sklearn" and not str(manifest["weights"]).endswith(".safetensors"):
         raise BundleSchemaError(
             "A torch model bundle must store its weights as a .safetensors file.", where
@@ -325,6 +338,29 @@ def check_requirements(requirements: Mapping[str, str], bundle_id: str) -> None:
                 f"Model “{bundle_id}” needs {package} {spec}, but {installed} is installed. "
                 "Use a bundle built for this version of Stethos.",
             )
+
+
+#: Packages only the torch runtime of a torch bundle needs.
+TORCH_PACKAGES = ("torch", "torchvision")
+
+
+def runtime_requirements(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """The package requirements to check for the runtime that will run this bundle.
+
+    A torch bundle with an ONNX graph (``onnx`` block) runs without torch
+    where torch is not installed (the CPU flavour): its torch requirements
+    are then replaced by the graph's own (ONNX Runtime). Where torch is
+    installed, every requirement is checked as written.
+    """
+    from importlib.util import find_spec
+
+    reqs = dict(manifest.get("requirements", {}))
+    onnx = manifest.get("onnx")
+    if not isinstance(onnx, Mapping) or "torch" in sys.modules or find_spec("torch") is not None:
+        return reqs
+    out = {k: v for k, v in reqs.items() if k not in TORCH_PACKAGES}
+    out.update(onnx.get("requirements", {}))
+    return out
 
 
 def _safe_member(root: Path, name: str) -> Path:
@@ -443,7 +479,7 @@ def open_bundle(path: str | Path, *, verify: bool = True, strict: bool = False) 
     """
     folder = Path(path)
     manifest = read_manifest(folder)
-    check_requirements(manifest["requirements"], manifest["id"])
+    check_requirements(runtime_requirements(manifest), manifest["id"])
     if verify:
         verify_files(folder, manifest, strict=strict)
     return Bundle(path=folder, manifest=manifest)

@@ -54,6 +54,17 @@ class ImageModel(TorchRunner):
 
     def __init__(self, bundle: Bundle, net: torch.nn.Module, device: torch.device) -> None:
         super().__init__(bundle, net, device)
+        layer_name = self._configure(bundle)
+        try:
+            self.cam_layer = find_layer(net, layer_name) if layer_name else None
+        except KeyError as exc:
+            raise ModelError(
+                f"Model “{bundle.id}” names an explanation layer its network does not have.",
+                str(layer_name),
+            ) from exc
+
+    def _configure(self, bundle: Bundle) -> str | None:
+        """Set what every runtime of the kind needs; return the explanation layer's name."""
         try:
             self.spec = ImageSpec.from_manifest(bundle.preprocessing)
         except (KeyError, ValueError, TypeError) as exc:
@@ -67,16 +78,10 @@ class ImageModel(TorchRunner):
         if self.cam_method not in CAM_METHODS:
             self.cam_method = "gradcam"
         self.method_default = self.cam_method
-        try:
-            self.cam_layer = find_layer(net, str(layer_name)) if layer_name else None
-        except KeyError as exc:
-            raise ModelError(
-                f"Model “{bundle.id}” names an explanation layer its network does not have.",
-                str(layer_name),
-            ) from exc
         labels = bundle.labels
         self._target = 0 if self._n_outputs() == 1 else labels.index(bundle.positive_label)
         self.domain = DomainScorer.from_bundle(bundle)
+        return str(layer_name) if layer_name else None
 
     def _withhold_if_out_of_domain(
         self, pred: Prediction, score: float, adult: float | None
@@ -134,19 +139,18 @@ class ImageModel(TorchRunner):
     explain_methods = CAM_METHODS
     explained_input = "an image"
 
-    def _run(self, items: list[PreparedImage], req: RunRequest) -> list[Prediction]:
-        """Score prepared images in one batch (and their heat maps when ``explain``)."""
-        op, method, explain = req.op, req.method, req.explain
+    def _infer(
+        self, batch: np.ndarray, explain: bool, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Logits, the maps (``None`` without ``explain``) and the pooled features (or ``None``)."""
         import torch
 
         explain = explain and self.cam_layer is not None
-        batch = torch.from_numpy(np.stack([it.array for it in items]))
-        start = time.perf_counter()
-
+        x_cpu = torch.from_numpy(batch)
         features: list[np.ndarray] = []
 
         def forward(device: torch.device) -> tuple[np.ndarray, np.ndarray | None]:
-            x = batch.to(device)
+            x = x_cpu.to(device)
             features.clear()
             result: tuple[np.ndarray, np.ndarray | None]
             with self._features() as seen:
@@ -162,11 +166,18 @@ class ImageModel(TorchRunner):
             return result
 
         logits, cams = self._run_on_device(forward)
+        pooled = np.concatenate(features)[: len(batch)] if features else None
+        return logits, cams, pooled
+
+    def _run(self, items: list[PreparedImage], req: RunRequest) -> list[Prediction]:
+        """Score prepared images in one batch (and their heat maps when ``explain``)."""
+        op, method, explain = req.op, req.method, req.explain
+        start = time.perf_counter()
+        logits, cams, pooled = self._infer(np.stack([it.array for it in items]), explain, method)
         model_ms = (time.perf_counter() - start) * 1000.0 / len(items)
         probs = logits_to_probabilities(logits, self.bundle)
         scores = adult_scores = None
-        if self.domain is not None and features:
-            pooled = np.concatenate(features)[: len(items)]
+        if self.domain is not None and pooled is not None:
             scores, adult_scores = self.domain.score(pooled), self.domain.adult_score(pooled)
         out = []
         for i, item in enumerate(items):

@@ -143,6 +143,63 @@ def run_with_fallback(
         return run(state.device)
 
 
+def thread_count(n: int | None = None) -> int:
+    """Threads a model pass uses: ``n``, else ``STETHOS_TORCH_THREADS``, else cores − 1 (≥ 1).
+
+    The same count serves torch and ONNX Runtime (see :func:`configure_threads`).
+    """
+    env = os.environ.get("STETHOS_TORCH_THREADS")
+    if n is None and env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = None
+    if n is None:
+        cores = os.cpu_count() or 1
+        n = cores - 1
+    return max(1, int(n))
+
+
+def gpu_may_be_present() -> bool:
+    """Whether a GPU torch could use may be here, found without importing torch.
+
+    CUDA needs NVIDIA's kernel driver (``/proc/driver/nvidia`` on Linux,
+    ``nvcuda.dll`` on Windows); on macOS Apple's GPU (MPS) may be there.
+    """
+    if sys.platform.startswith("linux"):
+        return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")
+    if sys.platform == "win32":
+        root = os.environ.get("SystemRoot", r"C:\Windows")
+        return os.path.exists(os.path.join(root, "System32", "nvcuda.dll"))
+    return sys.platform == "darwin"
+
+
+def device_name(preference: str | None = "auto") -> str:
+    """:func:`resolve_device` as a string, without importing torch where the answer is the CPU.
+
+    ``auto`` is the CPU when torch is not installed or no GPU driver is
+    present; otherwise torch decides (and is imported).
+    """
+    from importlib.util import find_spec
+
+    pref = (preference or "auto").strip().lower()
+    if pref == "auto":
+        pref = os.environ.get("STETHOS_DEVICE", "auto").strip().lower() or "auto"
+    if pref == "cpu":
+        return "cpu"
+    if "torch" not in sys.modules and find_spec("torch") is None:
+        if pref == "auto":
+            return "cpu"
+        raise ModelError(
+            "A graphics card was requested, but this installation (the CPU flavour of Stethos) "
+            "does not include PyTorch, which runs models on it. Choose “auto” or “cpu”, or "
+            "use the full Stethos installation."
+        )
+    if pref == "auto" and not gpu_may_be_present():
+        return "cpu"
+    return str(resolve_device(pref))
+
+
 def configure_threads(n: int | None = None) -> int:
     """Set torch's intra-op threads (``STETHOS_TORCH_THREADS`` or ``n``); return the count.
 
@@ -154,16 +211,7 @@ def configure_threads(n: int | None = None) -> int:
     """
     import torch
 
-    env = os.environ.get("STETHOS_TORCH_THREADS")
-    if n is None and env:
-        try:
-            n = int(env)
-        except ValueError:
-            n = None
-    if n is None:
-        cores = os.cpu_count() or 1
-        n = cores - 1
-    n = max(1, int(n))
+    n = thread_count(n)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

@@ -8,32 +8,11 @@ module imports the kinds, and nothing imports back.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.errors import ModelError
-from engine.models.architectures import build_model, get_architecture, load_weights
+from engine.models.architectures import load_torch_network
 from engine.models.bundle import Bundle
-from engine.models.devices import configure_threads, resolve_device
+from engine.models.devices import configure_threads, device_name, resolve_device
 from engine.models.runtime import Runner
-
-if TYPE_CHECKING:
-    import torch
-
-
-def load_torch_network(bundle: Bundle) -> torch.nn.Module:
-    """Build the bundle's architecture and read its safetensors weights (frozen, eval)."""
-    arch_spec = bundle.architecture
-    arch = get_architecture(str(arch_spec.get("name")), bundle.id)
-    if arch.input_type != bundle.input_type:
-        raise ModelError(
-            f"Model “{bundle.id}” pairs the network {arch.name} (for {arch.input_type}s) with "
-            f"{bundle.input_type} inputs.",
-        )
-    net = build_model(arch.name, arch_spec.get("args", {}), bundle.id)
-    load_weights(net, bundle.weights_path, bundle.id)
-    net.eval()
-    net.requires_grad_(False)
-    return net
 
 
 def load_runner(bundle: Bundle, device: str | None = "auto") -> Runner:
@@ -56,6 +35,22 @@ def load_runner(bundle: Bundle, device: str | None = "auto") -> Runner:
         raise ModelError(
             f"Model “{bundle.id}” is of kind “{bundle.kind}”, which this Stethos cannot run."
         )
+    from engine.models.onnx_runtime import (
+        FULL_FLAVOUR,
+        onnx_usable,
+        runtime_preference,
+        torch_installed,
+    )
+
+    runtime = runtime_preference()
+    if runtime != "torch" and device_name(device) == "cpu" and onnx_usable(bundle):
+        from engine.models.onnx_runtime import OnnxBeatModel, OnnxImageModel
+
+        if bundle.kind == "torch-cnn":
+            return OnnxImageModel(bundle)
+        return OnnxBeatModel(bundle)
+    if not torch_installed():
+        raise ModelError(f"Model “{bundle.id}” has no ONNX graph to run on. {FULL_FLAVOUR}")
     configure_threads()
     dev = resolve_device(device)
     net = load_torch_network(bundle)

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
 #: Beats per forward pass.
 BEAT_BATCH = 512
+#: Said when an installation without torch explains beats by another method than asked.
+FALLBACK_NOTE = (
+    "The beat explanation is by {used}: {asked} needs PyTorch, which this installation "
+    "does not include."
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +61,15 @@ class BeatModel(TorchRunner):
 
     def __init__(self, bundle: Bundle, net: torch.nn.Module, device: torch.device) -> None:
         super().__init__(bundle, net, device)
+        self._configure(bundle)
+
+    @property
+    def template_channel(self) -> bool:
+        """Whether the network reads the record's median beat too."""
+        return bool(getattr(self.net, "template_channel", False))
+
+    def _configure(self, bundle: Bundle) -> None:
+        """Check and set what every runtime of the kind needs."""
         try:
             self.spec = SignalSpec.from_manifest(bundle.manifest)
         except EngineError as exc:
@@ -142,12 +156,39 @@ class BeatModel(TorchRunner):
             return (r,)
         return (r, template.to(device).expand(len(r), -1))
 
-    def _template(self, pb: PreparedBeats) -> torch.Tensor | None:
+    def _template(self, pb: PreparedBeats) -> np.ndarray | None:
+        if not self.template_channel or pb.template is None:
+            return None
+        return np.asarray(pb.template)[None, :]
+
+    def _logits_np(
+        self, windows: np.ndarray, rr: np.ndarray, template: np.ndarray | None
+    ) -> np.ndarray:
+        """The beats' logits (the runtime's entry point; numpy in and out)."""
         import torch
 
-        if not getattr(self.net, "template_channel", False) or pb.template is None:
-            return None
-        return torch.from_numpy(pb.template).unsqueeze(0)
+        t = None if template is None else torch.from_numpy(template)
+        return self._logits(torch.from_numpy(windows), torch.from_numpy(rr), t)
+
+    def _attributions_np(
+        self,
+        windows: np.ndarray,
+        rr: np.ndarray,
+        target: np.ndarray,
+        method: str,
+        cancel: CancelToken | None,
+        progress: Progress,
+        template: np.ndarray | None,
+    ) -> tuple[np.ndarray, str]:
+        """Per-beat attributions and the method that made them (numpy in and out)."""
+        import torch
+
+        t = None if template is None else torch.from_numpy(template)
+        windows_t, rr_t = torch.from_numpy(windows), torch.from_numpy(rr)
+        return (
+            self._attributions(windows_t, rr_t, target, method, cancel, progress, t),
+            method,
+        )
 
     def _logits(
         self, windows: torch.Tensor, rr: torch.Tensor, template: torch.Tensor | None = None
@@ -218,18 +259,15 @@ class BeatModel(TorchRunner):
         """Score every beat of each record (and attribute when ``explain``)."""
         op, method, explain = req.op, req.method, req.explain
         cancel, progress = req.cancel, req.progress
-        import torch
-
         labels = self.bundle.labels
         out = []
         for item in items:
             check_cancelled(cancel)
             pb = item.beats
             start = time.perf_counter()
-            windows = torch.from_numpy(pb.windows)
-            rr = torch.from_numpy(pb.rr)
+            windows, rr = pb.windows, pb.rr
             template = self._template(pb)
-            probs = logits_to_probabilities(self._logits(windows, rr, template), self.bundle)
+            probs = logits_to_probabilities(self._logits_np(windows, rr, template), self.bundle)
             # What the post-processing changed: notes for the clinician, not input warnings.
             notes: list[str] = []
             for veto in (self.veto, self.conducted):
@@ -256,11 +294,12 @@ class BeatModel(TorchRunner):
                 beat_results.append(BeatResult(int(pb.samples[b]), label, pdict))
             attribution = None
             attr_ms = 0.0
+            used = method
             if explain and len(probs):
                 t0 = time.perf_counter()
                 if self._n_outputs() == 1:
                     targets[:] = 0
-                per_beat = self._attributions(
+                per_beat, used = self._attributions_np(
                     windows, rr, targets, method, cancel,
                     sub_progress(progress, 0.2, 1.0) if len(items) == 1 else no_progress,
                     template,
@@ -275,6 +314,8 @@ class BeatModel(TorchRunner):
                     pb.n_source,
                 )
                 attr_ms = (time.perf_counter() - t0) * 1000.0
+                if used != method:
+                    notes.append(FALLBACK_NOTE.format(asked=method, used=used))
             counts = {lbl: 0 for lbl in labels}
             for br in beat_results:
                 counts[br.label] += 1
@@ -315,7 +356,7 @@ class BeatModel(TorchRunner):
                     extra=extra,
                     beats=tuple(beat_results),
                     attribution=attribution,
-                    explanation_method=method if attribution is not None else "",
+                    explanation_method=used if attribution is not None else "",
                     warnings=item.warnings,
                 )
             )

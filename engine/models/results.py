@@ -105,6 +105,12 @@ class Prediction:
                 "specificity": self.specificity,
             },
             "device": self.device,
+            # ONNX Runtime (with the graph's sha256) when it computed the result, else torch's
+            **(
+                {"runtime": self.extra["runtime"], "graph_sha256": self.extra["graph_sha256"]}
+                if "runtime" in self.extra
+                else {}
+            ),
             "elapsed_ms": self.elapsed_ms,
             "input_hash": self.input_hash,
             "contributions": [

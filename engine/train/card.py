@@ -89,6 +89,8 @@ ${explanation_section}
 
 ${training_section}
 
+${runtime_section}
+
 ## Reproduce
 
 ${reproduce}
@@ -142,6 +144,25 @@ def _training(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -> str
              for h in history],
         ) if history else "",
     )  # fmt: skip
+
+
+def _runtime(manifest: Mapping[str, Any]) -> str:
+    """Which runtime computes results: ONNX Runtime on the CPU when the bundle has a graph."""
+    onnx = manifest.get("onnx")
+    if not onnx:
+        return ""
+    check = onnx["check"]
+    diffs = ", ".join(
+        f"{k} {v:.1e} (≤ {check['tolerance'][k]:g})" for k, v in check["max_abs_diff"].items()
+    )
+    return paragraphs(
+        f"On the CPU, results are computed by ONNX Runtime from `{onnx['file']}`, exported from "
+        f"these weights (`{onnx['exported_from']['file']}`, same sha256) without retraining; on "
+        "a GPU, and for explanations the graph does not give, by PyTorch. Every result names "
+        "the runtime and the graph's sha256.",
+        f"Export check against PyTorch on {check.get('inputs', 'fixed inputs')}: largest "
+        f"differences {diffs}. Re-export: `stethos-engine train onnx`.",
+    )
 
 
 def _reproduce(manifest: Mapping[str, Any]) -> str:
@@ -354,6 +375,7 @@ def render_card(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -> s
         limitations="\n".join(f"- {x}" for x in manifest["limitations"]),
         explanation_section=_section("Explanation", explanation),
         training_section=_section("Training", _training(manifest, validation)),
+        runtime_section=_section("Runtime", _runtime(manifest)),
         reproduce=_reproduce(manifest),
     )
     text = re.sub(r"[ \t]+\n", "\n", text)
@@ -387,13 +409,19 @@ def write_model_bundle(
     from engine.models.authoring import write_bundle
     from engine.train.model_texts import with_translations
 
-    return write_bundle(
+    path = write_bundle(
         out_dir,
         with_translations(manifest),
         net=net,
         card=render_card(manifest, validation),
         files={**(files or {}), VALIDATION_NAME: validation_bytes(validation)},
     )
+    if net is not None and manifest.get("kind") in ("torch-cnn", "torch-lstm"):
+        from engine.train.onnx_export import add_onnx
+
+        add_onnx(path)  # the inference graph ONNX Runtime runs, checked against torch
+        refresh_bundle(path)  # the card states it
+    return path
 
 
 def refresh_bundle(folder: str | Path) -> Path:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 from engine.errors import EngineError, ModelError, ModelNotFoundError
 from engine.models.bundle import MANIFEST_NAME, Bundle, read_manifest, sha256_file
-from engine.models.devices import resolve_device
+from engine.models.devices import device_name
 from engine.models.loader import load_runner
 from engine.models.registry import ModelRegistry, RegistryEntry
 from engine.models.runtime import Runner, RunnerBase
@@ -104,7 +104,7 @@ def load_model(
         Also when the saved site calibration file of this version is invalid.
     """
     bundle: Bundle = (registry or ModelRegistry()).open(model_id)
-    dev = "cpu" if bundle.kind == "sklearn" else str(resolve_device(device))
+    dev = "cpu" if bundle.kind == "sklearn" else device_name(device)
     # The manifest's own hash is in the key too: the same weights with other
     # thresholds, gates or preprocessing are another model.
     manifest_hash = sha256_file(bundle.path / MANIFEST_NAME)
