@@ -1,8 +1,15 @@
 """``stethos-engine store …`` and ``stethos-engine audit …`` sub-commands.
 
-The password comes from the ``STETHOS_PASSWORD`` environment variable (for
-scripts) or is asked for without echo. ``--db`` defaults to the
-workstation's database.
+The same for both kinds of store: ``--db`` takes the workstation's database
+file or the clinic database's ``postgresql://role@host/db`` URL (never
+taken for a path) and defaults to the configured database
+(``STETHOS_DATABASE_URL``, ``store use``, else the workstation's file).
+
+The password comes from the ``STETHOS_PASSWORD`` environment variable, from
+standard input when that is not a terminal (one line, so that IT can script
+``store init``), or is asked for without echo. The database role's own
+password, when the server asks for one, comes from libpq
+(``PGPASSWORD``, a client certificate or a password file), never from the URL.
 """
 
 from __future__ import annotations
@@ -30,9 +37,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(init)
     init.add_argument("--full-name", default="")
     init.set_defaults(func=_cmd_init)
-    check = store_sub.add_parser("check", help="SQLite integrity check and schema version")
+    check = store_sub.add_parser(
+        "check", help="integrity check (SQLite's, or the server's tables, triggers and grants)"
+    )
     _common(check)
     check.set_defaults(func=_cmd_check)
+    migrate = store_sub.add_parser(
+        "migrate",
+        help="copy a workstation's database into the clinic's PostgreSQL database "
+        "(again: only what is new); verifies the audit chain there",
+    )
+    migrate.add_argument("--from", dest="source", help="database file (default: the workstation's)")
+    migrate.add_argument("--to", required=True, help="postgresql://owner@host/db")
+    migrate.add_argument("--user", required=True, help="an administrator of the database file")
+    migrate.set_defaults(func=_cmd_migrate)
+    use = store_sub.add_parser(
+        "use", help="make this workstation use a database (a postgresql:// URL or a file)"
+    )
+    use.add_argument("--db", help="the database; omit to go back to the workstation's own file")
+    use.set_defaults(func=_cmd_use)
 
     audit = sub.add_parser("audit", help="the audit trail of the local database")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -56,20 +79,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="database file (default: the workstation's)")
+    parser.add_argument(
+        "--db",
+        help="database file or postgresql://role@host/db URL (default: the configured database)",
+    )
     parser.add_argument("--user", required=True, help="user name to sign in with")
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    from engine.store import default_store_path
+def _db_path(args: argparse.Namespace) -> str | Path:
+    """The ``--db`` location: a URL stays a URL, anything else is a path."""
+    from engine.store.location import as_location, configured_location
 
-    return Path(args.db) if args.db else default_store_path()
+    return as_location(args.db) if args.db else configured_location()
+
+
+def _interactive() -> bool:
+    return PASSWORD_ENV not in os.environ and sys.stdin is not None and sys.stdin.isatty()
 
 
 def _password(prompt: str = "Password: ") -> str:
     value = os.environ.get(PASSWORD_ENV)
     if value is not None:
         return value
+    if sys.stdin is not None and not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
     return getpass.getpass(prompt)
 
 
@@ -92,14 +125,51 @@ def _cmd_init(args: argparse.Namespace) -> int:
     from engine.store import create_store
 
     password = _password("New administrator password: ")
-    if PASSWORD_ENV not in os.environ and getpass.getpass("Repeat it: ") != password:
+    if _interactive() and getpass.getpass("Repeat it: ") != password:
         sys.stderr.write("error: the two passwords differ; nothing was created\n")
         return 1
     store, recovery = create_store(_db_path(args), args.user, password, full_name=args.full_name)
+    location = store.location
     store.close()
-    print(f"Created {_db_path(args)} with administrator {args.user}.")
+    print(f"Created {location} with administrator {args.user}.")
     print("Recovery key (shown once; print it and keep it locked away):")
     print(f"  {recovery}")
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from engine.store import default_store_path, is_database_url, open_store
+    from engine.store.location import as_location
+    from engine.store.transfer import copy_to_server
+
+    if not is_database_url(args.to):
+        sys.stderr.write("error: --to must be a postgresql://owner@host/db address\n")
+        return 2
+    source = as_location(args.source) if args.source else default_store_path()
+    with open_store(source, args.user, _password()) as store:
+        report = copy_to_server(store, args.to, progress=stderr_progress)
+    for table, count in report.rows.items():
+        print(f"  {table:<17} {count:>8} rows")
+    print(f"  {'audit entries':<17} {report.audit_entries:>8} new")
+    if report.recovery_key:
+        print(f"Created the clinic database {report.location}.")
+        print("Its recovery key (shown once; print it and keep it locked away):")
+        print(f"  {report.recovery_key}")
+    verified = report.verified
+    if verified is None or not verified.ok:
+        print(f"FAILED: the audit trail on the server does not verify: {verified}")
+        return 1
+    print(
+        f"ok: copied to {report.location}; audit trail verified there ({verified.entries} entries)"
+    )
+    return 0
+
+
+def _cmd_use(args: argparse.Namespace) -> int:
+    from engine.store import set_configured_location
+
+    path = set_configured_location(args.db or None)
+    print(f"This workstation now uses {args.db or 'its own database file'} (saved in {path}).")
     return 0
 
 

@@ -293,6 +293,30 @@ def grant(conn: ServerConnection) -> None:
         raw.execute(f"GRANT UPDATE ON users, patients TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT UPDATE (value) ON stethos_meta TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {WORKSTATION_ROLE}")
+        sync_identities(conn)
+
+
+#: The tables with an identity ``id`` (rows copied with their ids move the counters on).
+ID_TABLES = (
+    "users",
+    "patients",
+    "patient_versions",
+    "encounters",
+    "records",
+    "study_links",
+    "results",
+    "decisions",
+)
+
+
+def sync_identities(conn: ServerConnection) -> None:
+    """Move each identity counter past the table's largest id (after rows came with ids)."""
+    for table in ID_TABLES:
+        if db.has_table(conn, table):
+            conn.raw.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # type: ignore[arg-type]
+                f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+            )
 
 
 def recovery_digest(raw: bytes, salt: bytes | None = None) -> str:
@@ -487,8 +511,8 @@ def meta(conn: db.Connection, key: str) -> str:
     return "" if row is None else str(row[0])
 
 
-def prepare_new(conn: ServerConnection, recovery_raw: bytes) -> str:
-    """Bootstrap an empty database for a new store; returns its new store id.
+def prepare_new(conn: ServerConnection, recovery_raw: bytes, store_id: str = "") -> str:
+    """Bootstrap an empty database for a new store; returns its store id (new unless given).
 
     Raises
     ------
@@ -500,7 +524,7 @@ def prepare_new(conn: ServerConnection, recovery_raw: bytes) -> str:
             "A Stethos database already exists there. Open it, or give another database."
         )
     bootstrap(conn)
-    store_id = uuid.uuid4().hex
+    store_id = store_id or uuid.uuid4().hex
     with db.write_transaction(conn):
         conn.execute(
             "INSERT INTO stethos_meta (key, value) VALUES ('store_id', ?), ('recovery', ?)",
