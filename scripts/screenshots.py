@@ -356,8 +356,35 @@ def take_network(out: Path) -> None:
             nodes.close()
             _save(window, out / "pacs-retrieved-series.png")
             window.close()
+            _earlier_result(app, pacs, Path(tmp), out)
         finally:
             pacs.stop()
+
+
+def _earlier_result(app, pacs, tmp: Path, out: Path) -> None:
+    """A study retrieved from the PACS with the AI result (SR + heat-map SEG) made earlier."""
+    from desktop.main_window import MainWindow
+    from engine.net import InstanceCache, Node, get_study
+    from engine.resources import resource_path
+    from engine.workflow import ResultReview, analyze, export_result_dicom
+
+    sample = resource_path("samples", "peds-cxr-pneumonia-j2k.dcm")
+    outcome = analyze(sample)
+    review = ResultReview("accepted", "Consolidation right lower zone.", "Ada Lovelace", "ada")
+    export = export_result_dicom(outcome, tmp / "ai", review=review)
+    pacs.upload(list(export.paths))
+    got = get_study(Node("pacs", "ORTHANC", "127.0.0.1", pacs.dicom_port),
+                    outcome.source.study_instance_uid, InstanceCache(tmp / "cache"))  # fmt: skip
+    window = MainWindow()
+    window.resize(1600, 1000)
+    window.show()
+    _wait(app, window.isVisible, what="the window")
+    window.open_paths(list(got.files))
+    study = outcome.source.study_instance_uid
+    _wait(app, lambda: bool(window.browser.study_results(study))
+          and window.viewer.heatmap is not None, what="the earlier result")  # fmt: skip
+    _save(window, out / "pacs-earlier-ai-result.png")
+    window.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,9 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="stethos-user-") as home:
         for key in ("STETHOS_DATA_DIR", "STETHOS_LOG_DIR", "STETHOS_CONFIG_DIR"):
             os.environ[key] = str(Path(home) / key.lower())
-        (take_network if args.network else take_sizes if args.sizes else take)(
-            args.out.resolve()
-        )
+        (take_network if args.network else take_sizes if args.sizes else take)(args.out.resolve())
     return 0
 
 

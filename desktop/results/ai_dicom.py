@@ -106,6 +106,8 @@ class AiDicomController(QObject):
         for action in (self.save_action, self.send_action):
             action.setEnabled(on)
             action.setToolTip(why or action.text().replace("&", ""))
+        for button in (self.save_button, self.send_button):
+            button.setVisible(on)
 
     @Slot(object)
     def _on_analysis_completed(self, outcome: AnalysisOutcome) -> None:

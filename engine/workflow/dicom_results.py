@@ -393,8 +393,8 @@ def _number(value: float) -> str:
 def finding_lines(obj: AiObject) -> list[str]:
     """One plain line per finding of an SR (what the study browser lists).
 
-    ``"<algorithm> <version>: <finding> — <evaluations>; <measurements>"``,
-    e.g. ``"Pneumonia CNN 1.1.1: Pneumonia — Present; Model score 0.999"``.
+    ``"<finding> — <evaluations>; <measurements> · <algorithm> <version>"``,
+    e.g. ``"Pneumonia — Present; Model score 0.999 · Pneumonia CNN 1.1.1"``.
     """
     lines = []
     for f in obj.findings:
@@ -407,5 +407,5 @@ def finding_lines(obj: AiObject) -> list[str]:
             for c, v, u in f.measurements
         ]
         parts += [f"{c}: {t}" for c, t in f.texts if c == "Comment"]
-        lines.append(f"{who}: {f.finding or 'finding'} — {'; '.join(parts)}".rstrip(" —"))
+        lines.append(f"{f.finding or 'finding'} — {'; '.join(parts)} · {who}")
     return lines
