@@ -204,7 +204,12 @@ class StudiesWindow(MenusWindow):
                 and current.series is not None
                 and current.series.series_instance_uid == ref.series.series_instance_uid
             ):
-                self.viewer.replace_stack(stack)
+                if current.n_frames == stack.n_frames:
+                    self.viewer.replace_stack(stack)
+                else:  # the first file read, shown alone: stay on that image in the series
+                    shown = current.sources[0] if current.sources else None
+                    index = stack.sources.index(shown) if shown in stack.sources else 0
+                    self.viewer.set_stack(stack, index)
             else:
                 self.viewer.set_stack(stack)
         elif view.images:

@@ -13,12 +13,15 @@ scan_paths(paths, progress, cancel) -> ScanResult
     Files, folders and DICOMDIRs grouped patient → study → series (headers only).
 load_series(series, progress, cancel, on_first_slice=None) -> Volume
     A grayscale series in one preallocated array, first slice shown early.
+scan_and_load(paths, progress, cancel, on_first_slice=None) -> OpenedFiles
+    Both in one pass over the files: the scan, and the first image series loaded.
 
 Modules: ``files`` (opening, typed errors, size bound), ``decoders`` (fixed
 plugin order, never GDCM in-process), ``pixels`` (Modality/VOI/Presentation
 LUTs, windows, colour), ``image`` (one file), ``geometry`` (spacing, position),
-``scan`` (files, folders, DICOMDIR → patients/studies/series), ``volume``
-(series loading), ``external`` (gdcmconv child-process fallback), ``verify``
+``scan`` (files, folders, DICOMDIR → patients/studies/series), ``fastheader``
+(ordinary headers without pydicom elements), ``walk`` (finding the files), ``volume``
+(series loading), ``stream`` (scan and load in one pass), ``external`` (gdcmconv child-process fallback), ``verify``
 (cross-check with dcmtk), ``synthetic`` (test series), ``commands`` (CLI).
 """
 
@@ -38,6 +41,7 @@ from engine.dicom.pixels import (
     window_to_8bit,
 )
 from engine.dicom.scan import Instance, Patient, ScanResult, Series, SliceRef, Study, scan_paths
+from engine.dicom.stream import OpenedFiles, scan_and_load
 from engine.dicom.tags import TagNode, dataset_tree
 from engine.dicom.volume import FirstSlice, Volume, load_series, shutdown_workers, start_workers
 
@@ -55,6 +59,7 @@ __all__ = [
     "Instance",
     "LookupTable",
     "ModalityTransform",
+    "OpenedFiles",
     "Patient",
     "RoiStats",
     "ScanResult",
@@ -77,6 +82,7 @@ __all__ = [
     "read_image",
     "render_8bit",
     "roi_stats",
+    "scan_and_load",
     "scan_paths",
     "shutdown_workers",
     "start_workers",

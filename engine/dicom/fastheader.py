@@ -38,6 +38,7 @@ _VRS = _LONG_VRS | {
     "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "PN", "SH", "SL",
     "SS", "ST", "SV", "TM", "UI", "UL", "US", "UV",
 }  # fmt: skip
+_VR_NAMES = {vr.encode(): vr for vr in _VRS}
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00009, 0x7FE00008)
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _CHARSET_TAG = 0x00080005
@@ -142,11 +143,9 @@ def _skip_undefined(buf: bytes, pos: int, implicit: bool, end: int) -> int:
     while depth:
         if pos + 8 > end:
             raise _Fallback
-        tag = (int.from_bytes(buf[pos : pos + 2], "little") << 16) | int.from_bytes(
-            buf[pos + 2 : pos + 4], "little"
-        )
+        group, element, length = _IMPLICIT_HEAD.unpack_from(buf, pos)
+        tag = group << 16 | element
         if tag in (_ITEM, _ITEM_END, _SEQ_END):
-            length = int.from_bytes(buf[pos + 4 : pos + 8], "little")
             pos += 8
             if tag == _SEQ_END:
                 depth -= 1
@@ -165,22 +164,26 @@ def _skip_undefined(buf: bytes, pos: int, implicit: bool, end: int) -> int:
     return pos
 
 
+_EXPLICIT_HEAD = struct.Struct("<HH2sH")
+_IMPLICIT_HEAD = struct.Struct("<HHI")
+_U32 = struct.Struct("<I")
+
+
 def _element_head(buf: bytes, pos: int, implicit: bool, end: int) -> tuple[int, int, str]:
     """``(value position, length, VR or '')`` of the element starting at ``pos``."""
-    if implicit:
-        if pos + 8 > end:
-            raise _Fallback
-        return pos + 8, int.from_bytes(buf[pos + 4 : pos + 8], "little"), ""
     if pos + 8 > end:
         raise _Fallback
-    vr = buf[pos + 4 : pos + 6].decode("latin-1")
-    if vr not in _VRS:
+    if implicit:
+        return pos + 8, _IMPLICIT_HEAD.unpack_from(buf, pos)[2], ""
+    _, _, code, length = _EXPLICIT_HEAD.unpack_from(buf, pos)
+    vr = _VR_NAMES.get(code)
+    if vr is None:
         raise _Fallback  # not explicit VR after all (pydicom copes with such files)
     if vr in _LONG_VRS:
         if pos + 12 > end:
             raise _Fallback
-        return pos + 12, int.from_bytes(buf[pos + 8 : pos + 12], "little"), vr
-    return pos + 8, int.from_bytes(buf[pos + 6 : pos + 8], "little"), vr
+        return pos + 12, _U32.unpack_from(buf, pos + 8)[0], vr
+    return pos + 8, length, vr
 
 
 def _parse(buf: bytes, size: int) -> Header:
@@ -211,9 +214,8 @@ def _parse(buf: bytes, size: int) -> Header:
             if end >= size:
                 break  # the file ends: no pixel data
             raise _Fallback  # the header goes on past what was read
-        tag = (int.from_bytes(buf[pos : pos + 2], "little") << 16) | int.from_bytes(
-            buf[pos + 2 : pos + 4], "little"
-        )
+        group, element = _IMPLICIT_HEAD.unpack_from(buf, pos)[:2]
+        tag = group << 16 | element
         if tag in _PIXEL_TAGS:
             offset = pos
             break

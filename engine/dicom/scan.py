@@ -554,10 +554,22 @@ def read_instance(path: Path) -> tuple[Instance, dict[str, str]] | None:
     DicomError
         Naming the file: not DICOM, damaged, truncated, malformed header.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return instance_row(path, read_scan_header(path))
+
+
+def instance_row(path: Path, header: Header) -> tuple[Instance, dict[str, str]] | None:
+    """A header's :class:`Instance` and grouping values (``None`` for a DICOMDIR).
+
+    Raises
+    ------
+    DicomError
+        Naming the file: truncated pixel data, malformed header.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            header = read_scan_header(path)
             if is_dicomdir(header.ds):
                 return None
             if header.truncated or (not header.has_pixel_data and is_image_storage(header.ds)):

@@ -44,13 +44,14 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from engine.dicom.files import check_pixel_budget, quoted
 from engine.dicom.image import read_image
 from engine.dicom.pixels import Window, full_range_window, window_to_8bit
-from engine.dicom.scan import Instance, Series
+from engine.dicom.scan import Instance, ScanResult, Series
 from engine.errors import CorruptDicomError, DicomError, UnsupportedDicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -126,6 +127,9 @@ class FirstSlice:
     photometric: str
     n_slices: int
     inverted: bool = False
+    #: From :func:`~engine.dicom.stream.scan_and_load`, before the series is ordered:
+    #: the first file's patient, study and series alone (``index`` 0 of ``n_slices`` 1).
+    scan: ScanResult | None = None
 
     def render(self, window: Window | None = None) -> np.ndarray:
         """The slice as shown: ``(rows, cols)`` uint8."""
@@ -141,24 +145,26 @@ def _stored_range(inst: Instance) -> tuple[int, int]:
     return 0, (1 << bits) - 1
 
 
+def instance_needs_float(inst: Instance) -> bool:
+    """Whether an instance's modality values may be fractional or outside int16."""
+    r = inst.rescale
+    if (
+        inst.enhanced
+        or r.lut is not None
+        or inst.bits_allocated > 16
+        or r.slope != round(r.slope)
+        or r.intercept != round(r.intercept)
+    ):
+        return True
+    lo, hi = _stored_range(inst)
+    values = (lo * r.slope + r.intercept, hi * r.slope + r.intercept)
+    return min(values) < -32768 or max(values) > 32767
+
+
 def volume_dtype(series: Series) -> np.dtype:
     """int16 when every modality value is an integer that fits, else float32."""
-    for inst in series.instances:
-        if not inst.has_pixel_data:
-            continue
-        r = inst.rescale
-        if (
-            inst.enhanced
-            or r.lut is not None
-            or inst.bits_allocated > 16
-            or r.slope != round(r.slope)
-            or r.intercept != round(r.intercept)
-        ):
-            return np.dtype(np.float32)
-        lo, hi = _stored_range(inst)
-        values = (lo * r.slope + r.intercept, hi * r.slope + r.intercept)
-        if min(values) < -32768 or max(values) > 32767:
-            return np.dtype(np.float32)
+    if any(inst.has_pixel_data and instance_needs_float(inst) for inst in series.instances):
+        return np.dtype(np.float32)
     return np.dtype(np.int16)
 
 
@@ -176,50 +182,55 @@ def _fast_path(inst: Instance) -> bool:
 
 def _read_native(inst: Instance, out: np.ndarray) -> None:
     """Read an uncompressed little-endian slice from its file straight into ``out``."""
+    with inst.path.open("rb", buffering=0) as fp:
+        read_native_from(fp, inst, out)
+
+
+def read_native_from(fp: BinaryIO, inst: Instance, out: np.ndarray) -> None:
+    """:func:`_read_native` from a file already open (its position does not matter)."""
     stored = np.dtype(
         ("<i" if inst.pixel_representation == 1 else "<u") + str(inst.bits_allocated // 8)
     )
     n_bytes = inst.rows * inst.columns * stored.itemsize
     assert inst.pixel_offset is not None
-    with inst.path.open("rb") as fp:
-        fp.seek(inst.pixel_offset)
-        head = fp.read(12)
-        if len(head) < 8:
-            raise CorruptDicomError(f"{quoted(inst.path)} is truncated before its pixel data.")
-        group = int.from_bytes(head[0:2], "little")
-        element = int.from_bytes(head[2:4], "little")
-        if (group, element) != _PIXEL_TAG:
-            raise CorruptDicomError(
-                f"{quoted(inst.path)} changed since it was scanned; scan the folder again.",
-                f"expected (7FE0,0010) at {inst.pixel_offset}, found ({group:04X},{element:04X})",
-            )
-        if inst.transfer_syntax == "1.2.840.10008.1.2":  # implicit VR
-            length, start = int.from_bytes(head[4:8], "little"), 8
-        elif head[4:6] in _EXPLICIT_LONG_VRS:
-            length, start = int.from_bytes(head[8:12], "little"), 12
-        else:
-            length, start = int.from_bytes(head[6:8], "little"), 8
-        if length < n_bytes or length == 0xFFFFFFFF:
-            raise CorruptDicomError(
-                f"{quoted(inst.path)} has incomplete pixel data.",
-                f"{length} bytes of pixel data, {n_bytes} expected",
-            )
-        fp.seek(inst.pixel_offset + start)
-        # int16 volume and 16-bit stored values: read into place, convert in place
-        in_place = (
-            out.dtype == np.int16
-            and stored.itemsize == 2
-            and out.flags.c_contiguous
-            and inst.rescale.slope == 1.0
-            and (inst.pixel_representation == 1 or inst.bits_stored <= 15)
+    fp.seek(inst.pixel_offset)
+    head = fp.read(12)
+    if len(head) < 8:
+        raise CorruptDicomError(f"{quoted(inst.path)} is truncated before its pixel data.")
+    group = int.from_bytes(head[0:2], "little")
+    element = int.from_bytes(head[2:4], "little")
+    if (group, element) != _PIXEL_TAG:
+        raise CorruptDicomError(
+            f"{quoted(inst.path)} changed since it was scanned; scan the folder again.",
+            f"expected (7FE0,0010) at {inst.pixel_offset}, found ({group:04X},{element:04X})",
         )
-        buf = out.reshape(-1) if in_place else _scratch(inst.rows * inst.columns, stored)
-        got = fp.readinto(memoryview(buf).cast("B"))  # type: ignore[arg-type]
-        if got != n_bytes:
-            raise CorruptDicomError(
-                f"{quoted(inst.path)} is truncated inside its pixel data.",
-                f"read {got} of {n_bytes} bytes",
-            )
+    if inst.transfer_syntax == "1.2.840.10008.1.2":  # implicit VR
+        length, start = int.from_bytes(head[4:8], "little"), 8
+    elif head[4:6] in _EXPLICIT_LONG_VRS:
+        length, start = int.from_bytes(head[8:12], "little"), 12
+    else:
+        length, start = int.from_bytes(head[6:8], "little"), 8
+    if length < n_bytes or length == 0xFFFFFFFF:
+        raise CorruptDicomError(
+            f"{quoted(inst.path)} has incomplete pixel data.",
+            f"{length} bytes of pixel data, {n_bytes} expected",
+        )
+    fp.seek(inst.pixel_offset + start)
+    # int16 volume and 16-bit stored values: read into place, convert in place
+    in_place = (
+        out.dtype == np.int16
+        and stored.itemsize == 2
+        and out.flags.c_contiguous
+        and inst.rescale.slope == 1.0
+        and (inst.pixel_representation == 1 or inst.bits_stored <= 15)
+    )
+    buf = out.reshape(-1) if in_place else _scratch(inst.rows * inst.columns, stored)
+    got = fp.readinto(memoryview(buf).cast("B"))  # type: ignore[arg-type]
+    if got != n_bytes:
+        raise CorruptDicomError(
+            f"{quoted(inst.path)} is truncated inside its pixel data.",
+            f"read {got} of {n_bytes} bytes",
+        )
     shift = inst.bits_allocated - inst.bits_stored
     if in_place:
         if shift > 0:

@@ -167,9 +167,12 @@ def open_study(
     Files that hold DICOM ECG waveforms and no image give an :class:`EcgFound`
     (the ECG view reads them).
 
-    ``partial`` receives a :class:`ScanFound` as soon as the headers are read,
-    then a :class:`FirstSliceLoaded` when a multi-file series shows its first
-    slice. Bad files are listed in the scan's problems and skipped.
+    Each file is read once (:func:`engine.dicom.scan_and_load`): its header, and
+    the pixels of the series of the first image. ``partial`` receives a
+    :class:`FirstSliceLoaded` with that first image as soon as it is read (its
+    ``ref`` is the first file's series alone: one slice), then a
+    :class:`ScanFound` when every file is read, before the volume is returned.
+    Bad files are listed in the scan's problems and skipped.
 
     Raises
     ------
@@ -177,10 +180,18 @@ def open_study(
         When no image could be found (the first bad file's own error when
         every file was bad).
     """
-    from engine.dicom import read_image, scan_paths
+    from engine.dicom import read_image, scan_and_load
 
     paths = [Path(p) for p in paths]
-    scan = scan_paths(paths, sub_progress(progress, 0.0, 0.3), cancel)
+
+    def preview(first: FirstSlice) -> None:
+        refs = series_refs(first.scan) if first.scan is not None else []
+        if partial is not None and refs:
+            partial(FirstSliceLoaded(refs[0], first))
+
+    # one pass: the headers, and the pixels of the first series, read together
+    opened = scan_and_load(paths, sub_progress(progress, 0.0, 0.9), cancel, preview)
+    scan = opened.scan
     check_cancelled(cancel)
     refs = series_refs(scan)
     if not refs:
@@ -199,8 +210,11 @@ def open_study(
         raise NotDicomError(f"No DICOM image was found in {names}.")
     if partial is not None:
         partial(ScanFound(scan, tuple(paths)))
+    if opened.volume is not None and opened.volume.series is refs[0].series:
+        progress(1.0, f"Loaded {opened.volume.n_slices} images")
+        return StudyOpened(scan, LoadedView(refs[0], volume=opened.volume), tuple(paths))
     view = load_view(
-        refs[0], progress=sub_progress(progress, 0.3, 1.0), cancel=cancel, partial=partial
+        refs[0], progress=sub_progress(progress, 0.9, 1.0), cancel=cancel, partial=partial
     )
     return StudyOpened(scan, view, tuple(paths))
 
