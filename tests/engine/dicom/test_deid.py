@@ -203,7 +203,10 @@ def test_private_curves_overlays_removed_at_every_depth_and_method_recorded():
     inner = Dataset()
     inner.OperatorsName = SECRET_PERSON
     item.ReferencedStudySequence = Sequence([inner])
-    ds.ContentSequence = Sequence([item])  # D: structure kept, every value a dummy
+    text = Dataset()
+    text.ValueType, text.TextValue = "TEXT", SECRET_TEXT
+    # C (clean structured content): every item walked with the table's rules, free text replaced
+    ds.ContentSequence = Sequence([item, text])
     ds.ReferencedStudySequence = Sequence([inner])  # X/Z: Z under "valid"
     ds.AnatomicRegionSequence = Sequence([Dataset()])  # not in the table: walked
     ds.AnatomicRegionSequence[0].PatientName = SECRET_PERSON
@@ -213,9 +216,10 @@ def test_private_curves_overlays_removed_at_every_depth_and_method_recorded():
 
     assert not [e for e in ds.iterall() if e.tag.is_private]
     assert not [e for e in ds.iterall() if e.tag.group >> 8 in (0x50, 0x60)]
-    dummy = ds.ContentSequence[0]
-    assert dummy.PatientName == "ANONYMIZED"
-    assert dummy.ReferencedStudySequence[0].OperatorsName == "ANONYMIZED"
+    cleaned, cleaned_text = ds.ContentSequence
+    assert cleaned.PatientName == ""  # Z, as at the top level
+    assert len(cleaned.ReferencedStudySequence) == 0  # X/Z, as at the top level
+    assert cleaned_text.TextValue == "ANONYMIZED"
     assert len(ds.ReferencedStudySequence) == 0
     assert ds.AnatomicRegionSequence[0].PatientName == ""
     assert SECRET_TEXT not in str(ds) and "DOE" not in str(ds)
