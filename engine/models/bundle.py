@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -352,11 +351,11 @@ def runtime_requirements(manifest: Mapping[str, Any]) -> dict[str, str]:
     are then replaced by the graph's own (ONNX Runtime). Where torch is
     installed, every requirement is checked as written.
     """
-    from importlib.util import find_spec
+    from engine.models.devices import torch_installed
 
     reqs = dict(manifest.get("requirements", {}))
     onnx = manifest.get("onnx")
-    if not isinstance(onnx, Mapping) or "torch" in sys.modules or find_spec("torch") is not None:
+    if not isinstance(onnx, Mapping) or torch_installed():
         return reqs
     out = {k: v for k, v in reqs.items() if k not in TORCH_PACKAGES}
     out.update(onnx.get("requirements", {}))

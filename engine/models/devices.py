@@ -174,20 +174,29 @@ def gpu_may_be_present() -> bool:
     return sys.platform == "darwin"
 
 
+def torch_installed() -> bool:
+    """Whether torch can be imported here, found without importing (or preloading) it.
+
+    (``importlib.util.find_spec`` would run :class:`_PreloadTorchFirst`, which
+    maps torch's libraries: hundreds of MiB.)
+    """
+    from importlib.machinery import PathFinder
+
+    return "torch" in sys.modules or PathFinder.find_spec("torch") is not None
+
+
 def device_name(preference: str | None = "auto") -> str:
     """:func:`resolve_device` as a string, without importing torch where the answer is the CPU.
 
     ``auto`` is the CPU when torch is not installed or no GPU driver is
     present; otherwise torch decides (and is imported).
     """
-    from importlib.util import find_spec
-
     pref = (preference or "auto").strip().lower()
     if pref == "auto":
         pref = os.environ.get("STETHOS_DEVICE", "auto").strip().lower() or "auto"
     if pref == "cpu":
         return "cpu"
-    if "torch" not in sys.modules and find_spec("torch") is None:
+    if not torch_installed():
         if pref == "auto":
             return "cpu"
         raise ModelError(

@@ -11,7 +11,12 @@ from __future__ import annotations
 from engine.errors import ModelError
 from engine.models.architectures import load_torch_network
 from engine.models.bundle import Bundle
-from engine.models.devices import configure_threads, device_name, resolve_device
+from engine.models.devices import (
+    configure_threads,
+    device_name,
+    resolve_device,
+    torch_installed,
+)
 from engine.models.runtime import Runner
 
 
@@ -35,12 +40,7 @@ def load_runner(bundle: Bundle, device: str | None = "auto") -> Runner:
         raise ModelError(
             f"Model “{bundle.id}” is of kind “{bundle.kind}”, which this Stethos cannot run."
         )
-    from engine.models.onnx_runtime import (
-        FULL_FLAVOUR,
-        onnx_usable,
-        runtime_preference,
-        torch_installed,
-    )
+    from engine.models.onnx_runtime import FULL_FLAVOUR, onnx_usable, runtime_preference
 
     runtime = runtime_preference()
     if runtime != "torch" and device_name(device) == "cpu" and onnx_usable(bundle):

@@ -33,7 +33,7 @@ from engine.errors import ModelError
 from engine.explain.cam import cam_from_arrays
 from engine.models.bundle import Bundle
 from engine.models.cnn import ImageModel
-from engine.models.devices import DeviceState, thread_count
+from engine.models.devices import DeviceState, thread_count, torch_installed
 from engine.models.lstm import BeatModel
 
 if TYPE_CHECKING:
@@ -57,11 +57,6 @@ FULL_FLAVOUR = (
 def onnx_requirements() -> dict[str, str]:
     """Package requirements of an ONNX graph written by this installation."""
     return {"onnxruntime": ">=1.17"}
-
-
-def torch_installed() -> bool:
-    """Whether torch can be imported here (without importing it)."""
-    return "torch" in __import__("sys").modules or importlib.util.find_spec("torch") is not None
 
 
 def onnx_usable(bundle: Bundle) -> bool:
