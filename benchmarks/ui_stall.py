@@ -22,6 +22,10 @@ collections that follow are included). Steps, each phase in a fresh process:
 - ``receive``: the application's listener (File ▸ DICOM network… ▸ Receive)
   while dcmtk's ``storescu`` sends the same 300 files; the step ends when the
   browser lists all 300;
+- ``dicom``: after opening the sample radiograph and analysing it (not timed
+  here: the ``image`` phase times them), Analysis ▸ Save result as DICOM (SR,
+  heat-map SEG and overlay capture into a temporary folder), then open the
+  study with those objects (its findings listed, the stored heat map shown);
 - ``idle``: the same window doing nothing, for as long as the longest step
   took (the baseline: what the machine alone costs the heartbeat).
 
@@ -52,7 +56,7 @@ TICK_MS = 5
 TARGET_MS = 50.0
 TAIL_S = 1.0
 START_TIMEOUT_S = 20.0
-PHASES = ("series", "image", "ecg", "record", "retrieve", "receive")
+PHASES = ("series", "image", "ecg", "record", "retrieve", "receive", "dicom")
 STEPS = {
     "series": ("open 300-slice CT",),
     "image": ("open radiograph", "image analysis"),
@@ -60,6 +64,7 @@ STEPS = {
     "record": ("record analysis",),
     "retrieve": ("PACS search", "PACS retrieve 300"),
     "receive": ("receive 300 (storescu)",),
+    "dicom": ("save result as DICOM", "open study with its AI result"),
 }
 RECORD = dict(
     age=63, sex=1, cp=1, trestbps=145, chol=233, fbs=1, restecg=2, thalach=150, exang=0,
@@ -314,6 +319,24 @@ def _child(
         if stack is None or stack.loading or stack.n_frames != 300:
             raise SystemExit("the retrieved series did not load whole")
         results["PACS retrieve 300"]["first_image_s"] = shown[0] - clicked
+    elif phase == "dicom":
+        find_action("", "Open sample study").trigger()
+        run_for(5.0)
+        step("(image analysis)", find_action("analyze_image_action", "Analyze image").trigger)
+        results.pop("(image analysis)")
+        out = Path(tempfile.mkdtemp(prefix="stethos-ai-"))
+        ai = window.ai_dicom
+        step("save result as DICOM", lambda: ai.save_to(out))
+        if len(list(out.glob("*.dcm"))) != 3:
+            raise SystemExit("the result's DICOM objects were not written")
+        window.close_studies()
+        window.viewer.clear_heatmap()
+        from desktop.main_studies import SAMPLE_STUDY
+        from engine.resources import resource_path
+
+        paths = [resource_path(*SAMPLE_STUDY), out]
+        step("open study with its AI result", lambda: window.open_paths(paths),
+             until=lambda: window.viewer.heatmap is not None)  # fmt: skip
     elif phase == "receive":
         import shutil
 

@@ -396,6 +396,10 @@ def build_result_sr(
         content_date=when.date(),
         content_time=when.time(),
     )
+    if not record_evidence and "CurrentRequestedProcedureEvidenceSequence" in sr:
+        # highdicom lists every evidence instance of the study; the record's model did not
+        # read this one, so it is not evidence (nothing in the tree refers to it)
+        del sr.CurrentRequestedProcedureEvidenceSequence
     sr.SoftwareVersions = [MANUFACTURER, f"{content.model_id} {content.model_version}"]  # type: ignore[assignment]
     _declare_scheme(sr)
     return sr

@@ -275,6 +275,7 @@ def _export(
 ) -> DicomExport:
     import highdicom as hd
 
+    from engine.dicom._hd_tables import warm_tables
     from engine.dicom.ai_maps import build_heatmap_seg, build_overlay_capture
     from engine.dicom.ai_sr import build_result_sr
 
@@ -284,6 +285,8 @@ def _export(
         return DicomExport(skipped=reason)
     assert ref is not None
     check_cancelled(cancel)
+    progress(0.02, "Loading the DICOM tables")
+    warm_tables()  # without stalling the UI thread (see engine.dicom._hd_tables)
     progress(0.05, "Reading the source")
     is_record = ref.kind == "record"
     source = _read_source(study_source if is_record else ref.path)

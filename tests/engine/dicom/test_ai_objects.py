@@ -334,3 +334,43 @@ def test_a_damaged_ai_object_is_reported_not_fatal(cxr_outcome, tmp_path) -> Non
     objects, problems = ai_results_in(export.paths)
     assert {o.kind for o in objects} == {"sr", "capture"}
     assert [p for p, _ in problems] == [seg_path] and problems[0][1]
+
+
+def test_the_highdicom_table_loads_the_same_in_steps() -> None:
+    import pkgutil
+
+    from highdicom import _standard_utils as su
+
+    from engine.dicom import _hd_tables
+
+    reference = json.loads(pkgutil.get_data("highdicom", "_standard/module_attribute_map.json"))
+    su.get_module_attribute_map.cache_clear()
+    _hd_tables._done[0] = False
+    _hd_tables.warm_tables()
+    table = su.get_module_attribute_map()
+    assert su.get_module_attribute_map.cache_info().currsize == 1
+    assert set(table) == set(reference)
+    assert all(list(table[k]) == reference[k] for k in reference)
+    assert all(len(table[k]) == len(reference[k]) for k in reference)
+    assert su.is_attribute_in_iod("PatientName", "1.2.840.10008.5.1.4.1.1.66.4")
+
+
+def test_a_record_result_joins_the_patients_study(tmp_path) -> None:
+    record = dict(age=63, sex=1, cp=1, trestbps=145, chol=233, fbs=1, restecg=2, thalach=150,
+                  exang=0, oldpeak=2.3, slope=3, ca=0, thal=6)  # fmt: skip
+    outcome = analyze(record, kind="record")
+    assert not export_result_dicom(outcome, tmp_path).written  # no study: nothing to join
+    export = export_result_dicom(outcome, tmp_path, study_source=str(CXR))
+    assert export.kinds == ("sr",)
+    sr = pydicom.dcmread(export.paths[0])
+    source = pydicom.dcmread(CXR, stop_before_pixels=True)
+    assert sr.StudyInstanceUID == source.StudyInstanceUID and sr.PatientID == source.PatientID
+    assert "CurrentRequestedProcedureEvidenceSequence" not in sr  # the image was not read
+    _dcmtk_clean(DSRDUMP, export.paths[0])
+    obj = read_ai_object(export.paths[0])
+    assert obj is not None
+    (finding,) = obj.findings
+    inputs = dict(t for t in finding.texts if t[0] == "Model input")
+    assert len([t for t in finding.texts if t[0] == "Model input"]) == len(outcome.contributions)
+    assert finding.measurement("Model score") == pytest.approx(outcome.prediction.score)
+    assert inputs  # e.g. "age = 63 years"
