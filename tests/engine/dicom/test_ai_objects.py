@@ -71,7 +71,7 @@ def test_image_result_writes_a_valid_sr_seg_and_capture(cxr_outcome, tmp_path) -
     report = hd.sr.MeasurementReport.from_sequence([sr])
     (group,) = report.get_image_measurement_groups()
     assert group.finding_type.meaning == "Pneumonia"
-    assert [m.value for m in group.get_measurements()][0] == pytest.approx(
+    assert next(m.value for m in group.get_measurements()) == pytest.approx(
         cxr_outcome.prediction.score
     )
     _dcmtk_clean(DSRDUMP, files["sr"])
