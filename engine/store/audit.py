@@ -135,12 +135,13 @@ def append(
     if not action or not action.replace("_", "").isalnum() or action.lower() != action:
         raise AuditError(f"“{action}” is not a valid audit action (lower-case words).")
     text = canonical_json(dict(details or {}))
-    # A shared server serialises appends itself (a lock held to the commit); SQLite's
-    # BEGIN IMMEDIATE already holds the only write lock.
-    lock_tail = getattr(conn, "lock_audit_tail", None)
-    if lock_tail is not None:
-        lock_tail()
-    tail = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    # A shared server reads the tail under a lock held to the commit (appends from every
+    # workstation form one line); SQLite's BEGIN IMMEDIATE already holds the only write lock.
+    locked_tail = getattr(conn, "locked_audit_tail", None)
+    if locked_tail is not None:
+        tail = locked_tail()
+    else:
+        tail = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (1, GENESIS) if tail is None else (int(tail[0]) + 1, str(tail[1]))
     oid = str(object_id)
     digest = entry_hash(seq, at, user, action, object_type, oid, text, prev)

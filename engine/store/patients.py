@@ -72,7 +72,10 @@ class PatientsMixin(StoreCore):
                 Audit("created", "patient"),
             )
             self._insert_patient_version(tx, pid, 1, values, now, "registered")
-        return self.get_patient(pid)
+        # Built from what was written (one query less: a round trip on a server).
+        return patient_from_row(
+            (pid, *(values[k] for k in PATIENT_FIELDS), 1, now, self.session.user.username)
+        )
 
     def _check_mrn_free(self, conn: db.Connection, mrn: str, patient_id: int | None) -> None:
         row = conn.execute("SELECT id FROM patients WHERE mrn = ?", (mrn,)).fetchone()

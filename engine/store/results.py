@@ -254,10 +254,28 @@ class ResultsMixin(RecordsMixin, StudiesMixin):
         ).fetchone()
         return None if row is None else _decision(row)
 
-    def _patient_results(self, conn: db.Connection, patient_id: int) -> list[StoredResult]:
-        """Every result of a patient with its latest decision (for the timeline)."""
+    def _patient_results(
+        self, conn: db.Connection, patient_id: int
+    ) -> list[tuple[StoredResult, list[Decision]]]:
+        """Every result of a patient with its decisions, oldest first (for the timeline).
+
+        Two queries whatever the number of results: on a server every query
+        is a round trip, and a patient may have a thousand results.
+        """
         rows = conn.execute(_RESULT_SELECT + " WHERE e.patient_id = ?", (patient_id,)).fetchall()
-        return [_stored_result(r, self._latest_decision(conn, int(r[0]))) for r in rows]
+        decided: dict[int, list[Decision]] = {}
+        for row in conn.execute(
+            _DECISION_SELECT + " JOIN results r ON r.id = d.result_id "
+            "JOIN encounters e ON e.id = r.encounter_id WHERE e.patient_id = ? ORDER BY d.id",
+            (patient_id,),
+        ):
+            decision = _decision(row)
+            decided.setdefault(decision.result_id, []).append(decision)
+        out = []
+        for row in rows:
+            decisions = decided.get(int(row[0]), [])
+            out.append((_stored_result(row, decisions[-1] if decisions else None), decisions))
+        return out
 
     @guarded
     def get_result(self, result_id: int) -> StoredResult:

@@ -35,6 +35,7 @@ import os
 import re
 import uuid
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,15 @@ _BOOTSTRAP = (
     "CREATE TRIGGER audit_anchor_no_delete BEFORE DELETE OR TRUNCATE ON audit_anchor "
     "FOR EACH STATEMENT EXECUTE FUNCTION stethos_append_only()",
 )
+#: Takes the audit lock and reads the log's tail in one statement: a VOLATILE function
+#: runs each query with a fresh snapshot, so the tail is read after the lock is held.
+#: Created after migration 1 (it names the audit log).
+_AUDIT_TAIL = f"""CREATE OR REPLACE FUNCTION stethos_audit_tail()
+    RETURNS TABLE (seq BIGINT, hash TEXT) LANGUAGE plpgsql VOLATILE AS $$
+    BEGIN
+      PERFORM pg_advisory_xact_lock({AUDIT_LOCK_KEY});
+      RETURN QUERY SELECT a.seq, a.hash FROM audit_log a ORDER BY a.seq DESC LIMIT 1;
+    END $$"""
 
 
 # --- addresses ------------------------------------------------------------------------------
@@ -170,7 +180,7 @@ def translate_sql(sql: str, with_parameters: bool) -> str:
         )
         if op == "DELETE":
             out += (
-                f"; CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                f";\nCREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION stethos_append_only()"
             )
         return out
@@ -191,27 +201,61 @@ class ServerConnection:
     """A psycopg connection that runs the store's SQL (see :func:`translate_sql`).
 
     In autocommit mode: the store's ``BEGIN``/``COMMIT`` are its own, as
-    with SQLite.
+    with SQLite. A write transaction runs in psycopg's pipeline mode:
+    statements whose results nobody reads (``BEGIN``, the audit lock, the
+    audit entry's ``INSERT``) travel with the next one that is read, so a
+    transaction costs fewer round trips to the server; errors still surface
+    before ``COMMIT`` returns.
     """
 
     dialect = "postgresql"
 
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], *, pipelined: bool = True) -> None:
         self.raw = raw
-        self._tail_locked = False
+        self.pipelined = pipelined
+        self._pipeline: ExitStack | None = None
 
     @property
     def in_transaction(self) -> bool:
         """Whether a transaction is open (a lost connection has none to roll back)."""
+        if self._pipeline is not None:
+            return True  # ours, until COMMIT or ROLLBACK ends it
         status = self.raw.info.transaction_status
-        return status in (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+        return status in (
+            TransactionStatus.INTRANS,
+            TransactionStatus.INERROR,
+            TransactionStatus.ACTIVE,
+        )
 
-    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
-        """Run one statement; returns its cursor."""
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Any:
+        """Run one statement; returns its cursor (``None`` for a rollback with nothing to undo)."""
         text = translate_sql(sql, parameters is not None)
         if text == "BEGIN":
-            self._tail_locked = False
-        return self.raw.execute(text, parameters)  # type: ignore[arg-type]
+            if self.pipelined and self._pipeline is None:
+                self._pipeline = ExitStack()
+                self._pipeline.enter_context(self.raw.pipeline())
+        elif text == "COMMIT":
+            cur = self.raw.execute("COMMIT")
+            self._end_pipeline(None)  # waits for every queued statement; raises their error
+            return cur
+        elif text == "ROLLBACK":
+            self._end_pipeline(StoreError("rolled back"))
+            if not self.in_transaction:
+                return None
+        cur = None
+        for part in text.split(";\n"):
+            cur = self.raw.execute(part, parameters)  # type: ignore[arg-type]
+        assert cur is not None
+        return cur
+
+    def _end_pipeline(self, error: BaseException | None) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is None:
+            return
+        if error is None:
+            pipeline.close()
+        else:  # psycopg logs (does not raise) what the aborted pipeline still held
+            pipeline.__exit__(type(error), error, None)
 
     def executemany(self, sql: str, parameters: Any) -> psycopg.Cursor[Any]:
         """Run one statement for each parameter set."""
@@ -219,11 +263,15 @@ class ServerConnection:
         cur.executemany(translate_sql(sql, True), parameters)  # type: ignore[arg-type]
         return cur
 
-    def lock_audit_tail(self) -> None:
-        """Serialise audit appends: an advisory lock held until this transaction ends."""
-        if not self._tail_locked:
-            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
-            self._tail_locked = True
+    def locked_audit_tail(self) -> tuple[int, str] | None:
+        """The audit log's last ``(seq, hash)``, read under the audit lock.
+
+        The lock (transaction-scoped, advisory) serialises appends from every
+        workstation: it is held until this transaction commits, so the next
+        appender reads this one's entry as the tail.
+        """
+        row = self.raw.execute("SELECT seq, hash FROM stethos_audit_tail()").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def integrity_check(self) -> str:
         """``"ok"``, or what is missing: tables, append-only triggers, the refused grants."""
@@ -257,6 +305,7 @@ class ServerConnection:
 
     def close(self) -> None:
         """Close the connection."""
+        self._pipeline = None
         self.raw.close()
 
 
@@ -280,6 +329,7 @@ def grant(conn: ServerConnection) -> None:
             "CREATE OR REPLACE TRIGGER audit_log_anchor AFTER INSERT ON audit_log "
             "FOR EACH ROW EXECUTE FUNCTION stethos_advance_anchor()"
         )
+        raw.execute(_AUDIT_TAIL)  # type: ignore[arg-type]
         exists = raw.execute(
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (WORKSTATION_ROLE,)
         ).fetchone()
@@ -293,6 +343,7 @@ def grant(conn: ServerConnection) -> None:
         raw.execute(f"GRANT UPDATE ON users, patients TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT UPDATE (value) ON stethos_meta TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {WORKSTATION_ROLE}")
+        raw.execute(f"GRANT EXECUTE ON FUNCTION stethos_audit_tail() TO {WORKSTATION_ROLE}")
         sync_identities(conn)
 
 

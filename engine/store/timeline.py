@@ -48,7 +48,7 @@ class TimelineMixin(ResultsMixin):
                     previous,
                 )
             )
-        for res in self._patient_results(conn, patient_id):
+        for res, decisions in self._patient_results(conn, patient_id):
             score = f" ({res.score:.0%})" if res.score is not None else ""
             out.append(
                 TimelineEntry(
@@ -61,7 +61,7 @@ class TimelineMixin(ResultsMixin):
                     res,
                 )
             )
-            for dec in self.decisions(res.id):
+            for dec in decisions:
                 text = dec.decision.capitalize() + (f": {dec.comment}" if dec.comment else "")
                 out.append(
                     TimelineEntry(
