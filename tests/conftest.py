@@ -11,6 +11,8 @@ from tests import _no_network
 
 # Qt runs headless in tests; set before pytest-qt creates the QApplication.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# No background model warm-up in the windows the tests open (desktop/main_window.py).
+os.environ.setdefault("STETHOS_WARM_UP", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("STETHOS_SHARED_DATA", REPO.parent / "shared" / "data"))

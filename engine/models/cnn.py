@@ -139,6 +139,12 @@ class ImageModel(TorchRunner):
     explain_methods = CAM_METHODS
     explained_input = "an image"
 
+    def warm_up(self) -> None:
+        """One pass with a heat map on a synthetic image: buffers allocated, libraries loaded."""
+        ramp = np.linspace(0.0, 4095.0, 256)
+        image = (np.add.outer(ramp, ramp[::-1]) / 2).astype(np.uint16)
+        self.run([self.prepare(image)], explain=True)
+
     def _infer(
         self, batch: np.ndarray, explain: bool, method: str
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

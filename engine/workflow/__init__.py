@@ -57,6 +57,7 @@ from engine.workflow.models import (
     save_site_calibration,
     site_calibration_for,
     verify_model,
+    warm_up,
 )
 from engine.workflow.report import (
     REPORT_ECG_SECONDS,
@@ -218,4 +219,5 @@ __all__ = [
     "update_patient",
     "update_record",
     "verify_model",
+    "warm_up",
 ]

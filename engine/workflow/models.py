@@ -172,6 +172,24 @@ def load_model_for(
     return model
 
 
+def warm_up(kind: InputKind = "image", device: str | None = "auto") -> bool:
+    """Load the default model for ``kind`` and run it once on a synthetic input.
+
+    For a background thread after the window shows: the first real analysis
+    then finds the model loaded, its runtime's buffers allocated and the
+    preprocessing's libraries imported. Returns whether it warmed anything;
+    an error is left for the real analysis to report.
+    """
+    try:
+        model = load_model_for(kind, device=device)
+        warm = getattr(model, "warm_up", None)
+        if warm is not None:
+            warm()
+    except EngineError:
+        return False
+    return True
+
+
 def clear_model_cache(model_id: str | None = None) -> None:
     """Forget loaded models (all, or those of ``model_id``)."""
     with _lock:

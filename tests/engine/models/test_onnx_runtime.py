@@ -191,3 +191,12 @@ def test_numpy_explanations_match_torch() -> None:
         lambda x, s, e: x @ weights.numpy(), w.numpy(), target.numpy(), width=6, stride=3
     )
     assert np.allclose(got, want.numpy(), atol=1e-5)
+
+
+def test_warm_up_loads_and_runs_the_default_image_model(data_dir: Path) -> None:
+    from engine.workflow.models import _loaded, load_model_for, warm_up
+
+    assert warm_up("image", "cpu")
+    (runner,) = [r for k, r in _loaded.items() if k[0] == "cxr-pneumonia-resnet18-224"]
+    assert isinstance(runner, OnnxImageModel)
+    assert load_model_for("image", device="cpu").bundle.id == runner.bundle.id
