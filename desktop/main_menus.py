@@ -353,9 +353,10 @@ class MenusWindow(PatientHostWindow):
         """File ▸ DICOM network…: nodes, our AE title and port, receiving (admins only when
         accounts are in use)."""
         from desktop.dialogs.nodes import NodesDialog
+        from engine.store import store_exists
 
         patients = getattr(self, "patients", None)
-        in_use = patients is not None and Path(patients.store_path).exists()
+        in_use = patients is not None and store_exists(patients.store_path)
         store = patients.store if patients is not None else None
         admin = store is not None and store.user.is_admin
         why = (

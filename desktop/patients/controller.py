@@ -48,8 +48,9 @@ from desktop.patients.report_controller import ReportController
 from desktop.patients.session_controller import SessionController
 from desktop.patients.store_jobs import StoreJobs
 from desktop.settings import DEFAULT_LOCK_MINUTES
+from engine.errors import StoreUnreachableError
 from engine.progress import CancelToken, Progress, check_cancelled
-from engine.store import KdfParams, Patient, Store, default_store_path
+from engine.store import KdfParams, Location, Patient, Store, as_location, configured_location
 
 __all__ = ["DEFAULT_LOCK_MINUTES", "PatientController", "install_patients"]
 
@@ -62,7 +63,8 @@ class PatientController(QObject):
     host
         The window (a :class:`~desktop.patients.host.PatientHost`).
     store_path
-        The database (default: :func:`engine.store.default_store_path`).
+        The database: a file or the clinic database's ``postgresql://`` URL
+        (default: :func:`engine.store.configured_location`).
     kdf
         Argon2 cost for new passwords (``None``: the product's; tests pass
         :meth:`KdfParams.fast`).
@@ -85,7 +87,7 @@ class PatientController(QObject):
         self.window = host if isinstance(host, QWidget) else None
         super().__init__(self.window)
         self.host = host
-        self.store_path = Path(store_path) if store_path else default_store_path()
+        self.store_path: Location = as_location(store_path) if store_path else configured_location()
         self.kdf = kdf
         self.store: Store | None = None
         self.patient: Patient | None = None
@@ -137,7 +139,7 @@ class PatientController(QObject):
     ) -> None:
         """Use another database or Argon2 cost (tests; before signing in)."""
         if store_path is not None:
-            self.store_path = Path(store_path)
+            self.store_path = as_location(store_path)
         if kdf is not None:
             self.kdf = kdf
         self.update_state()
@@ -233,11 +235,22 @@ class PatientController(QObject):
 
     @Slot(object)
     def _on_jobs_failed(self, failure: JobFailure) -> None:
+        text = failure.user_message
+        if isinstance(failure.error, StoreUnreachableError):
+            # Nothing was written (one transaction) and nothing on screen is cleared: the
+            # record stays in the form, an open dialog keeps what was typed in it.
+            text = self.tr(
+                "The clinic database cannot be reached (the server is down or the network is "
+                "cut), so this was not saved. What you entered is still here: save it again "
+                "when the database is back. Stethos reconnects by itself; viewing and "
+                "analysing go on meanwhile."
+            )
+            self.status(self.tr("Clinic database unreachable: not saved"))
         dialog = self.dialog
         if dialog is not None and dialog.isVisible() and hasattr(dialog, "show_message"):
-            dialog.show_message(failure.user_message)
+            dialog.show_message(text)
         else:
-            self.message(failure.user_message, warning=True)
+            self.message(text, warning=True)
 
     def shutdown(self) -> None:
         """On closing the window: finish a report being written, close the store."""

@@ -42,6 +42,7 @@ from engine.store.entities import (
 )
 from engine.store.location import (
     Location,
+    as_location,
     configured_location,
     default_store_path,
     is_database_url,
@@ -77,6 +78,7 @@ __all__ = [
     "StudyLink",
     "TimelineEntry",
     "User",
+    "as_location",
     "configured_location",
     "create_store",
     "default_store_path",

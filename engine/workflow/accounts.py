@@ -10,7 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
-from engine.store import KdfParams, Store, User, create_store, open_store, recover_access
+from engine.store import (
+    KdfParams,
+    Store,
+    User,
+    as_location,
+    create_store,
+    open_store,
+    recover_access,
+)
 
 
 def setup_store(
@@ -38,7 +46,7 @@ def setup_store(
     """
     check_cancelled(cancel)
     progress(0.0, "Creating the patient database")
-    return create_store(Path(path), username, password, full_name=full_name, kdf=kdf)
+    return create_store(as_location(path), username, password, full_name=full_name, kdf=kdf)
 
 
 def sign_in(
@@ -65,9 +73,9 @@ def sign_in(
     check_cancelled(cancel)
     if recovery_key is not None:
         progress(0.0, "Restoring access")
-        return recover_access(Path(path), recovery_key, username, password, kdf=kdf)
+        return recover_access(as_location(path), recovery_key, username, password, kdf=kdf)
     progress(0.0, "Signing in")
-    return open_store(Path(path), username, password, kdf=kdf)
+    return open_store(as_location(path), username, password, kdf=kdf)
 
 
 def sign_out(
