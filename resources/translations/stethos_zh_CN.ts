@@ -790,7 +790,7 @@ Area {5:.1f} {6}</source>
     <name>MainWindow</name>
     <message>
         <source>Stethos — diagnosis workstation</source>
-        <extracomment>Every analysis made in this window (image, record, and ECG from the ECG tab), as an :class:`engine.workflow.AnalysisOutcome`. A study was sent to a DICOM node (File ▸ Send study to PACS…): the SendResult. The viewer shows another image, or none (for the patient controllers).</extracomment>
+        <extracomment>After the window shows, the image model is loaded and run once in the background (the first Analyze image then takes ~0.1 s instead of loading it). Every analysis made in this window (image, record, and ECG from the ECG tab), as an :class:`engine.workflow.AnalysisOutcome`. A study was sent to a DICOM node (File ▸ Send study to PACS…): the SendResult. The viewer shows another image, or none (for the patient controllers).</extracomment>
         <translation>Stethos — 诊断工作站</translation>
     </message>
     <message>
@@ -1454,6 +1454,14 @@ Area {5:.1f} {6}</source>
     <message>
         <source>Stethos</source>
         <translation>Stethos</translation>
+    </message>
+    <message>
+        <source>The clinic database cannot be reached (the server is down or the network is cut), so this was not saved. What you entered is still here: save it again when the database is back. Stethos reconnects by itself; viewing and analysing go on meanwhile.</source>
+        <translation>无法连接诊所数据库（服务器已停止或网络已断开），因此未能保存。您输入的内容仍保留在此：数据库恢复后请再次保存。Stethos 会自动重新连接；在此期间仍可继续查看和分析。</translation>
+    </message>
+    <message>
+        <source>Clinic database unreachable: not saved</source>
+        <translation>无法连接诊所数据库：未保存</translation>
     </message>
     <message>
         <source>Access restored for {0}; nothing stored was lost. The recovery key still works: if it may have been seen by others, make a new one (Patient ▸ Users… ▸ New recovery key…).</source>
