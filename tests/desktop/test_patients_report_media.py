@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -40,6 +44,27 @@ def pdf_images(path) -> list[tuple[int, int]]:
         if len(cols) > 4 and cols[2] == "image":
             sizes.append((int(cols[3]), int(cols[4])))
     return sizes
+
+
+@contextmanager
+def _files_read() -> Iterator[list[tuple[str, threading.Thread]]]:
+    """Every file the engine's DICOM reader reads meanwhile, with the thread that read it."""
+    import pydicom
+
+    from engine.dicom import files
+
+    reads: list[tuple[str, threading.Thread]] = []
+    original, top = files.dcmread, pydicom.dcmread
+
+    def recording(fp, *args, **kwargs):
+        reads.append((str(getattr(fp, "name", fp)), threading.current_thread()))
+        return top(fp, *args, **kwargs)
+
+    files.dcmread = pydicom.dcmread = recording  # type: ignore[assignment]
+    try:
+        yield reads
+    finally:
+        files.dcmread, pydicom.dcmread = original, top
 
 
 def test_report_of_an_earlier_encounter_has_its_image_heatmap_and_ecg(qtbot, tmp_path):
@@ -88,7 +113,11 @@ def test_report_of_an_earlier_encounter_has_its_image_heatmap_and_ecg(qtbot, tmp
     window.close_studies()
 
     pdf = tmp_path / "earlier.pdf"
-    export(qtbot, patients, earlier, pdf)
+    with _files_read() as reads:
+        export(qtbot, patients, earlier, pdf)
+    # the earlier encounter's DICOM image and DICOM ECG were read again, on a worker
+    assert {Path(p).name for p, _ in reads} >= {"chest.dcm", "ecg.dcm"}
+    assert all(t is not threading.main_thread() for _, t in reads), reads
     text = pdf_text(pdf)
     assert "chest.dcm" in text and "With the model heat map" in text
     assert "ecg.dcm" in text and "beats labelled by" in text

@@ -237,7 +237,7 @@ def _run_until_idle(qtbot, window: QWidget, trigger: Callable[[], None], timeout
 
 
 @pytest.mark.slow
-def test_the_three_analyses_run_their_engine_code_on_worker_threads(qtbot, window):
+def test_the_three_analyses_run_their_engine_code_on_worker_threads(qtbot, window, tmp_path):
     pytest.importorskip("torch")
     radiograph = resource_path("samples", "peds-cxr-pneumonia-j2k.dcm")
     steps = {
@@ -246,6 +246,7 @@ def test_the_three_analyses_run_their_engine_code_on_worker_threads(qtbot, windo
             find_action(window, "analyze_image_action", "Analyze image").trigger,
             120_000,
         ),
+        "save result as DICOM": (lambda: window.ai_dicom.save_to(tmp_path / "dicom"), 60_000),
         "open ECG": (
             find_action(window, "open_sample_ecg_action", "Open sample 12-lead ECG").trigger,
             30_000,
@@ -271,3 +272,5 @@ def test_the_three_analyses_run_their_engine_code_on_worker_threads(qtbot, windo
     for name in ("image analysis", "ECG analysis", "record analysis"):
         calls = on_workers[name]
         assert any(c.rsplit(".", 1)[-1].startswith("analy") for c in calls), (name, sorted(calls))
+    assert "engine.workflow.dicom_results.export_result_dicom" in on_workers["save result as DICOM"]
+    assert len(list((tmp_path / "dicom").glob("*.dcm"))) == 3
