@@ -32,7 +32,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import highdicom as hd
 from pydicom.dataset import Dataset
@@ -92,14 +92,20 @@ _PER_MIN = hd.sr.CodedConcept("/min", "UCUM", "per minute")
 _SECONDS = hd.sr.CodedConcept("s", "UCUM", "second")
 
 
-@dataclass(frozen=True)
-class Review:
-    """A clinician's decision on a result: ``accepted`` or ``overridden``, with the comment."""
+class Review(Protocol):
+    """A clinician's decision on a result: ``accepted`` or ``overridden``, with the comment.
 
-    decision: str
-    comment: str = ""
-    clinician: str = ""
-    login: str = ""
+    (:class:`engine.workflow.ResultReview` is one.)
+    """
+
+    @property
+    def decision(self) -> str: ...
+    @property
+    def comment(self) -> str: ...
+    @property
+    def clinician(self) -> str: ...
+    @property
+    def login(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def result_content(
     source_ref: tuple[str, str, int] | None = None,
 ) -> ResultContent:
     """The SR's view of a result (model identity, finding, ECG summary, inputs, review)."""
-    from engine.dicom.ai_sr import Event, ResultContent, Review
+    from engine.dicom.ai_sr import Event, ResultContent
 
     payload = _payload(outcome)
     ref = _source(outcome)
@@ -183,9 +183,7 @@ def result_content(
         burdens=burdens,
         events=tuple(Event(*e) for e in _events(rhythm)),
         inputs=inputs,
-        review=Review(review.decision, review.comment, review.clinician, review.login)
-        if review is not None
-        else None,
+        review=review,
         source_ref=source_ref,
         lead=ref.lead if ref is not None and kind == "ecg" else "",
     )
