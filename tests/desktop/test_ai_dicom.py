@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pydicom
 
+from engine.net import Node, add_node, remove_node
 from engine.resources import resource_path
 from tests.desktop.conftest import open_and_wait
+from tests.engine.net.conftest import OrthancServer, loopback, orthanc  # noqa: F401
 
 CXR = resource_path("samples", "peds-cxr-pneumonia-j2k.dcm")
 
@@ -46,3 +48,21 @@ def test_send_without_nodes_says_so(qtbot, window, tmp_path, monkeypatch) -> Non
     _analyse_image(qtbot, window)
     assert not window.ai_dicom.send_dialog()
     assert "No DICOM node is configured" in window.status_text.text()
+
+
+def test_send_result_to_a_real_pacs(qtbot, window, orthanc: OrthancServer) -> None:  # noqa: F811
+    add_node(Node("ai-pacs", "ORTHANC", "127.0.0.1", orthanc.dicom_port), replace_existing=True)
+    try:
+        _analyse_image(qtbot, window)
+        ai = window.ai_dicom
+        with qtbot.waitSignal(ai.jobs.succeeded, timeout=60_000) as done:
+            assert ai.send_dialog("ai-pacs")
+        export, sending = done.args[0]
+        assert sending.sent == 3 and not sending.failed
+        assert "Result sent to ai-pacs: 3 object(s)" in window.status_text.text()
+        assert not any(p.exists() for p in export.paths)  # the temporary copies are gone
+        series = orthanc.rest("/series?expand")
+        modalities = {s["MainDicomTags"].get("Modality") for s in series}  # type: ignore[union-attr]
+        assert {"SR", "SEG", "OT"} <= modalities
+    finally:
+        remove_node("ai-pacs")
