@@ -51,6 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     migrate.add_argument("--to", required=True, help="postgresql://owner@host/db")
     migrate.add_argument("--user", required=True, help="an administrator of the database file")
     migrate.set_defaults(func=_cmd_migrate)
+    remember = store_sub.add_parser(
+        "remember",
+        help="save the clinic database's password on this workstation for a user, wrapped "
+        "under that user's password (Argon2id), after checking both",
+    )
+    _common(remember)
+    remember.set_defaults(func=_cmd_remember)
     use = store_sub.add_parser(
         "use", help="make this workstation use a database (a postgresql:// URL or a file)"
     )
@@ -162,6 +169,22 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     print(
         f"ok: copied to {report.location}; audit trail verified there ({verified.entries} entries)"
     )
+    return 0
+
+
+def _cmd_remember(args: argparse.Namespace) -> int:
+    from engine.store import is_database_url, open_store
+    from engine.store.credentials import remember
+
+    location = _db_path(args)
+    if not is_database_url(location):
+        sys.stderr.write("error: --db must be the clinic database's postgresql:// address\n")
+        return 2
+    password = _password()
+    server_password = _password("Database password (the workstation's role): ")
+    with open_store(location, args.user, password, server_password=server_password) as store:
+        path = remember(store.location, args.user, password, server_password, store.kdf)
+    print(f"Saved the database password for {args.user} on this workstation ({path}).")
     return 0
 
 

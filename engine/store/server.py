@@ -242,11 +242,10 @@ class ServerConnection:
             self._end_pipeline(StoreError("rolled back"))
             if not self.in_transaction:
                 return None
-        cur = None
-        for part in text.split(";\n"):
-            cur = self.raw.execute(part, parameters)  # type: ignore[arg-type]
-        assert cur is not None
-        return cur
+        *first, last = text.split(";\n")  # a DDL step may be two statements
+        for part in first:
+            self.raw.execute(part)  # type: ignore[arg-type]
+        return self.raw.execute(last, parameters)  # type: ignore[arg-type]
 
     def _end_pipeline(self, error: BaseException | None) -> None:
         pipeline, self._pipeline = self._pipeline, None
@@ -436,14 +435,12 @@ class ServerBackend:
     def _connect_error(self, exc: psycopg.OperationalError) -> EngineError:
         text = str(exc)
         low = text.lower()
-        if (
-            "authentication failed" in low
-            or "no pg_hba.conf entry" in low
-            or ("role" in low and "does not exist" in low)
-        ):
+        refused = ("authentication failed", "no password supplied", "no pg_hba.conf entry")
+        if any(r in low for r in refused) or ("role" in low and "does not exist" in low):
             return AuthenticationError(
                 f"The clinic database on {self.host} did not accept this workstation's login. "
-                "Ask IT to check the workstation's database role and password.",
+                "Ask IT to check the workstation's database role and its password saved here "
+                "(stethos-engine store remember).",
                 text,
             )
         if "certificate" in low or "ssl" in low:
@@ -499,10 +496,22 @@ class ServerBackend:
         """No key slots outside the users table."""
         return False
 
+    def use_password(self, password: str | None) -> None:
+        """Connect with ``password`` from now on (``None``: libpq's own means)."""
+        self._password = password
+
     def set_password(
         self, conn: db.Connection, username: str, password: str, kdf: KdfParams
     ) -> None:
-        """Nothing besides the users table's hash."""
+        """Re-wrap this workstation's saved database password under ``username``'s new one.
+
+        Only when the database asked for a password this session: then the
+        user (or the one an administrator just added) can sign in here later.
+        """
+        if self._password is not None:
+            from engine.store import credentials
+
+            credentials.remember(self.location, username, password, self._password, kdf)
 
     def remove_user(self, conn: db.Connection, username: str) -> None:
         """Nothing besides the users table's ``active`` flag."""

@@ -243,7 +243,9 @@ def open_store(
     """Sign in and open the store at ``path`` (migrating an older schema first).
 
     ``path`` is a file path or a ``postgresql://`` URL; ``server_password``
-    is the database role's password for a URL.
+    is the database role's password for a URL (default: the one saved on this
+    workstation for ``user``, see :mod:`engine.store.credentials`, else
+    libpq's own means).
 
     Raises
     ------
@@ -257,6 +259,10 @@ def open_store(
     """
     if is_database_url(path):
         backend = _server_backend(str(path), server_password)
+        if server_password is None:  # the password saved on this workstation, if any
+            from engine.store import credentials
+
+            backend.use_password(credentials.recall(backend.location, user, password))
         return _login(backend, user, kdf or KdfParams(), clock, password=password)
     db_path = local_path(path)
     if not db_path.exists():

@@ -157,10 +157,7 @@ class PgServer:
             "max_connections = 100",
             "shared_buffers = 64MB",
         ]
-        hba = [
-            "local all all trust",
-            "host all all 127.0.0.1/32 trust",
-        ]
+        hba = ["local all all trust"]
         if self.tls:
             self.ca_file = _write_tls(self.root)
             if self.run_as is not None:
@@ -172,7 +169,9 @@ class PgServer:
                 f"ssl_cert_file = '{self.root / 'server.crt'}'",
                 f"ssl_key_file = '{self.root / 'server.key'}'",
             ]
-            hba.append(f"hostssl all all {TLS_HOST}/32 scram-sha-256")
+            # Over TLS (from any loopback address) a password is asked for.
+            hba.append("hostssl all all 127.0.0.0/8 scram-sha-256")
+        hba.append("host all all 127.0.0.1/32 trust")
         with open(self.data / "postgresql.conf", "a", encoding="utf-8") as fh:
             fh.write("\n".join(conf) + "\n")
         (self.data / "pg_hba.conf").write_text("\n".join(hba) + "\n", encoding="utf-8")
@@ -238,7 +237,7 @@ class PgServer:
 
     def url(self, role: str, dbname: str) -> str:
         """``postgresql://role@127.0.0.1:port/dbname`` (plain: loopback needs no TLS)."""
-        return f"postgresql://{role}@127.0.0.1:{self.port}/{dbname}"
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{dbname}?sslmode=disable"
 
     def tls_url(self, role: str, dbname: str) -> str:
         """The address through :data:`TLS_HOST` with verify-full and the test CA."""

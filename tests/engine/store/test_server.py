@@ -22,8 +22,14 @@ import psycopg
 import pytest
 
 from engine.cli import main as cli_main
-from engine.errors import StoreConflictError, StoreError, StoreUnreachableError
+from engine.errors import (
+    AuthenticationError,
+    StoreConflictError,
+    StoreError,
+    StoreUnreachableError,
+)
 from engine.store import create_store, open_store
+from engine.store.credentials import credentials_path
 from engine.store.server import ServerBackend
 from tests._no_network import loopback_allowed
 from tests.engine.store._helpers import ADMIN, ADMIN_PASSWORD, FAST, HEART
@@ -339,3 +345,27 @@ def test_cli_init_check_and_verify_with_a_url_and_the_password_on_stdin(
     monkeypatch.setenv("STETHOS_DATABASE_URL", ws)
     monkeypatch.setattr(sys, "stdin", io.StringIO(ADMIN_PASSWORD + "\n"))
     assert cli_main(["audit", "verify", "--user", ADMIN]) == 0
+
+
+def test_database_password_is_kept_wrapped_per_user(pg_server: PgServer, monkeypatch, capsys):
+    name = pg_server.new_database()
+    create_store(pg_server.url(OWNER, name), ADMIN, ADMIN_PASSWORD, kdf=FAST)[0].close()
+    url = pg_server.tls_url(WORKSTATION, name)  # the server asks this role for its password
+    with pytest.raises(AuthenticationError, match="did not accept this workstation"):
+        open_store(url, ADMIN, ADMIN_PASSWORD, kdf=FAST)  # nothing saved yet
+    monkeypatch.delenv("STETHOS_PASSWORD", raising=False)
+    lines = f"{ADMIN_PASSWORD}\n{WORKSTATION_PASSWORD}\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    assert cli_main(["store", "remember", "--db", url, "--user", ADMIN]) == 0
+    saved = credentials_path().read_text()
+    assert WORKSTATION_PASSWORD not in saved and ADMIN_PASSWORD not in saved
+    assert "argon2id" in saved
+
+    with open_store(url, ADMIN, ADMIN_PASSWORD, kdf=FAST) as store:  # unwrapped at sign-in
+        store.change_password(ADMIN_PASSWORD, "admin-password-2")  # re-wraps the slot
+        store.create_user("dr.lee", "clinician-pass-1")  # can sign in here too
+    with open_store(url, "dr.lee", "clinician-pass-1", kdf=FAST) as store:
+        assert store.user.username == "dr.lee"
+    with pytest.raises(AuthenticationError):
+        open_store(url, ADMIN, ADMIN_PASSWORD, kdf=FAST)  # the old password opens nothing
+    open_store(url, ADMIN, "admin-password-2", kdf=FAST).close()
