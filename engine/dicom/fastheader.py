@@ -80,7 +80,7 @@ class RawHeader:
     ``in`` and ``file_meta``.
     """
 
-    __slots__ = ("_encoding", "_raw", "_values", "file_meta")
+    __slots__ = ("_encoding", "_raw", "file_meta")
 
     def __init__(
         self,
@@ -89,7 +89,6 @@ class RawHeader:
         encoding: str,
     ) -> None:
         self._raw = raw
-        self._values: dict[str, Any] = {}
         self._encoding = encoding
         self.file_meta = _Meta(meta)
 
@@ -100,14 +99,22 @@ class RawHeader:
         return len(self._raw)
 
     def get(self, keyword: str, default: Any = None) -> Any:
-        if keyword not in self._raw:
+        raw = self._raw.get(keyword)
+        if raw is None:
             return default
+        key = (*raw, self._encoding)
         try:
-            return self._values[keyword]
+            return _CONVERTED[key]
         except KeyError:
-            vr, data = self._raw[keyword]
-            value = self._values[keyword] = _convert(vr, data, self._encoding)
+            if len(_CONVERTED) > 8192:
+                _CONVERTED.clear()
+            value = _CONVERTED[key] = _convert(*key)
             return value
+
+
+#: Converted values by (VR, bytes, encoding): the files of a series repeat most of them.
+#: Values are immutable (several values are a tuple), so they can be shared.
+_CONVERTED: dict[tuple[str, bytes, str], Any] = {}
 
 
 class _Meta(dict):
@@ -120,7 +127,7 @@ def _convert(vr: str, data: bytes, encoding: str) -> Any:
         n = len(data) // size
         if n == 0:
             return None
-        values = list(struct.unpack(f"<{n}{fmt[1]}", data[: n * size]))
+        values = struct.unpack(f"<{n}{fmt[1]}", data[: n * size])
         return values[0] if n == 1 else values
     text = data.decode(encoding if vr in ("PN", "LO", "SH", "LT", "ST", "UT", "UC") else "latin-1")
     if vr in _SINGLE_TEXT:
@@ -134,7 +141,7 @@ def _convert(vr: str, data: bytes, encoding: str) -> Any:
         parts = [p.rstrip(" \0") for p in parts]
     if len(parts) == 1:
         return parts[0]
-    return parts
+    return tuple(parts)
 
 
 def _skip_undefined(buf: bytes, pos: int, implicit: bool, end: int) -> int:

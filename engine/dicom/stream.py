@@ -31,12 +31,13 @@ import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from engine.dicom.fastheader import HEAD_BYTES, parse_header
-from engine.dicom.files import Header, check_pixel_budget, read_dataset
+from engine.dicom.files import Header, check_pixel_budget, quoted, read_dataset
 from engine.dicom.pictures import is_picture
 from engine.dicom.scan import (
     Instance,
@@ -490,10 +491,10 @@ def _pool_rest(
     assert state.uid is not None
     pool = _process_pool(workers)
     args = (state.uid, state.shape, state.dtype.str)
+    # in file order; a future leaves the dict when handled, so its pixels can be freed
     futures: dict[Future, int] = {
         pool.submit(decode_file, str(files[k]), *args): k for k in range(start, len(files))
     }
-    order = list(futures)  # the calling thread takes work from the end until a worker answers
     n, done, answered = len(files), start, False
 
     def take(k: int, result: tuple | None, error: BaseException | None) -> None:
@@ -502,14 +503,17 @@ def _pool_rest(
         if done % 8 == 0:
             progress(done / n, f"Read {done} of {n} files")
         path = files[k]
-        if error is not None:
-            message = (
-                error.user_message
-                if isinstance(error, DicomError)
-                else f"“{path.name}” could not be decoded: the decoder stopped."
-            )
-            file_problems[k] = (path, message)
+        if isinstance(error, DicomError):
+            file_problems[k] = (path, error.user_message)
             return
+        if error is not None:  # the worker died (a decoder crash): the header is still good
+            try:
+                row = read_instance(path)
+            except DicomError as exc:
+                file_problems[k] = (path, exc.user_message)
+                return
+            problem = f"{quoted(path)} could not be decoded: the decoder stopped."
+            result = (row, None, problem)
         assert result is not None
         row, values, problem = result
         rows[k] = row
@@ -525,27 +529,30 @@ def _pool_rest(
             state.placed(inst)
 
     try:
-        pending = set(futures)
-        while pending:
+        while futures:
             if cancel is not None and cancel.cancelled:
                 break
-            if not answered and order and order[-1].cancel():
-                f = order.pop()
-                pending.discard(f)
+            if not answered:  # the workers take files from the front
+                answered = any(f.done() for f in islice(futures, workers + 1))
+            last = next(reversed(futures))
+            if not answered and last.cancel():  # the workers are still starting: help
+                k = futures.pop(last)
                 try:
-                    take(futures[f], decode_file(str(files[futures[f]]), *args), None)
+                    take(k, decode_file(str(files[k]), *args), None)
                 except DicomError as exc:
-                    take(futures[f], None, exc)
+                    take(k, None, exc)
                 continue
-            finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            finished, _ = wait(futures, timeout=0.1, return_when=FIRST_COMPLETED)
             for f in sorted(finished, key=futures.__getitem__):
                 answered = True
+                k = futures.pop(f)
                 try:
                     result = f.result()
                 except BaseException as exc:  # a DicomError, or a worker that died
-                    take(futures[f], None, exc)
-                else:
-                    take(futures[f], result, None)
+                    take(k, None, exc)
+                    continue
+                take(k, result, None)
+                del result
     finally:
         for f in futures:
             f.cancel()

@@ -236,8 +236,11 @@ def read_native_from(fp: BinaryIO, inst: Instance, out: np.ndarray) -> None:
         if shift > 0:
             # drop unused high bits (overlays, garbage) and sign-extend (PS3.5 8.1.1)
             raw = buf.view(stored)
-            np.left_shift(raw, shift, out=raw)
-            np.right_shift(raw, shift, out=raw)
+            if inst.pixel_representation == 1:
+                np.left_shift(raw, shift, out=raw)
+                np.right_shift(raw, shift, out=raw)
+            else:  # one pass instead of two
+                np.bitwise_and(raw, (1 << inst.bits_stored) - 1, out=raw)
         if inst.rescale.intercept:
             np.add(buf, np.int16(inst.rescale.intercept), out=buf)
         return
@@ -314,6 +317,9 @@ _pool_size = 0
 def _process_pool(workers: int) -> ProcessPoolExecutor:
     global _pool, _pool_size
     with _pool_lock:
+        if _pool is not None and getattr(_pool, "_broken", False):  # a worker died
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
         if _pool is None or _pool_size != workers:
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
