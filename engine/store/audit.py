@@ -121,6 +121,20 @@ def entry_hash(
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
+def request_tail(conn: Connection) -> Any:
+    """Ask for the log's last ``(seq, hash)``; read it with ``.fetchone()`` (see :func:`append`).
+
+    A shared server reads the tail under a lock held to the commit (appends
+    from every workstation form one line); SQLite's ``BEGIN IMMEDIATE``
+    already holds the only write lock. Asking early lets a server send it
+    together with the statement before (one round trip, not two).
+    """
+    locked_tail = getattr(conn, "request_locked_audit_tail", None)
+    if locked_tail is not None:
+        return locked_tail()
+    return conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+
+
 def append(
     conn: Connection,
     *,
@@ -130,18 +144,17 @@ def append(
     object_type: str = "",
     object_id: str | int = "",
     details: Mapping[str, Any] | None = None,
+    tail: Any = None,
 ) -> AuditEntry:
-    """Append one entry; call inside the write transaction of the change it records."""
+    """Append one entry; call inside the write transaction of the change it records.
+
+    ``tail`` is what :func:`request_tail` returned, when it was asked for
+    earlier in the transaction (else it is asked for now).
+    """
     if not action or not action.replace("_", "").isalnum() or action.lower() != action:
         raise AuditError(f"“{action}” is not a valid audit action (lower-case words).")
     text = canonical_json(dict(details or {}))
-    # A shared server reads the tail under a lock held to the commit (appends from every
-    # workstation form one line); SQLite's BEGIN IMMEDIATE already holds the only write lock.
-    locked_tail = getattr(conn, "locked_audit_tail", None)
-    if locked_tail is not None:
-        tail = locked_tail()
-    else:
-        tail = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    tail = (tail if tail is not None else request_tail(conn)).fetchone()
     seq, prev = (1, GENESIS) if tail is None else (int(tail[0]) + 1, str(tail[1]))
     oid = str(object_id)
     digest = entry_hash(seq, at, user, action, object_type, oid, text, prev)

@@ -250,8 +250,10 @@ class Tx:
         object_type: str = "",
         object_id: str | int = "",
         details: Mapping[str, Any] | None = None,
+        *,
+        tail: Any = None,
     ) -> AuditEntry:
-        """Append one audit entry in this transaction."""
+        """Append one audit entry in this transaction (``tail``: see :func:`audit.append`)."""
         self.last = audit_log.append(
             self.conn,
             at=self.now(),
@@ -260,6 +262,7 @@ class Tx:
             object_type=object_type,
             object_id=object_id,
             details=details,
+            tail=tail,
         )
         return self.last
 
@@ -275,14 +278,26 @@ class Tx:
             The entry to log, whose object id becomes the new row's id.
         """
         columns = _columns(table, values)
-        row_id = db.insert_returning_id(
+        row_id, tail = db.insert_returning_id(
             self.conn,
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             tuple(values.values()),
+            None if audit is None else lambda: audit_log.request_tail(self.conn),
         )
         if audit is not None:
-            self.audit(audit.action, audit.object_type, row_id, audit.details)
+            self.audit(audit.action, audit.object_type, row_id, audit.details, tail=tail)
         return row_id
+
+    def append(self, table: str, values: Mapping[str, Any]) -> None:
+        """INSERT one history row whose id nobody needs (not audited itself).
+
+        On a server it travels with the next statement read (the ``COMMIT``).
+        """
+        columns = _columns(table, values)
+        self.conn.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            tuple(values.values()),
+        )
 
     def update(
         self, table: str, row_id: int, values: Mapping[str, Any], audit: Audit | None = None

@@ -15,7 +15,7 @@ worker thread wait for each other instead of failing.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,11 +60,20 @@ def dialect(conn: Connection) -> str:
     return str(getattr(conn, "dialect", "sqlite"))
 
 
-def insert_returning_id(conn: Connection, sql: str, parameters: Sequence[Any]) -> int:
-    """Run an ``INSERT`` and return the new row's ``id``."""
+def insert_returning_id(
+    conn: Connection, sql: str, parameters: Sequence[Any], then: Callable[[], Any] | None = None
+) -> tuple[int, Any]:
+    """Run an ``INSERT``; returns the new row's ``id`` and what ``then()`` returned.
+
+    ``then`` runs after the ``INSERT`` is sent and before its id is read: a
+    server gets both requests in one round trip.
+    """
     if dialect(conn) == "sqlite":
-        return int(conn.execute(sql, parameters).lastrowid)
-    return int(conn.execute(sql + " RETURNING id", parameters).fetchone()[0])
+        row_id = int(conn.execute(sql, parameters).lastrowid)
+        return row_id, None if then is None else then()
+    cur = conn.execute(sql + " RETURNING id", parameters)
+    more = None if then is None else then()
+    return int(cur.fetchone()[0]), more
 
 
 def has_table(conn: Connection, name: str) -> bool:

@@ -92,7 +92,7 @@ class PatientsMixin(StoreCore):
         reason: str,
     ) -> None:
         # Not audited itself: the patient's own entry (created/changed) covers it.
-        tx.insert(
+        tx.append(
             "patient_versions",
             {
                 "patient_id": pid,

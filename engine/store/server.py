@@ -235,8 +235,16 @@ class ServerConnection:
                 self._pipeline = ExitStack()
                 self._pipeline.enter_context(self.raw.pipeline())
         elif text == "COMMIT":
-            cur = self.raw.execute("COMMIT")
-            self._end_pipeline(None)  # waits for every queued statement; raises their error
+            try:
+                cur = self.raw.execute("COMMIT")
+                self._end_pipeline(None)  # waits for every queued statement; raises their error
+            except BaseException as exc:
+                # A queued statement failed: the COMMIT was skipped, so undo the rest here
+                # (the caller's transaction block has ended already).
+                self._end_pipeline(exc)
+                if self.raw.info.transaction_status == TransactionStatus.INERROR:
+                    self.raw.execute("ROLLBACK")
+                raise
             return cur
         elif text == "ROLLBACK":
             self._end_pipeline(StoreError("rolled back"))
@@ -253,8 +261,11 @@ class ServerConnection:
             return
         if error is None:
             pipeline.close()
-        else:  # psycopg logs (does not raise) what the aborted pipeline still held
-            pipeline.__exit__(type(error), error, None)
+            return
+        try:
+            pipeline.close()
+        except psycopg.Error:
+            pass  # the aborted rest of a transaction that failed already (``error``)
 
     def executemany(self, sql: str, parameters: Any) -> psycopg.Cursor[Any]:
         """Run one statement for each parameter set."""
@@ -262,15 +273,14 @@ class ServerConnection:
         cur.executemany(translate_sql(sql, True), parameters)  # type: ignore[arg-type]
         return cur
 
-    def locked_audit_tail(self) -> tuple[int, str] | None:
-        """The audit log's last ``(seq, hash)``, read under the audit lock.
+    def request_locked_audit_tail(self) -> psycopg.Cursor[Any]:
+        """Ask for the audit log's last ``(seq, hash)``, read under the audit lock.
 
         The lock (transaction-scoped, advisory) serialises appends from every
         workstation: it is held until this transaction commits, so the next
         appender reads this one's entry as the tail.
         """
-        row = self.raw.execute("SELECT seq, hash FROM stethos_audit_tail()").fetchone()
-        return None if row is None else (int(row[0]), str(row[1]))
+        return self.raw.execute("SELECT seq, hash FROM stethos_audit_tail()")
 
     def integrity_check(self) -> str:
         """``"ok"``, or what is missing: tables, append-only triggers, the refused grants."""
