@@ -150,12 +150,26 @@ def _writer(url: str, tag: str, count: int, ready, go, out) -> None:
     store.close()
 
 
-def _concurrent(url: str, writers: int, per_writer: int, tag: str) -> float:
-    """Total audited writes per second of ``writers`` processes writing at once."""
+def _bare_writer(url: str, tag: str, count: int, ready, go, out) -> None:
+    """The baseline process: psycopg ``INSERT; COMMIT`` into a plain table, nothing else."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        ready.put(tag)
+        go.wait()
+        t0 = time.perf_counter()
+        for i in range(count):
+            conn.execute("INSERT INTO bare (mrn, name) VALUES (%s, %s)", (f"{tag}-{i}", tag))
+            conn.commit()
+        out.put((tag, t0, time.perf_counter(), time.perf_counter() - t0))
+
+
+def _concurrent(url: str, writers: int, per_writer: int, tag: str, target=None) -> float:
+    """Total writes per second of ``writers`` processes writing at once (``target``: each)."""
     ctx = multiprocessing.get_context("spawn")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     procs = [
-        ctx.Process(target=_writer, args=(url, f"{tag}{k}", per_writer, ready, go, out))
+        ctx.Process(target=target or _writer, args=(url, f"{tag}{k}", per_writer, ready, go, out))
         for k in range(writers)
     ]
     for p in procs:
@@ -218,9 +232,14 @@ def postgresql(n: int) -> None:
         one = _concurrent(ws, 1, per, "a")
         four = _concurrent(ws, 4, per, "b")
         gain = four / one
+        bare_one = _concurrent(owner, 1, per, "c", _bare_writer)
+        bare_four = _concurrent(owner, 4, per, "d", _bare_writer)
         print(f"  1 writer process {one:7.0f}/s; 4 concurrent writer processes {four:7.0f}/s "
               f"in total -> {gain:.2f}x (target >= 2x: {'ok' if gain >= 2 else 'MISSED'}; "
               f"{os.cpu_count()} CPUs here)")  # fmt: skip
+        print(f"  the machine's own ceiling: bare psycopg INSERT; COMMIT, 1 process "
+              f"{bare_one:7.0f}/s, 4 processes {bare_four:7.0f}/s -> "
+              f"{bare_four / bare_one:.2f}x")  # fmt: skip
         with open_store(ws, "admin", PASSWORD, kdf=FAST) as check:
             report = check.verify_audit()
             print(f"  audit chain after the concurrent writers: "
