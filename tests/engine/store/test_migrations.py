@@ -10,7 +10,8 @@ import pytest
 from engine.errors import StoreError
 from engine.store import CURRENT_VERSION, migrations, open_store
 from engine.store import db as store_db
-from engine.store.store import _create_database
+from engine.store.server import ServerBackend
+from engine.store.store import _create_database, _create_on_server
 from tests.engine.store._helpers import ADMIN, ADMIN_PASSWORD, FAST, HEART, FakeClock
 
 NOW = "2024-05-01T10:00:00.000000+00:00"
@@ -67,15 +68,30 @@ def _fill(conn, version: int) -> None:
     conn.execute("COMMIT")
 
 
-@pytest.mark.parametrize("version", range(1, CURRENT_VERSION))
-def test_database_of_every_earlier_version_migrates_with_data(tmp_path: Path, version: int):
-    path = tmp_path / f"v{version}.db"
-    _, key, _ = _create_database(path, ADMIN, ADMIN_PASSWORD, "", FAST, FakeClock(), version)
-    conn = store_db.connect(path, key)
+def _older_store(db_path: Path | str, owner_url: str | None, version: int) -> Path | str:
+    """A store made at schema ``version`` with rows of that version; where to open it.
+
+    On a server the schema's owner opens it (only the owner may migrate).
+    """
+    if owner_url is None:
+        assert isinstance(db_path, Path)
+        _, key, _ = _create_database(db_path, ADMIN, ADMIN_PASSWORD, "", FAST, FakeClock(), version)
+        conn = store_db.connect(db_path, key)
+    else:
+        backend = ServerBackend(owner_url)
+        _create_on_server(backend, ADMIN, ADMIN_PASSWORD, "", FAST, FakeClock(), version)
+        conn = backend.connect()
     assert migrations.schema_version(conn) == version
     _fill(conn, version)
     conn.close()
+    return db_path if owner_url is None else owner_url
 
+
+@pytest.mark.parametrize("version", range(1, CURRENT_VERSION))
+def test_database_of_every_earlier_version_migrates_with_data(
+    db_path: Path | str, owner_url: str | None, version: int
+):
+    path = _older_store(db_path, owner_url, version)
     store = open_store(path, ADMIN, ADMIN_PASSWORD, kdf=FAST)
     assert store.schema_version() == CURRENT_VERSION
     found = store.search_patients("muller")  # the v4 search key was back-filled
