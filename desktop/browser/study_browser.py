@@ -9,7 +9,7 @@ made on a worker thread and appear one by one. Activating a series
 from __future__ import annotations
 
 import html
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.jobs import JobRunner
-from engine.dicom import ScanResult, Series
 from engine.workflow import SeriesRef, series_refs, series_thumbnails
+
+if TYPE_CHECKING:  # engine.dicom (pydicom) loads after the window is shown
+    from engine.dicom import ScanResult, Series
 
 #: Thumbnail edge in pixels.
 THUMB_SIZE = 64
@@ -189,11 +191,14 @@ class StudyBrowser(QWidget):
         """The tree row of a series."""
         return self._series_items.get(uid)
 
-    def set_study_results(self, study_uid: str, lines: list[str]) -> None:
-        """List earlier AI findings (from the study's structured reports) under its study row."""
+    def set_study_results(self, study_uid: str, lines: list[str]) -> bool:
+        """List earlier AI findings (from the study's structured reports) under its study row.
+
+        Returns ``False`` when the study is not listed (a study without images).
+        """
         study_item = self._studies.get(study_uid)
         if study_item is None:
-            return
+            return False
         for i in reversed(range(study_item.childCount())):
             child = study_item.child(i)
             if child is not None and child.data(0, _AI_ROW):
@@ -207,6 +212,7 @@ class StudyBrowser(QWidget):
             font = QFont(row.font(0))
             font.setItalic(True)
             row.setFont(0, font)
+        return True
 
     def study_results(self, study_uid: str) -> list[str]:
         """The AI finding rows listed under a study."""

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QPushButton
 from desktop.jobs import JobFailure, JobRunner
 from engine.workflow import (
     AnalysisOutcome,
+    EcgFound,
     ResultReview,
     StudyOpened,
     ai_results_in,
@@ -222,7 +223,8 @@ class AiDicomController(QObject):
     # --- earlier results -------------------------------------------------------------------
     @Slot(object)
     def _on_study_opened(self, outcome: object) -> None:
-        if isinstance(outcome, StudyOpened):
+        if isinstance(outcome, StudyOpened | EcgFound):  # images, or a DICOM ECG's study
+            self.window.ecg.set_earlier_results([])
             self.read_jobs.submit(ai_results_in, outcome.scan, name="earlier AI results")
 
     @Slot(object)
@@ -231,10 +233,14 @@ class AiDicomController(QObject):
         by_study: dict[str, list[Any]] = {}
         for obj in objects:
             by_study.setdefault(obj.study_instance_uid, []).append(obj)
+        unlisted: list[str] = []
         for study_uid, found in by_study.items():
             self.earlier[study_uid] = found
             lines = [line for o in found if o.kind == "sr" for line in finding_lines(o)]
-            self.window.browser.set_study_results(study_uid, lines)
+            if not self.window.browser.set_study_results(study_uid, lines):
+                unlisted += lines
+        # a study without images (an ECG) has no row in the browser: the ECG view lists them
+        self.window.ecg.set_earlier_results(unlisted)
         self.show_earlier_heatmap()
 
     def show_earlier_heatmap(self) -> bool:

@@ -335,6 +335,10 @@
         <translation>心电图记录 (*.hea *.dcm *.DCM *.dat);;所有文件 (*)</translation>
     </message>
     <message>
+        <source>Earlier AI results stored with this study:</source>
+        <translation>此检查中保存的先前 AI 结果：</translation>
+    </message>
+    <message>
         <source>Label every beat with the beat model.</source>
         <translation>用心搏模型标注每个心搏。</translation>
     </message>

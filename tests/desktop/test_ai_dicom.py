@@ -66,3 +66,22 @@ def test_send_result_to_a_real_pacs(qtbot, window, orthanc: OrthancServer) -> No
         assert {"SR", "SEG", "OT"} <= modalities
     finally:
         remove_node("ai-pacs")
+
+
+def test_an_ecg_rhythm_result_reads_back_under_its_study(qtbot, window, tmp_path) -> None:
+    from engine.workflow import analyze, export_result_dicom
+
+    ecg = resource_path("samples", "ecg-12-lead.dcm")
+    outcome = analyze(ecg, kind="signal", model_id="ecg-rhythm-features-300")
+    export = export_result_dicom(outcome, tmp_path)
+    study = str(pydicom.dcmread(ecg, stop_before_pixels=True).StudyInstanceUID)
+    with qtbot.waitSignal(window.ai_dicom.read_jobs.succeeded, timeout=60_000):
+        open_and_wait(qtbot, window, [ecg, *export.paths])
+    # a study without images has no row in the browser: the ECG view lists its findings
+    assert window.browser.study_results(study) == []
+    label = window.ecg.earlier
+    assert label.isVisibleTo(window.ecg)
+    lines = label.text().splitlines()
+    assert lines[0] == "Earlier AI results stored with this study:"
+    assert lines[1].startswith("Electrocardiogram finding") and "Cardiac Rhythm: " in lines[1]
+    assert lines[1].endswith(outcome.model.version)
