@@ -324,7 +324,8 @@ class StoreCore:
         self.kdf = kdf
         self._clock = clock
         self._local = threading.local()
-        self._connections: list[db.Connection] = []
+        #: Every connection handed out, with the thread it belongs to.
+        self._connections: list[tuple[threading.Thread, db.Connection]] = []
         self._lock = threading.RLock()
         self._anchor_seq = 0
         #: Why the anchor is not being advanced ("" when it is): see ``reanchor``.
@@ -374,11 +375,27 @@ class StoreCore:
     def _conn(self) -> db.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            self._release_finished()
             conn = self._backend.connect()
             self._local.conn = conn
             with self._lock:
-                self._connections.append(conn)
+                self._connections.append((threading.current_thread(), conn))
         return conn
+
+    def _release_finished(self) -> None:
+        """Give back the connections of threads that have ended (each job has its thread).
+
+        A server gets them back for the next thread instead of one more
+        connection per job until sign-out.
+        """
+        with self._lock:
+            ended = [c for t, c in self._connections if not t.is_alive()]
+            self._connections = [(t, c) for t, c in self._connections if t.is_alive()]
+        for conn in ended:
+            try:
+                self._backend.release(conn)
+            except Exception:  # an ended thread's connection may be lost already
+                pass
 
     def _drop_connection(self) -> None:
         """Forget this thread's connection (it was lost); the next call opens another."""
@@ -387,8 +404,7 @@ class StoreCore:
         if conn is None:
             return
         with self._lock:
-            if conn in self._connections:
-                self._connections.remove(conn)
+            self._connections = [(t, c) for t, c in self._connections if c is not conn]
         try:
             self._backend.release(conn)
         except Exception:  # a lost connection may fail to close; it is gone
@@ -426,7 +442,7 @@ class StoreCore:
         except Exception:  # closing must not fail; the login entry already exists
             pass
         with self._lock:
-            for conn in self._connections:
+            for _, conn in self._connections:
                 try:
                     self._backend.release(conn)
                 except Exception:  # a lost connection may fail to close

@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import os
 import re
+import threading
 import uuid
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -62,6 +63,8 @@ WORKSTATION_ROLE = "stethos_workstation"
 #: Hosts that may be reached without TLS (this machine).
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 CONNECT_TIMEOUT_S = 5
+#: Connections a store keeps open between jobs (each job runs on a thread of its own).
+IDLE_CONNECTIONS = 4
 #: The advisory-lock key that serialises audit appends (``"stethos"`` in ASCII).
 AUDIT_LOCK_KEY = 0x737465_74686F73
 #: The tables whose rows are never updated or deleted (as in the local store).
@@ -211,6 +214,10 @@ class ServerConnection:
     dialect = "postgresql"
 
     def __init__(self, raw: psycopg.Connection[Any], *, pipelined: bool = True) -> None:
+        # No server-side prepared statements: a statement that fails in a pipeline aborts the
+        # PREPAREs queued after it, and psycopg's cache would then name statements the server
+        # never kept ("prepared statement _pg3_N does not exist").
+        raw.prepare_threshold = None
         self.raw = raw
         self.pipelined = pipelined
         self._pipeline: ExitStack | None = None
@@ -413,6 +420,9 @@ class ServerBackend:
         self.host = str(self.params.get("host") or "localhost")
         self._password = password
         self._store_id = ""
+        #: Connections given back in good order, handed out again before a new one.
+        self._idle: list[ServerConnection] = []
+        self._idle_lock = threading.Lock()
 
     @property
     def store_id(self) -> str:
@@ -435,6 +445,17 @@ class ServerBackend:
         AuthenticationError
             It answers but refuses this workstation's login.
         """
+        while True:
+            with self._idle_lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                break
+            try:  # one round trip: the server may have restarted since it was given back
+                conn.raw.execute("SELECT 1")
+            except psycopg.Error:
+                conn.close()
+                continue
+            return conn
         extra = {} if self._password is None else {"password": self._password}
         try:
             raw = psycopg.connect(make_conninfo(**self.params, **extra), autocommit=True)
@@ -464,7 +485,17 @@ class ServerBackend:
         return unreachable(self.host, text)
 
     def release(self, conn: db.Connection) -> None:
-        """Close the connection."""
+        """Keep an idle, healthy connection for the next thread (up to a few); close others."""
+        assert isinstance(conn, ServerConnection)
+        healthy = (
+            not conn.raw.closed
+            and conn._pipeline is None
+            and conn.raw.info.transaction_status == TransactionStatus.IDLE
+        )
+        with self._idle_lock:
+            if healthy and len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
         conn.close()
 
     def translate(self, exc: Exception) -> EngineError | None:
@@ -561,7 +592,11 @@ class ServerBackend:
             conn.execute("UPDATE audit_anchor SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
 
     def close(self) -> None:
-        """Forget the password."""
+        """Close the idle connections and forget the password."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
         self._password = None
 
 

@@ -369,3 +369,31 @@ def test_database_password_is_kept_wrapped_per_user(pg_server: PgServer, monkeyp
     with pytest.raises(AuthenticationError):
         open_store(url, ADMIN, ADMIN_PASSWORD, kdf=FAST)  # the old password opens nothing
     open_store(url, ADMIN, "admin-password-2", kdf=FAST).close()
+
+
+def test_one_thread_per_job_does_not_open_a_connection_per_job(urls, pg_server: PgServer):
+    _, ws = urls
+    name = ws.rsplit("/", 1)[1].split("?")[0]
+    with open_store(ws, ADMIN, ADMIN_PASSWORD, kdf=FAST) as store:
+        for i in range(20):  # as the desktop runs each store job on a thread of its own
+            job = threading.Thread(target=store.add_patient, args=(f"J{i}", "Job"))
+            job.start()
+            job.join()
+        assert len(store.search_patients("job")) == 20
+        open_now = pg_server.sql(
+            f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' "
+            f"AND usename = '{WORKSTATION}'"
+        )[0][0]
+        assert open_now <= 3, open_now  # reused, not 21
+    closed = pg_server.sql(
+        f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' "
+        f"AND usename = '{WORKSTATION}'"
+    )[0][0]
+    deadline = time.monotonic() + 10
+    while closed and time.monotonic() < deadline:  # the server notices closed sockets
+        time.sleep(0.1)
+        closed = pg_server.sql(
+            f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' "
+            f"AND usename = '{WORKSTATION}'"
+        )[0][0]
+    assert closed == 0  # signing out gives every connection back
