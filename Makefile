@@ -60,13 +60,16 @@ lint: $(DEVSTAMP)
 models: $(STAMP)
 	$(VENV)/bin/stethos-engine train all
 
-## Freeze the app (dist/stethos/) and build the Linux installer (dist/stethos_*.deb).
+## Freeze the app and build the Linux installers: the full flavour (dist/stethos_*.deb, PyTorch
+## with CUDA) and the CPU flavour (dist/stethos-cpu_*.deb, ONNX Runtime, no PyTorch).
 package: $(PKGSTAMP) translations
 	packaging/build.sh
+	packaging/build.sh --flavour cpu
 
-## Build the installer, install it into a temporary root and run its self-test offline.
+## Build both installers, install each into a temporary root and run its self-test offline.
 package-test: package
 	packaging/smoke_test.sh
+	packaging/smoke_test.sh --flavour cpu
 
 clean-venv:
 	rm -rf $(VENV)

@@ -98,7 +98,7 @@ def run_self_test(
         step(f"Running {e.id}")
         checks.append(run_check(f"model {e.id}: runs", partial(_run_model, registry, e)))
     step("Looking for a GPU")
-    checks.append(run_check("torch: compute device", _compute_device))
+    checks.append(run_check("flavour: compute device", _compute_device))
     step("Writing and reading the store")
     checks.append(run_check("store: write and read", _store_round_trip))
     progress(1.0, "Self-test done")
@@ -108,8 +108,18 @@ def run_self_test(
 def _verify(registry, entry) -> str:
     if entry.problem:
         raise EngineError(entry.problem)
+    from engine.models.bundle import runtime_optional_files
+
     bundle = registry.verify(entry.id)
-    return f"{bundle.version}, {len(bundle.manifest['files'])} files match their sha256"
+    absent = sorted(
+        n for n in runtime_optional_files(bundle.manifest) if not (bundle.path / n).is_file()
+    )
+    text = (
+        f"{bundle.version}, {len(bundle.manifest['files']) - len(absent)} files match their sha256"
+    )
+    if absent:  # the CPU flavour leaves out torch weights it cannot use
+        text += f" ({', '.join(absent)} not installed: this flavour runs the ONNX graph)"
+    return text
 
 
 def _open_image(path: Path) -> str:
@@ -133,7 +143,9 @@ def _open_signal(path: Path) -> str:
 def _run_model(registry, entry) -> str:
     from engine.workflow import analyze
 
-    kind = registry.open(entry.id, verify=False).manifest["inputs"]["type"]
+    manifest = registry.open(entry.id, verify=False).manifest
+    kind = manifest["inputs"]["type"]
+    default = "torch" if str(manifest["kind"]).startswith("torch") else "scikit-learn"
     images, signals = _samples()
     if kind == "record":
         source: object = _RECORD
@@ -151,16 +163,34 @@ def _run_model(registry, entry) -> str:
             except InputRejectedError as exc:
                 refusals.append(exc)
                 continue
-            return f"{p.label} on {source.name} on {p.device} in {p.elapsed_ms:.0f} ms"
+            runtime = p.extra.get("runtime") or default
+            return f"{p.label} on {source.name} on {p.device} ({runtime}) in {p.elapsed_ms:.0f} ms"
         raise refusals[0] if refusals else FileNotFoundError("no sample ECG is installed")
     p = analyze(
         source, model_id=entry.id, kind=kind, registry=registry, explain=kind == "image"
     ).prediction
-    return f"{p.label} (p={p.score:.3f}) on {p.device} in {p.elapsed_ms:.0f} ms"
+    runtime = p.extra.get("runtime") or default
+    return f"{p.label} (p={p.score:.3f}) on {p.device} ({runtime}) in {p.elapsed_ms:.0f} ms"
 
 
 def _compute_device() -> str:
-    """Which device models run on; proves torch (and its CUDA libraries) load."""
+    """The installation's flavour and where models run; proves the runtimes load.
+
+    The full flavour has PyTorch (with its CUDA libraries): GPU use, training,
+    and ONNX Runtime on the CPU. The CPU flavour has ONNX Runtime only.
+    """
+    from importlib import metadata
+
+    import onnxruntime
+
+    from engine.models.devices import flavour
+
+    ort = f"ONNX Runtime {metadata.version('onnxruntime')} ({onnxruntime.get_device()})"
+    if flavour() == "cpu":
+        return (
+            f"CPU flavour: models run on the CPU with {ort}; no PyTorch (a GPU, training and "
+            "retraining need the full flavour)"
+        )
     import torch
 
     from engine.models.devices import resolve_device
@@ -171,7 +201,7 @@ def _compute_device() -> str:
         where = f"GPU {torch.cuda.get_device_name(device)}"
     else:
         where = "CPU (no usable NVIDIA GPU found)"
-    return f"torch {torch.__version__} ({built}); models run on {where}"
+    return f"full flavour: torch {torch.__version__} ({built}) and {ort}; models run on {where}"
 
 
 def _store_round_trip() -> str:

@@ -2,8 +2,10 @@
 # Build Stethos for Linux: the PyInstaller one-folder app (dist/stethos/) and a
 # Debian package (dist/stethos_<version>_<arch>.deb).
 #
-#   packaging/build.sh              # freeze, then package
-#   packaging/build.sh --deb-only   # package an existing dist/stethos/
+#   packaging/build.sh                  # freeze, then package (the full, CUDA flavour)
+#   packaging/build.sh --flavour cpu    # the CPU flavour: no PyTorch (dist/stethos-cpu/,
+#                                       # dist/stethos-cpu_<version>_<arch>.deb)
+#   packaging/build.sh --deb-only       # package an existing dist/stethos/ (or -cpu)
 #
 # Needs the project's .venv with the `package` extra (make package does both),
 # dpkg-deb (Debian/Ubuntu). Prints the build time and the sizes at the end.
@@ -13,24 +15,50 @@ ROOT=$PWD
 PY=${PY:-$ROOT/.venv/bin/python}
 DIST=$ROOT/dist
 WORK=$ROOT/build
-APP=$DIST/stethos
-
+flavour=cuda
 freeze=1
-[ "${1:-}" = "--deb-only" ] && freeze=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --deb-only) freeze=0 ;;
+        --flavour) flavour=${2:?--flavour cuda|cpu}; shift ;;
+        *) echo "usage: $0 [--flavour cuda|cpu] [--deb-only]" >&2; exit 2 ;;
+    esac
+    shift
+done
+case $flavour in
+    cuda) PKG=stethos; OTHER=stethos-cpu
+          FLAVOUR_TEXT="Everything is under /opt/stethos (Python, Qt, PyTorch with its CUDA
+ libraries, ONNX Runtime, the models and sample studies)." ;;
+    cpu)  PKG=stethos-cpu; OTHER=stethos
+          FLAVOUR_TEXT="This is the CPU flavour: models run on the CPU with ONNX Runtime; it
+ has no PyTorch (no GPU use, no training: install the stethos package for
+ those). Everything is under /opt/stethos (Python, Qt, ONNX Runtime, the
+ models and sample studies)." ;;
+    *) echo "error: --flavour is cuda or cpu, not $flavour" >&2; exit 2 ;;
+esac
+APP=$DIST/$PKG
 
 t0=$(date +%s)
 if [ $freeze = 1 ]; then
-    echo "== freezing with PyInstaller (dist/stethos/)"
-    "$PY" -m PyInstaller --noconfirm --log-level WARN \
-        --distpath "$DIST" --workpath "$WORK/pyinstaller" packaging/stethos.spec
+    echo "== freezing with PyInstaller (dist/$PKG/, $flavour flavour)"
+    STETHOS_FLAVOUR=$flavour "$PY" -m PyInstaller --noconfirm --log-level WARN \
+        --distpath "$DIST" --workpath "$WORK/pyinstaller-$flavour" packaging/stethos.spec
 fi
 [ -x "$APP/stethos" ] || { echo "error: $APP/stethos is missing; run without --deb-only" >&2; exit 1; }
+if [ $freeze = 1 ] && [ "$flavour" = cpu ]; then
+    # The CPU flavour's size is what a clinic downloads: drop the symbol tables of the
+    # extension modules and libraries (~55 MiB). Not those auditwheel patched (hashed
+    # names, *.libs folders: strip breaks their relocated segments) nor Qt's.
+    echo "== stripping symbols (CPU flavour)"
+    find "$APP/_internal" -type f -name '*.so*' ! -path '*.libs/*' ! -path '*/PySide6/Qt/*' \
+        ! -regex '.*-[0-9a-f]\{8\}\.so.*' -exec strip --strip-unneeded {} + 2>/dev/null || true
+fi
 t1=$(date +%s)
 
 VERSION=$("$PY" -c "import engine; print(engine.__version__)")
 ARCH=$(dpkg --print-architecture)
-DEB=$DIST/stethos_${VERSION}_${ARCH}.deb
-STAGE=$WORK/deb/stethos
+DEB=$DIST/${PKG}_${VERSION}_${ARCH}.deb
+STAGE=$WORK/deb/$PKG
 echo "== staging the Debian package ($VERSION, $ARCH)"
 rm -rf "$STAGE"
 mkdir -p "$STAGE/DEBIAN" "$STAGE/opt" "$STAGE/usr/bin" "$STAGE/usr/share/applications" \
@@ -54,7 +82,9 @@ for script in postinst postrm; do
 done
 installed_kb=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@INSTALLED_SIZE@/$installed_kb/" \
-    packaging/linux/control.in > "$STAGE/DEBIAN/control"
+    -e "s/@PACKAGE@/$PKG/" -e "s/@CONFLICTS@/$OTHER/" packaging/linux/control.in |
+    "$PY" -c 'import sys; print(sys.stdin.read().replace("@FLAVOUR@", sys.argv[1]), end="")' \
+        "$FLAVOUR_TEXT" > "$STAGE/DEBIAN/control"
 
 echo "== building $DEB"
 # zstd: fast to build and to install for a multi-GB payload (dpkg >= 1.21.18, Debian 12, Ubuntu 21.10+).
@@ -63,6 +93,6 @@ t2=$(date +%s)
 
 echo
 echo "build time      : freeze $((t1 - t0)) s, package $((t2 - t1)) s, total $((t2 - t0)) s"
-echo "dist/stethos/   : $(du -sh "$APP" | cut -f1)"
+echo "dist/$PKG/   : $(du -sh "$APP" | cut -f1)"
 echo "installed size  : $((installed_kb / 1024)) MiB"
 echo "installer (.deb): $(du -h "$DEB" | cut -f1)  $DEB"

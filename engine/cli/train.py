@@ -73,7 +73,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from engine.models.devices import flavour
     from engine.resources import resource_path
+
+    if flavour() == "cpu":
+        from engine.errors import EngineError
+
+        raise EngineError(
+            "Training and re-exporting models need PyTorch, which this installation (the CPU "
+            "flavour of Stethos) does not include. Use the full flavour of Stethos (with "
+            "PyTorch) to train models; this one runs them."
+        )
 
     out = Path(args.out) if args.out else resource_path("models")
     if args.target == "cards":

@@ -362,6 +362,22 @@ def runtime_requirements(manifest: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def runtime_optional_files(manifest: Mapping[str, Any]) -> set[str]:
+    """Listed files this installation may lack: none, except where torch is not installed.
+
+    There (the CPU flavour) a torch bundle with an ONNX graph runs from the
+    graph, which was exported from its weights (``onnx.exported_from`` names
+    their sha256), so the installer leaves the torch weights file out. Every
+    file that is present is still checked; the manifest, which lists the
+    weights' hash, is checked by its own digest.
+    """
+    from engine.models.devices import torch_installed
+
+    if not isinstance(manifest.get("onnx"), Mapping) or torch_installed():
+        return set()
+    return {str(manifest["weights"])}
+
+
 def _safe_member(root: Path, name: str) -> Path:
     candidate = (root / name).resolve()
     if root.resolve() not in candidate.parents:
@@ -391,8 +407,11 @@ def verify_files(path: Path, manifest: Mapping[str, Any], *, strict: bool = Fals
                     f"({rel}) and was refused.",
                 )
     verify_manifest_digest(path, manifest)
+    optional = runtime_optional_files(manifest)
     for name, entry in manifest["files"].items():
         member = _safe_member(path, name)
+        if not member.is_file() and name in optional:
+            continue
         if not member.is_file():
             raise BundleIntegrityError(
                 f"Model “{manifest['id']}” is incomplete: the file {name} is missing. "

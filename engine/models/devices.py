@@ -180,9 +180,23 @@ def torch_installed() -> bool:
     (``importlib.util.find_spec`` would run :class:`_PreloadTorchFirst`, which
     maps torch's libraries: hundreds of MiB.)
     """
-    from importlib.machinery import PathFinder
+    if "torch" in sys.modules:
+        return True
+    for finder in list(sys.meta_path):  # the path finder, and a frozen app's own importer
+        find = getattr(finder, "find_spec", None)
+        if finder is _PreloadTorchFirst or find is None:
+            continue
+        try:
+            if find("torch", None) is not None:
+                return True
+        except (ImportError, ValueError, TypeError):
+            continue
+    return False
 
-    return "torch" in sys.modules or PathFinder.find_spec("torch") is not None
+
+def flavour() -> str:
+    """Which installation this is: ``"full"`` (PyTorch inside) or ``"cpu"`` (ONNX Runtime only)."""
+    return "full" if torch_installed() else "cpu"
 
 
 def device_name(preference: str | None = "auto") -> str:

@@ -200,3 +200,23 @@ def test_warm_up_loads_and_runs_the_default_image_model(data_dir: Path) -> None:
     (runner,) = [r for k, r in _loaded.items() if k[0] == "cxr-pneumonia-resnet18-224"]
     assert isinstance(runner, OnnxImageModel)
     assert load_model_for("image", device="cpu").bundle.id == runner.bundle.id
+
+
+def test_without_torch_a_bundle_runs_from_its_graph_without_its_torch_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.models import devices
+
+    path = add_onnx(make_cnn_bundle(tmp_path))
+    (path / "model.safetensors").unlink()  # the CPU flavour's installer leaves them out
+    with pytest.raises(BundleIntegrityError, match="missing"):
+        open_bundle(path)  # torch is here: its weights are needed
+    monkeypatch.setattr(devices, "torch_installed", lambda: False)
+    runner = load_runner(open_bundle(path), "auto")
+    assert isinstance(runner, OnnxImageModel)
+    image = np.random.default_rng(0).integers(0, 4096, (40, 52)).astype(np.uint16)
+    pred = runner.predict(image, explain=True)
+    assert pred.heatmap is not None and pred.weights_sha256 == runner.bundle.weights_sha256
+    (path / ONNX_NAME).write_bytes(b"altered")  # what is there is still checked
+    with pytest.raises(BundleIntegrityError):
+        open_bundle(path)
