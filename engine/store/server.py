@@ -23,7 +23,16 @@ SQLCipher file. What differs is kept here:
   from a trigger, which a workstation cannot write.
 - **Accounts**: the users table's Argon2id password hashes are the only
   check (there is no data key to wrap); the recovery key is kept as a salted
-  hash in ``stethos_meta``.
+  hash in ``stethos_meta``; the workstation role's own password, when the
+  server asks for one, is kept per user by :mod:`engine.store.credentials`.
+- **Round trips**: a write transaction runs in psycopg's pipeline mode, so
+  a row, its audit lock and tail, and the audit entry with the ``COMMIT``
+  travel in few round trips; a lost connection becomes
+  :class:`~engine.errors.StoreUnreachableError` (nothing half written: one
+  transaction) and the next call connects again. Connections of ended job
+  threads are kept (a few) for the next one.
+- **The data at rest** is the server's to protect (disk encryption, backups):
+  the rows are not encrypted by Stethos as the local file is.
 """
 
 from __future__ import annotations
