@@ -225,8 +225,10 @@ class MainWindow(StudiesWindow):
 
         from engine.workflow import warm_up
 
+        # Not a daemon: an exit during the warm-up waits for it (~0.5 s) instead of tearing
+        # ONNX Runtime down under a running pass (which aborts the process).
         threading.Thread(
-            target=warm_up, args=("image", self.device), name="warm-up-model", daemon=True
+            target=warm_up, args=("image", self.device), name="warm-up-model", daemon=False
         ).start()
 
     @Slot()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import engine.workflow.models as models
 from desktop.main_window import MainWindow
 
@@ -16,5 +18,8 @@ def test_the_window_warms_up_the_image_model_after_it_shows(qtbot, monkeypatch) 
     qtbot.waitUntil(
         lambda: any(k[0] == "cxr-pneumonia-resnet18-224" for k in models._loaded), timeout=20000
     )
+    for thread in threading.enumerate():
+        if thread.name == "warm-up-model":
+            thread.join(timeout=30)
     w.close()
     models.clear_model_cache()
