@@ -185,6 +185,19 @@ def _concurrent(url: str, writers: int, per_writer: int, tag: str, target=None) 
     return writers * per_writer / (end - start)
 
 
+def _lock_time(owner_url: str) -> tuple[int, float]:
+    """Calls of ``stethos_audit_tail()`` and their total milliseconds so far (server stats)."""
+    import psycopg
+
+    time.sleep(1.2)  # backends flush their function statistics at most once a second
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT calls, total_time FROM pg_stat_user_functions "
+            "WHERE funcname = 'stethos_audit_tail'"
+        ).fetchone()
+    return (0, 0.0) if row is None else (int(row[0]), float(row[1]))
+
+
 def postgresql(n: int) -> None:
     """The shared backend against a bare psycopg loop on the same throw-away server."""
     try:
@@ -229,14 +242,25 @@ def postgresql(n: int) -> None:
               f"-> {ratio:.2f}x (target >= 0.5x: {'ok' if ratio >= 0.5 else 'MISSED'})")  # fmt: skip
 
         per = max(n // 4, 100)
+        lock_before = _lock_time(owner)
         one = _concurrent(ws, 1, per, "a")
+        lock_one = _lock_time(owner)
         four = _concurrent(ws, 4, per, "b")
+        lock_four = _lock_time(owner)
         gain = four / one
         bare_one = _concurrent(owner, 1, per, "c", _bare_writer)
         bare_four = _concurrent(owner, 4, per, "d", _bare_writer)
         print(f"  1 writer process {one:7.0f}/s; 4 concurrent writer processes {four:7.0f}/s "
               f"in total -> {gain:.2f}x (target >= 2x: {'ok' if gain >= 2 else 'MISSED'}; "
               f"{os.cpu_count()} CPUs here)")  # fmt: skip
+        for label, (calls, ms), (calls0, ms0) in (
+            ("1 writer", lock_one, lock_before),
+            ("4 writers", lock_four, lock_one),
+        ):
+            if calls > calls0:
+                print(f"  audit lock + tail (stethos_audit_tail), {label}: "
+                      f"{(ms - ms0) / (calls - calls0) * 1000:6.0f} us per append "
+                      "(the wait for the lock included)")  # fmt: skip
         print(f"  the machine's own ceiling: bare psycopg INSERT; COMMIT, 1 process "
               f"{bare_one:7.0f}/s, 4 processes {bare_four:7.0f}/s -> "
               f"{bare_four / bare_one:.2f}x")  # fmt: skip

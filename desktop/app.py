@@ -196,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop.settings import apply_startup_preferences
 
     apply_startup_preferences(app)  # settings.ini: translator, theme
+    if args.quit_after_show or args.quit_after_open:
+        import os
+
+        os.environ["STETHOS_WARM_UP"] = "0"  # the window closes at once: no model warm-up
     window = MainWindow()
     install_exception_hooks(window)
     from desktop.settings import restore_window_layout
