@@ -223,10 +223,6 @@ class ServerConnection:
     dialect = "postgresql"
 
     def __init__(self, raw: psycopg.Connection[Any], *, pipelined: bool = True) -> None:
-        # No server-side prepared statements: a statement that fails in a pipeline aborts the
-        # PREPAREs queued after it, and psycopg's cache would then name statements the server
-        # never kept ("prepared statement _pg3_N does not exist").
-        raw.prepare_threshold = None
         self.raw = raw
         self.pipelined = pipelined
         self._pipeline: ExitStack | None = None
@@ -258,6 +254,7 @@ class ServerConnection:
                 # A queued statement failed: the COMMIT was skipped, so undo the rest here
                 # (the caller's transaction block has ended already).
                 self._end_pipeline(exc)
+                self._forget_prepared()
                 if self.raw.info.transaction_status == TransactionStatus.INERROR:
                     self.raw.execute("ROLLBACK")
                 raise
@@ -282,6 +279,18 @@ class ServerConnection:
             pipeline.close()
         except psycopg.Error:
             pass  # the aborted rest of a transaction that failed already (``error``)
+        self._forget_prepared()
+
+    def _forget_prepared(self) -> None:
+        """After a failed pipeline: start psycopg's prepared-statement cache afresh.
+
+        Statements queued after the failed one were never prepared by the
+        server, but psycopg may count them as prepared ("prepared statement
+        _pg3_N does not exist" later); its next query deallocates them all.
+        """
+        prepared = getattr(self.raw, "_prepared", None)
+        if prepared is not None:
+            prepared.clear()
 
     def executemany(self, sql: str, parameters: Any) -> psycopg.Cursor[Any]:
         """Run one statement for each parameter set."""
