@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.open_sample()
     if args.quit_after_show:
         QTimer.singleShot(0, window.close)
-    elif args.quit_after_open and args.paths:
+    elif args.quit_after_open and (args.paths or args.open_sample):
         window.image_jobs.finished.connect(lambda: QTimer.singleShot(0, window.close))
     return int(app.exec())
 

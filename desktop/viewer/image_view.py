@@ -22,6 +22,8 @@ painting, the heat-map layer and the mouse. Its other parts live beside it:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -73,7 +75,10 @@ from desktop.viewer.overlay_text import OverlayTextMixin
 from desktop.viewer.overlay_text import shadow_text as _shadow_text
 from desktop.viewer.presets import Preset
 from desktop.viewer.stack import ImageStack
-from engine.dicom import DicomImage, Window
+from engine.dicom import Window
+
+if TYPE_CHECKING:  # needs pydicom, which loads with the first file opened
+    from engine.dicom import DicomImage
 
 __all__ = [
     "ANGLE",

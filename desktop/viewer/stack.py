@@ -13,21 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.dicom import (
-    DicomImage,
-    FirstSlice,
-    Patient,
-    Series,
-    SpacingInfo,
-    Study,
-    Volume,
-    Window,
-    full_range_window,
-    window_to_8bit,
-)
+from engine.dicom import SpacingInfo, Window, full_range_window, window_to_8bit
+
+if TYPE_CHECKING:  # these need pydicom, which loads with the first file opened
+    from engine.dicom import DicomImage, FirstSlice, Patient, Series, Study, Volume
 
 #: Integer-valued frames whose range spans at most this many values render through a LUT.
 MAX_LUT_SIZE = 1 << 16

@@ -23,31 +23,92 @@ LUTs, windows, colour), ``image`` (one file), ``geometry`` (spacing, position),
 (ordinary headers without pydicom elements), ``walk`` (finding the files), ``volume``
 (series loading), ``stream`` (scan and load in one pass), ``external`` (gdcmconv child-process fallback), ``verify``
 (cross-check with dcmtk), ``synthetic`` (test series), ``commands`` (CLI).
+
+The names below load their module on first use (PEP 562): the pixel pipeline,
+geometry and measurements (``Window``, ``apply_window``, ``distance``, ...)
+need no pydicom, so the desktop's viewer can be built and shown before pydicom
+(0.1–0.2 s) is loaded by the first file opened. Loading pydicom through
+:mod:`engine.dicom.files` fixes the decoding plugins first (``configure_decoders``).
 """
 
 from __future__ import annotations
 
-from engine.dicom.decoders import PLUGIN_ORDER, configure_decoders
-from engine.dicom.files import MAX_PIXEL_BYTES, read_dataset, read_header
-from engine.dicom.geometry import SPACING_PATIENT, SpacingInfo
-from engine.dicom.image import DicomImage, FrameInfo, read_image, render_8bit
-from engine.dicom.measure import RoiStats, angle_degrees, distance, roi_stats
-from engine.dicom.pixels import (
-    LookupTable,
-    ModalityTransform,
-    Window,
-    apply_window,
-    full_range_window,
-    window_to_8bit,
-)
-from engine.dicom.scan import Instance, Patient, ScanResult, Series, SliceRef, Study, scan_paths
-from engine.dicom.stream import OpenedFiles, scan_and_load
-from engine.dicom.tags import TagNode, dataset_tree
-from engine.dicom.volume import FirstSlice, Volume, load_series, shutdown_workers, start_workers
+import importlib
+from typing import TYPE_CHECKING, Any
 
-# Fix the decoding plugins (and drop GDCM) before anything can call pydicom's
-# ``pixel_array`` with its own choice.
-configure_decoders()
+if TYPE_CHECKING:
+    from engine.dicom.files import MAX_PIXEL_BYTES, read_dataset, read_header
+    from engine.dicom.geometry import SPACING_PATIENT, SpacingInfo
+    from engine.dicom.image import DicomImage, FrameInfo, read_image, render_8bit
+    from engine.dicom.measure import RoiStats, angle_degrees, distance, roi_stats
+    from engine.dicom.pixels import (
+        LookupTable,
+        ModalityTransform,
+        Window,
+        apply_window,
+        full_range_window,
+        window_to_8bit,
+    )
+    from engine.dicom.plugin_order import PLUGIN_ORDER, configure_decoders
+    from engine.dicom.scan import Instance, Patient, ScanResult, Series, SliceRef, Study, scan_paths
+    from engine.dicom.stream import OpenedFiles, scan_and_load
+    from engine.dicom.tags import TagNode, dataset_tree
+    from engine.dicom.volume import FirstSlice, Volume, load_series, shutdown_workers, start_workers
+
+#: Public name → the module that defines it.
+_MODULES: dict[str, str] = {
+    "PLUGIN_ORDER": "plugin_order",
+    "configure_decoders": "plugin_order",
+    "MAX_PIXEL_BYTES": "files",
+    "read_dataset": "files",
+    "read_header": "files",
+    "SPACING_PATIENT": "geometry",
+    "SpacingInfo": "geometry",
+    "DicomImage": "image",
+    "FrameInfo": "image",
+    "read_image": "image",
+    "render_8bit": "image",
+    "RoiStats": "measure",
+    "angle_degrees": "measure",
+    "distance": "measure",
+    "roi_stats": "measure",
+    "LookupTable": "pixels",
+    "ModalityTransform": "pixels",
+    "Window": "pixels",
+    "apply_window": "pixels",
+    "full_range_window": "pixels",
+    "window_to_8bit": "pixels",
+    "Instance": "scan",
+    "Patient": "scan",
+    "ScanResult": "scan",
+    "Series": "scan",
+    "SliceRef": "scan",
+    "Study": "scan",
+    "scan_paths": "scan",
+    "OpenedFiles": "stream",
+    "scan_and_load": "stream",
+    "TagNode": "tags",
+    "dataset_tree": "tags",
+    "FirstSlice": "volume",
+    "Volume": "volume",
+    "load_series": "volume",
+    "shutdown_workers": "volume",
+    "start_workers": "volume",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.dicom' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"engine.dicom.{module}"), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODULES))
+
 
 __all__ = [
     "MAX_PIXEL_BYTES",

@@ -14,11 +14,10 @@ import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -27,6 +26,13 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from engine.dicom.plugin_order import configure_decoders
+from engine.dicom.values import first_item as first_item  # header values, re-exported
+from engine.dicom.values import floats as floats
+from engine.dicom.values import integer as integer
+from engine.dicom.values import is_multi as is_multi
+from engine.dicom.values import number as number
+from engine.dicom.values import text as text
 from engine.errors import CorruptDicomError, DicomError, NotDicomError, UnsupportedDicomError
 from engine.filetypes import has_dicom_preamble
 
@@ -502,60 +508,6 @@ def check_pixel_budget(
         )
 
 
-# --- header values ------------------------------------------------------------
-def text(ds: Any, keyword: str) -> str:
-    """A header value as stripped text ('' when absent)."""
-    if ds is None:
-        return ""
-    try:
-        value = ds.get(keyword, "")
-    except Exception:  # a malformed element must not stop the reading of others
-        return ""
-    if value is None:
-        return ""
-    if is_multi(value):
-        return "\\".join(str(v).strip() for v in value)
-    return str(value).strip()
-
-
-def is_multi(value: Any) -> bool:
-    """Whether a header value holds several values."""
-    return isinstance(value, list | tuple | MultiValue)
-
-
-def floats(value: Any) -> list[float]:
-    """A header value as a list of floats ([] when absent or malformed)."""
-    if value is None or value == "":
-        return []
-    try:
-        return [float(v) for v in value] if is_multi(value) else [float(value)]
-    except (TypeError, ValueError):
-        return []
-
-
-def number(ds: Any, keyword: str, default: float | None = None) -> float | None:
-    """The first value of a numeric header element, or ``default``."""
-    if ds is None:
-        return default
-    try:
-        values = floats(ds.get(keyword))
-    except Exception:
-        return default
-    return values[0] if values else default
-
-
-def integer(ds: Any, keyword: str, default: int = 0) -> int:
-    """An integer header value, or ``default`` when absent or malformed."""
-    value = number(ds, keyword)
-    return default if value is None else int(value)
-
-
-def first_item(ds: Any, keyword: str) -> Any:
-    """The first item of a sequence element, or ``None``."""
-    if ds is None:
-        return None
-    try:
-        seq = ds.get(keyword)
-    except Exception:
-        return None
-    return seq[0] if seq else None
+# Fix the decoding plugins (and drop GDCM) as soon as pydicom is loaded, before anything
+# can call pydicom's ``pixel_array`` with its own choice.
+configure_decoders()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.dicom.files import first_item, floats, number
+from engine.dicom.values import first_item, floats, number
 
 #: ``spacing_source`` values, from most to least trustworthy for measurement.
 SPACING_PATIENT = "PixelSpacing"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.dicom.files import first_item, floats, integer, is_multi, text
+from engine.dicom.values import first_item, floats, integer, is_multi, text
 
 
 @dataclass(frozen=True, eq=False)

@@ -239,7 +239,7 @@ class _Pass:
         self.max_bytes = max_bytes
         self.uid: str | None = None  # the streamed series
         self.shape = (0, 0)
-        self.dtype = np.dtype(np.int16)
+        self.dtype: np.dtype = np.dtype(np.int16)
         self.staging: _Staging | None = None
         self.slot_of: dict[int, int] = {}
         self.filled: list[bool] = []

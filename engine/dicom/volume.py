@@ -30,6 +30,7 @@ A slice that cannot be decoded does not stop the load: it is listed in
 from __future__ import annotations
 
 import atexit
+import io
 import multiprocessing
 import os
 import threading
@@ -44,7 +45,6 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -186,7 +186,7 @@ def _read_native(inst: Instance, out: np.ndarray) -> None:
         read_native_from(fp, inst, out)
 
 
-def read_native_from(fp: BinaryIO, inst: Instance, out: np.ndarray) -> None:
+def read_native_from(fp: io.RawIOBase, inst: Instance, out: np.ndarray) -> None:
     """:func:`_read_native` from a file already open (its position does not matter)."""
     stored = np.dtype(
         ("<i" if inst.pixel_representation == 1 else "<u") + str(inst.bits_allocated // 8)

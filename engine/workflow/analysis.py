@@ -11,14 +11,14 @@ a reference to the input it was made on and the model's identity.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.dicom import DicomImage
 from engine.errors import InputRejectedError
 from engine.filetypes import FileKind, sniff
 from engine.models.registry import ModelRegistry
@@ -26,6 +26,9 @@ from engine.models.results import BeatResult, Contribution, Prediction
 from engine.models.runtime import BatchItem, predict_many
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 from engine.workflow.models import InputKind, load_model, load_model_for
+
+if TYPE_CHECKING:
+    from engine.dicom import DicomImage
 
 #: The JSON name of each input kind in a saved result's ``input`` block.
 _SAVED_KIND = {"image": "image", "signal": "ecg", "record": "record"}
@@ -151,7 +154,8 @@ def _image_ref(image: DicomImage, frame: int) -> InputRef:
 
 def _resolve(source: Any, kind: InputKind | None, frame: int) -> tuple[InputKind, Any, InputRef]:
     """The input kind, what the runner is given, and the reference saved with the result."""
-    if isinstance(source, DicomImage):
+    image_module = sys.modules.get("engine.dicom.image")  # pydicom: not loaded for records
+    if image_module is not None and isinstance(source, image_module.DicomImage):
         return "image", source, _image_ref(source, frame)
     if isinstance(source, Mapping):
         return "record", source, InputRef("record")

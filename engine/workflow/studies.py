@@ -11,22 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.dicom import (
-    MAX_PIXEL_BYTES,
-    DicomImage,
-    FirstSlice,
-    Patient,
-    ScanResult,
-    Series,
-    Study,
-    Volume,
-)
 from engine.errors import DicomError, NotDicomError, UnsupportedDicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
+
+if TYPE_CHECKING:  # pydicom loads with the first file opened, not with the application
+    from engine.dicom import (
+        DicomImage,
+        FirstSlice,
+        Patient,
+        ScanResult,
+        Series,
+        Study,
+        Volume,
+    )
 
 
 def open_image(
@@ -236,7 +237,7 @@ def load_view(
     A colour series of several files is read file by file into ``images``
     (when it fits :data:`engine.dicom.MAX_PIXEL_BYTES`).
     """
-    from engine.dicom import load_series, read_image
+    from engine.dicom import MAX_PIXEL_BYTES, load_series, read_image
 
     series = ref.series
     check_cancelled(cancel)

@@ -158,7 +158,10 @@ def test_odd_files_are_reported_and_the_series_still_loads(ct_folder: Path, tmp_
     truncated = ct_folder / "cut.dcm"
     data = next(iter(sorted(ct_folder.glob("IM*.dcm")))).read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
-    other = write_ct_series(tmp_path / "other", 2, rows=16, cols=16, series_number=9)
+    study = pydicom.dcmread(next(ct_folder.glob("IM*.dcm"))).StudyInstanceUID
+    other = write_ct_series(  # the same study, a later series: the CT stays the first
+        tmp_path / "other", 2, rows=16, cols=16, series_number=9, study_uid=study
+    )
     for p in other:
         p.rename(ct_folder / f"zz-{p.name}")
     opened = scan_and_load(ct_folder)
