@@ -221,6 +221,9 @@ class MainWindow(StudiesWindow):
     def _warm_up_image_model(self) -> None:
         """Load and run the image model once on a background thread after the window shows:
         the first Analyze image then does not wait for the model to load."""
+        if self.image_jobs.busy:  # files being opened (e.g. the sample) come first
+            QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up_image_model)
+            return
         import threading
 
         from engine.workflow import warm_up
