@@ -44,8 +44,9 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -549,6 +550,13 @@ class ServerBackend:
         if isinstance(exc, psycopg.Error):
             return StoreError("The clinic database could not be read or written.", str(exc))
         return None
+
+    def clock_offset(self, conn: db.Connection, clock: Callable[[], datetime]) -> timedelta:
+        """How far the server's clock is ahead of this workstation's ``clock`` (measured once)."""
+        before = clock()
+        server_now = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        after = clock()
+        return server_now - (before + (after - before) / 2)
 
     # --- accounts: the users table is the only check ------------------------------------------
     def has_user(self, username: str) -> bool:

@@ -380,6 +380,7 @@ def _login(
         conn = backend.connect()
         try:
             with _translated(backend):
+                clock = _shared_clock(backend, conn, clock)
                 now = ts(clock())
                 _migrate_logged(conn, backend, now, username)
                 row = conn.execute(
@@ -406,6 +407,21 @@ def _login(
         store.close()
         raise
     return store
+
+
+def _shared_clock(backend: Backend, conn: db.Connection, clock: Clock) -> Clock:
+    """The product's clock set by the server's, on a shared store.
+
+    Every workstation then stamps its rows and audit entries on one clock, so
+    that a timeline interleaves what several workstations did in the order it
+    happened even when their own clocks differ. A clock a caller chose (tests)
+    is kept as it is.
+    """
+    measure = getattr(backend, "clock_offset", None)
+    if clock is not utcnow or measure is None:
+        return clock
+    offset = measure(conn, clock)
+    return lambda: clock() + offset
 
 
 def _check_password(row: tuple | None, password: str, kdf: KdfParams) -> None:

@@ -16,6 +16,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -397,3 +398,22 @@ def test_one_thread_per_job_does_not_open_a_connection_per_job(urls, pg_server: 
             f"AND usename = '{WORKSTATION}'"
         )[0][0]
     assert closed == 0  # signing out gives every connection back
+
+
+def test_workstations_stamp_on_the_servers_clock(urls, monkeypatch):
+    """A workstation whose clock is 3 hours fast still writes the server's time."""
+    import engine.store.store as store_module
+    from engine.store.entities import utcnow
+
+    _, ws = urls
+
+    def fast_clock():
+        return utcnow() + timedelta(hours=3)
+
+    monkeypatch.setattr(store_module, "utcnow", fast_clock)  # this workstation's own clock
+    with open_store(ws, ADMIN, ADMIN_PASSWORD, kdf=FAST, clock=fast_clock) as store:
+        patient = store.add_patient("T1", "Time")
+        entry = store.audit_entries(action="created")[-1]
+    real = utcnow()
+    assert abs((patient.updated_at - real).total_seconds()) < 60
+    assert abs((entry.time - real).total_seconds()) < 60
