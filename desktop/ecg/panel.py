@@ -221,12 +221,6 @@ class EcgPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(toolbar)
         layout.addWidget(self.info)
-        self.earlier = QLabel("")
-        self.earlier.setObjectName("ecg_earlier_results")
-        self.earlier.setWordWrap(True)
-        self.earlier.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.earlier.hide()
-        layout.addWidget(self.earlier)
         layout.addWidget(splitter, 1)
 
         # --- actions -------------------------------------------------------------
@@ -333,15 +327,6 @@ class EcgPanel(QWidget):
         )
         if path:
             self.open_signal(path)
-
-    def set_earlier_results(self, lines: list[str]) -> None:
-        """Show the findings of earlier AI results stored with this ECG's study (DICOM SRs)."""
-        self.earlier.setText(
-            "\n".join([self.tr("Earlier AI results stored with this study:"), *lines])
-            if lines
-            else ""
-        )
-        self.earlier.setVisible(bool(lines))
 
     def set_signal(self, signal: EcgSignal) -> None:
         """Show ``signal``: the 12-lead print when it has the standard leads, else strips."""

@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QPushButton
+from PySide6.QtWidgets import QBoxLayout, QFileDialog, QInputDialog, QLabel, QPushButton
 
 from desktop.jobs import JobFailure, JobRunner
 from engine.workflow import (
@@ -92,6 +92,15 @@ class AiDicomController(QObject):
         window.results.add_footer_widgets(self.save_button, self.send_button)
         window.analysis_completed.connect(self._on_analysis_completed)
         window.image_jobs.succeeded.connect(self._on_study_opened)
+        # under the ECG view's description: earlier results of a DICOM ECG's study
+        self.ecg_earlier = QLabel("")
+        self.ecg_earlier.setObjectName("ecg_earlier_results")
+        self.ecg_earlier.setWordWrap(True)
+        self.ecg_earlier.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.ecg_earlier.hide()
+        ecg_layout = window.ecg.layout()
+        if isinstance(ecg_layout, QBoxLayout):
+            ecg_layout.insertWidget(ecg_layout.indexOf(window.ecg.info) + 1, self.ecg_earlier)
         self.read_jobs.succeeded.connect(self._on_earlier_read)
         self.update_state()
 
@@ -224,7 +233,7 @@ class AiDicomController(QObject):
     @Slot(object)
     def _on_study_opened(self, outcome: object) -> None:
         if isinstance(outcome, StudyOpened | EcgFound):  # images, or a DICOM ECG's study
-            self.window.ecg.set_earlier_results([])
+            self.set_ecg_earlier([])
             self.read_jobs.submit(ai_results_in, outcome.scan, name="earlier AI results")
 
     @Slot(object)
@@ -240,8 +249,14 @@ class AiDicomController(QObject):
             if not self.window.browser.set_study_results(study_uid, lines):
                 unlisted += lines
         # a study without images (an ECG) has no row in the browser: the ECG view lists them
-        self.window.ecg.set_earlier_results(unlisted)
+        self.set_ecg_earlier(unlisted)
         self.show_earlier_heatmap()
+
+    def set_ecg_earlier(self, lines: list[str]) -> None:
+        """Show the findings of earlier AI results stored with the ECG's study (DICOM SRs)."""
+        heading = translate("AiDicom", "Earlier AI results stored with this study:")
+        self.ecg_earlier.setText("\n".join([heading, *lines]) if lines else "")
+        self.ecg_earlier.setVisible(bool(lines))
 
     def show_earlier_heatmap(self) -> bool:
         """Put the latest stored heat map of the image shown on the viewer's heat-map layer."""

@@ -117,6 +117,10 @@
         <translation>结果已发送到 {0}：{1} 个对象；{2} 个未发送。</translation>
     </message>
     <message>
+        <source>Earlier AI results stored with this study:</source>
+        <translation>此检查中保存的先前 AI 结果：</translation>
+    </message>
+    <message>
         <source>Earlier AI result: {0}</source>
         <translation>先前的 AI 结果：{0}</translation>
     </message>
@@ -333,10 +337,6 @@
     <message>
         <source>ECG records (*.hea *.dcm *.DCM *.dat);;All files (*)</source>
         <translation>心电图记录 (*.hea *.dcm *.DCM *.dat);;所有文件 (*)</translation>
-    </message>
-    <message>
-        <source>Earlier AI results stored with this study:</source>
-        <translation>此检查中保存的先前 AI 结果：</translation>
     </message>
     <message>
         <source>Label every beat with the beat model.</source>

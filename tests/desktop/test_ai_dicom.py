@@ -79,7 +79,7 @@ def test_an_ecg_rhythm_result_reads_back_under_its_study(qtbot, window, tmp_path
         open_and_wait(qtbot, window, [ecg, *export.paths])
     # a study without images has no row in the browser: the ECG view lists its findings
     assert window.browser.study_results(study) == []
-    label = window.ecg.earlier
+    label = window.ai_dicom.ecg_earlier
     assert label.isVisibleTo(window.ecg)
     lines = label.text().splitlines()
     assert lines[0] == "Earlier AI results stored with this study:"
