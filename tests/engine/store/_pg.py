@@ -139,7 +139,14 @@ class PgServer:
                 check=True, capture_output=True,
             )  # fmt: skip
             self._configure()
-        self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.root / "server.log"))
+        for attempt in range(5):  # after a kill, the old backends may take a moment to go
+            try:
+                self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.root / "server.log"))
+                break
+            except subprocess.CalledProcessError:
+                if attempt == 4:
+                    raise
+                time.sleep(1.0)
         if not hasattr(self, "_roles_made"):
             self._make_roles()
             self._roles_made = True
