@@ -234,7 +234,7 @@ def compare_runtimes(args: argparse.Namespace) -> int:
         runners[name] = load_model(model, device="cpu", site_calibration=False)
     os.environ.pop("STETHOS_RUNTIME", None)
     images = [read_image(f) for f in samples]
-    n = args.batch * 3
+    n = args.batch * 6
     batches = {"images": [images[i % len(images)] for i in range(n)],
                "files": [samples[i % len(samples)] for i in range(n)]}  # fmt: skip
     for r in runners.values():  # warm-up
