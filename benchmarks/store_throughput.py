@@ -14,7 +14,8 @@ backend (issue 30): audited writes per second from one workstation against a
 bare psycopg ``INSERT; COMMIT`` loop on the same server (target: at least
 0.5x), total audited writes of 4 concurrent writer processes against one
 (target: at least 2x; each writer's audit append waits for an advisory lock
-held to its commit, and the time spent waiting for it is printed), and the
+held to its commit, and the time spent in the append, that wait included, is
+printed), and the
 audit chain verified after them.
 
 Run: ``.venv/bin/python benchmarks/store_throughput.py [N]`` (default 2000),
@@ -186,14 +187,14 @@ def _concurrent(url: str, writers: int, per_writer: int, tag: str, target=None) 
 
 
 def _lock_time(owner_url: str) -> tuple[int, float]:
-    """Calls of ``stethos_audit_tail()`` and their total milliseconds so far (server stats)."""
+    """Calls of ``stethos_audit_append()`` and their total milliseconds so far (server stats)."""
     import psycopg
 
     time.sleep(1.2)  # backends flush their function statistics at most once a second
     with psycopg.connect(owner_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT calls, total_time FROM pg_stat_user_functions "
-            "WHERE funcname = 'stethos_audit_tail'"
+            "WHERE funcname = 'stethos_audit_append'"
         ).fetchone()
     return (0, 0.0) if row is None else (int(row[0]), float(row[1]))
 
@@ -258,7 +259,7 @@ def postgresql(n: int) -> None:
             ("4 writers", lock_four, lock_one),
         ):
             if calls > calls0:
-                print(f"  audit lock + tail (stethos_audit_tail), {label}: "
+                print(f"  audit append on the server (stethos_audit_append), {label}: "
                       f"{(ms - ms0) / (calls - calls0) * 1000:6.0f} us per append "
                       "(the wait for the lock included)")  # fmt: skip
         print(f"  the machine's own ceiling: bare psycopg INSERT; COMMIT, 1 process "

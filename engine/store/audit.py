@@ -124,15 +124,41 @@ def entry_hash(
 def request_tail(conn: Connection) -> Any:
     """Ask for the log's last ``(seq, hash)``; read it with ``.fetchone()`` (see :func:`append`).
 
-    A shared server reads the tail under a lock held to the commit (appends
-    from every workstation form one line); SQLite's ``BEGIN IMMEDIATE``
-    already holds the only write lock. Asking early lets a server send it
-    together with the statement before (one round trip, not two).
+    SQLite's ``BEGIN IMMEDIATE`` already holds the only write lock, so the
+    tail read is the tail the entry follows.
     """
-    locked_tail = getattr(conn, "request_locked_audit_tail", None)
-    if locked_tail is not None:
-        return locked_tail()
     return conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+
+
+def checked_details(action: str, details: Mapping[str, Any] | None) -> str:
+    """``details`` as the canonical JSON text stored, after checking ``action``.
+
+    Raises
+    ------
+    AuditError
+        ``action`` is not lower-case words joined by ``_``.
+    """
+    if not action or not action.replace("_", "").isalnum() or action.lower() != action:
+        raise AuditError(f"“{action}” is not a valid audit action (lower-case words).")
+    return canonical_json(dict(details or {}))
+
+
+def entry_from(
+    seq: int, at: str, user: str, action: str, object_type: str, oid: str, text: str,
+    prev: str, digest: str,
+) -> AuditEntry:  # fmt: skip
+    """The :class:`AuditEntry` of an appended row (``text``: its details as stored)."""
+    return AuditEntry(
+        int(seq),
+        datetime.fromisoformat(at),
+        user,
+        action,
+        object_type,
+        oid,
+        json.loads(text),
+        str(prev),
+        str(digest),
+    )
 
 
 def append(
@@ -151,9 +177,7 @@ def append(
     ``tail`` is what :func:`request_tail` returned, when it was asked for
     earlier in the transaction (else it is asked for now).
     """
-    if not action or not action.replace("_", "").isalnum() or action.lower() != action:
-        raise AuditError(f"“{action}” is not a valid audit action (lower-case words).")
-    text = canonical_json(dict(details or {}))
+    text = checked_details(action, details)
     tail = (tail if tail is not None else request_tail(conn)).fetchone()
     seq, prev = (1, GENESIS) if tail is None else (int(tail[0]) + 1, str(tail[1]))
     oid = str(object_id)
@@ -163,17 +187,7 @@ def append(
         "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (seq, at, user, action, object_type, oid, text, prev, digest),
     )
-    return AuditEntry(
-        seq,
-        datetime.fromisoformat(at),
-        user,
-        action,
-        object_type,
-        oid,
-        json.loads(text),
-        prev,
-        digest,
-    )
+    return entry_from(seq, at, user, action, object_type, oid, text, prev, digest)
 
 
 def _row_entry(row: tuple) -> AuditEntry:

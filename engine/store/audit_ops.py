@@ -37,12 +37,14 @@ class AuditMixin(StoreCore):
         # matches the log, and this one must be replaced.
         with self._lock:
             with db.write_transaction(tx.conn):
-                entry = tx.audit(
+                tx.audit(
                     "audit_reanchored",
                     "audit",
                     report.first_bad_seq or "",
                     {"problem": report.problem, "reason": reason.strip()},
                 )
+            entry = tx.last
+            assert entry is not None
             self._backend.reanchor(tx.conn, entry.seq, entry.hash)
             self._anchor_seq, self.anchor_problem = entry.seq, ""
         return entry
@@ -58,7 +60,9 @@ class AuditMixin(StoreCore):
     ) -> AuditEntry:
         """Log an event the store does not see itself (image opened, report printed, export)."""
         with self._write() as tx:
-            return tx.audit(action, object_type, object_id, details)
+            tx.audit(action, object_type, object_id, details)
+        assert tx.last is not None
+        return tx.last
 
     @guarded
     def audit_entries(

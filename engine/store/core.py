@@ -24,7 +24,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, Self, TypeVar
@@ -236,13 +236,26 @@ class Tx:
     now
         The current time as the store writes it (called per entry).
     last
-        The latest entry appended, to anchor after the commit.
+        The latest entry appended, to anchor after the commit (on a server
+        its sequence number and hash come back with the ``COMMIT``: read it
+        after the transaction).
     """
 
     conn: db.Connection
     user: str
     now: Callable[[], str]
-    last: AuditEntry | None = None
+    _last: AuditEntry | None = None
+    #: Entries the server appends itself, read back when :attr:`last` is asked for.
+    _sent: list[tuple[Any, tuple[str, str, str, str, str, str]]] = field(default_factory=list)
+
+    @property
+    def last(self) -> AuditEntry | None:
+        """The latest entry appended in this transaction."""
+        while self._sent:
+            cursor, (at, user, action, otype, oid, text) = self._sent.pop(0)
+            seq, prev, digest = cursor.fetchone()
+            self._last = audit_log.entry_from(seq, at, user, action, otype, oid, text, prev, digest)
+        return self._last
 
     def audit(
         self,
@@ -252,19 +265,29 @@ class Tx:
         details: Mapping[str, Any] | None = None,
         *,
         tail: Any = None,
-    ) -> AuditEntry:
-        """Append one audit entry in this transaction (``tail``: see :func:`audit.append`)."""
-        self.last = audit_log.append(
-            self.conn,
-            at=self.now(),
-            user=self.user,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            details=details,
-            tail=tail,
-        )
-        return self.last
+    ) -> None:
+        """Append one audit entry in this transaction (``tail``: see :func:`audit.append`).
+
+        A server appends it itself (:meth:`ServerConnection.append_audit`):
+        the lock the chain needs is then held only while the server works.
+        """
+        at, oid = self.now(), str(object_id)
+        send = getattr(self.conn, "append_audit", None)
+        if send is None:
+            self._last = audit_log.append(
+                self.conn,
+                at=at,
+                user=self.user,
+                action=action,
+                object_type=object_type,
+                object_id=oid,
+                details=details,
+                tail=tail,
+            )
+            return
+        text = audit_log.checked_details(action, details)
+        row = (at, self.user, action, object_type, oid, text)
+        self._sent.append((send(*row), row))
 
     def insert(self, table: str, values: Mapping[str, Any], audit: Audit | None = None) -> int:
         """INSERT one row and, with ``audit``, its audit entry; returns the new row's id.
@@ -282,7 +305,10 @@ class Tx:
             self.conn,
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             tuple(values.values()),
-            None if audit is None else lambda: audit_log.request_tail(self.conn),
+            # SQLite: the tail now, as before. A server reads it itself, later.
+            None
+            if audit is None or hasattr(self.conn, "append_audit")
+            else lambda: audit_log.request_tail(self.conn),
         )
         if audit is not None:
             self.audit(audit.action, audit.object_type, row_id, audit.details, tail=tail)

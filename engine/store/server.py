@@ -25,9 +25,11 @@ SQLCipher file. What differs is kept here:
   check (there is no data key to wrap); the recovery key is kept as a salted
   hash in ``stethos_meta``; the workstation role's own password, when the
   server asks for one, is kept per user by :mod:`engine.store.credentials`.
-- **Round trips**: a write transaction runs in psycopg's pipeline mode, so
-  a row, its audit lock and tail, and the audit entry with the ``COMMIT``
-  travel in few round trips; a lost connection becomes
+- **Round trips**: a write transaction runs in psycopg's pipeline mode and
+  the server appends the audit entry itself (``stethos_audit_append``: lock,
+  tail, the same sha256 of the same canonical JSON, insert), so a row and
+  its entry travel with the ``COMMIT`` in few round trips and the chain's
+  lock is held only while the server works; a lost connection becomes
   :class:`~engine.errors.StoreUnreachableError` (nothing half written: one
   transaction) and the next call connects again. Connections of ended job
   threads are kept (a few) for the next one.
@@ -106,14 +108,41 @@ _BOOTSTRAP = (
     "CREATE TRIGGER audit_anchor_no_delete BEFORE DELETE OR TRUNCATE ON audit_anchor "
     "FOR EACH STATEMENT EXECUTE FUNCTION stethos_append_only()",
 )
-#: Takes the audit lock and reads the log's tail in one statement: a VOLATILE function
-#: runs each query with a fresh snapshot, so the tail is read after the lock is held.
-#: Created after migration 1 (it names the audit log).
-_AUDIT_TAIL = f"""CREATE OR REPLACE FUNCTION stethos_audit_tail()
-    RETURNS TABLE (seq BIGINT, hash TEXT) LANGUAGE plpgsql VOLATILE AS $$
+#: Appends one audit entry in one statement, all on the server: takes the audit lock, reads
+#: the tail (a VOLATILE function runs each query with a fresh snapshot, so after the lock),
+#: hashes the entry exactly as :func:`engine.store.audit.entry_hash` does (sha256 of the
+#: canonical JSON: sorted keys, no spaces, strings escaped as Python's json does) and
+#: inserts it. The lock is held to the commit, and no workstation's own CPU time is spent
+#: while holding it. Created after migration 1 (it names the audit log).
+_AUDIT_APPEND = f"""CREATE OR REPLACE FUNCTION stethos_audit_append(
+        p_at TEXT, p_user TEXT, p_action TEXT, p_type TEXT, p_id TEXT, p_details TEXT)
+    RETURNS TABLE (seq BIGINT, prev_hash TEXT, hash TEXT) LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+      t_seq BIGINT;
+      t_hash TEXT;
+      payload TEXT;
     BEGIN
       PERFORM pg_advisory_xact_lock({AUDIT_LOCK_KEY});
-      RETURN QUERY SELECT a.seq, a.hash FROM audit_log a ORDER BY a.seq DESC LIMIT 1;
+      SELECT a.seq, a.hash INTO t_seq, t_hash FROM audit_log a ORDER BY a.seq DESC LIMIT 1;
+      IF NOT FOUND THEN
+        t_seq := 0;
+        t_hash := '{GENESIS}';
+      END IF;
+      payload := '{{"action":' || to_json(p_action)::text
+        || ',"at":' || to_json(p_at)::text
+        || ',"details":' || to_json(p_details)::text
+        || ',"object_id":' || to_json(p_id)::text
+        || ',"object_type":' || to_json(p_type)::text
+        || ',"prev_hash":' || to_json(t_hash)::text
+        || ',"seq":' || (t_seq + 1)::text
+        || ',"user":' || to_json(p_user)::text || '}}';
+      seq := t_seq + 1;
+      prev_hash := t_hash;
+      hash := encode(sha256(convert_to(payload, 'UTF8')), 'hex');
+      INSERT INTO audit_log (seq, at, "user", action, object_type, object_id, details,
+                             prev_hash, hash)
+        VALUES (seq, p_at, p_user, p_action, p_type, p_id, p_details, prev_hash, hash);
+      RETURN NEXT;
     END $$"""
 
 
@@ -299,14 +328,20 @@ class ServerConnection:
         cur.executemany(translate_sql(sql, True), parameters)  # type: ignore[arg-type]
         return cur
 
-    def request_locked_audit_tail(self) -> psycopg.Cursor[Any]:
-        """Ask for the audit log's last ``(seq, hash)``, read under the audit lock.
+    def append_audit(
+        self, at: str, user: str, action: str, object_type: str, object_id: str, details: str
+    ) -> psycopg.Cursor[Any]:
+        """Send one audit entry to ``stethos_audit_append``; its cursor yields (seq, prev, hash).
 
         The lock (transaction-scoped, advisory) serialises appends from every
         workstation: it is held until this transaction commits, so the next
-        appender reads this one's entry as the tail.
+        appender reads this one's entry as the tail. Nothing waits for the
+        answer: it travels with the ``COMMIT``.
         """
-        return self.raw.execute("SELECT seq, hash FROM stethos_audit_tail()")
+        return self.raw.execute(
+            "SELECT seq, prev_hash, hash FROM stethos_audit_append(%s, %s, %s, %s, %s, %s)",
+            (at, user, action, object_type, object_id, details),
+        )
 
     def integrity_check(self) -> str:
         """``"ok"``, or what is missing: tables, append-only triggers, the refused grants."""
@@ -364,7 +399,8 @@ def grant(conn: ServerConnection) -> None:
             "CREATE OR REPLACE TRIGGER audit_log_anchor AFTER INSERT ON audit_log "
             "FOR EACH ROW EXECUTE FUNCTION stethos_advance_anchor()"
         )
-        raw.execute(_AUDIT_TAIL)  # type: ignore[arg-type]
+        raw.execute("DROP FUNCTION IF EXISTS stethos_audit_tail()")  # before 2026-12-06
+        raw.execute(_AUDIT_APPEND)  # type: ignore[arg-type]
         exists = raw.execute(
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (WORKSTATION_ROLE,)
         ).fetchone()
@@ -378,7 +414,10 @@ def grant(conn: ServerConnection) -> None:
         raw.execute(f"GRANT UPDATE ON users, patients TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT UPDATE (value) ON stethos_meta TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {WORKSTATION_ROLE}")
-        raw.execute(f"GRANT EXECUTE ON FUNCTION stethos_audit_tail() TO {WORKSTATION_ROLE}")
+        raw.execute(
+            "GRANT EXECUTE ON FUNCTION stethos_audit_append(TEXT, TEXT, TEXT, TEXT, TEXT, TEXT) "
+            f"TO {WORKSTATION_ROLE}"
+        )
         sync_identities(conn)
 
 

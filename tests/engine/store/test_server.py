@@ -248,7 +248,7 @@ def test_server_killed_mid_transaction_keeps_nothing_half_written(own_server: Pg
     while time.monotonic() < deadline:
         waiting = own_server.sql(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE 'INSERT INTO audit_log%'",
+            "AND query LIKE '%audit%'",
             dbname=name,
         )
         if waiting[0][0]:
@@ -417,3 +417,26 @@ def test_workstations_stamp_on_the_servers_clock(urls, monkeypatch):
     real = utcnow()
     assert abs((patient.updated_at - real).total_seconds()) < 60
     assert abs((entry.time - real).total_seconds()) < 60
+
+
+def test_the_server_hashes_an_entry_exactly_as_stethos_does(urls):
+    """The server appends entries itself; its hash must be the one `audit verify` recomputes."""
+    from engine.store.audit import entry_hash
+
+    _, ws = urls
+    odd = 'quote " backslash \\ newline \n tab \t bell \x07 del \x7f ü 中 😀 \u2028 / end'
+    with open_store(ws, ADMIN, ADMIN_PASSWORD, kdf=FAST) as store:
+        entry = store.audit(
+            "exported", object_type=odd, object_id=odd, details={"file": odd, "n": [1.5, None]}
+        )
+        text = (
+            store._conn()
+            .execute("SELECT details FROM audit_log WHERE seq = ?", (entry.seq,))
+            .fetchone()[0]
+        )
+        expected = entry_hash(
+            entry.seq, entry.time.isoformat(timespec="microseconds"), entry.user, entry.action,
+            odd, odd, text, entry.prev_hash,
+        )  # fmt: skip
+        assert entry.hash == expected and entry.details["file"] == odd
+        assert store.verify_audit().ok
