@@ -399,7 +399,6 @@ def grant(conn: ServerConnection) -> None:
             "CREATE OR REPLACE TRIGGER audit_log_anchor AFTER INSERT ON audit_log "
             "FOR EACH ROW EXECUTE FUNCTION stethos_advance_anchor()"
         )
-        raw.execute("DROP FUNCTION IF EXISTS stethos_audit_tail()")  # before 2026-12-06
         raw.execute(_AUDIT_APPEND)  # type: ignore[arg-type]
         exists = raw.execute(
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (WORKSTATION_ROLE,)
