@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ from engine.models.bundle import Bundle
 from engine.models.cnn import ImageModel
 from engine.models.devices import DeviceState, thread_count, torch_installed
 from engine.models.lstm import BeatModel
+from engine.models.results import Prediction
+from engine.models.runtime import RunRequest
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -99,6 +102,10 @@ def cam_maps(activation: np.ndarray, gradient: np.ndarray, method: str) -> np.nd
     return cam_from_arrays(activation, gradient, method)
 
 
+#: What a result computed here says about it.
+_ONNX_KEYS = ("runtime", "graph_sha256")
+
+
 @cache
 def _runtime_name() -> str:
     from importlib import metadata
@@ -119,6 +126,8 @@ class _OnnxMixin:
         self.graph_sha256 = str(bundle.manifest["files"][self.onnx["file"]]["sha256"])
         self.session = new_session(bundle.path / str(self.onnx["file"]))
         self._outputs = [o.name for o in self.session.get_outputs()]
+        #: the exporter leaves out inputs the network does not use
+        self._inputs = {i.name for i in self.session.get_inputs()}
         self._torch: Any = None
 
     def _extra(self) -> dict[str, Any]:
@@ -130,12 +139,15 @@ class _OnnxMixin:
             raise ModelError(FULL_FLAVOUR)
         with self._lock:
             if self._torch is None:
+                import torch
+
                 from engine.models.architectures import load_torch_network
                 from engine.models.devices import configure_threads
 
                 configure_threads()
                 net = load_torch_network(self.bundle)
-                self._torch = self._torch_class(self.bundle, net, "cpu")  # type: ignore[attr-defined]
+                cpu = torch.device("cpu")
+                self._torch = self._torch_class(self.bundle, net, cpu)  # type: ignore[attr-defined]
             return self._torch
 
 
@@ -154,6 +166,16 @@ class OnnxImageModel(_OnnxMixin, ImageModel):
     def _features(self) -> Any:  # pragma: no cover - the graph returns them
         raise NotImplementedError
 
+    def _run(self, items: list[Any], req: RunRequest) -> list[Prediction]:
+        preds = super()._run(items, req)
+        if req.explain and self.cam_layer is not None and not self._graph_cam:
+            # torch computed the whole pass (the graph has no maps of this layer): say so
+            preds = [
+                replace(p, extra={k: v for k, v in p.extra.items() if k not in _ONNX_KEYS})
+                for p in preds
+            ]
+        return preds
+
     def _infer(
         self, batch: np.ndarray, explain: bool, method: str
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -164,6 +186,7 @@ class OnnxImageModel(_OnnxMixin, ImageModel):
         seed = np.zeros((len(batch) if explain else 0, k), dtype=np.float32)
         seed[:, self._target] = 1.0
         feeds = {"image": np.ascontiguousarray(batch, dtype=np.float32), "cam_seed": seed}
+        feeds = {name: value for name, value in feeds.items() if name in self._inputs}
         with self._lock:
             out = dict(zip(self._outputs, self.session.run(None, feeds), strict=True))
         cams = cam_maps(out[CAM_OUTPUTS[0]], out[CAM_OUTPUTS[1]], method) if explain else None
@@ -186,7 +209,7 @@ class OnnxBeatModel(_OnnxMixin, BeatModel):
 
     @property
     def template_channel(self) -> bool:
-        return "template" in {i.name for i in self.session.get_inputs()}
+        return "template" in self._inputs
 
     def _logits_np(
         self, windows: np.ndarray, rr: np.ndarray, template: np.ndarray | None
@@ -195,7 +218,7 @@ class OnnxBeatModel(_OnnxMixin, BeatModel):
 
         if not len(windows):
             return np.zeros((0, len(self.bundle.labels)), dtype=np.float32)
-        names = {i.name for i in self.session.get_inputs()}  # unused inputs are not in the graph
+        names = self._inputs
         out = []
         for s in range(0, len(windows), BEAT_BATCH):
             w = np.ascontiguousarray(windows[s : s + BEAT_BATCH], dtype=np.float32)

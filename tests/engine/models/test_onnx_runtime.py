@@ -220,3 +220,20 @@ def test_without_torch_a_bundle_runs_from_its_graph_without_its_torch_weights(
     (path / ONNX_NAME).write_bytes(b"altered")  # what is there is still checked
     with pytest.raises(BundleIntegrityError):
         open_bundle(path)
+
+
+def test_an_explanation_layer_the_graph_cannot_give_runs_on_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layer = {"method": "gradcam", "target_layer": "features.3"}  # inside the feature stack
+    path = add_onnx(make_cnn_bundle(tmp_path, explanation=layer))
+    assert open_bundle(path).manifest["onnx"]["cam_layer"] is None
+    onnx, torch_runner = _runners(path, monkeypatch)
+    image = np.random.default_rng(1).integers(0, 4096, (40, 52)).astype(np.uint16)
+    a = onnx.predict(image, explain=False)  # the graph alone
+    assert a.heatmap is None and a.extra["runtime"].startswith("onnxruntime")
+    b = onnx.predict(image, explain=True)  # torch, loaded for the map
+    assert "runtime" not in b.extra and "runtime" not in b.to_json()  # and the result says so
+    c = torch_runner.predict(image, explain=True)
+    assert abs(a.score - c.score) <= TOLERANCE["probabilities"]
+    assert np.max(np.abs(b.heatmap - c.heatmap)) <= TOLERANCE["gradcam"]
