@@ -84,7 +84,7 @@ class RawHeader:
 
     def __init__(
         self,
-        raw: dict[str, tuple[str, bytes]],
+        raw: dict[str, tuple[str, bytes, str]],
         meta: dict[str, str],
         encoding: str,
     ) -> None:
@@ -99,10 +99,9 @@ class RawHeader:
         return len(self._raw)
 
     def get(self, keyword: str, default: Any = None) -> Any:
-        raw = self._raw.get(keyword)
-        if raw is None:
+        key = self._raw.get(keyword)  # (VR, bytes, encoding)
+        if key is None:
             return default
-        key = (*raw, self._encoding)
         try:
             return _CONVERTED[key]
         except KeyError:
@@ -250,7 +249,7 @@ def _parse(buf: bytes, size: int) -> Header:
     encoding = _CHARSETS.get(charset)
     if encoding is None or not raw:
         raise _Fallback
-    ds = RawHeader(raw, meta, encoding)
+    ds = RawHeader({k: (vr, data, encoding) for k, (vr, data) in raw.items()}, meta, encoding)
     if offset is None:
         return Header(ds, False, None)  # type: ignore[arg-type]
     has_pixels = offset + 8 <= size

@@ -28,7 +28,9 @@ def text(ds: Any, keyword: str) -> str:
 
 def is_multi(value: Any) -> bool:
     """Whether a header value holds several values."""
-    # pydicom's MultiValue (and Sequence) are mutable sequences; str is not
+    if isinstance(value, str | int | float):  # the usual single values, without the ABC check
+        return False
+    # pydicom's MultiValue (and Sequence) are mutable sequences
     return isinstance(value, list | tuple | MutableSequence)
 
 
