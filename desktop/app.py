@@ -65,7 +65,10 @@ def install_exception_hooks(window) -> None:
         message = getattr(exc, "user_message", None) or (
             "An unexpected problem occurred. Stethos keeps running; details were written to the log."
         )
-        relay.raised.emit(message, details)
+        try:
+            relay.raised.emit(message, details)
+        except RuntimeError:  # the window is already gone (quitting): the log has it
+            pass
 
     sys.excepthook = report
 
