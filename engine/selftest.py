@@ -76,7 +76,7 @@ def run_self_test(
     if not entries:
         checks.append(Check("models", False, "no bundled model found", 0.0))
     images, signals = _samples()
-    total = len(entries) * 2 + len(images) + len(signals) + 2
+    total = len(entries) * 2 + len(images) + len(signals) + 3
     done = 0
 
     def step(text: str) -> None:
@@ -99,6 +99,8 @@ def run_self_test(
         checks.append(run_check(f"model {e.id}: runs", partial(_run_model, registry, e)))
     step("Looking for a GPU")
     checks.append(run_check("flavour: compute device", _compute_device))
+    step("Writing a result as DICOM")
+    checks.append(run_check("results as DICOM: write and read", partial(_dicom_result, images)))
     step("Writing and reading the store")
     checks.append(run_check("store: write and read", _store_round_trip))
     progress(1.0, "Self-test done")
@@ -171,6 +173,28 @@ def _run_model(registry, entry) -> str:
     ).prediction
     runtime = p.extra.get("runtime") or default
     return f"{p.label} (p={p.score:.3f}) on {p.device} ({runtime}) in {p.elapsed_ms:.0f} ms"
+
+
+def _dicom_result(images: list[Path]) -> str:
+    """A pediatric sample's result written as SR + heat-map SEG + capture and read back."""
+    import tempfile
+
+    from engine.workflow import ai_results_in, analyze, export_result_dicom
+
+    sample = ([s for s in images if s.name.startswith("peds-")] or images)[0]
+    outcome = analyze(sample, kind="image")
+    with tempfile.TemporaryDirectory(prefix="stethos-selftest-") as folder:
+        export = export_result_dicom(outcome, folder)
+        if not export.written:
+            raise EngineError(export.skipped)
+        objects, problems = ai_results_in(export.paths)
+        if problems or len(objects) != len(export.paths):
+            raise EngineError(f"{len(problems)} of the written objects could not be read back")
+        (sr,) = [o for o in objects if o.kind == "sr"]
+        version = sr.findings[0].algorithm_version if sr.findings else ""
+        if version != outcome.model.version:
+            raise EngineError(f"the report names version {version!r}, not {outcome.model.version}")
+    return f"{' + '.join(k.upper() for k in export.kinds)} written and read back ({sample.name})"
 
 
 def _compute_device() -> str:

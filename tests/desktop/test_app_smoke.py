@@ -35,6 +35,7 @@ def test_self_test_passes_on_this_installation(tmp_path):
         "stethos-jpegls",
         "cxr-pneumonia-resnet18-224: runs",
         "store: write and read",
+        "results as DICOM: write and read",
         "qt: window",
     ):
         assert needed in out, needed
