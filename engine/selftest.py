@@ -76,7 +76,7 @@ def run_self_test(
     if not entries:
         checks.append(Check("models", False, "no bundled model found", 0.0))
     images, signals = _samples()
-    total = len(entries) * 2 + len(images) + len(signals) + 3
+    total = len(entries) * 2 + len(images) + len(signals) + 4
     done = 0
 
     def step(text: str) -> None:
@@ -101,6 +101,8 @@ def run_self_test(
     checks.append(run_check("flavour: compute device", _compute_device))
     step("Writing a result as DICOM")
     checks.append(run_check("results as DICOM: write and read", partial(_dicom_result, images)))
+    step("Loading the clinic-database driver")
+    checks.append(run_check("store: PostgreSQL driver", _postgres_driver))
     step("Writing and reading the store")
     checks.append(run_check("store: write and read", _store_round_trip))
     progress(1.0, "Self-test done")
@@ -195,6 +197,13 @@ def _dicom_result(images: list[Path]) -> str:
         if version != outcome.model.version:
             raise EngineError(f"the report names version {version!r}, not {outcome.model.version}")
     return f"{' + '.join(k.upper() for k in export.kinds)} written and read back ({sample.name})"
+
+
+def _postgres_driver() -> str:
+    """The driver of the shared clinic database loads (no connection is made)."""
+    import psycopg
+
+    return f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}, libpq {psycopg.pq.version()})"
 
 
 def _compute_device() -> str:
