@@ -10,6 +10,13 @@ torch, scikit-learn and pydicom only when something needs them.
 
 from __future__ import annotations
 
+import os
+
+# ONNX Runtime (>= 1.2x on Linux) starts a telemetry client that keeps a device id under
+# ~/.cache/Microsoft and may upload over HTTPS. Nothing leaves this machine: switched off
+# for the whole process before anything can import onnxruntime (which reads it at load).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 from engine.errors import (
     BundleCompatibilityError,
     BundleIntegrityError,

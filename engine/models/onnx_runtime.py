@@ -82,6 +82,7 @@ def new_session(path: Path, threads: int | None = None) -> onnxruntime.Inference
     """An ONNX Runtime CPU session for the graph at ``path``."""
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()  # and ORT_DISABLE_TELEMETRY, set by `import engine`
     options = ort.SessionOptions()
     options.intra_op_num_threads = thread_count(threads)
     options.inter_op_num_threads = 1
