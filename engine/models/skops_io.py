@@ -36,7 +36,6 @@ TRUSTED_SKOPS_TYPES = frozenset(
 )
 
 
-
 def read_skops(bundle: Bundle) -> Any:
     """The bundle's fitted scikit-learn object; refused when it holds an untrusted type."""
     import skops.io as sio
