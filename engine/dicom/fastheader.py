@@ -98,6 +98,15 @@ class RawHeader:
     def __len__(self) -> int:
         return len(self._raw)
 
+    def same_except(self, other: RawHeader, keywords: frozenset[str]) -> bool:
+        """Whether both hold the same elements, with equal values outside ``keywords``."""
+        mine, theirs = self._raw, other._raw
+        if mine.keys() != theirs.keys() or self.file_meta.get(
+            "TransferSyntaxUID"
+        ) != other.file_meta.get("TransferSyntaxUID"):
+            return False
+        return all(v == theirs[k] for k, v in mine.items() if k not in keywords)
+
     def get(self, keyword: str, default: Any = None) -> Any:
         key = self._raw.get(keyword)  # (VR, bytes, encoding)
         if key is None:

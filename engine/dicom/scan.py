@@ -16,7 +16,7 @@ import statistics
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -337,6 +337,32 @@ def instance_from_header(path: Path, header: Header) -> Instance:
         acquisition_number=_int_or_none(ds, "AcquisitionNumber"),
         image_type=text(ds, "ImageType"),
         presentation_lut_shape=text(ds, "PresentationLUTShape").upper(),
+    )
+
+
+#: The header values that differ from slice to slice of an ordinary series.
+PER_SLICE_VALUES = frozenset({"SOPInstanceUID", "InstanceNumber", "ImagePositionPatient"})
+
+
+def instance_like(previous: Instance, path: Path, header: Header) -> Instance:
+    """:func:`instance_from_header` for a header whose values other than
+    :data:`PER_SLICE_VALUES` equal those ``previous`` was made from (a slice of
+    the same series): only the per-slice fields are read again.
+
+    The caller checks the equality; ``previous`` must be a single-frame,
+    non-enhanced image, and ``header`` not truncated.
+    """
+    ds = header.ds
+    meta = getattr(ds, "file_meta", None)
+    return replace(
+        previous,
+        path=path,
+        sop_instance_uid=text(ds, "SOPInstanceUID")
+        or (text(meta, "MediaStorageSOPInstanceUID") if meta is not None else ""),
+        instance_number=_int_or_none(ds, "InstanceNumber"),
+        has_pixel_data=header.has_pixel_data and previous.rows > 0,
+        pixel_offset=header.pixel_offset,
+        position=position_of(ds, None, None),
     )
 
 
