@@ -234,3 +234,21 @@ def test_open_study_shows_the_first_image_then_the_whole_series(ct_folder: Path)
     volume = outcome.view.volume
     assert volume is not None and volume.n_slices == 12
     assert np.array_equal(volume.voxels, _pydicom_values(outcome.view.ref.series))
+
+
+def test_values_that_change_from_slice_to_slice_are_read_for_every_slice(ct_folder: Path):
+    """Slices mostly repeat the previous header; windows, rescale and position may not."""
+    counter = iter(range(100))
+
+    def vary(ds):
+        n = next(counter)
+        ds.WindowCenter = 40 + n
+        if n % 3 == 0:
+            ds.RescaleIntercept = -1000
+        if n % 4 == 0:
+            del ds.SeriesDescription
+
+    _rewrite(ct_folder, vary)
+    _check_against_pydicom(ct_folder)
+    volume = scan_and_load(ct_folder).volume
+    assert len({s.instance.windows[0].center for s in volume.series.slices}) == 12
