@@ -17,16 +17,14 @@ first series sorts after another, a series mixing sizes or needing float
 values after an integer start, ...) ``volume`` is ``None`` and the caller
 loads the series as before.
 
-The array is an anonymous mapping asked for huge pages and filled by the
-kernel ahead of use (``MADV_POPULATE_WRITE``): faulting in 150 MiB page by
-page cost 0.02–0.3 s here, more than reading the files from the page cache.
+Where the memory is short, the kernel may compact it before it hands out the
+array's (huge) pages: 0.06 s became 0.35 s now and then on a busy machine, for
+this pass and for pydicom's loop alike.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -63,15 +61,6 @@ from engine.dicom.walk import collect_files
 from engine.errors import CorruptDicomError, DicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
-#: Slots whose pages the kernel fills ahead of the reading (``MADV_POPULATE_WRITE``).
-POPULATE_AHEAD_BYTES = 16 << 20
-_MADV_POPULATE_WRITE = 23  # Linux ≥ 5.14; not in Python's mmap module
-#: Ask for huge pages (Linux): a fresh process filled a 150 MiB series in 0.06 s with them,
-#: 0.11 s without (4 KiB page faults); the kernel may compact memory first when it is short.
-HUGE_PAGES = True
-#: Have the kernel fill the pages ahead of the reading (``MADV_POPULATE_WRITE``).
-POPULATE = True
-
 Row = tuple[Instance, dict[str, str]]
 
 
@@ -93,52 +82,20 @@ class OpenedFiles:
 
 
 class _Staging:
-    """Slots of ``(rows, cols)`` pixels, handed out in reading order."""
+    """Slots of ``(rows, cols)`` pixels, handed out in reading order.
+
+    One ``np.empty`` array for every file that may belong to the series: pages
+    of slots never used are never touched, so they take no memory (numpy asks
+    for huge pages for large arrays: a 150 MiB series faults in far faster).
+    """
 
     def __init__(self, capacity: int, rows: int, cols: int, dtype: np.dtype) -> None:
-        self.slice_bytes = rows * cols * dtype.itemsize
-        nbytes = max(capacity * self.slice_bytes, 1)
-        self._map: mmap.mmap | None = None
-        if sys.platform.startswith("linux"):
-            self._map = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-            try:
-                if HUGE_PAGES:
-                    self._map.madvise(mmap.MADV_HUGEPAGE)
-            except (AttributeError, OSError):
-                pass
-            flat = np.frombuffer(self._map, dtype=np.uint8)
-        else:
-            flat = np.empty(nbytes, dtype=np.uint8)
-        self.array = flat[: capacity * self.slice_bytes].view(dtype).reshape(capacity, rows, cols)
+        self.array = np.empty((capacity, rows, cols), dtype=dtype)
         self.used = 0
-        self._populated = 0
-        self._can_populate = self._map is not None and POPULATE
 
     def take(self) -> int:
-        slot = self.used
         self.used += 1
-        end = self.used * self.slice_bytes
-        if self._can_populate and end > self._populated and self._map is not None:
-            start = self._populated
-            stop = min(max(end, start + POPULATE_AHEAD_BYTES), len(self._map))
-            try:
-                self._map.madvise(_MADV_POPULATE_WRITE, start, stop - start)
-                self._populated = stop
-            except (OSError, ValueError):
-                self._can_populate = False  # an older kernel: pages fault in as used
-        return slot
-
-    def release_after(self, n_slots: int) -> None:
-        """Give the pages past the first ``n_slots`` back to the system."""
-        if self._map is None:
-            return
-        page = mmap.PAGESIZE
-        start = -(-n_slots * self.slice_bytes // page) * page
-        if start < len(self._map):
-            try:
-                self._map.madvise(mmap.MADV_DONTNEED, start, len(self._map) - start)
-            except (AttributeError, OSError, ValueError):
-                pass
+        return self.used - 1
 
 
 def _eligible(inst: Instance) -> bool:
@@ -361,7 +318,6 @@ class _Pass:
         _permute(staging.array, [int(k) for k in order if k is not None], staging.used)
         voxels = staging.array[:m]
         filled = filled[[int(k) for k in order if k is not None]]
-        staging.release_after(m)
         if not filled.any():
             raise CorruptDicomError(self.failed[0][1], "no slice of the series could be decoded")
         missing = tuple(int(i) for i in np.nonzero(~filled)[0])
