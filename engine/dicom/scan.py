@@ -63,6 +63,8 @@ from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 SPACING_TOLERANCE = 0.01
 #: A step larger than this many times the usual spacing is a gap.
 GAP_FACTOR = 1.5
+#: Segmentation Storage: pixel data that is a layer on another image, not an image to show.
+_SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.4"
 
 
 @dataclass(frozen=True)
@@ -163,8 +165,14 @@ class Series:
 
     @property
     def is_image(self) -> bool:
-        """Whether the series holds pixel data at all."""
-        return bool(self.slices)
+        """Whether the series holds images to show: pixel data, and not only segmentations.
+
+        A segmentation (an AI heat map, say) is shown as a layer on the image it
+        was made from, not as an image series of its own.
+        """
+        return bool(self.slices) and not all(
+            i.sop_class_uid == _SEGMENTATION for i in self.instances
+        )
 
     @property
     def shape(self) -> tuple[int, int] | None:

@@ -374,3 +374,15 @@ def test_a_record_result_joins_the_patients_study(tmp_path) -> None:
     assert len([t for t in finding.texts if t[0] == "Model input"]) == len(outcome.contributions)
     assert finding.measurement("Model score") == pytest.approx(outcome.prediction.score)
     assert inputs  # e.g. "age = 63 years"
+
+
+def test_a_segmentation_is_not_an_image_series_of_its_own(cxr_outcome, tmp_path) -> None:
+    from engine.dicom import scan_paths
+
+    export = export_result_dicom(cxr_outcome, tmp_path)
+    scan = scan_paths([CXR, *export.paths])
+    kinds = {s.modality: s.is_image for s in scan.series}
+    assert kinds == {"DX": True, "SEG": False, "SR": False, "OT": True}
+    assert [s.modality for s in scan.image_series][0] == "DX"
+    objects, _ = ai_results_in(scan)  # the SEG is still found and read as a heat map
+    assert {o.kind for o in objects} == {"sr", "seg", "capture"}
