@@ -170,9 +170,8 @@ class Series:
         A segmentation (an AI heat map, say) is shown as a layer on the image it
         was made from, not as an image series of its own.
         """
-        return bool(self.slices) and not all(
-            i.sop_class_uid == _SEGMENTATION for i in self.instances
-        )
+        # (the first file tells: a series is one kind of object; this is asked per file read)
+        return bool(self.slices) and self.instances[0].sop_class_uid != _SEGMENTATION
 
     @property
     def shape(self) -> tuple[int, int] | None:
