@@ -383,6 +383,6 @@ def test_a_segmentation_is_not_an_image_series_of_its_own(cxr_outcome, tmp_path)
     scan = scan_paths([CXR, *export.paths])
     kinds = {s.modality: s.is_image for s in scan.series}
     assert kinds == {"DX": True, "SEG": False, "SR": False, "OT": True}
-    assert [s.modality for s in scan.image_series][0] == "DX"
+    assert next(s.modality for s in scan.image_series) == "DX"
     objects, _ = ai_results_in(scan)  # the SEG is still found and read as a heat map
     assert {o.kind for o in objects} == {"sr", "seg", "capture"}
