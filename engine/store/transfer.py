@@ -24,19 +24,12 @@ from engine.store import audit as audit_log
 from engine.store import crypto, db, migrations
 from engine.store.core import ts
 from engine.store.entities import AuditReport
+from engine.store.server import ID_TABLES
 from engine.store.store import Store
 
-#: Tables copied before the audit log, parents first; rows keep their ids.
-TABLES = (
-    "users",
-    "patients",
-    "patient_versions",
-    "encounters",
-    "records",
-    "study_links",
-    "results",
-    "decisions",
-)
+#: Tables copied before the audit log, parents first; rows keep their ids (the same
+#: tables whose identity counters the server moves on after such a copy).
+TABLES = ID_TABLES
 #: Tables whose rows change after they are written (the others are append-only).
 MUTABLE = frozenset({"users", "patients"})
 _BATCH = 1000
