@@ -22,13 +22,12 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
-from engine.dicom.ai_sr import MANUFACTURER, ResultContent, evidence_header, series_description
+from engine.dicom.ai_read import MANUFACTURER, OVERLAY_IMAGE_TYPE
+from engine.dicom.ai_sr import ResultContent, evidence_header, series_description
 from engine.errors import DicomError
 
 #: The segment label of a Stethos heat map.
 HEATMAP_LABEL = "AI relevance map"
-#: The third value of the capture's Image Type.
-OVERLAY_IMAGE_TYPE = "AI_OVERLAY"
 
 
 def _algorithm(content: ResultContent) -> hd.AlgorithmIdentificationSequence:

@@ -14,6 +14,9 @@ tool) leaves next to a study and summarises them for the study browser:
 * a Stethos overlay capture is recognised (Image Type ``AI_OVERLAY``) so
   that it is listed as derived output.
 
+This module needs pydicom only (highdicom loads when a segmentation is
+read), so looking for AI objects in a study costs nothing when it has none.
+
 Anything else (or a damaged object) gives ``None`` or raises
 :class:`~engine.errors.DicomError` with the reason: reading a study never
 stops on one bad AI object.
@@ -30,9 +33,12 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from engine.dicom.ai_maps import OVERLAY_IMAGE_TYPE
-from engine.dicom.ai_sr import MANUFACTURER
 from engine.errors import DicomError
+
+#: Manufacturer written into every object Stethos makes (how its own objects are told apart).
+MANUFACTURER = "Stethos"
+#: The third value of a Stethos overlay capture's Image Type.
+OVERLAY_IMAGE_TYPE = "AI_OVERLAY"
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 _SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
@@ -248,6 +254,10 @@ def _read_sr(path: Path, ds: Dataset) -> AiObject:
 
 def _read_seg(path: Path, ds: Dataset) -> AiObject:
     import highdicom as hd
+
+    from engine.dicom._hd_tables import warm_tables
+
+    warm_tables()  # highdicom's standard table, loaded without stalling other threads
 
     try:
         seg = hd.seg.Segmentation.from_dataset(ds, copy=False)

@@ -39,10 +39,10 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
+from engine.dicom.ai_read import MANUFACTURER
+
 #: The private coding scheme of Stethos's own concepts.
 SCHEME = "99STETHOS"
-#: Manufacturer written into every object Stethos makes.
-MANUFACTURER = "Stethos"
 #: Root of the device-observer UIDs (one per model and version, derived, stable).
 _DEVICE_UID_ENTROPY = "stethos-device-observer"
 
