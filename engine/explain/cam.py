@@ -185,7 +185,7 @@ def cam_to_source(
     peak = float(part.max()) if part.size else 0.0
     if peak > 0:
         part /= peak
-    part = part.astype(np.float32, copy=False)
+    part = np.ascontiguousarray(part, dtype=np.float32)  # row-major, as every map is
     if (r0, r1, c0, c1) == (0, rows, 0, cols):
         return part
     out = np.zeros((rows, cols), dtype=np.float32)

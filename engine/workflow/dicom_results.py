@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,7 +68,7 @@ class DicomExport:
     paths: tuple[Path, ...] = ()
     series_uids: tuple[str, ...] = ()
     skipped: str = ""
-    kinds: tuple[str, ...] = field(default=())
+    kinds: tuple[str, ...] = ()
 
     @property
     def written(self) -> bool:
@@ -85,10 +85,6 @@ def _payload(outcome: AnalysisOutcome | SavedResult) -> dict[str, Any]:
     if isinstance(outcome, AnalysisOutcome):
         return result_payload(outcome)
     return dict(outcome.stored.result) if isinstance(outcome.stored.result, Mapping) else {}
-
-
-def _source(outcome: AnalysisOutcome | SavedResult) -> InputRef | None:
-    return outcome.source
 
 
 def _float(value: Any) -> float | None:
@@ -129,7 +125,7 @@ def result_content(
     from engine.dicom.ai_sr import Event, ResultContent
 
     payload = _payload(outcome)
-    ref = _source(outcome)
+    ref = outcome.source
     kind = {"image": "image", "signal": "ecg", "record": "record"}.get(
         ref.kind if ref is not None else "record", "record"
     )
@@ -278,7 +274,7 @@ def _export(
     from engine.dicom.ai_sr import build_result_sr
 
     payload = _payload(outcome)
-    ref = _source(outcome)
+    ref = outcome.source
     if reason := _skip_reason(payload, ref, study_source):
         return DicomExport(skipped=reason)
     assert ref is not None
