@@ -54,17 +54,17 @@ def _files_read() -> Iterator[list[tuple[str, threading.Thread]]]:
     from engine.dicom import files
 
     reads: list[tuple[str, threading.Thread]] = []
-    original, top = files.dcmread, pydicom.dcmread
+    original = pydicom.dcmread  # engine.dicom.files holds its own name for it
 
     def recording(fp, *args, **kwargs):
         reads.append((str(getattr(fp, "name", fp)), threading.current_thread()))
-        return top(fp, *args, **kwargs)
+        return original(fp, *args, **kwargs)
 
     files.dcmread = pydicom.dcmread = recording  # type: ignore[assignment]
     try:
         yield reads
     finally:
-        files.dcmread, pydicom.dcmread = original, top
+        files.dcmread = pydicom.dcmread = original
 
 
 def test_report_of_an_earlier_encounter_has_its_image_heatmap_and_ecg(qtbot, tmp_path):
