@@ -511,9 +511,7 @@ class MainWindow(StudiesWindow):
     def _runners(self) -> list[JobRunner]:
         runners = [self.image_jobs, self.analysis_jobs, self.browser.thumb_jobs, self.ecg.jobs]
         runners += [self.ecg.results.card_jobs, self.results.card_jobs, self.receive_jobs]
-        runners += [self.send_jobs]
-        if hasattr(self, "ai_dicom"):
-            runners += [self.ai_dicom.jobs, self.ai_dicom.read_jobs]
+        runners += [self.send_jobs, self.ai_dicom.jobs, self.ai_dicom.read_jobs]
         runners += [
             jobs
             for d in self.dialogs.values()
