@@ -56,6 +56,9 @@ def test_shipped_torch_bundles_carry_a_checked_graph_of_their_weights(path: Path
 
     inputs = _check_inputs(bundle)
     session = new_session(path / ONNX_NAME, threads=1)
+    # idle threads sleep rather than spin (they would take the decoders' and the GUI's CPU)
+    options = session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     names = {i.name for i in session.get_inputs()}
     got = session.run(None, {k: v for k, v in inputs.items() if k in names})
     want = _torch_reference(bundle, load_torch_network(bundle), inputs)
