@@ -118,3 +118,28 @@ class StoreUnreachableError(StoreError):
     Nothing of the change was written (it was one transaction); the next call
     reconnects, so the same action can simply be tried again.
     """
+
+
+class DatabasePasswordError(AuthenticationError):
+    """The clinic database's server asks this workstation for its password.
+
+    Either none was given or saved here (``refused`` is false), or the one
+    tried was not accepted (``refused``; ``saved``: it was the one saved on
+    this workstation, perhaps changed since by IT). Not the user's own
+    password, and not an unreachable server (:class:`StoreUnreachableError`).
+    ``location`` is the database's address, without any password.
+    """
+
+    def __init__(
+        self,
+        user_message: str,
+        location: str,
+        *,
+        refused: bool,
+        saved: bool = False,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(user_message, detail)
+        self.location = location
+        self.refused = refused
+        self.saved = saved

@@ -120,11 +120,54 @@ class SignInDialog(_FormDialog):
         self.recover_button.setFlat(True)
         self.recover_button.clicked.connect(self.recover_requested)
         self.form.addRow(self.recover_button)
+        # The clinic database's own password: shown only once its server asked for one.
+        self.database_box = QWidget()
+        self.database_box.setObjectName("database_box")
+        box = QFormLayout(self.database_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.database_intro = QLabel("")
+        self.database_intro.setObjectName("database_intro")
+        self.database_intro.setWordWrap(True)
+        self.database_intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.addRow(self.database_intro)
+        self.database_password = self._password("database_password")
+        box.addRow(self.tr("Database password:"), self.database_password)
+        self.remember_database = QCheckBox(self.tr("Remember on this workstation"))
+        self.remember_database.setObjectName("remember_database")
+        self.remember_database.setChecked(True)
+        self.remember_database.setToolTip(
+            self.tr(
+                "Kept in the system keyring where there is one, otherwise encrypted under your "
+                "own password; never in plain text."
+            )
+        )
+        box.addRow(self.remember_database)
+        self.database_box.hide()
+        self.form.addRow(self.database_box)
         (self.password if username else self.username).setFocus()
+
+    def ask_database_password(self, location: str, problem: str) -> None:
+        """Ask for the clinic database's password (for ``location``), saying ``problem``."""
+        self.database_intro.setText(
+            self.tr(
+                "The clinic database {0} asks this workstation for its own password. It comes "
+                "from IT and is not your personal password."
+            ).format(location)
+        )
+        self.database_box.show()
+        self.database_password.selectAll()
+        self.database_password.setFocus()
+        self.show_message(problem)
+
+    def server_password(self) -> str | None:
+        """The clinic database's password typed, or ``None`` when it was not asked for."""
+        return self.database_password.text() if self.database_box.isVisibleTo(self) else None
 
     def check(self) -> str:
         if not self.username.text().strip() or not self.password.text():
             return self.tr("Enter your user name and password.")
+        if self.server_password() == "":
+            return self.tr("Enter the clinic database password.")
         return ""
 
 

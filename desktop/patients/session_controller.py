@@ -13,6 +13,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialog
 
+from desktop.jobs import JobFailure
 from desktop.patients.dialogs import (
     ChangePasswordDialog,
     LockDialog,
@@ -29,6 +30,7 @@ from desktop.settings import (
     load_preferences,
     preferences_notifier,
 )
+from engine.errors import DatabasePasswordError, StoreUnreachableError
 from engine.store import Store, store_exists
 from engine.workflow import (
     add_user,
@@ -210,7 +212,49 @@ class SessionController(QObject):
             if store.user.must_change_password:
                 self.change_password(forced=True)
 
-        self._open_store(sign_in, dialog, "sign in", done)
+        server_password = dialog.server_password()
+        self._open_store(
+            sign_in,
+            dialog,
+            "sign in",
+            done,
+            server_password=server_password,
+            remember_server_password=server_password is not None
+            and dialog.remember_database.isChecked(),
+            on_failure=lambda failure: self._on_sign_in_failed(dialog, failure),
+        )
+
+    def _on_sign_in_failed(self, dialog: SignInDialog, failure: JobFailure) -> None:
+        """Ask for the clinic database's password when its server wants one; else say why."""
+        error = failure.error
+        if not dialog.isVisible():  # closed meanwhile
+            self.ctl.message(failure.user_message, warning=True)
+        elif isinstance(error, DatabasePasswordError):
+            if not error.refused:
+                problem = ""
+            elif error.saved:
+                problem = translate(
+                    "PatientController",
+                    "The clinic database did not accept the password saved on this "
+                    "workstation; IT may have changed it. Enter the current one.",
+                )
+            else:
+                problem = translate(
+                    "PatientController",
+                    "The clinic database did not accept this database password. Check it with "
+                    "IT and enter it again.",
+                )
+            dialog.ask_database_password(error.location, problem)
+        elif isinstance(error, StoreUnreachableError):
+            dialog.show_message(
+                translate(
+                    "PatientController",
+                    "The clinic database cannot be reached: the server is down or the network "
+                    "is cut. Try again in a moment; tell IT if it goes on.",
+                )
+            )
+        else:
+            dialog.show_message(failure.user_message)
 
     def _signed_in(self, store: Store) -> None:
         ctl = self.ctl

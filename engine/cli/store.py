@@ -53,8 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     migrate.set_defaults(func=_cmd_migrate)
     remember = store_sub.add_parser(
         "remember",
-        help="save the clinic database's password on this workstation for a user, wrapped "
-        "under that user's password (Argon2id), after checking both",
+        help="save the clinic database's password on this workstation for a user, after "
+        "checking both: in the system keyring where there is a secure one, else wrapped under "
+        "that user's password (Argon2id)",
     )
     _common(remember)
     remember.set_defaults(func=_cmd_remember)
@@ -183,8 +184,8 @@ def _cmd_remember(args: argparse.Namespace) -> int:
     password = _password()
     server_password = _password("Database password (the workstation's role): ")
     with open_store(location, args.user, password, server_password=server_password) as store:
-        path = remember(store.location, args.user, password, server_password, store.kdf)
-    print(f"Saved the database password for {args.user} on this workstation ({path}).")
+        saved = remember(store.location, args.user, password, server_password, store.kdf)
+    print(f"Saved the database password for {args.user} on this workstation in {saved.describe()}.")
     return 0
 
 
@@ -197,9 +198,17 @@ def _cmd_use(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    from engine.store import is_database_url
+
     with _open(args) as store:
         result = store.integrity_check()
         print(f"schema version {store.schema_version()}; integrity_check: {result}")
+        if is_database_url(store.location):
+            from engine.store.credentials import saved_in
+
+            saved = saved_in(store.location, args.user)
+            where = "none saved on this workstation" if saved is None else saved.describe()
+            print(f"database password for {args.user}: {where}")
     return 0 if result == "ok" else 1
 
 

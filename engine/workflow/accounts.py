@@ -16,6 +16,7 @@ from engine.store import (
     User,
     as_location,
     create_store,
+    is_database_url,
     open_store,
     recover_access,
 )
@@ -56,6 +57,8 @@ def sign_in(
     kdf: KdfParams | None = None,
     *,
     recovery_key: str | None = None,
+    server_password: str | None = None,
+    remember_server_password: bool = False,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> Store:
@@ -64,18 +67,41 @@ def sign_in(
     With ``recovery_key`` (the password was lost), ``username``'s access is
     restored first and ``password`` becomes their new password.
 
+    For the clinic database (a ``postgresql://`` URL), ``server_password`` is
+    the database's own password when its server asks for one and none is
+    saved on this workstation (see :mod:`engine.store.clinic_login`);
+    ``remember_server_password`` saves it for ``username`` once accepted
+    (the system keyring, else wrapped under the user's password).
+
     Raises
     ------
     AuthenticationError
         Wrong user name or password, a disabled account, or a recovery key
         that was not accepted.
+    DatabasePasswordError
+        The clinic database asks for its password (none given or saved), or
+        refused the one tried.
     """
     check_cancelled(cancel)
+    location = as_location(path)
     if recovery_key is not None:
         progress(0.0, "Restoring access")
-        return recover_access(as_location(path), recovery_key, username, password, kdf=kdf)
+        return recover_access(
+            location, recovery_key, username, password, kdf=kdf, server_password=server_password
+        )
     progress(0.0, "Signing in")
-    return open_store(as_location(path), username, password, kdf=kdf)
+    if is_database_url(location):
+        from engine.store.clinic_login import open_clinic_store
+
+        return open_clinic_store(
+            str(location),
+            username,
+            password,
+            kdf=kdf,
+            server_password=server_password,
+            remember=remember_server_password,
+        )
+    return open_store(location, username, password, kdf=kdf)
 
 
 def sign_out(

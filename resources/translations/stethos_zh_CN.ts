@@ -1472,6 +1472,18 @@ Area {5:.1f} {6}</source>
         <translation>已恢复 {0} 的访问权限，已存储的数据均未丢失。恢复密钥仍然有效：如果它可能被他人看到，请生成新的恢复密钥（患者 ▸ 用户… ▸ 新恢复密钥…）。</translation>
     </message>
     <message>
+        <source>The clinic database did not accept the password saved on this workstation; IT may have changed it. Enter the current one.</source>
+        <translation>诊所数据库未接受此工作站上保存的密码；IT 可能已更改该密码。请输入当前密码。</translation>
+    </message>
+    <message>
+        <source>The clinic database did not accept this database password. Check it with IT and enter it again.</source>
+        <translation>诊所数据库未接受此数据库密码。请向 IT 核实后重新输入。</translation>
+    </message>
+    <message>
+        <source>The clinic database cannot be reached: the server is down or the network is cut. Try again in a moment; tell IT if it goes on.</source>
+        <translation>无法连接诊所数据库：服务器已停止或网络已中断。请稍后重试；如果问题持续，请告知 IT。</translation>
+    </message>
+    <message>
         <source>Signed in as {0}.</source>
         <translation>已以 {0} 身份登录。</translation>
     </message>
@@ -2820,8 +2832,28 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>忘记密码？使用恢复密钥…</translation>
     </message>
     <message>
+        <source>Database password:</source>
+        <translation>数据库密码：</translation>
+    </message>
+    <message>
+        <source>Remember on this workstation</source>
+        <translation>在此工作站上记住</translation>
+    </message>
+    <message>
+        <source>Kept in the system keyring where there is one, otherwise encrypted under your own password; never in plain text.</source>
+        <translation>如有系统密钥环则保存在其中，否则用您自己的密码加密保存；绝不以明文保存。</translation>
+    </message>
+    <message>
+        <source>The clinic database {0} asks this workstation for its own password. It comes from IT and is not your personal password.</source>
+        <translation>诊所数据库 {0} 要求此工作站提供其自身的密码。该密码由 IT 提供，不是您的个人密码。</translation>
+    </message>
+    <message>
         <source>Enter your user name and password.</source>
         <translation>请输入您的用户名和密码。</translation>
+    </message>
+    <message>
+        <source>Enter the clinic database password.</source>
+        <translation>请输入诊所数据库密码。</translation>
     </message>
 </context>
 <context>

@@ -1,0 +1,125 @@
+"""Signing in to the clinic database when its server asks the workstation for a password.
+
+The workstation's role may need a password of its own (IT's choice, usually
+with TLS). :func:`open_clinic_store` signs in with the one given (typed in
+the sign-in dialog), else the one saved for the user on this workstation
+(:mod:`engine.store.credentials`: the system keyring or the wrapped file),
+else libpq's own means, and tells what went wrong apart:
+
+- :class:`~engine.errors.DatabasePasswordError`: the server wants a password
+  none of these gave, or refused the one tried (given, or saved and since
+  changed by IT): ask for it;
+- :class:`~engine.errors.AuthenticationError`: the user's own name or
+  password is wrong (with a slot in the wrapped file, a password that does
+  not unwrap it is the user's, not the database's);
+- :class:`~engine.errors.StoreUnreachableError`: the server does not answer.
+
+With ``remember``, a password given that the server accepted is saved for
+the user (never in plain text).
+"""
+
+from __future__ import annotations
+
+from engine.errors import AuthenticationError, DatabasePasswordError
+from engine.store import credentials
+from engine.store.crypto import KdfParams
+from engine.store.store import Store, open_store
+
+#: libpq's words for a password that was missing, and for one that was refused.
+_MISSING = ("no password supplied",)
+_REFUSED = ("password authentication failed",)
+#: The users table's own message (:func:`engine.store.store._check_password`).
+WRONG_USER_PASSWORD = (
+    "The user name or password is wrong. Check them and try again; if the password is "
+    "lost, ask the administrator to reset your access."
+)
+
+
+def password_problem(error: AuthenticationError) -> str | None:
+    """``"missing"``/``"refused"`` when the server's login wanted a password; else ``None``."""
+    text = f"{error.detail or ''} {error.__cause__ or ''}".lower()
+    if any(words in text for words in _MISSING):
+        return "missing"
+    if any(words in text for words in _REFUSED):
+        return "refused"
+    return None
+
+
+def open_clinic_store(
+    url: str,
+    username: str,
+    password: str,
+    *,
+    kdf: KdfParams | None = None,
+    server_password: str | None = None,
+    remember: bool = False,
+) -> Store:
+    """Sign in to the clinic database at ``url`` as ``username``.
+
+    Parameters
+    ----------
+    server_password
+        The database's password, typed by the person (``None``: the one
+        saved here for ``username``, else libpq's own means).
+    remember
+        Save ``server_password`` for ``username`` on this workstation once
+        the server accepted it.
+
+    Raises
+    ------
+    DatabasePasswordError
+        The server asks for a password that was not given or saved, or
+        refused the one tried.
+    AuthenticationError
+        The user name or password is wrong, or the account is disabled.
+    StoreUnreachableError
+        The server does not answer.
+    """
+    from engine.store.server import connection_params
+
+    _, location = connection_params(url)
+    try:
+        store = open_store(url, username, password, kdf=kdf, server_password=server_password)
+    except AuthenticationError as exc:
+        problem = password_problem(exc)
+        if problem is None:
+            raise
+        raise _password_error(problem, location, username, server_password) from exc
+    if remember and server_password is not None:
+        try:
+            credentials.remember(store.location, username, password, server_password, store.kdf)
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _password_error(
+    problem: str, location: str, username: str, server_password: str | None
+) -> AuthenticationError:
+    if server_password is not None:
+        return DatabasePasswordError(
+            f"The clinic database {location} did not accept that database password. Check it "
+            "with IT and enter it again.",
+            location,
+            refused=True,
+        )
+    saved = credentials.saved_in(location, username)
+    if problem == "missing" and saved is not None and saved.kind == credentials.FILE:
+        # The slot is there but this password does not unwrap it: the user's password is wrong.
+        return AuthenticationError(WRONG_USER_PASSWORD)
+    if problem == "refused" and saved is not None:
+        return DatabasePasswordError(
+            f"The clinic database {location} did not accept the password saved on this "
+            "workstation (IT may have changed it). Enter the current clinic database password.",
+            location,
+            refused=True,
+            saved=True,
+        )
+    return DatabasePasswordError(
+        f"The clinic database {location} asks this workstation for its password, and none is "
+        f"saved here for {username}. Enter the clinic database password (from IT; it is not "
+        "your own password).",
+        location,
+        refused=False,
+    )
