@@ -40,11 +40,14 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory):
     """Keep tests away from the real user's data, log and config folders."""
     root = tmp_path_factory.mktemp("user")
     saved = {
-        k: os.environ.get(k) for k in ("STETHOS_DATA_DIR", "STETHOS_LOG_DIR", "STETHOS_CONFIG_DIR")
+        k: os.environ.get(k)
+        for k in ("STETHOS_DATA_DIR", "STETHOS_LOG_DIR", "STETHOS_CONFIG_DIR", "STETHOS_KEYRING")
     }
     os.environ["STETHOS_DATA_DIR"] = str(root / "data")
     os.environ["STETHOS_LOG_DIR"] = str(root / "log")
     os.environ["STETHOS_CONFIG_DIR"] = str(root / "config")
+    # never the developer's own keyring (tests that need one start their own Secret Service)
+    os.environ["STETHOS_KEYRING"] = "off"
     yield root
     for k, v in saved.items():
         if v is None:
