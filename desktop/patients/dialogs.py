@@ -99,6 +99,62 @@ class _FormDialog(QDialog):
         self.submitted.emit()
 
 
+class DatabasePasswordBox(QWidget):
+    """The clinic database's own password, hidden until its server asks for one.
+
+    Used by the sign-in and recover-access dialogs; the password is not the
+    person's own (it comes from IT), and is saved on this workstation only as
+    the credentials module keeps it (system keyring or wrapped, never plain).
+    """
+
+    def __init__(self, password: QLineEdit, *, can_forget: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("database_box")
+        box = QFormLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.intro = QLabel("")
+        self.intro.setObjectName("database_intro")
+        self.intro.setWordWrap(True)
+        self.intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.addRow(self.intro)
+        self.password = password
+        box.addRow(self.tr("Database password:"), self.password)
+        self.remember = QCheckBox(self.tr("Remember on this workstation"))
+        self.remember.setObjectName("remember_database")
+        self.remember.setChecked(True)
+        self.remember.setToolTip(
+            self.tr(
+                "Kept in the system keyring where there is one, otherwise encrypted under your "
+                "own password; never in plain text."
+            )
+        )
+        self.remember.setVisible(can_forget)
+        box.addRow(self.remember)
+        self.hide()
+
+    def ask(self, location: str) -> None:
+        """Show the box for the database at ``location``, the password selected."""
+        self.intro.setText(
+            self.tr(
+                "The clinic database {0} asks this workstation for its own password. It comes "
+                "from IT and is not your personal password."
+            ).format(location)
+        )
+        self.show()
+        self.password.selectAll()
+        self.password.setFocus()
+
+    def password_typed(self) -> str | None:
+        """The password typed, or ``None`` when it was not asked for."""
+        return None if self.isHidden() else self.password.text()
+
+    def check(self) -> str:
+        """A problem with what was typed, or ``""``."""
+        if self.password_typed() == "":
+            return self.tr("Enter the clinic database password.")
+        return ""
+
+
 class SignInDialog(_FormDialog):
     """User name and password; ``recover_requested`` when the password is lost."""
 
@@ -121,54 +177,23 @@ class SignInDialog(_FormDialog):
         self.recover_button.clicked.connect(self.recover_requested)
         self.form.addRow(self.recover_button)
         # The clinic database's own password: shown only once its server asked for one.
-        self.database_box = QWidget()
-        self.database_box.setObjectName("database_box")
-        box = QFormLayout(self.database_box)
-        box.setContentsMargins(0, 0, 0, 0)
-        self.database_intro = QLabel("")
-        self.database_intro.setObjectName("database_intro")
-        self.database_intro.setWordWrap(True)
-        self.database_intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.addRow(self.database_intro)
-        self.database_password = self._password("database_password")
-        box.addRow(self.tr("Database password:"), self.database_password)
-        self.remember_database = QCheckBox(self.tr("Remember on this workstation"))
-        self.remember_database.setObjectName("remember_database")
-        self.remember_database.setChecked(True)
-        self.remember_database.setToolTip(
-            self.tr(
-                "Kept in the system keyring where there is one, otherwise encrypted under your "
-                "own password; never in plain text."
-            )
-        )
-        box.addRow(self.remember_database)
-        self.database_box.hide()
-        self.form.addRow(self.database_box)
+        self.database = DatabasePasswordBox(self._password("database_password"))
+        self.form.addRow(self.database)
         (self.password if username else self.username).setFocus()
 
     def ask_database_password(self, location: str, problem: str) -> None:
         """Ask for the clinic database's password (for ``location``), saying ``problem``."""
-        self.database_intro.setText(
-            self.tr(
-                "The clinic database {0} asks this workstation for its own password. It comes "
-                "from IT and is not your personal password."
-            ).format(location)
-        )
-        self.database_box.show()
-        self.database_password.selectAll()
-        self.database_password.setFocus()
+        self.database.ask(location)
         self.show_message(problem)
 
     def server_password(self) -> str | None:
         """The clinic database's password typed, or ``None`` when it was not asked for."""
-        return self.database_password.text() if self.database_box.isVisibleTo(self) else None
+        return self.database.password_typed()
 
     def check(self) -> str:
         if not self.username.text().strip() or not self.password.text():
             return self.tr("Enter your user name and password.")
-        if self.server_password() == "":
-            return self.tr("Enter the clinic database password.")
-        return ""
+        return self.database.check()
 
 
 class SetupDialog(_FormDialog):
@@ -405,14 +430,27 @@ class RecoverAccessDialog(_FormDialog):
         self.form.addRow(self.tr("User name:"), self.username)
         self.form.addRow(self.tr("New password:"), self.password)
         self.form.addRow(self.tr("Repeat new password:"), self.repeat)
+        # A password saved for the clinic database was wrapped under the lost password: it is
+        # typed again when the server asks, and then saved under the new one.
+        self.database = DatabasePasswordBox(self._password("database_password"), can_forget=False)
+        self.form.addRow(self.database)
         self.ok_button.setText(self.tr("Restore access"))
+
+    def ask_database_password(self, location: str, problem: str) -> None:
+        """Ask for the clinic database's password (for ``location``), saying ``problem``."""
+        self.database.ask(location)
+        self.show_message(problem)
+
+    def server_password(self) -> str | None:
+        """The clinic database's password typed, or ``None`` when it was not asked for."""
+        return self.database.password_typed()
 
     def check(self) -> str:
         if not self.key.text().strip() or not self.username.text().strip():
             return self.tr("Enter the recovery key and the user name.")
         if self.password.text() != self.repeat.text():
             return self.tr("The two passwords differ. Type them again.")
-        return ""
+        return self.database.check()
 
 
 class NewPatientDialog(_FormDialog):

@@ -168,7 +168,13 @@ class SessionController(QObject):
 
         dialog.submitted.connect(
             lambda: self._open_store(
-                sign_in, dialog, "recover access", done, recovery_key=dialog.key.text().strip()
+                sign_in,
+                dialog,
+                "recover access",
+                done,
+                recovery_key=dialog.key.text().strip(),
+                server_password=dialog.server_password(),
+                on_failure=lambda failure: self._on_sign_in_failed(dialog, failure),
             )
         )
         return self.ctl.open_dialog(dialog)
@@ -220,11 +226,13 @@ class SessionController(QObject):
             done,
             server_password=server_password,
             remember_server_password=server_password is not None
-            and dialog.remember_database.isChecked(),
+            and dialog.database.remember.isChecked(),
             on_failure=lambda failure: self._on_sign_in_failed(dialog, failure),
         )
 
-    def _on_sign_in_failed(self, dialog: SignInDialog, failure: JobFailure) -> None:
+    def _on_sign_in_failed(
+        self, dialog: SignInDialog | RecoverAccessDialog, failure: JobFailure
+    ) -> None:
         """Ask for the clinic database's password when its server wants one; else say why."""
         error = failure.error
         if not dialog.isVisible():  # closed meanwhile

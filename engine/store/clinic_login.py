@@ -23,7 +23,7 @@ from __future__ import annotations
 from engine.errors import AuthenticationError, DatabasePasswordError
 from engine.store import credentials
 from engine.store.crypto import KdfParams
-from engine.store.store import Store, open_store
+from engine.store.store import Store, open_store, recover_access
 
 #: libpq's words for a password that was missing, and for one that was refused.
 _MISSING = ("no password supplied",)
@@ -94,8 +94,52 @@ def open_clinic_store(
     return store
 
 
+def recover_clinic_access(
+    url: str,
+    recovery_key: str,
+    username: str,
+    new_password: str,
+    *,
+    kdf: KdfParams | None = None,
+    server_password: str | None = None,
+) -> Store:
+    """Restore ``username``'s access to the clinic database with its recovery key.
+
+    As :func:`open_clinic_store` for the database's own password, except that
+    a slot in the wrapped file never means a wrong user password here: it is
+    wrapped under the password that was lost, so the database password must
+    be typed again. A database password typed is saved for the user under the
+    new password, as a password change re-wraps it.
+
+    Raises
+    ------
+    DatabasePasswordError, AuthenticationError, StoreUnreachableError
+        As :func:`open_clinic_store`; a recovery key that is not accepted is an
+        :class:`~engine.errors.AuthenticationError`.
+    """
+    from engine.store.server import connection_params
+
+    _, location = connection_params(url)
+    try:
+        return recover_access(
+            url, recovery_key, username, new_password, kdf=kdf, server_password=server_password
+        )
+    except AuthenticationError as exc:
+        problem = password_problem(exc)
+        if problem is None:
+            raise
+        raise _password_error(
+            problem, location, username, server_password, password_lost=True
+        ) from exc
+
+
 def _password_error(
-    problem: str, location: str, username: str, server_password: str | None
+    problem: str,
+    location: str,
+    username: str,
+    server_password: str | None,
+    *,
+    password_lost: bool = False,
 ) -> AuthenticationError:
     if server_password is not None:
         return DatabasePasswordError(
@@ -105,7 +149,12 @@ def _password_error(
             refused=True,
         )
     saved = credentials.saved_in(location, username)
-    if problem == "missing" and saved is not None and saved.kind == credentials.FILE:
+    if (
+        problem == "missing"
+        and saved is not None
+        and saved.kind == credentials.FILE
+        and not password_lost
+    ):
         # The slot is there but this password does not unwrap it: the user's password is wrong.
         return AuthenticationError(WRONG_USER_PASSWORD)
     if problem == "refused" and saved is not None:

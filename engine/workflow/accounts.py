@@ -71,7 +71,10 @@ def sign_in(
     the database's own password when its server asks for one and none is
     saved on this workstation (see :mod:`engine.store.clinic_login`);
     ``remember_server_password`` saves it for ``username`` once accepted
-    (the system keyring, else wrapped under the user's password).
+    (the system keyring, else wrapped under the user's password). When access
+    is restored with the recovery key, a database password typed is always
+    saved under the new password (the one saved before was wrapped under the
+    password that was lost).
 
     Raises
     ------
@@ -86,9 +89,18 @@ def sign_in(
     location = as_location(path)
     if recovery_key is not None:
         progress(0.0, "Restoring access")
-        return recover_access(
-            location, recovery_key, username, password, kdf=kdf, server_password=server_password
-        )
+        if is_database_url(location):
+            from engine.store.clinic_login import recover_clinic_access
+
+            return recover_clinic_access(
+                str(location),
+                recovery_key,
+                username,
+                password,
+                kdf=kdf,
+                server_password=server_password,
+            )
+        return recover_access(location, recovery_key, username, password, kdf=kdf)
     progress(0.0, "Signing in")
     if is_database_url(location):
         from engine.store.clinic_login import open_clinic_store

@@ -208,6 +208,29 @@
     </message>
 </context>
 <context>
+    <name>DatabasePasswordBox</name>
+    <message>
+        <source>Database password:</source>
+        <translation>数据库密码：</translation>
+    </message>
+    <message>
+        <source>Remember on this workstation</source>
+        <translation>在此工作站上记住</translation>
+    </message>
+    <message>
+        <source>Kept in the system keyring where there is one, otherwise encrypted under your own password; never in plain text.</source>
+        <translation>如有系统密钥环则保存在其中，否则用您自己的密码加密保存；绝不以明文保存。</translation>
+    </message>
+    <message>
+        <source>The clinic database {0} asks this workstation for its own password. It comes from IT and is not your personal password.</source>
+        <translation>诊所数据库 {0} 要求此工作站提供其自身的密码。该密码由 IT 提供，不是您的个人密码。</translation>
+    </message>
+    <message>
+        <source>Enter the clinic database password.</source>
+        <translation>请输入诊所数据库密码。</translation>
+    </message>
+</context>
+<context>
     <name>EcgPanel</name>
     <message>
         <source>ECG</source>
@@ -794,7 +817,7 @@ Area {5:.1f} {6}</source>
     <name>MainWindow</name>
     <message>
         <source>Stethos — diagnosis workstation</source>
-        <extracomment>After the window shows, the image model is loaded and run once in the background (the first Analyze image then takes ~0.1 s instead of loading it). Every analysis made in this window (image, record, and ECG from the ECG tab), as an :class:`engine.workflow.AnalysisOutcome`. A study was sent to a DICOM node (File ▸ Send study to PACS…): the SendResult. The viewer shows another image, or none (for the patient controllers).</extracomment>
+        <extracomment>After the window shows, the image model is loaded and run once in the background (the first Analyze image then takes ~0.1 s instead of loading it). Posted at low priority once the window has painted: builds the parts the first frame does not show. Low priority: it comes after paints and after anything queued meanwhile (a close, say). Every analysis made in this window (image, record, and ECG from the ECG tab), as an :class:`engine.workflow.AnalysisOutcome`. A study was sent to a DICOM node (File ▸ Send study to PACS…): the SendResult. The viewer shows another image, or none (for the patient controllers).</extracomment>
         <translation>Stethos — 诊断工作站</translation>
     </message>
     <message>
@@ -852,7 +875,7 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>Ready.</source>
-        <extracomment>The record dock&apos;s visibility while the images tab was shown (the ECG tab hides it). The first-start layout, for View ▸ Reset layout.</extracomment>
+        <extracomment>Saved settings (ECG speed and gain, screen calibration, the models&apos; device). The record dock&apos;s visibility while the images tab was shown (the ECG tab hides it). The last study opened (StudyOpened or EcgFound), for parts built after it opened. The first-start layout, for View ▸ Reset layout.</extracomment>
         <translation>就绪。</translation>
     </message>
     <message>
@@ -2832,28 +2855,8 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>忘记密码？使用恢复密钥…</translation>
     </message>
     <message>
-        <source>Database password:</source>
-        <translation>数据库密码：</translation>
-    </message>
-    <message>
-        <source>Remember on this workstation</source>
-        <translation>在此工作站上记住</translation>
-    </message>
-    <message>
-        <source>Kept in the system keyring where there is one, otherwise encrypted under your own password; never in plain text.</source>
-        <translation>如有系统密钥环则保存在其中，否则用您自己的密码加密保存；绝不以明文保存。</translation>
-    </message>
-    <message>
-        <source>The clinic database {0} asks this workstation for its own password. It comes from IT and is not your personal password.</source>
-        <translation>诊所数据库 {0} 要求此工作站提供其自身的密码。该密码由 IT 提供，不是您的个人密码。</translation>
-    </message>
-    <message>
         <source>Enter your user name and password.</source>
         <translation>请输入您的用户名和密码。</translation>
-    </message>
-    <message>
-        <source>Enter the clinic database password.</source>
-        <translation>请输入诊所数据库密码。</translation>
     </message>
 </context>
 <context>

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop.patients.dialogs import SignInDialog
+from desktop.patients.dialogs import RecoverAccessDialog, SignInDialog
 from engine.store import KdfParams, create_store, credentials
 from tests._no_network import loopback_allowed
 from tests.desktop.conftest import VALID_RECORD, store_on_this_thread
@@ -134,7 +134,7 @@ def test_sign_in_asks_for_the_clinic_database_password_once(
     shown = f"postgresql://{role}@127.0.0.2:{tls_server.port}/{name}"
 
     dialog = patients.session.sign_in()
-    assert isinstance(dialog, SignInDialog) and not dialog.database_box.isVisible()
+    assert isinstance(dialog, SignInDialog) and not dialog.database.isVisible()
     dialog.username.setText("admin")
     dialog.password.setText(PASSWORD)
     dialog.ok_button.click()
@@ -142,19 +142,19 @@ def test_sign_in_asks_for_the_clinic_database_password_once(
     settle(qtbot, window)
     # The server asked for the workstation's password: the same dialog asks for it.
     assert dialog.isVisible() and not patients.signed_in
-    assert dialog.database_box.isVisible() and dialog.database_password.hasFocus()
-    assert shown in dialog.database_intro.text() and "sslrootcert" not in shown
-    assert dialog.remember_database.isChecked() and dialog.ok_button.isEnabled()
+    assert dialog.database.isVisible() and dialog.database.password.hasFocus()
+    assert shown in dialog.database.intro.text() and "sslrootcert" not in shown
+    assert dialog.database.remember.isChecked() and dialog.ok_button.isEnabled()
     submit(qtbot, window, dialog)  # nothing typed: said so, nothing sent
     assert "Enter the clinic database password" in dialog.message.text()
 
-    dialog.database_password.setText("not-the-password")
+    dialog.database.password.setText("not-the-password")
     submit(qtbot, window, dialog)
     assert dialog.isVisible() and not patients.signed_in
     assert "did not accept this database password" in dialog.message.text()
     assert dialog.password.text() == PASSWORD  # what was typed stays
 
-    dialog.database_password.setText(DB_PASSWORD)
+    dialog.database.password.setText(DB_PASSWORD)
     submit(qtbot, window, dialog)
     assert not dialog.isVisible() and patients.signed_in
     saved = credentials.saved_in(shown, "admin")
@@ -167,7 +167,50 @@ def test_sign_in_asks_for_the_clinic_database_password_once(
     settle(qtbot, window)
     again = sign_in(qtbot, window)  # not asked again
     assert not again.isVisible() and patients.signed_in
-    assert not again.database_box.isVisibleTo(again)
+    assert not again.database.isVisibleTo(again)
+    patients.session.sign_out()
+    settle(qtbot, window)
+    with store_on_this_thread():
+        credentials.forget(shown, "admin")
+    window.close()
+
+
+def test_recovering_access_asks_for_the_database_password_again(qtbot, tls_server: PgServer):
+    """The saved database password was wrapped under the lost one: recovery asks for it."""
+    name = tls_server.new_database()
+    with store_on_this_thread():
+        store, recovery_key = create_store(
+            tls_server.url(OWNER, name), "admin", PASSWORD, kdf=KdfParams.fast()
+        )
+        store.close()
+    role = "ws_room_recover"
+    tls_server.sql(f"CREATE ROLE {role} LOGIN PASSWORD '{DB_PASSWORD}' IN ROLE stethos_workstation")
+    shown = f"postgresql://{role}@127.0.0.2:{tls_server.port}/{name}"
+    with store_on_this_thread():  # saved earlier, under the password now lost
+        credentials.remember(shown, "admin", PASSWORD, DB_PASSWORD, KdfParams.fast())
+    window = make_window(qtbot, tls_server.tls_url(role, name))
+    patients = window.patients
+    new_password = "a-new-long-passphrase-2"
+
+    dialog = patients.session.recover_access()
+    assert isinstance(dialog, RecoverAccessDialog) and not dialog.database.isVisible()
+    dialog.key.setText(recovery_key)
+    dialog.username.setText("admin")
+    dialog.password.setText(new_password)
+    dialog.repeat.setText(new_password)
+    submit(qtbot, window, dialog)
+    # the slot cannot be opened with the new password: the database password is asked for
+    assert dialog.isVisible() and not patients.signed_in
+    assert dialog.database.isVisible() and shown in dialog.database.intro.text()
+    assert not dialog.database.remember.isVisible()  # it is saved under the new password
+
+    dialog.database.password.setText(DB_PASSWORD)
+    submit(qtbot, window, dialog)
+    assert not dialog.isVisible() and patients.signed_in
+    patients.session.sign_out()
+    settle(qtbot, window)
+    again = sign_in(qtbot, window, password=new_password)  # the new password opens the slot
+    assert not again.isVisible() and patients.signed_in
     patients.session.sign_out()
     settle(qtbot, window)
     with store_on_this_thread():
