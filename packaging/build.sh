@@ -53,6 +53,13 @@ if [ $freeze = 1 ] && [ "$flavour" = cpu ]; then
     find "$APP/_internal" -type f -name '*.so*' ! -path '*.libs/*' ! -path '*/PySide6/Qt/*' \
         ! -regex '.*-[0-9a-f]\{8\}\.so.*' -exec strip --strip-unneeded {} + 2>/dev/null || true
 fi
+if [ $freeze = 1 ]; then
+    # Identical files once: stethos-engine becomes a link to stethos (the two executables
+    # carry the same ~27 MB byte-code archive; launcher.py picks the program by the name it
+    # was started as), and the copies of NumPy's Fortran runtime next to SciPy's.
+    echo "== linking identical files"
+    "$PY" packaging/trim.py dedupe "$APP"
+fi
 t1=$(date +%s)
 
 VERSION=$("$PY" -c "import engine; print(engine.__version__)")

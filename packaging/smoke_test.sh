@@ -70,14 +70,17 @@ fi
 if dpkg-deb -c "$deb" | grep -E "\./(home|root|var/lib)/" ; then
     fail "the package ships files in user-data locations"
 fi
+dangling=$(find "$root/opt/stethos" -type l ! -exec test -e {} \; -print)
+[ -z "$dangling" ] || fail "links to nothing in the package: $dangling"
 installed=$(du -sh "$root" | cut -f1)
 installed_mib=$(du -sm "$root" | cut -f1)
 echo "installed size: $installed ($installed_mib MiB, $flavour flavour)"
 if [ "$flavour" = cpu ]; then
     # The CPU flavour: no PyTorch, no CUDA, and small enough for a clinic to download.
-    # Issue 29 asks for <= 400 MiB, not reached yet (packaging/README.md, "Numbers"): this
-    # limit keeps the size from growing unnoticed.
-    limit=${STETHOS_CPU_FLAVOUR_LIMIT_MIB:-530}
+    # Issue 29 asks for <= 400 MiB, not reached yet: 411 MiB, the rest is scikit-learn with
+    # the SciPy it loads and pandas for wfdb (packaging/README.md, "Size of the CPU
+    # flavour"); this limit keeps the size from growing unnoticed.
+    limit=${STETHOS_CPU_FLAVOUR_LIMIT_MIB:-415}
     [ "$installed_mib" -le "$limit" ] || fail "the CPU flavour installs $installed_mib MiB (limit $limit)"
     for lib in torch nvidia torchvision; do
         [ ! -e "$root/opt/stethos/_internal/$lib" ] || fail "the CPU flavour contains $lib"
