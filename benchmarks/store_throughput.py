@@ -13,13 +13,15 @@ starts a throw-away server (fsync on, as in a clinic) and measures the shared
 backend (issue 30): audited writes per second from one workstation against a
 bare psycopg ``INSERT; COMMIT`` loop on the same server (target: at least
 0.5x), total audited writes of 4 concurrent writer processes against one
-(target: at least 2x; each writer's audit append waits for an advisory lock
-held to its commit, and the time spent in the append, that wait included, is
-printed), and the
-audit chain verified after them.
+(target: at least 2x), and the audit chain verified after them. Both designs
+of the audit chain are measured in the same run, each in a database of its
+own: entries sealed in batches (now), and a database set up before that
+(the chain's lock held to each commit); the time in the server's function
+per entry, the entries sealed per sealing transaction and those left
+awaiting their seal are printed.
 
-Run: ``.venv/bin/python benchmarks/store_throughput.py [N]`` (default 2000),
-under ``flock /tmp/stethos-bench.lock``.
+Run: ``.venv/bin/python benchmarks/store_throughput.py [N] [--postgresql-only]``
+(default 2000), under ``flock /tmp/stethos-bench.lock``.
 """
 
 from __future__ import annotations
@@ -186,24 +188,94 @@ def _concurrent(url: str, writers: int, per_writer: int, tag: str, target=None) 
     return writers * per_writer / (end - start)
 
 
-def _lock_time(owner_url: str) -> tuple[int, float]:
-    """Calls of ``stethos_audit_append()`` and their total milliseconds so far (server stats)."""
+def _append_time(owner_url: str) -> tuple[int, float]:
+    """Calls of the entry point that adds an audit entry and their total ms so far.
+
+    ``stethos_audit_add`` (batch sealing: its seal included) or, on a database
+    set up before it, ``stethos_audit_append`` (the wait for the lock included).
+    """
     import psycopg
 
     time.sleep(1.2)  # backends flush their function statistics at most once a second
     with psycopg.connect(owner_url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT calls, total_time FROM pg_stat_user_functions "
-            "WHERE funcname = 'stethos_audit_append'"
+            "SELECT sum(calls), sum(total_time) FROM pg_stat_user_functions "
+            "WHERE funcname IN ('stethos_audit_add', 'stethos_audit_append')"
         ).fetchone()
-    return (0, 0.0) if row is None else (int(row[0]), float(row[1]))
+    return (0, 0.0) if row is None or row[0] is None else (int(row[0]), float(row[1]))
+
+
+def _seals(owner_url: str, after: int, upto: int | None) -> tuple[int, int, int]:
+    """Entries in ``(after, upto]``, the transactions that sealed them, and entries pending."""
+    import psycopg
+
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT xmin::text) FROM audit_log "
+            "WHERE seq > %s AND (%s::bigint IS NULL OR seq <= %s)",
+            (after, upto, upto),
+        ).fetchone()
+        table = conn.execute("SELECT to_regclass('audit_pending')").fetchone()
+        waiting = (0,)
+        if table is not None and table[0] is not None:
+            waiting = conn.execute("SELECT count(*) FROM audit_pending").fetchone() or (0,)
+    assert row is not None
+    return int(row[0]), int(row[1]), int(waiting[0])
+
+
+def _tail(owner_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        row = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _ok(value: float, target: float) -> str:
+    return "ok" if value >= target else "MISSED"
+
+
+ROUNDS = 3
+BEFORE, NOW = "lock to commit (before)", "batch sealing (now)"
+
+
+def _store_loop(ws: str, count: int, tag: str) -> float:
+    """One workstation in this process: ``count`` audited writes; writes per second."""
+    store = open_store(ws, "admin", PASSWORD, kdf=FAST)
+    t0 = time.perf_counter()
+    for i in range(count):
+        store.add_patient(f"{tag}-{i:06d}", f"Family{i}", f"Given{i % 97}")
+    rate = count / (time.perf_counter() - t0)
+    store.close()
+    return rate
+
+
+def _bare_loop(url: str, count: int, tag: str) -> float:
+    """The bare psycopg ``INSERT; COMMIT`` loop in this process; commits per second."""
+    import psycopg
+
+    with psycopg.connect(url) as bare:
+        t0 = time.perf_counter()
+        for i in range(count):
+            bare.execute("INSERT INTO bare (mrn, name) VALUES (%s, %s)", (f"{tag}{i}", "F"))
+            bare.commit()
+        return count / (time.perf_counter() - t0)
 
 
 def postgresql(n: int) -> None:
-    """The shared backend against a bare psycopg loop on the same throw-away server."""
+    """The shared backend against a bare psycopg loop on the same throw-away server.
+
+    Two databases on the server: one as Stethos sets it up now (entries
+    sealed in batches) and one set up as before (``stethos_audit_append``,
+    the lock held to each commit). Both are measured in the same run, in
+    :data:`ROUNDS` interleaved rounds (each round: the bare loop, then each
+    design), so that a load change on the machine hits both alike; the
+    medians of the per-round figures are printed.
+    """
     try:
         import psycopg
 
+        from tests.engine.store._legacy_audit import downgrade
         from tests.engine.store._pg import OWNER, WORKSTATION, PgServer, find_bin_dir
     except ImportError as exc:
         print(f"PostgreSQL: skipped ({exc})")
@@ -213,66 +285,95 @@ def postgresql(n: int) -> None:
         print("PostgreSQL: skipped (initdb/pg_ctl not installed; Debian: apt install postgresql)")
         return
     server = PgServer(bin_dir, fsync=True).start()
+    median = statistics.median
     try:
-        name = server.new_database()
-        owner, ws = server.url(OWNER, name), server.url(WORKSTATION, name)
-        create_store(owner, "admin", PASSWORD, kdf=FAST)[0].close()
-        print(f"PostgreSQL {server.sql('SHOW server_version')[0][0]} (throw-away server, "
-              "fsync on, loopback TCP), workstation role:")  # fmt: skip
-
-        with psycopg.connect(owner, autocommit=True) as admin:
+        designs = {}
+        for design in (BEFORE, NOW):
+            name = server.new_database()
+            owner, ws = server.url(OWNER, name), server.url(WORKSTATION, name)
+            create_store(owner, "admin", PASSWORD, kdf=FAST)[0].close()
+            if design == BEFORE:
+                downgrade(owner)
+            designs[design] = (owner, ws)
+        owner0 = designs[BEFORE][0]
+        with psycopg.connect(owner0, autocommit=True) as admin:
             admin.execute(
                 "CREATE TABLE bare (id BIGSERIAL PRIMARY KEY, mrn TEXT UNIQUE, name TEXT)"
             )
-        with psycopg.connect(owner) as bare:
-            t0 = time.perf_counter()
-            for i in range(n):
-                bare.execute("INSERT INTO bare (mrn, name) VALUES (%s, %s)", (f"M{i}", f"F{i}"))
-                bare.commit()
-            bare_rate = n / (time.perf_counter() - t0)
+        print(f"PostgreSQL {server.sql('SHOW server_version')[0][0]} (throw-away server, "
+              f"fsync on, loopback TCP), workstation role, {ROUNDS} interleaved rounds "
+              "(medians):")  # fmt: skip
 
-        store = open_store(ws, "admin", PASSWORD, kdf=FAST)
-        t0 = time.perf_counter()
-        for i in range(n):
-            store.add_patient(f"MRN-{i:06d}", f"Family{i}", f"Given{i % 97}")
-        store_rate = n / (time.perf_counter() - t0)
-        store.close()
-        ratio = store_rate / bare_rate
-        print(f"  audited writes (patient + version row + audit entry, one transaction): "
-              f"{store_rate:7.0f}/s; bare psycopg INSERT; COMMIT {bare_rate:7.0f}/s "
-              f"-> {ratio:.2f}x (target >= 0.5x: {'ok' if ratio >= 0.5 else 'MISSED'})")  # fmt: skip
+        # --- one workstation, in this process ---------------------------------------------
+        per_round = max(n // ROUNDS, 100)
+        bare_rates: list[float] = []
+        ratios: dict[str, list[float]] = {d: [] for d in designs}
+        for r in range(ROUNDS):
+            bare_rates.append(_bare_loop(owner0, per_round, f"M{r}-"))
+            for design, (_, ws) in designs.items():
+                ratios[design].append(_store_loop(ws, per_round, f"R{r}") / bare_rates[-1])
+        print(f"  bare psycopg INSERT; COMMIT, 1 connection: {median(bare_rates):7.0f}/s")
+        for design, values in ratios.items():
+            ratio = median(values)
+            print(f"  {design}: audited writes (patient + version row + audit entry, one "
+                  f"transaction) {ratio * median(bare_rates):7.0f}/s -> {ratio:.2f}x bare "
+                  f"(target >= 0.5x: {_ok(ratio, 0.5)}; rounds "
+                  f"{', '.join(f'{v:.2f}' for v in values)})")  # fmt: skip
 
+        # --- 1 and 4 writer processes ------------------------------------------------------
         per = max(n // 4, 100)
-        lock_before = _lock_time(owner)
-        one = _concurrent(ws, 1, per, "a")
-        lock_one = _lock_time(owner)
-        four = _concurrent(ws, 4, per, "b")
-        lock_four = _lock_time(owner)
-        gain = four / one
-        bare_one = _concurrent(owner, 1, per, "c", _bare_writer)
-        bare_four = _concurrent(owner, 4, per, "d", _bare_writer)
-        print(f"  1 writer process {one:7.0f}/s; 4 concurrent writer processes {four:7.0f}/s "
-              f"in total -> {gain:.2f}x (target >= 2x: {'ok' if gain >= 2 else 'MISSED'}; "
-              f"{os.cpu_count()} CPUs here)")  # fmt: skip
-        for label, (calls, ms), (calls0, ms0) in (
-            ("1 writer", lock_one, lock_before),
-            ("4 writers", lock_four, lock_one),
-        ):
-            if calls > calls0:
-                print(f"  audit append on the server (stethos_audit_append), {label}: "
-                      f"{(ms - ms0) / (calls - calls0) * 1000:6.0f} us per append "
-                      "(the wait for the lock included)")  # fmt: skip
+        gains: dict[str, list[float]] = {d: [] for d in (*designs, "bare")}
+        ones: dict[str, list[float]] = {d: [] for d in gains}
+        stats: dict[str, list[tuple[float, float, float, float]]] = {d: [] for d in designs}
+        for r in range(ROUNDS):
+            for design, (owner, ws) in designs.items():
+                start, calls0 = _tail(owner), _append_time(owner)
+                one = _concurrent(ws, 1, per, f"a{r}")
+                mid, calls1 = _tail(owner), _append_time(owner)
+                four = _concurrent(ws, 4, per, f"b{r}")
+                calls4 = _append_time(owner)
+                ones[design].append(one)
+                gains[design].append(four / one)
+                _, s1, _ = _seals(owner, start, mid)
+                e4, s4, waiting = _seals(owner, mid, None)
+                stats[design].append((
+                    (calls1[1] - calls0[1]) / max(calls1[0] - calls0[0], 1) * 1000,
+                    (calls4[1] - calls1[1]) / max(calls4[0] - calls1[0], 1) * 1000,
+                    e4 / max(s4, 1) if s1 else 0.0,
+                    waiting,
+                ))  # fmt: skip
+            one = _concurrent(owner0, 1, per, f"c{r}", _bare_writer)
+            ones["bare"].append(one)
+            gains["bare"].append(_concurrent(owner0, 4, per, f"d{r}", _bare_writer) / one)
+        for design in designs:
+            gain = median(gains[design])
+            us1, us4, per_seal, waiting = (median(v) for v in zip(*stats[design], strict=True))
+            print(f"  {design}: 1 writer process {median(ones[design]):7.0f}/s; 4 concurrent "
+                  f"writer processes {gain:.2f}x that in total (target >= 2x: {_ok(gain, 2)}; "
+                  f"rounds {', '.join(f'{g:.2f}' for g in gains[design])}; "
+                  f"{os.cpu_count()} CPUs here)")  # fmt: skip
+            print(f"    in the server's function per audit entry: {us1:5.0f} us (1 writer), "
+                  f"{us4:5.0f} us (4 writers, the wait for the lock included); 4 writers: "
+                  f"{per_seal:.2f} entries per sealing transaction, {waiting:.0f} awaiting "
+                  "their seal after sign-out")  # fmt: skip
         print(f"  the machine's own ceiling: bare psycopg INSERT; COMMIT, 1 process "
-              f"{bare_one:7.0f}/s, 4 processes {bare_four:7.0f}/s -> "
-              f"{bare_four / bare_one:.2f}x")  # fmt: skip
-        with open_store(ws, "admin", PASSWORD, kdf=FAST) as check:
-            report = check.verify_audit()
-            print(f"  audit chain after the concurrent writers: "
-                  f"{'verified' if report.ok else 'FAILED'} ({report.entries} entries)")  # fmt: skip
-        timeline_ms(ws, "PostgreSQL")
+              f"{median(ones['bare']):7.0f}/s, 4 processes {median(gains['bare']):.2f}x that "
+              f"(rounds {', '.join(f'{g:.2f}' for g in gains['bare'])})")  # fmt: skip
+        for design, (_, ws) in designs.items():
+            with open_store(ws, "admin", PASSWORD, kdf=FAST) as check:
+                report = check.verify_audit()
+            print(f"  {design}: audit chain after the concurrent writers: "
+                  f"{'verified' if report.ok else 'FAILED'} ({report.entries} entries, "
+                  f"{report.awaiting_seal} awaiting their seal)")  # fmt: skip
+        timeline_ms(designs[NOW][1], "PostgreSQL")
     finally:
         server.destroy()
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    count = int(args[0]) if args else 2000
+    if "--postgresql-only" in sys.argv:
+        postgresql(count)
+    else:
+        main(count)

@@ -190,6 +190,16 @@ def append(
     return entry_from(seq, at, user, action, object_type, oid, text, prev, digest)
 
 
+def seal_pending(conn: Connection) -> int:
+    """Seal the entries a shared database holds awaiting their seal; how many still wait.
+
+    A local database chains every entry as it is written (nothing waits);
+    see :mod:`engine.store.server_audit` for the server.
+    """
+    seal = getattr(conn, "seal_pending", None)
+    return 0 if seal is None else int(seal())
+
+
 def _row_entry(row: tuple) -> AuditEntry:
     seq, at, user, action, otype, oid, details, prev, digest = row
     return AuditEntry(
@@ -446,6 +456,7 @@ def drift(conn: Connection, period: str = "month", model_id: str | None = None) 
     was produced, with its latest decision.
     """
     period_of(datetime(2000, 1, 1), period)  # validate early
+    seal_pending(conn)
     results: dict[str, tuple[str, str, str, bool | None]] = {}
     latest_decision: dict[str, str] = {}
     for entry in entries(conn, action="analysed"):

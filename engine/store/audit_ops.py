@@ -6,6 +6,7 @@ the part of :class:`Store` that works on them with the signed-in session.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from engine.store import audit as audit_log
 from engine.store import db, migrations
 from engine.store.core import StoreCore, Tx, guarded
 from engine.store.entities import AuditEntry, AuditReport
+from engine.store.server_audit import sealed_now
 
 
 class AuditMixin(StoreCore):
@@ -36,7 +38,8 @@ class AuditMixin(StoreCore):
         # Not through _write: that only ever advances an anchor that still
         # matches the log, and this one must be replaced.
         with self._lock:
-            with db.write_transaction(tx.conn):
+            # On a server the entry is sealed in its own transaction: it is anchored next.
+            with db.write_transaction(tx.conn), sealed_now(tx.conn):
                 tx.audit(
                     "audit_reanchored",
                     "audit",
@@ -74,7 +77,8 @@ class AuditMixin(StoreCore):
         object_id: str | int | None = None,
         limit: int | None = None,
     ) -> list[AuditEntry]:
-        """Audit entries after ``since_seq``, optionally filtered."""
+        """Audit entries after ``since_seq``, optionally filtered (sealed ones: all of them)."""
+        self._seal_audit()
         return audit_log.entries(
             self._conn(),
             since_seq=since_seq,
@@ -88,16 +92,26 @@ class AuditMixin(StoreCore):
     def verify_audit(
         self, *, progress: Progress = no_progress, cancel: CancelToken | None = None
     ) -> AuditReport:
-        """Recompute the hash chain and compare it with the signed anchor."""
+        """Recompute the hash chain and compare it with the signed anchor.
+
+        On a server, every committed entry is sealed first; the report
+        counts those written meanwhile, still awaiting their seal.
+        """
+        waiting = self._seal_audit()
         conn = self._conn()
         anchor, problem = self._backend.anchor(conn)
-        return audit_log.verify(
+        report = audit_log.verify(
             conn,
             anchor,
             problem,
             progress=progress,
             cancel=cancel,
         )
+        return dataclasses.replace(report, awaiting_seal=waiting) if waiting else report
+
+    def _seal_audit(self) -> int:
+        """Seal the committed entries awaiting it (a server); how many still wait."""
+        return audit_log.seal_pending(self._conn())
 
     @guarded
     def export_audit_csv(
@@ -108,6 +122,7 @@ class AuditMixin(StoreCore):
         cancel: CancelToken | None = None,
     ) -> int:
         """Write the audit trail to a CSV file; returns the number of entries written."""
+        self._seal_audit()
         count = audit_log.export_csv(self._conn(), Path(out), progress=progress, cancel=cancel)
         with self._write() as tx:
             tx.audit("audit_exported", "audit", "", {"file": Path(out).name, "entries": count})

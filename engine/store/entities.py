@@ -243,6 +243,9 @@ class AuditReport:
 
     ``first_bad_seq`` is the first entry found altered, missing or out of
     chain (``None`` when ``ok``, or when only the anchor file is at fault).
+    ``awaiting_seal`` counts entries of a shared database committed but not
+    yet sealed into the chain (written while the check ran; the next write
+    seals them): they are not among the ``entries`` checked.
     """
 
     ok: bool
@@ -250,12 +253,19 @@ class AuditReport:
     first_bad_seq: int | None
     problem: str
     anchor_seq: int | None
+    awaiting_seal: int = 0
 
     @property
     def message(self) -> str:
         """One line for the user."""
         if self.ok:
-            return f"The audit trail is intact: {self.entries} entries, chain and anchor verified."
+            waiting = (
+                f" ({self.awaiting_seal} more awaiting their seal)" if self.awaiting_seal else ""
+            )
+            return (
+                f"The audit trail is intact: {self.entries} entries, chain and anchor "
+                f"verified{waiting}."
+            )
         where = f" at entry {self.first_bad_seq}" if self.first_bad_seq is not None else ""
         return f"The audit trail has been tampered with{where}: {self.problem}"
 

@@ -14,22 +14,24 @@ SQLCipher file. What differs is kept here:
 - **Who may do what** is enforced by the server, not only by Stethos: the
   schema belongs to the role that ran ``store init``/``store migrate``; the
   workstations connect as members of the ``stethos_workstation`` role, which
-  may read and insert, update only ``users`` and ``patients``, and never
-  update, delete or truncate the audit log (grants, and triggers that refuse
-  it for everyone, owner included).
-- **The audit chain** is appended under a transaction-scoped advisory lock
-  (held to the commit), so entries from any number of workstations form one
-  line; the anchor (latest seq and hash) is a row the server advances itself
-  from a trigger, which a workstation cannot write.
+  may read and insert, update only ``users`` and ``patients``, write audit
+  entries only through the server's functions, and never update, delete or
+  truncate the audit log (grants, and triggers that refuse it for everyone,
+  owner included).
+- **The audit chain**: a write commits its entry unsealed and the server
+  seals committed entries into the chain in batches, one sealer at a time
+  (:mod:`engine.store.server_audit`), so writers share the commit's flush and
+  entries from any number of workstations form one line; the anchor (latest
+  seq and hash) is a row the server advances itself from a trigger, which a
+  workstation cannot write.
 - **Accounts**: the users table's Argon2id password hashes are the only
   check (there is no data key to wrap); the recovery key is kept as a salted
   hash in ``stethos_meta``; the workstation role's own password, when the
   server asks for one, is kept per user by :mod:`engine.store.credentials`.
 - **Round trips**: a write transaction runs in psycopg's pipeline mode and
-  the server appends the audit entry itself (``stethos_audit_append``: lock,
-  tail, the same sha256 of the same canonical JSON, insert), so a row and
-  its entry travel with the ``COMMIT`` in few round trips and the chain's
-  lock is held only while the server works; a lost connection becomes
+  the server adds (and seals) the audit entry itself (``stethos_audit_add``:
+  the same sha256 of the same canonical JSON), so a row and its entry travel
+  with the ``COMMIT`` in few round trips; a lost connection becomes
   :class:`~engine.errors.StoreUnreachableError` (nothing half written: one
   transaction) and the next call connects again. Connections of ended job
   threads are kept (a few) for the next one.
@@ -65,20 +67,17 @@ from engine.errors import (
     StoreError,
     StoreUnreachableError,
 )
-from engine.store import crypto, db
+from engine.store import crypto, db, server_audit
 from engine.store.audit import GENESIS, Anchor
 from engine.store.crypto import KdfParams
 from engine.store.location import is_database_url
+from engine.store.server_audit import WORKSTATION_ROLE
 
-#: The group role every workstation's login role is a member of.
-WORKSTATION_ROLE = "stethos_workstation"
 #: Hosts that may be reached without TLS (this machine).
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 CONNECT_TIMEOUT_S = 5
 #: Connections a store keeps open between jobs (each job runs on a thread of its own).
 IDLE_CONNECTIONS = 4
-#: The advisory-lock key that serialises audit appends (``"stethos"`` in ASCII).
-AUDIT_LOCK_KEY = 0x737465_74686F73
 #: The tables whose rows are never updated or deleted (as in the local store).
 APPEND_ONLY = ("audit_log", "patient_versions", "records", "results", "decisions")
 
@@ -108,42 +107,6 @@ _BOOTSTRAP = (
     "CREATE TRIGGER audit_anchor_no_delete BEFORE DELETE OR TRUNCATE ON audit_anchor "
     "FOR EACH STATEMENT EXECUTE FUNCTION stethos_append_only()",
 )
-#: Appends one audit entry in one statement, all on the server: takes the audit lock, reads
-#: the tail (a VOLATILE function runs each query with a fresh snapshot, so after the lock),
-#: hashes the entry exactly as :func:`engine.store.audit.entry_hash` does (sha256 of the
-#: canonical JSON: sorted keys, no spaces, strings escaped as Python's json does) and
-#: inserts it. The lock is held to the commit, and no workstation's own CPU time is spent
-#: while holding it. Created after migration 1 (it names the audit log).
-_AUDIT_APPEND = f"""CREATE OR REPLACE FUNCTION stethos_audit_append(
-        p_at TEXT, p_user TEXT, p_action TEXT, p_type TEXT, p_id TEXT, p_details TEXT)
-    RETURNS TABLE (seq BIGINT, prev_hash TEXT, hash TEXT) LANGUAGE plpgsql VOLATILE AS $$
-    DECLARE
-      t_seq BIGINT;
-      t_hash TEXT;
-      payload TEXT;
-    BEGIN
-      PERFORM pg_advisory_xact_lock({AUDIT_LOCK_KEY});
-      SELECT a.seq, a.hash INTO t_seq, t_hash FROM audit_log a ORDER BY a.seq DESC LIMIT 1;
-      IF NOT FOUND THEN
-        t_seq := 0;
-        t_hash := '{GENESIS}';
-      END IF;
-      payload := '{{"action":' || to_json(p_action)::text
-        || ',"at":' || to_json(p_at)::text
-        || ',"details":' || to_json(p_details)::text
-        || ',"object_id":' || to_json(p_id)::text
-        || ',"object_type":' || to_json(p_type)::text
-        || ',"prev_hash":' || to_json(t_hash)::text
-        || ',"seq":' || (t_seq + 1)::text
-        || ',"user":' || to_json(p_user)::text || '}}';
-      seq := t_seq + 1;
-      prev_hash := t_hash;
-      hash := encode(sha256(convert_to(payload, 'UTF8')), 'hex');
-      INSERT INTO audit_log (seq, at, "user", action, object_type, object_id, details,
-                             prev_hash, hash)
-        VALUES (seq, p_at, p_user, p_action, p_type, p_id, p_details, prev_hash, hash);
-      RETURN NEXT;
-    END $$"""
 
 
 # --- addresses ------------------------------------------------------------------------------
@@ -255,6 +218,11 @@ class ServerConnection:
     def __init__(self, raw: psycopg.Connection[Any], *, pipelined: bool = True) -> None:
         self.raw = raw
         self.pipelined = pipelined
+        #: Seal each added audit entry in its transaction, waiting for the chain's lock
+        #: (see :func:`engine.store.server_audit.sealed_now`).
+        self.seal_wait = False
+        #: The database predates batch sealing (its owner has not signed in since).
+        self.legacy_audit = False
         self._pipeline: ExitStack | None = None
 
     @property
@@ -330,23 +298,41 @@ class ServerConnection:
 
     def append_audit(
         self, at: str, user: str, action: str, object_type: str, object_id: str, details: str
-    ) -> psycopg.Cursor[Any]:
-        """Send one audit entry to ``stethos_audit_append``; its cursor yields (seq, prev, hash).
+    ) -> server_audit.SealedEntry:
+        """Send one audit entry to ``stethos_audit_add``; reads as (seq, prev, hash) after COMMIT.
 
-        The lock (transaction-scoped, advisory) serialises appends from every
-        workstation: it is held until this transaction commits, so the next
-        appender reads this one's entry as the tail. Nothing waits for the
+        The entry is committed with the change it records and sealed into the
+        chain by this transaction when the chain's lock is free now (else by a
+        later one: it then reads as ``(0, "", "")``). Nothing waits for the
         answer: it travels with the ``COMMIT``.
         """
-        return self.raw.execute(
-            "SELECT seq, prev_hash, hash FROM stethos_audit_append(%s, %s, %s, %s, %s, %s)",
-            (at, user, action, object_type, object_id, details),
-        )
+        row = (at, user, action, object_type, object_id, details)
+        if self.legacy_audit:
+            return server_audit.SealedEntry(self.raw.execute(server_audit.LEGACY_APPEND, row))
+        return server_audit.SealedEntry(self.raw.execute(server_audit.ADD, (*row, self.seal_wait)))
+
+    def seal_pending(self) -> int:
+        """Seal every committed audit entry (waiting for the lock); how many await it still.
+
+        Outside a transaction (the seal is one of its own).
+        """
+        if self.legacy_audit:
+            return 0  # every entry was chained when it was written
+        server_audit.seal(self.raw, wait=True)
+        return server_audit.awaiting_seal(self.raw)
 
     def integrity_check(self) -> str:
         """``"ok"``, or what is missing: tables, append-only triggers, the refused grants."""
         problems = []
-        for table in (*APPEND_ONLY, "users", "patients", "audit_anchor", "stethos_meta"):
+        tables = (
+            *APPEND_ONLY,
+            "users",
+            "patients",
+            "audit_anchor",
+            "stethos_meta",
+            "audit_pending",
+        )
+        for table in tables:
             if not db.has_table(self, table):
                 problems.append(f"table {table} is missing")
         names = {
@@ -359,18 +345,21 @@ class ServerConnection:
             for kind in ("no_update", "no_delete", "no_truncate"):
                 if f"{table}_{kind}" not in names:
                     problems.append(f"trigger {table}_{kind} is missing or disabled")
-        if "audit_log_anchor" not in names:
-            problems.append("trigger audit_log_anchor is missing or disabled")
+        for name in ("audit_log_anchor", "audit_pending_no_update"):
+            if name not in names:
+                problems.append(f"trigger {name} is missing or disabled")
         role = self.raw.execute(
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (WORKSTATION_ROLE,)
         ).fetchone()
         if role is not None:
-            for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
-                granted = self.raw.execute(
-                    "SELECT has_table_privilege(%s, 'audit_log', %s)", (WORKSTATION_ROLE, privilege)
-                ).fetchone()
-                if granted is not None and granted[0]:
-                    problems.append(f"{WORKSTATION_ROLE} may {privilege} the audit log")
+            for table in ("audit_log", "audit_pending"):
+                for privilege in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
+                    granted = self.raw.execute(
+                        "SELECT has_table_privilege(%s, %s, %s)",
+                        (WORKSTATION_ROLE, table, privilege),
+                    ).fetchone()
+                    if granted is not None and granted[0]:
+                        problems.append(f"{WORKSTATION_ROLE} may {privilege} {table}")
         return "; ".join(problems) or "ok"
 
     def close(self) -> None:
@@ -391,7 +380,9 @@ def grant(conn: ServerConnection) -> None:
     """Give :data:`WORKSTATION_ROLE` what a workstation needs, and no more (after migrating).
 
     Creates the role when it is missing and the schema's owner may create
-    roles; the audit log's anchor trigger is (re)installed too.
+    roles; the audit log's anchor trigger and the sealing of audit entries
+    (:func:`engine.store.server_audit.install`) are (re)installed too: this
+    also brings over a database made before entries were sealed in batches.
     """
     raw = conn.raw
     with db.write_transaction(conn):
@@ -399,24 +390,22 @@ def grant(conn: ServerConnection) -> None:
             "CREATE OR REPLACE TRIGGER audit_log_anchor AFTER INSERT ON audit_log "
             "FOR EACH ROW EXECUTE FUNCTION stethos_advance_anchor()"
         )
-        raw.execute(_AUDIT_APPEND)  # type: ignore[arg-type]
         exists = raw.execute(
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (WORKSTATION_ROLE,)
         ).fetchone()
         if exists is None:
             raw.execute(f"CREATE ROLE {WORKSTATION_ROLE} NOLOGIN")
+        server_audit.install(raw)  # the pending table and the functions that seal it
         raw.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {WORKSTATION_ROLE}")
         raw.execute(f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO {WORKSTATION_ROLE}")
+        # The chain is written only by the server's functions (as the schema's owner).
         raw.execute(
-            f"REVOKE INSERT ON schema_version, audit_anchor, stethos_meta FROM {WORKSTATION_ROLE}"
+            "REVOKE INSERT ON schema_version, audit_anchor, stethos_meta, audit_log, "
+            f"audit_pending FROM {WORKSTATION_ROLE}"
         )
         raw.execute(f"GRANT UPDATE ON users, patients TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT UPDATE (value) ON stethos_meta TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {WORKSTATION_ROLE}")
-        raw.execute(
-            "GRANT EXECUTE ON FUNCTION stethos_audit_append(TEXT, TEXT, TEXT, TEXT, TEXT, TEXT) "
-            f"TO {WORKSTATION_ROLE}"
-        )
         sync_identities(conn)
 
 
@@ -480,6 +469,8 @@ class ServerBackend:
         #: Connections given back in good order, handed out again before a new one.
         self._idle: list[ServerConnection] = []
         self._idle_lock = threading.Lock()
+        #: Whether the database seals audit entries in batches (``None``: not asked yet).
+        self._sealing: bool | None = None
 
     @property
     def store_id(self) -> str:
@@ -518,7 +509,36 @@ class ServerBackend:
             raw = psycopg.connect(make_conninfo(**self.params, **extra), autocommit=True)
         except psycopg.OperationalError as exc:
             raise self._connect_error(exc) from exc
-        return ServerConnection(raw)
+        conn = ServerConnection(raw)
+        try:
+            conn.legacy_audit = not self._batch_sealing(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            raise unreachable(self.host, str(exc)) from exc
+        return conn
+
+    def _batch_sealing(self, conn: ServerConnection) -> bool:
+        """Whether the database seals audit entries in batches (asked once per store).
+
+        A database set up before it did is brought over when its owner
+        connects (:func:`grant`, idempotent); until then workstations append
+        as before, through ``stethos_audit_append``.
+        """
+        if self._sealing is not None:
+            return self._sealing
+        row = conn.raw.execute(
+            "SELECT to_regprocedure(%s) IS NOT NULL, (SELECT pg_has_role(tableowner, 'MEMBER') "
+            "FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'audit_log')",
+            (server_audit.ADD_SIGNATURE,),
+        ).fetchone()
+        present, owner = row if row is not None else (False, None)
+        if owner is None:  # an empty database: set up with batch sealing when created
+            return True
+        if not present and owner:
+            grant(conn)
+            present = True
+        self._sealing = bool(present)
+        return self._sealing
 
     def _connect_error(self, exc: psycopg.OperationalError) -> EngineError:
         text = str(exc)
@@ -651,14 +671,29 @@ class ServerBackend:
         return ""
 
     def reanchor(self, conn: db.Connection, seq: int, digest: str) -> None:
-        """Set the anchor row (only the schema's owner may: a workstation gets a refusal)."""
+        """Set the anchor row (only the schema's owner may: a workstation gets a refusal).
+
+        Under the chain's lock, to the tail when entries were sealed after
+        ``seq`` meanwhile: the server's trigger moves the anchor on only from
+        the entry before each new one.
+        """
         with db.write_transaction(conn):
+            conn.execute(f"SELECT pg_advisory_xact_lock({server_audit.AUDIT_LOCK_KEY})")
+            tail = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            row = tail.fetchone()
+            if row is not None and int(row[0]) > seq:
+                seq, digest = int(row[0]), str(row[1])
             conn.execute("UPDATE audit_anchor SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
 
     def close(self) -> None:
-        """Close the idle connections and forget the password."""
+        """Seal what awaits its seal, close the idle connections and forget the password."""
         with self._idle_lock:
             idle, self._idle = self._idle, []
+        if idle and not idle[0].legacy_audit:
+            try:  # the entries of this store's last writes, sealed before it goes
+                server_audit.seal(idle[0].raw, wait=True)
+            except psycopg.Error:
+                pass  # unreachable: the next write anywhere seals them
         for conn in idle:
             conn.close()
         self._password = None

@@ -82,6 +82,7 @@ def copy_to_server(
         store or a newer schema, or the copy failed (nothing of it is kept:
         one transaction).
     """
+    from engine.store import server_audit
     from engine.store.server import ServerBackend, grant, meta, prepare_new, sync_identities
 
     if source.shared:
@@ -115,8 +116,12 @@ def copy_to_server(
                 )
             grant(conn)
             rows: dict[str, int] = {}
+            # Entries the clinic wrote there count too: sealed into the chain first.
+            server_audit.seal(conn.raw, wait=True)
             _check_prefix(conn, src, backend.location)
             with db.write_transaction(conn):
+                # No workstation seals an entry into the chain while it is being copied.
+                conn.execute(f"SELECT pg_advisory_xact_lock({server_audit.AUDIT_LOCK_KEY})")
                 for i, table in enumerate(TABLES):
                     check_cancelled(cancel)
                     progress(0.05 + 0.5 * i / len(TABLES), f"Copying {table}")

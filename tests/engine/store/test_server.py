@@ -230,10 +230,10 @@ def test_server_killed_mid_transaction_keeps_nothing_half_written(own_server: Pg
     store.save_result(visit.id, fake_result())
     entries_before = len(store.audit_entries())
 
-    # Another session holds the audit log, so the save stops half-way: its result row is
-    # written, its audit entry waits. Then the server dies.
+    # Another session holds the audit entries, so the save stops half-way: its result row
+    # is written, its audit entry waits. Then the server dies.
     blocker = psycopg.connect(owner)
-    blocker.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
+    blocker.execute("LOCK TABLE audit_pending IN EXCLUSIVE MODE")
     errors: list[BaseException] = []
 
     def save() -> None:
@@ -426,9 +426,10 @@ def test_the_server_hashes_an_entry_exactly_as_stethos_does(urls):
     _, ws = urls
     odd = 'quote " backslash \\ newline \n tab \t bell \x07 del \x7f ü 中 😀 \u2028 / end'
     with open_store(ws, ADMIN, ADMIN_PASSWORD, kdf=FAST) as store:
-        entry = store.audit(
+        store.audit(
             "exported", object_type=odd, object_id=odd, details={"file": odd, "n": [1.5, None]}
         )
+        entry = store.audit_entries(action="exported")[-1]  # sealed by now
         text = (
             store._conn()
             .execute("SELECT details FROM audit_log WHERE seq = ?", (entry.seq,))
