@@ -57,25 +57,40 @@ class PatientsMixin(StoreCore):
             },
             self._clock().date(),
         )
-        conn = self._conn()
-        with self._write() as tx:
-            self._check_mrn_free(conn, values["mrn"], None)
-            now = self._now()
-            pid = tx.insert(
-                "patients",
-                {
-                    **_patient_row(values),
-                    "version": 1,
-                    **self._stamp("created", now),
-                    **self._stamp("updated", now),
-                },
-                Audit("created", "patient"),
-            )
-            self._insert_patient_version(tx, pid, 1, values, now, "registered")
+        # The MRN's UNIQUE constraint refuses a taken one: no SELECT first (a round trip on a
+        # server, for a case that is rare); only when the write fails is the MRN looked up.
+        try:
+            with self._write() as tx:
+                now = self._now()
+                pid = tx.insert(
+                    "patients",
+                    {
+                        **_patient_row(values),
+                        "version": 1,
+                        **self._stamp("created", now),
+                        **self._stamp("updated", now),
+                    },
+                    Audit("created", "patient"),
+                )
+                self._insert_patient_version(tx, pid, 1, values, now, "registered")
+        except Exception as exc:
+            self._refuse_taken_mrn(values["mrn"], exc)
+            raise
         # Built from what was written (one query less: a round trip on a server).
         return patient_from_row(
             (pid, *(values[k] for k in PATIENT_FIELDS), 1, now, self.session.user.username)
         )
+
+    def _refuse_taken_mrn(self, mrn: str, failure: Exception) -> None:
+        """Raise the validation error when ``failure`` came from ``mrn`` being taken."""
+        try:
+            taken = self._conn().execute("SELECT 1 FROM patients WHERE mrn = ?", (mrn,)).fetchone()
+        except Exception:  # the store itself failed (a lost server): report that failure
+            return
+        if taken is not None:
+            raise RecordValidationError(
+                {"mrn": f"Another patient already has the MRN {mrn}."}
+            ) from failure
 
     def _check_mrn_free(self, conn: db.Connection, mrn: str, patient_id: int | None) -> None:
         row = conn.execute("SELECT id FROM patients WHERE mrn = ?", (mrn,)).fetchone()

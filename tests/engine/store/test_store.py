@@ -56,8 +56,14 @@ def test_patient_values_are_validated(store: Store):
         store.add_patient("", "", sex="Q", birth_date="3000-01-01")
     assert set(err.value.problems) == {"mrn", "family_name", "sex", "birth_date"}
     store.add_patient("A1", "Doe")
-    with pytest.raises(RecordValidationError, match="mrn"):
+    with pytest.raises(RecordValidationError, match="mrn") as taken:
         store.add_patient("A1", "Roe")
+    assert "Another patient already has the MRN A1" in taken.value.problems["mrn"]
+    # refused by the MRN's UNIQUE constraint: nothing of it written, the store goes on
+    assert [p.family_name for p in store.search_patients("A1")] == ["Doe"]
+    assert len(store.audit_entries(action="created", object_type="patient")) == 1
+    store.add_patient("A2", "Roe")
+    assert store.verify_audit().ok
 
 
 def test_patient_edits_keep_every_version(store: Store, clock: FakeClock):
