@@ -216,7 +216,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     with _open(args) as store:
         report = store.verify_audit()
     if report.ok:
-        print(f"ok: {report.entries} entries, chain intact, anchored at entry {report.anchor_seq}")
+        waiting = (
+            f"; {report.awaiting_seal} more awaiting their seal" if report.awaiting_seal else ""
+        )
+        print(
+            f"ok: {report.entries} entries, chain intact, anchored at entry "
+            f"{report.anchor_seq}{waiting}"
+        )
         return 0
     bad = report.first_bad_seq if report.first_bad_seq is not None else "anchor"
     print(f"FAILED at seq {bad}: {report.problem}")

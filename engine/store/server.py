@@ -639,7 +639,14 @@ class ServerBackend:
             credentials.remember(self.location, username, password, self._password, kdf)
 
     def remove_user(self, conn: db.Connection, username: str) -> None:
-        """Nothing besides the users table's ``active`` flag."""
+        """Drop the database password saved for ``username`` on this workstation.
+
+        The account itself is only the users table's ``active`` flag; other
+        workstations drop their copy when their administrator disables it there.
+        """
+        from engine.store import credentials
+
+        credentials.forget(self.location, username)
 
     def set_recovery(self, conn: db.Connection, raw: bytes) -> None:
         """Replace the recovery key's hash."""

@@ -179,3 +179,16 @@ def test_the_command_line_says_where_the_password_is_kept(clinic, pg_server, mon
     out = capsys.readouterr().out
     assert "integrity_check: ok" in out
     assert f"database password for {ADMIN}: {path}, wrapped under the user's password" in out
+
+
+def test_disabling_a_user_drops_their_saved_database_password(clinic):
+    url, shown, db_password = clinic
+    store = open_clinic_store(
+        url, ADMIN, ADMIN_PASSWORD, kdf=FAST, server_password=db_password, remember=True
+    )
+    with store:
+        store.create_user("nurse", "nurse-password-1", full_name="A Nurse")
+        assert credentials.recall(shown, "nurse", "nurse-password-1") == db_password
+        store.disable_user("nurse")
+    assert not credentials.has_slot(shown, "nurse")  # nothing left for a disabled account
+    assert credentials.recall(shown, ADMIN, ADMIN_PASSWORD) == db_password  # others keep theirs
