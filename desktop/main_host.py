@@ -22,16 +22,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.patients.host import ScreenViews
 from desktop.records.form import RecordForm
-from desktop.results.panel import ResultPanel
 from desktop.viewer.stack import StackInfo
 from engine.records import HEART_RECORD
-from engine.workflow import Prediction, SeriesRef
+from engine.workflow import SeriesRef
 
 if TYPE_CHECKING:
     from desktop.ecg.panel import EcgPanel
+    from desktop.patients.host import ScreenViews
+    from desktop.results.panel import ResultPanel
     from desktop.viewer.image_view import ImageView
+    from engine.workflow import Prediction
 
 
 class PatientHostWindow(QMainWindow):
@@ -46,10 +47,15 @@ class PatientHostWindow(QMainWindow):
     record_dock: QDockWidget
     analyze_button: QPushButton
     form: RecordForm
-    results: ResultPanel
     viewer: ImageView
-    ecg: EcgPanel
     _shown_ref: SeriesRef | None
+
+    if TYPE_CHECKING:  # MainWindow builds it after the first paint, or on first use
+
+        @property
+        def ecg(self) -> EcgPanel: ...
+        @property
+        def results(self) -> ResultPanel: ...
 
     def show_status(self, text: str) -> None:
         self.status_text.setText(text)
@@ -60,8 +66,11 @@ class PatientHostWindow(QMainWindow):
             self.file_menu.insertAction(self.close_studies_action, action)
 
     def add_patients_dock(self, dock: QDockWidget) -> None:
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        self.tabifyDockWidget(self.browser_dock, dock)
+        # Built after the saved layout was restored (after the first paint): where it was
+        # left, as restoreState would have put it; else beside the studies.
+        if not self.restoreDockWidget(dock):
+            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+            self.tabifyDockWidget(self.browser_dock, dock)
         self.view_menu.insertAction(self.record_dock.toggleViewAction(), dock.toggleViewAction())
 
     def show_patients_dock(self, dock: QDockWidget, width: int) -> None:
@@ -95,6 +104,8 @@ class PatientHostWindow(QMainWindow):
         return self._shown_ref if self.viewer.stack is not None else None
 
     def screen_views(self) -> ScreenViews:
+        from desktop.patients.host import ScreenViews
+
         viewer, ecg, stack = self.viewer, self.ecg, self.viewer.stack
         image = viewer.rendered() if stack is not None else None
         info = stack.info if stack is not None else StackInfo()

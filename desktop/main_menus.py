@@ -16,14 +16,11 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QMenu
 
 from desktop.browser.recent import clear_recent, recent_studies
-from desktop.dialogs.about import AboutDialog
-from desktop.dialogs.model_card import ModelCardsDialog
-from desktop.dialogs.shortcuts import ShortcutsDialog
-from desktop.dialogs.tags import TagBrowser
 from desktop.main_host import PatientHostWindow
-from desktop.media import dicomdir_start_folder
 
 if TYPE_CHECKING:
+    from desktop.dialogs.nodes import ReceiveService
+    from desktop.patients import PatientController
     from desktop.viewer.panel import ViewerPanel
 
 
@@ -56,10 +53,13 @@ class MenusWindow(PatientHostWindow):
     send_series_action: QAction
     send_jobs: Any
     study_sent: Any
-    receive_service: Any
-    patients: Any
 
     if TYPE_CHECKING:  # defined by the subclasses (StudiesWindow, MainWindow)
+
+        @property
+        def receive_service(self) -> ReceiveService: ...
+        @property
+        def patients(self) -> PatientController: ...
 
         def open_paths(self, paths: list[Path]) -> None: ...
         def _prepare_network(self, always: bool = False) -> None: ...
@@ -68,6 +68,7 @@ class MenusWindow(PatientHostWindow):
         def analyze(self) -> None: ...
         def analyze_image(self) -> None: ...
         def reset_layout(self) -> None: ...
+        def finish_startup(self) -> None: ...
 
     # --- menus -----------------------------------------------------------------------------
     def _action(self, text: str, shortcut=None, slot=None) -> QAction:
@@ -269,6 +270,8 @@ class MenusWindow(PatientHostWindow):
 
     @Slot()
     def _on_open_dicomdir_triggered(self) -> None:
+        from desktop.media import dicomdir_start_folder
+
         path, _ = QFileDialog.getOpenFileName(
             self,
             QCoreApplication.translate("MainWindow", "Open the DICOMDIR of a CD, DVD or USB stick"),
@@ -320,6 +323,8 @@ class MenusWindow(PatientHostWindow):
                 QCoreApplication.translate("MainWindow", "Open an image first.")
             )
             return
+        from desktop.dialogs.tags import TagBrowser
+
         path, frame = stack.sources[self.viewer.frame]
         dialog = self.dialogs.get("tags")
         if not isinstance(dialog, TagBrowser):
@@ -337,12 +342,17 @@ class MenusWindow(PatientHostWindow):
     @Slot()
     def show_shortcuts(self) -> None:
         """Help ▸ Keyboard shortcuts, made from the menus' actions."""
+        from desktop.dialogs.shortcuts import ShortcutsDialog
+
+        self.finish_startup()  # every menu's actions
         dialog = ShortcutsDialog(self.menuBar(), self)
         self.dialogs["shortcuts"] = dialog
         dialog.open()
 
     @Slot()
     def show_about(self) -> None:
+        from desktop.dialogs.about import AboutDialog
+
         dialog = AboutDialog(self)
         self.dialogs["about"] = dialog
         dialog.open()
@@ -355,9 +365,9 @@ class MenusWindow(PatientHostWindow):
         from desktop.dialogs.nodes import NodesDialog
         from engine.store import store_exists
 
-        patients = getattr(self, "patients", None)
-        in_use = patients is not None and store_exists(patients.store_path)
-        store = patients.store if patients is not None else None
+        patients = self.patients
+        in_use = store_exists(patients.store_path)
+        store = patients.store
         admin = store is not None and store.user.is_admin
         why = (
             ""
@@ -447,6 +457,8 @@ class MenusWindow(PatientHostWindow):
             )  # fmt: skip
 
     def show_model_cards(self) -> None:
+        from desktop.dialogs.model_card import ModelCardsDialog
+
         prediction = self.results.prediction
         dialog = ModelCardsDialog(self, prediction.model_id if prediction else None)
         self.dialogs["model_cards"] = dialog

@@ -36,6 +36,7 @@ from engine.workflow import (
 if TYPE_CHECKING:
     from desktop.ecg.panel import EcgPanel
     from desktop.viewer.panel import ViewerPanel
+    from engine.dicom import ScanResult
 
 SAMPLE_STUDY = ("samples", "peds-cxr-pneumonia-j2k.dcm")
 
@@ -47,8 +48,14 @@ class StudiesWindow(MenusWindow):
     tabs: QTabWidget
     image_jobs: JobRunner
     viewer_panel: ViewerPanel
-    ecg: EcgPanel
     _loading_ref: SeriesRef | None
+    #: The scan of the files being opened, listed once their first view shows.
+    _found_scan: ScanResult | None = None
+
+    if TYPE_CHECKING:  # MainWindow builds it after the first paint, or on first use
+
+        @property
+        def ecg(self) -> EcgPanel: ...
 
     # --- opening -----------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
@@ -99,7 +106,9 @@ class StudiesWindow(MenusWindow):
     @Slot(object)
     def _on_image_jobs_partial(self, payload: object) -> None:
         if isinstance(payload, ScanFound):
-            self.browser.add_scan(payload.scan)
+            # Listed with the first view (or when the job ends without one): listing starts
+            # the thumbnails, a second decode of the files while the first image is read.
+            self._found_scan = payload.scan
         elif isinstance(payload, FirstSliceLoaded):
             ref = payload.ref
             stack = ImageStack.from_first_slice(
@@ -126,9 +135,13 @@ class StudiesWindow(MenusWindow):
     @Slot()
     def _on_image_jobs_finished(self) -> None:
         self.viewer.set_loading_text("")
+        if self._found_scan is not None:  # no view came (failed, cancelled): list it now
+            self.browser.add_scan(self._found_scan)
+            self._found_scan = None
 
     @Slot(object)
     def _on_image_jobs_succeeded(self, outcome: object) -> None:
+        self._found_scan = None  # the outcome lists it
         if isinstance(outcome, EcgFound):  # DICOM ECG waveforms, no image: the ECG view
             self.browser.add_scan(outcome.scan)
             add_recent(list(outcome.paths))

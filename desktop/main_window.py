@@ -4,7 +4,10 @@ Layout: the study browser and the measurement list dock on the left; the
 views (Images now; an ECG tab is added to :attr:`MainWindow.tabs` with
 :meth:`MainWindow.add_view_tab`) in the middle; the patient record and the
 result panel dock on the right. Long work runs through one
-:class:`~desktop.jobs.JobRunner` per view.
+:class:`~desktop.jobs.JobRunner` per view. What the first frame does not show
+(the result panel, the ECG tab, the Patient menu and dock, DICOM receiving,
+the AI-result actions) is built by :class:`~desktop.main_parts.PartsWindow`:
+with the window, or after its first paint (``paint_first``, the start-up).
 """
 
 from __future__ import annotations
@@ -33,33 +36,22 @@ from PySide6.QtWidgets import (
 from desktop.browser.study_browser import StudyBrowser
 from desktop.dialogs.error import show_error
 from desktop.jobs import JobFailure, JobRunner
-from desktop.main_studies import StudiesWindow
+from desktop.main_parts import WARM_UP_DELAY_MS, PartsWindow
 from desktop.records.form import RecordForm
-from desktop.results.panel import ResultPanel
-from desktop.settings import LAYOUT_VERSION, save_window_layout
+from desktop.settings import LAYOUT_VERSION, load_preferences, save_window_layout
 from desktop.viewer.measurements import MeasurementList
 from desktop.viewer.panel import ViewerPanel
 from desktop.viewer.stack import ImageStack
 from engine.records import HEART_RECORD
-from engine.workflow import (
-    AnalysisOutcome,
-    SeriesRef,
-    analyze,
-    note_out_of_domain_shown,
-)
+from engine.workflow import SeriesRef
 
 if TYPE_CHECKING:
-    pass
+    from engine.workflow import AnalysisOutcome
 
 log = logging.getLogger(__name__)
 
 
-#: After the window shows, the image model is loaded and run once in the background
-#: (the first Analyze image then takes ~0.1 s instead of loading it).
-WARM_UP_DELAY_MS = 300
-
-
-class MainWindow(StudiesWindow):
+class MainWindow(PartsWindow):
     """Stethos' main window."""
 
     #: Every analysis made in this window (image, record, and ECG from the ECG
@@ -70,7 +62,10 @@ class MainWindow(StudiesWindow):
     #: The viewer shows another image, or none (for the patient controllers).
     image_shown = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, *, paint_first: bool = False) -> None:
+        """``paint_first``: build the parts the first frame does not show after it has been
+        painted (see :meth:`finish_startup`), as the application's start-up does; otherwise
+        (the default: tests, the self-test) the window is built whole here."""
         super().__init__()
         self.setWindowTitle(self.tr("Stethos — diagnosis workstation"))
         self.resize(1400, 900)
@@ -115,9 +110,6 @@ class MainWindow(StudiesWindow):
         self.analyze_button = QPushButton(self.tr("Analyze record"))
         self.analyze_button.setObjectName("analyze_button")
         self.analyze_button.setEnabled(False)
-        self.results = ResultPanel()
-        self.results.setObjectName("result_panel")
-        self.results.score_revealed.connect(self._on_score_revealed)
         side = QWidget()
         side_layout = QVBoxLayout(side)
         # The record form folds away while an image result is read (it is for records).
@@ -134,8 +126,8 @@ class MainWindow(StudiesWindow):
         side_layout.addWidget(self.record_toggle)
         side_layout.addWidget(self.form)
         side_layout.addWidget(self.analyze_button)
-        side_layout.addWidget(self.results)
-        side_layout.addStretch(1)
+        side_layout.addStretch(1)  # the result panel goes above it (see results)
+        self._side_layout = side_layout
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
@@ -178,6 +170,8 @@ class MainWindow(StudiesWindow):
         self.image_jobs.succeeded.connect(self._on_image_jobs_succeeded)
         self.image_jobs.progressed.connect(self._on_image_jobs_progressed)
         self.image_jobs.finished.connect(self._on_image_jobs_finished)
+        self.image_jobs.finished.connect(self._on_open_shown)
+        self.image_jobs.succeeded.connect(self._remember_opened)
         self.analysis_jobs.succeeded.connect(self._on_analysis_done)
         self.analysis_jobs.finished.connect(self._on_analysis_jobs_finished)
 
@@ -186,24 +180,6 @@ class MainWindow(StudiesWindow):
         self.form.validity_changed.connect(self._on_form_validity_changed)
         self.browser.series_activated.connect(self._on_browser_series_activated)
         self.viewer.image_changed.connect(self._on_viewer_image_changed)
-        self._build_menus()
-        #: The record dock's visibility while the images tab was shown (the ECG tab hides it).
-        self._record_dock_wanted = True
-        self.viewer_panel.identity_action.toggled.connect(self.browser.set_identity_hidden)
-        self._install_ecg_view()
-        self._install_patients()
-        self._install_receiving()
-        self._install_ai_dicom()
-        #: The first-start layout, for View ▸ Reset layout.
-        self._default_layout = self.saveState(LAYOUT_VERSION)
-        self._on_viewer_image_changed()
-        self.status_text.setText(self.tr("Ready."))
-
-    def _install_receiving(self) -> None:
-        """Studies sent to this workstation (File ▸ DICOM network…) appear in the browser."""
-        from desktop.dialogs.nodes import ReceiveService
-
-        self.receive_service = ReceiveService(self)
         self.receive_jobs = JobRunner(self)
         self.send_jobs = JobRunner(self)
         for runner in (self.send_jobs,):
@@ -211,95 +187,19 @@ class MainWindow(StudiesWindow):
             runner.progressed.connect(self._on_job_progressed)
             runner.failed.connect(self._on_job_failed)
             runner.finished.connect(self._on_job_finished)
-        self.receive_service.received.connect(self._on_studies_received)
-        QTimer.singleShot(0, self._prepare_network)
+        #: Saved settings (ECG speed and gain, screen calibration, the models' device).
+        self.preferences = load_preferences()
+        self._build_menus()
+        #: The record dock's visibility while the images tab was shown (the ECG tab hides it).
+        self._record_dock_wanted = True
+        self.viewer_panel.identity_action.toggled.connect(self.browser.set_identity_hidden)
+        self._init_parts(paint_first)  # the rest: now, or after the first paint
         if os.environ.get("STETHOS_WARM_UP", "1") != "0":  # tests set 0
             QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up_image_model)
-        self.receive_service.network_event.connect(self.audit_network)
-
-    @Slot()
-    def _warm_up_image_model(self) -> None:
-        """Load and run the image model once on a background thread after the window shows:
-        the first Analyze image then does not wait for the model to load."""
-        if self.image_jobs.busy:  # files being opened (e.g. the sample) come first
-            QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up_image_model)
-            return
-        import threading
-
-        from engine.workflow import warm_up
-
-        # Not a daemon: an exit during the warm-up waits for it (~0.5 s) instead of tearing
-        # ONNX Runtime down under a running pass (which aborts the process).
-        threading.Thread(
-            target=warm_up, args=("image", self.device), name="warm-up-model", daemon=False
-        ).start()
-
-    @Slot()
-    def _prepare_network(self, always: bool = False) -> None:
-        """With DICOM nodes configured (or ``always``), load the network libraries on a
-        background thread: the first query or receive then does not stall on their imports."""
-        import threading
-
-        from engine.net import NetConfigError, load_settings, prepare
-
-        try:
-            if not always and not load_settings().nodes:
-                return
-        except NetConfigError:
-            return
-        threading.Thread(target=prepare, name="prepare-network", daemon=True).start()
-
-    @Slot(object)
-    def _on_studies_received(self, files: list) -> None:
-        from engine.dicom import scan_paths
-
-        self.receive_jobs.submit(scan_paths, files, name="received",
-                                 on_success=self._add_received)  # fmt: skip
-        self.status_text.setText(self.tr("{0} image(s) received.").format(len(files)))
-
-    def _add_received(self, scan: object) -> None:
-        self.browser.add_scan(scan)  # type: ignore[arg-type]
-
-    def _install_ecg_view(self) -> None:
-        """The ECG tab, its menu actions, and the settings that drive it."""
-        from desktop.ecg import install_ecg_panel
-        from desktop.settings import load_preferences, make_settings_action
-
-        self.ecg = install_ecg_panel(
-            self.tabs,
-            file_menu=self.file_menu,
-            analysis_menu=self.analysis_menu,
-            inline_progress=False,
-        )
-        self.ecg.analysis_done.connect(self.analysis_completed)
-        self.tabs.currentChanged.connect(self._on_view_tab_changed)
-        r = self.ecg.jobs
-        r.started.connect(self._on_job_started)
-        r.progressed.connect(self._on_job_progressed)
-        r.failed.connect(self._on_job_failed)
-        r.cancelled.connect(self._on_job_cancelled)
-        r.finished.connect(self._on_job_finished)
-        self.preferences = load_preferences()
-        self.ecg.apply_preferences(self.preferences)
-        self.view_menu.addSeparator()
-        self.view_menu.addAction(make_settings_action(self, on_saved=self.apply_preferences))
-
-    def _install_patients(self) -> None:
-        """The Patient menu and dock: sign-in, patients, saved records and results, reports."""
-        from desktop.patients import install_patients
-
-        self.patients = install_patients(self)
-
-    def _install_ai_dicom(self) -> None:
-        """Analysis ▸ Save result as DICOM… / Send result to PACS…; earlier results read back."""
-        from desktop.results.ai_dicom import install_ai_dicom
-
-        self.ai_dicom = install_ai_dicom(self)
-
-    def apply_preferences(self, prefs) -> None:
-        """Apply saved settings (ECG speed, gain, screen calibration, model device)."""
-        self.preferences = prefs
-        self.ecg.apply_preferences(prefs)
+        #: The first-start layout, for View ▸ Reset layout.
+        self._default_layout = self.saveState(LAYOUT_VERSION)
+        self._on_viewer_image_changed()
+        self.status_text.setText(self.tr("Ready."))
 
     def _dock(self, widget: QWidget, title: str, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -332,6 +232,8 @@ class MainWindow(StudiesWindow):
     @Slot()
     def analyze(self) -> None:
         """Score the record on a worker thread."""
+        from engine.workflow import analyze
+
         if not self.form.is_valid:
             return
         self.show_record_form(True)
@@ -347,8 +249,7 @@ class MainWindow(StudiesWindow):
     @property
     def device(self) -> str:
         """The "Run models on" setting, which every analysis of this window honours."""
-        prefs = getattr(self, "preferences", None)
-        return str(getattr(prefs, "device", "auto") or "auto")
+        return str(getattr(self.preferences, "device", "auto") or "auto")
 
     def _on_record_result(self, _outcome: AnalysisOutcome) -> None:
         self._image_result_for = None  # the panel now shows a record result
@@ -356,6 +257,8 @@ class MainWindow(StudiesWindow):
     @Slot()
     def analyze_image(self) -> None:
         """Score the frame shown with the image model, with its heat map, on a worker thread."""
+        from engine.workflow import analyze
+
         stack = self.viewer.stack
         if stack is None or not stack.is_loaded(self.viewer.frame):
             self.status_text.setText(self.tr("Open an image first."))
@@ -399,6 +302,12 @@ class MainWindow(StudiesWindow):
         for dock in (self.browser_dock, self.measurements_dock, self.record_dock):
             dock.setFloating(False)
             dock.show()
+        if self._patients is not None:  # built after the first-start layout was taken
+            patients = self._patients.dock
+            patients.setFloating(False)
+            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, patients)
+            self.tabifyDockWidget(self.browser_dock, patients)
+            patients.hide()
         self._record_dock_wanted = True
         self.resizeDocks([self.browser_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.record_dock], [470], Qt.Orientation.Horizontal)
@@ -408,7 +317,7 @@ class MainWindow(StudiesWindow):
 
     def _on_view_tab_changed(self, index: int) -> None:
         """The record form and image results are for images: the ECG tab has its own panel."""
-        if self.tabs.widget(index) is self.ecg:
+        if self.tabs.widget(index) is self._ecg:
             self._record_dock_wanted = self.record_dock.isVisible()
             self.record_dock.hide()
         elif self._record_dock_wanted:
@@ -445,7 +354,10 @@ class MainWindow(StudiesWindow):
 
     # --- job feedback ---------------------------------------------------------------------------
     def _busy_runners(self) -> list[JobRunner]:
-        return [r for r in (self.image_jobs, self.analysis_jobs, self.ecg.jobs) if r.busy]
+        runners = [self.image_jobs, self.analysis_jobs]
+        if self._ecg is not None:
+            runners.append(self._ecg.jobs)
+        return [r for r in runners if r.busy]
 
     @Slot(str)
     def _on_job_started(self, name: str) -> None:
@@ -490,8 +402,8 @@ class MainWindow(StudiesWindow):
         if self._analysing_image is not None and key != self._analysing_image:
             self.analysis_jobs.cancel()  # its result would be about another image
         if self._image_result_for is not None and key != self._image_result_for:
-            if self.results.prediction is not None:
-                self.results.clear()
+            if self._results is not None and self._results.prediction is not None:
+                self._results.clear()
             self._image_result_for = None
         has = self.viewer.stack is not None
         self.analyze_image_action.setEnabled(has)
@@ -509,9 +421,14 @@ class MainWindow(StudiesWindow):
         self.image_shown.emit()
 
     def _runners(self) -> list[JobRunner]:
-        runners = [self.image_jobs, self.analysis_jobs, self.browser.thumb_jobs, self.ecg.jobs]
-        runners += [self.ecg.results.card_jobs, self.results.card_jobs, self.receive_jobs]
-        runners += [self.send_jobs, self.ai_dicom.jobs, self.ai_dicom.read_jobs]
+        runners = [self.image_jobs, self.analysis_jobs, self.browser.thumb_jobs]
+        runners += [self.receive_jobs, self.send_jobs]
+        if self._results is not None:
+            runners.append(self._results.card_jobs)
+        if self._ecg is not None:
+            runners += [self._ecg.jobs, self._ecg.results.card_jobs]
+        if self._ai_dicom is not None:
+            runners += [self._ai_dicom.jobs, self._ai_dicom.read_jobs]
         runners += [
             jobs
             for d in self.dialogs.values()
@@ -521,6 +438,8 @@ class MainWindow(StudiesWindow):
 
     def _on_score_revealed(self, prediction: object) -> None:
         """An out-of-domain image's score was shown on request: say so in the audit log."""
+        from engine.workflow import note_out_of_domain_shown
+
         withheld, self._withheld_heatmap = self._withheld_heatmap, None
         if withheld is not None and self.viewer.stack is withheld[0]:
             self.viewer.set_heatmap(*withheld[1:])
@@ -529,8 +448,14 @@ class MainWindow(StudiesWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.receive_service.stop()
-        if self.tabs.currentWidget() is self.ecg and self._record_dock_wanted:
+        self._closing = True  # what is not built yet is not built now
+        if self._receive_service is not None:
+            self._receive_service.stop()
+        if (
+            self._ecg is not None
+            and self.tabs.currentWidget() is self._ecg
+            and (self._record_dock_wanted)
+        ):
             self.tabs.setCurrentWidget(self.viewer_panel)  # save the images tab's layout
         save_window_layout(self)
         self.viewer.stop_cine()
@@ -539,7 +464,8 @@ class MainWindow(StudiesWindow):
             runner.cancel()
         for runner in runners:
             runner.wait(5.0)
-        self.patients.shutdown()
+        if self._patients is not None:
+            self._patients.shutdown()
         super().closeEvent(event)
 
 

@@ -103,8 +103,8 @@ class PatientController(QObject):
         self.dock.setObjectName("patients_dock")
         self.dock.setWidget(self.panel)
         self.dock.toggleViewAction().setShortcut("Ctrl+Shift+L")
+        self.dock.hide()  # before it is added: the host may restore it as it was left
         host.add_patients_dock(self.dock)
-        self.dock.hide()
         self.user_status = QLabel("")
         self.user_status.setObjectName("user_status")
 
