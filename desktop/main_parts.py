@@ -20,7 +20,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Slot
 from PySide6.QtWidgets import QMenu, QPushButton, QVBoxLayout, QWidget
 
 from desktop.main_studies import StudiesWindow
-from engine.workflow import EcgFound, StudyOpened
+from engine.workflow import EcgFound, FirstSliceLoaded, StudyOpened
 
 if TYPE_CHECKING:
     from desktop.dialogs.nodes import ReceiveService
@@ -43,16 +43,20 @@ _BUILD_REST = QEvent.Type(QEvent.registerEventType())
 
 
 class _AfterPaint(QObject):
-    """Posts :data:`_BUILD_REST` to ``window`` once ``widget`` has painted."""
+    """Posts :data:`_BUILD_REST` to ``window`` once ``widget`` has painted (``painted`` is
+    called then, before the event is handled)."""
 
-    def __init__(self, widget: QWidget, window: QObject) -> None:
+    def __init__(self, widget: QWidget, window: QObject, painted=None) -> None:
         super().__init__(widget)
         self._window = window
+        self._painted = painted
         widget.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint:
             watched.removeEventFilter(self)
+            if self._painted is not None:
+                self._painted()
             QCoreApplication.postEvent(
                 self._window, QEvent(_BUILD_REST), Qt.EventPriority.LowEventPriority.value
             )
@@ -91,9 +95,14 @@ class PartsWindow(StudiesWindow):
         self._ai_dicom: AiDicomController | None = None
         self._started = False  # finish_startup has run (or is running)
         self._closing = False
-        self._rest_after_open = False  # build the rest once the files being opened show
+        self._open_shown = False  # the files being opened (if any) are shown
+        self._watching = False  # for the paint of what was opened
         #: The last study opened (StudyOpened or EcgFound), for parts built after it opened.
         self._last_opened: object | None = None
+        # after the window's own handlers: the view is set when these run
+        self.image_jobs.partial.connect(self._on_open_partial)
+        self.image_jobs.finished.connect(self._on_open_shown)
+        self.image_jobs.succeeded.connect(self._remember_opened)
         for menu in self.menuBar().findChildren(QMenu):
             menu.aboutToShow.connect(self.finish_startup)  # its actions, complete
         if paint_first:
@@ -108,20 +117,29 @@ class PartsWindow(StudiesWindow):
 
     def _build_rest_when_shown(self) -> None:
         """The window has painted: build the rest now, or once the files being opened
-        (the sample, say) are on screen."""
-        if self._started or self._closing:
-            return
-        if self.image_jobs.busy:
-            self._rest_after_open = True  # see _on_open_shown
-            return
+        (the sample, say; a series' first image) are on screen."""
+        if self._started or self._closing or self._watching:
+            return  # (watching: the paint of what was opened will ask again)
+        if self.image_jobs.busy and not self._open_shown:
+            return  # their first paint will ask again (_on_open_shown)
         self.finish_startup()
 
+    @Slot(object)
+    def _on_open_partial(self, payload: object) -> None:
+        if isinstance(payload, FirstSliceLoaded):  # a series' first image shows: enough
+            self._on_open_shown()
+
+    @Slot()
     def _on_open_shown(self) -> None:
         """The files opened at start-up are shown (or failed): the rest after their paint."""
-        if self._rest_after_open:
-            self._rest_after_open = False
-            _AfterPaint(self.viewer, self)
+        self._open_shown = True  # even while the rest of a series streams in
+        if not self._started and not self._watching:
+            self._watching = True
+            _AfterPaint(self.viewer, self, painted=self._on_watched_paint)
             self.viewer.update()
+
+    def _on_watched_paint(self) -> None:
+        self._watching = False
 
     @Slot(object)
     def _remember_opened(self, outcome: object) -> None:

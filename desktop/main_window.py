@@ -170,8 +170,6 @@ class MainWindow(PartsWindow):
         self.image_jobs.succeeded.connect(self._on_image_jobs_succeeded)
         self.image_jobs.progressed.connect(self._on_image_jobs_progressed)
         self.image_jobs.finished.connect(self._on_image_jobs_finished)
-        self.image_jobs.finished.connect(self._on_open_shown)
-        self.image_jobs.succeeded.connect(self._remember_opened)
         self.analysis_jobs.succeeded.connect(self._on_analysis_done)
         self.analysis_jobs.finished.connect(self._on_analysis_jobs_finished)
 

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -20,6 +21,8 @@ from PySide6.QtWidgets import QMenu
 
 from desktop.main_window import MainWindow
 from desktop.settings import restore_window_layout, save_window_layout
+from engine.dicom.synthetic import write_ct_series
+from engine.workflow import FirstSliceLoaded, open_study
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -169,3 +172,28 @@ def test_the_patients_dock_comes_back_where_it_was_left(qtbot, tmp_path) -> None
     assert not third.patients.dock.isVisible()
     area = third.dockWidgetArea(third.patients.dock)
     assert area == third.dockWidgetArea(third.browser_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+
+
+def test_a_series_opened_at_start_lets_the_rest_come_with_its_first_image(qtbot, tmp_path):
+    write_ct_series(tmp_path / "ct", 4, rows=32, cols=32)
+    partials: list[object] = []
+    outcome = open_study([tmp_path / "ct"], partial=partials.append)
+    first = next(p for p in partials if isinstance(p, FirstSliceLoaded))
+    release = threading.Event()
+
+    def still_streaming(*, progress, cancel, partial):
+        partial(first)  # the first slice, shown while the rest of the series loads
+        release.wait(20)
+        return outcome
+
+    window = MainWindow(paint_first=True)
+    qtbot.addWidget(window)
+    window.show()
+    window.image_jobs.submit(still_streaming, name="open", with_partial=True)
+    qtbot.waitUntil(lambda: window.tabs.count() == 2, timeout=10_000)
+    assert window.image_jobs.busy  # built while the series was still loading
+    assert window.viewer.stack is not None
+    with qtbot.waitSignal(window.image_jobs.finished, timeout=10_000):
+        release.set()
+    assert window.viewer.stack.n_frames == 4
+    window.close()
