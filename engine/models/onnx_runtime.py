@@ -161,6 +161,10 @@ class OnnxImageModel(_OnnxMixin, ImageModel):
     """:class:`~engine.models.cnn.ImageModel` on ONNX Runtime (same prepare, results, maps)."""
 
     _torch_class = ImageModel
+    #: Threads preparing images for :func:`~engine.models.runtime.predict_many`: the graph
+    #: runs faster than a compressed radiograph decodes (17 vs ~30 ms on 2 cores), so two
+    #: keep it fed (from DICOM files, 30.6 vs 29.0 images/s with one, same run).
+    prefetch_workers = 2
 
     def __init__(self, bundle: Bundle) -> None:  # no torch network: the graph
         self._open(bundle)

@@ -96,7 +96,8 @@ def predict_many(
     operating_point
         Name of the operating point (default: the bundle's default).
     prefetch
-        Prepare upcoming inputs on a worker thread while the model runs.
+        Prepare upcoming inputs on a worker thread while the model runs (on
+        ``model.prefetch_workers`` threads where the runner sets it).
 
     Notes
     -----
@@ -139,7 +140,9 @@ def predict_many(
     progress(0.0, f"Analysing {n} input(s)")
     # Inputs are decoded and preprocessed one batch ahead on a worker thread
     # while the model runs (torch and the decoders release the GIL).
-    executor = ThreadPoolExecutor(max_workers=1) if prefetch and n > 1 else None
+    # A runner whose model pass is quicker than preparing an input asks for more threads.
+    workers = max(1, int(getattr(model, "prefetch_workers", 1)))
+    executor = ThreadPoolExecutor(max_workers=workers) if prefetch and n > 1 else None
     ahead: deque[tuple[int, Future[Any]]] = deque()
     try:
         next_index = 0
