@@ -33,8 +33,9 @@ need no pydicom, so the desktop's viewer can be built and shown before pydicom
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from engine.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from engine.dicom.files import MAX_PIXEL_BYTES, read_dataset, read_header
@@ -97,18 +98,7 @@ _MODULES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engine.dicom' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"engine.dicom.{module}"), name)
-    globals()[name] = value  # the next lookup is a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_MODULES))
-
+__getattr__, __dir__ = lazy_attributes(__name__, _MODULES)
 
 __all__ = [
     "MAX_PIXEL_BYTES",

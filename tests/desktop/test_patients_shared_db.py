@@ -22,7 +22,6 @@ from PySide6.QtCore import Qt
 
 from desktop.patients.dialogs import RecoverAccessDialog, SignInDialog
 from engine.store import KdfParams, create_store, credentials
-from tests._no_network import loopback_allowed
 from tests.desktop.conftest import VALID_RECORD, store_on_this_thread
 from tests.desktop.test_patients_workflow import (
     PASSWORD,
@@ -32,7 +31,7 @@ from tests.desktop.test_patients_workflow import (
     sign_in,
     submit,
 )
-from tests.engine.store._pg import OWNER, WORKSTATION, PgServer, find_bin_dir
+from tests.engine.store._pg import OWNER, WORKSTATION, PgServer, throwaway_server
 from tests.engine.store._secret_service import SecretService
 from tests.engine.store._secret_service import missing as missing_secret_service
 
@@ -41,14 +40,8 @@ DB_PASSWORD = "room-3-database-password"
 
 @pytest.fixture
 def server() -> Iterator[PgServer]:
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (Debian: apt install postgresql)")
-    with loopback_allowed():
-        pg = PgServer(bin_dir)
-        pg.start()
-    yield pg
-    pg.destroy()
+    with throwaway_server() as pg:
+        yield pg
 
 
 def test_saving_while_the_clinic_database_is_down_keeps_the_record(qtbot, server: PgServer):
@@ -88,14 +81,8 @@ def test_saving_while_the_clinic_database_is_down_keeps_the_record(qtbot, server
 @pytest.fixture(scope="module")
 def tls_server() -> Iterator[PgServer]:
     """A server that asks each workstation role for its password (over TLS, on 127.0.0.2)."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (Debian: apt install postgresql)")
-    with loopback_allowed():
-        pg = PgServer(bin_dir, tls=True)
-        pg.start()
-    yield pg
-    pg.destroy()
+    with throwaway_server(tls=True) as pg:
+        yield pg
 
 
 @pytest.fixture(params=["wrapped file", "secret service"])

@@ -25,6 +25,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 OWNER = "stethos_owner"
@@ -253,3 +255,26 @@ class PgServer:
             f"postgresql://{role}@{TLS_HOST}:{self.port}/{dbname}"
             f"?sslmode=verify-full&sslrootcert={self.ca_file}"
         )
+
+
+@contextmanager
+def throwaway_server(**options) -> Iterator[PgServer]:
+    """A started :class:`PgServer` (``options`` as its constructor's), destroyed afterwards.
+
+    Skips the calling test, with the reason, where Debian's ``postgresql`` binaries are
+    missing.
+    """
+    import pytest
+
+    from tests._no_network import loopback_allowed
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (Debian: apt install postgresql)")
+    with loopback_allowed():
+        server = PgServer(bin_dir, **options)
+        server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()

@@ -23,7 +23,7 @@ import pytest
 from engine.store import Store, create_store, open_store
 from tests._no_network import loopback_allowed
 from tests.engine.store._helpers import ADMIN, ADMIN_PASSWORD, FAST, FakeClock
-from tests.engine.store._pg import OWNER, WORKSTATION, PgServer, find_bin_dir
+from tests.engine.store._pg import OWNER, WORKSTATION, PgServer, throwaway_server
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -43,14 +43,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """One throw-away PostgreSQL cluster for the whole run (TLS on 127.0.0.2 too)."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (Debian: apt install postgresql)")
-    with loopback_allowed():
-        server = PgServer(bin_dir, tls=True)
-        server.start()
-    yield server
-    server.destroy()
+    with throwaway_server(tls=True) as server:
+        yield server
 
 
 @pytest.fixture

@@ -32,9 +32,14 @@ from engine.errors import (
 from engine.store import create_store, open_store
 from engine.store.credentials import credentials_path
 from engine.store.server import ServerBackend
-from tests._no_network import loopback_allowed
 from tests.engine.store._helpers import ADMIN, ADMIN_PASSWORD, FAST, HEART
-from tests.engine.store._pg import OWNER, WORKSTATION, WORKSTATION_PASSWORD, PgServer, find_bin_dir
+from tests.engine.store._pg import (
+    OWNER,
+    WORKSTATION,
+    WORKSTATION_PASSWORD,
+    PgServer,
+    throwaway_server,
+)
 from tests.engine.store._results import fake_result
 
 REPO = Path(__file__).resolve().parents[3]
@@ -210,14 +215,8 @@ def test_two_processes_write_concurrently_without_losing_an_update(urls):
 @pytest.fixture
 def own_server() -> Iterator[PgServer]:
     """A cluster of this test's own (it gets killed)."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (Debian: apt install postgresql)")
-    with loopback_allowed():
-        server = PgServer(bin_dir, fsync=True)
-        server.start()
-    yield server
-    server.destroy()
+    with throwaway_server(fsync=True) as server:
+        yield server
 
 
 def test_server_killed_mid_transaction_keeps_nothing_half_written(own_server: PgServer):
