@@ -12,7 +12,8 @@ folder); each step keeps what the app reads at run time equal to what it was:
   the data Qt never reads (Qt Core calls only ICU's collation, converter,
   case-mapping and calendar/time-zone APIs: ``nm -D --undefined-only
   libQt6Core.so.6``), so that the trimmed library answers those calls
-  exactly as the full one (tests/packaging/test_trim.py compares them);
+  exactly as the full one (tests/packaging/test_trim.py compares them), except
+  for time-zone display names in languages the interface does not speak;
 * :func:`dedupe` replaces identical copies of a file in the frozen folder by
   relative symbolic links (``stethos-engine`` is then a link to ``stethos``:
   packaging/launcher.py picks the program by the name it was started as).
@@ -59,6 +60,22 @@ UNUSED_QT_PLUGINS = (
 # dictionaries, transliterators, number spell-out rules, the display names of
 # units, currencies and languages, and the Unicode character names.
 UNUSED_ICU_ITEMS = ("brkitr/", "translit/", "rbnf/", "unit/", "curr/", "lang/", "unames.icu")
+# Locale data of the time-zone, region and calendar names (zone/xx.res, region/xx.res, xx.res)
+# is kept for the languages Stethos's interface speaks; in any other locale a time-zone
+# *display name* (QTimeZone::displayName, a long-format date's zone) falls back to English.
+# Stethos shows neither (its dates are formatted by Python), and the collation tailorings
+# (coll/), case mapping and converters of every language stay: sorting, upper/lower case
+# and decoding are the same in every locale (tests/packaging/test_trim.py). 6.6 MiB.
+ICU_LOCALES_KEPT = ("en", "zh")
+_ICU_LOCALE_ITEM = re.compile(r"^(?:zone/|region/)?([a-z]{2,3})(?:_[A-Za-z0-9]+)*\.res$")
+
+
+def unused_icu_item(item: str, drop: Sequence[str] = UNUSED_ICU_ITEMS) -> bool:
+    """Whether the ICU data item ``item`` (``coll/de.res``, ``zone/fr.res``...) is left out."""
+    if item.startswith(tuple(drop)):
+        return True
+    locale = _ICU_LOCALE_ITEM.match(item)
+    return locale is not None and locale[1] not in ICU_LOCALES_KEPT
 
 
 # Libraries the Debian package's Depends: (linux/control.in) already install, with the
@@ -229,7 +246,8 @@ def icu_tools_available() -> bool:
 
 
 def trim_icu_data(library: Path, workdir: Path, drop: Sequence[str] = UNUSED_ICU_ITEMS) -> Path:
-    """A copy of the ICU data library ``library`` without the data items under ``drop``.
+    """A copy of the ICU data library ``library`` without the items under ``drop``, nor
+    the locale data of languages other than :data:`ICU_LOCALES_KEPT` (:func:`unused_icu_item`).
 
     The data is cut out of the library's ``icudtNN_dat`` symbol, items are
     removed with ``icupkg``, and the rest is linked into a new shared library
@@ -249,7 +267,7 @@ def trim_icu_data(library: Path, workdir: Path, drop: Sequence[str] = UNUSED_ICU
     items = subprocess.run(
         ["icupkg", "-l", str(full)], capture_output=True, text=True, check=True
     ).stdout.split()
-    removed = [item for item in items if item.startswith(tuple(drop))]
+    removed = [item for item in items if unused_icu_item(item, drop)]
     listing = workdir / "removed.txt"
     listing.write_text("\n".join(removed) + "\n", encoding="utf-8")
     trimmed = workdir / "trimmed" / f"{prefix}.dat"

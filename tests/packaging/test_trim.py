@@ -38,7 +38,7 @@ QT_ICU_PROBE = textwrap.dedent(
     out = {"icudata": sorted({l.split()[-1] for l in open("/proc/self/maps") if "libicudata" in l})}
     words = ["Zhang Wei", "zhang wei", "张伟", "李娜", "王芳", "刘洋", "陈静", "file10", "file2",
              "File1", "Ärzte", "Arzt", "Zebra", "éclair", "eclair", "Ωmega", "żółw", "ß", "ss"]
-    for name in ["en_US", "zh_CN", "de_DE", "C"]:
+    for name in ["en_US", "zh_CN", "de_DE", "sv_SE", "C"]:
         for numeric in (False, True):
             c = QCollator(QLocale(name))
             c.setNumericMode(numeric)
@@ -96,10 +96,31 @@ def test_trimmed_icu_data_answers_qts_calls_as_the_full_data(tmp_path) -> None:
     assert answers.pop("icudata") == [str(trimmed)]
     assert reference.pop("icudata") == [str(full)]
     assert reference["sort zh_CN False"][:3] == ["陈静", "李娜", "刘洋"]  # pinyin order
+    assert reference["sort de_DE False"] != reference["sort sv_SE False"]  # tailorings differ
     assert (
         reference["tz de_DE Europe/Berlin StandardTime LongName"] == "Mitteleuropäische Normalzeit"
     )
+    # Time-zone display names of languages the interface does not speak fall back to
+    # English (ICU_LOCALES_KEPT); every other answer is the same, in every locale.
+    german = [k for k in reference if k.startswith(("tz de_DE", "datetime de_DE"))]
+    assert (
+        answers["tz de_DE Europe/Berlin StandardTime LongName"]
+        == (reference["tz en_US Europe/Berlin StandardTime LongName"])
+    )
+    assert answers["datetime de_DE"].startswith("Mittwoch, 1. Juli 2026")  # Qt's own CLDR data
+    for key in german:
+        reference.pop(key), answers.pop(key)
     assert answers == reference
+
+
+def test_only_locale_data_of_other_languages_is_left_out_beyond_the_unused_trees() -> None:
+    left_out = trim.unused_icu_item
+    assert left_out("zone/de.res") and left_out("region/fr_CA.res") and left_out("ja.res")
+    assert left_out("brkitr/word.brk") and left_out("unames.icu")
+    kept = ["zone/en.res", "zone/zh_Hans_CN.res", "en_GB.res", "zh.res", "root.res", "pool.res",
+            "zone/root.res", "zoneinfo64.res", "supplementalData.res", "coll/de.res",
+            "coll/sv.res", "ibm-1252_P100-2000.cnv", "cnvalias.icu", "uts46.nrm"]  # fmt: skip
+    assert [item for item in kept if left_out(item)] == []
 
 
 def test_icu_items_qt_reads_are_kept() -> None:
