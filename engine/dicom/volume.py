@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.dicom import _worker
 from engine.dicom.files import check_pixel_budget, quoted
 from engine.dicom.image import read_image
 from engine.dicom.pixels import Window, full_range_window, window_to_8bit
@@ -302,13 +303,6 @@ def _decode_instance(path: str, dtype: str) -> tuple[bytes, tuple[int, ...]]:
     return frames.tobytes(), frames.shape
 
 
-def _worker_init() -> None:
-    warnings.simplefilter("ignore")
-    from engine.dicom.decoders import configure_decoders
-
-    configure_decoders()
-
-
 _pool_lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
@@ -327,7 +321,7 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
+                initializer=_worker.init,  # before pydicom is imported there
             )
             _pool_size = workers
         return _pool
