@@ -24,7 +24,9 @@ this pass and for pydicom's loop alike.
 
 from __future__ import annotations
 
+import mmap
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -84,18 +86,82 @@ class OpenedFiles:
 class _Staging:
     """Slots of ``(rows, cols)`` pixels, handed out in reading order.
 
-    One ``np.empty`` array for every file that may belong to the series: pages
-    of slots never used are never touched, so they take no memory (numpy asks
-    for huge pages for large arrays: a 150 MiB series faults in far faster).
+    One array for every file that may belong to the series, in anonymous
+    memory of its own (small pages). A fresh page costs the kernel a fault and
+    a zeroing when first written (about a third of loading an uncompressed
+    series from the page cache), so a helper thread touches the pages of the
+    next slots while the files are read, on the other core; it keeps at most
+    :data:`LEAD` slots ahead, so slots never used take no memory. (Huge pages,
+    which numpy asks for, fault in faster when the kernel has them free, and
+    stall on compaction when it has not: 0.007 s to 0.4 s for 150 MiB here.)
+
+    The reader and the helper never write the same slot: the helper fills a
+    chunk only ahead of the reader, and a reader that reaches a chunk being
+    filled waits for it; one that overtakes the helper stops it.
     """
 
+    #: Slots touched per step, and at most this many ahead of the reader.
+    CHUNK = 8
+    LEAD = 32
+    #: Below this size the helper thread is not worth starting.
+    MIN_PREFAULT_BYTES = 16 << 20
+
     def __init__(self, capacity: int, rows: int, cols: int, dtype: np.dtype) -> None:
-        self.array = np.empty((capacity, rows, cols), dtype=dtype)
+        count = capacity * rows * cols
+        nbytes = max(count * np.dtype(dtype).itemsize, 1)
+        self._memory = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        if hasattr(mmap, "MADV_NOHUGEPAGE"):
+            self._memory.madvise(mmap.MADV_NOHUGEPAGE)
+        self.array = np.frombuffer(self._memory, dtype=dtype, count=count).reshape(
+            capacity, rows, cols
+        )
         self.used = 0
+        self._capacity = capacity
+        self._next = 0  # slots below this one are touched
+        self._filling: tuple[int, int] | None = None
+        self._stop = False
+        self._cond = threading.Condition()
+        self._helper: threading.Thread | None = None
+        if nbytes >= self.MIN_PREFAULT_BYTES and capacity > self.CHUNK:
+            self._helper = threading.Thread(target=self._prefault, name="stethos-prefault")
+            self._helper.daemon = True
+            self._helper.start()
+
+    def _prefault(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and self._next >= self.used + self.LEAD:
+                    self._cond.wait()
+                if self._stop or self._next >= self._capacity:
+                    return
+                start = self._next
+                end = min(start + self.CHUNK, self._capacity)
+                self._filling = (start, end)
+            self.array[start:end].fill(0)  # numpy lets go of the GIL: faults on this core
+            with self._cond:
+                self._filling = None
+                self._next = end
+                self._cond.notify_all()
 
     def take(self) -> int:
-        self.used += 1
-        return self.used - 1
+        with self._cond:
+            k = self.used
+            self.used += 1
+            while self._filling is not None and self._filling[0] <= k < self._filling[1]:
+                self._cond.wait()
+            if k >= self._next:  # the reader is ahead: the helper must not write from here
+                self._stop = True
+            self._cond.notify_all()
+        return k
+
+    def finish(self) -> None:
+        """Stop the helper (every slot the reader took is its own from then on)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._helper is not None:
+            self._helper.join()
+            self._helper = None
 
 
 def _eligible(inst: Instance) -> bool:
@@ -300,6 +366,8 @@ class _Pass:
     def volume(self, scan: ScanResult) -> Volume | None:
         """The first image series as a volume, when it is the streamed one and complete."""
         staging = self.staging
+        if staging is not None:
+            staging.finish()
         images = scan.image_series
         if staging is None or self.spoiled or not images:
             return None
@@ -422,34 +490,38 @@ def scan_and_load(
     file_problems: dict[int, tuple[Path, str]] = {}
     workers = max(1, min(workers or os.cpu_count() or 1, 8))
     pool_allowed = use_processes or (use_processes is None and workers > 1)
-    for index, path in enumerate(files):
+    try:
+        for index, path in enumerate(files):
+            check_cancelled(cancel)
+            if index % 8 == 0:
+                progress(index / max(n, 1), f"Reading {index + 1} of {n} files")
+            try:
+                rows[index] = _read_local(path, state, n - index)
+            except DicomError as exc:
+                file_problems[index] = (path, exc.user_message)
+                continue
+            if (
+                state.compressed
+                and state.staging is not None
+                and pool_allowed
+                and n - index - 1 >= PROCESS_MIN_INSTANCES
+            ):
+                _pool_rest(files, index + 1, rows, file_problems, state, workers, progress, cancel)
+                break
         check_cancelled(cancel)
-        if index % 8 == 0:
-            progress(index / max(n, 1), f"Reading {index + 1} of {n} files")
-        try:
-            rows[index] = _read_local(path, state, n - index)
-        except DicomError as exc:
-            file_problems[index] = (path, exc.user_message)
-            continue
-        if (
-            state.compressed
-            and state.staging is not None
-            and pool_allowed
-            and n - index - 1 >= PROCESS_MIN_INSTANCES
-        ):
-            _pool_rest(files, index + 1, rows, file_problems, state, workers, progress, cancel)
-            break
-    check_cancelled(cancel)
-    for k in sorted(file_problems):
-        problems.append(file_problems[k])
-    kept = picture_rows + [r for r in rows if r is not None]
-    scan = ScanResult(
-        patients=_group(kept),
-        problems=tuple(problems),
-        n_files=n + len(pictures),
-        non_image_files=sum(1 for inst, _ in kept if not inst.has_pixel_data),
-    )
-    volume = state.volume(scan)
+        for k in sorted(file_problems):
+            problems.append(file_problems[k])
+        kept = picture_rows + [r for r in rows if r is not None]
+        scan = ScanResult(
+            patients=_group(kept),
+            problems=tuple(problems),
+            n_files=n + len(pictures),
+            non_image_files=sum(1 for inst, _ in kept if not inst.has_pixel_data),
+        )
+        volume = state.volume(scan)
+    finally:  # the prefaulting helper ends with the pass, cancelled or not
+        if state.staging is not None:
+            state.staging.finish()
     progress(1.0, f"{len(kept)} DICOM files read")
     return OpenedFiles(scan, volume)
 

@@ -252,3 +252,30 @@ def test_values_that_change_from_slice_to_slice_are_read_for_every_slice(ct_fold
     _check_against_pydicom(ct_folder)
     volume = scan_and_load(ct_folder).volume
     assert len({s.instance.windows[0].center for s in volume.series.slices}) == 12
+
+
+def test_prefaulting_never_overwrites_a_slot_and_stays_a_few_slots_ahead():
+    """The helper touching pages ahead (zeros) never writes a slot the reader has taken."""
+    import time
+
+    import numpy as np
+
+    from engine.dicom.stream import _Staging
+
+    rng = np.random.default_rng(0)
+    for pause in (0.0, 0.002):  # a reader faster, then slower, than the helper
+        staging = _Staging(80, 512, 512, np.dtype(np.int16))  # 40 MiB: the helper runs
+        assert staging._helper is not None
+        for _ in range(3):
+            staging.array[staging.take()] = 7
+        time.sleep(0.05)  # a paused reader: the helper goes at most LEAD slots ahead
+        assert staging._next <= staging.used + staging.LEAD + staging.CHUNK
+        while staging.used < 80:
+            k = staging.take()
+            staging.array[k] = k + 1
+            if pause and rng.random() < 0.5:
+                time.sleep(pause)
+        staging.finish()
+        assert staging._helper is None
+        assert [int(staging.array[k, 0, 0]) for k in range(3, 80)] == list(range(4, 81))
+        assert all(int(staging.array[k].min()) == k + 1 for k in range(3, 80))
