@@ -49,11 +49,24 @@ class JobFailure:
 
 
 class _Bridge(QObject):
-    """Lives on the UI thread; worker threads emit through it (queued)."""
+    """Lives on the UI thread; worker threads emit through it (queued).
+
+    It has no Qt parent: Python owns it, and each worker thread holds it, so a
+    window or dialog closed (and its runner deleted) while a job still runs
+    leaves the thread a live object to emit through; the connections to the
+    deleted runner are gone, so what it emits goes nowhere.
+    """
 
     progressed = Signal(int, float, str)
     partial = Signal(int, object)
     done = Signal(int, str, object)
+
+    def send(self, signal: str, *args: Any) -> None:
+        """Emit ``signal`` from a worker thread; nothing when Qt has deleted the bridge."""
+        try:
+            getattr(self, signal).emit(*args)
+        except RuntimeError:  # "Signal source has been deleted": nobody is left to tell
+            pass
 
 
 class JobRunner(QObject):
@@ -77,7 +90,7 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._bridge = _Bridge(self)
+        self._bridge = _Bridge()  # no parent: it outlives this runner while a job runs
         self._bridge.progressed.connect(self._on_bridge_progressed)
         self._bridge.partial.connect(self._on_bridge_partial)
         self._bridge.done.connect(self._on_bridge_done)
@@ -117,13 +130,13 @@ class JobRunner(QObject):
             now = time.monotonic()
             if fraction >= 1.0 or now - last[0] >= PROGRESS_INTERVAL_S:
                 last[0] = now
-                bridge.progressed.emit(job_id, float(fraction), text)
+                bridge.send("progressed", job_id, float(fraction), text)
 
         if with_partial:
 
             def partial(payload: object) -> None:
                 taken = threading.Event()
-                bridge.partial.emit(job_id, (payload, taken))
+                bridge.send("partial", job_id, (payload, taken))
                 deadline = time.monotonic() + PARTIAL_HANDOVER_S
                 while not taken.wait(0.02):
                     if token.cancelled or time.monotonic() >= deadline:
@@ -135,10 +148,10 @@ class JobRunner(QObject):
             try:
                 result = fn(*args, progress=progress, cancel=token, **kwargs)
             except OperationCancelled:
-                bridge.done.emit(job_id, "cancelled", None)
+                bridge.send("done", job_id, "cancelled", None)
             except BaseException as exc:
                 if token.cancelled:
-                    bridge.done.emit(job_id, "cancelled", None)
+                    bridge.send("done", job_id, "cancelled", None)
                     return
                 details = "".join(traceback.format_exception(exc))
                 message = (
@@ -148,12 +161,12 @@ class JobRunner(QObject):
                 )
                 if not isinstance(exc, EngineError):
                     log.error("job %s failed\n%s", name, details)
-                bridge.done.emit(job_id, "failed", JobFailure(exc, message, details))
+                bridge.send("done", job_id, "failed", JobFailure(exc, message, details))
             else:
                 if token.cancelled:
-                    bridge.done.emit(job_id, "cancelled", None)
+                    bridge.send("done", job_id, "cancelled", None)
                 else:
-                    bridge.done.emit(job_id, "succeeded", result)
+                    bridge.send("done", job_id, "succeeded", result)
 
         self._thread = threading.Thread(target=work, name=f"job-{name or job_id}", daemon=True)
         self.started.emit(name)

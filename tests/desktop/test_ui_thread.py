@@ -117,6 +117,32 @@ def test_cancel_does_not_wait_for_a_blocked_job(qtbot):
     assert late == []
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_job_outliving_its_dialog_ends_quietly(qtbot):
+    """The dialog (and its runner) is deleted while the job runs: the job's last progress and
+    outcome go nowhere, without an exception in the worker thread."""
+    owner = QObject()
+    runner = JobRunner(owner)
+    entered, release = threading.Event(), threading.Event()
+
+    def job(*, progress, cancel):
+        entered.set()
+        release.wait(60)
+        progress(1.0, "done")
+        return "late"
+
+    runner.submit(job, name="orphaned")
+    qtbot.waitUntil(entered.is_set, timeout=WAIT_MS)
+    thread = runner._thread
+    assert thread is not None
+    owner.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    release.set()
+    thread.join(WAIT_MS / 1000)
+    assert not thread.is_alive()
+    qtbot.wait(0)
+
+
 def test_a_partial_result_is_handled_by_the_ui_thread_before_the_job_goes_on(qtbot):
     """The worker does not race on while the UI thread shows a partial result (a first
     slice): both need the interpreter, so the handover keeps the UI's part short."""
