@@ -20,14 +20,14 @@ the user (never in plain text).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from engine.errors import AuthenticationError, DatabasePasswordError
 from engine.store import credentials
 from engine.store.crypto import KdfParams
 from engine.store.store import Store, open_store, recover_access
 
-#: libpq's words for a password that was missing, and for one that was refused.
-_MISSING = ("no password supplied",)
-_REFUSED = ("password authentication failed",)
 #: The users table's own message (:func:`engine.store.store._check_password`).
 WRONG_USER_PASSWORD = (
     "The user name or password is wrong. Check them and try again; if the password is "
@@ -35,14 +35,20 @@ WRONG_USER_PASSWORD = (
 )
 
 
-def password_problem(error: AuthenticationError) -> str | None:
-    """``"missing"``/``"refused"`` when the server's login wanted a password; else ``None``."""
-    text = f"{error.detail or ''} {error.__cause__ or ''}".lower()
-    if any(words in text for words in _MISSING):
-        return "missing"
-    if any(words in text for words in _REFUSED):
-        return "refused"
-    return None
+@contextmanager
+def _told_apart(
+    url: str, username: str, server_password: str | None, *, password_lost: bool = False
+) -> Iterator[None]:
+    """Say which password a refused login needs: the server's (:func:`_password_error`)."""
+    try:
+        yield
+    except DatabasePasswordError as exc:
+        from engine.store.server import connection_params
+
+        _, location = connection_params(url)
+        raise _password_error(
+            exc.refused, location, username, server_password, password_lost=password_lost
+        ) from exc
 
 
 def open_clinic_store(
@@ -75,16 +81,8 @@ def open_clinic_store(
     StoreUnreachableError
         The server does not answer.
     """
-    from engine.store.server import connection_params
-
-    _, location = connection_params(url)
-    try:
+    with _told_apart(url, username, server_password):
         store = open_store(url, username, password, kdf=kdf, server_password=server_password)
-    except AuthenticationError as exc:
-        problem = password_problem(exc)
-        if problem is None:
-            raise
-        raise _password_error(problem, location, username, server_password) from exc
     if remember and server_password is not None:
         try:
             credentials.remember(store.location, username, password, server_password, store.kdf)
@@ -117,24 +115,14 @@ def recover_clinic_access(
         As :func:`open_clinic_store`; a recovery key that is not accepted is an
         :class:`~engine.errors.AuthenticationError`.
     """
-    from engine.store.server import connection_params
-
-    _, location = connection_params(url)
-    try:
+    with _told_apart(url, username, server_password, password_lost=True):
         return recover_access(
             url, recovery_key, username, new_password, kdf=kdf, server_password=server_password
         )
-    except AuthenticationError as exc:
-        problem = password_problem(exc)
-        if problem is None:
-            raise
-        raise _password_error(
-            problem, location, username, server_password, password_lost=True
-        ) from exc
 
 
 def _password_error(
-    problem: str,
+    refused: bool,
     location: str,
     username: str,
     server_password: str | None,
@@ -149,15 +137,10 @@ def _password_error(
             refused=True,
         )
     saved = credentials.saved_in(location, username)
-    if (
-        problem == "missing"
-        and saved is not None
-        and saved.kind == credentials.FILE
-        and not password_lost
-    ):
+    if not refused and saved is not None and saved.kind == credentials.FILE and not password_lost:
         # The slot is there but this password does not unwrap it: the user's password is wrong.
         return AuthenticationError(WRONG_USER_PASSWORD)
-    if problem == "refused" and saved is not None:
+    if refused and saved is not None:
         return DatabasePasswordError(
             f"The clinic database {location} did not accept the password saved on this "
             "workstation (IT may have changed it). Enter the current clinic database password.",

@@ -61,6 +61,7 @@ from psycopg.pq import TransactionStatus
 
 from engine.errors import (
     AuthenticationError,
+    DatabasePasswordError,
     EngineError,
     PermissionDeniedError,
     StoreConflictError,
@@ -543,14 +544,22 @@ class ServerBackend:
     def _connect_error(self, exc: psycopg.OperationalError) -> EngineError:
         text = str(exc)
         low = text.lower()
-        refused = ("authentication failed", "no password supplied", "no pg_hba.conf entry")
-        if any(r in low for r in refused) or ("role" in low and "does not exist" in low):
-            return AuthenticationError(
-                f"The clinic database on {self.host} did not accept this workstation's login. "
-                "Ask IT to check the workstation's database role and its password saved here "
-                "(stethos-engine store remember).",
-                text,
-            )
+        login = (
+            f"The clinic database on {self.host} did not accept this workstation's login. "
+            "Ask IT to check the workstation's database role and its password saved here "
+            "(stethos-engine store remember)."
+        )
+        # libpq's words for a password the server wanted and did not get, or did not accept
+        # (engine.store.clinic_login says which to the person signing in)
+        if "no password supplied" in low or "password authentication failed" in low:
+            refused = "password authentication failed" in low
+            return DatabasePasswordError(login, self.location, refused=refused, detail=text)
+        if (
+            "authentication failed" in low
+            or "no pg_hba.conf entry" in low
+            or ("role" in low and "does not exist" in low)
+        ):
+            return AuthenticationError(login, text)
         if "certificate" in low or "ssl" in low:
             return StoreError(
                 f"The secure connection to the clinic database on {self.host} failed: its "
