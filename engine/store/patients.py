@@ -84,13 +84,11 @@ class PatientsMixin(StoreCore):
     def _refuse_taken_mrn(self, mrn: str, failure: Exception) -> None:
         """Raise the validation error when ``failure`` came from ``mrn`` being taken."""
         try:
-            taken = self._conn().execute("SELECT 1 FROM patients WHERE mrn = ?", (mrn,)).fetchone()
+            self._check_mrn_free(self._conn(), mrn, None)
+        except RecordValidationError as taken:
+            raise taken from failure
         except Exception:  # the store itself failed (a lost server): report that failure
             return
-        if taken is not None:
-            raise RecordValidationError(
-                {"mrn": f"Another patient already has the MRN {mrn}."}
-            ) from failure
 
     def _check_mrn_free(self, conn: db.Connection, mrn: str, patient_id: int | None) -> None:
         row = conn.execute("SELECT id FROM patients WHERE mrn = ?", (mrn,)).fetchone()
