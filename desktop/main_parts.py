@@ -25,7 +25,7 @@ from engine.workflow import EcgFound, FirstSliceLoaded, StudyOpened
 if TYPE_CHECKING:
     from desktop.dialogs.nodes import ReceiveService
     from desktop.ecg.panel import EcgPanel
-    from desktop.jobs import JobFailure
+    from desktop.jobs import JobRunner
     from desktop.main_window import MainWindow
     from desktop.patients import PatientController
     from desktop.results.ai_dicom import AiDicomController
@@ -76,11 +76,7 @@ class PartsWindow(StudiesWindow):
 
     if TYPE_CHECKING:  # defined by MainWindow
 
-        def _on_job_started(self, name: str) -> None: ...
-        def _on_job_progressed(self, fraction: float, text: str) -> None: ...
-        def _on_job_failed(self, failure: JobFailure) -> None: ...
-        def _on_job_cancelled(self) -> None: ...
-        def _on_job_finished(self) -> None: ...
+        def show_jobs_in_status_bar(self, *runners: JobRunner) -> None: ...
         def _on_score_revealed(self, prediction: object) -> None: ...
         def _on_view_tab_changed(self, index: int) -> None: ...
         @property
@@ -272,12 +268,7 @@ class PartsWindow(StudiesWindow):
         )
         ecg.analysis_done.connect(self.analysis_completed)
         self.tabs.currentChanged.connect(self._on_view_tab_changed)
-        r = ecg.jobs
-        r.started.connect(self._on_job_started)
-        r.progressed.connect(self._on_job_progressed)
-        r.failed.connect(self._on_job_failed)
-        r.cancelled.connect(self._on_job_cancelled)
-        r.finished.connect(self._on_job_finished)
+        self.show_jobs_in_status_bar(ecg.jobs)
         ecg.apply_preferences(self.preferences)
         self.view_menu.addSeparator()
         self.view_menu.addAction(make_settings_action(self, on_saved=self.apply_preferences))

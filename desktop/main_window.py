@@ -160,12 +160,7 @@ class MainWindow(PartsWindow):
         # --- jobs: one runner per view; a new job cancels the previous one --------------
         self.image_jobs = JobRunner(self)
         self.analysis_jobs = JobRunner(self)
-        for runner in (self.image_jobs, self.analysis_jobs):
-            runner.started.connect(self._on_job_started)
-            runner.progressed.connect(self._on_job_progressed)
-            runner.failed.connect(self._on_job_failed)
-            runner.cancelled.connect(self._on_job_cancelled)
-            runner.finished.connect(self._on_job_finished)
+        self.show_jobs_in_status_bar(self.image_jobs, self.analysis_jobs)
         self.image_jobs.partial.connect(self._on_image_jobs_partial)
         self.image_jobs.succeeded.connect(self._on_image_jobs_succeeded)
         self.image_jobs.progressed.connect(self._on_image_jobs_progressed)
@@ -180,11 +175,7 @@ class MainWindow(PartsWindow):
         self.viewer.image_changed.connect(self._on_viewer_image_changed)
         self.receive_jobs = JobRunner(self)
         self.send_jobs = JobRunner(self)
-        for runner in (self.send_jobs,):
-            runner.started.connect(self._on_job_started)
-            runner.progressed.connect(self._on_job_progressed)
-            runner.failed.connect(self._on_job_failed)
-            runner.finished.connect(self._on_job_finished)
+        self.show_jobs_in_status_bar(self.send_jobs)
         #: Saved settings (ECG speed and gain, screen calibration, the models' device).
         self.preferences = load_preferences()
         self._build_menus()
@@ -376,6 +367,15 @@ class MainWindow(PartsWindow):
         self.last_error = show_error(
             self, self.tr("Stethos"), failure.user_message, failure.details
         )
+
+    def show_jobs_in_status_bar(self, *runners: JobRunner) -> None:
+        """Progress, Cancel, failures and "Cancelled." of these runners' jobs in the status bar."""
+        for runner in runners:
+            runner.started.connect(self._on_job_started)
+            runner.progressed.connect(self._on_job_progressed)
+            runner.failed.connect(self._on_job_failed)
+            runner.cancelled.connect(self._on_job_cancelled)
+            runner.finished.connect(self._on_job_finished)
 
     @Slot()
     def _on_job_cancelled(self) -> None:
