@@ -237,9 +237,7 @@ def _ring_get(ring: KeyringBackend, location: str, username: str) -> str | None:
 
 
 def _ring_delete(ring: KeyringBackend, location: str, username: str) -> bool:
-    """Remove the entry; whether there was one."""
-    if _ring_get(ring, location, username) is None:
-        return False
+    """Remove the entry; whether there was one (keyring raises when there is none)."""
     try:
         _ring_call(lambda: ring.delete_password(SERVICE, _entry(location, username)))
     except _NoKeyring:
