@@ -197,11 +197,31 @@ _V4 = (
     "CREATE INDEX patients_search ON patients(search_key)",
 )
 
+#: Provenance of ``store migrate --merge`` (:mod:`engine.store.merge`): per workstation
+#: store merged into a shared database, how far its audit trail was merged, and which row
+#: each of its rows became (the mapping never changes: append-only).
+_V5 = (
+    """CREATE TABLE merged_stores (
+        store_id TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL,
+        last_hash TEXT NOT NULL,
+        merged_at TEXT NOT NULL,
+        merged_by TEXT NOT NULL)""",
+    """CREATE TABLE merged_ids (
+        store_id TEXT NOT NULL REFERENCES merged_stores(store_id),
+        table_name TEXT NOT NULL,
+        source_id INTEGER NOT NULL,
+        target_id INTEGER NOT NULL,
+        PRIMARY KEY (store_id, table_name, source_id))""",
+    *_append_only("merged_ids"),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, patients with versions, encounters, records, audit log", _V1),
     Migration(2, "model results and clinician decisions", _V2),
     Migration(3, "links to DICOM studies", _V3),
     Migration(4, "case- and accent-insensitive patient search", _V4, _backfill_search_keys),
+    Migration(5, "provenance of workstation stores merged into a shared database", _V5),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

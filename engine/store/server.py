@@ -404,6 +404,15 @@ def grant(conn: ServerConnection) -> None:
             "REVOKE INSERT ON schema_version, audit_anchor, stethos_meta, audit_log, "
             f"audit_pending FROM {WORKSTATION_ROLE}"
         )
+        # Which workstation store's rows became which: written only by ``store migrate
+        # --merge`` as the owner (read-only to workstations; absent before schema 5).
+        merged = raw.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename IN ('merged_stores', 'merged_ids') ORDER BY tablename"
+        ).fetchall()
+        if merged:
+            names = ", ".join(str(r[0]) for r in merged)
+            raw.execute(f"REVOKE INSERT ON {names} FROM {WORKSTATION_ROLE}")  # type: ignore[arg-type]
         raw.execute(f"GRANT UPDATE ON users, patients TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT UPDATE (value) ON stethos_meta TO {WORKSTATION_ROLE}")
         raw.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {WORKSTATION_ROLE}")

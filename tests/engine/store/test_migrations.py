@@ -44,6 +44,8 @@ def _fill(conn, version: int) -> None:
         "recorded_at, recorded_by) VALUES (1, 1, 'heart-cleveland-13', 'old', ?, 1, ?, ?)",
         (json.dumps(data), NOW, uid),
     )
+    if version >= 4:  # written with its search key since
+        conn.execute("UPDATE patients SET search_key = ? WHERE id = 1", ("old-1 muller anna",))
     if version >= 2:
         conn.execute(
             "INSERT INTO results (id, encounter_id, record_id, model_id, model_version, "

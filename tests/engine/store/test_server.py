@@ -337,7 +337,7 @@ def test_cli_init_check_and_verify_with_a_url_and_the_password_on_stdin(
         monkeypatch.setattr(sys, "stdin", io.StringIO(ADMIN_PASSWORD + "\n"))
         assert cli_main([*command, "--db", ws, "--user", ADMIN]) == 0
     out = capsys.readouterr().out
-    assert "schema version 4; integrity_check: ok" in out and "ok: " in out
+    assert "schema version 5; integrity_check: ok" in out and "ok: " in out
     monkeypatch.setattr(sys, "stdin", io.StringIO("wrong-password\n"))
     assert cli_main(["audit", "verify", "--db", ws, "--user", ADMIN]) == 1
     assert "password is wrong" in capsys.readouterr().err
