@@ -44,12 +44,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.set_defaults(func=_cmd_check)
     migrate = store_sub.add_parser(
         "migrate",
-        help="copy a workstation's database into the clinic's PostgreSQL database "
-        "(again: only what is new); verifies the audit chain there",
+        help="copy a workstation's database into the clinic's PostgreSQL database, or with "
+        "--merge add it to one holding another workstation's (again: only what is new); "
+        "verifies the audit chain there",
     )
     migrate.add_argument("--from", dest="source", help="database file (default: the workstation's)")
     migrate.add_argument("--to", required=True, help="postgresql://owner@host/db")
     migrate.add_argument("--user", required=True, help="an administrator of the database file")
+    migrate.add_argument(
+        "--merge",
+        action="store_true",
+        help="when the clinic database already holds another workstation's store, add this "
+        "one's records to it (users matched by name, patients by MRN and demographics; "
+        "refused, nothing written, where an MRN names another person)",
+    )
     migrate.set_defaults(func=_cmd_migrate)
     remember = store_sub.add_parser(
         "remember",
@@ -155,9 +163,14 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         return 2
     source = as_location(args.source) if args.source else default_store_path()
     with open_store(source, args.user, _password()) as store:
-        report = copy_to_server(store, args.to, progress=stderr_progress)
-    for table, count in report.rows.items():
-        print(f"  {table:<17} {count:>8} rows")
+        report = copy_to_server(store, args.to, merge=args.merge, progress=stderr_progress)
+    if report.merged:
+        print(f"  {'':<17} {'new':>8} {'matched':>8}")
+        for table, count in report.rows.items():
+            print(f"  {table:<17} {count:>8} {report.matched.get(table, 0):>8}")
+    else:
+        for table, count in report.rows.items():
+            print(f"  {table:<17} {count:>8} rows")
     print(f"  {'audit entries':<17} {report.audit_entries:>8} new")
     if report.recovery_key:
         print(f"Created the clinic database {report.location}.")
@@ -167,9 +180,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     if verified is None or not verified.ok:
         print(f"FAILED: the audit trail on the server does not verify: {verified}")
         return 1
-    print(
-        f"ok: copied to {report.location}; audit trail verified there ({verified.entries} entries)"
-    )
+    done = "merged into" if report.merged else "copied to"
+    print(f"ok: {done} {report.location}; audit trail verified there ({verified.entries} entries)")
     return 0
 
 

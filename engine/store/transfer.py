@@ -9,9 +9,13 @@ goes on unbroken on the server and is verified there afterwards.
 Running it again is safe: the shared database must be empty or hold an
 earlier copy of the *same* store (same store id, its audit log a prefix of
 the local one); only what was added since is copied, and rows that may
-change (users, patients) are brought up to date. Merging several
-workstations' stores into one is not done here (their ids and audit chains
-would collide): it is refused.
+change (users, patients) are brought up to date.
+
+A database that holds another workstation's store is refused, unless
+``merge`` is asked for (``--merge``): then this workstation's rows are
+added with new ids, users matched by name and patients by MRN, and its
+audit entries appended to the server's chain with their provenance
+(:mod:`engine.store.merge`); again, later runs add only what is new.
 """
 
 from __future__ import annotations
@@ -44,7 +48,11 @@ class CopyReport:
     location
         The shared database (URL without a password).
     rows
-        Rows sent per table (already present ones included for mutable tables).
+        Rows sent per table (already present ones included for mutable tables);
+        for a merge, rows added.
+    matched
+        For a merge: rows found in the database already, per table (users by
+        name, patients by MRN and those patients' versions); else empty.
     audit_entries
         Audit entries appended on the server by this run.
     recovery_key
@@ -52,6 +60,8 @@ class CopyReport:
         print once), else ``""``.
     verified
         The chain check on the server after the copy.
+    merged
+        Whether this store was merged into another one's database.
     """
 
     location: str
@@ -59,6 +69,8 @@ class CopyReport:
     audit_entries: int = 0
     recovery_key: str = ""
     verified: AuditReport | None = None
+    matched: dict[str, int] = field(default_factory=dict)
+    merged: bool = False
 
 
 def copy_to_server(
@@ -66,6 +78,7 @@ def copy_to_server(
     url: str,
     *,
     server_password: str | None = None,
+    merge: bool = False,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> CopyReport:
@@ -73,14 +86,20 @@ def copy_to_server(
 
     ``url`` names the role that owns (or will own) the shared schema.
     ``source`` must be signed in as an administrator; the copy itself is
-    logged in its audit trail (and so copied too).
+    logged in its audit trail (and so copied too). With ``merge``, a database
+    holding another store gets this one merged into it
+    (:func:`engine.store.merge.merge_into`); an empty one, or this store's
+    own earlier copy, is copied into as without.
 
     Raises
     ------
     StoreError
         ``source`` is not a local store, the shared database holds another
-        store or a newer schema, or the copy failed (nothing of it is kept:
-        one transaction).
+        store (without ``merge``) or a newer schema, or the copy failed
+        (nothing of it is kept: one transaction).
+    MergeConflictError
+        ``merge``: an MRN of this store names a patient with other
+        demographics there; nothing was merged.
     """
     from engine.store import server_audit
     from engine.store.server import ServerBackend, grant, meta, prepare_new, sync_identities
@@ -99,15 +118,20 @@ def copy_to_server(
     try:
         recovery_text = ""
         try:
+            merging = False
             if not db.has_table(conn, "stethos_meta"):
                 recovery_text, recovery_raw = crypto.new_recovery_key()
                 prepare_new(conn, recovery_raw, store_id)
             elif meta(conn, "store_id") != store_id:
-                raise StoreError(
-                    f"The clinic database {backend.location} holds another store. A "
-                    "workstation's database can only be copied into an empty database or into "
-                    "its own earlier copy."
-                )
+                if not merge:
+                    raise StoreError(
+                        f"The clinic database {backend.location} already holds another "
+                        "workstation's store: nothing was copied. To add this workstation's "
+                        "patients, records and audit trail to it, run the command again with "
+                        "--merge (stethos-engine store migrate --merge; users are matched by "
+                        "name, patients by MRN)."
+                    )
+                merging = True
             migrations.migrate(conn, ts(source._clock()))
             if migrations.schema_version(conn) != migrations.schema_version(src):
                 raise StoreError(
@@ -118,6 +142,19 @@ def copy_to_server(
             rows: dict[str, int] = {}
             # Entries the clinic wrote there count too: sealed into the chain first.
             server_audit.seal(conn.raw, wait=True)
+            if merging:
+                from engine.store.merge import merge_into
+
+                counts = merge_into(conn, source, backend.location, progress=progress,
+                                    cancel=cancel)  # fmt: skip
+                progress(0.9, "Verifying the audit trail on the server")
+                anchor, problem = backend.anchor(conn)
+                checked = audit_log.verify(conn, anchor, problem)
+                progress(1.0, "Merged")
+                return CopyReport(
+                    backend.location, counts.new, counts.audit_entries, "", checked,
+                    counts.matched, merged=True,
+                )  # fmt: skip
             _check_prefix(conn, src, backend.location)
             with db.write_transaction(conn):
                 # No workstation seals an entry into the chain while it is being copied.
