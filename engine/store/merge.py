@@ -36,9 +36,9 @@ The source's chain is verified first (a broken one is refused) and the
 server's afterwards. What was merged is kept in ``merged_stores`` (how far
 the source's audit trail was merged) and ``merged_ids`` (which row each of
 its rows became), so running it again merges only what the workstation
-added since; a patient whose demographics changed on the workstation since
-(or in the clinic database) no longer matches and refuses the merge the
-same way.
+added since; a patient the workstation changed since is compared again
+with the clinic database's (other demographics refuse the merge the same
+way; a correction made only in the clinic database is kept).
 """
 
 from __future__ import annotations
@@ -262,15 +262,33 @@ class _Merge:
 
     # --- patients first: refuse before anything is written -----------------------------------
     def check_patients(self) -> None:
-        """Match the workstation's patients by MRN; raise on other demographics."""
+        """Match the workstation's patients by MRN; raise on other demographics.
+
+        A patient merged earlier is checked again only when the workstation
+        changed it since (its audit trail says so): a correction made in the
+        clinic database meanwhile is not a conflict.
+        """
         known = self.ids["patients"]
+        changed = {
+            int(r[0])
+            for r in self.src.execute(
+                "SELECT DISTINCT object_id FROM audit_log WHERE seq > ? "
+                "AND object_type = 'patient' AND action = 'changed'",
+                (self.last_seq,),
+            )
+            if str(r[0]).isdigit()
+        }
         cursor = self.src.execute(
             "SELECT id, mrn, family_name, given_name, birth_date, sex FROM patients ORDER BY id"
         )
         conflicts: list[PatientConflict] = []
         while batch := cursor.fetchmany(_BATCH):
             check_cancelled(self.cancel)
-            mine = {int(r[0]): dict(zip(("mrn", *DEMOGRAPHICS), r[1:], strict=True)) for r in batch}
+            mine = {
+                int(r[0]): dict(zip(("mrn", *DEMOGRAPHICS), r[1:], strict=True))
+                for r in batch
+                if int(r[0]) not in known or int(r[0]) in changed
+            }
             theirs_by_id = self._server_patients("id", [known[i] for i in mine if i in known])
             by_mrn = self._server_patients(
                 "mrn", [p["mrn"] for i, p in mine.items() if i not in known]

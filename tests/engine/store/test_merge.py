@@ -261,14 +261,24 @@ def test_a_conflicting_mrn_refuses_the_whole_merge(
 
 
 def test_a_patient_changed_on_the_workstation_since_refuses(merged: str, stores, server, capsys):
-    owner, _ = server
+    owner, ws = server
     _, two = stores
+    # A correction made in the clinic database meanwhile is not a conflict (and is kept).
+    with open_store(ws, KIM, KIM_PASSWORD, kdf=FAST) as shared:
+        poe = shared.search_patients("poe")[0]
+        shared.update_patient(poe.id, {"given_name": "Paola"}, reason="spelling")
+    assert _migrate(two, owner, "--merge") == 0
+    capsys.readouterr()
+    with open_store(ws, KIM, KIM_PASSWORD, kdf=FAST) as shared:
+        assert shared.get_patient(poe.id).given_name == "Paola"
     with open_store(two, KIM, KIM_PASSWORD, kdf=FAST) as store:
         poe = store.search_patients("poe")[0]
         store.update_patient(poe.id, {"birth_date": "1981-05-05"}, reason="typo")
     before = _counts(owner)
     assert _migrate(two, owner, "--merge") == 1
-    assert "MRN TWO-1: birth date: “1981-05-05” on this workstation" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "MRN TWO-1: given name: “Paula” on this workstation, “Paola” in the clinic" in err
+    assert "birth date: “1981-05-05” on this workstation, “1980-05-05” in the clinic" in err
     assert _counts(owner) == before
 
 
