@@ -76,7 +76,7 @@ def run_self_test(
     if not entries:
         checks.append(Check("models", False, "no bundled model found", 0.0))
     images, signals = _samples()
-    total = len(entries) * 2 + len(images) + len(signals) + 4
+    total = len(entries) * 2 + len(images) + len(signals) + 5
     done = 0
 
     def step(text: str) -> None:
@@ -99,6 +99,8 @@ def run_self_test(
         checks.append(run_check(f"model {e.id}: runs", partial(_run_model, registry, e)))
     step("Looking for a GPU")
     checks.append(run_check("flavour: compute device", _compute_device))
+    step("Decoding in a worker process")
+    checks.append(run_check("DICOM: decoding workers", partial(_decoding_workers, images)))
     step("Writing a result as DICOM")
     checks.append(run_check("results as DICOM: write and read", partial(_dicom_result, images)))
     step("Loading the clinic-database driver")
@@ -197,6 +199,29 @@ def _dicom_result(images: list[Path]) -> str:
         if version != outcome.model.version:
             raise EngineError(f"the report names version {version!r}, not {outcome.model.version}")
     return f"{' + '.join(k.upper() for k in export.kinds)} written and read back ({sample.name})"
+
+
+def _decoding_workers(images: list[Path]) -> str:
+    """A compressed sample decoded by a worker process, as in this process.
+
+    Series are decoded by worker processes (a fork server on Linux): a frozen
+    application must start them and have the decoders inside them.
+    """
+    import time
+
+    import numpy as np
+
+    from engine.dicom.image import read_image
+    from engine.dicom.volume import FORK_SERVER, decode_in_worker
+
+    sample = ([s for s in images if "j2k" in s.name] or images)[0]
+    start = time.perf_counter()
+    there = decode_in_worker(sample)
+    took = time.perf_counter() - start
+    if not np.array_equal(there, read_image(sample).frames):
+        raise EngineError(f"{sample.name} decoded differently in the worker process")
+    how = "forked from a fork server" if FORK_SERVER else "spawned"
+    return f"{sample.name} decoded in a worker process ({how}; {took:.2f} s), as here"
 
 
 def _postgres_driver() -> str:

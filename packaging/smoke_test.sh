@@ -117,6 +117,8 @@ bad = [c for c in checks if not c["ok"]]
 names = " ".join(c["check"] for c in checks)
 for needed in ("j2k", "jls"):
     assert needed in names, f"no sample with {needed} in the self-test"
+(workers,) = [c["detail"] for c in checks if c["check"] == "DICOM: decoding workers"]
+assert "fork server" in workers, f"series decoding workers: {workers!r}"
 assert not bad, bad
 (flavour,) = [c["detail"] for c in checks if c["check"] == "flavour: compute device"]
 stated = "CPU flavour" if sys.argv[2] == "cpu" else "full flavour"

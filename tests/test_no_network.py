@@ -58,9 +58,12 @@ def test_local_sockets_and_worker_processes_still_work(tmp_path: Path) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
         server.bind(str(tmp_path / "s.sock"))
         server.listen(1)
-    # the engine's series loader uses a spawn process pool (pipes, AF_UNIX)
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        assert pool.submit(abs, -3).result(timeout=60) == 3
+    # the engine's series loader uses a process pool (pipes, AF_UNIX; a fork server on Linux)
+    from engine.dicom.volume import worker_context
+
+    for context in (worker_context(), get_context("spawn")):
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            assert pool.submit(abs, -3).result(timeout=60) == 3
 
 
 def _unshare_works() -> bool:

@@ -1,7 +1,8 @@
 """The start of a decoding worker process (the pool of :mod:`engine.dicom.volume`).
 
 Kept apart from the modules that import pydicom: the pool names :func:`init`
-as its initializer, so a spawned worker runs it before pydicom is imported.
+as its initializer, so a spawned worker runs it before pydicom is imported;
+on Linux, the fork server runs it first too (:mod:`engine.dicom._preload`).
 """
 
 from __future__ import annotations

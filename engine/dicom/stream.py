@@ -50,12 +50,14 @@ from engine.dicom.scan import (
     read_instance,
 )
 from engine.dicom.volume import (
+    FORK_SERVER,
     PROCESS_MIN_INSTANCES,
     FirstSlice,
     Volume,
     _check_loadable,
     _process_pool,
     _store,
+    _worker_count,
     instance_needs_float,
     read_native_from,
 )
@@ -488,7 +490,7 @@ def scan_and_load(
     state = _Pass(n, on_first_slice, max_bytes)
     rows: list[Row | None] = [None] * n
     file_problems: dict[int, tuple[Path, str]] = {}
-    workers = max(1, min(workers or os.cpu_count() or 1, 8))
+    workers = _worker_count(workers)
     pool_allowed = use_processes or (use_processes is None and workers > 1)
     try:
         for index, path in enumerate(files):
@@ -558,7 +560,11 @@ def _pool_rest(
     futures: dict[Future, int] = {
         pool.submit(decode_file, str(files[k]), *args): k for k in range(start, len(files))
     }
-    n, done, answered = len(files), start, False
+    # Spawned workers take ~0.2 s each to import the decoders: this thread decodes
+    # from the end until one answers. Forked from the fork server, they are ready
+    # once the pool has started (submitting waits for that), and a file decoded
+    # here would only hold the GIL that the threads feeding them need.
+    n, done, answered = len(files), start, FORK_SERVER
 
     def take(k: int, result: tuple | None, error: BaseException | None) -> None:
         nonlocal done

@@ -36,6 +36,7 @@ def test_self_test_passes_on_this_installation(tmp_path):
         "cxr-pneumonia-resnet18-224: runs",
         "store: write and read",
         "results as DICOM: write and read",
+        "DICOM: decoding workers",
         "qt: window",
     ):
         assert needed in out, needed

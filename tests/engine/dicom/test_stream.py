@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +92,33 @@ def test_jpeg2000_series(tmp_path: Path, processes: bool):
     folder = tmp_path / "j2k"
     write_ct_series(folder, 11, rows=48, cols=48, transfer_syntax=JPEG2000Lossless)
     _check_against_pydicom(folder, use_processes=processes, workers=2)
+
+
+def test_the_calling_thread_helps_while_spawned_workers_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Where workers are spawned (not Linux), this thread decodes from the end meanwhile."""
+    from engine.dicom import stream
+
+    monkeypatch.setattr(stream, "FORK_SERVER", False)
+    folder = tmp_path / "j2k"
+    write_ct_series(folder, 24, rows=48, cols=48, transfer_syntax=JPEG2000Lossless)
+    _check_against_pydicom(folder, use_processes=True, workers=2)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a fork server on Linux only")
+def test_linux_workers_fork_from_a_server_that_imported_the_decoders():
+    from engine.dicom import volume
+
+    context = volume.worker_context()
+    assert context.get_start_method() == "forkserver"
+    # the preload runs in a fresh interpreter: it imports, and keeps requests out
+    code = (
+        "import sys, engine.dicom._preload; "
+        "assert 'pydicom' in sys.modules and 'openjpeg' in sys.modules; "
+        "assert sys.modules.get('requests', 0) is None"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_rle_series(tmp_path: Path):
