@@ -59,6 +59,7 @@ ACTIONS = (
     "recovery_key_replaced",
     "audit_exported",
     "audit_reanchored",
+    "merged",
 )
 
 CSV_COLUMNS = (
