@@ -145,11 +145,11 @@ def _writer(url: str, tag: str, count: int, ready, go, out) -> None:
     store = open_store(url, "admin", PASSWORD, kdf=FAST)
     ready.put(tag)
     go.wait()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for i in range(count):
         store.add_patient(f"W{tag}-{i:06d}", f"Writer{tag}", f"Given{i % 97}")
-    elapsed = time.perf_counter() - t0
-    out.put((tag, t0, time.perf_counter(), elapsed))
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    out.put((tag, t0, time.perf_counter(), elapsed, cpu / count))
     store.close()
 
 
@@ -160,15 +160,21 @@ def _bare_writer(url: str, tag: str, count: int, ready, go, out) -> None:
     with psycopg.connect(url) as conn:
         ready.put(tag)
         go.wait()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         for i in range(count):
             conn.execute("INSERT INTO bare (mrn, name) VALUES (%s, %s)", (f"{tag}-{i}", tag))
             conn.commit()
-        out.put((tag, t0, time.perf_counter(), time.perf_counter() - t0))
+        cpu = (time.process_time() - cpu0) / count
+        out.put((tag, t0, time.perf_counter(), time.perf_counter() - t0, cpu))
 
 
-def _concurrent(url: str, writers: int, per_writer: int, tag: str, target=None) -> float:
-    """Total writes per second of ``writers`` processes writing at once (``target``: each)."""
+def _concurrent(
+    url: str, writers: int, per_writer: int, tag: str, target=None
+) -> tuple[float, float]:
+    """Total writes per second of ``writers`` processes writing at once (``target``: each).
+
+    Also the client CPU per write (``time.process_time``, median over the processes), in us.
+    """
     ctx = multiprocessing.get_context("spawn")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     procs = [
@@ -185,7 +191,8 @@ def _concurrent(url: str, writers: int, per_writer: int, tag: str, target=None) 
         p.join(timeout=60)
     start = min(d[1] for d in done)
     end = max(d[2] for d in done)
-    return writers * per_writer / (end - start)
+    cpu_us = statistics.median(d[4] for d in done) * 1e6
+    return writers * per_writer / (end - start), cpu_us
 
 
 def _append_time(owner_url: str) -> tuple[int, float]:
@@ -239,27 +246,29 @@ ROUNDS = 3
 BEFORE, NOW = "lock to commit (before)", "batch sealing (now)"
 
 
-def _store_loop(ws: str, count: int, tag: str) -> float:
-    """One workstation in this process: ``count`` audited writes; writes per second."""
+def _store_loop(ws: str, count: int, tag: str) -> tuple[float, float]:
+    """One workstation in this process: ``count`` audited writes; writes/s, client CPU us each."""
     store = open_store(ws, "admin", PASSWORD, kdf=FAST)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for i in range(count):
         store.add_patient(f"{tag}-{i:06d}", f"Family{i}", f"Given{i % 97}")
     rate = count / (time.perf_counter() - t0)
+    cpu_us = (time.process_time() - cpu0) / count * 1e6
     store.close()
-    return rate
+    return rate, cpu_us
 
 
-def _bare_loop(url: str, count: int, tag: str) -> float:
-    """The bare psycopg ``INSERT; COMMIT`` loop in this process; commits per second."""
+def _bare_loop(url: str, count: int, tag: str) -> tuple[float, float]:
+    """The bare psycopg ``INSERT; COMMIT`` loop in this process; commits/s, client CPU us each."""
     import psycopg
 
     with psycopg.connect(url) as bare:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         for i in range(count):
             bare.execute("INSERT INTO bare (mrn, name) VALUES (%s, %s)", (f"{tag}{i}", "F"))
             bare.commit()
-        return count / (time.perf_counter() - t0)
+        cpu_us = (time.process_time() - cpu0) / count * 1e6
+        return count / (time.perf_counter() - t0), cpu_us
 
 
 def postgresql(n: int) -> None:
@@ -307,32 +316,46 @@ def postgresql(n: int) -> None:
         # --- one workstation, in this process ---------------------------------------------
         per_round = max(n // ROUNDS, 100)
         bare_rates: list[float] = []
+        bare_cpu: list[float] = []
         ratios: dict[str, list[float]] = {d: [] for d in designs}
+        cpus: dict[str, list[float]] = {d: [] for d in designs}
         for r in range(ROUNDS):
-            bare_rates.append(_bare_loop(owner0, per_round, f"M{r}-"))
+            rate, cpu = _bare_loop(owner0, per_round, f"M{r}-")
+            bare_rates.append(rate)
+            bare_cpu.append(cpu)
             for design, (_, ws) in designs.items():
-                ratios[design].append(_store_loop(ws, per_round, f"R{r}") / bare_rates[-1])
-        print(f"  bare psycopg INSERT; COMMIT, 1 connection: {median(bare_rates):7.0f}/s")
+                rate, cpu = _store_loop(ws, per_round, f"R{r}")
+                ratios[design].append(rate / bare_rates[-1])
+                cpus[design].append(cpu)
+        print(f"  bare psycopg INSERT; COMMIT, 1 connection: {median(bare_rates):7.0f}/s "
+              f"(client CPU {median(bare_cpu):4.0f} us per commit)")  # fmt: skip
         for design, values in ratios.items():
             ratio = median(values)
             print(f"  {design}: audited writes (patient + version row + audit entry, one "
                   f"transaction) {ratio * median(bare_rates):7.0f}/s -> {ratio:.2f}x bare "
                   f"(target >= 0.5x: {_ok(ratio, 0.5)}; rounds "
-                  f"{', '.join(f'{v:.2f}' for v in values)})")  # fmt: skip
+                  f"{', '.join(f'{v:.2f}' for v in values)}); client CPU per write "
+                  f"{median(cpus[design]):4.0f} us (rounds "
+                  f"{', '.join(f'{v:.0f}' for v in cpus[design])})")  # fmt: skip
 
         # --- 1 and 4 writer processes ------------------------------------------------------
         per = max(n // 4, 100)
         gains: dict[str, list[float]] = {d: [] for d in (*designs, "bare")}
         ones: dict[str, list[float]] = {d: [] for d in gains}
+        #: client CPU per write (us), 1 writer process and 4
+        cpu1: dict[str, list[float]] = {d: [] for d in gains}
+        cpu4: dict[str, list[float]] = {d: [] for d in gains}
         stats: dict[str, list[tuple[float, float, float, float]]] = {d: [] for d in designs}
         for r in range(ROUNDS):
             for design, (owner, ws) in designs.items():
                 start, calls0 = _tail(owner), _append_time(owner)
-                one = _concurrent(ws, 1, per, f"a{r}")
+                one, c1 = _concurrent(ws, 1, per, f"a{r}")
                 mid, calls1 = _tail(owner), _append_time(owner)
-                four = _concurrent(ws, 4, per, f"b{r}")
+                four, c4 = _concurrent(ws, 4, per, f"b{r}")
                 calls4 = _append_time(owner)
                 ones[design].append(one)
+                cpu1[design].append(c1)
+                cpu4[design].append(c4)
                 gains[design].append(four / one)
                 _, s1, _ = _seals(owner, start, mid)
                 e4, s4, waiting = _seals(owner, mid, None)
@@ -342,9 +365,12 @@ def postgresql(n: int) -> None:
                     e4 / max(s4, 1) if s1 else 0.0,
                     waiting,
                 ))  # fmt: skip
-            one = _concurrent(owner0, 1, per, f"c{r}", _bare_writer)
+            one, c1 = _concurrent(owner0, 1, per, f"c{r}", _bare_writer)
+            four, c4 = _concurrent(owner0, 4, per, f"d{r}", _bare_writer)
             ones["bare"].append(one)
-            gains["bare"].append(_concurrent(owner0, 4, per, f"d{r}", _bare_writer) / one)
+            gains["bare"].append(four / one)
+            cpu1["bare"].append(c1)
+            cpu4["bare"].append(c4)
         for design in designs:
             gain = median(gains[design])
             us1, us4, per_seal, waiting = (median(v) for v in zip(*stats[design], strict=True))
@@ -352,13 +378,17 @@ def postgresql(n: int) -> None:
                   f"writer processes {gain:.2f}x that in total (target >= 2x: {_ok(gain, 2)}; "
                   f"rounds {', '.join(f'{g:.2f}' for g in gains[design])}; "
                   f"{os.cpu_count()} CPUs here)")  # fmt: skip
+            print(f"    client CPU per write: {median(cpu1[design]):4.0f} us (1 writer), "
+                  f"{median(cpu4[design]):4.0f} us (4 writers)")  # fmt: skip
             print(f"    in the server's function per audit entry: {us1:5.0f} us (1 writer), "
                   f"{us4:5.0f} us (4 writers, the wait for the lock included); 4 writers: "
                   f"{per_seal:.2f} entries per sealing transaction, {waiting:.0f} awaiting "
                   "their seal after sign-out")  # fmt: skip
         print(f"  the machine's own ceiling: bare psycopg INSERT; COMMIT, 1 process "
               f"{median(ones['bare']):7.0f}/s, 4 processes {median(gains['bare']):.2f}x that "
-              f"(rounds {', '.join(f'{g:.2f}' for g in gains['bare'])})")  # fmt: skip
+              f"(rounds {', '.join(f'{g:.2f}' for g in gains['bare'])}); client CPU per "
+              f"commit {median(cpu1['bare']):4.0f} us (1 process), "
+              f"{median(cpu4['bare']):4.0f} us (4)")  # fmt: skip
         for design, (_, ws) in designs.items():
             with open_store(ws, "admin", PASSWORD, kdf=FAST) as check:
                 report = check.verify_audit()
