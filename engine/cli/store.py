@@ -67,6 +67,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _common(remember)
     remember.set_defaults(func=_cmd_remember)
+    forget = store_sub.add_parser(
+        "forget",
+        help="remove the clinic database's password saved on this workstation for a user "
+        "(from the system keyring and the wrapped file); no password needed",
+    )
+    _common(forget)
+    forget.set_defaults(func=_cmd_forget)
     use = store_sub.add_parser(
         "use", help="make this workstation use a database (a postgresql:// URL or a file)"
     )
@@ -198,6 +205,25 @@ def _cmd_remember(args: argparse.Namespace) -> int:
     with open_store(location, args.user, password, server_password=server_password) as store:
         saved = remember(store.location, args.user, password, server_password, store.kdf)
     print(f"Saved the database password for {args.user} on this workstation in {saved.describe()}.")
+    return 0
+
+
+def _cmd_forget(args: argparse.Namespace) -> int:
+    from engine.store import is_database_url
+    from engine.store.credentials import forget
+    from engine.store.server import connection_params
+
+    location = _db_path(args)
+    if not is_database_url(location):
+        sys.stderr.write("error: --db must be the clinic database's postgresql:// address\n")
+        return 2
+    _, shown = connection_params(str(location))
+    removed = forget(shown, args.user)
+    if not removed:
+        print(f"No database password was saved for {args.user} and {shown} on this workstation.")
+        return 0
+    places = "; ".join(saved.describe() for saved in removed)
+    print(f"Removed the database password saved for {args.user} and {shown} from {places}.")
     return 0
 
 

@@ -179,6 +179,13 @@ def test_the_command_line_says_where_the_password_is_kept(clinic, pg_server, mon
     out = capsys.readouterr().out
     assert "integrity_check: ok" in out
     assert f"database password for {ADMIN}: {path}, wrapped under the user's password" in out
+    # IT changed it, or the workstation is handed over: store forget, no password asked
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert cli_main(["store", "forget", "--db", url, "--user", ADMIN]) == 0
+    assert f"from {path}, wrapped under the user's password" in capsys.readouterr().out
+    assert not credentials.has_slot(shown, ADMIN)
+    assert cli_main(["store", "forget", "--db", url, "--user", ADMIN]) == 0
+    assert "No database password was saved" in capsys.readouterr().out
 
 
 def test_disabling_a_user_drops_their_saved_database_password(clinic):
