@@ -21,6 +21,7 @@ from engine.cli.common import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
+    end_progress_line,
     quiet,
     stderr_progress,
 )
@@ -111,11 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except EngineError as exc:
+        end_progress_line()
         sys.stderr.write(f"error: {exc.user_message}\n")
         if exc.detail:
             sys.stderr.write(f"  detail: {exc.detail}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
+        end_progress_line()
         sys.stderr.write("cancelled\n")
         return EXIT_CANCELLED
     except BrokenPipeError:

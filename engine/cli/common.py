@@ -11,12 +11,25 @@ EXIT_PARTIAL = 3
 EXIT_CANCELLED = 130
 
 
+_progress_line_open = False
+
+
 def stderr_progress(fraction: float, text: str = "") -> None:
     """A progress sink that redraws one line on stderr."""
+    global _progress_line_open
     sys.stderr.write(f"\r[{fraction:6.1%}] {text[:70]:<70}")
     sys.stderr.flush()
-    if fraction >= 1.0:
+    _progress_line_open = fraction < 1.0
+    if not _progress_line_open:
         sys.stderr.write("\n")
+
+
+def end_progress_line() -> None:
+    """End a progress line left open (the job stopped before 100 %): what follows starts afresh."""
+    global _progress_line_open
+    if _progress_line_open:
+        sys.stderr.write("\n")
+        _progress_line_open = False
 
 
 def quiet(fraction: float, text: str = "") -> None:

@@ -248,7 +248,7 @@ def test_a_conflicting_mrn_refuses_the_whole_merge(
     before = _counts(owner)
     assert _migrate(third, owner, "--merge") == 1
     err = capsys.readouterr().err
-    assert "Nothing was merged" in err
+    assert "\nerror: Nothing was merged" in err  # on a line of its own, after the progress
     assert "MRN ONE-1: birth date: “1971-01-01” on this workstation, “1970-01-01”" in err
     assert "MRN TWO-1: given name: “Pam” on this workstation, “Paula”" in err
     assert "THREE-1" not in err
