@@ -141,7 +141,9 @@ def checked_details(action: str, details: Mapping[str, Any] | None) -> str:
     """
     if not action or not action.replace("_", "").isalnum() or action.lower() != action:
         raise AuditError(f"“{action}” is not a valid audit action (lower-case words).")
-    return canonical_json(dict(details or {}))
+    if not details:
+        return "{}"  # canonical_json({}), the details of most entries
+    return canonical_json(dict(details))
 
 
 def entry_from(
@@ -156,7 +158,7 @@ def entry_from(
         action,
         object_type,
         oid,
-        json.loads(text),
+        {} if text == "{}" else json.loads(text),
         str(prev),
         str(digest),
     )

@@ -97,7 +97,7 @@ def from_row(
     more
         Fields the row does not hold.
     """
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    names = _field_names(cls)  # type: ignore[arg-type]
     if len(row) > len(names):
         raise ValueError(f"{len(row)} columns for the {len(names)} fields of {cls.__name__}")
     values = {
@@ -105,6 +105,12 @@ def from_row(
         for name, value in zip(names, row, strict=False)
     }
     return cls(**values, **more)
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass, in order (found once per class: they never change)."""
+    return tuple(f.name for f in fields(cls))
 
 
 class Backend(Protocol):
@@ -215,12 +221,25 @@ class Audit(NamedTuple):
     details: Mapping[str, Any] | None = None
 
 
-def _columns(table: str, values: Mapping[str, Any]) -> list[str]:
-    names = [table, *values]
+def _columns(table: str, columns: tuple[str, ...]) -> None:
+    names = [table, *columns]
     bad = [n for n in names if not _IDENTIFIER.match(n)]
-    if bad or not values:
+    if bad or not columns:
         raise ValueError(f"Not a table or column name: {bad or 'no columns'}")
-    return list(values)
+
+
+# The statements of Tx, built and checked once per table and column names (every write
+# repeats a handful of them; a name that fails the check raises each time, uncached).
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    _columns(table, columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+@functools.lru_cache(maxsize=256)
+def _update_sql(table: str, columns: tuple[str, ...]) -> str:
+    _columns(table, columns)
+    return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
 
 
 @dataclass
@@ -300,10 +319,9 @@ class Tx:
         audit
             The entry to log, whose object id becomes the new row's id.
         """
-        columns = _columns(table, values)
         row_id, tail = db.insert_returning_id(
             self.conn,
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            _insert_sql(table, tuple(values)),
             tuple(values.values()),
             # SQLite: the tail now, as before. A server reads it itself, later.
             None
@@ -319,21 +337,13 @@ class Tx:
 
         On a server it travels with the next statement read (the ``COMMIT``).
         """
-        columns = _columns(table, values)
-        self.conn.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            tuple(values.values()),
-        )
+        self.conn.execute(_insert_sql(table, tuple(values)), tuple(values.values()))
 
     def update(
         self, table: str, row_id: int, values: Mapping[str, Any], audit: Audit | None = None
     ) -> None:
         """UPDATE the row ``row_id`` of ``table`` and, with ``audit``, log it (object ``row_id``)."""
-        columns = _columns(table, values)
-        self.conn.execute(
-            f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
-            (*values.values(), row_id),
-        )
+        self.conn.execute(_update_sql(table, tuple(values)), (*values.values(), row_id))
         if audit is not None:
             self.audit(audit.action, audit.object_type, row_id, audit.details)
 

@@ -180,6 +180,8 @@ _V3 = (
 def search_key(*parts: str | None) -> str:
     """Case- and accent-insensitive text that patient search matches against."""
     text = " ".join(p for p in parts if p)
+    if text.isascii():  # NFKD leaves ASCII as it is and no ASCII character is combining
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

@@ -49,7 +49,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -203,6 +203,12 @@ def translate_sql(sql: str, with_parameters: bool) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=512)
+def _statements(sql: str, with_parameters: bool) -> tuple[str, ...]:
+    """:func:`translate_sql`'s text split into its statements (a DDL step may be two)."""
+    return tuple(translate_sql(sql, with_parameters).split(";\n"))
+
+
 class ServerConnection:
     """A psycopg connection that runs the store's SQL (see :func:`translate_sql`).
 
@@ -224,7 +230,8 @@ class ServerConnection:
         self.seal_wait = False
         #: The database predates batch sealing (its owner has not signed in since).
         self.legacy_audit = False
-        self._pipeline: ExitStack | None = None
+        #: psycopg's pipeline context, entered at ``BEGIN`` and left at ``COMMIT``/``ROLLBACK``.
+        self._pipeline: AbstractContextManager[Any] | None = None
 
     @property
     def in_transaction(self) -> bool:
@@ -240,11 +247,13 @@ class ServerConnection:
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Any:
         """Run one statement; returns its cursor (``None`` for a rollback with nothing to undo)."""
-        text = translate_sql(sql, parameters is not None)
+        statements = _statements(sql, parameters is not None)
+        text = statements[-1]
         if text == "BEGIN":
             if self.pipelined and self._pipeline is None:
-                self._pipeline = ExitStack()
-                self._pipeline.enter_context(self.raw.pipeline())
+                pipeline = self.raw.pipeline()
+                pipeline.__enter__()
+                self._pipeline = pipeline
         elif text == "COMMIT":
             try:
                 cur = self.raw.execute("COMMIT")
@@ -262,20 +271,19 @@ class ServerConnection:
             self._end_pipeline(StoreError("rolled back"))
             if not self.in_transaction:
                 return None
-        *first, last = text.split(";\n")  # a DDL step may be two statements
-        for part in first:
+        for part in statements[:-1]:  # a DDL step may be two statements
             self.raw.execute(part)  # type: ignore[arg-type]
-        return self.raw.execute(last, parameters)  # type: ignore[arg-type]
+        return self.raw.execute(text, parameters)  # type: ignore[arg-type]
 
     def _end_pipeline(self, error: BaseException | None) -> None:
         pipeline, self._pipeline = self._pipeline, None
         if pipeline is None:
             return
         if error is None:
-            pipeline.close()
+            pipeline.__exit__(None, None, None)
             return
         try:
-            pipeline.close()
+            pipeline.__exit__(None, None, None)
         except psycopg.Error:
             pass  # the aborted rest of a transaction that failed already (``error``)
         self._forget_prepared()
