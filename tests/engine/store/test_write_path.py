@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import string
 import unicodedata
+from datetime import date
 
 import pytest
 
@@ -75,10 +76,10 @@ def test_rows_and_entries_written_through_the_cached_statements(store: Store) ->
     first = store.add_patient("MRN-1", "Alpha", "Ann", "1970-01-02", "F")
     second = store.add_patient("MRN-2", "Beta", sex="M")
     changed = store.update_patient(second.id, {"given_name": "Bob"}, reason="typo")
-    assert (first.mrn, first.family_name, first.birth_date.isoformat(), first.sex) == (
+    assert (first.mrn, first.family_name, first.birth_date, first.sex) == (
         "MRN-1",
         "Alpha",
-        "1970-01-02",
+        date(1970, 1, 2),
         "F",
     )
     assert store.get_patient(first.id) == first
