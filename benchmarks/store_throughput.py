@@ -18,7 +18,9 @@ of the audit chain are measured in the same run, each in a database of its
 own: entries sealed in batches (now), and a database set up before that
 (the chain's lock held to each commit); the time in the server's function
 per entry, the entries sealed per sealing transaction and those left
-awaiting their seal are printed.
+awaiting their seal are printed, and the CPU each write costs: the client's
+(``time.process_time``, every loop) and, for the loops in this process, its
+server backend's (``/proc``; docs/experiments/store-write-cpu.md).
 
 Run: ``.venv/bin/python benchmarks/store_throughput.py [N] [--postgresql-only]``
 (default 2000), under ``flock /tmp/stethos-bench.lock``.
