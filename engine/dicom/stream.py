@@ -24,6 +24,7 @@ this pass and for pydicom's loop alike.
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 import threading
@@ -60,12 +61,14 @@ from engine.dicom.volume import (
     _worker_count,
     instance_needs_float,
     read_native_from,
+    shutdown_workers,
 )
 from engine.dicom.walk import collect_files
 from engine.errors import CorruptDicomError, DicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 Row = tuple[Instance, dict[str, str]]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -508,8 +511,11 @@ def scan_and_load(
                 and pool_allowed
                 and n - index - 1 >= PROCESS_MIN_INSTANCES
             ):
-                _pool_rest(files, index + 1, rows, file_problems, state, workers, progress, cancel)
-                break
+                if _pool_rest(
+                    files, index + 1, rows, file_problems, state, workers, progress, cancel
+                ):
+                    break
+                pool_allowed = False  # no worker could start: the rest is decoded here
         check_cancelled(cancel)
         for k in sorted(file_problems):
             problems.append(file_problems[k])
@@ -551,15 +557,24 @@ def _pool_rest(
     workers: int,
     progress: Progress,
     cancel: CancelToken | None,
-) -> None:
-    """Read and decode ``files[start:]`` in worker processes, the calling thread helping."""
+) -> bool:
+    """Read and decode ``files[start:]`` in worker processes, the calling thread helping.
+
+    ``False`` (nothing read) when no worker process could start, e.g. the
+    system refused a new process or the fork server's socket.
+    """
     assert state.uid is not None
-    pool = _process_pool(workers)
     args = (state.uid, state.shape, state.dtype.str)
-    # in file order; a future leaves the dict when handled, so its pixels can be freed
-    futures: dict[Future, int] = {
-        pool.submit(decode_file, str(files[k]), *args): k for k in range(start, len(files))
-    }
+    try:
+        pool = _process_pool(workers)
+        # in file order; a future leaves the dict when handled, so its pixels can be freed
+        futures: dict[Future, int] = {
+            pool.submit(decode_file, str(files[k]), *args): k for k in range(start, len(files))
+        }
+    except (OSError, RuntimeError) as exc:  # RuntimeError: BrokenProcessPool among them
+        log.warning("decoding workers could not start, decoding in this thread: %r", exc)
+        shutdown_workers(wait=False)
+        return False
     # Spawned workers take ~0.2 s each to import the decoders: this thread decodes
     # from the end until one answers. Forked from the fork server, they are ready
     # once the pool has started (submitting waits for that), and a file decoded
@@ -625,6 +640,7 @@ def _pool_rest(
     finally:
         for f in futures:
             f.cancel()
+    return True
 
 
 __all__ = ["OpenedFiles", "decode_file", "scan_and_load"]

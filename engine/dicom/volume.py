@@ -388,12 +388,12 @@ def decode_in_worker(path: str | Path, timeout: float = 60.0) -> np.ndarray:
     return np.frombuffer(data, dtype=np.float32).reshape(shape)
 
 
-def shutdown_workers() -> None:
+def shutdown_workers(wait: bool = True) -> None:
     """Stop the decoding worker processes (they restart on the next load)."""
     global _pool
     with _pool_lock:
         if _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool.shutdown(wait=wait, cancel_futures=True)
             _pool = None
 
 

@@ -106,6 +106,25 @@ def test_the_calling_thread_helps_while_spawned_workers_start(
     _check_against_pydicom(folder, use_processes=True, workers=2)
 
 
+def test_workers_that_cannot_start_leave_the_decoding_to_this_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from engine.dicom import stream
+
+    calls = []
+
+    def refused(workers: int):
+        calls.append(workers)
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(stream, "_process_pool", refused)
+    folder = tmp_path / "j2k"
+    write_ct_series(folder, 24, rows=48, cols=48, transfer_syntax=JPEG2000Lossless)
+    _check_against_pydicom(folder, use_processes=True, workers=2)
+    assert calls == [2]  # tried once, not again for every file
+    assert "decoding workers could not start" in caplog.text
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a fork server on Linux only")
 def test_linux_workers_fork_from_a_server_that_imported_the_decoders():
     from engine.dicom import volume
