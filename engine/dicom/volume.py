@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import io
+import logging
 import multiprocessing
 import os
 import sys
@@ -56,6 +57,8 @@ from engine.dicom.pixels import Window, full_range_window, window_to_8bit
 from engine.dicom.scan import Instance, ScanResult, Series
 from engine.errors import CorruptDicomError, DicomError, UnsupportedDicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+
+log = logging.getLogger(__name__)
 
 #: Compressed series with at least this many instances are decoded in worker processes.
 PROCESS_MIN_INSTANCES = 8
@@ -556,9 +559,15 @@ def load_series(
 
     futures: dict[Future, tuple[Instance, list[tuple[int, int]]]] = {}
     if pool_jobs:
-        pool = _process_pool(workers)
-        for job in pool_jobs:
-            futures[pool.submit(_decode_instance, str(job[0].path), dtype.str)] = job
+        try:
+            pool = _process_pool(workers)
+            for job in pool_jobs:
+                futures[pool.submit(_decode_instance, str(job[0].path), dtype.str)] = job
+        except (OSError, RuntimeError) as exc:  # no worker could start: decode them here
+            log.warning("decoding workers could not start, decoding on threads: %r", exc)
+            shutdown_workers(wait=False)
+            futures.clear()
+            thread_jobs = rest
 
     def run_chunk(chunk: list[tuple[Instance, list[tuple[int, int]]]]) -> None:
         for ahead in chunk[:READ_AHEAD]:

@@ -113,6 +113,23 @@ def test_compressed_series_decodes_in_worker_processes(tmp_path: Path):
     assert np.array_equal(a.voxels, b.voxels)
 
 
+def test_workers_that_cannot_start_leave_the_series_to_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from engine.dicom import volume
+
+    def refused(workers: int):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(volume, "_process_pool", refused)
+    write_ct_series(tmp_path / "raw", 8, rows=32, cols=32, seed=3)
+    write_ct_series(tmp_path / "rle", 8, rows=32, cols=32, seed=3, transfer_syntax=RLELossless)
+    a = load_series(scan_paths(tmp_path / "raw").series[0])
+    b = load_series(scan_paths(tmp_path / "rle").series[0], use_processes=True, workers=2)
+    assert np.array_equal(a.voxels, b.voxels) and b.missing == ()
+    assert "decoding workers could not start" in caplog.text
+
+
 def test_a_bad_slice_is_reported_not_fatal(ct_folder: Path):
     series = scan_paths(ct_folder).series[0]
     victim = series.slices[3].instance.path
