@@ -8,7 +8,8 @@ through these methods, never through its widgets or menu positions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
@@ -90,6 +91,9 @@ class PatientHostWindow(QMainWindow):
 
     def current_record(self) -> dict:
         return self.form.record()
+
+    def record_saved(self, record: Mapping[str, Any]) -> None:
+        self.form.mark_saved(record)
 
     def record_problems(self) -> list[str]:
         if self.form.is_valid:

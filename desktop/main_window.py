@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from desktop.browser.study_browser import StudyBrowser
 from desktop.dialogs.error import show_error
+from desktop.dialogs.unsaved import ask_before_closing
 from desktop.jobs import JobFailure, JobRunner
 from desktop.main_parts import WARM_UP_DELAY_MS, PartsWindow
 from desktop.records.form import RecordForm
@@ -74,6 +75,7 @@ class MainWindow(PartsWindow):
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowNestedDocks
         )
         self.last_error: QMessageBox | None = None
+        self.unsaved_box: QMessageBox | None = None  # closing with an unsaved record
         self.dialogs: dict[str, QDialog] = {}
         #: Image model used by Analyze image (``None``: the registry's default).
         self.image_model_id: str | None = None
@@ -446,6 +448,11 @@ class MainWindow(PartsWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        patient = self._patients.patient if self._patients is not None else None
+        if patient is not None and self.form.edited and not self._closing:
+            event.ignore()  # typed in, not saved: ask (closing again after “Close without saving”)
+            self.unsaved_box = ask_before_closing(self, patient.display_name, self._close_anyway)
+            return
         self._closing = True  # what is not built yet is not built now
         if self._receive_service is not None:
             self._receive_service.stop()
@@ -465,6 +472,10 @@ class MainWindow(PartsWindow):
         if self._patients is not None:
             self._patients.shutdown()
         super().closeEvent(event)
+
+    def _close_anyway(self) -> None:
+        self._closing = True
+        self.close()
 
 
 def _stack_key(stack: ImageStack | None) -> str | None:

@@ -164,7 +164,10 @@ class EncounterController(QObject):
             )
             return False
 
+        record = ctl.host.current_record()
+
         def saved(outcome: tuple[int, StoredRecord]) -> None:
+            ctl.host.record_saved(record)
             if ctl.patient is None or ctl.patient.id != patient.id:
                 return
             ctl.encounter_id, self.saved_record = outcome
@@ -178,7 +181,7 @@ class EncounterController(QObject):
             save_record,
             patient.id,
             None,
-            ctl.host.current_record(),
+            record,
             reason=translate("PatientController", "Heart-disease risk record"),
             name="save record",
             on_success=saved,
@@ -213,6 +216,8 @@ class EncounterController(QObject):
             )
 
         def saved(done: OutcomeSaved) -> None:
+            if outcome.kind == "record" and outcome.record is not None:
+                ctl.host.record_saved(outcome.record)  # saved with the result, or already
             if ctl.patient is None or ctl.patient.id != patient.id:
                 return
             stored = done.result

@@ -8,6 +8,7 @@ small fake instead).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -88,6 +89,10 @@ class PatientHost(Protocol):
 
     def record_problems(self) -> list[str]:
         """Why the record form's values cannot be saved (empty when they can)."""
+        ...
+
+    def record_saved(self, record: Mapping[str, Any]) -> None:
+        """``record`` was saved for the patient selected (the form may still hold it)."""
         ...
 
     def shown_prediction(self) -> Prediction | None:

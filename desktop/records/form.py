@@ -6,6 +6,9 @@ message and the form reports itself invalid, so Analyze stays disabled.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,6 +38,9 @@ class RecordForm(QWidget):
         self._inputs: dict[str, QLineEdit | QComboBox] = {}
         self._messages: dict[str, QLabel] = {}
         self._valid = False
+        self._edited = False  # typed into since filled or saved
+        self._filling = False
+        self._saved: dict[str, Any] | None = None  # the record saved last from this form
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         # In a narrow panel a field goes under its label instead of being cut off at the edge.
@@ -126,18 +132,35 @@ class RecordForm(QWidget):
         return {k: (None if v is None else float(v)) for k, v in self.raw_values().items()}  # type: ignore[arg-type]
 
     def set_record(self, record: dict[str, float | None]) -> None:
-        """Fill the form; unknown keys are ignored."""
-        for spec in self.schema.fields:
-            if spec.name not in record:
-                continue
-            value = record[spec.name]
-            editor = self._inputs[spec.name]
-            if isinstance(editor, QComboBox):
-                index = editor.findData(None if value is None else float(value))
-                editor.setCurrentIndex(max(index, 0))
-            else:
-                editor.setText("" if value is None else f"{float(value):g}")
+        """Fill the form (a record kept elsewhere: nothing to save); unknown keys are ignored."""
+        self._filling = True
+        try:
+            for spec in self.schema.fields:
+                if spec.name not in record:
+                    continue
+                value = record[spec.name]
+                editor = self._inputs[spec.name]
+                if isinstance(editor, QComboBox):
+                    index = editor.findData(None if value is None else float(value))
+                    editor.setCurrentIndex(max(index, 0))
+                else:
+                    editor.setText("" if value is None else f"{float(value):g}")
+        finally:
+            self._filling = False
+        self._edited, self._saved = False, None
         self._revalidate()
+
+    @property
+    def edited(self) -> bool:
+        """Whether values were typed in since the form was filled, and differ from those saved."""
+        if not self._edited:
+            return False
+        return not (self._saved is not None and self._valid and self.record() == self._saved)
+
+    def mark_saved(self, record: Mapping[str, Any]) -> None:
+        """``record`` was saved: the form has nothing unsaved while it holds it."""
+        if self._valid and self.record() == dict(record):
+            self._edited, self._saved = False, dict(record)
 
     def editor(self, name: str) -> QLineEdit | QComboBox:
         return self._inputs[name]
@@ -179,6 +202,8 @@ class RecordForm(QWidget):
         return self.tr(problem)
 
     def _on_editor_changed(self, *_: object) -> None:
+        if not self._filling:
+            self._edited = True
         self._revalidate()
         self.record_changed.emit()
 

@@ -817,7 +817,7 @@ Area {5:.1f} {6}</source>
     <name>MainWindow</name>
     <message>
         <source>Stethos — diagnosis workstation</source>
-        <extracomment>After the window shows, the image model is loaded and run once in the background (the first Analyze image then takes ~0.1 s instead of loading it). Posted at low priority once the window has painted: builds the parts the first frame does not show. Low priority: it comes after paints and after anything queued meanwhile (a close, say). Every analysis made in this window (image, record, and ECG from the ECG tab), as an :class:`engine.workflow.AnalysisOutcome`. A study was sent to a DICOM node (File ▸ Send study to PACS…): the SendResult. The viewer shows another image, or none (for the patient controllers).</extracomment>
+        <extracomment>Every analysis made in this window (image, record, and ECG from the ECG tab), as an :class:`engine.workflow.AnalysisOutcome`. A study was sent to a DICOM node (File ▸ Send study to PACS…): the SendResult. The viewer shows another image, or none (for the patient controllers).</extracomment>
         <translation>Stethos — 诊断工作站</translation>
     </message>
     <message>
@@ -851,6 +851,7 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>{0} image(s) received.</source>
+        <extracomment>After the window shows, the image model is loaded and run once in the background (the first Analyze image then takes ~0.1 s instead of loading it). Posted at low priority once the window has painted: builds the parts the first frame does not show. Low priority: it comes after paints and after anything queued meanwhile (a close, say). The last study opened (StudyOpened or EcgFound), for parts built after it opened.</extracomment>
         <translation>已接收 {0} 幅图像。</translation>
     </message>
     <message>
@@ -875,7 +876,9 @@ Area {5:.1f} {6}</source>
     </message>
     <message>
         <source>Ready.</source>
-        <extracomment>Saved settings (ECG speed and gain, screen calibration, the models&apos; device). The record dock&apos;s visibility while the images tab was shown (the ECG tab hides it). The last study opened (StudyOpened or EcgFound), for parts built after it opened. The first-start layout, for View ▸ Reset layout.</extracomment>
+        <extracomment>The scan of the files being opened, listed once their first view shows.
+----------
+Saved settings (ECG speed and gain, screen calibration, the models&apos; device). The record dock&apos;s visibility while the images tab was shown (the ECG tab hides it). The first-start layout, for View ▸ Reset layout.</extracomment>
         <translation>就绪。</translation>
     </message>
     <message>
@@ -3008,6 +3011,29 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>{0} — {1} elements</source>
         <translation>{0} — {1} 个元素</translation>
+    </message>
+</context>
+<context>
+    <name>UnsavedRecord</name>
+    <message>
+        <source>Record not saved</source>
+        <translation>记录未保存</translation>
+    </message>
+    <message>
+        <source>The record in the form has not been saved for {0}.</source>
+        <translation>表单中{0}的记录尚未保存。</translation>
+    </message>
+    <message>
+        <source>Save it with “Save record” first, or close Stethos and lose what was typed.</source>
+        <translation>请先用“保存记录”保存，或关闭 Stethos 并放弃已输入的内容。</translation>
+    </message>
+    <message>
+        <source>Close without saving</source>
+        <translation>不保存并关闭</translation>
+    </message>
+    <message>
+        <source>Keep editing</source>
+        <translation>继续编辑</translation>
     </message>
 </context>
 <context>
