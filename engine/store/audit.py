@@ -62,6 +62,13 @@ ACTIONS = (
     "merged",
 )
 
+#: The audit log's columns, in the order they are stored and hashed.
+COLUMNS = 'seq, at, "user", action, object_type, object_id, details, prev_hash, hash'
+#: Appending one entry: its nine values in :data:`COLUMNS` order.
+INSERT = f"INSERT INTO audit_log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#: Reading entries (add a ``WHERE`` / ``ORDER BY``).
+SELECT = f"SELECT {COLUMNS} FROM audit_log"
+
 CSV_COLUMNS = (
     "seq",
     "time",
@@ -185,11 +192,7 @@ def append(
     seq, prev = (1, GENESIS) if tail is None else (int(tail[0]) + 1, str(tail[1]))
     oid = str(object_id)
     digest = entry_hash(seq, at, user, action, object_type, oid, text, prev)
-    conn.execute(
-        'INSERT INTO audit_log (seq, at, "user", action, object_type, object_id, details, '
-        "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (seq, at, user, action, object_type, oid, text, prev, digest),
-    )
+    conn.execute(INSERT, (seq, at, user, action, object_type, oid, text, prev, digest))
     return entry_from(seq, at, user, action, object_type, oid, text, prev, digest)
 
 
@@ -218,12 +221,6 @@ def _row_entry(row: tuple) -> AuditEntry:
     )
 
 
-_SELECT = (
-    'SELECT seq, at, "user", action, object_type, object_id, details, prev_hash, hash '
-    "FROM audit_log"
-)
-
-
 def entries(
     conn: Connection,
     *,
@@ -234,7 +231,7 @@ def entries(
     limit: int | None = None,
 ) -> list[AuditEntry]:
     """Entries after ``since_seq`` in order, optionally filtered."""
-    sql = _SELECT + " WHERE seq > ?"
+    sql = SELECT + " WHERE seq > ?"
     args: list[Any] = [since_seq]
     if action is not None:
         sql += " AND action = ?"
@@ -253,7 +250,7 @@ def entries(
 
 
 def _raw_rows(conn: Connection) -> Iterator[tuple]:
-    cursor = conn.execute(_SELECT + " ORDER BY seq")
+    cursor = conn.execute(SELECT + " ORDER BY seq")
     while True:
         batch = cursor.fetchmany(2000)
         if not batch:

@@ -103,7 +103,6 @@ _LABELS = {
     "sex": "sex",
 }
 _BATCH = 1000
-_AUDIT_COLUMNS = 'seq, at, "user", action, object_type, object_id, details, prev_hash, hash'
 
 
 @dataclass(frozen=True)
@@ -257,7 +256,6 @@ class _Merge:
         #: Workstation patients added by this merge (their versions are copied too).
         self.added_patients: set[int] = set()
         self.appended = 0
-        self.tail: tuple[int, str] = (0, audit_log.GENESIS)
         self.source_tail: tuple[int, str] = (int(self.last_seq), str(self.last_hash))
 
     # --- patients first: refuse before anything is written -----------------------------------
@@ -429,15 +427,12 @@ class _Merge:
                     "restored from a backup? Nothing was merged.",
                     f"merged {self.last_seq} = {self.last_hash}, here {row}",
                 )
-        tail = self.conn.execute(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        tail = audit_log.request_tail(self.conn).fetchone()
         seq, prev = (0, audit_log.GENESIS) if tail is None else (int(tail[0]), str(tail[1]))
         cursor = self.src.execute(
-            f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq", (self.last_seq,)
+            audit_log.SELECT + " WHERE seq > ? ORDER BY seq", (self.last_seq,)
         )
         expected, source_prev = int(self.last_seq) + 1, str(self.last_hash)
-        sql = f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         while batch := cursor.fetchmany(_BATCH):
             check_cancelled(self.cancel)
             rows = []
@@ -467,9 +462,8 @@ class _Merge:
                 digest = audit_log.entry_hash(seq, at, user, action, otype, new_oid, new_text, prev)
                 rows.append((seq, at, user, action, otype, new_oid, new_text, prev, digest))
                 prev, expected, source_prev = digest, s_seq + 1, s_hash
-            self.conn.executemany(sql, rows)
+            self.conn.executemany(audit_log.INSERT, rows)
             self.appended += len(rows)
-        self.tail = (seq, prev)
         self.source_tail = (expected - 1, source_prev)
 
     def _object_id(self, object_type: str, object_id: str) -> str:
@@ -512,14 +506,14 @@ class _Merge:
             "source_seq": source_seq,
             "source_hash": source_hash,
         }
-        text = audit_log.checked_details("merged", details)
-        seq, prev = self.tail
-        digest = audit_log.entry_hash(
-            seq + 1, now, username, "merged", "store", self.store_id, text, prev
-        )
-        self.conn.execute(
-            f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq + 1, now, username, "merged", "store", self.store_id, text, prev, digest),
+        audit_log.append(
+            self.conn,
+            at=now,
+            user=username,
+            action="merged",
+            object_type="store",
+            object_id=self.store_id,
+            details=details,
         )
         return MergeCounts(
             dict(self.new), dict(self.matched), self.appended + 1, source_seq, source_hash

@@ -28,7 +28,7 @@ from engine.store import audit as audit_log
 from engine.store import crypto, db, migrations
 from engine.store.core import ts
 from engine.store.entities import AuditReport
-from engine.store.server import ID_TABLES
+from engine.store.server import ID_TABLES, ServerConnection
 from engine.store.store import Store
 
 #: Tables copied before the audit log, parents first; rows keep their ids (the same
@@ -102,7 +102,7 @@ def copy_to_server(
         demographics there; nothing was merged.
     """
     from engine.store import server_audit
-    from engine.store.server import ServerBackend, grant, meta, prepare_new, sync_identities
+    from engine.store.server import ServerBackend, grant, meta, prepare_new
 
     if source.shared:
         raise StoreError("Copy from a workstation's own database file, not from a server.")
@@ -139,33 +139,18 @@ def copy_to_server(
                     "versions. Update Stethos on this workstation and try again."
                 )
             grant(conn)
-            rows: dict[str, int] = {}
             # Entries the clinic wrote there count too: sealed into the chain first.
             server_audit.seal(conn.raw, wait=True)
+            matched: dict[str, int] = {}
             if merging:
                 from engine.store.merge import merge_into
 
                 counts = merge_into(conn, source, backend.location, progress=progress,
                                     cancel=cancel)  # fmt: skip
-                progress(0.9, "Verifying the audit trail on the server")
-                anchor, problem = backend.anchor(conn)
-                checked = audit_log.verify(conn, anchor, problem)
-                progress(1.0, "Merged")
-                return CopyReport(
-                    backend.location, counts.new, counts.audit_entries, "", checked,
-                    counts.matched, merged=True,
-                )  # fmt: skip
-            _check_prefix(conn, src, backend.location)
-            with db.write_transaction(conn):
-                # No workstation seals an entry into the chain while it is being copied.
-                conn.execute(f"SELECT pg_advisory_xact_lock({server_audit.AUDIT_LOCK_KEY})")
-                for i, table in enumerate(TABLES):
-                    check_cancelled(cancel)
-                    progress(0.05 + 0.5 * i / len(TABLES), f"Copying {table}")
-                    rows[table] = _copy_table(conn, src, table)
-                progress(0.6, "Copying the audit trail")
-                count = _copy_audit(conn, src, cancel)
-                sync_identities(conn)
+                rows, count, matched = counts.new, counts.audit_entries, counts.matched
+            else:
+                _check_prefix(conn, src, backend.location)
+                rows, count = _copy_rows(conn, src, progress, cancel)
             progress(0.9, "Verifying the audit trail on the server")
             anchor, problem = backend.anchor(conn)
             verified = audit_log.verify(conn, anchor, problem)
@@ -176,8 +161,29 @@ def copy_to_server(
             raise error from exc
     finally:
         backend.release(conn)
-    progress(1.0, "Copied")
-    return CopyReport(backend.location, rows, count, recovery_text, verified)
+    progress(1.0, "Merged" if merging else "Copied")
+    return CopyReport(backend.location, rows, count, recovery_text, verified, matched, merging)
+
+
+def _copy_rows(
+    conn: ServerConnection, src: db.Connection, progress: Progress, cancel: CancelToken | None
+) -> tuple[dict[str, int], int]:
+    """Copy every table keeping ids, then the audit log: rows per table, audit entries."""
+    from engine.store import server_audit
+    from engine.store.server import sync_identities
+
+    rows: dict[str, int] = {}
+    with db.write_transaction(conn):
+        # No workstation seals an entry into the chain while it is being copied.
+        conn.execute(f"SELECT pg_advisory_xact_lock({server_audit.AUDIT_LOCK_KEY})")
+        for i, table in enumerate(TABLES):
+            check_cancelled(cancel)
+            progress(0.05 + 0.5 * i / len(TABLES), f"Copying {table}")
+            rows[table] = _copy_table(conn, src, table)
+        progress(0.6, "Copying the audit trail")
+        count = _copy_audit(conn, src, cancel)
+        sync_identities(conn)
+    return rows, count
 
 
 def _check_prefix(conn: db.Connection, src: db.Connection, location: str) -> None:
@@ -215,18 +221,10 @@ def _copy_table(conn: db.Connection, src: db.Connection, table: str) -> int:
 
 def _copy_audit(conn: db.Connection, src: db.Connection, cancel: CancelToken | None) -> int:
     top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0]
-    cursor = src.execute(
-        'SELECT seq, at, "user", action, object_type, object_id, details, prev_hash, hash '
-        "FROM audit_log WHERE seq > ? ORDER BY seq",
-        (int(top),),
-    )
-    sql = (
-        'INSERT INTO audit_log (seq, at, "user", action, object_type, object_id, details, '
-        "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )
+    cursor = src.execute(audit_log.SELECT + " WHERE seq > ? ORDER BY seq", (int(top),))
     count = 0
     while batch := cursor.fetchmany(_BATCH):
         check_cancelled(cancel)
-        conn.executemany(sql, [tuple(row) for row in batch])
+        conn.executemany(audit_log.INSERT, [tuple(row) for row in batch])
         count += len(batch)
     return count
