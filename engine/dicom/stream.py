@@ -24,7 +24,6 @@ this pass and for pydicom's loop alike.
 
 from __future__ import annotations
 
-import logging
 import mmap
 import os
 import threading
@@ -56,19 +55,17 @@ from engine.dicom.volume import (
     FirstSlice,
     Volume,
     _check_loadable,
-    _process_pool,
     _store,
+    _submit_to_workers,
     _worker_count,
     instance_needs_float,
     read_native_from,
-    shutdown_workers,
 )
 from engine.dicom.walk import collect_files
 from engine.errors import CorruptDicomError, DicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 Row = tuple[Instance, dict[str, str]]
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -565,16 +562,12 @@ def _pool_rest(
     """
     assert state.uid is not None
     args = (state.uid, state.shape, state.dtype.str)
-    try:
-        pool = _process_pool(workers)
-        # in file order; a future leaves the dict when handled, so its pixels can be freed
-        futures: dict[Future, int] = {
-            pool.submit(decode_file, str(files[k]), *args): k for k in range(start, len(files))
-        }
-    except (OSError, RuntimeError) as exc:  # RuntimeError: BrokenProcessPool among them
-        log.warning("decoding workers could not start, decoding in this thread: %r", exc)
-        shutdown_workers(wait=False)
+    indices = range(start, len(files))
+    submitted = _submit_to_workers(workers, decode_file, [(str(files[k]), *args) for k in indices])
+    if submitted is None:
         return False
+    # in file order; a future leaves the dict when handled, so its pixels can be freed
+    futures: dict[Future, int] = dict(zip(submitted, indices, strict=True))
     # Spawned workers take ~0.2 s each to import the decoders: this thread decodes
     # from the end until one answers. Forked from the fork server, they are ready
     # once the pool has started (submitting waits for that), and a file decoded

@@ -354,6 +354,22 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
         return _pool
 
 
+def _submit_to_workers(workers: int, fn: Callable, jobs: list[tuple]) -> list[Future] | None:
+    """``fn(*job)`` for each job, submitted in order to the decoding workers.
+
+    ``None`` when no worker process could start (the system refused a process,
+    or the fork server's socket): that is logged, the pool is dropped, and the
+    caller decodes the files itself.
+    """
+    try:
+        pool = _process_pool(workers)
+        return [pool.submit(fn, *job) for job in jobs]
+    except (OSError, RuntimeError) as exc:  # RuntimeError: BrokenProcessPool among them
+        log.warning("decoding workers could not start, decoding here instead: %r", exc)
+        shutdown_workers(wait=False)
+        return None
+
+
 def _ping() -> int:
     return os.getpid()
 
@@ -559,15 +575,12 @@ def load_series(
 
     futures: dict[Future, tuple[Instance, list[tuple[int, int]]]] = {}
     if pool_jobs:
-        try:
-            pool = _process_pool(workers)
-            for job in pool_jobs:
-                futures[pool.submit(_decode_instance, str(job[0].path), dtype.str)] = job
-        except (OSError, RuntimeError) as exc:  # no worker could start: decode them here
-            log.warning("decoding workers could not start, decoding on threads: %r", exc)
-            shutdown_workers(wait=False)
-            futures.clear()
+        paths = [(str(inst.path), dtype.str) for inst, _ in pool_jobs]
+        submitted = _submit_to_workers(workers, _decode_instance, paths)
+        if submitted is None:  # no worker could start: the threads decode them
             thread_jobs = rest
+        else:
+            futures = dict(zip(submitted, pool_jobs, strict=True))
 
     def run_chunk(chunk: list[tuple[Instance, list[tuple[int, int]]]]) -> None:
         for ahead in chunk[:READ_AHEAD]:

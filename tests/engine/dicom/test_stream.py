@@ -45,9 +45,9 @@ def _rewrite(folder: Path, change, **encoding) -> None:
             ds.save_as(path, enforce_file_format=True)
 
 
-def _check_against_pydicom(folder: Path, **kwargs) -> None:
-    """The one pass gives the two-pass scan and pydicom's pixel values, exactly."""
-    opened = scan_and_load(folder, **kwargs)
+def _check_against_pydicom(folder: Path, opened=None, **kwargs) -> None:
+    """The one pass (``opened``, else run now) gives the two-pass scan and pydicom's values."""
+    opened = opened or scan_and_load(folder, **kwargs)
     reference_scan = scan_paths(folder)
     assert opened.scan == reference_scan
     volume = opened.volume
@@ -109,7 +109,7 @@ def test_the_calling_thread_helps_while_spawned_workers_start(
 def test_workers_that_cannot_start_leave_the_decoding_to_this_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    from engine.dicom import stream
+    from engine.dicom import volume
 
     calls = []
 
@@ -117,12 +117,14 @@ def test_workers_that_cannot_start_leave_the_decoding_to_this_thread(
         calls.append(workers)
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr(stream, "_process_pool", refused)
+    monkeypatch.setattr(volume, "_process_pool", refused)
     folder = tmp_path / "j2k"
     write_ct_series(folder, 24, rows=48, cols=48, transfer_syntax=JPEG2000Lossless)
-    _check_against_pydicom(folder, use_processes=True, workers=2)
+    opened = scan_and_load(folder, use_processes=True, workers=2)
     assert calls == [2]  # tried once, not again for every file
     assert "decoding workers could not start" in caplog.text
+    monkeypatch.undo()  # the checks below may use the workers
+    _check_against_pydicom(folder, opened=opened)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a fork server on Linux only")
