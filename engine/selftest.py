@@ -207,8 +207,6 @@ def _decoding_workers(images: list[Path]) -> str:
     Series are decoded by worker processes (a fork server on Linux): a frozen
     application must start them and have the decoders inside them.
     """
-    import time
-
     import numpy as np
 
     from engine.dicom.image import read_image

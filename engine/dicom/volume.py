@@ -378,21 +378,16 @@ def _worker_count(workers: int | None = None) -> int:
     return max(1, min(workers or os.cpu_count() or 1, 8))
 
 
-def start_workers(workers: int | None = None, timeout: float | None = None) -> None:
+def start_workers(workers: int | None = None) -> None:
     """Start the decoding worker processes now and wait until they are ready.
 
     They otherwise start with the first compressed series, which then pays
     their start-up (about 0.2 s); a viewer can call this at launch.
-
-    Raises
-    ------
-    TimeoutError
-        They were not ready after ``timeout`` seconds.
     """
     n = _worker_count(workers)
     pool = _process_pool(n)
     for future in [pool.submit(_ping) for _ in range(n)]:
-        future.result(timeout)
+        future.result()
 
 
 def decode_in_worker(path: str | Path, timeout: float = 60.0) -> np.ndarray:
@@ -401,9 +396,8 @@ def decode_in_worker(path: str | Path, timeout: float = 60.0) -> np.ndarray:
     The installation's self-test uses it: the workers start (as a frozen
     application does) and decode with the libraries inside them.
     """
-    start_workers(timeout=timeout)
     future = _process_pool(_worker_count()).submit(_decode_instance, str(path), "float32")
-    data, shape = future.result(timeout)
+    data, shape = future.result(timeout)  # the workers' start included
     return np.frombuffer(data, dtype=np.float32).reshape(shape)
 
 
