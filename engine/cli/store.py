@@ -192,13 +192,23 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_remember(args: argparse.Namespace) -> int:
-    from engine.store import is_database_url, open_store
-    from engine.store.credentials import remember
+def _clinic_database(args: argparse.Namespace) -> str | None:
+    """The ``--db`` (or configured) clinic database URL; ``None`` (said on stderr) if a file."""
+    from engine.store import is_database_url
 
     location = _db_path(args)
     if not is_database_url(location):
         sys.stderr.write("error: --db must be the clinic database's postgresql:// address\n")
+        return None
+    return str(location)
+
+
+def _cmd_remember(args: argparse.Namespace) -> int:
+    from engine.store import open_store
+    from engine.store.credentials import remember
+
+    location = _clinic_database(args)
+    if location is None:
         return 2
     password = _password()
     server_password = _password("Database password (the workstation's role): ")
@@ -209,15 +219,13 @@ def _cmd_remember(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    from engine.store import is_database_url
     from engine.store.credentials import forget
     from engine.store.server import connection_params
 
-    location = _db_path(args)
-    if not is_database_url(location):
-        sys.stderr.write("error: --db must be the clinic database's postgresql:// address\n")
+    location = _clinic_database(args)
+    if location is None:
         return 2
-    _, shown = connection_params(str(location))
+    _, shown = connection_params(location)
     removed = forget(shown, args.user)
     if not removed:
         print(f"No database password was saved for {args.user} and {shown} on this workstation.")
