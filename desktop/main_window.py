@@ -451,7 +451,11 @@ class MainWindow(PartsWindow):
         patient = self._patients.patient if self._patients is not None else None
         if patient is not None and self.form.edited and not self._closing:
             event.ignore()  # typed in, not saved: ask (closing again after “Close without saving”)
-            self.unsaved_box = ask_before_closing(self, patient.display_name, self._close_anyway)
+            if self.unsaved_box is not None and self.unsaved_box.isVisible():
+                self.unsaved_box.raise_()  # asked already
+            else:
+                name = patient.display_name
+                self.unsaved_box = ask_before_closing(self, name, self._close_anyway)
             return
         self._closing = True  # what is not built yet is not built now
         if self._receive_service is not None:

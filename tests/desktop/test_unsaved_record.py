@@ -25,6 +25,8 @@ def test_closing_with_an_unsaved_record_asks_and_keeps_it_unless_told(qtbot, tmp
     window.close()
     box = window.unsaved_box
     assert window.isVisible() and box is not None and box.isVisible()
+    window.close()  # again, the question still open: the same box, not a second one
+    assert window.unsaved_box is box and window.isVisible()
     assert "LEE, Ana" in box.text() or "Lee" in box.text()
     _button(box, "Keep editing").click()
     assert window.isVisible() and window.form.editor("chol").text() == "250"
