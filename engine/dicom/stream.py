@@ -29,7 +29,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -562,12 +562,11 @@ def _pool_rest(
     """
     assert state.uid is not None
     args = (state.uid, state.shape, state.dtype.str)
-    indices = range(start, len(files))
-    submitted = _submit_to_workers(workers, decode_file, [(str(files[k]), *args) for k in indices])
-    if submitted is None:
-        return False
     # in file order; a future leaves the dict when handled, so its pixels can be freed
-    futures: dict[Future, int] = dict(zip(submitted, indices, strict=True))
+    jobs = [(k, (str(files[k]), *args)) for k in range(start, len(files))]
+    futures = _submit_to_workers(workers, decode_file, jobs)
+    if futures is None:
+        return False
     # Spawned workers take ~0.2 s each to import the decoders: this thread decodes
     # from the end until one answers. Forked from the fork server, they are ready
     # once the pool has started (submitting waits for that), and a file decoded

@@ -47,6 +47,7 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -59,6 +60,7 @@ from engine.errors import CorruptDicomError, DicomError, UnsupportedDicomError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 log = logging.getLogger(__name__)
+_K = TypeVar("_K")
 
 #: Compressed series with at least this many instances are decoded in worker processes.
 PROCESS_MIN_INSTANCES = 8
@@ -354,16 +356,19 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
         return _pool
 
 
-def _submit_to_workers(workers: int, fn: Callable, jobs: list[tuple]) -> list[Future] | None:
-    """``fn(*job)`` for each job, submitted in order to the decoding workers.
+def _submit_to_workers(
+    workers: int, fn: Callable, jobs: list[tuple[_K, tuple]]
+) -> dict[Future, _K] | None:
+    """``fn(*args)`` for each ``(key, args)`` of ``jobs``, in order: each future's key.
 
-    ``None`` when no worker process could start (the system refused a process,
-    or the fork server's socket): that is logged, the pool is dropped, and the
-    caller decodes the files itself.
+    The caller handles each future and drops it from the dict (its result,
+    a slice's pixels, is then freed). ``None`` when no worker process could
+    start (the system refused a process, or the fork server's socket): that
+    is logged, the pool is dropped, and the caller decodes the files itself.
     """
     try:
         pool = _process_pool(workers)
-        return [pool.submit(fn, *job) for job in jobs]
+        return {pool.submit(fn, *args): key for key, args in jobs}
     except (OSError, RuntimeError) as exc:  # RuntimeError: BrokenProcessPool among them
         log.warning("decoding workers could not start, decoding here instead: %r", exc)
         shutdown_workers(wait=False)
@@ -569,12 +574,12 @@ def load_series(
 
     futures: dict[Future, tuple[Instance, list[tuple[int, int]]]] = {}
     if pool_jobs:
-        paths = [(str(inst.path), dtype.str) for inst, _ in pool_jobs]
-        submitted = _submit_to_workers(workers, _decode_instance, paths)
+        work = [(job, (str(job[0].path), dtype.str)) for job in pool_jobs]
+        submitted = _submit_to_workers(workers, _decode_instance, work)
         if submitted is None:  # no worker could start: the threads decode them
             thread_jobs = rest
         else:
-            futures = dict(zip(submitted, pool_jobs, strict=True))
+            futures = submitted
 
     def run_chunk(chunk: list[tuple[Instance, list[tuple[int, int]]]]) -> None:
         for ahead in chunk[:READ_AHEAD]:

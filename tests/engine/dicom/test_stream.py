@@ -127,6 +127,37 @@ def test_workers_that_cannot_start_leave_the_decoding_to_this_thread(
     _check_against_pydicom(folder, opened=opened)
 
 
+def test_a_slice_decoded_by_a_worker_is_let_go_once_placed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Each worker's answer (a slice's pixels) is freed once copied in, not kept to the end."""
+    import gc
+    import weakref
+
+    from engine.dicom import stream
+
+    real, refs = stream._submit_to_workers, []
+
+    def recording(workers, fn, jobs):
+        futures = real(workers, fn, jobs)
+        refs.extend(weakref.ref(f) for f in futures)
+        return futures
+
+    alive: list[int] = []
+
+    def progress(_fraction: float, text: str) -> None:
+        if text.startswith("Read ") and refs:
+            gc.collect()
+            alive.append(sum(r() is not None for r in refs))
+
+    monkeypatch.setattr(stream, "_submit_to_workers", recording)
+    folder = tmp_path / "j2k"
+    write_ct_series(folder, 24, rows=48, cols=48, transfer_syntax=JPEG2000Lossless)
+    scan_and_load(folder, use_processes=True, workers=2, progress=progress)
+    assert len(refs) == 23 and alive
+    assert alive[-1] < len(refs) // 2  # at the last file, the answers handled are gone
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a fork server on Linux only")
 def test_linux_workers_fork_from_a_server_that_imported_the_decoders():
     from engine.dicom import volume
