@@ -179,6 +179,10 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         for table, count in report.rows.items():
             print(f"  {table:<17} {count:>8} rows")
     print(f"  {'audit entries':<17} {report.audit_entries:>8} new")
+    if report.deleted:
+        print("Patients deleted on this workstation (never attached to a live patient):")
+        for line in report.deleted:
+            print(f"  {line}")
     if report.recovery_key:
         print(f"Created the clinic database {report.location}.")
         print("Its recovery key (shown once; print it and keep it locked away):")

@@ -18,6 +18,37 @@ every reference is remapped:
   same MRN with *other* demographics refuses the whole merge, listing each
   such MRN and what differs (:class:`MergeConflictError`): records are never
   attached to what may be another person. Staff reconcile first.
+- **deleted patients** (``deleted_at`` set, with a reason in the audit
+  trail) are never matched, and a merge never makes one live nor hides live
+  records under one. As on one store, deletion hides a patient and keeps
+  everything it had (its rows and audit entries); the MRN stays unique.
+
+  - A patient deleted on the workstation is added as a *deleted patient of
+    its own* with its encounters, records, studies and results, whatever the
+    clinic database holds under its MRN (a live patient keeps only its own
+    rows; other demographics are no conflict: a deleted patient cannot be
+    corrected). It does not hold the MRN there: the column reads
+    ``MRN (deleted on workstation STORE as patient N)``
+    (:func:`deleted_mrn`), so a live patient may have or get that MRN; its
+    versions keep the MRN as it was.
+  - A patient live on the workstation whose MRN (or, merged earlier, whose
+    patient) is deleted in the clinic database refuses the merge like other
+    demographics do: staff delete it on the workstation too (it is then kept
+    apart as above) or correct its MRN there.
+  - A patient merged earlier and deleted on the workstation since (its
+    audit trail says so): when the clinic database's patient is that
+    workstation's own copy (added by its merge, with no encounter or study
+    from elsewhere) it is deleted there too (MRN marked as above);
+    otherwise that workstation's encounters and study links (with whatever
+    records and results are on them) move from it to a deleted patient of
+    their own, and the clinic's patient stays live with the rest. One already deleted
+    there is left as it is.
+
+  The workstation's ``deleted`` entries are merged like any other, their
+  object ids naming the deleted patient that now holds the rows. The report
+  (:attr:`MergeCounts.deleted`, printed by the command and kept in the
+  ``merged`` entry's details as ``deleted_patients``) lists each deleted
+  patient the merge brought and what it did.
 - every other row (encounters, records, study links, results, decisions,
   and the versions of a new patient) is added with its references remapped
   (:data:`REFERENCES` names every column that refers to another table).
@@ -103,6 +134,21 @@ _LABELS = {
     "sex": "sex",
 }
 _BATCH = 1000
+_DELETED_THERE = (
+    "deleted in the clinic database, live on this workstation (a merge never brings a deleted "
+    "patient back, nor adds records to one): if it should be deleted, delete it on this "
+    "workstation too"
+)
+#: What a merge did with a patient deleted on the workstation (:class:`DeletedPatient`).
+DELETED_OUTCOMES = {
+    "kept_apart": "deleted on this workstation: added as a deleted patient of its own",
+    "deleted_too": "deleted on this workstation since the last merge: its copy in the clinic "
+    "database is deleted too",
+    "moved_apart": "deleted on this workstation since the last merge: its rows moved to a "
+    "deleted patient of their own; the clinic database's patient stays as it is",
+    "already_deleted": "deleted on this workstation since the last merge: already deleted in "
+    "the clinic database",
+}
 
 
 @dataclass(frozen=True)
@@ -126,6 +172,39 @@ class PatientConflict:
         return f"MRN {self.mrn}: " + "; ".join(self.differences)
 
 
+@dataclass(frozen=True)
+class DeletedPatient:
+    """A patient deleted on the workstation, and what the merge did with its rows.
+
+    Attributes
+    ----------
+    mrn
+        The workstation's MRN.
+    outcome
+        A key of :data:`DELETED_OUTCOMES`.
+    patient_id
+        The deleted patient of the clinic database that holds its rows now.
+    """
+
+    mrn: str
+    outcome: str
+    patient_id: int
+
+    def describe(self) -> str:
+        """``MRN X: what the merge did (patient N)``."""
+        return f"MRN {self.mrn}: {DELETED_OUTCOMES[self.outcome]} (patient {self.patient_id})"
+
+
+def deleted_mrn(mrn: str, store_id: str, source_id: int) -> str:
+    """The MRN column of a patient deleted on workstation ``store_id``, merged.
+
+    A patient deleted on a workstation never holds its MRN in the clinic
+    database (the MRN is unique there, and may be another, live patient's):
+    the column keeps the MRN, marked. Its versions keep the MRN as it was.
+    """
+    return f"{mrn} (deleted on workstation {store_id} as patient {source_id})"
+
+
 class MergeConflictError(StoreError):
     """Patients with the same MRN but other demographics: nothing was merged.
 
@@ -137,9 +216,10 @@ class MergeConflictError(StoreError):
         lines = "\n".join(f"  {c.describe()}" for c in self.conflicts)
         super().__init__(
             f"Nothing was merged: {len(self.conflicts)} MRN(s) of this workstation belong to a "
-            f"patient with other demographics in {location}, so its records could be attached "
-            "to the wrong person. Check each one and correct the wrong side (on this "
-            "workstation or in the clinic database), then run the merge again.\n" + lines
+            f"patient with other demographics, or a deleted one, in {location}, so its records "
+            "could be attached to the wrong person or hidden. Check each one and correct the "
+            "wrong side (on this workstation or in the clinic database), then run the merge "
+            "again.\n" + lines
         )
 
 
@@ -156,6 +236,9 @@ class MergeCounts:
         Entries appended to the server's chain (the merge's own included).
     source_seq, source_hash
         The workstation's audit trail merged up to this entry.
+    deleted
+        The patients deleted on the workstation that this merge brought
+        (new, or deleted since the last merge), and what it did with each.
     """
 
     new: dict[str, int] = field(default_factory=dict)
@@ -163,6 +246,7 @@ class MergeCounts:
     audit_entries: int = 0
     source_seq: int = 0
     source_hash: str = ""
+    deleted: tuple[DeletedPatient, ...] = ()
 
 
 def merge_into(
@@ -255,39 +339,56 @@ class _Merge:
         self.same_patient: dict[int, int] = {}
         #: Workstation patients added by this merge (their versions are copied too).
         self.added_patients: set[int] = set()
+        #: Workstation patients deleted there, new or deleted since the last merge -> MRN.
+        self.deleted: dict[int, str] = {}
+        self.deleted_report: dict[int, DeletedPatient] = {}
         self.appended = 0
         self.source_tail: tuple[int, str] = (int(self.last_seq), str(self.last_hash))
 
     # --- patients first: refuse before anything is written -----------------------------------
     def check_patients(self) -> None:
-        """Match the workstation's patients by MRN; raise on other demographics.
+        """Match the workstation's patients by MRN; raise on other demographics or deletions.
 
         A patient merged earlier is checked again only when the workstation
         changed it since (its audit trail says so): a correction made in the
-        clinic database meanwhile is not a conflict.
+        clinic database meanwhile is not a conflict. A patient deleted on the
+        workstation is never matched (see the module's docstring); one live
+        there whose patient in the clinic database is deleted is a conflict.
         """
         known = self.ids["patients"]
-        changed = {
-            int(r[0])
-            for r in self.src.execute(
-                "SELECT DISTINCT object_id FROM audit_log WHERE seq > ? "
-                "AND object_type = 'patient' AND action = 'changed'",
-                (self.last_seq,),
-            )
-            if str(r[0]).isdigit()
-        }
+        changed, deleted_since = (
+            {
+                int(r[0])
+                for r in self.src.execute(
+                    "SELECT DISTINCT object_id FROM audit_log WHERE seq > ? "
+                    "AND object_type = 'patient' AND action = ?",
+                    (self.last_seq, action),
+                )
+                if str(r[0]).isdigit()
+            }
+            for action in ("changed", "deleted")
+        )
         cursor = self.src.execute(
-            "SELECT id, mrn, family_name, given_name, birth_date, sex FROM patients ORDER BY id"
+            "SELECT id, mrn, family_name, given_name, birth_date, sex, deleted_at FROM patients "
+            "ORDER BY id"
         )
         conflicts: list[PatientConflict] = []
         while batch := cursor.fetchmany(_BATCH):
             check_cancelled(self.cancel)
+            live = [r for r in batch if r[-1] is None]
+            for r in batch:
+                if r[-1] is not None and (int(r[0]) not in known or int(r[0]) in deleted_since):
+                    self.deleted[int(r[0])] = str(r[1])
+            # Every live patient merged earlier is looked at: still live in the clinic database?
+            theirs_by_id = self._server_patients(
+                "id", [known[int(r[0])] for r in live if int(r[0]) in known]
+            )
+            gone = {i for i, p in theirs_by_id.items() if p["deleted_at"] is not None}
             mine = {
-                int(r[0]): dict(zip(("mrn", *DEMOGRAPHICS), r[1:], strict=True))
-                for r in batch
-                if int(r[0]) not in known or int(r[0]) in changed
+                int(r[0]): dict(zip(("mrn", *DEMOGRAPHICS), r[1:-1], strict=True))
+                for r in live
+                if int(r[0]) not in known or int(r[0]) in changed or known[int(r[0])] in gone
             }
-            theirs_by_id = self._server_patients("id", [known[i] for i in mine if i in known])
             by_mrn = self._server_patients(
                 "mrn", [p["mrn"] for i, p in mine.items() if i not in known]
             )
@@ -296,6 +397,9 @@ class _Merge:
                 there = theirs_by_id.get(known[pid]) if pid in known else by_mrn.get(here["mrn"])
                 fields = ("mrn", *DEMOGRAPHICS) if pid in known else DEMOGRAPHICS
                 if there is None:
+                    continue
+                if there["deleted_at"] is not None:  # never brought back, nor hidden under it
+                    conflicts.append(PatientConflict(str(here["mrn"]), (_DELETED_THERE,)))
                     continue
                 differences = tuple(
                     f"{_LABELS[f]}: {_shown(here[f])} on this workstation, "
@@ -314,11 +418,13 @@ class _Merge:
         if not values:
             return {}
         rows = self.conn.raw.execute(
-            "SELECT id, mrn, family_name, given_name, birth_date, sex FROM patients "
+            "SELECT id, mrn, family_name, given_name, birth_date, sex, deleted_at FROM patients "
             f"WHERE {key} = ANY(%s)",
             (values,),
         ).fetchall()
-        found = [dict(zip(("id", "mrn", *DEMOGRAPHICS), r, strict=True)) for r in rows]
+        found = [
+            dict(zip(("id", "mrn", *DEMOGRAPHICS, "deleted_at"), r, strict=True)) for r in rows
+        ]
         return {p[key]: p for p in found}
 
     # --- rows ---------------------------------------------------------------------------------
@@ -326,6 +432,8 @@ class _Merge:
         """Add the workstation's rows of ``table`` not merged yet, remapped (or match them)."""
         refs = REFERENCES[table]
         known = self.ids[table]
+        if table == "patients":
+            self._deleted_since()
         cursor = self.src.execute(f"SELECT * FROM {table} ORDER BY id")
         names = [d[0] for d in cursor.description]
         columns = [n for n in names if n != "id"]
@@ -397,7 +505,9 @@ class _Merge:
             out[column] = target
         if table == "patients":
             self.added_patients.add(int(row["id"]))
-            out["search_key"] = search_key(row["mrn"], row["family_name"], row["given_name"])
+            if row["deleted_at"] is not None:
+                out["mrn"] = deleted_mrn(row["mrn"], self.store_id, int(row["id"]))
+            out["search_key"] = search_key(out["mrn"], row["family_name"], row["given_name"])
         return out
 
     def _insert(self, table: str, sql: str, pending: list[tuple[int, tuple[Any, ...]]]) -> None:
@@ -412,6 +522,83 @@ class _Merge:
             self.provenance.append((self.store_id, table, source_id, target))
         self.new[table] += len(pending)
         pending.clear()
+
+    # --- patients deleted on the workstation since the last merge -----------------------------
+    def _deleted_since(self) -> None:
+        """Keep what a patient merged earlier, deleted on the workstation since, brought apart.
+
+        Its patient in the clinic database is deleted too when it is this
+        workstation's own copy (added by its merge, holding nothing from
+        elsewhere); otherwise this workstation's encounters and study links
+        move from it to a deleted patient of their own. Runs after the users
+        were merged, before the rows that refer to patients.
+        """
+        known = self.ids["patients"]
+        for pid in [p for p in self.deleted if p in known]:
+            target = known[pid]
+            cursor = self.src.execute("SELECT * FROM patients WHERE id = ?", (pid,))
+            row = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+            there = self.conn.execute(
+                "SELECT deleted_at FROM patients WHERE id = ?", (target,)
+            ).fetchone()
+            if there is None or there[0] is not None:
+                self._deleted(pid, "already_deleted", target)
+            elif self._own_copy(target):
+                mrn = deleted_mrn(self.deleted[pid], self.store_id, pid)
+                self.conn.execute(
+                    "UPDATE patients SET deleted_at = ?, mrn = ?, search_key = ? WHERE id = ?",
+                    (row["deleted_at"], mrn, search_key(mrn), target),
+                )
+                self._deleted(pid, "deleted_too", target)
+            else:
+                self._move_apart(pid, target, row)
+
+    def _own_copy(self, target: int) -> bool:
+        """Whether the clinic's patient ``target`` is this workstation's alone."""
+        found = self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM patient_versions v JOIN merged_ids m "
+            "ON m.target_id = v.id AND m.table_name = 'patient_versions' AND m.store_id = ? "
+            "WHERE v.patient_id = ?) "
+            + "".join(
+                f"AND NOT EXISTS (SELECT 1 FROM {t} r WHERE r.patient_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM merged_ids m WHERE m.store_id = ? "
+                f"AND m.table_name = '{t}' AND m.target_id = r.id)) "
+                for t in ("encounters", "study_links")
+            ),
+            (self.store_id, target, *(target, self.store_id) * 2),
+        ).fetchone()
+        return bool(found[0])
+
+    def _move_apart(self, pid: int, target: int, row: dict[str, Any]) -> None:
+        """A deleted patient of its own for ``pid``'s rows, moved there from ``target``."""
+        values = self._remapped("patients", row, REFERENCES["patients"])
+        columns = [c for c in values if c != "id"]
+        apart = int(
+            self.conn.execute(
+                f"INSERT INTO patients ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))}) RETURNING id",
+                tuple(values[c] for c in columns),
+            ).fetchone()[0]
+        )
+        self.new["patients"] += 1
+        # This run's rows and audit entries refer to it (merged_ids keeps the first mapping).
+        self.ids["patients"][pid] = apart
+        for table in ("encounters", "study_links"):
+            mine = self.ids[table]
+            moved = [
+                mine[int(r[0])]
+                for r in self.src.execute(f"SELECT id FROM {table} WHERE patient_id = ?", (pid,))
+                if int(r[0]) in mine
+            ]
+            for start in range(0, len(moved), _BATCH):
+                self.conn.raw.execute(
+                    f"UPDATE {table} SET patient_id = %s WHERE patient_id = %s AND id = ANY(%s)",
+                    (apart, target, moved[start : start + _BATCH]),
+                )
+        self._deleted(pid, "moved_apart", apart)
+
+    def _deleted(self, pid: int, outcome: str, patient_id: int) -> None:
+        self.deleted_report[pid] = DeletedPatient(self.deleted[pid], outcome, patient_id)
 
     # --- the audit trail ----------------------------------------------------------------------
     def audit_entries(self) -> None:
@@ -498,10 +685,17 @@ class _Merge:
                 "VALUES (?, ?, ?, ?)",
                 self.provenance[start : start + _BATCH],
             )
+        for pid in self.deleted:  # the new ones, added apart by table()
+            if pid not in self.deleted_report:
+                self._deleted(pid, "kept_apart", self.ids["patients"][pid])
+        deleted = sorted(self.deleted_report.values(), key=lambda p: p.mrn)
         details = {
             "store": self.store_id,
             "new": self.new,
             "matched": self.matched,
+            "deleted_patients": [
+                {"mrn": p.mrn, "outcome": p.outcome, "patient_id": p.patient_id} for p in deleted
+            ],
             "audit_entries": self.appended,
             "source_seq": source_seq,
             "source_hash": source_hash,
@@ -516,7 +710,12 @@ class _Merge:
             details=details,
         )
         return MergeCounts(
-            dict(self.new), dict(self.matched), self.appended + 1, source_seq, source_hash
+            dict(self.new),
+            dict(self.matched),
+            self.appended + 1,
+            source_seq,
+            source_hash,
+            tuple(deleted),
         )
 
 

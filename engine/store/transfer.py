@@ -62,6 +62,10 @@ class CopyReport:
         The chain check on the server after the copy.
     merged
         Whether this store was merged into another one's database.
+    deleted
+        For a merge: one line per patient deleted on this workstation that it
+        brought, saying what it did with its rows
+        (:meth:`engine.store.merge.DeletedPatient.describe`); else empty.
     """
 
     location: str
@@ -71,6 +75,7 @@ class CopyReport:
     verified: AuditReport | None = None
     matched: dict[str, int] = field(default_factory=dict)
     merged: bool = False
+    deleted: tuple[str, ...] = ()
 
 
 def copy_to_server(
@@ -142,12 +147,14 @@ def copy_to_server(
             # Entries the clinic wrote there count too: sealed into the chain first.
             server_audit.seal(conn.raw, wait=True)
             matched: dict[str, int] = {}
+            deleted: tuple[str, ...] = ()
             if merging:
                 from engine.store.merge import merge_into
 
                 counts = merge_into(conn, source, backend.location, progress=progress,
                                     cancel=cancel)  # fmt: skip
                 rows, count, matched = counts.new, counts.audit_entries, counts.matched
+                deleted = tuple(p.describe() for p in counts.deleted)
             else:
                 _check_prefix(conn, src, backend.location)
                 rows, count = _copy_rows(conn, src, progress, cancel)
@@ -162,7 +169,9 @@ def copy_to_server(
     finally:
         backend.release(conn)
     progress(1.0, "Merged" if merging else "Copied")
-    return CopyReport(backend.location, rows, count, recovery_text, verified, matched, merging)
+    return CopyReport(
+        backend.location, rows, count, recovery_text, verified, matched, merging, deleted
+    )
 
 
 def _copy_rows(
