@@ -142,8 +142,12 @@ def timeline_ms(location: str | Path, label: str, results: int = 1000) -> float:
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------------
-def _writer(url: str, tag: str, count: int, ready, go, out) -> None:
-    """One workstation process: sign in, wait for the start, write ``count`` patients."""
+def _writer(url: str, tag: str, count: int, ready, go, out, release) -> None:
+    """One workstation process: sign in, wait for the start, write ``count`` patients.
+
+    It stays signed in until ``release`` is set, so that its server backend is
+    still there when the server's CPU is read.
+    """
     store = open_store(url, "admin", PASSWORD, kdf=FAST)
     ready.put(tag)
     go.wait()
@@ -152,10 +156,11 @@ def _writer(url: str, tag: str, count: int, ready, go, out) -> None:
         store.add_patient(f"W{tag}-{i:06d}", f"Writer{tag}", f"Given{i % 97}")
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     out.put((tag, t0, time.perf_counter(), elapsed, cpu / count))
+    release.wait(timeout=120)
     store.close()
 
 
-def _bare_writer(url: str, tag: str, count: int, ready, go, out) -> None:
+def _bare_writer(url: str, tag: str, count: int, ready, go, out, release) -> None:
     """The baseline process: psycopg ``INSERT; COMMIT`` into a plain table, nothing else."""
     import psycopg
 
@@ -168,33 +173,46 @@ def _bare_writer(url: str, tag: str, count: int, ready, go, out) -> None:
             conn.commit()
         cpu = (time.process_time() - cpu0) / count
         out.put((tag, t0, time.perf_counter(), time.perf_counter() - t0, cpu))
+        release.wait(timeout=120)
 
 
 def _concurrent(
-    url: str, writers: int, per_writer: int, tag: str, target=None
-) -> tuple[float, float]:
+    server_pid: int, url: str, writers: int, per_writer: int, tag: str, target=None
+) -> tuple[float, float, float]:
     """Total writes per second of ``writers`` processes writing at once (``target``: each).
 
-    Also the client CPU per write (``time.process_time``, median over the processes), in us.
+    Also, in us: the client CPU per write (``time.process_time``, median over
+    the processes), and the CPU of the whole machine's share per write: every
+    writer process and every process of the server (``server_pid``, the
+    postmaster, and its children: the backends, WAL writer, checkpointer...)
+    over the writing, divided by the writes.
     """
     ctx = multiprocessing.get_context("spawn")
-    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    ready, out, go, release = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Event()
     procs = [
-        ctx.Process(target=target or _writer, args=(url, f"{tag}{k}", per_writer, ready, go, out))
+        ctx.Process(
+            target=target or _writer,
+            args=(url, f"{tag}{k}", per_writer, ready, go, out, release),
+        )
         for k in range(writers)
     ]
     for p in procs:
         p.start()
     for _ in procs:
         ready.get(timeout=120)
+    server0 = _tree_cpu(server_pid)
     go.set()
     done = [out.get(timeout=600) for _ in procs]
+    server1 = _tree_cpu(server_pid)  # before the writers sign out: their backends still count
+    release.set()
     for p in procs:
         p.join(timeout=60)
     start = min(d[1] for d in done)
     end = max(d[2] for d in done)
     cpu_us = statistics.median(d[4] for d in done) * 1e6
-    return writers * per_writer / (end - start), cpu_us
+    writes = writers * per_writer
+    total_us = (sum(d[4] for d in done) * per_writer + server1 - server0) / writes * 1e6
+    return writes / (end - start), cpu_us, total_us
 
 
 def _append_time(owner_url: str) -> tuple[int, float]:
@@ -240,6 +258,26 @@ def _tail(owner_url: str) -> int:
     return 0 if row is None else int(row[0])
 
 
+def _ceiling(one: float, tot1: list[float], tot4: list[float]) -> str:
+    """What the machine's CPUs allow 4 writers, from the CPU they used per write.
+
+    ``one``: one writer's writes/s; ``tot1``/``tot4``: per round, the CPU per
+    write (us) of the writer processes and the whole server together, with 1
+    and 4 writers. Where writers and server share the CPUs, 4 writers can
+    reach at most ``cpus / tot4`` writes/s, whatever the software does above
+    that CPU cost.
+    """
+    cpus = os.cpu_count() or 1
+    t1, t4 = statistics.median(tot1), statistics.median(tot4)
+    most = cpus / (t4 / 1e6)
+    return (
+        f"CPU per write, writer processes and the whole server together: {t1:4.0f} us with 1 "
+        f"writer ({one * t1 / 1e6:.2f} CPUs busy), {t4:4.0f} us with 4 (rounds "
+        f"{', '.join(f'{v:.0f}' for v in tot4)}): {cpus} CPUs allow 4 writers at most "
+        f"{most:5.0f}/s = {most / one:.2f}x one writer"
+    )
+
+
 def _ok(value: float, target: float) -> str:
     return "ok" if value >= target else "MISSED"
 
@@ -255,6 +293,20 @@ def _process_cpu(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its living children (the server's processes)."""
+    total = _process_cpu(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                total += _process_cpu(int(entry.name))
+    return total
 
 
 def _store_loop(ws: str, count: int, tag: str) -> tuple[float, float, float]:
@@ -369,17 +421,23 @@ def postgresql(n: int) -> None:
         #: client CPU per write (us), 1 writer process and 4
         cpu1: dict[str, list[float]] = {d: [] for d in gains}
         cpu4: dict[str, list[float]] = {d: [] for d in gains}
+        #: CPU per write (us) of the writer processes and the whole server together
+        tot1: dict[str, list[float]] = {d: [] for d in gains}
+        tot4: dict[str, list[float]] = {d: [] for d in gains}
+        pid = server.pid()
         stats: dict[str, list[tuple[float, float, float, float]]] = {d: [] for d in designs}
         for r in range(ROUNDS):
             for design, (owner, ws) in designs.items():
                 start, calls0 = _tail(owner), _append_time(owner)
-                one, c1 = _concurrent(ws, 1, per, f"a{r}")
+                one, c1, t1 = _concurrent(pid, ws, 1, per, f"a{r}")
                 mid, calls1 = _tail(owner), _append_time(owner)
-                four, c4 = _concurrent(ws, 4, per, f"b{r}")
+                four, c4, t4 = _concurrent(pid, ws, 4, per, f"b{r}")
                 calls4 = _append_time(owner)
                 ones[design].append(one)
                 cpu1[design].append(c1)
                 cpu4[design].append(c4)
+                tot1[design].append(t1)
+                tot4[design].append(t4)
                 gains[design].append(four / one)
                 _, s1, _ = _seals(owner, start, mid)
                 e4, s4, waiting = _seals(owner, mid, None)
@@ -389,8 +447,10 @@ def postgresql(n: int) -> None:
                     e4 / max(s4, 1) if s1 else 0.0,
                     waiting,
                 ))  # fmt: skip
-            one, c1 = _concurrent(owner0, 1, per, f"c{r}", _bare_writer)
-            four, c4 = _concurrent(owner0, 4, per, f"d{r}", _bare_writer)
+            one, c1, t1 = _concurrent(pid, owner0, 1, per, f"c{r}", _bare_writer)
+            four, c4, t4 = _concurrent(pid, owner0, 4, per, f"d{r}", _bare_writer)
+            tot1["bare"].append(t1)
+            tot4["bare"].append(t4)
             ones["bare"].append(one)
             gains["bare"].append(four / one)
             cpu1["bare"].append(c1)
@@ -404,6 +464,7 @@ def postgresql(n: int) -> None:
                   f"{os.cpu_count()} CPUs here)")  # fmt: skip
             print(f"    client CPU per write: {median(cpu1[design]):4.0f} us (1 writer), "
                   f"{median(cpu4[design]):4.0f} us (4 writers)")  # fmt: skip
+            print("    " + _ceiling(median(ones[design]), tot1[design], tot4[design]))
             print(f"    in the server's function per audit entry: {us1:5.0f} us (1 writer), "
                   f"{us4:5.0f} us (4 writers, the wait for the lock included); 4 writers: "
                   f"{per_seal:.2f} entries per sealing transaction, {waiting:.0f} awaiting "
@@ -413,6 +474,7 @@ def postgresql(n: int) -> None:
               f"(rounds {', '.join(f'{g:.2f}' for g in gains['bare'])}); client CPU per "
               f"commit {median(cpu1['bare']):4.0f} us (1 process), "
               f"{median(cpu4['bare']):4.0f} us (4)")  # fmt: skip
+        print("    " + _ceiling(median(ones["bare"]), tot1["bare"], tot4["bare"]))
         for design, (_, ws) in designs.items():
             with open_store(ws, "admin", PASSWORD, kdf=FAST) as check:
                 report = check.verify_audit()

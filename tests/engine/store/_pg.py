@@ -204,9 +204,13 @@ class PgServer:
         """Stop the server (fast shutdown)."""
         self._pg_ctl("stop", "-m", "fast", "-w")
 
+    def pid(self) -> int:
+        """The running postmaster's process id."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def kill(self) -> None:
         """SIGKILL the postmaster (a crash): every open transaction is lost, nothing half kept."""
-        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        pid = self.pid()
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
