@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,8 +42,19 @@ def anchor_path(db_path: Path) -> Path:
 
 
 def user_key(username: str) -> str:
-    """The keyring's key for ``username`` (user names are case-insensitive)."""
-    return username.strip().casefold()
+    """The one rule by which two user names are the same account.
+
+    Case-insensitive (Unicode case folding: ``"ÉVA"`` and ``"éva"`` are one
+    name), accent-sensitive (``"José"`` and ``"Jose"`` are two), composed and
+    decomposed accents alike (NFC), surrounding spaces ignored. Sign-in, the
+    uniqueness of a new account and ``store migrate --merge`` compare names
+    by it on both backends (:func:`engine.store.accounts.find_user_id`), as
+    the key file and the saved database passwords key their slots.
+    """
+    name = username.strip()
+    if name.isascii():
+        return name.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
 
 
 def _aad(store_id: str, who: str) -> bytes:

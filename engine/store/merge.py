@@ -6,7 +6,8 @@ each one's history in). Unlike the plain copy
 (:func:`engine.store.transfer.copy_to_server`) rows get **new ids** and
 every reference is remapped:
 
-- **users** are matched by user name (case-insensitive, as sign-in does).
+- **users** are matched by user name, by the rule sign-in uses
+  (:func:`engine.store.keyring.user_key`: case-insensitive, accents kept).
   A user the server has is reused as it is there (its password, role and
   active flag are the server's); another is added with its password hash,
   role and flags.
@@ -83,6 +84,7 @@ from engine.errors import StoreError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.store import audit as audit_log
 from engine.store import db, server_audit
+from engine.store.accounts import find_user_id
 from engine.store.core import ts
 from engine.store.migrations import search_key
 from engine.store.server import ID_TABLES, ServerConnection, sync_identities, translate_sql
@@ -475,11 +477,8 @@ class _Merge:
 
     def _existing(self, table: str, row: dict[str, Any]) -> int | None:
         """The server's row that is this one (0: covered, nothing to map), else ``None``."""
-        if table == "users":
-            found = self.conn.execute(
-                "SELECT id FROM users WHERE username = ?", (row["username"],)
-            ).fetchone()
-            return None if found is None else int(found[0])
+        if table == "users":  # by the one rule sign-in uses
+            return find_user_id(self.conn, row["username"])
         if table == "patients":
             return self.same_patient.get(int(row["id"]))
         if table == "patient_versions" and int(row["patient_id"]) in self.same_patient:

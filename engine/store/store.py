@@ -40,8 +40,10 @@ from engine.store import crypto, db, migrations
 from engine.store.accounts import (
     USER_SELECT,
     AccountsMixin,
+    UserNameClashError,
     check_password,
     check_username,
+    find_user_id,
     user_from_row,
 )
 from engine.store.audit_ops import AuditMixin
@@ -304,9 +306,8 @@ def recover_access(
             backend.check_recovery(conn, recovery_key)
             now = ts(clock())
             _migrate_logged(conn, backend, now, user)
-            row = conn.execute(
-                "SELECT id, username FROM users WHERE username = ?", (user.strip(),)
-            ).fetchone()
+            user_id = find_user_id(conn, user)
+            row = conn.execute("SELECT id, username FROM users WHERE id = ?", (user_id,)).fetchone()
             if row is None:
                 raise AuthenticationError(
                     f"There is no user called “{user}” in this database. Give an existing user name."
@@ -383,15 +384,21 @@ def _login(
                 clock = _shared_clock(backend, conn, clock)
                 now = ts(clock())
                 _migrate_logged(conn, backend, now, username)
+                try:
+                    user_id = find_user_id(conn, username)
+                except UserNameClashError:  # as for a wrong name: no user-name oracle
+                    user_id = None
                 row = conn.execute(
                     USER_SELECT.replace(" FROM users", ", password_hash FROM users")
-                    + " WHERE username = ?",
-                    (username.strip(),),
+                    + " WHERE id = ?",
+                    (user_id,),
                 ).fetchone()
         finally:
             backend.release(conn)
         if password is not None:
             _check_password(row, password, kdf)
+        elif row is None:  # the key file opened, but no account (or several) has the name
+            raise AuthenticationError(_WRONG_NAME_OR_PASSWORD)
         if row is None or not row[4]:
             raise AuthenticationError(
                 "This account is disabled. Ask the administrator to reset your access."
@@ -432,7 +439,10 @@ def _check_password(row: tuple | None, password: str, kdf: KdfParams) -> None:
     else:
         ok = crypto.verify_password(str(row[-1]), password)
     if not ok:
-        raise AuthenticationError(
-            "The user name or password is wrong. Check them and try again; if the password is "
-            "lost, ask the administrator to reset your access."
-        )
+        raise AuthenticationError(_WRONG_NAME_OR_PASSWORD)
+
+
+_WRONG_NAME_OR_PASSWORD = (
+    "The user name or password is wrong. Check them and try again; if the password is "
+    "lost, ask the administrator to reset your access."
+)
