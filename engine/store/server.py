@@ -83,7 +83,8 @@ IDLE_CONNECTIONS = 4
 APPEND_ONLY = ("audit_log", "patient_versions", "records", "results", "decisions")
 
 _BOOTSTRAP = (
-    # Case-insensitive user names, as SQLite's COLLATE NOCASE.
+    # The users table's UNIQUE name is case-insensitive, as SQLite's COLLATE NOCASE: a backstop;
+    # accounts are found by one rule on both backends (engine.store.accounts.find_user_id).
     "CREATE COLLATION IF NOT EXISTS stethos_nocase "
     "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
     """CREATE OR REPLACE FUNCTION stethos_append_only() RETURNS trigger
