@@ -19,8 +19,10 @@ import itertools
 
 import numpy as np
 
-#: The features, in the order :func:`rhythm_features` returns them.
-FEATURES: tuple[str, ...] = (
+from engine.ecg import rhythm_generic
+
+#: The named features (design A of docs/experiments/rhythm-af-plan.md).
+NAMED_FEATURES: tuple[str, ...] = (
     "heart_rate_bpm",
     "rr_median_s",
     "rr_cv",
@@ -44,6 +46,9 @@ FEATURES: tuple[str, ...] = (
     "saturation_share",
     "beats_per_second",
 )
+#: The features, in the order :func:`rhythm_features` returns them: the named
+#: ones, then the generic descriptors of :mod:`engine.ecg.rhythm_generic` (design D).
+FEATURES: tuple[str, ...] = NAMED_FEATURES + rhythm_generic.FEATURES
 
 #: How a clinician reads each feature: label and unit (for explanations).
 FEATURE_LABELS: dict[str, tuple[str, str]] = {
@@ -69,6 +74,7 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "high_frequency_ratio": ("Energy above 40 Hz (noise)", ""),
     "saturation_share": ("Share of samples at the amplitude limits", ""),
     "beats_per_second": ("Detected beats per second", "1/s"),
+    **rhythm_generic.FEATURE_LABELS,
 }
 
 P_WINDOW_S = (-0.25, -0.08)
@@ -188,12 +194,17 @@ def _morphology(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]
     return out
 
 
-def _quality(x: np.ndarray, fs: float) -> dict[str, float]:
+def _quality(
+    x: np.ndarray, fs: float
+) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray] | None]:
+    """Noise and saturation; also the Welch spectrum (2-s segments) when the stretch is long enough."""
     from scipy.signal import welch
 
     out: dict[str, float] = {}
+    spectrum = None
     if len(x) >= int(2 * fs):
         f, p = welch(x, fs=fs, nperseg=min(len(x), int(2 * fs)))
+        spectrum = (f, p)
         band = (f >= 0.5) & (f <= fs / 2)
         total = float(p[band].sum())
         out["high_frequency_ratio"] = float(p[f > 40.0].sum()) / total if total > 0 else np.nan
@@ -201,7 +212,7 @@ def _quality(x: np.ndarray, fs: float) -> dict[str, float]:
     if hi > lo:
         edge = 0.005 * (hi - lo)
         out["saturation_share"] = float(np.mean((x <= lo + edge) | (x >= hi - edge)))
-    return out
+    return out, spectrum
 
 
 def rhythm_features(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
@@ -211,11 +222,14 @@ def rhythm_features(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
     values: dict[str, float] = {}
     duration = len(x) / float(fs)
     values["beats_per_second"] = len(beats) / duration if duration > 0 else np.nan
-    values.update(_quality(x, fs))
+    quality, spectrum = _quality(x, fs)
+    values.update(quality)
+    centred = x - np.median(x)
     if len(beats) >= 4:
         rr = np.diff(beats) / float(fs)
         values.update(_rr_features(rr))
-        values.update(_morphology(x - np.median(x), fs, beats))
+        values.update(_morphology(centred, fs, beats))
+    values.update(rhythm_generic.generic_values(centred, fs, beats, spectrum))
     out = _nan()
     for i, name in enumerate(FEATURES):
         if name in values:

@@ -42,11 +42,15 @@ This result supports, and does not replace, the judgement of a qualified clinici
 ## What it reads and says
 
 One lead (the first present of {", ".join(m["preprocessing"]["lead_preference"])}) at any rate
-of 125 Hz or more, at least 9 s. The engine detects the QRS complexes itself and computes 22
-named rhythm features: RR irregularity (variability, successive differences, Poincaré plot,
-sample entropy), premature-beat patterns, atrial activity (P-wave consistency, 4–10 Hz
-fibrillatory energy between beats), QRS consistency and signal quality. A gradient-boosting
-classifier turns them into probabilities of **normal**, **AF**, **other** and **noisy**.
+of 125 Hz or more, at least 9 s. The engine detects the QRS complexes itself and computes
+{len(m["preprocessing"]["features"])} features. Named rhythm features: RR irregularity
+(variability, successive differences, Poincaré plot, sample entropy), premature-beat
+patterns, atrial activity (P-wave consistency, 4–10 Hz fibrillatory energy between beats), QRS
+consistency and signal quality. Generic descriptors: the median beat's shape (P wave, QRS,
+ST-T in 20-ms steps), beat-to-beat variation before the QRS and of the T wave, the share of
+the ECG's power in six frequency bands, the spread of RR intervals and of their changes, and
+the variation of R-peak amplitudes. A gradient-boosting classifier turns them into
+probabilities of **normal**, **AF**, **other** and **noisy**.
 
 - Recordings up to {m["preprocessing"]["short_max_s"]:.0f} s are classified whole.
 - Longer recordings are classified in 30-s windows every 10 s, read 10 minutes at a time;

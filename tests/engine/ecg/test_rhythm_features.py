@@ -73,3 +73,41 @@ def test_sample_entropy_of_a_constant_and_a_random_series() -> None:
     assert sample_entropy(np.ones(50)) == 0.0
     assert sample_entropy(np.random.default_rng(0).standard_normal(150)) > 1.0
     assert np.isnan(sample_entropy(np.ones(3)))
+
+
+def test_generic_descriptors_follow_the_known_beat_and_rhythm() -> None:
+    """Design D's generic descriptors (engine.ecg.rhythm_generic) on the same synthetic ECGs."""
+    from engine.ecg.rhythm_generic import FEATURES as GENERIC
+
+    assert FEATURES[-len(GENERIC) :] == GENERIC and len(set(FEATURES)) == len(FEATURES)
+    x, beats = _ecg(np.full(40, 0.8), p_waves=True)
+    sinus = rhythm_features(x, FS, beats)
+    shape = {name: _f(sinus, name) for name in GENERIC if name.startswith("beat_shape_")}
+    assert max(shape, key=lambda k: shape[k]) in ("beat_shape_-10ms", "beat_shape_+10ms")
+    # The P wave (0.15 of a 1.0 QRS, 160 ms before it) and the T wave (300 ms after) show.
+    assert _f(sinus, "beat_shape_-170ms") > 0.08 > abs(_f(sinus, "beat_shape_-90ms"))
+    assert _f(sinus, "beat_shape_+290ms") > 0.1
+    bands = [_f(sinus, n) for n in GENERIC if n.startswith("spectrum_")]
+    assert sum(bands) == pytest.approx(1.0, abs=0.02)
+    assert _f(sinus, "rr_within_5pct") == 1.0 and _f(sinus, "abs_drr_p90_norm") < 0.01
+    assert _f(sinus, "rr_p5_norm") == pytest.approx(1.0, abs=0.01)
+    assert _f(sinus, "heart_rate_second_half_ratio") == pytest.approx(1.0, abs=0.01)
+
+    rng = np.random.default_rng(1)
+    xf, bf = _ecg(rng.uniform(0.45, 1.1, 50), p_waves=False, fib=0.1)
+    fib = rhythm_features(xf, FS, bf)
+    assert abs(_f(fib, "beat_shape_-170ms")) < 0.05  # no P wave in the median beat
+    assert _f(fib, "p_window_variability") > 3 * _f(sinus, "p_window_variability")
+    assert _f(fib, "rr_within_5pct") < 0.3 and _f(fib, "abs_drr_p90_norm") > 0.3
+    assert _f(fib, "spectrum_5_8hz") > _f(sinus, "spectrum_5_8hz")
+
+
+def test_generic_descriptors_missing_without_beats_or_length() -> None:
+    from engine.ecg.rhythm_generic import FEATURES as GENERIC
+
+    x, beats = _ecg(np.full(2, 0.8), p_waves=True)
+    f = rhythm_features(x, FS, beats)
+    assert np.isnan(_f(f, "beat_shape_-170ms")) and np.isnan(_f(f, "rr_p5_norm"))
+    assert np.isfinite(_f(f, "spectrum_0.5_3hz"))  # 2.4 s: one Welch segment
+    short = rhythm_features(x[: int(FS)], FS, beats[:1])
+    assert all(np.isnan(_f(short, n)) for n in GENERIC)
