@@ -6,13 +6,14 @@ pipelined ``BEGIN``, ``INSERT ... RETURNING id``, ``stethos_audit_add``, the
 history row, ``COMMIT``) against the same write as **one statement**: a
 PL/pgSQL function (``function``) or a data-modifying CTE (``cte``). Each
 shape: total writes/s of 1 and of 4 writer processes, and the CPU per write
-of the writers (``time.process_time``) and of the whole server (postmaster
-and children, from ``/proc``). Results: docs/experiments/store-write-cpu.md.
+of the writers (``time.process_time``) and of writers and the whole server
+together (postmaster and children, from ``/proc``), measured by the
+benchmark's own ``_concurrent``. Results: docs/experiments/store-write-cpu.md.
 
 Run: ``flock /tmp/stethos-bench.lock .venv/bin/python benchmarks/store_write_shapes.py``
 """
 
-import multiprocessing
+import functools
 import statistics
 import sys
 import time
@@ -20,7 +21,7 @@ import time
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 import psycopg
 
-from benchmarks.store_throughput import FAST, PASSWORD, _tree_cpu
+from benchmarks.store_throughput import FAST, PASSWORD, _concurrent
 from engine.store import create_store
 from tests.engine.store._pg import OWNER, PgServer, find_bin_dir
 
@@ -74,40 +75,19 @@ def write(conn, shape, tag, i):
         ).fetchone()
 
 
-def worker(url, shape, tag, n, ready, go, out, release):
+def worker(shape, url, tag, n, ready, go, out, release):
+    """One writer process of :func:`benchmarks.store_throughput._concurrent`, for ``shape``."""
     conn = psycopg.connect(url, autocommit=True)
-    ready.put(1)
+    ready.put(tag)
     go.wait()
     t0, c0 = time.perf_counter(), time.process_time()
     for i in range(n):
         write(conn, shape, tag, i)
-    out.put((t0, time.perf_counter(), time.process_time() - c0))
+    out.put(
+        (tag, t0, time.perf_counter(), time.perf_counter() - t0, (time.process_time() - c0) / n)
+    )
     release.wait(120)
     conn.close()
-
-
-def run(pid, url, shape, writers, n, tag):
-    ctx = multiprocessing.get_context("spawn")
-    ready, out, go, release = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Event()
-    ps = [
-        ctx.Process(target=worker, args=(url, shape, f"{tag}{k}", n, ready, go, out, release))
-        for k in range(writers)
-    ]
-    for p in ps:
-        p.start()
-    for _ in ps:
-        ready.get(timeout=120)
-    s0 = _tree_cpu(pid)
-    go.set()
-    done = [out.get(timeout=600) for _ in ps]
-    s1 = _tree_cpu(pid)
-    release.set()
-    for p in ps:
-        p.join(60)
-    writes = writers * n
-    rate = writes / (max(d[1] for d in done) - min(d[0] for d in done))
-    client = sum(d[2] for d in done) / writes * 1e6
-    return rate, client, (s1 - s0) / writes * 1e6
 
 
 if __name__ == "__main__":
@@ -122,17 +102,20 @@ if __name__ == "__main__":
         res = {s: [] for s in ("store", "function", "cte")}
         for r in range(3):
             for shape in res:
-                one = run(pid, owner, shape, 1, 500, f"{shape[0]}a{r}")
-                four = run(pid, owner, shape, 4, 500, f"{shape[0]}b{r}")
+                target = functools.partial(worker, shape)
+                one = _concurrent(pid, owner, 1, 500, f"{shape[0]}a{r}", target)
+                four = _concurrent(pid, owner, 4, 500, f"{shape[0]}b{r}", target)
                 res[shape].append((one, four))
+        m = statistics.median
         for shape, rows in res.items():
-            g = statistics.median(f[0] / o[0] for o, f in rows)
-            o = [x[0] for x in rows]
-            f = [x[1] for x in rows]
-            m = statistics.median
+            o, f = [x[0] for x in rows], [x[1] for x in rows]
+            rounds = ", ".join(f"{fo[0] / on[0]:.2f}" for on, fo in rows)
             print(
-                f"{shape:9s} 1 writer {m(x[0] for x in o):6.0f}/s client {m(x[1] for x in o):4.0f} us server {m(x[2] for x in o):4.0f} us | "
-                f"4 writers {m(x[0] for x in f):6.0f}/s client {m(x[1] for x in f):4.0f} server {m(x[2] for x in f):4.0f} | 4 vs 1 {g:.2f}x (rounds {', '.join(f'{fo[0] / on[0]:.2f}' for on, fo in rows)})"
+                f"{shape:9s} 1 writer {m(x[0] for x in o):6.0f}/s, CPU per write: client "
+                f"{m(x[1] for x in o):4.0f} us, client + server {m(x[2] for x in o):4.0f} us | "
+                f"4 writers {m(x[0] for x in f):6.0f}/s, client {m(x[1] for x in f):4.0f} us, "
+                f"client + server {m(x[2] for x in f):4.0f} us | 4 vs 1 "
+                f"{m(fo[0] / on[0] for on, fo in rows):.2f}x (rounds {rounds})"
             )
     finally:
         srv.destroy()
