@@ -222,16 +222,19 @@ def rhythm_features(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
     values: dict[str, float] = {}
     duration = len(x) / float(fs)
     values["beats_per_second"] = len(beats) / duration if duration > 0 else np.nan
-    quality, spectrum = _quality(x, fs)
-    values.update(quality)
-    centred = x - np.median(x)
-    if len(beats) >= 4:
-        rr = np.diff(beats) / float(fs)
-        values.update(_rr_features(rr))
-        values.update(_morphology(centred, fs, beats))
-    values.update(rhythm_generic.generic_values(centred, fs, beats, spectrum))
+    # Odd input (a flat lead, beats given twice) divides by zero: such a feature is missing.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quality, spectrum = _quality(x, fs)
+        values.update(quality)
+        centred = x - np.median(x)
+        if len(beats) >= 4:
+            rr = np.diff(beats) / float(fs)
+            values.update(_rr_features(rr))
+            values.update(_morphology(centred, fs, beats))
+        values.update(rhythm_generic.generic_values(centred, fs, beats, spectrum))
     out = _nan()
     for i, name in enumerate(FEATURES):
         if name in values:
             out[i] = values[name]
+    out[~np.isfinite(out)] = np.nan
     return out

@@ -127,9 +127,9 @@ def _rr(rr: np.ndarray, beats: np.ndarray, n: int) -> dict[str, float]:
     out["rr_within_5pct"] = float(np.mean(np.abs(rr - med) <= 0.05 * med))
     first, second = beats < n // 2, beats >= n // 2
     if first.sum() >= 3 and second.sum() >= 3:
-        rate1 = 1.0 / float(np.mean(np.diff(beats[first])))
-        rate2 = 1.0 / float(np.mean(np.diff(beats[second])))
-        out["heart_rate_second_half_ratio"] = rate2 / rate1
+        rr1, rr2 = float(np.mean(np.diff(beats[first]))), float(np.mean(np.diff(beats[second])))
+        if rr1 > 0 and rr2 > 0:  # (beats given twice cannot make a rate)
+            out["heart_rate_second_half_ratio"] = (1.0 / rr2) / (1.0 / rr1)
     return out
 
 

@@ -111,3 +111,14 @@ def test_generic_descriptors_missing_without_beats_or_length() -> None:
     assert np.isfinite(_f(f, "spectrum_0.5_3hz"))  # 2.4 s: one Welch segment
     short = rhythm_features(x[: int(FS)], FS, beats[:1])
     assert all(np.isnan(_f(short, n)) for n in GENERIC)
+
+
+def test_generic_descriptors_stay_finite_or_missing_on_odd_input() -> None:
+    """A flat lead, beats given twice and beats at the very edges: missing values, never inf."""
+    flat = rhythm_features(np.zeros(int(30 * FS)), FS, np.arange(100, 8000, 240))
+    assert not np.isinf(flat).any()
+    x, beats = _ecg(np.full(20, 0.8), p_waves=True)
+    doubled = rhythm_features(x, FS, np.sort(np.concatenate([beats, beats])))
+    assert not np.isinf(doubled).any()
+    edges = rhythm_features(x, FS, np.array([0, 1, len(x) - 2, len(x) - 1]))
+    assert not np.isinf(edges).any()
