@@ -52,15 +52,21 @@ def _visit(store: Store, patient_id: int, label: str, chol: int, clock: FakeCloc
     store.record_decision(result.id, "overridden", f"comment {label}")
 
 
+def _workstation_one(path: Path, clock: FakeClock) -> Store:
+    """Workstation 1, open: its user dr.lee and SHARED-1 with a visit."""
+    store = _workstation(path, clock)
+    store.create_user(LEE, LEE_PASSWORD)
+    shared = store.add_patient("SHARED-1", "Müller", "Anna", "1950-03-01", "F")
+    _visit(store, shared.id, "ws1 shared", 240, clock)
+    return store
+
+
 @pytest.fixture
 def stores(tmp_path: Path) -> tuple[Path, Path]:
     """Workstation 1 and workstation 2, each with a shared patient and one of its own."""
     one, two = tmp_path / "ws1" / "stethos.db", tmp_path / "ws2" / "stethos.db"
     clock = FakeClock()
-    with _workstation(one, clock) as store:
-        store.create_user(LEE, LEE_PASSWORD)
-        shared = store.add_patient("SHARED-1", "Müller", "Anna", "1950-03-01", "F")
-        _visit(store, shared.id, "ws1 shared", 240, clock)
+    with _workstation_one(one, clock) as store:
         own = store.add_patient("ONE-1", "Roe", "Rick", "1970-01-01", "M")
         _visit(store, own.id, "ws1 own", 250, clock)
     clock = FakeClock()

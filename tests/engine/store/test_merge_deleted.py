@@ -30,6 +30,7 @@ from tests.engine.store.test_merge import (
     _table_line,
     _visit,
     _workstation,
+    _workstation_one,
 )
 
 
@@ -48,11 +49,7 @@ def copied(tmp_path: Path, server, monkeypatch, capsys) -> Path:
     """
     owner, _ = server
     one, two = tmp_path / "ws1" / "stethos.db", tmp_path / "ws2" / "stethos.db"
-    clock = FakeClock()
-    with _workstation(one, clock) as store:
-        store.create_user(LEE, LEE_PASSWORD)
-        shared = store.add_patient("SHARED-1", "Müller", "Anna", "1950-03-01", "F")
-        _visit(store, shared.id, "ws1 shared", 240, clock)
+    _workstation_one(one, FakeClock()).close()
     clock = FakeClock()
     with _workstation(two, clock) as store:
         store.create_user(KIM, KIM_PASSWORD)
