@@ -5,23 +5,19 @@ key file (the data key wrapped under the password); every change writes both
 in one transaction, the key file last, so that a failed key-file write rolls
 the row back.
 
-User names are ASCII (:func:`check_username`) and name one account each
-under one rule, :func:`~engine.store.keyring.user_key` (case-insensitive,
-accents kept, as the key file keys its slots): sign-in, a new account's
-uniqueness and ``store migrate --merge`` find accounts by it
-(:func:`find_user_id`) on both backends, not by the database's collation
-(SQLite's ``NOCASE`` and PostgreSQL's ICU collation fold differently; their
-UNIQUE constraints stay as a backstop). Stethos never creates two accounts
-the rule calls the same; where rows written around it hold such a pair, each
-signs in by its name as written (else the only active one: a name matching
-several active ones signs in nobody), and neither's password can be set
-until an administrator disables the extra one (they share a key-file slot).
+User names are ASCII (:func:`check_username`, since the first store) and
+unique whatever their case (the column's collation on both backends). A
+typed name is turned into its key, :func:`~engine.store.keyring.user_key`
+(the rule the key file keys its slots by), before it is looked up
+(:func:`find_user_id`): sign-in, administrators' lookups, a new account's
+uniqueness and ``store migrate --merge`` thus agree on both backends, also
+for a typed letter that folds to an ASCII one (``ſ`` → ``s``, the Kelvin
+sign → ``k``), which SQLite's ``NOCASE`` alone would not match.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from engine.errors import AuthenticationError, StoreError
 from engine.store import crypto, db
@@ -60,56 +56,19 @@ def check_username(username: str) -> str:
     return name
 
 
-class UserNameClashError(StoreError):
-    """Several accounts have ``username`` under :func:`user_key`, none as it was typed."""
-
-    def __init__(self, username: str, names: list[str]) -> None:
-        self.names = tuple(names)
-        super().__init__(
-            f"Several accounts are called “{username}” when upper and lower case are not told "
-            f"apart ({', '.join(f'“{n}”' for n in names)}). Give the user name exactly as it "
-            "is written; an administrator should disable the extra account."
-        )
-
-
-def user_matches(conn: db.Connection, username: str) -> list[tuple[int, str]]:
-    """Every account (id, name) whose name is ``username`` under :func:`user_key`.
-
-    Compared here, not by the database's collation: SQLite's ``NOCASE``
-    folds ASCII letters only, PostgreSQL's collation more than case (and
-    the users table is small).
-    """
-    return [(i, n) for i, n, _ in _matches(conn, username)]
-
-
-def _matches(conn: db.Connection, username: str) -> list[tuple[int, str, bool]]:
-    key = user_key(username)
-    rows = conn.execute("SELECT id, username, active FROM users ORDER BY id")
-    return [(int(i), str(n), bool(a)) for i, n, a in rows if user_key(str(n)) == key]
-
-
 def find_user_id(conn: db.Connection, username: str) -> int | None:
-    """The id of the account called ``username`` (:func:`user_key`), else ``None``.
+    """The id of the account called ``username`` (by :func:`user_key`), else ``None``.
 
-    Two accounts the rule calls the same cannot be created, but a database
-    may hold them when rows were written around Stethos: then the one whose
-    name is ``username`` exactly (NFC) is it, else the only active one.
-
-    Raises
-    ------
-    UserNameClashError
-        Several accounts match, none is written as ``username`` and more
-        than one is active.
+    Names are ASCII and compared case-insensitively by the column's
+    collation (SQLite ``NOCASE``, the server's ``stethos_nocase``), so an
+    ASCII key finds at most one account on either backend; a key that is
+    not ASCII finds none.
     """
-    found = _matches(conn, username)
-    if len(found) > 1:
-        typed = unicodedata.normalize("NFC", username.strip())
-        exact = [f for f in found if unicodedata.normalize("NFC", f[1]) == typed]
-        active = exact or [f for f in found if f[2]]
-        if len(active) != 1:
-            raise UserNameClashError(username.strip(), [n for _, n, _ in found])
-        found = active
-    return found[0][0] if found else None
+    key = user_key(username)
+    if not key.isascii():
+        return None
+    row = conn.execute("SELECT id FROM users WHERE username = ?", (key,)).fetchone()
+    return None if row is None else int(row[0])
 
 
 def check_password(password: str) -> None:
@@ -143,13 +102,6 @@ class AccountsMixin(StoreCore):
         ``temporary`` (an administrator's reset) makes the user change it at
         the next sign-in and enables a disabled account.
         """
-        twins = self._twins(tx.conn, target)
-        if twins:
-            raise StoreError(
-                f"The account “{target.username}” has the same user name as “{twins[0]}” when "
-                "upper and lower case are not told apart, and they share one password: its "
-                "password cannot be set until an administrator disables the extra account."
-            )
         values = {
             "password_hash": crypto.hash_password(password, self.kdf),
             "must_change_password": int(temporary),
@@ -158,21 +110,6 @@ class AccountsMixin(StoreCore):
             values["active"] = 1
         tx.update("users", target.id, values, Audit(action, "user", {"username": target.username}))
         self._backend.set_password(tx.conn, target.username, password, self.kdf)
-
-    def _twins(self, conn: db.Connection, target: User) -> list[str]:
-        """Other active accounts with ``target``'s name under :func:`user_key`.
-
-        Never created by Stethos, but a database may hold them; they share the
-        key file's slot (and a workstation's saved database password).
-        """
-        others = [i for i, _ in user_matches(conn, target.username) if i != target.id]
-        if not others:
-            return []
-        marks = ", ".join("?" * len(others))
-        rows = conn.execute(
-            f"SELECT username FROM users WHERE active = 1 AND id IN ({marks})", others
-        )
-        return [str(r[0]) for r in rows]
 
     @guarded
     def list_users(self) -> list[User]:
@@ -203,9 +140,9 @@ class AccountsMixin(StoreCore):
         check_password(password)
         conn = self._conn()
         with self._write() as tx:
-            taken = user_matches(conn, username)
-            if taken or self._backend.has_user(username):
-                name = taken[0][1] if taken else username
+            taken = self._user_row(conn, username)
+            if taken is not None or self._backend.has_user(username):
+                name = taken.username if taken is not None else username
                 raise StoreError(
                     f"A user called “{name}” already exists (user names are the same whatever "
                     "their case). Choose another name."
@@ -287,8 +224,7 @@ class AccountsMixin(StoreCore):
                 {"active": 0},
                 Audit("user_disabled", "user", {"username": target.username}),
             )
-            if not self._twins(conn, target):  # a slot it shares stays the other's
-                self._backend.remove_user(tx.conn, target.username)
+            self._backend.remove_user(tx.conn, target.username)
 
     @guarded
     def new_recovery_key(self) -> str:

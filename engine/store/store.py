@@ -40,7 +40,6 @@ from engine.store import crypto, db, migrations
 from engine.store.accounts import (
     USER_SELECT,
     AccountsMixin,
-    UserNameClashError,
     check_password,
     check_username,
     find_user_id,
@@ -384,10 +383,7 @@ def _login(
                 clock = _shared_clock(backend, conn, clock)
                 now = ts(clock())
                 _migrate_logged(conn, backend, now, username)
-                try:
-                    user_id = find_user_id(conn, username)
-                except UserNameClashError:  # as for a wrong name: no user-name oracle
-                    user_id = None
+                user_id = find_user_id(conn, username)
                 row = conn.execute(
                     USER_SELECT.replace(" FROM users", ", password_hash FROM users")
                     + " WHERE id = ?",
