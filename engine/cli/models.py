@@ -90,6 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Image models: a folder with one sub-folder per label (NORMAL/, PNEUMONIA/ …). "
             "Beat models: WFDB records with reference .atr annotations, or a folder of them. "
+            "Rhythm models: a folder with REFERENCE.csv (record,rhythm lines; CinC 2017 codes "
+            "N/A/O/~ work) or one sub-folder of WFDB records per rhythm (normal/, AF/ …). "
             "Record models: a CSV with the record columns and an outcome column (disease 0/1 or "
             "num), or a UCI heart-disease file as it comes."
         ),

@@ -118,7 +118,7 @@ def save_from_report(args: argparse.Namespace, report: Any) -> tuple[Any, Any, b
     from engine.workflow.models import local_user
 
     bundle = verify_model(report.model_id)
-    if report.task != "binary" or not report.scores:
+    if report.task not in ("binary", "rhythm") or not report.scores:
         from engine.models.site import check_binary
 
         check_binary(bundle)  # the beat model's precise reason
@@ -132,6 +132,7 @@ def save_from_report(args: argparse.Namespace, report: Any) -> tuple[Any, Any, b
             bundle,
             data=describe_data(report.data),
             created_by=user,
+            always_positive=report.always_positive or None,
             seed=getattr(args, "seed", 0),
         )
         path = save_site_calibration(cal, store=store)

@@ -36,6 +36,8 @@ from engine.errors import (
 
 #: The manifest schema this engine writes; older ones are migrated on load.
 SCHEMA_VERSION = 2
+#: The task of rhythm models: exclusive rhythm classes, one positive label (AF).
+RHYTHM_TASK = "rhythm-classification"
 #: Every schema version this engine can read.
 KNOWN_SCHEMA_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from engine.errors import BundleIntegrityError, BundleSchemaError, ModelError, ModelNotFoundError
-from engine.models.bundle import MANIFEST_NAME, Bundle, open_bundle, read_manifest
+from engine.models.bundle import (
+    MANIFEST_NAME,
+    RHYTHM_TASK,
+    Bundle,
+    open_bundle,
+    read_manifest,
+)
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.resources import resource_path, user_models_dir
 
@@ -30,7 +36,7 @@ MAX_ZIP_MEMBERS = 256
 MAX_ZIP_BYTES = 2 * 1024**3
 MAX_COMPRESSION_RATIO = 200
 #: Tasks whose models are used only when asked for (by id or by task), never as the default.
-NOT_DEFAULT_TASKS = frozenset({"rhythm-classification"})
+NOT_DEFAULT_TASKS = frozenset({RHYTHM_TASK})
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from engine.ecg.rhythm_features import FEATURE_LABELS, FEATURES, rhythm_features
 from engine.ecg.stream import SignalStream, as_stream
 from engine.errors import EngineError, InputRejectedError, ModelError, SignalError
 from engine.models.beat_inputs import ArraySignal, as_signal
-from engine.models.bundle import Bundle
+from engine.models.bundle import RHYTHM_TASK, Bundle
 from engine.models.gates import check_gates
 from engine.models.outputs import build_prediction
 from engine.models.results import BeatResult, Contribution, Prediction
@@ -58,8 +58,6 @@ from engine.models.runtime import Runner, RunnerBase, RunRequest
 from engine.models.skops_io import read_skops
 from engine.progress import check_cancelled
 
-#: The task a rhythm bundle declares.
-RHYTHM_TASK = "rhythm-classification"
 #: Margin read on each side of a stretch, so beats at its edges are detected with context.
 PAD_S = 5.0
 

@@ -16,10 +16,12 @@ and version under ``user_data_dir()/site-calibration``); a stored one is used
 only by a bundle with the same id, version **and** weights hash
 (:func:`load_for`), so another version never inherits it; it is fitted on
 local cases by :func:`engine.validation.site.fit_site_calibration`. The runtime
-(:class:`engine.models.runtime.RunnerBase`) applies it to any binary model,
-whatever its kind (:class:`SitePlan`): image, record or a binary signal
-model. Multi-class models (the beat classifier) are refused
-(:func:`check_binary`).
+(:class:`engine.models.runtime.RunnerBase`) applies it to any model with one
+positive score per input, whatever its kind (:class:`SitePlan`): image,
+record or a binary signal model, and the rhythm model, whose positive label
+(AF) is scored against the three other rhythms: its P(AF) is recalibrated
+and the other classes keep their proportions. The beat classifier (a class
+per beat, no positive label) is refused (:func:`check_binary`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import Any, overload
 import numpy as np
 
 from engine.errors import ModelError
-from engine.models.bundle import Bundle, OperatingPoint, sha256_file
+from engine.models.bundle import RHYTHM_TASK, Bundle, OperatingPoint, sha256_file
 from engine.models.results import BeatResult, Prediction
 
 #: The operating point name a site calibration adds.
@@ -116,7 +118,7 @@ class SiteCalibration:
     """A clinic's recalibration and operating point for one model version (see the module).
 
     ``threshold`` is on the recalibrated probability; ``rule`` is how it was
-    chosen (``"youden"`` or ``"sensitivity>=0.9"``); ``n``/``n_positive``
+    chosen (``"youden"``, ``"f1"`` or ``"sensitivity>=0.9"``); ``n``/``n_positive``
     count the local cases; ``data`` holds ``{"name", "sha256", "files"}`` of
     each file or folder they came from.
     """
@@ -170,6 +172,8 @@ class SiteCalibration:
         if self.rule.startswith("sensitivity>="):
             target = float(self.rule.split(">=", 1)[1])
             return f"highest threshold with ≥ {target:.0%} sensitivity on the local {self.unit}"
+        if self.rule == "f1":
+            return f"maximises the F1 of the positive label on the local {self.unit}"
         return f"maximises Youden's J on the local {self.unit}"
 
     def operating_point(self) -> OperatingPoint:
@@ -250,8 +254,8 @@ class SiteCalibration:
             raise _bad(f"format {data['format']} is not {FORMAT}")
         if data["method"] != METHOD:
             raise _bad(f"method “{data['method']}” is not “{METHOD}”")
-        if not re.fullmatch(r"youden|sensitivity>=(0(\.\d+)?|1(\.0+)?)", data["rule"]):
-            raise _bad(f"rule “{data['rule']}” is neither “youden” nor “sensitivity>=T”")
+        if not re.fullmatch(r"youden|f1|sensitivity>=(0(\.\d+)?|1(\.0+)?)", data["rule"]):
+            raise _bad(f"rule “{data['rule']}” is not “youden”, “f1” or “sensitivity>=T”")
         if not re.fullmatch(r"[0-9a-f]{64}", data["weights_sha256"]):
             raise _bad("“weights_sha256” is not a sha256")
         for d in data["data"]:
@@ -307,7 +311,11 @@ def _number(value: Any, name: str) -> float:
 
 
 def check_binary(bundle: Bundle) -> None:
-    """Refuse a model without one positive score per input (site calibration needs one)."""
+    """Refuse a model without one positive score per input (site calibration needs one).
+
+    Served: two exclusive labels, and the rhythm model (exclusive classes,
+    one positive label scored against the rest, one result per recording).
+    """
     labels = bundle.labels
     if bundle.kind == "torch-lstm" and len(labels) > 2:
         raise ModelError(
@@ -315,9 +323,12 @@ def check_binary(bundle: Bundle) -> None:
             f"({', '.join(labels)}): it gives per-beat classes, not one positive score per "
             "record, so a site operating point and recalibration cannot be fitted for it. "
             "Site calibration serves models with one positive label (image and record models, "
-            "or a binary signal model).",
+            "the rhythm model's AF, or a binary signal model).",
         )
-    if len(labels) != 2 or not bundle.exclusive:
+    one_against_rest = (
+        bundle.task == RHYTHM_TASK and len(labels) > 2 and bundle.positive_label in labels
+    )
+    if not bundle.exclusive or (len(labels) != 2 and not one_against_rest):
         raise ModelError(
             f"Model “{bundle.id}” has {len(labels)} "
             f"{'exclusive' if bundle.exclusive else 'non-exclusive'} labels "
@@ -388,32 +399,54 @@ class SitePlan:
         return self.shown.name == SITE_OP
 
     def _probs(self, probabilities: Mapping[str, float], positive: str) -> dict[str, float]:
+        """The positive probability recalibrated; the others keep their proportions."""
         q = self.site.apply(float(probabilities[positive]))
-        (other,) = [lbl for lbl in probabilities if lbl != positive]
         out = {lbl: float(v) for lbl, v in probabilities.items()}
-        out[positive], out[other] = q, 1.0 - q
+        others = [lbl for lbl in out if lbl != positive]
+        rest = sum(out[lbl] for lbl in others)
+        for lbl in others:
+            share = out[lbl] / rest if len(others) > 1 and rest > 0 else 1.0 / len(others)
+            out[lbl] = (1.0 - q) * share
+        out[positive] = q
         return out
 
     def _label(self, probs: Mapping[str, float], positive: str, kind_label: str) -> str:
-        if not self.is_site:
+        if not self.is_site or len(probs) != 2:
+            # A multi-class kind (rhythm) decided with ``kind_op``, the site threshold mapped
+            # back onto its own scale: the same calls as the recalibrated probability gives.
             return kind_label
         (other,) = [lbl for lbl in probs if lbl != positive]
         return positive if probs[positive] >= self.shown.threshold else other
 
+    def _beat(self, beat: BeatResult, positive: str) -> BeatResult:
+        if positive not in beat.probabilities:  # another model's beat (the rhythm's ectopy)
+            return beat
+        probs = self._probs(beat.probabilities, positive)
+        return BeatResult(beat.sample, self._label(probs, positive, beat.label), probs)
+
     def apply(self, pred: Prediction) -> Prediction:
-        """``pred`` with recalibrated probabilities, the shown operating point and the note."""
+        """``pred`` with recalibrated probabilities, the shown operating point and the note.
+
+        Beats another model classified (the rhythm report's ectopy) are left
+        as that model gave them.
+        """
         pos = pred.positive_label
         probs = self._probs(pred.probabilities, pos)
-        beats = tuple(
-            BeatResult(b.sample, self._label(bp, pos, b.label), bp)
-            for b in pred.beats
-            for bp in (self._probs(b.probabilities, pos),)
-        )
+        beats = tuple(self._beat(b, pos) for b in pred.beats)
         label = pred.label if beats else self._label(probs, pos, pred.label)
         extra = {**pred.extra}
         if pred.extra.get("out_of_domain"):  # the label stays withheld; say what it would be
             label = ""
             extra["withheld_label"] = self._label(probs, pos, str(pred.extra.get("withheld_label")))
+        windows = (extra.get("rhythm") or {}).get("windows")
+        if windows and "p_af" in windows:  # every window on the scale of the shown threshold
+            extra["rhythm"] = {
+                **extra["rhythm"],
+                "windows": {
+                    **windows,
+                    "p_af": [round(self.site.apply(float(v)), 4) for v in windows["p_af"]],
+                },
+            }
         summary = self.site.summary()
         summary["model_score"] = float(pred.probabilities[pos])
         extra["site_calibration"] = summary

@@ -105,4 +105,19 @@ work, not an estimate for a population.
 
 Rebuild: `{m["training_command"]}` ({v["seconds"]:.0f} s on this machine's 2 CPU cores,
 features cached).
+
+## Check on local data, and a site's own AF threshold
+
+`stethos-engine evaluate --model {m["id"]} FOLDER`, where FOLDER holds a `REFERENCE.csv` of
+`record,rhythm` lines (a class name, or a Challenge 2017 code N, A, O, ~: the Challenge's own
+files work as they come) or one sub-folder of WFDB records per rhythm
+({", ".join(f"{c}/" for c in CLASSES)}). Each recording is run as the app runs it; the report
+gives AF against everything else (AUROC of P(AF); sensitivity, specificity and positive
+predictivity of the model's own AF calls, with 95 % CIs), the F1 of every rhythm and the
+confusion matrix.
+
+With `--save-site-calibration` the clinic's recalibration of P(AF) and its own AF threshold
+are fitted on those recordings (at least 20 with AF and 20 without) by the rule of `af-f1`:
+the best F1 of AF on the local recordings. It serves this version and these weights only;
+the other rhythms keep their proportions, and every result made with it names it.
 """

@@ -18,7 +18,11 @@ which reads DATA the way the model's input type calls for:
   column (``disease`` 0/1, or ``num`` 0–4 with ``num > 0`` positive), or a
   UCI heart-disease file as it comes (``processed.*.data``: 14 columns,
   ``?`` for missing, optionally the header line some redistributors add):
-  AUROC, sensitivity/specificity at the operating point, ECE and Brier.
+  AUROC, sensitivity/specificity at the operating point, ECE and Brier;
+* **rhythm models** — ECG recordings with a reference rhythm each (a
+  ``REFERENCE.csv`` of ``record,rhythm`` lines, or one sub-folder per
+  rhythm): AF against the rest and every rhythm's F1
+  (:mod:`engine.validation.rhythms`).
 
 Inputs that cannot be used (unreadable files, records out of range, images
 a gate refuses) are listed in the report's ``skipped`` with the reason and
@@ -32,11 +36,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import ModelError
+from engine.models.bundle import RHYTHM_TASK
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 from engine.validation.beats import evaluate_beats
 from engine.validation.images import evaluate_images
 from engine.validation.records import evaluate_records
 from engine.validation.report import Evaluation, EvaluationReport
+from engine.validation.rhythms import evaluate_rhythms
 
 if TYPE_CHECKING:
     from engine.models.registry import ModelRegistry
@@ -107,6 +113,8 @@ def evaluate_model(
     evaluate = {"image": evaluate_images, "signal": evaluate_beats}.get(
         job.bundle.input_type, evaluate_records
     )
+    if job.bundle.task == RHYTHM_TASK:
+        evaluate = evaluate_rhythms
     result = evaluate(job)
     progress(1.0, "Evaluation done")
     return result

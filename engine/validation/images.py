@@ -11,7 +11,8 @@ from engine.errors import ModelError
 from engine.validation.report import BinaryCases, Evaluation, EvaluationReport, binary_report
 
 
-def _norm_label(text: str) -> str:
+def norm_label(text: str) -> str:
+    """A label as folders may spell it: lower case, runs of spaces, ``_`` and ``-`` as one space."""
     return re.sub(r"[\s_\-]+", " ", text.strip().lower())
 
 
@@ -29,7 +30,7 @@ def labelled_images(
     Returns ``([(image, label), …], [(folder, reason), …])``; labels are
     matched ignoring case, spaces, ``_`` and ``-``.
     """
-    by_name = {_norm_label(lbl): lbl for lbl in labels}
+    by_name = {norm_label(lbl): lbl for lbl in labels}
     found: list[tuple[Path, str]] = []
     skipped: list[tuple[str, str]] = []
     for folder in folders:
@@ -39,7 +40,7 @@ def labelled_images(
                 f"sub-folder per label ({', '.join(labels)}).",
             )
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-            label = by_name.get(_norm_label(sub.name))
+            label = by_name.get(norm_label(sub.name))
             if label is None:
                 skipped.append((str(sub), f"the folder names no label ({', '.join(labels)})"))
                 continue

@@ -27,7 +27,8 @@ class EvaluationReport:
     model_id, model_version
         The model evaluated.
     task
-        ``"binary"`` (records, images) or ``"beats"``.
+        ``"binary"`` (records, images), ``"rhythm"`` (rhythm models: AF
+        against the rest, and every rhythm's F1) or ``"beats"``.
     data
         The paths given.
     n
@@ -48,8 +49,13 @@ class EvaluationReport:
         The summary of the clinic's site calibration the model used (its
         ``note`` …), or ``None`` when it ran as its bundle defines it.
     scores, outcomes
-        Binary tasks: each evaluated case's positive-label probability and
-        outcome (1 positive), as scored (for fitting a site calibration).
+        Binary and rhythm tasks: each evaluated case's positive-label
+        probability and outcome (1 positive), as scored (for fitting a site
+        calibration).
+    always_positive
+        Rhythm task: whether each case's positive label was its most probable
+        class (called positive at any threshold; see
+        :func:`engine.validation.site.fit_site_calibration`).
     """
 
     model_id: str
@@ -65,6 +71,7 @@ class EvaluationReport:
     site_calibration: dict[str, Any] | None = None
     scores: tuple[float, ...] = field(default=(), repr=False)
     outcomes: tuple[int, ...] = field(default=(), repr=False)
+    always_positive: tuple[bool, ...] = field(default=(), repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable dict (``nan`` becomes ``None``)."""
@@ -86,7 +93,7 @@ class EvaluationReport:
 
     def to_text(self) -> str:
         """A plain-text table for a terminal."""
-        unit = {"beats": "reference beats"}.get(self.task, "cases")
+        unit = {"beats": "reference beats", "rhythm": "recordings"}.get(self.task, "cases")
         op = self.operating_point
         lines = [
             f"Model {self.model_id} {self.model_version} on {self.n} {unit} "
@@ -106,6 +113,8 @@ class EvaluationReport:
             lines.append(f"95 % CIs: {self.details['ci_method']}")
         if "ppv_rule" in self.details:
             lines.append(f"+P: {self.details['ppv_rule']}")
+        if "decision" in self.details:
+            lines.append(f"Decisions: {self.details['decision']}")
         domain = self.details.get("out_of_domain")
         if domain:
             lines.append(
@@ -131,6 +140,10 @@ class EvaluationReport:
             if "chance_95" in est:
                 ci_text = f"chance ≤ {est['chance_95']:.3f}"
             counts = f"{est['k']}/{est['n']}" if "n" in est else ""
+            if "reference" in est:  # an F1: recordings of the class, calls, calls agreed
+                counts = (
+                    f"{est['agreed']} agreed of {est['reference']} ref., {est['called']} called"
+                )
             lines.append(f"{name:<22} {text:>7}  {ci_text:<14} {counts}".rstrip())
         conf = self.confusion
         if conf.get("matrix"):

@@ -41,13 +41,17 @@ def _wilson(k: int, n: int) -> Estimate:
 
 
 def default_rule(bundle: Bundle) -> str:
-    """The rule of the model's default operating point: ``sensitivity>=T`` or ``youden``.
+    """The rule of the model's default operating point: ``sensitivity>=T``, ``f1`` or ``youden``.
 
     A default point whose name or rationale states a sensitivity target
-    ("≥ 90% sensitivity", ``sensitivity-95``) keeps that target; any other
-    is replaced by the Youden point.
+    ("≥ 90% sensitivity", ``sensitivity-95``) keeps that target; one chosen
+    for the best F1 of its positive label (a name ending in ``-f1``, as the
+    rhythm model's ``af-f1``) keeps that rule; any other is replaced by the
+    Youden point.
     """
     op = bundle.default_operating_point
+    if op.name.lower().endswith("-f1"):
+        return "f1"
     m = re.search(r"(\d+(?:\.\d+)?)\s*%\s*sensitivity", op.rationale) or re.fullmatch(
         r"sensitivity-(\d+(?:\.\d+)?)", op.name
     )
@@ -108,6 +112,7 @@ def fit_site_calibration(
     created_by: str = "",
     created: datetime | None = None,
     rule: str | None = None,
+    always_positive: Sequence[bool] | np.ndarray | None = None,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> SiteCalibration:
@@ -127,7 +132,13 @@ def fit_site_calibration(
     created_by, created
         Who fitted it and when (default: now, UTC).
     rule
-        ``"youden"`` or ``"sensitivity>=T"`` (default: :func:`default_rule`).
+        ``"youden"``, ``"f1"`` or ``"sensitivity>=T"`` (default: :func:`default_rule`).
+    always_positive
+        Cases the model calls positive at any threshold: the rhythm model
+        calls AF where P(AF) reaches the threshold **or** AF is its most
+        probable class. The threshold and the local sensitivity and
+        specificity then follow the model's own decisions. ``None``: a case
+        is positive exactly when its score reaches the threshold.
     n_boot, seed
         Bootstrap of the AUROC interval.
 
@@ -183,20 +194,42 @@ def fit_site_calibration(
         unit="images" if bundle.input_type == "image" else "records",
     )
     q = cal.apply(p)
-    threshold = (
-        M.threshold_for_sensitivity(y, q, float(rule.split(">=", 1)[1]))
-        if rule.startswith("sensitivity>=")
-        else M.youden_threshold(y, q)
-    )
+    always = None if always_positive is None else np.asarray(always_positive, dtype=bool)
+    if always is not None and always.shape != y.shape:
+        raise ModelError(f"{len(always)} decisions were given for {len(y)} outcomes.")
+    threshold = _threshold(rule, y, q, always)
     if not 0.0 < threshold < 1.0:
         raise ModelError(
             f"The site operating point fell at {threshold:g}, at the end of the probability "
             "scale; the local cases do not support a threshold. Nothing was saved.",
         )
-    called = q >= threshold
+    called = q >= threshold if always is None else (q >= threshold) | always
     return replace(
         cal,
         threshold=threshold,
         sensitivity=_wilson(int((called & y).sum()), n_pos),
         specificity=_wilson(int((~called & ~y).sum()), n_neg),
     )
+
+
+def _threshold(rule: str, y: np.ndarray, q: np.ndarray, always: np.ndarray | None) -> float:
+    """The threshold on ``q`` that ``rule`` picks (``always``: cases called at any threshold)."""
+    if always is None and rule.startswith("sensitivity>="):
+        return M.threshold_for_sensitivity(y, q, float(rule.split(">=", 1)[1]))
+    if always is None and rule == "youden":
+        return M.youden_threshold(y, q)
+    always = np.zeros_like(y) if always is None else always
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    best, best_t = -np.inf, 0.5
+    for t in np.unique(q)[::-1]:  # from the highest: ties keep the higher threshold
+        called = (q >= t) | always
+        tp, fp = int((called & y).sum()), int((called & ~y).sum())
+        if rule.startswith("sensitivity>="):
+            if tp / n_pos >= float(rule.split(">=", 1)[1]) - 1e-12:
+                return float(t)
+            continue
+        # F1 = 2·TP / (called + positives); Youden's J = sensitivity + specificity − 1
+        value = 2 * tp / (tp + fp + n_pos) if rule == "f1" else tp / n_pos - fp / n_neg
+        if value > best:
+            best, best_t = value, float(t)
+    return best_t

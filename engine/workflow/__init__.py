@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from engine.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from engine.models.bundle import RHYTHM_TASK
     from engine.models.gates import MISSING_WARNING
     from engine.models.results import SUPPORT_STATEMENT, BeatResult, Contribution, Prediction
     from engine.models.site import SiteCalibration, StoredSiteCalibration
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
         heatmap_for,
     )
     from engine.workflow.models import (
-        RHYTHM_TASK,
         InputKind,
         clear_model_cache,
         default_model,
@@ -148,7 +148,7 @@ _MODULES: dict[str, str] = {
     "Prediction": "engine.models.results",
     "RECORD_REASON": "engine.workflow.session",
     "REPORT_ECG_SECONDS": "engine.workflow.report",
-    "RHYTHM_TASK": "engine.workflow.models",
+    "RHYTHM_TASK": "engine.models.bundle",
     "ReportData": "engine.workflow.report",
     "ReportEcg": "engine.workflow.report",
     "ReportImage": "engine.workflow.report",

@@ -32,9 +32,6 @@ from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 if TYPE_CHECKING:
     from engine.store import Store
 
-#: The task of rhythm models (the rhythm report of an ECG), asked for by task, never the default.
-RHYTHM_TASK = "rhythm-classification"
-
 #: The kinds of input a model takes (a bundle's ``inputs.type``).
 InputKind = Literal["image", "signal", "record"]
 

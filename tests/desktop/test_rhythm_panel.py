@@ -72,3 +72,33 @@ def test_holter_report_counts_ectopy_draws_the_trend_and_events_jump(qtbot, pane
     rows = dict(summary_rows(p.extra["rhythm_label"], rhythm))
     assert "Ventricular ectopy" in rows and rows["Rhythm"]
     assert [e[0] for e in events(rhythm)].count("V bigeminy") >= 1
+
+
+def test_a_site_calibration_of_af_is_shown_with_the_rhythm_report(
+    qtbot, panel, tmp_path, monkeypatch
+):
+    import numpy as np
+
+    from engine.api import clear_model_cache
+    from engine.models.registry import ModelRegistry
+    from engine.validation.site import fit_site_calibration
+    from engine.workflow import save_site_calibration
+
+    monkeypatch.setenv("STETHOS_DATA_DIR", str(tmp_path / "data"))
+    bundle = ModelRegistry().open("ecg-rhythm-features-300")
+    rng = np.random.default_rng(0)  # a clinic's 80 recordings: scores and its own readings
+    p = np.clip(rng.beta(2, 2, 80), 0.02, 0.98)
+    y = (rng.random(80) < p).astype(int)
+    cal = fit_site_calibration(p, y, bundle, created_by="dr.lee", n_boot=20)
+    save_site_calibration(cal)
+    clear_model_cache()
+    try:
+        load(qtbot, panel, HANDHELD)
+        pred = rhythm_report(qtbot, panel)
+        assert pred.operating_point == "site" and pred.threshold == cal.threshold
+        text = panel.results.operating_point.text()
+        assert "Operating point “site”" in text
+        assert "validated on 80 local cases" in text and "dr.lee" in text
+        assert "Atrial fibrillation" in panel.rhythm_report.summary.text()
+    finally:
+        clear_model_cache()
