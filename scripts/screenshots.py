@@ -20,7 +20,8 @@ Saves:
 - ``ecg-12-lead-beats.png`` / ``ecg-holter-beats.png`` — the DICOM 12-lead ECG
   and MIT-BIH 119 with the beat model's labels;
 - ``ecg-handheld-rhythm.png`` / ``ecg-holter-rhythm.png`` — the rhythm report of
-  the bundled handheld AF recording and of MIT-BIH 201 (AF episodes shaded);
+  the bundled handheld AF recording and of MIT-BIH 201 (AF episodes shaded; the
+  explained stretch's irregular RR intervals marked under the trace);
 - ``record-contributions.png`` — the record form and the classical model's
   feature contributions.
 

@@ -393,6 +393,12 @@ class EcgPanel(QWidget):
         self._fill_beat_list(p)
         self.results.show_prediction(p)
         rhythm = p.extra.get("rhythm")
+        marks = tuple(
+            (float(a), float(b), float(c))
+            for a, b, c in ((rhythm or {}).get("explanation") or {}).get("irregular_rr", [])
+        )
+        for view in (self.twelve_lead, self.strip):
+            view.set_rr_marks(marks)
         if rhythm is not None:
             self.rhythm_report.show_report(str(p.extra.get("rhythm_label", p.label)), rhythm)
             episodes = tuple(

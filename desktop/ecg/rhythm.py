@@ -141,6 +141,12 @@ def events(r: dict[str, Any]) -> list[tuple[str, float, float]]:
     out: list[tuple[str, float, float]] = []
     for e in r.get("episodes") or []:
         out.append((translate("RhythmReport", "AF episode"), float(e["start"]), float(e["end"])))
+    explained = r.get("explanation") or {}
+    if explained.get("irregular_rr"):  # the stretch whose features the result panel lists
+        what = translate("RhythmReport", "Explained stretch ({0} irregular RR)")
+        out.append(
+            (what.format(len(explained["irregular_rr"])), explained["start"], explained["end"])
+        )
     for key, what in (
         ("pauses", translate("RhythmReport", "Pause")),
         ("bradycardia", translate("RhythmReport", "Bradycardia")),

@@ -108,6 +108,8 @@ class EcgPaper(QWidget):
         self.drawn_beats: list[DrawnBeat] = []
         #: Rhythm episodes shaded on the paper: ``(start_s, end_s, label)``.
         self.episodes: tuple[tuple[float, float, str], ...] = ()
+        #: Irregular RR intervals the rhythm model's explanation names: ``(start_s, end_s, change)``.
+        self.rr_marks: tuple[tuple[float, float, float], ...] = ()
 
     # --- scale -------------------------------------------------------------
     def dpi(self) -> tuple[float, float]:
@@ -164,6 +166,7 @@ class EcgPaper(QWidget):
     def set_signal(self, signal: EcgSignal | None) -> None:
         self.signal = signal
         self.episodes = ()
+        self.rr_marks = ()
         self.set_beats((), None)
         self.set_attribution(None, None)
         self.clear_caliper()
@@ -209,6 +212,30 @@ class EcgPaper(QWidget):
             painter.fillRect(QRectF(left, band.top(), right - left, band.height()), fill)
             painter.setPen(colours.text)
             painter.drawText(QPointF(left + 3, band.top() + 2.5 * s.px_per_mm_y), label)
+
+    def set_rr_marks(self, marks: tuple[tuple[float, float, float], ...]) -> None:
+        """Shade RR intervals ``(start_s, end_s, change)`` on the analysed lead with attributions."""
+        self.rr_marks = tuple(marks)
+        self.update()
+
+    def _draw_rr_marks(self, painter: QPainter, t0: float, t1: float, x0: float, band: QRectF,
+                       baseline: float, s, colours) -> None:  # fmt: skip
+        """Each irregular RR interval in view: a faint column and a bar 5–7 mm under the trace,
+        more opaque the larger its change (a change of half the median RR or more: full)."""
+        if not self.attribution_visible:
+            return
+        bar_top = min(baseline + 5 * s.px_per_mm_y, band.bottom() - 2 * s.px_per_mm_y)
+        for start, end, change in self.rr_marks:
+            if end <= t0 or start >= t1:
+                continue
+            level = min(abs(change) / 0.5, 1.0)
+            left = x0 + (max(start, t0) - t0) * s.px_per_s
+            right = x0 + (min(end, t1) - t0) * s.px_per_s
+            fill = QColor(colours.attribution)
+            fill.setAlpha(round(10 + 25 * level))
+            painter.fillRect(QRectF(left, band.top(), right - left, band.height()), fill)
+            fill.setAlpha(round(90 + 165 * level))
+            painter.fillRect(QRectF(left + 1, bar_top, right - left - 2, 2 * s.px_per_mm_y), fill)
 
     def set_attribution_visible(self, visible: bool) -> None:
         self.attribution_visible = bool(visible)
@@ -701,6 +728,7 @@ class StripView(EcgPaper):
             self._draw_pulse(painter, 0.0, baseline, s, colours)
             if row == self.beat_lead:
                 self._draw_attribution(painter, t0, t1, x0, band, s, colours)
+                self._draw_rr_marks(painter, t0, t1, x0, band, baseline, s, colours)
             self._draw_trace(painter, row, t0, t1, x0, baseline, s, colours)
             # The label sits where it does on paper, relative to the trace (not the row top).
             self._draw_label(

@@ -50,6 +50,12 @@ _BEAT_NAMES = {
 }
 
 
+def _clock(seconds: float) -> str:
+    """``m:ss`` from the start of the recording."""
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
 def model_text(p: Prediction, key: str, default: str) -> str:
     """The model's own text ``key`` (name, intended use) in the interface language, if it has it."""
     texts = (p.extra.get("translations") or {}).get(current_language()) or {}
@@ -367,6 +373,16 @@ class ResultPanel(QFrame):
                 "Probability of AF {0:.1%}; AF burden {1:.1%}. The rhythm report is in the "
                 "Rhythm tab."
             ).format(p.score, float(rhythm.get("af_burden", 0.0)))
+        explained = rhythm.get("explanation") or {}
+        if explained.get("rr_changes"):
+            text += " " + self.tr(
+                "From {0} to {1}, the stretch the features below describe, {2} of {3} "
+                "beat-to-beat RR changes exceed 10 % of the median RR; those intervals are shaded "
+                "on the strip (Show attributions)."
+            ).format(
+                _clock(float(explained["start"])), _clock(float(explained["end"])),
+                len(explained.get("irregular_rr") or []), int(explained["rr_changes"]),
+            )  # fmt: skip
         self.label.setText(text)
 
     def _show_bar(self, score: float) -> None:

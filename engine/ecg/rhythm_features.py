@@ -238,3 +238,30 @@ def rhythm_features(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
             out[i] = values[name]
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+#: A beat-to-beat RR change counts as irregular above this share of the median RR
+#: (the threshold of ``succ_diff_over_10pct``).
+RR_CHANGE_SHARE = 0.1
+
+
+def irregular_rr(beats: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
+    """The RR intervals of ``beats`` that change from the previous one by over 10 % of the median.
+
+    The intervals ``succ_diff_over_10pct`` counts, so a viewer can mark them:
+    returns ``(rows, changes)`` where each row is ``(start sample, end
+    sample, change / median RR)`` of an interval whose length differs from
+    the previous interval's by more than :data:`RR_CHANGE_SHARE` of the
+    median RR, and ``changes`` is how many beat-to-beat changes there were
+    (the feature is ``len(rows) / changes``). Fewer than 4 beats: none.
+    """
+    beats = np.asarray(beats, dtype=np.int64).reshape(-1)
+    if len(beats) < 4:
+        return np.zeros((0, 3)), 0
+    rr = np.diff(beats) / float(fs)
+    change = np.diff(rr) / float(np.median(rr))
+    flagged = np.flatnonzero(np.abs(change) > RR_CHANGE_SHARE)
+    rows = np.column_stack([beats[flagged + 1], beats[flagged + 2], change[flagged]]).astype(
+        np.float64
+    )
+    return rows, len(change)

@@ -28,9 +28,10 @@ report says the ectopy was not counted and why.
 
 Explanation: which features drove the AF probability (each feature in turn
 set to the training records' median, the change of P(AF) is its
-contribution), on the record or on its most AF-like window, and P(AF) of
-every window (``rhythm["windows"]``) so a viewer can show which stretches
-of RR intervals drove the call.
+contribution), on the record or on its most AF-like window; that window's
+RR intervals that changed by over 10 % of its median RR
+(``rhythm["explanation"]``), so a viewer can mark the irregular stretches
+on the strip; and P(AF) of every window (``rhythm["windows"]``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,13 @@ import numpy as np
 
 from engine.ecg import detect_qrs
 from engine.ecg.holter import Episode, summarise, window_episodes, window_starts
-from engine.ecg.rhythm_features import FEATURE_LABELS, FEATURES, rhythm_features
+from engine.ecg.rhythm_features import (
+    FEATURE_LABELS,
+    FEATURES,
+    RR_CHANGE_SHARE,
+    irregular_rr,
+    rhythm_features,
+)
 from engine.ecg.stream import SignalStream, as_stream
 from engine.errors import EngineError, InputRejectedError, ModelError, SignalError
 from engine.models.beat_inputs import ArraySignal, as_signal
@@ -288,6 +295,29 @@ class RhythmModel(RunnerBase):
             )
         return tuple(sorted(out, key=lambda c: -abs(c.contribution)))
 
+    def _explained_window(
+        self, beats: np.ndarray, start: int, end: int | None, fs: float
+    ) -> dict[str, Any]:
+        """The window the contributions explain, and its irregular RR intervals to mark.
+
+        ``end`` is ``None`` for a window of ``window_s``. Each of
+        ``irregular_rr`` is ``[start_s, end_s, change]``: an RR interval whose
+        length changed from the previous one by more than 10 % of the window's
+        median RR (``change`` is signed, in median RRs), the intervals the
+        feature "Share of RR changes over 10 %" counts.
+        """
+        stop = end if end is not None else start + round(self.window_s * fs)
+        rows, changes = irregular_rr(beats[(beats >= start) & (beats < stop)], fs)
+        return {
+            "start": round(start / fs, 3),
+            "end": round(stop / fs, 3),
+            "rr_change_share": RR_CHANGE_SHARE,
+            "rr_changes": changes,
+            "irregular_rr": [
+                [round(a / fs, 3), round(b / fs, 3), round(float(c), 3)] for a, b, c in rows
+            ],
+        }
+
     def _run(self, items: list[PreparedRhythm], req: RunRequest) -> list[Prediction]:
         return [self._run_one(item, req) for item in items]
 
@@ -327,6 +357,7 @@ class RhythmModel(RunnerBase):
         # Contributions are always computed (22 extra rows), as for record models.
         top = int(np.argmax(p[:, self.af]))
         contributions = self._contributions(rows[top], float(p[top, self.af]))
+        explained = self._explained_window(beats, int(starts[top]), n if short else None, fs)
         if scan.companion_ran:
             samples = np.array([b.sample for b in scan.beat_results], dtype=np.int64)
             beat_labels = [b.label for b in scan.beat_results]
@@ -349,6 +380,7 @@ class RhythmModel(RunnerBase):
                 if scan.companion_ran and self.companion is not None
                 else None
             ),
+            "explanation": explained,
             "windows": {
                 "window_s": round(n / fs if short else self.window_s, 3),
                 "starts_s": [round(float(s) / fs, 3) for s in starts],

@@ -414,7 +414,7 @@
     <name>EcgPaper</name>
     <message>
         <source>Δt {0:.0f} ms</source>
-        <extracomment>Half-width of the band drawn behind the highlighted beat (seconds). The zoom range a 12-lead print is fitted to its view within. On-screen enlargement of the paper (1 = true size at the screen&apos;s dpi); a 12-lead print is fitted to its view. Calipers measure in paper mm whatever it is. Rhythm episodes shaded on the paper: ``(start_s, end_s, label)``.</extracomment>
+        <extracomment>Half-width of the band drawn behind the highlighted beat (seconds). The zoom range a 12-lead print is fitted to its view within. On-screen enlargement of the paper (1 = true size at the screen&apos;s dpi); a 12-lead print is fitted to its view. Calipers measure in paper mm whatever it is. Rhythm episodes shaded on the paper: ``(start_s, end_s, label)``. Irregular RR intervals the rhythm model&apos;s explanation names: ``(start_s, end_s, change)``.</extracomment>
         <translation>Δt {0:.0f} ms</translation>
     </message>
     <message>
@@ -2421,6 +2421,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>房颤概率 {0:.1%}；房颤负荷 {1:.1%}。节律报告见“节律”标签页。</translation>
     </message>
     <message>
+        <source>From {0} to {1}, the stretch the features below describe, {2} of {3} beat-to-beat RR changes exceed 10 % of the median RR; those intervals are shaded on the strip (Show attributions).</source>
+        <translation>在 {0} 至 {1}（下方特征所描述的片段）中，{3} 次逐搏 RR 变化里有 {2} 次超过中位 RR 的 10 %；这些 RR 间期在条图上以阴影标出（“显示归因”）。</translation>
+    </message>
+    <message>
         <source>Operating point “{0}”: on validation, sensitivity for {1} {2:.0%}; specificity is not reported for this model.</source>
         <translation>操作点“{0}”：验证集上 {1} 的灵敏度为 {2:.0%}；此模型未报告特异度。</translation>
     </message>
@@ -2574,6 +2578,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>AF episode</source>
         <translation>房颤发作</translation>
+    </message>
+    <message>
+        <source>Explained stretch ({0} irregular RR)</source>
+        <translation>解释片段（{0} 个不规则 RR）</translation>
     </message>
     <message>
         <source>Pause</source>

@@ -46,6 +46,18 @@ def test_handheld_af_recording_gets_a_rhythm_report_with_the_episode_shaded(qtbo
     assert panel.rhythm_report.events.topLevelItem(0).text(0) == "AF episode"
     assert "Rhythm: AF" in panel.results.title.text()
     assert panel.results.intended_use.text().startswith("Intended use:")
+    # The explanation's irregular RR intervals are shaded on the analysed lead.
+    marks = p.extra["rhythm"]["explanation"]["irregular_rr"]
+    assert len(marks) > 20 and panel.strip.rr_marks == tuple(tuple(m) for m in marks)
+    assert f"From 0:00 to 0:42, the stretch the features below describe, {len(marks)} of " in (
+        panel.results.label.text()
+    )
+    assert panel.rhythm_report.events.topLevelItem(1).text(0) == (
+        f"Explained stretch ({len(marks)} irregular RR)"
+    )
+    assert "beat-to-beat RR changes exceed 10 %" in panel.results.label.text()
+    panel.attribution_check.setChecked(False)
+    assert not panel.strip.attribution_visible
 
 
 def test_holter_report_counts_ectopy_draws_the_trend_and_events_jump(qtbot, panel):

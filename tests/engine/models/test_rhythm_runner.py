@@ -10,7 +10,8 @@ import pytest
 
 from engine.api import clear_model_cache
 from engine.cli import EXIT_ERROR, EXIT_OK, main
-from engine.ecg import read_signal
+from engine.ecg import detect_qrs, read_signal
+from engine.ecg.rhythm_features import FEATURES, rhythm_features
 from engine.ecg.stream import open_stream, stream_signal
 from engine.errors import InputRejectedError
 from engine.models import ModelRegistry
@@ -58,6 +59,21 @@ def test_single_lead_ecg_at_300_hz_is_accepted_and_json_follows_the_contract(cap
         {"label": "AF", "start": 0.0, "end": pytest.approx(42.32), "duration": pytest.approx(42.32)}
     ]
     assert normal["rhythm_label"] == "normal" and normal["rhythm"]["episodes"] == []
+    # The explained stretch: the RR intervals the irregularity feature counts, to mark.
+    for row, path in ((af, AF_SAMPLE), (normal, NORMAL_SAMPLE)):
+        explained = row["rhythm"]["explanation"]
+        assert explained["start"] == 0.0 and explained["rr_change_share"] == 0.1
+        assert explained["end"] == pytest.approx(row["rhythm"]["analysed_s"])
+        marks = explained["irregular_rr"]
+        assert all(a < b and abs(c) > 0.1 for a, b, c in marks)
+        sig = read_signal(path)
+        x = np.asarray(sig.data[0], dtype=np.float64)
+        share = rhythm_features(x, sig.fs, detect_qrs(x, sig.fs))[
+            FEATURES.index("succ_diff_over_10pct")
+        ]
+        assert len(marks) / explained["rr_changes"] == pytest.approx(share)
+    assert len(af["rhythm"]["explanation"]["irregular_rr"]) > 20
+    assert len(normal["rhythm"]["explanation"]["irregular_rr"]) <= 2
     # The beat model still refuses the same file: the rhythm model is what accepts it.
     assert main(["predict", "--model", BEATS, str(AF_SAMPLE), "--json"]) == EXIT_ERROR
     (refused,) = _json_rows(capsys.readouterr().out)
