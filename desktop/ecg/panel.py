@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ecg.paper import BEAT_CLASSES, RHYTHM_S, class_colour, class_name, format_time
-from desktop.ecg.rhythm import RhythmReportPanel
+from desktop.ecg.rhythm import RhythmReportPanel, irregular_rr_marks
 from desktop.ecg.views import CaliperReading, StripView, TwelveLeadView, caliper_text
 from desktop.jobs import JobFailure, JobRunner
 from desktop.results.panel import ResultPanel
@@ -386,19 +386,14 @@ class EcgPanel(QWidget):
         """Draw the beat labels and attributions of ``p`` and list the beats by class."""
         self.prediction = p
         lead_index = self._analysed_lead_index(p)
+        rhythm = p.extra.get("rhythm")
         for view in (self.twelve_lead, self.strip):
             view.set_beats(p.beats, lead_index)
             view.set_attribution(p.attribution, lead_index)
+            view.set_rr_marks(irregular_rr_marks(rhythm))  # the rhythm model's explanation
             view.set_attribution_visible(self.attribution_check.isChecked())
         self._fill_beat_list(p)
         self.results.show_prediction(p)
-        rhythm = p.extra.get("rhythm")
-        marks = tuple(
-            (float(a), float(b), float(c))
-            for a, b, c in ((rhythm or {}).get("explanation") or {}).get("irregular_rr", [])
-        )
-        for view in (self.twelve_lead, self.strip):
-            view.set_rr_marks(marks)
         if rhythm is not None:
             self.rhythm_report.show_report(str(p.extra.get("rhythm_label", p.label)), rhythm)
             episodes = tuple(

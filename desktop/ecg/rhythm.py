@@ -136,6 +136,12 @@ def summary_rows(label: str, r: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def irregular_rr_marks(r: dict[str, Any] | None) -> tuple[tuple[float, float, float], ...]:
+    """``(start_s, end_s, change)`` of the explained stretch's irregular RR intervals (none: ())."""
+    rows = ((r or {}).get("explanation") or {}).get("irregular_rr") or []
+    return tuple((float(a), float(b), float(c)) for a, b, c in rows)
+
+
 def events(r: dict[str, Any]) -> list[tuple[str, float, float]]:
     """``(what, start_s, end_s)`` of every event worth looking at, in time order."""
     out: list[tuple[str, float, float]] = []

@@ -115,6 +115,8 @@ class EvaluationReport:
             lines.append(f"+P: {self.details['ppv_rule']}")
         if "decision" in self.details:
             lines.append(f"Decisions: {self.details['decision']}")
+        if "site_calibration_cases" in self.details:
+            lines.append(f"Site calibration: {self.details['site_calibration_cases']}")
         domain = self.details.get("out_of_domain")
         if domain:
             lines.append(

@@ -18,7 +18,9 @@ specificity, +P and accuracy of the model's own AF calls (Wilson CIs) — plus
 the F1 of every class as the Challenge scored it, the Challenge score (mean
 F1 of normal, AF and other) and the 4 × 4 confusion matrix. Its per-record
 P(AF) and the cases the model calls AF whatever the threshold (AF most
-probable) are what a site calibration is fitted on.
+probable) are what a site calibration is fitted on — for the recordings the
+model classifies whole; a longer one (AF when an episode is found in its
+windows) is scored but not used for that fit, and the report says so.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from engine.validation.report import BinaryCases, Evaluation, EvaluationReport, 
 
 #: PhysioNet/CinC Challenge 2017 reference codes.
 CINC_CODES = {"n": "normal", "a": "AF", "o": "other", "~": "noisy"}
+#: How a long recording is decided, as the report says it.
+LONG_NOTE = "the model's whole-recording length: AF when an AF episode was found in its windows"
 #: The classes the Challenge score averages.
 CHALLENGE_CLASSES = ("normal", "AF", "other")
 
@@ -130,6 +134,7 @@ def evaluate_rhythms(job: Evaluation) -> EvaluationReport:
         )
     cases = BinaryCases(positive, skipped=list(skipped))
     top: list[bool] = []
+    whole: list[bool] = []  # classified whole (short), not in windows with episodes
     for i, (header, label) in enumerate(items):
         check_cancelled(job.cancel)
         job.progress(i / len(items), f"Recording {i + 1}/{len(items)}")
@@ -144,6 +149,8 @@ def evaluate_rhythms(job: Evaluation) -> EvaluationReport:
             continue
         cases.add(label, pred.probabilities[positive], pred.label)
         top.append(max(pred.probabilities, key=pred.probabilities.__getitem__) == positive)
+        windows = (pred.extra.get("rhythm") or {}).get("windows") or {}
+        whole.append(len(windows.get("starts_s") or []) <= 1)
     report = binary_report(job, cases, "recordings")
     # Decisions are the model's own calls (P(AF) at the threshold, or AF most probable),
     # not a bare threshold on the score.
@@ -167,19 +174,31 @@ def evaluate_rhythms(job: Evaluation) -> EvaluationReport:
     if len(scored) == len(CHALLENGE_CLASSES):
         metrics["challenge_f1"] = {"value": round(float(np.mean(scored)), 4)}
     confusion = {**report.confusion, "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    # A site threshold acts on one P(AF) per recording: long recordings, whose AF call comes
+    # from episodes of windows, are scored above but left out of a site calibration's cases.
+    keep = np.array(whole, dtype=bool)
+    details = {**report.details, "decision": _decision(positive)}
+    if not keep.all():
+        details["site_calibration_cases"] = (
+            f"{int(keep.sum())} recordings classified whole; the {int((~keep).sum())} longer "
+            "ones (AF from episodes of 30-s windows) are not used to fit a site calibration"
+        )
     return replace(
         report,
         task="rhythm",
         metrics={k: v for k, v in metrics.items() if v.get("n", 1) > 0},
         confusion=confusion,
-        details={
-            **report.details,
-            "decision": (
-                f"{positive} where P({positive}) reaches the operating point's threshold or "
-                f"{positive} is the most probable rhythm; otherwise the most probable rhythm. "
-                "AUROC, ECE and Brier are of P(" + positive + "); F1 per rhythm as the "
-                "PhysioNet/CinC Challenge 2017 scored it"
-            ),
-        },
-        always_positive=tuple(top),
+        details=details,
+        scores=tuple(v for v, k in zip(report.scores, keep, strict=True) if k),
+        outcomes=tuple(v for v, k in zip(report.outcomes, keep, strict=True) if k),
+        always_positive=tuple(v for v, k in zip(top, keep, strict=True) if k),
+    )
+
+
+def _decision(positive: str) -> str:
+    return (
+        f"{positive} where P({positive}) reaches the operating point's threshold or {positive} "
+        f"is the most probable rhythm (a recording over {LONG_NOTE}); otherwise the most "
+        f"probable rhythm. AUROC, ECE and Brier are of P({positive}); F1 per rhythm as the "
+        "PhysioNet/CinC Challenge 2017 scored it"
     )

@@ -12,6 +12,7 @@ from engine.cli import EXIT_PARTIAL, main
 from engine.errors import ModelError
 from engine.models.registry import ModelRegistry
 from engine.models.site import SiteCalibration, check_binary
+from engine.resources import resource_path
 from engine.validation import evaluate_model
 from engine.validation.site import default_rule, fit_site_calibration
 from engine.workflow import load_model
@@ -100,9 +101,16 @@ def test_evaluate_reads_one_sub_folder_per_rhythm(tmp_path: Path, shared_data: P
         (tmp_path / folder).mkdir()
         for ext in ("hea", "dat"):
             (tmp_path / folder / f"{firsts[code]}.{ext}").symlink_to(root / f"{firsts[code]}.{ext}")
+    holter = resource_path("samples", "mitdb")  # MIT-BIH 119, 30 min of ventricular bigeminy
+    (tmp_path / "other").mkdir()
+    for ext in ("hea", "dat", "atr"):
+        (tmp_path / "other" / f"119.{ext}").symlink_to(holter / f"119.{ext}")
     report = evaluate_model(RHYTHM, tmp_path, n_boot=20)
-    assert report.n == 2 and report.confusion["labels"] == ["normal", "AF"]
+    assert report.n == 3 and report.confusion["labels"] == ["normal", "AF", "other"]
     assert dict(report.skipped)[str(tmp_path / "not-a-rhythm")].startswith("the folder names no")
+    # The 30-minute record is scored (from its windows) but not offered to a site calibration.
+    assert len(report.scores) == len(report.always_positive) == 2
+    assert report.details["site_calibration_cases"].startswith("2 recordings classified whole")
     with pytest.raises(ModelError, match=r"REFERENCE\.csv"):
         evaluate_model(RHYTHM, tmp_path / "missing", n_boot=20)
 
