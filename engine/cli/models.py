@@ -446,6 +446,12 @@ def _rhythm_line(label: str, r: dict[str, Any]) -> str:
     ect = r.get("ectopy")
     if ect:
         parts.append(f"V {ect['V']['count']}, S {ect['S']['count']} ectopic beats")
+    ex = r.get("explanation") or {}
+    if ex.get("rr_changes"):
+        parts.append(
+            f"{len(ex['irregular_rr'])} of {ex['rr_changes']} RR changes over 10 % in the "
+            f"explained stretch {ex['start']:.0f}–{ex['end']:.0f} s"
+        )
     return "; ".join(parts)
 
 

@@ -184,3 +184,4 @@ def test_cli_text_output_names_the_rhythm(capsys) -> None:
     assert main(["predict", "--model", RHYTHM, str(AF_SAMPLE)]) == EXIT_OK
     out = capsys.readouterr().out
     assert "rhythm: AF" in out and "AF burden 100.0 %" in out
+    assert "RR changes over 10 % in the explained stretch 0–42 s" in out
