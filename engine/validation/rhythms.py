@@ -77,7 +77,10 @@ def _from_table(
                 (f"{table}:{n}", f"“{cells[1]}” is not a rhythm of the model ({', '.join(labels)})")
             )
             continue
-        found.append((table.parent / f"{cells[0]}.hea", label))
+        record = cells[0]
+        for ext in (".hea", ".dat", ".mat"):  # a record named with its file's extension
+            record = record.removesuffix(ext)
+        found.append((table.parent / f"{record}.hea", label))
     return found, skipped
 
 

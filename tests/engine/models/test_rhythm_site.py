@@ -55,7 +55,7 @@ def _local_folder(tmp_path: Path, shared_data: Path, swap: int) -> tuple[Path, d
             swapped[code] += 1
             code = DISAGREE[code]
         local[name] = code
-        lines.append(f"{name},{code}")
+        lines.append(f"{name}{'.hea' if not lines[1:] else ''},{code}")  # named as its file too
     lines += ["B99999,N", f"{chosen[0][0]},sinus"]  # a missing record; a rhythm it does not know
     (folder / "REFERENCE.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder, local
