@@ -138,6 +138,8 @@ def test_json_round_trip_and_strict_reading(heart_bundle) -> None:
     cal = _calibration(heart_bundle, created_by="dr.lee")
     data = cal.to_json()
     assert SiteCalibration.from_json(json.loads(json.dumps(data))) == cal
+    f1 = SiteCalibration.from_json({**data, "rule": "f1"})  # the rhythm model's af-f1 rule
+    assert f1.rule_text == "maximises the F1 of the positive label on the local records"
     for bad, problem in (
         ({**data, "extra": 1}, "unknown field"),
         ({k: v for k, v in data.items() if k != "slope"}, "missing field"),
