@@ -27,6 +27,7 @@ from engine.train.beat_card import signal_sections
 from engine.train.card_parts import (
     Sections,
     estimate_text,
+    experiments_text,
     metrics_table,
     operating_points_table,
     paragraphs,
@@ -115,18 +116,6 @@ def _data(manifest: Mapping[str, Any], extra: str) -> str:
     source = f"{_sentence(td['name'])} {_sentence(td['source'])}"
     return paragraphs(
         f"{source}\nLicence: {td['licence']}. Attribution: {_sentence(td['citation'])}", extra
-    )
-
-
-def _experiments(validation: Mapping[str, Any]) -> str:
-    rows = validation.get("experiments") or []
-    if not rows:
-        return ""
-    columns = list(rows[0])
-    return paragraphs(
-        validation.get("experiments_design", ""),
-        table(columns, [[row.get(c, "—") for c in columns] for row in rows]),
-        validation.get("experiments_discussion", ""),
     )
 
 
@@ -371,7 +360,7 @@ def render_card(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -> s
         validation=paragraphs(manifest["validation"]["design"], s.validation),
         operating_points=s.operating_points,
         calibration_section=_section("Calibration", s.calibration),
-        experiments_section=_section("Design experiments", _experiments(validation)),
+        experiments_section=_section("Design experiments", experiments_text(validation)),
         limitations="\n".join(f"- {x}" for x in manifest["limitations"]),
         explanation_section=_section("Explanation", explanation),
         training_section=_section("Training", _training(manifest, validation)),

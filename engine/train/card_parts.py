@@ -109,3 +109,16 @@ def reliability_table(rows: Sequence[Mapping[str, Any]]) -> str:
             for r in rows
         ],
     )  # fmt: skip
+
+
+def experiments_text(validation: Mapping[str, Any]) -> str:
+    """The design experiments of a validation record (its lab notebook), as a table; or ``""``."""
+    rows = validation.get("experiments") or []
+    if not rows:
+        return ""
+    columns = list(rows[0])
+    return paragraphs(
+        validation.get("experiments_design", ""),
+        table(columns, [[row.get(c, "—") for c in columns] for row in rows]),
+        validation.get("experiments_discussion", ""),
+    )

@@ -219,6 +219,15 @@ def _manifest(
     }
 
 
+def _shipped_notebook(model_id: str) -> dict[str, Any]:
+    """The design experiments in the shipped bundle's validation record (none: {})."""
+    from engine.resources import resource_path
+    from engine.train.card import carried_notebook
+
+    folder = resource_path("models", model_id)
+    return carried_notebook(folder) if (folder / "validation.json").is_file() else {}
+
+
 def train_rhythm(
     out_dir: str | Path,
     *,
@@ -232,6 +241,9 @@ def train_rhythm(
     from engine.models.authoring import update_bundle, write_bundle
 
     started = time.perf_counter()
+    # The designs compared were run once, outside this command: carried over from the shipped
+    # bundle's record (read before the new bundle may replace it).
+    notebook = _shipped_notebook(MODEL_ID)
     root = Path(data_root) if data_root else shared_data_dir() / "ecg" / "cinc2017-train"
     mitdb = root.parent / "mitdb"
     table = read_cinc(
@@ -267,6 +279,7 @@ def train_rhythm(
         "long_records": long,
         "n_recordings": len(y),
         "seconds": round(time.perf_counter() - started, 1),
+        **notebook,
     }
 
     def edit(m: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from engine.train.card_parts import experiments_text
 from engine.train.rhythm import CLASSES
 
 
@@ -23,6 +24,8 @@ def rhythm_card(m: Mapping[str, Any], v: Mapping[str, Any]) -> str:
         f"| {r['reference_episodes']} | {r['episodes']} |"
         for name, r in long["records"].items()
     )
+    notebook = experiments_text(v)
+    designs = f"\n### Designs compared on the same folds\n\n{notebook}\n" if notebook else ""
     lims = "\n".join(f"- {x}" for x in m["limitations"])
     contra = "\n".join(f"- {x}" for x in m["contraindications"])
     mt = m["metrics"]
@@ -94,7 +97,7 @@ The shipped bundle, run by the application's own runtime on the MLII lead (360 H
 Duration-weighted (EC57) AF sensitivity **{long["sensitivity"]:.3f}**, positive predictivity
 **{long["positive_predictivity"]:.3f}**. Two records of two patients: a check that the windows
 work, not an estimate for a population.
-
+{designs}
 ## Limitations
 
 {lims}
