@@ -311,15 +311,26 @@ class ResultPanel(QFrame):
 
     def _show_out_of_domain(self, p: Prediction) -> None:
         self.title.setText(self.tr("No result for this image"))
-        self.ood_banner.setText(
-            self.tr(
+        if "domain_statistic" in p.extra:  # one threshold on the two scores together
+            text = self.tr(
+                "This image looks unlike the images this model was validated on; no result is "
+                "given. (Out-of-domain check: combined score {0:.2f}, threshold {1:.2f}; "
+                "appearance score {2:.1f}, adult-likeness {3:.1f}.)"
+            ).format(
+                float(p.extra["domain_statistic"]),
+                float(p.extra.get("domain_statistic_threshold", 0.0)),
+                float(p.extra.get("domain_score", 0.0)),
+                float(p.extra.get("adult_score", 0.0)),
+            )
+        else:
+            text = self.tr(
                 "This image looks unlike the images this model was validated on; no result is "
                 "given. (Out-of-domain check: appearance score {0:.1f}, threshold {1:.1f}.)"
             ).format(
                 float(p.extra.get("domain_score", 0.0)),
                 float(p.extra.get("domain_threshold", 0.0)),
             )
-        )
+        self.ood_banner.setText(text)
         self.ood_banner.show()
         self.ood_reveal.show()
         self.label.setText("")

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--augment", type=int, default=4,
                        help="cxr-domain: acquisition-like variants per fitting image")  # fmt: skip
     train.add_argument("--json", help="cxr-domain: also write the outcome to this file")
+    train.add_argument("--combined", action="store_true",
+                       help="cxr-domain: the plan's seventh change instead (one threshold on the "
+                       "two standardised scores), on the features saved by --cache")  # fmt: skip
     train.add_argument("--write", action="store_true",
                        help="cxr-domain: replace the bundle's score when the plan's rule adopts it")  # fmt: skip
     train.add_argument("--out", help="folder to write the bundle into (default: resources/models)")
@@ -156,6 +159,8 @@ def _refit_cxr_domain(args: argparse.Namespace) -> int:
     from engine.train.cxr_domain_refit import BUNDLE, TABLE_SETS, refit_domain
 
     bundle = Path(args.out) / BUNDLE.name if args.out else BUNDLE
+    if args.combined:
+        return _refit_cxr_combined(args, bundle)
     result = refit_domain(bundle, augment=args.augment, seed=args.seed,
                           cache=Path(args.cache) if args.cache else None,
                           smoke=args.subset or 0, write=args.write,
@@ -166,8 +171,28 @@ def _refit_cxr_domain(args: argparse.Namespace) -> int:
     print(f"| set | current | augmented (K = {args.augment}) |\n|---|---|---|")
     for name in TABLE_SETS:
         c, a = result["current"]["sets"][name], result["augmented"]["sets"][name]
-        print(f"| {name} | {c['flagged']}/{c['n']} ({100 * c['share']:.1f} %) "
-              f"| {a['flagged']}/{a['n']} ({100 * a['share']:.1f} %) |")  # fmt: skip
+        print(f"| {name} | {c['flagged']}/{c['n']} ({100 * c['flagged'] / c['n']:.1f} %) "
+              f"| {a['flagged']}/{a['n']} ({100 * a['flagged'] / a['n']:.1f} %) |")  # fmt: skip
+    print("adopted by the plan's rule" if result["decision"]["adopted"] else "not adopted")
+    if result["written"]:
+        print(f"bundle updated: {bundle}")
+    return EXIT_OK
+
+
+def _refit_cxr_combined(args: argparse.Namespace, bundle: Path) -> int:
+    from engine.errors import EngineError
+    from engine.train.cxr_domain_refit import TABLE_SETS, refit_combined
+
+    if not args.cache or not Path(args.cache).is_file():
+        raise EngineError("--combined needs the features file of an earlier run (--cache FILE).")
+    result = refit_combined(bundle, cache=Path(args.cache), write=args.write)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print("| set | union (shipped) | combined |\n|---|---|---|")
+    for name in TABLE_SETS:
+        c, a = result["current"]["sets"][name], result["combined"]["sets"][name]
+        print(f"| {name} | {c['flagged']}/{c['n']} ({100 * c['flagged'] / c['n']:.1f} %) "
+              f"| {a['flagged']}/{a['n']} ({100 * a['flagged'] / a['n']:.1f} %) |")  # fmt: skip
     print("adopted by the plan's rule" if result["decision"]["adopted"] else "not adopted")
     if result["written"]:
         print(f"bundle updated: {bundle}")

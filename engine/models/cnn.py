@@ -92,19 +92,19 @@ class ImageModel(TorchRunner):
         extra = dict(pred.extra)
         extra["domain_score"] = round(score, 3)
         extra["domain_threshold"] = round(dom.threshold, 3)
-        reasons = []
-        if score > dom.threshold:
-            reasons.append(f"appearance score {score:.1f} above {dom.threshold:.1f}")
         if adult is not None:
             extra["adult_score"] = round(adult, 3)
             extra["adult_threshold"] = round(dom.adult_threshold, 3)
-            if adult > dom.adult_threshold:
-                reasons.append("it looks like an adult's radiograph")
-        extra["out_of_domain"] = bool(reasons)
-        if not reasons:
+        verdict = dom.verdict(score, adult)
+        if verdict.statistic is not None and dom.combined is not None:  # the one that decides
+            extra["domain_statistic"] = round(verdict.statistic, 3)
+            extra["domain_statistic_threshold"] = round(dom.combined.threshold, 3)
+        extra["out_of_domain"] = verdict.out_of_domain
+        if not verdict.out_of_domain:
             return replace(pred, extra=extra)
         extra["withheld_label"] = pred.label
-        extra["out_of_domain_note"] = OUT_OF_DOMAIN_NOTE.format(why=f" ({'; '.join(reasons)})")
+        why = "; ".join(verdict.reasons)
+        extra["out_of_domain_note"] = OUT_OF_DOMAIN_NOTE.format(why=f" ({why})")
         return replace(pred, label="", extra=extra)
 
     def _features(self) -> Any:

@@ -12,6 +12,12 @@ The score is the Mahalanobis distance of an input's features to that
 distribution; above the threshold the input is *out of domain*: the model's
 label is withheld (the probability is kept for audit) and the result says
 why. The threshold was set on the model's own held-out images (see its card).
+
+A bundle may add an adult-likeness score (``adult_threshold``). With
+``"rule": "combined"`` the two scores are not compared with their own
+thresholds: each is standardised by its mean and SD on the tuning images and
+their sum is compared with one threshold (``combined``: ``appearance_mean``,
+``appearance_sd``, ``adult_mean``, ``adult_sd``, ``threshold``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,33 @@ OUT_OF_DOMAIN_NOTE = (
 )
 
 
+@dataclass(frozen=True)
+class CombinedRule:
+    """One threshold on the sum of the two standardised scores (see the module)."""
+
+    appearance_mean: float
+    appearance_sd: float
+    adult_mean: float
+    adult_sd: float
+    threshold: float
+
+    def parts(self, score: float, adult: float) -> tuple[float, float]:
+        """The standardised appearance and adult-likeness scores."""
+        return (
+            (score - self.appearance_mean) / self.appearance_sd,
+            (adult - self.adult_mean) / self.adult_sd,
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an input is out of domain, why, and the combined statistic when one is used."""
+
+    out_of_domain: bool
+    reasons: tuple[str, ...]
+    statistic: float | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class DomainScorer:
     """Mahalanobis distance of pooled features to the training distribution.
@@ -53,6 +86,28 @@ class DomainScorer:
     adult_weights: np.ndarray | None = None
     adult_intercept: float = 0.0
     adult_threshold: float = float("inf")
+    combined: CombinedRule | None = None
+
+    def verdict(self, score: float, adult: float | None) -> Verdict:
+        """Out of domain or not for one input's appearance and adult-likeness scores."""
+        if self.combined is not None and adult is not None:
+            z_appearance, z_adult = self.combined.parts(score, adult)
+            statistic = z_appearance + z_adult
+            if statistic <= self.combined.threshold:
+                return Verdict(False, (), statistic)
+            why = (
+                "it looks most like an adult's radiograph"
+                if z_adult > z_appearance
+                else "its appearance is unlike the training images"
+            )
+            reason = f"combined score {statistic:.2f} above {self.combined.threshold:.2f}; {why}"
+            return Verdict(True, (reason,), statistic)
+        reasons = []
+        if score > self.threshold:
+            reasons.append(f"appearance score {score:.1f} above {self.threshold:.1f}")
+        if adult is not None and adult > self.adult_threshold:
+            reasons.append("it looks like an adult's radiograph")
+        return Verdict(bool(reasons), tuple(reasons))
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Distances of ``features`` ``(n, d)`` to the training mean."""
@@ -77,6 +132,14 @@ class DomainScorer:
         try:
             arrays = load_file(str(bundle.path / str(gate["file"])))
             adult = "adult_weights" in arrays and "adult_threshold" in gate
+            rule = gate.get("rule", "union")
+            if rule not in ("union", "combined") or (rule == "combined" and not adult):
+                raise ValueError(f"out-of-domain rule {rule!r} cannot be used")
+            combined = (
+                CombinedRule(**{k: float(v) for k, v in gate["combined"].items()})
+                if rule == "combined"
+                else None
+            )
             return cls(
                 mean=np.asarray(arrays["mean"], dtype=np.float64),
                 precision=np.asarray(arrays["precision"], dtype=np.float64),
@@ -86,6 +149,7 @@ class DomainScorer:
                 adult_weights=np.asarray(arrays["adult_weights"], np.float64) if adult else None,
                 adult_intercept=float(arrays["adult_intercept"][0]) if adult else 0.0,
                 adult_threshold=float(gate["adult_threshold"]) if adult else float("inf"),
+                combined=combined,
             )
         except (KeyError, OSError, ValueError, TypeError) as exc:
             raise ModelError(

@@ -129,6 +129,7 @@ class Prediction:
         if "domain_score" in self.extra:  # image models with an out-of-domain check
             out["out_of_domain"] = bool(self.extra.get("out_of_domain", False))
             for key in ("domain_score", "domain_threshold", "adult_score", "adult_threshold",
+                        "domain_statistic", "domain_statistic_threshold",
                         "withheld_label", "out_of_domain_note"):  # fmt: skip
                 if key in self.extra:
                     out[key] = self.extra[key]

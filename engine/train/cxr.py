@@ -34,7 +34,8 @@ from engine.train.data import shared_data_dir
 from engine.validation import metrics as M
 
 MODEL_ID = "cxr-pneumonia-resnet18-224"
-MODEL_VERSION = "1.1.1"
+#: 1.2.0: one out-of-domain threshold on the two standardised scores (plan, seventh change).
+MODEL_VERSION = "1.2.0"
 RESIZE = "body-crop"
 LABELS = ["normal", "pneumonia"]
 ARCHITECTURE = "resnet18"

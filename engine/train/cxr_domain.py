@@ -337,13 +337,40 @@ class DomainScores:
     flags: dict[str, np.ndarray]
     stats: bytes
     augment: int
+    #: The combined rule's standardisation and threshold (plan, seventh change), or ``None``.
+    combined: dict[str, float] | None = None
 
 
-def score_domain(feats: DomainFeatures, *, augment: bool = False) -> DomainScores:
+def combined_rule(appearance: np.ndarray, adult: np.ndarray) -> dict[str, float]:
+    """The seventh change's rule from the tuning patients' two scores: each standardised by
+    its mean and SD there, one threshold on their sum, the lowest at which at most
+    :data:`FLAG_RATE` of them are above it."""
+    rule = {"appearance_mean": float(appearance.mean()), "appearance_sd": float(appearance.std()),
+            "adult_mean": float(adult.mean()), "adult_sd": float(adult.std())}  # fmt: skip
+    s = np.sort(combined_statistic(rule, appearance, adult))
+    allowed = int(np.floor(FLAG_RATE * len(s)))  # tuning images that may lie above it
+    return {**rule, "threshold": float(s[len(s) - 1 - allowed])}
+
+
+def combined_statistic(
+    rule: Mapping[str, float], appearance: np.ndarray, adult: np.ndarray
+) -> np.ndarray:
+    """The sum of the two standardised scores."""
+    return (appearance - rule["appearance_mean"]) / rule["appearance_sd"] + (
+        adult - rule["adult_mean"]
+    ) / rule["adult_sd"]
+
+
+def score_domain(
+    feats: DomainFeatures, *, augment: bool = False, combined: bool = False
+) -> DomainScores:
     """Fit the Mahalanobis and adult-likeness scores, set the thresholds, run the checks.
 
     With ``augment`` the adult-likeness regression is fitted on the images and
     their acquisition-augmented variants (both classes alike; plan, sixth change).
+    With ``combined`` an image is out of domain when the sum of the two scores,
+    standardised on the tuning patients, is above one threshold (seventh
+    change); otherwise when either is above its own threshold.
     """
     from safetensors.numpy import save
 
@@ -369,11 +396,19 @@ def score_domain(feats: DomainFeatures, *, augment: bool = False) -> DomainScore
         return out
 
     threshold, adult_threshold = joint_thresholds(score(feats.tune), adult(feats.tune))
+    rule = combined_rule(score(feats.tune), adult(feats.tune)) if combined else None
     checks, flags = [], {}
     for name, f in {ADULT_FIT + ", not a check": feats.adult_fit, **feats.sets,
                     TUNE_SET: feats.tune}.items():  # fmt: skip
         s_maha, s_adult = score(f), adult(f)
-        flagged = (s_maha > threshold) | (s_adult > adult_threshold)
+        if rule is None:
+            flagged = (s_maha > threshold) | (s_adult > adult_threshold)
+            by_appearance, by_adult = s_maha > threshold, s_adult > adult_threshold
+        else:  # which standardised score is the larger part of the flag
+            flagged = combined_statistic(rule, s_maha, s_adult) > rule["threshold"]
+            z_maha = (s_maha - rule["appearance_mean"]) / rule["appearance_sd"]
+            z_adult = (s_adult - rule["adult_mean"]) / rule["adult_sd"]
+            by_appearance, by_adult = flagged & (z_maha >= z_adult), flagged & (z_adult > z_maha)
         flags[name] = flagged
         if name == TUNE_SET:
             continue
@@ -382,8 +417,8 @@ def score_domain(feats: DomainFeatures, *, augment: bool = False) -> DomainScore
             "n": len(f),
             "flagged": int(flagged.sum()),
             "share_flagged": round(float(flagged.mean()), 4),
-            "by_appearance": int((s_maha > threshold).sum()),
-            "by_adult_likeness": int((s_adult > adult_threshold).sum()),
+            "by_appearance": int(by_appearance.sum()),
+            "by_adult_likeness": int(by_adult.sum()),
             "median_score": round(float(np.median(s_maha)), 2),
         })  # fmt: skip
     stats = save({
@@ -393,13 +428,15 @@ def score_domain(feats: DomainFeatures, *, augment: bool = False) -> DomainScore
         "adult_weights": weights,
         "adult_intercept": np.asarray([intercept]),
     })  # fmt: skip
-    return DomainScores(threshold, adult_threshold, checks, flags, stats, k)
+    return DomainScores(threshold, adult_threshold, checks, flags, stats, k, rule)
 
 
 #: The tuning patients (the thresholds are set on them; in the flags, not in the checks).
 TUNE_SET = "pediatric tuning patients (thresholds set here)"
 #: Acquisition-augmented variants per image in the adult-likeness fit (plan, sixth change: adopted).
 AUGMENT = 4
+#: One threshold on the two standardised scores together (plan, seventh change: adopted).
+COMBINED = True
 
 
 def domain_gates_and_summary(sc: DomainScores) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -415,6 +452,9 @@ def domain_gates_and_summary(sc: DomainScores) -> tuple[dict[str, Any], dict[str
             "action": "withhold",
         },
     }
+    if sc.combined is not None:
+        gates["appearance"]["rule"] = "combined"
+        gates["appearance"]["combined"] = {k: round(v, 6) for k, v in sc.combined.items()}
     fitted_on = (
         "against the pediatric training images, on the standardised pooled features"
         if not sc.augment
@@ -434,6 +474,19 @@ def domain_gates_and_summary(sc: DomainScores) -> tuple[dict[str, Any], dict[str
         "of domain when either score is above its threshold",
         "checks": sc.checks,
     }
+    if sc.combined is not None:
+        c = sc.combined
+        summary["threshold_rule"] = (
+            "each score standardised by its mean and SD on the tuning patients (Mahalanobis "
+            f"{c['appearance_mean']:.2f} ± {c['appearance_sd']:.2f}, adult-likeness "
+            f"{c['adult_mean']:.2f} ± {c['adult_sd']:.2f}); out of domain when their sum is "
+            f"above {c['threshold']:.3f}, the lowest threshold at which at most {FLAG_RATE:.0%} "
+            "of the tuning patients are above it (plan, seventh change; the per-score "
+            "thresholds above are those of the earlier rule, shown for comparison). In the "
+            "table, “by appearance” and “by adult-likeness” count the flagged images by the "
+            "larger of the two standardised scores"
+        )
+        summary["combined_threshold"] = round(c["threshold"], 4)
     return gates, summary
 
 
@@ -463,7 +516,7 @@ def fit_domain(
         net, items, pixels, split, preprocessing=preprocessing, seed=seed, augment=augment,
         progress=progress, cancel=cancel,
     )  # fmt: skip
-    sc = score_domain(feats, augment=bool(augment))
+    sc = score_domain(feats, augment=bool(augment), combined=COMBINED)
     gates, ood = domain_gates_and_summary(sc)
     check_cancelled(cancel)
     progress(0.6, "Where Grad-CAM looks")

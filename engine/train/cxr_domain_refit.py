@@ -129,7 +129,7 @@ def refit_note(record: Mapping[str, Any]) -> str:
 
     def pct(design: str, name: str) -> str:
         r = record[design]["sets"][name]
-        return f"{r['share']:.1%} ({r['flagged']}/{r['n']})"
+        return f"{r['flagged'] / r['n']:.1%} ({r['flagged']}/{r['n']})"
 
     pairs = [
         ("the other source's decision half D (by patient)", D_SET),
@@ -153,31 +153,74 @@ def refit_note(record: Mapping[str, Any]) -> str:
     )
 
 
+def combined_note(record: Mapping[str, Any]) -> str:
+    """The card's sentence on the seventh change: the union against the combined statistic."""
+
+    def pct(design: str, name: str) -> str:
+        r = record[design]["sets"][name]
+        return f"{r['flagged'] / r['n']:.1%} ({r['flagged']}/{r['n']})"
+
+    pairs = [
+        ("half D", D_SET),
+        ("half E (never used for a decision)", E_SET),
+        ("the other source as a whole", OTHER_SOURCE),
+        ("the pediatric test patients", "pediatric test patients (in domain)"),
+    ]
+    changes = "; ".join(
+        f"{text} {pct('current', name)} → {pct('combined', name)}" for text, name in pairs
+    )
+    above = record["combined"]["sets"]["pediatric test patients (in domain)"]["share"] > 0.05
+    return (
+        "Since the plan's seventh change an image is out of domain when the sum of the two "
+        "scores, each standardised on the tuning patients, is above one threshold, instead of "
+        "either score above its own; same scores and weights; adopted by a rule fixed before "
+        f"the run (flagged share on half D up ≥ 3 points). Flagged: {changes}."
+        + (" The pediatric test patients' share is still above the 5 % target." if above else "")
+    )
+
+
 def write_bundle_domain(
-    bundle: Path, sc: DomainScores, record: Mapping[str, Any] | None = None
+    bundle: Path,
+    sc: DomainScores,
+    record: Mapping[str, Any] | None = None,
+    *,
+    combined_record: Mapping[str, Any] | None = None,
+    version: str | None = None,
 ) -> Path:
     """Replace the bundle's domain file, thresholds, checks and card; weights untouched.
 
-    ``record`` (the refit's outcome, both designs) goes into the validation record.
+    ``record`` (the sixth change's refit, both designs) and ``combined_record``
+    (the seventh change's) go into the validation record and the card's note;
+    ``version``, when given, is the bundle's new version.
     """
     from engine.models.authoring import update_bundle
     from engine.train.card import VALIDATION_NAME, read_validation, render_card, validation_bytes
     from engine.train.model_texts import with_translations
 
     gates, ood = domain_gates_and_summary(sc)
+    validation = read_validation(bundle)
+    record = record or validation.get("domain", {}).get("out_of_domain_refit")
+    notes = []
     if record is not None:
-        ood["note"] = refit_note(record)
+        notes.append(refit_note(record))
+        validation.setdefault("domain", {})["out_of_domain_refit"] = dict(record)
+    if combined_record is not None:
+        notes.append(combined_note(combined_record))
+        validation.setdefault("domain", {})["out_of_domain_refit_combined"] = dict(combined_record)
+    if notes:
+        ood["note"] = " ".join(notes)
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     manifest["gates"]["appearance"] = gates["appearance"]
     manifest["validation"]["domain"]["out_of_domain"] = ood
+    if version:
+        manifest["version"] = version
     manifest.pop("files", None)
-    validation = read_validation(bundle)
-    if record is not None:
-        validation.setdefault("domain", {})["out_of_domain_refit"] = dict(record)
 
     def edit(m: dict[str, Any]) -> dict[str, Any]:
         m["gates"]["appearance"] = gates["appearance"]
         m["validation"]["domain"]["out_of_domain"] = ood
+        if version:
+            m["version"] = version
         return with_translations(m)
 
     return update_bundle(
@@ -237,4 +280,29 @@ def refit_domain(
     result["written"] = bool(write and result["decision"]["adopted"])
     if result["written"]:
         write_bundle_domain(bundle, new, result)
+    return result
+
+
+def refit_combined(
+    bundle: Path = BUNDLE, *, cache: Path, write: bool = False, version: str | None = None
+) -> dict[str, Any]:
+    """The plan's seventh change on the saved features: the shipped union of two thresholds
+    against one threshold on the two standardised scores; with ``write``, the bundle takes the
+    combined rule (as ``version``, default the training's) when the plan's rule adopts it.
+
+    ``cache`` is the features file of an earlier :func:`refit_domain` run (``--cache``).
+    """
+    feats = load_features(cache)
+    current = score_domain(feats, augment=True)
+    new = score_domain(feats, augment=True, combined=True)
+    result: dict[str, Any] = {
+        "current": outcome(current, feats.covered),
+        "combined": {**outcome(new, feats.covered), "rule": new.combined},
+    }
+    result["decision"] = decide(result["current"], result["combined"])
+    result["written"] = bool(write and result["decision"]["adopted"])
+    if result["written"]:
+        from engine.train.cxr import MODEL_VERSION
+
+        write_bundle_domain(bundle, new, combined_record=result, version=version or MODEL_VERSION)
     return result

@@ -101,7 +101,7 @@ def domain_section(manifest: Mapping[str, Any]) -> str:
         return ""
     ood = domain["out_of_domain"]
     rows = [
-        [c["set"], c["n"], c["flagged"], f"{c['share_flagged']:.1%}",
+        [c["set"], c["n"], c["flagged"], f"{c['flagged'] / c['n']:.1%}",
          c.get("by_appearance", "—"), c.get("by_adult_likeness", "—")]
         for c in ood["checks"]
     ]  # fmt: skip

@@ -2385,6 +2385,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>此图像无结果</translation>
     </message>
     <message>
+        <source>This image looks unlike the images this model was validated on; no result is given. (Out-of-domain check: combined score {0:.2f}, threshold {1:.2f}; appearance score {2:.1f}, adult-likeness {3:.1f}.)</source>
+        <translation>此图像与本模型验证时所用的图像不同；不给出结果。（域外检查：综合分数 {0:.2f}，阈值 {1:.2f}；外观分数 {2:.1f}，成人相似度 {3:.1f}。）</translation>
+    </message>
+    <message>
         <source>This image looks unlike the images this model was validated on; no result is given. (Out-of-domain check: appearance score {0:.1f}, threshold {1:.1f}.)</source>
         <translation>此图像与本模型验证时所用的图像不同；不给出结果。（域外检查：外观分数 {0:.1f}，阈值 {1:.1f}。）</translation>
     </message>

@@ -37,7 +37,7 @@ def test_save_result_as_dicom_then_reopen_shows_it(qtbot, window, tmp_path) -> N
         open_and_wait(qtbot, window, [CXR, tmp_path / "out"])
     qtbot.waitUntil(lambda: bool(window.browser.study_results(study)), timeout=10000)
     (line,) = window.browser.study_results(study)
-    assert "Pneumonia" in line and "1.1.1" in line
+    assert "Pneumonia" in line and "1.2.0" in line
     qtbot.waitUntil(lambda: window.viewer.heatmap is not None, timeout=10000)
     source = pydicom.dcmread(CXR, stop_before_pixels=True)
     assert window.viewer.heatmap.shape == (source.Rows, source.Columns)

@@ -260,3 +260,10 @@ def test_an_out_of_domain_image_shows_a_banner_and_no_result_until_asked(
     assert not panel.ood_reveal.isVisible()
     panel.show_prediction(record_prediction)  # the next result: no banner
     assert not panel.ood_banner.isVisible() and not panel.ood_reveal.isVisible()
+    # One threshold on the two scores together: the banner names the statistic that decided.
+    combined = dataclasses.replace(p, extra={**p.extra, "adult_score": -3.1,
+                                             "domain_statistic": 3.27,
+                                             "domain_statistic_threshold": 2.59})  # fmt: skip
+    panel.show_prediction(combined)
+    banner = panel.ood_banner.text()
+    assert "combined score 3.27, threshold 2.59" in banner and "adult-likeness -3.1" in banner

@@ -53,7 +53,9 @@ def test_the_age_gate_warns_when_the_age_is_not_recorded() -> None:
                        input_name="x.dcm", model_id="cxr") == ()  # fmt: skip
 
 
-def _bundle_with_domain(root: Path, threshold: float, adult_threshold: float) -> Path:
+def _bundle_with_domain(
+    root: Path, threshold: float, adult_threshold: float, combined: dict | None = None
+) -> Path:
     """A tiny CNN whose appearance gate was fitted on a few synthetic images."""
     import torch
     from safetensors.numpy import save
@@ -74,6 +76,8 @@ def _bundle_with_domain(root: Path, threshold: float, adult_threshold: float) ->
     m["gates"]["appearance"] = {"method": "mahalanobis", "layer": "features",
                                 "file": "domain.safetensors", "threshold": threshold,
                                 "adult_threshold": adult_threshold, "action": "withhold"}  # fmt: skip
+    if combined is not None:
+        m["gates"]["appearance"].update(rule="combined", combined=combined)
     from engine.models.authoring import write_bundle
 
     return write_bundle(root, m, net=net, files={"domain.safetensors": stats})
@@ -115,3 +119,38 @@ def test_the_scorer_is_a_mahalanobis_distance() -> None:
     scorer = DomainScorer(mean, precision, threshold=3.0)
     near, far = scorer.score(np.zeros((1, 4)))[0], scorer.score(np.full((1, 4), 6.0))[0]
     assert near < 0.3 and far > 10
+
+
+def test_the_combined_rule_flags_what_is_moderately_unusual_on_both_scores(tmp_path: Path) -> None:
+    from engine.models.domain import CombinedRule
+
+    rule = CombinedRule(appearance_mean=20.0, appearance_sd=4.0, adult_mean=-9.0, adult_sd=4.0,
+                        threshold=2.5)  # fmt: skip
+    scorer = DomainScorer(np.zeros(2), np.eye(2), threshold=30.0, adult_threshold=-2.0,
+                          combined=rule)  # fmt: skip
+    # Below both of the per-score thresholds, but 1.5 + 1.5 SD together: out of domain.
+    both = scorer.verdict(26.0, -3.0)
+    assert both.out_of_domain and both.statistic == pytest.approx(3.0)
+    assert "combined score 3.00 above 2.50" in both.reasons[0]
+    one = scorer.verdict(29.0, -9.0)  # 2.25 SD on appearance alone
+    assert not one.out_of_domain and one.statistic == pytest.approx(2.25)
+    union = DomainScorer(np.zeros(2), np.eye(2), threshold=30.0, adult_threshold=-2.0)
+    assert not union.verdict(26.0, -3.0).out_of_domain and union.verdict(31.0, -9.0).out_of_domain
+
+    # From a bundle: the JSON names the statistic that decided; an unknown rule is refused.
+    image = np.random.default_rng(1).integers(0, 255, (48, 40)).astype(np.uint8)
+    spec = {"appearance_mean": 0.0, "appearance_sd": 1.0, "adult_mean": 0.0, "adult_sd": 1.0,
+            "threshold": -1e9}  # fmt: skip
+    runner = load_runner(open_bundle(_bundle_with_domain(tmp_path / "a", 1e9, 1e9, spec)), "cpu")
+    row = json.loads(json.dumps(runner.predict(image).to_json()))
+    assert row["out_of_domain"] is True and row["domain_statistic_threshold"] == -1e9
+    assert row["domain_statistic"] == pytest.approx(
+        row["domain_score"] + row["adult_score"], abs=2e-3
+    )
+    with pytest.raises(Exception, match="out-of-domain check"):
+        bad = _bundle_with_domain(tmp_path / "b", 1e9, 1e9, spec)
+        manifest = json.loads((bad / "manifest.json").read_text())
+        DomainScorer.from_bundle(
+            type("B", (), {"id": "x", "path": bad, "gates": {
+                "appearance": {**manifest["gates"]["appearance"], "rule": "majority"}}})()
+        )  # fmt: skip

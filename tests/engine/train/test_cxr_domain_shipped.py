@@ -114,6 +114,8 @@ def test_predict_json_contract_on_adult_radiographs(shared_data, capsys) -> None
     assert len(out) == 6
     for row in out:
         assert isinstance(row["out_of_domain"], bool) and isinstance(row["domain_score"], float)
+        # The shipped rule (plan, seventh change): one threshold on the two scores together.
+        assert row["out_of_domain"] == (row["domain_statistic"] > row["domain_statistic_threshold"])
         assert set(row["probabilities"]) == {"normal", "pneumonia"}
         if row["out_of_domain"]:
             assert row["label"] is None and row["withheld_label"] in ("normal", "pneumonia")
