@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from engine.cli.common import EXIT_OK, stderr_progress
 
@@ -156,7 +157,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _refit_cxr_domain(args: argparse.Namespace) -> int:
-    from engine.train.cxr_domain_refit import BUNDLE, TABLE_SETS, refit_domain
+    from engine.train.cxr_domain_refit import BUNDLE, refit_domain
 
     bundle = Path(args.out) / BUNDLE.name if args.out else BUNDLE
     if args.combined:
@@ -168,9 +169,16 @@ def _refit_cxr_domain(args: argparse.Namespace) -> int:
     text = json.dumps(result, indent=1)
     if args.json:
         Path(args.json).write_text(text, encoding="utf-8")
-    print(f"| set | current | augmented (K = {args.augment}) |\n|---|---|---|")
+    return _print_refit(result, "augmented", f"augmented (K = {args.augment})", bundle)
+
+
+def _print_refit(result: dict[str, Any], after: str, heading: str, bundle: Path) -> int:
+    """A refit's table (current against ``after``, every set) and what was decided."""
+    from engine.train.cxr_domain_refit import TABLE_SETS
+
+    print(f"| set | current | {heading} |\n|---|---|---|")
     for name in TABLE_SETS:
-        c, a = result["current"]["sets"][name], result["augmented"]["sets"][name]
+        c, a = result["current"]["sets"][name], result[after]["sets"][name]
         print(f"| {name} | {c['flagged']}/{c['n']} ({100 * c['flagged'] / c['n']:.1f} %) "
               f"| {a['flagged']}/{a['n']} ({100 * a['flagged'] / a['n']:.1f} %) |")  # fmt: skip
     print("adopted by the plan's rule" if result["decision"]["adopted"] else "not adopted")
@@ -181,22 +189,14 @@ def _refit_cxr_domain(args: argparse.Namespace) -> int:
 
 def _refit_cxr_combined(args: argparse.Namespace, bundle: Path) -> int:
     from engine.errors import EngineError
-    from engine.train.cxr_domain_refit import TABLE_SETS, refit_combined
+    from engine.train.cxr_domain_refit import refit_combined
 
     if not args.cache or not Path(args.cache).is_file():
         raise EngineError("--combined needs the features file of an earlier run (--cache FILE).")
     result = refit_combined(bundle, cache=Path(args.cache), write=args.write)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
-    print("| set | union (shipped) | combined |\n|---|---|---|")
-    for name in TABLE_SETS:
-        c, a = result["current"]["sets"][name], result["combined"]["sets"][name]
-        print(f"| {name} | {c['flagged']}/{c['n']} ({100 * c['flagged'] / c['n']:.1f} %) "
-              f"| {a['flagged']}/{a['n']} ({100 * a['flagged'] / a['n']:.1f} %) |")  # fmt: skip
-    print("adopted by the plan's rule" if result["decision"]["adopted"] else "not adopted")
-    if result["written"]:
-        print(f"bundle updated: {bundle}")
-    return EXIT_OK
+    return _print_refit(result, "combined", "combined (one threshold on both scores)", bundle)
 
 
 def _rewrite_cards(folder: Path) -> int:

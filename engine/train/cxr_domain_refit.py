@@ -41,6 +41,7 @@ BUNDLE = resource_path("models", "cxr-pneumonia-resnet18-224")
 OTHER_SOURCE = "adult radiographs, other source (CC BY-NC-SA, check only)"
 HALF_B = "adult radiographs, CC BY, half B"
 D_SET, E_SET = "other source, half D (decides)", "other source, half E (check only)"
+PED_TEST = "pediatric test patients (in domain)"
 
 
 def other_source_halves(root: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -124,30 +125,40 @@ def load_features(path: Path) -> DomainFeatures:
                           get.get("train_augmented"), get.get("adult_fit_augmented"))  # fmt: skip
 
 
-def refit_note(record: Mapping[str, Any]) -> str:
-    """The card's sentence on the sixth change: before and after, on the same sets."""
+#: The sets a refit's card note reports before → after (label in the note, set name).
+_NOTE_SETS = (
+    ("the other source's decision half D (by patient)", D_SET),
+    ("its check half E (never used for a decision)", E_SET),
+    ("the other source as a whole", OTHER_SOURCE),
+    ("the pediatric test patients", PED_TEST),
+)
+
+
+def _changes(record: Mapping[str, Any], after: str) -> str:
+    """"set before → after; …" from a refit's outcome (``current`` against ``after``)."""
 
     def pct(design: str, name: str) -> str:
         r = record[design]["sets"][name]
         return f"{r['flagged'] / r['n']:.1%} ({r['flagged']}/{r['n']})"
 
-    pairs = [
-        ("the other source's decision half D (by patient)", D_SET),
-        ("its check half E (never used for a decision)", E_SET),
-        ("the other source as a whole", OTHER_SOURCE),
-        ("the pediatric test patients", "pediatric test patients (in domain)"),
-    ]
-    changes = "; ".join(
-        f"{text} {pct('current', name)} → {pct('augmented', name)}" for text, name in pairs
-    )
+    return "; ".join(f"{text} {pct('current', n)} → {pct(after, n)}" for text, n in _NOTE_SETS)
+
+
+def _above_target(record: Mapping[str, Any], after: str) -> bool:
+    return bool(record[after]["sets"][PED_TEST]["share"] > 0.05)
+
+
+def refit_note(record: Mapping[str, Any]) -> str:
+    """The card's sentence on the sixth change: before and after, on the same sets."""
     return (
         "Since the plan's sixth change the adult-likeness score is fitted with "
         f"{record['augmented']['augment']} acquisition-like variants of every fitting image of "
         "both classes, refitted from the same weights without retraining; it was adopted by a "
-        f"rule fixed before the run (flagged share on half D up ≥ 3 points). Flagged: {changes}."
+        "rule fixed before the run (flagged share on half D up ≥ 3 points). Flagged: "
+        f"{_changes(record, 'augmented')}."
         + (
             " The pediatric test patients' share is above the 5 % target."
-            if record["augmented"]["sets"]["pediatric test patients (in domain)"]["share"] > 0.05
+            if _above_target(record, "augmented")
             else ""
         )
     )
@@ -155,27 +166,16 @@ def refit_note(record: Mapping[str, Any]) -> str:
 
 def combined_note(record: Mapping[str, Any]) -> str:
     """The card's sentence on the seventh change: the union against the combined statistic."""
-
-    def pct(design: str, name: str) -> str:
-        r = record[design]["sets"][name]
-        return f"{r['flagged'] / r['n']:.1%} ({r['flagged']}/{r['n']})"
-
-    pairs = [
-        ("half D", D_SET),
-        ("half E (never used for a decision)", E_SET),
-        ("the other source as a whole", OTHER_SOURCE),
-        ("the pediatric test patients", "pediatric test patients (in domain)"),
-    ]
-    changes = "; ".join(
-        f"{text} {pct('current', name)} → {pct('combined', name)}" for text, name in pairs
-    )
-    above = record["combined"]["sets"]["pediatric test patients (in domain)"]["share"] > 0.05
     return (
         "Since the plan's seventh change an image is out of domain when the sum of the two "
         "scores, each standardised on the tuning patients, is above one threshold, instead of "
         "either score above its own; same scores and weights; adopted by a rule fixed before "
-        f"the run (flagged share on half D up ≥ 3 points). Flagged: {changes}."
-        + (" The pediatric test patients' share is still above the 5 % target." if above else "")
+        f"the run (flagged share on half D up ≥ 3 points). Flagged: {_changes(record, 'combined')}."
+        + (
+            " The pediatric test patients' share is still above the 5 % target."
+            if _above_target(record, "combined")
+            else ""
+        )
     )
 
 
