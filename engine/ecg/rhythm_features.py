@@ -106,6 +106,16 @@ def sample_entropy(x: np.ndarray, m: int = 2, r_share: float = 0.2) -> float:
     return float(-np.log(a / b))
 
 
+#: A beat-to-beat RR change counts as irregular above this share of the median RR
+#: (``succ_diff_over_10pct``, and the intervals :func:`irregular_rr` marks).
+RR_CHANGE_SHARE = 0.1
+
+
+def _irregular(d: np.ndarray, median_rr: float) -> np.ndarray:
+    """Which successive RR differences ``d`` exceed :data:`RR_CHANGE_SHARE` of the median RR."""
+    return np.abs(d) > RR_CHANGE_SHARE * median_rr
+
+
 def _rr_features(rr: np.ndarray) -> dict[str, float]:
     out: dict[str, float] = {}
     med = float(np.median(rr))
@@ -116,7 +126,7 @@ def _rr_features(rr: np.ndarray) -> dict[str, float]:
     out["rr_cv"] = float(rr.std() / mean)
     out["rmssd_norm"] = float(np.sqrt(np.mean(d**2)) / mean) if d.size else np.nan
     out["succ_diff_median_norm"] = float(np.median(np.abs(d)) / med) if d.size else np.nan
-    out["succ_diff_over_10pct"] = float(np.mean(np.abs(d) > 0.1 * med)) if d.size else np.nan
+    out["succ_diff_over_10pct"] = float(np.mean(_irregular(d, med))) if d.size else np.nan
     if d.size >= 2:
         sd1 = float(np.std(d) / np.sqrt(2))
         sd2_sq = 2 * float(np.var(rr)) - sd1**2
@@ -240,11 +250,6 @@ def rhythm_features(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
     return out
 
 
-#: A beat-to-beat RR change counts as irregular above this share of the median RR
-#: (the threshold of ``succ_diff_over_10pct``).
-RR_CHANGE_SHARE = 0.1
-
-
 def irregular_rr(beats: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
     """The RR intervals of ``beats`` that change from the previous one by over 10 % of the median.
 
@@ -259,9 +264,7 @@ def irregular_rr(beats: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
     if len(beats) < 4:
         return np.zeros((0, 3)), 0
     rr = np.diff(beats) / float(fs)
-    change = np.diff(rr) / float(np.median(rr))
-    flagged = np.flatnonzero(np.abs(change) > RR_CHANGE_SHARE)
-    rows = np.column_stack([beats[flagged + 1], beats[flagged + 2], change[flagged]]).astype(
-        np.float64
-    )
-    return rows, len(change)
+    d, med = np.diff(rr), float(np.median(rr))
+    flagged = np.flatnonzero(_irregular(d, med))
+    rows = np.column_stack([beats[flagged + 1], beats[flagged + 2], d[flagged] / med])
+    return rows.astype(np.float64), len(d)

@@ -40,7 +40,7 @@ import hashlib
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,7 @@ from engine.models.gates import check_gates
 from engine.models.outputs import build_prediction
 from engine.models.results import BeatResult, Contribution, Prediction
 from engine.models.runtime import Runner, RunnerBase, RunRequest
+from engine.models.site import SitePlan
 from engine.models.skops_io import read_skops
 from engine.progress import check_cancelled
 
@@ -295,18 +296,15 @@ class RhythmModel(RunnerBase):
             )
         return tuple(sorted(out, key=lambda c: -abs(c.contribution)))
 
-    def _explained_window(
-        self, beats: np.ndarray, start: int, end: int | None, fs: float
-    ) -> dict[str, Any]:
-        """The window the contributions explain, and its irregular RR intervals to mark.
+    @staticmethod
+    def _explained_window(beats: np.ndarray, start: int, stop: int, fs: float) -> dict[str, Any]:
+        """The stretch ``[start, stop)`` the contributions explain, and its irregular RR intervals.
 
-        ``end`` is ``None`` for a window of ``window_s``. Each of
-        ``irregular_rr`` is ``[start_s, end_s, change]``: an RR interval whose
+        Each of ``irregular_rr`` is ``[start_s, end_s, change]``: an RR interval whose
         length changed from the previous one by more than 10 % of the window's
         median RR (``change`` is signed, in median RRs), the intervals the
         feature "Share of RR changes over 10 %" counts.
         """
-        stop = end if end is not None else start + round(self.window_s * fs)
         rows, changes = irregular_rr(beats[(beats >= start) & (beats < stop)], fs)
         return {
             "start": round(start / fs, 3),
@@ -317,6 +315,15 @@ class RhythmModel(RunnerBase):
                 [round(a / fs, 3), round(b / fs, 3), round(float(c), 3)] for a, b, c in rows
             ],
         }
+
+    def _with_site(self, plan: SitePlan, pred: Prediction) -> Prediction:
+        """The site calibration, and every window's P(AF) on the scale of its threshold."""
+        pred = plan.apply(pred)
+        rhythm = pred.extra["rhythm"]
+        windows = rhythm["windows"]
+        p_af = [round(plan.site.apply(float(v)), 4) for v in windows["p_af"]]
+        extra = {**pred.extra, "rhythm": {**rhythm, "windows": {**windows, "p_af": p_af}}}
+        return replace(pred, extra=extra)
 
     def _run(self, items: list[PreparedRhythm], req: RunRequest) -> list[Prediction]:
         return [self._run_one(item, req) for item in items]
@@ -357,7 +364,9 @@ class RhythmModel(RunnerBase):
         # Contributions are always computed (22 extra rows), as for record models.
         top = int(np.argmax(p[:, self.af]))
         contributions = self._contributions(rows[top], float(p[top, self.af]))
-        explained = self._explained_window(beats, int(starts[top]), n if short else None, fs)
+        start = int(starts[top])
+        stop = n if short else start + round(self.window_s * fs)
+        explained = self._explained_window(beats, start, stop, fs)
         if scan.companion_ran:
             samples = np.array([b.sample for b in scan.beat_results], dtype=np.int64)
             beat_labels = [b.label for b in scan.beat_results]

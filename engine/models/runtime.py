@@ -255,7 +255,11 @@ class RunnerBase:
                     f"use {' or '.join(self.explain_methods)}."
                 )
         preds = self._run(list(items), RunRequest(op, chosen, explain, cancel, progress))
-        return preds if plan is None else [plan.apply(p) for p in preds]
+        return preds if plan is None else [self._with_site(plan, p) for p in preds]
+
+    def _with_site(self, plan: SitePlan, pred: Prediction) -> Prediction:
+        """``pred`` under the site calibration (a kind with more probabilities maps them too)."""
+        return plan.apply(pred)
 
     def operating_point(self, name: str | None = None) -> OperatingPoint:
         """The operating point results report for ``name``: the site one when calibrated."""

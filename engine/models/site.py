@@ -438,15 +438,6 @@ class SitePlan:
         if pred.extra.get("out_of_domain"):  # the label stays withheld; say what it would be
             label = ""
             extra["withheld_label"] = self._label(probs, pos, str(pred.extra.get("withheld_label")))
-        windows = (extra.get("rhythm") or {}).get("windows")
-        if windows and "p_af" in windows:  # every window on the scale of the shown threshold
-            extra["rhythm"] = {
-                **extra["rhythm"],
-                "windows": {
-                    **windows,
-                    "p_af": [round(self.site.apply(float(v)), 4) for v in windows["p_af"]],
-                },
-            }
         summary = self.site.summary()
         summary["model_score"] = float(pred.probabilities[pos])
         extra["site_calibration"] = summary

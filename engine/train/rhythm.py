@@ -146,24 +146,9 @@ def cross_validate(
 
 def class_f1(y: np.ndarray, decided: np.ndarray) -> dict[str, Any]:
     """Per-class F1 (as the Challenge scored it), the Challenge score and AF against the rest."""
-    out: dict[str, Any] = {}
-    for i, name in enumerate(CLASSES):
-        tp = int(((decided == i) & (y == i)).sum())
-        denom = int((decided == i).sum() + (y == i).sum())
-        out[name] = {"f1": round(2 * tp / denom, 4) if denom else None, "n": int((y == i).sum()),
-                     "predicted": int((decided == i).sum())}  # fmt: skip
-    main = [out[c]["f1"] for c in ("normal", "AF", "other")]
-    out["challenge_f1"] = round(float(np.mean(main)), 4) if None not in main else None
-    is_af, call = y == AF, decided == AF
-    tp = int((is_af & call).sum())
-    out["af_vs_rest"] = {
-        "f1": round(2 * tp / (int(call.sum()) + int(is_af.sum())), 4) if is_af.any() else None,
-        "sensitivity": round(tp / int(is_af.sum()), 4) if is_af.any() else None,
-        "positive_predictivity": round(tp / int(call.sum()), 4) if call.any() else None,
-        "specificity": round(int((~is_af & ~call).sum()) / int((~is_af).sum()), 4)
-        if (~is_af).any() else None,
-    }  # fmt: skip
-    return out
+    from engine.validation.metrics import rhythm_f1
+
+    return rhythm_f1(y, decided, CLASSES)
 
 
 def confusion(y: np.ndarray, decided: np.ndarray) -> list[list[int]]:

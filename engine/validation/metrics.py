@@ -8,7 +8,7 @@ on a clinic's own data, so the card and a local check count the same way.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -151,7 +151,13 @@ def proportion(successes: int, n: int) -> dict[str, Any]:
 
 
 def binary_metrics(
-    y: np.ndarray, p: np.ndarray, threshold: float, *, seed: int = 0, n_boot: int = 2000
+    y: np.ndarray,
+    p: np.ndarray,
+    threshold: float,
+    *,
+    called: np.ndarray | None = None,
+    seed: int = 0,
+    n_boot: int = 2000,
 ) -> dict[str, Any]:
     """Discrimination, decision and calibration metrics of one score.
 
@@ -163,6 +169,10 @@ def binary_metrics(
         Predicted probability of the positive outcome, one per case.
     threshold
         Operating point: ``p >= threshold`` is called positive.
+    called
+        The model's own positive calls, when they are not ``p >= threshold``
+        alone (the rhythm model also calls AF where it is the most probable
+        class); the decision metrics count them.
     seed, n_boot
         Case bootstrap for the AUROC, ECE and Brier CIs.
 
@@ -177,7 +187,7 @@ def binary_metrics(
     y = np.asarray(y).astype(np.int64)
     p = np.asarray(p, dtype=np.float64)
     yb = y.astype(bool)
-    pred = p >= threshold
+    pred = p >= threshold if called is None else np.asarray(called, dtype=bool)
     tp, fn = int((pred & yb).sum()), int((~pred & yb).sum())
     tn, fp = int((~pred & ~yb).sum()), int((pred & ~yb).sum())
     metrics: dict[str, Any] = {}
@@ -237,3 +247,41 @@ def ece_estimate(
 
 def _brier(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean((np.asarray(p, dtype=np.float64) - np.asarray(y)) ** 2))
+
+
+def rhythm_f1(
+    y: np.ndarray,
+    decided: np.ndarray,
+    classes: Sequence[str],
+    positive: str = "AF",
+    challenge: Sequence[str] = ("normal", "AF", "other"),
+) -> dict[str, Any]:
+    """Per-class F1 as the PhysioNet/CinC Challenge 2017 scored it, its score and ``positive``
+    against the rest.
+
+    ``y`` and ``decided`` are class indices into ``classes``. Returns, per class,
+    ``{"f1", "n", "predicted"}`` (``f1`` ``None`` when the class is neither present nor
+    called), ``challenge_f1`` (the mean F1 of ``challenge``; ``None`` unless all have one)
+    and ``af_vs_rest`` (``f1``, ``sensitivity``, ``positive_predictivity``, ``specificity``).
+    """
+    y, decided = np.asarray(y), np.asarray(decided)
+    out: dict[str, Any] = {}
+    for i, name in enumerate(classes):
+        tp = int(((decided == i) & (y == i)).sum())
+        denom = int((decided == i).sum() + (y == i).sum())
+        out[name] = {"f1": round(2 * tp / denom, 4) if denom else None, "n": int((y == i).sum()),
+                     "predicted": int((decided == i).sum())}  # fmt: skip
+    main = [out[c]["f1"] for c in challenge if c in out]
+    out["challenge_f1"] = (
+        round(float(np.mean(main)), 4) if len(main) == len(challenge) and None not in main else None
+    )
+    is_af, call = y == list(classes).index(positive), decided == list(classes).index(positive)
+    tp = int((is_af & call).sum())
+    out["af_vs_rest"] = {
+        "f1": round(2 * tp / (int(call.sum()) + int(is_af.sum())), 4) if is_af.any() else None,
+        "sensitivity": round(tp / int(is_af.sum()), 4) if is_af.any() else None,
+        "positive_predictivity": round(tp / int(call.sum()), 4) if call.any() else None,
+        "specificity": round(int((~is_af & ~call).sum()) / int((~is_af).sum()), 4)
+        if (~is_af).any() else None,
+    }  # fmt: skip
+    return out

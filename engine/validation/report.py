@@ -142,10 +142,8 @@ class EvaluationReport:
             if "chance_95" in est:
                 ci_text = f"chance ≤ {est['chance_95']:.3f}"
             counts = f"{est['k']}/{est['n']}" if "n" in est else ""
-            if "reference" in est:  # an F1: recordings of the class, calls, calls agreed
-                counts = (
-                    f"{est['agreed']} agreed of {est['reference']} ref., {est['called']} called"
-                )
+            if "reference" in est:  # an F1: recordings of the class, and calls of it
+                counts = f"{est['reference']} in the reference, {est['called']} called"
             lines.append(f"{name:<22} {text:>7}  {ci_text:<14} {counts}".rstrip())
         conf = self.confusion
         if conf.get("matrix"):
@@ -246,8 +244,14 @@ class BinaryCases:
         self.predicted.append(predicted)
 
 
-def binary_report(job: Evaluation, cases: BinaryCases, unit: str) -> EvaluationReport:
-    """The report of a binary model from its scored ``cases`` (``unit``: "images", "records")."""
+def binary_report(
+    job: Evaluation, cases: BinaryCases, unit: str, *, by_label: bool = False
+) -> EvaluationReport:
+    """The report of a binary model from its scored ``cases`` (``unit``: "images", "records").
+
+    ``by_label``: the decision metrics count the labels the model gave (the
+    rhythm model's AF calls), not the score at the threshold.
+    """
     y, p = np.asarray(cases.y), np.asarray(cases.p)
     truth_labels, predicted, skipped = cases.truth, cases.predicted, cases.skipped
     bundle = job.bundle
@@ -258,7 +262,8 @@ def binary_report(job: Evaluation, cases: BinaryCases, unit: str) -> EvaluationR
             reasons or None,
         )
     op = op_dict(job.model, job.operating_point)
-    summary = binary_metrics(y, p, op["threshold"], seed=job.seed, n_boot=job.n_boot)
+    called = np.array([c == bundle.positive_label for c in predicted]) if by_label else None
+    summary = binary_metrics(y, p, op["threshold"], called=called, seed=job.seed, n_boot=job.n_boot)
     rows = [lbl for lbl in bundle.labels if lbl in truth_labels]
     columns = list(bundle.labels)
     matrix = [

@@ -35,7 +35,7 @@ from engine.errors import EngineError, ModelError, OperationCancelled
 from engine.progress import check_cancelled
 from engine.validation.beats import wfdb_records
 from engine.validation.images import norm_label
-from engine.validation.metrics import proportion
+from engine.validation.metrics import rhythm_f1
 from engine.validation.report import BinaryCases, Evaluation, EvaluationReport, binary_report
 
 #: PhysioNet/CinC Challenge 2017 reference codes.
@@ -114,15 +114,6 @@ def labelled_recordings(
     return found, skipped
 
 
-def _f1(truth: list[str], called: list[str], label: str) -> dict[str, float | int]:
-    """F1 of one rhythm, with its counts (reference recordings, calls, both)."""
-    t = np.array([x == label for x in truth])
-    c = np.array([x == label for x in called])
-    tp, reference, calls = int((t & c).sum()), int(t.sum()), int(c.sum())
-    value = 2 * tp / (reference + calls) if reference + calls else float("nan")
-    return {"value": round(value, 4), "reference": reference, "called": calls, "agreed": tp}
-
-
 def evaluate_rhythms(job: Evaluation) -> EvaluationReport:
     """A rhythm model's metrics on recordings with reference rhythms (see the module)."""
     bundle = job.bundle
@@ -154,29 +145,19 @@ def evaluate_rhythms(job: Evaluation) -> EvaluationReport:
         top.append(max(pred.probabilities, key=pred.probabilities.__getitem__) == positive)
         windows = (pred.extra.get("rhythm") or {}).get("windows") or {}
         whole.append(len(windows.get("starts_s") or []) <= 1)
-    report = binary_report(job, cases, "recordings")
-    # Decisions are the model's own calls (P(AF) at the threshold, or AF most probable),
-    # not a bare threshold on the score.
-    y = np.asarray(cases.y, dtype=bool)
-    called = np.array([c == positive for c in cases.predicted])
-    tp, fp = int((called & y).sum()), int((called & ~y).sum())
-    tn, fn = int((~called & ~y).sum()), int((~called & y).sum())
+    report = binary_report(job, cases, "recordings", by_label=True)
+    scores = rhythm_f1(
+        np.array([labels.index(t) for t in cases.truth], dtype=np.int64),
+        np.array([labels.index(c) for c in cases.predicted], dtype=np.int64),
+        labels, positive, CHALLENGE_CLASSES,
+    )  # fmt: skip
     metrics = dict(report.metrics)
-    metrics.update(
-        sensitivity=proportion(tp, tp + fn),
-        specificity=proportion(tn, tn + fp),
-        accuracy=proportion(tp + tn, len(y)),
-        ppv=proportion(tp, tp + fp),
-        npv=proportion(tn, tn + fn),
-    )
-    f1 = {lbl: _f1(cases.truth, cases.predicted, lbl) for lbl in labels}
     for lbl in labels:
-        if f1[lbl]["reference"] or f1[lbl]["called"]:
-            metrics[f"f1_{lbl}"] = f1[lbl]
-    scored = [f1[c]["value"] for c in CHALLENGE_CLASSES if c in f1 and f1[c]["reference"]]
-    if len(scored) == len(CHALLENGE_CLASSES):
-        metrics["challenge_f1"] = {"value": round(float(np.mean(scored)), 4)}
-    confusion = {**report.confusion, "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+        if scores[lbl]["f1"] is not None:
+            metrics[f"f1_{lbl}"] = {"value": scores[lbl]["f1"], "reference": scores[lbl]["n"],
+                                    "called": scores[lbl]["predicted"]}  # fmt: skip
+    if scores["challenge_f1"] is not None:
+        metrics["challenge_f1"] = {"value": scores["challenge_f1"]}
     # A site threshold acts on one P(AF) per recording: long recordings, whose AF call comes
     # from episodes of windows, are scored above but left out of a site calibration's cases.
     keep = np.array(whole, dtype=bool)
@@ -189,8 +170,7 @@ def evaluate_rhythms(job: Evaluation) -> EvaluationReport:
     return replace(
         report,
         task="rhythm",
-        metrics={k: v for k, v in metrics.items() if v.get("n", 1) > 0},
-        confusion=confusion,
+        metrics=metrics,
         details=details,
         scores=tuple(v for v, k in zip(report.scores, keep, strict=True) if k),
         outcomes=tuple(v for v, k in zip(report.outcomes, keep, strict=True) if k),
