@@ -570,7 +570,7 @@ def describe_signal(signal: EcgSignal) -> str:
     text = translate("EcgPanel", "{0} · {1} ({2}) · {3:g} Hz · {4}").format(
         signal.record_name or signal.source.name,
         leads,
-        ", ".join(signal.leads),
+        ", ".join(lead or translate("EcgPanel", "unnamed") for lead in signal.leads),
         signal.fs,
         format_time(signal.duration_s, 1),
     )

@@ -137,7 +137,7 @@ def open_stream(path: str | os.PathLike[str]) -> SignalStream:
     import wfdb
 
     from engine.ecg.io import read_signal
-    from engine.ecg.wfdb_io import _TO_MV, _check_signal_files, header_path_for
+    from engine.ecg.wfdb_io import _TO_MV, _check_signal_files, _signal_names, header_path_for
 
     p = Path(path)
     header = header_path_for(p)
@@ -151,7 +151,7 @@ def open_stream(path: str | os.PathLike[str]) -> SignalStream:
     if getattr(meta, "n_seg", None) is not None:  # multi-segment: read whole
         return stream_signal(read_signal(p))
     _check_signal_files(header, meta)
-    names = [str(n) for n in (meta.sig_name or [])]
+    names = _signal_names(meta)
     units = [str(u or "") for u in (meta.units or [""] * len(names))]
     keep = [i for i, u in enumerate(units) if u.strip().lower() in _TO_MV]
     if not keep:

@@ -251,11 +251,21 @@ def _read_annotations(record_path: str, annotator: str) -> Annotations:
     )
 
 
+def _signal_names(meta: object) -> list[str]:
+    """The signal names of a WFDB header; an unnamed signal (no description) is ``""``.
+
+    wfdb gives ``None`` for a signal line without a description; ``str(None)``
+    would name the lead "None". Empty means "the record does not say", so the
+    lead gates treat it as missing (warned) rather than as a wrong lead.
+    """
+    return ["" if n is None else str(n).strip() for n in (getattr(meta, "sig_name", None) or [])]
+
+
 def _to_signal(
     header: Path, record: object, annotations: Annotations, sanitised: bool, text: str
 ) -> Signal:
     raw = getattr(record, "p_signal", None)
-    names = [str(n) for n in (getattr(record, "sig_name", None) or [])]
+    names = _signal_names(record)
     units = [str(u or "") for u in (getattr(record, "units", None) or [""] * len(names))]
     if raw is None or raw.ndim != 2 or raw.shape[1] == 0:
         raise SignalError(f"The ECG record “{header.stem}” holds no signals.", detail=str(header))

@@ -200,10 +200,15 @@ def image_gate_values(inp: Any) -> dict[str, Any]:
 
 
 def signal_gate_values(signal: Any) -> dict[str, Any]:
-    """Gate attributes of a signal (``data``, ``leads``, ``fs``)."""
-    n = int(signal.data.shape[-1])
+    """Gate attributes of a signal or stream (``n_samples``, ``leads``, ``fs``).
+
+    Unnamed leads (a WFDB signal without a description) are left out, so a
+    record that names none of its leads does not record its leads: the lead
+    gate's ``if_missing`` applies (warned by default) instead of a refusal.
+    """
+    n = int(signal.n_samples if hasattr(signal, "n_samples") else signal.data.shape[-1])
     return {
         "sampling_rate": float(signal.fs),
-        "leads": tuple(signal.leads),
-        "duration_s": n / float(signal.fs),
+        "leads": tuple(lead for lead in signal.leads if str(lead).strip()),
+        "duration_s": n / float(signal.fs) if signal.fs else 0.0,
     }

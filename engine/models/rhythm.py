@@ -58,7 +58,7 @@ from engine.ecg.stream import SignalStream, as_stream
 from engine.errors import EngineError, InputRejectedError, ModelError, SignalError
 from engine.models.beat_inputs import ArraySignal, as_signal
 from engine.models.bundle import RHYTHM_TASK, Bundle
-from engine.models.gates import check_gates
+from engine.models.gates import check_gates, signal_gate_values
 from engine.models.outputs import build_prediction
 from engine.models.results import BeatResult, Contribution, Prediction
 from engine.models.runtime import Runner, RunnerBase, RunRequest
@@ -161,16 +161,14 @@ class RhythmModel(RunnerBase):
             source = as_signal(source, fs, leads)
         stream = as_stream(source)
         name = stream.name or "the ECG"
-        values = {
-            "sampling_rate": float(stream.fs),
-            "leads": tuple(stream.leads),
-            "duration_s": stream.n_samples / float(stream.fs) if stream.fs else 0.0,
-        }
+        values = signal_gate_values(stream)
         warnings = check_gates(self.bundle.gates, values, input_name=name, model_id=self.bundle.id)
         upper = [lead.upper() for lead in stream.leads]
         lead = next(
             (upper.index(w.upper()) for w in self.lead_preference if w.upper() in upper), None
         )
+        if lead is None and not values["leads"]:
+            lead = 0  # no lead is named (the gate warned): the first, as a handheld's one lead
         if lead is None:
             raise InputRejectedError(
                 f"“{name}” was not analysed by model “{self.bundle.id}”: it has none of the "

@@ -382,6 +382,10 @@
         <translation>{0} · {1}（{2}） · {3:g} Hz · {4}</translation>
     </message>
     <message>
+        <source>unnamed</source>
+        <translation>未命名</translation>
+    </message>
+    <message>
         <source>ID {0}</source>
         <translation>ID {0}</translation>
     </message>

@@ -59,6 +59,18 @@ def test_a_single_lead_handheld_recording_says_one_lead(qtbot, panel, shared_dat
     assert "1 lead (ECG)" in text and "leads" not in text and "300 Hz" in text
 
 
+def test_a_record_that_does_not_name_its_lead_says_unnamed(qtbot, panel, tmp_path):
+    sample = resource_path("samples") / "cinc2017" / "A00250.hea"
+    record, signal_line = sample.read_text().splitlines()[:2]
+    (tmp_path / "A00250.dat").write_bytes(sample.with_suffix(".dat").read_bytes())
+    header = tmp_path / "nameless.hea"
+    header.write_text(
+        f"nameless {record.split(maxsplit=1)[1]}\n{signal_line.rsplit(maxsplit=1)[0]}\n"
+    )
+    load(qtbot, panel, header)
+    assert "1 lead (unnamed)" in panel.info.text() and "None" not in panel.info.text()
+
+
 def test_two_lead_holter_opens_as_scrolling_strips_with_a_time_slider(qtbot, panel):
     load(qtbot, panel, HOLTER)
     assert panel.current_layout == LAYOUT_STRIPS

@@ -101,6 +101,34 @@ def test_gates_refuse_what_the_model_was_not_made_for(fs, leads, seconds, expect
         model.prepare(data, fs=fs, leads=leads)
 
 
+def test_a_handheld_record_that_does_not_name_its_lead_is_scored_with_a_warning(
+    tmp_path: Path, capsys
+) -> None:
+    """A WFDB signal line without a description (as some devices write): wfdb names it
+    ``None``. The lead is unnamed, not a wrong lead: the rhythm model scores the one lead and
+    warns; the beat model, which needs MLII/II morphology, refuses and says the lead is unnamed.
+    """
+    header = AF_SAMPLE.read_text().splitlines()
+    first = header[1].split()
+    assert first[-1] == "ECG"
+    unnamed = tmp_path / "unnamed.hea"
+    signals = AF_SAMPLE.with_suffix(".dat")
+    (tmp_path / signals.name).write_bytes(signals.read_bytes())
+    record_line = "unnamed " + header[0].split(maxsplit=1)[1]
+    unnamed.write_text(f"{record_line}\n{' '.join(first[:-1])}\n")
+    assert read_signal(unnamed).leads == ("",)
+    assert open_stream(unnamed).leads == ("",)
+    assert main(["predict", "--model", RHYTHM, str(AF_SAMPLE), str(unnamed), "--json"]) == EXIT_OK
+    named, row = _json_rows(capsys.readouterr().out)
+    assert row["rhythm_label"] == named["rhythm_label"] == "AF"
+    assert row["probabilities"] == pytest.approx(named["probabilities"])
+    assert any("does not record its leads" in w for w in row["warnings"])
+    assert not named.get("warnings")
+    assert main(["predict", "--model", BEATS, str(unnamed), "--json"]) == EXIT_ERROR
+    (refused,) = _json_rows(capsys.readouterr().out)
+    assert "unnamed" in refused["error"]
+
+
 def test_stream_reads_the_same_samples_as_the_whole_record_reader(shared_data: Path) -> None:
     header = shared_data / "ecg" / "mitdb" / "201.hea"
     whole = read_signal(header)
