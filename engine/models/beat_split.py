@@ -28,12 +28,28 @@ the first class). Beats in atrial fibrillation are N by the AAMI convention,
 and an early beat there is not a premature one; the shipped beat model gates
 on ``rr_pattern_irregularity``, which atrial fibrillation raises and a
 repeating pattern of ectopic beats does not.
+
+``"method": "rr-boosted-split"`` (version 4.0.0 of the beat model) replaces the
+logistic model by gradient-boosted trees (scikit-learn's histogram gradient
+boosting, a skops file of the bundle named by ``"model"``) on declared timing
+inputs of the beat **and of its neighbours**: a premature beat's pause, a run or
+a bigeminal pattern shows in the beats around it::
+
+    {"method": "rr-boosted-split", "split": ["N", "S"], "model": "split.skops",
+     "inputs": [{"feature": "pre_rr_cmed_ratio", "beat": 0, "log": true},
+                {"feature": "pre_rr_cmed_ratio", "beat": -1, "log": true}, ...],
+     "floor": 0.001, "threshold": t, "gate": {...}}
+
+``beat`` is the offset of the beat whose feature it is (−1: the previous; a
+neighbour beyond the record's ends is missing, which the trees handle);
+``log`` takes ``log(max(f, floor))``. The trees' log-odds take the logistic
+model's place above; threshold and gate work the same way.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +58,11 @@ import numpy as np
 from engine.models.beat_inputs import RR_FEATURE_NAMES, rr_features
 
 METHOD = "rr-logistic-split"
+BOOSTED = "rr-boosted-split"
 #: Every beat postprocessing method Stethos knows.
-METHODS = (METHOD, "qrs-template-veto", "conducted-beat-veto")
+METHODS = (METHOD, BOOSTED, "qrs-template-veto", "conducted-beat-veto")
+#: The furthest neighbour a boosted split's input may read.
+MAX_OFFSET = 5
 #: Features below this are clipped before the log (a zero irregularity).
 FLOOR = 1e-3
 
@@ -72,85 +91,56 @@ def logistic(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-@dataclass(frozen=True)
-class RRLogisticSplit:
-    """A declared ``rr-logistic-split`` step (see the module docstring)."""
+def _split_labels(block: Mapping[str, Any], labels: Sequence[str]) -> tuple[str, str]:
+    split = tuple(str(v) for v in block.get("split", ()))
+    if len(split) != 2 or split[0] == split[1] or any(s not in labels for s in split):
+        raise ValueError(f"the split {list(split)} must name two of the outputs {list(labels)}")
+    return split[0], split[1]
+
+
+def _threshold_floor(block: Mapping[str, Any]) -> tuple[float, float]:
+    threshold = float(block.get("threshold", math.nan))
+    floor = float(block.get("floor", FLOOR))
+    if not 0.0 < threshold < 1.0:
+        raise ValueError("“threshold” must lie strictly between 0 and 1")
+    if not floor > 0.0:
+        raise ValueError("“floor” must be positive")
+    return threshold, floor
+
+
+def _gate(block: Mapping[str, Any]) -> tuple[str | None, float]:
+    gate = block.get("gate")
+    if gate is None:
+        return None, math.inf
+    if not isinstance(gate, Mapping):
+        raise ValueError("“gate” must be an object with “feature” and “above”")
+    feature = str(gate.get("feature", ""))
+    if feature not in RR_FEATURE_NAMES:
+        raise ValueError(f"the gate's RR feature {feature!r} is unknown")
+    above = float(gate.get("above", math.nan))
+    if not math.isfinite(above):
+        raise ValueError("the gate's “above” must be a finite number")
+    return feature, above
+
+
+class TimingSplit:
+    """What every N/S split shares: sharing the mass by log-odds, the threshold and the gate.
+
+    A subclass gives :meth:`timing` (each beat's log-odds of ``split[1]`` and
+    its gate feature) and the fields ``split``, ``threshold``, ``gate_feature``
+    and ``gate_above``.
+    """
 
     split: tuple[str, str]
-    features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
     threshold: float
-    floor: float = FLOOR
-    gate_feature: str | None = None
-    gate_above: float = math.inf
+    gate_feature: str | None
+    gate_above: float
 
-    @classmethod
-    def from_manifest(cls, block: Mapping[str, Any], labels: Sequence[str]) -> RRLogisticSplit:
-        """Read and check a manifest's ``postprocessing`` block.
+    def timing(self, samples: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each beat's log-odds of ``split[1]``, and its gate feature (``None``: no gate)."""
+        raise NotImplementedError
 
-        Raises
-        ------
-        ValueError
-            With a sentence saying what is wrong with the block.
-        """
-        if block.get("method") != METHOD:
-            raise ValueError(f"unknown postprocessing method {block.get('method')!r}")
-        split = tuple(str(v) for v in block.get("split", ()))
-        if len(split) != 2 or split[0] == split[1] or any(s not in labels for s in split):
-            raise ValueError(f"the split {list(split)} must name two of the outputs {list(labels)}")
-        features = tuple(str(v) for v in block.get("features", ()))
-        unknown = [f for f in features if f not in RR_FEATURE_NAMES]
-        if not features or unknown:
-            raise ValueError(f"unknown or missing RR features {unknown or '[]'}")
-        if block.get("transform", "log") != "log":
-            raise ValueError(f"unknown transform {block.get('transform')!r}")
-        arrays = {}
-        for key in ("mean", "scale", "coef"):
-            a = np.asarray(block.get(key, ()), dtype=np.float64)
-            if a.shape != (len(features),) or not np.isfinite(a).all():
-                raise ValueError(f"“{key}” must hold {len(features)} finite numbers")
-            arrays[key] = a
-        if (arrays["scale"] <= 0).any():
-            raise ValueError("“scale” must be positive")
-        intercept = float(block.get("intercept", math.nan))
-        threshold = float(block.get("threshold", math.nan))
-        floor = float(block.get("floor", FLOOR))
-        if not math.isfinite(intercept):
-            raise ValueError("“intercept” must be a finite number")
-        if not 0.0 < threshold < 1.0:
-            raise ValueError("“threshold” must lie strictly between 0 and 1")
-        if not floor > 0.0:
-            raise ValueError("“floor” must be positive")
-        gate = block.get("gate")
-        gate_feature, gate_above = None, math.inf
-        if gate is not None:
-            if not isinstance(gate, Mapping):
-                raise ValueError("“gate” must be an object with “feature” and “above”")
-            gate_feature = str(gate.get("feature", ""))
-            if gate_feature not in RR_FEATURE_NAMES:
-                raise ValueError(f"the gate's RR feature {gate_feature!r} is unknown")
-            gate_above = float(gate.get("above", math.nan))
-            if not math.isfinite(gate_above):
-                raise ValueError("the gate's “above” must be a finite number")
-        return cls((split[0], split[1]), features, arrays["mean"], arrays["scale"],
-                   arrays["coef"], intercept, threshold, floor, gate_feature, gate_above)  # fmt: skip
-
-    def to_manifest(self) -> dict[str, Any]:
-        out = {
-            "method": METHOD,
-            "split": list(self.split),
-            "features": list(self.features),
-            "transform": "log",
-            "floor": self.floor,
-            "mean": [float(v) for v in self.mean],
-            "scale": [float(v) for v in self.scale],
-            "coef": [float(v) for v in self.coef],
-            "intercept": float(self.intercept),
-            "threshold": float(self.threshold),
-        }
+    def _gate_manifest(self, out: dict[str, Any]) -> dict[str, Any]:
         if self.gate_feature is not None:
             out["gate"] = {"feature": self.gate_feature, "above": float(self.gate_above)}
         return out
@@ -164,13 +154,9 @@ class RRLogisticSplit:
             f"{self.split[0]} by timing. This is not a rhythm diagnosis."
         )
 
-    def log_odds_of(self, x: np.ndarray) -> np.ndarray:
-        """The log-odds of ``split[1]`` for rows of :func:`log_features`."""
-        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
-
     def log_odds(self, samples: np.ndarray, fs: float) -> np.ndarray:
-        """The logistic model's log-odds of ``split[1]`` for each beat."""
-        return self.log_odds_of(log_features(samples, fs, self.features, self.floor))
+        """The timing model's log-odds of ``split[1]`` for each beat."""
+        return self.timing(samples, fs)[0]
 
     def apply(
         self, probs: np.ndarray, samples: np.ndarray, fs: float, labels: Sequence[str]
@@ -195,9 +181,8 @@ class RRLogisticSplit:
         if len(probs) == 0:
             return [probs.astype(np.float32) for _ in thresholds], np.zeros(0, dtype=bool)
         a, b = labels.index(self.split[0]), labels.index(self.split[1])
-        x, g = split_inputs(samples, fs, self.features, self.gate_feature, self.floor)
-        above = g > self.gate_above if g is not None else np.zeros(len(x), dtype=bool)
-        log_odds = self.log_odds_of(x)
+        log_odds, g = self.timing(samples, fs)
+        above = g > self.gate_above if g is not None else np.zeros(len(log_odds), dtype=bool)
         mass = probs[:, a] + probs[:, b]
         shared = []
         for t in thresholds:
@@ -207,6 +192,187 @@ class RRLogisticSplit:
             out[:, b] = mass * q
             shared.append(out.astype(np.float32))
         return shared, above
+
+
+@dataclass(frozen=True)
+class RRLogisticSplit(TimingSplit):
+    """A declared ``rr-logistic-split`` step (see the module docstring)."""
+
+    split: tuple[str, str]
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float
+    floor: float = FLOOR
+    gate_feature: str | None = None
+    gate_above: float = math.inf
+
+    @classmethod
+    def from_manifest(cls, block: Mapping[str, Any], labels: Sequence[str]) -> RRLogisticSplit:
+        """Read and check a manifest's ``postprocessing`` block.
+
+        Raises
+        ------
+        ValueError
+            With a sentence saying what is wrong with the block.
+        """
+        if block.get("method") != METHOD:
+            raise ValueError(f"unknown postprocessing method {block.get('method')!r}")
+        split = _split_labels(block, labels)
+        features = tuple(str(v) for v in block.get("features", ()))
+        unknown = [f for f in features if f not in RR_FEATURE_NAMES]
+        if not features or unknown:
+            raise ValueError(f"unknown or missing RR features {unknown or '[]'}")
+        if block.get("transform", "log") != "log":
+            raise ValueError(f"unknown transform {block.get('transform')!r}")
+        arrays = {}
+        for key in ("mean", "scale", "coef"):
+            a = np.asarray(block.get(key, ()), dtype=np.float64)
+            if a.shape != (len(features),) or not np.isfinite(a).all():
+                raise ValueError(f"“{key}” must hold {len(features)} finite numbers")
+            arrays[key] = a
+        if (arrays["scale"] <= 0).any():
+            raise ValueError("“scale” must be positive")
+        intercept = float(block.get("intercept", math.nan))
+        if not math.isfinite(intercept):
+            raise ValueError("“intercept” must be a finite number")
+        threshold, floor = _threshold_floor(block)
+        gate_feature, gate_above = _gate(block)
+        return cls((split[0], split[1]), features, arrays["mean"], arrays["scale"],
+                   arrays["coef"], intercept, threshold, floor, gate_feature, gate_above)  # fmt: skip
+
+    def to_manifest(self) -> dict[str, Any]:
+        out = {
+            "method": METHOD,
+            "split": list(self.split),
+            "features": list(self.features),
+            "transform": "log",
+            "floor": self.floor,
+            "mean": [float(v) for v in self.mean],
+            "scale": [float(v) for v in self.scale],
+            "coef": [float(v) for v in self.coef],
+            "intercept": float(self.intercept),
+            "threshold": float(self.threshold),
+        }
+        return self._gate_manifest(out)
+
+    def log_odds_of(self, x: np.ndarray) -> np.ndarray:
+        """The log-odds of ``split[1]`` for rows of :func:`log_features`."""
+        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def timing(self, samples: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray | None]:
+        x, g = split_inputs(samples, fs, self.features, self.gate_feature, self.floor)
+        return self.log_odds_of(x), g
+
+
+@dataclass(frozen=True)
+class TimingInput:
+    """One input of a boosted split: an RR feature of the beat ``beat`` places away."""
+
+    feature: str
+    beat: int = 0
+    log: bool = True
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {"feature": self.feature, "beat": self.beat, "log": self.log}
+
+
+def timing_inputs(
+    samples: np.ndarray, fs: float, inputs: Sequence[TimingInput], gate: str | None,
+    floor: float = FLOOR,
+) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """The rows of ``inputs`` (one per beat; a neighbour beyond the ends is ``nan``) and the
+    raw ``gate`` feature, from one pass over the intervals."""
+    names = list(dict.fromkeys([i.feature for i in inputs] + ([gate] if gate else [])))
+    f = rr_features(samples, fs, names).astype(np.float64)
+    n = len(f)
+    x = np.full((n, len(inputs)), np.nan)
+    for j, spec in enumerate(inputs):
+        col = f[:, names.index(spec.feature)]
+        if spec.log:
+            col = np.log(np.maximum(col, floor))
+        k = spec.beat
+        if k == 0:
+            x[:, j] = col
+        elif 0 < k < n:
+            x[:-k, j] = col[k:]
+        elif 0 < -k < n:
+            x[-k:, j] = col[:k]
+    return x, (f[:, names.index(gate)] if gate else None)
+
+
+@dataclass(frozen=True)
+class RRBoostedSplit(TimingSplit):
+    """A declared ``rr-boosted-split`` step (see the module docstring)."""
+
+    split: tuple[str, str]
+    inputs: tuple[TimingInput, ...]
+    model: Any  # a fitted binary HistGradientBoostingClassifier (classes False, True)
+    model_file: str
+    threshold: float
+    floor: float = FLOOR
+    gate_feature: str | None = None
+    gate_above: float = math.inf
+
+    @classmethod
+    def from_manifest(
+        cls, block: Mapping[str, Any], labels: Sequence[str], read_model: Callable[[str], Any]
+    ) -> RRBoostedSplit:
+        """Read and check a manifest's ``rr-boosted-split`` block; ``read_model`` reads the
+        bundle's file it names.
+
+        Raises
+        ------
+        ValueError
+            With a sentence saying what is wrong with the block or its model.
+        """
+        if block.get("method") != BOOSTED:
+            raise ValueError(f"unknown postprocessing method {block.get('method')!r}")
+        split = _split_labels(block, labels)
+        raw = block.get("inputs")
+        if not isinstance(raw, list) or not raw or not all(isinstance(i, Mapping) for i in raw):
+            raise ValueError("“inputs” must be a list of objects with “feature” and “beat”")
+        inputs = []
+        for item in raw:
+            feature, beat = str(item.get("feature", "")), item.get("beat", 0)
+            if feature not in RR_FEATURE_NAMES:
+                raise ValueError(f"unknown RR feature {feature!r} among the inputs")
+            if not isinstance(beat, int) or isinstance(beat, bool) or abs(beat) > MAX_OFFSET:
+                raise ValueError(f"an input's “beat” must be a whole number within ±{MAX_OFFSET}")
+            inputs.append(TimingInput(feature, beat, bool(item.get("log", True))))
+        threshold, floor = _threshold_floor(block)
+        gate_feature, gate_above = _gate(block)
+        model_file = str(block.get("model", ""))
+        if not model_file:
+            raise ValueError("“model” must name the bundle's file of the boosted trees")
+        model = read_model(model_file)
+        classes = [bool(c) for c in getattr(model, "classes_", ())]
+        if classes != [False, True] or getattr(model, "n_features_in_", None) != len(inputs):
+            raise ValueError(
+                f"the model in {model_file!r} is not a two-class model of {len(inputs)} inputs"
+            )
+        return cls(split, tuple(inputs), model, model_file, threshold, floor, gate_feature,
+                   gate_above)  # fmt: skip
+
+    def to_manifest(self) -> dict[str, Any]:
+        out = {
+            "method": BOOSTED,
+            "split": list(self.split),
+            "model": self.model_file,
+            "inputs": [i.to_manifest() for i in self.inputs],
+            "floor": self.floor,
+            "threshold": float(self.threshold),
+        }
+        return self._gate_manifest(out)
+
+    def timing(self, samples: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray | None]:
+        x, g = timing_inputs(samples, fs, self.inputs, self.gate_feature, self.floor)
+        if len(x) == 0:
+            return np.zeros(0), g
+        # The trees' raw score is the log-odds of the second class (True: split[1]).
+        return np.asarray(self.model.decision_function(x), dtype=np.float64).reshape(-1), g
 
 
 def step(manifest: Mapping[str, Any], method: str) -> Mapping[str, Any] | None:
@@ -232,7 +398,24 @@ def step(manifest: Mapping[str, Any], method: str) -> Mapping[str, Any] | None:
     return mine[0] if mine else None
 
 
-def from_manifest(manifest: Mapping[str, Any], labels: Sequence[str]) -> RRLogisticSplit | None:
-    """The bundle's declared split step, or ``None`` when it declares none."""
-    block = step(manifest, METHOD)
-    return None if block is None else RRLogisticSplit.from_manifest(block, labels)
+def from_manifest(
+    manifest: Mapping[str, Any], labels: Sequence[str],
+    read_model: Callable[[str], Any] | None = None,
+) -> TimingSplit | None:  # fmt: skip
+    """The bundle's declared split step, or ``None`` when it declares none.
+
+    ``read_model`` reads a file of the bundle (a boosted split's trees).
+
+    Raises
+    ------
+    ValueError
+        A malformed step, two splits, or a boosted split with no way to read its model.
+    """
+    logistic_block, boosted_block = step(manifest, METHOD), step(manifest, BOOSTED)
+    if logistic_block is not None and boosted_block is not None:
+        raise ValueError(f"both a {METHOD} and a {BOOSTED} step")
+    if boosted_block is not None:
+        if read_model is None:
+            raise ValueError(f"a {BOOSTED} step needs its bundle's model file")
+        return RRBoostedSplit.from_manifest(boosted_block, labels, read_model)
+    return None if logistic_block is None else RRLogisticSplit.from_manifest(logistic_block, labels)

@@ -90,6 +90,21 @@ class Bundle:
     def weights_path(self) -> Path:
         return self.path / str(self.manifest["weights"])
 
+    def member_path(self, name: str) -> Path:
+        """A file the manifest lists (so its hash was checked on opening), inside the folder.
+
+        Raises
+        ------
+        ValueError
+            A name the manifest does not list, or one outside the bundle's folder.
+        """
+        if name not in (self.manifest.get("files") or {}):
+            raise ValueError(f"the bundle does not list a file {name!r}")
+        try:
+            return _safe_member(self.path, name)
+        except BundleSchemaError as exc:
+            raise ValueError(f"the file {name!r} lies outside the bundle") from exc
+
     @property
     def weights_sha256(self) -> str:
         return str(self.manifest["files"][self.manifest["weights"]]["sha256"])

@@ -23,6 +23,7 @@ from engine.models.gates import check_gates, signal_gate_values
 from engine.models.outputs import build_prediction, decide, logits_to_probabilities
 from engine.models.results import BeatResult, Prediction
 from engine.models.runtime import RunRequest, TorchRunner
+from engine.models.skops_io import read_skops_file
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 
 if TYPE_CHECKING:
@@ -97,7 +98,11 @@ class BeatModel(TorchRunner):
                 "beat but its preprocessing declares no beat template.",
             )
         try:
-            self.split = beat_split.from_manifest(bundle.manifest, bundle.labels)
+            self.split = beat_split.from_manifest(
+                bundle.manifest,
+                bundle.labels,
+                lambda name: read_skops_file(bundle, bundle.member_path(name)),
+            )
             self.veto = beat_veto.from_manifest(bundle.manifest, bundle.labels)
             self.conducted = beat_veto.conducted_from_manifest(bundle.manifest, bundle.labels)
             for v in (self.veto, self.conducted):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from engine.errors import ModelError
@@ -38,10 +39,15 @@ TRUSTED_SKOPS_TYPES = frozenset(
 
 def read_skops(bundle: Bundle) -> Any:
     """The bundle's fitted scikit-learn object; refused when it holds an untrusted type."""
+    return read_skops_file(bundle, bundle.weights_path)
+
+
+def read_skops_file(bundle: Bundle, path: Path) -> Any:
+    """A skops file of ``bundle`` (its weights, or another file it lists), trusted types only."""
     import skops.io as sio
 
     try:
-        untrusted = sio.get_untrusted_types(file=bundle.weights_path)
+        untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises assorted types on a bad file
         raise ModelError(f"The weights of model “{bundle.id}” cannot be read.", repr(exc)) from exc
     refused = sorted(set(untrusted) - TRUSTED_SKOPS_TYPES)
@@ -51,6 +57,6 @@ def read_skops(bundle: Bundle) -> Any:
             ", ".join(refused),
         )
     try:
-        return sio.load(bundle.weights_path, trusted=list(untrusted))
+        return sio.load(path, trusted=list(untrusted))
     except Exception as exc:
         raise ModelError(f"The weights of model “{bundle.id}” cannot be read.", repr(exc)) from exc

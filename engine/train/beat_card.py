@@ -16,7 +16,7 @@ from engine.train.beat_scores import false_labels, worst_record
 from engine.train.card_parts import Sections, paragraphs, percent_text, table
 
 PER_CLASS_CAPTION = (
-    "Leave-records-out results on DS1 (Se / +P in %, 95 % CI from a 2000-sample record "
+    "Leave-records-out results on {0} (Se / +P in %, 95 % CI from a 2000-sample record "
     "bootstrap). +P follows EC57's gross statistics as its comparator (bxb) counts them: "
     "fusion (F) and unclassifiable (Q) beats labelled V do not count against V +P, Q beats "
     "labelled S not against S +P. The last column counts them too (every detection with "
@@ -78,8 +78,10 @@ def _worst_lines(per_record: Mapping[str, Any]) -> str:
     return " ".join(lines)
 
 
-def _gate_sentence(gate: Mapping[str, Any] | None, fitting: Mapping[str, Any]) -> str:
-    """The sentence on the split's gate (empty without one)."""
+def _gate_sentence(
+    gate: Mapping[str, Any] | None, fitting: Mapping[str, Any], how: str = "leave-one-record-out"
+) -> str:
+    """The sentence on the split's gate (empty without one); ``how`` it was chosen."""
     if not gate:
         return ""
     tried = ", ".join("none" if g is None else f"{g:g}" for g in fitting["split_gates"])
@@ -89,7 +91,7 @@ def _gate_sentence(gate: Mapping[str, Any] | None, fitting: Mapping[str, Any]) -
         f"over the median interval) lies above {gate['above']:g}, as in atrial fibrillation, no "
         "beat is labelled S: beats in fibrillation are N by the AAMI convention, and an early "
         "beat there is not a premature one. The bound is the highest whose S F1 in that "
-        f"leave-one-record-out lies within {100 * fitting['split_gate_slack']:g} points of the "
+        f"{how} lies within {100 * fitting['split_gate_slack']:g} points of the "
         f"best (tried: {tried}); in the training records its median was 0.08–0.11 in "
         "fibrillation and 0.02–0.05 in sinus rhythm with frequent ventricular ectopy. "
     )
@@ -158,6 +160,19 @@ def _split_sentence(split: Mapping[str, Any] | None, fitting: Mapping[str, Any])
     """How the network's P(N) + P(S) is shared (or that it is not)."""
     if not split:
         return ""
+    if split.get("method") == "rr-boosted-split":
+        beats = sorted({int(i.get("beat", 0)) for i in split["inputs"]})
+        return (
+            "The network's P(N) + P(S) is then shared between N and S by gradient-boosted trees "
+            f"on the timing of the beat and of its neighbours (beats {beats[0]:+d} to "
+            f"{beats[-1]:+d}; {len(split['inputs'])} inputs: the RR features "
+            f"{', '.join(dict.fromkeys(i['feature'] for i in split['inputs']))}), shifted so "
+            f"that S outranks N when the trees' probability reaches {split['threshold']} (chosen "
+            f"for the best S F1 by {fitting.get('boosted_inner_folds', 5)} inner record folds "
+            "of the training records): a premature beat's pause, a run or a bigeminal pattern "
+            "shows in the beats around it. "
+            + _gate_sentence(split.get("gate"), fitting, "those inner folds")
+        )
     return (
         "The network's P(N) + P(S) is then shared between N and S by the logistic model on the "
         f"beat's RR intervals (log of: {', '.join(split['features'])}), shifted so that S "
@@ -234,11 +249,12 @@ def _validation(manifest: Mapping[str, Any], validation: Mapping[str, Any]) -> s
         else ""
     )
     return paragraphs(
-        PER_CLASS_CAPTION,
+        PER_CLASS_CAPTION.format("all design records" if v.get("per_database") else "DS1"),
         per_class,
         _held_back_text(v),
-        "By subgroup (from the record headers; S and V Se / +P in %, EC57, with record-"
-        "bootstrap CIs). Each group holds only a few patients, so these are rough:",
+        "By subgroup (from the record headers, where they give age and sex; S and V Se / +P "
+        "in %, EC57, with record-bootstrap CIs). Each group holds only a few patients, so "
+        "these are rough:",
         subgroups,
         _worst_lines(v["per_record"]),
         *validation.get("notes", []),
@@ -253,7 +269,11 @@ def _operating_points(manifest: Mapping[str, Any], validation: Mapping[str, Any]
         "The network gives each beat five probabilities. "
         + _veto_sentence(declared_step(manifest, "qrs-template-veto"), fitting)
         + _conducted_sentence(declared_step(manifest, "conducted-beat-veto"), fitting)
-        + _split_sentence(declared_step(manifest, "rr-logistic-split"), fitting)
+        + _split_sentence(
+            declared_step(manifest, "rr-logistic-split")
+            or declared_step(manifest, "rr-boosted-split"),
+            fitting,
+        )
         + "Each beat gets the most probable class. A record is flagged when it holds at least "
         "one V beat.",
         "How S moves with the split's threshold, on the same held-out outputs (each fold's split "

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.train.beat_records import CLASSES, FS, R_INDEX, RecordBeats
 
 if TYPE_CHECKING:
-    from engine.models.beat_split import RRLogisticSplit
+    from engine.models.beat_split import RRBoostedSplit, RRLogisticSplit, TimingInput, TimingSplit
     from engine.models.beat_veto import ConductedVeto, TemplateVeto
 
 # The N/S decision: a logistic model on the beat's timing against the
@@ -118,6 +118,33 @@ def _fit_split_once(
                            lr.coef_[0].astype(np.float64), float(lr.intercept_[0]), threshold)  # fmt: skip
 
 
+def _choose_threshold_and_gate(
+    p_all: list[np.ndarray], y_all: list[np.ndarray], g_all: list[np.ndarray]
+) -> tuple[float, float | None]:
+    """The split's threshold and gate from held-out probabilities of S (pooled S F1).
+
+    The gate is the highest (the fewest beats gated) whose best F1 is within
+    :data:`SPLIT_GATE_SLACK` of the best of all; the threshold, the one with the
+    best F1 under that gate (ties: the higher, fewer false S). 0.5 and no gate
+    when there is no S beat.
+    """
+    if not y_all or not np.concatenate(y_all).any():
+        return 0.5, None
+    p, y, g = np.concatenate(p_all), np.concatenate(y_all), np.concatenate(g_all)
+
+    def f1(t: float, above: float | None) -> float:
+        s_ = (p >= t) if above is None else (p >= t) & (g <= above)
+        return 2 * float((s_ & y).sum()) / (float(s_.sum()) + float(y.sum()))
+
+    best = {a: max((f1(t, a), t) for t in SPLIT_THRESHOLDS) for a in SPLIT_GATES}
+    top = max(b[0] for b in best.values())
+    gate = max(
+        (a for a in SPLIT_GATES if best[a][0] >= top - SPLIT_GATE_SLACK),
+        key=lambda a: math.inf if a is None else a,
+    )
+    return best[gate][1], gate
+
+
 def fit_split(records: list[RecordBeats]) -> RRLogisticSplit | None:
     """Fit the N/S split on ``records``; its threshold and gate by leave-one-record-out on them.
 
@@ -139,25 +166,107 @@ def fit_split(records: list[RecordBeats]) -> RRLogisticSplit | None:
             p_all.append(logistic(inner.log_odds_of(x)))
             y_all.append(y)
             g_all.append(g)
-    threshold, gate = 0.5, None
-    if y_all and np.concatenate(y_all).any():
-        p, y, g = np.concatenate(p_all), np.concatenate(y_all), np.concatenate(g_all)
-
-        def f1(t: float, above: float | None) -> float:
-            s_ = (p >= t) if above is None else (p >= t) & (g <= above)
-            return 2 * float((s_ & y).sum()) / (float(s_.sum()) + float(y.sum()))
-
-        best = {a: max((f1(t, a), t) for t in SPLIT_THRESHOLDS) for a in SPLIT_GATES}
-        top = max(b[0] for b in best.values())
-        gate = max(
-            (a for a in SPLIT_GATES if best[a][0] >= top - SPLIT_GATE_SLACK),
-            key=lambda a: math.inf if a is None else a,
-        )
-        threshold = best[gate][1]
+    threshold, gate = _choose_threshold_and_gate(p_all, y_all, g_all)
     split = _fit_split_once(rows, threshold)
     if split is None or gate is None:
         return split
     return replace(split, gate_feature=SPLIT_GATE_FEATURE, gate_above=float(gate))
+
+
+# The boosted N/S split (version 4.0.0; variant C of docs/experiments/sbeat-svdb-plan.md):
+# gradient-boosted trees on the beat's seven split features, its RR pattern irregularity,
+# the seven of the previous and of the next beat, and the prematurity of the beats two
+# before and two after. Fixed before its validation run, not tuned.
+BOOSTED_PARAMS: dict[str, Any] = {
+    "max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31, "class_weight": "balanced",
+}  # fmt: skip
+#: Record folds inside the training records that choose its threshold and gate.
+BOOSTED_INNER_FOLDS = 5
+#: The boosted split's file in the bundle.
+BOOSTED_FILE = "split.skops"
+
+
+def boosted_inputs() -> tuple[TimingInput, ...]:
+    """The boosted split's 24 timing inputs, in the trees' column order."""
+    from engine.models.beat_split import TimingInput
+
+    return (
+        *(TimingInput(f, 0) for f in SPLIT_FEATURES),
+        TimingInput(SPLIT_GATE_FEATURE, 0, log=False),
+        *(TimingInput(f, -1) for f in SPLIT_FEATURES),
+        *(TimingInput(f, 1) for f in SPLIT_FEATURES),
+        TimingInput("pre_rr_cmed_ratio", -2),
+        TimingInput("pre_rr_cmed_ratio", 2),
+    )
+
+
+def _boosted_rows(r: RecordBeats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The N- and S-labelled beats of ``r``: the boosted inputs, whether S, gate feature."""
+    from engine.models.beat_split import timing_inputs
+
+    n, s_ = CLASSES.index("N"), CLASSES.index("S")
+    keep = (r.labels == n) | (r.labels == s_)
+    x, gate = timing_inputs(np.asarray(r.samples), r.fs, boosted_inputs(), SPLIT_GATE_FEATURE)
+    assert gate is not None
+    return x[keep], r.labels[keep] == s_, gate[keep]
+
+
+def _fit_trees(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], seed: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.concatenate([r[0] for r in rows])
+    y = np.concatenate([r[1] for r in rows])
+    return HistGradientBoostingClassifier(**BOOSTED_PARAMS, random_state=seed).fit(x, y)
+
+
+def fit_boosted_split(records: list[RecordBeats], seed: int = 0) -> RRBoostedSplit | None:
+    """Fit the boosted N/S split on ``records``; its threshold and gate by inner record folds.
+
+    :data:`BOOSTED_INNER_FOLDS` folds by record (drawn with ``seed``) score the
+    training records' N and S beats with trees fitted on the other folds; the
+    threshold and gate follow :func:`fit_split`'s rule on those probabilities.
+    ``None`` when the records hold no S beat (or only S beats).
+    """
+    from engine.models.beat_split import RRBoostedSplit
+
+    rows = [_boosted_rows(r) for r in records]
+    y = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, dtype=bool)
+    if y.all() or not y.any():
+        return None
+    order = np.random.default_rng(seed).permutation(len(rows))
+    fold = np.empty(len(rows), dtype=int)
+    fold[order] = np.arange(len(rows)) % BOOSTED_INNER_FOLDS
+    p_all, y_all, g_all = [], [], []
+    for k in range(BOOSTED_INNER_FOLDS):
+        train = [r for r, f in zip(rows, fold, strict=True) if f != k]
+        test = [r for r, f in zip(rows, fold, strict=True) if f == k]
+        if not test or not train or not np.concatenate([r[1] for r in train]).any():
+            continue
+        trees = _fit_trees(train, seed)
+        for x, y_, g in test:
+            p_all.append(trees.predict_proba(x)[:, 1] if len(x) else np.zeros(0))
+            y_all.append(y_)
+            g_all.append(g)
+    threshold, gate = _choose_threshold_and_gate(p_all, y_all, g_all)
+    return RRBoostedSplit(
+        ("N", "S"), boosted_inputs(), _fit_trees(rows, seed), BOOSTED_FILE, threshold,
+        gate_feature=None if gate is None else SPLIT_GATE_FEATURE,
+        gate_above=math.inf if gate is None else float(gate),
+    )  # fmt: skip
+
+
+def split_file(split: TimingSplit | None) -> dict[str, bytes]:
+    """The bundle file a split needs besides the manifest (a boosted split's trees, deflated)."""
+    from engine.models.beat_split import RRBoostedSplit
+
+    if not isinstance(split, RRBoostedSplit):
+        return {}
+    import zipfile
+
+    import skops.io as sio
+
+    return {split.model_file: sio.dumps(split.model, compression=zipfile.ZIP_DEFLATED,
+                                        compresslevel=9)}  # fmt: skip
 
 
 def _veto_correlations(r: RecordBeats, veto: TemplateVeto) -> np.ndarray:
@@ -168,9 +277,7 @@ def _veto_correlations(r: RecordBeats, veto: TemplateVeto) -> np.ndarray:
     return np.zeros(0) if c is None else c
 
 
-def fit_veto(
-    records: list[RecordBeats], split: RRLogisticSplit | None = None
-) -> TemplateVeto | None:
+def fit_veto(records: list[RecordBeats], split: TimingSplit | None = None) -> TemplateVeto | None:
     """The V veto with its bound from ``records``' reference V beats (:data:`VETO_V_SHARE`);
     ``None`` when they hold none. The veto spares premature beats followed by a full
     compensatory pause (:data:`VETO_SPARE_PRE`, :data:`VETO_SPARE_PAUSE`) where the RR

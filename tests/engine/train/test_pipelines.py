@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from engine.ecg import read_signal
 from engine.models.bundle import open_bundle
 from engine.models.loader import load_runner
 from engine.resources import resource_path
@@ -70,7 +71,8 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert list(validation["per_database"]) == ["MIT-BIH DS1"]
     assert sorted(n for fold in validation["folds"] for n in fold) == ["101", "119"]
     assert bundle.manifest["training_data"]["n_patients"] == 3
-    assert bundle.manifest["version"] == "4.0.0" and "--svdb" in bundle.manifest["training_command"]
+    assert bundle.manifest["version"] == "4.0.0"
+    assert "--ds1-only" not in bundle.manifest["training_command"]
     assert "held-back svdb records" in bundle.card_text()
     per_class = bundle.manifest["validation"]["per_class"]
     assert per_class["N"]["reference_beats"] > 3000
@@ -98,8 +100,19 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert conducted["method"] == "conducted-beat-veto" and conducted["label"] == "V"
     assert CONDUCTED_FLOOR <= conducted["min_p_correlation"] < 1
     assert conducted["withdraw"] == ["V", "F", "Q"]
-    assert split["method"] == "rr-logistic-split" and split["split"] == ["N", "S"]
-    assert 0 < split["threshold"] < 1 and np.isfinite(split["coef"]).all()
+    # The boosted split: its trees in the bundle, on the timing of the beat and its neighbours.
+    assert split["method"] == "rr-boosted-split" and split["split"] == ["N", "S"]
+    assert 0 < split["threshold"] < 1 and (path / split["model"]).is_file()
+    assert len(split["inputs"]) == 24 and {i["beat"] for i in split["inputs"]} == {-2, -1, 0, 1, 2}
+    assert bundle.manifest["gates"]["leads"]["allowed"] == ["MLII", "II"]
+    # The runtime reads the trees back (skops, trusted types) and gives the stored outputs.
+    runner = load_runner(bundle, "cpu")
+    sample = bundle.manifest["validation"]["reproduce_sample"]
+    pred = runner.predict(read_signal(root / sample["record"]))
+    got = np.array(
+        [[b.probabilities[c] for c in "NSVFQ"] for b in pred.beats[: len(sample["probabilities"])]]
+    )
+    assert got == pytest.approx(np.array(sample["probabilities"]), abs=1e-4)
     folds = bundle.manifest["validation"]["split_by_fold"]
     # 119 has no S beat: the fold trained on it alone has no split; 101 has no
     # V beat: the fold trained on it alone has no veto.
