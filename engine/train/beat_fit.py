@@ -265,8 +265,10 @@ def split_file(split: TimingSplit | None) -> dict[str, bytes]:
 
     import skops.io as sio
 
-    return {split.model_file: sio.dumps(split.model, compression=zipfile.ZIP_DEFLATED,
-                                        compresslevel=9)}  # fmt: skip
+    from engine.models.authoring import inference_copy
+
+    model = inference_copy(split.model)
+    return {split.model_file: sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=9)}
 
 
 def _veto_correlations(r: RecordBeats, veto: TemplateVeto) -> np.ndarray:

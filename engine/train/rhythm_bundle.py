@@ -36,7 +36,7 @@ from engine.train.rhythm import (
 )
 
 MODEL_ID = "ecg-rhythm-features-300"
-VERSION = "1.1.0"  # 1.1.0: design D (named + generic features); 1.0.1: design A, deflated
+VERSION = "1.1.1"  # 1.1.1: 1.1.0 re-saved without unread node fields; 1.1.0: design D; 1.0.1: deflated
 LONG_RECORDS = ("201", "203")
 LEADS = ("II", "MLII", "I", "ECG", "ECG1", "ECG2")
 PREPROCESSING = {

@@ -162,3 +162,31 @@ def test_a_bundle_whose_trees_are_missing_wrong_or_altered_is_refused(tmp_path: 
     with pytest.raises(EngineError, match=r"split\.skops"):
         analyze_signal("altered-trees", x, registry=ModelRegistry([(tmp_path / "c", "bundled")]),
                        **options)  # fmt: skip
+
+
+def test_bundles_store_boosted_trees_without_the_fields_prediction_never_reads() -> None:
+    """inference_copy zeroes each node's training statistics and inner values: the same
+    probabilities, bit for bit, and a smaller file; the fitted object itself is untouched."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from engine.models.authoring import UNREAD_NODE_FIELDS, inference_copy
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3000, 6))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    y = rng.integers(0, 3, 3000)
+    for fitted in (
+        HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x, y),
+        make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=40)).fit(x, y),
+    ):
+        lean = inference_copy(fitted)
+        assert np.array_equal(lean.predict_proba(x), fitted.predict_proba(x))
+        assert len(_skops(lean)) < 0.8 * len(_skops(fitted))
+        trees = getattr(fitted, "_predictors", None) or fitted.steps[-1][1]._predictors
+        assert any(t.nodes["count"].any() for it in trees for t in it)  # the original kept
+        lean_trees = getattr(lean, "_predictors", None) or lean.steps[-1][1]._predictors
+        for it in lean_trees:
+            for t in it:
+                assert all(not t.nodes[f].any() for f in UNREAD_NODE_FIELDS)
