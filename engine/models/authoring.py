@@ -62,6 +62,15 @@ def inference_copy(estimator: Any) -> Any:
     return out
 
 
+def skops_bytes(estimator: Any) -> bytes:
+    """A fitted scikit-learn object as a bundle stores it: skops (no pickle), deflated, without
+    the node fields prediction never reads (:func:`inference_copy`)."""
+    import skops.io as sio
+
+    # deflated: a boosted ensemble's node arrays shrink several-fold
+    return sio.dumps(inference_copy(estimator), compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+
+
 def torch_requirements() -> dict[str, str]:
     """Package requirements for a torch bundle written by this installation."""
     torch_version = metadata.version("torch").split("+")[0]
@@ -116,15 +125,7 @@ def write_bundle(
         if net is not None:
             save_weights(net, tmp / str(m["weights"]))
         elif pipeline is not None:
-            import skops.io as sio
-
-            # deflated, without the node fields prediction never reads (inference_copy)
-            sio.dump(
-                inference_copy(pipeline),
-                tmp / str(m["weights"]),
-                compression=zipfile.ZIP_DEFLATED,
-                compresslevel=9,
-            )
+            (tmp / str(m["weights"])).write_bytes(skops_bytes(pipeline))
         text = card or f"# {m.get('name', m['id'])}\n\n{m.get('intended_use', '')}\n"
         (tmp / str(m["card"])).write_text(text, encoding="utf-8")
         _write_files(tmp, files or {})

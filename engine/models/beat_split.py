@@ -67,23 +67,53 @@ MAX_OFFSET = 5
 FLOOR = 1e-3
 
 
+@dataclass(frozen=True)
+class TimingInput:
+    """One input of a boosted split: an RR feature of the beat ``beat`` places away."""
+
+    feature: str
+    beat: int = 0
+    log: bool = True
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {"feature": self.feature, "beat": self.beat, "log": self.log}
+
+
+def timing_inputs(
+    samples: np.ndarray, fs: float, inputs: Sequence[TimingInput], gate: str | None,
+    floor: float = FLOOR,
+) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """The rows of ``inputs`` (one per beat; a neighbour beyond the ends is ``nan``) and the
+    raw ``gate`` feature, from one pass over the intervals."""
+    names = list(dict.fromkeys([i.feature for i in inputs] + ([gate] if gate else [])))
+    f = rr_features(samples, fs, names).astype(np.float64)
+    n = len(f)
+    x = np.full((n, len(inputs)), np.nan)
+    for j, spec in enumerate(inputs):
+        col = f[:, names.index(spec.feature)]
+        if spec.log:
+            col = np.log(np.maximum(col, floor))
+        k = spec.beat
+        if k == 0:
+            x[:, j] = col
+        elif 0 < k < n:
+            x[:-k, j] = col[k:]
+        elif 0 < -k < n:
+            x[-k:, j] = col[:k]
+    return x, (f[:, names.index(gate)] if gate else None)
+
+
 def split_inputs(
     samples: np.ndarray, fs: float, names: Sequence[str], gate: str | None = None,
     floor: float = FLOOR,
 ) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
-    """``log(max(f, floor))`` of the RR features ``names`` and the raw ``gate`` feature.
+    """``log(max(f, floor))`` of the beat's own RR features ``names`` and the raw ``gate``
+    feature (:func:`timing_inputs` with no neighbour).
 
     One row per beat, from one pass over the intervals; the second is
     ``None`` without a gate.
     """
-    f = rr_features(samples, fs, [*names, gate] if gate else names).astype(np.float64)
-    x = np.log(np.maximum(f[:, : len(names)], floor))
-    return x, (f[:, -1] if gate else None)
-
-
-def log_features(samples: np.ndarray, fs: float, names: Sequence[str], floor: float = FLOOR):
-    """``log(max(f, floor))`` of the RR features ``names``, one row per beat."""
-    return split_inputs(samples, fs, names, None, floor)[0]
+    return timing_inputs(samples, fs, [TimingInput(n) for n in names], gate, floor)
 
 
 def logistic(z: np.ndarray) -> np.ndarray:
@@ -259,48 +289,12 @@ class RRLogisticSplit(TimingSplit):
         return self._gate_manifest(out)
 
     def log_odds_of(self, x: np.ndarray) -> np.ndarray:
-        """The log-odds of ``split[1]`` for rows of :func:`log_features`."""
+        """The log-odds of ``split[1]`` for rows of :func:`split_inputs`."""
         return ((x - self.mean) / self.scale) @ self.coef + self.intercept
 
     def timing(self, samples: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray | None]:
         x, g = split_inputs(samples, fs, self.features, self.gate_feature, self.floor)
         return self.log_odds_of(x), g
-
-
-@dataclass(frozen=True)
-class TimingInput:
-    """One input of a boosted split: an RR feature of the beat ``beat`` places away."""
-
-    feature: str
-    beat: int = 0
-    log: bool = True
-
-    def to_manifest(self) -> dict[str, Any]:
-        return {"feature": self.feature, "beat": self.beat, "log": self.log}
-
-
-def timing_inputs(
-    samples: np.ndarray, fs: float, inputs: Sequence[TimingInput], gate: str | None,
-    floor: float = FLOOR,
-) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
-    """The rows of ``inputs`` (one per beat; a neighbour beyond the ends is ``nan``) and the
-    raw ``gate`` feature, from one pass over the intervals."""
-    names = list(dict.fromkeys([i.feature for i in inputs] + ([gate] if gate else [])))
-    f = rr_features(samples, fs, names).astype(np.float64)
-    n = len(f)
-    x = np.full((n, len(inputs)), np.nan)
-    for j, spec in enumerate(inputs):
-        col = f[:, names.index(spec.feature)]
-        if spec.log:
-            col = np.log(np.maximum(col, floor))
-        k = spec.beat
-        if k == 0:
-            x[:, j] = col
-        elif 0 < k < n:
-            x[:-k, j] = col[k:]
-        elif 0 < -k < n:
-            x[-k:, j] = col[:k]
-    return x, (f[:, names.index(gate)] if gate else None)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ them saw.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -86,15 +87,24 @@ CONDUCTED_FLOOR = 0.5
 CONDUCTED_WITHDRAW = ("V", "F", "Q")
 
 
-def _split_rows(r: RecordBeats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The N- and S-labelled beats of ``r``: log timing features, whether S, gate feature."""
-    from engine.models.beat_split import split_inputs
+def _labelled_rows(
+    r: RecordBeats, inputs: Sequence[TimingInput]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The N- and S-labelled beats of ``r``: the timing ``inputs``, whether S, gate feature."""
+    from engine.models.beat_split import timing_inputs
 
     n, s_ = CLASSES.index("N"), CLASSES.index("S")
     keep = (r.labels == n) | (r.labels == s_)
-    x, gate = split_inputs(np.asarray(r.samples), r.fs, SPLIT_FEATURES, SPLIT_GATE_FEATURE)
+    x, gate = timing_inputs(np.asarray(r.samples), r.fs, inputs, SPLIT_GATE_FEATURE)
     assert gate is not None
     return x[keep], r.labels[keep] == s_, gate[keep]
+
+
+def _split_rows(r: RecordBeats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The N- and S-labelled beats of ``r``: log timing features, whether S, gate feature."""
+    from engine.models.beat_split import TimingInput
+
+    return _labelled_rows(r, [TimingInput(f) for f in SPLIT_FEATURES])
 
 
 def _fit_split_once(
@@ -200,17 +210,6 @@ def boosted_inputs() -> tuple[TimingInput, ...]:
     )
 
 
-def _boosted_rows(r: RecordBeats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The N- and S-labelled beats of ``r``: the boosted inputs, whether S, gate feature."""
-    from engine.models.beat_split import timing_inputs
-
-    n, s_ = CLASSES.index("N"), CLASSES.index("S")
-    keep = (r.labels == n) | (r.labels == s_)
-    x, gate = timing_inputs(np.asarray(r.samples), r.fs, boosted_inputs(), SPLIT_GATE_FEATURE)
-    assert gate is not None
-    return x[keep], r.labels[keep] == s_, gate[keep]
-
-
 def _fit_trees(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], seed: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -229,7 +228,8 @@ def fit_boosted_split(records: list[RecordBeats], seed: int = 0) -> RRBoostedSpl
     """
     from engine.models.beat_split import RRBoostedSplit
 
-    rows = [_boosted_rows(r) for r in records]
+    inputs = boosted_inputs()
+    rows = [_labelled_rows(r, inputs) for r in records]
     y = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, dtype=bool)
     if y.all() or not y.any():
         return None
@@ -249,7 +249,7 @@ def fit_boosted_split(records: list[RecordBeats], seed: int = 0) -> RRBoostedSpl
             g_all.append(g)
     threshold, gate = _choose_threshold_and_gate(p_all, y_all, g_all)
     return RRBoostedSplit(
-        ("N", "S"), boosted_inputs(), _fit_trees(rows, seed), BOOSTED_FILE, threshold,
+        ("N", "S"), inputs, _fit_trees(rows, seed), BOOSTED_FILE, threshold,
         gate_feature=None if gate is None else SPLIT_GATE_FEATURE,
         gate_above=math.inf if gate is None else float(gate),
     )  # fmt: skip
@@ -257,18 +257,10 @@ def fit_boosted_split(records: list[RecordBeats], seed: int = 0) -> RRBoostedSpl
 
 def split_file(split: TimingSplit | None) -> dict[str, bytes]:
     """The bundle file a split needs besides the manifest (a boosted split's trees, deflated)."""
+    from engine.models.authoring import skops_bytes
     from engine.models.beat_split import RRBoostedSplit
 
-    if not isinstance(split, RRBoostedSplit):
-        return {}
-    import zipfile
-
-    import skops.io as sio
-
-    from engine.models.authoring import inference_copy
-
-    model = inference_copy(split.model)
-    return {split.model_file: sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=9)}
+    return {split.model_file: skops_bytes(split.model)} if isinstance(split, RRBoostedSplit) else {}
 
 
 def _veto_correlations(r: RecordBeats, veto: TemplateVeto) -> np.ndarray:

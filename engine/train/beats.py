@@ -218,6 +218,16 @@ def predict_records(
     return out
 
 
+def _fit_steps(
+    records: list[RecordBeats], shape_skips: frozenset[str], boosted: bool, seed: int
+) -> tuple[TimingSplit | None, TemplateVeto | None, ConductedVeto | None]:
+    """The N/S split (boosted or logistic) on all of ``records``, on timing alone, and the V
+    vetoes on ``records`` less ``shape_skips`` (they measure QRS shape, as the network does)."""
+    split = fit_boosted_split(records, seed) if boosted else fit_split(records)
+    shapes = [r for r in records if r.name not in shape_skips]
+    return split, fit_veto(shapes, split), fit_conducted(shapes)
+
+
 def cross_validate(
     records: list[RecordBeats], *, folds: int, epochs: int, seed: int,
     progress: Progress = no_progress, cancel: CancelToken | None = None,
@@ -254,9 +264,7 @@ def cross_validate(
             [r for r in train if r.name not in network_skips], epochs=epochs, seed=seed + f,
             progress=sub_progress(progress, f / folds, (f + 1) / folds), cancel=cancel,
         )  # fmt: skip
-        split = fit_boosted_split(train, seed) if boosted else fit_split(train)
-        shapes = [r for r in train if r.name not in network_skips]
-        veto, conducted = fit_veto(shapes, split), fit_conducted(shapes)
+        split, veto, conducted = _fit_steps(train, network_skips, boosted, seed)
         thresholds.append(
             {
                 "threshold": None if split is None else split.threshold,
@@ -317,10 +325,7 @@ def _fit_recipe(
         [r for r in recs if r.name not in network_skips], epochs=epochs, seed=seed,
         progress=progress, cancel=cancel,
     )  # fmt: skip
-    split = fit_boosted_split(recs, seed) if boosted else fit_split(recs)
-    shapes = [r for r in recs if r.name not in network_skips]
-    veto, conducted = fit_veto(shapes, split), fit_conducted(shapes)
-    return net, rr_mean, rr_std, split, veto, conducted
+    return net, rr_mean, rr_std, *_fit_steps(recs, network_skips, boosted, seed)
 
 
 def _by_database(
