@@ -153,18 +153,20 @@ def _gate(block: Mapping[str, Any]) -> tuple[str | None, float]:
     return feature, above
 
 
+@dataclass(frozen=True, kw_only=True)
 class TimingSplit:
     """What every N/S split shares: sharing the mass by log-odds, the threshold and the gate.
 
     A subclass gives :meth:`timing` (each beat's log-odds of ``split[1]`` and
-    its gate feature) and the fields ``split``, ``threshold``, ``gate_feature``
-    and ``gate_above``.
+    its gate feature) and its ``split`` (the two labels); the shared fields
+    are passed by keyword.
     """
 
     split: tuple[str, str]
     threshold: float
-    gate_feature: str | None
-    gate_above: float
+    floor: float = FLOOR
+    gate_feature: str | None = None
+    gate_above: float = math.inf
 
     def timing(self, samples: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray | None]:
         """Each beat's log-odds of ``split[1]``, and its gate feature (``None``: no gate)."""
@@ -234,10 +236,6 @@ class RRLogisticSplit(TimingSplit):
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
-    threshold: float
-    floor: float = FLOOR
-    gate_feature: str | None = None
-    gate_above: float = math.inf
 
     @classmethod
     def from_manifest(cls, block: Mapping[str, Any], labels: Sequence[str]) -> RRLogisticSplit:
@@ -270,8 +268,9 @@ class RRLogisticSplit(TimingSplit):
             raise ValueError("“intercept” must be a finite number")
         threshold, floor = _threshold_floor(block)
         gate_feature, gate_above = _gate(block)
-        return cls((split[0], split[1]), features, arrays["mean"], arrays["scale"],
-                   arrays["coef"], intercept, threshold, floor, gate_feature, gate_above)  # fmt: skip
+        return cls(split, features, arrays["mean"], arrays["scale"], arrays["coef"], intercept,
+                   threshold=threshold, floor=floor, gate_feature=gate_feature,
+                   gate_above=gate_above)  # fmt: skip
 
     def to_manifest(self) -> dict[str, Any]:
         out = {
@@ -305,10 +304,6 @@ class RRBoostedSplit(TimingSplit):
     inputs: tuple[TimingInput, ...]
     model: Any  # a fitted binary HistGradientBoostingClassifier (classes False, True)
     model_file: str
-    threshold: float
-    floor: float = FLOOR
-    gate_feature: str | None = None
-    gate_above: float = math.inf
 
     @classmethod
     def from_manifest(
@@ -347,8 +342,8 @@ class RRBoostedSplit(TimingSplit):
             raise ValueError(
                 f"the model in {model_file!r} is not a two-class model of {len(inputs)} inputs"
             )
-        return cls(split, tuple(inputs), model, model_file, threshold, floor, gate_feature,
-                   gate_above)  # fmt: skip
+        return cls(split, tuple(inputs), model, model_file, threshold=threshold, floor=floor,
+                   gate_feature=gate_feature, gate_above=gate_above)  # fmt: skip
 
     def to_manifest(self) -> dict[str, Any]:
         out = {

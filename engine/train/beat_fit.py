@@ -125,7 +125,8 @@ def _fit_split_once(
     lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
     lr.fit((x - mean) / scale, y)
     return RRLogisticSplit(("N", "S"), tuple(SPLIT_FEATURES), mean, scale,
-                           lr.coef_[0].astype(np.float64), float(lr.intercept_[0]), threshold)  # fmt: skip
+                           lr.coef_[0].astype(np.float64), float(lr.intercept_[0]),
+                           threshold=threshold)  # fmt: skip
 
 
 def _choose_threshold_and_gate(
@@ -249,7 +250,7 @@ def fit_boosted_split(records: list[RecordBeats], seed: int = 0) -> RRBoostedSpl
             g_all.append(g)
     threshold, gate = _choose_threshold_and_gate(p_all, y_all, g_all)
     return RRBoostedSplit(
-        ("N", "S"), inputs, _fit_trees(rows, seed), BOOSTED_FILE, threshold,
+        ("N", "S"), inputs, _fit_trees(rows, seed), BOOSTED_FILE, threshold=threshold,
         gate_feature=None if gate is None else SPLIT_GATE_FEATURE,
         gate_above=math.inf if gate is None else float(gate),
     )  # fmt: skip

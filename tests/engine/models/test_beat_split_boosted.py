@@ -74,7 +74,7 @@ def test_timing_inputs_read_the_beat_and_its_neighbours() -> None:
 
 def test_the_split_follows_the_trees_threshold_and_keeps_the_other_classes() -> None:
     trees = _trees()
-    split = RRBoostedSplit(("N", "S"), INPUTS, trees, "split.skops", 0.6)
+    split = RRBoostedSplit(("N", "S"), INPUTS, trees, "split.skops", threshold=0.6)
     beats = regular_with_one_early_beat()
     probs = np.tile([0.5, 0.2, 0.2, 0.05, 0.05], (len(beats), 1))
     shared = split.apply(probs, beats, 360.0, LABELS)
@@ -90,7 +90,7 @@ def test_the_split_follows_the_trees_threshold_and_keeps_the_other_classes() -> 
         == _block()
     )
     gated = RRBoostedSplit(
-        ("N", "S"), INPUTS, trees, "split.skops", 0.6, gate_feature="rr_irregularity",
+        ("N", "S"), INPUTS, trees, "split.skops", threshold=0.6, gate_feature="rr_irregularity",
         gate_above=-1.0,
     )  # fmt: skip
     out, above = gated.apply_gated(probs, beats, 360.0, LABELS)
