@@ -35,7 +35,8 @@ from engine.validation import metrics as M
 
 MODEL_ID = "cxr-pneumonia-resnet18-224"
 #: 1.2.0: one out-of-domain threshold on the two standardised scores (plan, seventh change).
-MODEL_VERSION = "1.2.0"
+#: 1.2.1: the out-of-domain checks also by class (which in-domain images get no result).
+MODEL_VERSION = "1.2.1"
 RESIZE = "body-crop"
 LABELS = ["normal", "pneumonia"]
 ARCHITECTURE = "resnet18"

@@ -220,6 +220,17 @@ class DomainFeatures:
     #: Features of ``augment`` acquisition-like variants of each fitting image (plan, sixth change).
     train_augmented: np.ndarray | None = None
     adult_fit_augmented: np.ndarray | None = None
+    #: Labels (1 pneumonia, 0 normal) of the pediatric sets, by set name: their checks are
+    #: also reported by class (which in-domain images the check withholds).
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def pediatric_labels(
+    items: Sequence[Any], split: Mapping[str, Sequence[int]]
+) -> dict[str, np.ndarray]:
+    """Labels of the tuning and test patients' images, keyed like :class:`DomainFeatures`' sets."""
+    return {name: np.array([items[int(i)].label for i in split[key]], dtype=np.int64)
+            for name, key in ((TUNE_SET, "tune"), (PED_TEST, "test"))}  # fmt: skip
 
 
 def _squashed_u8(inp: Any, size: int) -> np.ndarray:
@@ -292,7 +303,7 @@ def domain_features(
     adult_fit, covered_fit, _ = _files_as_inputs(adult_paths, spec)
     f_adult = _forward(net, adult_fit)[0]
     sets: dict[str, np.ndarray] = {
-        "pediatric test patients (in domain)": _inputs_from_u8(pixels[te], MEAN, STD),
+        PED_TEST: _inputs_from_u8(pixels[te], MEAN, STD),
     }
     covered: dict[str, list[str]] = {ADULT_FIT: covered_fit}
     for name, paths in adults.items():
@@ -311,7 +322,8 @@ def domain_features(
         check_cancelled(cancel)
         if len(arrays):
             features[name] = _forward(net, arrays)[0]
-    out = DomainFeatures(f_train, f_tune, f_adult, features, covered)
+    out = DomainFeatures(f_train, f_tune, f_adult, features, covered,
+                         labels=pediatric_labels(items, split))  # fmt: skip
     if augment:
         progress(0.45, "Out-of-domain score: acquisition-augmented fitting images")
         rng = np.random.default_rng([seed, 6])
@@ -410,17 +422,23 @@ def score_domain(
             z_adult = (s_adult - rule["adult_mean"]) / rule["adult_sd"]
             by_appearance, by_adult = flagged & (z_maha >= z_adult), flagged & (z_adult > z_maha)
         flags[name] = flagged
-        if name == TUNE_SET:
-            continue
-        checks.append({
-            "set": name,
-            "n": len(f),
-            "flagged": int(flagged.sum()),
-            "share_flagged": round(float(flagged.mean()), 4),
-            "by_appearance": int(by_appearance.sum()),
-            "by_adult_likeness": int(by_adult.sum()),
-            "median_score": round(float(np.median(s_maha)), 2),
-        })  # fmt: skip
+        groups: list[tuple[dict[str, Any], np.ndarray]] = []
+        if name != TUNE_SET:
+            groups.append(({"set": name}, np.ones(len(f), dtype=bool)))
+        labels = feats.labels.get(name)
+        if labels is not None:  # which in-domain images it withholds (plan, eighth change)
+            groups += [({"set": f"{name}: {text}", "of": name, "class": text}, labels == value)
+                       for value, text in CLASSES]  # fmt: skip
+        for head, keep in groups:
+            checks.append({
+                **head,
+                "n": int(keep.sum()),
+                "flagged": int(flagged[keep].sum()),
+                "share_flagged": round(float(flagged[keep].mean()), 4) if keep.any() else None,
+                "by_appearance": int(by_appearance[keep].sum()),
+                "by_adult_likeness": int(by_adult[keep].sum()),
+                "median_score": round(float(np.median(s_maha[keep])), 2) if keep.any() else None,
+            })  # fmt: skip
     stats = save({
         "mean": mean.astype(np.float64),
         "precision": precision.astype(np.float64),
@@ -431,8 +449,13 @@ def score_domain(
     return DomainScores(threshold, adult_threshold, checks, flags, stats, k, rule)
 
 
-#: The tuning patients (the thresholds are set on them; in the flags, not in the checks).
+#: The tuning patients (the thresholds are set on them; in the flags, and in the checks only
+#: by class).
 TUNE_SET = "pediatric tuning patients (thresholds set here)"
+#: The held-out test patients (in domain).
+PED_TEST = "pediatric test patients (in domain)"
+#: The pediatric sets' classes, as their checks are reported by class.
+CLASSES = ((1, "with pneumonia"), (0, "normal"))
 #: Acquisition-augmented variants per image in the adult-likeness fit (plan, sixth change: adopted).
 AUGMENT = 4
 #: One threshold on the two standardised scores together (plan, seventh change: adopted).

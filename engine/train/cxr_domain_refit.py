@@ -28,11 +28,13 @@ from engine.resources import resource_path
 from engine.train.cxr_domain import (
     ADULT_FIT,
     DOMAIN_FILE,
+    PED_TEST,
     TUNE_SET,
     DomainFeatures,
     DomainScores,
     domain_features,
     domain_gates_and_summary,
+    pediatric_labels,
     score_domain,
 )
 from engine.train.data import shared_data_dir
@@ -41,7 +43,6 @@ BUNDLE = resource_path("models", "cxr-pneumonia-resnet18-224")
 OTHER_SOURCE = "adult radiographs, other source (CC BY-NC-SA, check only)"
 HALF_B = "adult radiographs, CC BY, half B"
 D_SET, E_SET = "other source, half D (decides)", "other source, half E (check only)"
-PED_TEST = "pediatric test patients (in domain)"
 
 
 def other_source_halves(root: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -94,13 +95,19 @@ def load_bundle_net(bundle: Path) -> Any:
     return net.eval()
 
 
+def training_items(data_root: Path | None = None) -> tuple[list, dict]:
+    """The training run's items and split (the code path of ``train_cxr``)."""
+    from engine.train.cxr import read_manifest, split_by_series
+
+    items = read_manifest(data_root or shared_data_dir() / "cxr" / "kermany-224")
+    return items, split_by_series(items)
+
+
 def training_data(size: int, data_root: Path | None = None) -> tuple[list, np.ndarray, dict]:
     """The training run's items, pixels and split (the code path of ``train_cxr``)."""
-    from engine.train.cxr import load_pixels, read_manifest, split_by_series
+    from engine.train.cxr import load_pixels
 
-    root = data_root or shared_data_dir() / "cxr" / "kermany-224"
-    items = read_manifest(root)
-    split = split_by_series(items)
+    items, split = training_items(data_root)
     return items, load_pixels(items, size), split
 
 
@@ -112,6 +119,9 @@ def save_features(path: Path, feats: DomainFeatures) -> None:
     arrays: dict[str, Any] = {k: v for k, v in maybe.items() if v is not None}
     names = list(feats.sets)
     arrays.update({f"set{i}": feats.sets[n] for i, n in enumerate(names)})
+    arrays.update({f"labels{i}": feats.labels[n] for i, n in enumerate(names) if n in feats.labels})
+    if TUNE_SET in feats.labels:
+        arrays["labels_tune"] = feats.labels[TUNE_SET]
     meta = json.dumps({"sets": names, "covered": feats.covered})
     np.savez(path, meta=np.frombuffer(meta.encode(), dtype=np.uint8), **arrays)
 
@@ -121,8 +131,13 @@ def load_features(path: Path) -> DomainFeatures:
         meta = json.loads(z["meta"].tobytes().decode())
         get = {k: z[k] for k in z.files}
     sets = {n: get[f"set{i}"] for i, n in enumerate(meta["sets"])}
+    labels = {n: get[f"labels{i}"] for i, n in enumerate(meta["sets"]) if f"labels{i}" in get}
+    if "labels_tune" in get:
+        labels[TUNE_SET] = get["labels_tune"]
+    if not labels:  # a features file saved before the classes were kept: the split's own labels
+        labels = pediatric_labels(*training_items())
     return DomainFeatures(get["train"], get["tune"], get["adult_fit"], sets, meta["covered"],
-                          get.get("train_augmented"), get.get("adult_fit_augmented"))  # fmt: skip
+                          get.get("train_augmented"), get.get("adult_fit_augmented"), labels)  # fmt: skip
 
 
 #: The sets a refit's card note reports before → after (label in the note, set name).
@@ -235,7 +250,7 @@ def write_bundle_domain(
 
 
 #: The sets of the refit's table, in the order the plan and the CLI show them.
-TABLE_SETS = (D_SET, E_SET, OTHER_SOURCE, HALF_B, TUNE_SET, "pediatric test patients (in domain)",
+TABLE_SETS = (D_SET, E_SET, OTHER_SOURCE, HALF_B, TUNE_SET, PED_TEST,
               "adult CR samples", "CT/MR/US/XA/NM images", "synthetic noise and patterns",
               ADULT_FIT + ", not a check")  # fmt: skip
 

@@ -10,7 +10,7 @@ blocks gets none of these parts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.train.card_parts import paragraphs, table
@@ -104,6 +104,7 @@ def domain_section(manifest: Mapping[str, Any]) -> str:
         [c["set"], c["n"], c["flagged"], f"{c['flagged'] / c['n']:.1%}",
          c.get("by_appearance", "—"), c.get("by_adult_likeness", "—")]
         for c in ood["checks"]
+        if c["n"]
     ]  # fmt: skip
     age = manifest.get("gates", {}).get("age_years")
     age_text = (
@@ -140,8 +141,31 @@ def domain_section(manifest: Mapping[str, Any]) -> str:
         "before this check; the table shows the check alone. Not covered: lateral views and "
         "photographs (none in the data here); lateral DICOM views are refused by the view gate.",
         ood.get("note", ""),
+        _withheld_by_class(ood["checks"]),
         age_text,
         body_text,
+    )
+
+
+def _withheld_by_class(checks: Sequence[Mapping[str, Any]]) -> str:
+    """Which in-domain images the check withholds, by class (rows with ``of`` and ``class``)."""
+    sets: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for c in checks:
+        if "of" in c and c["n"]:
+            sets.setdefault(str(c["of"]), {})[str(c["class"])] = c
+    parts = [
+        f"{name}: "
+        + ", ".join(
+            f"{c['flagged'] / c['n']:.1%} of the {c['n']} {cls}" for cls, c in by_class.items()
+        )
+        for name, by_class in sets.items()
+    ]
+    if not parts:
+        return ""
+    return (
+        "**Which in-domain images get no result:** " + "; ".join(parts) + ". A result withheld "
+        "as out of domain says nothing about whether the image is normal: the image is read "
+        "without the model."
     )
 
 

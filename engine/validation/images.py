@@ -73,6 +73,7 @@ def evaluate_images(job: Evaluation) -> EvaluationReport:
     cases = BinaryCases(bundle.positive_label, skipped=skipped)
     flagged: list[str] = []
     checked = 0
+    by_label: dict[str, dict[str, int]] = {}
     for (path, label), item in zip(items, results, strict=True):
         p = item.prediction
         if p is None:
@@ -81,6 +82,9 @@ def evaluate_images(job: Evaluation) -> EvaluationReport:
             continue
         if "out_of_domain" in p.extra:
             checked += 1
+            counts = by_label.setdefault(label, {"checked": 0, "flagged": 0})
+            counts["checked"] += 1
+            counts["flagged"] += bool(p.extra.get("out_of_domain"))
         if p.extra.get("out_of_domain"):
             flagged.append(str(path))
         # Metrics count every image with the label the model gives or would give (withheld
@@ -93,6 +97,12 @@ def evaluate_images(job: Evaluation) -> EvaluationReport:
         "checked": checked,
         "flagged": len(flagged),
         "share_flagged": round(len(flagged) / checked, 4),
+        # The site's own images are in domain: a check that withholds one label's images more
+        # often than the other's withholds results where they matter (the card's own figures).
+        "by_label": {
+            k: {**v, "share_flagged": round(v["flagged"] / v["checked"], 4)}
+            for k, v in sorted(by_label.items())
+        },
         "flagged_images": flagged[:50],
     }
     return replace(report, details={**report.details, "out_of_domain": domain})

@@ -124,6 +124,15 @@ class EvaluationReport:
                 f"{domain['checked']} images ({domain['share_flagged']:.1%}); the metrics "
                 "include them with the label the model would have given"
             )
+            by_label = domain.get("by_label") or {}
+            if by_label:
+                lines.append(
+                    "Out of domain by label: "
+                    + ", ".join(
+                        f"{k} {v['flagged']} of {v['checked']} ({v['share_flagged']:.1%})"
+                        for k, v in by_label.items()
+                    )
+                )
         missing = self.details.get("missing_inputs")
         if missing:
             counts = ", ".join(f"{k} {n}" for k, n in missing["not_recorded"].items())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pydicom
 
 from engine.net import Node, add_node, remove_node
@@ -10,6 +12,7 @@ from tests.desktop.conftest import open_and_wait
 from tests.engine.net.conftest import OrthancServer, loopback, orthanc  # noqa: F401
 
 CXR = resource_path("samples", "peds-cxr-pneumonia-j2k.dcm")
+CXR_MODEL = resource_path("models", "cxr-pneumonia-resnet18-224", "manifest.json")
 
 
 def _analyse_image(qtbot, window) -> None:
@@ -37,7 +40,8 @@ def test_save_result_as_dicom_then_reopen_shows_it(qtbot, window, tmp_path) -> N
         open_and_wait(qtbot, window, [CXR, tmp_path / "out"])
     qtbot.waitUntil(lambda: bool(window.browser.study_results(study)), timeout=10000)
     (line,) = window.browser.study_results(study)
-    assert "Pneumonia" in line and "1.2.0" in line
+    version = json.loads(CXR_MODEL.read_text(encoding="utf-8"))["version"]
+    assert "Pneumonia" in line and version in line
     qtbot.waitUntil(lambda: window.viewer.heatmap is not None, timeout=10000)
     source = pydicom.dcmread(CXR, stop_before_pixels=True)
     assert window.viewer.heatmap.shape == (source.Rows, source.Columns)

@@ -40,6 +40,23 @@ def test_the_bundle_declares_its_age_range_and_out_of_domain_check() -> None:
     assert (resource_path("models", CXR) / gates["appearance"]["file"]).is_file()
 
 
+def test_the_card_says_which_in_domain_images_get_no_result() -> None:
+    """The pediatric checks by class add up to the set's, and the card states both classes."""
+    checks = _manifest()["validation"]["domain"]["out_of_domain"]["checks"]
+    rows = {c["set"]: c for c in checks}
+    by_class: dict[str, list[dict]] = {}
+    for c in checks:
+        if "of" in c:
+            by_class.setdefault(c["of"], []).append(c)
+    assert len(by_class) == 2 and all(len(v) == 2 for v in by_class.values())
+    for name, parts in by_class.items():
+        if name in rows:  # the tuning patients' total is not a check (the threshold is set there)
+            assert sum(c["n"] for c in parts) == rows[name]["n"]
+            assert sum(c["flagged"] for c in parts) == rows[name]["flagged"]
+    card = (resource_path("models", CXR) / "card.md").read_text(encoding="utf-8")
+    assert "**Which in-domain images get no result:**" in card and "with pneumonia" in card
+
+
 @pytest.mark.parametrize(("age", "words"), [("061Y", "above"), ("008M", "below")])
 def test_an_adult_or_an_infant_is_refused_with_the_range(tmp_path, age, words) -> None:
     with pytest.raises(InputRejectedError) as info:

@@ -201,3 +201,29 @@ def test_pre_cancelled_evaluation_stops(uci: Path) -> None:
     token.cancel()
     with pytest.raises(OperationCancelled):
         evaluate_model(HEART, uci, cancel=token)
+
+
+def test_image_folder_reports_out_of_domain_by_label(tmp_path: Path, shared_data: Path) -> None:
+    """A site's own images are in domain: the report says how many of each label got no
+    result, so a check that withholds positives more often than negatives shows."""
+    from engine.api import analyze_image
+
+    model = "cxr-pneumonia-resnet18-224"
+    data = _image_folder(tmp_path / "local", shared_data, per_class=2)
+    adults = sorted((shared_data / "cxr" / "adult-ood" / "images").glob("hannover-*.png"))[:2]
+    if not adults:
+        pytest.skip("no adult radiographs in the shared data")
+    for f in adults:  # adults filed as "normal": the check withholds them
+        shutil.copyfile(f, data / "NORMAL" / f.name)
+    report = evaluate_model(model, data, device="cpu", n_boot=50)
+    domain = report.details["out_of_domain"]
+    expected = {}
+    for label in ("NORMAL", "PNEUMONIA"):
+        files = sorted((data / label).iterdir())
+        hits = sum(bool(analyze_image(model, f, device="cpu", explain=False).extra["out_of_domain"])
+                   for f in files)  # fmt: skip
+        expected[label.lower()] = {"checked": len(files), "flagged": hits,
+                                   "share_flagged": round(hits / len(files), 4)}  # fmt: skip
+    assert domain["by_label"] == expected
+    assert expected["normal"]["flagged"] >= 1 and domain["checked"] == 6
+    assert "Out of domain by label: normal " in report.to_text()
