@@ -330,6 +330,9 @@ class ResultPanel(QFrame):
                 float(p.extra.get("domain_score", 0.0)),
                 float(p.extra.get("domain_threshold", 0.0)),
             )
+        text += " " + self.tr(
+            "No result does not mean the image is normal: read it without the model."
+        )
         self.ood_banner.setText(text)
         self.ood_banner.show()
         self.ood_reveal.show()

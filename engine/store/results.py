@@ -60,12 +60,15 @@ class ResultInput:
     input_hash
         SHA-256 of the analysed input.
     label
-        The label the model gave.
+        The label the model gave; empty for a **withheld** result (its payload
+        says ``"out_of_domain": true``: the input was unlike what the model was
+        validated on, so it gave no label).
     probabilities
         Probability per label.
     positive_label
         The label that counts as positive, or ``None`` when the result has
-        none (then :attr:`score` and :attr:`is_positive` are ``None``).
+        none (then :attr:`score` and :attr:`is_positive` are ``None``, as for a
+        withheld result, whose probabilities are kept for audit only).
     operating_point, threshold, sensitivity, specificity
         The operating point the label was decided at.
     device, elapsed_ms
@@ -101,7 +104,11 @@ class ResultInput:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        missing = [name for name in _REQUIRED if not getattr(self, name)]
+        missing = [
+            name
+            for name in _REQUIRED
+            if not getattr(self, name) and not (name == "label" and self.withheld)
+        ]
         if missing or not self.probabilities:
             raise StoreError(
                 "The result cannot be saved: it lacks "
@@ -138,14 +145,24 @@ class ResultInput:
             object.__setattr__(self, name, value)
 
     @property
+    def withheld(self) -> bool:
+        """The model gave no label: the input was out of its domain (kept for the record)."""
+        return self.payload.get("out_of_domain") is True
+
+    @property
     def score(self) -> float | None:
-        """Probability of the positive label (``None`` without one)."""
-        return None if self.positive_label is None else self.probabilities[self.positive_label]
+        """Probability of the positive label (``None`` without one, or when withheld)."""
+        if self.positive_label is None or self.withheld:
+            return None
+        return self.probabilities[self.positive_label]
 
     @property
     def is_positive(self) -> bool | None:
-        """Whether the label is the positive one (``None`` without a positive label)."""
-        return None if self.positive_label is None else self.label == self.positive_label
+        """Whether the label is the positive one (``None`` without a positive label, or when
+        withheld: a result not given is neither)."""
+        if self.positive_label is None or self.withheld:
+            return None
+        return self.label == self.positive_label
 
 
 #: The SELECTs list the columns in the order of the entity's fields (see ``from_row``).

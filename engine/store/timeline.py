@@ -9,6 +9,8 @@ from engine.store.results import ResultsMixin
 
 #: Among entries of the same time, the order in which things happen in a visit.
 _KIND_ORDER = {"encounter": 0, "record": 1, "study": 2, "result": 3, "decision": 4}
+#: A withheld result's summary: the model gave no label (its probabilities are for audit only).
+NO_RESULT = "No result (out of domain)"
 
 
 class TimelineMixin(ResultsMixin):
@@ -50,6 +52,9 @@ class TimelineMixin(ResultsMixin):
             )
         for res, decisions in self._patient_results(conn, patient_id):
             score = f" ({res.score:.0%})" if res.score is not None else ""
+            summary = (
+                NO_RESULT if res.result.get("out_of_domain") is True else f"{res.label}{score}"
+            )
             out.append(
                 TimelineEntry(
                     res.created_at,
@@ -57,7 +62,7 @@ class TimelineMixin(ResultsMixin):
                     res.id,
                     res.encounter_id,
                     f"{res.model_name or res.model_id} {res.model_version}",
-                    f"{res.label}{score}",
+                    summary,
                     res,
                 )
             )

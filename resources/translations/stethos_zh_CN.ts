@@ -491,6 +491,10 @@
         <translation>各类心搏数：{0}（共 {1} 个心搏）</translation>
     </message>
     <message>
+        <source>&lt;b&gt;No result&lt;/b&gt;: the image looks unlike the images this model was validated on, and the model gave no label. No result does not mean the image is normal.</source>
+        <translation>&lt;b&gt;无结果&lt;/b&gt;：此图像与本模型验证时所用的图像不同，模型未给出标签。无结果不代表图像正常。</translation>
+    </message>
+    <message>
         <source>Result: &lt;b&gt;{0}&lt;/b&gt; (probability of {1}: {2})</source>
         <translation>结果：&lt;b&gt;{0}&lt;/b&gt;（{1} 的概率：{2}）</translation>
     </message>
@@ -1830,6 +1834,10 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>已否决：{0}</translation>
     </message>
     <message>
+        <source>No result (out of domain)</source>
+        <translation>无结果（域外）</translation>
+    </message>
+    <message>
         <source>Female</source>
         <translation>女</translation>
     </message>
@@ -2395,6 +2403,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>This image looks unlike the images this model was validated on; no result is given. (Out-of-domain check: appearance score {0:.1f}, threshold {1:.1f}.)</source>
         <translation>此图像与本模型验证时所用的图像不同；不给出结果。（域外检查：外观分数 {0:.1f}，阈值 {1:.1f}。）</translation>
+    </message>
+    <message>
+        <source>No result does not mean the image is normal: read it without the model.</source>
+        <translation>无结果不代表图像正常：请不借助模型阅片。</translation>
     </message>
     <message>
         <source>Shown on request: probability of {0} {1:.1%}; the model would say &lt;b&gt;{2}&lt;/b&gt;. Not validated for images like this one.</source>

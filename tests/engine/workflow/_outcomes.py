@@ -61,3 +61,12 @@ def ecg_outcome(path: str | Path, lead: str = "II") -> AnalysisOutcome:
     beats = (BeatResult(100, "N", {"N": 0.9, "V": 0.1}), BeatResult(400, "V", {"N": 0.2, "V": 0.8}))
     p = _by("ecg-beats-lstm", "3.6.1", {"N": 0.4, "V": 0.6}, beats=beats)
     return AnalysisOutcome(p, InputRef("signal", path=str(path), lead=lead))
+
+
+def withheld_image_outcome(path: str | Path, study_uid: str = "1.2.3") -> AnalysisOutcome:
+    """An image result the model withheld: out of domain, no label, probabilities for audit."""
+    outcome = image_outcome(path, study_uid)
+    p = outcome.prediction
+    extra = {**p.extra, "domain_score": 33.7, "domain_threshold": 29.5, "out_of_domain": True,
+             "withheld_label": p.label}  # fmt: skip
+    return replace(outcome, prediction=replace(p, label="", extra=extra))

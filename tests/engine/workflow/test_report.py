@@ -30,6 +30,7 @@ from tests.engine.workflow._outcomes import (
     ecg_outcome,
     image_outcome,
     record_outcome,
+    withheld_image_outcome,
 )
 
 
@@ -122,3 +123,36 @@ def test_an_encounter_of_another_patient_is_refused_and_exports_are_logged(
     (entry,) = store.audit_entries(action="exported")
     assert entry.object_type == "encounter" and entry.object_id == str(encounter_id)
     assert entry.details == {"format": "pdf", "patient_id": patient.id, "file": "report.pdf"}
+
+
+def test_a_withheld_image_result_is_kept_without_a_label_score_or_heat_map(
+    store: Store, tmp_path: Path
+) -> None:
+    """An out-of-domain image gets no result, and the store keeps that it was run: the
+    probabilities stay for audit, but no score, no positive, no heat map in the report."""
+    from dataclasses import replace as replaced
+
+    from engine.store.timeline import NO_RESULT
+    from engine.workflow.saved import result_input
+
+    image = tmp_path / "chest.dcm"
+    shutil.copyfile(resource_path("samples", "chest-cr-pa.dcm"), image)
+    patient = add_patient(store, {"mrn": "MRN-8", "family_name": "Ng", "given_name": "Li"})
+    outcome = withheld_image_outcome(image)
+    stored = save_outcome(store, patient.id, None, outcome).result
+    assert (stored.label, stored.score, stored.is_positive) == ("", None, None)
+    assert stored.probabilities == outcome.prediction.probabilities
+    assert stored.result["out_of_domain"] is True and stored.result["withheld_label"]
+    (entry,) = [e for e in store.timeline(patient.id) if e.kind == "result"]
+    assert entry.summary == NO_RESULT
+    (row,) = store.drift_report(model_id=stored.model_id)
+    assert (row.results, row.positives, row.positive_share) == (1, 0, None)
+
+    data = collect_report(store, stored.encounter_id, patient_id=patient.id)
+    assert data.image is not None and data.image.path == str(image)
+    assert data.image.heatmap is None  # as on screen, until "show anyway"
+
+    # an empty label is still refused where the model did not withhold it
+    plain = image_outcome(image)
+    with pytest.raises(StoreError, match="lacks label"):
+        result_input(replaced(plain, prediction=replaced(plain.prediction, label="")))

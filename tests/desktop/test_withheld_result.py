@@ -1,0 +1,68 @@
+"""An image result the model withheld (out of domain) in the patient's timeline and report:
+"no result", never the probability or the heat map the clinician did not ask to see."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.patients.panel import PatientsPanel
+from desktop.patients.report import report_content, report_html
+from engine.resources import resource_path
+from engine.store import KdfParams, Store, create_store
+from engine.workflow.report import collect_report
+from engine.workflow.session import add_patient, save_outcome
+from tests.engine.workflow._outcomes import withheld_image_outcome
+
+
+@pytest.fixture
+def off_ui() -> Iterator[Callable[..., Any]]:
+    """Runs a call on a worker thread, as the app does with every store call."""
+    with ThreadPoolExecutor(1) as pool:
+        yield lambda fn, *a, **kw: pool.submit(fn, *a, **kw).result()
+
+
+@pytest.fixture
+def store(tmp_path: Path, off_ui) -> Iterator[Store]:
+    opened, _key = off_ui(
+        create_store,
+        tmp_path / "db" / "stethos.db",
+        "admin",
+        "admin-password-1",
+        kdf=KdfParams.fast(),
+    )
+    yield opened
+    off_ui(opened.close)
+
+
+def test_a_withheld_result_reads_no_result_in_the_timeline_and_the_report(
+    qtbot, store: Store, tmp_path: Path, off_ui
+) -> None:
+    image = tmp_path / "chest.dcm"
+    shutil.copyfile(resource_path("samples", "chest-cr-pa.dcm"), image)
+    patient = off_ui(
+        add_patient, store, {"mrn": "MRN-9", "family_name": "Ito", "given_name": "Ken"}
+    )
+    outcome = withheld_image_outcome(image)
+    stored = off_ui(save_outcome, store, patient.id, None, outcome).result
+    probability = f"{outcome.prediction.probabilities['pneumonia']:.1%}"
+
+    panel = PatientsPanel()
+    qtbot.addWidget(panel)
+    panel.show_patient(patient, off_ui(store.timeline, patient.id))
+    texts = [
+        panel.timeline.topLevelItem(i).text(1) for i in range(panel.timeline.topLevelItemCount())
+    ]
+    (line,) = [t for t in texts if stored.model_id in t]
+    assert "No result (out of domain)" in line and "%" not in line
+
+    html = report_html(
+        report_content(off_ui(collect_report, store, stored.encounter_id, patient_id=patient.id))
+    )
+    assert "No result" in html and "does not mean the image is normal" in html
+    assert probability not in html
