@@ -13,6 +13,8 @@ Saves:
 - ``cxr-heatmap.png`` — a sample chest radiograph (a child's, when the
   pediatric samples are installed) analysed by the default image model,
   Grad-CAM heat map with legend and outline, result panel;
+- ``cxr-out-of-domain.png`` — an adult CR sample whose age is not recorded,
+  analysed by the same model: the out-of-domain banner, no result;
 - ``ct-measurements.png`` — a synthetic CT series (clearly marked
   SYNTHETIC) with distance, angle and region measurements, HU statistics;
 - ``dicomdir-browser.png`` — pydicom's test DICOMDIR in the study browser;
@@ -127,6 +129,26 @@ def take(out: Path) -> None:
         window.viewer_panel.heat_opacity.setValue(45)
     _wait(app, lambda: not window.browser.thumb_jobs.busy, what="thumbnails")
     _save(window, out / "cxr-heatmap.png")
+
+    # 1b. an adult radiograph that does not record the age: the out-of-domain check gives no result
+    if peds:
+        import pydicom
+
+        with tempfile.TemporaryDirectory(prefix="stethos-shots-") as tmp:
+            adult = pydicom.dcmread(resource_path("samples", "chest-cr-pa.dcm"))
+            for keyword in ("PatientAge", "PatientBirthDate"):
+                if keyword in adult:
+                    delattr(adult, keyword)
+            path = Path(tmp) / "adult-cr-age-not-recorded.dcm"
+            adult.save_as(path)
+            window.close_studies()
+            window.open_paths([path])
+            _wait(app, lambda: window.viewer.stack is not None and idle(), what="the adult CR")
+            window.analyze_image_action.trigger()
+            _wait(app, idle, timeout_s=300, what="the adult CR analysis")
+            _wait(app, lambda: not window.browser.thumb_jobs.busy, what="thumbnails")
+            _save(window, out / "cxr-out-of-domain.png")
+            window.close_studies()
 
     # 2. synthetic CT with measurements
     with tempfile.TemporaryDirectory(prefix="stethos-shots-") as tmp:
