@@ -113,7 +113,9 @@ class EncounterController(QObject):
             and (patient.id, study.study.study_instance_uid) not in self._linked
         )
         shown = self.shown_result() if on else None
-        self.decision_box.setVisible(shown is not None)
+        # a withheld result (out of domain: no label) has nothing to accept or override
+        withheld = shown is not None and shown.result.get("out_of_domain") is True
+        self.decision_box.setVisible(shown is not None and not withheld)
         if shown is not None:
             d = shown.decision
             self.decision_label.setText(

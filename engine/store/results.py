@@ -321,7 +321,8 @@ class ResultsMixin(RecordsMixin, StudiesMixin):
         Notes
         -----
         A later decision on the same result supersedes the earlier one in
-        lists, and both stay in the history.
+        lists, and both stay in the history. A withheld result (out of domain:
+        no label) takes no decision.
         """
         if decision not in DECISIONS:
             raise StoreError(f"Unknown decision “{decision}”; use “accepted” or “overridden”.")
@@ -331,6 +332,11 @@ class ResultsMixin(RecordsMixin, StudiesMixin):
         conn = self._conn()
         with self._write() as tx:
             result = self._result(conn, result_id)
+            if result.result.get("out_of_domain") is True:
+                raise StoreError(
+                    "The model gave no result for this input (it was unlike what the model was "
+                    "validated on): there is nothing to accept or override."
+                )
             did = tx.insert(
                 "decisions",
                 {

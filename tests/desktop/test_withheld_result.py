@@ -66,3 +66,32 @@ def test_a_withheld_result_reads_no_result_in_the_timeline_and_the_report(
     )
     assert "No result" in html and "does not mean the image is normal" in html
     assert probability not in html
+
+
+def test_a_withheld_result_is_saved_for_the_patient_and_takes_no_decision(qtbot, tmp_path):
+    """With a patient selected, an adult radiograph (its age removed) is analysed: the
+    withheld result is saved (it used to fail: "lacks label"), and Accept / Override… stay
+    hidden, as there is no result to accept."""
+    import pydicom
+
+    from tests.desktop.conftest import open_and_wait
+    from tests.desktop.test_patients_workflow import add_patient as add_in_window
+    from tests.desktop.test_patients_workflow import make_window, set_up, settle
+
+    window = make_window(qtbot, tmp_path / "stethos.db")
+    set_up(qtbot, window)
+    add_in_window(qtbot, window)
+    ds = pydicom.dcmread(resource_path("samples", "chest-cr-pa-monochrome1.dcm"))
+    del ds.PatientAge
+    adult = tmp_path / "adult.dcm"
+    ds.save_as(adult)
+    open_and_wait(qtbot, window, [adult])
+    with qtbot.waitSignal(window.analysis_jobs.finished, timeout=120000):
+        window.analyze_image_action.trigger()
+    settle(qtbot, window)
+    encounter = window.patients.encounter
+    saved = encounter.last_result
+    assert saved is not None and saved.label == "" and saved.result["out_of_domain"] is True
+    assert window.patients.last_message is None  # no error box: the save did not fail
+    assert not encounter.decision_box.isVisible()
+    assert any("No result (out of domain)" in t for t in window.patients.panel.timeline_texts())

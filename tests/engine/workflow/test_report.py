@@ -152,6 +152,9 @@ def test_a_withheld_image_result_is_kept_without_a_label_score_or_heat_map(
     assert data.image is not None and data.image.path == str(image)
     assert data.image.heatmap is None  # as on screen, until "show anyway"
 
+    with pytest.raises(StoreError, match="nothing to accept or override"):
+        decide(store, stored.id, "accepted")
+
     # an empty label is still refused where the model did not withhold it
     plain = image_outcome(image)
     with pytest.raises(StoreError, match="lacks label"):
