@@ -37,6 +37,13 @@ MODEL_ID = "cxr-pneumonia-resnet18-224"
 #: 1.2.0: one out-of-domain threshold on the two standardised scores (plan, seventh change).
 #: 1.2.1: the out-of-domain checks also by class (which in-domain images get no result).
 MODEL_VERSION = "1.2.1"
+#: Which in-domain images the out-of-domain check withholds (plan, eighth and ninth changes).
+OOD_BRIGHT_LIMITATION = (
+    "The out-of-domain check withholds the result more often for children's radiographs that "
+    "are bright and low in contrast, with little dark background around the body (most of the "
+    "in-domain images it flagged on the tuning patients had pneumonia and looked this way); "
+    "such an image gets no result, which says nothing about whether it is normal."
+)
 RESIZE = "body-crop"
 LABELS = ["normal", "pneumonia"]
 ARCHITECTURE = "resnet18"
@@ -595,6 +602,7 @@ def train_cxr(
             "The out-of-domain check is fitted on pediatric training images and one half of 244 "
             "adult radiographs from two public collections; images unlike all of these may "
             "pass it.",
+            OOD_BRIGHT_LIMITATION,
         ],
         "licence": "Model weights: Stethos project; training data CC BY 4.0 (attribution above).",
         "requirements": torch_requirements(),
