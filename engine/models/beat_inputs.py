@@ -250,8 +250,10 @@ RR_FEATURE_NAMES = (
     "pre_rr", "post_rr", "local_rr", "global_rr", "pre_rr_ratio", "post_rr_ratio",
     "pre_rr_global_ratio", "post_rr_global_ratio", "local_rr_global_ratio", "pre_post_ratio",
     "cmed_rr", "pre_rr_cmed_ratio", "post_rr_cmed_ratio", "rr_irregularity",
-    "rr_pattern_irregularity",
+    "rr_pattern_irregularity", "slow_rr", "pre_rr_slow_ratio", "post_rr_slow_ratio",
 )  # fmt: skip
+#: ``slow_rr``: this percentile of ``pre_rr`` over the beats centred on each (S-beat plan, D).
+SLOW_PERCENTILE, SLOW_BEATS = 80, 301
 
 
 def _centred_median(x: np.ndarray, beats: int) -> np.ndarray:
@@ -279,7 +281,10 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     ``rr_pattern_irregularity``: the same, each ``pre_rr`` compared with the
     nearest of the three before it, so that a repeating pattern of ectopic
     beats (bigeminy, trigeminy, runs) keeps it low while atrial fibrillation,
-    with no pattern, does not.
+    with no pattern, does not. ``slow_rr``: the 80th percentile of ``pre_rr``
+    over the 301 beats centred on the beat (fewer in short records), the
+    patient's slower, sinus intervals even where ectopic beats are most of the
+    beats and set ``cmed_rr``; ``*_slow_ratio``: divided by ``slow_rr``.
     """
     unknown = [k for k in names if k not in RR_FEATURE_NAMES]
     if unknown:
@@ -326,6 +331,14 @@ def rr_features(samples: np.ndarray, fs: float, names: Sequence[str]) -> np.ndar
     if "rr_pattern_irregularity" in names:
         nearest = np.minimum.reduce([change(k) for k in (1, 2, 3)])
         table["rr_pattern_irregularity"] = _centred_median(nearest, 101) / cmed
+    if {"slow_rr", "pre_rr_slow_ratio", "post_rr_slow_ratio"} & set(names):
+        from scipy.ndimage import percentile_filter
+
+        size = min(SLOW_BEATS, 2 * ((n - 1) // 2) + 1)
+        slow = np.maximum(percentile_filter(pre, SLOW_PERCENTILE, size=size, mode="nearest"), 1e-6)
+        table["slow_rr"] = slow
+        table["pre_rr_slow_ratio"] = pre / slow
+        table["post_rr_slow_ratio"] = post / slow
     return (
         np.stack([table[k] for k in names], axis=1).astype(np.float32)
         if names

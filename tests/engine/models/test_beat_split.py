@@ -81,11 +81,25 @@ def test_pattern_irregularity_ignores_repeating_ectopy_but_not_fibrillation() ->
     assert np.median(f[:, 1]) > 0.07  # above the shipped gate (0.06)
 
 
+def test_the_slow_reference_holds_where_ectopic_beats_are_the_majority() -> None:
+    """Two early beats to each sinus beat after its pause: the median interval is the early
+    beats' own, so they look on time against it, but not against the slow reference."""
+    rr = np.tile([1.1, 0.6, 0.6], 150)  # sinus after a pause, then two early beats
+    s = beats_at(rr)
+    f = rr_features(s, 360.0, ["pre_rr_cmed_ratio", "pre_rr_slow_ratio", "slow_rr"])
+    early = np.flatnonzero(np.isclose(np.diff(s) / 360.0, 0.6, atol=0.01)) + 1
+    inner = early[(early > 160) & (early < len(s) - 160)]
+    assert np.allclose(f[inner, 0], 1.0, atol=0.02)  # on time against the median
+    assert np.allclose(f[inner, 1], 0.6 / 1.1, atol=0.02)  # early against the slow rhythm
+    assert np.allclose(f[160:-160, 2], 1.1, atol=0.01)
+
+
 def test_short_records_and_unknown_features() -> None:
     for n in (1, 2, 3):
         f = rr_features(np.arange(n) * 300, 360.0,
-                        ["cmed_rr", "rr_irregularity", "rr_pattern_irregularity"])  # fmt: skip
-        assert f.shape == (n, 3) and np.isfinite(f).all()
+                        ["cmed_rr", "rr_irregularity", "rr_pattern_irregularity",
+                         "slow_rr", "pre_rr_slow_ratio"])  # fmt: skip
+        assert f.shape == (n, 5) and np.isfinite(f).all()
     with pytest.raises(EngineError, match="Unknown RR feature"):
         rr_features(np.arange(5) * 300, 360.0, ["pre_rr", "made_up"])
 
