@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.errors import EngineError, ModelError
+from engine.errors import EngineError, InputRejectedError, ModelError
 from engine.explain.signal import (
     SIGNAL_METHODS,
     integrated_gradients,
@@ -150,6 +150,13 @@ class BeatModel(TorchRunner):
             model_id=self.bundle.id,
         )
         prepared = prepare_beats(signal, self.spec, beats)
+        if prepared.n_beats == 0:  # nothing to classify: no label, not "N" of no beats
+            seconds = prepared.n_source / prepared.fs_source
+            raise InputRejectedError(
+                f"No heartbeats were found in “{name}” (lead {prepared.lead}, {seconds:.0f} s): "
+                "the trace may be flat, disconnected or all noise. Check the recording; model "
+                f"“{self.bundle.id}” has no beat to classify."
+            )
         return PreparedSignal(prepared, name, warnings, (time.perf_counter() - start) * 1000.0)
 
     def _extras(

@@ -335,6 +335,12 @@ class RhythmModel(RunnerBase):
         starts = np.concatenate(scan.starts).astype(np.int64)
         rows = np.asarray(scan.rows, dtype=np.float64).reshape(len(starts), len(FEATURES))
         beats = np.concatenate(scan.beats).astype(np.int64)
+        if not len(beats):  # no rhythm to read (the classifier would still name one)
+            raise InputRejectedError(
+                f"No heartbeats were found in “{item.name}” (lead {item.lead_name}, "
+                f"{n / fs:.0f} s): the trace may be flat, disconnected or all noise. Check the "
+                f"recording; model “{self.bundle.id}” cannot read a rhythm from it."
+            )
         req.progress(0.95, "Writing the rhythm report")
         p = self._proba(rows)
         decided = self._decide(p, op.threshold)

@@ -101,6 +101,18 @@ def test_gates_refuse_what_the_model_was_not_made_for(fs, leads, seconds, expect
         model.prepare(data, fs=fs, leads=leads)
 
 
+@pytest.mark.parametrize("model_id", [RHYTHM, BEATS])
+def test_a_flat_trace_gets_a_message_not_a_label(model_id) -> None:
+    """No heartbeat found: no rhythm ("other" before) and no beat label ("N" of no beats, with
+    NaN probabilities, before) — a clear refusal instead."""
+    fs, lead = (300.0, "ECG") if model_id == RHYTHM else (360.0, "MLII")
+    model = load_model(model_id)
+    flat = np.zeros((1, int(fs * 30)), dtype=np.float32)
+    with pytest.raises(InputRejectedError, match="No heartbeats were found") as err:
+        model.predict(flat, fs=fs, leads=[lead])
+    assert "30 s" in err.value.user_message and "flat, disconnected or all noise" in str(err.value)
+
+
 def test_a_handheld_record_that_does_not_name_its_lead_is_scored_with_a_warning(
     tmp_path: Path, capsys
 ) -> None:
