@@ -30,7 +30,7 @@ from desktop.jobs import JobFailure, JobRunner
 from desktop.results.basis import basis_text, site_text
 from desktop.results.chart import ContributionChart, translated_label, translated_value
 from desktop.results.model_card import ModelCardDialog, localized_card
-from engine.workflow import MISSING_WARNING, Prediction
+from engine.workflow import MISSING_WARNING, NOISE_WARNING, Prediction
 
 # engine.models.results.SUPPORT_STATEMENT, marked for translation (a test keeps them equal).
 _SUPPORT = QT_TRANSLATE_NOOP(
@@ -80,7 +80,7 @@ _MISSING_ATTRIBUTES = {
     "image size": QT_TRANSLATE_NOOP("ResultPanel", "image size"),
     "patient's age": QT_TRANSLATE_NOOP("ResultPanel", "patient's age"),
 }
-#: engine.models.gates.MISSING_WARNING as a pattern (built from it, so the two cannot drift).
+# engine.models.gates.MISSING_WARNING as a pattern (built from it, so the two cannot drift).
 _MISSING = re.compile(
     "^"
     + re.escape(MISSING_WARNING)
@@ -91,9 +91,29 @@ _MISSING = re.compile(
 )
 
 
+# engine.ecg.quality.NOISE_WARNING as a pattern (built from it, so the two cannot drift).
+_NOISE = re.compile(
+    "^"
+    + re.escape(NOISE_WARNING)
+    .replace(re.escape("{share:.0%}"), r"(?P<share>\d+%)")
+    .replace(re.escape("{name}"), "(?P<name>.*)")
+    .replace(re.escape("{n}"), r"(?P<n>\d+)")
+    .replace(re.escape("{total}"), r"(?P<total>\d+)")
+    + "$"
+)
+
+
 def warning_text(text: str) -> str:
     """A result warning in the interface language where its wording is known (the engine's
-    "does not record its …" gate warning), else as the engine wrote it."""
+    "does not record its …" gate warning and its noise warning), else as the engine wrote it."""
+    noise = _NOISE.match(text)
+    if noise is not None:
+        return QCoreApplication.translate(
+            "ResultPanel",
+            "{0} of “{1}” ({2} of {3} 10-s stretches) looks like noise rather than separate "
+            "heartbeats (lead off, artefact, flutter or a very fast rhythm): beat labels there "
+            "are unreliable; read the trace.",
+        ).format(noise.group("share"), noise.group("name"), noise.group("n"), noise.group("total"))
     m = _MISSING.match(text)
     if m is None or m.group("what") not in _MISSING_ATTRIBUTES:
         return text

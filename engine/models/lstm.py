@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.ecg.quality import NOISE_WARNING, NoiseStretches, noise_stretches
 from engine.errors import EngineError, InputRejectedError, ModelError
 from engine.explain.signal import (
     SIGNAL_METHODS,
@@ -46,6 +47,8 @@ class PreparedSignal:
     name: str
     warnings: tuple[str, ...]
     prepare_ms: float
+    #: The 10-s stretches that look like noise (kSQI), or ``None`` when not measured.
+    quality: NoiseStretches | None = None
 
 
 class BeatModel(TorchRunner):
@@ -157,7 +160,14 @@ class BeatModel(TorchRunner):
                 "the trace may be flat, disconnected or all noise. Check the recording; model "
                 f"“{self.bundle.id}” has no beat to classify."
             )
-        return PreparedSignal(prepared, name, warnings, (time.perf_counter() - start) * 1000.0)
+        quality = noise_stretches(prepared.filtered, prepared.fs_model)
+        if quality.noisy:
+            warnings = (*warnings, NOISE_WARNING.format(
+                name=name, share=quality.share, n=len(quality.noisy), total=quality.stretches
+            ))  # fmt: skip
+        return PreparedSignal(
+            prepared, name, warnings, (time.perf_counter() - start) * 1000.0, quality
+        )
 
     def _extras(
         self, rr: torch.Tensor, template: torch.Tensor | None, s: int, device: torch.device
@@ -339,6 +349,8 @@ class BeatModel(TorchRunner):
             else:
                 record_label = next(lbl for lbl in labels if lbl != self.bundle.positive_label)
             extra = self._extra()
+            if item.quality is not None:
+                extra["signal_quality"] = item.quality.to_json()
             extra.update(
                 {
                     "beat_counts": counts,

@@ -146,6 +146,8 @@ class Prediction:
             out["notes"] = list(self.extra["notes"])
         if "notice" in self.extra:
             out["notice"] = self.extra["notice"]
+        if "signal_quality" in self.extra:  # beat models: stretches that look like noise
+            out["signal_quality"] = self.extra["signal_quality"]
         if "site_calibration" in self.extra:
             out["site_calibration"] = self.extra["site_calibration"]
         return out

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from engine.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from engine.ecg.quality import NOISE_WARNING
     from engine.models.bundle import RHYTHM_TASK
     from engine.models.gates import MISSING_WARNING
     from engine.models.results import SUPPORT_STATEMENT, BeatResult, Contribution, Prediction
@@ -142,6 +143,7 @@ _MODULES: dict[str, str] = {
     "InputRef": "engine.workflow.analysis",
     "LoadedView": "engine.workflow.studies",
     "MISSING_WARNING": "engine.models.gates",
+    "NOISE_WARNING": "engine.ecg.quality",
     "ModelIdentity": "engine.workflow.analysis",
     "OutcomeSaved": "engine.workflow.session",
     "PatientTimeline": "engine.workflow.session",
@@ -237,6 +239,7 @@ __all__ = [
     "ANALYSIS_REASON",
     "HEATMAP_KEPT",
     "MISSING_WARNING",
+    "NOISE_WARNING",
     "RECORD_REASON",
     "REPORT_ECG_SECONDS",
     "RHYTHM_TASK",

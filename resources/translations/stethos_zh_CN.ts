@@ -2337,8 +2337,11 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>患者年龄</translation>
     </message>
     <message>
+        <source>{0} of “{1}” ({2} of {3} 10-s stretches) looks like noise rather than separate heartbeats (lead off, artefact, flutter or a very fast rhythm): beat labels there are unreliable; read the trace.</source>
+        <translation>“{1}”的 {0}（{3} 个 10 秒片段中的 {2} 个）看起来像噪声，而非可分辨的心搏（导联脱落、伪差、扑动或极快的心律）：这些片段中的心搏标签不可靠；请阅读原始波形。</translation>
+    </message>
+    <message>
         <source>“{0}” does not record its {1}; check that it is what model “{2}” was made for.</source>
-        <extracomment>engine.models.gates.MISSING_WARNING as a pattern (built from it, so the two cannot drift).</extracomment>
         <translation>“{0}”未记录{1}；请确认它是模型“{2}”适用的输入。</translation>
     </message>
     <message>
