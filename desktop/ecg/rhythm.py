@@ -79,6 +79,16 @@ def summary_rows(label: str, r: dict[str, Any]) -> list[tuple[str, str]]:
             )
         )
     rows.append((translate("RhythmReport", "Pauses > 2 s"), str(len(r.get("pauses") or []))))
+    gaps = r.get("signal_gaps") or []
+    if gaps:  # stretches the file holds no signal for: not pauses, not analysed
+        rows.append(
+            (
+                translate("RhythmReport", "No signal in the file"),
+                translate("RhythmReport", "{0} in {1} stretch(es), not analysed").format(
+                    _duration(sum(float(g["duration"]) for g in gaps)), len(gaps)
+                ),
+            )
+        )
     rows.append(
         (
             translate("RhythmReport", "Bradycardia / tachycardia"),

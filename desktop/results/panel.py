@@ -30,7 +30,7 @@ from desktop.jobs import JobFailure, JobRunner
 from desktop.results.basis import basis_text, site_text
 from desktop.results.chart import ContributionChart, translated_label, translated_value
 from desktop.results.model_card import ModelCardDialog, localized_card
-from engine.workflow import MISSING_WARNING, NOISE_WARNING, Prediction
+from engine.workflow import GAP_WARNING, MISSING_WARNING, NOISE_WARNING, Prediction
 
 # engine.models.results.SUPPORT_STATEMENT, marked for translation (a test keeps them equal).
 _SUPPORT = QT_TRANSLATE_NOOP(
@@ -102,10 +102,29 @@ _NOISE = re.compile(
     + "$"
 )
 
+# engine.ecg.quality.GAP_WARNING as a pattern (built from it, so the two cannot drift).
+_GAP = re.compile(
+    "^"
+    + re.escape(GAP_WARNING)
+    .replace(re.escape("{seconds:.1f}"), r"(?P<seconds>[\d.]+)")
+    .replace(re.escape("{lead}"), "(?P<lead>.*)")
+    .replace(re.escape("{name}"), "(?P<name>.*)")
+    .replace(re.escape("{n}"), r"(?P<n>\d+)")
+    + "$"
+)
+
 
 def warning_text(text: str) -> str:
     """A result warning in the interface language where its wording is known (the engine's
-    "does not record its …" gate warning and its noise warning), else as the engine wrote it."""
+    "does not record its …" gate warning, its noise and gap warnings), else as the engine wrote
+    it."""
+    gap = _GAP.match(text)
+    if gap is not None:
+        return QCoreApplication.translate(
+            "ResultPanel",
+            "{0} s of lead {1} of “{2}” hold no signal ({3} gap(s) in the file): they were not "
+            "analysed, and no pause, rate or beat is reported across them.",
+        ).format(gap.group("seconds"), gap.group("lead"), gap.group("name"), gap.group("n"))
     noise = _NOISE.match(text)
     if noise is not None:
         return QCoreApplication.translate(

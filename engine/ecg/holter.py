@@ -10,6 +10,10 @@ conventional definitions written down once:
   per-minute values (with the minute's start), the mean is over every RR.
   Recordings shorter than a minute get one value.
 * **Pauses**: an RR interval longer than :data:`PAUSE_S` (2 s).
+* **Missing signal**: stretches where the file holds no valid samples
+  (WFDB's invalid-sample value) are passed in as gaps. An interval that
+  spans a gap is not an RR interval: it makes no pause, and the heart rate
+  and the brady/tachycardia episodes leave it out.
 * **Bradycardia / tachycardia**: the rate averaged over :data:`RATE_BEATS`
   consecutive intervals below :data:`BRADY_BPM` (50) or above
   :data:`TACHY_BPM` (100) for at least :data:`EPISODE_MIN_S` (10 s).
@@ -106,9 +110,12 @@ class RhythmSummary:
     ectopy: dict[str, Ectopy]
     episodes: tuple[Episode, ...] = ()
     burdens: dict[str, float] = field(default_factory=dict)
+    #: Stretches with no valid samples in the file (not analysed).
+    gaps: tuple[Episode, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "signal_gaps": [e.to_json() for e in self.gaps],
             "duration_s": round(self.duration_s, 3),
             "beats": self.beats,
             "heart_rate": self.heart_rate,
@@ -128,13 +135,18 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-def heart_rate_trend(t: np.ndarray, duration_s: float, bin_s: float = 60.0) -> dict[str, Any]:
-    """Per-bin mean rate from the RR intervals ending in each bin; min/mean/max with times."""
-    if len(t) < 2:
+def heart_rate_trend(
+    t: np.ndarray, duration_s: float, bin_s: float = 60.0, across: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Per-bin mean rate from the RR intervals ending in each bin; min/mean/max with times.
+
+    ``across`` marks the intervals that span missing signal (left out)."""
+    keep = np.ones(max(len(t) - 1, 0), dtype=bool) if across is None else ~across
+    if not keep.any():
         return {"mean_bpm": None, "min_bpm": None, "max_bpm": None, "min_at": None,
                 "max_at": None, "trend": []}  # fmt: skip
-    rr = np.diff(t)
-    ends = t[1:]
+    rr = np.diff(t)[keep]
+    ends = t[1:][keep]
     n_bins = max(1, int(np.ceil(duration_s / bin_s)))
     idx = np.minimum((ends // bin_s).astype(int), n_bins - 1)
     trend = []
@@ -154,14 +166,20 @@ def heart_rate_trend(t: np.ndarray, duration_s: float, bin_s: float = 60.0) -> d
     }
 
 
-def rate_episodes(t: np.ndarray) -> tuple[tuple[Episode, ...], tuple[Episode, ...]]:
-    """Bradycardia and tachycardia episodes from the :data:`RATE_BEATS`-interval mean rate."""
+def rate_episodes(
+    t: np.ndarray, across: np.ndarray | None = None
+) -> tuple[tuple[Episode, ...], tuple[Episode, ...]]:
+    """Bradycardia and tachycardia episodes from the :data:`RATE_BEATS`-interval mean rate
+    (a window with an interval that spans missing signal, ``across``, is neither)."""
     if len(t) <= RATE_BEATS:
         return (), ()
     rr = np.diff(t)
+    if across is not None:
+        rr = np.where(across, np.nan, rr)
     kernel = np.ones(RATE_BEATS) / RATE_BEATS
     mean_rr = np.convolve(rr, kernel, mode="valid")  # window k covers rr[k : k + RATE_BEATS]
-    bpm = 60.0 / mean_rr
+    with np.errstate(invalid="ignore"):
+        bpm = 60.0 / mean_rr
     out: list[tuple[Episode, ...]] = []
     for label, mask in (("bradycardia", bpm < BRADY_BPM), ("tachycardia", bpm > TACHY_BPM)):
         episodes = []
@@ -242,12 +260,14 @@ def summarise(
     fs: float,
     n_samples: int,
     episodes: Sequence[Episode] = (),
+    gaps: Sequence[tuple[float, float]] = (),
 ) -> RhythmSummary:
     """The rhythm summary of one recording.
 
     ``samples``: the detected beats (sample indices, increasing);
     ``labels``: their classes; ``episodes``: rhythm episodes from a rhythm
-    model (their burden is reported per label).
+    model (their burden is reported per label); ``gaps``: ``(start_s, end_s)``
+    stretches with no valid signal in the file.
     """
     t = np.asarray(samples, dtype=np.float64) / float(fs)
     lab = np.asarray(labels, dtype=object)
@@ -255,23 +275,29 @@ def summarise(
         raise ValueError("one label per beat is needed")
     duration = float(n_samples) / float(fs)
     rr = np.diff(t)
+    missing = tuple(Episode("signal missing", float(a), float(b)) for a, b in gaps)
+    across = np.zeros(len(rr), dtype=bool)
+    for g in missing:  # the interval (t[i], t[i+1]) overlaps the gap
+        across |= (t[:-1] < g.end) & (t[1:] > g.start)
     pauses = tuple(
-        Episode("pause", float(t[i]), float(t[i + 1])) for i in np.flatnonzero(rr > PAUSE_S)
+        Episode("pause", float(t[i]), float(t[i + 1]))
+        for i in np.flatnonzero((rr > PAUSE_S) & ~across)
     )
-    brady, tachy = rate_episodes(t)
+    brady, tachy = rate_episodes(t, across)
     burdens: dict[str, float] = {}
     for e in episodes:
         burdens[e.label] = burdens.get(e.label, 0.0) + e.duration / duration if duration else 0.0
     return RhythmSummary(
         duration_s=duration,
         beats=len(t),
-        heart_rate=heart_rate_trend(t, duration),
+        heart_rate=heart_rate_trend(t, duration, across=across),
         pauses=pauses,
         bradycardia=brady,
         tachycardia=tachy,
         ectopy={k: ectopy(lab, t, k) for k in ("V", "S")},
         episodes=tuple(sorted(episodes, key=lambda e: e.start)),
         burdens=burdens,
+        gaps=missing,
     )
 
 

@@ -53,6 +53,14 @@ class NoiseStretches:
         }
 
 
+#: A result's warning when the file holds no valid samples in stretches of the lead read
+#: (WFDB's invalid-sample value; the readers fill them in by straight lines so that filters run).
+GAP_WARNING = (
+    "{seconds:.1f} s of lead {lead} of “{name}” hold no signal ({n} gap(s) in the file): they were "
+    "not analysed, and no pause, rate or beat is reported across them."
+)
+
+
 def noise_stretches(x: np.ndarray, fs: float) -> NoiseStretches:
     """The consecutive :data:`STRETCH_S` stretches of ``x`` (a filtered lead, baseline
     removed) whose kurtosis is below :data:`KURTOSIS_BOUND`; a shorter tail counts as a

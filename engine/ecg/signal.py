@@ -169,6 +169,10 @@ class Signal:
         ``"WFDB"`` or ``"DICOM"``, with detail such as the storage format.
     original_leads
         The lead labels exactly as stored in the file.
+    gaps
+        Per lead, the ``(start_s, end_s)`` stretches where the file held no
+        valid sample (filled in by straight lines so that filters run; not
+        signal). Empty when there are none.
     """
 
     data: np.ndarray
@@ -185,6 +189,7 @@ class Signal:
     comments: tuple[str, ...] = ()
     source_format: str = ""
     original_leads: tuple[str, ...] = ()
+    gaps: tuple[tuple[tuple[float, float], ...], ...] = ()
 
     def __post_init__(self) -> None:
         data = np.asarray(self.data, dtype=np.float32)
@@ -218,6 +223,10 @@ class Signal:
         """Length of the record in seconds."""
         return self.n_samples / self.fs
 
+    def lead_gaps(self, index: int) -> tuple[tuple[float, float], ...]:
+        """The stretches of lead ``index`` with no valid sample in the file (seconds)."""
+        return self.gaps[index] if index < len(self.gaps) else ()
+
     def times(self) -> np.ndarray:
         """Time of each sample in seconds from the start of the record."""
         return np.arange(self.n_samples, dtype=np.float64) / self.fs
@@ -232,6 +241,26 @@ class Signal:
             fs=self.fs if fs is None else fs,
             annotations=self.annotations if annotations is None else annotations,
         )
+
+
+def invalid_spans(values: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` sample spans of the non-finite values (WFDB's invalid samples)."""
+    bad = ~np.isfinite(np.asarray(values, dtype=np.float64))
+    if not bad.any():
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def merge_spans(spans: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """Spans in order, those that overlap or touch joined."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return tuple(out)
 
 
 def lead_index(signal: Signal, name: str | None = None) -> int:

@@ -12,13 +12,13 @@ stretch (wfdb seeks to the first sample), a record already in memory (a
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from engine.ecg.signal import Signal, normalize_lead_name
+from engine.ecg.signal import Signal, invalid_spans, merge_spans, normalize_lead_name
 from engine.errors import SignalError
 
 
@@ -44,6 +44,11 @@ class SignalStream(Protocol):
         """``(n_leads, stop - start)`` samples of ``[start, stop)`` (clipped to the record)."""
         ...
 
+    def gaps(self, lead: int) -> tuple[tuple[float, float], ...]:
+        """The ``(start_s, end_s)`` stretches of lead ``lead`` with no valid sample in the
+        file, among those read so far (all of them once the record has been read through)."""
+        ...
+
 
 @dataclass(frozen=True, eq=False)
 class MemoryStream:
@@ -54,6 +59,8 @@ class MemoryStream:
     fs: float
     name: str = ""
     source: Path | None = None
+    #: Per lead, the stretches the record's reader found without valid samples (seconds).
+    gaps_s: tuple[tuple[tuple[float, float], ...], ...] = ()
 
     @property
     def n_samples(self) -> int:
@@ -62,6 +69,9 @@ class MemoryStream:
     def read(self, start: int, stop: int) -> np.ndarray:
         start, stop = max(0, int(start)), min(self.n_samples, int(stop))
         return self.data[:, start : max(start, stop)]
+
+    def gaps(self, lead: int) -> tuple[tuple[float, float], ...]:
+        return self.gaps_s[lead] if lead < len(self.gaps_s) else ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +86,13 @@ class WfdbStream:
     n_samples: int
     name: str
     source: Path | None
+    #: Per channel row, the invalid-sample spans met by :meth:`read` so far (seconds).
+    _gaps: dict[int, list[tuple[float, float]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def gaps(self, lead: int) -> tuple[tuple[float, float], ...]:
+        return merge_spans(self._gaps.get(lead, []))
 
     def read(self, start: int, stop: int) -> np.ndarray:
         import wfdb
@@ -105,6 +122,9 @@ class WfdbStream:
             values = raw[row]
             bad = ~np.isfinite(values)
             if bad.any():  # invalid samples are interpolated, as the whole-record reader does
+                self._gaps.setdefault(row, []).extend(
+                    ((start + a) / self.fs, (start + b) / self.fs) for a, b in invalid_spans(values)
+                )
                 idx = np.arange(len(values))
                 values = (
                     np.zeros_like(values) if bad.all() else np.interp(idx, idx[~bad], values[~bad])
@@ -121,8 +141,9 @@ def stream_signal(signal: Any, name: str = "") -> MemoryStream:
     label = name or str(getattr(signal, "record_name", "") or getattr(signal, "name", "") or "")
     source = getattr(signal, "source", None)
     return MemoryStream(
-        data, tuple(signal.leads), float(signal.fs), label, Path(source) if source else None
-    )
+        data, tuple(signal.leads), float(signal.fs), label, Path(source) if source else None,
+        tuple(getattr(signal, "gaps", ()) or ()),
+    )  # fmt: skip
 
 
 def open_stream(path: str | os.PathLike[str]) -> SignalStream:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.ecg.signal import Annotations, Signal, normalize_lead_name
+from engine.ecg.signal import Annotations, Signal, invalid_spans, normalize_lead_name
 from engine.errors import SignalError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -277,7 +277,11 @@ def _to_signal(
             detail=str(header),
         )
     data = np.empty((len(keep), raw.shape[0]), dtype=np.float32)
+    fs = float(getattr(record, "fs", 0) or 0)
+    gaps = []
     for row, i in enumerate(keep):
+        spans = invalid_spans(raw[:, i]) if fs > 0 else []
+        gaps.append(tuple((a / fs, b / fs) for a, b in spans))
         data[row] = _fill_invalid(raw[:, i]) * _TO_MV[units[i].strip().lower()]
     comments = tuple(str(c) for c in (getattr(record, "comments", None) or []))
     age, sex = _patient_from_comments(comments)
@@ -295,6 +299,7 @@ def _to_signal(
         comments=comments,
         source_format=f"WFDB (format {'/'.join(fmts)})" if fmts else "WFDB",
         original_leads=tuple(names[i] for i in keep),
+        gaps=tuple(gaps) if any(gaps) else (),
     )
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.ecg.quality import NOISE_WARNING, NoiseStretches, noise_stretches
+from engine.ecg.quality import GAP_WARNING, NOISE_WARNING, NoiseStretches, noise_stretches
 from engine.errors import EngineError, InputRejectedError, ModelError
 from engine.explain.signal import (
     SIGNAL_METHODS,
@@ -160,6 +160,12 @@ class BeatModel(TorchRunner):
                 "the trace may be flat, disconnected or all noise. Check the recording; model "
                 f"“{self.bundle.id}” has no beat to classify."
             )
+        lead_gaps = getattr(signal, "lead_gaps", None)  # a Signal read from a file
+        gaps = lead_gaps(list(signal.leads).index(prepared.lead)) if lead_gaps else ()
+        if gaps:
+            warnings = (*warnings, GAP_WARNING.format(
+                seconds=sum(b - a for a, b in gaps), n=len(gaps), lead=prepared.lead, name=name
+            ))  # fmt: skip
         quality = noise_stretches(prepared.filtered, prepared.fs_model)
         if quality.noisy:
             warnings = (*warnings, NOISE_WARNING.format(

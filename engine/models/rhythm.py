@@ -47,6 +47,7 @@ import numpy as np
 
 from engine.ecg import detect_qrs
 from engine.ecg.holter import Episode, summarise, window_episodes, window_starts
+from engine.ecg.quality import GAP_WARNING
 from engine.ecg.rhythm_features import (
     FEATURE_LABELS,
     FEATURES,
@@ -376,7 +377,8 @@ class RhythmModel(RunnerBase):
             beat_labels = [b.label for b in scan.beat_results]
         else:
             samples, beat_labels = beats, ["?"] * len(beats)
-        summary = summarise(samples, beat_labels, fs, n, episodes).to_json()
+        gaps = item.stream.gaps(item.lead)
+        summary = summarise(samples, beat_labels, fs, n, episodes, gaps).to_json()
         rhythm: dict[str, Any] = {
             "analysed_s": round(n / fs, 3),
             "lead": item.lead_name,
@@ -385,6 +387,7 @@ class RhythmModel(RunnerBase):
             "heart_rate": summary["heart_rate"],
             "beats": summary["beats"],
             "pauses": summary["pauses"],
+            "signal_gaps": summary["signal_gaps"],
             "bradycardia": summary["bradycardia"],
             "tachycardia": summary["tachycardia"],
             "ectopy": summary["ectopy"] if scan.companion_ran else None,
@@ -402,6 +405,12 @@ class RhythmModel(RunnerBase):
             },
         }
         notes = []
+        warnings = item.warnings
+        if gaps:
+            warnings = (*warnings, GAP_WARNING.format(
+                seconds=sum(b - a for a, b in gaps), n=len(gaps), lead=item.lead_name,
+                name=item.name,
+            ))  # fmt: skip
         if not scan.companion_ran:
             rhythm["ectopy_note"] = scan.ectopy_note or (
                 "Ectopic beats were not counted: no beat model was run with this rhythm model."
@@ -433,7 +442,7 @@ class RhythmModel(RunnerBase):
             contributions=contributions,
             extra=extra,
             beats=tuple(scan.beat_results),
-            warnings=item.warnings,
+            warnings=warnings,
         )
 
     def predict(self, source: Any, **options: Any) -> Prediction:

@@ -2337,6 +2337,10 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>患者年龄</translation>
     </message>
     <message>
+        <source>{0} s of lead {1} of “{2}” hold no signal ({3} gap(s) in the file): they were not analysed, and no pause, rate or beat is reported across them.</source>
+        <translation>“{2}”的 {1} 导联有 {0} 秒无信号（文件中有 {3} 处缺失）：这些片段未被分析，跨越它们的停搏、心率和心搏均不报告。</translation>
+    </message>
+    <message>
         <source>{0} of “{1}” ({2} of {3} 10-s stretches) looks like noise rather than separate heartbeats (lead off, artefact, flutter or a very fast rhythm): beat labels there are unreliable; read the trace.</source>
         <translation>“{1}”的 {0}（{3} 个 10 秒片段中的 {2} 个）看起来像噪声，而非可分辨的心搏（导联脱落、伪差、扑动或极快的心律）：这些片段中的心搏标签不可靠；请阅读原始波形。</translation>
     </message>
@@ -2557,6 +2561,14 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>Pauses &gt; 2 s</source>
         <translation>停搏 &gt; 2 秒</translation>
+    </message>
+    <message>
+        <source>No signal in the file</source>
+        <translation>文件中无信号</translation>
+    </message>
+    <message>
+        <source>{0} in {1} stretch(es), not analysed</source>
+        <translation>{0}，共 {1} 段，未分析</translation>
     </message>
     <message>
         <source>Bradycardia / tachycardia</source>

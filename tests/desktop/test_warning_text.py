@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from desktop.results.panel import warning_text
-from engine.ecg.quality import NOISE_WARNING
+from engine.ecg.quality import GAP_WARNING, NOISE_WARNING
 from engine.models.gates import check_gates
 from tests.desktop.test_i18n import chinese  # noqa: F401
 
@@ -30,3 +30,13 @@ def test_the_noise_warning_is_translated(chinese) -> None:  # noqa: F811
     engine_text = NOISE_WARNING.format(share=0.105, name="207", n=19, total=181)
     shown = warning_text(engine_text)
     assert shown.startswith("“207”的 10%（181 个 10 秒片段中的 19 个）看起来像噪声")
+
+
+def test_the_gap_warning_and_the_report_row_are_translated(chinese) -> None:  # noqa: F811
+    from desktop.ecg.rhythm import summary_rows
+
+    engine_text = GAP_WARNING.format(seconds=5.0, n=1, lead="MLII", name="gap")
+    assert warning_text(engine_text).startswith("“gap”的 MLII 导联有 5.0 秒无信号")
+    gaps = [{"label": "signal missing", "start": 20.0, "end": 25.0, "duration": 5.0}]
+    rows = dict(summary_rows("normal", {"af_burden": 0.0, "signal_gaps": gaps}))
+    assert rows["文件中无信号"].endswith("共 1 段，未分析")

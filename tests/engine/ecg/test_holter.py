@@ -43,6 +43,23 @@ def test_pause_and_rate_episodes_with_their_times() -> None:
     assert hr["max_bpm"] > hr["mean_bpm"] > hr["min_bpm"]
 
 
+def test_an_interval_across_missing_signal_is_no_pause_and_no_rate() -> None:
+    """A file gap (no valid samples) is not asystole: the interval that spans it makes no pause,
+    no bradycardia and no minimum rate; the gap is listed as missing signal."""
+    rr = [0.75] * 40 + [6.0] + [0.75] * 40  # a 6-s hole in the middle
+    samples = _beats(rr)
+    n = int(sum(rr) * FS + FS)
+    hole = (samples[40] / FS + 0.3, samples[41] / FS - 0.3)
+    plain = summarise(samples, ["N"] * len(samples), FS, n)
+    assert [round(p.duration, 1) for p in plain.pauses] == [6.0]  # as a pause without the gap
+    s = summarise(samples, ["N"] * len(samples), FS, n, gaps=[hole])
+    assert s.pauses == () and s.bradycardia == ()
+    assert s.heart_rate["min_bpm"] == pytest.approx(80.0, abs=0.5)
+    (gap,) = s.gaps
+    assert gap.label == "signal missing" and gap.duration == pytest.approx(5.4, abs=0.01)
+    assert s.to_json()["signal_gaps"][0]["start"] == pytest.approx(hole[0], abs=1e-3)
+
+
 def test_couplets_runs_bigeminy_and_trigeminy() -> None:
     labels = (
         ["N"] * 10

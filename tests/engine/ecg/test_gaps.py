@@ -1,0 +1,47 @@
+"""Stretches a WFDB file holds no valid samples for: found by both readers, never a pause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.ecg import read_signal
+from engine.ecg.stream import open_stream
+from engine.workflow import analyze
+
+
+@pytest.fixture
+def gap_record(tmp_path: Path, mitdb: Path) -> Path:
+    """The first minute of MIT-BIH 119 with 5 s of MLII invalid (20–25 s)."""
+    import wfdb
+
+    rec = wfdb.rdrecord(str(mitdb / "119"), sampto=360 * 60)
+    x = rec.p_signal.copy()
+    x[360 * 20 : 360 * 25, 0] = np.nan
+    wfdb.wrsamp("gap", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=x,
+                fmt=["212", "212"], write_dir=str(tmp_path))  # fmt: skip
+    return tmp_path / "gap.hea"
+
+
+def test_both_readers_find_the_gap_of_the_lead_it_is_in(gap_record: Path) -> None:
+    signal = read_signal(gap_record)
+    assert signal.lead_gaps(0) == ((20.0, 25.0),) and signal.lead_gaps(1) == ()
+    assert np.isfinite(signal.data).all()  # filled in, so that filters run
+    stream = open_stream(gap_record)
+    for start in range(0, stream.n_samples, 360 * 7):  # stretches that cut the gap
+        stream.read(start, start + 360 * 7)
+    assert stream.gaps(0) == ((20.0, 25.0),) and stream.gaps(1) == ()
+
+
+def test_the_gap_is_no_pause_and_both_models_say_it_holds_no_signal(gap_record: Path) -> None:
+    rhythm = analyze(gap_record, kind="signal", model_id="ecg-rhythm-features-300", device="cpu")
+    r = rhythm.prediction.extra["rhythm"]
+    assert r["pauses"] == []  # it was a 5.2-s "pause"
+    assert r["signal_gaps"] == [
+        {"label": "signal missing", "start": 20.0, "end": 25.0, "duration": 5.0}
+    ]
+    beats = analyze(gap_record, kind="signal", model_id="ecg-beats-bilstm-360", device="cpu")
+    for p in (rhythm.prediction, beats.prediction):
+        assert any("5.0 s of lead MLII of “gap” hold no signal" in w for w in p.warnings)
