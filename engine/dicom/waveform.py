@@ -64,7 +64,9 @@ class EcgWaveform:
     Attributes
     ----------
     data
-        ``float32`` ``(n_channels, n_samples)`` in mV (voltage channels only).
+        ``float32`` ``(n_channels, n_samples)`` in mV (voltage channels only);
+        ``nan`` where a sample holds the group's Waveform Padding Value (the
+        channel's input was absent).
     fs
         Sampling frequency in Hz.
     channel_labels
@@ -254,7 +256,12 @@ def _decode_group(item: Dataset, *, little_endian: bool) -> np.ndarray:
             f"{n_channels} channels × {n_samples} samples",
         )
     samples = np.frombuffer(buffer[:expected], dtype=dtype).reshape(n_samples, n_channels)
-    return samples.T.astype(np.float64)
+    out = samples.T.astype(np.float64)
+    padding = item.get("WaveformPaddingValue")
+    if padding is not None and len(bytes(padding)) >= dtype.itemsize:
+        # "inserted in channels when input is absent" (PS3.3 C.10.9.1): not signal
+        out[samples.T == np.frombuffer(bytes(padding)[: dtype.itemsize], dtype=dtype)[0]] = np.nan
+    return out
 
 
 def _to_millivolts(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.ecg.signal import Signal, normalize_lead_name
+import numpy as np
+
+from engine.ecg.signal import Signal, fill_invalid, invalid_spans, normalize_lead_name
 from engine.errors import SignalError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -91,8 +93,12 @@ def read_dicom_ecg(path: str | os.PathLike[str], group: int | None = None) -> Si
         for label, code in zip(wave.channel_labels, wave.channel_codes, strict=True)
     )
     label = f", {wave.group_label.strip()}" if wave.group_label.strip() else ""
+    # samples at the group's padding value (input absent) are gaps, as WFDB's invalid samples
+    spans = [invalid_spans(row) for row in wave.data]
+    data = np.stack([fill_invalid(row) for row in wave.data]) if any(spans) else wave.data
+    gaps = tuple(tuple((a / wave.fs, b / wave.fs) for a, b in s) for s in spans)
     return Signal(
-        data=wave.data,
+        data=data,
         leads=leads,
         fs=wave.fs,
         source=wave.path,
@@ -105,4 +111,5 @@ def read_dicom_ecg(path: str | os.PathLike[str], group: int | None = None) -> Si
         comments=(wave.study_description,) if wave.study_description else (),
         source_format=f"DICOM {wave.sop_class}{label}",
         original_leads=wave.channel_labels,
+        gaps=gaps if any(spans) else (),
     )

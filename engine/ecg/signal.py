@@ -252,6 +252,22 @@ def invalid_spans(values: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
+def fill_invalid(values: np.ndarray) -> np.ndarray:
+    """``values`` with the non-finite samples filled by straight lines between their valid
+    neighbours (zeros when none is valid), so that filters run; :func:`invalid_spans` says
+    where they were."""
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return values
+    if bad.all():
+        return np.zeros_like(values)
+    idx = np.arange(len(values))
+    out = values.copy()
+    out[bad] = np.interp(idx[bad], idx[~bad], values[~bad])
+    return out
+
+
 def merge_spans(spans: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
     """Spans in order, those that overlap or touch joined."""
     out: list[tuple[float, float]] = []

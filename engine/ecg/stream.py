@@ -18,7 +18,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine.ecg.signal import Signal, invalid_spans, merge_spans, normalize_lead_name
+from engine.ecg.signal import (
+    Signal,
+    fill_invalid,
+    invalid_spans,
+    merge_spans,
+    normalize_lead_name,
+)
 from engine.errors import SignalError
 
 
@@ -125,10 +131,7 @@ class WfdbStream:
                 self._gaps.setdefault(row, []).extend(
                     ((start + a) / self.fs, (start + b) / self.fs) for a, b in invalid_spans(values)
                 )
-                idx = np.arange(len(values))
-                values = (
-                    np.zeros_like(values) if bad.all() else np.interp(idx, idx[~bad], values[~bad])
-                )
+                values = fill_invalid(values)
             out[row] = values * scale
         return out
 

@@ -22,7 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.ecg.signal import Annotations, Signal, invalid_spans, normalize_lead_name
+from engine.ecg.signal import (
+    Annotations,
+    Signal,
+    fill_invalid,
+    invalid_spans,
+    normalize_lead_name,
+)
 from engine.errors import SignalError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -282,7 +288,7 @@ def _to_signal(
     for row, i in enumerate(keep):
         spans = invalid_spans(raw[:, i]) if fs > 0 else []
         gaps.append(tuple((a / fs, b / fs) for a, b in spans))
-        data[row] = _fill_invalid(raw[:, i]) * _TO_MV[units[i].strip().lower()]
+        data[row] = fill_invalid(raw[:, i]) * _TO_MV[units[i].strip().lower()]
     comments = tuple(str(c) for c in (getattr(record, "comments", None) or []))
     age, sex = _patient_from_comments(comments)
     fmts = sorted({str(f) for f in (getattr(record, "fmt", None) or []) if f})
@@ -301,19 +307,6 @@ def _to_signal(
         original_leads=tuple(names[i] for i in keep),
         gaps=tuple(gaps) if any(gaps) else (),
     )
-
-
-def _fill_invalid(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return values
-    if bad.all():
-        return np.zeros_like(values)
-    idx = np.arange(len(values))
-    out = values.copy()
-    out[bad] = np.interp(idx[bad], idx[~bad], values[~bad])
-    return out
 
 
 def _patient_from_comments(comments: tuple[str, ...]) -> tuple[str, str]:
