@@ -72,6 +72,7 @@ def label_text(p: Prediction, label: str) -> str:
 _MISSING_ATTRIBUTES = {
     "modality": QT_TRANSLATE_NOOP("ResultPanel", "modality"),
     "view position": QT_TRANSLATE_NOOP("ResultPanel", "view position"),
+    "presentation intent": QT_TRANSLATE_NOOP("ResultPanel", "presentation intent"),
     "body part": QT_TRANSLATE_NOOP("ResultPanel", "body part"),
     "photometric interpretation": QT_TRANSLATE_NOOP("ResultPanel", "photometric interpretation"),
     "sampling rate": QT_TRANSLATE_NOOP("ResultPanel", "sampling rate"),

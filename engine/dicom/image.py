@@ -119,6 +119,8 @@ class DicomImage:
     study_date: str = ""
     body_part: str = ""
     view_position: str = ""
+    #: Presentation Intent Type (DX, MG, IO): ``FOR PROCESSING`` is a raw detector image.
+    presentation_intent: str = ""
     patient_age: str = ""
     patient_birth_date: str = ""
     sop_instance_uid: str = ""
@@ -429,6 +431,7 @@ def read_image(
         study_date=text(ds, "StudyDate"),
         body_part=text(ds, "BodyPartExamined"),
         view_position=text(ds, "ViewPosition"),
+        presentation_intent=text(ds, "PresentationIntentType"),
         patient_age=text(ds, "PatientAge"),
         patient_birth_date=text(ds, "PatientBirthDate"),
         sop_instance_uid=text(ds, "SOPInstanceUID"),

@@ -5,6 +5,8 @@ A manifest's ``gates`` block names the checks, e.g.::
     "gates": {
       "modality": {"allowed": ["CR", "DX"], "action": "refuse"},
       "view_position": {"refused": ["LL", "RL", "LATERAL"], "action": "refuse"},
+      "presentation_intent": {"refused": ["FOR PROCESSING"], "action": "refuse",
+                              "if_missing": "allow"},
       "body_part": {"allowed": ["CHEST"], "action": "warn", "if_missing": "allow"},
       "age_years": {"min": 1, "max": 6, "action": "refuse", "if_missing": "warn"},
       "sampling_rate": {"min": 250, "max": 1000, "action": "refuse"},
@@ -32,6 +34,7 @@ MISSING_WARNING = (
 DESCRIBE = {
     "modality": "modality",
     "view_position": "view position",
+    "presentation_intent": "presentation intent",
     "body_part": "body part",
     "photometric": "photometric interpretation",
     "sampling_rate": "sampling rate",
@@ -192,6 +195,7 @@ def image_gate_values(inp: Any) -> dict[str, Any]:
     return {
         "modality": inp.modality,
         "view_position": inp.view_position,
+        "presentation_intent": getattr(inp, "presentation_intent", ""),
         "body_part": inp.body_part,
         "photometric": inp.photometric,
         "image_size": min(rows, cols),

@@ -93,6 +93,8 @@ class ImageInput:
     view_position: str = ""
     body_part: str = ""
     photometric: str = ""
+    #: DICOM Presentation Intent Type (``FOR PROCESSING``: raw detector data), empty if absent.
+    presentation_intent: str = ""
     input_hash: str = ""
     source: str = "array"
     #: The patient's age in years at the study (DICOM), ``None`` when not recorded.
@@ -149,6 +151,7 @@ def dicom_to_input(image: Any, spec: ImageSpec, frame: int = 0) -> ImageInput:
         view_position=str(image.view_position or "").upper(),
         body_part=str(image.body_part or "").upper(),
         photometric=str(image.photometric or "").upper(),
+        presentation_intent=str(getattr(image, "presentation_intent", "") or "").upper(),
         age_years=age_years(
             getattr(image, "patient_age", ""),
             getattr(image, "patient_birth_date", ""),

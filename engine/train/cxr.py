@@ -36,7 +36,16 @@ from engine.validation import metrics as M
 MODEL_ID = "cxr-pneumonia-resnet18-224"
 #: 1.2.0: one out-of-domain threshold on the two standardised scores (plan, seventh change).
 #: 1.2.1: the out-of-domain checks also by class (which in-domain images get no result).
-MODEL_VERSION = "1.2.1"
+#: 1.2.2: raw detector images (Presentation Intent Type FOR PROCESSING) are refused.
+MODEL_VERSION = "1.2.2"
+#: A raw detector image (DX "FOR PROCESSING") is not what the model read in training.
+PRESENTATION_GATE = {
+    "refused": ["FOR PROCESSING"],
+    "action": "refuse",
+    "if_missing": "allow",
+    "message": "The model reads radiographs processed for reading (FOR PRESENTATION); use the "
+    "processed image of the same exposure, not the raw detector image.",
+}
 #: Which in-domain images the out-of-domain check withholds (plan, eighth and ninth changes).
 OOD_BRIGHT_LIMITATION = (
     "The out-of-domain check withholds the result more often for children's radiographs that "
@@ -616,6 +625,7 @@ def train_cxr(
                 "if_missing": "allow",
             },
             "body_part": {"allowed": ["CHEST", "THORAX"], "action": "warn", "if_missing": "allow"},
+            "presentation_intent": PRESENTATION_GATE,
         },
         "explanation": {"method": "gradcam", "target_layer": CAM_LAYER},
         "training_command": f"stethos-engine train cxr --seed {seed} --epochs {epochs} "

@@ -139,7 +139,13 @@ def domain_section(manifest: Mapping[str, Any]) -> str:
         ),
         "The adult CR samples record a patient age of 62 and are refused by the age gate "
         "before this check; the table shows the check alone. Not covered: lateral views and "
-        "photographs (none in the data here); lateral DICOM views are refused by the view gate.",
+        "photographs (none in the data here); lateral DICOM views are refused by the view gate"
+        + (
+            ", and raw detector images (Presentation Intent Type FOR PROCESSING) by the "
+            "presentation gate."
+            if "presentation_intent" in manifest.get("gates", {})
+            else "."
+        ),
         ood.get("note", ""),
         _withheld_by_class(ood["checks"]),
         age_text,

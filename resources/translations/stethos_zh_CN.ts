@@ -2309,6 +2309,10 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>体位</translation>
     </message>
     <message>
+        <source>presentation intent</source>
+        <translation>呈现意图</translation>
+    </message>
+    <message>
         <source>body part</source>
         <translation>检查部位</translation>
     </message>

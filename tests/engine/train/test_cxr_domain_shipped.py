@@ -40,6 +40,26 @@ def test_the_bundle_declares_its_age_range_and_out_of_domain_check() -> None:
     assert (resource_path("models", CXR) / gates["appearance"]["file"]).is_file()
 
 
+@pytest.mark.parametrize(
+    ("intent", "refused"), [("FOR PROCESSING", True), ("FOR PRESENTATION", False), (None, False)]
+)
+def test_a_raw_detector_image_is_refused_with_what_to_send(tmp_path, intent, refused) -> None:
+    ds = pydicom.dcmread(resource_path("samples", "peds-cxr-normal.dcm"))
+    if intent is None:
+        ds.pop("PresentationIntentType", None)
+    else:
+        ds.PresentationIntentType = intent
+    path = tmp_path / "intent.dcm"
+    ds.save_as(path)
+    if refused:
+        with pytest.raises(InputRejectedError) as info:
+            analyze_image(CXR, path, explain=False)
+        assert "presentation intent is FOR PROCESSING" in info.value.user_message
+        assert "FOR PRESENTATION" in info.value.user_message
+    else:
+        assert analyze_image(CXR, path, explain=False).model_id == CXR
+
+
 def test_the_card_says_which_in_domain_images_get_no_result() -> None:
     """The pediatric checks by class add up to the set's, and the card states both classes."""
     checks = _manifest()["validation"]["domain"]["out_of_domain"]["checks"]
