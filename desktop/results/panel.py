@@ -81,38 +81,36 @@ _MISSING_ATTRIBUTES = {
     "image size": QT_TRANSLATE_NOOP("ResultPanel", "image size"),
     "patient's age": QT_TRANSLATE_NOOP("ResultPanel", "patient's age"),
 }
-# engine.models.gates.MISSING_WARNING as a pattern (built from it, so the two cannot drift).
-_MISSING = re.compile(
-    "^"
-    + re.escape(MISSING_WARNING)
-    .replace(re.escape("{input}"), "(?P<input>.*)")
-    .replace(re.escape("{what}"), "(?P<what>.*)")
-    .replace(re.escape("{model}"), "(?P<model>.*)")
-    + "$"
-)
 
 
-# engine.ecg.quality.NOISE_WARNING as a pattern (built from it, so the two cannot drift).
-_NOISE = re.compile(
-    "^"
-    + re.escape(NOISE_WARNING)
-    .replace(re.escape("{share:.0%}"), r"(?P<share>\d+%)")
-    .replace(re.escape("{name}"), "(?P<name>.*)")
-    .replace(re.escape("{n}"), r"(?P<n>\d+)")
-    .replace(re.escape("{total}"), r"(?P<total>\d+)")
-    + "$"
-)
+def _pattern(template: str, fields: dict[str, str]) -> re.Pattern[str]:
+    """An engine message template as a pattern: each ``{field}`` (with its format spec) becomes
+    the given group, so the desktop reads the message it translates and the two cannot drift."""
+    out = re.escape(template)
+    for placeholder, group in fields.items():
+        out = out.replace(re.escape(placeholder), group)
+    return re.compile(f"^{out}$")
 
-# engine.ecg.quality.GAP_WARNING as a pattern (built from it, so the two cannot drift).
-_GAP = re.compile(
-    "^"
-    + re.escape(GAP_WARNING)
-    .replace(re.escape("{seconds:.1f}"), r"(?P<seconds>[\d.]+)")
-    .replace(re.escape("{lead}"), "(?P<lead>.*)")
-    .replace(re.escape("{name}"), "(?P<name>.*)")
-    .replace(re.escape("{n}"), r"(?P<n>\d+)")
-    + "$"
+
+_ANY, _INT = ".*", r"\d+"
+_MISSING = _pattern(
+    MISSING_WARNING,
+    {
+        "{input}": f"(?P<input>{_ANY})",
+        "{what}": f"(?P<what>{_ANY})",
+        "{model}": f"(?P<model>{_ANY})",
+    },
 )
+_NOISE = _pattern(
+    NOISE_WARNING,
+    {"{share:.0%}": rf"(?P<share>{_INT}%)", "{name}": f"(?P<name>{_ANY})",
+     "{n}": f"(?P<n>{_INT})", "{total}": f"(?P<total>{_INT})"},
+)  # fmt: skip
+_GAP = _pattern(
+    GAP_WARNING,
+    {"{seconds:.1f}": r"(?P<seconds>[\d.]+)", "{lead}": f"(?P<lead>{_ANY})",
+     "{name}": f"(?P<name>{_ANY})", "{n}": f"(?P<n>{_INT})"},
+)  # fmt: skip
 
 
 def warning_text(text: str) -> str:

@@ -54,6 +54,22 @@ def open_and_wait(qtbot, window, paths, timeout=20000):
         window.open_paths(paths)
 
 
+def analyse_an_adult_without_age(qtbot, window, tmp_path) -> None:
+    """Open an adult CR sample with its age removed (the age gate cannot refuse it, the
+    out-of-domain check flags it) and analyse it with the default image model."""
+    import pydicom
+
+    from engine.resources import resource_path
+
+    ds = pydicom.dcmread(resource_path("samples", "chest-cr-pa-monochrome1.dcm"))
+    del ds.PatientAge
+    adult = tmp_path / "adult.dcm"
+    ds.save_as(adult)
+    open_and_wait(qtbot, window, [adult])
+    with qtbot.waitSignal(window.analysis_jobs.finished, timeout=120000):
+        window.analyze_image_action.trigger()
+
+
 class UIThreadStoreCall(AssertionError):
     """A store method was called on the Qt main thread (where the UI runs)."""
 

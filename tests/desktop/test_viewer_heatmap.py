@@ -14,7 +14,7 @@ from desktop.viewer.overlay import (
     top_region,
 )
 from engine.resources import resource_path
-from tests.desktop.conftest import open_and_wait
+from tests.desktop.conftest import analyse_an_adult_without_age, open_and_wait
 
 SAMPLE = resource_path("samples", "chest-cr-pa.dcm")
 
@@ -107,15 +107,7 @@ def test_an_out_of_domain_image_gets_a_banner_and_its_heat_map_only_on_request(
     qtbot, window, tmp_path
 ):
     """The shipped CNN flags this adult radiograph (its age removed): no result, no heat map."""
-    import pydicom
-
-    ds = pydicom.dcmread(resource_path("samples", "chest-cr-pa-monochrome1.dcm"))
-    del ds.PatientAge
-    adult = tmp_path / "adult.dcm"
-    ds.save_as(adult)
-    open_and_wait(qtbot, window, [adult])
-    with qtbot.waitSignal(window.analysis_jobs.finished, timeout=120000):
-        window.analyze_image_action.trigger()
+    analyse_an_adult_without_age(qtbot, window, tmp_path)
     p = window.results.prediction
     assert p is not None and p.extra["out_of_domain"] is True and p.label == ""
     assert window.results.ood_banner.isVisible() and window.results.ood_reveal.isVisible()

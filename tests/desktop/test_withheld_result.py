@@ -72,22 +72,14 @@ def test_a_withheld_result_is_saved_for_the_patient_and_takes_no_decision(qtbot,
     """With a patient selected, an adult radiograph (its age removed) is analysed: the
     withheld result is saved (it used to fail: "lacks label"), and Accept / Override… stay
     hidden, as there is no result to accept."""
-    import pydicom
-
-    from tests.desktop.conftest import open_and_wait
+    from tests.desktop.conftest import analyse_an_adult_without_age
     from tests.desktop.test_patients_workflow import add_patient as add_in_window
     from tests.desktop.test_patients_workflow import make_window, set_up, settle
 
     window = make_window(qtbot, tmp_path / "stethos.db")
     set_up(qtbot, window)
     add_in_window(qtbot, window)
-    ds = pydicom.dcmread(resource_path("samples", "chest-cr-pa-monochrome1.dcm"))
-    del ds.PatientAge
-    adult = tmp_path / "adult.dcm"
-    ds.save_as(adult)
-    open_and_wait(qtbot, window, [adult])
-    with qtbot.waitSignal(window.analysis_jobs.finished, timeout=120000):
-        window.analyze_image_action.trigger()
+    analyse_an_adult_without_age(qtbot, window, tmp_path)
     settle(qtbot, window)
     encounter = window.patients.encounter
     saved = encounter.last_result
