@@ -39,6 +39,7 @@ from PySide6.QtPrintSupport import QPrinter
 from desktop.ecg.rhythm import summary_rows
 from desktop.patients.host import ScreenViews
 from desktop.results.basis import basis_text, site_text
+from desktop.results.panel import warning_text
 from desktop.viewer.overlay import heatmap_rgba
 from engine.records import HEART_RECORD, RecordSchema
 from engine.store import Encounter, Patient, StoredRecord
@@ -163,6 +164,11 @@ class EncounterReport(QObject):
             lines.append(self.tr("Intended use: {0}").format(_e(intended_use)) + "<br>")
         if res.explanation_summary:
             lines.append(self.tr("Explanation: {0}").format(_e(res.explanation_summary)) + "<br>")
+        # the caveats the screen showed with the result (gates, noise, gaps; post-processing)
+        for warning in stored.get("warnings") or []:
+            lines.append(f'<span style="color:#b34700">{_e(warning_text(str(warning)))}</span><br>')
+        for note in stored.get("notes") or []:
+            lines.append(_e(str(note)) + "<br>")
         lines.append(f"<i>{_e(QCoreApplication.translate('ResultPanel', _SUPPORT))}</i><br>")
         d = res.decision
         if d is None:

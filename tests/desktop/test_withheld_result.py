@@ -87,3 +87,26 @@ def test_a_withheld_result_is_saved_for_the_patient_and_takes_no_decision(qtbot,
     assert window.patients.last_message is None  # no error box: the save did not fail
     assert not encounter.decision_box.isVisible()
     assert any("No result (out of domain)" in t for t in window.patients.panel.timeline_texts())
+
+
+def test_the_report_carries_the_caveats_the_screen_showed(
+    qtbot, store: Store, tmp_path: Path, off_ui
+) -> None:
+    """A result's warnings (a gate, noise, a gap in the file) and post-processing notes are
+    printed with it, as the result panel showed them."""
+    from dataclasses import replace
+
+    from engine.ecg.quality import GAP_WARNING
+    from tests.engine.workflow._outcomes import image_outcome
+
+    image = tmp_path / "chest.dcm"
+    shutil.copyfile(resource_path("samples", "chest-cr-pa.dcm"), image)
+    patient = off_ui(add_patient, store, {"mrn": "MRN-10", "family_name": "Oy", "given_name": "Al"})
+    outcome = image_outcome(image)
+    gap = GAP_WARNING.format(seconds=5.0, n=1, lead="MLII", name="x")
+    p = replace(outcome.prediction, warnings=(gap,),
+                extra={**outcome.prediction.extra, "notes": ["3 of 40 beats lost V."]})  # fmt: skip
+    stored = off_ui(save_outcome, store, patient.id, None, replace(outcome, prediction=p)).result
+    data = off_ui(collect_report, store, stored.encounter_id, patient_id=patient.id)
+    html = report_html(report_content(data))
+    assert "5.0 s of lead MLII of “x” hold no signal" in html and "3 of 40 beats lost V." in html
