@@ -163,6 +163,8 @@ def events(r: dict[str, Any]) -> list[tuple[str, float, float]]:
         out.append(
             (what.format(len(explained["irregular_rr"])), explained["start"], explained["end"])
         )
+    for g in r.get("signal_gaps") or []:  # not analysed: the file holds no signal there
+        out.append((translate("RhythmReport", "No signal in the file"), g["start"], g["end"]))
     for key, what in (
         ("pauses", translate("RhythmReport", "Pause")),
         ("bradycardia", translate("RhythmReport", "Bradycardia")),
