@@ -135,6 +135,9 @@ class DicomImage:
     stored_photometric: str = ""
     presentation_lut_shape: str = ""
     transfer_syntax: str = ""
+    #: Pixel Padding Value (and Range Limit) in modality units: not image (left out of the
+    #: full-range window); ``None`` when the file declares none.
+    padding: tuple[float, float] | None = None
     decoder: str = ""
     bits_stored: int = 0
     frame_info: tuple[FrameInfo, ...] = ()
@@ -183,7 +186,7 @@ class DicomImage:
         windows = self.frame_windows(frame)
         if windows:
             return windows[0]
-        return full_range_window(self.frames[frame])
+        return full_range_window(self.frames[frame], self.padding)
 
 
 def render_8bit(image: DicomImage, frame: int = 0, window: Window | None = None) -> np.ndarray:
@@ -448,7 +451,22 @@ def read_image(
         decoder=decoder,
         bits_stored=integer(ds, "BitsStored", bits),
         frame_info=infos,
+        padding=_padding(ds, first) if gray else None,
     )
+
+
+def _padding(ds: Dataset, first: FrameInfo) -> tuple[float, float] | None:
+    """Pixel Padding Value (to Pixel Padding Range Limit) through the modality transform."""
+    value, limit = ds.get("PixelPaddingValue"), ds.get("PixelPaddingRangeLimit")
+    try:
+        stored = [float(value)] + ([float(limit)] if limit is not None else [])
+    except (TypeError, ValueError):
+        return None
+    try:
+        real = first.modality.apply(np.asarray(stored, dtype=np.int64)).astype(np.float64)
+    except (TypeError, ValueError, IndexError):  # a modality LUT that does not cover it
+        return None
+    return (float(real.min()), float(real.max()))
 
 
 def _modality_values(arr: np.ndarray, infos: tuple[FrameInfo, ...], ds: Dataset) -> np.ndarray:

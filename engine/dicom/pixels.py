@@ -225,13 +225,18 @@ def parse_voi_luts(item, *, signed_input: bool) -> tuple[Window, ...]:
 
 
 # --- windows and rendering ------------------------------------------------------
-def full_range_window(values: np.ndarray) -> Window:
+def full_range_window(values: np.ndarray, padding: tuple[float, float] | None = None) -> Window:
     """A LINEAR window mapping ``min(values)`` to 0 and ``max(values)`` to 255.
 
     Same convention as dcmtk's min-max window: centre ``(min + max + 1) / 2``,
-    width ``max - min + 1``.
+    width ``max - min + 1``. Values within ``padding`` (the image's Pixel
+    Padding Value, or its range, in modality units) are not image and are left
+    out of the range.
     """
     finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    if padding is not None:
+        lo_pad, hi_pad = min(padding), max(padding)
+        finite = finite[(finite < lo_pad) | (finite > hi_pad)]
     if finite.size == 0:
         return Window(center=0.5, width=1.0, explanation="full range")
     lo = float(np.min(finite))
