@@ -70,6 +70,8 @@ class EcgPanel(QWidget):
         #: Show a progress bar and Cancel in the panel (off when the window's status bar does).
         self.inline_progress = inline_progress
         self.signal: EcgSignal | None = None
+        #: Stretches with no signal in the file (any lead), shaded on the traces with their label.
+        self._gap_bands: tuple[tuple[float, float, str], ...] = ()
         self.prediction: Prediction | None = None
         self.device = "auto"
         self.explain = True
@@ -334,6 +336,16 @@ class EcgPanel(QWidget):
         self.prediction = None
         self.twelve_lead.set_signal(signal)
         self.strip.set_signal(signal)
+        missing: dict[tuple[float, float], list[str]] = {}
+        for name, spans in zip(signal.leads, getattr(signal, "gaps", ()), strict=False):
+            for span in spans:
+                missing.setdefault(span, []).append(name)
+        label = self.tr("No signal in the file: {0}")
+        self._gap_bands = tuple(
+            (a, b, label.format(", ".join(leads))) for (a, b), leads in sorted(missing.items())
+        )
+        for view in (self.twelve_lead, self.strip):
+            view.set_episodes(self._gap_bands)
         self.strip.setMinimumHeight(self.strip.sizeHint().height())
         self._fit_twelve_lead()
         self.twelve_lead.resize(self.twelve_lead.sizeHint())
@@ -401,7 +413,7 @@ class EcgPanel(QWidget):
                 for e in rhythm.get("episodes", [])
             )
             for view in (self.twelve_lead, self.strip):
-                view.set_episodes(episodes)
+                view.set_episodes(episodes + self._gap_bands)
             self.side_tabs.setCurrentWidget(self.rhythm_report)
 
     def _analysed_lead_index(self, p: Prediction) -> int | None:

@@ -121,8 +121,8 @@ def warning_text(text: str) -> str:
     if gap is not None:
         return QCoreApplication.translate(
             "ResultPanel",
-            "{0} s of lead {1} of “{2}” hold no signal ({3} gap(s) in the file): they were not "
-            "analysed, and no pause, rate or beat is reported across them.",
+            "{0} s of lead {1} of “{2}” hold no signal ({3} gap(s) in the file): no beat is found "
+            "there and no pause or heart rate is taken across them; read the trace around them.",
         ).format(gap.group("seconds"), gap.group("lead"), gap.group("name"), gap.group("n"))
     noise = _NOISE.match(text)
     if noise is not None:

@@ -56,8 +56,9 @@ class NoiseStretches:
 #: A result's warning when the file holds no valid samples in stretches of the lead read
 #: (WFDB's invalid-sample value; the readers fill them in by straight lines so that filters run).
 GAP_WARNING = (
-    "{seconds:.1f} s of lead {lead} of “{name}” hold no signal ({n} gap(s) in the file): they were "
-    "not analysed, and no pause, rate or beat is reported across them."
+    "{seconds:.1f} s of lead {lead} of “{name}” hold no signal ({n} gap(s) in the file): no beat "
+    "is found there and no pause or heart rate is taken across them; read the trace around "
+    "them."
 )
 
 

@@ -238,7 +238,7 @@
     </message>
     <message>
         <source>12-lead (3×4 + rhythm)</source>
-        <extracomment>Slider steps per second of signal. Show a progress bar and Cancel in the panel (off when the window&apos;s status bar does).</extracomment>
+        <extracomment>Slider steps per second of signal. Show a progress bar and Cancel in the panel (off when the window&apos;s status bar does). Stretches with no signal in the file (any lead), shaded on the traces with their label.</extracomment>
         <translation>12 导联（3×4 + 节律条）</translation>
     </message>
     <message>
@@ -408,6 +408,10 @@
     <message>
         <source>Caliper: {0}</source>
         <translation>测量尺：{0}</translation>
+    </message>
+    <message>
+        <source>No signal in the file: {0}</source>
+        <translation>文件中无信号：{0}</translation>
     </message>
     <message>
         <source>Cancelled.</source>
@@ -2341,8 +2345,8 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>患者年龄</translation>
     </message>
     <message>
-        <source>{0} s of lead {1} of “{2}” hold no signal ({3} gap(s) in the file): they were not analysed, and no pause, rate or beat is reported across them.</source>
-        <translation>“{2}”的 {1} 导联有 {0} 秒无信号（文件中有 {3} 处缺失）：这些片段未被分析，跨越它们的停搏、心率和心搏均不报告。</translation>
+        <source>{0} s of lead {1} of “{2}” hold no signal ({3} gap(s) in the file): no beat is found there and no pause or heart rate is taken across them; read the trace around them.</source>
+        <translation>“{2}”的 {1} 导联有 {0} 秒无信号（文件中有 {3} 处缺失）：这些片段中不检测心搏，跨越它们不计算停搏和心率；请阅读其前后的波形。</translation>
     </message>
     <message>
         <source>{0} of “{1}” ({2} of {3} 10-s stretches) looks like noise rather than separate heartbeats (lead off, artefact, flutter or a very fast rhythm): beat labels there are unreliable; read the trace.</source>

@@ -71,6 +71,23 @@ def test_a_record_that_does_not_name_its_lead_says_unnamed(qtbot, panel, tmp_pat
     assert "1 lead (unnamed)" in panel.info.text() and "None" not in panel.info.text()
 
 
+def test_a_gap_in_the_file_is_shaded_and_kept_beside_the_rhythm_episodes(qtbot, panel, tmp_path):
+    import wfdb
+
+    rec = wfdb.rdrecord(str(HOLTER.with_suffix("")), sampto=360 * 60)
+    x = rec.p_signal.copy()
+    x[360 * 20 : 360 * 25, 0] = np.nan  # 5 s without signal in MLII
+    wfdb.wrsamp("gap", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=x,
+                fmt=["212", "212"], write_dir=str(tmp_path))  # fmt: skip
+    load(qtbot, panel, tmp_path / "gap.hea")
+    band = (20.0, 25.0, "No signal in the file: MLII")  # the lead it is missing from
+    assert panel.strip.episodes == (band,) and panel.twelve_lead.episodes == (band,)
+    with qtbot.waitSignal(panel.analysis_done, timeout=120000):
+        panel.analyze_rhythm()
+    assert band in panel.strip.episodes
+    assert panel.prediction.extra["rhythm"]["pauses"] == []
+
+
 def test_two_lead_holter_opens_as_scrolling_strips_with_a_time_slider(qtbot, panel):
     load(qtbot, panel, HOLTER)
     assert panel.current_layout == LAYOUT_STRIPS
