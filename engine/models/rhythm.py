@@ -347,6 +347,14 @@ class RhythmModel(RunnerBase):
         decided = self._decide(p, op.threshold)
         labels = self.bundle.labels
         short = len(starts) == 1 and n <= round(self.short_max_s * fs)
+        gaps = item.stream.gaps(item.lead)
+        # Windows that hold a stretch without signal read a straight line as ECG: in a long
+        # recording they are left out of the rhythm decision (a short one has only its one).
+        t0 = starts / fs
+        in_gap = np.array(
+            [any(a < t + self.window_s and b > t for a, b in gaps) for t in t0], dtype=bool
+        )
+        use = ~in_gap if (not short and in_gap.any() and not in_gap.all()) else np.ones_like(in_gap)
         if short:
             episodes = [Episode("AF", 0.0, n / fs)] if decided[0] == self.af else []
             probabilities = p[0]
@@ -354,7 +362,7 @@ class RhythmModel(RunnerBase):
         else:
             found = window_episodes(
                 starts,
-                decided == self.af,
+                (decided == self.af) & use,
                 fs,
                 n,
                 "AF",
@@ -363,11 +371,11 @@ class RhythmModel(RunnerBase):
                 min_episode_s=self.min_episode_s,
             )
             episodes = found
-            probabilities = p.mean(axis=0)
-            counts = np.bincount(decided[decided != self.af], minlength=len(labels))
+            probabilities = p[use].mean(axis=0)
+            counts = np.bincount(decided[(decided != self.af) & use], minlength=len(labels))
             record = "AF" if episodes else labels[int(np.argmax(counts))]
         # Contributions are always computed (22 extra rows), as for record models.
-        top = int(np.argmax(p[:, self.af]))
+        top = int(np.argmax(np.where(use, p[:, self.af], -1.0)))
         contributions = self._contributions(rows[top], float(p[top, self.af]))
         start = int(starts[top])
         stop = n if short else start + round(self.window_s * fs)
@@ -377,7 +385,6 @@ class RhythmModel(RunnerBase):
             beat_labels = [b.label for b in scan.beat_results]
         else:
             samples, beat_labels = beats, ["?"] * len(beats)
-        gaps = item.stream.gaps(item.lead)
         summary = summarise(samples, beat_labels, fs, n, episodes, gaps).to_json()
         rhythm: dict[str, Any] = {
             "analysed_s": round(n / fs, 3),
@@ -402,10 +409,17 @@ class RhythmModel(RunnerBase):
                 "starts_s": [round(float(s) / fs, 3) for s in starts],
                 "p_af": [round(float(v), 4) for v in p[:, self.af]],
                 "labels": [labels[int(d)] for d in decided],
+                # left out of the rhythm decision: they hold a stretch without signal
+                "excluded": [bool(not u) for u in use],
             },
         }
         notes = []
         warnings = item.warnings
+        if not use.all():
+            notes.append(
+                f"{int((~use).sum())} of {len(use)} {self.window_s:g}-s windows hold a stretch "
+                "without signal and were left out of the rhythm decision."
+            )
         if gaps:
             warnings = (*warnings, GAP_WARNING.format(
                 seconds=sum(b - a for a, b in gaps), n=len(gaps), lead=item.lead_name,

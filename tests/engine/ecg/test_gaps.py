@@ -12,17 +12,21 @@ from engine.ecg.stream import open_stream
 from engine.workflow import analyze
 
 
-@pytest.fixture
-def gap_record(tmp_path: Path, mitdb: Path) -> Path:
-    """The first minute of MIT-BIH 119 with 5 s of MLII invalid (20–25 s)."""
+def _with_gap(tmp_path: Path, mitdb: Path, minutes: int) -> Path:
     import wfdb
 
-    rec = wfdb.rdrecord(str(mitdb / "119"), sampto=360 * 60)
+    rec = wfdb.rdrecord(str(mitdb / "119"), sampto=360 * 60 * minutes)
     x = rec.p_signal.copy()
     x[360 * 20 : 360 * 25, 0] = np.nan
     wfdb.wrsamp("gap", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=x,
                 fmt=["212", "212"], write_dir=str(tmp_path))  # fmt: skip
     return tmp_path / "gap.hea"
+
+
+@pytest.fixture
+def gap_record(tmp_path: Path, mitdb: Path) -> Path:
+    """The first minute of MIT-BIH 119 with 5 s of MLII invalid (20–25 s)."""
+    return _with_gap(tmp_path, mitdb, 1)
 
 
 def test_both_readers_find_the_gap_of_the_lead_it_is_in(gap_record: Path) -> None:
@@ -45,3 +49,14 @@ def test_the_gap_is_no_pause_and_both_models_say_it_holds_no_signal(gap_record: 
     beats = analyze(gap_record, kind="signal", model_id="ecg-beats-bilstm-360", device="cpu")
     for p in (rhythm.prediction, beats.prediction):
         assert any("5.0 s of lead MLII of “gap” hold no signal" in w for w in p.warnings)
+
+
+def test_in_a_long_recording_the_windows_with_the_gap_are_left_out(tmp_path, mitdb) -> None:
+    record = _with_gap(tmp_path, mitdb, 4)
+    p = analyze(record, kind="signal", model_id="ecg-rhythm-features-300", device="cpu").prediction
+    w = p.extra["rhythm"]["windows"]
+    starts, excluded = w["starts_s"], w["excluded"]
+    assert any(excluded) and not all(excluded)
+    for t, out in zip(starts, excluded, strict=True):  # exactly those that overlap 20–25 s
+        assert out == (t < 25.0 and t + w["window_s"] > 20.0)
+    assert any("left out of the rhythm decision" in n for n in p.extra["notes"])
