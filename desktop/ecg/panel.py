@@ -70,8 +70,7 @@ class EcgPanel(QWidget):
         #: Show a progress bar and Cancel in the panel (off when the window's status bar does).
         self.inline_progress = inline_progress
         self.signal: EcgSignal | None = None
-        #: Stretches with no signal in the file (any lead), shaded on the traces with their label.
-        self._gap_bands: tuple[tuple[float, float, str], ...] = ()
+        self._gap_bands: tuple[tuple[float, float, str], ...] = ()  # see gap_bands()
         self.prediction: Prediction | None = None
         self.device = "auto"
         self.explain = True
@@ -336,14 +335,7 @@ class EcgPanel(QWidget):
         self.prediction = None
         self.twelve_lead.set_signal(signal)
         self.strip.set_signal(signal)
-        missing: dict[tuple[float, float], list[str]] = {}
-        for name, spans in zip(signal.leads, getattr(signal, "gaps", ()), strict=False):
-            for span in spans:
-                missing.setdefault(span, []).append(name)
-        label = self.tr("No signal in the file: {0}")
-        self._gap_bands = tuple(
-            (a, b, label.format(", ".join(leads))) for (a, b), leads in sorted(missing.items())
-        )
+        self._gap_bands = gap_bands(signal)
         for view in (self.twelve_lead, self.strip):
             view.set_episodes(self._gap_bands)
         self.strip.setMinimumHeight(self.strip.sizeHint().height())
@@ -417,11 +409,7 @@ class EcgPanel(QWidget):
             self.side_tabs.setCurrentWidget(self.rhythm_report)
 
     def _analysed_lead_index(self, p: Prediction) -> int | None:
-        if self.signal is None:
-            return None
-        name = str(p.extra.get("lead", ""))
-        lower = [lead.lower() for lead in self.signal.leads]
-        return lower.index(name.lower()) if name.lower() in lower else None
+        return None if self.signal is None else analysed_lead_index(self.signal, p)
 
     def _fill_beat_list(self, p: Prediction) -> None:
         fill_beat_list(self.beat_list, p, self.signal.fs if self.signal is not None else 1.0)
@@ -570,6 +558,26 @@ class EcgPanel(QWidget):
 
 
 translate = QCoreApplication.translate
+
+
+def gap_bands(signal: EcgSignal) -> tuple[tuple[float, float, str], ...]:
+    """``(start_s, end_s, label)`` of the stretches with no signal in the file, labelled with
+    the lead(s) they are missing from (shaded on the traces like rhythm episodes)."""
+    missing: dict[tuple[float, float], list[str]] = {}
+    for name, spans in zip(signal.leads, getattr(signal, "gaps", ()), strict=False):
+        for span in spans:
+            missing.setdefault(span, []).append(name)
+    label = translate("EcgPanel", "No signal in the file: {0}")
+    return tuple(
+        (a, b, label.format(", ".join(leads))) for (a, b), leads in sorted(missing.items())
+    )
+
+
+def analysed_lead_index(signal: EcgSignal, p: Prediction) -> int | None:
+    """The index in ``signal`` of the lead ``p`` was made on (``None`` when it names none)."""
+    name = str(p.extra.get("lead", ""))
+    lower = [lead.lower() for lead in signal.leads]
+    return lower.index(name.lower()) if name.lower() in lower else None
 
 
 def describe_signal(signal: EcgSignal) -> str:

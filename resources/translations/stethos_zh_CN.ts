@@ -238,7 +238,7 @@
     </message>
     <message>
         <source>12-lead (3×4 + rhythm)</source>
-        <extracomment>Slider steps per second of signal. Show a progress bar and Cancel in the panel (off when the window&apos;s status bar does). Stretches with no signal in the file (any lead), shaded on the traces with their label.</extracomment>
+        <extracomment>Slider steps per second of signal. Show a progress bar and Cancel in the panel (off when the window&apos;s status bar does).</extracomment>
         <translation>12 导联（3×4 + 节律条）</translation>
     </message>
     <message>
