@@ -114,8 +114,7 @@ class EncounterController(QObject):
         )
         shown = self.shown_result() if on else None
         # a withheld result (out of domain: no label) has nothing to accept or override
-        withheld = shown is not None and shown.result.get("out_of_domain") is True
-        self.decision_box.setVisible(shown is not None and not withheld)
+        self.decision_box.setVisible(shown is not None and not shown.withheld)
         if shown is not None:
             d = shown.decision
             self.decision_label.setText(

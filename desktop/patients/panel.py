@@ -194,7 +194,7 @@ class PatientsPanel(QWidget):
             if item.decision == "accepted":
                 return self.tr("Accepted") + (f": {item.comment}" if item.comment else "")
             return self.tr("Overridden: {0}").format(item.comment)
-        if entry.kind == "result" and entry.item.result.get("out_of_domain") is True:
+        if entry.kind == "result" and entry.item.withheld:
             return self.tr("No result (out of domain)")
         if entry.kind == "record" and entry.id in self._record_changes:
             return self._record_changes[entry.id]

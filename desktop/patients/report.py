@@ -127,7 +127,7 @@ class EncounterReport(QObject):
             outcome = self.tr("Beats per class: {0} (of {1} beats)").format(
                 _e(", ".join(f"{k} {v}" for k, v in sorted(counts.items()))), len(beats)
             )
-        elif stored.get("out_of_domain"):  # the label was withheld: no result, no probability
+        elif res.withheld:  # no result, no probability
             outcome = self.tr(
                 "<b>No result</b>: the image looks unlike the images this model was validated "
                 "on, and the model gave no label. No result does not mean the image is normal."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -177,6 +177,17 @@ class StoredResult:
     created_by: str
     result: dict[str, Any]
     decision: Decision | None = None
+
+    @property
+    def withheld(self) -> bool:
+        """The model gave no label: the input was out of its domain (see :func:`is_withheld`)."""
+        return is_withheld(self.result)
+
+
+def is_withheld(payload: Mapping[str, Any]) -> bool:
+    """Whether a result's saved JSON says the model withheld its label (an out-of-domain
+    input): no label, no score, no positive, no decision; its probabilities are for audit."""
+    return payload.get("out_of_domain") is True
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from engine.errors import StoreError
 from engine.store import audit as audit_log
 from engine.store import db
 from engine.store.core import Audit, dt, from_row, guarded, one
-from engine.store.entities import DECISIONS, Decision, DriftRow, StoredResult
+from engine.store.entities import DECISIONS, Decision, DriftRow, StoredResult, is_withheld
 from engine.store.records import RecordsMixin
 from engine.store.studies import StudiesMixin
 
@@ -147,7 +147,7 @@ class ResultInput:
     @property
     def withheld(self) -> bool:
         """The model gave no label: the input was out of its domain (kept for the record)."""
-        return self.payload.get("out_of_domain") is True
+        return is_withheld(self.payload)
 
     @property
     def score(self) -> float | None:
@@ -332,7 +332,7 @@ class ResultsMixin(RecordsMixin, StudiesMixin):
         conn = self._conn()
         with self._write() as tx:
             result = self._result(conn, result_id)
-            if result.result.get("out_of_domain") is True:
+            if result.withheld:
                 raise StoreError(
                     "The model gave no result for this input (it was unlike what the model was "
                     "validated on): there is nothing to accept or override."

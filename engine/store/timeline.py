@@ -52,9 +52,7 @@ class TimelineMixin(ResultsMixin):
             )
         for res, decisions in self._patient_results(conn, patient_id):
             score = f" ({res.score:.0%})" if res.score is not None else ""
-            summary = (
-                NO_RESULT if res.result.get("out_of_domain") is True else f"{res.label}{score}"
-            )
+            summary = NO_RESULT if res.withheld else f"{res.label}{score}"
             out.append(
                 TimelineEntry(
                     res.created_at,

@@ -219,7 +219,7 @@ def _image_candidates(
         caption = _caption(link.modality, link.study_date) if link else ""
         if s.kind == "image" and s.path and s.source is not None:
             # a withheld result's heat map is not shown, as on screen before "show anyway"
-            heat = None if s.stored.result.get("out_of_domain") is True else s.heatmap
+            heat = None if s.stored.withheld else s.heatmap
             out.append((s.path, s.source.frame, caption, heat))
         elif link is not None:
             out.append((link.path, 0, caption, None))
