@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.ecg.signal import Signal, fill_invalid, invalid_spans, normalize_lead_name
+from engine.ecg.signal import Signal, fill_gaps, normalize_lead_name
 from engine.errors import SignalError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -94,9 +94,9 @@ def read_dicom_ecg(path: str | os.PathLike[str], group: int | None = None) -> Si
     )
     label = f", {wave.group_label.strip()}" if wave.group_label.strip() else ""
     # samples at the group's padding value (input absent) are gaps, as WFDB's invalid samples
-    spans = [invalid_spans(row) for row in wave.data]
-    data = np.stack([fill_invalid(row) for row in wave.data]) if any(spans) else wave.data
-    gaps = tuple(tuple((a / wave.fs, b / wave.fs) for a, b in s) for s in spans)
+    filled = [fill_gaps(row, wave.fs) for row in wave.data]
+    gaps = tuple(spans for _, spans in filled)
+    data = np.stack([values for values, _ in filled]) if any(gaps) else wave.data
     return Signal(
         data=data,
         leads=leads,
@@ -111,5 +111,5 @@ def read_dicom_ecg(path: str | os.PathLike[str], group: int | None = None) -> Si
         comments=(wave.study_description,) if wave.study_description else (),
         source_format=f"DICOM {wave.sop_class}{label}",
         original_leads=wave.channel_labels,
-        gaps=gaps if any(spans) else (),
+        gaps=gaps if any(gaps) else (),
     )

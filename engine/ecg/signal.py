@@ -243,29 +243,26 @@ class Signal:
         )
 
 
-def invalid_spans(values: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, stop)`` sample spans of the non-finite values (WFDB's invalid samples)."""
-    bad = ~np.isfinite(np.asarray(values, dtype=np.float64))
-    if not bad.any():
-        return []
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
-
-
-def fill_invalid(values: np.ndarray) -> np.ndarray:
-    """``values`` with the non-finite samples filled by straight lines between their valid
-    neighbours (zeros when none is valid), so that filters run; :func:`invalid_spans` says
-    where they were."""
+def fill_gaps(
+    values: np.ndarray, fs: float, start: int = 0
+) -> tuple[np.ndarray, tuple[tuple[float, float], ...]]:
+    """``values`` (one lead) with its non-finite samples (a file's invalid or absent samples)
+    filled by straight lines between their valid neighbours (zeros when none is valid), so that
+    filters run, and where they were: ``(start_s, end_s)`` stretches, ``start`` being the first
+    sample's index in the record."""
     values = np.asarray(values, dtype=np.float64)
     bad = ~np.isfinite(values)
     if not bad.any():
-        return values
+        return values, ()
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(np.int8), [0]])))
+    pairs = zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+    spans = tuple(((start + a) / fs, (start + b) / fs) for a, b in pairs)
     if bad.all():
-        return np.zeros_like(values)
+        return np.zeros_like(values), spans
     idx = np.arange(len(values))
     out = values.copy()
     out[bad] = np.interp(idx[bad], idx[~bad], values[~bad])
-    return out
+    return out, spans
 
 
 def merge_spans(spans: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:

@@ -18,13 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine.ecg.signal import (
-    Signal,
-    fill_invalid,
-    invalid_spans,
-    merge_spans,
-    normalize_lead_name,
-)
+from engine.ecg.signal import Signal, fill_gaps, merge_spans, normalize_lead_name
 from engine.errors import SignalError
 
 
@@ -125,13 +119,9 @@ class WfdbStream:
         raw = np.asarray(rec.p_signal, dtype=np.float64).T
         out = np.empty(raw.shape, dtype=np.float32)
         for row, scale in enumerate(self.to_mv):
-            values = raw[row]
-            bad = ~np.isfinite(values)
-            if bad.any():  # invalid samples are interpolated, as the whole-record reader does
-                self._gaps.setdefault(row, []).extend(
-                    ((start + a) / self.fs, (start + b) / self.fs) for a, b in invalid_spans(values)
-                )
-                values = fill_invalid(values)
+            values, spans = fill_gaps(raw[row], self.fs, start)  # as the whole-record reader
+            if spans:
+                self._gaps.setdefault(row, []).extend(spans)
             out[row] = values * scale
         return out
 

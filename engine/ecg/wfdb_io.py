@@ -22,13 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.ecg.signal import (
-    Annotations,
-    Signal,
-    fill_invalid,
-    invalid_spans,
-    normalize_lead_name,
-)
+from engine.ecg.signal import Annotations, Signal, fill_gaps, normalize_lead_name
 from engine.errors import SignalError
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -286,9 +280,9 @@ def _to_signal(
     fs = float(getattr(record, "fs", 0) or 0)
     gaps = []
     for row, i in enumerate(keep):
-        spans = invalid_spans(raw[:, i]) if fs > 0 else []
-        gaps.append(tuple((a / fs, b / fs) for a, b in spans))
-        data[row] = fill_invalid(raw[:, i]) * _TO_MV[units[i].strip().lower()]
+        values, spans = fill_gaps(raw[:, i], fs or 1.0)
+        gaps.append(spans)
+        data[row] = values * _TO_MV[units[i].strip().lower()]
     comments = tuple(str(c) for c in (getattr(record, "comments", None) or []))
     age, sex = _patient_from_comments(comments)
     fmts = sorted({str(f) for f in (getattr(record, "fmt", None) or []) if f})
