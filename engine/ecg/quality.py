@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.errors import InputRejectedError
+
 #: A stretch is noise-like below this kurtosis (Li, Mark & Clifford 2008).
 KURTOSIS_BOUND = 5.0
 #: Length of the stretches the kurtosis is taken over.
@@ -60,6 +62,22 @@ GAP_WARNING = (
     "is found there and no pause or heart rate is taken across them; read the trace around "
     "them."
 )
+
+
+def gap_warning(gaps: tuple[tuple[float, float], ...], lead: str, name: str) -> str:
+    """:data:`GAP_WARNING` for the stretches ``gaps`` (seconds) of ``lead`` of ``name``."""
+    seconds = sum(b - a for a, b in gaps)
+    return GAP_WARNING.format(seconds=seconds, n=len(gaps), lead=lead, name=name)
+
+
+def no_beats_error(name: str, lead: str, seconds: float, model_id: str) -> InputRejectedError:
+    """The refusal of a trace where the QRS detector found no heartbeat: a model that would
+    otherwise name a rhythm or a beat class for it gives none."""
+    return InputRejectedError(
+        f"No heartbeats were found in “{name}” (lead {lead}, {seconds:.0f} s): the trace may be "
+        f"flat, disconnected or all noise. Check the recording; model “{model_id}” has nothing "
+        "to classify."
+    )
 
 
 def noise_stretches(x: np.ndarray, fs: float) -> NoiseStretches:

@@ -9,8 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.ecg.quality import GAP_WARNING, NOISE_WARNING, NoiseStretches, noise_stretches
-from engine.errors import EngineError, InputRejectedError, ModelError
+from engine.ecg.quality import (
+    NOISE_WARNING,
+    NoiseStretches,
+    gap_warning,
+    no_beats_error,
+    noise_stretches,
+)
+from engine.errors import EngineError, ModelError
 from engine.explain.signal import (
     SIGNAL_METHODS,
     integrated_gradients,
@@ -155,17 +161,11 @@ class BeatModel(TorchRunner):
         prepared = prepare_beats(signal, self.spec, beats)
         if prepared.n_beats == 0:  # nothing to classify: no label, not "N" of no beats
             seconds = prepared.n_source / prepared.fs_source
-            raise InputRejectedError(
-                f"No heartbeats were found in “{name}” (lead {prepared.lead}, {seconds:.0f} s): "
-                "the trace may be flat, disconnected or all noise. Check the recording; model "
-                f"“{self.bundle.id}” has no beat to classify."
-            )
+            raise no_beats_error(name, prepared.lead, seconds, self.bundle.id)
         lead_gaps = getattr(signal, "lead_gaps", None)  # a Signal read from a file
         gaps = lead_gaps(list(signal.leads).index(prepared.lead)) if lead_gaps else ()
         if gaps:
-            warnings = (*warnings, GAP_WARNING.format(
-                seconds=sum(b - a for a, b in gaps), n=len(gaps), lead=prepared.lead, name=name
-            ))  # fmt: skip
+            warnings = (*warnings, gap_warning(gaps, prepared.lead, name))
         quality = noise_stretches(prepared.filtered, prepared.fs_model)
         if quality.noisy:
             warnings = (*warnings, NOISE_WARNING.format(

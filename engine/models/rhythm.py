@@ -47,7 +47,7 @@ import numpy as np
 
 from engine.ecg import detect_qrs
 from engine.ecg.holter import Episode, summarise, window_episodes, window_starts
-from engine.ecg.quality import GAP_WARNING
+from engine.ecg.quality import gap_warning, no_beats_error
 from engine.ecg.rhythm_features import (
     FEATURE_LABELS,
     FEATURES,
@@ -337,11 +337,7 @@ class RhythmModel(RunnerBase):
         rows = np.asarray(scan.rows, dtype=np.float64).reshape(len(starts), len(FEATURES))
         beats = np.concatenate(scan.beats).astype(np.int64)
         if not len(beats):  # no rhythm to read (the classifier would still name one)
-            raise InputRejectedError(
-                f"No heartbeats were found in “{item.name}” (lead {item.lead_name}, "
-                f"{n / fs:.0f} s): the trace may be flat, disconnected or all noise. Check the "
-                f"recording; model “{self.bundle.id}” cannot read a rhythm from it."
-            )
+            raise no_beats_error(item.name, item.lead_name, n / fs, self.bundle.id)
         req.progress(0.95, "Writing the rhythm report")
         p = self._proba(rows)
         decided = self._decide(p, op.threshold)
@@ -421,10 +417,7 @@ class RhythmModel(RunnerBase):
                 "without signal and were left out of the rhythm decision."
             )
         if gaps:
-            warnings = (*warnings, GAP_WARNING.format(
-                seconds=sum(b - a for a, b in gaps), n=len(gaps), lead=item.lead_name,
-                name=item.name,
-            ))  # fmt: skip
+            warnings = (*warnings, gap_warning(gaps, item.lead_name, item.name))
         if not scan.companion_ran:
             rhythm["ectopy_note"] = scan.ectopy_note or (
                 "Ectopic beats were not counted: no beat model was run with this rhythm model."
