@@ -119,10 +119,9 @@ def save_features(path: Path, feats: DomainFeatures) -> None:
     arrays: dict[str, Any] = {k: v for k, v in maybe.items() if v is not None}
     names = list(feats.sets)
     arrays.update({f"set{i}": feats.sets[n] for i, n in enumerate(names)})
-    arrays.update({f"labels{i}": feats.labels[n] for i, n in enumerate(names) if n in feats.labels})
-    if TUNE_SET in feats.labels:
-        arrays["labels_tune"] = feats.labels[TUNE_SET]
-    meta = json.dumps({"sets": names, "covered": feats.covered})
+    labelled = list(feats.labels)
+    arrays.update({f"labels{i}": feats.labels[n] for i, n in enumerate(labelled)})
+    meta = json.dumps({"sets": names, "covered": feats.covered, "labelled": labelled})
     np.savez(path, meta=np.frombuffer(meta.encode(), dtype=np.uint8), **arrays)
 
 
@@ -131,9 +130,7 @@ def load_features(path: Path) -> DomainFeatures:
         meta = json.loads(z["meta"].tobytes().decode())
         get = {k: z[k] for k in z.files}
     sets = {n: get[f"set{i}"] for i, n in enumerate(meta["sets"])}
-    labels = {n: get[f"labels{i}"] for i, n in enumerate(meta["sets"]) if f"labels{i}" in get}
-    if "labels_tune" in get:
-        labels[TUNE_SET] = get["labels_tune"]
+    labels = {n: get[f"labels{i}"] for i, n in enumerate(meta.get("labelled", []))}
     if not labels:  # a features file saved before the classes were kept: the split's own labels
         labels = pediatric_labels(*training_items())
     return DomainFeatures(get["train"], get["tune"], get["adult_fit"], sets, meta["covered"],
