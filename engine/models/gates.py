@@ -195,7 +195,7 @@ def image_gate_values(inp: Any) -> dict[str, Any]:
     return {
         "modality": inp.modality,
         "view_position": inp.view_position,
-        "presentation_intent": getattr(inp, "presentation_intent", ""),
+        "presentation_intent": inp.presentation_intent,
         "body_part": inp.body_part,
         "photometric": inp.photometric,
         "image_size": min(rows, cols),
