@@ -57,6 +57,16 @@ class QrsParams:
     overlap_s: float = 5.0
 
 
+#: The sampling-rate gate of every model that reads this detector's beats (their manifests'
+#: ``gates.sampling_rate``; a copy each): below 125 Hz a QRS complex is not sampled as in
+#: their training records (MIT-BIH 360 Hz, svdb 128 Hz, CinC 300 Hz).
+SAMPLING_RATE_GATE: dict[str, object] = {
+    "min": 125,
+    "action": "refuse",
+    "message": "The QRS detector needs at least 125 Hz.",
+}
+
+
 @dataclass(frozen=True, eq=False)
 class Beats:
     """Detected QRS complexes of one lead.

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.ecg.qrs import SAMPLING_RATE_GATE
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
 from engine.train.beat_card import record_v_lines
 from engine.train.beat_fit import (
@@ -76,7 +77,9 @@ MODEL_VERSION = "3.6.1"
 #: The DS1 + svdb design of issue 25 (docs/experiments/sbeat-svdb-plan.md, variant C), the
 #: default: the network and the V vetoes on DS1 as 3.6.1's; the boosted N/S split (timing of
 #: the beat and its neighbours) on DS1 + svdb. ``--ds1-only`` trains 3.6.1's recipe.
-SVDB_VERSION = "4.0.0"
+#: 4.0.1: the same model; its sampling-rate gate is applied (4.0.0 declared it under a key
+#: the gates never read, so a 100 Hz record was scored).
+SVDB_VERSION = "4.0.1"
 # F beats (415 in DS1, most in one record) are not learnt across patients; at
 # full weight the network labelled hundreds of N and S beats F.
 F_WEIGHT_SCALE = 0.25
@@ -606,7 +609,7 @@ def train_beats(
         "preprocessing": spec_manifest(rr_mean, rr_std),
         "postprocessing": [s.to_manifest() for s in (veto, conducted, split) if s is not None],
         "gates": {
-            "sampling_rate": {"minimum": 125.0, "action": "refuse"},
+            "sampling_rate": dict(SAMPLING_RATE_GATE),
             "leads": {"allowed": leads, "action": "refuse"},
         },
         "explanation": {"method": "integrated-gradients", "steps": 16},

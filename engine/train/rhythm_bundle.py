@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.ecg.qrs import SAMPLING_RATE_GATE
 from engine.ecg.rhythm_features import FEATURES
 from engine.progress import CancelToken, Progress, no_progress, sub_progress
 from engine.train.data import shared_data_dir
@@ -36,7 +37,8 @@ from engine.train.rhythm import (
 )
 
 MODEL_ID = "ecg-rhythm-features-300"
-VERSION = "1.1.1"  # 1.1.1: 1.1.0 re-saved without unread node fields; 1.1.0: design D; 1.0.1: deflated
+#: 1.1.1: 1.1.0 re-saved without unread node fields; 1.1.0: design D; 1.0.1: deflated
+VERSION = "1.1.1"
 LONG_RECORDS = ("201", "203")
 LEADS = ("II", "MLII", "I", "ECG", "ECG1", "ECG2")
 PREPROCESSING = {
@@ -195,11 +197,7 @@ def _manifest(
         },
         "preprocessing": PREPROCESSING,
         "gates": {
-            "sampling_rate": {
-                "min": 125,
-                "action": "refuse",
-                "message": "The QRS detector needs at least 125 Hz.",
-            },
+            "sampling_rate": dict(SAMPLING_RATE_GATE),
             "leads": {
                 "allowed": list(LEADS),
                 "action": "refuse",

@@ -171,3 +171,13 @@ def test_invalid_v1_manifest_is_refused_before_migration(v1_bundle: Path) -> Non
     del raw["operating_points"]
     with pytest.raises(BundleSchemaError, match="operating_points"):
         migrate_manifest(raw)
+
+
+def test_a_gate_key_the_gates_do_not_read_is_refused(bundles: Path) -> None:
+    """A misspelt limit (``minimum`` for ``min``) would silently gate nothing: beat model 4.0.0
+    scored a 100 Hz record that way. The schema names the key instead."""
+    _edit_manifest(
+        bundles / "test-beats", gates={"sampling_rate": {"minimum": 125, "action": "refuse"}}
+    )
+    with pytest.raises(BundleSchemaError, match="minimum"):
+        open_bundle(bundles / "test-beats")

@@ -68,6 +68,29 @@ def test_cnn_on_the_sample_dicoms_with_heatmap_in_source_geometry():
     assert pneumonia.heatmap[inside].sum() / pneumonia.heatmap.sum() > 0.8
 
 
+@pytest.mark.parametrize("model_id", [BEATS, "ecg-rhythm-features-300"])
+def test_both_ecg_models_refuse_a_record_sampled_below_125_hz(shared_data, model_id):
+    """Beat model 4.0.0 declared its sampling-rate gate under a key the gates never read and
+    labelled the beats of this 100 Hz copy of MIT-BIH 101; both models now refuse it alike."""
+    from scipy.signal import resample_poly
+
+    from engine.ecg import read_signal
+    from engine.errors import InputRejectedError
+
+    rec = read_signal(shared_data / "ecg" / "mitdb" / "101")
+    x = resample_poly(rec.data[:, : 360 * 60], 5, 18, axis=1).astype(np.float32)  # 360 → 100 Hz
+    low = rec.replace_data(x, fs=100.0, annotations=type(rec.annotations)())
+    assert _manifest(model_id)["gates"]["sampling_rate"] == {
+        "min": 125, "action": "refuse", "message": "The QRS detector needs at least 125 Hz."
+    }  # fmt: skip
+    with pytest.raises(InputRejectedError) as info:
+        analyze_signal(model_id, low, explain=False, device="cpu")
+    assert (
+        "sampling rate is 100 Hz, below the model's minimum of 125 Hz. "
+        "The QRS detector needs at least 125 Hz."
+    ) in info.value.user_message
+
+
 def test_beat_model_reproduces_its_stored_sample(shared_data):
     m = _manifest(BEATS)
     stored = np.asarray(m["validation"]["reproduce_sample"]["probabilities"])
