@@ -37,7 +37,8 @@ MODEL_ID = "cxr-pneumonia-resnet18-224"
 #: 1.2.0: one out-of-domain threshold on the two standardised scores (plan, seventh change).
 #: 1.2.1: the out-of-domain checks also by class (which in-domain images get no result).
 #: 1.2.2: raw detector images (Presentation Intent Type FOR PROCESSING) are refused.
-MODEL_VERSION = "1.2.2"
+#: 1.2.3: images smaller than the network's input (thumbnails, reduced copies) are refused.
+MODEL_VERSION = "1.2.3"
 #: A raw detector image (DX "FOR PROCESSING") is not what the model read in training.
 PRESENTATION_GATE = {
     "refused": ["FOR PROCESSING"],
@@ -46,6 +47,19 @@ PRESENTATION_GATE = {
     "message": "The model reads radiographs processed for reading (FOR PRESENTATION); use the "
     "processed image of the same exposure, not the raw detector image.",
 }
+
+
+def size_gate(size: int) -> dict[str, Any]:
+    """The manifest's ``image_size`` gate: an image with fewer than ``size`` pixels on its shorter
+    side is refused (a thumbnail or a reduced copy holds less than the model was trained on)."""
+    return {
+        "min": size,
+        "action": "refuse",
+        "message": f"The model reads radiographs reduced to {size} × {size} pixels; use the "
+        "original radiograph, not a thumbnail or a reduced copy.",
+    }
+
+
 #: Which in-domain images the out-of-domain check withholds (plan, eighth and ninth changes).
 OOD_BRIGHT_LIMITATION = (
     "The out-of-domain check withholds the result more often for children's radiographs that "
@@ -626,6 +640,7 @@ def train_cxr(
             },
             "body_part": {"allowed": ["CHEST", "THORAX"], "action": "warn", "if_missing": "allow"},
             "presentation_intent": PRESENTATION_GATE,
+            "image_size": size_gate(size),
         },
         "explanation": {"method": "gradcam", "target_layer": CAM_LAYER},
         "training_command": f"stethos-engine train cxr --seed {seed} --epochs {epochs} "

@@ -146,10 +146,22 @@ def domain_section(manifest: Mapping[str, Any]) -> str:
             if "presentation_intent" in manifest.get("gates", {})
             else "."
         ),
+        _size_text(manifest.get("gates", {}).get("image_size")),
         ood.get("note", ""),
         _withheld_by_class(ood["checks"]),
         age_text,
         body_text,
+    )
+
+
+def _size_text(gate: Mapping[str, Any] | None) -> str:
+    """The size gate's sentence (none without the gate)."""
+    if not gate:
+        return ""
+    n = int(gate["min"])
+    return (
+        f"Images with fewer than {n} pixels on their shorter side (thumbnails, reduced copies) "
+        f"are refused by the size gate: the model reads images reduced to {n} × {n}."
     )
 
 

@@ -119,7 +119,13 @@ def test_a_ct_slice_is_flagged_by_its_appearance() -> None:
     with pytest.raises(InputRejectedError):  # the modality gate refuses the file itself
         analyze_image(CXR, path)
     pixels = pydicom.dcmread(path).pixel_array.astype(np.float32)
-    p = analyze_image(CXR, pixels, explain=False)  # the same slice without its metadata
+    with pytest.raises(InputRejectedError, match="image size is 128 pixels"):
+        analyze_image(CXR, pixels)  # the same slice without its metadata: 128², too small
+    from PIL import Image
+
+    # at a CT's usual 512² matrix it passes every gate; the appearance check flags it
+    large = np.asarray(Image.fromarray(pixels).resize((512, 512), Image.Resampling.BILINEAR))
+    p = analyze_image(CXR, large, explain=False)
     assert p.extra["out_of_domain"] is True
 
 
@@ -157,3 +163,30 @@ def test_predict_json_contract_on_adult_radiographs(shared_data, capsys) -> None
         if row["out_of_domain"]:
             assert row["label"] is None and row["withheld_label"] in ("normal", "pneumonia")
     assert sum(r["out_of_domain"] for r in out) >= 4  # the card: 84–98 % of adult sets
+
+
+@pytest.mark.parametrize(
+    ("shape", "refused"), [((10, 12), True), ((300, 200), True), ((224, 224), False)]
+)
+def test_a_thumbnail_is_refused_naming_the_smallest_size_the_model_reads(
+    tmp_path, shape, refused
+) -> None:
+    """A 12 × 10 thumbnail of a radiograph used to get a confident label; the size gate
+    refuses any image with fewer pixels on its shorter side than the network reads."""
+    from PIL import Image
+
+    source = sorted((resource_path("samples")).glob("peds-cxr-normal.dcm"))[0]
+    pixels = pydicom.dcmread(source).pixel_array.astype(np.float64)
+    small = (255 * (pixels - pixels.min()) / np.ptp(pixels)).astype(np.uint8)
+    path = tmp_path / f"{shape[0]}x{shape[1]}.png"
+    Image.fromarray(small).resize(shape[::-1], Image.Resampling.LANCZOS).save(path)
+    size = _manifest()["preprocessing"]["size"]
+    assert _manifest()["gates"]["image_size"]["min"] == size == 224
+    if refused:
+        with pytest.raises(InputRejectedError) as info:
+            analyze_image(CXR, path, explain=False)
+        text = info.value.user_message
+        assert f"image size is {min(shape)} pixels, below the model's minimum of 224" in text
+        assert "not a thumbnail" in text
+    else:
+        assert analyze_image(CXR, path, explain=False).model_id == CXR
