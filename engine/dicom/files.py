@@ -212,7 +212,9 @@ def open_capped(path: Path) -> BinaryIO:
     return _CappedReader(io.FileIO(path, "rb"))
 
 
-def _open_error(path: Path, exc: BaseException) -> DicomError:
+def access_error(path: Path, exc: BaseException) -> NotDicomError | None:
+    """The message for a file that could not be opened at all (missing, a folder, no
+    permission), whatever its format; ``None`` for any other error."""
     name = quoted(path)
     if isinstance(exc, FileNotFoundError):
         return NotDicomError(f"{name} does not exist.", str(exc))
@@ -223,6 +225,14 @@ def _open_error(path: Path, exc: BaseException) -> DicomError:
             f"{name} cannot be opened: permission denied. Check the file's access rights.",
             str(exc),
         )
+    return None
+
+
+def _open_error(path: Path, exc: BaseException) -> DicomError:
+    name = quoted(path)
+    denied = access_error(path, exc)
+    if denied is not None:
+        return denied
     if isinstance(exc, InvalidDicomError):
         return NotDicomError(
             f"{name} is not a DICOM file. Choose a .dcm file, a folder or a DICOMDIR.",

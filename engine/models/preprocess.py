@@ -229,9 +229,25 @@ def read_picture(path: str | Path) -> ImageInput:
                 arr = np.asarray(im.convert("L"))
             else:
                 arr = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError as exc:
         raise NotDicomError(
             f"“{p.name}” is not an image file Stethos can read (PNG, JPEG, TIFF, BMP or DICOM).",
+            repr(exc),
+        ) from exc
+    except Image.DecompressionBombError as exc:
+        raise NotDicomError(
+            f"“{p.name}” declares more pixels than Stethos opens in one picture; it was not read.",
+            repr(exc),
+        ) from exc
+    except (OSError, ValueError) as exc:  # a picture format Pillow knows, but broken
+        from engine.dicom.files import access_error
+
+        denied = access_error(p, exc)
+        if denied is not None:
+            raise denied from exc
+        raise NotDicomError(
+            f"“{p.name}” could not be decoded: the file is damaged or incomplete (for example, "
+            "cut short while copying). Open the original file.",
             repr(exc),
         ) from exc
     inp = array_to_input(arr, name=p.name)

@@ -114,6 +114,30 @@ def test_unreadable_file_raises_a_dicom_error(registry: ModelRegistry, tmp_path:
         analyze_image("test-cnn", bad, registry=registry, device="cpu")
 
 
+def test_a_broken_picture_says_so_apart_from_a_file_that_is_no_picture(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    """A JPEG cut short while copying used to be called "not an image file Stethos can
+    read (PNG, JPEG, …)", which sends the user looking for a converter, not the original."""
+    from PIL import Image
+
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray((_phantom(400, 560) // 16).astype(np.uint8)).save(whole, quality=95)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    expected = {
+        cut: "“cut.jpg” could not be decoded: the file is damaged or incomplete",
+        text: "“notes.png” is not an image file Stethos can read",
+        tmp_path / "gone.png": "“gone.png” does not exist.",
+    }
+    for path, message in expected.items():
+        with pytest.raises(NotDicomError) as info:
+            analyze_image("test-cnn", path, registry=registry, device="cpu")
+        assert message in info.value.user_message
+
+
 def test_batch_keeps_order_reports_errors_and_progress(
     registry: ModelRegistry, tmp_path: Path
 ) -> None:
