@@ -30,7 +30,13 @@ from desktop.jobs import JobFailure, JobRunner
 from desktop.results.basis import basis_text, site_text
 from desktop.results.chart import ContributionChart, translated_label, translated_value
 from desktop.results.model_card import ModelCardDialog, localized_card
-from engine.workflow import GAP_WARNING, MISSING_WARNING, NOISE_WARNING, Prediction
+from engine.workflow import (
+    AMPLITUDE_WARNING,
+    GAP_WARNING,
+    MISSING_WARNING,
+    NOISE_WARNING,
+    Prediction,
+)
 
 # engine.models.results.SUPPORT_STATEMENT, marked for translation (a test keeps them equal).
 _SUPPORT = QT_TRANSLATE_NOOP(
@@ -112,6 +118,15 @@ _GAP = _pattern(
      "{name}": f"(?P<name>{_ANY})", "{n}": f"(?P<n>{_INT})"},
 )  # fmt: skip
 
+_MV = r"(?P<{0}>[\d.]+)"
+_AMPLITUDE = _pattern(
+    AMPLITUDE_WARNING,
+    {"{lead}": f"(?P<lead>{_ANY})", "{name}": f"(?P<name>{_ANY})",
+     "{amplitude:.2f}": _MV.format("amplitude"), "{model}": f"(?P<model>{_ANY})",
+     "{low:.2f}": _MV.format("low"), "{high:.2f}": _MV.format("high"),
+     "{scale:.2f}": _MV.format("scale")},
+)  # fmt: skip
+
 
 def warning_text(text: str) -> str:
     """A result warning in the interface language where its wording is known (the engine's
@@ -124,6 +139,16 @@ def warning_text(text: str) -> str:
             "{0} s of lead {1} of “{2}” hold no signal ({3} gap(s) in the file): no beat is found "
             "there and no pause or heart rate is taken across them; read the trace around them.",
         ).format(gap.group("seconds"), gap.group("lead"), gap.group("name"), gap.group("n"))
+    amp = _AMPLITUDE.match(text)
+    if amp is not None:
+        return QCoreApplication.translate(
+            "ResultPanel",
+            "The QRS amplitude of lead {0} of “{1}” ({2} mV) lies outside the amplitudes model "
+            "“{3}” was trained on ({4}–{5} mV): its beats were scaled ×{6} for the model. "
+            "Low-voltage QRS, another lead or a wrong gain in the file can cause this; check the "
+            "trace's calibration before relying on V and S labels.",
+        ).format(*(amp.group(k) for k in ("lead", "name", "amplitude", "model", "low", "high",
+                                          "scale")))  # fmt: skip
     noise = _NOISE.match(text)
     if noise is not None:
         return QCoreApplication.translate(

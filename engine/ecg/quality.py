@@ -64,6 +64,14 @@ GAP_WARNING = (
 )
 
 
+AMPLITUDE_WARNING = (
+    "The QRS amplitude of lead {lead} of “{name}” ({amplitude:.2f} mV) lies outside the "
+    "amplitudes model “{model}” was trained on ({low:.2f}–{high:.2f} mV): its beats were scaled "
+    "×{scale:.2f} for the model. Low-voltage QRS, another lead or a wrong gain in the file can "
+    "cause this; check the trace's calibration before relying on V and S labels."
+)
+
+
 def gap_warning(gaps: tuple[tuple[float, float], ...], lead: str, name: str) -> str:
     """:data:`GAP_WARNING` for the stretches ``gaps`` (seconds) of ``lead`` of ``name``."""
     seconds = sum(b - a for a, b in gaps)

@@ -85,6 +85,9 @@ class SignalSpec:
     beat_template: str = "none"
     beat_align: Mapping[str, Any] = field(default_factory=lambda: {"method": "none"})
     amplitude_drift: Mapping[str, Any] = field(default_factory=lambda: {"method": "none"})
+    #: ``{"min_mv": a, "max_mv": b}``: the record amplitudes the network was trained on; a
+    #: record outside is scaled to the nearer bound (empty: none).
+    amplitude_range: Mapping[str, Any] = field(default_factory=dict)
     rr_features: tuple[str, ...] = ()
     morph_features: tuple[str, ...] = ()
     rr_mean: tuple[float, ...] = ()
@@ -123,6 +126,15 @@ class SignalSpec:
                 raise EngineError(
                     "The model's amplitude-drift correction needs “beats” of at least 1."
                 )
+        if self.amplitude_range:
+            try:
+                lo, hi = (float(self.amplitude_range[k]) for k in ("min_mv", "max_mv"))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise EngineError(
+                    "The model's amplitude range needs numbers “min_mv” and “max_mv”."
+                ) from exc
+            if not 0 < lo < hi:
+                raise EngineError("The model's amplitude range is empty or not positive.")
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> SignalSpec:
@@ -139,6 +151,7 @@ class SignalSpec:
             beat_template=str(pre.get("beat_template", "none")),
             beat_align=dict(pre.get("beat_align", {"method": "none"})),
             amplitude_drift=dict(pre.get("amplitude_drift", {"method": "none"})),
+            amplitude_range=dict(pre.get("amplitude_range", {})),
             rr_features=tuple(pre.get("rr_features", ())),
             morph_features=tuple(pre.get("morph_features", ())),
             rr_mean=tuple(float(v) for v in pre.get("rr_mean", ())),
@@ -439,6 +452,15 @@ def _correct_amplitude_drift(windows: np.ndarray, drift: Mapping[str, Any]) -> n
     return (windows * (overall / np.maximum(local, overall * 1e-3))[:, None]).astype(np.float32)
 
 
+def amplitude_scale(amplitude: float, bounds: Mapping[str, Any]) -> float:
+    """The factor that brings a record's ``amplitude`` (mV) into ``bounds``
+    (``min_mv``/``max_mv``; 1 inside them, without bounds or without an amplitude)."""
+    if not bounds or not np.isfinite(amplitude) or amplitude <= 1e-6:
+        return 1.0
+    lo, hi = float(bounds["min_mv"]), float(bounds["max_mv"])
+    return lo / amplitude if amplitude < lo else hi / amplitude if amplitude > hi else 1.0
+
+
 def find_beats(signal: SignalLike, lead: int) -> tuple[np.ndarray, str]:
     """Beat (R-peak) sample positions in ``signal``, from the engine's QRS detector.
 
@@ -475,6 +497,10 @@ class PreparedBeats:
     beat_source: str
     input_hash: str
     template: np.ndarray | None = None
+    #: The record's amplitude (median peak-to-peak of its windows, mV) and the factor its
+    #: windows were scaled by to bring it into the model's amplitude range (1: not scaled).
+    amplitude_mv: float = float("nan")
+    amplitude_scale: float = 1.0
 
     @property
     def n_beats(self) -> int:
@@ -511,6 +537,10 @@ def prepare_beats(
     else:
         windows = np.zeros((0, spec.window), dtype=np.float32)
     windows = _correct_amplitude_drift(windows, spec.amplitude_drift)
+    amplitude = float(np.median(np.ptp(windows, axis=1))) if len(windows) else float("nan")
+    scale = amplitude_scale(amplitude, spec.amplitude_range)
+    if scale != 1.0:
+        windows = (windows * scale).astype(np.float32)
     if spec.beat_normalise == "demean":
         windows = windows - windows.mean(axis=1, keepdims=True)
     elif spec.beat_normalise == "zscore":
@@ -554,4 +584,6 @@ def prepare_beats(
         beat_source=source,
         input_hash=digest.hexdigest(),
         template=template,
+        amplitude_mv=amplitude,
+        amplitude_scale=scale,
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.ecg.quality import (
+    AMPLITUDE_WARNING,
     NOISE_WARNING,
     NoiseStretches,
     gap_warning,
@@ -166,6 +167,13 @@ class BeatModel(TorchRunner):
         gaps = lead_gaps(list(signal.leads).index(prepared.lead)) if lead_gaps else ()
         if gaps:
             warnings = (*warnings, gap_warning(gaps, prepared.lead, name))
+        if prepared.amplitude_scale != 1.0:
+            bounds = self.spec.amplitude_range
+            warnings = (*warnings, AMPLITUDE_WARNING.format(
+                lead=prepared.lead, name=name, amplitude=prepared.amplitude_mv,
+                model=self.bundle.id, low=float(bounds["min_mv"]), high=float(bounds["max_mv"]),
+                scale=prepared.amplitude_scale,
+            ))  # fmt: skip
         quality = noise_stretches(prepared.filtered, prepared.fs_model)
         if quality.noisy:
             warnings = (*warnings, NOISE_WARNING.format(
@@ -357,6 +365,9 @@ class BeatModel(TorchRunner):
             extra = self._extra()
             if item.quality is not None:
                 extra["signal_quality"] = item.quality.to_json()
+            if np.isfinite(pb.amplitude_mv):
+                extra["amplitude_mv"] = round(pb.amplitude_mv, 4)
+                extra["amplitude_scale"] = round(pb.amplitude_scale, 4)
             extra.update(
                 {
                     "beat_counts": counts,

@@ -299,3 +299,16 @@ def signal_sections(manifest: Mapping[str, Any], validation: Mapping[str, Any]) 
         explanation="For S beats most of the evidence is the timing (the RR intervals), which "
         "the trace attribution does not show: look at the intervals around the beat.",
     )
+
+
+def amplitude_limitation(bounds: Mapping[str, float]) -> str:
+    """The card's limitation on the record amplitude (the bundle's ``amplitude_range``)."""
+    return (
+        "The network reads beats in millivolts and learnt the QRS amplitudes of its training "
+        f"records (gain varied by ±20 % in training). A record whose QRS amplitude lies outside "
+        f"{bounds['min_mv']:.2f}–{bounds['max_mv']:.2f} mV is scaled to the nearer bound, with "
+        "a warning. Within that range the labels still move with the gain: on the DS1 records "
+        "at half their gain, V F1 fell from 0.95 to 0.73 (measured for version 4.1.0, "
+        "docs/experiments/beat-amplitude-range.md), so a low-voltage patient's V beats may be "
+        "missed; check the trace's calibration."
+    )

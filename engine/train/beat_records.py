@@ -80,7 +80,23 @@ class RecordBeats:
         return np.broadcast_to(np.asarray(t, np.float32), self.windows.shape)
 
 
-def spec_manifest(rr_mean: list[float], rr_std: list[float]) -> dict[str, Any]:
+#: The training's gain jitter (±, a factor): other leads and machines differ in gain.
+GAIN_JITTER = 0.2
+
+
+def amplitude_range(records: list[RecordBeats]) -> dict[str, float]:
+    """The record amplitudes the network was trained on: each record's median window
+    peak-to-peak (as :func:`~engine.models.beat_inputs.prepare_beats` measures it), their
+    lowest and highest widened by the training's gain jitter (docs/experiments/
+    beat-amplitude-range.md); a record outside is scaled to the nearer bound at inference."""
+    amps = [float(np.median(np.ptp(r.windows, axis=1))) for r in records if len(r.windows)]
+    return {"min_mv": round((1 - GAIN_JITTER) * min(amps), 4),
+            "max_mv": round((1 + GAIN_JITTER) * max(amps), 4)}  # fmt: skip
+
+
+def spec_manifest(
+    rr_mean: list[float], rr_std: list[float], amplitude: dict[str, float] | None = None
+) -> dict[str, Any]:
     """The ``preprocessing`` block (and the signal input) of the bundle."""
     return {
         "fs": FS,
@@ -90,6 +106,7 @@ def spec_manifest(rr_mean: list[float], rr_std: list[float]) -> dict[str, Any]:
         "beat_template": BEAT_TEMPLATE,
         "beat_align": BEAT_ALIGN,
         "amplitude_drift": AMPLITUDE_DRIFT,
+        **({"amplitude_range": amplitude} if amplitude else {}),
         "rr_features": RR_FEATURES,
         "morph_features": MORPH_FEATURES,
         "rr_mean": rr_mean,

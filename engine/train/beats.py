@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.ecg.qrs import SAMPLING_RATE_GATE
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress, sub_progress
-from engine.train.beat_card import record_v_lines
+from engine.train.beat_card import amplitude_limitation, record_v_lines
 from engine.train.beat_fit import (
     BOOSTED_INNER_FOLDS,
     CONDUCTED_FLOOR,
@@ -48,6 +48,7 @@ from engine.train.beat_records import (
     CLASSES,
     DS1,
     FS,
+    GAIN_JITTER,
     IN_VF_EPISODE,
     MORPH_FEATURES,
     NO_REFERENCE,
@@ -55,6 +56,7 @@ from engine.train.beat_records import (
     RR_FEATURES,
     SVDB_HELD_BACK,
     RecordBeats,
+    amplitude_range,
     load_records,
     spec_manifest,
     stack_beats,
@@ -79,7 +81,9 @@ MODEL_VERSION = "3.6.1"
 #: the beat and its neighbours) on DS1 + svdb. ``--ds1-only`` trains 3.6.1's recipe.
 #: 4.0.1: the same model; its sampling-rate gate is applied (4.0.0 declared it under a key
 #: the gates never read, so a 100 Hz record was scored).
-SVDB_VERSION = "4.0.1"
+#: 4.1.0: the same network; a record whose QRS amplitude lies outside the training records'
+#: is scaled to the nearer bound, with a warning (docs/experiments/beat-amplitude-range.md).
+SVDB_VERSION = "4.1.0"
 # F beats (415 in DS1, most in one record) are not learnt across patients; at
 # full weight the network labelled hundreds of N and S beats F.
 F_WEIGHT_SCALE = 0.25
@@ -181,7 +185,7 @@ def train_network(
             xb, tb = tw[idx], tt[idx]
             # Amplitude and baseline jitter: other leads and machines differ in gain
             # (the beat and its record's template scale together).
-            gain = 1 + (torch.rand(len(idx), 1, generator=gen) * 2 - 1) * 0.2
+            gain = 1 + (torch.rand(len(idx), 1, generator=gen) * 2 - 1) * GAIN_JITTER
             shift = torch.randn(len(idx), 1, generator=gen) * 0.02
             xb, tb = xb * gain + shift, tb * gain + shift
             loss = F.cross_entropy(net(xb, tr[idx], tb), ty[idx], weight=weights)
@@ -436,6 +440,8 @@ def train_beats(
     unmatched = sum(int((r.labels == NO_REFERENCE).sum()) for r in recs)
     in_vf = sum(int((r.labels == IN_VF_EPISODE).sum()) for r in recs)
     n_svdb = sum(1 for r in everything if r.name in in_svdb)
+    # The amplitudes the network learnt (its records, not svdb's): a record outside is scaled.
+    amplitude = amplitude_range([r for r in everything if r.name not in in_svdb])
     # The network reads MLII morphology (svdb informs only the timing steps): MLII/II only.
     leads = ["MLII", "II"]
     by_database = _by_database(recs, probs, in_svdb) if n_svdb else {}
@@ -599,6 +605,7 @@ def train_beats(
             "second look.",
             f"Other leads and sampling rates are resampled to {FS:.0f} Hz MLII-like input; amplitude "
             "and morphology differ between leads.",
+            amplitude_limitation(amplitude),
         ],
         "licence": "Model weights: Stethos project; training data ODC-By 1.0 (attribution above).",
         "requirements": torch_requirements(),
@@ -606,7 +613,7 @@ def train_beats(
             "name": "beat-lstm",
             "args": dict(ARCH_ARGS, window=int(first.windows.shape[1])),
         },
-        "preprocessing": spec_manifest(rr_mean, rr_std),
+        "preprocessing": spec_manifest(rr_mean, rr_std, amplitude),
         "postprocessing": [s.to_manifest() for s in (veto, conducted, split) if s is not None],
         "gates": {
             "sampling_rate": dict(SAMPLING_RATE_GATE),

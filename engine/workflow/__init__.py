@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from engine.lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from engine.ecg.quality import GAP_WARNING, NOISE_WARNING
+    from engine.ecg.quality import AMPLITUDE_WARNING, GAP_WARNING, NOISE_WARNING
     from engine.models.bundle import RHYTHM_TASK
     from engine.models.gates import MISSING_WARNING
     from engine.models.results import SUPPORT_STATEMENT, BeatResult, Contribution, Prediction
@@ -144,6 +144,7 @@ _MODULES: dict[str, str] = {
     "LoadedView": "engine.workflow.studies",
     "MISSING_WARNING": "engine.models.gates",
     "NOISE_WARNING": "engine.ecg.quality",
+    "AMPLITUDE_WARNING": "engine.ecg.quality",
     "GAP_WARNING": "engine.ecg.quality",
     "ModelIdentity": "engine.workflow.analysis",
     "OutcomeSaved": "engine.workflow.session",
@@ -237,6 +238,7 @@ _MODULES: dict[str, str] = {
 __getattr__, __dir__ = lazy_attributes(__name__, _MODULES)
 
 __all__ = [
+    "AMPLITUDE_WARNING",
     "ANALYSIS_REASON",
     "GAP_WARNING",
     "HEATMAP_KEPT",

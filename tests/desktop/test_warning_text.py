@@ -41,3 +41,15 @@ def test_the_gap_warning_and_the_report_row_are_translated(chinese) -> None:  # 
     rows = dict(summary_rows("normal", {"af_burden": 0.0, "signal_gaps": gaps}))
     assert rows["文件中无信号"].endswith("共 1 段，未分析")
     assert ("文件中无信号", 20.0, 25.0) in events({"signal_gaps": gaps})  # a place to jump to
+
+
+def test_the_amplitude_warning_is_translated(chinese) -> None:  # noqa: F811
+    from engine.ecg.quality import AMPLITUDE_WARNING
+
+    engine_text = AMPLITUDE_WARNING.format(
+        lead="MLII", name="119", amplitude=0.2376, model="ecg-beats-bilstm-360",
+        low=0.9162, high=4.6152, scale=3.8564,
+    )  # fmt: skip
+    shown = warning_text(engine_text)
+    assert shown.startswith("“119”的导联 MLII 的 QRS 波幅（0.24 mV）超出模型“ecg-beats-bilstm-360”")
+    assert "（0.92–4.62 mV）" in shown and "×3.86" in shown

@@ -71,7 +71,9 @@ def test_beats_pipeline_end_to_end_on_two_records(tmp_path, shared_data):
     assert list(validation["per_database"]) == ["MIT-BIH DS1"]
     assert sorted(n for fold in validation["folds"] for n in fold) == ["101", "119"]
     assert bundle.manifest["training_data"]["n_patients"] == 3
-    assert bundle.manifest["version"] == "4.0.1"
+    assert bundle.manifest["version"] == "4.1.0"
+    amplitude = bundle.manifest["preprocessing"]["amplitude_range"]  # 101 and 119's, widened
+    assert 0.5 < amplitude["min_mv"] < amplitude["max_mv"] < 4
     assert bundle.manifest["gates"]["sampling_rate"]["min"] == 125
     assert "--ds1-only" not in bundle.manifest["training_command"]
     assert "held-back svdb records" in bundle.card_text()

@@ -91,6 +91,31 @@ def test_both_ecg_models_refuse_a_record_sampled_below_125_hz(shared_data, model
     ) in info.value.user_message
 
 
+@pytest.mark.parametrize("gain", [1.0, 0.1, 10.0])
+def test_a_record_outside_the_trained_amplitudes_is_scaled_back_with_a_warning(shared_data, gain):
+    """Beat model 4.0.1 turned all 80 V beats of 119's first 5 minutes into S at a tenth of
+    the gain (a wrong gain in a file, a low-voltage patient); 4.1.0 scales the record to the
+    nearest amplitude it was trained on, labels them V again and says so."""
+    from collections import Counter
+
+    from engine.ecg import read_signal
+
+    rec = read_signal(shared_data / "ecg" / "mitdb" / "119")
+    x = (rec.data[:, : 360 * 300] * gain).astype(np.float32)
+    p = analyze_signal(BEATS, rec.replace_data(x, annotations=type(rec.annotations)()),
+                       explain=False, device="cpu")  # fmt: skip
+    bounds = _manifest(BEATS)["preprocessing"]["amplitude_range"]
+    assert p.extra["amplitude_mv"] == pytest.approx(2.376 * gain, rel=0.01)
+    assert Counter(b.label for b in p.beats) == {"N": 246, "V": 80}
+    warned = [w for w in p.warnings if "lies outside the amplitudes" in w]
+    if gain == 1.0:
+        assert p.extra["amplitude_scale"] == 1.0 and not warned
+    else:
+        nearer = bounds["min_mv"] if gain < 1 else bounds["max_mv"]
+        assert p.extra["amplitude_scale"] == pytest.approx(nearer / (2.376 * gain), rel=0.01)
+        assert len(warned) == 1 and f"scaled ×{p.extra['amplitude_scale']:.2f}" in warned[0]
+
+
 def test_beat_model_reproduces_its_stored_sample(shared_data):
     m = _manifest(BEATS)
     stored = np.asarray(m["validation"]["reproduce_sample"]["probabilities"])
