@@ -173,11 +173,20 @@ def test_invalid_v1_manifest_is_refused_before_migration(v1_bundle: Path) -> Non
         migrate_manifest(raw)
 
 
-def test_a_gate_key_the_gates_do_not_read_is_refused(bundles: Path) -> None:
-    """A misspelt limit (``minimum`` for ``min``) would silently gate nothing: beat model 4.0.0
-    scored a 100 Hz record that way. The schema names the key instead."""
-    _edit_manifest(
-        bundles / "test-beats", gates={"sampling_rate": {"minimum": 125, "action": "refuse"}}
-    )
-    with pytest.raises(BundleSchemaError, match="minimum"):
+@pytest.mark.parametrize(
+    ("field", "value", "key"),
+    [
+        ("gates", {"sampling_rate": {"minimum": 125, "action": "refuse"}}, "minimum"),
+        ("preprocessing", {"amplitude_drfit": {"method": "running-median", "beats": 101}},
+         "amplitude_drfit"),
+    ],
+)  # fmt: skip
+def test_a_key_the_engine_does_not_read_is_refused(bundles: Path, field, value, key) -> None:
+    """A misspelt key would silently do nothing: beat model 4.0.0 declared its sampling-rate
+    limit as ``minimum`` (the gates read ``min``) and scored a 100 Hz record. The schema names
+    the key instead, for the gates and the preprocessing alike."""
+    m = json.loads((bundles / "test-beats" / "manifest.json").read_text())
+    m[field] = {**m.get(field, {}), **value}
+    (bundles / "test-beats" / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleSchemaError, match=key):
         open_bundle(bundles / "test-beats")
