@@ -445,11 +445,19 @@ def _correct_amplitude_drift(windows: np.ndarray, drift: Mapping[str, Any]) -> n
     if drift.get("method", "none") == "none" or len(windows) == 0:
         return windows
     ptp = np.ptp(windows, axis=1).astype(np.float64)
-    overall = float(np.median(ptp))
+    overall = record_amplitude(windows)
     if overall <= 1e-6:
         return windows
     local = _centred_median(ptp, int(drift["beats"]))
     return (windows * (overall / np.maximum(local, overall * 1e-3))[:, None]).astype(np.float32)
+
+
+def record_amplitude(windows: np.ndarray) -> float:
+    """A record's amplitude: the median peak-to-peak of its beat windows (mV; ``nan`` without
+    beats). One measure for the drift correction, the model's amplitude range and its bounds."""
+    if not len(windows):
+        return float("nan")
+    return float(np.median(np.ptp(windows, axis=1).astype(np.float64)))
 
 
 def amplitude_scale(amplitude: float, bounds: Mapping[str, Any]) -> float:
@@ -537,7 +545,7 @@ def prepare_beats(
     else:
         windows = np.zeros((0, spec.window), dtype=np.float32)
     windows = _correct_amplitude_drift(windows, spec.amplitude_drift)
-    amplitude = float(np.median(np.ptp(windows, axis=1))) if len(windows) else float("nan")
+    amplitude = record_amplitude(windows)
     scale = amplitude_scale(amplitude, spec.amplitude_range)
     if scale != 1.0:
         windows = (windows * scale).astype(np.float32)

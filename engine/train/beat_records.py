@@ -85,11 +85,13 @@ GAIN_JITTER = 0.2
 
 
 def amplitude_range(records: list[RecordBeats]) -> dict[str, float]:
-    """The record amplitudes the network was trained on: each record's median window
-    peak-to-peak (as :func:`~engine.models.beat_inputs.prepare_beats` measures it), their
+    """The record amplitudes the network was trained on: each record's
+    :func:`~engine.models.beat_inputs.record_amplitude`, their
     lowest and highest widened by the training's gain jitter (docs/experiments/
     beat-amplitude-range.md); a record outside is scaled to the nearer bound at inference."""
-    amps = [float(np.median(np.ptp(r.windows, axis=1))) for r in records if len(r.windows)]
+    from engine.models.beat_inputs import record_amplitude
+
+    amps = [record_amplitude(r.windows) for r in records if len(r.windows)]
     return {"min_mv": round((1 - GAIN_JITTER) * min(amps), 4),
             "max_mv": round((1 + GAIN_JITTER) * max(amps), 4)}  # fmt: skip
 
