@@ -154,8 +154,8 @@ def warning_text(text: str) -> str:
         return QCoreApplication.translate(
             "ResultPanel",
             "{0} of “{1}” ({2} of {3} 10-s stretches) looks like noise rather than separate "
-            "heartbeats (lead off, artefact, flutter or a very fast rhythm): beat labels there "
-            "are unreliable; read the trace.",
+            "heartbeats (lead off, artefact, flutter, a very fast rhythm, or T waves as tall as "
+            "narrow QRS complexes): beat labels there are unreliable; read the trace.",
         ).format(noise.group("share"), noise.group("name"), noise.group("n"), noise.group("total"))
     m = _MISSING.match(text)
     if m is None or m.group("what") not in _MISSING_ATTRIBUTES:

@@ -174,7 +174,7 @@ class BeatModel(TorchRunner):
                 model=self.bundle.id, low=float(bounds["min_mv"]), high=float(bounds["max_mv"]),
                 scale=prepared.amplitude_scale,
             ))  # fmt: skip
-        quality = noise_stretches(prepared.filtered, prepared.fs_model)
+        quality = noise_stretches(prepared.filtered, prepared.fs_model, gaps)
         if quality.noisy:
             warnings = (*warnings, NOISE_WARNING.format(
                 name=name, share=quality.share, n=len(quality.noisy), total=quality.stretches

@@ -2353,8 +2353,8 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>“{1}”的导联 {0} 的 QRS 波幅（{2} mV）超出模型“{3}”训练时所见的范围（{4}–{5} mV）：其心搏已按 ×{6} 缩放后送入模型。低电压 QRS、其他导联或文件中的增益错误都可能导致这种情况；在依赖 V 和 S 标记之前，请检查描记的定标。</translation>
     </message>
     <message>
-        <source>{0} of “{1}” ({2} of {3} 10-s stretches) looks like noise rather than separate heartbeats (lead off, artefact, flutter or a very fast rhythm): beat labels there are unreliable; read the trace.</source>
-        <translation>“{1}”的 {0}（{3} 个 10 秒片段中的 {2} 个）看起来像噪声，而非可分辨的心搏（导联脱落、伪差、扑动或极快的心律）：这些片段中的心搏标签不可靠；请阅读原始波形。</translation>
+        <source>{0} of “{1}” ({2} of {3} 10-s stretches) looks like noise rather than separate heartbeats (lead off, artefact, flutter, a very fast rhythm, or T waves as tall as narrow QRS complexes): beat labels there are unreliable; read the trace.</source>
+        <translation>“{1}”的 {0}（{3} 个 10 秒片段中的 {2} 个）看起来像噪声，而非可分辨的心搏（导联脱落、伪差、扑动、极快的心律，或 T 波与窄 QRS 波群一样高）：这些片段中的心搏标签不可靠；请阅读原始波形。</translation>
     </message>
     <message>
         <source>“{0}” does not record its {1}; check that it is what model “{2}” was made for.</source>

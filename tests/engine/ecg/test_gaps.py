@@ -51,6 +51,22 @@ def test_the_gap_is_no_pause_and_both_models_say_it_holds_no_signal(gap_record: 
         assert any("5.0 s of lead MLII of “gap” hold no signal" in w for w in p.warnings)
 
 
+def test_seconds_with_no_signal_are_not_called_noise(tmp_path: Path, mitdb: Path) -> None:
+    import wfdb
+
+    rec = wfdb.rdrecord(str(mitdb / "119"), sampto=360 * 60)
+    x = rec.p_signal.copy()
+    x[: 360 * 50, 0] = np.nan  # MLII holds no valid sample for its first 50 s
+    wfdb.wrsamp("late", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=x,
+                fmt=["212", "212"], write_dir=str(tmp_path))  # fmt: skip
+    p = analyze(tmp_path / "late.hea", kind="signal", model_id="ecg-beats-bilstm-360",
+                device="cpu").prediction  # fmt: skip
+    assert any("50.0 s of lead MLII of “late” hold no signal" in w for w in p.warnings)
+    assert not any("looks like noise" in w for w in p.warnings)  # it was "50 %" of 6 stretches
+    quality = p.extra["signal_quality"]
+    assert quality["stretches"] == 1 and quality["noise_like"] == 0  # only 50–60 s is judged
+
+
 def test_in_a_long_recording_the_windows_with_the_gap_are_left_out(tmp_path, mitdb) -> None:
     record = _with_gap(tmp_path, mitdb, 4)
     p = analyze(record, kind="signal", model_id="ecg-rhythm-features-300", device="cpu").prediction

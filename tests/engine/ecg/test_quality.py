@@ -33,6 +33,19 @@ def test_only_the_noisy_stretch_is_named_with_its_times() -> None:
     assert out["share"] == pytest.approx(1 / 3, abs=1e-4)
 
 
+def test_a_stretch_mostly_in_a_gap_of_the_file_is_not_judged() -> None:
+    x, _ = synthetic_ecg(40.0, fs=180.0)
+    x = x - np.median(x)
+    x[180 * 4 : 180 * 26] = 0.0  # the file held no sample for 4–26 s: filled in flat
+    gaps = ((4.0, 26.0),)
+    q = noise_stretches(x, 180.0, gaps)
+    # 0–10 s and 20–30 s lie 6 s in the gap, 10–20 s wholly: only 30–40 s is judged
+    assert q.stretches == 1 and q.noisy == ()
+    assert (10.0, 20.0) in noise_stretches(x, 180.0).noisy  # the flat fill, judged, is "noise"
+    part = noise_stretches(x, 180.0, ((4.0, 8.0),))  # a 4-s gap: the stretch is still judged
+    assert part.stretches == 4
+
+
 def test_the_beat_model_warns_on_a_noise_trace_and_not_on_a_clean_record(
     tmp_path: Path, shared_data: Path, capsys
 ) -> None:
