@@ -96,6 +96,9 @@ class _Scan:
     beat_results: list[BeatResult]
     ectopy_note: str = ""
     companion_ran: bool = False
+    #: A short recording's one window, ``[start, stop)`` samples: the whole recording, or
+    #: its longest stretch with signal where the rhythm lead has gaps.
+    stretch: tuple[int, int] | None = None
 
 
 @dataclass(eq=False)
@@ -261,6 +264,9 @@ class RhythmModel(RunnerBase):
                 ) from exc
             here = found + r0
             scan.beats.append(here[(here >= c0) & (here < c1)])
+            if short:  # the gaps are known once the recording has been read
+                a, b = self._short_stretch(item, n, fs)
+                scan.stretch, starts, win = (a, b), np.array([a], dtype=np.int64), b - a
             mine = starts[(starts >= c0) & (starts < c1)]
             for s in mine:
                 inside = here[(here >= s) & (here < s + win)] - s
@@ -269,6 +275,29 @@ class RhythmModel(RunnerBase):
             scan.starts.append(mine)
             self._companion_beats(scan, data, leads, fs, found, r0, (c0, c1))
         return scan
+
+    def _short_stretch(self, item: PreparedRhythm, n: int, fs: float) -> tuple[int, int]:
+        """The stretch a short recording's one window reads: all of it, or where its rhythm lead
+        holds no signal somewhere, the longest stretch between the gaps (a filled-in gap would
+        be read as a pause and a flat line: 5 s missing turned normal rhythm into "other")."""
+        gaps = item.stream.gaps(item.lead)
+        if not gaps:
+            return 0, n
+        edges = [0]
+        for a, b in gaps:
+            edges += [max(0, round(a * fs)), min(n, round(b * fs))]
+        edges.append(n)
+        free = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
+        a, b = max(free, key=lambda ab: ab[1] - ab[0])
+        gate = self.bundle.gates.get("duration_s", {})
+        least = float(gate.get("min", 0.0)) if isinstance(gate, dict) else 0.0
+        if (b - a) / fs < least:
+            raise InputRejectedError(
+                f"“{item.name}” was not analysed by model “{self.bundle.id}”: lead "
+                f"{item.lead_name} holds signal for at most {max(b - a, 0) / fs:.1f} s between "
+                f"its gaps, below the model's minimum of {least:g} s."
+            )
+        return a, b
 
     def _contributions(self, row: np.ndarray, p_af: float) -> tuple[Contribution, ...]:
         """Each feature's effect on P(AF): P(AF) minus P(AF) with it set to the training median."""
@@ -351,8 +380,9 @@ class RhythmModel(RunnerBase):
             [any(a < t + self.window_s and b > t for a, b in gaps) for t in t0], dtype=bool
         )
         use = ~in_gap if (not short and in_gap.any() and not in_gap.all()) else np.ones_like(in_gap)
+        first, last = scan.stretch if short and scan.stretch else (0, n)
         if short:
-            episodes = [Episode("AF", 0.0, n / fs)] if decided[0] == self.af else []
+            episodes = [Episode("AF", first / fs, last / fs)] if decided[0] == self.af else []
             probabilities = p[0]
             record = labels[int(decided[0])]
         else:
@@ -374,7 +404,7 @@ class RhythmModel(RunnerBase):
         top = int(np.argmax(np.where(use, p[:, self.af], -1.0)))
         contributions = self._contributions(rows[top], float(p[top, self.af]))
         start = int(starts[top])
-        stop = n if short else start + round(self.window_s * fs)
+        stop = last if short else start + round(self.window_s * fs)
         explained = self._explained_window(beats, start, stop, fs)
         if scan.companion_ran:
             samples = np.array([b.sample for b in scan.beat_results], dtype=np.int64)
@@ -401,7 +431,7 @@ class RhythmModel(RunnerBase):
             ),
             "explanation": explained,
             "windows": {
-                "window_s": round(n / fs if short else self.window_s, 3),
+                "window_s": round((last - first) / fs if short else self.window_s, 3),
                 "starts_s": [round(float(s) / fs, 3) for s in starts],
                 "p_af": [round(float(v), 4) for v in p[:, self.af]],
                 "labels": [labels[int(d)] for d in decided],
@@ -411,6 +441,11 @@ class RhythmModel(RunnerBase):
         }
         notes = []
         warnings = item.warnings
+        if (first, last) != (0, n):
+            notes.append(
+                f"Lead {item.lead_name} holds no signal in places: the rhythm was read on its "
+                f"longest stretch with signal, {first / fs:.1f}–{last / fs:.1f} s."
+            )
         if not use.all():
             notes.append(
                 f"{int((~use).sum())} of {len(use)} {self.window_s:g}-s windows hold a stretch "

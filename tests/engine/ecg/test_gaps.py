@@ -67,6 +67,48 @@ def test_seconds_with_no_signal_are_not_called_noise(tmp_path: Path, mitdb: Path
     assert quality["stretches"] == 1 and quality["noise_like"] == 0  # only 50–60 s is judged
 
 
+def _minute_with_gap(tmp_path: Path, mitdb: Path, record: str, gap: tuple[int, int]) -> Path:
+    import wfdb
+
+    rec = wfdb.rdrecord(str(mitdb / record), sampfrom=360 * 300, sampto=360 * 360)
+    x = rec.p_signal.copy()
+    x[360 * gap[0] : 360 * gap[1], :] = np.nan
+    wfdb.wrsamp(f"{record}gap", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=x,
+                fmt=["212", "212"], write_dir=str(tmp_path))  # fmt: skip
+    return tmp_path / f"{record}gap.hea"
+
+
+def test_a_short_recording_is_read_on_its_longest_stretch_with_signal(
+    tmp_path: Path, mitdb: Path
+) -> None:
+    """5 s missing from a minute of sinus rhythm (MIT-BIH 101) made it "other" (P 0.63): the
+    filled-in gap was read as a 5-s pause and a flat line."""
+    record = _minute_with_gap(tmp_path, mitdb, "101", (20, 25))
+    p = analyze(record, kind="signal", model_id="ecg-rhythm-features-300", device="cpu").prediction
+    assert p.extra["rhythm_label"] == "normal"
+    r = p.extra["rhythm"]
+    assert r["windows"]["window_s"] == 35.0  # 25–60 s
+    assert r["explanation"]["start"] == 25.0 and r["explanation"]["end"] == 60.0
+    assert any("longest stretch with signal, 25.0–60.0 s" in n for n in p.extra["notes"])
+
+
+def test_a_short_recording_whose_stretches_are_all_too_short_is_refused(
+    tmp_path: Path, mitdb: Path
+) -> None:
+    import wfdb
+
+    from engine.errors import InputRejectedError
+
+    rec = wfdb.rdrecord(str(mitdb / "101"), sampto=360 * 16)
+    x = rec.p_signal.copy()
+    x[360 * 7 : 360 * 9, :] = np.nan  # 7 s, a gap, 7 s: the model needs 9 s in one piece
+    wfdb.wrsamp("split", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=x,
+                fmt=["212", "212"], write_dir=str(tmp_path))  # fmt: skip
+    with pytest.raises(InputRejectedError, match=r"at most 7\.0 s between its gaps.*9 s"):
+        analyze(tmp_path / "split.hea", kind="signal", model_id="ecg-rhythm-features-300",
+                device="cpu")  # fmt: skip
+
+
 def test_in_a_long_recording_the_windows_with_the_gap_are_left_out(tmp_path, mitdb) -> None:
     record = _with_gap(tmp_path, mitdb, 4)
     p = analyze(record, kind="signal", model_id="ecg-rhythm-features-300", device="cpu").prediction
