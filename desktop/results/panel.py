@@ -136,8 +136,9 @@ def warning_text(text: str) -> str:
     if gap is not None:
         return QCoreApplication.translate(
             "ResultPanel",
-            "{0} s of lead {1} of “{2}” hold no signal ({3} gap(s) in the file): no beat is found "
-            "there and no pause or heart rate is taken across them; read the trace around them.",
+            "{0} s of lead {1} of “{2}” hold no signal ({3} stretch(es) of missing samples or a "
+            "perfectly flat line: lead off or a recorder fault): no beat is found there and no "
+            "pause or heart rate is taken across them; read the trace there and around them.",
         ).format(gap.group("seconds"), gap.group("lead"), gap.group("name"), gap.group("n"))
     amp = _AMPLITUDE.match(text)
     if amp is not None:

@@ -60,12 +60,14 @@ class NoiseStretches:
         }
 
 
-#: A result's warning when the file holds no valid samples in stretches of the lead read
-#: (WFDB's invalid-sample value; the readers fill them in by straight lines so that filters run).
+#: A result's warning when stretches of the lead read hold no signal: the file holds no valid
+#: samples there (WFDB's invalid-sample value; the readers fill them in by straight lines so
+#: that filters run), or the lead repeats one value for a second or more (a flat line: a lead
+#: off, a recorder that held or clipped; :data:`engine.ecg.signal.FLAT_MIN_S`).
 GAP_WARNING = (
-    "{seconds:.1f} s of lead {lead} of “{name}” hold no signal ({n} gap(s) in the file): no beat "
-    "is found there and no pause or heart rate is taken across them; read the trace around "
-    "them."
+    "{seconds:.1f} s of lead {lead} of “{name}” hold no signal ({n} stretch(es) of missing "
+    "samples or a perfectly flat line: lead off or a recorder fault): no beat is found there and "
+    "no pause or heart rate is taken across them; read the trace there and around them."
 )
 
 

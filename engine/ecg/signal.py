@@ -243,20 +243,68 @@ class Signal:
         )
 
 
+#: A lead whose samples do not change at all for this long holds no signal: a lead that came
+#: off or a recorder that held or clipped its value. Living tissue always moves the baseline;
+#: the longest run of identical samples in the 8,436 leads of MIT-BIH, svdb and CinC 2017 in
+#: the shared data is 0.78 s (svdb 859, at the converter's limit).
+FLAT_MIN_S = 1.0
+
+
+def flat_runs(
+    values: np.ndarray,
+    fs: float,
+    start: int = 0,
+    *,
+    min_s: float = FLAT_MIN_S,
+    keep_edges: bool = False,
+) -> tuple[tuple[float, float], ...]:
+    """The stretches (seconds, ``start`` being the first sample's index in the record) where
+    ``values`` (one lead as read) repeat one value for at least ``min_s``. With
+    ``keep_edges``, shorter runs of two samples or more that touch either end are kept too,
+    so that a reader of consecutive stretches can join a run that crosses its boundaries.
+
+    Read in overlapping blocks, so that a day-long lead needs no index per sample."""
+    v = np.asarray(values)
+    if len(v) < 2 or fs <= 0:
+        return ()
+    least = max(2, int(np.ceil(min_s * fs)))
+    found: list[tuple[float, float]] = []
+    for s0 in range(0, len(v), _FLAT_BLOCK):
+        seg = v[s0 : s0 + _FLAT_BLOCK + least]  # a run that starts in the block is seen whole
+        bounds = np.concatenate([[0], np.flatnonzero(seg[1:] != seg[:-1]) + 1, [len(seg)]])
+        a, b = bounds[:-1], bounds[1:]
+        keep = (b - a) >= least
+        if keep_edges:
+            edge = ((a == 0) & (s0 == 0)) | (s0 + b == len(v))
+            keep |= ((b - a) >= 2) & edge
+        keep &= np.isfinite(seg[a])  # invalid samples are the gaps of fill_gaps
+        found += [
+            ((start + s0 + x) / fs, (start + s0 + y) / fs)
+            for x, y in zip(a[keep].tolist(), b[keep].tolist(), strict=True)
+        ]
+    return merge_spans(found)
+
+
+_FLAT_BLOCK = 1 << 20
+
+
 def fill_gaps(
-    values: np.ndarray, fs: float, start: int = 0
+    values: np.ndarray, fs: float, start: int = 0, *, flat: bool = True
 ) -> tuple[np.ndarray, tuple[tuple[float, float], ...]]:
     """``values`` (one lead) with its non-finite samples (a file's invalid or absent samples)
     filled by straight lines between their valid neighbours (zeros when none is valid), so that
-    filters run, and where they were: ``(start_s, end_s)`` stretches, ``start`` being the first
-    sample's index in the record."""
+    filters run, and where the lead holds no signal: ``(start_s, end_s)`` stretches, ``start``
+    being the first sample's index in the record. With ``flat`` these include the lead's
+    :func:`flat_runs` (a flat line from a lead off, read as ECG, is a pause and a slow
+    heart rate that the patient never had)."""
     values = np.asarray(values, dtype=np.float64)
     bad = ~np.isfinite(values)
+    still = flat_runs(values, fs, start) if flat else ()
     if not bad.any():
-        return values, ()
+        return values, still
     edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(np.int8), [0]])))
     pairs = zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
-    spans = tuple(((start + a) / fs, (start + b) / fs) for a, b in pairs)
+    spans = merge_spans([((start + a) / fs, (start + b) / fs) for a, b in pairs] + list(still))
     if bad.all():
         return np.zeros_like(values), spans
     idx = np.arange(len(values))

@@ -18,7 +18,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine.ecg.signal import Signal, fill_gaps, merge_spans, normalize_lead_name
+from engine.ecg.signal import (
+    FLAT_MIN_S,
+    Signal,
+    fill_gaps,
+    flat_runs,
+    merge_spans,
+    normalize_lead_name,
+)
 from engine.errors import SignalError
 
 
@@ -90,9 +97,16 @@ class WfdbStream:
     _gaps: dict[int, list[tuple[float, float]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    #: Per channel row, the runs of one repeated value met so far, those that touch the ends
+    #: of a read at any length: a run that crosses two reads is joined before it is judged.
+    _flat: dict[int, list[tuple[float, float]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def gaps(self, lead: int) -> tuple[tuple[float, float], ...]:
-        return merge_spans(self._gaps.get(lead, []))
+        runs = merge_spans(self._flat.get(lead, []))
+        still = [(a, b) for a, b in runs if b - a >= FLAT_MIN_S - 0.5 / self.fs]
+        return merge_spans(self._gaps.get(lead, []) + still)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         import wfdb
@@ -119,9 +133,12 @@ class WfdbStream:
         raw = np.asarray(rec.p_signal, dtype=np.float64).T
         out = np.empty(raw.shape, dtype=np.float32)
         for row, scale in enumerate(self.to_mv):
-            values, spans = fill_gaps(raw[row], self.fs, start)  # as the whole-record reader
+            values, spans = fill_gaps(raw[row], self.fs, start, flat=False)
             if spans:
                 self._gaps.setdefault(row, []).extend(spans)
+            still = flat_runs(raw[row], self.fs, start, keep_edges=True)
+            if still:  # judged in gaps(), as the whole-record reader judges them
+                self._flat.setdefault(row, []).extend(still)
             out[row] = values * scale
         return out
 

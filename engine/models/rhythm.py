@@ -292,10 +292,15 @@ class RhythmModel(RunnerBase):
         gate = self.bundle.gates.get("duration_s", {})
         least = float(gate.get("min", 0.0)) if isinstance(gate, dict) else 0.0
         if (b - a) / fs < least:
+            held = (
+                f"holds signal for at most {(b - a) / fs:.1f} s between its gaps, below the "
+                f"model's minimum of {least:g} s"
+                if b > a
+                else "holds no signal (missing samples or a perfectly flat line)"
+            )
             raise InputRejectedError(
                 f"“{item.name}” was not analysed by model “{self.bundle.id}”: lead "
-                f"{item.lead_name} holds signal for at most {max(b - a, 0) / fs:.1f} s between "
-                f"its gaps, below the model's minimum of {least:g} s."
+                f"{item.lead_name} {held}."
             )
         return a, b
 

@@ -2345,8 +2345,8 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>患者年龄</translation>
     </message>
     <message>
-        <source>{0} s of lead {1} of “{2}” hold no signal ({3} gap(s) in the file): no beat is found there and no pause or heart rate is taken across them; read the trace around them.</source>
-        <translation>“{2}”的 {1} 导联有 {0} 秒无信号（文件中有 {3} 处缺失）：这些片段中不检测心搏，跨越它们不计算停搏和心率；请阅读其前后的波形。</translation>
+        <source>{0} s of lead {1} of “{2}” hold no signal ({3} stretch(es) of missing samples or a perfectly flat line: lead off or a recorder fault): no beat is found there and no pause or heart rate is taken across them; read the trace there and around them.</source>
+        <translation>“{2}”的 {1} 导联有 {0} 秒无信号（{3} 段缺失采样或完全平直的直线：导联脱落或记录仪故障）：这些片段中不检测心搏，跨越它们不计算停搏和心率；请阅读这些片段及其前后的波形。</translation>
     </message>
     <message>
         <source>The QRS amplitude of lead {0} of “{1}” ({2} mV) lies outside the amplitudes model “{3}” was trained on ({4}–{5} mV): its beats were scaled ×{6} for the model. Low-voltage QRS, another lead or a wrong gain in the file can cause this; check the trace&apos;s calibration before relying on V and S labels.</source>

@@ -118,3 +118,64 @@ def test_in_a_long_recording_the_windows_with_the_gap_are_left_out(tmp_path, mit
     for t, out in zip(starts, excluded, strict=True):  # exactly those that overlap 20–25 s
         assert out == (t < 25.0 and t + w["window_s"] > 20.0)
     assert any("left out of the rhythm decision" in n for n in p.extra["notes"])
+
+
+def test_a_flat_line_holds_no_signal_and_is_no_pause(tmp_path: Path, mitdb: Path) -> None:
+    """10 s of a lead off (both leads at exactly 0 mV) in five minutes of sinus rhythm were
+    reported as a 10.5-s pause and 22 s of bradycardia, with no warning."""
+    import wfdb
+
+    rec = wfdb.rdrecord(str(mitdb / "101"), sampto=360 * 300)
+    x = rec.p_signal.copy()
+    x[360 * 100 : 360 * 110, :] = 0.0
+    wfdb.wrsamp("off", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=x,
+                fmt=["212", "212"], write_dir=str(tmp_path))  # fmt: skip
+    p = analyze(tmp_path / "off.hea", kind="signal", model_id="ecg-rhythm-features-300",
+                device="cpu").prediction  # fmt: skip
+    r = p.extra["rhythm"]
+    assert r["pauses"] == [] and r["bradycardia"] == []
+    assert r["signal_gaps"] == [
+        {"label": "signal missing", "start": 100.0, "end": 110.0, "duration": 10.0}
+    ]
+    assert any("10.0 s of lead MLII of “off” hold no signal" in w for w in p.warnings)
+    assert read_signal(tmp_path / "off").lead_gaps(0) == ((100.0, 110.0),)
+
+
+def test_both_readers_find_a_flat_run_that_crosses_their_reads(tmp_path: Path) -> None:
+    import wfdb
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.2, (360 * 30, 1))
+    x[360 * 6 + 100 : 360 * 8, 0] = 0.25  # 1.72 s, across the 7-s boundary below
+    x[360 * 20 : 360 * 20 + 300, 0] = 0.25  # 0.83 s: shorter than FLAT_MIN_S
+    wfdb.wrsamp("runs", fs=360, units=["mV"], sig_name=["II"], p_signal=x, fmt=["16"],
+                write_dir=str(tmp_path))  # fmt: skip
+    whole = read_signal(tmp_path / "runs").lead_gaps(0)
+    assert len(whole) == 1 and whole[0] == pytest.approx((6 + 100 / 360, 8.0), abs=1e-6)
+    stream = open_stream(tmp_path / "runs.hea")
+    for start in range(0, stream.n_samples, 360 * 7):
+        stream.read(start, start + 360 * 7)
+    assert len(stream.gaps(0)) == 1 and stream.gaps(0)[0] == pytest.approx(whole[0])
+
+
+def test_no_clinical_lead_in_the_shared_data_is_flat_for_a_second(mitdb: Path) -> None:
+    """MIT-BIH 116 clips at its converter's limit for 0.74 s, the longest such run in DS1."""
+    from engine.ecg.signal import FLAT_MIN_S, flat_runs
+
+    signal = read_signal(mitdb / "116")
+    assert signal.lead_gaps(0) == () and signal.lead_gaps(1) == ()
+    runs = flat_runs(signal.data[0], signal.fs, min_s=0.5)
+    assert runs and max(b - a for a, b in runs) < FLAT_MIN_S
+
+
+def test_flat_runs_read_in_blocks_as_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.ecg.signal as sig
+
+    rng = np.random.default_rng(1)
+    x = np.round(rng.normal(0, 1, 5000), 1)
+    x[990:1300] = 7.0  # across the 1,000-sample block boundary
+    x[4000:4150] = np.nan
+    x[4200:4700] = -3.0
+    at_once = sig.flat_runs(x, 100.0)
+    monkeypatch.setattr(sig, "_FLAT_BLOCK", 1000)
+    assert sig.flat_runs(x, 100.0) == at_once == ((9.9, 13.0), (42.0, 47.0))
