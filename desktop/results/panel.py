@@ -122,9 +122,9 @@ _MV = r"(?P<{0}>[\d.]+)"
 _AMPLITUDE = _pattern(
     AMPLITUDE_WARNING,
     {"{lead}": f"(?P<lead>{_ANY})", "{name}": f"(?P<name>{_ANY})",
-     "{amplitude:.2f}": _MV.format("amplitude"), "{model}": f"(?P<model>{_ANY})",
+     "{amplitude}": _MV.format("amplitude"), "{model}": f"(?P<model>{_ANY})",
      "{low:.2f}": _MV.format("low"), "{high:.2f}": _MV.format("high"),
-     "{scale:.2f}": _MV.format("scale")},
+     "{scale}": _MV.format("scale")},
 )  # fmt: skip
 
 

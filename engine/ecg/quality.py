@@ -72,11 +72,19 @@ GAP_WARNING = (
 
 
 AMPLITUDE_WARNING = (
-    "The QRS amplitude of lead {lead} of “{name}” ({amplitude:.2f} mV) lies outside the "
+    "The QRS amplitude of lead {lead} of “{name}” ({amplitude} mV) lies outside the "
     "amplitudes model “{model}” was trained on ({low:.2f}–{high:.2f} mV): its beats were scaled "
-    "×{scale:.2f} for the model. Low-voltage QRS, another lead or a wrong gain in the file can "
+    "×{scale} for the model. Low-voltage QRS, another lead or a wrong gain in the file can "
     "cause this; check the trace's calibration before relying on V and S labels."
 )
+
+
+def amount(x: float) -> str:
+    """A positive amount for :data:`AMPLITUDE_WARNING`: two decimals, or two significant
+    digits below 0.1 (a gain a thousand times wrong gave "0.00 mV" and "×0.00")."""
+    if x >= 0.095 or x <= 0:
+        return f"{x:.2f}"
+    return np.format_float_positional(x, precision=2, fractional=False, trim="-")
 
 
 def gap_warning(gaps: tuple[tuple[float, float], ...], lead: str, name: str) -> str:

@@ -13,6 +13,7 @@ from engine.ecg.quality import (
     AMPLITUDE_WARNING,
     NOISE_WARNING,
     NoiseStretches,
+    amount,
     gap_warning,
     no_beats_error,
     noise_stretches,
@@ -170,9 +171,9 @@ class BeatModel(TorchRunner):
         if prepared.amplitude_scale != 1.0:
             bounds = self.spec.amplitude_range
             warnings = (*warnings, AMPLITUDE_WARNING.format(
-                lead=prepared.lead, name=name, amplitude=prepared.amplitude_mv,
+                lead=prepared.lead, name=name, amplitude=amount(prepared.amplitude_mv),
                 model=self.bundle.id, low=float(bounds["min_mv"]), high=float(bounds["max_mv"]),
-                scale=prepared.amplitude_scale,
+                scale=amount(prepared.amplitude_scale),
             ))  # fmt: skip
         quality = noise_stretches(prepared.filtered, prepared.fs_model, gaps)
         if quality.noisy:

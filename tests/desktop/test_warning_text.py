@@ -44,12 +44,19 @@ def test_the_gap_warning_and_the_report_row_are_translated(chinese) -> None:  # 
 
 
 def test_the_amplitude_warning_is_translated(chinese) -> None:  # noqa: F811
-    from engine.ecg.quality import AMPLITUDE_WARNING
+    from engine.ecg.quality import AMPLITUDE_WARNING, amount
 
     engine_text = AMPLITUDE_WARNING.format(
-        lead="MLII", name="119", amplitude=0.2376, model="ecg-beats-bilstm-360",
-        low=0.9162, high=4.6152, scale=3.8564,
+        lead="MLII", name="119", amplitude=amount(0.2376), model="ecg-beats-bilstm-360",
+        low=0.9162, high=4.6152, scale=amount(3.8564),
     )  # fmt: skip
     shown = warning_text(engine_text)
     assert shown.startswith("“119”的导联 MLII 的 QRS 波幅（0.24 mV）超出模型“ecg-beats-bilstm-360”")
     assert "（0.92–4.62 mV）" in shown and "×3.86" in shown
+    # a file whose gain is a thousand times wrong: not "0.00 mV" and "×0.00"
+    engine_text = AMPLITUDE_WARNING.format(
+        lead="MLII", name="101", amplitude=amount(1890.0), model="ecg-beats-bilstm-360",
+        low=0.9162, high=4.6152, scale=amount(4.6152 / 1890.0),
+    )  # fmt: skip
+    shown = warning_text(engine_text)
+    assert "（1890.00 mV）" in shown and "×0.0024" in shown
