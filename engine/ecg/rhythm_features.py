@@ -15,6 +15,7 @@ inconsistent beats.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -153,6 +154,16 @@ def _rr_features(rr: np.ndarray) -> dict[str, float]:
     return out
 
 
+@functools.lru_cache(maxsize=32)
+def _band_sos(lo_hz: float, hi_hz: float, fs: float) -> np.ndarray:
+    """A 2nd-order Butterworth band-pass, designed once per rate: a Holter's windows all share
+    it, and designing it for each window took a fifth of the rhythm report's time. Callers get
+    the same array (scipy's filters need it writable; none writes to it)."""
+    from scipy.signal import butter
+
+    return np.asarray(butter(2, [lo_hz, hi_hz], btype="band", fs=fs, output="sos"))
+
+
 def _morphology(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]:
     out: dict[str, float] = {}
     n = len(x)
@@ -188,11 +199,11 @@ def _morphology(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]
         out["p_wave_amplitude_ratio"] = p_amp / qrs_amp if qrs_amp > 0 else np.nan
     # Atrial band (4–10 Hz) energy share in the gaps from 0.35 s after a beat to 0.1 s before
     # the next, against the whole band 0.5–40 Hz energy there.
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
     if n > 3 * fs:
-        atrial = sosfiltfilt(butter(2, [4.0, 10.0], btype="band", fs=fs, output="sos"), x)
-        broad = sosfiltfilt(butter(2, [0.5, 40.0], btype="band", fs=fs, output="sos"), x)
+        atrial = sosfiltfilt(_band_sos(4.0, 10.0, float(fs)), x)
+        broad = sosfiltfilt(_band_sos(0.5, 40.0, float(fs)), x)
         e_a = e_b = 0.0
         for a, b in itertools.pairwise(beats):
             lo, hi = a + round(0.35 * fs), b - round(0.1 * fs)
