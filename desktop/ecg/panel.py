@@ -561,13 +561,14 @@ translate = QCoreApplication.translate
 
 
 def gap_bands(signal: EcgSignal) -> tuple[tuple[float, float, str], ...]:
-    """``(start_s, end_s, label)`` of the stretches with no signal in the file, labelled with
-    the lead(s) they are missing from (shaded on the traces like rhythm episodes)."""
+    """``(start_s, end_s, label)`` of the stretches with no signal (missing samples in the file,
+    or a perfectly flat line), labelled with the lead(s) they are missing from (shaded on the
+    traces like rhythm episodes)."""
     missing: dict[tuple[float, float], list[str]] = {}
     for name, spans in zip(signal.leads, getattr(signal, "gaps", ()), strict=False):
         for span in spans:
             missing.setdefault(span, []).append(name)
-    label = translate("EcgPanel", "No signal in the file: {0}")
+    label = translate("EcgPanel", "No signal: {0}")
     return tuple(
         (a, b, label.format(", ".join(leads))) for (a, b), leads in sorted(missing.items())
     )

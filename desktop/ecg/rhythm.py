@@ -80,10 +80,10 @@ def summary_rows(label: str, r: dict[str, Any]) -> list[tuple[str, str]]:
         )
     rows.append((translate("RhythmReport", "Pauses > 2 s"), str(len(r.get("pauses") or []))))
     gaps = r.get("signal_gaps") or []
-    if gaps:  # stretches the file holds no signal for: not pauses, not analysed
+    if gaps:  # stretches with no signal (missing or flat): not pauses, not analysed
         rows.append(
             (
-                translate("RhythmReport", "No signal in the file"),
+                translate("RhythmReport", "No signal"),
                 translate("RhythmReport", "{0} in {1} stretch(es), not analysed").format(
                     _duration(sum(float(g["duration"]) for g in gaps)), len(gaps)
                 ),
@@ -164,7 +164,7 @@ def events(r: dict[str, Any]) -> list[tuple[str, float, float]]:
             (what.format(len(explained["irregular_rr"])), explained["start"], explained["end"])
         )
     for g in r.get("signal_gaps") or []:  # not analysed: the file holds no signal there
-        out.append((translate("RhythmReport", "No signal in the file"), g["start"], g["end"]))
+        out.append((translate("RhythmReport", "No signal"), g["start"], g["end"]))
     for key, what in (
         ("pauses", translate("RhythmReport", "Pause")),
         ("bradycardia", translate("RhythmReport", "Bradycardia")),

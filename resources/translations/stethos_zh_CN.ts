@@ -370,6 +370,10 @@
         <translation>节律、房颤发作与负荷、心率、停搏和异位搏动。</translation>
     </message>
     <message>
+        <source>No signal: {0}</source>
+        <translation>无信号：{0}</translation>
+    </message>
+    <message>
         <source>1 lead</source>
         <translation>1 个导联</translation>
     </message>
@@ -408,10 +412,6 @@
     <message>
         <source>Caliper: {0}</source>
         <translation>测量尺：{0}</translation>
-    </message>
-    <message>
-        <source>No signal in the file: {0}</source>
-        <translation>文件中无信号：{0}</translation>
     </message>
     <message>
         <source>Cancelled.</source>
@@ -2575,8 +2575,8 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>停搏 &gt; 2 秒</translation>
     </message>
     <message>
-        <source>No signal in the file</source>
-        <translation>文件中无信号</translation>
+        <source>No signal</source>
+        <translation>无信号</translation>
     </message>
     <message>
         <source>{0} in {1} stretch(es), not analysed</source>

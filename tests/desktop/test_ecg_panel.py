@@ -80,7 +80,7 @@ def test_a_gap_in_the_file_is_shaded_and_kept_beside_the_rhythm_episodes(qtbot, 
     wfdb.wrsamp("gap", fs=360, units=rec.units, sig_name=rec.sig_name, p_signal=x,
                 fmt=["212", "212"], write_dir=str(tmp_path))  # fmt: skip
     load(qtbot, panel, tmp_path / "gap.hea")
-    band = (20.0, 25.0, "No signal in the file: MLII")  # the lead it is missing from
+    band = (20.0, 25.0, "No signal: MLII")  # the lead it is missing from
     assert panel.strip.episodes == (band,) and panel.twelve_lead.episodes == (band,)
     with qtbot.waitSignal(panel.analysis_done, timeout=120000):
         panel.analyze_rhythm()

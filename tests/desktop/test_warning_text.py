@@ -39,8 +39,8 @@ def test_the_gap_warning_and_the_report_row_are_translated(chinese) -> None:  # 
     assert warning_text(engine_text).startswith("“gap”的 MLII 导联有 5.0 秒无信号")
     gaps = [{"label": "signal missing", "start": 20.0, "end": 25.0, "duration": 5.0}]
     rows = dict(summary_rows("normal", {"af_burden": 0.0, "signal_gaps": gaps}))
-    assert rows["文件中无信号"].endswith("共 1 段，未分析")
-    assert ("文件中无信号", 20.0, 25.0) in events({"signal_gaps": gaps})  # a place to jump to
+    assert rows["无信号"].endswith("共 1 段，未分析")
+    assert ("无信号", 20.0, 25.0) in events({"signal_gaps": gaps})  # a place to jump to
 
 
 def test_the_amplitude_warning_is_translated(chinese) -> None:  # noqa: F811
