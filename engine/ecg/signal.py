@@ -246,7 +246,9 @@ class Signal:
 #: A lead whose samples do not change at all for this long holds no signal: a lead that came
 #: off or a recorder that held or clipped its value. Living tissue always moves the baseline;
 #: the longest run of identical samples in the 8,436 leads of MIT-BIH, svdb and CinC 2017 in
-#: the shared data is 0.78 s (svdb 859, at the converter's limit).
+#: the shared data is 0.78 s (svdb 859, at the converter's limit). A recorder with a coarse
+#: converter (8 bits) might hold one value through a true asystole: the warning then names the
+#: stretch as holding no signal, and says to read the trace there, instead of listing a pause.
 FLAT_MIN_S = 1.0
 
 
