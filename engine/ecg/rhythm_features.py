@@ -16,7 +16,7 @@ inconsistent beats.
 from __future__ import annotations
 
 import functools
-import itertools
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -82,10 +82,6 @@ P_WINDOW_S = (-0.25, -0.08)
 QRS_WINDOW_S = (-0.05, 0.08)
 
 
-def _nan() -> np.ndarray:
-    return np.full(len(FEATURES), np.nan, dtype=np.float64)
-
-
 def sample_entropy(x: np.ndarray, m: int = 2, r_share: float = 0.2) -> float:
     """Sample entropy of a short series (``nan`` when no template matches)."""
     x = np.asarray(x, dtype=np.float64)
@@ -136,7 +132,8 @@ def _rr_features(rr: np.ndarray) -> dict[str, float]:
     if d.size >= 2:
         turns = (d[:-1] * d[1:]) < 0
         out["turning_point_ratio"] = float(turns.mean())
-    out["rr_range_norm"] = float((np.percentile(rr, 90) - np.percentile(rr, 10)) / med)
+    p10, p90 = np.percentile(rr, (10, 90))
+    out["rr_range_norm"] = float((p90 - p10) / med)
     out["rr_max_s"] = float(rr.max())
     out["rr_min_s"] = float(rr.min())
     # A premature beat: an interval under 85 % of the median, followed by one over 110 %.
@@ -164,7 +161,11 @@ def _band_sos(lo_hz: float, hi_hz: float, fs: float) -> np.ndarray:
     return np.asarray(butter(2, [lo_hz, hi_hz], btype="band", fs=fs, output="sos"))
 
 
-def _morphology(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]:
+def _morphology(
+    x: np.ndarray, fs: float, beats: np.ndarray, filtered: tuple[np.ndarray, np.ndarray] | None
+) -> dict[str, float]:
+    """Beat and P-wave consistency of ``x``; the atrial band share from ``filtered`` (``x``
+    band-passed 4–10 Hz and 0.5–40 Hz, or ``None`` for a stretch of 3 s or less)."""
     out: dict[str, float] = {}
     n = len(x)
 
@@ -177,55 +178,50 @@ def _morphology(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]
         w = x[idx]
         return w - w.mean(axis=1, keepdims=True)
 
-    def corr_to_median(w: np.ndarray) -> np.ndarray:
+    def corr_to_median(w: np.ndarray, med: np.ndarray) -> np.ndarray:
         if w.shape[0] < 3:
             return np.zeros(0)
-        med = np.median(w, axis=0)
         num = (w * med).sum(axis=1)
         den = np.sqrt((w**2).sum(axis=1) * (med**2).sum()) + 1e-12
         return num / den
 
     qrs = windows(*QRS_WINDOW_S)
     pw = windows(*P_WINDOW_S)
-    cq = corr_to_median(qrs)
+    qrs_med = np.median(qrs, axis=0) if qrs.shape[0] else None
+    cq = corr_to_median(qrs, qrs_med) if qrs_med is not None else np.zeros(0)
     if cq.size:
         out["qrs_correlation_mean"] = float(cq.mean())
         out["qrs_correlation_low_share"] = float(np.mean(cq < 0.8))
-    cp = corr_to_median(pw)
+    cp = corr_to_median(pw, np.median(pw, axis=0)) if pw.shape[0] >= 3 else np.zeros(0)
     if cp.size:
         out["p_wave_correlation"] = float(np.median(cp))
-        qrs_amp = float(np.ptp(np.median(qrs, axis=0))) if qrs.shape[0] else 0.0
+        qrs_amp = float(np.ptp(qrs_med)) if qrs_med is not None else 0.0
         p_amp = float(np.ptp(np.median(pw, axis=0)))
         out["p_wave_amplitude_ratio"] = p_amp / qrs_amp if qrs_amp > 0 else np.nan
     # Atrial band (4–10 Hz) energy share in the gaps from 0.35 s after a beat to 0.1 s before
     # the next, against the whole band 0.5–40 Hz energy there.
-    from scipy.signal import sosfiltfilt
-
-    if n > 3 * fs:
-        atrial = sosfiltfilt(_band_sos(4.0, 10.0, float(fs)), x)
-        broad = sosfiltfilt(_band_sos(0.5, 40.0, float(fs)), x)
+    if filtered is not None:
+        atrial, broad = filtered
+        # (the squares once for the whole stretch: each gap adds the same values as before)
+        sq_a, sq_b = atrial**2, broad**2
         e_a = e_b = 0.0
-        for a, b in itertools.pairwise(beats):
+        for a, b in zip(beats[:-1].tolist(), beats[1:].tolist(), strict=True):
             lo, hi = a + round(0.35 * fs), b - round(0.1 * fs)
             if hi - lo >= round(0.08 * fs):
-                e_a += float(np.sum(atrial[lo:hi] ** 2))
-                e_b += float(np.sum(broad[lo:hi] ** 2))
+                e_a += float(sq_a[lo:hi].sum())
+                e_b += float(sq_b[lo:hi].sum())
         if e_b > 0:
             out["atrial_band_energy"] = e_a / e_b
     return out
 
 
 def _quality(
-    x: np.ndarray, fs: float
-) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray] | None]:
-    """Noise and saturation; also the Welch spectrum (2-s segments) when the stretch is long enough."""
-    from scipy.signal import welch
-
+    x: np.ndarray, fs: float, spectrum: tuple[np.ndarray, np.ndarray] | None
+) -> dict[str, float]:
+    """Noise (from ``x``'s Welch ``spectrum``, ``None`` when shorter than 2 s) and saturation."""
     out: dict[str, float] = {}
-    spectrum = None
-    if len(x) >= int(2 * fs):
-        f, p = welch(x, fs=fs, nperseg=min(len(x), int(2 * fs)))
-        spectrum = (f, p)
+    if spectrum is not None:
+        f, p = spectrum
         band = (f >= 0.5) & (f <= fs / 2)
         total = float(p[band].sum())
         out["high_frequency_ratio"] = float(p[f > 40.0].sum()) / total if total > 0 else np.nan
@@ -233,30 +229,64 @@ def _quality(
     if hi > lo:
         edge = 0.005 * (hi - lo)
         out["saturation_share"] = float(np.mean((x <= lo + edge) | (x >= hi - edge)))
-    return out, spectrum
+    return out
 
 
 def rhythm_features(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
     """The :data:`FEATURES` of one lead ``x`` (mV) at ``fs`` with its detected ``beats``."""
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
-    beats = np.asarray(beats, dtype=np.int64)
-    values: dict[str, float] = {}
-    duration = len(x) / float(fs)
-    values["beats_per_second"] = len(beats) / duration if duration > 0 else np.nan
+    x = np.asarray(x, dtype=np.float64).reshape(1, -1)
+    return rhythm_features_many(x, fs, [beats])[0]
+
+
+def rhythm_features_many(
+    stretches: np.ndarray, fs: float, beats: Sequence[np.ndarray]
+) -> np.ndarray:
+    """:func:`rhythm_features` of each row of ``stretches`` (equal lengths, mV) with its
+    ``beats``: one row of :data:`FEATURES` each, the same values to the last bit.
+
+    The spectra and band-pass filters run on all the rows at once: a Holter's
+    windows, one at a time, spent half the rhythm report in scipy's per-call
+    overhead.
+    """
+    from scipy.signal import sosfiltfilt, welch
+
+    xs = np.asarray(stretches, dtype=np.float64)
+    if xs.ndim != 2 or len(beats) != xs.shape[0]:
+        raise ValueError("rhythm_features_many takes a 2-D array and one beat list per row")
+    k, n = xs.shape
+    out = np.full((k, len(FEATURES)), np.nan, dtype=np.float64)
+    if k == 0:
+        return out
+    duration = n / float(fs)
     # Odd input (a flat lead, beats given twice) divides by zero: such a feature is missing.
     with np.errstate(divide="ignore", invalid="ignore"):
-        quality, spectrum = _quality(x, fs)
-        values.update(quality)
-        centred = x - np.median(x)
-        if len(beats) >= 4:
-            rr = np.diff(beats) / float(fs)
-            values.update(_rr_features(rr))
-            values.update(_morphology(centred, fs, beats))
-        values.update(rhythm_generic.generic_values(centred, fs, beats, spectrum))
-    out = _nan()
-    for i, name in enumerate(FEATURES):
-        if name in values:
-            out[i] = values[name]
+        spectra = None
+        if n >= int(2 * fs):
+            f, p = welch(xs, fs=fs, nperseg=min(n, int(2 * fs)), axis=-1)
+            spectra = (f, p)
+        centred = np.stack([row - np.median(row) for row in xs])
+        filtered = None
+        if n > 3 * fs:
+            filtered = (
+                sosfiltfilt(_band_sos(4.0, 10.0, float(fs)), centred, axis=-1),
+                sosfiltfilt(_band_sos(0.5, 40.0, float(fs)), centred, axis=-1),
+            )
+        for i in range(k):
+            b = np.asarray(beats[i], dtype=np.int64).reshape(-1)
+            spectrum = None if spectra is None else (spectra[0], spectra[1][i])
+            values: dict[str, float] = {
+                "beats_per_second": len(b) / duration if duration > 0 else np.nan
+            }
+            values.update(_quality(xs[i], fs, spectrum))
+            if len(b) >= 4:
+                rr = np.diff(b) / float(fs)
+                values.update(_rr_features(rr))
+                band = None if filtered is None else (filtered[0][i], filtered[1][i])
+                values.update(_morphology(centred[i], fs, b, band))
+            values.update(rhythm_generic.generic_values(centred[i], fs, b, spectrum))
+            for j, name in enumerate(FEATURES):
+                if name in values:
+                    out[i, j] = values[name]
     out[~np.isfinite(out)] = np.nan
     return out
 

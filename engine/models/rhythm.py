@@ -53,7 +53,7 @@ from engine.ecg.rhythm_features import (
     FEATURES,
     RR_CHANGE_SHARE,
     irregular_rr,
-    rhythm_features,
+    rhythm_features_many,
 )
 from engine.ecg.stream import SignalStream, as_stream
 from engine.errors import EngineError, InputRejectedError, ModelError, SignalError
@@ -268,10 +268,10 @@ class RhythmModel(RunnerBase):
                 a, b = self._short_stretch(item, n, fs)
                 scan.stretch, starts, win = (a, b), np.array([a], dtype=np.int64), b - a
             mine = starts[(starts >= c0) & (starts < c1)]
-            for s in mine:
-                inside = here[(here >= s) & (here < s + win)] - s
-                seg = x[s - r0 : s - r0 + win]
-                scan.rows.append(rhythm_features(seg, fs, inside))
+            if len(mine):  # every window of the stretch at once (each has ``win`` samples)
+                segs = np.stack([x[s - r0 : s - r0 + win] for s in mine])
+                inside = [here[(here >= s) & (here < s + win)] - s for s in mine]
+                scan.rows.extend(rhythm_features_many(segs, fs, inside))
             scan.starts.append(mine)
             self._companion_beats(scan, data, leads, fs, found, r0, (c0, c1))
         return scan

@@ -164,15 +164,13 @@ def confusion(y: np.ndarray, decided: np.ndarray) -> list[list[int]]:
 def window_features(x: np.ndarray, fs: float, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Features of every window of a long lead, from one QRS detection of the whole lead."""
     from engine.ecg.holter import window_starts
-    from engine.ecg.rhythm_features import rhythm_features
+    from engine.ecg.rhythm_features import rhythm_features_many
 
     starts = window_starts(len(x), fs)
     win = round(WINDOW_S * fs)
-    rows = []
-    for s in starts:
-        inside = beats[(beats >= s) & (beats < s + win)] - s
-        rows.append(rhythm_features(x[s : s + win], fs, inside))
-    return starts, np.asarray(rows)
+    segs = np.stack([x[s : s + win] for s in starts])
+    inside = [beats[(beats >= s) & (beats < s + win)] - s for s in starts]
+    return starts, rhythm_features_many(segs, fs, inside)
 
 
 def af_episodes(

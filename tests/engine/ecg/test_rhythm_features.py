@@ -122,3 +122,26 @@ def test_generic_descriptors_stay_finite_or_missing_on_odd_input() -> None:
     assert not np.isinf(doubled).any()
     edges = rhythm_features(x, FS, np.array([0, 1, len(x) - 2, len(x) - 1]))
     assert not np.isinf(edges).any()
+
+
+def test_windows_at_once_equal_each_window_to_the_last_bit() -> None:
+    """The Holter path computes a stretch's windows together (batched spectra and filters):
+    every value must be exactly what one window at a time gives, missing values included."""
+    from engine.ecg.rhythm_features import rhythm_features_many
+
+    rng = np.random.default_rng(3)
+    x, beats = _ecg(0.8 + 0.25 * rng.standard_normal(120).clip(-1, 1), p_waves=False, fib=0.05)
+    win, step = int(30 * FS), int(10 * FS)
+    starts = list(range(0, len(x) - win + 1, step))
+    segs = np.stack([x[s : s + win] for s in starts])
+    inside = [beats[(beats >= s) & (beats < s + win)] - s for s in starts]
+    inside[1] = inside[1][:2]  # a window with too few beats: its RR features are missing
+    segs[2] = 0.0  # a flat window
+    many = rhythm_features_many(segs, FS, inside)
+    assert many.shape == (len(starts), len(FEATURES))
+    one = np.stack([rhythm_features(seg, FS, b) for seg, b in zip(segs, inside, strict=True)])
+    assert np.array_equal(many, one, equal_nan=True)
+    assert np.isnan(many[1, FEATURES.index("rr_cv")]) and np.isfinite(many[0]).sum() > 60
+    assert rhythm_features_many(np.zeros((0, win)), FS, []).shape == (0, len(FEATURES))
+    with pytest.raises(ValueError, match="one beat list per row"):
+        rhythm_features_many(segs, FS, inside[:-1])
