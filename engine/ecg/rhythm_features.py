@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.ecg import rhythm_generic
+from engine.ecg.rhythm_generic import median
 
 #: The named features (design A of docs/experiments/rhythm-af-plan.md).
 NAMED_FEATURES: tuple[str, ...] = (
@@ -115,14 +116,14 @@ def _irregular(d: np.ndarray, median_rr: float) -> np.ndarray:
 
 def _rr_features(rr: np.ndarray) -> dict[str, float]:
     out: dict[str, float] = {}
-    med = float(np.median(rr))
+    med = float(median(rr))
     mean = float(rr.mean())
     d = np.diff(rr)
     out["heart_rate_bpm"] = 60.0 / mean
     out["rr_median_s"] = med
     out["rr_cv"] = float(rr.std() / mean)
     out["rmssd_norm"] = float(np.sqrt(np.mean(d**2)) / mean) if d.size else np.nan
-    out["succ_diff_median_norm"] = float(np.median(np.abs(d)) / med) if d.size else np.nan
+    out["succ_diff_median_norm"] = float(median(np.abs(d)) / med) if d.size else np.nan
     out["succ_diff_over_10pct"] = float(np.mean(_irregular(d, med))) if d.size else np.nan
     if d.size >= 2:
         sd1 = float(np.std(d) / np.sqrt(2))
@@ -147,7 +148,7 @@ def _rr_features(rr: np.ndarray) -> dict[str, float]:
         kept = rr[keep]
         if kept.size >= 3:
             dk = np.diff(kept)
-            out["irregularity_without_ectopy"] = float(np.median(np.abs(dk)) / np.median(kept))
+            out["irregularity_without_ectopy"] = float(median(np.abs(dk)) / median(kept))
     return out
 
 
@@ -187,16 +188,17 @@ def _morphology(
 
     qrs = windows(*QRS_WINDOW_S)
     pw = windows(*P_WINDOW_S)
-    qrs_med = np.median(qrs, axis=0) if qrs.shape[0] else None
+    qrs_med = median(qrs, axis=0) if qrs.shape[0] else None
     cq = corr_to_median(qrs, qrs_med) if qrs_med is not None else np.zeros(0)
     if cq.size:
         out["qrs_correlation_mean"] = float(cq.mean())
         out["qrs_correlation_low_share"] = float(np.mean(cq < 0.8))
-    cp = corr_to_median(pw, np.median(pw, axis=0)) if pw.shape[0] >= 3 else np.zeros(0)
-    if cp.size:
-        out["p_wave_correlation"] = float(np.median(cp))
+    pw_med = median(pw, axis=0) if pw.shape[0] >= 3 else None
+    cp = corr_to_median(pw, pw_med) if pw_med is not None else np.zeros(0)
+    if cp.size and pw_med is not None:
+        out["p_wave_correlation"] = float(median(cp))
         qrs_amp = float(np.ptp(qrs_med)) if qrs_med is not None else 0.0
-        p_amp = float(np.ptp(np.median(pw, axis=0)))
+        p_amp = float(np.ptp(pw_med))
         out["p_wave_amplitude_ratio"] = p_amp / qrs_amp if qrs_amp > 0 else np.nan
     # Atrial band (4–10 Hz) energy share in the gaps from 0.35 s after a beat to 0.1 s before
     # the next, against the whole band 0.5–40 Hz energy there.
@@ -264,7 +266,7 @@ def rhythm_features_many(
         if n >= int(2 * fs):
             f, p = welch(xs, fs=fs, nperseg=min(n, int(2 * fs)), axis=-1)
             spectra = (f, p)
-        centred = np.stack([row - np.median(row) for row in xs])
+        centred = np.stack([row - median(row) for row in xs])
         filtered = None
         if n > 3 * fs:
             filtered = (
@@ -305,7 +307,7 @@ def irregular_rr(beats: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
     if len(beats) < 4:
         return np.zeros((0, 3)), 0
     rr = np.diff(beats) / float(fs)
-    d, med = np.diff(rr), float(np.median(rr))
+    d, med = np.diff(rr), float(median(rr))
     flagged = np.flatnonzero(_irregular(d, med))
     rows = np.column_stack([beats[flagged + 1], beats[flagged + 2], d[flagged] / med])
     return rows.astype(np.float64), len(d)

@@ -40,6 +40,7 @@ import hashlib
 import math
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -247,33 +248,43 @@ class RhythmModel(RunnerBase):
         # The rhythm lead first: the beat model sees the stretch with the lead order it knows.
         order = [item.lead, *[i for i in range(len(stream.leads)) if i != item.lead]]
         leads = tuple(stream.leads[i] for i in order)
-        for c0 in range(0, n, chunk):
-            check_cancelled(req.cancel)
-            req.progress(0.05 + 0.9 * c0 / max(n, 1), f"Analysing {c0 / fs / 60:.0f} min")
-            c1 = min(n, c0 + chunk)
-            r0, r1 = max(0, c0 - pad), min(n, c1 + (0 if short else win) + pad)
-            data = np.asarray(stream.read(r0, r1))[order]
-            x = np.asarray(data[0], dtype=np.float64)
-            digest.update(np.ascontiguousarray(data[0][c0 - r0 : c1 - r0]).data)
-            try:
-                found = detect_qrs(x, fs)
-            except SignalError as exc:
-                raise InputRejectedError(
-                    f"“{item.name}” was not analysed by model “{self.bundle.id}”: "
-                    f"{exc.user_message}"
-                ) from exc
-            here = found + r0
-            scan.beats.append(here[(here >= c0) & (here < c1)])
-            if short:  # the gaps are known once the recording has been read
-                a, b = self._short_stretch(item, n, fs)
-                scan.stretch, starts, win = (a, b), np.array([a], dtype=np.int64), b - a
-            mine = starts[(starts >= c0) & (starts < c1)]
-            if len(mine):  # every window of the stretch at once (each has ``win`` samples)
-                segs = np.stack([x[s - r0 : s - r0 + win] for s in mine])
-                inside = [here[(here >= s) & (here < s + win)] - s for s in mine]
-                scan.rows.extend(rhythm_features_many(segs, fs, inside))
-            scan.starts.append(mine)
-            self._companion_beats(scan, data, leads, fs, found, r0, (c0, c1))
+        with ThreadPoolExecutor(1, thread_name_prefix="stethos-ectopy") as pool:
+            for c0 in range(0, n, chunk):
+                check_cancelled(req.cancel)
+                req.progress(0.05 + 0.9 * c0 / max(n, 1), f"Analysing {c0 / fs / 60:.0f} min")
+                c1 = min(n, c0 + chunk)
+                r0, r1 = max(0, c0 - pad), min(n, c1 + (0 if short else win) + pad)
+                data = np.asarray(stream.read(r0, r1))[order]
+                x = np.asarray(data[0], dtype=np.float64)
+                digest.update(np.ascontiguousarray(data[0][c0 - r0 : c1 - r0]).data)
+                try:
+                    found = detect_qrs(x, fs)
+                except SignalError as exc:
+                    raise InputRejectedError(
+                        f"“{item.name}” was not analysed by model “{self.bundle.id}”: "
+                        f"{exc.user_message}"
+                    ) from exc
+                here = found + r0
+                scan.beats.append(here[(here >= c0) & (here < c1)])
+                if short:  # the gaps are known once the recording has been read
+                    a, b = self._short_stretch(item, n, fs)
+                    scan.stretch, starts, win = (a, b), np.array([a], dtype=np.int64), b - a
+                mine = starts[(starts >= c0) & (starts < c1)]
+                # The beat model (ONNX Runtime, which lets go of the interpreter) classifies the
+                # stretch's beats on a second thread while this one computes its windows.
+                beats_done = pool.submit(
+                    self._companion_beats, scan, data, leads, fs, found, r0, (c0, c1)
+                )
+                try:
+                    if len(mine):  # every window of the stretch at once (each has ``win`` samples)
+                        segs = np.stack([x[s - r0 : s - r0 + win] for s in mine])
+                        inside = [here[(here >= s) & (here < s + win)] - s for s in mine]
+                        scan.rows.extend(rhythm_features_many(segs, fs, inside))
+                    scan.starts.append(mine)
+                except BaseException:
+                    wait([beats_done])
+                    raise
+                beats_done.result()  # stretch by stretch, in order; its errors are raised here
         return scan
 
     def _short_stretch(self, item: PreparedRhythm, n: int, fs: float) -> tuple[int, int]:
