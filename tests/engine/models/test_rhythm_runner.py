@@ -225,3 +225,30 @@ def test_cli_text_output_names_the_rhythm(capsys) -> None:
     out = capsys.readouterr().out
     assert "rhythm: AF" in out and "AF burden 100.0 %" in out
     assert "RR changes over 10 % in the explained stretch 0–42 s" in out
+
+
+def test_holter_report_cancels_between_stretches_and_leaves_no_thread(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """The beat model runs on a second thread beside the window features; cancelling after
+    the first stretch stops the report there and that thread is gone."""
+    import threading
+
+    from engine.errors import OperationCancelled
+    from engine.progress import CancelToken
+
+    header, _ = _holter(tmp_path, shared_data)
+    model = load_model(RHYTHM)
+    model.chunk_s = 120.0
+    token = CancelToken()
+    seen: list[str] = []
+
+    def progress(fraction: float, text: str = "") -> None:
+        seen.append(text)
+        if text.startswith("Analysing 2 min"):
+            token.cancel()
+
+    with pytest.raises(OperationCancelled):
+        model.predict(header, cancel=token, progress=progress)
+    assert "Analysing 0 min" in seen and not any(t.startswith("Analysing 4 min") for t in seen)
+    assert not [t for t in threading.enumerate() if t.name.startswith("stethos-ectopy")]
