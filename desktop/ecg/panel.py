@@ -11,7 +11,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QSignalBlocker,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,12 +35,12 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTabWidget,
-    QTreeWidget,
-    QTreeWidgetItem,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop.ecg.beat_list import BEAT_ROLE, BeatListModel
 from desktop.ecg.paper import BEAT_CLASSES, RHYTHM_S, class_colour, class_name, format_time
 from desktop.ecg.rhythm import RhythmReportPanel, irregular_rr_marks
 from desktop.ecg.views import CaliperReading, StripView, TwelveLeadView, caliper_text
@@ -51,8 +60,6 @@ LAYOUT_12_LEAD = "12-lead"
 LAYOUT_STRIPS = "strips"
 #: Slider steps per second of signal.
 SLIDER_STEPS_PER_S = 100
-
-_ROLE_BEAT = Qt.ItemDataRole.UserRole
 
 
 class EcgPanel(QWidget):
@@ -185,10 +192,10 @@ class EcgPanel(QWidget):
             )
         )
         legend.setObjectName("ecg_legend")
-        self.beat_list = QTreeWidget()
+        self.beat_model = BeatListModel((self.tr("Beat"), self.tr("Probability")), self)
+        self.beat_list = QTreeView()
         self.beat_list.setObjectName("ecg_beat_list")
-        self.beat_list.setColumnCount(2)
-        self.beat_list.setHeaderLabels([self.tr("Beat"), self.tr("Probability")])
+        self.beat_list.setModel(self.beat_model)
         self.beat_list.setUniformRowHeights(True)
         self.results = ResultPanel()
         self.results.setObjectName("ecg_result_panel")
@@ -267,7 +274,7 @@ class EcgPanel(QWidget):
         self.twelve_lead.scale_changed.connect(self._on_twelve_lead_scale_changed)
         for view in (self.twelve_lead, self.strip):
             view.caliper_changed.connect(self._on_view_caliper_changed)
-        self.beat_list.currentItemChanged.connect(self._on_beat_list_current_changed)
+        self.beat_list.selectionModel().currentChanged.connect(self._on_beat_list_current_changed)
         self.jobs.started.connect(self._on_jobs_started)
         self.jobs.progressed.connect(self._on_jobs_progressed)
         self.jobs.failed.connect(self._on_jobs_failed)
@@ -341,7 +348,7 @@ class EcgPanel(QWidget):
         self.strip.setMinimumHeight(self.strip.sizeHint().height())
         self._fit_twelve_lead()
         self.twelve_lead.resize(self.twelve_lead.sizeHint())
-        self.beat_list.clear()
+        self.beat_model.clear()
         self.results.clear()
         self.rhythm_report.clear()
         has_twelve = all(lead in signal.leads for lead in STANDARD_LEADS)
@@ -412,11 +419,23 @@ class EcgPanel(QWidget):
         return None if self.signal is None else analysed_lead_index(self.signal, p)
 
     def _fill_beat_list(self, p: Prediction) -> None:
-        fill_beat_list(self.beat_list, p, self.signal.fs if self.signal is not None else 1.0)
+        """List the beats of ``p`` by class, the rarer (ectopic) classes expanded: the ones a
+        reader looks for first."""
+        self.beat_model.set_prediction(p, self.signal.fs if self.signal is not None else 1.0)
+        for label, n in self.beat_model.class_rows():
+            self.beat_list.setExpanded(self.beat_model.class_index(label), label != "N" and n > 0)
+        # Wide enough for the class titles (measuring every row would visit them all).
+        metrics = self.beat_list.fontMetrics()
+        titles = [
+            str(self.beat_model.data(self.beat_model.class_index(label)))
+            for label, _ in self.beat_model.class_rows()
+        ]
+        widest = max([metrics.horizontalAdvance(t) for t in titles] + [0])
+        self.beat_list.setColumnWidth(0, widest + 2 * self.beat_list.indentation())
 
-    def beat_item(self, index: int) -> QTreeWidgetItem | None:
-        """The list entry of beat ``index``."""
-        return find_beat_item(self.beat_list, index)
+    def beat_item(self, index: int) -> QModelIndex:
+        """The list row of beat ``index`` (invalid when it is not listed)."""
+        return self.beat_model.beat_index(index)
 
     def select_beat(self, index: int) -> None:
         """Scroll to beat ``index`` and highlight it on the paper."""
@@ -426,11 +445,11 @@ class EcgPanel(QWidget):
         for view in (self.twelve_lead, self.strip):
             view.highlight_beat(index)
 
-    @Slot(QTreeWidgetItem, QTreeWidgetItem)
-    def _on_beat_list_current_changed(self, current: QTreeWidgetItem | None, _) -> None:
-        if current is None:
+    @Slot(QModelIndex, QModelIndex)
+    def _on_beat_list_current_changed(self, current: QModelIndex, _) -> None:
+        if not current.isValid():
             return
-        index = current.data(0, _ROLE_BEAT)
+        index = current.data(BEAT_ROLE)
         if index is not None:
             self.select_beat(int(index))
 
@@ -608,51 +627,3 @@ def describe_signal(signal: EcgSignal) -> str:
     if patient:
         text += " · " + translate("EcgPanel", "Patient: {0}").format(", ".join(patient))
     return text
-
-
-def fill_beat_list(tree: QTreeWidget, p: Prediction, fs: float) -> None:
-    """List the beats of ``p`` by class under ``tree`` (ectopic classes expanded)."""
-    tree.clear()
-    groups: dict[str, QTreeWidgetItem] = {}
-    counts = p.extra.get("beat_counts") or {}
-    labels = list(BEAT_CLASSES) + [c for c in counts if c not in BEAT_CLASSES]
-    for c in labels:
-        n = int(counts.get(c, sum(1 for b in p.beats if b.label == c)))
-        item = QTreeWidgetItem(
-            [translate("EcgPanel", "{0} — {1}: {2}").format(c, class_name(c), n)]
-        )
-        item.setForeground(0, class_colour(c))
-        item.setData(0, _ROLE_BEAT, None)
-        groups[c] = item
-    children: dict[str, list[QTreeWidgetItem]] = {c: [] for c in groups}
-    for i, beat in enumerate(p.beats):
-        child = QTreeWidgetItem(
-            [
-                f"{format_time(beat.sample / fs, 2)}  {beat.label}",
-                f"{beat.probabilities.get(beat.label, 0.0):.0%}",
-            ]
-        )
-        child.setData(0, _ROLE_BEAT, i)
-        child.setForeground(0, class_colour(beat.label))
-        children.setdefault(beat.label, []).append(child)
-        if beat.label not in groups:
-            groups[beat.label] = QTreeWidgetItem([beat.label])
-    for c, item in groups.items():
-        item.addChildren(children.get(c, []))
-        tree.addTopLevelItem(item)
-        # The rarer (ectopic) classes are the ones a reader looks for first.
-        item.setExpanded(c != "N" and item.childCount() > 0)
-    tree.resizeColumnToContents(0)
-
-
-def find_beat_item(tree: QTreeWidget, index: int) -> QTreeWidgetItem | None:
-    """The list entry of beat ``index``."""
-    for g in range(tree.topLevelItemCount()):
-        group = tree.topLevelItem(g)
-        if group is None:
-            continue
-        for k in range(group.childCount()):
-            child = group.child(k)
-            if child is not None and child.data(0, _ROLE_BEAT) == index:
-                return child
-    return None

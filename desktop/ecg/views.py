@@ -177,7 +177,8 @@ class EcgPaper(QWidget):
         """Label ``beats`` (source sample positions) above lead ``lead_index``."""
         self.beats = tuple(beats)
         fs = self.signal.fs if self.signal is not None else 1.0
-        self._beat_times = np.array([b.sample / fs for b in self.beats], dtype=np.float64)
+        samples = np.fromiter((b.sample for b in self.beats), np.int64, len(self.beats))
+        self._beat_times = samples / fs
         self.beat_lead = lead_index
         self.highlighted_beat = None
         self.update()

@@ -83,6 +83,8 @@ class ContributionChart(QWidget):
         self.rows: list[ChartRow] = []
         self.positive_label = ""
         self.units = ""
+        # (_columns for these rows at a width and font: every bar asks for them when painted)
+        self._columns_memo: tuple[tuple[object, ...], tuple[float, ...]] | None = None
 
     def set_contributions(
         self, contributions: Sequence[Contribution], positive_label: str, units: str = ""
@@ -98,6 +100,7 @@ class ContributionChart(QWidget):
             )
             for c in ordered
         ]
+        self._columns_memo = None
         self.positive_label = positive_label
         self.units = units
         self.updateGeometry()
@@ -113,6 +116,14 @@ class ContributionChart(QWidget):
     def _columns(self) -> tuple[float, float, float, float, float]:
         """x of the label column's right edge, the value column's width, the bar area's
         left and right ends, and of the zero line."""
+        key = (self.width(), self.font().key())
+        if self._columns_memo is not None and self._columns_memo[0] == key:
+            return self._columns_memo[1]  # type: ignore[return-value]
+        columns = self._measure_columns()
+        self._columns_memo = (key, columns)
+        return columns
+
+    def _measure_columns(self) -> tuple[float, float, float, float, float]:
         metrics = QFontMetricsF(self.font())
         width = float(self.width())
         label_w = max((metrics.horizontalAdvance(r.label) for r in self.rows), default=0.0)

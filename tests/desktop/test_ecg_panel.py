@@ -7,8 +7,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop.ecg import install_ecg_panel
+from desktop.ecg.beat_list import BEAT_ROLE, BeatListModel
 from desktop.ecg.panel import LAYOUT_12_LEAD, LAYOUT_STRIPS
-from desktop.ecg.paper import CLASS_COLOURS
+from desktop.ecg.paper import CLASS_COLOURS, format_time
 from desktop.settings import Preferences
 from engine.ecg import read_signal
 from engine.resources import resource_path
@@ -133,12 +134,13 @@ def test_holter_analysis_lists_v_beats_draws_labels_and_jumps_to_a_beat(qtbot, p
     counts = p.extra["beat_counts"]
     reference = read_signal(HOLTER).annotations.beats()
     assert counts["V"] >= 0.8 * sum(1 for s in reference.symbols if s == "V")  # bigeminy found
-    v_group = next(
-        panel.beat_list.topLevelItem(i)
-        for i in range(panel.beat_list.topLevelItemCount())
-        if panel.beat_list.topLevelItem(i).text(0).startswith("V ")
+    model = panel.beat_list.model()
+    v_group = model.class_index("V")
+    assert model.rowCount(v_group) == counts["V"]
+    assert model.data(v_group).startswith("V ") and model.data(v_group).endswith(f": {counts['V']}")
+    assert panel.beat_list.isExpanded(v_group) and not panel.beat_list.isExpanded(
+        model.class_index("N")
     )
-    assert v_group.childCount() == counts["V"] and v_group.text(0).endswith(f": {counts['V']}")
     assert panel.results.beat_count("V") == counts["V"]
     assert "ecg-beats-bilstm-360" in panel.results.model.text()
 
@@ -156,9 +158,10 @@ def test_holter_analysis_lists_v_beats_draws_labels_and_jumps_to_a_beat(qtbot, p
     # Clicking a V beat late in the record scrolls there and highlights it.
     v_index = [i for i, b in enumerate(p.beats) if b.label == "V"][300]
     item = panel.beat_item(v_index)
-    v_group.setExpanded(True)
-    panel.beat_list.scrollToItem(item)
-    rect = panel.beat_list.visualItemRect(item)
+    assert item.parent() == v_group and model.data(item, BEAT_ROLE) == v_index
+    assert model.data(item).endswith("  V") and model.data(item.siblingAtColumn(1)).endswith("%")
+    panel.beat_list.scrollTo(item)
+    rect = panel.beat_list.visualRect(item)
     qtbot.mouseClick(panel.beat_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     t = p.beats[v_index].sample / panel.signal.fs
     assert strip.highlighted_beat == v_index
@@ -249,3 +252,37 @@ def test_the_12_lead_print_can_be_shown_at_real_size(qtbot, panel):
     assert panel.twelve_lead.zoom == 1.0
     panel.real_size_check.setChecked(False)
     assert panel.twelve_lead.zoom != 1.0 or fitted == 1.0
+
+
+def test_beat_list_model_serves_a_days_beats_by_class(qtbot) -> None:
+    """A 24-hour Holter's 110,000 beats: one row per class, its beats in time order under it,
+    and any beat found from its index (the list no longer makes an item per beat)."""
+    from engine.workflow import BeatResult, Prediction
+
+    rng = np.random.default_rng(5)
+    labels = rng.choice(["N", "V", "S", "X"], size=110_000, p=[0.88, 0.09, 0.02, 0.01])
+    beats = tuple(
+        BeatResult(int(250 * i), str(c), {str(c): 0.91}) for i, c in enumerate(labels.tolist())
+    )
+    counts = {c: int((labels == c).sum()) for c in ("N", "S", "V", "F", "Q")}
+    p = Prediction("m", "1", "m", "", "", {}, "V", "V", "default", 0.5, 0.0, 0.0, "cpu", 0.0, "",
+                   extra={"beat_counts": counts}, beats=beats)  # fmt: skip
+    model = BeatListModel(("Beat", "Probability"))
+    model.set_prediction(p, 250.0)
+    assert [label for label, _ in model.class_rows()] == ["N", "S", "V", "F", "Q", "X"]
+    assert dict(model.class_rows()) == {**counts, "X": int((labels == "X").sum())}
+    v = model.class_index("V")
+    assert model.data(v).startswith("V — ") and model.data(v).endswith(f": {counts['V']}")
+    assert model.rowCount(v) == counts["V"] and model.rowCount(model.index(0, 0, v)) == 0
+    first_v = int(np.flatnonzero(labels == "V")[0])
+    assert model.data(model.index(0, 0, v), BEAT_ROLE) == first_v
+    assert model.data(model.index(0, 0, v)) == f"{format_time(first_v, 2)}  V"
+    assert model.data(model.index(0, 1, v)) == "91%"
+    for index in rng.integers(0, len(beats), 50).tolist():
+        row = model.beat_index(index)
+        assert row.isValid() and model.data(row, BEAT_ROLE) == index
+        assert model.parent(row) == model.class_index(labels[index])
+    assert not model.beat_index(len(beats)).isValid() and not model.class_index("Z").isValid()
+    assert model.headerData(1, Qt.Orientation.Horizontal) == "Probability"
+    model.clear()
+    assert model.rowCount() == 0 and not model.beat_index(0).isValid()

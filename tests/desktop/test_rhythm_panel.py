@@ -71,7 +71,7 @@ def test_holter_report_counts_ectopy_draws_the_trend_and_events_jump(qtbot, pane
     text = panel.rhythm_report.summary.text()
     assert "Ventricular ectopy" in text and "ecg-beats-bilstm-360" in text
     assert len(panel.rhythm_report.trend.trend) == 31 or len(panel.rhythm_report.trend.trend) == 30
-    assert panel.beat_list.topLevelItemCount() >= 2  # the beat labels came with the report
+    assert panel.beat_list.model().rowCount() >= 2  # the beat labels came with the report
     # Clicking an event moves the strip there.
     tree = panel.rhythm_report.events
     assert tree.topLevelItemCount() > 0
