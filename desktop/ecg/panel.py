@@ -58,6 +58,8 @@ SAMPLE_12_LEAD = ("samples", "ecg-12-lead.dcm")
 SAMPLE_HOLTER = ("samples", "mitdb", "119.hea")
 LAYOUT_12_LEAD = "12-lead"
 LAYOUT_STRIPS = "strips"
+#: The most beats a class may have to be listed expanded when a result arrives.
+EXPAND_MAX_BEATS = 2000
 #: Slider steps per second of signal.
 SLIDER_STEPS_PER_S = 100
 
@@ -420,10 +422,13 @@ class EcgPanel(QWidget):
 
     def _fill_beat_list(self, p: Prediction) -> None:
         """List the beats of ``p`` by class, the rarer (ectopic) classes expanded: the ones a
-        reader looks for first."""
+        reader looks for first. A class of more than :data:`EXPAND_MAX_BEATS` stays folded
+        (a day's ventricular beats are read from the rhythm report; the view lays out every
+        row of an expanded class, a fifth of a second for 10,000)."""
         self.beat_model.set_prediction(p, self.signal.fs if self.signal is not None else 1.0)
         for label, n in self.beat_model.class_rows():
-            self.beat_list.setExpanded(self.beat_model.class_index(label), label != "N" and n > 0)
+            expand = label != "N" and 0 < n <= EXPAND_MAX_BEATS
+            self.beat_list.setExpanded(self.beat_model.class_index(label), expand)
         # Wide enough for the class titles (measuring every row would visit them all).
         metrics = self.beat_list.fontMetrics()
         titles = [
