@@ -426,17 +426,12 @@ class EcgPanel(QWidget):
         (a day's ventricular beats are read from the rhythm report; the view lays out every
         row of an expanded class, a fifth of a second for 10,000)."""
         self.beat_model.set_prediction(p, self.signal.fs if self.signal is not None else 1.0)
+        # Sized to the class titles while all are folded (a beat's line is narrower; measuring
+        # with classes expanded reads up to a thousand rows, a tenth of a second).
+        self.beat_list.resizeColumnToContents(0)
         for label, n in self.beat_model.class_rows():
             expand = label != "N" and 0 < n <= EXPAND_MAX_BEATS
             self.beat_list.setExpanded(self.beat_model.class_index(label), expand)
-        # Wide enough for the class titles (measuring every row would visit them all).
-        metrics = self.beat_list.fontMetrics()
-        titles = [
-            str(self.beat_model.data(self.beat_model.class_index(label)))
-            for label, _ in self.beat_model.class_rows()
-        ]
-        widest = max([metrics.horizontalAdvance(t) for t in titles] + [0])
-        self.beat_list.setColumnWidth(0, widest + 2 * self.beat_list.indentation())
 
     def beat_item(self, index: int) -> QModelIndex:
         """The list row of beat ``index`` (invalid when it is not listed)."""
