@@ -26,6 +26,7 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import QTreeView
 
 from desktop.ecg.paper import BEAT_CLASSES, class_colour, class_name, format_time
 from engine.workflow import Prediction
@@ -36,6 +37,8 @@ BEAT_ROLE = Qt.ItemDataRole.UserRole
 _Index = QModelIndex | QPersistentModelIndex
 # The invisible root (the default ``parent`` of Qt's model methods).
 _ROOT = QModelIndex()
+# The most beats a class may have to be listed expanded when a result arrives.
+EXPAND_MAX_BEATS = 2000
 # ``internalId`` of a class row; a beat row's is its class row + 1.
 _CLASS_ROW = 0
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -164,3 +167,18 @@ class BeatListModel(QAbstractItemModel):
         if label not in self._brushes:
             self._brushes[label] = QBrush(class_colour(label))
         return self._brushes[label]
+
+
+def show_beats(view: QTreeView, model: BeatListModel, prediction: Prediction, fs: float) -> None:
+    """List the beats of ``prediction`` in ``view`` (showing ``model``), the rarer (ectopic)
+    classes expanded: the ones a reader looks for first. A class of more than
+    ``EXPAND_MAX_BEATS`` stays folded (a day's ventricular beats are read from the rhythm
+    report; the view lays out every row of an expanded class, a fifth of a second for 10,000).
+    """
+    model.set_prediction(prediction, fs)
+    # Sized to the class titles while all are folded (a beat's line is narrower; measuring
+    # with classes expanded reads up to a thousand rows, a tenth of a second).
+    view.resizeColumnToContents(0)
+    for label, n in model.class_rows():
+        expand = label != "N" and 0 < n <= EXPAND_MAX_BEATS
+        view.setExpanded(model.class_index(label), expand)

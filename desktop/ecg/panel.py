@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ecg.beat_list import BEAT_ROLE, BeatListModel
+from desktop.ecg.beat_list import BEAT_ROLE, BeatListModel, show_beats
 from desktop.ecg.paper import BEAT_CLASSES, RHYTHM_S, class_colour, class_name, format_time
 from desktop.ecg.rhythm import RhythmReportPanel, irregular_rr_marks
 from desktop.ecg.views import CaliperReading, StripView, TwelveLeadView, caliper_text
@@ -58,8 +58,6 @@ SAMPLE_12_LEAD = ("samples", "ecg-12-lead.dcm")
 SAMPLE_HOLTER = ("samples", "mitdb", "119.hea")
 LAYOUT_12_LEAD = "12-lead"
 LAYOUT_STRIPS = "strips"
-#: The most beats a class may have to be listed expanded when a result arrives.
-EXPAND_MAX_BEATS = 2000
 #: Slider steps per second of signal.
 SLIDER_STEPS_PER_S = 100
 
@@ -405,7 +403,8 @@ class EcgPanel(QWidget):
             view.set_attribution(p.attribution, lead_index)
             view.set_rr_marks(irregular_rr_marks(rhythm))  # the rhythm model's explanation
             view.set_attribution_visible(self.attribution_check.isChecked())
-        self._fill_beat_list(p)
+        fs = self.signal.fs if self.signal is not None else 1.0
+        show_beats(self.beat_list, self.beat_model, p, fs)
         self.results.show_prediction(p)
         if rhythm is not None:
             self.rhythm_report.show_report(str(p.extra.get("rhythm_label", p.label)), rhythm)
@@ -419,19 +418,6 @@ class EcgPanel(QWidget):
 
     def _analysed_lead_index(self, p: Prediction) -> int | None:
         return None if self.signal is None else analysed_lead_index(self.signal, p)
-
-    def _fill_beat_list(self, p: Prediction) -> None:
-        """List the beats of ``p`` by class, the rarer (ectopic) classes expanded: the ones a
-        reader looks for first. A class of more than :data:`EXPAND_MAX_BEATS` stays folded
-        (a day's ventricular beats are read from the rhythm report; the view lays out every
-        row of an expanded class, a fifth of a second for 10,000)."""
-        self.beat_model.set_prediction(p, self.signal.fs if self.signal is not None else 1.0)
-        # Sized to the class titles while all are folded (a beat's line is narrower; measuring
-        # with classes expanded reads up to a thousand rows, a tenth of a second).
-        self.beat_list.resizeColumnToContents(0)
-        for label, n in self.beat_model.class_rows():
-            expand = label != "N" and 0 < n <= EXPAND_MAX_BEATS
-            self.beat_list.setExpanded(self.beat_model.class_index(label), expand)
 
     def beat_item(self, index: int) -> QModelIndex:
         """The list row of beat ``index`` (invalid when it is not listed)."""
