@@ -5,7 +5,7 @@ the interface for 2.6 s when its rhythm report arrived; this model builds
 one array of beat indices per class and hands the view only the rows it
 draws, so showing 110,000 beats costs about what 2,000 do.
 
-Rows: one per class (``"V — Ventricular ectopic: 10,198"``), in the order of
+Rows: one per class (``"V — Ventricular ectopic: 10198"``), in the order of
 :data:`~desktop.ecg.paper.BEAT_CLASSES` and then any other label; under each,
 its beats in time order (``"1:02:03.45  V"`` and the class probability).
 :data:`BEAT_ROLE` holds a beat's index in the prediction (``None`` on a class
