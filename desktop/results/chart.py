@@ -73,6 +73,9 @@ class ChartRow:
     missing: bool = False
 
 
+_Columns = tuple[float, float, float, float, float]
+
+
 class ContributionChart(QWidget):
     """Horizontal bars of per-feature contributions, largest |effect| first."""
 
@@ -84,7 +87,7 @@ class ContributionChart(QWidget):
         self.positive_label = ""
         self.units = ""
         # (_columns for these rows at a width and font: every bar asks for them when painted)
-        self._columns_memo: tuple[tuple[object, ...], tuple[float, ...]] | None = None
+        self._columns_memo: tuple[tuple[int, str], _Columns] | None = None
 
     def set_contributions(
         self, contributions: Sequence[Contribution], positive_label: str, units: str = ""
@@ -113,17 +116,17 @@ class ContributionChart(QWidget):
         return QSize(320, self.sizeHint().height())
 
     # --- geometry ------------------------------------------------------------
-    def _columns(self) -> tuple[float, float, float, float, float]:
+    def _columns(self) -> _Columns:
         """x of the label column's right edge, the value column's width, the bar area's
         left and right ends, and of the zero line."""
         key = (self.width(), self.font().key())
         if self._columns_memo is not None and self._columns_memo[0] == key:
-            return self._columns_memo[1]  # type: ignore[return-value]
+            return self._columns_memo[1]
         columns = self._measure_columns()
         self._columns_memo = (key, columns)
         return columns
 
-    def _measure_columns(self) -> tuple[float, float, float, float, float]:
+    def _measure_columns(self) -> _Columns:
         metrics = QFontMetricsF(self.font())
         width = float(self.width())
         label_w = max((metrics.horizontalAdvance(r.label) for r in self.rows), default=0.0)

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.ecg import rhythm_generic
-from engine.ecg.rhythm_generic import median
 
 #: The named features (design A of docs/experiments/rhythm-af-plan.md).
 NAMED_FEATURES: tuple[str, ...] = (
@@ -116,14 +115,14 @@ def _irregular(d: np.ndarray, median_rr: float) -> np.ndarray:
 
 def _rr_features(rr: np.ndarray) -> dict[str, float]:
     out: dict[str, float] = {}
-    med = float(median(rr))
+    med = float(np.median(rr))
     mean = float(rr.mean())
     d = np.diff(rr)
     out["heart_rate_bpm"] = 60.0 / mean
     out["rr_median_s"] = med
     out["rr_cv"] = float(rr.std() / mean)
     out["rmssd_norm"] = float(np.sqrt(np.mean(d**2)) / mean) if d.size else np.nan
-    out["succ_diff_median_norm"] = float(median(np.abs(d)) / med) if d.size else np.nan
+    out["succ_diff_median_norm"] = float(np.median(np.abs(d)) / med) if d.size else np.nan
     out["succ_diff_over_10pct"] = float(np.mean(_irregular(d, med))) if d.size else np.nan
     if d.size >= 2:
         sd1 = float(np.std(d) / np.sqrt(2))
@@ -148,7 +147,7 @@ def _rr_features(rr: np.ndarray) -> dict[str, float]:
         kept = rr[keep]
         if kept.size >= 3:
             dk = np.diff(kept)
-            out["irregularity_without_ectopy"] = float(median(np.abs(dk)) / median(kept))
+            out["irregularity_without_ectopy"] = float(np.median(np.abs(dk)) / np.median(kept))
     return out
 
 
@@ -180,23 +179,20 @@ def _morphology(
         return w - w.mean(axis=1, keepdims=True)
 
     def corr_to_median(w: np.ndarray, med: np.ndarray) -> np.ndarray:
-        if w.shape[0] < 3:
-            return np.zeros(0)
         num = (w * med).sum(axis=1)
         den = np.sqrt((w**2).sum(axis=1) * (med**2).sum()) + 1e-12
         return num / den
 
     qrs = windows(*QRS_WINDOW_S)
     pw = windows(*P_WINDOW_S)
-    qrs_med = median(qrs, axis=0) if qrs.shape[0] else None
-    cq = corr_to_median(qrs, qrs_med) if qrs_med is not None else np.zeros(0)
-    if cq.size:
+    qrs_med = np.median(qrs, axis=0) if qrs.shape[0] else None  # (once: two features use it)
+    if qrs_med is not None and qrs.shape[0] >= 3:
+        cq = corr_to_median(qrs, qrs_med)
         out["qrs_correlation_mean"] = float(cq.mean())
         out["qrs_correlation_low_share"] = float(np.mean(cq < 0.8))
-    pw_med = median(pw, axis=0) if pw.shape[0] >= 3 else None
-    cp = corr_to_median(pw, pw_med) if pw_med is not None else np.zeros(0)
-    if cp.size and pw_med is not None:
-        out["p_wave_correlation"] = float(median(cp))
+    if pw.shape[0] >= 3:
+        pw_med = np.median(pw, axis=0)
+        out["p_wave_correlation"] = float(np.median(corr_to_median(pw, pw_med)))
         qrs_amp = float(np.ptp(qrs_med)) if qrs_med is not None else 0.0
         p_amp = float(np.ptp(pw_med))
         out["p_wave_amplitude_ratio"] = p_amp / qrs_amp if qrs_amp > 0 else np.nan
@@ -240,6 +236,18 @@ def rhythm_features(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
     return rhythm_features_many(x, fs, [beats])[0]
 
 
+def window_features(
+    x: np.ndarray, fs: float, beats: np.ndarray, starts: np.ndarray, win: int
+) -> np.ndarray:
+    """:func:`rhythm_features` of the ``win``-sample windows of lead ``x`` starting at
+    ``starts`` (each inside ``x``), from the beats ``beats`` detected on all of ``x``."""
+    if len(starts) == 0:
+        return np.zeros((0, len(FEATURES)))
+    segs = np.stack([x[s : s + win] for s in starts])
+    inside = [beats[(beats >= s) & (beats < s + win)] - s for s in starts]
+    return rhythm_features_many(segs, fs, inside)
+
+
 def rhythm_features_many(
     stretches: np.ndarray, fs: float, beats: Sequence[np.ndarray]
 ) -> np.ndarray:
@@ -266,7 +274,7 @@ def rhythm_features_many(
         if n >= int(2 * fs):
             f, p = welch(xs, fs=fs, nperseg=min(n, int(2 * fs)), axis=-1)
             spectra = (f, p)
-        centred = np.stack([row - median(row) for row in xs])
+        centred = np.stack([row - np.median(row) for row in xs])
         filtered = None
         if n > 3 * fs:
             filtered = (
@@ -307,7 +315,7 @@ def irregular_rr(beats: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
     if len(beats) < 4:
         return np.zeros((0, 3)), 0
     rr = np.diff(beats) / float(fs)
-    d, med = np.diff(rr), float(median(rr))
+    d, med = np.diff(rr), float(np.median(rr))
     flagged = np.flatnonzero(_irregular(d, med))
     rows = np.column_stack([beats[flagged + 1], beats[flagged + 2], d[flagged] / med])
     return rows.astype(np.float64), len(d)

@@ -11,8 +11,6 @@ computed (too few beats, too short a stretch) is missing (``nan`` there).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 #: The median beat's span around the R peak (s) and its bin width (s).
@@ -65,31 +63,6 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def median(a: np.ndarray, axis: int | None = None) -> Any:
-    """``np.median(a, axis)`` for a float64 array, the same values to the last bit.
-
-    The same partition (numpy's order statistics, with the last one for its NaN
-    check) and the same mean of the middle one or two, without the general
-    function's overhead: a Holter's windows take over a hundred thousand small
-    medians. Axis ``None`` or 0 only; anything else goes to numpy.
-    """
-    a = np.asarray(a)
-    if axis is None:
-        a = a.reshape(-1)
-    elif axis != 0:
-        return np.median(a, axis=axis)
-    size = a.shape[0]
-    if size == 0 or a.dtype != np.float64:
-        return np.median(a, axis=0)
-    half = size // 2
-    kth = [half - 1, half, -1] if size % 2 == 0 else [half, -1]
-    part = np.partition(a, kth, axis=0)
-    mid = part[half] if size % 2 else (part[half - 1] + part[half]) / 2.0
-    if a.ndim == 1:
-        return mid if not np.isnan(part[-1]) else np.float64(np.nan)
-    return np.where(np.isnan(part[-1]), np.nan, mid)
-
-
 def _beat_windows(
     x: np.ndarray, fs: float, beats: np.ndarray, lo_s: float, hi_s: float
 ) -> np.ndarray | None:
@@ -105,14 +78,14 @@ def _shape(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]:
     w = _beat_windows(x, fs, beats, *BEAT_SPAN_S)
     if w is None:
         return out
-    beat = median(w, axis=0)
+    beat = np.median(w, axis=0)
     r = round(-BEAT_SPAN_S[0] * fs)
     qrs = beat[max(r - round(0.05 * fs), 0) : r + round(0.08 * fs)]
     height = float(np.ptp(qrs)) if qrs.size else 0.0
     if height <= 0:
         return out
     edges = np.linspace(0, len(beat), _BINS + 1).round().astype(int)
-    base = float(median(beat))
+    base = float(np.median(beat))
     # Each bin's mean as its sum over its width (what ``mean`` computes, without its overhead).
     for k, (a, b) in enumerate(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True)):
         if b > a:
@@ -121,8 +94,8 @@ def _shape(x: np.ndarray, fs: float, beats: np.ndarray) -> dict[str, float]:
                                ("t_window_variability", T_WINDOW_S)):  # fmt: skip
         lo, hi = r + round(lo_s * fs), r + round(hi_s * fs)
         seg = w[:, lo:hi] - w[:, lo:hi].mean(axis=1, keepdims=True)
-        mad = median(np.abs(seg - median(seg, axis=0)), axis=0)
-        out[name] = float(median(mad)) / height
+        mad = np.median(np.abs(seg - np.median(seg, axis=0)), axis=0)
+        out[name] = float(np.median(mad)) / height
     amplitudes = x[beats[(beats >= 0) & (beats < len(x))]]
     mean_amp = float(np.mean(np.abs(amplitudes)))
     if mean_amp > 0:
@@ -142,7 +115,7 @@ def _spectrum(f: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 def _rr(rr: np.ndarray, beats: np.ndarray, n: int) -> dict[str, float]:
     out: dict[str, float] = {}
-    med = float(median(rr))
+    med = float(np.median(rr))
     if med <= 0:
         return out
     # (one call for all the percentiles: the same values as one call each, at a fraction

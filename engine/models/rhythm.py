@@ -54,7 +54,7 @@ from engine.ecg.rhythm_features import (
     FEATURES,
     RR_CHANGE_SHARE,
     irregular_rr,
-    rhythm_features_many,
+    window_features,
 )
 from engine.ecg.stream import SignalStream, as_stream
 from engine.errors import EngineError, InputRejectedError, ModelError, SignalError
@@ -276,10 +276,7 @@ class RhythmModel(RunnerBase):
                     self._companion_beats, scan, data, leads, fs, found, r0, (c0, c1)
                 )
                 try:
-                    if len(mine):  # every window of the stretch at once (each has ``win`` samples)
-                        segs = np.stack([x[s - r0 : s - r0 + win] for s in mine])
-                        inside = [here[(here >= s) & (here < s + win)] - s for s in mine]
-                        scan.rows.extend(rhythm_features_many(segs, fs, inside))
+                    scan.rows.extend(window_features(x, fs, found, mine - r0, win))
                     scan.starts.append(mine)
                 except BaseException:
                     wait([beats_done])

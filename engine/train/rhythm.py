@@ -164,13 +164,10 @@ def confusion(y: np.ndarray, decided: np.ndarray) -> list[list[int]]:
 def window_features(x: np.ndarray, fs: float, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Features of every window of a long lead, from one QRS detection of the whole lead."""
     from engine.ecg.holter import window_starts
-    from engine.ecg.rhythm_features import rhythm_features_many
+    from engine.ecg.rhythm_features import window_features as features
 
     starts = window_starts(len(x), fs)
-    win = round(WINDOW_S * fs)
-    segs = np.stack([x[s : s + win] for s in starts])
-    inside = [beats[(beats >= s) & (beats < s + win)] - s for s in starts]
-    return starts, rhythm_features_many(segs, fs, inside)
+    return starts, features(x, fs, beats, starts, round(WINDOW_S * fs))
 
 
 def af_episodes(

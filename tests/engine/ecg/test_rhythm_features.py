@@ -135,6 +135,11 @@ def test_windows_at_once_equal_each_window_to_the_last_bit() -> None:
     starts = list(range(0, len(x) - win + 1, step))
     segs = np.stack([x[s : s + win] for s in starts])
     inside = [beats[(beats >= s) & (beats < s + win)] - s for s in starts]
+    from engine.ecg.rhythm_features import window_features
+
+    whole = window_features(x, FS, beats, np.array(starts), win)  # windows cut from the lead
+    each = [rhythm_features(seg, FS, b) for seg, b in zip(segs, inside, strict=True)]
+    assert np.array_equal(whole, np.stack(each), equal_nan=True)
     inside[1] = inside[1][:2]  # a window with too few beats: its RR features are missing
     segs[2] = 0.0  # a flat window
     many = rhythm_features_many(segs, FS, inside)
@@ -145,20 +150,3 @@ def test_windows_at_once_equal_each_window_to_the_last_bit() -> None:
     assert rhythm_features_many(np.zeros((0, win)), FS, []).shape == (0, len(FEATURES))
     with pytest.raises(ValueError, match="one beat list per row"):
         rhythm_features_many(segs, FS, inside[:-1])
-
-
-def test_median_is_numpys_to_the_last_bit() -> None:
-    from engine.ecg.rhythm_generic import median
-
-    rng = np.random.default_rng(4)
-    for n in (1, 2, 3, 4, 7, 8, 36, 281):
-        a = rng.standard_normal(n)
-        assert median(a) == np.median(a) and isinstance(median(a), np.floating)
-        w = rng.standard_normal((n, 13))
-        assert np.array_equal(median(w, axis=0), np.median(w, axis=0))
-        w[n // 2, 3] = np.nan
-        assert np.array_equal(median(w, axis=0), np.median(w, axis=0), equal_nan=True)
-    a = np.array([1.0, np.nan, 3.0])
-    assert np.isnan(median(a))
-    assert median(np.arange(5)) == 2.0  # not float64: numpy's own
-    assert np.array_equal(median(rng.standard_normal((3, 4)), axis=1).shape, (3,))
