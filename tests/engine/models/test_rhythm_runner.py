@@ -153,6 +153,32 @@ def test_stream_reads_the_same_samples_as_the_whole_record_reader(shared_data: P
     np.testing.assert_array_equal(memory.read(10, 20), whole.data[:, 10:20])
 
 
+def test_the_challenges_own_matlab_files_are_read_and_scored_as_their_flac_copies(
+    shared_data: Path,
+) -> None:
+    """The Challenge 2017 distributed each recording as ``.hea`` + MATLAB ``.mat`` (WFDB format
+    16 after a 24-byte MATLAB header); a site's set of short recordings may come that way."""
+    root = shared_data / "ecg" / "cinc2017-train"
+    headers = sorted((root / "originals").glob("*.hea"))
+    assert len(headers) == 12
+    model = load_model(RHYTHM, device="cpu")
+    labels = set()
+    for header in headers:
+        (signal_line,) = header.read_text().splitlines()[1:2]
+        fields = signal_line.split()
+        assert fields[1] == "16+24" and fields[2] == "1000/mV"
+        # Decoded here from the format: little-endian int16 after 24 bytes, 1000 adu per mV.
+        raw = np.frombuffer(header.with_suffix(".mat").read_bytes()[24:], dtype="<i2")
+        whole = read_signal(header)
+        assert whole.leads == ("ECG",) and whole.fs == 300.0
+        np.testing.assert_allclose(whole.data[0], raw / 1000.0, atol=1e-6)
+        original, copy = model.predict(str(header)), model.predict(str(root / header.name))
+        assert original.label == copy.label and original.probabilities == copy.probabilities
+        assert original.input_hash == copy.input_hash
+        labels.add(original.label)
+    assert labels == CLASSES  # the sample covers every class the model gives
+
+
 def _holter(tmp_path: Path, shared_data: Path) -> tuple[Path, float]:
     """Ten minutes of record 101 (sinus rhythm) followed by ten of 201 around its first AF
     episode, written as one two-lead WFDB record; returns it and the AF onset in 201's part."""
