@@ -78,7 +78,14 @@ def summary_rows(label: str, r: dict[str, Any]) -> list[tuple[str, str]]:
                 ),
             )
         )
-    rows.append((translate("RhythmReport", "Pauses > 2 s"), str(len(r.get("pauses") or []))))
+    pauses = str(len(r.get("pauses") or []))
+    possible = r.get("unconfirmed_pauses") or []
+    if possible:  # another lead shows beats in them: listed, not counted
+        leads = ", ".join(dict.fromkeys(str(p.get("beats_on", "")) for p in possible))
+        pauses = translate(
+            "RhythmReport", "{0} (and {1} possible, not confirmed: lead {2} shows beats there)"
+        ).format(pauses, len(possible), leads)
+    rows.append((translate("RhythmReport", "Pauses > 2 s"), pauses))
     gaps = r.get("signal_gaps") or []
     if gaps:  # stretches with no signal (missing or flat): not pauses, not analysed
         rows.append(
@@ -167,6 +174,7 @@ def events(r: dict[str, Any]) -> list[tuple[str, float, float]]:
         out.append((translate("RhythmReport", "No signal"), g["start"], g["end"]))
     for key, what in (
         ("pauses", translate("RhythmReport", "Pause")),
+        ("unconfirmed_pauses", translate("RhythmReport", "Possible pause (not confirmed)")),
         ("bradycardia", translate("RhythmReport", "Bradycardia")),
         ("tachycardia", translate("RhythmReport", "Tachycardia")),
     ):

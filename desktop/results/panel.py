@@ -35,6 +35,7 @@ from engine.workflow import (
     GAP_WARNING,
     MISSING_WARNING,
     NOISE_WARNING,
+    PAUSE_WARNING,
     Prediction,
 )
 
@@ -117,6 +118,11 @@ _GAP = _pattern(
     {"{seconds:.1f}": r"(?P<seconds>[\d.]+)", "{lead}": f"(?P<lead>{_ANY})",
      "{name}": f"(?P<name>{_ANY})", "{n}": f"(?P<n>{_INT})"},
 )  # fmt: skip
+_PAUSES = _pattern(
+    PAUSE_WARNING,
+    {"{n}": f"(?P<n>{_INT})", "{lead}": f"(?P<lead>{_ANY})", "{name}": f"(?P<name>{_ANY})",
+     "{other}": f"(?P<other>{_ANY})"},
+)  # fmt: skip
 
 _MV = r"(?P<{0}>[\d.]+)"
 _AMPLITUDE = _pattern(
@@ -140,6 +146,14 @@ def warning_text(text: str) -> str:
             "perfectly flat line: lead off or a recorder fault): no beat is found there and no "
             "pause or heart rate is taken across them; read the trace there and around them.",
         ).format(gap.group("seconds"), gap.group("lead"), gap.group("name"), gap.group("n"))
+    pauses = _PAUSES.match(text)
+    if pauses is not None:
+        return QCoreApplication.translate(
+            "ResultPanel",
+            "{0} possible pause(s) over 2 s on lead {1} of “{2}” were not confirmed: lead {3} "
+            "shows heartbeats in them (the rhythm lead lost its amplitude or was noisy there). "
+            "They are listed apart and not counted as pauses; read the trace there.",
+        ).format(*(pauses.group(k) for k in ("n", "lead", "name", "other")))
     amp = _AMPLITUDE.match(text)
     if amp is not None:
         return QCoreApplication.translate(

@@ -443,6 +443,8 @@ def _rhythm_line(label: str, r: dict[str, Any]) -> str:
             f"heart rate {hr['mean_bpm']:.0f} bpm ({hr['min_bpm']:.0f}–{hr['max_bpm']:.0f})"
         )
     parts.append(f"{len(r.get('pauses', []))} pause(s) > 2 s")
+    if r.get("unconfirmed_pauses"):
+        parts.append(f"{len(r['unconfirmed_pauses'])} possible, not confirmed on another lead")
     ect = r.get("ectopy")
     if ect:
         parts.append(f"V {ect['V']['count']}, S {ect['S']['count']} ectopic beats")

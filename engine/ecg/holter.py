@@ -9,7 +9,10 @@ conventional definitions written down once:
   intervals ending in that minute); minimum and maximum are those of the
   per-minute values (with the minute's start), the mean is over every RR.
   Recordings shorter than a minute get one value.
-* **Pauses**: an RR interval longer than :data:`PAUSE_S` (2 s).
+* **Pauses**: an RR interval longer than :data:`PAUSE_S` (2 s). Where the recording has
+  other leads, :func:`confirm_pauses` checks each pause on them: a lead that sees the
+  pause's two beats and a beat between them makes it a *possible* pause, listed apart (the
+  rhythm lead lost its amplitude or was noisy there) and not counted.
 * **Missing signal**: stretches where the file holds no valid samples
   (WFDB's invalid-sample value) are passed in as gaps. An interval that
   spans a gap is not an RR interval: it makes no pause, and the heart rate
@@ -33,11 +36,14 @@ Times are seconds from the start of the recording.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from engine.ecg.qrs import detect_qrs
+from engine.errors import SignalError
 
 PAUSE_S = 2.0
 BRADY_BPM = 50.0
@@ -47,6 +53,18 @@ EPISODE_MIN_S = 10.0
 PATTERN_MIN_CYCLES = 3
 #: Rhythm windows: length, step, and the shortest episode (also the longest gap bridged).
 WINDOW_S, STEP_S, MIN_EPISODE_S = 30.0, 10.0, 30.0
+#: Pause confirmation on the other leads (docs/experiments/rhythm-af-plan.md, "A pause must be
+#: seen on every lead that sees its beats"): the stretch read around a pause, how close a
+#: lead's detection must lie to each of the pause's two beats for the lead to see them, and
+#: the margin after the first and before the second inside which a detection is another beat.
+CONFIRM_CONTEXT_S, CONFIRM_MATCH_S, CONFIRM_MARGIN_S = 5.0, 0.15, 0.25
+#: The result's warning when pauses were not confirmed (the desktop translates it by this
+#: pattern).
+PAUSE_WARNING = (
+    "{n} possible pause(s) over 2 s on lead {lead} of “{name}” were not confirmed: lead "
+    "{other} shows heartbeats in them (the rhythm lead lost its amplitude or was noisy there). "
+    "They are listed apart and not counted as pauses; read the trace there."
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,18 @@ class Episode:
     def to_json(self) -> dict[str, Any]:
         return {"label": self.label, "start": round(self.start, 3), "end": round(self.end, 3),
                 "duration": round(self.duration, 3)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PossiblePause:
+    """An interval over :data:`PAUSE_S` on the rhythm lead in which ``seen_on``, another lead
+    that sees its two beats, shows a heartbeat."""
+
+    pause: Episode
+    seen_on: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.pause.to_json(), "label": "possible pause", "beats_on": self.seen_on}
 
 
 @dataclass(frozen=True)
@@ -112,6 +142,8 @@ class RhythmSummary:
     burdens: dict[str, float] = field(default_factory=dict)
     #: Stretches with no valid samples in the file (not analysed).
     gaps: tuple[Episode, ...] = ()
+    #: Intervals over 2 s that another lead shows beats in (:func:`confirm_pauses`).
+    possible_pauses: tuple[PossiblePause, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +152,7 @@ class RhythmSummary:
             "beats": self.beats,
             "heart_rate": self.heart_rate,
             "pauses": [e.to_json() for e in self.pauses],
+            "unconfirmed_pauses": [p.to_json() for p in self.possible_pauses],
             "bradycardia": [e.to_json() for e in self.bradycardia],
             "tachycardia": [e.to_json() for e in self.tachycardia],
             "ectopy": {k: v.to_json() for k, v in self.ectopy.items()},
@@ -299,6 +332,79 @@ def summarise(
         burdens=burdens,
         gaps=missing,
     )
+
+
+def _nearest(x: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """For each of ``x``, the distance to the nearest of ``to`` (sorted, not empty)."""
+    i = np.clip(np.searchsorted(to, x), 1, len(to) - 1) if len(to) > 1 else np.zeros(len(x), int)
+    left, right = to[np.maximum(i - 1, 0)], to[i]
+    return np.minimum(np.abs(x - left), np.abs(x - right))
+
+
+def _beat_between(found: np.ndarray, around: np.ndarray, a: int, b: int, fs: float) -> bool:
+    """Whether a lead with detections ``found`` sees the rhythm lead's beats ``around`` the
+    pause ``a``–``b`` (both bounding beats, at least 80 % of the others, and few detections
+    of its own besides: a lead of noise does not) and has a detection between them."""
+    match, margin = round(CONFIRM_MATCH_S * fs), round(CONFIRM_MARGIN_S * fs)
+    if found.size == 0:
+        return False
+    hit = _nearest(around, found) <= match
+    ends = np.isin(around, [a, b])
+    outside = found[(found <= a + match) | (found >= b - match)]
+    extra = int((_nearest(outside, around) > match).sum())
+    sees = bool(hit[ends].all()) and hit.mean() >= 0.8 and extra <= 0.2 * len(around)
+    return sees and bool(((found > a + margin) & (found < b - margin)).any())
+
+
+def confirm_pauses(
+    summary: RhythmSummary,
+    samples: np.ndarray,
+    read: Callable[[int, int], np.ndarray],
+    leads: Sequence[str],
+    fs: float,
+) -> RhythmSummary:
+    """``summary`` of the beats ``samples`` with each pause checked on the other leads.
+
+    ``read(start, stop)`` returns those samples of the other ``leads`` (one row each, mV);
+    only the seconds around each pause are read. A lead whose QRS detections there agree
+    with the beats around the pause *sees* them; if it also has a detection between the
+    pause's two beats, the pause becomes a :class:`PossiblePause` (the first such lead is
+    named). Without another lead, or where no lead sees the beats, a pause stays a pause.
+    """
+    if not summary.pauses or not leads:
+        return summary
+    context = round(CONFIRM_CONTEXT_S * fs)
+    samples = np.asarray(samples, dtype=np.int64)
+    n_samples = round(summary.duration_s * fs)
+    kept: list[Episode] = []
+    possible: list[PossiblePause] = []
+    for pause in summary.pauses:
+        a, b = round(pause.start * fs), round(pause.end * fs)
+        lo, hi = max(0, a - context), min(n_samples, b + context)
+        around = samples[(samples >= lo) & (samples < hi) & ((samples <= a) | (samples >= b))]
+        block = np.asarray(read(lo, hi), dtype=np.float64).reshape(len(leads), -1)
+        seen_on = ""
+        for name, y in zip(leads, block, strict=True):
+            try:
+                found = detect_qrs(y, fs) + lo
+            except SignalError:
+                continue
+            if _beat_between(found, around, a, b, fs):
+                seen_on = name
+                break
+        if seen_on:
+            possible.append(PossiblePause(pause, seen_on))
+        else:
+            kept.append(pause)
+    return replace(summary, pauses=tuple(kept), possible_pauses=tuple(possible))
+
+
+def pause_warning(summary: RhythmSummary, lead: str, name: str) -> str | None:
+    """:data:`PAUSE_WARNING` for ``summary``'s possible pauses (none: ``None``)."""
+    if not summary.possible_pauses:
+        return None
+    others = ", ".join(dict.fromkeys(p.seen_on for p in summary.possible_pauses))
+    return PAUSE_WARNING.format(n=len(summary.possible_pauses), lead=lead, name=name, other=others)
 
 
 def window_starts(n_samples: int, fs: float, window_s: float = WINDOW_S,

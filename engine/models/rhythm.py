@@ -47,7 +47,14 @@ from typing import Any
 import numpy as np
 
 from engine.ecg import detect_qrs
-from engine.ecg.holter import Episode, summarise, window_episodes, window_starts
+from engine.ecg.holter import (
+    Episode,
+    confirm_pauses,
+    pause_warning,
+    summarise,
+    window_episodes,
+    window_starts,
+)
 from engine.ecg.quality import gap_warning, no_beats_error
 from engine.ecg.rhythm_features import (
     FEATURE_LABELS,
@@ -424,7 +431,16 @@ class RhythmModel(RunnerBase):
             beat_labels = [b.label for b in scan.beat_results]
         else:
             samples, beat_labels = beats, ["?"] * len(beats)
-        summary = summarise(samples, beat_labels, fs, n, episodes, gaps).to_json()
+        # Each pause is checked on the recording's other leads, read back around it.
+        others = [i for i in range(len(item.stream.leads)) if i != item.lead]
+        report = confirm_pauses(
+            summarise(samples, beat_labels, fs, n, episodes, gaps),
+            samples,
+            lambda lo, hi: np.asarray(item.stream.read(lo, hi))[others],
+            [item.stream.leads[i] for i in others],
+            fs,
+        )
+        summary = report.to_json()
         rhythm: dict[str, Any] = {
             "analysed_s": round(n / fs, 3),
             "lead": item.lead_name,
@@ -433,6 +449,7 @@ class RhythmModel(RunnerBase):
             "heart_rate": summary["heart_rate"],
             "beats": summary["beats"],
             "pauses": summary["pauses"],
+            "unconfirmed_pauses": summary["unconfirmed_pauses"],
             "signal_gaps": summary["signal_gaps"],
             "bradycardia": summary["bradycardia"],
             "tachycardia": summary["tachycardia"],
@@ -466,6 +483,9 @@ class RhythmModel(RunnerBase):
             )
         if gaps:
             warnings = (*warnings, gap_warning(gaps, item.lead_name, item.name))
+        unconfirmed = pause_warning(report, item.lead_name, item.name)
+        if unconfirmed:
+            warnings = (*warnings, unconfirmed)
         if not scan.companion_ran:
             rhythm["ectopy_note"] = scan.ectopy_note or (
                 "Ectopic beats were not counted: no beat model was run with this rhythm model."

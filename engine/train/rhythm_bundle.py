@@ -35,6 +35,7 @@ from engine.train.rhythm import (
     read_cinc,
     reference_af,
 )
+from engine.train.rhythm_report_check import check_records, report_check
 
 MODEL_ID = "ecg-rhythm-features-300"
 #: 1.1.1: 1.1.0 re-saved without unread node fields; 1.1.0: design D; 1.0.1: deflated
@@ -263,6 +264,8 @@ def train_rhythm(
     path = write_bundle(out_dir, with_translations(manifest), pipeline=model)
     progress(0.9, "Checking AF episodes on MIT-BIH 201 and 203")
     long = long_record_check(path, mitdb)
+    progress(0.93, "Checking the report's heart rate and pauses against the annotators' beats")
+    checked = report_check(path, check_records(mitdb, root.parent / "svdb"), cancel=cancel)
     validation = {
         "design": "10-fold stratified cross-validation by recording on the 8,228 CinC 2017 "
         "training recordings (folds drawn once, seed 0); in each fold the AF threshold is "
@@ -275,6 +278,7 @@ def train_rhythm(
         "fold_thresholds": thresholds,
         "shipped_threshold": threshold,
         "long_records": long,
+        "report_check": checked,
         "n_recordings": len(y),
         "seconds": round(time.perf_counter() - started, 1),
         **notebook,

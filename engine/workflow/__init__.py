@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from engine.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from engine.ecg.holter import PAUSE_WARNING
     from engine.ecg.quality import AMPLITUDE_WARNING, GAP_WARNING, NOISE_WARNING
     from engine.models.bundle import RHYTHM_TASK
     from engine.models.gates import MISSING_WARNING
@@ -146,6 +147,7 @@ _MODULES: dict[str, str] = {
     "NOISE_WARNING": "engine.ecg.quality",
     "AMPLITUDE_WARNING": "engine.ecg.quality",
     "GAP_WARNING": "engine.ecg.quality",
+    "PAUSE_WARNING": "engine.ecg.holter",
     "ModelIdentity": "engine.workflow.analysis",
     "OutcomeSaved": "engine.workflow.session",
     "PatientTimeline": "engine.workflow.session",
@@ -244,6 +246,7 @@ __all__ = [
     "HEATMAP_KEPT",
     "MISSING_WARNING",
     "NOISE_WARNING",
+    "PAUSE_WARNING",
     "RECORD_REASON",
     "REPORT_ECG_SECONDS",
     "RHYTHM_TASK",

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 #: Series Number of the series an export writes (SR, SEG and capture alike).
 EXPORT_SERIES_NUMBER = 9901
-_EVENT_KEYS = ("episodes", "pauses", "bradycardia", "tachycardia")
+_EVENT_KEYS = ("episodes", "pauses", "unconfirmed_pauses", "bradycardia", "tachycardia")
 
 
 @dataclass(frozen=True)

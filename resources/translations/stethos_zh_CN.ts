@@ -2349,6 +2349,10 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>“{2}”的 {1} 导联有 {0} 秒无信号（{3} 段缺失采样或完全平直的直线：导联脱落或记录仪故障）：这些片段中不检测心搏，跨越它们不计算停搏和心率；请阅读这些片段及其前后的波形。</translation>
     </message>
     <message>
+        <source>{0} possible pause(s) over 2 s on lead {1} of “{2}” were not confirmed: lead {3} shows heartbeats in them (the rhythm lead lost its amplitude or was noisy there). They are listed apart and not counted as pauses; read the trace there.</source>
+        <translation>“{2}”的 {1} 导联上有 {0} 处超过 2 秒的可能停搏未被确认：{3} 导联在其中显示有心搏（节律导联在该处振幅丢失或有噪声）。它们单独列出，不计为停搏；请阅读该处的波形。</translation>
+    </message>
+    <message>
         <source>The QRS amplitude of lead {0} of “{1}” ({2} mV) lies outside the amplitudes model “{3}” was trained on ({4}–{5} mV): its beats were scaled ×{6} for the model. Low-voltage QRS, another lead or a wrong gain in the file can cause this; check the trace&apos;s calibration before relying on V and S labels.</source>
         <translation>“{1}”的导联 {0} 的 QRS 波幅（{2} mV）超出模型“{3}”训练时所见的范围（{4}–{5} mV）：其心搏已按 ×{6} 缩放后送入模型。低电压 QRS、其他导联或文件中的增益错误都可能导致这种情况；在依赖 V 和 S 标记之前，请检查描记的定标。</translation>
     </message>
@@ -2571,6 +2575,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>平均 {0:.0f} 次/分；最低 {1:.0f}（{2}）；最高 {3:.0f}（{4}）</translation>
     </message>
     <message>
+        <source>{0} (and {1} possible, not confirmed: lead {2} shows beats there)</source>
+        <translation>{0}（另有 {1} 处可能停搏未确认：{2} 导联在该处显示有心搏）</translation>
+    </message>
+    <message>
         <source>Pauses &gt; 2 s</source>
         <translation>停搏 &gt; 2 秒</translation>
     </message>
@@ -2633,6 +2641,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
     <message>
         <source>Pause</source>
         <translation>停搏</translation>
+    </message>
+    <message>
+        <source>Possible pause (not confirmed)</source>
+        <translation>可能停搏（未确认）</translation>
     </message>
     <message>
         <source>Bradycardia</source>

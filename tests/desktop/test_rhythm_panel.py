@@ -114,3 +114,28 @@ def test_a_site_calibration_of_af_is_shown_with_the_rhythm_report(
         assert "Atrial fibrillation" in panel.rhythm_report.summary.text()
     finally:
         clear_model_cache()
+
+
+def test_possible_pauses_are_listed_apart_from_pauses(qtbot):
+    """A pause another lead fills with beats is neither counted nor hidden: the summary row
+    says how many and which lead, the events list has it to jump to, and its warning is
+    translated."""
+    from desktop.results.panel import warning_text
+    from engine.workflow import PAUSE_WARNING
+
+    rhythm = {
+        "af_burden": 0.0,
+        "episodes": [],
+        "pauses": [{"label": "pause", "start": 10.0, "end": 12.5, "duration": 2.5}],
+        "unconfirmed_pauses": [
+            {"label": "possible pause", "start": 1354.4, "end": 1361.9, "duration": 7.5,
+             "beats_on": "V1"}
+        ],
+    }  # fmt: skip
+    rows = dict(summary_rows("normal", rhythm))
+    assert rows["Pauses > 2 s"] == "1 (and 1 possible, not confirmed: lead V1 shows beats there)"
+    assert ("Possible pause (not confirmed)", 1354.4, 1361.9) in events(rhythm)
+    assert ("Pause", 10.0, 12.5) in events(rhythm)
+    assert dict(summary_rows("normal", {**rhythm, "unconfirmed_pauses": []}))["Pauses > 2 s"] == "1"
+    text = PAUSE_WARNING.format(n=1, lead="MLII", name="116", other="V1")
+    assert warning_text(text) == text  # English: as the engine wrote it

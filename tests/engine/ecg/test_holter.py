@@ -102,3 +102,65 @@ def test_too_few_beats_give_an_empty_but_valid_summary() -> None:
     assert s.heart_rate["mean_bpm"] is None and s.to_json()["beats"] == 1
     with pytest.raises(ValueError):
         summarise(np.array([1, 2]), ["N"], FS, 1000)
+
+
+def _two_leads(peaks_s: np.ndarray, seconds: float, quiet: tuple[float, float] | None = None):
+    """Two leads of Gaussian QRS spikes at ``peaks_s``; the first lead's amplitude drops to 2 %
+    during ``quiet`` (an electrode losing contact), the second keeps every beat."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * FS)) / FS
+    leads = 0.01 * rng.standard_normal((2, t.size))
+    for p in peaks_s:
+        spike = np.exp(-0.5 * ((t - p) / 0.012) ** 2)
+        leads[0] += (0.02 if quiet and quiet[0] < p < quiet[1] else 1.0) * spike
+        leads[1] += 0.8 * spike
+    return leads
+
+
+def test_a_pause_the_other_lead_fills_with_beats_is_listed_apart() -> None:
+    """The rhythm lead goes quiet for 6 s while the second lead keeps its beats (MIT-BIH 116
+    at 1354 s, svdb 853 at 1250 s): a possible pause, not a pause."""
+    from engine.ecg.holter import PAUSE_WARNING, confirm_pauses, pause_warning
+
+    peaks = np.arange(0.5, 60.0, 0.8)
+    leads = _two_leads(peaks, 60.5, quiet=(20.0, 26.0))
+    rhythm_lead = np.rint(peaks[(peaks < 20.0) | (peaks > 26.0)] * FS).astype(int)
+    s = summarise(rhythm_lead, ["N"] * len(rhythm_lead), FS, leads.shape[1])
+    assert len(s.pauses) == 1  # what the rhythm lead alone says
+    read = []
+
+    def other(lo: int, hi: int) -> np.ndarray:
+        read.append((lo, hi))
+        return leads[1:, lo:hi]
+
+    checked = confirm_pauses(s, rhythm_lead, other, ["V1"], FS)
+    assert checked.pauses == ()
+    (possible,) = checked.possible_pauses
+    assert possible.seen_on == "V1" and possible.pause == s.pauses[0]
+    # Only the seconds around the pause were read back.
+    ((lo, hi),) = read
+    assert (hi - lo) / FS == pytest.approx(s.pauses[0].duration + 10.0, abs=0.01)
+    out = checked.to_json()
+    assert out["pauses"] == [] and out["unconfirmed_pauses"][0]["beats_on"] == "V1"
+    assert out["unconfirmed_pauses"][0]["label"] == "possible pause"
+    text = pause_warning(checked, "MLII", "116")
+    assert text == PAUSE_WARNING.format(n=1, lead="MLII", name="116", other="V1")
+    assert pause_warning(s, "MLII", "116") is None
+
+
+def test_a_pause_quiet_on_every_lead_stays_a_pause() -> None:
+    """Sinus arrest: both leads quiet for 3 s. One lead alone, or a second lead too poor to see
+    the beats around the pause, cannot make it doubtful either."""
+    from engine.ecg.holter import confirm_pauses
+
+    peaks = np.concatenate([np.arange(0.5, 20.0, 0.8), np.arange(22.9, 40.0, 0.8)])
+    leads = _two_leads(peaks, 40.5)
+    samples = np.rint(peaks * FS).astype(int)
+    s = summarise(samples, ["N"] * len(samples), FS, leads.shape[1])
+    assert [round(p.duration, 1) for p in s.pauses] == [3.2]
+    assert confirm_pauses(s, samples, lambda lo, hi: leads[1:, lo:hi], ["V1"], FS) == s
+    assert confirm_pauses(s, samples, lambda lo, hi: leads[1:0, lo:hi], [], FS) == s
+    # A second lead of noise: the detector finds "beats" everywhere, near the pause's two
+    # beats too, but they do not agree with the rhythm lead's: it does not see them.
+    noise = np.random.default_rng(1).standard_normal((1, leads.shape[1]))
+    assert confirm_pauses(s, samples, lambda lo, hi: noise[:, lo:hi], ["V1"], FS) == s

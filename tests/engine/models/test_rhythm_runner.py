@@ -278,3 +278,25 @@ def test_holter_report_cancels_between_stretches_and_leaves_no_thread(
         model.predict(header, cancel=token, progress=progress)
     assert "Analysing 0 min" in seen and not any(t.startswith("Analysing 4 min") for t in seen)
     assert not [t for t in threading.enumerate() if t.name.startswith("stethos-ectopy")]
+
+
+def test_a_pause_the_second_lead_fills_with_beats_is_not_counted(shared_data: Path) -> None:
+    """MIT-BIH 116's MLII loses its amplitude twice for 6–7 s while V1 keeps every beat (the
+    annotators' beats go on): possible pauses, listed apart with a warning. Record 201's 13
+    annotated pauses (nodal rhythm, blocked beats) are quiet on V1 too and stay pauses; its
+    one false pause, where MLII is noisy at 1099 s, is listed apart."""
+    from engine.workflow import PAUSE_WARNING
+
+    model = load_model(RHYTHM, device="cpu")
+    p = model.predict(str(shared_data / "ecg" / "mitdb" / "116.hea"), explain=False)
+    r = p.extra["rhythm"]
+    assert r["pauses"] == []
+    assert [(round(e["start"]), e["beats_on"]) for e in r["unconfirmed_pauses"]] == [
+        (1354, "V1"),
+        (1391, "V1"),
+    ]
+    assert PAUSE_WARNING.format(n=2, lead="MLII", name="116", other="V1") in p.warnings
+    kept = model.predict(str(shared_data / "ecg" / "mitdb" / "201.hea"), explain=False)
+    assert len(kept.extra["rhythm"]["pauses"]) == 13
+    (possible,) = kept.extra["rhythm"]["unconfirmed_pauses"]
+    assert round(possible["start"]) == 1099
