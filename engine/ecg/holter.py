@@ -12,7 +12,8 @@ conventional definitions written down once:
 * **Pauses**: an RR interval longer than :data:`PAUSE_S` (2 s). Where the recording has
   other leads, :func:`confirm_pauses` checks each pause on them: a lead that sees the
   pause's two beats and a beat between them makes it a *possible* pause, listed apart (the
-  rhythm lead lost its amplitude or was noisy there) and not counted.
+  rhythm lead lost its amplitude or was noisy there) and not counted; like an interval
+  across missing signal, it makes no heart rate and no brady/tachycardia either.
 * **Missing signal**: stretches where the file holds no valid samples
   (WFDB's invalid-sample value) are passed in as gaps. An interval that
   spans a gap is not an RR interval: it makes no pause, and the heart rate
@@ -294,13 +295,16 @@ def summarise(
     n_samples: int,
     episodes: Sequence[Episode] = (),
     gaps: Sequence[tuple[float, float]] = (),
+    possible_pauses: Sequence[PossiblePause] = (),
 ) -> RhythmSummary:
     """The rhythm summary of one recording.
 
     ``samples``: the detected beats (sample indices, increasing);
     ``labels``: their classes; ``episodes``: rhythm episodes from a rhythm
     model (their burden is reported per label); ``gaps``: ``(start_s, end_s)``
-    stretches with no valid signal in the file.
+    stretches with no valid signal in the file; ``possible_pauses``: intervals
+    another lead shows beats in (:func:`confirm_pauses`), which, like an interval
+    across a gap, make no pause, no heart rate and no brady/tachycardia.
     """
     t = np.asarray(samples, dtype=np.float64) / float(fs)
     lab = np.asarray(labels, dtype=object)
@@ -312,6 +316,8 @@ def summarise(
     across = np.zeros(len(rr), dtype=bool)
     for g in missing:  # the interval (t[i], t[i+1]) overlaps the gap
         across |= (t[:-1] < g.end) & (t[1:] > g.start)
+    for p in possible_pauses:  # the interval is the possible pause
+        across |= (t[:-1] < p.pause.end) & (t[1:] > p.pause.start)
     pauses = tuple(
         Episode("pause", float(t[i]), float(t[i + 1]))
         for i in np.flatnonzero((rr > PAUSE_S) & ~across)
@@ -331,6 +337,7 @@ def summarise(
         episodes=tuple(sorted(episodes, key=lambda e: e.start)),
         burdens=burdens,
         gaps=missing,
+        possible_pauses=tuple(possible_pauses),
     )
 
 

@@ -431,15 +431,19 @@ class RhythmModel(RunnerBase):
             beat_labels = [b.label for b in scan.beat_results]
         else:
             samples, beat_labels = beats, ["?"] * len(beats)
-        # Each pause is checked on the recording's other leads, read back around it.
+        # Each pause is checked on the recording's other leads, read back around it; one they
+        # fill with beats is no RR interval (no pause, rate or brady/tachycardia).
         others = [i for i in range(len(item.stream.leads)) if i != item.lead]
-        report = confirm_pauses(
-            summarise(samples, beat_labels, fs, n, episodes, gaps),
+        report = summarise(samples, beat_labels, fs, n, episodes, gaps)
+        possible = confirm_pauses(
+            report,
             samples,
             lambda lo, hi: np.asarray(item.stream.read(lo, hi))[others],
             [item.stream.leads[i] for i in others],
             fs,
-        )
+        ).possible_pauses
+        if possible:
+            report = summarise(samples, beat_labels, fs, n, episodes, gaps, possible)
         summary = report.to_json()
         rhythm: dict[str, Any] = {
             "analysed_s": round(n / fs, 3),

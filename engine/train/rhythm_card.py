@@ -127,7 +127,8 @@ probabilities of **normal**, **AF**, **other** and **noisy**.
   joined) and the **AF burden** is their share of the recording. The report adds the heart-rate
   trend (per minute, minimum and maximum with their times), pauses over 2 s (each checked on
   the recording's other leads: one that another lead fills with beats is listed apart as a
-  possible pause, not counted), brady- and tachycardia, and — from the beat model
+  possible pause, and counts in neither the pauses nor the heart rate), brady- and
+  tachycardia, and — from the beat model
   `{m["companions"]["ectopy"]}` — ventricular and supraventricular ectopic counts, burden, couplets, runs, bigeminy and trigeminy.
 - **Operating point `af-f1`:** AF when P(AF) ≥ {m["operating_points"][0]["threshold"]:.2f},
   else the most probable class.

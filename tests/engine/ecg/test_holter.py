@@ -143,6 +143,15 @@ def test_a_pause_the_other_lead_fills_with_beats_is_listed_apart() -> None:
     out = checked.to_json()
     assert out["pauses"] == [] and out["unconfirmed_pauses"][0]["beats_on"] == "V1"
     assert out["unconfirmed_pauses"][0]["label"] == "possible pause"
+    # Summarised with it, the interval also leaves the heart rate and brady/tachycardia.
+    assert s.bradycardia  # what the missed beats made of the rate
+    again = summarise(
+        rhythm_lead, ["N"] * len(rhythm_lead), FS, leads.shape[1],
+        possible_pauses=checked.possible_pauses,
+    )  # fmt: skip
+    assert again.pauses == () and again.bradycardia == ()
+    assert again.possible_pauses == checked.possible_pauses
+    assert again.heart_rate["min_bpm"] == pytest.approx(75.0, abs=0.5)
     text = pause_warning(checked, "MLII", "116")
     assert text == PAUSE_WARNING.format(n=1, lead="MLII", name="116", other="V1")
     assert pause_warning(s, "MLII", "116") is None
