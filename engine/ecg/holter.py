@@ -59,6 +59,9 @@ WINDOW_S, STEP_S, MIN_EPISODE_S = 30.0, 10.0, 30.0
 #: lead's detection must lie to each of the pause's two beats for the lead to see them, and
 #: the margin after the first and before the second inside which a detection is another beat.
 CONFIRM_CONTEXT_S, CONFIRM_MATCH_S, CONFIRM_MARGIN_S = 5.0, 0.15, 0.25
+#: A lead sees the beats around a pause when it matches at least this share of them and has
+#: at most this many detections of its own there per beat (a lead of noise has many).
+CONFIRM_AGREEMENT, CONFIRM_EXTRA = 0.8, 0.2
 #: The result's warning when pauses were not confirmed (the desktop translates it by this
 #: pattern).
 PAUSE_WARNING = (
@@ -353,13 +356,17 @@ def _beat_between(found: np.ndarray, around: np.ndarray, a: int, b: int, fs: flo
     pause ``a``–``b`` (both bounding beats, at least 80 % of the others, and few detections
     of its own besides: a lead of noise does not) and has a detection between them."""
     match, margin = round(CONFIRM_MATCH_S * fs), round(CONFIRM_MARGIN_S * fs)
-    if found.size == 0:
+    if found.size == 0 or around.size == 0:
         return False
     hit = _nearest(around, found) <= match
     ends = np.isin(around, [a, b])
     outside = found[(found <= a + match) | (found >= b - match)]
     extra = int((_nearest(outside, around) > match).sum())
-    sees = bool(hit[ends].all()) and hit.mean() >= 0.8 and extra <= 0.2 * len(around)
+    sees = (
+        bool(hit[ends].all())
+        and hit.mean() >= CONFIRM_AGREEMENT
+        and extra <= CONFIRM_EXTRA * len(around)
+    )
     return sees and bool(((found > a + margin) & (found < b - margin)).any())
 
 
