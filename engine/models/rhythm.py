@@ -439,7 +439,7 @@ class RhythmModel(RunnerBase):
             report,
             samples,
             lambda lo, hi: np.asarray(item.stream.read(lo, hi))[others],
-            [item.stream.leads[i] for i in others],
+            [item.stream.leads[i] or f"#{i + 1}" for i in others],  # (unnamed: by number)
             fs,
         ).possible_pauses
         if possible:
