@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.train.card_parts import experiments_text
+from engine.train.card_parts import experiments_text, table
 from engine.train.rhythm import CLASSES
 
 _GROUPS = {"mitdb_ds1": "22 MIT-BIH DS1 records (MLII)", "svdb": "78 svdb records (ECG1)"}
@@ -21,39 +21,35 @@ def report_check_text(check: Mapping[str, Any]) -> str:
     if not check:
         return ""
     groups = [g for g in _GROUPS if g in check]
-    head = "| | " + " | ".join(_GROUPS[g] for g in groups) + " |"
-    rule = "|---|" + "---|" * len(groups)
-
-    def row(name: str, cell: Any) -> str:
-        return f"| {name} | " + " | ".join(cell(check[g]) for g in groups) + " |"
-
-    def hr(c: Mapping[str, Any]) -> str:
-        return (
-            f"{c['minute_abs_difference_median_bpm']:.1f} / "
-            f"{c['minute_abs_difference_p95_bpm']:.1f} bpm"
-        )
-
-    def spans(kind: str) -> Any:
-        return lambda c: (
-            f"{_pct(c[kind]['sensitivity'])} / {_pct(c[kind]['positive_predictivity'])} "
-            f"({c[kind]['reference_s']:,.0f} s)"
-        )
-
-    rows = [
-        row("minutes compared", lambda c: f"{c['minutes']:,}"),
-        row("heart rate per minute, absolute difference: median / 95th percentile", hr),
-        row("minutes within 5 bpm", lambda c: _pct(c["minutes_within_5_bpm"])),
-        row("bradycardia, duration-weighted Se / +P (reference time)", spans("bradycardia")),
-        row("tachycardia, duration-weighted Se / +P (reference time)", spans("tachycardia")),
-        row("pauses > 2 s: reference / reported", lambda c: (
-            f"{c['pauses']['reference']} / {c['pauses']['reported']}")),
-        row("pauses, Se / +P by event", lambda c: (
-            f"{_pct(c['pauses']['sensitivity'])} / "
-            f"{_pct(c['pauses']['positive_predictivity'])}")),
-        row("possible pauses listed apart (matching a reference pause)", lambda c: (
-            f"{c['pauses']['possible']} ({c['pauses']['possible_matching_a_reference_pause']})")),
-    ]  # fmt: skip
-    table = "\n".join([head, rule, *rows])
+    pauses = [check[g]["pauses"] for g in groups]
+    cells = {
+        "minutes compared": [f"{check[g]['minutes']:,}" for g in groups],
+        "heart rate per minute, absolute difference: median / 95th percentile": [
+            f"{check[g]['minute_abs_difference_median_bpm']:.1f} / "
+            f"{check[g]['minute_abs_difference_p95_bpm']:.1f} bpm"
+            for g in groups
+        ],
+        "minutes within 5 bpm": [_pct(check[g]["minutes_within_5_bpm"]) for g in groups],
+        **{
+            f"{kind}, duration-weighted Se / +P (reference time)": [
+                f"{_pct(check[g][kind]['sensitivity'])} / "
+                f"{_pct(check[g][kind]['positive_predictivity'])} "
+                f"({check[g][kind]['reference_s']:,.0f} s)"
+                for g in groups
+            ]
+            for kind in ("bradycardia", "tachycardia")
+        },
+        "pauses > 2 s: reference / reported": [
+            f"{p['reference']} / {p['reported']}" for p in pauses
+        ],
+        "pauses, Se / +P by event": [
+            f"{_pct(p['sensitivity'])} / {_pct(p['positive_predictivity'])}" for p in pauses
+        ],
+        "possible pauses listed apart (matching a reference pause)": [
+            f"{p['possible']} ({p['possible_matching_a_reference_pause']})" for p in pauses
+        ],
+    }
+    rows = table(["", *(_GROUPS[g] for g in groups)], [[k, *v] for k, v in cells.items()])
     return f"""
 ### The report's heart rate and pauses against the annotators' beats
 
@@ -61,7 +57,7 @@ Each record run by the application's own runtime, its report compared with the s
 arithmetic on the record's reference beat annotations (what differs is the QRS detection).
 svdb's rhythm annotations are not in the data here, so it checks everything but AF.
 
-{table}
+{rows}
 
 Before the pauses were checked on the recording's other leads, 11 of the 32 pauses reported
 here were false, up to 11 s long: the rhythm lead had lost its amplitude or was noisy while the
