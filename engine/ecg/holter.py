@@ -38,7 +38,7 @@ Times are seconds from the start of the recording.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -376,21 +376,21 @@ def confirm_pauses(
     read: Callable[[int, int], np.ndarray],
     leads: Sequence[str],
     fs: float,
-) -> RhythmSummary:
-    """``summary`` of the beats ``samples`` with each pause checked on the other leads.
+) -> tuple[PossiblePause, ...]:
+    """The pauses of ``summary`` (of the beats ``samples``) that the other leads contradict.
 
     ``read(start, stop)`` returns those samples of the other ``leads`` (one row each, mV);
     only the seconds around each pause are read. A lead whose QRS detections there agree
     with the beats around the pause *sees* them; if it also has a detection between the
-    pause's two beats, the pause becomes a :class:`PossiblePause` (the first such lead is
-    named). Without another lead, or where no lead sees the beats, a pause stays a pause.
+    pause's two beats, the pause is a :class:`PossiblePause` (the first such lead is named),
+    which :func:`summarise` then keeps out of the pauses and the rate. Without another lead,
+    or where no lead sees the beats, a pause stays a pause.
     """
-    if not summary.pauses or not leads:
-        return summary
+    if not leads:
+        return ()
     context = round(CONFIRM_CONTEXT_S * fs)
     samples = np.asarray(samples, dtype=np.int64)
     n_samples = round(summary.duration_s * fs)
-    kept: list[Episode] = []
     possible: list[PossiblePause] = []
     for pause in summary.pauses:
         a, b = round(pause.start * fs), round(pause.end * fs)
@@ -408,17 +408,15 @@ def confirm_pauses(
                 break
         if seen_on:
             possible.append(PossiblePause(pause, seen_on))
-        else:
-            kept.append(pause)
-    return replace(summary, pauses=tuple(kept), possible_pauses=tuple(possible))
+    return tuple(possible)
 
 
-def pause_warning(summary: RhythmSummary, lead: str, name: str) -> str | None:
-    """:data:`PAUSE_WARNING` for ``summary``'s possible pauses (none: ``None``)."""
-    if not summary.possible_pauses:
+def pause_warning(possible: Sequence[PossiblePause], lead: str, name: str) -> str | None:
+    """:data:`PAUSE_WARNING` for the ``possible`` pauses (none: ``None``)."""
+    if not possible:
         return None
-    others = ", ".join(dict.fromkeys(p.seen_on for p in summary.possible_pauses))
-    return PAUSE_WARNING.format(n=len(summary.possible_pauses), lead=lead, name=name, other=others)
+    others = ", ".join(dict.fromkeys(p.seen_on for p in possible))
+    return PAUSE_WARNING.format(n=len(possible), lead=lead, name=name, other=others)
 
 
 def window_starts(n_samples: int, fs: float, window_s: float = WINDOW_S,

@@ -441,7 +441,7 @@ class RhythmModel(RunnerBase):
             lambda lo, hi: np.asarray(item.stream.read(lo, hi))[others],
             [item.stream.leads[i] or f"#{i + 1}" for i in others],  # (unnamed: by number)
             fs,
-        ).possible_pauses
+        )
         if possible:
             report = summarise(samples, beat_labels, fs, n, episodes, gaps, possible)
         summary = report.to_json()
@@ -487,7 +487,7 @@ class RhythmModel(RunnerBase):
             )
         if gaps:
             warnings = (*warnings, gap_warning(gaps, item.lead_name, item.name))
-        unconfirmed = pause_warning(report, item.lead_name, item.name)
+        unconfirmed = pause_warning(possible, item.lead_name, item.name)
         if unconfirmed:
             warnings = (*warnings, unconfirmed)
         if not scan.companion_ran:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
+from engine.train.rhythm import overlap
 
 Span = tuple[float, float]
 
@@ -30,10 +31,6 @@ def _spans(episodes: Iterable[Mapping[str, Any]]) -> list[Span]:
 
 def _ref_spans(episodes: Iterable[Any]) -> list[Span]:
     return [(float(e.start), float(e.end)) for e in episodes]
-
-
-def _overlap(a: Sequence[Span], b: Sequence[Span]) -> float:
-    return sum(max(0.0, min(hi, hi2) - max(lo, lo2)) for lo, hi in a for lo2, hi2 in b)
 
 
 def _touches(span: Span, others: Sequence[Span]) -> bool:
@@ -59,7 +56,7 @@ def compare_report(rhythm: Mapping[str, Any], reference: Any) -> dict[str, Any]:
         out[kind] = {
             "detected_s": sum(b - a for a, b in f),
             "reference_s": sum(b - a for a, b in r),
-            "overlap_s": _overlap(f, r),
+            "overlap_s": overlap(f, r),
         }
     mine, theirs = rhythm["heart_rate"]["trend"], reference.heart_rate["trend"]
     out["minute_differences"] = [
