@@ -87,13 +87,11 @@ def pooled(records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             "positive_predictivity": _rate(
                 sum(r["pauses_matched"] for r in rs), sum(r["pauses"] for r in rs)
             ),
-            # listed apart as not confirmed by another lead (none before the check existed)
-            "possible": sum(r.get("possible_pauses", 0) for r in rs),
-            "possible_matching_a_reference_pause": sum(
-                r.get("possible_pauses_matched", 0) for r in rs
-            ),
+            # listed apart: another lead shows beats in them
+            "possible": sum(r["possible_pauses"] for r in rs),
+            "possible_matching_a_reference_pause": sum(r["possible_pauses_matched"] for r in rs),
             "reference_found_or_listed": _rate(
-                sum(r.get("reference_pauses_listed", r["reference_pauses_found"]) for r in rs),
+                sum(r["reference_pauses_listed"] for r in rs),
                 sum(r["reference_pauses"] for r in rs),
             ),
         },
