@@ -95,23 +95,28 @@ def listener_tls(settings: NetSettings) -> Any:
 
 
 def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
-    """An established association with ``node``, or a :class:`PeerError` saying why not."""
-    from pynetdicom import evt
+    """An established association with ``node``, or a :class:`PeerError` saying why not.
 
-    seen: list[Any] = []
+    The peer's reject is read from the PDU as it arrives, not from the association's state:
+    a peer that closes the connection right after its A-ASSOCIATE-RJ (Orthanc does) can
+    leave pynetdicom reporting an abort instead of the rejection it received.
+    """
+    from pynetdicom import evt
+    from pynetdicom.pdu import A_ASSOCIATE_RJ
+
+    rejects: list[Any] = []
     handlers = [*kwargs.pop("evt_handlers", []),
-                (evt.EVT_ACSE_RECV, lambda event: seen.append(event.primitive))]  # fmt: skip
+                (evt.EVT_PDU_RECV, lambda event: rejects.append(event.pdu)
+                 if isinstance(event.pdu, A_ASSOCIATE_RJ) else None)]  # fmt: skip
     assoc = ae.associate(node.host, node.port, ae_title=node.aet, tls_args=_tls(node),
                          evt_handlers=handlers, **kwargs)  # fmt: skip
     if assoc.is_established:
         return assoc
-    if assoc.is_rejected:
-        reason = next((getattr(p, "reason_str", "") for p in reversed(seen)
-                       if getattr(p, "result", None) in (1, 2)), "")  # fmt: skip
+    if assoc.is_rejected or rejects:
         raise PeerError(
             f"{node.name} ({node.address}) rejected the association: "
-            f"{(reason or 'no reason given').lower()}. Check the AE titles configured on "
-            "both sides."
+            f"{_reject_reason(rejects[-1] if rejects else None).lower()}. Check the AE titles "
+            "configured on both sides."
         )
     if node.tls_ca:
         raise PeerError(
@@ -155,6 +160,14 @@ def echo(node: Node, *, aet: str = DEFAULT_AET) -> EchoResult:
                else f"{node.name} answered the echo with status {_status(status)}")  # fmt: skip
     audit("echo", node.name, result="ok" if ok else "failed", detail=message)
     return EchoResult(node.name, ok, ms, message)
+
+
+def _reject_reason(pdu: Any) -> str:
+    """The reason an A-ASSOCIATE-RJ gives, or "no reason given" (also for invalid codes)."""
+    try:
+        return str(pdu.reason_str) if pdu is not None else "no reason given"
+    except ValueError:
+        return "no reason given"
 
 
 def _status(status: Any) -> str:

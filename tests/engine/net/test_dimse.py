@@ -20,6 +20,8 @@ from engine.net import (
     get_study,
     send_files,
 )
+from engine.net.dimse import _ae, _associate
+from engine.net.nodes import DEFAULT_AET
 from engine.resources import resource_path
 from tests.engine.net.conftest import OrthancServer, free_port
 
@@ -55,6 +57,23 @@ def test_echo_says_how_fast_or_why_not(orthanc: OrthancServer) -> None:
         ("echo", "pacs", "failed"),
         ("echo", "ghost", "failed"),
     ]
+
+
+def test_a_rejection_is_reported_as_one_when_the_peer_hangs_up_at_once(
+    orthanc: OrthancServer,
+) -> None:
+    # Orthanc closes the connection right after its A-ASSOCIATE-RJ. If that close reached
+    # pynetdicom before it looked at the connection (1 echo in 40 here), it reported an abort,
+    # which we turned into "no answer within 10 s" (seen in CI). Pausing our side after the
+    # request makes that order certain.
+    from pynetdicom import evt
+    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+    ae = _ae(DEFAULT_AET)
+    ae.add_requested_context(Verification)
+    pause = [(evt.EVT_REQUESTED, lambda event: time.sleep(0.5))]
+    with pytest.raises(PeerError, match="rejected the association: called ae title not"):
+        _associate(ae, node(orthanc, aet="NOTORTHANC"), evt_handlers=pause)
 
 
 def test_find_lists_studies_with_the_contract_keys(loaded: OrthancServer) -> None:
@@ -131,7 +150,7 @@ def test_listener_receives_from_the_pacs_and_rejects_strangers(
     # Receives are audited once per association and study: who, which study, how many.
     received = [e for e in entries() if e["action"] == "receive" and e["node"] == "ORTHANC"]
     by_study: dict[str, int] = {}
-    for e in received[-len({s.study_instance_uid for s in arrived}):]:
+    for e in received[-len({s.study_instance_uid for s in arrived}) :]:
         by_study[e["study"]] = e["count"]
     expected: dict[str, int] = {}
     for s in arrived:
