@@ -99,15 +99,20 @@ def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
 
     The peer's reject is read from the PDU as it arrives, not from the association's state:
     a peer that closes the connection right after its A-ASSOCIATE-RJ (Orthanc does) can
-    leave pynetdicom reporting an abort instead of the rejection it received.
+    leave pynetdicom reporting an abort instead of the rejection it received. Without a
+    reject, the message tells apart a connection that could not be made, one that was made
+    and then ended without an answer, and a peer that stayed silent.
     """
     from pynetdicom import evt
     from pynetdicom.pdu import A_ASSOCIATE_RJ
 
     rejects: list[Any] = []
+    opened: list[bool] = []
     handlers = [*kwargs.pop("evt_handlers", []),
+                (evt.EVT_CONN_OPEN, lambda event: opened.append(True)),
                 (evt.EVT_PDU_RECV, lambda event: rejects.append(event.pdu)
                  if isinstance(event.pdu, A_ASSOCIATE_RJ) else None)]  # fmt: skip
+    started = time.monotonic()
     assoc = ae.associate(node.host, node.port, ae_title=node.aet, tls_args=_tls(node),
                          evt_handlers=handlers, **kwargs)  # fmt: skip
     if assoc.is_established:
@@ -118,15 +123,28 @@ def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
             f"{_reject_reason(rejects[-1] if rejects else None).lower()}. Check the AE titles "
             "configured on both sides."
         )
+    where = f"{node.host}:{node.port} ({node.name})"
     if node.tls_ca:
         raise PeerError(
-            f"No TLS association with {node.host}:{node.port} ({node.name}): the peer did not "
-            f"answer within {TIMEOUT_S:g} s, does not speak TLS, or its certificate is not "
-            "signed by the configured CA or does not name that host."
+            f"No TLS association with {where}: the peer did not answer within "
+            f"{TIMEOUT_S:g} s, does not speak TLS, or its certificate is not signed by the "
+            "configured CA or does not name that host."
+        )
+    timed_out = time.monotonic() - started >= 0.9 * TIMEOUT_S
+    if timed_out:
+        raise PeerError(
+            f"No answer from {where} within {TIMEOUT_S:g} s: check the address, that the "
+            "peer is running and that no firewall blocks the port."
+        )
+    if opened:
+        raise PeerError(
+            f"{where} accepted the connection but closed it without answering the association "
+            "request: check that this port is the peer's DICOM port (not its web port) and "
+            "that the peer knows this workstation."
         )
     raise PeerError(
-        f"No answer from {node.host}:{node.port} ({node.name}) within {TIMEOUT_S:g} s: "
-        "check the address and that the peer is running."
+        f"Cannot connect to {where}: the connection was refused or the host is unknown. "
+        "Check the address and port, and that the peer is running."
     )
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pydicom
@@ -49,8 +52,9 @@ def test_echo_says_how_fast_or_why_not(orthanc: OrthancServer) -> None:
     wrong = echo(node(orthanc, aet="NOTORTHANC"))
     assert not wrong.ok and "rejected the association" in wrong.message
     assert "called ae title not recognised" in wrong.message
-    silent = echo(Node("ghost", "GHOST", "127.0.0.1", free_port()))
-    assert not silent.ok and "No answer from 127.0.0.1" in silent.message
+    nobody = echo(Node("ghost", "GHOST", "127.0.0.1", free_port()))
+    assert not nobody.ok and "Cannot connect to 127.0.0.1" in nobody.message
+    assert "refused" in nobody.message
     actions = [(e["action"], e["node"], e["result"]) for e in entries()[-3:]]
     assert actions == [
         ("echo", "pacs", "ok"),
@@ -74,6 +78,47 @@ def test_a_rejection_is_reported_as_one_when_the_peer_hangs_up_at_once(
     pause = [(evt.EVT_REQUESTED, lambda event: time.sleep(0.5))]
     with pytest.raises(PeerError, match="rejected the association: called ae title not"):
         _associate(ae, node(orthanc, aet="NOTORTHANC"), evt_handlers=pause)
+
+
+@contextmanager
+def tcp_peer(answer: bool) -> Iterator[int]:
+    """A port where something takes the connection and then hangs up, or says nothing."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        held: list[socket.socket] = []
+
+        def serve() -> None:
+            conn, _ = server.accept()
+            if answer:
+                conn.recv(65536)
+                conn.close()  # a web server, say, that does not understand DICOM
+            else:
+                held.append(conn)  # taken, never answered
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield int(server.getsockname()[1])
+        finally:
+            thread.join(timeout=5)
+            for conn in held:
+                conn.close()
+
+
+def test_a_peer_that_hangs_up_or_stays_silent_is_told_apart(
+    loopback: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tcp_peer(answer=True) as port:
+        started = time.monotonic()
+        hung_up = echo(Node("web", "ORTHANC", "127.0.0.1", port))
+    assert not hung_up.ok and time.monotonic() - started < 5
+    assert "accepted the connection but closed it without answering" in hung_up.message
+    assert "DICOM port (not its web port)" in hung_up.message
+    monkeypatch.setattr("engine.net.dimse.TIMEOUT_S", 1.0)
+    with tcp_peer(answer=False) as port:
+        silent = echo(Node("mute", "ORTHANC", "127.0.0.1", port))
+    assert not silent.ok and f"No answer from 127.0.0.1:{port} (mute) within 1 s" in silent.message
 
 
 def test_find_lists_studies_with_the_contract_keys(loaded: OrthancServer) -> None:
