@@ -110,9 +110,8 @@ def test_a_peer_that_hangs_up_or_stays_silent_is_told_apart(
     loopback: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with tcp_peer(answer=True) as port:
-        started = time.monotonic()
         hung_up = echo(Node("web", "ORTHANC", "127.0.0.1", port))
-    assert not hung_up.ok and time.monotonic() - started < 5
+    assert not hung_up.ok  # at once: a timeout would say "No answer"
     assert "accepted the connection but closed it without answering" in hung_up.message
     assert "DICOM port (not its web port)" in hung_up.message
     monkeypatch.setattr("engine.net.dimse.TIMEOUT_S", 1.0)
