@@ -112,9 +112,18 @@ def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
                 (evt.EVT_CONN_OPEN, lambda event: opened.append(True)),
                 (evt.EVT_PDU_RECV, lambda event: rejects.append(event.pdu)
                  if isinstance(event.pdu, A_ASSOCIATE_RJ) else None)]  # fmt: skip
+    where = f"{node.host}:{node.port} ({node.name})"
     started = time.monotonic()
-    assoc = ae.associate(node.host, node.port, ae_title=node.aet, tls_args=_tls(node),
-                         evt_handlers=handlers, **kwargs)  # fmt: skip
+    try:
+        assoc = ae.associate(node.host, node.port, ae_title=node.aet, tls_args=_tls(node),
+                             evt_handlers=handlers, **kwargs)  # fmt: skip
+    except OSError as exc:  # pynetdicom looks the host name up before it connects
+        import socket
+
+        why = (f"this workstation cannot look up the host name {node.host!r} "
+               f"({exc.strerror or exc}). Check the address, or give the peer's IP address"
+               if isinstance(exc, socket.gaierror) else f"{exc.strerror or exc}")  # fmt: skip
+        raise PeerError(f"Cannot connect to {where}: {why}.") from exc
     if assoc.is_established:
         return assoc
     if assoc.is_rejected or rejects:
@@ -123,7 +132,6 @@ def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
             f"{_reject_reason(rejects[-1] if rejects else None).lower()}. Check the AE titles "
             "configured on both sides."
         )
-    where = f"{node.host}:{node.port} ({node.name})"
     if node.tls_ca:
         raise PeerError(
             f"No TLS association with {where}: the peer did not answer within "
@@ -143,8 +151,8 @@ def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
             "that the peer knows this workstation."
         )
     raise PeerError(
-        f"Cannot connect to {where}: the connection was refused or the host is unknown. "
-        "Check the address and port, and that the peer is running."
+        f"Cannot connect to {where}: the connection was refused. Check the address and port, "
+        "and that the peer is running."
     )
 
 

@@ -120,6 +120,21 @@ def test_a_peer_that_hangs_up_or_stays_silent_is_told_apart(
     assert not silent.ok and f"No answer from 127.0.0.1:{port} (mute) within 1 s" in silent.message
 
 
+def test_a_host_name_that_cannot_be_looked_up_is_said_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unknown(host: object, *args: object, **kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)  # no lookup leaves the test
+    result = echo(Node("pacs", "ORTHANC", "pacs.clinic.invalid", 104))
+    assert not result.ok
+    assert result.message == (
+        "Cannot connect to pacs.clinic.invalid:104 (pacs): this workstation cannot look up the "
+        "host name 'pacs.clinic.invalid' (Name or service not known). Check the address, or "
+        "give the peer's IP address."
+    )
+    assert entries()[-1]["result"] == "failed"
+
+
 def test_find_lists_studies_with_the_contract_keys(loaded: OrthancServer) -> None:
     studies = find_studies(node(loaded))
     originals = {str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in SAMPLES}
