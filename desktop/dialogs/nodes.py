@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QSignalBlocker, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -274,7 +274,10 @@ class NodesDialog(QDialog):
 
         name = self._selected()
         if name:
-            remove_node(name)
+            try:
+                remove_node(name)
+            except EngineError as exc:  # removed meanwhile (the CLI), or the file is unreadable
+                self.message.setText(exc.user_message)
             self.refresh()
 
     @Slot()
@@ -327,8 +330,9 @@ class NodesDialog(QDialog):
         try:
             self.message.setText(self.service.start())
         except EngineError as exc:
+            with QSignalBlocker(self.receive):  # unticked without "Not receiving." over the why
+                self.receive.setChecked(False)
             self.message.setText(exc.user_message)
-            self.receive.setChecked(False)
 
     @Slot(object)
     def _on_jobs_failed(self, failure: JobFailure) -> None:

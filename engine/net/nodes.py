@@ -30,7 +30,7 @@ DEFAULT_AET = "STETHOS"
 #: Our listening port when none is configured (the registered DICOM port 104 needs root).
 DEFAULT_PORT = 11112
 _AET = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable ASCII without backslash
-_SPEC = re.compile(r"^(?P<aet>[^@]{1,16})@(?P<host>[^:@]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
+_SPEC = re.compile(r"^(?P<aet>[^@]*)@(?P<host>[^:@]*|\[[0-9a-fA-F:]*\])(?::(?P<port>[^:@]*))?$")
 
 
 class NetConfigError(EngineError):
@@ -58,6 +58,24 @@ def check_port(port: int | str) -> int:
     return value
 
 
+def check_url(url: str, node: str) -> str:
+    """A DICOMweb base URL: ``http://`` or ``https://``, a host, and nothing to log in with."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise NetConfigError(
+            f"“{url}” is not a DICOMweb address for node “{node}”: write it as "
+            "http://host:port/path or https://host:port/path."
+        )
+    if parts.username or parts.password:
+        raise NetConfigError(
+            f"The DICOMweb address of node “{node}” carries a user name or password: leave "
+            "them out, settings are stored in plain text."
+        )
+    return url
+
+
 @dataclass(frozen=True)
 class Node:
     """A DICOM peer: where it is and what it may do."""
@@ -79,6 +97,8 @@ class Node:
         object.__setattr__(self, "port", check_port(self.port))
         if not self.host.strip():
             raise NetConfigError(f"Node “{self.name}” needs a host name or address.")
+        if self.dicomweb is not None:
+            check_url(self.dicomweb, self.name)
         if self.tls_ca is not None and not Path(self.tls_ca).is_file():
             raise NetConfigError(
                 f"The CA file “{self.tls_ca}” of node “{self.name}” does not exist."
@@ -212,5 +232,9 @@ def resolve_node(spec: str, settings: NetSettings | None = None) -> Node:
             f"“{spec}” is not a configured node ({known}) nor an address AET@host:port."
         )
     host = m.group("host").strip("[]")
-    return Node(name="adhoc", aet=m.group("aet"), host=host, port=int(m.group("port")),
-                may_store=False)  # fmt: skip
+    if not host.strip() or m.group("port") is None:
+        missing = "host" if not host.strip() else "port"
+        raise NetConfigError(f"“{spec}” has no {missing}: write the address as AET@host:port.")
+    # An address: the checks say which part is wrong (AE title or port).
+    return Node(name="adhoc", aet=check_aet(m.group("aet")), host=host,
+                port=check_port(m.group("port")), may_store=False)  # fmt: skip
