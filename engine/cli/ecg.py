@@ -105,7 +105,7 @@ def _cmd_beats(args: argparse.Namespace) -> int:
     signal = read_signal(args.record)
     found = detect_beats(signal, args.lead)
     samples = [int(s) for s in found.samples]
-    rr = [None, *(round(float(v), 4) for v in found.rr_s)]
+    rr = [None, *(round(float(v), 4) for v in found.rr_s)][: len(samples)]
     reference = None
     if len(signal.annotations.beats()):
         score = score_qrs(signal.annotations, found.samples, signal.fs, signal.n_samples)
@@ -139,6 +139,9 @@ def _cmd_beats(args: argparse.Namespace) -> int:
         f"in {signal.duration_s:.1f} s"
         + (f", mean heart rate {rate:.0f} bpm" if math.isfinite(rate) else "")
     )
+    if not samples:
+        print(f"no beat found on lead {found.lead}: a flat, disconnected or very noisy signal?")
+        return EXIT_OK
     print(f"{'#':>6} {'sample':>10} {'time s':>10} {'RR s':>7}")
     for i, (s, r) in enumerate(zip(samples, rr, strict=True), start=1):
         print(f"{i:>6} {s:>10} {s / signal.fs:>10.3f} {'' if r is None else f'{r:.3f}':>7}")

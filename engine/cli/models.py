@@ -385,13 +385,16 @@ def _emit(
         print(f"{inp.label()}: NO RESULT  {pred.extra.get('out_of_domain_note', '')}")
         _dicom_line(dicom)
         return
+    spec = f", Sp {pred.specificity:.2f}" if pred.specificity >= 0 else ""
+    per_beat = bool(pred.beats) and "rhythm" not in pred.extra  # the beat model's mean
     line = (
-        f"{inp.label()}: {pred.label}  p({pred.positive_label})={pred.score:.3f}  "
-        f"[{pred.operating_point} ≥ {pred.threshold:.3f}; Se {pred.sensitivity:.2f}, "
-        f"Sp {pred.specificity:.2f}; {pred.device}]"
+        f"{inp.label()}: {pred.label}  {'mean per beat ' if per_beat else ''}"
+        f"p({pred.positive_label})={pred.score:.3f}  "
+        f"[{pred.operating_point} ≥ {pred.threshold:.3f}; Se {pred.sensitivity:.2f}{spec}; "
+        f"{pred.device}]"
     )
-    if pred.beats:
-        counts = ", ".join(f"{k} {v}" for k, v in pred.extra.get("beat_counts", {}).items() if v)
+    counts = ", ".join(f"{k} {v}" for k, v in pred.extra.get("beat_counts", {}).items() if v)
+    if pred.beats and counts:
         line += f"  beats: {counts}"
     print(line)
     if "rhythm" in pred.extra:

@@ -102,7 +102,8 @@ class Prediction:
                 "name": self.operating_point,
                 "threshold": self.threshold,
                 "sensitivity": self.sensitivity,
-                "specificity": self.specificity,
+                # null where the model defines none (a per-beat argmax has no single one)
+                "specificity": self.specificity if self.specificity >= 0 else None,
             },
             "device": self.device,
             # ONNX Runtime (with the graph's sha256) when it computed the result, else torch's

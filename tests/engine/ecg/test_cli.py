@@ -63,3 +63,20 @@ def test_missing_record_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_unknown_lead_is_an_error(mitdb: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["ecg", "beats", str(mitdb / "101"), "--lead", "V4"]) == EXIT_ERROR
     assert "no lead “V4”" in capsys.readouterr().err
+
+
+def test_a_flat_record_has_no_beats_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import numpy as np
+    import wfdb
+
+    wfdb.wrsamp("flat", fs=360, units=["mV"], sig_name=["MLII"], p_signal=np.zeros((3600, 1)),
+                fmt=["16"], write_dir=str(tmp_path))  # fmt: skip
+    assert main(["ecg", "beats", str(tmp_path / "flat.hea")]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "flat.hea: 0 beats on lead MLII in 10.0 s" in out
+    assert "no beat found on lead MLII" in out
+    assert main(["ecg", "beats", str(tmp_path / "flat.hea"), "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["n_beats"] == 0 and data["beats"] == [] and data["heart_rate_bpm"] is None

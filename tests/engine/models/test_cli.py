@@ -131,6 +131,25 @@ def test_predict_beats_from_a_wfdb_record(user_dir: Path, tmp_path: Path, capsys
     assert set(row["beats"][0]) == {"sample", "label", "probabilities"}
 
 
+def test_the_shipped_beat_model_has_no_specificity_to_show(
+    user_dir: Path, tmp_path: Path, capsys
+) -> None:
+    # Its per-beat argmax defines none: JSON null, and no "Sp -1.00" in the text line.
+    import wfdb
+
+    x, _ = synthetic_ecg(12.0)
+    wfdb.wrsamp("rec", fs=360, units=["mV"], sig_name=["MLII"], p_signal=x[:, None],
+                fmt=["16"], write_dir=str(tmp_path))  # fmt: skip
+    record = str(tmp_path / "rec.hea")
+    assert main(["predict", "--model", "ecg-beats-bilstm-360", record, "--json"]) == EXIT_OK
+    (row,) = _lines(capsys.readouterr().out)
+    assert row["operating_point"]["specificity"] is None
+    assert 0 < row["operating_point"]["sensitivity"] < 1
+    assert main(["predict", "--model", "ecg-beats-bilstm-360", record]) == EXIT_OK
+    line = capsys.readouterr().out.splitlines()[0]
+    assert "mean per beat p(V)=" in line and "; Se 0.90; " in line and "Sp" not in line
+
+
 def test_predict_with_nothing_to_do_fails(user_dir: Path, tmp_path: Path, capsys) -> None:
     make_cnn_bundle(user_dir, "cli-cnn")
     empty = tmp_path / "empty"
