@@ -78,6 +78,8 @@ def age_years(patient_age: str = "", birth_date: str = "", study_date: str = "")
 def _fmt(value: Any, key: str) -> str:
     if key == "age_years" and isinstance(value, int | float):
         value = f"{value:.1f}".removesuffix(".0") if value >= 1 else f"{value:.2f}"
+    elif key == "duration_s" and isinstance(value, int | float):
+        value = f"{value:.1f}".removesuffix(".0")  # 2.8 s, not 2.77778 s
     elif isinstance(value, float):
         value = f"{value:g}"
     return f"{value}{_UNITS.get(key, '')}"

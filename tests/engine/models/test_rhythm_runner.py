@@ -92,6 +92,7 @@ def test_rhythm_model_is_never_the_default_ecg_model() -> None:
         (100.0, ("ECG",), 30, "sampling rate is 100 Hz"),
         (300.0, ("V1",), 30, "none of the leads"),
         (300.0, ("ECG",), 5, "duration is 5 s"),
+        (360.0, ("ECG",), 1000 / 360, "duration is 2.8 s, below the model's minimum of 9 s"),
     ],
 )
 def test_gates_refuse_what_the_model_was_not_made_for(fs, leads, seconds, expected) -> None:
