@@ -98,6 +98,11 @@ def _cmd_deidentify(args: argparse.Namespace) -> int:
         sys.stdout.write(f"  warning: {warning}\n")
     for failure in report.failures:
         sys.stderr.write(f"  {failure.path}: {failure.message}\n")
+    for path in report.skipped:
+        why = ("a DICOMDIR (the copies are written without one)" if path.name.upper() == "DICOMDIR"
+               else "it is inside the output folder; choose an output folder apart from the "
+               "originals")  # fmt: skip
+        sys.stderr.write(f"  {path}: skipped: {why}\n")
     if not report.results:
         return EXIT_ERROR
     return EXIT_PARTIAL if report.failures else EXIT_OK
@@ -238,6 +243,11 @@ def write_pgm16(path: Path, values: np.ndarray) -> int:
     return offset
 
 
+def _cannot_write(out: Path, exc: OSError) -> int:
+    sys.stderr.write(f"error: cannot write {out}: {exc.strerror or exc}\n")
+    return EXIT_ERROR
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from engine.dicom.image import read_image, render_8bit
     from engine.dicom.pixels import full_range_window
@@ -260,7 +270,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
         if image.is_color:
             sys.stderr.write("error: --raw needs a grayscale image; this one is colour\n")
             return EXIT_USAGE
-        offset = write_pgm16(out, image.frames[args.frame])
+        try:
+            offset = write_pgm16(out, image.frames[args.frame])
+        except OSError as exc:
+            return _cannot_write(out, exc)
         print(f"{out}: 16-bit modality values, stored as value - ({offset})")
         return EXIT_OK
     if args.no_window and not image.is_color:
@@ -268,7 +281,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
     pixels = render_8bit(image, args.frame, window)
     from PIL import Image
 
-    Image.fromarray(pixels).save(out)
+    try:
+        Image.fromarray(pixels).save(out)
+    except OSError as exc:
+        return _cannot_write(out, exc)
+    except ValueError:  # Pillow cannot tell the format from the name
+        sys.stderr.write(f"error: {out.name}: give the output a .png, .tif or .jpg name\n")
+        return EXIT_USAGE
     used = ""
     if not image.is_color:
         shown = window or image.default_window(args.frame)

@@ -105,3 +105,11 @@ def test_render_usage_and_file_errors(tmp_path: Path, capsys):
     assert "“bad.dcm” is not a DICOM file" in capsys.readouterr().err
     colour = pydicom_file("SC_rgb_rle.dcm")
     assert main(["render", str(colour), "--out", str(tmp_path / "c.pgm"), "--raw"]) == EXIT_USAGE
+    capsys.readouterr()
+    nowhere = tmp_path / "no-such-folder"
+    for raw in ([], ["--raw"]):
+        out = nowhere / "x.png"
+        assert main(["render", str(source), "--out", str(out), *raw]) == EXIT_ERROR
+        assert f"error: cannot write {out}: No such file or directory" in capsys.readouterr().err
+    assert main(["render", str(source), "--out", str(tmp_path / "x.nope")]) == EXIT_USAGE
+    assert "x.nope: give the output a .png, .tif or .jpg name" in capsys.readouterr().err

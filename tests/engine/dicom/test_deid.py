@@ -359,3 +359,19 @@ def test_cli_deidentify_writes_copies_without_identity(tmp_path, capsys):
     assert after.PatientName != before.PatientName and after.PatientID != before.PatientID
     assert after.StudyInstanceUID != before.StudyInstanceUID
     assert after.pixel_array.tobytes() == before.pixel_array.tobytes()
+
+
+def test_cli_deidentify_says_why_a_file_was_skipped(tmp_path, capsys):
+    import shutil
+
+    from engine.cli import EXIT_ERROR, main
+    from engine.resources import resource_path
+
+    inside = tmp_path / "study"
+    inside.mkdir()
+    src = shutil.copy(resource_path("samples", "peds-cxr-normal.dcm"), inside / "a.dcm")
+    assert main(["deidentify", str(src), "--out", str(tmp_path)]) == EXIT_ERROR
+    out = capsys.readouterr()
+    assert "0 file(s) de-identified" in out.out
+    assert f"{src}: skipped: it is inside the output folder" in out.err
+    assert sorted(p.name for p in tmp_path.rglob("*.dcm")) == ["a.dcm"]  # nothing written
