@@ -37,11 +37,16 @@ def looks_like_mangled_url(location: object) -> bool:
 
 
 def local_path(location: Location) -> Path:
-    """``location`` as a file path, refusing a database URL mangled into one."""
+    """``location`` as a file path, refusing a database URL mangled into one or of another kind."""
     if looks_like_mangled_url(location):
         raise StoreError(
             f"“{location}” is neither a file nor a postgresql://host/db address (the // is "
             "missing). Give the full address of the clinic database, or a file path."
+        )
+    if "://" in str(location):
+        raise StoreError(
+            f"“{location}” is not a database Stethos can use: give the clinic's PostgreSQL "
+            "database as postgresql://role@host/db, or a file path."
         )
     return Path(location)
 

@@ -27,6 +27,9 @@ def test_a_url_stays_a_url_and_a_mangled_one_is_refused(tmp_path: Path):
     for mangled in (Path("postgresql://h/db"), "postgresql:/h/db", "postgres:h"):
         with pytest.raises(StoreError, match="the // is missing"):
             as_location(mangled)
+    for other in ("mysql://db.clinic/stethos", "sqlite:///stethos.db", "https://db.clinic/"):
+        with pytest.raises(StoreError, match="is not a database Stethos can use: give the clinic"):
+            as_location(other)
     assert store_exists(URL)  # a server answers for itself when signing in
     assert not store_exists(tmp_path / "none.db")
 
@@ -43,3 +46,7 @@ def test_configured_database_env_then_store_ini_then_the_workstation_file(monkey
     monkeypatch.delenv(URL_ENV)
     assert cli_main(["store", "use"]) == 0  # back to the workstation's own file
     assert configured_location() == default_store_path()
+    before = config_file().read_text()
+    assert cli_main(["store", "use", "--db", "mysql://db.clinic/stethos"]) != 0
+    assert "“mysql://db.clinic/stethos” is not a database" in capsys.readouterr().err
+    assert config_file().read_text() == before  # nothing saved
