@@ -363,10 +363,11 @@ class MenusWindow(PatientHostWindow):
         """File ▸ DICOM network…: nodes, our AE title and port, receiving (admins only when
         accounts are in use)."""
         from desktop.dialogs.nodes import NodesDialog
-        from engine.store import store_exists
 
         patients = self.patients
-        in_use = store_exists(patients.store_path)
+        # Accounts are in use, or may be: a configured database that cannot be used is
+        # taken as in use, so a broken setting does not unlock the network settings.
+        in_use = patients.store_in_place() or patients.store_path is None
         store = patients.store
         admin = store is not None and store.user.is_admin
         why = (

@@ -48,9 +48,17 @@ from desktop.patients.report_controller import ReportController
 from desktop.patients.session_controller import SessionController
 from desktop.patients.store_jobs import StoreJobs
 from desktop.settings import DEFAULT_LOCK_MINUTES
-from engine.errors import StoreUnreachableError
+from engine.errors import StoreError, StoreUnreachableError
 from engine.progress import CancelToken, Progress, check_cancelled
-from engine.store import KdfParams, Location, Patient, Store, as_location, configured_location
+from engine.store import (
+    KdfParams,
+    Location,
+    Patient,
+    Store,
+    as_location,
+    configured_location,
+    store_exists,
+)
 
 __all__ = ["DEFAULT_LOCK_MINUTES", "PatientController", "install_patients"]
 
@@ -87,7 +95,14 @@ class PatientController(QObject):
         self.window = host if isinstance(host, QWidget) else None
         super().__init__(self.window)
         self.host = host
-        self.store_path: Location = as_location(store_path) if store_path else configured_location()
+        #: ``None`` when the configured database cannot be used (``store_problem`` says why):
+        #: then nobody signs in, and nothing falls back to another database.
+        self.store_path: Location | None = None
+        self.store_problem = ""
+        try:
+            self.store_path = as_location(store_path) if store_path else configured_location()
+        except StoreError as exc:  # a setting IT must fix: the viewer still opens
+            self.store_problem = exc.user_message
         self.kdf = kdf
         self.store: Store | None = None
         self.patient: Patient | None = None
@@ -134,12 +149,16 @@ class PatientController(QObject):
         host.image_shown.connect(self.update_state)
         self.update_state()
 
+    def store_in_place(self) -> bool:
+        """Whether the configured database exists (``False`` too when it cannot be used)."""
+        return self.store_path is not None and store_exists(self.store_path)
+
     def configure(
         self, *, store_path: str | Path | None = None, kdf: KdfParams | None = None
     ) -> None:
         """Use another database or Argon2 cost (tests; before signing in)."""
         if store_path is not None:
-            self.store_path = as_location(store_path)
+            self.store_path, self.store_problem = as_location(store_path), ""
         if kdf is not None:
             self.kdf = kdf
         self.update_state()
@@ -161,7 +180,10 @@ class PatientController(QObject):
         self.patients.update_state()
         self.encounter.update_state()
         self.report.update_state()
-        if self.store is None:
+        self.user_status.setToolTip(self.store_problem)
+        if self.store_path is None:
+            self.user_status.setText(self.tr("Database setting unusable: patients are off"))
+        elif self.store is None:
             self.user_status.setText(self.tr("Not signed in"))
         else:
             self.user_status.setText(self.tr("Signed in: {0}").format(self.store.user.username))

@@ -31,7 +31,7 @@ from desktop.settings import (
     preferences_notifier,
 )
 from engine.errors import DatabasePasswordError, StoreUnreachableError
-from engine.store import Store, store_exists
+from engine.store import Store
 from engine.workflow import (
     add_user,
     change_password,
@@ -120,10 +120,11 @@ class SessionController(QObject):
     def update_state(self) -> None:
         store, on = self.ctl.store, self.ctl.active
         admin = on and store is not None and store.user.is_admin
-        self.sign_in_action.setEnabled(store is None)
+        self.sign_in_action.setEnabled(store is None and self.ctl.store_path is not None)
+        self.sign_in_action.setToolTip(self.ctl.store_problem)  # why it is off, if it is
         self.sign_in_action.setText(
             translate("PatientController", "&Sign in…")
-            if store_exists(self.ctl.store_path)
+            if self.ctl.store_in_place() or self.ctl.store_path is None
             else translate("PatientController", "&Set up…")
         )
         for action in (self.sign_out_action, self.change_password_action):
@@ -137,7 +138,10 @@ class SessionController(QObject):
         """Sign in, or on the first run create the store (Patient ▸ Sign in… / Set up…)."""
         if self.ctl.store is not None:
             return None
-        if not store_exists(self.ctl.store_path):
+        if self.ctl.store_path is None:  # the configured database cannot be used
+            self.ctl.message(self.ctl.store_problem, warning=True)
+            return None
+        if not self.ctl.store_in_place():
             setup = SetupDialog(self.ctl.window)
             setup.submitted.connect(lambda: self._on_setup_submitted(setup))
             return self.ctl.open_dialog(setup)
@@ -148,7 +152,7 @@ class SessionController(QObject):
 
     def recover_access(self, sign_in_dialog: QDialog | None = None) -> QDialog | None:
         """Restore a user's access with the recovery key (from the sign-in dialog)."""
-        if self.ctl.store is not None or not store_exists(self.ctl.store_path):
+        if self.ctl.store is not None or not self.ctl.store_in_place():
             return None
         if sign_in_dialog is not None:
             sign_in_dialog.reject()

@@ -1455,6 +1455,7 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
     </message>
     <message>
         <source>Patients</source>
+        <extracomment>``None`` when the configured database cannot be used (``store_problem`` says why): then nobody signs in, and nothing falls back to another database.</extracomment>
         <translation>患者</translation>
     </message>
     <message>
@@ -1484,6 +1485,10 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
     <message>
         <source>Overridden by {0}: {1}</source>
         <translation>已由 {0} 否决：{1}</translation>
+    </message>
+    <message>
+        <source>Database setting unusable: patients are off</source>
+        <translation>数据库设置无法使用：患者功能已关闭</translation>
     </message>
     <message>
         <source>Not signed in</source>
