@@ -173,6 +173,11 @@ def load_settings(path: Path | None = None) -> NetSettings:
             tls_key=raw.get("tls_key"),
             tls_peer_ca=raw.get("tls_peer_ca"),
         )
+    except NetConfigError as exc:  # read, but a value is not valid
+        raise NetConfigError(
+            f"The network settings in {p} hold a value that cannot be used: "
+            f"{exc.user_message} Fix the file, or remove it and configure the network again."
+        ) from exc
     except (ValueError, TypeError, AttributeError) as exc:
         raise NetConfigError(
             f"The network settings in {p} cannot be read: {exc}. Fix or remove the file."
