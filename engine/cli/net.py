@@ -233,18 +233,20 @@ def _listen(args: argparse.Namespace, settings: Any) -> int:
     from dataclasses import replace
 
     from engine.net import InstanceCache, Listener, listener_tls
+    from engine.net.nodes import check_aet, check_port
 
     allowed: list[tuple[str, str | None]] = [(n.aet, n.host) for n in settings.nodes if n.may_store]
     for spec in args.allow:
         aet, _, host = spec.partition("@")
-        allowed.append((aet, host or None))
+        allowed.append((check_aet(aet), host.strip() or None))
+    port = check_port(args.port) if args.port is not None else settings.port
     if not allowed:
         sys.stderr.write("error: no caller may store here: configure a node or give --allow\n")
         return EXIT_USAGE
     if args.tls_cert or args.tls_key:
         settings = replace(settings, tls_cert=args.tls_cert, tls_key=args.tls_key,
                            tls_peer_ca=None)  # fmt: skip
-    listener = Listener(InstanceCache(Path(args.out)), port=args.port or settings.port,
+    listener = Listener(InstanceCache(Path(args.out)), port=port,
                         aet=_aet(args, settings), host=args.host, allowed=allowed,
                         on_stored=lambda s: print(f"stored {s.path.name}", flush=True),
                         ssl_context=listener_tls(settings))  # fmt: skip

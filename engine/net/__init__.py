@@ -10,7 +10,13 @@ typed for one command. Protocol work is :mod:`pynetdicom`'s.
 from __future__ import annotations
 
 from engine.net.audit import audit, audit_file, entries
-from engine.net.cache import CacheFullError, InstanceCache, Stored, default_cache_dir
+from engine.net.cache import (
+    CacheFullError,
+    CacheUnusableError,
+    InstanceCache,
+    Stored,
+    default_cache_dir,
+)
 from engine.net.dimse import (
     SERIES_KEYS,
     STUDY_KEYS,
@@ -66,6 +72,7 @@ __all__ = [
     "SERIES_KEYS",
     "STUDY_KEYS",
     "CacheFullError",
+    "CacheUnusableError",
     "EchoResult",
     "InstanceCache",
     "Listener",

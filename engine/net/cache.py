@@ -61,6 +61,10 @@ class CacheFullError(EngineError):
     """The disk (or the cache's limit) has no room for the next instance."""
 
 
+class CacheUnusableError(EngineError):
+    """The cache's folder cannot be created, written or its index opened."""
+
+
 class UnstorableError(EngineError):
     """A dataset that cannot be written as a DICOM file (missing identity, bad values)."""
 
@@ -87,17 +91,25 @@ class InstanceCache:
     def __init__(self, root: str | Path | None = None, limit_bytes: int = DEFAULT_LIMIT,
                  reserve_bytes: int = DEFAULT_RESERVE) -> None:  # fmt: skip
         self.root = Path(root) if root is not None else default_cache_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
         self.limit_bytes = int(limit_bytes)
         #: Free space always left on the cache's disk (for the system and the patient store).
         self.reserve_bytes = int(reserve_bytes)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False)
-        # Write-ahead log, synced at each commit: as durable as the default journal, with one
-        # fsync per instance instead of several.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False)
+            # Write-ahead log, synced at each commit: as durable as the default journal, with
+            # one fsync per instance instead of several.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise CacheUnusableError(
+                f"The DICOM folder {self.root} cannot be used: {why}. Choose a folder this "
+                "workstation can write to.",
+                repr(exc),
+            ) from exc
         self._folders: set[Path] = set()
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from engine.net.audit import audit
 from engine.net.cache import BackgroundWriter, CacheFullError, InstanceCache, Stored
 from engine.net.guard import MAX_ASSOCIATIONS, guard_connection, received_instance
 from engine.net.nodes import DEFAULT_AET, NetConfigError, NetSettings, Node
+from engine.net.problems import cannot_connect, listen_problem, no_association
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,8 @@ def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
     The peer's reject is read from the PDU as it arrives, not from the association's state:
     a peer that closes the connection right after its A-ASSOCIATE-RJ (Orthanc does) can
     leave pynetdicom reporting an abort instead of the rejection it received. Without a
-    reject, the message tells apart a connection that could not be made, one that was made
-    and then ended without an answer, and a peer that stayed silent.
+    reject, :func:`~engine.net.problems.no_association` tells apart a connection that could
+    not be made, one that was made and then ended without an answer, and a silent peer.
     """
     from pynetdicom import evt
     from pynetdicom.pdu import A_ASSOCIATE_RJ
@@ -112,48 +113,18 @@ def _associate(ae: Any, node: Node, **kwargs: Any) -> Any:
                 (evt.EVT_CONN_OPEN, lambda event: opened.append(True)),
                 (evt.EVT_PDU_RECV, lambda event: rejects.append(event.pdu)
                  if isinstance(event.pdu, A_ASSOCIATE_RJ) else None)]  # fmt: skip
-    where = f"{node.host}:{node.port} ({node.name})"
     started = time.monotonic()
     try:
         assoc = ae.associate(node.host, node.port, ae_title=node.aet, tls_args=_tls(node),
                              evt_handlers=handlers, **kwargs)  # fmt: skip
     except OSError as exc:  # pynetdicom looks the host name up before it connects
-        import socket
-
-        why = (f"this workstation cannot look up the host name {node.host!r} "
-               f"({exc.strerror or exc}). Check the address, or give the peer's IP address"
-               if isinstance(exc, socket.gaierror) else f"{exc.strerror or exc}")  # fmt: skip
-        raise PeerError(f"Cannot connect to {where}: {why}.") from exc
+        raise PeerError(cannot_connect(node, exc)) from exc
     if assoc.is_established:
         return assoc
-    if assoc.is_rejected or rejects:
-        raise PeerError(
-            f"{node.name} ({node.address}) rejected the association: "
-            f"{_reject_reason(rejects[-1] if rejects else None).lower()}. Check the AE titles "
-            "configured on both sides."
-        )
-    if node.tls_ca:
-        raise PeerError(
-            f"No TLS association with {where}: the peer did not answer within "
-            f"{TIMEOUT_S:g} s, does not speak TLS, or its certificate is not signed by the "
-            "configured CA or does not name that host."
-        )
-    timed_out = time.monotonic() - started >= 0.9 * TIMEOUT_S
-    if timed_out:
-        raise PeerError(
-            f"No answer from {where} within {TIMEOUT_S:g} s: check the address, that the "
-            "peer is running and that no firewall blocks the port."
-        )
-    if opened:
-        raise PeerError(
-            f"{where} accepted the connection but closed it without answering the association "
-            "request: check that this port is the peer's DICOM port (not its web port) and "
-            "that the peer knows this workstation."
-        )
-    raise PeerError(
-        f"Cannot connect to {where}: the connection was refused. Check the address and port, "
-        "and that the peer is running."
-    )
+    why = no_association(node, rejected=assoc.is_rejected or bool(rejects),
+                         reject=rejects[-1] if rejects else None, opened=bool(opened),
+                         waited_s=time.monotonic() - started, timeout_s=TIMEOUT_S)  # fmt: skip
+    raise PeerError(why)
 
 
 @dataclass(frozen=True)
@@ -186,14 +157,6 @@ def echo(node: Node, *, aet: str = DEFAULT_AET) -> EchoResult:
                else f"{node.name} answered the echo with status {_status(status)}")  # fmt: skip
     audit("echo", node.name, result="ok" if ok else "failed", detail=message)
     return EchoResult(node.name, ok, ms, message)
-
-
-def _reject_reason(pdu: Any) -> str:
-    """The reason an A-ASSOCIATE-RJ gives, or "no reason given" (also for invalid codes)."""
-    try:
-        return str(pdu.reason_str) if pdu is not None else "no reason given"
-    except ValueError:
-        return "no reason given"
 
 
 def _status(status: Any) -> str:
@@ -725,11 +688,7 @@ class Listener:
                                            evt_handlers=handlers,
                                            ssl_context=self.ssl_context)  # fmt: skip
         except OSError as exc:
-            raise PeerError(
-                f"Cannot listen on port {self.port}: {exc.strerror or exc}. Another program "
-                "may be using it: choose another port.",
-                str(exc),
-            ) from exc
+            raise PeerError(listen_problem(self.host, self.port, exc), str(exc)) from exc
 
     def _on_connected(self, event: Any) -> None:
         """A new connection: bounded reads, and a host no allowed caller has is closed at once

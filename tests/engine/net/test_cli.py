@@ -97,3 +97,36 @@ def test_listen_receives_until_sigterm(orthanc: OrthancServer, tmp_path: Path) -
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "stopped; 1 instance(s) received" in out
+
+
+def test_listen_refuses_wrong_arguments_before_it_listens(tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "in")
+    cases = [
+        (["--port", "0", "--allow", "A"], EXIT_USAGE, "“0” is not a valid port"),
+        (["--allow", "A_TITLE_OF_17_CHR"], EXIT_USAGE, "“A_TITLE_OF_17_CHR” is not a valid AE"),
+    ]
+    for extra, code, message in cases:
+        assert main(["net", "listen", "--out", out, *extra]) == code
+        assert message in capsys.readouterr().err
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder")
+    assert main(["net", "listen", "--out", str(in_the_way), "--allow", "A"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"error: The DICOM folder {in_the_way} cannot be used: File exists." in err
+    assert "Traceback" not in err
+
+
+def test_why_listening_failed_says_what_to_do() -> None:
+    import errno
+    import socket
+
+    from engine.net.problems import listen_problem
+
+    cases = [
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "no such address"),
+        (OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"), "no such address"),
+        (OSError(errno.EACCES, "Permission denied"), "Ports below 1024 need administrator"),
+        (OSError(errno.EADDRINUSE, "Address already in use"), "Another program may be using"),
+    ]
+    for exc, expected in cases:
+        assert expected in listen_problem("pacs-ws", 104, exc)
