@@ -222,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quit_after_show:
         QTimer.singleShot(0, window.close)
     elif args.quit_after_open and (args.paths or args.open_sample):
+        from engine.filetypes import WFDB_SUFFIXES
 
         def shown_then_close() -> None:
             # What was opened is drawn before the window closes: a queued close alone could
@@ -229,7 +230,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.viewer.repaint()
             QTimer.singleShot(0, window.close)
 
-        window.image_jobs.finished.connect(shown_then_close)
+        # Images open on the viewer's jobs, ECG records on the ECG panel's: wait for each
+        # that took something (a record alone never finished an image job: it waited forever).
+        runners = [window.image_jobs]
+        if any(Path(p).suffix.lower() in WFDB_SUFFIXES for p in args.paths):
+            runners.append(window.ecg.jobs)
+        pending = [runner for runner in runners if runner.busy]
+        left = [len(pending)]
+
+        def one_opened() -> None:
+            left[0] -= 1
+            if left[0] == 0:
+                shown_then_close()
+
+        for runner in pending:
+            runner.finished.connect(one_opened)
+        if not pending:
+            shown_then_close()
     code = int(app.exec())
     # The window has closed (layout saved, jobs waited for, store closed). The interpreter's
     # last collection would scan every object left, ~70 ms after a start-up whose imports the

@@ -61,3 +61,17 @@ def test_self_test_names_a_tampered_model(tmp_path):
     failing = [line for line in done.stdout.splitlines() if line.startswith("FAIL")]
     assert failing and all("heart-disease-tree-13" in line for line in failing)
     assert "model.skops" in failing[0]
+
+
+def test_quit_after_open_waits_for_an_ecg_record_too(tmp_path):
+    # It waited for an image job only, so a WFDB record alone never let it quit.
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", STETHOS_LOG_DIR=str(tmp_path / "log"))
+    record = REPO / "resources" / "samples" / "cinc2017" / "A00264.hea"
+    image = REPO / "resources" / "samples" / "chest-cr-pa.dcm"
+    for paths in ([record], [record, image]):
+        done = subprocess.run(
+            [sys.executable, "-m", "desktop", *map(str, paths), "--quit-after-open"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "Traceback" not in done.stderr
