@@ -35,7 +35,9 @@ from engine.workflow import (
     GAP_WARNING,
     MISSING_WARNING,
     NOISE_WARNING,
+    NOISY_RHYTHM_WARNING,
     PAUSE_WARNING,
+    RHYTHM_NOISE_WARNING,
     Prediction,
 )
 
@@ -124,6 +126,15 @@ _PAUSES = _pattern(
      "{other}": f"(?P<other>{_ANY})"},
 )  # fmt: skip
 
+_RHYTHM_NOISE = _pattern(
+    RHYTHM_NOISE_WARNING,
+    {"{seconds:.0f}": rf"(?P<seconds>{_INT})", "{share:.0%}": rf"(?P<share>{_INT}%)",
+     "{lead}": f"(?P<lead>{_ANY})", "{name}": f"(?P<name>{_ANY})"},
+)  # fmt: skip
+_NOISY_RHYTHM = _pattern(
+    NOISY_RHYTHM_WARNING, {"{model}": f"(?P<model>{_ANY})", "{name}": f"(?P<name>{_ANY})"}
+)
+
 _MV = r"(?P<{0}>[\d.]+)"
 _AMPLITUDE = _pattern(
     AMPLITUDE_WARNING,
@@ -154,6 +165,23 @@ def warning_text(text: str) -> str:
             "shows heartbeats in them (the rhythm lead lost its amplitude or was noisy there). "
             "They are listed apart and not counted as pauses; read the trace there.",
         ).format(*(pauses.group(k) for k in ("n", "lead", "name", "other")))
+    noisy_rhythm = _NOISY_RHYTHM.match(text)
+    if noisy_rhythm is not None:
+        return QCoreApplication.translate(
+            "ResultPanel",
+            "Model “{0}” reads “{1}” as too noisy to name its rhythm: the heart rate, pauses and "
+            "ectopic counts of its report come from what the QRS detector found in the noise; "
+            "read the trace, and record again if you can.",
+        ).format(noisy_rhythm.group("model"), noisy_rhythm.group("name"))
+    rhythm_noise = _RHYTHM_NOISE.match(text)
+    if rhythm_noise is not None:
+        return QCoreApplication.translate(
+            "ResultPanel",
+            "{0} s ({1}) of lead {2} of “{3}” look like noise rather than separate heartbeats "
+            "(lead off, artefact, flutter, a very fast rhythm, or T waves as tall as narrow QRS "
+            "complexes): the beats, heart rate, pauses and ectopic counts found there are "
+            "unreliable; read the trace there.",
+        ).format(*(rhythm_noise.group(k) for k in ("seconds", "share", "lead", "name")))
     amp = _AMPLITUDE.match(text)
     if amp is not None:
         return QCoreApplication.translate(

@@ -71,6 +71,33 @@ GAP_WARNING = (
 )
 
 
+#: A rhythm result's warning when the beat model's kurtosis check found noise-like stretches in
+#: the rhythm lead: the report's beats there are what the QRS detector made of noise.
+RHYTHM_NOISE_WARNING = (
+    "{seconds:.0f} s ({share:.0%}) of lead {lead} of “{name}” look like noise rather than "
+    "separate heartbeats (lead off, artefact, flutter, a very fast rhythm, or T waves as tall as "
+    "narrow QRS complexes): the beats, heart rate, pauses and ectopic counts found there are "
+    "unreliable; read the trace there."
+)
+#: A rhythm result's warning when its rhythm label is ``noisy``.
+NOISY_RHYTHM_WARNING = (
+    "Model “{model}” reads “{name}” as too noisy to name its rhythm: the heart rate, pauses and "
+    "ectopic counts of its report come from what the QRS detector found in the noise; read the "
+    "trace, and record again if you can."
+)
+
+
+def merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``spans`` (start, end) sorted, with those that touch or overlap joined."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + 1e-6:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 AMPLITUDE_WARNING = (
     "The QRS amplitude of lead {lead} of “{name}” ({amplitude} mV) lies outside the "
     "amplitudes model “{model}” was trained on ({low:.2f}–{high:.2f} mV): its beats were scaled "

@@ -41,7 +41,7 @@ import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,13 @@ from engine.ecg.holter import (
     window_episodes,
     window_starts,
 )
-from engine.ecg.quality import gap_warning, no_beats_error
+from engine.ecg.quality import (
+    NOISY_RHYTHM_WARNING,
+    RHYTHM_NOISE_WARNING,
+    gap_warning,
+    merged,
+    no_beats_error,
+)
 from engine.ecg.rhythm_features import (
     FEATURE_LABELS,
     FEATURES,
@@ -104,6 +110,8 @@ class _Scan:
     beat_results: list[BeatResult]
     ectopy_note: str = ""
     companion_ran: bool = False
+    #: Seconds (start, end) the beat model's kurtosis check read as noise on the rhythm lead.
+    noise_like: list[tuple[float, float]] = field(default_factory=list)
     #: A short recording's one window, ``[start, stop)`` samples: the whole recording, or
     #: its longest stretch with signal where the rhythm lead has gaps.
     stretch: tuple[int, int] | None = None
@@ -234,6 +242,11 @@ class RhythmModel(RunnerBase):
             return
         scan.companion_ran = True
         lo, hi = core
+        if rhythm_lead_taken:  # its check of noise was on the rhythm lead: keep the core's part
+            for a, b in (pred.extra.get("signal_quality") or {}).get("noise_like_s", []):
+                s0, s1 = max(lo, offset + a * fs), min(hi, offset + b * fs)
+                if s1 > s0:
+                    scan.noise_like.append((s0 / fs, s1 / fs))
         for b in pred.beats:
             s = b.sample + offset
             if lo <= s < hi:
@@ -487,6 +500,15 @@ class RhythmModel(RunnerBase):
             )
         if gaps:
             warnings = (*warnings, gap_warning(gaps, item.lead_name, item.name))
+        noise = merged(scan.noise_like)
+        rhythm["noise_like"] = [[round(a, 1), round(b, 1)] for a, b in noise]
+        if record == "noisy":
+            warnings = (*warnings, NOISY_RHYTHM_WARNING.format(model=self.bundle.id,
+                                                               name=item.name))  # fmt: skip
+        if noise:
+            seconds = sum(b - a for a, b in noise)
+            warnings = (*warnings, RHYTHM_NOISE_WARNING.format(
+                seconds=seconds, share=seconds / (n / fs), lead=item.lead_name, name=item.name))  # fmt: skip
         unconfirmed = pause_warning(possible, item.lead_name, item.name)
         if unconfirmed:
             warnings = (*warnings, unconfirmed)

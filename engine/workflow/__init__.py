@@ -16,7 +16,13 @@ from engine.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from engine.ecg.holter import PAUSE_WARNING
-    from engine.ecg.quality import AMPLITUDE_WARNING, GAP_WARNING, NOISE_WARNING
+    from engine.ecg.quality import (
+        AMPLITUDE_WARNING,
+        GAP_WARNING,
+        NOISE_WARNING,
+        NOISY_RHYTHM_WARNING,
+        RHYTHM_NOISE_WARNING,
+    )
     from engine.models.bundle import RHYTHM_TASK
     from engine.models.gates import MISSING_WARNING
     from engine.models.results import SUPPORT_STATEMENT, BeatResult, Contribution, Prediction
@@ -147,6 +153,8 @@ _MODULES: dict[str, str] = {
     "NOISE_WARNING": "engine.ecg.quality",
     "AMPLITUDE_WARNING": "engine.ecg.quality",
     "GAP_WARNING": "engine.ecg.quality",
+    "NOISY_RHYTHM_WARNING": "engine.ecg.quality",
+    "RHYTHM_NOISE_WARNING": "engine.ecg.quality",
     "PAUSE_WARNING": "engine.ecg.holter",
     "ModelIdentity": "engine.workflow.analysis",
     "OutcomeSaved": "engine.workflow.session",
@@ -246,9 +254,11 @@ __all__ = [
     "HEATMAP_KEPT",
     "MISSING_WARNING",
     "NOISE_WARNING",
+    "NOISY_RHYTHM_WARNING",
     "PAUSE_WARNING",
     "RECORD_REASON",
     "REPORT_ECG_SECONDS",
+    "RHYTHM_NOISE_WARNING",
     "RHYTHM_TASK",
     "SUPPORT_STATEMENT",
     "AnalysisOutcome",

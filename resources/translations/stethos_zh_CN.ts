@@ -2358,6 +2358,14 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>“{2}”的 {1} 导联上有 {0} 处超过 2 秒的可能停搏未被确认：{3} 导联在其中显示有心搏（节律导联在该处振幅丢失或有噪声）。它们单独列出，不计为停搏；请阅读该处的波形。</translation>
     </message>
     <message>
+        <source>Model “{0}” reads “{1}” as too noisy to name its rhythm: the heart rate, pauses and ectopic counts of its report come from what the QRS detector found in the noise; read the trace, and record again if you can.</source>
+        <translation>模型“{0}”认为“{1}”噪声过多，无法判定其心律：报告中的心率、停搏和异位搏动计数来自 QRS 检测器在噪声中找到的波形；请阅读原始波形，如有可能请重新记录。</translation>
+    </message>
+    <message>
+        <source>{0} s ({1}) of lead {2} of “{3}” look like noise rather than separate heartbeats (lead off, artefact, flutter, a very fast rhythm, or T waves as tall as narrow QRS complexes): the beats, heart rate, pauses and ectopic counts found there are unreliable; read the trace there.</source>
+        <translation>“{3}”的导联 {2} 中有 {0} 秒（{1}）看起来像噪声，而非可分辨的心搏（导联脱落、伪差、扑动、极快的心律，或 T 波与窄 QRS 波群一样高）：在这些位置找到的心搏、心率、停搏和异位搏动计数不可靠；请阅读该处的原始波形。</translation>
+    </message>
+    <message>
         <source>The QRS amplitude of lead {0} of “{1}” ({2} mV) lies outside the amplitudes model “{3}” was trained on ({4}–{5} mV): its beats were scaled ×{6} for the model. Low-voltage QRS, another lead or a wrong gain in the file can cause this; check the trace&apos;s calibration before relying on V and S labels.</source>
         <translation>“{1}”的导联 {0} 的 QRS 波幅（{2} mV）超出模型“{3}”训练时所见的范围（{4}–{5} mV）：其心搏已按 ×{6} 缩放后送入模型。低电压 QRS、其他导联或文件中的增益错误都可能导致这种情况；在依赖 V 和 S 标记之前，请检查描记的定标。</translation>
     </message>

@@ -60,3 +60,12 @@ def test_the_amplitude_warning_is_translated(chinese) -> None:  # noqa: F811
     )  # fmt: skip
     shown = warning_text(engine_text)
     assert "（1890.00 mV）" in shown and "×0.0024" in shown
+
+
+def test_the_rhythm_noise_warnings_are_translated(chinese) -> None:  # noqa: F811
+    from engine.ecg.quality import NOISY_RHYTHM_WARNING, RHYTHM_NOISE_WARNING
+
+    noisy = NOISY_RHYTHM_WARNING.format(model="ecg-rhythm-features-300", name="A00123")
+    assert warning_text(noisy).startswith("模型“ecg-rhythm-features-300”认为“A00123”噪声过多")
+    stretches = RHYTHM_NOISE_WARNING.format(seconds=40.2, share=0.4, lead="MLII", name="r")
+    assert warning_text(stretches).startswith("“r”的导联 MLII 中有 40 秒（40%）看起来像噪声")

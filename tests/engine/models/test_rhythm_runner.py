@@ -114,6 +114,21 @@ def test_a_flat_trace_gets_a_message_not_a_label(model_id) -> None:
     assert "30 s" in err.value.user_message and "flat, disconnected or all noise" in str(err.value)
 
 
+def test_a_report_read_from_noise_says_so() -> None:
+    """Pure noise gave a report of V runs and bigeminy with no word of warning."""
+    model = load_model(RHYTHM)
+    noise = np.random.default_rng(0).normal(0.0, 1.0, (1, 360 * 60)).astype(np.float32)
+    pred = model.predict(noise, fs=360.0, leads=["MLII"])
+    assert pred.extra["rhythm_label"] == "noisy"
+    assert pred.extra["rhythm"]["noise_like"] == [[0.0, 60.0]]
+    assert any("reads “the ECG” as too noisy to name its rhythm" in w for w in pred.warnings)
+    assert any(w.startswith("60 s (100%) of lead MLII of “the ECG” look like noise")
+               for w in pred.warnings)  # fmt: skip
+    clean = model.predict(read_signal(SAMPLES / "mitdb" / "119.hea"))  # clean to the check
+    assert clean.extra["rhythm"]["noise_like"] == []
+    assert not any("noise" in w for w in clean.warnings)
+
+
 def test_a_handheld_record_that_does_not_name_its_lead_is_scored_with_a_warning(
     tmp_path: Path, capsys
 ) -> None:
