@@ -172,6 +172,8 @@ def events(r: dict[str, Any]) -> list[tuple[str, float, float]]:
         )
     for g in r.get("signal_gaps") or []:  # not analysed: the file holds no signal there
         out.append((translate("RhythmReport", "No signal"), g["start"], g["end"]))
+    for a, b in r.get("noise_like") or []:  # beats there are what the detector made of noise
+        out.append((translate("RhythmReport", "Looks like noise"), float(a), float(b)))
     for key, what in (
         ("pauses", translate("RhythmReport", "Pause")),
         ("unconfirmed_pauses", translate("RhythmReport", "Possible pause (not confirmed)")),

@@ -2652,6 +2652,10 @@ Id: {1} · version {2} · weights {3}… · device {4} · {5:.0f} ms</source>
         <translation>解释片段（{0} 个不规则 RR）</translation>
     </message>
     <message>
+        <source>Looks like noise</source>
+        <translation>疑似噪声</translation>
+    </message>
+    <message>
         <source>Pause</source>
         <translation>停搏</translation>
     </message>

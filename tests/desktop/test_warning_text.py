@@ -69,3 +69,6 @@ def test_the_rhythm_noise_warnings_are_translated(chinese) -> None:  # noqa: F81
     assert warning_text(noisy).startswith("模型“ecg-rhythm-features-300”认为“A00123”噪声过多")
     stretches = RHYTHM_NOISE_WARNING.format(seconds=40.2, share=0.4, lead="MLII", name="r")
     assert warning_text(stretches).startswith("“r”的导联 MLII 中有 40 秒（40%）看起来像噪声")
+    from desktop.ecg.rhythm import events
+
+    assert ("疑似噪声", 10.0, 50.2) in events({"noise_like": [[10.0, 50.2]]})  # to jump to
