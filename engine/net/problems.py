@@ -74,3 +74,39 @@ def listen_problem(host: str, port: int, exc: OSError) -> str:
                 "rights: choose a port from 1024 up (11112 is usual).")  # fmt: skip
     return (f"Cannot listen on port {port}: {why}. Another program may be using it: choose "
             "another port.")  # fmt: skip
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (causes, contexts, ``reason`` and exception arguments, as
+    requests and urllib3 nest them)."""
+    found: list[BaseException] = []
+    stack: list[object] = [exc]
+    while stack:
+        x = stack.pop()
+        if not isinstance(x, BaseException) or any(x is f for f in found):
+            continue
+        found.append(x)
+        stack.extend([getattr(x, "reason", None), x.__cause__, x.__context__, *x.args])
+    return found
+
+
+def web_problem(node: Node, what: str, exc: OSError, timeout_s: float) -> str:
+    """Why a DICOMweb request to ``node`` got no HTTP answer (``what``: "query", …)."""
+    import requests
+
+    url = f"{node.dicomweb} ({node.name})"
+    causes = _causes(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return (f"No TLS connection with {url} for the {what}: the server does not speak TLS, "
+                "or its certificate is not signed by the configured CA or does not name that "
+                "host.")  # fmt: skip
+    if isinstance(exc, requests.exceptions.Timeout):
+        return (f"No answer from {url} within {timeout_s:g} s for the {what}: check that the "
+                "server is running and that no firewall blocks the port.")  # fmt: skip
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return (f"Cannot connect to {url} for the {what}: this workstation cannot look up its "
+                "host name. Check the address, or give the server's IP address.")  # fmt: skip
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return (f"Cannot connect to {url} for the {what}: the connection was refused. Check "
+                "the address and port, and that the server is running.")  # fmt: skip
+    return f"No answer from {url} for the {what}: {type(exc).__name__}."

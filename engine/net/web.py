@@ -25,6 +25,7 @@ from engine.net.dimse import (
     series_order,
 )
 from engine.net.nodes import NetConfigError, Node
+from engine.net.problems import web_problem
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
 TIMEOUT_S = 20.0
@@ -59,9 +60,7 @@ def _call(node: Node, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
                 f"{node.name} ({node.dicomweb}) refused the {what}: HTTP "
                 f"{getattr(response, 'status_code', '?')}."
             ) from exc
-        raise PeerError(
-            f"No answer from {node.dicomweb} ({node.name}) for the {what}: {type(exc).__name__}."
-        ) from exc
+        raise PeerError(web_problem(node, what, exc, TIMEOUT_S)) from exc
 
 
 def _json_value(item: dict[str, Any], key: str) -> Any:
