@@ -87,17 +87,6 @@ NOISY_RHYTHM_WARNING = (
 )
 
 
-def merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """``spans`` (start, end) sorted, with those that touch or overlap joined."""
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1] + 1e-6:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
 AMPLITUDE_WARNING = (
     "The QRS amplitude of lead {lead} of “{name}” ({amplitude} mV) lies outside the "
     "amplitudes model “{model}” was trained on ({low:.2f}–{high:.2f} mV): its beats were scaled "

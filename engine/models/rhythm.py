@@ -59,7 +59,6 @@ from engine.ecg.quality import (
     NOISY_RHYTHM_WARNING,
     RHYTHM_NOISE_WARNING,
     gap_warning,
-    merged,
     no_beats_error,
 )
 from engine.ecg.rhythm_features import (
@@ -69,6 +68,7 @@ from engine.ecg.rhythm_features import (
     irregular_rr,
     window_features,
 )
+from engine.ecg.signal import merge_spans
 from engine.ecg.stream import SignalStream, as_stream
 from engine.errors import EngineError, InputRejectedError, ModelError, SignalError
 from engine.models.beat_inputs import ArraySignal, as_signal
@@ -500,7 +500,7 @@ class RhythmModel(RunnerBase):
             )
         if gaps:
             warnings = (*warnings, gap_warning(gaps, item.lead_name, item.name))
-        noise = merged(scan.noise_like)
+        noise = merge_spans(scan.noise_like)
         rhythm["noise_like"] = [[round(a, 1), round(b, 1)] for a, b in noise]
         if record == "noisy":
             warnings = (*warnings, NOISY_RHYTHM_WARNING.format(model=self.bundle.id,
