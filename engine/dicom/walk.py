@@ -100,6 +100,15 @@ def _dicomdir_files(path: Path, problems: list[tuple[Path, str]]) -> list[Path]:
     out = []
     for file_id in file_ids:
         parts = [p for part in file_id for p in part.replace("\\", "/").split("/") if p]
+        if any(p in (".", "..") or ":" in p for p in parts):  # PS3.10: names on the medium only
+            problems.append(
+                (
+                    path,
+                    f"The DICOMDIR lists “{'/'.join(parts)}”, which points outside the disc or "
+                    "folder; it was not opened.",
+                )
+            )
+            continue
         resolved = _resolve_case_insensitive(path.parent, parts)
         if resolved is None:
             problems.append(

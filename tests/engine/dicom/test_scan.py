@@ -156,3 +156,23 @@ def test_imager_pixel_spacing_reported_for_radiographs():
     result = scan_paths(pydicom_file("DICOMDIR"))
     cr = next(s for s in result.series if s.modality == "CR")
     assert cr.spacing.source == "ImagerPixelSpacing"
+
+
+def test_a_dicomdir_entry_pointing_outside_the_disc_is_not_opened(tmp_path: Path):
+    # PS3.10 file IDs name files on the medium; "..\\" would open files from elsewhere on the
+    # workstation as if they were on the disc.
+    source = pydicom_file("DICOMDIR").parent
+    copy = tmp_path / "disc"
+    shutil.copytree(source, copy)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(copy / "77654033" / "CR1" / "6154", outside / "6154")
+    raw = (copy / "DICOMDIR").read_bytes()
+    original, escaping = b"77654033\\CR1\\6154", b"..\\elsewhere\\6154"
+    assert len(original) == len(escaping) and raw.count(original) == 1  # same offsets after
+    (copy / "DICOMDIR").write_bytes(raw.replace(original, escaping))
+    result = scan_paths(copy / "DICOMDIR")
+    opened = {Path(i.path).resolve() for s in result.series for i in s.instances}
+    assert (outside / "6154").resolve() not in opened
+    assert any("points outside the disc" in message for _, message in result.problems)
+    assert sum(len(s.instances) for s in result.series) == 30  # the other 30 are read
