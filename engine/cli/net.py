@@ -200,8 +200,11 @@ def _get(args: argparse.Namespace, settings: Any) -> int:
         print(result.message)
         return EXIT_OK
     if args.move:
+        from engine.net.nodes import check_port
+
+        port = check_port(args.port) if args.port is not None else settings.port
         result = move_study(resolve_node(args.node, settings), args.study, cache,
-                            aet=_aet(args, settings), port=args.port or settings.port,
+                            aet=_aet(args, settings), port=port,
                             ssl_context=listener_tls(settings), progress=stderr_progress)  # fmt: skip
         print(result.message)
         return EXIT_OK

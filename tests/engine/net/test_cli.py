@@ -108,6 +108,10 @@ def test_listen_refuses_wrong_arguments_before_it_listens(tmp_path: Path, capsys
     for extra, code, message in cases:
         assert main(["net", "listen", "--out", out, *extra]) == code
         assert message in capsys.readouterr().err
+    # The listener a C-MOVE opens is checked the same way (port 99999 was an OverflowError).
+    move = ["net", "get", "ORTHANC@127.0.0.1:104", "--study", "1.2.3", "--out", out, "--move"]
+    assert main([*move, "--port", "99999"]) == EXIT_USAGE
+    assert "“99999” is not a valid port" in capsys.readouterr().err
     in_the_way = tmp_path / "a-file"
     in_the_way.write_text("not a folder")
     assert main(["net", "listen", "--out", str(in_the_way), "--allow", "A"]) == EXIT_ERROR
