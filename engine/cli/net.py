@@ -200,9 +200,7 @@ def _get(args: argparse.Namespace, settings: Any) -> int:
         print(result.message)
         return EXIT_OK
     if args.move:
-        from engine.net.nodes import check_port
-
-        port = check_port(args.port) if args.port is not None else settings.port
+        port = args.port if args.port is not None else settings.port  # the Listener checks it
         result = move_study(resolve_node(args.node, settings), args.study, cache,
                             aet=_aet(args, settings), port=port,
                             ssl_context=listener_tls(settings), progress=stderr_progress)  # fmt: skip
@@ -236,13 +234,12 @@ def _listen(args: argparse.Namespace, settings: Any) -> int:
     from dataclasses import replace
 
     from engine.net import InstanceCache, Listener, listener_tls
-    from engine.net.nodes import check_aet, check_port
 
     allowed: list[tuple[str, str | None]] = [(n.aet, n.host) for n in settings.nodes if n.may_store]
     for spec in args.allow:
         aet, _, host = spec.partition("@")
-        allowed.append((check_aet(aet), host.strip() or None))
-    port = check_port(args.port) if args.port is not None else settings.port
+        allowed.append((aet, host or None))
+    port = args.port if args.port is not None else settings.port  # the Listener checks both
     if not allowed:
         sys.stderr.write("error: no caller may store here: configure a node or give --allow\n")
         return EXIT_USAGE

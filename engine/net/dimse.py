@@ -20,7 +20,14 @@ from engine.errors import EngineError, OperationCancelled
 from engine.net.audit import audit
 from engine.net.cache import BackgroundWriter, CacheFullError, InstanceCache, Stored
 from engine.net.guard import MAX_ASSOCIATIONS, guard_connection, received_instance
-from engine.net.nodes import DEFAULT_AET, NetConfigError, NetSettings, Node
+from engine.net.nodes import (
+    DEFAULT_AET,
+    NetConfigError,
+    NetSettings,
+    Node,
+    check_aet,
+    check_port,
+)
 from engine.net.problems import cannot_connect, listen_problem, no_association
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 
@@ -644,10 +651,12 @@ class Listener:
     ) -> None:  # fmt: skip
         self.ssl_context = ssl_context
         self.cache = cache
-        self.port = int(port)
-        self.aet = aet
+        # Checked here, for every caller (a port over 65535 was an OverflowError at bind, an
+        # AE title over 16 characters pynetdicom's ValueError).
+        self.port = check_port(port)
+        self.aet = check_aet(aet)
         self.host = host
-        self.allowed = list(allowed)
+        self.allowed = [(check_aet(a), (h or "").strip() or None) for a, h in allowed]
         #: The allowed callers with their hosts' addresses (a host name is looked up once).
         self._callers = [(a, None if h is None else _addresses(h)) for a, h in self.allowed]
         self.on_stored = on_stored

@@ -92,15 +92,17 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 def web_problem(node: Node, what: str, exc: OSError, timeout_s: float) -> str:
     """Why a DICOMweb request to ``node`` got no HTTP answer (``what``: "query", …)."""
-    import requests
-
     url = f"{node.dicomweb} ({node.name})"
     causes = _causes(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
+    # By the class names of the error raised (nothing HTTP is imported here): requests raises
+    # its SSLError or a …Timeout subclass. Not of what it wraps: urllib3's refused connection
+    # is a subclass of its ConnectTimeoutError.
+    kinds = {c.__name__ for c in type(exc).__mro__}
+    if "SSLError" in kinds:
         return (f"No TLS connection with {url} for the {what}: the server does not speak TLS, "
                 "or its certificate is not signed by the configured CA or does not name that "
                 "host.")  # fmt: skip
-    if isinstance(exc, requests.exceptions.Timeout):
+    if any("Timeout" in k for k in kinds):
         return (f"No answer from {url} within {timeout_s:g} s for the {what}: check that the "
                 "server is running and that no firewall blocks the port.")  # fmt: skip
     if any(isinstance(c, socket.gaierror) for c in causes):
