@@ -458,6 +458,7 @@ class RhythmModel(RunnerBase):
         if possible:
             report = summarise(samples, beat_labels, fs, n, episodes, gaps, possible)
         summary = report.to_json()
+        noise = merge_spans(scan.noise_like)
         rhythm: dict[str, Any] = {
             "analysed_s": round(n / fs, 3),
             "lead": item.lead_name,
@@ -468,6 +469,8 @@ class RhythmModel(RunnerBase):
             "pauses": summary["pauses"],
             "unconfirmed_pauses": summary["unconfirmed_pauses"],
             "signal_gaps": summary["signal_gaps"],
+            # where the beat model's kurtosis check read the rhythm lead as noise (seconds)
+            "noise_like": [[round(a, 1), round(b, 1)] for a, b in noise],
             "bradycardia": summary["bradycardia"],
             "tachycardia": summary["tachycardia"],
             "ectopy": summary["ectopy"] if scan.companion_ran else None,
@@ -500,8 +503,6 @@ class RhythmModel(RunnerBase):
             )
         if gaps:
             warnings = (*warnings, gap_warning(gaps, item.lead_name, item.name))
-        noise = merge_spans(scan.noise_like)
-        rhythm["noise_like"] = [[round(a, 1), round(b, 1)] for a, b in noise]
         if record == "noisy":
             warnings = (*warnings, NOISY_RHYTHM_WARNING.format(model=self.bundle.id,
                                                                name=item.name))  # fmt: skip
