@@ -145,61 +145,84 @@ _AMPLITUDE = _pattern(
 )  # fmt: skip
 
 
-def warning_text(text: str) -> str:
-    """A result warning in the interface language where its wording is known (the engine's
-    "does not record its …" gate warning, its noise and gap warnings), else as the engine wrote
-    it."""
-    gap = _GAP.match(text)
-    if gap is not None:
-        return QCoreApplication.translate(
+# The engine's warnings shown in the interface language: each one's pattern, its wording
+# (marked for translation, {0}… in the order of the fields) and the fields that fill it.
+_KNOWN: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    (
+        _GAP,
+        QT_TRANSLATE_NOOP(
             "ResultPanel",
             "{0} s of lead {1} of “{2}” hold no signal ({3} stretch(es) of missing samples or a "
             "perfectly flat line: lead off or a recorder fault): no beat is found there and no "
             "pause or heart rate is taken across them; read the trace there and around them.",
-        ).format(gap.group("seconds"), gap.group("lead"), gap.group("name"), gap.group("n"))
-    pauses = _PAUSES.match(text)
-    if pauses is not None:
-        return QCoreApplication.translate(
+        ),
+        ("seconds", "lead", "name", "n"),
+    ),
+    (
+        _PAUSES,
+        QT_TRANSLATE_NOOP(
             "ResultPanel",
             "{0} possible pause(s) over 2 s on lead {1} of “{2}” were not confirmed: lead {3} "
             "shows heartbeats in them (the rhythm lead lost its amplitude or was noisy there). "
             "They are listed apart and not counted as pauses; read the trace there.",
-        ).format(*(pauses.group(k) for k in ("n", "lead", "name", "other")))
-    noisy_rhythm = _NOISY_RHYTHM.match(text)
-    if noisy_rhythm is not None:
-        return QCoreApplication.translate(
+        ),
+        ("n", "lead", "name", "other"),
+    ),
+    (
+        _NOISY_RHYTHM,
+        QT_TRANSLATE_NOOP(
             "ResultPanel",
             "Model “{0}” reads “{1}” as too noisy to name its rhythm: the heart rate, pauses and "
             "ectopic counts of its report come from what the QRS detector found in the noise; "
             "read the trace, and record again if you can.",
-        ).format(noisy_rhythm.group("model"), noisy_rhythm.group("name"))
-    rhythm_noise = _RHYTHM_NOISE.match(text)
-    if rhythm_noise is not None:
-        return QCoreApplication.translate(
+        ),
+        ("model", "name"),
+    ),
+    (
+        _RHYTHM_NOISE,
+        QT_TRANSLATE_NOOP(
             "ResultPanel",
             "{0} s ({1}) of lead {2} of “{3}” look like noise rather than separate heartbeats "
             "(lead off, artefact, flutter, a very fast rhythm, or T waves as tall as narrow QRS "
             "complexes): the beats, heart rate, pauses and ectopic counts found there are "
             "unreliable; read the trace there.",
-        ).format(*(rhythm_noise.group(k) for k in ("seconds", "share", "lead", "name")))
-    amp = _AMPLITUDE.match(text)
-    if amp is not None:
-        return QCoreApplication.translate(
+        ),
+        ("seconds", "share", "lead", "name"),
+    ),
+    (
+        _AMPLITUDE,
+        QT_TRANSLATE_NOOP(
             "ResultPanel",
             "The QRS amplitude of lead {0} of “{1}” ({2} mV) lies outside the amplitudes model "
             "“{3}” was trained on ({4}–{5} mV): its beats were scaled ×{6} for the model. "
             "Low-voltage QRS, another lead or a wrong gain in the file can cause this; check the "
             "trace's calibration before relying on V and S labels.",
-        ).format(*(amp.group(k) for k in ("lead", "name", "amplitude", "model", "low", "high",
-                                          "scale")))  # fmt: skip
-    noise = _NOISE.match(text)
-    if noise is not None:
-        return QCoreApplication.translate(
+        ),
+        ("lead", "name", "amplitude", "model", "low", "high", "scale"),
+    ),
+    (
+        _NOISE,
+        QT_TRANSLATE_NOOP(
             "ResultPanel",
             "{0} of “{1}” ({2} of {3} 10-s stretches) looks like noise rather than separate "
             "heartbeats (lead off, artefact, flutter, a very fast rhythm, or T waves as tall as "
             "narrow QRS complexes): beat labels there are unreliable; read the trace.",
-        ).format(noise.group("share"), noise.group("name"), noise.group("n"), noise.group("total"))
+        ),
+        ("share", "name", "n", "total"),
+    ),
+)
+
+
+def warning_text(text: str) -> str:
+    """A result warning in the interface language where its wording is known (the engine's
+    "does not record its …" gate warning, its noise and gap warnings), else as the engine wrote
+    it."""
+    for pattern, wording, fields in _KNOWN:
+        found = pattern.match(text)
+        if found is not None:
+            return QCoreApplication.translate("ResultPanel", wording).format(
+                *(found.group(k) for k in fields)
+            )
     m = _MISSING.match(text)
     if m is None or m.group("what") not in _MISSING_ATTRIBUTES:
         return text
