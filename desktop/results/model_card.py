@@ -49,7 +49,8 @@ def localized_card(
         "This result supports, and does not replace, the judgement of a qualified clinician.",
     )
     rest = translate(
-        "ModelCard", "The full card, with the validation figures and limitations, follows in English."
+        "ModelCard",
+        "The full card, with the validation figures and limitations, follows in English.",
     )
     summary = [
         f"# {texts['name']}",

@@ -109,9 +109,12 @@ def acquisition_jitter_u8(square_u8: Any, rng: Any) -> Any:
     cw = min(w, max(8, round(w * math.sqrt(area * aspect))))
     top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
     crop = np.ascontiguousarray(square_u8[top : top + ch, left : left + cw])
-    x = np.asarray(
-        Image.fromarray(crop).resize((w, h), Image.Resampling.BILINEAR), dtype=np.float64
-    ) / 255.0
+    x = (
+        np.asarray(
+            Image.fromarray(crop).resize((w, h), Image.Resampling.BILINEAR), dtype=np.float64
+        )
+        / 255.0
+    )
     x = x ** math.exp(rng.uniform(math.log(0.7), math.log(1.4)))
     contrast = math.exp(rng.uniform(math.log(0.8), math.log(1.25)))
     m = x.mean()

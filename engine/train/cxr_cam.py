@@ -33,7 +33,9 @@ def _inputs(pixels_u8: np.ndarray, mean: float, std: float) -> np.ndarray:
     return np.repeat(x[:, None], 3, axis=1)
 
 
-def gradcam_maps(net: Any, pixels_u8: np.ndarray, layer: str, mean: float, std: float) -> np.ndarray:
+def gradcam_maps(
+    net: Any, pixels_u8: np.ndarray, layer: str, mean: float, std: float
+) -> np.ndarray:
     """Grad-CAM maps of the pneumonia class at the input's size, negatives clipped to 0."""
     import torch
     import torch.nn.functional as F

@@ -147,7 +147,7 @@ _NOTE_SETS = (
 
 
 def _changes(record: Mapping[str, Any], after: str) -> str:
-    """"set before → after; …" from a refit's outcome (``current`` against ``after``)."""
+    """ "set before → after; …" from a refit's outcome (``current`` against ``after``)."""
 
     def pct(design: str, name: str) -> str:
         r = record[design]["sets"][name]

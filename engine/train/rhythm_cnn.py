@@ -177,7 +177,13 @@ def run_variant_c(
     res = cross_validate_fused(table.X, table.y, leads, folds=folds, progress=progress)
     np.savez(out.with_suffix(".npz"), p_features=res["p_features"], p_network=res["p_network"],
              decided=res["decided"], y=table.y)  # fmt: skip
-    keys = ("thresholds", "scores", "confusion", "network_alone_argmax", "features_alone_same_folds")
+    keys = (
+        "thresholds",
+        "scores",
+        "confusion",
+        "network_alone_argmax",
+        "features_alone_same_folds",
+    )
     summary = {k: res[k] for k in keys}
     summary["fs"] = FS
     out.write_text(json.dumps(summary, indent=1))

@@ -15,7 +15,7 @@ from tests.desktop.conftest import open_and_wait
 
 def _picture(tmp_path: Path, suffix: str) -> Path:
     rng = np.random.default_rng(0)
-    pixels = (np.linspace(0, 255, 96 * 80).reshape(96, 80) + rng.normal(0, 5, (96, 80)))
+    pixels = np.linspace(0, 255, 96 * 80).reshape(96, 80) + rng.normal(0, 5, (96, 80))
     path = tmp_path / f"radiograph{suffix}"
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
     return path

@@ -48,7 +48,10 @@ def test_search_and_retrieve_into_the_cache(qtbot, orthanc: OrthancServer, tmp_p
         series_item = study_item.child(0)
         assert series_item.text(3) == "DX" and series_item.text(4) == "1"
         dialog.tree.setCurrentItem(series_item)
-        assert dialog.retrieve_button.isEnabled() and dialog.retrieve_button.text() == "Retrieve series"
+        assert (
+            dialog.retrieve_button.isEnabled()
+            and dialog.retrieve_button.text() == "Retrieve series"
+        )
         dialog.tree.setCurrentItem(study_item)
         assert dialog.retrieve_button.text() == "Retrieve study"
         first: list = []
@@ -66,7 +69,9 @@ def test_search_and_retrieve_into_the_cache(qtbot, orthanc: OrthancServer, tmp_p
 
 
 def test_retrieve_by_move_and_dicomweb_and_audit_in_the_store(
-    qtbot, orthanc: OrthancServer, tmp_path  # noqa: F811
+    qtbot,
+    orthanc: OrthancServer,  # noqa: F811
+    tmp_path,
 ) -> None:
     """C-MOVE and WADO-RS from the dialog; a signed-in user's retrieves land in the store's
     audit log."""
