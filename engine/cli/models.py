@@ -15,7 +15,6 @@ inputs were skipped; the metrics cover the rest).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -29,10 +28,10 @@ from engine.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, stderr_progress
 from engine.errors import EngineError, InputRejectedError, ModelError, OperationCancelled
 from engine.filetypes import is_dicom_file
 from engine.progress import no_progress
+from engine.records.table import TABLE_FORMATS, TextTable, header_name, read_text_table
 
 _SIGNAL_SUFFIXES = {".hea"}
 _RECORD_SUFFIXES = {".csv", ".data", ".tsv"}
-_MISSING = {"", "?", "na", "nan", "none", "null"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,7 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     site_cli.register_models(msub)
 
-    p = sub.add_parser("predict", help="run a model over files and folders")
+    p = sub.add_parser(
+        "predict",
+        help="run a model over files and folders",
+        description="Images: DICOM files and pictures. ECG: WFDB records (.hea) and DICOM ECGs. "
+        "Records: a CSV with the record columns as its header, or a UCI heart-disease file. "
+        f"{TABLE_FORMATS}",
+    )
     p.add_argument("--model", required=True, help="model id (see `models list`)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
@@ -93,7 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Rhythm models: a folder with REFERENCE.csv (record,rhythm lines; CinC 2017 codes "
             "N/A/O/~ work) or one sub-folder of WFDB records per rhythm (normal/, AF/ …). "
             "Record models: a CSV with the record columns and an outcome column (disease 0/1 or "
-            "num), or a UCI heart-disease file as it comes."
+            "num), or a UCI heart-disease file as it comes. "
+            f"{TABLE_FORMATS}"
         ),
     )
     p.add_argument("--model", required=True, help="model id (see `models list`)")
@@ -235,42 +241,32 @@ def _signal_inputs(paths: list[str]) -> Iterator[_Input]:
             yield _Input(f)
 
 
-def _number(text: str) -> float | None:
-    t = text.strip()
-    if t.lower() in _MISSING:
-        return None
-    return float(t)
-
-
 def read_record_table(path: Path) -> Iterator[_Input]:
     """Rows of a CSV with the app's record columns, or of a UCI heart-disease file.
 
-    A header naming the record fields (any order, case-insensitive; extra
-    columns ignored) is read as such; a file without one is read in the UCI
-    column order (13 fields, optionally the ``num`` target).
+    A header naming the record fields (any order, case-insensitive, a unit in
+    parentheses ignored; extra columns ignored) is read as such; a file
+    without one is read in the UCI column order (13 fields, optionally the
+    ``num`` target). Separators, decimal commas and missing values are read
+    as :mod:`engine.records.table` says, as ``evaluate`` reads them.
     """
     from engine.records import HEART_RECORD
 
     names = list(HEART_RECORD.names)
     try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        yield _Input(path, error=EngineError(f"“{path.name}” cannot be read.", str(exc)))
+        table = read_text_table(path)
+    except EngineError as exc:
+        yield _Input(path, error=exc)
         return
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    rows = [
-        r for r in csv.reader(text.splitlines(), delimiter=delimiter) if any(c.strip() for c in r)
-    ]
-    if not rows:
+    if not table.rows:
         yield _Input(path, error=EngineError(f"“{path.name}” holds no records."))
         return
-    header = [c.strip().lower() for c in rows[0]]
+    header = [header_name(c) for c in table.rows[0][1]]
     if set(names) <= set(header):
         index = {n: header.index(n) for n in names}
-        for offset, r in enumerate(rows[1:]):
-            line = offset + 2
+        for line, r in table.rows[1:]:
             try:
-                record = {n: _number(r[i]) if i < len(r) else None for n, i in index.items()}
+                record = {n: table.number(r[i]) if i < len(r) else None for n, i in index.items()}
             except ValueError:
                 yield _Input(
                     path,
@@ -283,63 +279,53 @@ def read_record_table(path: Path) -> Iterator[_Input]:
             yield _Input(path, row=line, record=record)
         return
     # No header with the record's names: the UCI heart-disease format.
-    yield from _uci_rows(path, text, names)
+    yield from _uci_rows(path, table, names)
 
 
-def _uci_rows(path: Path, text: str, names: list[str]) -> Iterator[_Input]:
-    from engine.records.uci import UciTable, read_uci_table, zero_as_missing
+def _uci_rows(path: Path, table: TextTable, names: list[str]) -> Iterator[_Input]:
+    """Rows without a header naming the record's fields, in the UCI column order.
 
-    all_lines = text.splitlines()
-    numbered = [i for i, line in enumerate(all_lines, start=1) if line.strip()]
-    table: UciTable | None = None
-    try:
-        table = read_uci_table(path)  # 13 fields + ``num``; skips a header line
-    except EngineError as exc:
-        first = all_lines[numbered[0] - 1].split(",")
-        if len(first) != len(names):
+    13 columns, or 14 with UCI's ``num`` (not read); a first line that is not
+    numbers is a header some redistributors add, and skipped.
+    """
+    from engine.records.uci import UCI_COLUMNS, zero_as_missing
+
+    width = len(table.rows[0][1])
+    if width not in (len(names), len(UCI_COLUMNS)):
+        yield _Input(
+            path,
+            error=EngineError(
+                f"“{path.name}” is neither a table with the record's columns "
+                f"({', '.join(names)}) nor a UCI heart-disease file.",
+                f"Its first line has {width} columns; the UCI format has {len(names)} "
+                f"or {len(UCI_COLUMNS)}.",
+            ),
+        )
+        return
+    for k, (line, cells) in enumerate(table.rows):
+        if len(cells) < len(names):
             yield _Input(
                 path,
+                row=line,
                 error=EngineError(
-                    f"“{path.name}” is neither a table with the record's columns "
-                    f"({', '.join(names)}) nor a UCI heart-disease file.",
-                    exc.user_message,
+                    f"“{path.name}” line {line} has {len(cells)} columns; a record has "
+                    f"{len(names)}."
                 ),
             )
-            return
-    if table is None:  # 13 columns without the target
-        rows = []
-        for i in numbered:
-            parts = all_lines[i - 1].split(",")
-            if len(parts) < len(names):
-                yield _Input(
-                    path,
-                    row=i,
-                    error=EngineError(
-                        f"“{path.name}” line {i} has {len(parts)} columns; a record has "
-                        f"{len(names)}."
-                    ),
-                )
-                continue
-            try:
-                rows.append((i, [_number(c) for c in parts[: len(names)]]))
-            except ValueError:
-                if not rows and i == numbered[0]:
-                    continue  # a header line
-                yield _Input(
-                    path,
-                    row=i,
-                    error=EngineError(
-                        f"“{path.name}” line {i} holds a value that is not a number."
-                    ),
-                )
-        for line, values in rows:
-            record = dict(zip(names, values, strict=True))
-            notes = zero_as_missing(record)
-            yield _Input(path, row=line, record=record, notes=notes)
-        return
-    for line, row, notes in zip(table.lines, table.X, table.notes, strict=True):
-        record = {n: None if math.isnan(v) else float(v) for n, v in zip(names, row, strict=True)}
-        yield _Input(path, row=line, record=record, notes=notes)
+            continue
+        try:
+            values = [table.number(c) for c in cells[: len(names)]]
+        except ValueError:
+            if k == 0:
+                continue  # a header line
+            yield _Input(
+                path,
+                row=line,
+                error=EngineError(f"“{path.name}” line {line} holds a value that is not a number."),
+            )
+            continue
+        record = dict(zip(names, values, strict=True))
+        yield _Input(path, row=line, record=record, notes=zero_as_missing(record))
 
 
 def _record_inputs(paths: list[str]) -> Iterator[_Input]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,12 +10,11 @@ import numpy as np
 
 from engine.errors import EngineError, ModelError, RecordValidationError
 from engine.progress import check_cancelled
+from engine.records.table import header_name, read_text_table
 from engine.validation.report import BinaryCases, Evaluation, EvaluationReport, binary_report
 
 #: Names accepted for the outcome column of a record table (``num`` is UCI's 0–4 grade).
 OUTCOME_COLUMNS = ("disease", "outcome", "target", "num")
-
-_MISSING = {"", "?", "na", "n/a", "nan", "none", "null"}
 
 
 @dataclass(frozen=True)
@@ -36,18 +33,6 @@ class OutcomeTable:
     notes: tuple[tuple[int, str], ...] = ()
 
 
-def _header_name(cell: str) -> str:
-    m = re.match(r"\s*\(?\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*\)?\s*(\(.*)?$", cell)
-    return m.group(1).strip().lower() if m else cell.strip().lower()
-
-
-def _value(text: str) -> float | None:
-    t = text.strip()
-    if t.lower() in _MISSING:
-        return None
-    return float(t)
-
-
 def read_outcome_table(path: str | Path) -> OutcomeTable:
     """Read records and outcomes from a CSV or a UCI heart-disease file.
 
@@ -57,6 +42,8 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
     the UCI order (13 fields then ``num``), where a cholesterol or resting
     blood pressure of 0 means "not measured" (:attr:`OutcomeTable.notes`).
     ``num`` is positive when > 0; other outcome columns must hold 0 or 1.
+    Separators, decimal commas and missing values are read as
+    :mod:`engine.records.table` says.
 
     Raises
     ------
@@ -68,23 +55,11 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
 
     p = Path(path)
     names = list(HEART_RECORD.names)
-    try:
-        text = p.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise EngineError(f"“{p.name}” cannot be read.", str(exc)) from exc
-    lines = text.splitlines()
-    first = next((ln for ln in lines if ln.strip()), "")
-    delimiter = "\t" if p.suffix.lower() == ".tsv" or "\t" in first else ","
-    if delimiter == "," and ";" in first and "," not in first:
-        delimiter = ";"
-    rows = [
-        (i, r)
-        for i, r in enumerate(csv.reader(lines, delimiter=delimiter), start=1)
-        if any(c.strip() for c in r)
-    ]
+    table = read_text_table(p)
+    rows, _value = list(table.rows), table.number
     if not rows:
         raise EngineError(f"“{p.name}” holds no records.")
-    header = [_header_name(c) for c in rows[0][1]]
+    header = [header_name(c) for c in rows[0][1]]
     if set(names) <= set(header):
         outcome = next((c for c in OUTCOME_COLUMNS if c in header), None)
         if outcome is None:
@@ -172,7 +147,7 @@ def evaluate_records(job: Evaluation) -> EvaluationReport:
     bundle = job.bundle
     files = _table_files(job.paths)
     if not files:
-        raise ModelError(f"No record tables (.csv, .data) were found in {job.paths[0]}.")
+        raise ModelError(f"No record tables (.csv, .tsv, .data) were found in {job.paths[0]}.")
     cases = BinaryCases(bundle.positive_label)
     skipped = cases.skipped
     neg = next(lbl for lbl in bundle.labels if lbl != bundle.positive_label)

@@ -1,0 +1,117 @@
+"""Tables of records as spreadsheets write them (CSV, TSV).
+
+One reader for every command that reads records from a table (``predict``
+and ``evaluate``), so that both accept the same files:
+
+- **Separator:** a tab (or a ``.tsv`` file), a semicolon or a comma, chosen
+  from the first line that is not empty. Spreadsheets set to a language that
+  writes decimal commas (German, French, Spanish, Italian …) export CSV with
+  ``;``. An Excel ``sep=;`` first line is honoured and skipped.
+- **Numbers:** a decimal point; where the separator is not a comma, a
+  decimal comma too (``1,5`` is 1.5). A value with both, or with more than
+  one comma, is not a number (a thousands separator would be read wrongly
+  either way, so it is refused).
+- **Missing values:** an empty cell, ``?`` (UCI), ``NA``, ``N/A``, ``NaN``,
+  ``None``, ``null`` (any case).
+- **Header names:** case-insensitive; parentheses and a trailing unit are
+  ignored (``(age)``, ``chol (mg/dl)``).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import EngineError
+
+#: The rules above in one sentence, for command help.
+TABLE_FORMATS = (
+    "Tables may be separated by commas, semicolons or tabs; where the separator is not a "
+    "comma, decimal commas are read too (1,5 = 1.5)."
+)
+
+#: Cell texts read as "not recorded".
+MISSING_TEXTS = frozenset({"", "?", "na", "n/a", "nan", "none", "null"})
+
+_SEP_LINE = re.compile(r"^\s*sep\s*=\s*(.)\s*$", re.IGNORECASE)
+_HEADER = re.compile(r"\s*\(?\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*\)?\s*(\(.*)?$")
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """The non-empty rows of a table file as text cells.
+
+    ``rows`` holds ``(line, cells)`` with the file's 1-based line number;
+    ``decimal_comma`` says whether a comma may be a decimal separator in it.
+    """
+
+    rows: tuple[tuple[int, list[str]], ...]
+    delimiter: str
+
+    @property
+    def decimal_comma(self) -> bool:
+        return self.delimiter != ","
+
+    def number(self, text: str) -> float | None:
+        """A cell's number, ``None`` when it says "not recorded".
+
+        Raises
+        ------
+        ValueError
+            When the cell holds something else.
+        """
+        return cell_number(text, decimal_comma=self.decimal_comma)
+
+
+def cell_number(text: str, *, decimal_comma: bool = False) -> float | None:
+    """Read one cell (see the module's rules); ``ValueError`` when it is not a number."""
+    t = text.strip()
+    if t.lower() in MISSING_TEXTS:
+        return None
+    if decimal_comma and "," in t:
+        if "." in t or t.count(",") != 1:
+            raise ValueError(t)
+        t = t.replace(",", ".")
+    return float(t)
+
+
+def header_name(cell: str) -> str:
+    """A header cell as a field name: lower case, without parentheses or a unit."""
+    m = _HEADER.match(cell)
+    return m.group(1).strip().lower() if m else cell.strip().lower()
+
+
+def read_text_table(path: str | Path) -> TextTable:
+    """Read ``path``'s non-empty rows, choosing the separator as the module says.
+
+    Raises
+    ------
+    EngineError
+        When the file cannot be read.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise EngineError(f"“{p.name}” cannot be read.", str(exc)) from exc
+    numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    delimiter = None
+    if numbered and (m := _SEP_LINE.match(numbered[0][1])):
+        delimiter = m.group(1)
+        numbered = numbered[1:]
+    if delimiter is None:
+        first = numbered[0][1] if numbered else ""
+        if p.suffix.lower() == ".tsv" or "\t" in first:
+            delimiter = "\t"
+        elif ";" in first and first.count(";") >= first.count(","):
+            delimiter = ";"
+        else:
+            delimiter = ","
+    rows = []
+    for line_no, line in numbered:  # one line at a time: a stray quote cannot swallow the rest
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+        if any(c.strip() for c in cells):
+            rows.append((line_no, cells))
+    return TextTable(tuple(rows), delimiter)
