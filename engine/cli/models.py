@@ -28,7 +28,13 @@ from engine.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, stderr_progress
 from engine.errors import EngineError, InputRejectedError, ModelError, OperationCancelled
 from engine.filetypes import is_dicom_file
 from engine.progress import no_progress
-from engine.records.table import TABLE_FORMATS, TextTable, header_name, read_text_table
+from engine.records.table import (
+    TABLE_FORMATS,
+    TextTable,
+    read_fields,
+    read_text_table,
+    record_columns,
+)
 
 _SIGNAL_SUFFIXES = {".hea"}
 _RECORD_SUFFIXES = {".csv", ".data", ".tsv"}
@@ -245,10 +251,10 @@ def read_record_table(path: Path) -> Iterator[_Input]:
     """Rows of a CSV with the app's record columns, or of a UCI heart-disease file.
 
     A header naming the record fields (any order, case-insensitive, a unit in
-    parentheses ignored; extra columns ignored) is read as such; a file
+    parentheses converted; extra columns ignored) is read as such; a file
     without one is read in the UCI column order (13 fields, optionally the
-    ``num`` target). Separators, decimal commas and missing values are read
-    as :mod:`engine.records.table` says, as ``evaluate`` reads them.
+    ``num`` target). Separators, decimal commas, units and missing values are
+    read as :mod:`engine.records.table` says, as ``evaluate`` reads them.
     """
     from engine.records import HEART_RECORD
 
@@ -261,12 +267,15 @@ def read_record_table(path: Path) -> Iterator[_Input]:
     if not table.rows:
         yield _Input(path, error=EngineError(f"“{path.name}” holds no records."))
         return
-    header = [header_name(c) for c in table.rows[0][1]]
-    if set(names) <= set(header):
-        index = {n: header.index(n) for n in names}
+    try:
+        columns = record_columns(table, path, HEART_RECORD)
+    except EngineError as exc:
+        yield _Input(path, error=exc)
+        return
+    if columns is not None:
         for line, r in table.rows[1:]:
             try:
-                record = {n: table.number(r[i]) if i < len(r) else None for n, i in index.items()}
+                record = read_fields(table, r, columns)
             except ValueError:
                 yield _Input(
                     path,

@@ -7,7 +7,8 @@ from engine.records.schema import (
     Choice,
     FieldSpec,
     RecordSchema,
+    Unit,
     validate_record,
 )
 
-__all__ = ["HEART_RECORD", "Choice", "FieldSpec", "RecordSchema", "validate_record"]
+__all__ = ["HEART_RECORD", "Choice", "FieldSpec", "RecordSchema", "Unit", "validate_record"]

@@ -26,11 +26,25 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class Unit:
+    """Another unit a field's value may be given in: ``value × factor`` is in the field's unit."""
+
+    symbol: str
+    factor: float
+
+
+def _unit_key(symbol: str) -> str:
+    return "".join(symbol.split()).lower()
+
+
+@dataclass(frozen=True)
 class FieldSpec:
     """A record field.
 
     ``kind`` is ``"number"``, ``"integer"`` or ``"choice"``. ``minimum`` and
-    ``maximum`` bound plausible values (inclusive); ``optional`` fields may be
+    ``maximum`` bound plausible values (inclusive) in ``unit``, the unit the
+    model reads; ``units`` are the other units a clinic may measure it in
+    (a form or a table converts them to ``unit``); ``optional`` fields may be
     missing and are imputed by the model pipeline.
     """
 
@@ -43,6 +57,32 @@ class FieldSpec:
     choices: tuple[Choice, ...] = ()
     optional: bool = False
     help: str = ""
+    units: tuple[Unit, ...] = ()
+
+    @property
+    def unit_symbols(self) -> tuple[str, ...]:
+        """The field's unit first, then the others it may be given in."""
+        return (self.unit, *(u.symbol for u in self.units)) if self.unit else ()
+
+    def unit_factor(self, symbol: str) -> float | None:
+        """What a value in ``symbol`` is multiplied by to be in :attr:`unit`.
+
+        Spacing and case are ignored (``mmol/l``); ``None`` for a unit this
+        field is not measured in.
+        """
+        key = _unit_key(symbol)
+        if self.unit and key == _unit_key(self.unit):
+            return 1.0
+        return next((u.factor for u in self.units if _unit_key(u.symbol) == key), None)
+
+    def bounds_in(self, symbol: str) -> tuple[float | None, float | None]:
+        """:attr:`minimum` and :attr:`maximum` expressed in ``symbol`` (one of :attr:`unit_symbols`)."""
+        factor = self.unit_factor(symbol)
+        if factor is None:
+            raise KeyError(symbol)
+        lo = None if self.minimum is None else _round_bound(self.minimum / factor, up=True)
+        hi = None if self.maximum is None else _round_bound(self.maximum / factor, up=False)
+        return lo, hi
 
     def validate(self, value: object) -> str | None:
         """Return a message if ``value`` is not acceptable, else ``None``."""
@@ -80,6 +120,20 @@ class FieldSpec:
                     return c.label
         unit = f" {self.unit}" if self.unit else ""
         return f"{_fmt(float(value))}{unit}"
+
+
+def _round_bound(x: float, *, up: bool) -> float:
+    """A converted range bound to 3 significant digits, rounded inwards.
+
+    70 mg/dL is 1.8102 mmol/L, shown as 1.82: a value typed at the bound shown
+    is then inside the range once converted back.
+    """
+    if x == 0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(abs(x))) - 2)
+    n = x / step
+    n = math.ceil(n - 1e-9) if up else math.floor(n + 1e-9)
+    return float(f"{n * step:.3g}")
 
 
 def _fmt(x: float) -> str:
@@ -156,8 +210,19 @@ HEART_RECORD = RecordSchema(
             60,
             260,
             optional=True,
+            units=(Unit("kPa", 7.50062),),
         ),
-        FieldSpec("chol", "Serum cholesterol", "number", "mg/dL", 70, 700, optional=True),
+        FieldSpec(
+            "chol",
+            "Serum cholesterol",
+            "number",
+            "mg/dL",
+            70,
+            700,
+            optional=True,
+            # Total cholesterol, molar mass 386.65 g/mol: 1 mmol/L = 38.67 mg/dL.
+            units=(Unit("mmol/L", 38.67),),
+        ),
         FieldSpec(
             "fbs", "Fasting blood sugar > 120 mg/dL", "choice", choices=_YES_NO, optional=True
         ),
@@ -177,7 +242,14 @@ HEART_RECORD = RecordSchema(
         ),
         FieldSpec("exang", "Exercise-induced angina", "choice", choices=_YES_NO, optional=True),
         FieldSpec(
-            "oldpeak", "ST depression on exercise vs rest", "number", "mm", 0, 10, optional=True
+            "oldpeak",
+            "ST depression on exercise vs rest",
+            "number",
+            "mm",
+            0,
+            10,
+            optional=True,
+            units=(Unit("mV", 10.0),),  # at the standard 10 mm/mV
         ),
         FieldSpec(
             "slope",

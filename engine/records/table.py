@@ -13,8 +13,11 @@ and ``evaluate``), so that both accept the same files:
   either way, so it is refused).
 - **Missing values:** an empty cell, ``?`` (UCI), ``NA``, ``N/A``, ``NaN``,
   ``None``, ``null`` (any case).
-- **Header names:** case-insensitive; parentheses and a trailing unit are
-  ignored (``(age)``, ``chol (mg/dl)``).
+- **Header names:** case-insensitive; parentheses around a name are
+  ignored (``(age)``, as UCI's redistributors write it). A unit in
+  parentheses after the name is honoured: ``chol (mmol/L)`` is converted to
+  the mg/dL the model reads, and a unit the field is not measured in
+  (``oldpeak (cm)``) refuses the file rather than be read as another.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import EngineError
+from engine.records.schema import RecordSchema
 
 #: The rules above in one sentence, for command help.
 TABLE_FORMATS = (
@@ -81,6 +85,65 @@ def header_name(cell: str) -> str:
     """A header cell as a field name: lower case, without parentheses or a unit."""
     m = _HEADER.match(cell)
     return m.group(1).strip().lower() if m else cell.strip().lower()
+
+
+def header_unit(cell: str) -> str | None:
+    """The unit a header cell names in parentheses after the field's name, if any."""
+    m = _HEADER.match(cell)
+    unit = m.group(2) if m else None
+    return unit.strip()[1:].rstrip(")").strip() or None if unit else None
+
+
+@dataclass(frozen=True)
+class Column:
+    """Where a record field is in a table, and what its values are multiplied by."""
+
+    index: int
+    factor: float = 1.0
+
+
+def record_columns(
+    table: TextTable, path: str | Path, schema: RecordSchema
+) -> dict[str, Column] | None:
+    """The column of each of ``schema``'s fields in ``table``'s header line.
+
+    ``None`` when the header does not name every field (a table without one).
+
+    Raises
+    ------
+    EngineError
+        When a column names a unit its field is not measured in.
+    """
+    if not table.rows:
+        return None
+    cells = table.rows[0][1]
+    header = [header_name(c) for c in cells]
+    if not set(schema.names) <= set(header):
+        return None
+    out: dict[str, Column] = {}
+    for spec in schema.fields:
+        index = header.index(spec.name)
+        unit = header_unit(cells[index])
+        factor = 1.0 if unit is None or not spec.unit else spec.unit_factor(unit)
+        if factor is None:
+            raise EngineError(
+                f"“{Path(path).name}”: the column “{cells[index].strip()}” gives "
+                f"{spec.label.lower()} in “{unit}”; Stethos reads it in "
+                f"{' or '.join(spec.unit_symbols)} (a column without a unit is in {spec.unit})."
+            )
+        out[spec.name] = Column(index, factor)
+    return out
+
+
+def read_fields(
+    table: TextTable, cells: list[str], columns: dict[str, Column]
+) -> dict[str, float | None]:
+    """One row's record in the model's units; ``ValueError`` when a cell is not a number."""
+    out: dict[str, float | None] = {}
+    for name, column in columns.items():
+        value = table.number(cells[column.index]) if column.index < len(cells) else None
+        out[name] = None if value is None else value * column.factor
+    return out
 
 
 def read_text_table(path: str | Path) -> TextTable:

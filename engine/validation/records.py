@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.errors import EngineError, ModelError, RecordValidationError
 from engine.progress import check_cancelled
-from engine.records.table import header_name, read_text_table
+from engine.records.table import Column, header_name, read_fields, read_text_table, record_columns
 from engine.validation.report import BinaryCases, Evaluation, EvaluationReport, binary_report
 
 #: Names accepted for the outcome column of a record table (``num`` is UCI's 0–4 grade).
@@ -42,8 +42,8 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
     the UCI order (13 fields then ``num``), where a cholesterol or resting
     blood pressure of 0 means "not measured" (:attr:`OutcomeTable.notes`).
     ``num`` is positive when > 0; other outcome columns must hold 0 or 1.
-    Separators, decimal commas and missing values are read as
-    :mod:`engine.records.table` says.
+    Separators, decimal commas, units in the header and missing values are
+    read as :mod:`engine.records.table` says.
 
     Raises
     ------
@@ -60,14 +60,14 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
     if not rows:
         raise EngineError(f"“{p.name}” holds no records.")
     header = [header_name(c) for c in rows[0][1]]
-    if set(names) <= set(header):
+    columns = record_columns(table, p, HEART_RECORD)
+    if columns is not None:
         outcome = next((c for c in OUTCOME_COLUMNS if c in header), None)
         if outcome is None:
             raise EngineError(
                 f"“{p.name}” has no outcome column. Add one named “disease” (0 or 1) or "
                 "“num” (0–4, UCI) to evaluate a model on it.",
             )
-        index = {n: header.index(n) for n in names}
         out_idx = header.index(outcome)
         uci = False
         body = rows[1:]
@@ -83,7 +83,7 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
                 f"“{p.name}” is neither a table with the record's columns and an outcome nor a "
                 f"UCI heart-disease file (14 columns); its first line has {width} columns.",
             )
-        index = {n: i for i, n in enumerate(names)}
+        columns = {n: Column(i) for i, n in enumerate(names)}
         out_idx, outcome = len(names), "num"
         uci = True
         body = rows
@@ -98,7 +98,7 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
     notes: list[tuple[int, str]] = []
     for line, r in body:
         try:
-            record = {n: _value(r[i]) if i < len(r) else None for n, i in index.items()}
+            record = read_fields(table, r, columns)
             target = _value(r[out_idx]) if out_idx < len(r) else None
         except ValueError:
             skipped.append((line, "holds a value that is not a number"))

@@ -10,6 +10,7 @@ import pytest
 
 from engine.cli import EXIT_OK, main
 from engine.cli.models import read_record_table
+from engine.errors import EngineError
 from engine.records import HEART_RECORD
 from engine.records.table import cell_number, header_name, read_text_table
 from engine.records.uci import read_uci_heart
@@ -132,3 +133,67 @@ def test_headerless_semicolon_rows_are_read_in_the_uci_order(
     assert [i.row for i in inputs] == [1, 2, 3, 4] and all(i.error is None for i in inputs)
     assert inputs[0].record["age"] == X[0][0] and inputs[0].record["oldpeak"] == X[0][9]
     assert read_outcome_table(path).outcomes.tolist() == (y[:4] > 0).astype(int).tolist()
+
+
+def test_a_unit_in_the_header_is_converted_to_the_models_unit(
+    tmp_path: Path, uci_rows: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Cholesterol in mmol/L, blood pressure in kPa, ST depression in mV: the same records."""
+    X, y = uci_rows
+    plain = _write(tmp_path / "plain.csv", X, y, ",", ".")
+    factors = {"trestbps": ("kPa", 7.50062), "chol": ("mmol/L", 38.67), "oldpeak": ("mV", 10.0)}
+    lines = [",".join(f"{n} ({factors[n][0]})" if n in factors else n for n in NAMES) + ",disease"]
+    for values, outcome in zip(X, y, strict=True):
+        cells = [
+            "" if np.isnan(v) else repr(float(v / factors[n][1] if n in factors else v))
+            for n, v in zip(NAMES, values, strict=True)
+        ]
+        lines.append(",".join([*cells, str(int(outcome))]))
+    converted = tmp_path / "si.csv"
+    converted.write_text("\n".join(lines) + "\n")
+
+    for read in (
+        lambda p: [i.record for i in read_record_table(p)],
+        lambda p: list(read_outcome_table(p).records),
+    ):
+        for got, want in zip(read(converted), read(plain), strict=True):
+            assert got.keys() == want.keys()
+            for name in NAMES:
+                assert got[name] == pytest.approx(want[name], rel=1e-9), name
+
+
+def test_a_unit_the_field_is_not_measured_in_refuses_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    header = ",".join("chol (mmol/dl)" if n == "chol" else n for n in NAMES)
+    path.write_text(header + ",disease\n" + ",".join(["1"] * 13) + ",0\n")
+    inputs = list(read_record_table(path))
+    assert len(inputs) == 1 and inputs[0].record is None
+    message = inputs[0].error.user_message
+    assert "“chol (mmol/dl)”" in message and "mg/dL or mmol/L" in message
+    with pytest.raises(EngineError, match="mmol/dl"):
+        read_outcome_table(path)
+    # A choice field's parentheses describe its codes, not a unit: read as before.
+    named = [{"chol": "chol (mg/dl)", "thal": "thal (3 = normal)"}.get(n, n) for n in NAMES]
+    values = ["1"] * 13
+    values[NAMES.index("chol")], values[NAMES.index("thal")] = "200", "3"
+    path.write_text(",".join(named) + "\n" + ",".join(values) + "\n")
+    (item,) = read_record_table(path)
+    assert item.error is None and item.record["chol"] == 200 and item.record["thal"] == 3
+
+
+def test_bounds_in_another_unit_are_inside_the_range_once_converted() -> None:
+    for spec in HEART_RECORD.fields:
+        for symbol in spec.unit_symbols:
+            lo, hi = spec.bounds_in(symbol)
+            factor = spec.unit_factor(symbol)
+            assert factor is not None
+            for bound in (lo, hi):
+                assert bound is not None and spec.validate(bound * factor) is None, (
+                    spec.name,
+                    symbol,
+                )
+    chol = HEART_RECORD.field("chol")
+    assert chol.bounds_in("mmol/L") == (1.82, 18.1) and chol.unit_factor(" MMOL / l ") == 38.67
+    assert chol.unit_factor("mmol/dL") is None
+    with pytest.raises(KeyError):
+        chol.bounds_in("g")
