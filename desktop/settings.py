@@ -175,6 +175,24 @@ def save_preferences(prefs: Preferences, path: Path | None = None) -> None:
         log.warning("cannot write the settings file %s", target)
 
 
+def record_unit(field: str, allowed: tuple[str, ...], path: Path | None = None) -> str:
+    """The unit the record form last took ``field`` in (``allowed[0]``, the model's, if none)."""
+    return _choice(_qsettings(path).value(f"record_units/{field}"), allowed, allowed[0])
+
+
+def save_record_unit(field: str, unit: str, path: Path | None = None) -> None:
+    """Remember the unit ``field`` is entered in (a clinic's laboratory reports one)."""
+    target = path or settings_path()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot create the settings folder %s: %s", target.parent, exc)
+        return
+    s = _qsettings(target)
+    s.setValue(f"record_units/{field}", unit)
+    s.sync()
+
+
 def save_window_layout(window: QMainWindow, path: Path | None = None) -> None:
     """Keep the main window's size, position, docks and toolbars for the next start."""
     s = _qsettings(path)

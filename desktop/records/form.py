@@ -1,7 +1,11 @@
 """The patient record form, built from the engine's record schema.
 
 Every field shows its unit and valid range; a wrong value gets an inline
-message and the form reports itself invalid, so Analyze stays disabled.
+message and the form reports itself invalid, so Analyze stays disabled. A
+field a laboratory may report in another unit (cholesterol in mmol/L, blood
+pressure in kPa, ST depression in mV) has a unit box: the number is read in
+the unit chosen, the range and messages follow it, the record holds the
+model's unit, and the choice is remembered for the next record.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 import desktop.records.strings  # noqa: F401  (the schema's words, for lupdate)
+from desktop.settings import record_unit, save_record_unit
 from engine.records import FieldSpec, RecordSchema
 
 _ERROR_STYLE = "color: #c62828;"
@@ -37,6 +42,7 @@ class RecordForm(QWidget):
         self.schema = schema
         self._inputs: dict[str, QLineEdit | QComboBox] = {}
         self._messages: dict[str, QLabel] = {}
+        self._units: dict[str, QComboBox] = {}
         self._valid = False
         self._edited = False  # typed into since filled or saved
         self._filling = False
@@ -58,7 +64,9 @@ class RecordForm(QWidget):
             column.setSpacing(1)
             row = QHBoxLayout()
             row.addWidget(editor, 1)
-            if spec.unit and spec.kind != "choice":
+            if spec.units:
+                row.addWidget(self._make_unit_box(spec))
+            elif spec.unit and spec.kind != "choice":
                 unit = QLabel(self.tr(spec.unit))
                 unit.setMinimumWidth(48)
                 row.addWidget(unit)
@@ -83,6 +91,8 @@ class RecordForm(QWidget):
             hint.setStyleSheet("font-style: italic;")
             form.addRow(hint)
         self.setLayout(form)
+        for spec in schema.fields:
+            self._show_range(spec)
         self._revalidate()
 
     def _make_editor(self, spec: FieldSpec) -> QLineEdit | QComboBox:
@@ -96,17 +106,61 @@ class RecordForm(QWidget):
             return box
         edit = QLineEdit()
         edit.setObjectName(f"field_{spec.name}")
-        lo = "" if spec.minimum is None else f"{spec.minimum:g}"
-        hi = "" if spec.maximum is None else f"{spec.maximum:g}"
+        edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+        edit.textChanged.connect(self._on_editor_changed)
+        return edit
+
+    def _make_unit_box(self, spec: FieldSpec) -> QComboBox:
+        box = QComboBox()
+        box.setObjectName(f"unit_{spec.name}")
+        for symbol in spec.unit_symbols:
+            box.addItem(self.tr(symbol), symbol)
+        box.setCurrentIndex(box.findData(record_unit(spec.name, spec.unit_symbols)))
+        box.setToolTip(self.tr("The unit the value is given in"))
+        box.currentIndexChanged.connect(lambda _=0, name=spec.name: self._on_unit_changed(name))
+        self._units[spec.name] = box
+        return box
+
+    def _show_range(self, spec: FieldSpec) -> None:
+        """The placeholder and tooltip of a number field: its range in the unit chosen."""
+        edit = self._inputs[spec.name]
+        if isinstance(edit, QComboBox):
+            return
+        unit = self.unit(spec.name)
+        lo_value, hi_value = spec.bounds_in(unit) if unit else (spec.minimum, spec.maximum)
+        lo = "" if lo_value is None else f"{lo_value:g}"
+        hi = "" if hi_value is None else f"{hi_value:g}"
         edit.setPlaceholderText(
             f"{lo}–{hi}" + (self.tr(" (blank if unknown)") if spec.optional else "")
         )
         edit.setToolTip(
-            self.tr("{0}: {1} to {2} {3}").format(self.tr(spec.label), lo, hi, self.tr(spec.unit))
+            self.tr("{0}: {1} to {2} {3}").format(self.tr(spec.label), lo, hi, self.tr(unit))
         )
-        edit.setAlignment(Qt.AlignmentFlag.AlignRight)
-        edit.textChanged.connect(self._on_editor_changed)
-        return edit
+
+    def unit(self, name: str) -> str:
+        """The unit field ``name`` is typed in (the schema's unit where it has no unit box)."""
+        box = self._units.get(name)
+        return box.currentData() if box is not None else self.schema.field(name).unit
+
+    def set_unit(self, name: str, symbol: str) -> None:
+        """Choose the unit field ``name`` is typed in (as the user would in its unit box)."""
+        box = self._units[name]
+        index = box.findData(symbol)
+        if index < 0:
+            raise KeyError(symbol)
+        box.setCurrentIndex(index)
+
+    def _factor(self, spec: FieldSpec) -> float:
+        unit = self.unit(spec.name)
+        return (spec.unit_factor(unit) or 1.0) if unit else 1.0
+
+    def _on_unit_changed(self, name: str) -> None:
+        """The number typed stays and is read in the new unit: the unit box says what it is."""
+        save_record_unit(name, self.unit(name))
+        self._show_range(self.schema.field(name))
+        editor = self._inputs[name]
+        if isinstance(editor, QLineEdit) and editor.text().strip():
+            self._on_editor_changed()
 
     # --- values --------------------------------------------------------------
     def raw_values(self) -> dict[str, object]:
@@ -122,9 +176,13 @@ class RecordForm(QWidget):
                     out[spec.name] = None
                 else:
                     try:
-                        out[spec.name] = float(text)
+                        number = float(text)
                     except ValueError:
                         out[spec.name] = text
+                    else:
+                        factor = self._factor(spec)
+                        # Six significant digits: 6.02534 mmol/L is 233 mg/dL again, not 232.9999.
+                        out[spec.name] = number if factor == 1 else float(f"{number * factor:.6g}")
         return out
 
     def record(self) -> dict[str, float | None]:
@@ -144,7 +202,8 @@ class RecordForm(QWidget):
                     index = editor.findData(None if value is None else float(value))
                     editor.setCurrentIndex(max(index, 0))
                 else:
-                    editor.setText("" if value is None else f"{float(value):g}")
+                    shown = None if value is None else float(value) / self._factor(spec)
+                    editor.setText("" if shown is None else f"{shown:.6g}")
         finally:
             self._filling = False
         self._edited, self._saved = False, None
@@ -178,7 +237,9 @@ class RecordForm(QWidget):
     def _translated_problem(self, spec: FieldSpec, problem: str) -> str:
         """The engine's English message about ``spec`` in the interface language."""
         label = self.tr(spec.label)
-        unit = f" {self.tr(spec.unit)}" if spec.unit else ""
+        symbol = self.unit(spec.name)
+        unit = f" {self.tr(symbol)}" if symbol else ""
+        lowest, highest = spec.bounds_in(symbol) if symbol else (spec.minimum, spec.maximum)
         if not problem.startswith(spec.label + " "):
             return self.tr(problem)
         rest = problem[len(spec.label) + 1 :]
@@ -194,8 +255,8 @@ class RecordForm(QWidget):
             allowed = ", ".join(self.tr(c.label) for c in spec.choices)
             return self.tr("{0} must be one of: {1}.").format(label, allowed)
         for prefix, bound, template in (
-            ("must be at least", spec.minimum, self.tr("{0} must be at least {1}.")),
-            ("must be at most", spec.maximum, self.tr("{0} must be at most {1}.")),
+            ("must be at least", lowest, self.tr("{0} must be at least {1}.")),
+            ("must be at most", highest, self.tr("{0} must be at most {1}.")),
         ):
             if rest.startswith(prefix) and bound is not None:
                 return template.format(label, f"{bound:g}{unit}")

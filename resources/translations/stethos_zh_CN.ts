@@ -2048,6 +2048,10 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>— 请选择 —</translation>
     </message>
     <message>
+        <source>The unit the value is given in</source>
+        <translation>数值所用的单位</translation>
+    </message>
+    <message>
         <source> (blank if unknown)</source>
         <translation>（未知则留空）</translation>
     </message>
@@ -2132,12 +2136,20 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <translation>mmHg</translation>
     </message>
     <message>
+        <source>kPa</source>
+        <translation>kPa</translation>
+    </message>
+    <message>
         <source>Serum cholesterol</source>
         <translation>血清胆固醇</translation>
     </message>
     <message>
         <source>mg/dL</source>
         <translation>mg/dL</translation>
+    </message>
+    <message>
+        <source>mmol/L</source>
+        <translation>mmol/L</translation>
     </message>
     <message>
         <source>Fasting blood sugar &gt; 120 mg/dL</source>
@@ -2186,6 +2198,10 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
     <message>
         <source>mm</source>
         <translation>mm</translation>
+    </message>
+    <message>
+        <source>mV</source>
+        <translation>mV</translation>
     </message>
     <message>
         <source>Slope of peak exercise ST segment</source>
