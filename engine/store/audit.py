@@ -60,6 +60,7 @@ ACTIONS = (
     "audit_exported",
     "audit_reanchored",
     "merged",
+    "backed_up",
 )
 
 #: The audit log's columns, in the order they are stored and hashed.

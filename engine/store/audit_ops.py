@@ -1,4 +1,5 @@
-"""The store's audit operations: log, read, verify, re-anchor and export the audit trail.
+"""The store's audit operations: log, read, verify, re-anchor and export the audit trail;
+the database checks and the workstation database's backup.
 
 The chain and anchor themselves are in :mod:`engine.store.audit`; this is
 the part of :class:`Store` that works on them with the signed-in session.
@@ -15,6 +16,7 @@ from engine.errors import StoreError
 from engine.progress import CancelToken, Progress, no_progress
 from engine.store import audit as audit_log
 from engine.store import db, migrations
+from engine.store.backup import BackupReport
 from engine.store.core import StoreCore, Tx, guarded
 from engine.store.entities import AuditEntry, AuditReport
 from engine.store.server_audit import sealed_now
@@ -127,6 +129,38 @@ class AuditMixin(StoreCore):
         with self._write() as tx:
             tx.audit("audit_exported", "audit", "", {"file": Path(out).name, "entries": count})
         return count
+
+    @guarded
+    def backup(
+        self,
+        folder: str | Path,
+        *,
+        progress: Progress = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> BackupReport:
+        """Write a consistent, checked copy of this workstation's database into ``folder``.
+
+        Administrators only; logged (``backed_up``, with the folder and the
+        last entry the copy holds). A clinic database on PostgreSQL is backed
+        up on its server instead (see :mod:`engine.store.backup`).
+        """
+        self._require_admin("back up the database")
+        backup = getattr(self._backend, "backup", None)
+        if backup is None:
+            raise StoreError(
+                "This workstation uses the clinic's PostgreSQL database: it is backed up on "
+                "its server, with the clinic's usual PostgreSQL backup (pg_dump or the like). "
+                "`store backup` copies a workstation's own database file."
+            )
+        report: BackupReport = backup(Path(folder), progress=progress, cancel=cancel)
+        with self._write() as tx:
+            tx.audit(
+                "backed_up",
+                "store",
+                self._backend.store_id,
+                {"folder": str(report.folder), "up_to_entry": report.audit_entries},
+            )
+        return report
 
     @guarded
     def integrity_check(self) -> str:

@@ -16,9 +16,11 @@ from pathlib import Path
 import sqlcipher3
 
 from engine.errors import EngineError, StoreError
+from engine.progress import CancelToken, Progress, no_progress
 from engine.store import audit as audit_log
 from engine.store import crypto, db
 from engine.store.audit import Anchor
+from engine.store.backup import BackupReport, copy_file, write_backup
 from engine.store.crypto import KdfParams
 from engine.store.keyring import Keyring, anchor_path
 
@@ -133,6 +135,25 @@ class LocalBackend:
     def reanchor(self, conn: db.Connection, seq: int, digest: str) -> None:
         """Write a fresh anchor file (the administrator accepted the log as it is)."""
         audit_log.write_anchor(self.anchor_path, self._anchor_key, self.store_id, seq, digest)
+
+    def backup(
+        self, folder: Path, *, progress: Progress = no_progress, cancel: CancelToken | None = None
+    ) -> BackupReport:
+        """A consistent, checked copy of the three files in ``folder`` (see :mod:`engine.store.backup`)."""
+
+        def copy_keyring(target: Path) -> None:
+            with _keyring_lock:  # not halfway through another window's rewrite
+                copy_file(self._keyring.path, target)
+
+        return write_backup(
+            self.path,
+            self._data_key,
+            self.store_id,
+            folder,
+            copy_keyring=copy_keyring,
+            progress=progress,
+            cancel=cancel,
+        )
 
     def close(self) -> None:
         """Forget the data key."""
