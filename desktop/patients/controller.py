@@ -17,7 +17,8 @@ it with the administrator and shows the recovery key once). While signed in:
 - “Edit patient…” and “Edit record…” save a new version with the reason;
   “… history…” lists every version with who, when and why;
 - administrators add, reset and disable accounts and replace the recovery
-  key (Patient ▸ Users…); the sign-in dialog restores access with the
+  key (Patient ▸ Users…), and back up a workstation's database (Patient ▸
+  Back up database…); the sign-in dialog restores access with the
   recovery key;
 - after ``lock_timeout_s`` (Settings ▸ Lock patient data after) without
   keyboard or mouse input the session locks until the password is typed again.
@@ -40,6 +41,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMenu, QMessageBox, QWidget
 
 from desktop.jobs import JobFailure
+from desktop.patients.backup_controller import BackupController
 from desktop.patients.encounter_controller import EncounterController
 from desktop.patients.host import PatientHost
 from desktop.patients.panel import PatientsPanel
@@ -127,10 +129,12 @@ class PatientController(QObject):
         self.patients = PatientsController(self)
         self.encounter = EncounterController(self)
         self.report = ReportController(self)
+        self.backup = BackupController(self)
         host.add_status_widget(self.user_status)
         self.menu = QMenu(self.tr("&Patient"), self.window)
         for action in (
             *self.session.menu_actions(),
+            self.backup.backup_action,
             None,
             self.patients.new_patient_action,
             *self.encounter.menu_actions(),
@@ -180,6 +184,7 @@ class PatientController(QObject):
         self.patients.update_state()
         self.encounter.update_state()
         self.report.update_state()
+        self.backup.update_state()
         self.user_status.setToolTip(self.store_problem)
         if self.store_path is None:
             self.user_status.setText(self.tr("Database setting unusable: patients are off"))

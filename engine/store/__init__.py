@@ -25,6 +25,7 @@ log is hash-chained and anchored (:meth:`Store.verify_audit`).
 
 from __future__ import annotations
 
+from engine.store.backup import BackupReport
 from engine.store.crypto import KdfParams
 from engine.store.entities import (
     AuditEntry,
@@ -64,6 +65,7 @@ __all__ = [
     "CURRENT_VERSION",
     "AuditEntry",
     "AuditReport",
+    "BackupReport",
     "Decision",
     "DriftRow",
     "Encounter",

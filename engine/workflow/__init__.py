@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from engine.models.site import SiteCalibration, StoredSiteCalibration
     from engine.workflow.accounts import (
         add_user,
+        back_up_store,
         change_password,
         list_users,
         new_recovery_key,
@@ -178,6 +179,7 @@ _MODULES: dict[str, str] = {
     "Unavailable": "engine.workflow.report",
     "add_patient": "engine.workflow.session",
     "add_user": "engine.workflow.accounts",
+    "back_up_store": "engine.workflow.accounts",
     "ai_results_in": "engine.workflow.dicom_results",
     "analyze": "engine.workflow.analysis",
     "analyze_many": "engine.workflow.analysis",
@@ -291,6 +293,7 @@ __all__ = [
     "ai_results_in",
     "analyze",
     "analyze_many",
+    "back_up_store",
     "change_password",
     "clear_model_cache",
     "collect_report",

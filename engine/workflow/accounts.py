@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine.progress import CancelToken, Progress, check_cancelled, no_progress
 from engine.store import (
+    BackupReport,
     KdfParams,
     Store,
     User,
@@ -218,3 +219,15 @@ def new_recovery_key(
     """Replace the recovery key; returns the new one (to show once)."""
     check_cancelled(cancel)
     return store.new_recovery_key()
+
+
+def back_up_store(
+    store: Store,
+    folder: str | Path,
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> BackupReport:
+    """A consistent, checked copy of the workstation's database in ``folder`` (administrators)."""
+    check_cancelled(cancel)
+    return store.backup(folder, progress=progress, cancel=cancel)

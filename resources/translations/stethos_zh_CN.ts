@@ -1775,6 +1775,42 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
         <source>first {0:g} s</source>
         <translation>前 {0:g} 秒</translation>
     </message>
+    <message>
+        <source>&amp;Back up database…</source>
+        <translation>备份数据库(&amp;B)…</translation>
+    </message>
+    <message>
+        <source>A checked copy of this workstation&apos;s patient database, its key file and audit anchor, in a new folder; safe while Stethos is in use.</source>
+        <translation>将本工作站的患者数据库、其密钥文件和审计锚点复制到一个新文件夹并加以检查；Stethos 使用中也可安全进行。</translation>
+    </message>
+    <message>
+        <source>Choose where to keep the backup</source>
+        <translation>选择备份的存放位置</translation>
+    </message>
+    <message>
+        <source>Backing up the database…</source>
+        <translation>正在备份数据库…</translation>
+    </message>
+    <message>
+        <source>Database backed up</source>
+        <translation>数据库已备份</translation>
+    </message>
+    <message>
+        <source>The database was copied to {0} and the copy checked: it opens, SQLite finds it intact, and its audit trail (entries 1 to {1}) verifies.
+
+Keep the folder with the clinic&apos;s backups. To restore: close Stethos, copy the three files into the data folder ({2}), and sign in with a password or the recovery key valid on the day of the backup.</source>
+        <translation>数据库已复制到 {0}，副本已检查：可以打开，SQLite 认定其完整，审计记录（第 1 至 {1} 条）校验通过。
+
+请将该文件夹与诊所的其他备份一同保存。恢复方法：关闭 Stethos，将这三个文件复制到数据文件夹（{2}），再用备份当天有效的密码或恢复密钥登录。</translation>
+    </message>
+    <message>
+        <source>Backup failed</source>
+        <translation>备份失败</translation>
+    </message>
+    <message>
+        <source>The database was not backed up: {0}</source>
+        <translation>数据库未备份：{0}</translation>
+    </message>
 </context>
 <context>
     <name>PatientsPanel</name>
