@@ -30,6 +30,8 @@ from engine.filetypes import is_dicom_file
 from engine.progress import no_progress
 from engine.records.table import (
     TABLE_FORMATS,
+    CellError,
+    Column,
     TextTable,
     read_fields,
     read_text_table,
@@ -276,13 +278,9 @@ def read_record_table(path: Path) -> Iterator[_Input]:
         for line, r in table.rows[1:]:
             try:
                 record = read_fields(table, r, columns)
-            except ValueError:
+            except CellError as exc:
                 yield _Input(
-                    path,
-                    row=line,
-                    error=EngineError(
-                        f"“{path.name}” line {line} holds a value that is not a number."
-                    ),
+                    path, row=line, error=EngineError(f"“{path.name}” line {line}: {exc}.")
                 )
                 continue
             yield _Input(path, row=line, record=record)
@@ -297,8 +295,10 @@ def _uci_rows(path: Path, table: TextTable, names: list[str]) -> Iterator[_Input
     13 columns, or 14 with UCI's ``num`` (not read); a first line that is not
     numbers is a header some redistributors add, and skipped.
     """
+    from engine.records import HEART_RECORD
     from engine.records.uci import UCI_COLUMNS, zero_as_missing
 
+    columns = {spec.name: Column(i, spec=spec) for i, spec in enumerate(HEART_RECORD.fields)}
     width = len(table.rows[0][1])
     if width not in (len(names), len(UCI_COLUMNS)):
         yield _Input(
@@ -323,17 +323,12 @@ def _uci_rows(path: Path, table: TextTable, names: list[str]) -> Iterator[_Input
             )
             continue
         try:
-            values = [table.number(c) for c in cells[: len(names)]]
-        except ValueError:
+            record = read_fields(table, cells, columns)
+        except CellError as exc:
             if k == 0:
                 continue  # a header line
-            yield _Input(
-                path,
-                row=line,
-                error=EngineError(f"“{path.name}” line {line} holds a value that is not a number."),
-            )
+            yield _Input(path, row=line, error=EngineError(f"“{path.name}” line {line}: {exc}."))
             continue
-        record = dict(zip(names, values, strict=True))
         yield _Input(path, row=line, record=record, notes=zero_as_missing(record))
 
 

@@ -11,6 +11,9 @@ and ``evaluate``), so that both accept the same files:
   decimal comma too (``1,5`` is 1.5). A value with both, or with more than
   one comma, is not a number (a thousands separator would be read wrongly
   either way, so it is refused).
+- **Choices:** a coded field takes its code (``1``) or its name, in any case
+  (``Male``, ``typical angina``; ``M``/``F`` and ``Y``/``N`` for the fields
+  of two choices).
 - **Missing values:** an empty cell, ``?`` (UCI), ``NA``, ``N/A``, ``NaN``,
   ``None``, ``null`` (any case).
 - **Header names:** case-insensitive; parentheses around a name are
@@ -28,12 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import EngineError
-from engine.records.schema import RecordSchema
+from engine.records.schema import FieldSpec, RecordSchema
 
 #: The rules above in one sentence, for command help.
 TABLE_FORMATS = (
     "Tables may be separated by commas, semicolons or tabs; where the separator is not a "
-    "comma, decimal commas are read too (1,5 = 1.5)."
+    "comma, decimal commas are read too (1,5 = 1.5). Coded fields take their code or name "
+    "(1, Male or M)."
 )
 
 #: Cell texts read as "not recorded".
@@ -96,10 +100,46 @@ def header_unit(cell: str) -> str | None:
 
 @dataclass(frozen=True)
 class Column:
-    """Where a record field is in a table, and what its values are multiplied by."""
+    """Where a record field is in a table, and what its values are multiplied by.
+
+    ``spec`` is the field (its choices' names are read too, and messages name it).
+    """
 
     index: int
     factor: float = 1.0
+    spec: FieldSpec | None = None
+
+
+class CellError(ValueError):
+    """A cell that is not a value of its field; the message names the field and the cell."""
+
+
+def choice_code(spec: FieldSpec, text: str) -> float | None:
+    """The code of the choice ``text`` names (``Male``, ``female``), ``None`` if none.
+
+    A single letter is taken for the choice it begins (``M``, ``F``, ``Y``, ``N``)
+    in a field of two choices that begin with different letters (sex, yes/no).
+    """
+    key = text.strip().casefold()
+    if not key:
+        return None
+    for choice in spec.choices:
+        if choice.label.casefold() == key:
+            return float(choice.code)
+    initials = [c.label[:1].casefold() for c in spec.choices]
+    if len(key) == 1 and len(initials) == 2 and len(set(initials)) == 2 and key in initials:
+        return float(spec.choices[initials.index(key)].code)
+    return None
+
+
+def _cell_problem(spec: FieldSpec | None, text: str) -> str:
+    if spec is None:
+        return f"“{text.strip()}” is not a number"
+    if spec.choices:
+        codes = ", ".join(f"{c.code:g}" for c in spec.choices)
+        names = ", ".join(c.label for c in spec.choices)
+        return f"{spec.label} is “{text.strip()}”: give one of {codes} or its name ({names})"
+    return f"{spec.label} is “{text.strip()}”, not a number"
 
 
 def record_columns(
@@ -131,17 +171,32 @@ def record_columns(
                 f"{spec.label.lower()} in “{unit}”; Stethos reads it in "
                 f"{' or '.join(spec.unit_symbols)} (a column without a unit is in {spec.unit})."
             )
-        out[spec.name] = Column(index, factor)
+        out[spec.name] = Column(index, factor, spec)
     return out
 
 
 def read_fields(
     table: TextTable, cells: list[str], columns: dict[str, Column]
 ) -> dict[str, float | None]:
-    """One row's record in the model's units; ``ValueError`` when a cell is not a number."""
+    """One row's record in the model's units.
+
+    Raises
+    ------
+    CellError
+        When a cell is neither a number nor, for a choice, one of its names.
+    """
     out: dict[str, float | None] = {}
     for name, column in columns.items():
-        value = table.number(cells[column.index]) if column.index < len(cells) else None
+        text = cells[column.index] if column.index < len(cells) else ""
+        try:
+            value = table.number(text)
+        except ValueError:
+            spec = column.spec
+            code = choice_code(spec, text) if spec is not None and spec.choices else None
+            if code is None:
+                raise CellError(_cell_problem(spec, text)) from None
+            out[name] = code
+            continue
         out[name] = None if value is None else value * column.factor
     return out
 

@@ -10,7 +10,14 @@ import numpy as np
 
 from engine.errors import EngineError, ModelError, RecordValidationError
 from engine.progress import check_cancelled
-from engine.records.table import Column, header_name, read_fields, read_text_table, record_columns
+from engine.records.table import (
+    CellError,
+    Column,
+    header_name,
+    read_fields,
+    read_text_table,
+    record_columns,
+)
 from engine.validation.report import BinaryCases, Evaluation, EvaluationReport, binary_report
 
 #: Names accepted for the outcome column of a record table (``num`` is UCI's 0–4 grade).
@@ -83,7 +90,7 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
                 f"“{p.name}” is neither a table with the record's columns and an outcome nor a "
                 f"UCI heart-disease file (14 columns); its first line has {width} columns.",
             )
-        columns = {n: Column(i) for i, n in enumerate(names)}
+        columns = {f.name: Column(i, spec=f) for i, f in enumerate(HEART_RECORD.fields)}
         out_idx, outcome = len(names), "num"
         uci = True
         body = rows
@@ -99,9 +106,13 @@ def read_outcome_table(path: str | Path) -> OutcomeTable:
     for line, r in body:
         try:
             record = read_fields(table, r, columns)
+        except CellError as exc:
+            skipped.append((line, str(exc)))
+            continue
+        try:
             target = _value(r[out_idx]) if out_idx < len(r) else None
         except ValueError:
-            skipped.append((line, "holds a value that is not a number"))
+            skipped.append((line, f"outcome “{r[out_idx].strip()}” is not a number"))
             continue
         if target is None:
             skipped.append((line, f"has no outcome ({outcome})"))

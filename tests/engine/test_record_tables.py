@@ -99,13 +99,49 @@ def test_a_bad_row_is_named_by_its_file_line_in_both(
     path = _write(tmp_path / "export.csv", X[:3], y[:3], ";", ",")
     lines = path.read_text(encoding="utf-8-sig").splitlines()
     lines.insert(2, "")  # a blank line: later rows keep their file line numbers
-    lines[3] = lines[3].replace(";", ";1.234,5", 1)  # a thousands separator in the 2nd cell
+    cells = lines[3].split(";")
+    cells[NAMES.index("chol")] = "1.234,5"  # a thousands separator
+    lines[3] = ";".join(cells)
     path.write_text("\n".join(lines) + "\n")
 
-    assert read_outcome_table(path).skipped == ((4, "holds a value that is not a number"),)
+    problem = "Serum cholesterol is “1.234,5”, not a number"
+    assert read_outcome_table(path).skipped == ((4, problem),)
     inputs = list(read_record_table(path))
     assert [(i.row, i.error is None) for i in inputs] == [(2, True), (4, False), (5, True)]
-    assert "line 4 holds a value that is not a number" in inputs[1].error.user_message
+    assert inputs[1].error.user_message == f"“export.csv” line 4: {problem}."
+
+
+def test_choices_may_be_named_as_a_spreadsheet_writes_them(tmp_path: Path) -> None:
+    header = ",".join([*NAMES, "disease"])
+    named = {
+        "sex": "Male",
+        "cp": "typical angina",
+        "fbs": "Y",
+        "restecg": "Probable/definite LV hypertrophy (Estes)",
+        "exang": "no",
+        "slope": "DOWNSLOPING",
+        "thal": "Fixed defect",
+    }
+    coded = {"sex": 1, "cp": 1, "fbs": 1, "restecg": 2, "exang": 0, "slope": 3, "thal": 6}
+    numbers = {"age": 63, "trestbps": 145, "chol": 233, "thalach": 150, "oldpeak": 2.3, "ca": 0}
+    row = [str(named.get(n, numbers.get(n))) for n in NAMES]
+    path = tmp_path / "named.csv"
+    path.write_text(header + "\n" + ",".join(f'"{c}"' for c in row) + ",1\n")
+    (item,) = read_record_table(path)
+    assert item.error is None and item.record == {**numbers, **coded}
+    assert read_outcome_table(path).records == (item.record,)
+
+    row[NAMES.index("cp")] = "T"  # four choices: a single letter is not guessed
+    row[NAMES.index("sex")] = "x"
+    path.write_text(header + "\n" + ",".join(row) + ",1\n")
+    (item,) = read_record_table(path)
+    assert item.error.user_message == (
+        "“named.csv” line 2: Sex is “x”: give one of 0, 1 or its name (Female, Male)."
+    )
+    row[NAMES.index("sex")] = "F"
+    path.write_text(header + "\n" + ",".join(row) + ",1\n")
+    (item,) = read_record_table(path)
+    assert "Chest pain type is “T”" in item.error.user_message
 
 
 def test_cli_predict_on_a_semicolon_export_matches_the_comma_file(
