@@ -38,6 +38,7 @@ from PySide6.QtPrintSupport import QPrinter
 
 from desktop.ecg.rhythm import summary_rows
 from desktop.patients.host import ScreenViews
+from desktop.records.units import value_in_chosen_unit
 from desktop.results.basis import basis_text, site_text
 from desktop.results.panel import warning_text
 from desktop.viewer.overlay import heatmap_rgba
@@ -78,9 +79,7 @@ def value_text(spec, value: Any, unit: str | None = None) -> str:
     if spec.kind == "choice":
         labels = {float(c.code): c.label for c in spec.choices}
         return QCoreApplication.translate("RecordForm", labels.get(float(value), str(value)))
-    unit = unit if unit is not None else spec.unit
-    unit_text = QCoreApplication.translate("RecordForm", unit) if unit else ""
-    return f"{float(value):g} {unit_text}".strip()
+    return value_in_chosen_unit(spec, float(value), unit if unit is not None else spec.unit)
 
 
 def _e(value: object) -> str:

@@ -27,7 +27,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from desktop.records.units import value_in_chosen_unit
 from desktop.theme import is_dark
+from engine.records import HEART_RECORD
 from engine.workflow import Contribution
 
 ROW_HEIGHT = 24
@@ -58,8 +60,8 @@ def translated_label(c: Contribution) -> str:
 def translated_value(c: Contribution) -> str:
     """The patient's value with its unit (or the chosen option) in the interface language."""
     if c.raw_value is not None and c.unit:
-        unit = QCoreApplication.translate("RecordForm", c.unit)
-        return f"{c.raw_value:g} {unit}"
+        spec = next((f for f in HEART_RECORD.fields if f.name == c.name), None)
+        return value_in_chosen_unit(spec, c.raw_value, c.unit)
     return QCoreApplication.translate("RecordForm", c.value)
 
 

@@ -98,3 +98,19 @@ def test_the_unit_chosen_is_the_next_forms_unit(qtbot, form):
     assert again.unit("chol") == "mmol/L" and again.unit("trestbps") == "mmHg"
     with pytest.raises(KeyError):
         again.set_unit("chol", "g/L")
+
+
+def test_values_shown_back_are_in_the_chosen_unit_with_the_stored_one(form):
+    """The result's contributions and the encounter report: 6.03 mmol/L (233 mg/dL)."""
+    from desktop.patients.report import value_text
+    from desktop.results.chart import translated_value
+    from engine.workflow import Contribution
+
+    chol = Contribution("chol", "Serum cholesterol", "233 mg/dL", 0.1, "mg/dL", 233.0)
+    spec = HEART_RECORD.field("chol")
+    assert translated_value(chol) == value_text(spec, 233.0, "mg/dL") == "233 mg/dL"
+    form.set_unit("chol", "mmol/L")
+    assert translated_value(chol) == value_text(spec, 233.0, "mg/dL") == "6.03 mmol/L (233 mg/dL)"
+    age = Contribution("age", "Age", "63 years", 0.2, "years", 63.0)
+    assert translated_value(age) == "63 years"
+    assert value_text(HEART_RECORD.field("sex"), 1.0) == "Male"
