@@ -101,10 +101,10 @@ class BackupController(QObject):
                 "PatientController",
                 "The database was copied to {0} and the copy checked: it opens, SQLite finds "
                 "it intact, and its audit trail (entries 1 to {1}) verifies.\n\nKeep the "
-                "folder with the clinic's backups. To restore: close Stethos, copy the three "
-                "files into the data folder ({2}), and sign in with a password or the "
-                "recovery key valid on the day of the backup.",
-            ).format(report.folder, report.audit_entries, Path(self.ctl.store_path or "").parent)
+                "folder with the clinic's backups. To restore it: close Stethos and run "
+                'stethos-engine store restore --from "{0}" --user (an administrator); '
+                "a password or the recovery key valid on the day of the backup opens it.",
+            ).format(report.folder, report.audit_entries)
         )
 
     def _failed(self, failure: JobFailure) -> None:

@@ -82,14 +82,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Copying the data folder while Stethos runs can catch the database "
         "without its latest changes next to an audit anchor that counts them; restored, that "
         "copy fails its audit check. This command copies one snapshot and checks the copy. "
-        "To restore: close Stethos, put the three files in the data folder (keep the ones "
-        "they replace aside), and sign in.",
+        "Put it back with `store restore`.",
     )
     _common(backup)
     backup.add_argument(
         "--to", required=True, metavar="FOLDER", help="a new or empty folder (one per backup)"
     )
     backup.set_defaults(func=_cmd_backup)
+    restore = store_sub.add_parser(
+        "restore",
+        help="make a backup the workstation's database again, after checking it; the files it "
+        "replaces (write-ahead log included) are kept in a 'replaced …' folder beside it",
+        description="Close Stethos on this workstation first (the command refuses while the "
+        "database is open). The backup is copied beside the database and opened with an "
+        "administrator's password valid when it was made; it must pass SQLite's integrity "
+        "check and the audit check. Then every file of the database it replaces is moved "
+        "into a new 'replaced …' folder, and the copy takes its place.",
+    )
+    restore.add_argument("--db", help="the database file to replace (default: the workstation's)")
+    restore.add_argument("--user", required=True, help="an administrator of the backup")
+    restore.add_argument(
+        "--from", dest="source", required=True, metavar="FOLDER", help="a `store backup` folder"
+    )
+    restore.set_defaults(func=_cmd_restore)
     use = store_sub.add_parser(
         "use", help="make this workstation use a database (a postgresql:// URL or a file)"
     )
@@ -288,9 +303,31 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         "entries)."
     )
     print(
-        "Restore: close Stethos, copy these three files into the data folder, sign in. The "
-        "copy opens with the passwords and recovery key valid when it was made."
+        f"Restore: close Stethos, then `stethos-engine store restore --from {report.folder} "
+        "--user ADMIN`. The copy opens with the passwords and recovery key valid when it was "
+        "made."
     )
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from engine.store import is_database_url
+    from engine.store.restore import restore_backup
+
+    target = _db_path(args)
+    if is_database_url(target):
+        sys.stderr.write(
+            "error: this workstation uses the clinic's PostgreSQL database; restore it on the "
+            "server with the clinic's PostgreSQL tools\n"
+        )
+        return 2
+    report = restore_backup(args.source, Path(target), args.user, _password())
+    print(
+        f"ok: {report.database} restored from {args.source}; integrity and audit trail "
+        f"checked, the restore logged as entry {report.audit_entries}."
+    )
+    if report.replaced is not None:
+        print(f"The files it replaced are kept in {report.replaced}.")
     return 0
 
 

@@ -61,6 +61,7 @@ ACTIONS = (
     "audit_reanchored",
     "merged",
     "backed_up",
+    "restored",
 )
 
 #: The audit log's columns, in the order they are stored and hashed.

@@ -1798,10 +1798,10 @@ Saved settings (ECG speed and gain, screen calibration, the models&apos; device)
     <message>
         <source>The database was copied to {0} and the copy checked: it opens, SQLite finds it intact, and its audit trail (entries 1 to {1}) verifies.
 
-Keep the folder with the clinic&apos;s backups. To restore: close Stethos, copy the three files into the data folder ({2}), and sign in with a password or the recovery key valid on the day of the backup.</source>
+Keep the folder with the clinic&apos;s backups. To restore it: close Stethos and run stethos-engine store restore --from &quot;{0}&quot; --user (an administrator); a password or the recovery key valid on the day of the backup opens it.</source>
         <translation>数据库已复制到 {0}，副本已检查：可以打开，SQLite 认定其完整，审计记录（第 1 至 {1} 条）校验通过。
 
-请将该文件夹与诊所的其他备份一同保存。恢复方法：关闭 Stethos，将这三个文件复制到数据文件夹（{2}），再用备份当天有效的密码或恢复密钥登录。</translation>
+请将该文件夹与诊所的其他备份一同保存。恢复方法：关闭 Stethos，运行 stethos-engine store restore --from &quot;{0}&quot; --user （管理员用户名）；备份当天有效的密码或恢复密钥可以打开它。</translation>
     </message>
     <message>
         <source>Backup failed</source>

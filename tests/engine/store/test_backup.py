@@ -171,3 +171,105 @@ def test_backups_taken_while_another_session_writes_each_check_out(
             assert restored.verify_audit().ok
             counts.append(len(restored.search_patients("Family", limit=10_000)))
     assert counts == sorted(counts) and counts[0] >= 5  # each a later snapshot than the last
+
+
+def _crashed_copy(live: Path, where: Path) -> Path:
+    """The data folder as a crash leaves it: the database with its write-ahead log unapplied."""
+    shutil.copytree(live.parent, where)
+    assert (where / f"{live.name}-wal").stat().st_size > 0
+    return where / live.name
+
+
+@pytest.mark.sqlite_only
+def test_restore_moves_every_replaced_file_aside_the_stale_log_included(
+    store: Store, db_path: Path, tmp_path: Path
+) -> None:
+    """Copying the three files back over a crashed folder leaves a log that breaks the copy."""
+    from engine.store.restore import restore_backup
+
+    _patients(store, 0, 4)
+    backup = store.backup(tmp_path / "backup")
+    _patients(store, 4, 20)
+    crashed = _crashed_copy(db_path, tmp_path / "crashed")
+
+    naive = _crashed_copy(db_path, tmp_path / "naive")  # what copying the files back gives
+    for f in backup.files:
+        shutil.copyfile(f, naive.parent / f.name)
+    with pytest.raises(StoreError, match="damaged"):
+        open_store(naive, ADMIN, ADMIN_PASSWORD, kdf=FAST)
+
+    crashed_files = {p.name: p.read_bytes() for p in crashed.parent.iterdir()}
+    assert len(crashed_files) == 5  # the database, its log, shared memory, key file, anchor
+    report = restore_backup(backup.folder, crashed, ADMIN, ADMIN_PASSWORD, kdf=FAST)
+    assert report.database == crashed and report.replaced is not None
+    # every replaced file is kept as it was, the stale log with the database it belongs to
+    assert {p.name: p.read_bytes() for p in report.replaced.iterdir()} == crashed_files
+    assert not any(p.name.startswith(".restore-") for p in crashed.parent.iterdir())
+    with open_store(crashed, ADMIN, ADMIN_PASSWORD, kdf=FAST) as restored:
+        assert len(restored.search_patients("Family")) == 4
+        assert restored.verify_audit().ok
+        (entry,) = restored.audit_entries(action="restored")
+        assert entry.details == {"from": str(backup.folder)} and entry.seq == report.audit_entries
+
+
+@pytest.mark.sqlite_only
+def test_restore_checks_the_backup_and_the_password_before_touching_anything(
+    store: Store, db_path: Path, tmp_path: Path
+) -> None:
+    from engine.errors import AuthenticationError
+    from engine.store.restore import restore_backup
+
+    store.create_user("dr.lee", "clinician-pass-1", role="clinician")
+    backup = store.backup(tmp_path / "backup")
+    store.close()
+    before = {p.name: p.read_bytes() for p in db_path.parent.iterdir()}
+    with pytest.raises(PermissionDeniedError, match="administrator"):
+        restore_backup(backup.folder, db_path, "dr.lee", "clinician-pass-1", kdf=FAST)
+    with pytest.raises(AuthenticationError):
+        restore_backup(backup.folder, db_path, ADMIN, "wrong password 1", kdf=FAST)
+    with pytest.raises(StoreError, match="not a Stethos backup"):
+        restore_backup(tmp_path, db_path, ADMIN, ADMIN_PASSWORD, kdf=FAST)
+    (backup.folder / anchor_path(db_path).name).unlink()
+    with pytest.raises(StoreError, match=r"incomplete: stethos\.db\.audit-anchor\.json missing"):
+        restore_backup(backup.folder, db_path, ADMIN, ADMIN_PASSWORD, kdf=FAST)
+    assert {p.name: p.read_bytes() for p in db_path.parent.iterdir()} == before
+
+
+@pytest.mark.sqlite_only
+def test_restore_is_refused_while_another_process_has_the_database_open(
+    store: Store, db_path: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import subprocess
+    import sys
+
+    backup = store.backup(tmp_path / "backup")
+    store.close()
+    holder = (
+        "import sys\n"
+        "from engine.store import KdfParams, open_store\n"
+        f"s = open_store({str(db_path)!r}, {ADMIN!r}, {ADMIN_PASSWORD!r}, kdf=KdfParams.fast())\n"
+        "s.search_patients('')\n"
+        "print('open', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "s.close()\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "open"
+        monkeypatch.setenv("STETHOS_PASSWORD", ADMIN_PASSWORD)
+        args = ["store", "restore", "--user", ADMIN, "--db", str(db_path), "--from"]
+        assert main([*args, str(backup.folder)]) == 1
+        assert "is open in Stethos on this workstation" in capsys.readouterr().err
+    finally:
+        proc.communicate("\n", timeout=30)
+    assert main([*args, str(backup.folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"ok: {db_path} restored from {backup.folder}")
+    assert "The files it replaced are kept in" in out
