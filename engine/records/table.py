@@ -43,6 +43,8 @@ TABLE_FORMATS = (
 #: Cell texts read as "not recorded".
 MISSING_TEXTS = frozenset({"", "?", "na", "n/a", "nan", "none", "null"})
 
+#: How .xlsx/.ods (zip) and .xls (OLE compound file) workbooks begin.
+_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 _SEP_LINE = re.compile(r"^\s*sep\s*=\s*(.)\s*$", re.IGNORECASE)
 _HEADER = re.compile(r"\s*\(?\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*\)?\s*(\(.*)?$")
 
@@ -211,9 +213,15 @@ def read_text_table(path: str | Path) -> TextTable:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig", errors="replace")
+        data = p.read_bytes()
     except OSError as exc:
         raise EngineError(f"“{p.name}” cannot be read.", str(exc)) from exc
+    if data.startswith(_WORKBOOK_MAGIC):
+        raise EngineError(
+            f"“{p.name}” is a spreadsheet workbook (Excel, LibreOffice), not a table of text. "
+            "Save the sheet as CSV (File ▸ Save as… ▸ CSV) and give that file."
+        )
+    text = data.decode("utf-8-sig", errors="replace")
     numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
     delimiter = None
     if numbered and (m := _SEP_LINE.match(numbered[0][1])):

@@ -233,3 +233,19 @@ def test_bounds_in_another_unit_are_inside_the_range_once_converted() -> None:
     assert chol.unit_factor("mmol/dL") is None
     with pytest.raises(KeyError):
         chol.bounds_in("g")
+
+
+def test_a_workbook_is_named_as_one_with_what_to_do(tmp_path: Path) -> None:
+    import zipfile
+
+    book = tmp_path / "records.xlsx"
+    with zipfile.ZipFile(book, "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    old = tmp_path / "records.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    for path in (book, old):
+        (item,) = read_record_table(path)
+        assert item.error.user_message.startswith(f"“{path.name}” is a spreadsheet workbook")
+        assert "Save the sheet as CSV" in item.error.user_message
+        with pytest.raises(EngineError, match="spreadsheet workbook"):
+            read_outcome_table(path)
