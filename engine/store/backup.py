@@ -18,6 +18,7 @@ closed.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Callable
@@ -84,7 +85,7 @@ def write_backup(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(db.disk_problem(folder, exc), str(exc)) from exc
+        raise StoreError(_folder_problem(folder, exc), str(exc)) from exc
     parts = tuple(f.with_name(f.name + ".part") for f in finals)
     try:
         return _write(db_path, data_key, store_id, finals, parts, copy_keyring, progress, cancel)
@@ -122,7 +123,7 @@ def _write(
             finally:
                 source.execute("ROLLBACK")
         except sqlcipher3.Error as exc:
-            raise StoreError(db.disk_problem(part_db.parent, exc) or str(exc), str(exc)) from exc
+            raise StoreError(_folder_problem(part_db.parent, exc), str(exc)) from exc
         finally:
             target.close()
     finally:
@@ -170,7 +171,7 @@ def copy_file(source: Path, target: Path) -> None:
     try:
         shutil.copyfile(source, target)
     except OSError as exc:
-        raise StoreError(db.disk_problem(target.parent, exc), str(exc)) from exc
+        raise StoreError(_folder_problem(target.parent, exc), str(exc)) from exc
     _fsync(target)
 
 
@@ -179,4 +180,20 @@ def _fsync(path: Path) -> None:
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
     except OSError as exc:
-        raise StoreError(db.disk_problem(path.parent, exc), str(exc)) from exc
+        raise StoreError(_folder_problem(path.parent, exc), str(exc)) from exc
+
+
+def _folder_problem(folder: Path, exc: BaseException) -> str:
+    """Why the backup folder cannot be written, in plain words."""
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT) or "full" in str(exc).lower():
+        why = "its disk is full"
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        why = "it is read-only or not writable for this user"
+    elif code in (errno.ENOTDIR, errno.EEXIST):
+        why = "a file is in the way of a folder"
+    elif code == errno.ENOENT:
+        why = "that place does not exist (a disk not mounted?)"
+    else:
+        why = f"the disk reported an error ({exc})"
+    return f"The backup cannot be written to {folder}: {why}. Nothing was backed up."

@@ -117,6 +117,15 @@ def restore_backup(
 
     source = backup_database(Path(folder).expanduser())
     target = Path(target).expanduser()
+    if target.is_dir():
+        raise StoreError(
+            f"{target} is a folder: give the database file to replace (its stethos.db)."
+        )
+    if target.exists() and not keyring_path(target).exists():
+        raise StoreError(
+            f"{target} is not a Stethos database (it has no key file beside it); a restore "
+            "replaces only a Stethos database."
+        )
     if database_in_use(target):
         raise StoreError(
             f"{target.name} is open in Stethos on this workstation (a window or a command): "

@@ -229,6 +229,13 @@ def test_restore_checks_the_backup_and_the_password_before_touching_anything(
         restore_backup(backup.folder, db_path, ADMIN, "wrong password 1", kdf=FAST)
     with pytest.raises(StoreError, match="not a Stethos backup"):
         restore_backup(tmp_path, db_path, ADMIN, ADMIN_PASSWORD, kdf=FAST)
+    with pytest.raises(StoreError, match="is a folder: give the database file"):
+        restore_backup(backup.folder, db_path.parent, ADMIN, ADMIN_PASSWORD, kdf=FAST)
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database")
+    with pytest.raises(StoreError, match="is not a Stethos database"):
+        restore_backup(backup.folder, other, ADMIN, ADMIN_PASSWORD, kdf=FAST)
+    assert other.read_text() == "not a database"
     (backup.folder / anchor_path(db_path).name).unlink()
     with pytest.raises(StoreError, match=r"incomplete: stethos\.db\.audit-anchor\.json missing"):
         restore_backup(backup.folder, db_path, ADMIN, ADMIN_PASSWORD, kdf=FAST)
