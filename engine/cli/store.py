@@ -366,6 +366,9 @@ def _cmd_drift(args: argparse.Namespace) -> int:
         writer.writerow(fields)
         for r in rows:
             writer.writerow([r.to_json()[f] for f in fields])
+    elif not rows:
+        which = f" of model {args.model}" if args.model else ""
+        print(f"No analysis results{which} are stored yet: nothing to report.")
     else:
         print(
             f"{'model':<32} {'version':<10} {'period':<9} {'results':>7} {'positive':>9} "

@@ -247,3 +247,8 @@ def test_drift_report_numbers_on_a_synthetic_history(store: Store, clock: FakeCl
     assert cli_main(["audit", "drift", "--db", str(db_path), "--user", ADMIN]) == 0
     table = capsys.readouterr().out
     assert "2025-01" in table and "75.0%" in table and "33.3%" in table
+    assert cli_main(["audit", "drift", "--db", str(db_path), "--user", ADMIN, "--model", "x"]) == 0
+    assert (
+        capsys.readouterr().out
+        == "No analysis results of model x are stored yet: nothing to report.\n"
+    )
