@@ -182,6 +182,9 @@ def open_stream(path: str | os.PathLike[str]) -> SignalStream:
     if getattr(meta, "n_seg", None) is not None:  # multi-segment: read whole
         return stream_signal(read_signal(p))
     _check_signal_files(header, meta)
+    files = {str(n) for n in (getattr(meta, "file_name", None) or []) if n and n != "~"}
+    if any(not (header.parent / n).is_file() for n in files):  # 119.DAT: named in another case
+        return stream_signal(read_signal(p))  # the whole-record reader links them by name
     names = _signal_names(meta)
     units = [str(u or "") for u in (meta.units or [""] * len(names))]
     keep = [i for i, u in enumerate(units) if u.strip().lower() in _TO_MV]

@@ -57,8 +57,9 @@ def header_path_for(path: str | Path) -> Path | None:
     if path.suffix.lower() == ".hea":
         return path
     for candidate in (Path(f"{path}.hea"), path.with_suffix(".hea")):
-        if candidate.is_file():
-            return candidate
+        found = on_disk(candidate.parent, candidate.name)
+        if found is not None:
+            return found
     return None
 
 
@@ -153,35 +154,82 @@ def _read_header_text(header: Path) -> str:
 
 @contextlib.contextmanager
 def _readable_record(header: Path, text: str) -> Iterator[tuple[str, bool]]:
-    """Yield ``(record_path, sanitised)``: the record itself, or a sanitised copy.
+    """Yield ``(record_path, sanitised)``: the record itself, or a readable copy of it.
 
     wfdb refuses the whole record when the record line's base time or date
-    does not parse (``25:61:00``, ``1990-10-01``). The copy keeps only the
-    first four fields of that line and points at the original signal files
+    does not parse (``25:61:00``, ``1990-10-01``): the copy keeps only the
+    first four fields of that line. wfdb also opens ``NAME.hea`` and the
+    signal files by their exact names, while a record copied from a CD or a
+    Windows share may be ``119.HEA`` with ``119.DAT``: the copy gives each
+    file the name wfdb asks for. The copy points at the original files
     through links (or copies where links are not allowed).
     """
     import wfdb
 
     record_path = str(header.with_suffix(""))
-    try:
-        wfdb.rdheader(record_path)
-        parsed = True
-    except Exception:
-        parsed = False
     lines = text.splitlines()
     index = next((i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith("#")), None)
     fields = lines[index].split() if index is not None else []
-    if parsed or index is None or len(fields) <= 4:
-        yield record_path, False  # nothing to sanitise: read_wfdb reports any error
+    renamed = _renamed_files(header, lines, index)
+    parsed = False
+    if not renamed:
+        try:
+            wfdb.rdheader(record_path)
+            parsed = True
+        except Exception:
+            parsed = False
+    sanitise = not parsed and index is not None and len(fields) > 4
+    if not renamed and not sanitise:
+        yield record_path, False  # nothing to change: read_wfdb reports any error
         return
-    lines[index] = " ".join(fields[:4])
+    if sanitise and index is not None:
+        lines[index] = " ".join(fields[:4])
     with tempfile.TemporaryDirectory(prefix="stethos-wfdb-") as tmp:
-        copy = Path(tmp) / header.name
+        copy = Path(tmp) / f"{header.stem}.hea"
         copy.write_text("\n".join(lines) + "\n", encoding="ascii")
         for sibling in header.parent.glob(f"{glob.escape(header.stem)}.*"):
             if sibling.suffix.lower() != ".hea" and sibling.is_file():
                 _link_or_copy(sibling, Path(tmp) / sibling.name)
-        yield str(copy.with_suffix("")), True
+        for wanted, found in renamed.items():
+            if wanted != copy.name and not (Path(tmp) / wanted).exists():
+                _link_or_copy(found, Path(tmp) / wanted)
+        yield str(copy.with_suffix("")), sanitise
+
+
+def on_disk(folder: Path, name: str) -> Path | None:
+    """The file ``name`` in ``folder``, or its one namesake in another case (``119.DAT``)."""
+    exact = folder / name
+    if os.path.isfile(exact):  # False, not OSError, for a name too long (fuzzing)
+        return exact
+    try:
+        found = [p for p in folder.iterdir() if p.name.casefold() == name.casefold()]
+    except OSError:
+        return None
+    return found[0] if len(found) == 1 and found[0].is_file() else None
+
+
+def _renamed_files(header: Path, lines: list[str], index: int | None) -> dict[str, Path]:
+    """The record's files whose names differ from wfdb's only in case: ``{wanted: found}``.
+
+    The header itself (``NAME.hea``), the signal files its signal lines name,
+    and annotation files (``NAME.atr`` for ``NAME.ATR``).
+    """
+    wanted = [f"{header.stem}.hea"]
+    if index is not None:
+        for line in lines[index + 1 :]:
+            if line.strip() and not line.startswith("#"):
+                wanted.append(line.split()[0])
+    for sibling in header.parent.glob(f"{glob.escape(header.stem)}.*"):
+        if sibling.suffix != sibling.suffix.lower():
+            wanted.append(f"{header.stem}{sibling.suffix.lower()}")
+    out: dict[str, Path] = {}
+    for name in wanted:
+        if name == "~" or "/" in name or os.path.isfile(header.parent / name):
+            continue
+        found = on_disk(header.parent, name)
+        if found is not None:
+            out[name] = found
+    return out
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -206,8 +254,9 @@ def _check_signal_files(header: Path, meta: object) -> None:
         if name and name != "~":
             per_file.setdefault(name, []).append(i)
     for name, channels in per_file.items():
-        path = header.parent / name
-        if not os.path.isfile(path):  # False, not OSError, for a name too long (fuzzing)
+        found = on_disk(header.parent, name)
+        if found is None:
+            path = header.parent / name
             raise SignalError(
                 f"The signal file “{name}” of the ECG record “{header.stem}” is missing "
                 f"(expected next to {header.name}).",
@@ -218,14 +267,14 @@ def _check_signal_files(header: Path, meta: object) -> None:
             continue
         samples = sig_len * sum(int(spf[i] or 1) for i in channels)
         expected = int(offsets[channels[0]] or 0) + math.ceil(samples * _BYTES_PER_SAMPLE[fmt])
-        actual = path.stat().st_size
+        actual = found.stat().st_size
         if actual < expected:
             seconds = actual / expected * sig_len / float(getattr(meta, "fs", 1) or 1)
             raise SignalError(
                 f"The signal file “{name}” of the ECG record “{header.stem}” is truncated: "
                 f"it holds {actual:,} bytes but its header declares {expected:,} "
                 f"(about {seconds:.0f} s of the record are present).",
-                detail=str(path),
+                detail=str(found),
             )
 
 

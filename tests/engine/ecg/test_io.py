@@ -154,6 +154,32 @@ def test_truncated_dat_is_refused(mitdb: Path, tmp_path: Path) -> None:
     assert "truncated" in message
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("101.HEA", "101.dat", "101.atr"),  # a CD without long names: upper-case extensions
+        ("101.hea", "101.DAT", "101.ATR"),
+        ("101.HEA", "101.DAT", "101.ATR"),
+    ],
+)
+def test_a_record_whose_file_names_differ_in_case_reads_as_the_original(
+    record_101, mitdb: Path, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    from engine.ecg.stream import open_stream
+
+    for source, name in zip(("101.hea", "101.dat", "101.atr"), names, strict=True):
+        shutil.copy(mitdb / source, tmp_path / name)
+    for given in (tmp_path / names[0], tmp_path / "101", tmp_path / names[1]):
+        signal = read_signal(given)
+        np.testing.assert_array_equal(signal.data, record_101.data)
+        assert signal.annotations.samples.tolist() == record_101.annotations.samples.tolist()
+    stream = open_stream(tmp_path / names[0])
+    np.testing.assert_array_equal(stream.read(0, 3600), record_101.data[:, :3600])
+    (tmp_path / names[1]).rename(tmp_path / "other.dat")
+    with pytest.raises(SignalError, match=r"101\.dat.*missing"):
+        read_signal(tmp_path / names[0])
+
+
 def test_missing_dat_is_refused(mitdb: Path, tmp_path: Path) -> None:
     shutil.copy(mitdb / "101.hea", tmp_path / "101.hea")
     with pytest.raises(SignalError, match=r"101\.dat.*missing"):
