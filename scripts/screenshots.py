@@ -233,8 +233,10 @@ def take(out: Path) -> None:
     _wait(app, lambda: True)
     _save(window, out / "ecg-holter-rhythm.png")
 
-    # 7. the record form with the classical model's contributions
+    # 7. the record form with the classical model's contributions (cholesterol in mmol/L,
+    # as a laboratory outside the US reports it; the record keeps the model's mg/dL)
     window.tabs.setCurrentWidget(window.viewer_panel)
+    window.form.set_unit("chol", "mmol/L")
     window.form.set_record(
         dict(age=67, sex=1, cp=4, trestbps=160, chol=286, fbs=0, restecg=2, thalach=108,
              exang=1, oldpeak=1.5, slope=2, ca=3, thal=3)

@@ -19,8 +19,13 @@ def _unit_text(unit: str) -> str:
     return QCoreApplication.translate("RecordForm", unit) if unit else ""
 
 
-def value_in_chosen_unit(spec: FieldSpec | None, value: float, unit: str) -> str:
-    """``value`` (in ``unit``) as text, in the form's chosen unit where that differs."""
+def value_in_chosen_unit(
+    spec: FieldSpec | None, value: float, unit: str, *, with_stored: bool = True
+) -> str:
+    """``value`` (in ``unit``) as text, in the form's chosen unit where that differs.
+
+    ``with_stored=False`` leaves out the stored value (a narrow chart column).
+    """
     stored = f"{float(value):g} {_unit_text(unit)}".strip()
     if spec is None or not spec.units or unit != spec.unit:
         return stored
@@ -28,4 +33,5 @@ def value_in_chosen_unit(spec: FieldSpec | None, value: float, unit: str) -> str
     factor = spec.unit_factor(chosen)
     if chosen == spec.unit or not factor:
         return stored
-    return f"{float(value) / factor:.3g} {_unit_text(chosen)} ({stored})"
+    shown = f"{float(value) / factor:.3g} {_unit_text(chosen)}"
+    return f"{shown} ({stored})" if with_stored else shown

@@ -57,11 +57,15 @@ def translated_label(c: Contribution) -> str:
     return QCoreApplication.translate("RecordForm", c.label)
 
 
-def translated_value(c: Contribution) -> str:
-    """The patient's value with its unit (or the chosen option) in the interface language."""
+def translated_value(c: Contribution, *, with_stored: bool = True) -> str:
+    """The patient's value with its unit (or the chosen option) in the interface language.
+
+    In the unit the record form takes it in; ``with_stored`` adds the stored value
+    after it where that unit differs (``7.4 mmol/L (286 mg/dL)``).
+    """
     if c.raw_value is not None and c.unit:
         spec = next((f for f in HEART_RECORD.fields if f.name == c.name), None)
-        return value_in_chosen_unit(spec, c.raw_value, c.unit)
+        return value_in_chosen_unit(spec, c.raw_value, c.unit, with_stored=with_stored)
     return QCoreApplication.translate("RecordForm", c.value)
 
 
@@ -99,7 +103,7 @@ class ContributionChart(QWidget):
         self.rows = [
             ChartRow(
                 translated_label(c),
-                self.tr("not recorded") if c.missing else translated_value(c),
+                self.tr("not recorded") if c.missing else translated_value(c, with_stored=False),
                 float(c.contribution),
                 c.missing,
             )

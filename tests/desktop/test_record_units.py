@@ -111,6 +111,7 @@ def test_values_shown_back_are_in_the_chosen_unit_with_the_stored_one(form):
     assert translated_value(chol) == value_text(spec, 233.0, "mg/dL") == "233 mg/dL"
     form.set_unit("chol", "mmol/L")
     assert translated_value(chol) == value_text(spec, 233.0, "mg/dL") == "6.03 mmol/L (233 mg/dL)"
+    assert translated_value(chol, with_stored=False) == "6.03 mmol/L"  # the chart's narrow column
     age = Contribution("age", "Age", "63 years", 0.2, "years", 63.0)
     assert translated_value(age) == "63 years"
     assert value_text(HEART_RECORD.field("sex"), 1.0) == "Male"
